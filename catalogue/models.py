@@ -1,0 +1,229 @@
+"""The profile and the documents around it.
+
+`ProfileContent` is what an editor (or an importer) writes: every field of
+the brief, validated, with unknown fields rejected. `Profile` is the stored
+Beanie document: content plus slug, editorial state, ownership, provenance
+and timestamps. Related data is embedded (FerretDB has no $lookup).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from beanie import Document, Indexed
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from catalogue.vocabularies import (
+    DEFAULT_LICENCE,
+    EditorialStatus,
+    FederalState,
+    FieldOfAction,
+    FundingKind,
+    LegalForm,
+    OrganisationKind,
+    PartnerKind,
+    ProjectStatus,
+    SizeClass,
+    size_class_for,
+)
+
+# ---------------------------------------------------------------- limits
+
+MAX_LIST = 50  # municipalities, partners, keywords, links
+MAX_MARKDOWN = 20_000  # characters per long text
+MAX_SHORT = 200
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _no_control_chars(value: str) -> str:
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+        raise ValueError("enthält unzulässige Steuerzeichen")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
+        raise ValueError("muss eine http- oder https-Adresse sein")
+    return value
+
+
+def _current_year_bound(value: int) -> int:
+    if value < 1900 or value > datetime.now(UTC).year:
+        raise ValueError(f"muss zwischen 1900 und {datetime.now(UTC).year} liegen")
+    return value
+
+
+ShortText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SHORT),
+    AfterValidator(_no_control_chars),
+]
+Keyword = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
+    AfterValidator(_no_control_chars),
+]
+Markdown = Annotated[str, StringConstraints(max_length=MAX_MARKDOWN), AfterValidator(_no_control_chars)]
+HttpUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_http_url)]
+AGS = Annotated[str, StringConstraints(pattern=r"^\d{8}$")]
+Year = Annotated[int, AfterValidator(_current_year_bound)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Organisation(Strict):
+    """A public body: Kommune, Kreis, Amt, Zweckverband …"""
+
+    name: ShortText
+    kind: OrganisationKind | None = None
+    ags: AGS | None = Field(default=None, description="Amtlicher Gemeindeschlüssel, 8 Ziffern")
+
+
+class Partner(Strict):
+    """Sonstige Beteiligte: a university, company, association …"""
+
+    name: ShortText
+    kind: PartnerKind = PartnerKind.OTHER
+
+
+class Funding(Strict):
+    text: Markdown = ""
+    kinds: list[FundingKind] = Field(default_factory=list, max_length=len(FundingKind))
+    programme: ShortText | None = None
+    amount_eur: float | None = Field(default=None, ge=0, le=1e12)
+
+    @field_validator("kinds")
+    @classmethod
+    def _unique_kinds(cls, v: list[FundingKind]) -> list[FundingKind]:
+        return list(dict.fromkeys(v))
+
+
+class Contact(Strict):
+    organisation: ShortText | None = None
+    person: ShortText | None = None
+    street: ShortText | None = None
+    postcode: Annotated[str, StringConstraints(pattern=r"^\d{5}$")] | None = None
+    city: ShortText | None = None
+    phone: Annotated[str, StringConstraints(pattern=r"^[0-9+()/ \-]{3,40}$")] | None = None
+    email: EmailStr | None = None
+    website: HttpUrl | None = None
+
+
+class Link(Strict):
+    title: ShortText
+    url: HttpUrl
+
+
+class Provenance(Strict):
+    importer: ShortText
+    source: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    source_id: Annotated[str, StringConstraints(max_length=500)] | None = None
+    retrieved_at: datetime | None = None
+    fingerprint: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class ProfileContent(Strict):
+    """Everything an editor writes about a project."""
+
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), AfterValidator(_no_control_chars)]
+    summary: Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_control_chars)] = ""
+    keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_LIST)
+    fields_of_action: list[FieldOfAction] = Field(default_factory=list, max_length=len(FieldOfAction))
+    lead: Organisation | None = None
+    municipalities: list[Organisation] = Field(default_factory=list, max_length=MAX_LIST)
+    partners: list[Partner] = Field(default_factory=list, max_length=MAX_LIST)
+    state: FederalState | None = None
+    district: ShortText | None = None
+    population: int | None = Field(default=None, ge=0, le=100_000_000)
+    population_as_of: date | None = None
+    population_source: ShortText | None = None
+    area_km2: float | None = Field(default=None, gt=0, le=1_000_000)
+    occasion: Markdown = ""
+    goal: Markdown = ""
+    implementation: Markdown = ""
+    results: Markdown = ""
+    lessons: Markdown = ""
+    funding: Funding = Field(default_factory=Funding)
+    legal_form: LegalForm | None = None
+    collaboration_since: Year | None = None
+    project_status: ProjectStatus | None = None
+    contact: Contact = Field(default_factory=Contact)
+    links: list[Link] = Field(default_factory=list, max_length=MAX_LIST)
+    licence: ShortText = DEFAULT_LICENCE
+
+    @field_validator("keywords", "fields_of_action")
+    @classmethod
+    def _dedupe(cls, v: list[Any]) -> list[Any]:
+        return list(dict.fromkeys(v))
+
+    def derived_size_class(self) -> SizeClass | None:
+        return size_class_for(self.population, self.lead.kind if self.lead else None)
+
+
+CONTENT_FIELDS: tuple[str, ...] = tuple(ProfileContent.model_fields)
+MARKDOWN_FIELDS: tuple[str, ...] = ("occasion", "goal", "implementation", "results", "lessons")
+
+
+class ReviewComment(BaseModel):
+    at: datetime = Field(default_factory=utcnow)
+    by: str
+    text: str
+
+
+class Profile(Document, ProfileContent):
+    """The stored profile (collection `profiles`)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    slug: Indexed(str, unique=True)  # type: ignore[valid-type]
+    status: EditorialStatus = EditorialStatus.DRAFT
+    size_class: SizeClass | None = None  # derived from population and lead kind
+    owner: str | None = None  # username of the editor who owns the profile
+    provenance: Provenance | None = None
+    review_comments: list[ReviewComment] = Field(default_factory=list)
+    version: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = None
+    confirmed_at: datetime | None = None
+
+    class Settings:
+        name = "profiles"
+        use_revision = True
+        indexes = [
+            IndexModel([("status", ASCENDING), ("updated_at", DESCENDING)], name="status_updated"),
+            IndexModel([("state", ASCENDING)], name="state"),
+            IndexModel([("fields_of_action", ASCENDING)], name="fields_of_action"),
+            IndexModel([("keywords", ASCENDING)], name="keywords"),
+            IndexModel([("owner", ASCENDING)], name="owner"),
+            IndexModel([("provenance.source_id", ASCENDING)], name="provenance_source_id"),
+            IndexModel([("provenance.fingerprint", ASCENDING)], name="provenance_fingerprint"),
+        ]
+
+    @model_validator(mode="after")
+    def _derive(self) -> Profile:
+        self.size_class = self.derived_size_class()
+        return self
+
+    def refresh_derived(self) -> None:
+        self.size_class = self.derived_size_class()
+
+    def content(self) -> ProfileContent:
+        return ProfileContent.model_validate(self.model_dump(include=set(CONTENT_FIELDS)))
