@@ -227,3 +227,52 @@ class Profile(Document, ProfileContent):
 
     def content(self) -> ProfileContent:
         return ProfileContent.model_validate(self.model_dump(include=set(CONTENT_FIELDS)))
+
+
+class OutboxEntry(Document):
+    """A pending change for the search index (collection `search_outbox`).
+
+    The profile service inserts one entry per profile change, in the same
+    request as the write; the sync worker applies entries in `seq` order and
+    retries with backoff until the search engine has them.
+    """
+
+    seq: int  # monotonically increasing, from the `counters` collection
+    profile_id: str
+    slug: str
+    op: str  # "upsert" or "delete"
+    created_at: datetime = Field(default_factory=utcnow)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = None
+    done: bool = False
+
+    class Settings:
+        name = "search_outbox"
+        indexes = [
+            IndexModel([("done", ASCENDING), ("seq", ASCENDING)], name="pending"),
+        ]
+
+
+class Counter(Document):
+    """Named monotonically increasing counters (collection `counters`)."""
+
+    name: Indexed(str, unique=True)  # type: ignore[valid-type]
+    value: int = 0
+
+    class Settings:
+        name = "counters"
+
+
+async def next_sequence(name: str) -> int:
+    """Atomically increment and return the counter `name`."""
+    from pymongo import ReturnDocument
+
+    collection = Counter.get_pymongo_collection()
+    doc = await collection.find_one_and_update(
+        {"name": name},
+        {"$inc": {"value": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    return int(doc["value"])
