@@ -1,0 +1,77 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+
+from api.health import NOT_READY_HANDLERS, HealthController
+from api.problems import EXCEPTION_HANDLERS
+from catalogue.embedded import StoreHandle
+from catalogue.runtime import Runtime
+from catalogue.settings import Settings, get_settings
+
+log = logging.getLogger("leuchtturm")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db_name: str | None = None,
+    handle: StoreHandle | None = None,
+    on_startup_data: bool = True,
+) -> Litestar:
+    """Build the app. `handle` lets tests share one FerretDB; `db_name` gives them their own database."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings, db_name=db_name, handle=handle)
+        app.state.runtime = runtime
+        app.state.settings = settings
+        try:
+            if on_startup_data:
+                await _load_startup_data(runtime)
+            yield
+        finally:
+            await runtime.stop()
+
+    route_handlers: list = [HealthController]
+    route_handlers.extend(_feature_handlers())
+
+    return Litestar(
+        route_handlers=route_handlers,
+        lifespan=[lifespan],
+        exception_handlers={**EXCEPTION_HANDLERS, **NOT_READY_HANDLERS},
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Leuchtturm API",
+            version="1.0.0",
+            description="Offene Schnittstelle des Leuchtturm-Katalogs kommunaler Projekte.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+
+def _feature_handlers() -> list:
+    """Route handlers of each business area, in one place."""
+    handlers: list = []
+    return handlers
+
+
+async def _load_startup_data(runtime: Runtime) -> None:
+    """Load the demo set into an empty catalogue when LEUCHTTURM_DEMO_DATA is on."""
+    if not runtime.settings.demo_data:
+        return
+    try:
+        from importers.demo import load_demo_data_if_empty
+    except ModuleNotFoundError:
+        return
+    await load_demo_data_if_empty(runtime)

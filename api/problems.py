@@ -1,0 +1,120 @@
+"""One mapping from exceptions to RFC 9457 problem details for the whole API."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from pydantic import ValidationError
+
+from catalogue.errors import CatalogueError, pydantic_errors
+
+log = logging.getLogger("leuchtturm.api")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://leuchtturm.example/probleme/"
+
+_TITLES = {
+    400: "Ungültige Anfrage",
+    401: "Anmeldung erforderlich",
+    403: "Keine Berechtigung",
+    404: "Nicht gefunden",
+    405: "Methode nicht erlaubt",
+    409: "Konflikt",
+    412: "Das Profil wurde inzwischen geändert",
+    413: "Anfrage zu groß",
+    415: "Nicht unterstütztes Format",
+    422: "Eingaben sind ungültig",
+    428: "If-Match-Header fehlt",
+    429: "Zu viele Anfragen",
+    500: "Interner Fehler",
+    503: "Dienst nicht verfügbar",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    type_slug: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + (type_slug or str(status)),
+        "title": title or _TITLES.get(status, HTTPStatus(status).phrase),
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _validation_errors_from_litestar(extra: Any) -> list[dict[str, Any]]:
+    out = []
+    for item in extra if isinstance(extra, list) else []:
+        if isinstance(item, dict):
+            out.append({"field": item.get("key") or item.get("source") or "", "message": item.get("message", ""), "source": item.get("source")})
+    return out
+
+
+def handle_catalogue_error(request: Request, exc: CatalogueError) -> Response:
+    headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else None
+    extra = {k: v for k, v in exc.extra.items() if k != "retry_after"}
+    return problem(
+        exc.status,
+        exc.detail,
+        title=exc.title,
+        type_slug=exc.type_slug,
+        instance=request.url.path,
+        errors=exc.errors or None,
+        headers=headers,
+        **extra,
+    )
+
+
+def handle_pydantic_error(request: Request, exc: ValidationError) -> Response:
+    errors = pydantic_errors(exc)
+    fields = ", ".join(e["field"] or "(Anfrage)" for e in errors)
+    return problem(422, f"Bitte prüfen Sie: {fields}", type_slug="validation", instance=request.url.path, errors=errors)
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response:
+    status = exc.status_code
+    detail = exc.detail
+    errors = None
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors_from_litestar(exc.extra)
+        if "Request body exceeded" in str(exc.detail) or status == 413:
+            status = 413
+    if status == 400 and "JSON" in detail:
+        detail = "Der Inhalt ist kein gültiges JSON."
+    elif status == 413:
+        detail = "Die Anfrage ist zu groß."
+    elif status == 404 and detail in ("Not Found", ""):
+        detail = "Diese Adresse gibt es nicht."
+    elif status == 405:
+        detail = "Diese Methode ist hier nicht erlaubt."
+    return problem(status, detail, instance=request.url.path, errors=errors or None, headers=exc.headers)
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, "Ein unerwarteter Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.", instance=request.url.path)
+
+
+EXCEPTION_HANDLERS = {
+    CatalogueError: handle_catalogue_error,
+    ValidationError: handle_pydantic_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem", "MediaType"]

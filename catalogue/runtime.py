@@ -1,0 +1,70 @@
+"""The running catalogue: storage, search backend and the search sync worker.
+
+Used by the web app's lifespan and by CLI commands alike, so both start and
+stop the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalogue.embedded import StoreHandle
+from catalogue.settings import Settings
+from catalogue.storage import Storage, connect
+
+log = logging.getLogger("leuchtturm.runtime")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    storage: Storage
+    search: Any  # catalogue.search.base.SearchBackend
+    sync: Any = None  # catalogue.search.sync.SearchSync
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task | None = None
+
+    @classmethod
+    async def start(
+        cls,
+        settings: Settings,
+        *,
+        db_name: str | None = None,
+        handle: StoreHandle | None = None,
+        run_sync_worker: bool = True,
+    ) -> Runtime:
+        from catalogue.search import create_backend
+        from catalogue.search.sync import SearchSync
+
+        storage = await connect(settings, db_name=db_name, handle=handle)
+        try:
+            search = create_backend(settings.meili_url, settings.meili_key, settings.resolved_data_dir / "search")
+            with contextlib.suppress(Exception):  # search may be down; writes never wait for it
+                await search.prepare()
+        except BaseException:
+            await storage.close()
+            raise
+        rt = cls(settings=settings, storage=storage, search=search, sync=SearchSync())
+        if run_sync_worker:
+            rt._task = asyncio.create_task(rt.sync.run_forever(search, rt._stop), name="search-sync")
+        return rt
+
+    def notify_change(self) -> None:
+        """Wake the sync worker after a write."""
+        if self.sync is not None:
+            self.sync.notify()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self.sync.notify()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, timeout=5)
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.search.close()
+        await self.storage.close()

@@ -1,0 +1,67 @@
+"""Settings, read once from the environment and an optional .env file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """All configuration of Leuchtturm. Every field maps to LEUCHTTURM_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="LEUCHTTURM_", env_file=".env", extra="ignore")
+
+    mongodb_url: str | None = Field(default=None, description="MongoDB URL; empty runs the embedded FerretDB")
+    mongodb_db: str = Field(default="leuchtturm", pattern=r"^[A-Za-z0-9_-]{1,60}$")
+    meili_url: str | None = Field(default=None, description="Meilisearch URL; empty uses embedded Tantivy")
+    meili_key: str | None = None
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    base_url: str | None = None
+    secret_key: str | None = None
+    demo_data: bool = True
+    ferretdb_bin: Path = PROJECT_ROOT / "bin" / "leuchtturm-ferretdb"
+    max_body_bytes: int = 2 * 1024 * 1024
+    secure_cookies: bool | None = None  # default: true when base_url is https
+
+    @field_validator("mongodb_url", "meili_url", "meili_key", "base_url", "secret_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v: object) -> object:
+        return None if isinstance(v, str) and not v.strip() else v
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret key, or one generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.resolved_data_dir / "secret_key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.public_base_url.startswith("https://")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,98 @@
+"""Shared fixtures: one embedded FerretDB per test session, a database per test.
+
+Set LEUCHTTURM_TEST_MONGODB_URL to run the same suite against a real MongoDB.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from catalogue.embedded import EmbeddedFerretDB, StoreHandle
+from catalogue.settings import PROJECT_ROOT, Settings
+
+FERRETDB_BIN = PROJECT_ROOT / "bin" / "leuchtturm-ferretdb"
+SEEDS_DIR = PROJECT_ROOT.parent / "shared" / "seeds"
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The MongoDB URI for this session: LEUCHTTURM_TEST_MONGODB_URL or a fresh embedded FerretDB."""
+    url = os.environ.get("LEUCHTTURM_TEST_MONGODB_URL")
+    if url:
+        yield url
+        return
+    if not FERRETDB_BIN.exists():
+        pytest.exit(f"{FERRETDB_BIN} fehlt – bitte `make ferretdb` (oder `make test`) ausführen", returncode=2)
+    server = EmbeddedFerretDB(binary=FERRETDB_BIN, data_dir=tmp_path_factory.mktemp("ferretdb"))
+    server.start()
+    try:
+        yield server.uri or ""
+    finally:
+        server.stop()
+
+
+def unique_db_name(prefix: str = "t") -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+async def db(mongo_uri: str) -> AsyncIterator[object]:
+    """A fresh database with Beanie initialised for every document model."""
+    from beanie import init_beanie
+
+    from catalogue.storage import document_models
+
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
+    name = unique_db_name()
+    await init_beanie(database=client[name], document_models=document_models())
+    try:
+        yield client[name]
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mongo_uri: str) -> Settings:
+    return Settings(
+        mongodb_url=mongo_uri,
+        data_dir=tmp_path / "var",
+        demo_data=False,
+        secret_key="test-secret-key-" + "x" * 32,
+        meili_url=None,
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings, mongo_uri: str):  # noqa: ANN201
+    from api.app import create_app
+
+    return create_app(settings, db_name=unique_db_name("app"), handle=StoreHandle(mongo_uri, None))
+
+
+@pytest.fixture
+async def client(app):  # noqa: ANN001, ANN201
+    from litestar.testing import AsyncTestClient
+
+    async with AsyncTestClient(app=app) as c:
+        yield c
+    await _drop_app_db(app)
+
+
+async def _drop_app_db(app) -> None:  # noqa: ANN001
+    runtime = getattr(app.state, "runtime", None)
+    if runtime is None:
+        return
+    # The runtime has stopped; open a short-lived client to drop the test database.
+    c: AsyncMongoClient = AsyncMongoClient(runtime.storage.handle.uri)
+    try:
+        await c.drop_database(runtime.storage.db_name)
+    finally:
+        await c.close()
