@@ -62,7 +62,9 @@ def create_app(
 
 def _feature_handlers() -> list:
     """Route handlers of each business area, in one place."""
-    handlers: list = []
+    from api.controllers.profiles import ProfileController
+
+    handlers: list = [ProfileController]
     return handlers
 
 

@@ -91,7 +91,16 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
     detail = exc.detail
     errors = None
     if isinstance(exc, ValidationException):
+        cause = exc.__cause__
+        original = getattr(cause, "__cause__", None)
+        if isinstance(original, ValidationError):  # a pydantic body model: German, per field
+            errors = [{**e, "field": e["field"]} for e in pydantic_errors(original)]
+            fields = ", ".join(e["field"] or "(Anfrage)" for e in errors)
+            return problem(422, f"Bitte prüfen Sie: {fields}", type_slug="validation", instance=request.url.path, errors=errors)
         errors = _validation_errors_from_litestar(exc.extra)
+        if errors and status == 400:
+            status = 400
+            detail = "Ungültige Parameter: " + ", ".join(f"{e['field']} ({e['message']})" for e in errors)
         if "Request body exceeded" in str(exc.detail) or status == 413:
             status = 413
     if status == 400 and "JSON" in detail:

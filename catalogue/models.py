@@ -181,6 +181,23 @@ CONTENT_FIELDS: tuple[str, ...] = tuple(ProfileContent.model_fields)
 MARKDOWN_FIELDS: tuple[str, ...] = ("occasion", "goal", "implementation", "results", "lessons")
 
 
+class FieldChange(BaseModel):
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class VersionEntry(BaseModel):
+    """One step in a profile's history; embedded so a write and its history entry are one atomic update."""
+
+    number: int
+    at: datetime = Field(default_factory=utcnow)
+    by: str
+    action: str  # create, edit, submit, publish, return, archive, restore, confirm, import
+    comment: str | None = None
+    changes: list[FieldChange] = Field(default_factory=list)
+
+
 class ReviewComment(BaseModel):
     at: datetime = Field(default_factory=utcnow)
     by: str
@@ -199,6 +216,7 @@ class Profile(Document, ProfileContent):
     provenance: Provenance | None = None
     review_comments: list[ReviewComment] = Field(default_factory=list)
     version: int = 0
+    history: list[VersionEntry] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None

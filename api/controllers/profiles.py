@@ -1,0 +1,185 @@
+"""JSON API for profiles: list, read, create, update, workflow, versions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, patch, post, put
+from litestar.openapi.spec import Example
+from litestar.params import Body, Parameter
+
+from api.auth import require_principal, resolve_principal
+from api.schemas import PROFILE_EXAMPLE, DiffOut, ProfileList, ProfileOut, TransitionIn, VersionOut, profile_out, version_out
+from catalogue.access import Action
+from catalogue.models import Profile, ProfileContent
+from catalogue.profiles import ListQuery, ProfileService, etag, snapshot_at
+from catalogue.users import Principal
+from catalogue.vocabularies import EditorialStatus, FederalState, FieldOfAction, LegalForm, ProjectStatus, SizeClass
+
+SlugParam = Annotated[str, Parameter(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$", description="Slug des Profils")]
+IfMatch = Annotated[str | None, Parameter(header="If-Match", required=False, description="ETag aus einer vorherigen Antwort")]
+
+
+def service(request: Request) -> ProfileService:
+    return ProfileService(on_change=request.app.state.runtime.notify_change)
+
+
+def base_url(request: Request) -> str:
+    return request.app.state.settings.public_base_url
+
+
+def _out(request: Request, profile: Profile, principal: Principal | None) -> ProfileOut:
+    private = principal is not None and (principal.is_reviewer or principal.username == profile.owner)
+    return profile_out(profile, base_url(request), include_private=private)
+
+
+def _with_etag(content: Any, profile: Profile, status_code: int = 200, extra: dict[str, str] | None = None) -> Response:
+    return Response(content=content, status_code=status_code, headers={"ETag": etag(profile), **(extra or {})})
+
+
+class ProfileController(Controller):
+    path = "/api/v1/profiles"
+    tags = ["Profile"]
+
+    @get(operation_id="listProfiles", summary="Profile auflisten (mit Filtern und Seiten)")
+    async def list_profiles(
+        self,
+        request: Request,
+        status: EditorialStatus | None = None,
+        state: Annotated[FederalState | None, Parameter(description="Bundesland")] = None,
+        field_of_action: Annotated[FieldOfAction | None, Parameter(query="field", description="Handlungsfeld")] = None,
+        size_class: SizeClass | None = None,
+        legal_form: LegalForm | None = None,
+        project_status: ProjectStatus | None = None,
+        mine: bool = False,
+        sort: Annotated[str, Parameter(pattern=r"^-?(updated|newest|created|title)$")] = "updated",
+        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
+        per_page: Annotated[int, Parameter(ge=1, le=100)] = 20,
+    ) -> ProfileList:
+        principal = await resolve_principal(request)
+        items, total = await service(request).list(
+            principal,
+            ListQuery(
+                status=status,
+                state=state,
+                field_of_action=field_of_action,
+                size_class=size_class,
+                legal_form=legal_form,
+                project_status=project_status,
+                mine=mine,
+                sort=sort,
+                page=page,
+                per_page=per_page,
+            ),
+        )
+        return ProfileList(items=[_out(request, p, principal) for p in items], total=total, page=page, per_page=per_page)
+
+    @post(operation_id="createProfile", summary="Profil als Entwurf anlegen", status_code=201)
+    async def create_profile(
+        self,
+        request: Request,
+        data: Annotated[ProfileContent, Body(title="Profil", examples=[Example(summary="Kreis Höxter", value=PROFILE_EXAMPLE)])],
+    ) -> Response[ProfileOut]:
+        principal = await require_principal(request)
+        profile = await service(request).create(data, principal)
+        body = _out(request, profile, principal)
+        return _with_etag(body, profile, 201, {"Location": body.links_self})
+
+    @get("/{slug:str}", operation_id="getProfile", summary="Ein Profil lesen")
+    async def get_profile(self, request: Request, slug: SlugParam) -> Response[ProfileOut]:
+        principal = await resolve_principal(request)
+        profile = await service(request).get(slug, principal)
+        if request.headers.get("if-none-match") == etag(profile):
+            return Response(content=None, status_code=304, headers={"ETag": etag(profile)})
+        return _with_etag(_out(request, profile, principal), profile)
+
+    @put("/{slug:str}", operation_id="replaceProfile", summary="Profil vollständig ersetzen (If-Match erforderlich)")
+    async def replace_profile(
+        self,
+        request: Request,
+        slug: SlugParam,
+        data: Annotated[ProfileContent, Body(title="Profil", examples=[Example(summary="Kreis Höxter", value=PROFILE_EXAMPLE)])],
+        if_match: IfMatch = None,
+    ) -> Response[ProfileOut]:
+        principal = await require_principal(request)
+        profile = await service(request).update(slug, principal, data.model_dump(mode="json"), if_match=if_match, partial=False)
+        return _with_etag(_out(request, profile, principal), profile)
+
+    @patch(
+        "/{slug:str}",
+        operation_id="patchProfile",
+        summary="Profil teilweise ändern (JSON Merge Patch, If-Match erforderlich)",
+    )
+    async def patch_profile(
+        self,
+        request: Request,
+        slug: SlugParam,
+        data: Annotated[
+            dict[str, Any],
+            Body(
+                title="Änderung",
+                description="JSON Merge Patch (RFC 7396) über die Felder des Profils; null entfernt einen Wert.",
+                examples=[Example(summary="Titel ändern", value={"title": "Neuer Titel", "contact": {"phone": "05271 965-0"}})],
+            ),
+        ],
+        if_match: IfMatch = None,
+    ) -> Response[ProfileOut]:
+        principal = await require_principal(request)
+        profile = await service(request).update(slug, principal, data, if_match=if_match, partial=True)
+        return _with_etag(_out(request, profile, principal), profile)
+
+    async def _transition(self, request: Request, slug: str, action: Action, data: TransitionIn | None, if_match: str | None) -> Response:
+        principal = await require_principal(request)
+        comment = data.comment if data else None
+        profile = await service(request).transition(slug, action, principal, comment=comment, if_match=if_match)
+        return _with_etag(_out(request, profile, principal), profile)
+
+    @post("/{slug:str}/submit", operation_id="submitProfile", summary="Entwurf zur Prüfung einreichen", status_code=200)
+    async def submit(self, request: Request, slug: SlugParam, data: TransitionIn | None = None, if_match: IfMatch = None) -> Response[ProfileOut]:
+        return await self._transition(request, slug, Action.SUBMIT, data, if_match)
+
+    @post("/{slug:str}/publish", operation_id="publishProfile", summary="Eingereichtes Profil veröffentlichen", status_code=200)
+    async def publish(self, request: Request, slug: SlugParam, data: TransitionIn | None = None, if_match: IfMatch = None) -> Response[ProfileOut]:
+        return await self._transition(request, slug, Action.PUBLISH, data, if_match)
+
+    @post("/{slug:str}/return", operation_id="returnProfile", summary="Eingereichtes Profil mit Kommentar zurückgeben", status_code=200)
+    async def return_(self, request: Request, slug: SlugParam, data: TransitionIn | None = None, if_match: IfMatch = None) -> Response[ProfileOut]:
+        return await self._transition(request, slug, Action.RETURN, data, if_match)
+
+    @post("/{slug:str}/archive", operation_id="archiveProfile", summary="Profil archivieren", status_code=200)
+    async def archive(self, request: Request, slug: SlugParam, data: TransitionIn | None = None, if_match: IfMatch = None) -> Response[ProfileOut]:
+        return await self._transition(request, slug, Action.ARCHIVE, data, if_match)
+
+    @post("/{slug:str}/restore", operation_id="restoreProfile", summary="Archiviertes Profil als Entwurf wiederherstellen", status_code=200)
+    async def restore(self, request: Request, slug: SlugParam, data: TransitionIn | None = None, if_match: IfMatch = None) -> Response[ProfileOut]:
+        return await self._transition(request, slug, Action.RESTORE, data, if_match)
+
+    @post("/{slug:str}/confirm", operation_id="confirmProfile", summary="Aktualität des Profils bestätigen", status_code=200)
+    async def confirm(self, request: Request, slug: SlugParam) -> Response[ProfileOut]:
+        principal = await require_principal(request)
+        profile = await service(request).confirm(slug, principal)
+        return _with_etag(_out(request, profile, principal), profile)
+
+    @get("/{slug:str}/versions", operation_id="listProfileVersions", summary="Versionsgeschichte")
+    async def versions(self, request: Request, slug: SlugParam) -> list[VersionOut]:
+        principal = await resolve_principal(request)
+        profile = await service(request).history(slug, principal)
+        return [version_out(e) for e in reversed(profile.history)]
+
+    @get("/{slug:str}/versions/{number:int}", operation_id="getProfileVersion", summary="Inhalt einer Version")
+    async def version(self, request: Request, slug: SlugParam, number: int) -> dict[str, Any]:
+        principal = await resolve_principal(request)
+        profile = await service(request).history(slug, principal)
+        return {"slug": profile.slug, "number": number, "content": snapshot_at(profile, number)}
+
+    @get("/{slug:str}/diff", operation_id="diffProfileVersions", summary="Unterschiede zwischen zwei Versionen")
+    async def diff(
+        self,
+        request: Request,
+        slug: SlugParam,
+        from_version: Annotated[int, Parameter(query="from", ge=1)],
+        to_version: Annotated[int, Parameter(query="to", ge=1)],
+    ) -> DiffOut:
+        principal = await resolve_principal(request)
+        changes = await service(request).diff(slug, from_version, to_version, principal)
+        return DiffOut(slug=slug, from_version=from_version, to_version=to_version, changes=changes)

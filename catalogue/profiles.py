@@ -1,0 +1,384 @@
+"""The profile lifecycle: create, edit, submit, publish, return, archive, restore.
+
+Every edit and state change appends a VersionEntry (who, when, which fields
+changed, old and new values) to the profile's embedded history in the same
+atomic document write, and announces the change in the search outbox.
+Optimistic concurrency uses Beanie's revision id, exposed as ETag.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from beanie import PydanticObjectId
+from beanie.exceptions import RevisionIdWasChanged
+from pydantic import ValidationError
+from pymongo.errors import DuplicateKeyError
+
+from catalogue import outbox
+from catalogue.access import Action, allowed
+from catalogue.errors import (
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    PreconditionFailed,
+    PreconditionRequired,
+    ValidationFailed,
+    pydantic_errors,
+)
+from catalogue.models import (
+    CONTENT_FIELDS,
+    FieldChange,
+    Profile,
+    ProfileContent,
+    Provenance,
+    ReviewComment,
+    VersionEntry,
+    utcnow,
+)
+from catalogue.slugs import slug_candidates
+from catalogue.users import Principal
+from catalogue.vocabularies import EditorialStatus as S
+
+# action -> (allowed source states, target state)
+TRANSITIONS: dict[Action, tuple[frozenset[S], S]] = {
+    Action.SUBMIT: (frozenset({S.DRAFT}), S.SUBMITTED),
+    Action.PUBLISH: (frozenset({S.SUBMITTED}), S.PUBLISHED),
+    Action.RETURN: (frozenset({S.SUBMITTED}), S.DRAFT),
+    Action.ARCHIVE: (frozenset({S.DRAFT, S.SUBMITTED, S.PUBLISHED}), S.ARCHIVED),
+    Action.RESTORE: (frozenset({S.ARCHIVED}), S.DRAFT),
+}
+
+TRANSITION_LABELS = {
+    Action.SUBMIT: "einreichen",
+    Action.PUBLISH: "veröffentlichen",
+    Action.RETURN: "zurückgeben",
+    Action.ARCHIVE: "archivieren",
+    Action.RESTORE: "wiederherstellen",
+}
+
+SORTS = {
+    "updated": [("updated_at", -1)],
+    "-updated": [("updated_at", 1)],
+    "newest": [("published_at", -1), ("created_at", -1)],
+    "created": [("created_at", -1)],
+    "title": [("title", 1)],
+    "-title": [("title", -1)],
+}
+
+
+def content_dict(profile_or_content: Profile | ProfileContent) -> dict[str, Any]:
+    return ProfileContent.model_validate(
+        profile_or_content.model_dump(include=set(CONTENT_FIELDS))
+    ).model_dump(mode="json")
+
+
+def diff_content(old: dict[str, Any], new: dict[str, Any], fields: Sequence[str] = CONTENT_FIELDS) -> list[FieldChange]:
+    return [FieldChange(field=f, old=old.get(f), new=new.get(f)) for f in fields if old.get(f) != new.get(f)]
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON Merge Patch."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def validate_content(data: Any) -> ProfileContent:
+    if not isinstance(data, dict):
+        raise ValidationFailed("Das Profil muss ein JSON-Objekt sein.", errors=[{"field": "", "message": "muss ein Objekt sein"}])
+    try:
+        return ProfileContent.model_validate(data)
+    except ValidationError as exc:
+        errors = pydantic_errors(exc)
+        raise ValidationFailed(
+            "Bitte prüfen Sie: " + ", ".join(e["field"] or "(Profil)" for e in errors), errors=errors
+        ) from exc
+
+
+def snapshot_at(profile: Profile, number: int) -> dict[str, Any]:
+    """The profile's content and status as of version `number`, by replaying its history."""
+    if number < 1 or number > profile.version:
+        raise NotFound(f"Version {number} gibt es nicht (vorhanden: 1–{profile.version}).")
+    state: dict[str, Any] = {}
+    for entry in profile.history:
+        if entry.number > number:
+            break
+        for change in entry.changes:
+            state[change.field] = copy.deepcopy(change.new)
+    return state
+
+
+def etag(profile: Profile) -> str:
+    return f'"{profile.revision_id}"'
+
+
+def _check_if_match(profile: Profile, if_match: str | None, required: bool) -> None:
+    if if_match is None:
+        if required:
+            raise PreconditionRequired("Bitte senden Sie den ETag des Profils im If-Match-Header mit.")
+        return
+    tags = [t.strip() for t in if_match.split(",")]
+    if "*" in tags:
+        return
+    current = etag(profile)
+    if not any(t.removeprefix("W/") == current for t in tags):
+        raise PreconditionFailed(
+            "Das Profil wurde inzwischen von jemand anderem geändert. Bitte laden Sie es neu und übernehmen Sie Ihre Änderungen.",
+            current_etag=current,
+        )
+
+
+@dataclass
+class ListQuery:
+    status: S | None = None
+    state: str | None = None
+    field_of_action: str | None = None
+    size_class: str | None = None
+    legal_form: str | None = None
+    project_status: str | None = None
+    owner: str | None = None
+    mine: bool = False
+    sort: str = "updated"
+    page: int = 1
+    per_page: int = 20
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ProfileService:
+    """All profile writes go through here."""
+
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
+        self._on_change = on_change or (lambda: None)
+
+    # ------------------------------------------------------------ reads
+
+    async def find(self, slug: str) -> Profile:
+        profile = await Profile.find_one(Profile.slug == str(slug))
+        if profile is None:
+            raise NotFound(f"Es gibt kein Profil „{slug}“.")
+        return profile
+
+    async def get(self, slug: str, actor: Principal | None) -> Profile:
+        profile = await self.find(slug)
+        if not allowed(actor, Action.VIEW, owner=profile.owner, status=profile.status):
+            # Do not reveal unpublished profiles to those who may not see them.
+            raise NotFound(f"Es gibt kein Profil „{slug}“.")
+        return profile
+
+    async def list(self, actor: Principal | None, q: ListQuery) -> tuple[list[Profile], int]:
+        filt: dict[str, Any] = {}
+        if actor is None:
+            filt["status"] = S.PUBLISHED.value
+        elif not actor.is_reviewer:
+            visible = [{"status": S.PUBLISHED.value}, {"owner": actor.username}]
+            filt["$or"] = visible
+        if q.mine and actor is not None:
+            filt["owner"] = actor.username
+        if q.status is not None:
+            filt.setdefault("$and", []).append({"status": q.status.value})
+        for key, value in (
+            ("state", q.state),
+            ("fields_of_action", q.field_of_action),
+            ("size_class", q.size_class),
+            ("legal_form", q.legal_form),
+            ("project_status", q.project_status),
+            ("owner", q.owner),
+        ):
+            if value is not None:
+                filt.setdefault("$and", []).append({key: str(value)})  # values are data, never operators
+        sort = SORTS.get(q.sort, SORTS["updated"])
+        total = await Profile.find(filt).count()
+        items = await Profile.find(filt).sort(sort).skip((q.page - 1) * q.per_page).limit(q.per_page).to_list()
+        return items, total
+
+    # ------------------------------------------------------------ writes
+
+    async def create(
+        self,
+        content: ProfileContent | dict[str, Any],
+        actor: Principal,
+        *,
+        provenance: Provenance | None = None,
+        status: S = S.DRAFT,
+        action: str = "create",
+        slug: str | None = None,
+    ) -> Profile:
+        if not allowed(actor, Action.CREATE):
+            raise PermissionDenied("Sie dürfen keine Profile anlegen.")
+        if status == S.PUBLISHED and not allowed(actor, Action.IMPORT_PUBLISHED):
+            raise PermissionDenied("Nur die Katalogredaktion darf Profile direkt veröffentlichen.")
+        if status not in (S.DRAFT, S.PUBLISHED, S.SUBMITTED):
+            raise ValidationFailed("Neue Profile beginnen als Entwurf, eingereicht oder veröffentlicht.")
+        if not isinstance(content, ProfileContent):
+            content = validate_content(content)
+        data = content.model_dump(mode="json")
+        now = utcnow()
+        changes = diff_content({}, data) + [FieldChange(field="status", old=None, new=status.value)]
+        profile_id = PydanticObjectId()
+        candidates = [slug] if slug else slug_candidates(content.title, content.lead.name if content.lead else None)
+        for candidate in candidates:
+            if await Profile.find_one(Profile.slug == candidate):
+                if slug:
+                    raise ValidationFailed(f"Der Slug „{slug}“ ist schon vergeben.", errors=[{"field": "slug", "message": "schon vergeben"}])
+                continue
+            profile = Profile(
+                id=profile_id,
+                slug=candidate,
+                status=status,
+                owner=actor.username,
+                provenance=provenance,
+                created_at=now,
+                updated_at=now,
+                published_at=now if status == S.PUBLISHED else None,
+                version=1,
+                history=[VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes)],
+                **content.model_dump(),
+            )
+            await outbox.enqueue(str(profile_id), candidate)
+            try:
+                await profile.insert()
+            except DuplicateKeyError:
+                if slug:
+                    raise ValidationFailed(f"Der Slug „{slug}“ ist schon vergeben.") from None
+                continue  # someone took this slug a moment ago
+            self._on_change()
+            return profile
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def update(
+        self,
+        slug: str,
+        actor: Principal,
+        data: Any,
+        *,
+        if_match: str | None,
+        partial: bool,
+        require_if_match: bool = True,
+    ) -> Profile:
+        profile = await self.get(slug, actor)
+        if not allowed(actor, Action.EDIT, owner=profile.owner, status=profile.status):
+            if profile.status != S.DRAFT and profile.owner == actor.username:
+                raise InvalidTransition("Eingereichte oder veröffentlichte Profile kann nur die Katalogredaktion ändern.")
+            raise PermissionDenied("Sie dürfen dieses Profil nicht bearbeiten.")
+        if profile.status == S.ARCHIVED:
+            raise InvalidTransition("Archivierte Profile müssen erst wiederhergestellt werden.")
+        _check_if_match(profile, if_match, require_if_match)
+        current = content_dict(profile)
+        if partial:
+            if not isinstance(data, dict):
+                raise ValidationFailed("Die Änderung muss ein JSON-Objekt sein.")
+            merged = merge_patch(current, data)
+        else:
+            merged = data
+        new_content = validate_content(merged)
+        new = new_content.model_dump(mode="json")
+        changes = diff_content(current, new)
+        if not changes:
+            return profile
+        for name in CONTENT_FIELDS:
+            setattr(profile, name, getattr(new_content, name))
+        profile.refresh_derived()
+        self._append_history(profile, actor, "edit", changes)
+        await self._write(profile)
+        return profile
+
+    async def transition(
+        self,
+        slug: str,
+        action: Action,
+        actor: Principal,
+        *,
+        comment: str | None = None,
+        if_match: str | None = None,
+    ) -> Profile:
+        if action not in TRANSITIONS:
+            raise ValidationFailed(f"Unbekannte Aktion {action}.")
+        profile = await self.get(slug, actor)
+        if not allowed(actor, action, owner=profile.owner, status=profile.status):
+            raise PermissionDenied(f"Sie dürfen dieses Profil nicht {TRANSITION_LABELS[action]}.")
+        sources, target = TRANSITIONS[action]
+        if profile.status not in sources:
+            raise InvalidTransition(
+                f"Ein Profil im Status „{profile.status.value}“ kann man nicht {TRANSITION_LABELS[action]}.",
+                current_status=profile.status.value,
+            )
+        _check_if_match(profile, if_match, required=False)
+        comment = (comment or "").strip() or None
+        if action == Action.RETURN and not comment:
+            raise ValidationFailed(
+                "Bitte begründen Sie die Rückgabe mit einem Kommentar.",
+                errors=[{"field": "comment", "message": "Pflichtfeld fehlt"}],
+            )
+        if comment and len(comment) > 5000:
+            raise ValidationFailed("Der Kommentar ist zu lang.", errors=[{"field": "comment", "message": "höchstens 5000 Zeichen"}])
+        old = profile.status
+        profile.status = target
+        now = utcnow()
+        if target == S.PUBLISHED:
+            profile.published_at = now
+        if comment:
+            profile.review_comments.append(ReviewComment(at=now, by=actor.username, text=comment))
+        self._append_history(
+            profile, actor, action.value, [FieldChange(field="status", old=old.value, new=target.value)], comment=comment
+        )
+        await self._write(profile)
+        return profile
+
+    async def confirm(self, slug: str, actor: Principal) -> Profile:
+        """The owner confirms the profile is still accurate."""
+        profile = await self.get(slug, actor)
+        if not allowed(actor, Action.CONFIRM, owner=profile.owner, status=profile.status):
+            raise PermissionDenied("Nur die Verantwortlichen des Profils können es bestätigen.")
+        old = profile.confirmed_at.isoformat() if profile.confirmed_at else None
+        profile.confirmed_at = utcnow()
+        self._append_history(profile, actor, "confirm", [FieldChange(field="confirmed_at", old=old, new=profile.confirmed_at.isoformat())])
+        await self._write(profile)
+        return profile
+
+    async def history(self, slug: str, actor: Principal | None) -> Profile:
+        profile = await self.get(slug, actor)
+        if not allowed(actor, Action.HISTORY, owner=profile.owner, status=profile.status):
+            raise PermissionDenied("Die Versionsgeschichte sehen nur Verantwortliche und die Katalogredaktion.")
+        return profile
+
+    async def diff(self, slug: str, a: int, b: int, actor: Principal | None) -> list[FieldChange]:
+        profile = await self.history(slug, actor)
+        old, new = snapshot_at(profile, a), snapshot_at(profile, b)
+        fields = list(dict.fromkeys([*old, *new]))
+        return diff_content(old, new, fields)
+
+    # ------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _append_history(profile: Profile, actor: Principal, action: str, changes: list[FieldChange], comment: str | None = None) -> None:
+        now = utcnow()
+        profile.version += 1
+        profile.updated_at = now
+        profile.history.append(
+            VersionEntry(number=profile.version, at=now, by=actor.username, action=action, comment=comment, changes=changes)
+        )
+
+    async def _write(self, profile: Profile) -> None:
+        await outbox.enqueue(str(profile.id), profile.slug)
+        try:
+            await profile.replace()
+        except RevisionIdWasChanged:
+            raise PreconditionFailed(
+                "Das Profil wurde inzwischen von jemand anderem geändert. Bitte laden Sie es neu und übernehmen Sie Ihre Änderungen."
+            ) from None
+        self._on_change()
+
+
+def last_modified(profile: Profile) -> datetime:
+    return profile.updated_at

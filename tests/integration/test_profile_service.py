@@ -1,0 +1,133 @@
+"""The profile lifecycle on the embedded FerretDB."""
+
+from __future__ import annotations
+
+import pytest
+
+from catalogue.access import Action
+from catalogue.errors import InvalidTransition, NotFound, PermissionDenied, PreconditionFailed, PreconditionRequired, ValidationFailed
+from catalogue.models import OutboxEntry, Profile
+from catalogue.profiles import ProfileService, etag, snapshot_at
+from catalogue.users import Principal
+from catalogue.vocabularies import EditorialStatus, Role
+
+EDITOR = Principal("erika", Role.EDITOR)
+OTHER = Principal("otto", Role.EDITOR)
+REVIEWER = Principal("rita", Role.REVIEWER)
+
+BASE = {
+    "title": "Gemeinsamer Bauhof Nordheide",
+    "summary": "Drei Gemeinden teilen sich Fahrzeuge und Personal.",
+    "fields_of_action": ["Daseinsvorsorge"],
+    "lead": {"name": "Gemeinde Seevetal", "kind": "Gemeinde"},
+    "population": 42000,
+}
+
+
+@pytest.fixture
+def svc() -> ProfileService:
+    return ProfileService()
+
+
+async def test_whole_lifecycle(db, svc: ProfileService) -> None:
+    p = await svc.create(BASE, EDITOR)
+    assert p.slug == "gemeinsamer-bauhof-nordheide"
+    assert p.status == EditorialStatus.DRAFT and p.version == 1 and p.owner == "erika"
+    assert p.size_class == "Mittelstadt"
+
+    p = await svc.update(p.slug, EDITOR, {"summary": "Neu."}, if_match=etag(p), partial=True)
+    assert p.version == 2 and p.summary == "Neu."
+    p = await svc.transition(p.slug, Action.SUBMIT, EDITOR)
+    assert p.status == EditorialStatus.SUBMITTED
+    with pytest.raises(PermissionDenied):
+        await svc.transition(p.slug, Action.PUBLISH, EDITOR)
+    with pytest.raises(ValidationFailed):
+        await svc.transition(p.slug, Action.RETURN, REVIEWER)  # comment required
+    p = await svc.transition(p.slug, Action.RETURN, REVIEWER, comment="Bitte Finanzierung ergänzen.")
+    assert p.status == EditorialStatus.DRAFT and p.review_comments[-1].text == "Bitte Finanzierung ergänzen."
+    p = await svc.transition(p.slug, Action.SUBMIT, EDITOR)
+    p = await svc.transition(p.slug, Action.PUBLISH, REVIEWER)
+    assert p.status == EditorialStatus.PUBLISHED and p.published_at is not None
+    with pytest.raises(InvalidTransition):
+        await svc.transition(p.slug, Action.PUBLISH, REVIEWER)
+    p = await svc.transition(p.slug, Action.ARCHIVE, REVIEWER)
+    assert p.status == EditorialStatus.ARCHIVED
+    p = await svc.transition(p.slug, Action.RESTORE, REVIEWER)
+    assert p.status == EditorialStatus.DRAFT
+    assert [e.action for e in p.history] == ["create", "edit", "submit", "return", "submit", "publish", "archive", "restore"]
+    # Every change announced to the search outbox, in order.
+    entries = await OutboxEntry.find(OutboxEntry.slug == p.slug).sort("seq").to_list()
+    assert len(entries) == 8
+    assert [e.seq for e in entries] == sorted(e.seq for e in entries)
+
+
+async def test_slugs_are_ascii_stable_and_unique(db, svc: ProfileService) -> None:
+    a = await svc.create({**BASE, "title": "Größere Straßen für Übach-Palenberg"}, EDITOR)
+    assert a.slug == "groessere-strassen-fuer-uebach-palenberg"
+    b = await svc.create({**BASE, "title": "Größere Straßen für Übach-Palenberg"}, EDITOR)
+    assert b.slug == "groessere-strassen-fuer-uebach-palenberg-gemeinde-seevetal"
+    c = await svc.create({**BASE, "title": "Größere Straßen für Übach-Palenberg"}, EDITOR)
+    assert c.slug == "groessere-strassen-fuer-uebach-palenberg-2"
+    a = await svc.update(a.slug, EDITOR, {"title": "Ganz anderer Titel"}, if_match=etag(a), partial=True)
+    assert a.slug == "groessere-strassen-fuer-uebach-palenberg"
+
+
+async def test_concurrent_edits_second_gets_412_and_nothing_is_lost(db, svc: ProfileService) -> None:
+    p = await svc.create(BASE, EDITOR)
+    tag = etag(p)
+    first = await svc.update(p.slug, EDITOR, {"summary": "Erste Änderung"}, if_match=tag, partial=True)
+    with pytest.raises(PreconditionFailed):
+        await svc.update(p.slug, EDITOR, {"title": "Zweite Änderung"}, if_match=tag, partial=True)
+    stored = await Profile.find_one(Profile.slug == p.slug)
+    assert stored.summary == "Erste Änderung" and stored.title == BASE["title"]
+    assert etag(stored) == etag(first)
+    with pytest.raises(PreconditionRequired):
+        await svc.update(p.slug, EDITOR, {"title": "Ohne If-Match"}, if_match=None, partial=True)
+
+
+async def test_race_between_read_and_write_is_caught_by_revision(db, svc: ProfileService) -> None:
+    p = await svc.create(BASE, EDITOR)
+    stale = await Profile.find_one(Profile.slug == p.slug)
+    await svc.update(p.slug, EDITOR, {"summary": "gewonnen"}, if_match=etag(p), partial=True)
+    stale.summary = "verloren"
+    stale.version += 1
+    with pytest.raises(PreconditionFailed):
+        await svc._write(stale)
+    assert (await Profile.find_one(Profile.slug == p.slug)).summary == "gewonnen"
+
+
+async def test_version_diffs_show_exactly_the_changed_fields(db, svc: ProfileService) -> None:
+    p = await svc.create(BASE, EDITOR)
+    p = await svc.update(p.slug, EDITOR, {"summary": "v2", "population": 43000}, if_match=etag(p), partial=True)
+    p = await svc.update(p.slug, EDITOR, {"contact": {"email": "bauhof@seevetal.de"}}, if_match=etag(p), partial=True)
+    changes = await svc.diff(p.slug, 1, 3, EDITOR)
+    assert sorted(c.field for c in changes) == ["contact", "population", "summary"]
+    pop = next(c for c in changes if c.field == "population")
+    assert (pop.old, pop.new) == (42000, 43000)
+    assert [c.field for c in await svc.diff(p.slug, 2, 3, EDITOR)] == ["contact"]
+    assert snapshot_at(p, 1)["summary"] == BASE["summary"]
+    # An unchanged save writes no version.
+    same = await svc.update(p.slug, EDITOR, {"summary": "v2"}, if_match=etag(p), partial=True)
+    assert same.version == 3
+
+
+async def test_invalid_edit_writes_nothing(db, svc: ProfileService) -> None:
+    p = await svc.create(BASE, EDITOR)
+    with pytest.raises(ValidationFailed) as exc:
+        await svc.update(p.slug, EDITOR, {"population": -5, "links": [{"title": "x", "url": "javascript:alert(1)"}]}, if_match=etag(p), partial=True)
+    assert {e["field"] for e in exc.value.errors} == {"population", "links.0.url"}
+    stored = await Profile.find_one(Profile.slug == p.slug)
+    assert stored.version == 1 and stored.population == 42000
+
+
+async def test_visibility(db, svc: ProfileService) -> None:
+    p = await svc.create(BASE, EDITOR)
+    with pytest.raises(NotFound):
+        await svc.get(p.slug, None)
+    with pytest.raises(NotFound):
+        await svc.get(p.slug, OTHER)
+    assert (await svc.get(p.slug, REVIEWER)).slug == p.slug
+    with pytest.raises(NotFound):
+        await svc.update(p.slug, OTHER, {"title": "Übernahme"}, if_match="*", partial=True)
+    items, total = await svc.list(None, __import__("catalogue.profiles").profiles.ListQuery())
+    assert total == 0 and items == []
