@@ -1,0 +1,220 @@
+"""The search protocol every backend implements, and its typed values.
+
+The service layer talks to search only through `SearchBackend` (obtained from
+`catalogue.search.create_backend`). Backends index *search documents*, the
+flat dicts built by `catalogue.search.documents.to_search_document`.
+
+All user input in a `SearchQuery` is data: the free text is tokenised by the
+backend itself (never handed to a query parser) and filter values are matched
+literally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+# Facet fields of a search document, in display order, with German labels.
+FACETS: tuple[str, ...] = (
+    "fields_of_action",
+    "state",
+    "size_class",
+    "legal_form",
+    "project_status",
+    "funding_kinds",
+)
+FACET_LABELS: dict[str, str] = {
+    "fields_of_action": "Handlungsfeld",
+    "state": "Bundesland",
+    "size_class": "Gemeindegrößenklasse",
+    "legal_form": "Rechtsform",
+    "project_status": "Projektstand",
+    "funding_kinds": "Finanzierung",
+}
+
+MAX_PER_PAGE = 100
+MAX_PAGE = 1_000
+MAX_QUERY_CHARS = 500
+MAX_FILTER_VALUES = 50
+
+SearchDocument = dict[str, Any]
+ProgressCallback = Callable[[int], None]
+DocumentSource = Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]]
+
+
+class Sort(StrEnum):
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    TITLE = "title"
+
+
+SORT_LABELS: dict[Sort, str] = {
+    Sort.RELEVANCE: "Relevanz",
+    Sort.NEWEST: "Neueste zuerst",
+    Sort.TITLE: "Titel (A–Z)",
+}
+
+
+class SearchError(Exception):
+    """The search engine failed (unreachable, task failed, index broken)."""
+
+
+def _optional_int(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} muss eine ganze Zahl sein")
+    if value < 0 or value > 10**12:
+        raise ValueError(f"{name} liegt außerhalb des zulässigen Bereichs")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """One search request.
+
+    `filters` maps a facet name (see FACETS) to the accepted values: values of
+    one facet are OR-ed, different facets AND-ed. Ranges are inclusive; a
+    document without population (or collaboration year) does not match a
+    range on it. `page` counts from 1. Empty `q` lists everything that passes
+    the filters (relevance sort then falls back to newest first).
+    """
+
+    q: str = ""
+    filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    population_min: int | None = None
+    population_max: int | None = None
+    since_min: int | None = None
+    since_max: int | None = None
+    sort: Sort = Sort.RELEVANCE
+    page: int = 1
+    per_page: int = 20
+    facets: tuple[str, ...] = FACETS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.q, str):
+            raise ValueError("Suchtext muss ein Text sein")
+        if len(self.q) > MAX_QUERY_CHARS:
+            object.__setattr__(self, "q", self.q[:MAX_QUERY_CHARS])
+        clean: dict[str, tuple[str, ...]] = {}
+        for name, values in dict(self.filters).items():
+            if name not in FACETS:
+                raise ValueError(f"Unbekannter Filter: {name}")
+            if isinstance(values, str):
+                values = (values,)
+            vals = tuple(dict.fromkeys(str(v) for v in values if v is not None and str(v) != ""))
+            if len(vals) > MAX_FILTER_VALUES:
+                raise ValueError(f"Zu viele Werte für Filter {name}")
+            if vals:
+                clean[name] = vals
+        object.__setattr__(self, "filters", clean)
+        for name in ("population_min", "population_max", "since_min", "since_max"):
+            object.__setattr__(self, name, _optional_int(name, getattr(self, name)))
+        object.__setattr__(self, "sort", Sort(self.sort))
+        if isinstance(self.page, bool) or not isinstance(self.page, int) or not 1 <= self.page <= MAX_PAGE:
+            raise ValueError(f"Seite muss zwischen 1 und {MAX_PAGE} liegen")
+        if isinstance(self.per_page, bool) or not isinstance(self.per_page, int) or not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise ValueError(f"Treffer pro Seite müssen zwischen 1 und {MAX_PER_PAGE} liegen")
+        facets = tuple(dict.fromkeys(self.facets))
+        for name in facets:
+            if name not in FACETS:
+                raise ValueError(f"Unbekannte Facette: {name}")
+        object.__setattr__(self, "facets", facets)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One result. `snippets` values are safe HTML: escaped text with <mark> around matches.
+
+    Keys: "title" and "summary" (always present, possibly without marks) and
+    "text" (a fragment of the long texts, only when something matched there).
+    """
+
+    id: str
+    slug: str
+    title: str
+    score: float
+    document: SearchDocument
+    snippets: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A page of hits, the exact number of matching documents, and facet counts.
+
+    `facets[name][value]` is the number of documents that would match if the
+    filter on `name` were replaced by `value` alone (disjunctive faceting: the
+    other facets' filters, the ranges and the text query stay applied).
+    """
+
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return (self.total + self.per_page - 1) // self.per_page
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A candidate for "comparable projects": the stored search document and its raw text relevance."""
+
+    document: SearchDocument
+    text_score: float
+
+
+@runtime_checkable
+class SearchBackend(Protocol):
+    """What the service layer may ask of a search engine. All methods are coroutines."""
+
+    name: str
+
+    async def prepare(self) -> None:
+        """Create the index if needed and apply settings (idempotent)."""
+
+    async def upsert(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        """Insert or replace documents (by "id"); visible to searches when this returns."""
+
+    async def delete(self, ids: Sequence[str]) -> None:
+        """Remove documents by id; unknown ids are ignored."""
+
+    async def search(self, query: SearchQuery) -> SearchResult:
+        """Run a query: hits of the requested page, exact total, facets, snippets."""
+
+    async def similar_candidates(
+        self,
+        text: str,
+        *,
+        any_of: Mapping[str, Sequence[str]] | None = None,
+        exclude_ids: Sequence[str] = (),
+        limit: int = 100,
+    ) -> list[Candidate]:
+        """Candidates for "comparable projects", best text match first.
+
+        A document is a candidate when it shares any word with `text` (any-word
+        match, same analysis as search) or has any of the facet values in
+        `any_of` (e.g. the same Handlungsfeld). `text_score` is the relevance
+        for `text` alone (0 for documents found only through `any_of`).
+        """
+
+    async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:
+        """Index `docs` into a fresh index and swap it in atomically; returns the number indexed.
+
+        Searches keep answering from the old index until the swap. Changes
+        made through upsert/delete while the rebuild runs are not lost.
+        """
+
+    async def health(self) -> bool:
+        """True when the engine answers; raises SearchError when it does not."""
+
+    async def close(self) -> None:
+        """Release resources (connections, writers)."""

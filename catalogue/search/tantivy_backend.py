@@ -1,0 +1,708 @@
+"""Embedded search with Tantivy (the `tantivy` Python package), on disk.
+
+Layout under the backend's root directory::
+
+    CURRENT             name of the live index directory (switched atomically)
+    v<schema>-<stamp>/  one Tantivy index; a rebuild writes a fresh one
+
+Analysis ("de" analyser): simple tokenizer, lowercase, German stop words,
+ASCII folding (ä -> a, ß -> ss) and the Snowball German stemmer, which also
+maps "oe"/"ue"/"ae" spellings ("Hoexter" and "Höxter" both become "hoxt").
+
+User text is never given to Tantivy's query parser. `_QueryPlanner` splits
+it into words, analyses each word with the same analyser, and builds Query
+objects per word from:
+
+* exact stems on the weighted fields (title > keywords > summary = names > texts);
+* compound parts: indexed terms that start or end with the stem
+  ("strategi" finds "digitalisierungsstrategi"; the suffix side uses a field
+  of reversed stems, so both are prefix look-ups in the term dictionary), and
+  a split of a long query word into two indexed terms ("breitbandausbau" ->
+  "breitband" + "ausbau");
+* typo tolerance: a fuzzy term query (distance 1 for words of 5+ letters,
+  2 for 9+) when the stem is not in the index;
+* synonyms from catalogue.synonyms for single words and word sequences.
+
+Words are combined with a minimum-should-match (all of one or two words,
+about two thirds of longer queries). Filters are term queries on raw,
+untokenised fields and ranges on fast fields, so their values are data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from catalogue.search.base import (
+    FACETS,
+    Candidate,
+    DocumentSource,
+    Hit,
+    ProgressCallback,
+    SearchError,
+    SearchQuery,
+    SearchResult,
+    Sort,
+)
+
+SCHEMA_VERSION = 1
+POINTER = "CURRENT"
+ANALYZER = "de"
+
+# field -> boost for exact matches
+FIELD_BOOSTS: dict[str, float] = {
+    "title": 4.0,
+    "keywords": 3.0,
+    "summary": 2.0,
+    "names": 2.0,
+    "texts": 1.0,
+}
+COMPOUND_BOOST = 0.6
+SPLIT_BOOST = 0.8
+FUZZY_BOOST = 0.5
+SYNONYM_BOOST = 0.9
+PHRASE_BOOST = 1.5
+
+MAX_WORDS = 16
+MAX_EXPANSIONS = 40
+MIN_COMPOUND_STEM = 4
+MIN_SPLIT_STEM = 7
+MIN_PART = 3
+
+_WORD_RE = re.compile(r"\w+(?:[-‐‑'’]\w+)*")
+_ALNUM_RE = re.compile(r"^[0-9a-z]+$")
+
+WRITER_HEAP = 64_000_000
+BATCH = 500
+
+
+def build_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(60))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.stopword("german"))
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("german"))
+        .build()
+    )
+
+
+def build_schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=False, tokenizer_name="raw", index_option="basic")
+    for name in FIELD_BOOSTS:
+        sb.add_text_field(name, stored=name in ("title", "summary", "texts"), tokenizer_name=ANALYZER)
+    sb.add_text_field("all", tokenizer_name=ANALYZER)
+    sb.add_text_field("all_rev", tokenizer_name="whitespace", index_option="freq")
+    for name in FACETS:
+        sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("title_sort", fast=True, tokenizer_name="raw", index_option="basic")
+    for name in ("population", "collaboration_since", "published_at"):
+        sb.add_integer_field(name, indexed=True, fast=True)
+    sb.add_bytes_field("payload", stored=True)
+    return sb.build()
+
+
+@lru_cache(maxsize=4096)
+def _synonyms(phrase: str) -> tuple[str, ...]:
+    from catalogue.synonyms import synonyms_for
+
+    return tuple(s for s in synonyms_for(phrase) if s.casefold() != phrase.casefold())
+
+
+# ------------------------------------------------------------------ query planning
+
+
+@dataclass
+class _Word:
+    raw: str
+    stems: list[str]
+    alternatives: list[tantivy.Query] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    text_query: tantivy.Query | None  # None: no text given (list everything)
+    highlight_terms: set[str]
+
+
+class _QueryPlanner:
+    def __init__(self, schema: tantivy.Schema, analyzer: tantivy.TextAnalyzer) -> None:
+        self.schema = schema
+        self.analyzer = analyzer
+
+    def _term(self, field_name: str, value: str, boost: float = 1.0) -> tantivy.Query:
+        q = tantivy.Query.term_query(self.schema, field_name, value)
+        return q if boost == 1.0 else tantivy.Query.boost_query(q, boost)
+
+    def _stems_query(self, field_name: str, stems: Sequence[str], boost: float, slop: int = 0) -> tantivy.Query:
+        if len(stems) == 1:
+            return self._term(field_name, stems[0], boost)
+        q = tantivy.Query.phrase_query(self.schema, field_name, list(stems), slop=slop)
+        return tantivy.Query.boost_query(q, boost)
+
+    def _expansions(self, searcher: tantivy.Searcher, stem: str) -> list[str]:
+        """Indexed terms of which `stem` is the first or the last part."""
+        found: dict[str, int] = {}
+        for term, count in searcher.terms_with_prefix("all", stem, limit=400):
+            if len(term) >= len(stem) + MIN_PART:
+                found[term] = max(found.get(term, 0), count)
+        for rterm, count in searcher.terms_with_prefix("all_rev", stem[::-1], limit=400):
+            if len(rterm) >= len(stem) + MIN_PART:
+                term = rterm[::-1]
+                found[term] = max(found.get(term, 0), count)
+        ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [t for t, _ in ranked[:MAX_EXPANSIONS]]
+
+    def _split(self, searcher: tantivy.Searcher, stem: str) -> tuple[str, str] | None:
+        """Split a compound query word into two indexed terms, longest balanced split first."""
+        best: tuple[int, str, str] | None = None
+        for i in range(MIN_PART, len(stem) - MIN_PART + 1):
+            left, right = stem[:i], stem[i:]
+            if searcher.doc_freq("all", right) == 0:
+                continue
+            for cand in (left, left[:-1] if left.endswith("s") else None):
+                if not cand or len(cand) < MIN_PART:
+                    continue
+                stems = self.analyzer.analyze(cand)
+                lstem = stems[0] if len(stems) == 1 else cand
+                if searcher.doc_freq("all", lstem) > 0:
+                    key = min(len(lstem), len(right))
+                    if best is None or key > best[0]:
+                        best = (key, lstem, right)
+                    break
+        return (best[1], best[2]) if best else None
+
+    def words(self, q: str) -> list[_Word]:
+        return [_Word(raw=w.casefold(), stems=self.analyzer.analyze(w)) for w in _WORD_RE.findall(q)[:MAX_WORDS]]
+
+    def _add_synonyms(self, words: list[_Word], highlight: set[str]) -> None:
+        try:
+            _synonyms("")
+        except ImportError:  # pragma: no cover - catalogue.synonyms missing
+            return
+        n = len(words)
+        for i in range(n):
+            for length in (3, 2, 1):
+                if i + length > n:
+                    continue
+                phrase = " ".join(w.raw for w in words[i : i + length])
+                syns = _synonyms(phrase)
+                if not syns:
+                    continue
+                alts: list[tantivy.Query] = []
+                for syn in syns:
+                    stems = [s for s in self.analyzer.analyze(syn) if _ALNUM_RE.match(s)]
+                    if not stems:
+                        continue
+                    highlight.update(stems)
+                    alts.append(self._stems_query("all", stems, SYNONYM_BOOST, slop=1))
+                    alts.append(self._stems_query("title", stems, SYNONYM_BOOST * 2, slop=1))
+                for w in words[i : i + length]:
+                    w.alternatives.extend(alts)
+
+    def word_query(self, searcher: tantivy.Searcher, word: _Word, highlight: set[str], *, typo: bool = True) -> tantivy.Query | None:
+        stems = [s for s in word.stems if _ALNUM_RE.match(s)]
+        clauses: list[tantivy.Query] = []
+        if stems:
+            highlight.update(stems)
+            for name, boost in FIELD_BOOSTS.items():
+                clauses.append(self._stems_query(name, stems, boost))
+        if len(stems) == 1:
+            stem = stems[0]
+            exists = searcher.doc_freq("all", stem) > 0
+            expansions = self._expansions(searcher, stem) if len(stem) >= MIN_COMPOUND_STEM else []
+            if expansions:
+                highlight.update(expansions)
+                clauses.append(
+                    tantivy.Query.boost_query(
+                        tantivy.Query.disjunction_max_query([self._term("all", t) for t in expansions], 0.1),
+                        COMPOUND_BOOST,
+                    )
+                )
+            if len(stem) >= MIN_SPLIT_STEM:
+                split = self._split(searcher, stem)
+                if split:
+                    highlight.update(split)
+                    both = tantivy.Query.boolean_query(
+                        [(tantivy.Occur.Must, self._term("all", split[0])), (tantivy.Occur.Must, self._term("all", split[1]))]
+                    )
+                    clauses.append(tantivy.Query.boost_query(both, SPLIT_BOOST))
+            if typo and not exists and len(word.raw) >= 5:
+                distance = 2 if len(word.raw) >= 9 else 1
+                fuzzy = tantivy.Query.fuzzy_term_query(self.schema, "all", stem, distance=distance, transposition_cost_one=True)
+                clauses.append(tantivy.Query.boost_query(fuzzy, FUZZY_BOOST))
+        clauses.extend(word.alternatives)
+        if not clauses:
+            return None
+        if len(clauses) == 1:
+            return clauses[0]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
+
+    def plan(self, searcher: tantivy.Searcher, q: str, *, any_word: bool = False) -> _Plan:
+        highlight: set[str] = set()
+        if not q.strip():
+            return _Plan(None, highlight)
+        words = self.words(q)
+        self._add_synonyms(words, highlight)
+        word_queries = [wq for w in words if (wq := self.word_query(searcher, w, highlight)) is not None]
+        if not word_queries:
+            return _Plan(tantivy.Query.empty_query(), highlight)
+        n = len(word_queries)
+        if any_word:
+            need = 1
+        elif n <= 2:
+            need = n
+        else:
+            need = n - n // 3
+        text_q = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=need
+        )
+        single = [w.stems[0] for w in words if len(w.stems) == 1 and _ALNUM_RE.match(w.stems[0])]
+        if len(single) >= 2 and not any_word:
+            bonus = tantivy.Query.boost_query(
+                tantivy.Query.phrase_query(self.schema, "all", single, slop=2), PHRASE_BOOST
+            )
+            text_q = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Should, bonus)])
+        return _Plan(text_q, highlight)
+
+
+# ------------------------------------------------------------------ snippets
+
+
+def _marked_html(snippet: tantivy.Snippet, full_text: str, *, whole: bool) -> str:
+    """Escape the text and wrap highlighted ranges in <mark>.
+
+    Tantivy reports byte ranges relative to the fragment; with `whole` the
+    complete text is returned (short fields), otherwise the fragment with
+    "…" where it was cut.
+    """
+    rng = snippet.fragment_range()
+    if whole:
+        raw = full_text.encode("utf-8")
+        shift = rng.start
+    else:
+        raw = snippet.fragment().encode("utf-8")
+        shift = 0
+    out: list[str] = []
+    pos = 0
+    for r in sorted(snippet.highlighted(), key=lambda r: r.start):
+        start, end = r.start + shift, r.end + shift
+        if start < pos or end > len(raw):
+            continue
+        out.append(html.escape(raw[pos:start].decode("utf-8", "ignore")))
+        out.append("<mark>" + html.escape(raw[start:end].decode("utf-8", "ignore")) + "</mark>")
+        pos = end
+    out.append(html.escape(raw[pos:].decode("utf-8", "ignore")))
+    text = "".join(out).strip()
+    if not whole:
+        if rng.start > 0:
+            text = "… " + text
+        if rng.end < len(full_text.encode("utf-8")):
+            text = text + " …"
+    return text
+
+
+# ------------------------------------------------------------------ the backend
+
+
+@dataclass
+class _Live:
+    path: Path
+    index: tantivy.Index
+    writer: tantivy.IndexWriter
+    searcher: tantivy.Searcher
+
+
+class TantivyBackend:
+    """The embedded search backend; see the module docstring."""
+
+    name = "tantivy"
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.schema = build_schema()
+        self.analyzer = build_analyzer()
+        self.planner = _QueryPlanner(self.schema, self.analyzer)
+        self._write_lock = threading.RLock()
+        self._rebuild_lock = asyncio.Lock()
+        self._rebuild_log: list[tuple[str, Any]] | None = None
+        self.needs_reindex = False
+        self._live = self._open_current()
+
+    # -- index directories
+
+    def _open_index(self, path: Path) -> tuple[tantivy.Index, tantivy.IndexWriter]:
+        path.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        index.register_tokenizer(ANALYZER, self.analyzer)
+        index.config_reader(reload_policy="manual")
+        writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)
+        return index, writer
+
+    def _new_dir(self) -> Path:
+        return self.root / f"v{SCHEMA_VERSION}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+    def _open_current(self) -> _Live:
+        pointer = self.root / POINTER
+        name = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else ""
+        path = self.root / name if name else None
+        if path is None or not name.startswith(f"v{SCHEMA_VERSION}-") or not path.is_dir():
+            # first start, or an index of an older schema: start empty, ask for a reindex
+            self.needs_reindex = bool(name)
+            path = self._new_dir()
+            index, writer = self._open_index(path)
+            self._write_pointer(path.name)
+        else:
+            index, writer = self._open_index(path)
+        index.reload()
+        live = _Live(path, index, writer, index.searcher())
+        self._cleanup(keep=path)
+        return live
+
+    def _write_pointer(self, name: str) -> None:
+        tmp = self.root / f".{POINTER}.{uuid.uuid4().hex}.tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(name + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.root / POINTER)
+        try:
+            dir_fd = os.open(self.root, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError:  # pragma: no cover - platforms without directory fsync
+            pass
+
+    def _cleanup(self, keep: Path) -> None:
+        for child in self.root.iterdir():
+            if child.is_dir() and child != keep and child.name.startswith("v"):
+                shutil.rmtree(child, ignore_errors=True)
+            elif child.name.startswith(f".{POINTER}.") and child.name.endswith(".tmp"):
+                child.unlink(missing_ok=True)
+
+    # -- documents
+
+    def _tantivy_doc(self, d: Mapping[str, Any]) -> tantivy.Document:
+        doc = tantivy.Document()
+        doc.add_text("id", str(d["id"]))
+        title = d.get("title") or ""
+        summary = d.get("summary") or ""
+        keywords = [str(k) for k in d.get("keywords") or ()]
+        texts = d.get("texts") or ""
+        names = [str(n) for n in [d.get("lead"), *(d.get("municipalities") or ()), *(d.get("partners") or ()), d.get("district"), d.get("state")] if n]
+        doc.add_text("title", title)
+        doc.add_text("summary", summary)
+        for k in keywords:
+            doc.add_text("keywords", k)
+        doc.add_text("texts", texts)
+        for n in names:
+            doc.add_text("names", n)
+        parts = [title, summary, *keywords, texts, *names]
+        for p in parts:
+            doc.add_text("all", p)
+        stems = set()
+        for p in parts:
+            stems.update(s for s in self.analyzer.analyze(p) if _ALNUM_RE.match(s))
+        doc.add_text("all_rev", " ".join(s[::-1] for s in sorted(stems)))
+        for name in FACETS:
+            value = d.get(name)
+            values = value if isinstance(value, list | tuple) else [value]
+            for v in values:
+                if v is not None and v != "":
+                    doc.add_text(name, str(v))
+        doc.add_text("title_sort", d.get("title_sort") or title.casefold())
+        for name in ("population", "collaboration_since", "published_at"):
+            value = d.get(name)
+            if value is not None:
+                doc.add_integer(name, int(value))
+        doc.add_bytes("payload", json.dumps(dict(d), ensure_ascii=False, default=str).encode("utf-8"))
+        return doc
+
+    def _apply(self, writer: tantivy.IndexWriter, ops: Iterable[tuple[str, Any]]) -> None:
+        for op, payload in ops:
+            if op == "upsert":
+                for d in payload:
+                    writer.delete_documents_by_term("id", str(d["id"]))
+                    writer.add_document(self._tantivy_doc(d))
+            else:
+                for doc_id in payload:
+                    writer.delete_documents_by_term("id", str(doc_id))
+
+    def _write(self, op: str, payload: list[Any]) -> None:
+        with self._write_lock:
+            live = self._live
+            try:
+                self._apply(live.writer, [(op, payload)])
+                live.writer.commit()
+            except Exception as exc:
+                live.writer.rollback()
+                raise SearchError(f"Suchindex konnte nicht geschrieben werden: {exc}") from exc
+            live.index.reload()
+            live.searcher = live.index.searcher()
+            if self._rebuild_log is not None:
+                self._rebuild_log.append((op, payload))
+
+    async def prepare(self) -> None:
+        return None
+
+    async def upsert(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        batch = [dict(d) for d in docs]
+        if batch:
+            await asyncio.to_thread(self._write, "upsert", batch)
+
+    async def delete(self, ids: Sequence[str]) -> None:
+        batch = [str(i) for i in ids]
+        if batch:
+            await asyncio.to_thread(self._write, "delete", batch)
+
+    # -- rebuild
+
+    async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:
+        async with self._rebuild_lock:
+            path = self._new_dir()
+            index, writer = await asyncio.to_thread(self._open_index, path)
+            with self._write_lock:
+                self._rebuild_log = []
+            count = 0
+            seen: set[str] = set()
+            batch: list[dict[str, Any]] = []
+
+            def flush(items: list[dict[str, Any]]) -> None:
+                for d in items:
+                    doc_id = str(d["id"])
+                    if doc_id in seen:
+                        writer.delete_documents_by_term("id", doc_id)
+                    seen.add(doc_id)
+                    writer.add_document(self._tantivy_doc(d))
+
+            try:
+                if isinstance(docs, AsyncIterable):
+                    async for d in docs:
+                        batch.append(dict(d))
+                        if len(batch) >= BATCH:
+                            await asyncio.to_thread(flush, batch)
+                            count += len(batch)
+                            batch = []
+                            if progress:
+                                progress(count)
+                else:
+                    for d in docs:
+                        batch.append(dict(d))
+                        if len(batch) >= BATCH:
+                            await asyncio.to_thread(flush, batch)
+                            count += len(batch)
+                            batch = []
+                            if progress:
+                                progress(count)
+                if batch:
+                    await asyncio.to_thread(flush, batch)
+                    count += len(batch)
+                await asyncio.to_thread(writer.commit)
+                await asyncio.to_thread(self._finish_rebuild, path, index, writer)
+            except BaseException:
+                with self._write_lock:
+                    self._rebuild_log = None
+                del writer, index
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+            if progress:
+                progress(count)
+            return count
+
+    def _finish_rebuild(self, path: Path, index: tantivy.Index, writer: tantivy.IndexWriter) -> None:
+        with self._write_lock:
+            log, self._rebuild_log = self._rebuild_log or [], None
+            if log:  # changes that arrived while the bulk load ran
+                self._apply(writer, log)
+                writer.commit()
+            index.reload()
+            new_live = _Live(path, index, writer, index.searcher())
+            self._write_pointer(path.name)
+            old = self._live
+            self._live = new_live
+            self.needs_reindex = False
+        del old
+        self._cleanup(keep=path)
+
+    # -- queries
+
+    def _filter_clauses(self, query: SearchQuery, skip: str | None = None) -> list[tantivy.Query]:
+        clauses: list[tantivy.Query] = []
+        for name, values in query.filters.items():
+            if name == skip:
+                continue
+            terms = [tantivy.Query.term_query(self.schema, name, v) for v in values]
+            clauses.append(terms[0] if len(terms) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Should, t) for t in terms]))
+        for name, lo, hi in (
+            ("population", query.population_min, query.population_max),
+            ("collaboration_since", query.since_min, query.since_max),
+        ):
+            if lo is not None or hi is not None:
+                clauses.append(
+                    tantivy.Query.range_query(self.schema, name, tantivy.FieldType.Integer, lower_bound=lo, upper_bound=hi)
+                )
+        return clauses
+
+    @staticmethod
+    def _combine(text_q: tantivy.Query | None, filters: list[tantivy.Query]) -> tantivy.Query:
+        if not filters:
+            return text_q if text_q is not None else tantivy.Query.all_query()
+        subs: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        if text_q is not None:
+            subs.append((tantivy.Occur.Must, text_q))
+        for f in filters:
+            subs.append((tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)))
+        return tantivy.Query.boolean_query(subs)
+
+    def _facet_counts(self, searcher: tantivy.Searcher, query: SearchQuery, text_q: tantivy.Query | None, main_q: tantivy.Query) -> dict[str, dict[str, int]]:
+        wanted = query.facets
+        result: dict[str, dict[str, int]] = {name: {} for name in wanted}
+        plain = [name for name in wanted if name not in query.filters]
+        jobs: list[tuple[tantivy.Query, list[str]]] = []
+        if plain:
+            jobs.append((main_q, plain))
+        for name in wanted:
+            if name in query.filters:
+                jobs.append((self._combine(text_q, self._filter_clauses(query, skip=name)), [name]))
+        for q, names in jobs:
+            aggs = {name: {"terms": {"field": name, "size": 200}} for name in names}
+            out = searcher.aggregate(q, aggs)
+            for name in names:
+                buckets = (out.get(name) or {}).get("buckets") or []
+                result[name] = {str(b["key"]): int(b["doc_count"]) for b in buckets}
+        return result
+
+    def search_sync(self, query: SearchQuery) -> SearchResult:
+        """The synchronous search (used by `search`, and by benchmarks)."""
+        live = self._live
+        searcher = live.searcher
+        plan = self.planner.plan(searcher, query.q)
+        main_q = self._combine(plan.text_query, self._filter_clauses(query))
+        kwargs: dict[str, Any] = {}
+        if query.sort is Sort.TITLE:
+            kwargs = {"order_by_field": "title_sort", "order": tantivy.Order.Asc}
+        elif query.sort is Sort.NEWEST or plan.text_query is None:
+            kwargs = {"order_by_field": "published_at", "order": tantivy.Order.Desc}
+        res = searcher.search(main_q, limit=query.per_page, offset=query.offset, count=True, **kwargs)
+        hits = self._hits(searcher, res.hits, plan, scored=not kwargs)
+        facets = self._facet_counts(searcher, query, plan.text_query, main_q) if query.facets else {}
+        return SearchResult(hits=hits, total=int(res.count or 0), page=query.page, per_page=query.per_page, facets=facets)
+
+    def _hits(self, searcher: tantivy.Searcher, raw_hits: list[tuple[Any, tantivy.DocAddress]], plan: _Plan, *, scored: bool) -> list[Hit]:
+        generators: dict[str, tantivy.SnippetGenerator] = {}
+        if plan.highlight_terms and raw_hits:
+            for name, max_chars in (("title", 400), ("summary", 800), ("texts", 240)):
+                terms = [tantivy.Query.term_query(self.schema, name, t) for t in sorted(plan.highlight_terms)]
+                hq = tantivy.Query.boolean_query([(tantivy.Occur.Should, t) for t in terms])
+                gen = tantivy.SnippetGenerator.create(searcher, hq, self.schema, name)
+                gen.set_max_num_chars(max_chars)
+                generators[name] = gen
+        hits: list[Hit] = []
+        for score, addr in raw_hits:
+            doc = searcher.doc(addr)
+            payload = json.loads(doc.get_first("payload"))
+            title = payload.get("title") or ""
+            summary = payload.get("summary") or ""
+            snippets = {"title": html.escape(title), "summary": html.escape(summary)}
+            for name, key, full in (("title", "title", title), ("summary", "summary", summary), ("texts", "text", payload.get("texts") or "")):
+                gen = generators.get(name)
+                if gen is None:
+                    continue
+                snip = gen.snippet_from_doc(doc)
+                if snip.highlighted():
+                    snippets[key] = _marked_html(snip, full, whole=name != "texts")
+            hits.append(
+                Hit(
+                    id=str(payload["id"]),
+                    slug=payload.get("slug") or "",
+                    title=title,
+                    score=float(score) if scored else 0.0,
+                    document=payload,
+                    snippets=snippets,
+                )
+            )
+        return hits
+
+    async def search(self, query: SearchQuery) -> SearchResult:
+        try:
+            return self.search_sync(query)
+        except ValueError as exc:
+            raise SearchError(str(exc)) from exc
+
+    def similar_candidates_sync(
+        self,
+        text: str,
+        *,
+        any_of: Mapping[str, Sequence[str]] | None = None,
+        exclude_ids: Sequence[str] = (),
+        limit: int = 100,
+    ) -> list[Candidate]:
+        searcher = self._live.searcher
+        plan = self.planner.plan(searcher, text, any_word=True)
+        subs: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        if plan.text_query is not None:
+            subs.append((tantivy.Occur.Should, plan.text_query))
+        for name, values in (any_of or {}).items():
+            if name not in FACETS:
+                raise ValueError(f"Unbekannte Facette: {name}")
+            for v in values:
+                subs.append((tantivy.Occur.Should, tantivy.Query.const_score_query(tantivy.Query.term_query(self.schema, name, str(v)), 0.0)))
+        if not subs:
+            return []
+        for doc_id in exclude_ids:
+            subs.append((tantivy.Occur.MustNot, tantivy.Query.term_query(self.schema, "id", str(doc_id))))
+        res = searcher.search(tantivy.Query.boolean_query(subs), limit=max(1, min(limit, 1000)), count=False)
+        out: list[Candidate] = []
+        for score, addr in res.hits:
+            payload = json.loads(searcher.doc(addr).get_first("payload"))
+            out.append(Candidate(document=payload, text_score=max(0.0, float(score))))
+        return out
+
+    async def similar_candidates(
+        self,
+        text: str,
+        *,
+        any_of: Mapping[str, Sequence[str]] | None = None,
+        exclude_ids: Sequence[str] = (),
+        limit: int = 100,
+    ) -> list[Candidate]:
+        return self.similar_candidates_sync(text, any_of=any_of, exclude_ids=exclude_ids, limit=limit)
+
+    async def health(self) -> bool:
+        try:
+            _ = self._live.searcher.num_docs
+        except Exception as exc:  # pragma: no cover - a broken index
+            raise SearchError(f"Suchindex nicht lesbar: {exc}") from exc
+        return True
+
+    def document_count(self) -> int:
+        return int(self._live.searcher.num_docs)
+
+    async def close(self) -> None:
+        with self._write_lock:
+            try:
+                self._live.writer.wait_merging_threads()
+            except Exception:  # noqa: BLE001 - already closed
+                pass
+
+
+__all__ = ["SCHEMA_VERSION", "TantivyBackend", "build_analyzer", "build_schema"]
