@@ -1,0 +1,417 @@
+"""Search with a Meilisearch server through `meilisearch_python_sdk.AsyncClient`.
+
+Settings (applied by `prepare` and to every rebuilt index):
+
+* searchable attributes in priority order: title, keywords, summary, the
+  organisation names, district and state, then the long texts;
+* filterable: the facets, population, collaboration_since, published_at, id;
+  sortable: published_at, title_sort;
+* `localizedAttributes` with locale "deu" for every attribute, German stop
+  words, synonyms from catalogue.synonyms (every member of a group maps to all
+  others, so both directions work); typo tolerance is Meilisearch's default
+  (one typo from 5 letters, two from 9).
+
+Every task is awaited and checked: a task that did not succeed raises
+`SearchError`. Filter expressions are built only from double-quoted string
+literals (backslash and double quote escaped) and validated integers, so
+values never become filter syntax. The free text loses Meilisearch's own
+query operators (phrase quotes, leading minus for negation) and is otherwise
+passed as data in the JSON body.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from collections.abc import AsyncIterable, Mapping, Sequence
+from typing import Any
+
+import httpx
+from meilisearch_python_sdk import AsyncClient
+from meilisearch_python_sdk.errors import MeilisearchError
+from meilisearch_python_sdk.models.search import SearchParams
+from meilisearch_python_sdk.models.settings import (
+    Faceting,
+    LocalizedAttributes,
+    MeilisearchSettings,
+    Pagination,
+)
+
+from catalogue.search.base import (
+    FACETS,
+    Candidate,
+    DocumentSource,
+    Hit,
+    ProgressCallback,
+    SearchError,
+    SearchQuery,
+    SearchResult,
+    Sort,
+)
+
+INDEX_UID = "profiles"
+BATCH = 1000
+TASK_TIMEOUT_MS = 120_000
+
+SEARCHABLE = [
+    "title",
+    "keywords",
+    "summary",
+    "lead",
+    "municipalities",
+    "partners",
+    "district",
+    "state",
+    "texts",
+]
+FILTERABLE = [*FACETS, "population", "collaboration_since", "published_at", "id"]
+SORTABLE = ["published_at", "title_sort"]
+
+# Common German function words; content words are never on this list.
+GERMAN_STOP_WORDS = sorted(
+    set(
+        """
+        aber als am an auch auf aus bei bin bis bist da damit dann das dass dem den denen der des dessen
+        die dies diese diesem diesen dieser dieses doch dort du durch ein eine einem einen einer eines er
+        es etwa euch für gegen hat hatte hier ich ihr ihre im in ist ja jede jedem jeden jeder jedes kann
+        man mit nach nicht noch nun nur ob oder ohne sehr sein seine sich sie sind so soll sollen sowie
+        über um und uns unser unter vom von vor war waren was weil welche welchem welchen welcher wenn wer
+        werden wie wir wird wo zu zum zur zwischen
+        """.split()
+    )
+)
+
+# Sentinels around highlights; replaced by <mark> after HTML-escaping the text.
+_PRE = "\ue000"
+_POST = "\ue001"
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+def quote_filter_value(value: str) -> str:
+    """A Meilisearch filter string literal: double quotes, with \\ and " escaped."""
+    if not isinstance(value, str):
+        raise TypeError("filter values must be strings")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("Zahl erwartet")
+    return int(value)
+
+
+def build_filter(query: SearchQuery, skip: str | None = None) -> list[str | list[str]]:
+    """The filter in Meilisearch's array form: outer items AND-ed, inner lists OR-ed."""
+    out: list[str | list[str]] = []
+    for name, values in query.filters.items():
+        if name == skip:
+            continue
+        if name not in FACETS:  # attribute names come from our own list only
+            raise ValueError(f"Unbekannter Filter: {name}")
+        out.append([f"{name} = {quote_filter_value(v)}" for v in values])
+    for name, lo, hi in (
+        ("population", query.population_min, query.population_max),
+        ("collaboration_since", query.since_min, query.since_max),
+    ):
+        if lo is not None:
+            out.append(f"{name} >= {_int(lo)}")
+        if hi is not None:
+            out.append(f"{name} <= {_int(hi)}")
+    return out
+
+
+def sanitize_q(q: str) -> str:
+    """Remove Meilisearch's query operators: phrase quotes and leading-minus negation."""
+    q = q.replace('"', " ")
+    q = re.sub(r"(^|\s)-+", r"\1", q)
+    return re.sub(r"\s+", " ", q).strip()
+
+
+def synonym_map() -> dict[str, list[str]]:
+    from catalogue.synonyms import SYNONYM_GROUPS
+
+    mapping: dict[str, list[str]] = {}
+    for group in SYNONYM_GROUPS:
+        members = list(dict.fromkeys(m.strip().lower() for m in group if m.strip()))
+        for m in members:
+            others = [o for o in members if o != m]
+            if others:
+                mapping.setdefault(m, [])
+                mapping[m].extend(o for o in others if o not in mapping[m])
+    return mapping
+
+
+def index_settings() -> MeilisearchSettings:
+    return MeilisearchSettings(
+        searchable_attributes=SEARCHABLE,
+        filterable_attributes=FILTERABLE,
+        sortable_attributes=SORTABLE,
+        displayed_attributes=["*"],
+        stop_words=GERMAN_STOP_WORDS,
+        synonyms=synonym_map(),
+        localized_attributes=[LocalizedAttributes(locales=["deu"], attribute_patterns=["*"])],
+        faceting=Faceting(max_values_per_facet=200),
+        pagination=Pagination(max_total_hits=100_000),
+    )
+
+
+def _marked(formatted: str) -> str:
+    return html.escape(formatted).replace(_PRE, "<mark>").replace(_POST, "</mark>")
+
+
+class MeiliBackend:
+    """The Meilisearch backend; see the module docstring."""
+
+    name = "meilisearch"
+
+    def __init__(self, url: str, api_key: str | None = None, *, index_uid: str = INDEX_UID, timeout: int = 30) -> None:
+        self.url = url
+        self.index_uid = index_uid
+        self.client = AsyncClient(url, api_key, timeout=timeout)
+        self._rebuild_log: list[tuple[str, list[Any]]] | None = None
+
+    # -- tasks
+
+    async def _wait(self, task: Any) -> None:
+        try:
+            result = await self.client.wait_for_task(task.task_uid, timeout_in_ms=TASK_TIMEOUT_MS)
+        except (MeilisearchError, httpx.HTTPError) as exc:
+            raise SearchError(f"Meilisearch-Aufgabe {task.task_uid} nicht abgeschlossen: {exc}") from exc
+        if result.status != "succeeded":
+            raise SearchError(f"Meilisearch-Aufgabe {task.task_uid} ist fehlgeschlagen ({result.status}): {result.error}")
+
+    async def _call(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except (MeilisearchError, httpx.HTTPError) as exc:
+            raise SearchError(f"Meilisearch-Fehler: {exc}") from exc
+
+    async def _ensure_index(self, uid: str) -> None:
+        info = await self._call(self.client.get_raw_index(uid))
+        if info is None:
+            # waits for the creation task and then reads the index back (raises if it failed)
+            await self._call(self.client.create_index(uid, primary_key="id", timeout_in_ms=TASK_TIMEOUT_MS))
+        index = self.client.index(uid)
+        await self._wait(await self._call(index.update_settings(index_settings())))
+
+    async def prepare(self) -> None:
+        await self._ensure_index(self.index_uid)
+
+    # -- writes
+
+    async def _upsert_into(self, uid: str, docs: list[dict[str, Any]]) -> None:
+        index = self.client.index(uid)
+        for start in range(0, len(docs), BATCH):
+            task = await self._call(index.add_documents(docs[start : start + BATCH], primary_key="id"))
+            await self._wait(task)
+
+    async def _delete_from(self, uid: str, ids: list[str]) -> None:
+        index = self.client.index(uid)
+        task = await self._call(index.delete_documents(ids))
+        await self._wait(task)
+
+    async def upsert(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        batch = [dict(d) for d in docs]
+        if not batch:
+            return
+        await self._upsert_into(self.index_uid, batch)
+        if self._rebuild_log is not None:
+            self._rebuild_log.append(("upsert", batch))
+
+    async def delete(self, ids: Sequence[str]) -> None:
+        batch = [str(i) for i in ids]
+        if not batch:
+            return
+        await self._delete_from(self.index_uid, batch)
+        if self._rebuild_log is not None:
+            self._rebuild_log.append(("delete", batch))
+
+    async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:
+        """Fill a temporary index, swap it with the live one, delete the old one."""
+        tmp = f"{self.index_uid}_rebuild_{uuid.uuid4().hex[:12]}"
+        await self.prepare()  # the live index must exist for the swap
+        await self._ensure_index(tmp)
+        self._rebuild_log = []
+        count = 0
+        batch: list[dict[str, Any]] = []
+        try:
+            if isinstance(docs, AsyncIterable):
+                async for d in docs:
+                    batch.append(dict(d))
+                    if len(batch) >= BATCH:
+                        await self._upsert_into(tmp, batch)
+                        count += len(batch)
+                        batch = []
+                        if progress:
+                            progress(count)
+            else:
+                for d in docs:
+                    batch.append(dict(d))
+                    if len(batch) >= BATCH:
+                        await self._upsert_into(tmp, batch)
+                        count += len(batch)
+                        batch = []
+                        if progress:
+                            progress(count)
+            if batch:
+                await self._upsert_into(tmp, batch)
+                count += len(batch)
+            # replay what changed meanwhile; repeat until nothing new arrived
+            while self._rebuild_log:
+                log, self._rebuild_log = self._rebuild_log, []
+                for op, payload in log:
+                    if op == "upsert":
+                        await self._upsert_into(tmp, payload)
+                    else:
+                        await self._delete_from(tmp, payload)
+            self._rebuild_log = None
+            await self._wait(await self._call(self.client.swap_indexes([(self.index_uid, tmp)])))
+        except BaseException:
+            self._rebuild_log = None
+            try:
+                await self._wait(await self._call(self.client.index(tmp).delete()))
+            except Exception:  # noqa: BLE001 - best effort clean-up
+                pass
+            raise
+        await self._wait(await self._call(self.client.index(tmp).delete()))  # now holds the old documents
+        if progress:
+            progress(count)
+        return count
+
+    # -- queries
+
+    def _params(self, query: SearchQuery, q: str) -> SearchParams:
+        sort: list[str] | None = None
+        if query.sort is Sort.TITLE:
+            sort = ["title_sort:asc"]
+        elif query.sort is Sort.NEWEST or not q:
+            sort = ["published_at:desc"]
+        plain_facets = [f for f in query.facets if f not in query.filters]
+        return SearchParams(
+            index_uid=self.index_uid,
+            query=q,
+            filter=build_filter(query) or None,
+            facets=plain_facets or None,
+            page=query.page,
+            hits_per_page=query.per_page,
+            sort=sort,
+            attributes_to_highlight=["title", "summary", "texts"],
+            attributes_to_crop=["texts"],
+            crop_length=30,
+            crop_marker="…",
+            highlight_pre_tag=_PRE,
+            highlight_post_tag=_POST,
+            show_ranking_score=True,
+            matching_strategy="last",
+        )
+
+    async def search(self, query: SearchQuery) -> SearchResult:
+        q = sanitize_q(query.q)
+        if query.q.strip() and not _WORD.search(q):
+            # nothing searchable (only punctuation): no match, never "everything"
+            return SearchResult(hits=[], total=0, page=query.page, per_page=query.per_page, facets={f: {} for f in query.facets})
+        queries = [self._params(query, q)]
+        disjunctive = [f for f in query.facets if f in query.filters]
+        for name in disjunctive:
+            queries.append(
+                SearchParams(
+                    index_uid=self.index_uid,
+                    query=q,
+                    filter=build_filter(query, skip=name) or None,
+                    facets=[name],
+                    page=1,
+                    hits_per_page=0,
+                    matching_strategy="last",
+                )
+            )
+        results = await self._call(self.client.multi_search(queries))
+        main = results[0]
+        facets: dict[str, dict[str, int]] = {f: {} for f in query.facets}
+        for name, dist in (main.facet_distribution or {}).items():
+            if name in facets:
+                facets[name] = {str(k): int(v) for k, v in dist.items()}
+        for name, res in zip(disjunctive, results[1:], strict=True):
+            dist = (res.facet_distribution or {}).get(name) or {}
+            facets[name] = {str(k): int(v) for k, v in dist.items()}
+        hits = [self._hit(h) for h in main.hits]
+        total = int(main.total_hits if main.total_hits is not None else main.estimated_total_hits or 0)
+        return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
+
+    @staticmethod
+    def _hit(raw: Mapping[str, Any]) -> Hit:
+        doc = {k: v for k, v in raw.items() if not k.startswith("_")}
+        formatted = raw.get("_formatted") or {}
+        title = str(doc.get("title") or "")
+        summary = str(doc.get("summary") or "")
+        snippets = {
+            "title": _marked(str(formatted.get("title") or title)),
+            "summary": _marked(str(formatted.get("summary") or summary)),
+        }
+        text = formatted.get("texts")
+        if isinstance(text, str) and _PRE in text:
+            snippets["text"] = _marked(text)
+        return Hit(
+            id=str(doc.get("id")),
+            slug=str(doc.get("slug") or ""),
+            title=title,
+            score=float(raw.get("_rankingScore") or 0.0),
+            document=doc,
+            snippets=snippets,
+        )
+
+    async def similar_candidates(
+        self,
+        text: str,
+        *,
+        any_of: Mapping[str, Sequence[str]] | None = None,
+        exclude_ids: Sequence[str] = (),
+        limit: int = 100,
+    ) -> list[Candidate]:
+        limit = max(1, min(int(limit), 1000))
+        exclude: list[str | list[str]] = []
+        if exclude_ids:
+            exclude.append("NOT id IN [" + ", ".join(quote_filter_value(str(i)) for i in exclude_ids) + "]")
+        queries: list[SearchParams] = []
+        q = sanitize_q(text)
+        if _WORD.search(q):
+            queries.append(
+                SearchParams(index_uid=self.index_uid, query=q, filter=exclude or None, limit=limit,
+                             show_ranking_score=True, matching_strategy="frequency")
+            )
+        ors: list[str] = []
+        for name, values in (any_of or {}).items():
+            if name not in FACETS:
+                raise ValueError(f"Unbekannte Facette: {name}")
+            ors.extend(f"{name} = {quote_filter_value(str(v))}" for v in values)
+        if ors:
+            queries.append(SearchParams(index_uid=self.index_uid, query="", filter=[ors, *exclude], limit=limit))
+        if not queries:
+            return []
+        results = await self._call(self.client.multi_search(queries))
+        found: dict[str, Candidate] = {}
+        text_results = results[0] if _WORD.search(q) else None
+        for res in results:
+            for raw in res.hits:
+                doc = {k: v for k, v in raw.items() if not k.startswith("_")}
+                score = float(raw.get("_rankingScore") or 0.0) if res is text_results else 0.0
+                key = str(doc.get("id"))
+                if key not in found or found[key].text_score < score:
+                    found[key] = Candidate(document=doc, text_score=score)
+        ranked = sorted(found.values(), key=lambda c: -c.text_score)
+        return ranked[:limit]
+
+    async def health(self) -> bool:
+        try:
+            health = await self.client.health()
+        except Exception as exc:
+            raise SearchError(f"Meilisearch nicht erreichbar: {exc}") from exc
+        if health.status != "available":
+            raise SearchError(f"Meilisearch meldet Status {health.status}")
+        return True
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+__all__ = ["MeiliBackend", "build_filter", "index_settings", "quote_filter_value", "sanitize_q"]
