@@ -44,13 +44,11 @@ def unique_db_name(prefix: str = "t") -> str:
 @pytest.fixture
 async def db(mongo_uri: str) -> AsyncIterator[object]:
     """A fresh database with Beanie initialised for every document model."""
-    from beanie import init_beanie
-
-    from catalogue.storage import document_models
+    from catalogue.storage import init_models
 
     client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
     name = unique_db_name()
-    await init_beanie(database=client[name], document_models=document_models())
+    await init_models(client[name])
     try:
         yield client[name]
     finally:

@@ -121,3 +121,22 @@ def test_child_dies_with_parent(tmp_path: Path) -> None:
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+async def test_storage_reopens_an_existing_database(tmp_path: Path) -> None:
+    """Second start on the same data: indexes exist already (FerretDB 1.24 createIndexes bug guarded)."""
+    from catalogue.models import Profile
+    from catalogue.settings import Settings
+    from catalogue.storage import connect
+
+    settings = Settings(data_dir=tmp_path, ferretdb_bin=FERRETDB_BIN, mongodb_url=None, _env_file=None)
+    for round_ in range(2):
+        storage = await connect(settings)
+        try:
+            assert storage.handle.embedded
+            if round_ == 0:
+                await Profile(slug="bleibt", title="Bleibt erhalten").insert()
+            else:
+                assert (await Profile.find_one(Profile.slug == "bleibt")).title == "Bleibt erhalten"
+        finally:
+            await storage.close()
