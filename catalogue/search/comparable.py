@@ -1,0 +1,201 @@
+"""Comparable projects: a documented score with reasons in German.
+
+A *reference* is either a profile (its search document) or "my
+municipality" (population, Bundesland, kind of body, Handlungsfelder and an
+optional free text). Candidates come from the search backend's
+`similar_candidates` (about 100 documents that share words with the
+reference text or have one of its Handlungsfelder or its Bundesland); the
+scoring below is plain Python and has no I/O.
+
+Score (every part lies in [0, 1], the weights add up to 1, so does the score)::
+
+    score = 0.30 * F + 0.20 * K + 0.25 * T + 0.15 * S + 0.10 * L
+
+    F  Handlungsfelder, Jaccard:  |A ∩ B| / |A ∪ B|            (0 if either is empty)
+    K  keywords, overlap:         |A ∩ B| / min(|A|, |B|)      (case- and umlaut-insensitive)
+    T  text similarity:           relevance of the candidate for the reference text
+                                  divided by the best relevance among all candidates
+    S  size ratio:                min(p1, p2) / max(p1, p2)    (0 if a population is unknown);
+                                  halved when exactly one side is a Kreis
+    L  same Bundesland:           1 or 0
+
+Reasons, strongest first: "gleiches Handlungsfeld: Verwaltung",
+"gemeinsame Stichworte: Breitband, Glasfaser", "ähnliche Größe: 28.808 zu
+31.200 Einwohnern" (candidate first, reference second; shown when S ≥ 0.5),
+"ebenfalls Nordrhein-Westfalen", "ähnliche Beschreibung" (T ≥ 0.5).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalogue.formatting import format_int_de
+from catalogue.search.base import Candidate, SearchBackend
+from catalogue.vocabularies import OrganisationKind, SizeClass
+
+WEIGHTS: dict[str, float] = {
+    "fields": 0.30,
+    "keywords": 0.20,
+    "text": 0.25,
+    "size": 0.15,
+    "state": 0.10,
+}
+SIZE_REASON_MIN = 0.5
+TEXT_REASON_MIN = 0.5
+
+
+def _fold(text: str) -> str:
+    text = text.strip().casefold().replace("ß", "ss")
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _is_district(kind: Any, size_class: Any = None) -> bool:
+    return str(kind or "") == OrganisationKind.DISTRICT.value or str(size_class or "") == SizeClass.DISTRICT.value
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """What candidates are compared with."""
+
+    population: int | None = None
+    state: str | None = None
+    kind: str | None = None  # OrganisationKind value, e.g. "Kreis"
+    fields_of_action: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    text: str = ""
+    exclude_id: str | None = None
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> Reference:
+        """The reference for a profile: its search document; the text is title plus keywords."""
+        keywords = tuple(str(k) for k in doc.get("keywords") or ())
+        return cls(
+            population=doc.get("population"),
+            state=doc.get("state"),
+            kind=doc.get("lead_kind") or (OrganisationKind.DISTRICT.value if doc.get("size_class") == SizeClass.DISTRICT.value else None),
+            fields_of_action=tuple(str(f) for f in doc.get("fields_of_action") or ()),
+            keywords=keywords,
+            text=" ".join([str(doc.get("title") or ""), *keywords]).strip(),
+            exclude_id=str(doc["id"]) if doc.get("id") is not None else None,
+        )
+
+    @classmethod
+    def for_municipality(
+        cls,
+        *,
+        population: int | None,
+        state: str | None,
+        kind: str | None = None,
+        fields_of_action: Iterable[str] = (),
+        text: str = "",
+    ) -> Reference:
+        """The reference for "my municipality"."""
+        return cls(
+            population=population,
+            state=state,
+            kind=kind,
+            fields_of_action=tuple(str(f) for f in fields_of_action),
+            text=text.strip(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Comparable:
+    document: dict[str, Any]
+    score: float
+    reasons: list[str]
+    parts: dict[str, float] = field(default_factory=dict)
+
+
+def _jaccard(a: Sequence[str], b: Sequence[str]) -> tuple[float, list[str]]:
+    sa, sb = set(a), set(b)
+    if not sa or not sb:
+        return 0.0, []
+    shared = [x for x in a if x in sb]
+    return len(sa & sb) / len(sa | sb), list(dict.fromkeys(shared))
+
+
+def _keyword_overlap(a: Sequence[str], b: Sequence[str]) -> tuple[float, list[str]]:
+    fa = {_fold(x): x for x in a if x.strip()}
+    fb = {_fold(x): x for x in b if x.strip()}
+    if not fa or not fb:
+        return 0.0, []
+    shared_keys = [k for k in fb if k in fa]  # the candidate's spelling and order
+    return len(shared_keys) / min(len(fa), len(fb)), [fb[k] for k in shared_keys]
+
+
+def size_ratio(p1: int | None, p2: int | None) -> float:
+    if not p1 or not p2 or p1 <= 0 or p2 <= 0:
+        return 0.0
+    return min(p1, p2) / max(p1, p2)
+
+
+def score_candidate(ref: Reference, doc: Mapping[str, Any], text_similarity: float) -> Comparable:
+    """Score one candidate; `text_similarity` is already normalised to [0, 1]."""
+    fields_score, shared_fields = _jaccard(ref.fields_of_action, [str(f) for f in doc.get("fields_of_action") or ()])
+    kw_score, shared_kw = _keyword_overlap(ref.keywords, [str(k) for k in doc.get("keywords") or ()])
+    text_score = min(1.0, max(0.0, float(text_similarity)))
+    population = doc.get("population")
+    size = size_ratio(ref.population, population)
+    if size and _is_district(ref.kind) != _is_district(doc.get("lead_kind"), doc.get("size_class")):
+        size *= 0.5
+    same_state = 1.0 if ref.state and doc.get("state") == ref.state else 0.0
+    parts = {"fields": fields_score, "keywords": kw_score, "text": text_score, "size": size, "state": same_state}
+    score = sum(WEIGHTS[k] * v for k, v in parts.items())
+
+    weighted: list[tuple[float, str]] = []
+    if shared_fields:
+        label = "gleiches Handlungsfeld" if len(shared_fields) == 1 else "gleiche Handlungsfelder"
+        weighted.append((WEIGHTS["fields"] * fields_score, f"{label}: {', '.join(shared_fields)}"))
+    if shared_kw:
+        label = "gemeinsames Stichwort" if len(shared_kw) == 1 else "gemeinsame Stichworte"
+        weighted.append((WEIGHTS["keywords"] * kw_score, f"{label}: {', '.join(shared_kw)}"))
+    if size >= SIZE_REASON_MIN:
+        weighted.append(
+            (WEIGHTS["size"] * size, f"ähnliche Größe: {format_int_de(population)} zu {format_int_de(ref.population)} Einwohnern")
+        )
+    if same_state:
+        weighted.append((WEIGHTS["state"], f"ebenfalls {ref.state}"))
+    if text_score >= TEXT_REASON_MIN:
+        weighted.append((WEIGHTS["text"] * text_score, "ähnliche Beschreibung"))
+    weighted.sort(key=lambda wr: -wr[0])  # stable: ties keep the order above
+    return Comparable(document=dict(doc), score=round(min(1.0, max(0.0, score)), 6), reasons=[r for _, r in weighted], parts=parts)
+
+
+def rank(ref: Reference, candidates: Sequence[Candidate], *, limit: int = 10, min_score: float = 0.0) -> list[Comparable]:
+    """Score all candidates (text relevance normalised by the best one) and return the best `limit`."""
+    best = max((c.text_score for c in candidates), default=0.0)
+    scored: list[Comparable] = []
+    seen: set[str] = set()
+    for c in candidates:
+        doc_id = str(c.document.get("id"))
+        if doc_id in seen or (ref.exclude_id is not None and doc_id == ref.exclude_id):
+            continue
+        seen.add(doc_id)
+        result = score_candidate(ref, c.document, c.text_score / best if best > 0 else 0.0)
+        if result.score > min_score:
+            scored.append(result)
+    scored.sort(key=lambda r: (-r.score, str(r.document.get("title_sort") or r.document.get("title") or "")))
+    return scored[:limit]
+
+
+async def find_comparable(backend: SearchBackend, ref: Reference, *, limit: int = 10, candidates: int = 100) -> list[Comparable]:
+    """Retrieve candidates through the backend and rank them."""
+    any_of: dict[str, list[str]] = {}
+    if ref.fields_of_action:
+        any_of["fields_of_action"] = list(ref.fields_of_action)
+    if ref.state:
+        any_of["state"] = [ref.state]
+    found = await backend.similar_candidates(
+        ref.text,
+        any_of=any_of,
+        exclude_ids=[ref.exclude_id] if ref.exclude_id else [],
+        limit=candidates,
+    )
+    return rank(ref, found, limit=limit)
+
+
+__all__ = ["WEIGHTS", "Comparable", "Reference", "find_comparable", "rank", "score_candidate", "size_ratio"]
