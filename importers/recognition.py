@@ -21,6 +21,7 @@ from catalogue.vocabularies import (
     LegalForm,
     OrganisationKind,
     PartnerKind,
+    ProjectStatus,
 )
 
 # ------------------------------------------------------------ text helpers
@@ -658,3 +659,73 @@ def recognise_public_bodies(text: str) -> list[tuple[str, OrganisationKind, int]
         first.setdefault(key, m.start())
     ordered = sorted(counts, key=lambda k: (-counts[k], first[k]))
     return [(full, kind, counts[(full, kind)]) for full, kind in ordered]
+
+
+# --------------------------------------------------------- project status
+
+PROJECT_STATUS_PATTERNS: tuple[tuple[str, ProjectStatus], ...] = (
+    (r"eingestellt|abgebrochen", ProjectStatus.DISCONTINUED),
+    (r"abgeschlossen|beendet|fertiggestellt", ProjectStatus.COMPLETED),
+    (r"geplant|in planung|planungsphase", ProjectStatus.PLANNED),
+    (r"laufend|läuft|in umsetzung|umsetzungsphase|in betrieb|aktiv", ProjectStatus.RUNNING),
+)
+_STATUS_RES = [(re.compile(p, re.IGNORECASE), s) for p, s in PROJECT_STATUS_PATTERNS]
+
+
+def project_status(text: str) -> ProjectStatus | None:
+    for pattern, status in _STATUS_RES:
+        if pattern.search(text):
+            return status
+    return None
+
+
+# ------------------------------------------------------------ text shaping
+
+BULLET_RE = re.compile(r"^\s*(?:[-–•*·▪‣◦]|\d{1,2}[.)])\s*(.*)$")
+_LIST_ITEM = re.compile(r"^(?:- |\d{1,2}\. )")
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=|]|\d+[.)]\s|[-*]\s)")
+
+
+def escape_markdown_line(line: str) -> str:
+    """Keep a prose line from turning into a heading, quote or list by accident."""
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), line)
+
+
+def lines_to_markdown(lines: list[str]) -> str:
+    """Prose lines to Markdown: each line a paragraph, bullet runs a list.
+
+    A bullet marker alone on its line ("-") belongs to the next line.
+    """
+    blocks: list[list[str]] = []
+    pending_bullet = False
+    for raw in lines:
+        line = clean_space(raw)
+        if not line:
+            if not pending_bullet:
+                blocks.append([])
+            continue
+        m = BULLET_RE.match(line)
+        is_numbered = bool(m) and line[:1].isdigit()
+        if m and not m.group(1):
+            pending_bullet = True
+            continue
+        if pending_bullet or (m and not is_numbered) or (is_numbered and len(line) < 200 and m):
+            item = line if pending_bullet else m.group(1)  # type: ignore[union-attr]
+            marker = "- "
+            if is_numbered and not pending_bullet:
+                marker = re.match(r"\d{1,2}", line).group(0) + ". "  # type: ignore[union-attr]
+            pending_bullet = False
+            entry = marker + escape_markdown_line(item)
+            if blocks and blocks[-1] and _LIST_ITEM.match(blocks[-1][-1]):
+                blocks[-1].append(entry)
+            else:
+                blocks.append([entry])
+            continue
+        blocks.append([escape_markdown_line(line)])
+    return "\n\n".join("\n".join(b) for b in blocks if b).strip()
+
+
+def markdown_to_plain(text: str) -> str:
+    text = re.sub(r"^#+\s*", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^- ", "", text, flags=re.MULTILINE)
+    return clean_space(text.replace("\\", ""))
