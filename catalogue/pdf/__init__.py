@@ -1,0 +1,22 @@
+"""PDF output through Typst: the one-page profile and the comparison sheet."""
+
+from catalogue.pdf.cache import CacheStats, PdfCache
+from catalogue.pdf.render import (
+    comparison_view,
+    profile_view,
+    render_comparison_pdf,
+    render_comparison_png,
+    render_profile_pdf,
+    render_profile_png,
+)
+
+__all__ = [
+    "CacheStats",
+    "PdfCache",
+    "comparison_view",
+    "profile_view",
+    "render_comparison_pdf",
+    "render_comparison_png",
+    "render_profile_pdf",
+    "render_profile_png",
+]

@@ -1,0 +1,98 @@
+"""A small in-process LRU cache for rendered PDFs.
+
+Keyed by (slug, revision, kind) — kind is e.g. "profile" or
+"comparison:<slug>,<slug>" and may carry anything else that changes the
+bytes (such as the "erstellt am" date). Bounded by entry count and total
+bytes; thread-safe, so request handlers and worker threads can share one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+CacheKey = tuple[str, Hashable, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    hits: int
+    misses: int
+    entries: int
+    bytes: int
+
+
+class PdfCache:
+    """LRU cache of rendered documents: ``get``/``put`` or ``get_or_render``."""
+
+    def __init__(self, max_entries: int = 256, max_bytes: int = 64 * 1024 * 1024) -> None:
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError("max_entries and max_bytes must be positive")
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[CacheKey, bytes] = OrderedDict()
+        self._bytes = 0
+        self._hits = 0
+        self._misses = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(slug: str, revision: Hashable, kind: str = "profile") -> CacheKey:
+        return (slug, revision, kind)
+
+    def get(self, slug: str, revision: Hashable, kind: str = "profile") -> bytes | None:
+        k = self.key(slug, revision, kind)
+        with self._lock:
+            data = self._items.get(k)
+            if data is None:
+                self._misses += 1
+                return None
+            self._items.move_to_end(k)
+            self._hits += 1
+            return data
+
+    def put(self, slug: str, revision: Hashable, kind: str, data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            return  # never evict everything for one oversized document
+        k = self.key(slug, revision, kind)
+        with self._lock:
+            old = self._items.pop(k, None)
+            if old is not None:
+                self._bytes -= len(old)
+            self._items[k] = data
+            self._bytes += len(data)
+            while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+                _, evicted = self._items.popitem(last=False)
+                self._bytes -= len(evicted)
+
+    def get_or_render(self, slug: str, revision: Hashable, kind: str, render: Callable[[], bytes]) -> bytes:
+        """Cached bytes, or render (outside the lock), store and return them."""
+        data = self.get(slug, revision, kind)
+        if data is not None:
+            return data
+        data = render()
+        self.put(slug, revision, kind, data)
+        return data
+
+    def invalidate(self, slug: str) -> int:
+        """Drop every entry of `slug` (all revisions and kinds); returns how many."""
+        with self._lock:
+            doomed = [k for k in self._items if k[0] == slug]
+            for k in doomed:
+                self._bytes -= len(self._items.pop(k))
+            return len(doomed)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(self._hits, self._misses, len(self._items), self._bytes)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
