@@ -1,0 +1,120 @@
+"""Export in the catalogue's own format: JSON, NDJSON and CSV.
+
+Each exported record is the profile content (every field of
+`catalogue.models.ProfileContent`, in its JSON form) plus, where known,
+"slug", "status" and "provenance". `importers.catalogue_formats` reads all
+three back; export followed by import reproduces the content exactly.
+
+* JSON: an object `{"format": "leuchtturm-profiles", "version": 1,
+  "profiles": [...]}` (the importer also accepts a bare array).
+* NDJSON: one record per line, no wrapper.
+* CSV: one row per profile, comma separated, UTF-8, header row with the
+  columns in `CSV_COLUMNS`. Scalar fields are plain cells (numbers with a
+  decimal point, dates as YYYY-MM-DD, empty cell = no value). Lists and
+  nested objects (`JSON_COLUMNS`: keywords, fields_of_action, lead,
+  municipalities, partners, funding, contact, links, provenance) are JSON
+  strings in their cells, e.g. `["Digitalisierung"]` or
+  `{"name": "Kreis Höxter", "kind": "Kreis", "ags": null}`. Long texts keep
+  their line breaks inside the quoted cell. Note for spreadsheet users:
+  cells are written as they are, so a text starting with "=" is not
+  escaped (escaping would break the exact round trip).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from catalogue.models import CONTENT_FIELDS, ProfileContent
+
+EXPORT_FORMAT = "leuchtturm-profiles"
+EXPORT_VERSION = 1
+META_FIELDS: tuple[str, ...] = ("slug", "status", "provenance")
+CSV_COLUMNS: tuple[str, ...] = ("slug", "status", *CONTENT_FIELDS, "provenance")
+JSON_COLUMNS: frozenset[str] = frozenset(
+    {"keywords", "fields_of_action", "lead", "municipalities", "partners", "funding", "contact", "links", "provenance"}
+)
+
+Exportable = ProfileContent | Mapping[str, Any]
+
+
+def to_export_dict(item: Exportable) -> dict[str, Any]:
+    """One profile (ProfileContent, stored Profile, or a dict of that shape) as an export record."""
+    if isinstance(item, BaseModel):
+        data = item.model_dump(mode="json")
+        content = ProfileContent.model_validate({k: data[k] for k in CONTENT_FIELDS if k in data})
+        out = content.model_dump(mode="json")
+        for key in META_FIELDS:
+            value = data.get(key)
+            if value is not None:
+                out[key] = value
+        return out
+    content = ProfileContent.model_validate({k: v for k, v in item.items() if k in CONTENT_FIELDS})
+    out = content.model_dump(mode="json")
+    for key in META_FIELDS:
+        value = item.get(key)
+        if value is not None:
+            out[key] = value.model_dump(mode="json") if isinstance(value, BaseModel) else _jsonable(value)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+
+
+def export_json(items: Iterable[Exportable], *, indent: int | None = 2) -> str:
+    doc = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "profiles": [to_export_dict(i) for i in items],
+    }
+    return json.dumps(doc, ensure_ascii=False, indent=indent) + "\n"
+
+
+def iter_ndjson(items: Iterable[Exportable]) -> Iterator[str]:
+    """NDJSON lines (each ending in "\\n"), for streaming a bulk export."""
+    for item in items:
+        yield json.dumps(to_export_dict(item), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def export_ndjson(items: Iterable[Exportable]) -> str:
+    return "".join(iter_ndjson(items))
+
+
+def _csv_cell(column: str, value: Any) -> str:
+    if column in JSON_COLUMNS:
+        if value is None:
+            return ""
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def iter_csv(items: Iterable[Exportable]) -> Iterator[str]:
+    """CSV text chunk by chunk: the header row, then one row per profile."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    yield buf.getvalue()
+    for item in items:
+        buf.seek(0)
+        buf.truncate()
+        record = to_export_dict(item)
+        writer.writerow([_csv_cell(col, record.get(col)) for col in CSV_COLUMNS])
+        yield buf.getvalue()
+
+
+def export_csv(items: Iterable[Exportable]) -> str:
+    return "".join(iter_csv(items))
