@@ -230,12 +230,12 @@ class MeiliBackend:
     async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:
         """Fill a temporary index, swap it with the live one, delete the old one."""
         tmp = f"{self.index_uid}_rebuild_{uuid.uuid4().hex[:12]}"
-        await self.prepare()  # the live index must exist for the swap
-        await self._ensure_index(tmp)
-        self._rebuild_log = []
+        self._rebuild_log = []  # from now on, writes are also logged for the new index
         count = 0
         batch: list[dict[str, Any]] = []
         try:
+            await self.prepare()  # the live index must exist for the swap
+            await self._ensure_index(tmp)
             if isinstance(docs, AsyncIterable):
                 async for d in docs:
                     batch.append(dict(d))

@@ -478,10 +478,15 @@ class TantivyBackend:
 
     async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:
         async with self._rebuild_lock:
-            path = self._new_dir()
-            index, writer = await asyncio.to_thread(self._open_index, path)
-            with self._write_lock:
+            with self._write_lock:  # from now on, writes are also logged for the new index
                 self._rebuild_log = []
+            path = self._new_dir()
+            try:
+                index, writer = await asyncio.to_thread(self._open_index, path)
+            except BaseException:
+                with self._write_lock:
+                    self._rebuild_log = None
+                raise
             count = 0
             seen: set[str] = set()
             batch: list[dict[str, Any]] = []

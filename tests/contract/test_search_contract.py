@@ -1,0 +1,407 @@
+"""One contract for every search backend (Tantivy always, Meilisearch when configured).
+
+Documents are built without a database: `Profile.model_construct(...)` run
+through `to_search_document`, plus a few hand-made dicts for values that the
+profile model would not accept (quotes and backslashes in facet values).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from catalogue.models import Funding, Organisation, Profile
+from catalogue.search.base import FACETS, SearchBackend, SearchQuery, Sort
+from catalogue.search.documents import fold_for_sort, to_search_document
+
+BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def make(
+    pid: str,
+    title: str,
+    *,
+    summary: str = "",
+    keywords: tuple[str, ...] = (),
+    foa: tuple[str, ...] = (),
+    state: str | None = None,
+    population: int | None = None,
+    legal_form: str | None = None,
+    status: str | None = None,
+    funding: tuple[str, ...] = (),
+    since: int | None = None,
+    days: int = 0,
+    lead: str | None = None,
+    kind: str | None = None,
+    text: str = "",
+) -> dict[str, Any]:
+    profile = Profile.model_construct(
+        id=pid,
+        slug=pid,
+        title=title,
+        summary=summary,
+        keywords=list(keywords),
+        fields_of_action=list(foa),
+        state=state,
+        population=population,
+        legal_form=legal_form,
+        project_status=status,
+        funding=Funding.model_construct(text="", kinds=list(funding), programme=None, amount_eur=None),
+        collaboration_since=since,
+        lead=Organisation.model_construct(name=lead, kind=kind, ags=None) if lead else None,
+        implementation=text,
+        published_at=BASE_TIME + timedelta(days=days),
+        updated_at=BASE_TIME + timedelta(days=days),
+    )
+    return to_search_document(profile)
+
+
+CORPUS: list[dict[str, Any]] = [
+    make("strategie", "Gemeinsame Digitalisierungsstrategie", summary="Zehn Städte entwickeln eine **Strategie** für die digitale Verwaltung.",
+         keywords=("Digitalisierung", "OZG"), foa=("Verwaltung", "Digitale Infrastruktur"), state="Nordrhein-Westfalen",
+         population=28_808, legal_form="informelle Kooperation", status="laufend", funding=("Landesmittel",), since=2019, days=30,
+         lead="Stadt Höxter", kind="Stadt"),
+    make("breitband", "Breitbandausbau im Landkreis", summary="Glasfaser für alle Ortsteile.", keywords=("Breitband", "Glasfaser"),
+         foa=("Digitale Infrastruktur",), state="Bayern", population=130_000, legal_form="Zweckverband", status="abgeschlossen",
+         funding=("Bundesmittel", "Landesmittel"), since=2015, days=10, lead="Landkreis Cham", kind="Kreis"),
+    make("bauhof", "Interkommunaler Bauhof", summary="Drei Gemeinden teilen Maschinen und Personal.", keywords=("Bauhof",),
+         foa=("Daseinsvorsorge",), state="Niedersachsen", population=12_000, legal_form="öffentlich-rechtliche Vereinbarung",
+         status="laufend", funding=("Eigenmittel",), since=2010, days=20),
+    make("rufbus", "Rufbus für die Dörfer", summary="Ein Bus auf Bestellung verbindet die Ortsteile.", keywords=("ÖPNV", "On-Demand"),
+         foa=("Mobilität & Verkehr",), state="Hessen", population=4_000, legal_form="Verein", status="laufend", since=2021, days=40),
+    make("licht", "Straßenbeleuchtung mit LED", summary="Die Stadt spart Strom.", keywords=("Energie", "LED"),
+         foa=("Energie", "Umwelt & Klima"), state="Bayern", population=31_200, legal_form="GmbH", status="abgeschlossen",
+         funding=("EU-Mittel",), since=2018, days=5),
+    make("kita", "Kita-Verbund im Amt", summary="Gemeinsame Anmeldung für Kindertagesstätten.", keywords=("Kita",),
+         foa=("Bildung", "Soziales"), state="Sachsen", population=8_000, status="geplant", days=50),
+    make("sonder", 'Projekt "Zukunft" (Teil 2) \\ Pfad', summary="<script>alert(1)</script> Sicherheit & Ordnung im Quartier",
+         foa=("Sicherheit & Ordnung",), state="Berlin", days=1),
+    *[
+        make(f"filler-{i:02d}", f"Thüringer Vorhaben Nummer {i}", summary="Ein Projekt zum Auffüllen der Seiten.",
+             foa=("Kultur",), state="Thüringen", population=1_000 * (i + 1), status="eingestellt", days=60 + i)
+        for i in range(25)
+    ],
+]
+# A facet value the profile model would not produce, to prove filter values are literal.
+ODD_VALUE = 'Sonstige "x" \\ y) OR (1=1'
+ODD = {**make("odd", "Eigenartige Rechtsform"), "legal_form": ODD_VALUE}
+ALL = [*CORPUS, ODD]
+IDS = {d["id"] for d in ALL}
+
+
+async def filled(backend: SearchBackend) -> SearchBackend:
+    await backend.upsert(ALL)
+    return backend
+
+
+async def ids(backend: SearchBackend, **kw: Any) -> list[str]:
+    result = await backend.search(SearchQuery(per_page=100, **kw))
+    return [h.id for h in result.hits]
+
+
+# ------------------------------------------------------------------ basics
+
+
+async def test_health(backend: SearchBackend) -> None:
+    assert await backend.health() is True
+
+
+async def test_upsert_search_replace_delete(backend: SearchBackend) -> None:
+    await filled(backend)
+    assert "bauhof" in (await ids(backend, q="Bauhof"))[:1]
+    await backend.upsert([{**make("bauhof", "Gemeinsamer Wertstoffhof")}])
+    assert "bauhof" not in await ids(backend, q="Bauhof")
+    assert (await ids(backend, q="Wertstoffhof"))[:1] == ["bauhof"]
+    assert (await backend.search(SearchQuery(per_page=1))).total == len(ALL)
+    await backend.delete(["bauhof", "does-not-exist"])
+    assert await ids(backend, q="Wertstoffhof") == []
+    assert (await backend.search(SearchQuery(per_page=1))).total == len(ALL) - 1
+
+
+async def test_empty_query_lists_everything_newest_first(backend: SearchBackend) -> None:
+    await filled(backend)
+    result = await backend.search(SearchQuery(per_page=100))
+    assert result.total == len(ALL)
+    stamps = [h.document["published_at"] for h in result.hits]
+    assert stamps == sorted(stamps, reverse=True)
+    assert {h.id for h in result.hits} == IDS
+
+
+async def test_hits_carry_the_document(backend: SearchBackend) -> None:
+    await filled(backend)
+    hit = (await backend.search(SearchQuery(q="Rufbus"))).hits[0]
+    assert hit.id == "rufbus" and hit.slug == "rufbus" and hit.title == "Rufbus für die Dörfer"
+    assert hit.document["state"] == "Hessen" and hit.document["population"] == 4_000
+
+
+# ------------------------------------------------------------------ German text
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("Strategie", "strategie"),  # part of a compound
+        ("Digitalisierungsstrategie", "strategie"),
+        ("Digitalisierungsstrateige", "strategie"),  # typo
+        ("Strasse", "licht"),  # ß / ss
+        ("Strassenbeleuchtung", "licht"),
+        ("Hoexter", "strategie"),  # ö / oe
+        ("Höxter", "strategie"),
+        ("Ausbau Breitband", "breitband"),  # compound split across words
+        ("Kindertagesstätte", "kita"),  # inflection
+        ("Bauhöfe", "bauhof"),
+    ],
+)
+async def test_german_analysis(backend: SearchBackend, q: str, expected: str) -> None:
+    await filled(backend)
+    assert expected in (await ids(backend, q=q))[:3]
+
+
+# ------------------------------------------------------------------ facets and filters
+
+
+async def test_facet_counts_are_exact(backend: SearchBackend) -> None:
+    await filled(backend)
+    result = await backend.search(SearchQuery(per_page=1))
+    for name in FACETS:
+        expected: Counter[str] = Counter()
+        for d in ALL:
+            value = d.get(name)
+            for v in value if isinstance(value, list) else [value]:
+                if v:
+                    expected[v] += 1
+        assert result.facets[name] == dict(expected), name
+
+
+async def test_facets_are_disjunctive_and_follow_the_query(backend: SearchBackend) -> None:
+    await filled(backend)
+    result = await backend.search(SearchQuery(filters={"state": ["Bayern"]}, per_page=100))
+    assert {h.id for h in result.hits} == {"breitband", "licht"}
+    assert result.total == 2
+    # the filtered facet still shows the alternatives ...
+    assert result.facets["state"]["Nordrhein-Westfalen"] == 1
+    assert result.facets["state"]["Thüringen"] == 25
+    # ... the others count within Bayern only
+    assert result.facets["legal_form"] == {"Zweckverband": 1, "GmbH": 1}
+    assert result.facets["funding_kinds"] == {"Bundesmittel": 1, "Landesmittel": 1, "EU-Mittel": 1}
+    only_glass = await backend.search(SearchQuery(q="Glasfaser", facets=("state",)))
+    assert only_glass.facets == {"state": {"Bayern": 1}}
+
+
+async def test_filters_or_within_and_across(backend: SearchBackend) -> None:
+    await filled(backend)
+    assert set(await ids(backend, filters={"fields_of_action": ["Energie", "Bildung"]})) == {"licht", "kita"}
+    assert set(await ids(backend, filters={"fields_of_action": ["Digitale Infrastruktur"], "state": ["Bayern"]})) == {"breitband"}
+    assert set(await ids(backend, filters={"funding_kinds": ["Landesmittel"], "project_status": ["laufend"]})) == {"strategie"}
+    assert set(await ids(backend, filters={"size_class": ["Kreis"]})) == {"breitband"}
+    assert await ids(backend, q="Bauhof", filters={"state": ["Bayern"]}) == []
+
+
+async def test_population_and_since_ranges(backend: SearchBackend) -> None:
+    await filled(backend)
+    assert set(await ids(backend, population_min=20_000, population_max=40_000)) == {"strategie", "licht", "filler-19", "filler-20", "filler-21", "filler-22", "filler-23", "filler-24"}
+    assert set(await ids(backend, population_min=100_000)) == {"breitband"}
+    assert set(await ids(backend, since_min=2018, since_max=2019)) == {"strategie", "licht"}
+    assert set(await ids(backend, since_max=2010)) == {"bauhof"}
+    assert set(await ids(backend, q="Strategie", since_min=2020)) == set()
+
+
+# ------------------------------------------------------------------ sort and paging
+
+
+async def test_sort_by_title_and_newest(backend: SearchBackend) -> None:
+    await filled(backend)
+    by_title = await backend.search(SearchQuery(sort=Sort.TITLE, per_page=100))
+    keys = [fold_for_sort(h.title) for h in by_title.hits]
+    assert keys == sorted(keys)
+    newest = await backend.search(SearchQuery(q="Ortsteile", sort=Sort.NEWEST))
+    assert [h.id for h in newest.hits] == ["rufbus", "breitband"]
+
+
+async def test_paging_is_complete_and_total_exact(backend: SearchBackend) -> None:
+    await filled(backend)
+    seen: list[str] = []
+    page = 1
+    while True:
+        result = await backend.search(SearchQuery(q="Vorhaben", page=page, per_page=7, sort=Sort.TITLE))
+        assert result.total == 25
+        if not result.hits:
+            break
+        seen.extend(h.id for h in result.hits)
+        page += 1
+    assert page == 5 and len(seen) == 25 and len(set(seen)) == 25
+    assert (await backend.search(SearchQuery(q="Vorhaben", per_page=7))).pages == 4
+
+
+# ------------------------------------------------------------------ snippets
+
+
+async def test_snippets_are_marked_and_escaped(backend: SearchBackend) -> None:
+    await filled(backend)
+    hit = (await backend.search(SearchQuery(q="Strategie"))).hits[0]
+    assert hit.id == "strategie"
+    assert "<mark>" in hit.snippets["summary"] or "<mark>" in hit.snippets["title"]
+    odd = (await backend.search(SearchQuery(q="Sicherheit Quartier"))).hits[0]
+    assert odd.id == "sonder"
+    assert "<script>" not in odd.snippets["summary"]
+    assert "&lt;script&gt;" in odd.snippets["summary"]
+    assert "<mark>Sicherheit</mark>" in odd.snippets["summary"]
+    assert odd.snippets["title"] == "Projekt &quot;Zukunft&quot; (Teil 2) \\ Pfad"
+    long_text = make("lang", "Langer Text", text="Vorwort. " * 80 + "Das Wort Abwasserzweckverband steht hier. " + "Nachwort. " * 80)
+    await backend.upsert([long_text])
+    hit = (await backend.search(SearchQuery(q="Abwasserzweckverband"))).hits[0]
+    assert "<mark>Abwasserzweckverband</mark>" in hit.snippets["text"]
+    assert len(hit.snippets["text"]) < 600
+
+
+# ------------------------------------------------------------------ comparable candidates
+
+
+async def test_similar_candidates(backend: SearchBackend) -> None:
+    await filled(backend)
+    found = await backend.similar_candidates(
+        "Glasfaser Breitband Digitalisierung", any_of={"state": ["Hessen"]}, exclude_ids=["strategie"], limit=50
+    )
+    by_id = {c.document["id"]: c for c in found}
+    assert "strategie" not in by_id
+    assert by_id["breitband"].text_score > 0
+    assert by_id["rufbus"].text_score == 0
+    assert found[0].document["id"] == "breitband"
+
+
+# ------------------------------------------------------------------ rebuild
+
+
+async def test_rebuild_swaps_atomically_while_searching(backend: SearchBackend) -> None:
+    await filled(backend)
+    new_corpus = [make(f"neu-{i}", f"Neues Vorhaben {i}", foa=("Energie",)) for i in range(300)]
+    old_total, new_total = len(ALL), len(new_corpus) + 1
+    progress: list[int] = []
+    totals: set[int] = set()
+
+    async def slow_docs():
+        for i, d in enumerate(new_corpus):
+            if i % 50 == 0:
+                await asyncio.sleep(0.01)
+            yield d
+
+    rebuild = asyncio.create_task(backend.rebuild(slow_docs(), progress.append))
+    await asyncio.sleep(0)
+    await backend.upsert([make("waehrend", "Während des Neuaufbaus geschrieben")])  # must survive the swap
+    while not rebuild.done():
+        totals.add((await backend.search(SearchQuery(per_page=1))).total)
+        await asyncio.sleep(0.005)
+    assert await rebuild == len(new_corpus)
+    assert progress and progress[-1] == len(new_corpus)
+    assert totals <= {old_total, old_total + 1, new_total}  # never empty, never half
+    after = await backend.search(SearchQuery(per_page=1))
+    assert after.total == new_total
+    assert await ids(backend, q="Neuaufbaus") == ["waehrend"]
+    assert await ids(backend, q="Bauhof") == []
+    assert await backend.health()
+
+
+async def test_rebuild_survives_reopen(tmp_path) -> None:
+    from catalogue.search.tantivy_backend import TantivyBackend
+
+    first = TantivyBackend(tmp_path / "s")
+    await first.rebuild(iter(ALL))
+    await first.rebuild(iter(CORPUS[:3]))
+    await first.close()
+    dirs = [p for p in (tmp_path / "s").iterdir() if p.is_dir()]
+    assert len(dirs) == 1  # old index directories are cleaned up
+    second = TantivyBackend(tmp_path / "s")
+    assert (await second.search(SearchQuery())).total == 3
+    assert not second.needs_reindex
+
+
+# ------------------------------------------------------------------ injection
+
+
+INJECTION_QUERIES = [
+    'zzqx" OR state = "Bayern',
+    "zzqx OR *",
+    "zzqx) OR (1=1",
+    "zzqx AND NOT Bauhof",
+    "title:zzqx",
+    "zzqx title:Bauhof",
+    "zzqx^2",
+    "zzqx~2",
+    "zzqx\\",
+    'zzqx "Bauhof"',
+    "zzqx +Bauhof -Rufbus",
+    "zzqx [* TO *]",
+    "zzqx state = X) OR (1=1",
+    "zzqx {Bayern}",
+    "zzqx /Bau.*/",
+    "*",
+    '"',
+    "\\",
+    "()",
+    "[* TO *]",
+    ":",
+    "^",
+    "~",
+]
+
+
+@pytest.mark.parametrize("q", INJECTION_QUERIES)
+async def test_query_syntax_is_taken_literally(backend: SearchBackend, q: str) -> None:
+    await filled(backend)
+    result = await backend.search(SearchQuery(q=q))
+    assert result.total == 0 and result.hits == []
+
+
+async def test_literal_operators_do_not_broaden(backend: SearchBackend) -> None:
+    await filled(backend)
+    # "OR" is just a word: the OR-ed alternative is not added
+    assert await ids(backend, q='Bauhof" OR "Rufbus') in ([], ["bauhof"])
+    # no field syntax: "state:Bayern" does not list Bayern's documents
+    assert set(await ids(backend, q="state:zzqx")) == set()
+
+
+INJECTION_FILTERS = [
+    '" OR state = "Bayern',
+    'Bayern" OR state = "Hessen',
+    "Bayern) OR (1=1",
+    "state = X) OR (1=1",
+    "Bayern\\",
+    "*",
+    "state:Bayern",
+    "Bayern OR Hessen",
+    "",
+]
+
+
+@pytest.mark.parametrize("value", INJECTION_FILTERS)
+async def test_filter_values_are_data(backend: SearchBackend, value: str) -> None:
+    await filled(backend)
+    result = await backend.search(SearchQuery(filters={"state": [value]}))
+    if value == "":
+        assert result.total == len(ALL)  # an empty value is no filter
+    else:
+        assert result.total == 0
+
+
+async def test_odd_filter_value_matches_exactly(backend: SearchBackend) -> None:
+    await filled(backend)
+    assert await ids(backend, filters={"legal_form": [ODD_VALUE]}) == ["odd"]
+    assert (await backend.search(SearchQuery(per_page=1))).facets["legal_form"][ODD_VALUE] == 1
+    assert await ids(backend, filters={"legal_form": ['Sonstige "x"']}) == []
+
+
+def test_query_values_are_validated() -> None:
+    with pytest.raises(ValueError):
+        SearchQuery(population_min="1 OR 1=1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        SearchQuery(since_max=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        SearchQuery(filters={"state = X) OR (1=1": ["x"]})
+    with pytest.raises(ValueError):
+        SearchQuery(per_page=10_000)
+    with pytest.raises(ValueError):
+        SearchQuery(facets=("title",))
