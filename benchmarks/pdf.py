@@ -1,0 +1,158 @@
+"""PDF rendering benchmark: uncached and cached render time, concurrent throughput.
+
+Renders the two seed profiles (tests/fixtures/seed_profiles.py) through
+Typst N times each without PdfCache — once with identical input (Typst's
+in-process memoisation can reuse layout) and once with the text changed on
+every run (the honest "new revision" case) — then through PdfCache, then
+renders PDFs from 4 threads and reports PDFs per second.
+
+    .venv/bin/python benchmarks/pdf.py [--runs 50] [--threads 4] [--total 200]
+
+Targets: median <= 50 ms uncached, <= 2 ms cached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf  # noqa: E402
+from tests.fixtures.seed_profiles import hoexter, itzehoe  # noqa: E402
+
+GENERATED_AT = datetime(2025, 11, 22, 9, 30, tzinfo=UTC)
+BASE_URL = "https://leuchtturm.example/projekte/"
+UNCACHED_TARGET_MS = 50.0
+CACHED_TARGET_MS = 2.0
+
+
+def progress(label: str, done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total
+    sys.stderr.write(f"\r  {label:<44} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def timed(label: str, fn: Callable[[], object], runs: int) -> list[float]:
+    """Run fn `runs` times; return durations in milliseconds."""
+    times = []
+    step = max(1, runs // 30)
+    for i in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+        if (i + 1) % step == 0 or i + 1 == runs:
+            progress(label, i + 1, runs)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=50, help="uncached renders per profile (default 50)")
+    parser.add_argument("--cached-runs", type=int, default=5000, help="cached look-ups per profile (default 5000)")
+    parser.add_argument("--threads", type=int, default=4, help="threads for the throughput run (default 4)")
+    parser.add_argument("--total", type=int, default=200, help="PDFs rendered in each throughput run (default 200)")
+    args = parser.parse_args()
+
+    profiles = [hoexter(), itzehoe()]
+    print(f"PDF benchmark – Python {platform.python_version()}, {platform.machine()}, {sys.platform}")
+
+    def render(profile: dict) -> bytes:
+        return render_profile_pdf(profile, url=BASE_URL + profile["slug"], generated_at=GENERATED_AT)
+
+    # cold start: the first compile in a process loads the embedded fonts
+    start = time.perf_counter()
+    render(profiles[0])
+    cold_ms = (time.perf_counter() - start) * 1000
+    for profile in profiles:
+        render(profile)
+
+    results: list[tuple[str, float, float, float, int]] = []
+    print("\nUncached (typst compile per request):")
+    for profile in profiles:
+        size = len(render(profile))
+        times = timed(f"{profile['slug']}", lambda p=profile: render(p), args.runs)
+        results.append((profile["slug"], statistics.median(times), min(times), max(times), size))
+    for profile in profiles:
+        counter = iter(range(10**9))
+
+        def changed(p: dict = profile) -> bytes:
+            # a new text on every run, so Typst's own memoisation cannot reuse the layout
+            q = dict(p, implementation=f"{p['implementation']}\n\nÄnderung Nr. {next(counter)}", title=f"{p['title']} {time.perf_counter_ns()}")
+            return render(q)
+
+        times = timed(f"{profile['slug']} (changed input)", changed, args.runs)
+        results.append((profile["slug"] + " (changed input)", statistics.median(times), min(times), max(times), 0))
+    comparison = timed(
+        "vergleich (2 Profile, Querformat)",
+        lambda: render_comparison_pdf(profiles, urls=[BASE_URL + p["slug"] for p in profiles], generated_at=GENERATED_AT),
+        args.runs,
+    )
+
+    print("\nCached (PdfCache.get_or_render, hit):")
+    cache = PdfCache()
+    cached: list[tuple[str, float, float]] = []
+    for profile in profiles:
+        cache.get_or_render(profile["slug"], 1, "profile", lambda p=profile: render(p))
+        times = timed(
+            f"{profile['slug']}",
+            lambda p=profile: cache.get_or_render(p["slug"], 1, "profile", lambda: render(p)),
+            args.cached_runs,
+        )
+        cached.append((profile["slug"], statistics.median(times), max(times)))
+
+    print(f"\nThroughput ({args.total} uncached PDFs):")
+    jobs = [profiles[i % len(profiles)] for i in range(args.total)]
+
+    def run_pool(threads: int) -> float:
+        done = 0
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for _ in pool.map(render, jobs):
+                done += 1
+                if done % max(1, args.total // 30) == 0 or done == args.total:
+                    progress(f"{threads} thread(s)", done, args.total)
+        return args.total / (time.perf_counter() - start)
+
+    single = run_pool(1)
+    concurrent = run_pool(args.threads)
+
+    print("\nResults")
+    print(f"  first render in the process (cold): {cold_ms:.1f} ms")
+    print(f"  {'profile':<44} {'median':>9} {'min':>9} {'max':>9} {'bytes':>8}")
+    for slug, median, low, high, size in results:
+        print(f"  {slug:<44} {median:>6.1f} ms {low:>6.1f} ms {high:>6.1f} ms {size or '':>8}")
+    print(
+        f"  {'vergleich (2 Profile)':<44} {statistics.median(comparison):>6.1f} ms "
+        f"{min(comparison):>6.1f} ms {max(comparison):>6.1f} ms"
+    )
+    for slug, median, high in cached:
+        print(f"  {slug + ' (cached)':<44} {median * 1000:>6.1f} µs {'':>9} {high * 1000:>6.1f} µs")
+    print(f"  throughput, 1 thread:          {single:7.1f} PDFs/s")
+    print(f"  throughput, {args.threads} threads:         {concurrent:7.1f} PDFs/s")
+
+    worst_uncached = max(r[1] for r in results)
+    worst_cached = max(c[1] for c in cached)
+    ok = worst_uncached <= UNCACHED_TARGET_MS and worst_cached <= CACHED_TARGET_MS
+    print(
+        f"\nTargets: median uncached {worst_uncached:.1f} ms (≤ {UNCACHED_TARGET_MS:.0f} ms), "
+        f"cached {worst_cached * 1000:.1f} µs (≤ {CACHED_TARGET_MS:.0f} ms) – {'erreicht' if ok else 'VERFEHLT'}"
+    )
+    print(f"Reproduce: .venv/bin/python benchmarks/pdf.py --runs {args.runs} --threads {args.threads} --total {args.total}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
