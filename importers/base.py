@@ -366,9 +366,17 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+def _num(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and abs(value) >= 10_000:
+        return f"{value:,}".replace(",", ".")
+    return value
+
+
 def _german_message(err: dict[str, Any]) -> str:
     typ = err.get("type", "")
-    ctx = err.get("ctx") or {}
+    ctx = {k: _num(v) for k, v in (err.get("ctx") or {}).items()}
     loc = err.get("loc") or ()
     last = str(loc[-1]) if loc else ""
     if typ == "string_too_short":

@@ -21,6 +21,7 @@ from catalogue.models import CONTENT_FIELDS, Provenance
 from catalogue.vocabularies import EditorialStatus
 from importers.base import (
     RECORD_FIELD,
+    decode_text,
     ParsedRecord,
     Source,
     error_record,
@@ -93,7 +94,7 @@ class _CatalogueImporter:
 
 
 def _first_line(text: str) -> str:
-    for line in text.split("\n"):
+    for line in text.splitlines():
         if line.strip():
             return line.strip()
     return ""
@@ -222,7 +223,9 @@ class CsvImporter(_CatalogueImporter):
         return "title" in names and len(names & set(CSV_COLUMNS)) >= 2
 
     def _parse(self, source: Source) -> Iterator[ParsedRecord]:
-        text = source.text().lstrip("\ufeff")
+        source.check_size()
+        # not source.text(): line breaks inside quoted cells must stay as they are
+        text = decode_text(source.raw).lstrip("\ufeff")
         first = _first_line(text)
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first))
         try:

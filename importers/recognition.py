@@ -278,7 +278,7 @@ _NAMED_PARTNER_RES = (
     # companies and associations with legal-form suffix
     re.compile(rf"(?:{_ORG_WORD}\s+){{0,5}}{_ORG_WORD}\s+(?:GmbH(?:\s*&\s*Co\.\s*KG)?|gGmbH|mbH|AG|SE|KG|UG|e\.\s?V\.|eG)(?![\w])"),
     # universities
-    re.compile(r"(?:Technische\s+|Fach)?(?:Hochschule|Universität)\s+(?:für\s+[\w\- ]+?|[A-ZÄÖÜ][\w\-]+(?:\s+[A-ZÄÖÜ][\w\-]+)?)(?=[\s,.;:)]|$)"),
+    re.compile(r"(?<![\w-])(?:Technische\s+Hochschule|Technische\s+Universität|Fachhochschule|Hochschule|Universität)\s+(?:für\s+[\w\- ]+?|[A-ZÄÖÜ][\w\-]+(?:\s+[A-ZÄÖÜ][\w\-]+)?)(?=[\s,.;:)]|$)"),
     re.compile(r"(?:TH|TU|FH)\s+[A-ZÄÖÜ][\w\-]+"),
     re.compile(r"Fraunhofer[- ][A-ZÄÖÜ][\w\-]+"),
     re.compile(r"(?:IHK|Handwerkskammer|Industrie- und Handelskammer)\s+(?:zu\s+)?[A-ZÄÖÜ][\w\-]+(?:[ -][A-ZÄÖÜ][\w\-]+)?"),
@@ -635,7 +635,7 @@ def recognise_keywords(text: str) -> list[str]:
 
 _ORG_NAME_RE = re.compile(
     r"(?<![\w-])(Landkreis|Kreis|Stadt|Gemeinde|Amt|Verbandsgemeinde|Samtgemeinde|Hansestadt|Markt|Zweckverband)\s+"
-    r"([A-ZÄÖÜ][\wäöüß]+(?:-[A-ZÄÖÜ][\wäöüß]+)*"
+    r"((?:(?:Bad|Sankt|St\.)\s+|[A-ZÄÖÜ][\wäöüß]+er\s+(?=[A-ZÄÖÜ]))?[A-ZÄÖÜ][\wäöüß]+(?:-[A-ZÄÖÜ][\wäöüß]+)*"
     r"(?:\s+(?:an der|am|im|in der|ob der|bei|vor der)\s+[A-ZÄÖÜ][\wäöüß]+|\s+\([A-ZÄÖÜ][\wäöüß. ]+\))?)"
 )
 _NOT_A_NAME = {

@@ -21,6 +21,10 @@ from importers.gazetteer import Gazetteer, default_gazetteer
 from importers.recognition import (
     BULLET_RE,
     EMAIL_RE,
+    PHONE_RE,
+    POSTCODE_CITY_RE,
+    STREET_RE,
+    URL_RE,
     clean_space,
     drop_boilerplate_sentences,
     find_email,
@@ -65,8 +69,12 @@ def heading_field(heading: str) -> str | None:
     return None
 
 
-def _is_heading(line: str, next_line: str | None) -> bool:
+def _is_heading(line: str, next_line: str | None, in_contact: bool = False) -> bool:
     if next_line is None:
+        return False
+    if in_contact:
+        return heading_field(line) is not None or is_boilerplate(line)
+    if POSTCODE_CITY_RE.match(line) or STREET_RE.match(line) or PHONE_RE.search(line) or URL_RE.search(line):
         return False
     text = line.rstrip(":").strip()
     if not text or len(text) > 80 or len(text.split()) > 10:
@@ -95,7 +103,8 @@ def split_reference(text: str) -> tuple[str, list[tuple[str | None, list[str]]]]
             after_marker = True
             sections[-1][1].append("-")
             continue
-        if not after_marker and _is_heading(line, nxt):
+        in_contact = sections[-1][0] is not None and heading_field(sections[-1][0]) == "contact"
+        if not after_marker and _is_heading(line, nxt, in_contact):
             sections.append((line.rstrip(":").strip(), []))
         else:
             sections[-1][1].append(line)
@@ -160,7 +169,7 @@ class ReferenceTextImporter:
                 continue
             field = heading_field(heading) if heading else None
             if field == "contact":
-                contact_lines.extend(lines)
+                contact_lines.extend(x for x in lines if not is_boilerplate(x))
                 continue
             kept = []
             for line in lines:
