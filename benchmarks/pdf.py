@@ -131,15 +131,15 @@ def main() -> int:
 
     print("\nResults")
     print(f"  first render in the process (cold): {cold_ms:.1f} ms")
-    print(f"  {'profile':<44} {'median':>9} {'min':>9} {'max':>9} {'bytes':>8}")
+    print(f"  {'profile':<58} {'median':>9} {'min':>9} {'max':>9} {'bytes':>8}")
     for slug, median, low, high, size in results:
-        print(f"  {slug:<44} {median:>6.1f} ms {low:>6.1f} ms {high:>6.1f} ms {size or '':>8}")
+        print(f"  {slug:<58} {median:>6.1f} ms {low:>6.1f} ms {high:>6.1f} ms {size or '':>8}")
     print(
-        f"  {'vergleich (2 Profile)':<44} {statistics.median(comparison):>6.1f} ms "
+        f"  {'vergleich (2 Profile)':<58} {statistics.median(comparison):>6.1f} ms "
         f"{min(comparison):>6.1f} ms {max(comparison):>6.1f} ms"
     )
     for slug, median, high in cached:
-        print(f"  {slug + ' (cached)':<44} {median * 1000:>6.1f} µs {'':>9} {high * 1000:>6.1f} µs")
+        print(f"  {slug + ' (cached)':<58} {median * 1000:>6.1f} µs {'':>9} {high * 1000:>6.1f} µs")
     print(f"  throughput, 1 thread:          {single:7.1f} PDFs/s")
     print(f"  throughput, {args.threads} threads:         {concurrent:7.1f} PDFs/s")
 
