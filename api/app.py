@@ -44,9 +44,16 @@ def create_app(
     route_handlers: list = [HealthController]
     route_handlers.extend(_feature_handlers())
 
+    from api.web import template_config, web_handlers
+    from api.web.security import security_headers
+
+    route_handlers.extend(web_handlers())
+
     return Litestar(
         route_handlers=route_handlers,
         lifespan=[lifespan],
+        template_config=template_config(),
+        before_send=[security_headers],
         exception_handlers={**EXCEPTION_HANDLERS, **NOT_READY_HANDLERS},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

@@ -119,11 +119,24 @@ def handle_unexpected(request: Request, exc: Exception) -> Response:
     return problem(500, "Ein unerwarteter Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.", instance=request.url.path)
 
 
+def _for_browsers(handler: Any) -> Any:
+    """Browser routes get the same error as a German HTML page (api/web/errors.py); /api/ and /health keep problem+json."""
+
+    def wrapped(request: Request, exc: Exception) -> Response:
+        response = handler(request, exc)
+        from api.web.errors import html_error, wants_html
+
+        return html_error(request, response) if wants_html(request) else response
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
 EXCEPTION_HANDLERS = {
-    CatalogueError: handle_catalogue_error,
-    ValidationError: handle_pydantic_error,
-    HTTPException: handle_http_exception,
-    Exception: handle_unexpected,
+    CatalogueError: _for_browsers(handle_catalogue_error),
+    ValidationError: _for_browsers(handle_pydantic_error),
+    HTTPException: _for_browsers(handle_http_exception),
+    Exception: _for_browsers(handle_unexpected),
 }
 
 __all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem", "MediaType"]

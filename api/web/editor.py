@@ -1,0 +1,465 @@
+"""Editor area: login/logout, "Meine Profile", the profile form with preview, the review queue, version history."""
+
+from __future__ import annotations
+
+import difflib
+import html
+import logging
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.response import Redirect, Template
+from markupsafe import Markup
+
+from api.web import forms
+from api.web.common import login_redirect, logged_in, page, safe_next, service
+from api.web.sessions import (
+    CSRF_FIELD,
+    check_csrf,
+    check_login_csrf,
+    clear_session_cookie,
+    login_csrf_token,
+    session_cookie,
+    with_cookies,
+)
+from catalogue.access import Action, allowed
+from catalogue.errors import (
+    CatalogueError,
+    InvalidTransition,
+    NotAuthenticated,
+    PermissionDenied,
+    PreconditionFailed,
+    TooManyRequests,
+    ValidationFailed,
+)
+from catalogue.markdown import render_html
+from catalogue.models import MARKDOWN_FIELDS, Profile
+from catalogue.profiles import ListQuery, etag
+from catalogue.sessions import create_session, delete_session
+from catalogue.users import Principal, authenticate
+from catalogue.vocabularies import EditorialStatus as S
+
+log = logging.getLogger("leuchtturm.web")
+
+ACTION_LABELS = {
+    "create": "angelegt",
+    "edit": "bearbeitet",
+    "submit": "eingereicht",
+    "publish": "veröffentlicht",
+    "return": "zurückgegeben",
+    "archive": "archiviert",
+    "restore": "wiederhergestellt",
+    "confirm": "als aktuell bestätigt",
+    "import": "importiert",
+}
+
+
+# ------------------------------------------------------------ login
+
+
+class AuthController(Controller):
+    include_in_schema = False
+
+    @get("/anmelden", name="web:login")
+    async def login_form(self, request: Request) -> Response:
+        token, cookie = login_csrf_token(request)
+        response = await page(
+            request,
+            "login.html",
+            login_csrf=token,
+            username="",
+            error=None,
+            next=safe_next(request.query_params.get("weiter"), ""),
+        )
+        return with_cookies(response, cookie)
+
+    @post("/anmelden", name="web:login-post")
+    async def login(self, request: Request) -> Response:
+        form = await request.form()
+        check_login_csrf(request, form)
+        username = str(form.get("username") or "")[:64]
+        password = str(form.get("password") or "")[:1024]
+        target = safe_next(str(form.get("weiter") or ""), "")
+        client = request.client.host if request.client else "unknown"
+        error: str | None = None
+        status = 200
+        retry_after: int | None = None
+        try:
+            if not username.strip() or not password:
+                raise NotAuthenticated("Bitte geben Sie Benutzername und Passwort ein.")
+            principal = await authenticate(username, password, client_address=client)
+        except TooManyRequests as exc:
+            error, status, retry_after = exc.detail, 429, exc.extra.get("retry_after")
+        except NotAuthenticated as exc:
+            error, status = exc.detail, 401
+        if error is not None:
+            token, cookie = login_csrf_token(request)
+            response = await page(request, "login.html", status_code=status, login_csrf=token, username=username, error=error, next=target)
+            if retry_after is not None:
+                response.headers["Retry-After"] = str(retry_after)
+            return with_cookies(response, cookie)
+        # A fresh session id at login (no fixation); drop any previous one.
+        await delete_session(request.cookies.get("lt_session"))
+        _, sid = await create_session(principal, user_agent=request.headers.get("user-agent"))
+        default = "/redaktion" if principal.is_reviewer else "/meine-profile"
+        destination = target or default
+        sep = "&" if "?" in destination else "?"
+        response = Redirect(path=f"{destination}{sep}hinweis=angemeldet", status_code=303)
+        return with_cookies(response, session_cookie(request, sid))
+
+    @post("/abmelden", name="web:logout")
+    async def logout(self, request: Request) -> Response:
+        form = await request.form()
+        if await logged_in(request) is not None:
+            await check_csrf(request, form)
+            await delete_session(request.cookies.get("lt_session"))
+        return with_cookies(Redirect(path="/?hinweis=abgemeldet", status_code=303), clear_session_cookie(request))
+
+
+# ------------------------------------------------------------ the profile form
+
+
+def _form_context(
+    values: forms.FormValues,
+    *,
+    profile: Profile | None,
+    errors: dict[str, list[str]] | None = None,
+    message: str | None = None,
+    conflict: bool = False,
+    previews: dict[str, str] | None = None,
+    etag_value: str = "",
+) -> dict[str, Any]:
+    errors = errors or {}
+    summary = [(name, forms.error_label(name), msgs) for name, msgs in errors.items() if name]
+    general = errors.get("", [])
+    return {
+        "values": values,
+        "profile": profile,
+        "errors": errors,
+        "error_summary": summary,
+        "general_errors": general,
+        "message": message,
+        "conflict": conflict,
+        "previews": previews or {},
+        "etag": etag_value,
+        "group_fields": forms.GROUP_FIELDS,
+        "markdown_inputs": forms.MARKDOWN_INPUTS,
+    }
+
+
+def _previews(values: forms.FormValues) -> dict[str, str]:
+    return {name: render_html(values.get(name)) for name in forms.MARKDOWN_INPUTS if values.get(name).strip()}
+
+
+class EditorController(Controller):
+    include_in_schema = False
+
+    @get("/meine-profile", name="web:mine")
+    async def mine(self, request: Request) -> Response:
+        principal = await logged_in(request)
+        if principal is None:
+            return login_redirect(request)
+        items, total = await service(request).list(principal, ListQuery(mine=True, sort="updated", per_page=100))
+        return await page(request, "mine.html", items=items, total=total)
+
+    @get("/meine-profile/neu", name="web:new")
+    async def new_form(self, request: Request) -> Response:
+        principal = await logged_in(request)
+        if principal is None:
+            return login_redirect(request)
+        return await page(request, "edit.html", **_form_context(forms.values_from_profile(None), profile=None))
+
+    @post("/meine-profile/neu", name="web:new-post")
+    async def create(self, request: Request) -> Response:
+        principal = await logged_in(request)
+        if principal is None:
+            return login_redirect(request)
+        form = await request.form()
+        await check_csrf(request, form)
+        return await self._save(request, principal, form, None)
+
+    @get("/profiles/{slug:str}/bearbeiten", name="web:edit")
+    async def edit_form(self, request: Request, slug: str) -> Response:
+        principal = await logged_in(request)
+        if principal is None:
+            return login_redirect(request)
+        profile = await service(request).get(slug, principal)
+        if not allowed(principal, Action.EDIT, owner=profile.owner, status=profile.status):
+            raise PermissionDenied(_edit_denied(profile, principal))
+        values = forms.values_from_profile(profile)
+        return await page(request, "edit.html", **_form_context(values, profile=profile, etag_value=etag(profile)))
+
+    @post("/profiles/{slug:str}/bearbeiten", name="web:edit-post")
+    async def update(self, request: Request, slug: str) -> Response:
+        principal = await logged_in(request)
+        if principal is None:
+            return login_redirect(request)
+        form = await request.form()
+        await check_csrf(request, form)
+        profile = await service(request).get(slug, principal)
+        return await self._save(request, principal, form, profile)
+
+    async def _save(self, request: Request, principal: Principal, form: Any, profile: Profile | None) -> Response:
+        values = forms.values_from_form(form)
+        action = str(form.get("action") or "save")
+        sent_etag = str(form.get("etag") or "")
+        if action in forms.ADD_ROW_ACTIONS:
+            group = forms.ADD_ROW_ACTIONS[action]
+            values.rows[group] = min(values.row_count(group) + 1, 50 + forms.SPARE_ROWS)
+            ctx = _form_context(values, profile=profile, etag_value=sent_etag)
+            ctx["focus"] = f"{group}.{values.rows[group] - 1}.{forms.GROUP_FIELDS[group][0]}"
+            return await page(request, "edit.html", **ctx)
+        if action == "preview":
+            return await page(
+                request, "edit.html", **_form_context(values, profile=profile, previews=_previews(values), etag_value=sent_etag)
+            )
+        data = forms.content_data(values)
+        svc = service(request)
+        try:
+            if profile is None:
+                saved = await svc.create(data, principal)
+            else:
+                saved = await svc.update(profile.slug, principal, data, if_match=sent_etag or None, partial=False)
+            if action == "submit":
+                saved = await svc.transition(saved.slug, Action.SUBMIT, principal)
+                return Redirect(path="/meine-profile?hinweis=eingereicht", status_code=303)
+        except ValidationFailed as exc:
+            errors = forms.map_errors(exc.errors, values)
+            if not exc.errors:
+                errors = {"": [exc.detail]}
+            message = "Bitte prüfen Sie die markierten Felder. Ihre Eingaben sind erhalten."
+            return await page(
+                request, "edit.html", status_code=422, **_form_context(values, profile=profile, errors=errors, message=message, etag_value=sent_etag)
+            )
+        except PreconditionFailed:
+            current = await svc.get(profile.slug, principal) if profile else None
+            message = (
+                "Jemand anderes hat dieses Profil gespeichert, während Sie es bearbeitet haben. Ihre Eingaben sind unten erhalten. "
+                "Vergleichen Sie sie mit der aktuellen Fassung (öffnet sich über den Link) und speichern Sie erneut, "
+                "wenn Ihre Fassung die aktuellen Änderungen überschreiben soll."
+            )
+            return await page(
+                request,
+                "edit.html",
+                status_code=409,
+                **_form_context(values, profile=current or profile, message=message, conflict=True, etag_value=etag(current) if current else ""),
+            )
+        except (InvalidTransition, PermissionDenied) as exc:
+            return await page(
+                request, "edit.html", status_code=exc.status, **_form_context(values, profile=profile, errors={"": [exc.detail]}, message=exc.detail, etag_value=sent_etag)
+            )
+        return Redirect(path=f"/profiles/{saved.slug}/bearbeiten?hinweis=gespeichert", status_code=303)
+
+    @post("/vorschau", name="web:preview")
+    async def preview(self, request: Request) -> Response:
+        """Markdown preview for the form's script: the rendered HTML fragment of `text`."""
+        principal = await logged_in(request)
+        if principal is None:
+            raise NotAuthenticated("Bitte melden Sie sich an.")
+        form = await request.form()
+        await check_csrf(request, form)
+        text = str(form.get("text") or "")[:25_000]
+        return Response(content=render_html(text), media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
+
+    @post("/profiles/{slug:str}/aktion", name="web:owner-action")
+    async def owner_action(self, request: Request, slug: str) -> Response:
+        """Submit or confirm from "Meine Profile" or the profile page."""
+        principal = await logged_in(request)
+        if principal is None:
+            return login_redirect(request)
+        form = await request.form()
+        await check_csrf(request, form)
+        action = str(form.get("action") or "")
+        svc = service(request)
+        if action == "submit":
+            await svc.transition(slug, Action.SUBMIT, principal)
+            return Redirect(path="/meine-profile?hinweis=eingereicht", status_code=303)
+        if action == "confirm":
+            await svc.confirm(slug, principal)
+            return Redirect(path=f"/profiles/{slug}?hinweis=bestaetigt", status_code=303)
+        raise ValidationFailed("Unbekannte Aktion.")
+
+
+def _edit_denied(profile: Profile, principal: Principal) -> str:
+    if profile.owner == principal.username and profile.status != S.DRAFT:
+        return "Eingereichte oder veröffentlichte Profile kann nur die Katalogredaktion ändern. Schreiben Sie ihr, wenn etwas nicht stimmt."
+    return "Sie dürfen dieses Profil nicht bearbeiten."
+
+
+# ------------------------------------------------------------ review queue
+
+REVIEW_ACTIONS = {
+    "publish": (Action.PUBLISH, "veroeffentlicht"),
+    "return": (Action.RETURN, "zurueckgegeben"),
+    "archive": (Action.ARCHIVE, "archiviert"),
+    "restore": (Action.RESTORE, "wiederhergestellt"),
+}
+
+
+class ReviewController(Controller):
+    include_in_schema = False
+
+    async def _queue(self, request: Request, principal: Principal, *, status_code: int = 200, errors: dict[str, str] | None = None, comments: dict[str, str] | None = None) -> Template:
+        svc = service(request)
+        submitted, _ = await svc.list(principal, ListQuery(status=S.SUBMITTED, sort="-updated", per_page=100))
+        published, published_total = await svc.list(principal, ListQuery(status=S.PUBLISHED, sort="updated", per_page=10))
+        archived, _ = await svc.list(principal, ListQuery(status=S.ARCHIVED, sort="updated", per_page=10))
+        return await page(
+            request,
+            "review.html",
+            status_code=status_code,
+            submitted=submitted,
+            published=published,
+            published_total=published_total,
+            archived=archived,
+            errors=errors or {},
+            comments=comments or {},
+        )
+
+    @get("/redaktion", name="web:review")
+    async def queue(self, request: Request) -> Response:
+        principal = await logged_in(request)
+        if principal is None:
+            return login_redirect(request)
+        if not allowed(principal, Action.REVIEW_QUEUE):
+            raise PermissionDenied("Die Prüfliste sieht nur die Katalogredaktion.")
+        return await self._queue(request, principal)
+
+    @post("/redaktion/{slug:str}", name="web:review-action")
+    async def act(self, request: Request, slug: str) -> Response:
+        principal = await logged_in(request)
+        if principal is None:
+            return login_redirect(request)
+        form = await request.form()
+        await check_csrf(request, form)
+        if not allowed(principal, Action.REVIEW_QUEUE):
+            raise PermissionDenied("Nur die Katalogredaktion darf Profile prüfen.")
+        key = str(form.get("action") or "")
+        if key not in REVIEW_ACTIONS:
+            raise ValidationFailed("Unbekannte Aktion.")
+        action, notice = REVIEW_ACTIONS[key]
+        comment = str(form.get("comment") or "")[:5000]
+        try:
+            await service(request).transition(slug, action, principal, comment=comment)
+        except ValidationFailed as exc:
+            return await self._queue(request, principal, status_code=422, errors={slug: exc.detail}, comments={slug: comment})
+        except CatalogueError as exc:
+            if exc.status in (409, 412):
+                return await self._queue(request, principal, status_code=409, errors={slug: exc.detail}, comments={slug: comment})
+            raise
+        return Redirect(path=f"/redaktion?hinweis={notice}", status_code=303)
+
+
+# ------------------------------------------------------------ history and diffs
+
+
+def _plain(value: Any) -> str:
+    """A readable one-line or multi-line text for any stored field value."""
+    if value is None or value == "" or value == [] or value == {}:
+        return ""
+    if isinstance(value, list):
+        return "\n".join(_plain(v) for v in value)
+    if isinstance(value, dict):
+        if set(value) <= {"name", "kind", "ags"} and "name" in value:
+            extra = ", ".join(str(value[k]) for k in ("kind", "ags") if value.get(k))
+            return f"{value['name']} ({extra})" if extra else str(value["name"])
+        if set(value) <= {"title", "url"}:
+            return f"{value.get('title', '')} – {value.get('url', '')}"
+        parts = []
+        for k, v in value.items():
+            text = _plain(v)
+            if text:
+                parts.append(f"{forms.FIELD_LABELS.get(k, k)}: {text}")
+        return "\n".join(parts)
+    if isinstance(value, float):
+        from catalogue.formatting import format_float_de
+
+        return format_float_de(value, 2, strip_zeros=True)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and value in {s.value for s in S}:
+        from catalogue.vocabularies import EDITORIAL_STATUS_LABELS
+
+        return EDITORIAL_STATUS_LABELS[S(value)]
+    return str(value)
+
+
+def word_diff(old: str, new: str) -> Markup:
+    """HTML with <del>/<ins> around changed words; both sides escaped."""
+    import re
+
+    a = re.findall(r"\s+|[^\s]+", old)
+    b = re.findall(r"\s+|[^\s]+", new)
+    out: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(html.escape("".join(a[i1:i2])))
+            continue
+        if i2 > i1:
+            out.append(f"<del>{html.escape(''.join(a[i1:i2]))}</del>")
+        if j2 > j1:
+            out.append(f"<ins>{html.escape(''.join(b[j1:j2]))}</ins>")
+    return Markup("".join(out))  # noqa: S704 - every piece escaped above
+
+
+def readable_changes(changes: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for change in changes:
+        field = change.field
+        old, new = _plain(change.old), _plain(change.new)
+        out.append(
+            {
+                "field": field,
+                "label": forms.FIELD_LABELS.get(field, field),
+                "old": old,
+                "new": new,
+                "diff": word_diff(old, new),
+                "long": field in MARKDOWN_FIELDS or field == "funding" or len(old) + len(new) > 160,
+            }
+        )
+    return out
+
+
+class HistoryController(Controller):
+    include_in_schema = False
+
+    @get("/profiles/{slug:str}/versionen", name="web:history")
+    async def history(self, request: Request, slug: str) -> Response:
+        principal = await logged_in(request)
+        if principal is None:
+            return login_redirect(request)
+        svc = service(request)
+        profile = await svc.history(slug, principal)
+        entries = [
+            {"entry": e, "action": ACTION_LABELS.get(e.action, e.action), "changes": readable_changes(e.changes)}
+            for e in reversed(profile.history)
+        ]
+        compare = None
+        params = request.query_params
+        a_raw, b_raw = params.get("von"), params.get("bis")
+        error = None
+        if a_raw and b_raw:
+            try:
+                a, b = int(a_raw), int(b_raw)
+                if a > b:
+                    a, b = b, a
+                compare = {"from": a, "to": b, "changes": readable_changes(await svc.diff(slug, a, b, principal))}
+            except ValueError:
+                error = "Bitte wählen Sie zwei Versionen aus."
+            except CatalogueError as exc:
+                error = exc.detail
+        return await page(
+            request,
+            "history.html",
+            status_code=200 if error is None else 400,
+            profile=profile,
+            entries=entries,
+            compare=compare,
+            compare_error=error,
+            versions=list(range(profile.version, 0, -1)),
+            von=a_raw or (str(max(1, profile.version - 1))),
+            bis=b_raw or str(profile.version),
+        )
+
+
+__all__ = ["AuthController", "EditorController", "HistoryController", "ReviewController"]

@@ -1,0 +1,454 @@
+"""Public pages: the search page (/) and the profile page (/profiles/{slug})."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.response import Template
+
+from api.web.common import page, service
+from api.web.forms import FIELD_LABELS
+from catalogue.errors import NotFound
+from catalogue.models import Profile
+from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchQuery, SearchResult, Sort, to_search_document
+from catalogue.search.comparable import Comparable, Reference, find_comparable
+from catalogue.vocabularies import (
+    EditorialStatus,
+    FederalState,
+    FieldOfAction,
+    FundingKind,
+    LegalForm,
+    OrganisationKind,
+    ProjectStatus,
+    SizeClass,
+)
+
+log = logging.getLogger("leuchtturm.web")
+
+PER_PAGE = 10
+# URL parameter of each facet (German, short, shareable) and its allowed values, in display order.
+FACET_PARAMS: dict[str, str] = {
+    "fields_of_action": "feld",
+    "state": "land",
+    "size_class": "groesse",
+    "legal_form": "rechtsform",
+    "project_status": "stand",
+    "funding_kinds": "mittel",
+}
+FACET_VALUES: dict[str, list[str]] = {
+    "fields_of_action": [v.value for v in FieldOfAction],
+    "state": [v.value for v in FederalState],
+    "size_class": [v.value for v in SizeClass],
+    "legal_form": [v.value for v in LegalForm],
+    "project_status": [v.value for v in ProjectStatus],
+    "funding_kinds": [v.value for v in FundingKind],
+}
+SIZE_HINTS: dict[str, str] = {
+    SizeClass.RURAL.value: "unter 5.000 Einwohner",
+    SizeClass.SMALL_TOWN.value: "5.000 bis 20.000",
+    SizeClass.MEDIUM_TOWN.value: "20.000 bis 100.000",
+    SizeClass.LARGE_CITY.value: "ab 100.000",
+    SizeClass.DISTRICT.value: "Landkreise",
+}
+GAZETTEER_DATALIST_MAX = 2000
+
+
+@dataclass
+class FacetOption:
+    value: str
+    count: int
+    selected: bool
+    hint: str = ""
+
+
+@dataclass
+class FacetView:
+    name: str
+    param: str
+    label: str
+    options: list[FacetOption] = field(default_factory=list)
+
+    @property
+    def selected_count(self) -> int:
+        return sum(1 for o in self.options if o.selected)
+
+
+def _int_param(raw: str | None, lo: int, hi: int) -> int | None | str:
+    """An int in [lo, hi]; None when empty; the raw text when invalid."""
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip().replace(".", "").replace(" ", "")
+    if not re.fullmatch(r"\d{1,12}", text):
+        return raw
+    value = int(text)
+    return value if lo <= value <= hi else raw
+
+
+# ------------------------------------------------------------ "Kommunen wie meine"
+
+
+def _gazetteer() -> Any:
+    try:
+        from importers.gazetteer import default_gazetteer
+    except ModuleNotFoundError:  # pragma: no cover - the importers package is part of the app
+        return None
+    return default_gazetteer()
+
+
+@dataclass
+class MyMunicipality:
+    """What the user said about their municipality, and what we made of it."""
+
+    kommune: str = ""
+    einwohner: str = ""
+    land: str = ""
+    population: int | None = None
+    state: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    error: str | None = None
+    choices: list[Any] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.population is not None or self.state is not None
+
+    @property
+    def asked(self) -> bool:
+        return bool(self.kommune.strip() or self.einwohner.strip() or self.land.strip())
+
+
+def resolve_my_municipality(kommune: str, einwohner: str, land: str) -> MyMunicipality:
+    me = MyMunicipality(kommune=kommune[:200], einwohner=einwohner[:30], land=land[:60])
+    if not me.asked:
+        return me
+    if me.kommune.strip():
+        gaz = _gazetteer()
+        text = me.kommune.strip()
+        entries: list[Any] = []
+        if gaz is not None:
+            m = re.search(r"\b(\d{5}|\d{8})\b", text)
+            if m and m.group(1) in gaz.by_ags:
+                entries = [gaz.by_ags[m.group(1)]]
+            else:
+                name = re.sub(r"\s*\(.*\)\s*$", "", text)
+                entries = gaz.find(name)
+                if not entries:
+                    entries = gaz.find(name, OrganisationKind.DISTRICT)
+        if len(entries) == 1:
+            e = entries[0]
+            me.name = e.display_name
+            me.population = e.population
+            me.state = e.state.value if e.state else None
+            me.kind = e.kind.value if e.kind else None
+            return me
+        if len(entries) > 1:
+            me.choices = entries
+            me.error = "Diesen Namen gibt es mehrmals. Bitte wählen Sie Ihre Kommune aus der Liste."
+            return me
+        if not me.einwohner.strip():
+            me.error = (
+                f"„{text}“ steht nicht im Gemeindeverzeichnis. Bitte prüfen Sie die Schreibweise "
+                "oder geben Sie stattdessen Einwohnerzahl und Bundesland an."
+            )
+            return me
+    population = _int_param(me.einwohner, 0, 100_000_000)
+    if isinstance(population, str):
+        me.error = "Bitte geben Sie die Einwohnerzahl als ganze Zahl an, zum Beispiel 28.808."
+        return me
+    me.population = population
+    if me.land:
+        if me.land in FACET_VALUES["state"]:
+            me.state = me.land
+        else:
+            me.error = "Bitte wählen Sie ein Bundesland aus der Liste."
+            return me
+    if me.population is None and me.state is None:
+        me.error = "Bitte geben Sie eine Einwohnerzahl oder ein Bundesland an."
+    return me
+
+
+def gazetteer_options() -> list[Any]:
+    gaz = _gazetteer()
+    if gaz is None or len(gaz) > GAZETTEER_DATALIST_MAX:
+        return []
+    return sorted(gaz, key=lambda e: (e.display_name.casefold(), e.ags))
+
+
+# ------------------------------------------------------------ "Meinten Sie …?"
+
+
+async def did_you_mean(search: Any, q: str) -> str | None:
+    """A corrected query for a search without hits.
+
+    Asks the engine when it offers `suggest(q)`; otherwise compares each query
+    word with the words of published titles, keywords, Handlungsfelder and
+    participating municipalities (difflib, close matches only).
+    """
+    suggest = getattr(search, "suggest", None)
+    if callable(suggest):
+        try:
+            suggestion = await suggest(q)
+            return suggestion or None
+        except Exception:  # noqa: BLE001 - a suggestion is optional
+            return None
+    words = re.findall(r"[\wÄÖÜäöüß-]{3,}", q)
+    if not words:
+        return None
+    vocabulary = await _known_words()
+    if not vocabulary:
+        return None
+    changed = False
+    out = q
+    for word in words:
+        if word.casefold() in vocabulary:
+            continue
+        match = difflib.get_close_matches(word.casefold(), list(vocabulary), n=1, cutoff=0.75)
+        if match:
+            out = re.sub(rf"\b{re.escape(word)}\b", vocabulary[match[0]], out, count=1)
+            changed = True
+    return out if changed else None
+
+
+async def _known_words() -> dict[str, str]:
+    collection = Profile.get_pymongo_collection()
+    words: dict[str, str] = {}
+    cursor = collection.find(
+        {"status": EditorialStatus.PUBLISHED.value},
+        {"title": 1, "keywords": 1, "fields_of_action": 1, "lead.name": 1, "municipalities.name": 1},
+    ).limit(5000)
+    async for doc in cursor:
+        texts = [doc.get("title") or "", *(doc.get("keywords") or []), *(doc.get("fields_of_action") or [])]
+        texts.append((doc.get("lead") or {}).get("name") or "")
+        texts.extend(m.get("name") or "" for m in doc.get("municipalities") or [])
+        for text in texts:
+            for w in re.findall(r"[\wÄÖÜäöüß-]{3,}", str(text)):
+                words.setdefault(w.casefold(), w)
+    return words
+
+
+# ------------------------------------------------------------ search page
+
+
+def _facet_views(params: Any, result: SearchResult | None, selected: dict[str, list[str]]) -> list[FacetView]:
+    views = []
+    for name in FACETS:
+        counts = result.facets.get(name, {}) if result else {}
+        view = FacetView(name=name, param=FACET_PARAMS[name], label=FACET_LABELS[name])
+        for value in FACET_VALUES[name]:
+            count = int(counts.get(value, 0))
+            is_selected = value in selected.get(name, [])
+            if count or is_selected:
+                view.options.append(FacetOption(value, count, is_selected, SIZE_HINTS.get(value, "") if name == "size_class" else ""))
+        views.append(view)
+    return views
+
+
+class SearchPageController(Controller):
+    include_in_schema = False
+
+    @get("/", name="web:search")
+    async def search_page(self, request: Request) -> Template:
+        params = request.query_params
+        q = str(params.get("q") or "").strip()[:500]
+        selected: dict[str, list[str]] = {}
+        for name, param in FACET_PARAMS.items():
+            values = [v for v in params.getall(param, []) if v in FACET_VALUES[name]]
+            if values:
+                selected[name] = list(dict.fromkeys(values))
+        errors: dict[str, str] = {}
+        since_min = _int_param(params.get("seit_von"), 1900, 2100)
+        since_max = _int_param(params.get("seit_bis"), 1900, 2100)
+        if isinstance(since_min, str):
+            errors["seit_von"] = "Bitte eine Jahreszahl zwischen 1900 und heute angeben."
+            since_min = None
+        if isinstance(since_max, str):
+            errors["seit_bis"] = "Bitte eine Jahreszahl zwischen 1900 und heute angeben."
+            since_max = None
+        sort_raw = str(params.get("sort") or Sort.RELEVANCE.value)
+        sort = Sort(sort_raw) if sort_raw in {s.value for s in Sort} else Sort.RELEVANCE
+        page_no = _int_param(params.get("seite"), 1, 1000)
+        page_no = page_no if isinstance(page_no, int) else 1
+
+        me = resolve_my_municipality(
+            str(params.get("kommune") or ""), str(params.get("einwohner") or ""), str(params.get("wie_land") or "")
+        )
+        search = request.app.state.runtime.search
+        result: SearchResult | None = None
+        unavailable = False
+        suggestion: str | None = None
+        comparable: list[Comparable] = []
+        status = 200
+        try:
+            result = await search.search(
+                SearchQuery(
+                    q=q,
+                    filters=selected,
+                    since_min=since_min,
+                    since_max=since_max,
+                    sort=sort,
+                    page=page_no,
+                    per_page=PER_PAGE,
+                )
+            )
+            if me.active:
+                ref = Reference.for_municipality(
+                    population=me.population,
+                    state=me.state,
+                    kind=me.kind,
+                    fields_of_action=selected.get("fields_of_action", []),
+                    text=q,
+                )
+                comparable = await find_comparable(search, ref, limit=5)
+            if result.total == 0 and q:
+                suggestion = await did_you_mean(search, q)
+        except ValueError as exc:
+            errors["q"] = str(exc)
+        except Exception:  # noqa: BLE001 - any engine failure: friendly message, never a stack trace
+            log.exception("search failed for %r", q)
+            unavailable = True
+            status = 503
+        has_filters = bool(selected or since_min or since_max)
+        pairs = list(params.multi_items())
+        return await page(
+            request,
+            "search.html",
+            status_code=status,
+            q=q,
+            result=result,
+            facets=_facet_views(params, result, selected),
+            selected=selected,
+            since_min=params.get("seit_von") or "",
+            since_max=params.get("seit_bis") or "",
+            sort=sort.value,
+            sort_labels={s.value: label for s, label in SORT_LABELS.items()},
+            errors=errors,
+            unavailable=unavailable,
+            suggestion=suggestion,
+            has_filters=has_filters,
+            params=pairs,
+            me=me,
+            comparable=comparable,
+            gazetteer=gazetteer_options(),
+            states=FACET_VALUES["state"],
+            facet_params=FACET_PARAMS,
+        )
+
+
+# ------------------------------------------------------------ profile page
+
+# The lead engineer wires the PDF; until then /profiles/{slug}.pdf answers 404.
+# Litestar cannot route "{slug}.pdf" next to "{slug}", so the PDF handler plugs in here.
+PdfResponder = Callable[[Request, str], Awaitable[Response]]
+_pdf_responder: list[PdfResponder] = []
+
+
+def register_profile_pdf(responder: PdfResponder) -> None:
+    """Let GET /profiles/{slug}.pdf be answered by `responder(request, slug)`."""
+    _pdf_responder[:] = [responder]
+
+
+def json_ld_for(profile: Profile, url: str) -> dict[str, Any]:
+    """schema.org description of a profile (a Project is an Organization in schema.org)."""
+
+    def org(o: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"@type": "GovernmentOrganization", "name": o.name}
+        if getattr(o, "ags", None):
+            out["identifier"] = {"@type": "PropertyValue", "propertyID": "AGS", "value": o.ags}
+        return out
+
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": ["Project", "CreativeWork"],
+        "name": profile.title,
+        "url": url,
+        "description": profile.summary or None,
+        "keywords": ", ".join(profile.keywords) or None,
+        "license": profile.licence,
+        "dateModified": profile.updated_at.isoformat(),
+        "datePublished": profile.published_at.isoformat() if profile.published_at else None,
+        "inLanguage": "de",
+    }
+    areas = []
+    for o in [*([profile.lead] if profile.lead else []), *profile.municipalities]:
+        area: dict[str, Any] = {"@type": "AdministrativeArea", "name": o.name}
+        if o.ags:
+            area["identifier"] = o.ags
+        areas.append(area)
+    if profile.state:
+        areas.append({"@type": "State", "name": profile.state.value})
+    if areas:
+        data["areaServed"] = areas
+    if profile.lead:
+        data["sponsor"] = org(profile.lead)
+    funders = [org(o) for o in ([profile.lead] if profile.lead else [])] + [org(m) for m in profile.municipalities]
+    if funders:
+        data["funder"] = funders
+    if profile.funding.programme:
+        grant: dict[str, Any] = {"@type": "MonetaryGrant", "name": profile.funding.programme}
+        if profile.funding.amount_eur is not None:
+            grant["amount"] = {"@type": "MonetaryAmount", "value": profile.funding.amount_eur, "currency": "EUR"}
+        data["funding"] = grant
+    c = profile.contact
+    contact: dict[str, Any] = {"@type": "ContactPoint", "contactType": "Ansprechpartner", "availableLanguage": "de"}
+    for key, value in (("name", c.person or c.organisation), ("telephone", c.phone), ("email", c.email), ("url", c.website)):
+        if value:
+            contact[key] = value
+    if len(contact) > 3:
+        data["contactPoint"] = contact
+    if c.street or c.city:
+        data["address"] = {
+            "@type": "PostalAddress",
+            "streetAddress": c.street,
+            "postalCode": c.postcode,
+            "addressLocality": c.city,
+            "addressCountry": "DE",
+        }
+    return {k: v for k, v in data.items() if v is not None}
+
+
+class ProfilePageController(Controller):
+    include_in_schema = False
+
+    @get("/profiles/{slug:str}", name="web:profile")
+    async def profile_page(self, request: Request, slug: str) -> Response:
+        if slug.endswith(".pdf"):
+            if _pdf_responder:
+                return await _pdf_responder[0](request, slug.removesuffix(".pdf"))
+            raise NotFound("Das PDF dieses Profils ist noch nicht verfügbar.")
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
+            raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
+        from api.auth import resolve_principal
+
+        principal = await resolve_principal(request)
+        profile = await service(request).get(slug, principal)
+        base = request.app.state.settings.public_base_url
+        url = f"{base}/profiles/{profile.slug}"
+        comparable: list[Comparable] = []
+        comparable_unavailable = False
+        try:
+            doc = to_search_document(profile)
+            comparable = await find_comparable(request.app.state.runtime.search, Reference.from_document(doc), limit=5)
+        except Exception:  # noqa: BLE001 - the page works without the comparison
+            log.exception("comparable projects failed for %s", slug)
+            comparable_unavailable = True
+        is_owner = principal is not None and principal.username == profile.owner
+        return await page(
+            request,
+            "profile.html",
+            profile=profile,
+            url=url,
+            jsonld=json_ld_for(profile, url),
+            comparable=comparable,
+            comparable_unavailable=comparable_unavailable,
+            can_edit=principal is not None and (principal.is_reviewer or (is_owner and profile.status == EditorialStatus.DRAFT)),
+            can_see_history=principal is not None and (principal.is_reviewer or is_owner),
+            can_confirm=principal is not None and (principal.is_reviewer or is_owner),
+            labels=FIELD_LABELS,
+        )

@@ -1,0 +1,93 @@
+"""Server-side browser sessions for the web UI (collection `web_sessions`).
+
+The browser holds only a random session id in a cookie; the database keeps
+a SHA-256 hash of it (a stolen database dump cannot be replayed as cookies),
+the user it belongs to, and the session's CSRF token. Sessions expire after
+an idle period and after an absolute lifetime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from beanie import Document, Indexed
+from pydantic import Field
+from pymongo import ASCENDING, IndexModel
+
+from catalogue.models import utcnow
+from catalogue.users import Principal, User
+
+IDLE_TIMEOUT = timedelta(hours=8)
+ABSOLUTE_TIMEOUT = timedelta(days=7)
+# Writing last_seen_at on every request is wasteful; refresh it at most this often.
+TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+class WebSession(Document):
+    sid_hash: Indexed(str, unique=True)  # type: ignore[valid-type]
+    username: str
+    csrf_token: str
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    user_agent: str | None = None
+
+    class Settings:
+        name = "web_sessions"
+        indexes = [IndexModel([("username", ASCENDING)], name="username")]
+
+    def expired(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return _aware(self.last_seen_at) + IDLE_TIMEOUT < now or _aware(self.created_at) + ABSOLUTE_TIMEOUT < now
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+async def create_session(principal: Principal, *, user_agent: str | None = None) -> tuple[WebSession, str]:
+    """Start a session; returns the stored session and the id for the cookie (shown once)."""
+    sid = secrets.token_urlsafe(32)
+    session = WebSession(
+        sid_hash=_hash(sid),
+        username=principal.username,
+        csrf_token=secrets.token_urlsafe(32),
+        user_agent=(user_agent or "")[:300] or None,
+    )
+    await session.insert()
+    return session, sid
+
+
+async def load_session(sid: str | None) -> tuple[WebSession, Principal] | None:
+    """The live session for a cookie value and its user, or None (unknown, expired, user inactive)."""
+    if not sid or len(sid) > 100:
+        return None
+    session = await WebSession.find_one(WebSession.sid_hash == _hash(sid))
+    if session is None:
+        return None
+    now = utcnow()
+    if session.expired(now):
+        await session.delete()
+        return None
+    user = await User.find_one(User.username == session.username)
+    if user is None or not user.active:
+        await session.delete()
+        return None
+    if _aware(session.last_seen_at) + TOUCH_INTERVAL < now:
+        await WebSession.get_pymongo_collection().update_one({"_id": session.id}, {"$set": {"last_seen_at": now}})
+    return session, Principal(user.username, user.role)
+
+
+async def delete_session(sid: str | None) -> None:
+    if sid and len(sid) <= 100:
+        await WebSession.get_pymongo_collection().delete_many({"sid_hash": _hash(sid)})
+
+
+async def delete_user_sessions(username: str) -> int:
+    result = await WebSession.get_pymongo_collection().delete_many({"username": username})
+    return int(result.deleted_count)

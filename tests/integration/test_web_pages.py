@@ -1,0 +1,186 @@
+"""Web UI pages with the real app (FerretDB, Tantivy): search, profile, headers, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.web_support import seed_published
+
+pytestmark = pytest.mark.asyncio
+
+
+async def _index(app) -> None:  # noqa: ANN001
+    runtime = app.state.runtime
+    await runtime.sync.drain(runtime.search)
+
+
+@pytest.fixture
+async def catalogue(client, app):  # noqa: ANN001, ANN201
+    slugs = await seed_published()
+    await _index(app)
+    return slugs
+
+
+async def test_search_page_renders_with_facets(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert '<html lang="de">' in html
+    assert 'href="#inhalt"' in html  # skip link
+    assert "Handlungsfeld" in html and "Bundesland" in html
+    assert re.search(r'name="land" value="Nordrhein-Westfalen"', html)
+    assert "Projekte" in html
+
+
+async def test_search_with_query_and_filter_keeps_state_in_url(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/", params={"q": "Digitalisierung", "land": "Nordrhein-Westfalen"})
+    assert r.status_code == 200
+    assert "interkommunale-digitalisierungsstrategie" in r.text
+    assert re.search(r'value="Nordrhein-Westfalen" checked', r.text)
+    assert 'value="Digitalisierung"' in r.text
+    assert "<mark>" in r.text
+
+
+async def test_search_typo_still_finds(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/", params={"q": "Digitalisirung"})
+    assert r.status_code == 200
+    assert "interkommunale-digitalisierungsstrategie" in r.text
+
+
+async def test_empty_result_is_helpful(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/", params={"q": "xqzvw"})
+    assert r.status_code == 200
+    assert "Keine Projekte gefunden" in r.text
+    assert "alle Projekte ansehen" in r.text
+
+
+async def test_did_you_mean_when_nothing_found(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/", params={"q": "Hoxterr Digitalisierungsstrategiee"})
+    assert r.status_code == 200
+    if "Keine Projekte gefunden" in r.text:  # the engine may find it anyway; then no suggestion is needed
+        assert "Meinten Sie" in r.text
+
+
+async def test_invalid_filter_values_are_ignored_and_bad_year_explained(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/", params={"land": "Atlantis", "seit_von": "neunzehn", "seite": "x"})
+    assert r.status_code == 200
+    assert "Bitte eine Jahreszahl" in r.text
+
+
+async def test_my_municipality_from_register(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/", params={"kommune": "Höxter"})
+    assert r.status_code == 200
+    assert "Kommunen wie" in r.text
+    r = await client.get("/", params={"einwohner": "30.000", "wie_land": "Schleswig-Holstein"})
+    assert r.status_code == 200
+    assert "Projekte aus Kommunen wie" in r.text
+    assert "Einwohnern" in r.text  # a size reason in words
+    r = await client.get("/", params={"kommune": "Gibtesnichtstadt"})
+    assert "steht nicht im Gemeindeverzeichnis" in r.text
+
+
+async def test_search_down_is_friendly(client, catalogue, app, monkeypatch) -> None:  # noqa: ANN001
+    async def broken(query):  # noqa: ANN001, ANN202
+        raise RuntimeError("engine exploded")
+
+    monkeypatch.setattr(app.state.runtime.search, "search", broken)
+    r = await client.get("/", params={"q": "Bauhof"})
+    assert r.status_code == 503
+    assert "Die Suche ist gerade nicht erreichbar" in r.text
+    assert "Traceback" not in r.text and "exploded" not in r.text
+
+
+async def test_profile_page_sections_numbers_and_json_ld(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/profiles/interkommunale-digitalisierungsstrategie")
+    assert r.status_code == 200
+    html = r.text
+    order = ["Stichworte", "Hauptverantwortlich", "Sonstige Beteiligte", "Kurzprofil", "Anlass", "Ziel", "Umsetzung",
+             "Finanzierung", "Zusammenarbeit seit", "Kontakt"]  # fmt: skip
+    positions = [html.find(f">{label}<") for label in order]
+    assert all(p > 0 for p in positions), dict(zip(order, positions, strict=True))
+    assert positions == sorted(positions)
+    assert "28.808" in html
+    assert "158,16 km²" in html
+    assert "31.12.2019" in html
+    assert 'href="/profiles/interkommunale-digitalisierungsstrategie.pdf"' in html
+    assert "Vergleichbare Projekte" in html
+    m = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert m
+    data = json.loads(m.group(1))
+    assert "Project" in data["@type"]
+    assert data["name"] == "Interkommunale Digitalisierungsstrategie"
+    assert data["areaServed"] and data["sponsor"]["name"] == "Kreis Höxter"
+    assert data["contactPoint"]["email"]
+
+
+async def test_json_ld_cannot_break_out_of_script(client, app) -> None:  # noqa: ANN001
+    from catalogue.profiles import ProfileService
+    from catalogue.users import Principal
+    from catalogue.vocabularies import EditorialStatus, Role
+
+    evil = "Böse </script><script>alert(1)</script>"
+    await ProfileService().create(
+        {"title": "Skript-Test", "summary": evil}, Principal("import", Role.ADMIN), status=EditorialStatus.PUBLISHED
+    )
+    r = await client.get("/profiles/skript-test")
+    assert r.status_code == 200
+    assert "<script>alert(1)" not in r.text
+    head = r.text.split("</head>")[0]
+    assert head.count("</script>") == 2  # JSON-LD block and the enhancement script, nothing injected
+
+
+async def test_unknown_profile_is_german_html_404(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/profiles/gibt-es-nicht")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Diese Seite gibt es nicht" in r.text
+    r = await client.get("/gar/nichts/hier")
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+
+
+async def test_api_errors_stay_problem_json(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/api/v1/profiles/gibt-es-nicht")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    r = await client.get("/api/v1/gar-nichts")
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_unpublished_profile_hidden_from_public(client, app) -> None:  # noqa: ANN001
+    from catalogue.profiles import ProfileService
+    from catalogue.users import Principal
+    from catalogue.vocabularies import Role
+
+    await ProfileService().create({"title": "Geheimer Entwurf"}, Principal("redaktion-x", Role.EDITOR))
+    r = await client.get("/profiles/geheimer-entwurf")
+    assert r.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/", "/anmelden", "/static/css/site.css", "/api/v1/profiles", "/health/live", "/nirgendwo"])
+async def test_security_headers_everywhere(client, path) -> None:  # noqa: ANN001
+    r = await client.get(path)
+    csp = r.headers.get("content-security-policy", "")
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert r.headers.get("x-content-type-options") == "nosniff"
+    assert r.headers.get("referrer-policy") == "strict-origin-when-cross-origin"
+    assert r.headers.get("x-frame-options") == "DENY"
+
+
+async def test_pages_have_no_inline_script(client, catalogue) -> None:  # noqa: ANN001
+    for path in ("/", "/profiles/interkommunale-digitalisierungsstrategie", "/anmelden"):
+        html = (await client.get(path)).text
+        for tag in re.findall(r"<script[^>]*>", html):
+            assert 'src="/static/' in tag or 'type="application/ld+json"' in tag, tag
+        assert " on" + "click=" not in html and 'style="' not in html
+
+
+async def test_static_assets(client) -> None:  # noqa: ANN001
+    css = await client.get("/static/css/site.css")
+    js = await client.get("/static/js/enhance.js")
+    assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
