@@ -114,6 +114,10 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
     return problem(status, detail, instance=request.url.path, errors=errors or None, headers=exc.headers)
 
 
+def handle_unicode_error(request: Request, exc: UnicodeDecodeError) -> Response:
+    return problem(400, "Der Inhalt ist kein gültiges UTF-8.", type_slug="encoding", instance=request.url.path)
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "Ein unerwarteter Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.", instance=request.url.path)
@@ -136,6 +140,7 @@ EXCEPTION_HANDLERS = {
     CatalogueError: _for_browsers(handle_catalogue_error),
     ValidationError: _for_browsers(handle_pydantic_error),
     HTTPException: _for_browsers(handle_http_exception),
+    UnicodeDecodeError: _for_browsers(handle_unicode_error),
     Exception: _for_browsers(handle_unexpected),
 }
 

@@ -23,6 +23,7 @@ from catalogue import outbox
 from catalogue.access import Action, allowed
 from catalogue.errors import (
     InvalidTransition,
+    NotAuthenticated,
     NotFound,
     PermissionDenied,
     PreconditionFailed,
@@ -348,6 +349,8 @@ class ProfileService:
 
     async def history(self, slug: str, actor: Principal | None) -> Profile:
         profile = await self.get(slug, actor)
+        if actor is None:
+            raise NotAuthenticated("Die Versionsgeschichte sehen nur angemeldete Verantwortliche und die Katalogredaktion.")
         if not allowed(actor, Action.HISTORY, owner=profile.owner, status=profile.status):
             raise PermissionDenied("Die Versionsgeschichte sehen nur Verantwortliche und die Katalogredaktion.")
         return profile

@@ -77,11 +77,42 @@ async def app(settings: Settings, mongo_uri: str):  # noqa: ANN201
 
 @pytest.fixture
 async def client(app):  # noqa: ANN001, ANN201
-    from litestar.testing import AsyncTestClient
+    """An httpx client on the app, running its lifespan in the test's own event loop.
 
-    async with AsyncTestClient(app=app) as c:
-        yield c
-    await _drop_app_db(app)
+    (Litestar's AsyncTestClient runs the app on a portal thread with another
+    loop; PyMongo's async client is bound to the loop it was created on, and
+    tests also write through Beanie directly.)
+    """
+    import asyncio
+
+    import httpx
+
+    started, stop = asyncio.Event(), asyncio.Event()
+    failure: list[BaseException] = []
+
+    async def run_lifespan() -> None:
+        # Enter and exit the lifespan in one task (it holds an anyio cancel scope).
+        try:
+            async with app.lifespan():
+                started.set()
+                await stop.wait()
+        except BaseException as exc:
+            failure.append(exc)
+            started.set()
+            raise
+
+    task = asyncio.create_task(run_lifespan())
+    await started.wait()
+    if failure:
+        raise failure[0]
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+            yield c
+    finally:
+        stop.set()
+        await task
+        await _drop_app_db(app)
 
 
 async def _drop_app_db(app) -> None:  # noqa: ANN001

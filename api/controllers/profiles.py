@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.openapi.spec import Example
-from litestar.params import Body, Parameter
+from litestar.params import Body, BodyKwarg, HeaderParameter, Parameter, QueryParameter
 
 from api.auth import require_principal, resolve_principal
 from api.schemas import PROFILE_EXAMPLE, DiffOut, ProfileList, ProfileOut, TransitionIn, VersionOut, profile_out, version_out
@@ -17,7 +17,8 @@ from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus, FederalState, FieldOfAction, LegalForm, ProjectStatus, SizeClass
 
 SlugParam = Annotated[str, Parameter(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$", description="Slug des Profils")]
-IfMatch = Annotated[str | None, Parameter(header="If-Match", required=False, description="ETag aus einer vorherigen Antwort")]
+IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False, description="ETag aus einer vorherigen Antwort")]
+Comment = Annotated[TransitionIn | None, BodyKwarg(title="Kommentar", description="Optional; bei „return“ Pflicht")]
 
 
 def service(request: Request) -> ProfileService:
@@ -46,8 +47,8 @@ class ProfileController(Controller):
         self,
         request: Request,
         status: EditorialStatus | None = None,
-        state: Annotated[FederalState | None, Parameter(description="Bundesland")] = None,
-        field_of_action: Annotated[FieldOfAction | None, Parameter(query="field", description="Handlungsfeld")] = None,
+        federal_state: Annotated[FederalState | None, QueryParameter(name="state", description="Bundesland")] = None,
+        field_of_action: Annotated[FieldOfAction | None, QueryParameter(name="field", description="Handlungsfeld")] = None,
         size_class: SizeClass | None = None,
         legal_form: LegalForm | None = None,
         project_status: ProjectStatus | None = None,
@@ -61,7 +62,7 @@ class ProfileController(Controller):
             principal,
             ListQuery(
                 status=status,
-                state=state,
+                state=federal_state,
                 field_of_action=field_of_action,
                 size_class=size_class,
                 legal_form=legal_form,
@@ -135,23 +136,23 @@ class ProfileController(Controller):
         return _with_etag(_out(request, profile, principal), profile)
 
     @post("/{slug:str}/submit", operation_id="submitProfile", summary="Entwurf zur Prüfung einreichen", status_code=200)
-    async def submit(self, request: Request, slug: SlugParam, data: TransitionIn | None = None, if_match: IfMatch = None) -> Response[ProfileOut]:
+    async def submit(self, request: Request, slug: SlugParam, data: Comment = None, if_match: IfMatch = None) -> Response[ProfileOut]:
         return await self._transition(request, slug, Action.SUBMIT, data, if_match)
 
     @post("/{slug:str}/publish", operation_id="publishProfile", summary="Eingereichtes Profil veröffentlichen", status_code=200)
-    async def publish(self, request: Request, slug: SlugParam, data: TransitionIn | None = None, if_match: IfMatch = None) -> Response[ProfileOut]:
+    async def publish(self, request: Request, slug: SlugParam, data: Comment = None, if_match: IfMatch = None) -> Response[ProfileOut]:
         return await self._transition(request, slug, Action.PUBLISH, data, if_match)
 
     @post("/{slug:str}/return", operation_id="returnProfile", summary="Eingereichtes Profil mit Kommentar zurückgeben", status_code=200)
-    async def return_(self, request: Request, slug: SlugParam, data: TransitionIn | None = None, if_match: IfMatch = None) -> Response[ProfileOut]:
+    async def return_(self, request: Request, slug: SlugParam, data: Comment = None, if_match: IfMatch = None) -> Response[ProfileOut]:
         return await self._transition(request, slug, Action.RETURN, data, if_match)
 
     @post("/{slug:str}/archive", operation_id="archiveProfile", summary="Profil archivieren", status_code=200)
-    async def archive(self, request: Request, slug: SlugParam, data: TransitionIn | None = None, if_match: IfMatch = None) -> Response[ProfileOut]:
+    async def archive(self, request: Request, slug: SlugParam, data: Comment = None, if_match: IfMatch = None) -> Response[ProfileOut]:
         return await self._transition(request, slug, Action.ARCHIVE, data, if_match)
 
     @post("/{slug:str}/restore", operation_id="restoreProfile", summary="Archiviertes Profil als Entwurf wiederherstellen", status_code=200)
-    async def restore(self, request: Request, slug: SlugParam, data: TransitionIn | None = None, if_match: IfMatch = None) -> Response[ProfileOut]:
+    async def restore(self, request: Request, slug: SlugParam, data: Comment = None, if_match: IfMatch = None) -> Response[ProfileOut]:
         return await self._transition(request, slug, Action.RESTORE, data, if_match)
 
     @post("/{slug:str}/confirm", operation_id="confirmProfile", summary="Aktualität des Profils bestätigen", status_code=200)
@@ -177,8 +178,8 @@ class ProfileController(Controller):
         self,
         request: Request,
         slug: SlugParam,
-        from_version: Annotated[int, Parameter(query="from", ge=1)],
-        to_version: Annotated[int, Parameter(query="to", ge=1)],
+        from_version: Annotated[int, QueryParameter(name="from", ge=1)],
+        to_version: Annotated[int, QueryParameter(name="to", ge=1)],
     ) -> DiffOut:
         principal = await resolve_principal(request)
         changes = await service(request).diff(slug, from_version, to_version, principal)
