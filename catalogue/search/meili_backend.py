@@ -340,7 +340,8 @@ class MeiliBackend:
 
     @staticmethod
     def _hit(raw: Mapping[str, Any]) -> Hit:
-        doc = {k: v for k, v in raw.items() if not k.startswith("_")}
+        # like the Tantivy backend: the document without the long texts
+        doc = {k: v for k, v in raw.items() if not k.startswith("_") and k != "texts"}
         formatted = raw.get("_formatted") or {}
         title = str(doc.get("title") or "")
         summary = str(doc.get("summary") or "")

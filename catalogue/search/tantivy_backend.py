@@ -293,6 +293,7 @@ class _QueryPlanner:
 # the text that keeps every character offset.
 
 SNIPPET_CHARS = 240
+MAX_FRAGMENT_SCAN = 8_000  # characters of the long texts searched for a fragment
 MAX_HIGHLIGHT_TERMS = 60
 
 
@@ -300,7 +301,7 @@ class _Highlighter:
     def __init__(self, terms: frozenset[str]) -> None:
         needles: set[str] = set()
         for term in sorted(terms, key=len, reverse=True)[:MAX_HIGHLIGHT_TERMS]:
-            if len(term) >= 2:
+            if len(term) >= 3:
                 needles.add(term)
                 if "ss" in term:
                     needles.add(term.replace("ss", "s"))
@@ -370,7 +371,7 @@ def highlight_fragment(text: str, highlighter: _Highlighter | None, size: int = 
     """About `size` characters around the first match, escaped and marked; None without a match."""
     if highlighter is None:
         return None
-    spans = highlighter.spans(text)
+    spans = highlighter.spans(text[:MAX_FRAGMENT_SCAN])
     if not spans:
         return None
     first_s, first_e = spans[0]
@@ -389,12 +390,25 @@ def highlight_fragment(text: str, highlighter: _Highlighter | None, size: int = 
 # ------------------------------------------------------------------ the backend
 
 
+MAX_CACHED_PLANS = 512
+
+
+class _View:
+    """A searcher snapshot and the query plans made against it (plans use its term dictionary)."""
+
+    __slots__ = ("plans", "searcher")
+
+    def __init__(self, searcher: tantivy.Searcher) -> None:
+        self.searcher = searcher
+        self.plans: dict[tuple[str, bool], _Plan] = {}
+
+
 @dataclass
 class _Live:
     path: Path
     index: tantivy.Index
     writer: tantivy.IndexWriter
-    searcher: tantivy.Searcher
+    view: _View
 
 
 class TantivyBackend:
@@ -440,7 +454,7 @@ class TantivyBackend:
         else:
             index, writer = self._open_index(path)
         index.reload()
-        live = _Live(path, index, writer, index.searcher())
+        live = _Live(path, index, writer, _View(index.searcher()))
         self._cleanup(keep=path)
         return live
 
@@ -526,7 +540,7 @@ class TantivyBackend:
                 live.writer.rollback()
                 raise SearchError(f"Suchindex konnte nicht geschrieben werden: {exc}") from exc
             live.index.reload()
-            live.searcher = live.index.searcher()
+            live.view = _View(live.index.searcher())
             if self._rebuild_log is not None:
                 self._rebuild_log.append((op, payload))
 
@@ -609,7 +623,7 @@ class TantivyBackend:
                 self._apply(writer, log)
                 writer.commit()
             index.reload()
-            new_live = _Live(path, index, writer, index.searcher())
+            new_live = _Live(path, index, writer, _View(index.searcher()))
             self._write_pointer(path.name)
             old = self._live
             self._live = new_live
@@ -665,11 +679,21 @@ class TantivyBackend:
                 result[name] = {str(b["key"]): int(b["doc_count"]) for b in buckets}
         return result
 
+    def _plan(self, view: _View, q: str, *, any_word: bool) -> _Plan:
+        key = (q, any_word)
+        plan = view.plans.get(key)
+        if plan is None:
+            plan = self.planner.plan(view.searcher, q, any_word=any_word)
+            if len(view.plans) >= MAX_CACHED_PLANS:
+                view.plans.clear()
+            view.plans[key] = plan
+        return plan
+
     def search_sync(self, query: SearchQuery) -> SearchResult:
         """The synchronous search (used by `search`, and by benchmarks)."""
-        live = self._live
-        searcher = live.searcher
-        plan = self.planner.plan(searcher, query.q)
+        view = self._live.view
+        searcher = view.searcher
+        plan = self._plan(view, query.q, any_word=False)
         main_q = self._combine(plan.text_query, self._filter_clauses(query))
         kwargs: dict[str, Any] = {}
         if query.sort is Sort.TITLE:
@@ -722,8 +746,9 @@ class TantivyBackend:
         exclude_ids: Sequence[str] = (),
         limit: int = 100,
     ) -> list[Candidate]:
-        searcher = self._live.searcher
-        plan = self.planner.plan(searcher, text, any_word=True)
+        view = self._live.view
+        searcher = view.searcher
+        plan = self._plan(view, text, any_word=True)
         subs: list[tuple[tantivy.Occur, tantivy.Query]] = []
         if plan.text_query is not None:
             subs.append((tantivy.Occur.Should, plan.text_query))
@@ -755,13 +780,13 @@ class TantivyBackend:
 
     async def health(self) -> bool:
         try:
-            _ = self._live.searcher.num_docs
+            _ = self._live.view.searcher.num_docs
         except Exception as exc:  # pragma: no cover - a broken index
             raise SearchError(f"Suchindex nicht lesbar: {exc}") from exc
         return True
 
     def document_count(self) -> int:
-        return int(self._live.searcher.num_docs)
+        return int(self._live.view.searcher.num_docs)
 
     async def close(self) -> None:
         with self._write_lock:
