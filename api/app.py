@@ -69,9 +69,12 @@ def create_app(
 
 def _feature_handlers() -> list:
     """Route handlers of each business area, in one place."""
+    from api.controllers.pdf import PdfController, profile_pdf_response
     from api.controllers.profiles import ProfileController
+    from api.web.pages import register_profile_pdf
 
-    handlers: list = [ProfileController]
+    register_profile_pdf(profile_pdf_response)  # GET /profiles/{slug}.pdf
+    handlers: list = [ProfileController, PdfController]
     return handlers
 
 

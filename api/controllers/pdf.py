@@ -1,0 +1,115 @@
+"""PDF downloads: the one-page profile overview and the council comparison sheet.
+
+Rendering (Typst, CPU-bound) runs in a worker thread so the event loop keeps
+serving. Output is cached by (slug, revision, day): the same revision renders
+to the same bytes all day, and a new revision or a new day renders afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated
+
+from litestar import Controller, Request, Response, get
+from litestar.params import QueryParameter
+
+from api.web.common import page, service
+from catalogue.errors import ValidationFailed
+from catalogue.models import Profile
+from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf
+
+PDF = "application/pdf"
+
+
+def pdf_cache(request: Request) -> PdfCache:
+    state = request.app.state
+    if getattr(state, "pdf_cache", None) is None:
+        state.pdf_cache = PdfCache()
+    return state.pdf_cache
+
+
+def _today() -> datetime:
+    now = datetime.now(UTC)
+    return datetime(now.year, now.month, now.day, tzinfo=UTC)
+
+
+def _dump(profile: Profile) -> dict:
+    return profile.model_dump(mode="json", exclude={"history", "review_comments", "revision_id"})
+
+
+def _profile_url(request: Request, slug: str) -> str:
+    return f"{request.app.state.settings.public_base_url}/profiles/{slug}"
+
+
+def _pdf_response(data: bytes, filename: str) -> Response:
+    return Response(
+        content=data,
+        media_type=PDF,
+        headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "private, max-age=300"},
+    )
+
+
+async def profile_pdf_response(request: Request, slug: str) -> Response:
+    from api.auth import resolve_principal
+
+    profile = await service(request).get(slug, await resolve_principal(request))
+    day = _today()
+    revision = f"{profile.revision_id}:{day.date().isoformat()}"
+    data = pdf_cache(request).get(profile.slug, revision, "profile")
+    if data is None:
+        data = await asyncio.to_thread(render_profile_pdf, _dump(profile), url=_profile_url(request, profile.slug), generated_at=day)
+        pdf_cache(request).put(profile.slug, revision, "profile", data)
+    return _pdf_response(data, f"{profile.slug}.pdf")
+
+
+async def _comparison_profiles(request: Request, profiles: str) -> list[Profile]:
+    from api.auth import resolve_principal
+
+    slugs = [s.strip() for s in profiles.split(",") if s.strip()]
+    slugs = list(dict.fromkeys(slugs))
+    if not 2 <= len(slugs) <= 3:
+        raise ValidationFailed(
+            "Bitte wählen Sie zwei oder drei Profile für den Vergleich.",
+            errors=[{"field": "profiles", "message": "zwei oder drei Slugs, durch Komma getrennt"}],
+        )
+    principal = await resolve_principal(request)
+    svc = service(request)
+    return [await svc.get(s, principal) for s in slugs]
+
+
+CompareParam = Annotated[
+    str,
+    QueryParameter(name="profiles", pattern=r"^[a-z0-9,-]{3,400}$", description="Zwei oder drei Slugs, durch Komma getrennt"),
+]
+
+
+class PdfController(Controller):
+    tags = ["PDF"]
+
+    @get("/api/v1/profiles/{slug:str}/pdf", operation_id="getProfilePdf", summary="Profil als PDF (A4, eine Seite)", media_type=PDF)
+    async def api_profile_pdf(self, request: Request, slug: str) -> Response:
+        return await profile_pdf_response(request, slug)
+
+    @get("/compare.pdf", operation_id="getComparisonPdf", summary="Zwei oder drei Profile nebeneinander (A4 quer)", media_type=PDF)
+    async def compare_pdf(self, request: Request, profiles: CompareParam) -> Response:
+        items = await _comparison_profiles(request, profiles)
+        day = _today()
+        key = ",".join(p.slug for p in items)
+        revision = ":".join(str(p.revision_id) for p in items) + ":" + day.date().isoformat()
+        cache = pdf_cache(request)
+        data = cache.get(key, revision, "comparison")
+        if data is None:
+            data = await asyncio.to_thread(
+                render_comparison_pdf, [_dump(p) for p in items], urls=[_profile_url(request, p.slug) for p in items], generated_at=day
+            )
+            cache.put(key, revision, "comparison", data)
+        return _pdf_response(data, "vergleich-" + "-".join(p.slug for p in items)[:150] + ".pdf")
+
+    @get("/compare", name="web:compare", include_in_schema=False)
+    async def compare_page(self, request: Request, profiles: CompareParam) -> Response:
+        from catalogue.pdf import comparison_view
+
+        items = await _comparison_profiles(request, profiles)
+        view = comparison_view([_dump(p) for p in items], urls=[_profile_url(request, p.slug) for p in items], generated_at=_today())
+        return await page(request, "compare.html", view=view, items=items, profiles_param=",".join(p.slug for p in items))
