@@ -14,7 +14,9 @@ Score (every part lies in [0, 1], the weights add up to 1, so does the score)::
     F  Handlungsfelder, Jaccard:  |A ∩ B| / |A ∪ B|            (0 if either is empty)
     K  keywords, overlap:         |A ∩ B| / min(|A|, |B|)      (case- and umlaut-insensitive)
     T  text similarity:           relevance of the candidate for the reference text
-                                  divided by the best relevance among all candidates
+                                  divided by the best relevance among all candidates;
+                                  for a profile the profile itself is retrieved too (and
+                                  then dropped), so a weak match is not inflated to 1
     S  size ratio:                min(p1, p2) / max(p1, p2)    (0 if a population is unknown);
                                   halved when exactly one side is a Kreis
     L  same Bundesland:           1 or 0
@@ -166,7 +168,11 @@ def score_candidate(ref: Reference, doc: Mapping[str, Any], text_similarity: flo
 
 
 def rank(ref: Reference, candidates: Sequence[Candidate], *, limit: int = 10, min_score: float = 0.0) -> list[Comparable]:
-    """Score all candidates (text relevance normalised by the best one) and return the best `limit`."""
+    """Score all candidates and return the best `limit`.
+
+    Text relevance is normalised by the best one among `candidates`, the
+    reference itself included when present (it is never returned).
+    """
     best = max((c.text_score for c in candidates), default=0.0)
     scored: list[Comparable] = []
     seen: set[str] = set()
@@ -189,12 +195,9 @@ async def find_comparable(backend: SearchBackend, ref: Reference, *, limit: int 
         any_of["fields_of_action"] = list(ref.fields_of_action)
     if ref.state:
         any_of["state"] = [ref.state]
-    found = await backend.similar_candidates(
-        ref.text,
-        any_of=any_of,
-        exclude_ids=[ref.exclude_id] if ref.exclude_id else [],
-        limit=candidates,
-    )
+    # the reference profile is not excluded here: its own relevance is the
+    # natural maximum for normalising T; `rank` drops it from the result
+    found = await backend.similar_candidates(ref.text, any_of=any_of, limit=candidates + 1)
     return rank(ref, found, limit=limit)
 
 

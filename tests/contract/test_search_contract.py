@@ -405,3 +405,36 @@ def test_query_values_are_validated() -> None:
         SearchQuery(per_page=10_000)
     with pytest.raises(ValueError):
         SearchQuery(facets=("title",))
+
+
+# ------------------------------------------------------------------ factory and comparable
+
+
+def test_factory_chooses_the_backend(tmp_path) -> None:
+    from catalogue.search import create_backend
+    from catalogue.search.meili_backend import MeiliBackend
+    from catalogue.search.tantivy_backend import TantivyBackend
+
+    embedded = create_backend(None, None, tmp_path)
+    assert isinstance(embedded, TantivyBackend) and embedded.root == tmp_path / "search"
+    assert isinstance(create_backend("http://127.0.0.1:7700", "key", tmp_path), MeiliBackend)
+
+
+async def test_find_comparable_gives_german_reasons(backend: SearchBackend) -> None:
+    from catalogue.search.comparable import Reference, find_comparable
+
+    await filled(backend)
+    mine = Reference.for_municipality(
+        population=31_200, state="Bayern", kind="Stadt", fields_of_action=["Digitale Infrastruktur"], text="Glasfaser"
+    )
+    found = await find_comparable(backend, mine, limit=5)
+    assert found[0].document["id"] == "breitband"
+    assert "gleiches Handlungsfeld: Digitale Infrastruktur" in found[0].reasons
+    assert "ebenfalls Bayern" in found[0].reasons
+    licht = next(c for c in found if c.document["id"] == "licht")
+    assert "ähnliche Größe: 31.200 zu 31.200 Einwohnern" in licht.reasons
+    profile_ref = Reference.from_document(next(d for d in ALL if d["id"] == "strategie"))
+    similar = await find_comparable(backend, profile_ref, limit=3)
+    assert "strategie" not in [c.document["id"] for c in similar]
+    assert similar[0].document["id"] == "breitband"
+    assert all(0 < c.score <= 1 for c in similar)
