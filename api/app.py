@@ -71,10 +71,11 @@ def _feature_handlers() -> list:
     """Route handlers of each business area, in one place."""
     from api.controllers.pdf import PdfController, profile_pdf_response
     from api.controllers.profiles import ProfileController
+    from api.controllers.search import SearchController
     from api.web.pages import register_profile_pdf
 
     register_profile_pdf(profile_pdf_response)  # GET /profiles/{slug}.pdf
-    handlers: list = [ProfileController, PdfController]
+    handlers: list = [ProfileController, SearchController, PdfController]
     return handlers
 
 

@@ -1,0 +1,229 @@
+"""Search API: full-text search with facets, similar profiles, "Kommunen wie meine"."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.params import QueryParameter
+from pydantic import BaseModel
+
+from api.auth import resolve_principal
+from api.controllers.profiles import SlugParam
+from catalogue.errors import DependencyUnavailable, ValidationFailed
+from catalogue.profiles import ProfileService
+from catalogue.search.base import FACET_LABELS, SearchError, SearchQuery, Sort
+from catalogue.search.comparable import Comparable, Reference, find_comparable
+from catalogue.search.documents import to_search_document
+from catalogue.vocabularies import (
+    FederalState,
+    FieldOfAction,
+    FundingKind,
+    LegalForm,
+    OrganisationKind,
+    ProjectStatus,
+    SizeClass,
+)
+
+log = logging.getLogger("leuchtturm.search")
+
+
+class FacetValue(BaseModel):
+    value: str
+    count: int
+
+
+class Facet(BaseModel):
+    name: str
+    label: str
+    values: list[FacetValue]
+
+
+class SearchHit(BaseModel):
+    slug: str
+    title: str
+    summary: str
+    score: float
+    snippets: dict[str, str]
+    lead: str | None = None
+    state: str | None = None
+    population: int | None = None
+    size_class: str | None = None
+    fields_of_action: list[str] = []
+    project_status: str | None = None
+    url: str
+    api_url: str
+
+
+class SearchResponse(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    hits: list[SearchHit]
+    facets: list[Facet]
+
+
+class ComparableItem(BaseModel):
+    slug: str
+    title: str
+    score: float
+    reasons: list[str]
+    parts: dict[str, float]
+    state: str | None = None
+    population: int | None = None
+    url: str
+
+
+class ComparableResponse(BaseModel):
+    items: list[ComparableItem]
+    score_formula: str = "0.30·Handlungsfelder + 0.20·Stichworte + 0.25·Text + 0.15·Größe + 0.10·Bundesland"
+
+
+def _lead_name(doc: dict[str, Any]) -> str | None:
+    lead = doc.get("lead")
+    if isinstance(lead, dict):
+        return lead.get("name")
+    return lead if isinstance(lead, str) else None
+
+
+def _hit(base: str, hit: Any) -> SearchHit:
+    d = hit.document
+    return SearchHit(
+        slug=hit.slug,
+        title=hit.title,
+        summary=str(d.get("summary") or ""),
+        score=round(float(hit.score), 4),
+        snippets=hit.snippets,
+        lead=_lead_name(d),
+        state=d.get("state"),
+        population=d.get("population"),
+        size_class=d.get("size_class"),
+        fields_of_action=list(d.get("fields_of_action") or []),
+        project_status=d.get("project_status"),
+        url=f"{base}/profiles/{hit.slug}",
+        api_url=f"{base}/api/v1/profiles/{hit.slug}",
+    )
+
+
+def _comparable(base: str, c: Comparable) -> ComparableItem:
+    d = c.document
+    return ComparableItem(
+        slug=d["slug"],
+        title=d.get("title") or d["slug"],
+        score=round(c.score, 4),
+        reasons=c.reasons,
+        parts={k: round(v, 4) for k, v in c.parts.items()},
+        state=d.get("state"),
+        population=d.get("population"),
+        url=f"{base}/profiles/{d['slug']}",
+    )
+
+
+async def _guarded(coro):  # noqa: ANN001, ANN202
+    try:
+        return await coro
+    except SearchError as exc:
+        log.warning("search backend failed: %s", exc)
+        raise DependencyUnavailable("Die Suche ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.") from exc
+
+
+class SearchController(Controller):
+    path = "/api/v1"
+    tags = ["Suche"]
+
+    @get("/search", operation_id="searchProfiles", summary="Veröffentlichte Profile durchsuchen (Facetten, Filter, Hervorhebungen)")
+    async def search(
+        self,
+        request: Request,
+        q: Annotated[str, QueryParameter(max_length=500, description="Suchtext; Tippfehler, Beugungen und Komposita werden verziehen")] = "",
+        field_of_action: Annotated[list[FieldOfAction] | None, QueryParameter(name="field", description="Handlungsfeld (mehrfach möglich)")] = None,
+        federal_state: Annotated[list[FederalState] | None, QueryParameter(name="state", description="Bundesland (mehrfach möglich)")] = None,
+        size_class: Annotated[list[SizeClass] | None, QueryParameter(name="size_class")] = None,
+        legal_form: Annotated[list[LegalForm] | None, QueryParameter(name="legal_form")] = None,
+        project_status: Annotated[list[ProjectStatus] | None, QueryParameter(name="project_status")] = None,
+        funding: Annotated[list[FundingKind] | None, QueryParameter(name="funding", description="Finanzierungsart")] = None,
+        population_min: Annotated[int | None, QueryParameter(ge=0)] = None,
+        population_max: Annotated[int | None, QueryParameter(ge=0)] = None,
+        since_min: Annotated[int | None, QueryParameter(ge=1900, le=2100, description="Zusammenarbeit seit (ab Jahr)")] = None,
+        since_max: Annotated[int | None, QueryParameter(ge=1900, le=2100, description="Zusammenarbeit seit (bis Jahr)")] = None,
+        sort: Sort = Sort.RELEVANCE,
+        page: Annotated[int, QueryParameter(ge=1, le=1000)] = 1,
+        per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+    ) -> SearchResponse:
+        filters = {
+            "fields_of_action": field_of_action,
+            "state": federal_state,
+            "size_class": size_class,
+            "legal_form": legal_form,
+            "project_status": project_status,
+            "funding_kinds": funding,
+        }
+        try:
+            query = SearchQuery(
+                q=q,
+                filters={k: [str(v) for v in vals] for k, vals in filters.items() if vals},
+                population_min=population_min,
+                population_max=population_max,
+                since_min=since_min,
+                since_max=since_max,
+                sort=sort,
+                page=page,
+                per_page=per_page,
+            )
+        except ValueError as exc:
+            raise ValidationFailed(str(exc)) from exc
+        result = await _guarded(request.app.state.runtime.search.search(query))
+        base = request.app.state.settings.public_base_url
+        facets = [
+            Facet(
+                name=name,
+                label=FACET_LABELS.get(name, name),
+                values=[FacetValue(value=v, count=n) for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
+            )
+            for name, counts in result.facets.items()
+        ]
+        return SearchResponse(
+            total=result.total,
+            page=result.page,
+            per_page=result.per_page,
+            pages=result.pages,
+            hits=[_hit(base, h) for h in result.hits],
+            facets=facets,
+        )
+
+    @get("/profiles/{slug:str}/similar", operation_id="similarProfiles", summary="Vergleichbare Projekte zu einem Profil, mit Begründung")
+    async def similar(self, request: Request, slug: SlugParam, limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10) -> ComparableResponse:
+        profile = await ProfileService().get(slug, await resolve_principal(request))
+        ref = Reference.from_document(to_search_document(profile))
+        found = await _guarded(find_comparable(request.app.state.runtime.search, ref, limit=limit))
+        base = request.app.state.settings.public_base_url
+        return ComparableResponse(items=[_comparable(base, c) for c in found])
+
+    @get("/comparable", operation_id="comparableForMunicipality", summary="„Kommunen wie meine“: Projekte aus vergleichbaren Kommunen")
+    async def comparable(
+        self,
+        request: Request,
+        population: Annotated[int | None, QueryParameter(ge=0, le=100_000_000, description="Einwohnerzahl Ihrer Kommune")] = None,
+        federal_state: Annotated[FederalState | None, QueryParameter(name="state", description="Ihr Bundesland")] = None,
+        kind: Annotated[OrganisationKind | None, QueryParameter(description="Art Ihrer Körperschaft, z. B. Kreis")] = None,
+        fields: Annotated[list[FieldOfAction] | None, QueryParameter(description="Handlungsfelder, die Sie interessieren")] = None,
+        q: Annotated[str, QueryParameter(max_length=500, description="Worum geht es? (frei)")] = "",
+        limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
+    ) -> ComparableResponse:
+        if population is None and federal_state is None and not fields and not q.strip():
+            raise ValidationFailed(
+                "Bitte geben Sie mindestens Einwohnerzahl, Bundesland, Handlungsfeld oder einen Suchtext an.",
+                errors=[{"field": "population", "message": "Angabe fehlt"}],
+            )
+        ref = Reference.for_municipality(
+            population=population,
+            state=federal_state.value if federal_state else None,
+            kind=kind.value if kind else None,
+            fields_of_action=[f.value for f in fields or []],
+            text=q,
+        )
+        found = await _guarded(find_comparable(request.app.state.runtime.search, ref, limit=limit))
+        base = request.app.state.settings.public_base_url
+        return ComparableResponse(items=[_comparable(base, c) for c in found])

@@ -1,0 +1,106 @@
+"""Search, similar and comparable over HTTP, on the embedded default (FerretDB + Tantivy)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from catalogue.access import Action
+from catalogue.models import CONTENT_FIELDS
+from catalogue.profiles import ProfileService
+from catalogue.settings import PROJECT_ROOT
+from catalogue.users import Principal
+from catalogue.vocabularies import Role
+
+REVIEWER = Principal("rita", Role.REVIEWER)
+DEMO = json.loads((PROJECT_ROOT / "data" / "demo" / "profiles.json").read_text())
+
+
+async def _publish_all(app, entries: list[dict]) -> list[str]:  # noqa: ANN001
+    svc = ProfileService()
+    slugs = []
+    for e in entries:
+        p = await svc.create({k: v for k, v in e.items() if k in CONTENT_FIELDS}, REVIEWER)
+        await svc.transition(p.slug, Action.SUBMIT, REVIEWER)
+        await svc.transition(p.slug, Action.PUBLISH, REVIEWER)
+        slugs.append(p.slug)
+    rt = app.state.runtime
+    await rt.sync.drain(rt.search)
+    return slugs
+
+
+@pytest.fixture
+async def corpus(app, client) -> list[str]:  # noqa: ANN001
+    return await _publish_all(app, DEMO[:12])
+
+
+async def test_search_with_typo_facets_and_snippets(client, corpus) -> None:  # noqa: ANN001
+    r = await client.get("/api/v1/search", params={"q": "Digitalisierungstrategie"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] >= 1
+    assert body["hits"][0]["url"].endswith("/profiles/" + body["hits"][0]["slug"])
+    assert any("<mark>" in v for h in body["hits"] for v in h["snippets"].values())
+    facets = {f["name"]: {v["value"]: v["count"] for v in f["values"]} for f in body["facets"]}
+    assert set(facets) >= {"fields_of_action", "state", "size_class", "legal_form", "project_status", "funding_kinds"}
+
+
+async def test_filters_and_exact_totals(client, corpus) -> None:  # noqa: ANN001
+    everything = (await client.get("/api/v1/search", params={"per_page": 100})).json()
+    assert everything["total"] == len(corpus)
+    state = everything["hits"][0]["state"]
+    only = (await client.get("/api/v1/search", params={"state": state, "per_page": 100})).json()
+    assert only["total"] == sum(1 for h in everything["hits"] if h["state"] == state)
+    assert all(h["state"] == state for h in only["hits"])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": '" OR state = "Bayern'},
+        {"q": "title:* OR 1=1"},
+        {"q": "\\\\ ( ) [ ] { } ^2 ~ * ? AND OR NOT"},
+        {"q": '{"$gt": ""}'},
+    ],
+)
+async def test_query_syntax_is_taken_literally(client, corpus, params) -> None:  # noqa: ANN001
+    r = await client.get("/api/v1/search", params=params)
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] < len(corpus)  # never broadened to everything
+
+
+@pytest.mark.parametrize("params", [{"state": 'Bayern" OR state = "Hessen'}, {"field": "Verwaltung) OR (1=1"}, {"sort": "$natural"}, {"page": 0}])
+async def test_bad_filter_values_are_rejected(client, corpus, params) -> None:  # noqa: ANN001
+    r = await client.get("/api/v1/search", params=params)
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_similar_and_comparable_with_german_reasons(client, corpus) -> None:  # noqa: ANN001
+    r = await client.get(f"/api/v1/profiles/{corpus[0]}/similar")
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert items and all(i["slug"] != corpus[0] for i in items)
+    assert all(0 <= i["score"] <= 1 and i["reasons"] for i in items)
+
+    r = await client.get("/api/v1/comparable", params={"population": 30000, "state": "Nordrhein-Westfalen", "fields": "Verwaltung"})
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert items
+    reasons = " | ".join(reason for i in items for reason in i["reasons"])
+    assert "gleiches Handlungsfeld: Verwaltung" in reasons or "ebenfalls Nordrhein-Westfalen" in reasons
+    assert (await client.get("/api/v1/comparable")).status_code == 422
+
+
+async def test_unpublished_profiles_never_appear_in_search(client, app, corpus) -> None:  # noqa: ANN001
+    svc = ProfileService()
+    p = await svc.create({"title": "Streng geheimer Zauberwürfel-Entwurf"}, Principal("erika", Role.EDITOR))
+    await app.state.runtime.sync.drain(app.state.runtime.search)
+    r = await client.get("/api/v1/search", params={"q": "Zauberwürfel"})
+    assert r.json()["total"] == 0
+    await svc.transition(corpus[0], Action.ARCHIVE, REVIEWER)
+    await app.state.runtime.sync.drain(app.state.runtime.search)
+    r = await client.get("/api/v1/search", params={"per_page": 100})
+    assert corpus[0] not in {h["slug"] for h in r.json()["hits"]}
+    assert p.slug not in r.text
