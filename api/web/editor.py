@@ -73,7 +73,7 @@ class AuthController(Controller):
         )
         return with_cookies(response, cookie)
 
-    @post("/anmelden", name="web:login-post")
+    @post("/anmelden", name="web:login-post", status_code=200)
     async def login(self, request: Request) -> Response:
         form = await request.form()
         check_login_csrf(request, form)
@@ -107,7 +107,7 @@ class AuthController(Controller):
         response = Redirect(path=f"{destination}{sep}hinweis=angemeldet", status_code=303)
         return with_cookies(response, session_cookie(request, sid))
 
-    @post("/abmelden", name="web:logout")
+    @post("/abmelden", name="web:logout", status_code=200)
     async def logout(self, request: Request) -> Response:
         form = await request.form()
         if await logged_in(request) is not None:
@@ -169,7 +169,7 @@ class EditorController(Controller):
             return login_redirect(request)
         return await page(request, "edit.html", **_form_context(forms.values_from_profile(None), profile=None))
 
-    @post("/meine-profile/neu", name="web:new-post")
+    @post("/meine-profile/neu", name="web:new-post", status_code=200)
     async def create(self, request: Request) -> Response:
         principal = await logged_in(request)
         if principal is None:
@@ -189,7 +189,7 @@ class EditorController(Controller):
         values = forms.values_from_profile(profile)
         return await page(request, "edit.html", **_form_context(values, profile=profile, etag_value=etag(profile)))
 
-    @post("/profiles/{slug:str}/bearbeiten", name="web:edit-post")
+    @post("/profiles/{slug:str}/bearbeiten", name="web:edit-post", status_code=200)
     async def update(self, request: Request, slug: str) -> Response:
         principal = await logged_in(request)
         if principal is None:
@@ -250,7 +250,7 @@ class EditorController(Controller):
             )
         return Redirect(path=f"/profiles/{saved.slug}/bearbeiten?hinweis=gespeichert", status_code=303)
 
-    @post("/vorschau", name="web:preview")
+    @post("/vorschau", name="web:preview", status_code=200)
     async def preview(self, request: Request) -> Response:
         """Markdown preview for the form's script: the rendered HTML fragment of `text`."""
         principal = await logged_in(request)
@@ -261,7 +261,7 @@ class EditorController(Controller):
         text = str(form.get("text") or "")[:25_000]
         return Response(content=render_html(text), media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
 
-    @post("/profiles/{slug:str}/aktion", name="web:owner-action")
+    @post("/profiles/{slug:str}/aktion", name="web:owner-action", status_code=200)
     async def owner_action(self, request: Request, slug: str) -> Response:
         """Submit or confirm from "Meine Profile" or the profile page."""
         principal = await logged_in(request)
@@ -325,7 +325,7 @@ class ReviewController(Controller):
             raise PermissionDenied("Die Prüfliste sieht nur die Katalogredaktion.")
         return await self._queue(request, principal)
 
-    @post("/redaktion/{slug:str}", name="web:review-action")
+    @post("/redaktion/{slug:str}", name="web:review-action", status_code=200)
     async def act(self, request: Request, slug: str) -> Response:
         principal = await logged_in(request)
         if principal is None:

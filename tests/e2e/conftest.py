@@ -1,0 +1,197 @@
+"""A live Leuchtturm for browser tests: uvicorn on a free loopback port, real FerretDB and Tantivy.
+
+The app runs in a background thread with its own event loop and its own
+database on the session FerretDB; users and published demo profiles are
+seeded before it starts (the search sync worker indexes them on start-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from catalogue.embedded import StoreHandle
+from catalogue.settings import PROJECT_ROOT, Settings
+from tests.conftest import unique_db_name
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = PROJECT_ROOT / "tests" / "artifacts" / "screenshots"
+
+
+def _require(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: browser tests must run, not skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    _require(Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is not None, f"{CHROMIUM} fehlt – Debian-Paket chromium installieren")
+    return CHROMIUM
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _seed(mongo_uri: str, db_name: str) -> None:
+    async def run() -> None:
+        from beanie import init_beanie
+        from pymongo import AsyncMongoClient
+
+        from catalogue.storage import document_models
+        from tests.web_support import seed_published, seed_users
+
+        client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
+        try:
+            await init_beanie(database=client[db_name], document_models=document_models())
+            await seed_users()
+            await seed_published()
+        finally:
+            await client.close()
+
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if errors:
+        raise errors[0]
+
+
+class LiveServer:
+    def __init__(self, base_url: str, server, thread: threading.Thread) -> None:  # noqa: ANN001
+        self.base_url = base_url
+        self._server = server
+        self._thread = thread
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def live_server(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[LiveServer]:
+    import uvicorn
+
+    from api.app import create_app
+
+    db_name = unique_db_name("e2e")
+    _seed(mongo_uri, db_name)
+    port = _free_port()
+    settings = Settings(
+        mongodb_url=mongo_uri,
+        data_dir=tmp_path_factory.mktemp("e2e-var"),
+        demo_data=False,
+        secret_key="e2e-secret-" + "x" * 40,
+        meili_url=None,
+        host="127.0.0.1",
+        port=port,
+        _env_file=None,
+    )
+    app = create_app(settings, db_name=db_name, handle=StoreHandle(mongo_uri, None))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    ready = False
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/?q=Digitalisierung", timeout=5) as r:  # noqa: S310 - loopback
+                if b"/profiles/" in r.read():
+                    ready = True
+                    break
+        except OSError:
+            pass
+        time.sleep(0.3)
+    if not ready:
+        server.should_exit = True
+        pytest.fail("Der Testserver ist nicht rechtzeitig mit Suchergebnissen gestartet")
+    live = LiveServer(base, server, thread)
+    try:
+        yield live
+    finally:
+        live.stop()
+        _drop(mongo_uri, db_name)
+
+
+def _drop(mongo_uri: str, db_name: str) -> None:
+    async def run() -> None:
+        from pymongo import AsyncMongoClient
+
+        client: AsyncMongoClient = AsyncMongoClient(mongo_uri)
+        try:
+            await client.drop_database(db_name)
+        finally:
+            await client.close()
+
+    t = threading.Thread(target=lambda: asyncio.run(run()))
+    t.start()
+    t.join()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str):  # noqa: ANN201
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def context(browser):  # noqa: ANN001, ANN201
+    ctx = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(15_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def page(context):  # noqa: ANN001, ANN201
+    return context.new_page()
+
+
+def shot(page, name: str, *, full_page: bool = True) -> Path:  # noqa: ANN001
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
