@@ -163,6 +163,8 @@ class Source:
     def head(self, n: int = 4096) -> str:
         """A best-effort decoded prefix for format detection (never raises)."""
         chunk = self.raw[:n]
+        if chunk.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return chunk[: len(chunk) // 2 * 2].decode("utf-16", errors="replace")
         if chunk.startswith(b"\xef\xbb\xbf"):
             chunk = chunk[3:]
         try:
@@ -507,9 +509,19 @@ class Importer(Protocol):
 
 def guarded_parse(importer: Importer, source: Source, body: Callable[[Source], Iterator[ParsedRecord]]) -> Iterator[ParsedRecord]:
     """Run `body`, turning any SourceError or unexpected exception into an error record."""
+    count = 0
     try:
         source.check_size()
-        yield from body(source)
+        if not source.raw.strip(b" \t\r\n\xef\xbb\xbf"):
+            count += 1
+            yield error_record(importer.name, source, "Die Datei ist leer.")
+            return
+        for record in body(source):
+            count += 1
+            yield record
+        if count == 0:
+            count += 1
+            yield error_record(importer.name, source, "In der Datei wurden keine Datensätze gefunden.")
     except SourceError as exc:
         yield error_record(importer.name, source, str(exc))
     except Exception as exc:  # noqa: BLE001 - a bad record must never abort the batch

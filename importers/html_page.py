@@ -38,6 +38,7 @@ class _TextExtractor(HTMLParser):
         self.buf: list[str] = []
         self.skip_depth = 0
         self.stack: list[tuple[str, bool]] = []  # (tag, skipping started here)
+        self.open_counts: dict[str, int] = {}
         self.title = ""
         self.in_title = False
         self.h1_index: int | None = None
@@ -84,6 +85,7 @@ class _TextExtractor(HTMLParser):
         if tag == "title" and not self.skip_depth:
             self.in_title = True
         self.stack.append((tag, skipping))
+        self.open_counts[tag] = self.open_counts.get(tag, 0) + 1
         if skipping:
             self.skip_depth += 1
             return
@@ -105,10 +107,11 @@ class _TextExtractor(HTMLParser):
         if tag in VOID_TAGS:
             return
         # pop up to the matching tag (tolerates unclosed elements)
-        if not any(t == tag for t, _ in self.stack):
+        if not self.open_counts.get(tag):
             return
         while self.stack:
             t, skipping = self.stack.pop()
+            self.open_counts[t] -= 1
             if skipping:
                 self.skip_depth -= 1
             if t == "title":

@@ -273,13 +273,13 @@ GENERIC_PARTNERS: tuple[tuple[str, str, PartnerKind], ...] = (
 )
 _GENERIC_RES = [(re.compile(r"(?<![\w-])" + p, re.IGNORECASE), n, k) for p, n, k in GENERIC_PARTNERS]
 
-_ORG_WORD = r"[A-ZÄÖÜ][\wÄÖÜäöüß&.\-]*"
+_ORG_WORD = r"(?<![\w&.\-])[A-ZÄÖÜ][\w&.\-]{0,60}"
 _NAMED_PARTNER_RES = (
     # companies and associations with legal-form suffix
     re.compile(rf"(?:{_ORG_WORD}\s+){{0,5}}{_ORG_WORD}\s+(?:GmbH(?:\s*&\s*Co\.\s*KG)?|gGmbH|mbH|AG|SE|KG|UG|e\.\s?V\.|eG)(?![\w])"),
     # universities
     re.compile(r"(?<![\w-])(?:Technische\s+Hochschule|Technische\s+Universität|Fachhochschule|Hochschule|Universität)\s+(?:für\s+[\w\- ]+?|[A-ZÄÖÜ][\w\-]+(?:\s+[A-ZÄÖÜ][\w\-]+)?)(?=[\s,.;:)]|$)"),
-    re.compile(r"(?:TH|TU|FH)\s+[A-ZÄÖÜ][\w\-]+"),
+    re.compile(r"(?<![\w-])(?:TH|TU|FH)\s+[A-ZÄÖÜ][\w\-]+"),
     re.compile(r"Fraunhofer[- ][A-ZÄÖÜ][\w\-]+"),
     re.compile(r"(?:IHK|Handwerkskammer|Industrie- und Handelskammer)\s+(?:zu\s+)?[A-ZÄÖÜ][\w\-]+(?:[ -][A-ZÄÖÜ][\w\-]+)?"),
 )
@@ -353,7 +353,7 @@ def funding_kinds(text: str) -> list[FundingKind]:
 
 
 _AMOUNT_RE = re.compile(
-    r"(\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+(?:,\d+)?)\s*(Mio\.?|Millionen|Tsd\.?|Tausend)?\s*(?:€|EUR\b|Euro\b)",
+    r"(?<![\d.,])(\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d{1,15}(?:,\d+)?)\s*(Mio\.?|Millionen|Tsd\.?|Tausend)?\s*(?:€|EUR\b|Euro\b)",
     re.IGNORECASE,
 )
 
@@ -463,7 +463,7 @@ def parse_year(text: str) -> int | None:
 
 # ------------------------------------------------- contact and addresses
 
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+EMAIL_RE = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 PHONE_RE = re.compile(
     r"(?:Telefon|Tel\.?|Fon|Phone|Rufnummer)\s*[:.]?\s*(\+?[0-9][0-9 /()\-]{2,38}[0-9])", re.IGNORECASE
 )

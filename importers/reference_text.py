@@ -72,12 +72,12 @@ def heading_field(heading: str) -> str | None:
 def _is_heading(line: str, next_line: str | None, in_contact: bool = False) -> bool:
     if next_line is None:
         return False
+    text = line.rstrip(":").strip()
+    if not text or len(text) > 80 or len(text.split()) > 10:
+        return False
     if in_contact:
         return heading_field(line) is not None or is_boilerplate(line)
     if POSTCODE_CITY_RE.match(line) or STREET_RE.match(line) or PHONE_RE.search(line) or URL_RE.search(line):
-        return False
-    text = line.rstrip(":").strip()
-    if not text or len(text) > 80 or len(text.split()) > 10:
         return False
     if text[-1] in ".!?;,…\"“”»«)" or BULLET_RE.match(line):
         return False
