@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
+from catalogue.vocabularies import EditorialStatus
 from importers.base import ParsedRecord, Source, finish_record, guarded_parse
 from importers.gazetteer import Gazetteer
 from importers.recognition import clean_space
@@ -200,7 +201,5 @@ class HtmlImporter:
         if shape == "structured":
             self.structured._suggest_status(record)
         else:
-            from catalogue.vocabularies import EditorialStatus
-
             record.suggested_status = EditorialStatus.DRAFT
         yield record
