@@ -170,18 +170,24 @@ class _QueryPlanner:
         return [t for t, _ in ranked[:MAX_EXPANSIONS]]
 
     def _split(self, searcher: tantivy.Searcher, stem: str) -> tuple[str, str] | None:
-        """Split a compound query word into two indexed terms, longest balanced split first."""
+        """Split a compound query word into two indexed terms, the most balanced split first.
+
+        A split only counts when each part is more frequent than the whole
+        word (a real compound is rarer than its parts): "breitbandausbau" ->
+        "breitband" + "ausbau", but not "breitband" -> "breit" + "band".
+        """
+        whole = searcher.doc_freq("all", stem)
         best: tuple[int, str, str] | None = None
         for i in range(MIN_PART, len(stem) - MIN_PART + 1):
             left, right = stem[:i], stem[i:]
-            if searcher.doc_freq("all", right) == 0:
+            if searcher.doc_freq("all", right) <= whole:
                 continue
             for cand in (left, left[:-1] if left.endswith("s") else None):
                 if not cand or len(cand) < MIN_PART:
                     continue
                 stems = self.analyzer.analyze(cand)
                 lstem = stems[0] if len(stems) == 1 else cand
-                if searcher.doc_freq("all", lstem) > 0:
+                if len(lstem) >= MIN_PART and searcher.doc_freq("all", lstem) > whole:
                     key = min(len(lstem), len(right))
                     if best is None or key > best[0]:
                         best = (key, lstem, right)
@@ -299,13 +305,19 @@ MAX_HIGHLIGHT_TERMS = 60
 
 class _Highlighter:
     def __init__(self, terms: frozenset[str]) -> None:
-        needles: set[str] = set()
-        for term in sorted(terms, key=len, reverse=True)[:MAX_HIGHLIGHT_TERMS]:
+        candidates: set[str] = set()
+        for term in sorted(terms, key=len)[:MAX_HIGHLIGHT_TERMS]:
             if len(term) >= 3:
-                needles.add(term)
+                candidates.add(term)
                 if "ss" in term:
-                    needles.add(term.replace("ss", "s"))
-        self.needles = sorted(needles, key=len, reverse=True)
+                    candidates.add(term.replace("ss", "s"))
+        # a match extends to the end of the word, so a needle that starts
+        # with a shorter needle adds nothing ("breitband" covers "breitbandausbau")
+        needles: list[str] = []
+        for term in sorted(candidates, key=len):
+            if not any(term.startswith(n) for n in needles):
+                needles.append(term)
+        self.needles = needles
 
     @staticmethod
     def _fold(text: str) -> str:
@@ -315,22 +327,36 @@ class _Highlighter:
         # chained replace is far faster than str.translate with a mapping
         return low.replace("ä", "a").replace("ö", "o").replace("ü", "u").replace("ß", "s")
 
-    def spans(self, text: str) -> list[tuple[int, int]]:
-        """Non-overlapping (start, end) of words that start with a needle, in text order."""
+    def first(self, low: str) -> int:
+        """Offset of the first matching word in the folded text, or -1."""
+        best = -1
+        for needle in self.needles:
+            limit = best if best != -1 else len(low)
+            i = low.find(needle, 0, limit)
+            while i != -1 and i != 0 and low[i - 1].isalnum():
+                i = low.find(needle, i + 1, limit)
+            if i != -1:
+                best = i
+        return best
+
+    def spans(self, text: str, start: int = 0, end: int | None = None, low: str | None = None) -> list[tuple[int, int]]:
+        """Non-overlapping (start, end) of words starting with a needle within text[start:end], in order."""
         if not self.needles or not text:
             return []
-        low = self._fold(text)
-        found: list[tuple[int, int]] = []
+        if low is None:
+            low = self._fold(text)
         n = len(low)
+        end = n if end is None else end
+        found: list[tuple[int, int]] = []
         for needle in self.needles:
-            i = low.find(needle)
+            i = low.find(needle, start, end)
             while i != -1:
                 if i == 0 or not low[i - 1].isalnum():
                     j = i + len(needle)
                     while j < n and low[j].isalnum():
                         j += 1
                     found.append((i, j))
-                i = low.find(needle, i + 1)
+                i = low.find(needle, i + 1, end)
         found.sort()
         spans: list[tuple[int, int]] = []
         for s, e in found:
@@ -371,19 +397,21 @@ def highlight_fragment(text: str, highlighter: _Highlighter | None, size: int = 
     """About `size` characters around the first match, escaped and marked; None without a match."""
     if highlighter is None:
         return None
-    spans = highlighter.spans(text[:MAX_FRAGMENT_SCAN])
-    if not spans:
+    low = highlighter._fold(text[:MAX_FRAGMENT_SCAN])
+    first = highlighter.first(low)
+    if first == -1:
         return None
-    first_s, first_e = spans[0]
-    start = max(0, first_s - size // 3)
+    start = max(0, first - size // 3)
     if start > 0:
-        space = text.find(" ", start, first_s)
-        start = space + 1 if space != -1 else first_s
+        space = text.find(" ", start, first)
+        start = space + 1 if space != -1 else first
     end = min(len(text), start + size)
     if end < len(text):
-        space = text.rfind(" ", first_e, end)
-        end = space if space != -1 else max(end, first_e)
-    body = " ".join(_marked(text, spans, start, end).split())
+        space = text.rfind(" ", first, end)
+        end = space if space > first else end
+    window = text[start:end]
+    spans = highlighter.spans(window)
+    body = " ".join(_marked(window, spans).split())
     return ("… " if start > 0 else "") + body + (" …" if end < len(text) else "")
 
 
