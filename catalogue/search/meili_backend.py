@@ -8,8 +8,8 @@ Settings (applied by `prepare` and to every rebuilt index):
   sortable: published_at, title_sort;
 * `localizedAttributes` with locale "deu" for every attribute, German stop
   words, synonyms from catalogue.synonyms (every member of a group maps to all
-  others, so both directions work); typo tolerance is Meilisearch's default
-  (one typo from 5 letters, two from 9).
+  others, so both directions work); typo tolerance set explicitly to one
+  typo from 5 letters, two from 9 (Meilisearch's defaults, same as Tantivy).
 
 Every task is awaited and checked: a task that did not succeed raises
 `SearchError`. Filter expressions are built only from double-quoted string
@@ -35,7 +35,9 @@ from meilisearch_python_sdk.models.settings import (
     Faceting,
     LocalizedAttributes,
     MeilisearchSettings,
+    MinWordSizeForTypos,
     Pagination,
+    TypoTolerance,
 )
 
 from catalogue.search.base import (
@@ -152,6 +154,9 @@ def index_settings() -> MeilisearchSettings:
         synonyms=synonym_map(),
         localized_attributes=[LocalizedAttributes(locales=["deu"], attribute_patterns=["*"])],
         faceting=Faceting(max_values_per_facet=200),
+        typo_tolerance=TypoTolerance(
+            enabled=True, min_word_size_for_typos=MinWordSizeForTypos(one_typo=5, two_typos=9)
+        ),
         pagination=Pagination(max_total_hits=100_000),
     )
 

@@ -349,6 +349,8 @@ class _Highlighter:
         end = n if end is None else end
         found: list[tuple[int, int]] = []
         for needle in self.needles:
+            if needle not in low:
+                continue
             i = low.find(needle, start, end)
             while i != -1:
                 if i == 0 or not low[i - 1].isalnum():
