@@ -360,7 +360,7 @@ def map_errors(errors: list[dict[str, Any]], values: FormValues) -> dict[str, li
     out: dict[str, list[str]] = {}
     for err in errors:
         path = str(err.get("field") or "")
-        message = str(err.get("message") or "ist ungültig")
+        message = german_message(path, str(err.get("message") or "ist ungültig"))
         parts = path.split(".")
         target = ""
         if parts and parts[0] in GROUP_FIELDS and len(parts) >= 2 and parts[1].isdigit():
@@ -381,6 +381,15 @@ def map_errors(errors: list[dict[str, Any]], values: FormValues) -> dict[str, li
                     break
         out.setdefault(target, []).append(message)
     return out
+
+
+def german_message(path: str, message: str) -> str:
+    """Some validators (e-mail) speak English; say it in German."""
+    if path.endswith("email") and ("email" in message.lower() or "value is not" in message):
+        return "muss eine gültige E-Mail-Adresse sein, zum Beispiel name@kommune.de"
+    if message.isascii() and message[:1].isupper() and "Input" in message:
+        return "ist ungültig"
+    return message
 
 
 def error_label(name: str) -> str:

@@ -90,9 +90,12 @@ def test_editor_submits_reviewer_publishes_and_it_is_found(page, live_server) ->
     login(page, live_server, "pruefung")
     page.goto(live_server.url("/redaktion"))
     item = page.locator(".review-item", has_text="Rufbus Wesertal")
-    shot(page, "redaktion-desktop")
+    shot(page, "redaktion-warteschlange-desktop")
     item.get_by_role("button", name=re.compile("Veröffentlichen")).click()
     page.wait_for_url(re.compile(r"/redaktion\?hinweis=veroeffentlicht"))
+    page.goto(live_server.url("/profiles/rufbus-wesertal/versionen?von=1&bis=3"))
+    assert "Unterschiede von Version 1 zu Version 3" in page.content()
+    shot(page, "versionen-vergleich-desktop")
     logout(page)
 
     # it appears in search (the sync worker indexes it within moments)
@@ -241,6 +244,8 @@ def test_screenshots_and_no_horizontal_scroll(browser, live_server, width: int) 
             page.goto(live_server.url(path))
             assert _fits(page), f"{name} scrolls sideways at {width}px: {page.evaluate(OVERFLOW_JS)} {page.evaluate('[document.documentElement.scrollWidth, window.innerWidth, document.body.scrollWidth]')}"
             shot(page, f"{name}-{suffix}")
+            if name == "formular":
+                shot(page, f"formular-oben-{suffix}", full_page=False)
         page.goto(live_server.url(f"/profiles/{SLUG}/versionen"))
         shot(page, f"versionen-{suffix}")
     finally:
