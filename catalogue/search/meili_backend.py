@@ -27,9 +27,7 @@ import uuid
 from collections.abc import AsyncIterable, Mapping, Sequence
 from typing import Any
 
-import httpx
 from meilisearch_python_sdk import AsyncClient
-from meilisearch_python_sdk.errors import MeilisearchError
 from meilisearch_python_sdk.models.search import SearchParams
 from meilisearch_python_sdk.models.settings import (
     Faceting,
@@ -53,6 +51,7 @@ from catalogue.search.base import (
 )
 
 INDEX_UID = "profiles"
+LOCALES = ["deu"]
 BATCH = 1000
 TASK_TIMEOUT_MS = 120_000
 
@@ -152,7 +151,7 @@ def index_settings() -> MeilisearchSettings:
         displayed_attributes=["*"],
         stop_words=GERMAN_STOP_WORDS,
         synonyms=synonym_map(),
-        localized_attributes=[LocalizedAttributes(locales=["deu"], attribute_patterns=["*"])],
+        localized_attributes=[LocalizedAttributes(locales=LOCALES, attribute_patterns=["*"])],
         faceting=Faceting(max_values_per_facet=200),
         typo_tolerance=TypoTolerance(
             enabled=True, min_word_size_for_typos=MinWordSizeForTypos(one_typo=5, two_typos=9)
@@ -181,7 +180,7 @@ class MeiliBackend:
     async def _wait(self, task: Any) -> None:
         try:
             result = await self.client.wait_for_task(task.task_uid, timeout_in_ms=TASK_TIMEOUT_MS)
-        except (MeilisearchError, httpx.HTTPError) as exc:
+        except Exception as exc:  # timeout, transport or API error while polling
             raise SearchError(f"Meilisearch-Aufgabe {task.task_uid} nicht abgeschlossen: {exc}") from exc
         if result.status != "succeeded":
             raise SearchError(f"Meilisearch-Aufgabe {task.task_uid} ist fehlgeschlagen ({result.status}): {result.error}")
@@ -189,7 +188,9 @@ class MeiliBackend:
     async def _call(self, coro: Any) -> Any:
         try:
             return await coro
-        except (MeilisearchError, httpx.HTTPError) as exc:
+        except SearchError:
+            raise
+        except Exception as exc:  # SDK, HTTP transport (the SDK's own httpx fork) or protocol errors
             raise SearchError(f"Meilisearch-Fehler: {exc}") from exc
 
     async def _ensure_index(self, uid: str) -> None:
@@ -309,6 +310,7 @@ class MeiliBackend:
             highlight_post_tag=_POST,
             show_ranking_score=True,
             matching_strategy="last",
+            locales=LOCALES,
         )
 
     async def search(self, query: SearchQuery) -> SearchResult:
@@ -328,6 +330,7 @@ class MeiliBackend:
                     page=1,
                     hits_per_page=0,
                     matching_strategy="last",
+                    locales=LOCALES,
                 )
             )
         results = await self._call(self.client.multi_search(queries))
@@ -383,7 +386,7 @@ class MeiliBackend:
         if _WORD.search(q):
             queries.append(
                 SearchParams(index_uid=self.index_uid, query=q, filter=exclude or None, limit=limit,
-                             show_ranking_score=True, matching_strategy="frequency")
+                             show_ranking_score=True, matching_strategy="frequency", locales=LOCALES)
             )
         ors: list[str] = []
         for name, values in (any_of or {}).items():

@@ -438,3 +438,130 @@ async def test_find_comparable_gives_german_reasons(backend: SearchBackend) -> N
     assert "strategie" not in [c.document["id"] for c in similar]
     assert similar[0].document["id"] == "breitband"
     assert all(0 < c.score <= 1 for c in similar)
+
+
+# ------------------------------------------------------------------ Meilisearch requests (no server needed)
+
+
+class FakeMeili:
+    """Just enough of the Meilisearch HTTP API to check what the backend sends."""
+
+    def __init__(self, fail_tasks: set[int] | None = None) -> None:
+        self.requests: list[tuple[str, str, Any]] = []
+        self.indexes: set[str] = set()
+        self.next_task = 1
+        self.fail_tasks = fail_tasks or set()
+        self.search_response: dict[str, Any] = {}
+
+    def _task(self, uid: str | None, kind: str) -> dict[str, Any]:
+        n = self.next_task
+        self.next_task += 1
+        return {"taskUid": n, "indexUid": uid, "status": "enqueued", "type": kind, "enqueuedAt": "2025-01-01T00:00:00Z"}
+
+    def __call__(self, request):  # noqa: ANN001, ANN204
+        import json as _json
+
+        httpx = pytest.importorskip("httpx2")  # the SDK's HTTP client
+
+        path = request.url.path.strip("/")
+        body = _json.loads(request.content) if request.content else None
+        self.requests.append((request.method, path, body))
+        parts = path.split("/")
+        if parts[0] == "tasks":
+            n = int(parts[1])
+            failed = n in self.fail_tasks
+            return httpx.Response(200, json={
+                "uid": n, "status": "failed" if failed else "succeeded", "type": "x",
+                "error": {"message": "kaputt"} if failed else None, "enqueuedAt": "2025-01-01T00:00:00Z",
+            })
+        if request.method == "GET" and parts[0] == "indexes" and len(parts) == 2:
+            if parts[1] not in self.indexes:
+                return httpx.Response(404, json={"message": "not found", "code": "index_not_found", "type": "invalid_request", "link": ""})
+            return httpx.Response(200, json={"uid": parts[1], "primaryKey": "id", "createdAt": "2025-01-01T00:00:00Z", "updatedAt": "2025-01-01T00:00:00Z"})
+        if request.method == "POST" and path == "indexes":
+            self.indexes.add(body["uid"])
+            return httpx.Response(202, json=self._task(body["uid"], "indexCreation"))
+        if path == "multi-search":
+            return httpx.Response(200, json=self.search_response)
+        return httpx.Response(202, json=self._task(parts[1] if len(parts) > 1 else None, "x"))
+
+
+def fake_backend(fake: FakeMeili):
+    httpx = pytest.importorskip("httpx2")  # the SDK's HTTP client
+
+    from catalogue.search.meili_backend import MeiliBackend
+
+    backend = MeiliBackend("http://meili.invalid", "key", index_uid="profiles_test")
+    backend.client.http_client._transport = httpx.MockTransport(fake)  # type: ignore[attr-defined]
+    return backend
+
+
+async def test_meili_settings_filters_and_snippets_on_the_wire() -> None:
+    fake = FakeMeili()
+    backend = fake_backend(fake)
+    await backend.prepare()
+    settings = next(b for m, p, b in fake.requests if m == "PATCH" and p.endswith("/settings"))
+    assert settings["localizedAttributes"] == [{"locales": ["deu"], "attributePatterns": ["*"]}]
+    assert settings["searchableAttributes"][:3] == ["title", "keywords", "summary"]
+    assert "state" in settings["filterableAttributes"] and "published_at" in settings["sortableAttributes"]
+    assert "und" in settings["stopWords"]
+    assert "ikz" in settings["synonyms"]["interkommunale zusammenarbeit"]
+    assert "interkommunale zusammenarbeit" in settings["synonyms"]["ikz"]
+    assert settings["typoTolerance"]["minWordSizeForTypos"] == {"oneTypo": 5, "twoTypos": 9}
+
+    fake.search_response = {"results": [
+        {"indexUid": "profiles_test", "hits": [{
+            "id": "a", "slug": "a", "title": "T", "summary": "<b>x</b> Bauhof", "texts": "lang",
+            "_formatted": {"title": "T", "summary": "<b>x</b> \ue000Bauhof\ue001", "texts": "… \ue000Bauhof\ue001 …"},
+            "_rankingScore": 0.9,
+        }], "query": "Bauhof", "processingTimeMs": 1, "totalHits": 1, "page": 1, "hitsPerPage": 20, "totalPages": 1,
+         "facetDistribution": {"legal_form": {"Verein": 1}}},
+        {"indexUid": "profiles_test", "hits": [], "query": "Bauhof", "processingTimeMs": 1, "totalHits": 1,
+         "page": 1, "hitsPerPage": 0, "totalPages": 0, "facetDistribution": {"state": {"Bayern": 1, "Hessen": 2}}},
+    ]}
+    result = await backend.search(SearchQuery(
+        q='Bauhof -Rufbus "Phrase"', filters={"state": ['" OR state = "Bayern', "a\\b"]},
+        population_min=5, since_max=2020, facets=("state", "legal_form"),
+    ))
+    queries = next(b for m, p, b in fake.requests if p == "multi-search")["queries"]
+    main, facet_query = queries
+    assert main["q"] == "Bauhof Rufbus Phrase"
+    assert main["filter"] == [
+        ['state = "\\" OR state = \\"Bayern"', 'state = "a\\\\b"'],
+        "population >= 5",
+        "collaboration_since <= 2020",
+    ]
+    assert main["facets"] == ["legal_form"] and main["page"] == 1 and main["hitsPerPage"] == 20
+    assert main["locales"] == ["deu"]
+    assert facet_query["facets"] == ["state"] and facet_query["hitsPerPage"] == 0
+    assert facet_query["filter"] == ["population >= 5", "collaboration_since <= 2020"]
+    assert result.total == 1 and result.facets == {"state": {"Bayern": 1, "Hessen": 2}, "legal_form": {"Verein": 1}}
+    hit = result.hits[0]
+    assert hit.snippets["summary"] == "&lt;b&gt;x&lt;/b&gt; <mark>Bauhof</mark>"
+    assert hit.snippets["text"] == "… <mark>Bauhof</mark> …"
+    assert "texts" not in hit.document
+    await backend.close()
+
+
+async def test_meili_failed_task_raises() -> None:
+    from catalogue.search.base import SearchError
+
+    fake = FakeMeili(fail_tasks={1})
+    backend = fake_backend(fake)
+    with pytest.raises(SearchError, match="fehlgeschlagen"):
+        await backend.upsert([make("x", "Titel")])
+    await backend.close()
+
+
+async def test_meili_rebuild_swaps_and_deletes_the_old_index() -> None:
+    fake = FakeMeili()
+    backend = fake_backend(fake)
+    fake.indexes.add("profiles_test")
+    assert await backend.rebuild(iter(CORPUS[:3])) == 3
+    calls = [(m, p) for m, p, _ in fake.requests if not p.startswith("tasks")]
+    swap = next(b for m, p, b in fake.requests if p == "swap-indexes")
+    tmp = swap[0]["indexes"][1]
+    assert swap[0]["indexes"][0] == "profiles_test" and tmp.startswith("profiles_test_rebuild_")
+    assert ("POST", f"indexes/{tmp}/documents") in calls
+    assert calls[-1] == ("DELETE", f"indexes/{tmp}")
+    await backend.close()
