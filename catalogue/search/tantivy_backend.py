@@ -437,7 +437,7 @@ class _View:
 class _Live:
     path: Path
     index: tantivy.Index
-    writer: tantivy.IndexWriter
+    writer: tantivy.IndexWriter | None  # opened on the first write (one writer per index directory)
     view: _View
 
 
@@ -460,13 +460,19 @@ class TantivyBackend:
 
     # -- index directories
 
-    def _open_index(self, path: Path) -> tuple[tantivy.Index, tantivy.IndexWriter]:
+    def _open_index(self, path: Path) -> tantivy.Index:
         path.mkdir(parents=True, exist_ok=True)
         index = tantivy.Index(self.schema, path=str(path), reuse=True)
         index.register_tokenizer(ANALYZER, self.analyzer)
         index.config_reader(reload_policy="manual")
-        writer = index.writer(heap_size=WRITER_HEAP, num_threads=1)
-        return index, writer
+        return index
+
+    @staticmethod
+    def _new_writer(index: tantivy.Index) -> tantivy.IndexWriter:
+        try:
+            return index.writer(heap_size=WRITER_HEAP, num_threads=1)
+        except ValueError as exc:  # LockBusy: another process writes this index
+            raise SearchError(f"Suchindex wird von einem anderen Prozess geschrieben: {exc}") from exc
 
     def _new_dir(self) -> Path:
         return self.root / f"v{SCHEMA_VERSION}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -479,12 +485,12 @@ class TantivyBackend:
             # first start, or an index of an older schema: start empty, ask for a reindex
             self.needs_reindex = bool(name)
             path = self._new_dir()
-            index, writer = self._open_index(path)
+            index = self._open_index(path)
             self._write_pointer(path.name)
         else:
-            index, writer = self._open_index(path)
+            index = self._open_index(path)
         index.reload()
-        live = _Live(path, index, writer, _View(index.searcher()))
+        live = _Live(path, index, None, _View(index.searcher()))
         self._cleanup(keep=path)
         return live
 
@@ -563,6 +569,8 @@ class TantivyBackend:
     def _write(self, op: str, payload: list[Any]) -> None:
         with self._write_lock:
             live = self._live
+            if live.writer is None:
+                live.writer = self._new_writer(live.index)
             try:
                 self._apply(live.writer, [(op, payload)])
                 live.writer.commit()
@@ -595,7 +603,8 @@ class TantivyBackend:
                 self._rebuild_log = []
             path = self._new_dir()
             try:
-                index, writer = await asyncio.to_thread(self._open_index, path)
+                index = await asyncio.to_thread(self._open_index, path)
+                writer = self._new_writer(index)
             except BaseException:
                 with self._write_lock:
                     self._rebuild_log = None
@@ -821,7 +830,9 @@ class TantivyBackend:
     async def close(self) -> None:
         with self._write_lock:
             try:
-                self._live.writer.wait_merging_threads()
+                if self._live.writer is not None:
+                    self._live.writer.wait_merging_threads()
+                    self._live.writer = None
             except Exception:  # noqa: BLE001 - already closed
                 pass
 
