@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from catalogue import outbox
 from catalogue.models import OutboxEntry, Profile
