@@ -271,8 +271,14 @@ class MeiliBackend:
                         await self._upsert_into(tmp, payload)
                     else:
                         await self._delete_from(tmp, payload)
-            self._rebuild_log = None
             await self._wait(await self._call(self.client.swap_indexes([(self.index_uid, tmp)])))
+            # writes that raced with the swap may have gone to the old index: apply them again
+            log, self._rebuild_log = self._rebuild_log or [], None
+            for op, payload in log:
+                if op == "upsert":
+                    await self._upsert_into(self.index_uid, payload)
+                else:
+                    await self._delete_from(self.index_uid, payload)
         except BaseException:
             self._rebuild_log = None
             try:
