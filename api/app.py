@@ -72,10 +72,11 @@ def _feature_handlers() -> list:
     from api.controllers.pdf import PdfController, profile_pdf_response
     from api.controllers.profiles import ProfileController
     from api.controllers.search import SearchController
+    from api.controllers.users import UserController, VocabularyController
     from api.web.pages import register_profile_pdf
 
     register_profile_pdf(profile_pdf_response)  # GET /profiles/{slug}.pdf
-    handlers: list = [ProfileController, SearchController, PdfController]
+    handlers: list = [ProfileController, SearchController, PdfController, UserController, VocabularyController]
     return handlers
 
 

@@ -1,0 +1,165 @@
+"""Users and API tokens over the API: admins manage users; everyone manages their own tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, Request, delete, get, post
+from litestar.params import Body
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import require_principal
+from catalogue.access import Action, allowed
+from catalogue.errors import NotFound, PermissionDenied
+from catalogue.users import ApiToken, User, authenticate, create_token, create_user, get_user, revoke_token
+from catalogue.vocabularies import (
+    EDITORIAL_STATUS_LABELS,
+    FederalState,
+    FieldOfAction,
+    FundingKind,
+    LegalForm,
+    OrganisationKind,
+    PartnerKind,
+    ProjectStatus,
+    Role,
+    SizeClass,
+)
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=2, max_length=40)
+    password: str = Field(min_length=10, max_length=1024)
+    role: Role = Role.EDITOR
+    display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+
+
+class UserOut(BaseModel):
+    username: str
+    display_name: str
+    email: str | None
+    role: Role
+    active: bool
+    created_at: datetime
+
+
+class UserPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role | None = None
+    active: bool | None = None
+    display_name: str | None = Field(default=None, max_length=200)
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100, description="Wofür ist das Token?")
+    username: str | None = Field(default=None, description="Nur für Administration: Token für einen anderen Benutzer")
+
+
+class LoginTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+    name: str = Field(default="API-Zugang", max_length=100)
+
+
+class TokenOut(BaseModel):
+    token_id: str
+    username: str
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class NewTokenOut(TokenOut):
+    token: str = Field(description="Das Geheimnis; es wird nur dieses eine Mal angezeigt")
+
+
+def _user_out(u: User) -> UserOut:
+    return UserOut(username=u.username, display_name=u.display_name, email=u.email, role=u.role, active=u.active, created_at=u.created_at)
+
+
+def _token_out(t: ApiToken) -> TokenOut:
+    return TokenOut(token_id=t.token_id, username=t.username, name=t.name, created_at=t.created_at, last_used_at=t.last_used_at, revoked_at=t.revoked_at)
+
+
+class UserController(Controller):
+    path = "/api/v1"
+    tags = ["Benutzer und Tokens"]
+
+    async def _admin(self, request: Request):  # noqa: ANN202
+        principal = await require_principal(request)
+        if not allowed(principal, Action.MANAGE_USERS):
+            raise PermissionDenied("Benutzer verwaltet nur die Administration.")
+        return principal
+
+    @get("/users", operation_id="listUsers", summary="Benutzer auflisten (Administration)")
+    async def list_users(self, request: Request) -> list[UserOut]:
+        await self._admin(request)
+        return [_user_out(u) for u in await User.find_all().sort("username").to_list()]
+
+    @post("/users", operation_id="createUser", summary="Benutzer anlegen (Administration)", status_code=201)
+    async def create_user(self, request: Request, data: UserIn) -> UserOut:
+        await self._admin(request)
+        return _user_out(await create_user(data.username, data.password, data.role, display_name=data.display_name, email=data.email))
+
+    @post("/users/{username:str}", operation_id="updateUser", summary="Rolle ändern, sperren oder entsperren (Administration)", status_code=200)
+    async def update_user(self, request: Request, username: str, data: UserPatch) -> UserOut:
+        await self._admin(request)
+        user = await get_user(username)
+        for name, value in data.model_dump(exclude_none=True).items():
+            setattr(user, name, value)
+        await user.save()
+        return _user_out(user)
+
+    @get("/tokens", operation_id="listTokens", summary="Eigene API-Tokens (Administration: alle)")
+    async def list_tokens(self, request: Request) -> list[TokenOut]:
+        principal = await require_principal(request)
+        query = ApiToken.find_all() if principal.is_admin else ApiToken.find(ApiToken.username == principal.username)
+        return [_token_out(t) for t in await query.sort("created_at").to_list()]
+
+    @post("/tokens", operation_id="createToken", summary="API-Token erzeugen (wird nur einmal angezeigt)", status_code=201)
+    async def create_token(self, request: Request, data: TokenIn) -> NewTokenOut:
+        principal = await require_principal(request)
+        username = data.username or principal.username
+        if username != principal.username and not principal.is_admin:
+            raise PermissionDenied("Tokens für andere erzeugt nur die Administration.")
+        token, secret = await create_token(username, data.name)
+        return NewTokenOut(**_token_out(token).model_dump(), token=secret)
+
+    @post("/auth/token", operation_id="loginForToken", summary="Mit Benutzername und Passwort ein API-Token erhalten", status_code=201)
+    async def login_for_token(self, request: Request, data: Annotated[LoginTokenIn, Body(title="Anmeldung")]) -> NewTokenOut:
+        client = request.client.host if request.client else "unknown"
+        principal = await authenticate(data.username, data.password, client_address=client)
+        token, secret = await create_token(principal.username, data.name)
+        return NewTokenOut(**_token_out(token).model_dump(), token=secret)
+
+    @delete("/tokens/{token_id:str}", operation_id="revokeToken", summary="API-Token widerrufen", status_code=200)
+    async def revoke(self, request: Request, token_id: str) -> TokenOut:
+        principal = await require_principal(request)
+        token = await ApiToken.find_one(ApiToken.token_id == token_id)
+        if token is None or (token.username != principal.username and not principal.is_admin):
+            raise NotFound(f"Token {token_id} nicht gefunden.")
+        return _token_out(await revoke_token(token_id))
+
+
+class VocabularyController(Controller):
+    path = "/api/v1/vocabularies"
+    tags = ["Vokabulare"]
+
+    @get(operation_id="getVocabularies", summary="Alle kontrollierten Listen (Handlungsfelder, Bundesländer, Rechtsformen …)")
+    async def vocabularies(self) -> dict[str, list[str]]:
+        return {
+            "fields_of_action": [v.value for v in FieldOfAction],
+            "states": [v.value for v in FederalState],
+            "organisation_kinds": [v.value for v in OrganisationKind],
+            "partner_kinds": [v.value for v in PartnerKind],
+            "funding_kinds": [v.value for v in FundingKind],
+            "legal_forms": [v.value for v in LegalForm],
+            "project_statuses": [v.value for v in ProjectStatus],
+            "size_classes": [v.value for v in SizeClass],
+            "editorial_statuses": [v.value for v in EDITORIAL_STATUS_LABELS],
+        }
