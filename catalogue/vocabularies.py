@@ -190,3 +190,19 @@ def state_for_ags(ags: str | None) -> FederalState | None:
     if not ags or len(ags) < 2:
         return None
     return FEDERAL_STATE_CODES.get(ags[:2])
+
+
+# Every list by its public name: the API's /api/v1/vocabularies and anything
+# else that needs "all lists" reads them from here.
+VOCABULARIES: dict[str, type[StrEnum]] = {
+    "fields_of_action": FieldOfAction,
+    "states": FederalState,
+    "organisation_kinds": OrganisationKind,
+    "partner_kinds": PartnerKind,
+    "funding_kinds": FundingKind,
+    "legal_forms": LegalForm,
+    "project_statuses": ProjectStatus,
+    "size_classes": SizeClass,
+    "editorial_statuses": EditorialStatus,
+    "roles": Role,
+}

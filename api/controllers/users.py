@@ -13,18 +13,7 @@ from api.auth import require_principal
 from catalogue.access import Action, allowed
 from catalogue.errors import NotFound, PermissionDenied
 from catalogue.users import ApiToken, User, authenticate, create_token, create_user, get_user, revoke_token
-from catalogue.vocabularies import (
-    EDITORIAL_STATUS_LABELS,
-    FederalState,
-    FieldOfAction,
-    FundingKind,
-    LegalForm,
-    OrganisationKind,
-    PartnerKind,
-    ProjectStatus,
-    Role,
-    SizeClass,
-)
+from catalogue.vocabularies import VOCABULARIES, Role
 
 
 class UserIn(BaseModel):
@@ -152,14 +141,4 @@ class VocabularyController(Controller):
 
     @get(operation_id="getVocabularies", summary="Alle kontrollierten Listen (Handlungsfelder, Bundesländer, Rechtsformen …)")
     async def vocabularies(self) -> dict[str, list[str]]:
-        return {
-            "fields_of_action": [v.value for v in FieldOfAction],
-            "states": [v.value for v in FederalState],
-            "organisation_kinds": [v.value for v in OrganisationKind],
-            "partner_kinds": [v.value for v in PartnerKind],
-            "funding_kinds": [v.value for v in FundingKind],
-            "legal_forms": [v.value for v in LegalForm],
-            "project_statuses": [v.value for v in ProjectStatus],
-            "size_classes": [v.value for v in SizeClass],
-            "editorial_statuses": [v.value for v in EDITORIAL_STATUS_LABELS],
-        }
+        return {name: [v.value for v in vocabulary] for name, vocabulary in VOCABULARIES.items()}
