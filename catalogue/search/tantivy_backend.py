@@ -266,7 +266,16 @@ class _QueryPlanner:
             return _Plan(None, highlight)
         words = self.words(q)
         self._add_synonyms(words, highlight)
-        word_queries = [wq for w in words if (wq := self.word_query(searcher, w, highlight)) is not None]
+        word_queries: list[tantivy.Query] = []
+        optional: list[tantivy.Query] = []  # bare numbers ("OZG 2.0") add score, never exclude
+        for w in words:
+            wq = self.word_query(searcher, w, highlight)
+            if wq is None:
+                continue
+            is_number = bool(w.stems) and all(s.isdigit() for s in w.stems) and not w.alternatives
+            (optional if is_number else word_queries).append(wq)
+        if not word_queries:
+            word_queries, optional = optional, []
         if not word_queries:
             return _Plan(tantivy.Query.empty_query(), highlight)
         n = len(word_queries)
@@ -279,6 +288,10 @@ class _QueryPlanner:
         text_q = tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=need
         )
+        if optional:
+            text_q = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, text_q), *((tantivy.Occur.Should, o) for o in optional)]
+            )
         single = [w.stems[0] for w in words if len(w.stems) == 1 and _ALNUM_RE.match(w.stems[0])]
         if len(single) >= 2 and not any_word:
             bonus = tantivy.Query.boost_query(

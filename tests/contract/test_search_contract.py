@@ -161,6 +161,11 @@ async def test_german_analysis(backend: SearchBackend, q: str, expected: str) ->
     assert expected in (await ids(backend, q=q))[:3]
 
 
+async def test_numbers_in_the_query_do_not_exclude(backend: SearchBackend) -> None:
+    await filled(backend)
+    assert (await ids(backend, q="Bauhof 2024"))[:1] == ["bauhof"]
+
+
 # ------------------------------------------------------------------ facets and filters
 
 
