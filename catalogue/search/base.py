@@ -134,6 +134,9 @@ class Hit:
 
     Keys: "title" and "summary" (always present, possibly without marks) and
     "text" (a fragment of the long texts, only when something matched there).
+    `score` is the engine's relevance (BM25 sum for Tantivy, 0–1 ranking score
+    for Meilisearch; 0 when sorted by date or title): compare it only within
+    one result. `document` is the search document without the long "texts".
     """
 
     id: str

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import logging
 import os
 import re
 import shutil
@@ -58,6 +59,8 @@ from catalogue.search.base import (
     SearchResult,
     Sort,
 )
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 POINTER = "CURRENT"
@@ -494,14 +497,21 @@ class TantivyBackend:
         pointer = self.root / POINTER
         name = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else ""
         path = self.root / name if name else None
-        if path is None or not name.startswith(f"v{SCHEMA_VERSION}-") or not path.is_dir():
-            # first start, or an index of an older schema: start empty, ask for a reindex
+        index: tantivy.Index | None = None
+        if path is not None and name.startswith(f"v{SCHEMA_VERSION}-") and path.is_dir():
+            try:
+                index = self._open_index(path)
+            except Exception:  # noqa: BLE001 - unreadable index: start empty, ask for a reindex
+                log.exception("Suchindex %s nicht lesbar, lege einen leeren an", path)
+                index = None
+        if index is None:
+            # first start, an index of an older schema or a broken one: start
+            # empty; `needs_reindex` tells the application to rebuild from MongoDB
             self.needs_reindex = bool(name)
             path = self._new_dir()
             index = self._open_index(path)
             self._write_pointer(path.name)
-        else:
-            index = self._open_index(path)
+        assert path is not None
         index.reload()
         live = _Live(path, index, None, _View(index.searcher()))
         self._cleanup(keep=path)

@@ -570,3 +570,22 @@ async def test_meili_rebuild_swaps_and_deletes_the_old_index() -> None:
     assert ("POST", f"indexes/{tmp}/documents") in calls
     assert calls[-1] == ("DELETE", f"indexes/{tmp}")
     await backend.close()
+
+
+async def test_tantivy_recovers_from_a_broken_or_old_index(tmp_path) -> None:
+    from catalogue.search.tantivy_backend import TantivyBackend
+
+    first = TantivyBackend(tmp_path / "s")
+    await first.upsert(ALL)
+    await first.close()
+    current = (tmp_path / "s" / "CURRENT").read_text().strip()
+    for f in (tmp_path / "s" / current).iterdir():
+        f.write_bytes(b"kaputt")
+    broken = TantivyBackend(tmp_path / "s")
+    assert broken.needs_reindex and (await broken.search(SearchQuery())).total == 0
+    await broken.rebuild(iter(CORPUS[:2]))
+    assert not broken.needs_reindex and (await broken.search(SearchQuery())).total == 2
+    await broken.close()
+    (tmp_path / "s" / "CURRENT").write_text("v0-20200101000000-deadbeef\n")
+    old = TantivyBackend(tmp_path / "s")
+    assert old.needs_reindex
