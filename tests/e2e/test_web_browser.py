@@ -100,10 +100,10 @@ def test_editor_submits_reviewer_publishes_and_it_is_found(page, live_server) ->
 
     # it appears in search (the sync worker indexes it within moments)
     page.goto(live_server.url("/?q=Rufbus+Wesertal"))
-    for _ in range(30):
+    for _ in range(60):
         if page.locator('.result-list a[href="/profiles/rufbus-wesertal"]').count():
             break
-        page.wait_for_timeout(300)
+        page.wait_for_timeout(500)
         page.reload()
     assert page.locator('.result-list a[href="/profiles/rufbus-wesertal"]').count() == 1
 
@@ -239,13 +239,13 @@ def test_screenshots_and_no_horizontal_scroll(browser, live_server, width: int) 
             page.goto(live_server.url(path))
             assert _fits(page), f"{name} scrolls sideways at {width}px: {page.evaluate(OVERFLOW_JS)} {page.evaluate('[document.documentElement.scrollWidth, window.innerWidth, document.body.scrollWidth]')}"
             shot(page, f"{name}-{suffix}")
+            shot(page, f"{name}-oben-{suffix}", full_page=False)
         login(page, live_server, "pruefung")
         for name, path in {"formular": "/meine-profile/neu", "redaktion": "/redaktion", "meine-profile": "/meine-profile"}.items():
             page.goto(live_server.url(path))
             assert _fits(page), f"{name} scrolls sideways at {width}px: {page.evaluate(OVERFLOW_JS)} {page.evaluate('[document.documentElement.scrollWidth, window.innerWidth, document.body.scrollWidth]')}"
             shot(page, f"{name}-{suffix}")
-            if name == "formular":
-                shot(page, f"formular-oben-{suffix}", full_page=False)
+            shot(page, f"{name}-oben-{suffix}", full_page=False)
         page.goto(live_server.url(f"/profiles/{SLUG}/versionen"))
         shot(page, f"versionen-{suffix}")
     finally:

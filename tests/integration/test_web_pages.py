@@ -184,3 +184,40 @@ async def test_static_assets(client) -> None:  # noqa: ANN001
     js = await client.get("/static/js/enhance.js")
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
+
+
+async def test_did_you_mean_fallback_uses_catalogue_words(client, catalogue) -> None:  # noqa: ANN001
+    from api.web.pages import did_you_mean
+
+    class NoSuggest:  # an engine without a suggestion API
+        pass
+
+    assert await did_you_mean(NoSuggest(), "Digitalisirungsstrategie") == "Digitalisierungsstrategie"
+    assert await did_you_mean(NoSuggest(), "Digitalisierungsstrategie") is None
+    assert await did_you_mean(NoSuggest(), "qqq") is None
+
+
+async def test_unexpected_error_is_a_german_html_page(client, catalogue, monkeypatch) -> None:  # noqa: ANN001
+    from catalogue.profiles import ProfileService
+
+    async def boom(self, slug, actor):  # noqa: ANN001, ANN202
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(ProfileService, "get", boom)
+    r = await client.get("/profiles/interkommunale-digitalisierungsstrategie")
+    assert r.status_code == 500
+    assert "text/html" in r.headers["content-type"]
+    assert "Hier ist etwas schiefgegangen" in r.text
+    assert "secret internals" not in r.text and "Traceback" not in r.text
+    assert r.headers.get("content-security-policy")
+    r = await client.get("/api/v1/profiles/interkommunale-digitalisierungsstrategie")
+    assert r.status_code == 500 and r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_pagination_links_keep_the_query(client, catalogue) -> None:  # noqa: ANN001
+    r = await client.get("/", params={"feld": "Verwaltung"})
+    html = r.text
+    if "Weiter ›" in html:  # more than one page of results
+        assert re.search(r'href="/\?feld=Verwaltung&amp;seite=2"', html)
+        r2 = await client.get("/", params={"feld": "Verwaltung", "seite": "2"})
+        assert 'aria-current="page" href="/?feld=Verwaltung&amp;seite=2"' in r2.text
