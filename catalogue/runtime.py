@@ -42,16 +42,37 @@ class Runtime:
 
         storage = await connect(settings, db_name=db_name, handle=handle)
         try:
-            search = create_backend(settings.meili_url, settings.meili_key, settings.resolved_data_dir / "search")
-            with contextlib.suppress(Exception):  # search may be down; writes never wait for it
+            search = create_backend(settings.meili_url, settings.meili_key, settings.resolved_data_dir)
+            try:
                 await search.prepare()
+            except Exception as exc:  # noqa: BLE001 - search may be down; writes never wait for it
+                log.warning("search backend not ready at start: %s", exc)
         except BaseException:
             await storage.close()
             raise
         rt = cls(settings=settings, storage=storage, search=search, sync=SearchSync())
+        await rt._rebuild_if_index_lost()
         if run_sync_worker:
             rt._task = asyncio.create_task(rt.sync.run_forever(search, rt._stop), name="search-sync")
         return rt
+
+    async def _rebuild_if_index_lost(self) -> None:
+        """Rebuild from MongoDB when the index is unreadable, outdated or gone while profiles exist."""
+        from catalogue.models import Profile
+        from catalogue.search.base import SearchQuery
+        from catalogue.vocabularies import EditorialStatus
+
+        try:
+            lost = bool(getattr(self.search, "needs_reindex", False))
+            if not lost:
+                indexed = (await self.search.search(SearchQuery(per_page=1, facets=()))).total
+                lost = indexed == 0 and await Profile.find(Profile.status == EditorialStatus.PUBLISHED).count() > 0
+            if lost:
+                log.warning("search index missing or outdated: rebuilding from the database")
+                count = await self.sync.reindex(self.search)
+                log.warning("search index rebuilt: %d profiles", count)
+        except Exception as exc:  # noqa: BLE001 - the outbox and `leuchtturm reindex` remain
+            log.warning("could not check or rebuild the search index at start: %s", exc)
 
     def notify_change(self) -> None:
         """Wake the sync worker after a write."""

@@ -104,3 +104,33 @@ async def test_unpublished_profiles_never_appear_in_search(client, app, corpus) 
     r = await client.get("/api/v1/search", params={"per_page": 100})
     assert corpus[0] not in {h["slug"] for h in r.json()["hits"]}
     assert p.slug not in r.text
+
+
+async def test_lost_index_is_rebuilt_at_start(settings, mongo_uri) -> None:  # noqa: ANN001
+    """Delete the index directory while profiles exist: the next start rebuilds it from MongoDB."""
+    import shutil
+
+    from catalogue.embedded import StoreHandle
+    from catalogue.runtime import Runtime
+    from catalogue.search.base import SearchQuery
+    from tests.conftest import unique_db_name
+
+    name = unique_db_name("rt")
+    rt = await Runtime.start(settings, db_name=name, handle=StoreHandle(mongo_uri, None), run_sync_worker=False)
+    try:
+        svc = ProfileService()
+        for e in DEMO[:3]:
+            p = await svc.create({k: v for k, v in e.items() if k in CONTENT_FIELDS}, REVIEWER)
+            await svc.transition(p.slug, Action.SUBMIT, REVIEWER)
+            await svc.transition(p.slug, Action.PUBLISH, REVIEWER)
+        await rt.sync.drain(rt.search)
+        assert (await rt.search.search(SearchQuery())).total == 3
+    finally:
+        await rt.stop()
+    shutil.rmtree(settings.resolved_data_dir / "search")
+    rt = await Runtime.start(settings, db_name=name, handle=StoreHandle(mongo_uri, None), run_sync_worker=False)
+    try:
+        assert (await rt.search.search(SearchQuery())).total == 3
+    finally:
+        await rt.storage.client.drop_database(name)
+        await rt.stop()
