@@ -27,7 +27,7 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("it-dienstleister", "rechenzentrum", "kommunales rechenzentrum"),
     ("open data", "offene daten", "opendata"),
     # infrastructure and mobility
-    ("breitband", "glasfaser", "breitbandausbau", "glasfaserausbau", "ftth"),
+    ("breitband", "glasfaser", "breitbandausbau", "glasfaserausbau", "ftth", "schnelles internet"),
     ("öpnv", "öffentlicher personennahverkehr", "nahverkehr", "öffentlicher nahverkehr"),
     ("rufbus", "on-demand-verkehr", "anrufbus", "anruf-sammel-taxi", "bedarfsverkehr", "ridepooling"),
     ("bürgerbus", "buergerbus"),
