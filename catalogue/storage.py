@@ -14,26 +14,13 @@ from catalogue.settings import Settings
 
 def document_models() -> list[type[Document]]:
     """Every Beanie document of the catalogue, registered in one place."""
-    from catalogue import models
+    from catalogue.gazetteer import GazetteerEntry
+    from catalogue.imports import ImportBatch
+    from catalogue.models import Counter, OutboxEntry, Profile
+    from catalogue.sessions import WebSession
+    from catalogue.users import ApiToken, LoginAttempt, User
 
-    found: list[type[Document]] = [models.Profile, models.OutboxEntry, models.Counter]
-    # Optional modules register their documents here as they are added.
-    for module_name, names in _OPTIONAL_DOCUMENTS:
-        try:
-            module = __import__(module_name, fromlist=names)
-        except ModuleNotFoundError:
-            continue
-        found.extend(getattr(module, n) for n in names if hasattr(module, n))
-    return found
-
-
-_OPTIONAL_DOCUMENTS: list[tuple[str, list[str]]] = [
-    ("catalogue.versions", ["ProfileVersion"]),
-    ("catalogue.users", ["User", "ApiToken", "LoginAttempt"]),
-    ("catalogue.sessions", ["WebSession"]),
-    ("catalogue.gazetteer", ["GazetteerEntry"]),
-    ("catalogue.imports", ["ImportBatch"]),
-]
+    return [Profile, OutboxEntry, Counter, User, ApiToken, LoginAttempt, WebSession, GazetteerEntry, ImportBatch]
 
 
 def declared_indexes(model: type[Document]) -> list[IndexModel]:
