@@ -14,7 +14,6 @@ from markupsafe import Markup
 from api.web import forms
 from api.web.common import login_redirect, logged_in, page, safe_next, service
 from api.web.sessions import (
-    CSRF_FIELD,
     check_csrf,
     check_login_csrf,
     clear_session_cookie,

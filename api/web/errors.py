@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from litestar import Request, Response
 from litestar.response import Template
-
-log = logging.getLogger("leuchtturm.web")
 
 MACHINE_PREFIXES = ("/api/", "/api", "/health", "/schema", "/static/")
 
@@ -53,10 +50,7 @@ def html_error(request: Request, problem_response: Response) -> Response:
     elif status == 404 and detail in ("", "Diese Adresse gibt es nicht."):
         detail = GENERIC_DETAIL[404]
     headers = {k: v for k, v in (problem_response.headers or {}).items() if k.lower() in ("retry-after",)}
-    try:
-        principal = request.scope.get("principal")  # set only if resolved earlier in this request
-    except Exception:  # noqa: BLE001
-        principal = None
+    principal = request.scope.get("principal")  # set only if resolved earlier in this request
     return Template(
         template_name="error.html",
         context={

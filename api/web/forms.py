@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from catalogue.formatting import format_date_de, format_float_de
@@ -404,11 +404,3 @@ def error_label(name: str) -> str:
     if name.startswith("contact."):
         return f"Kontakt: {FIELD_LABELS.get(name, name)}"
     return FIELD_LABELS.get(name, name or "Profil")
-
-
-def first_date(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return None
