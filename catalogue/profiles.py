@@ -13,15 +13,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 from beanie import PydanticObjectId
 from beanie.exceptions import RevisionIdWasChanged
 from pydantic import ValidationError
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from catalogue import outbox
 from catalogue.access import Action, allowed
 from catalogue.errors import (
+    CatalogueError,
     InvalidTransition,
     NotAuthenticated,
     NotFound,
@@ -34,10 +36,12 @@ from catalogue.errors import (
 from catalogue.models import (
     CONTENT_FIELDS,
     FieldChange,
+    OutboxEntry,
     Profile,
     ProfileContent,
     Provenance,
     ReviewComment,
+    Counter,
     VersionEntry,
     utcnow,
 )
@@ -266,7 +270,17 @@ class ProfileService:
         if_match: str | None,
         partial: bool,
         require_if_match: bool = True,
+        provenance: Provenance | None = None,
+        action: str = "edit",
+        status: S | None = None,
     ) -> Profile:
+        """Change a profile's content.
+
+        Importers pass `provenance` (stored with the change, not a content
+        field), `action="import"` for the history entry, and optionally a
+        new `status` (only draft or published; publishing needs the
+        IMPORT_PUBLISHED permission) recorded in the same history entry.
+        """
         profile = await self.get(slug, actor)
         if not allowed(actor, Action.EDIT, owner=profile.owner, status=profile.status):
             if profile.status != S.DRAFT and profile.owner == actor.username:
@@ -285,14 +299,103 @@ class ProfileService:
         new_content = validate_content(merged)
         new = new_content.model_dump(mode="json")
         changes = diff_content(current, new)
+        if status is not None and status != profile.status:
+            if status not in (S.DRAFT, S.PUBLISHED):
+                raise ValidationFailed("Beim Import sind nur die Status Entwurf und veröffentlicht möglich.")
+            if status == S.PUBLISHED and not allowed(actor, Action.IMPORT_PUBLISHED):
+                raise PermissionDenied("Nur die Katalogredaktion darf Profile direkt veröffentlichen.")
+            changes.append(FieldChange(field="status", old=profile.status.value, new=status.value))
         if not changes:
             return profile
         for name in CONTENT_FIELDS:
             setattr(profile, name, getattr(new_content, name))
+        if status is not None and status != profile.status:
+            profile.status = status
+            if status == S.PUBLISHED:
+                profile.published_at = utcnow()
+        if provenance is not None:
+            profile.provenance = provenance
         profile.refresh_derived()
-        self._append_history(profile, actor, "edit", changes)
+        self._append_history(profile, actor, action, changes)
         await self._write(profile)
         return profile
+
+    async def create_many(self, items: Sequence[NewProfile], actor: Principal, *, action: str = "import") -> BulkCreateResult:
+        """Create many profiles with two bulk writes (for imports).
+
+        Each item comes with the slug to use (the caller has checked it is
+        free). One `$inc` reserves a block of outbox sequence numbers, the
+        outbox entries go in with one insert_many *before* the profiles (as
+        in `create`), then the profiles with one unordered insert_many. An
+        item whose slug was taken meanwhile is retried through `create`
+        (next free slug, or a ValidationFailed for a fixed slug), so one
+        clash never fails the others. Results are in the order of `items`.
+        """
+        if not items:
+            return BulkCreateResult([], None)
+        if not allowed(actor, Action.CREATE):
+            raise PermissionDenied("Sie dürfen keine Profile anlegen.")
+        if any(i.status == S.PUBLISHED for i in items) and not allowed(actor, Action.IMPORT_PUBLISHED):
+            raise PermissionDenied("Nur die Katalogredaktion darf Profile direkt veröffentlichen.")
+        if any(i.status not in (S.DRAFT, S.PUBLISHED, S.SUBMITTED) for i in items):
+            raise ValidationFailed("Neue Profile beginnen als Entwurf, eingereicht oder veröffentlicht.")
+        now = utcnow()
+        profiles: list[Profile] = []
+        for item in items:
+            data = item.content.model_dump(mode="json")
+            changes = diff_content({}, data) + [FieldChange(field="status", old=None, new=item.status.value)]
+            profile = Profile.model_construct(
+                id=item.id or PydanticObjectId(),
+                revision_id=uuid4(),
+                slug=item.slug,
+                status=item.status,
+                owner=actor.username,
+                provenance=item.provenance,
+                review_comments=[],
+                created_at=now,
+                updated_at=now,
+                published_at=now if item.status == S.PUBLISHED else None,
+                confirmed_at=None,
+                version=1,
+                history=[VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes)],
+                **{name: getattr(item.content, name) for name in CONTENT_FIELDS},
+            )
+            profile.refresh_derived()
+            profiles.append(profile)
+        last = await reserve_sequence("outbox", len(profiles))
+        first = last - len(profiles) + 1
+        await OutboxEntry.get_pymongo_collection().insert_many(
+            [
+                {"seq": first + n, "profile_id": str(p.id), "slug": p.slug, "op": "upsert", "created_at": now,
+                 "attempts": 0, "next_attempt_at": now, "last_error": None, "done": False}
+                for n, p in enumerate(profiles)
+            ],
+            ordered=True,
+        )
+        failed: set[int] = set()
+        try:
+            await Profile.get_pymongo_collection().insert_many([_to_db(p) for p in profiles], ordered=False)
+        except BulkWriteError as exc:
+            for err in exc.details.get("writeErrors", []):
+                if err.get("code") != 11000:
+                    raise
+                failed.add(int(err["index"]))
+        out: list[Profile | CatalogueError] = []
+        for n, (item, profile) in enumerate(zip(items, profiles, strict=True)):
+            if n not in failed:
+                out.append(profile)
+                continue
+            try:
+                out.append(
+                    await self.create(
+                        item.content, actor, provenance=item.provenance, status=item.status, action=action,
+                        slug=item.slug if item.fixed_slug else None,
+                    )
+                )
+            except CatalogueError as exc:
+                out.append(exc)
+        self._on_change()
+        return BulkCreateResult(out, (first, last))
 
     async def transition(
         self,
@@ -381,6 +484,40 @@ class ProfileService:
                 "Das Profil wurde inzwischen von jemand anderem geändert. Bitte laden Sie es neu und übernehmen Sie Ihre Änderungen."
             ) from None
         self._on_change()
+
+
+@dataclass
+class NewProfile:
+    """One profile for `ProfileService.create_many`."""
+
+    content: ProfileContent
+    slug: str
+    status: S = S.DRAFT
+    provenance: Provenance | None = None
+    fixed_slug: bool = False  # the slug came with the data and must not change
+    id: PydanticObjectId | None = None  # chosen by the caller, or new
+
+
+@dataclass
+class BulkCreateResult:
+    items: list[Profile | CatalogueError]  # per input item: the new profile or why it failed
+    outbox_seqs: tuple[int, int] | None  # the reserved block of outbox sequence numbers (inclusive)
+
+
+async def reserve_sequence(name: str, n: int) -> int:
+    """Atomically advance the counter `name` by `n`; returns the last number of the reserved block."""
+    from pymongo import ReturnDocument
+
+    doc = await Counter.get_pymongo_collection().find_one_and_update(
+        {"name": name}, {"$inc": {"value": int(n)}}, upsert=True, return_document=ReturnDocument.AFTER
+    )
+    return int(doc["value"])
+
+
+def _to_db(profile: Profile) -> dict[str, Any]:
+    from beanie.odm.utils.encoder import Encoder
+
+    return Encoder(to_db=True, keep_nulls=True).encode(profile)
 
 
 def last_modified(profile: Profile) -> datetime:

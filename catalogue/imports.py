@@ -1,0 +1,55 @@
+"""Uploaded imports waiting for confirmation (collection `import_batches`).
+
+An editor uploads a file; the API parses it, runs a dry run and keeps the
+parsed records together with the preview report in an `ImportBatch`. Only
+on confirmation are the records written (from the stored records, so what
+is written is exactly what was previewed). Previews expire after
+`PREVIEW_TTL`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from beanie import Document
+from pydantic import Field
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from catalogue.models import utcnow
+
+PREVIEW_TTL = timedelta(hours=24)
+
+
+class BatchStatus(StrEnum):
+    PREVIEW = "preview"
+    CONFIRMED = "confirmed"
+    EXPIRED = "expired"
+
+
+class ImportBatch(Document):
+    owner: str
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(default_factory=lambda: utcnow() + PREVIEW_TTL)
+    status: BatchStatus = BatchStatus.PREVIEW
+    source_name: str
+    format: str | None = None  # the importer that read the file
+    size_bytes: int = 0
+    records: list[dict[str, Any]] = Field(default_factory=list)  # serialised parsed records (importers.runner)
+    preview: dict[str, Any] = Field(default_factory=dict)  # the dry-run report
+    result: dict[str, Any] | None = None  # the report of the confirmed run
+    confirmed_at: datetime | None = None
+    confirmed_by: str | None = None
+    publish: bool = False
+
+    class Settings:
+        name = "import_batches"
+        indexes = [
+            IndexModel([("owner", ASCENDING), ("created_at", DESCENDING)], name="owner_created"),
+        ]
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        expires = self.expires_at if self.expires_at.tzinfo else self.expires_at.replace(tzinfo=now.tzinfo)
+        return self.status == BatchStatus.PREVIEW and expires <= now

@@ -1,0 +1,841 @@
+"""The import runner: parsed records into the catalogue.
+
+`parse_sources` reads files with the importers (never raising for bad
+content); `ImportRunner.run_items` writes the records:
+
+* **Upsert, never a duplicate.** A record matches an existing profile by its
+  source id (provenance.source_id), by the slug it carries (catalogue
+  formats: export then import reproduces the profiles with their slugs) or
+  by its content fingerprint. A match whose stored fingerprint equals the
+  record's is *unchanged* (a re-import writes nothing: no version, no
+  outbox entry); otherwise the profile is *updated* through
+  `ProfileService.update` (history entry "import", outbox entry).
+* **Probable duplicates.** A record that matches nothing, but whose title
+  and lead body equal those of a profile from another source, is skipped
+  and reported – unless `merge=True`, which updates that profile instead.
+  Two records of one run that are the same (source id, slug, content, or
+  title and lead) count as a duplicate too.
+* **Errors per record.** Parse and validation errors (and a permission
+  problem with one existing profile) are reported for that record; the rest
+  of the batch goes on.
+* **Dry run** plans exactly the same actions and slugs and writes nothing.
+* **Status.** Drafts by default; `publish=True` (reviewers and admins only,
+  otherwise `PermissionDenied`) publishes – except reference texts, which
+  always go in as drafts.
+* **Speed.** Records are planned and written in chunks of `chunk_size`:
+  new profiles go in through `ProfileService.create_many` (one insert_many
+  for the outbox entries, one for the profiles). Known source ids,
+  fingerprints, slugs and titles are looked up per chunk with `$in`
+  queries on MongoDB; on FerretDB 1.24, which pushes no filter down to
+  SQLite (every query scans the collection), they are read once per run
+  with one projection scan instead. When a search backend is given, the
+  runner indexes the published profiles it created chunk by chunk itself
+  and removes their outbox entries afterwards (everything else –
+  updates, failures – stays for the sync worker); without one, the sync
+  worker indexes everything from the outbox.
+* **Gazetteer records** (importer.produces == "gazetteer") are upserted by
+  AGS into `catalogue.gazetteer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from beanie import PydanticObjectId
+
+from catalogue import gazetteer as gaz
+from catalogue.access import Action, allowed
+from catalogue.errors import CatalogueError, PermissionDenied
+from catalogue.models import OutboxEntry, Profile, ProfileContent, Provenance
+from catalogue.profiles import NewProfile, ProfileService, content_dict
+from catalogue.slugs import slug_candidates
+from catalogue.users import Principal
+from catalogue.vocabularies import EditorialStatus
+from importers.base import (
+    FORMAT_CHOICES,
+    RECORD_FIELD,
+    FieldWarning,
+    ParsedRecord,
+    Source,
+    SourceError,
+    error_record,
+    parse_source,
+    validate_record,
+)
+
+log = logging.getLogger("leuchtturm.import")
+
+CATALOGUE_FORMATS = frozenset({"json", "ndjson", "csv"})
+ALWAYS_DRAFT = frozenset({"reference"})
+CHUNK_SIZE = 500
+
+CREATED, UPDATED, UNCHANGED, DUPLICATE, ERROR = "created", "updated", "unchanged", "duplicate", "error"
+ACTIONS: tuple[str, ...] = (CREATED, UPDATED, UNCHANGED, DUPLICATE, ERROR)
+ACTION_LABELS = {
+    CREATED: "neu",
+    UPDATED: "geändert",
+    UNCHANGED: "unverändert",
+    DUPLICATE: "Dublette übersprungen",
+    ERROR: "Fehler",
+}
+DRY_RUN_LABELS = {
+    CREATED: "würde angelegt",
+    UPDATED: "würde geändert",
+    UNCHANGED: "unverändert",
+    DUPLICATE: "Dublette, würde übersprungen",
+    ERROR: "Fehler",
+}
+
+ProgressCallback = Callable[[int, int], None]
+
+
+# ------------------------------------------------------------------ items
+
+
+@dataclass
+class ImportItem:
+    """One parsed record with the source it came from."""
+
+    record: ParsedRecord
+    source_name: str
+    importer: str  # format name of the importer ("structured", "json", "gazetteer" …)
+    produces: str = "profile"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form, for keeping a previewed upload until it is confirmed."""
+        r = self.record
+        prov = dict(r.provenance)
+        if prov.get("retrieved_at") is not None and hasattr(prov["retrieved_at"], "isoformat"):
+            prov["retrieved_at"] = prov["retrieved_at"].isoformat()
+        return {
+            "source_name": self.source_name,
+            "importer": self.importer,
+            "produces": self.produces,
+            "content": r.content,
+            "source_id": r.source_id,
+            "fingerprint": r.fingerprint,
+            "warnings": [[w.field, w.message] for w in r.warnings],
+            "errors": [[e.field, e.message] for e in r.errors],
+            "provenance": prov,
+            "suggested_status": r.suggested_status.value,
+            "slug": r.slug,
+            "original_provenance": r.original_provenance,
+            "position": r.position,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ImportItem:
+        record = ParsedRecord(
+            content=data.get("content") or {},
+            source_id=data.get("source_id"),
+            fingerprint=data.get("fingerprint") or "",
+            warnings=[FieldWarning(f, m) for f, m in data.get("warnings") or []],
+            errors=[FieldWarning(f, m) for f, m in data.get("errors") or []],
+            provenance=data.get("provenance") or {},
+            suggested_status=EditorialStatus(data.get("suggested_status") or "draft"),
+            slug=data.get("slug"),
+            original_provenance=data.get("original_provenance"),
+            position=int(data.get("position") or 0),
+        )
+        return cls(record, data["source_name"], data["importer"], data.get("produces") or "profile")
+
+
+def parse_sources(sources: Iterable[Source], format: str = "auto") -> list[ImportItem]:
+    """Parse every source; bad files and records become error records, nothing raises."""
+    if format not in FORMAT_CHOICES:
+        raise SourceError(f"Unbekanntes Format „{format}“. Möglich sind: {', '.join(FORMAT_CHOICES)}.")
+    items: list[ImportItem] = []
+    for source in sources:
+        importer, records = parse_source(source, format)
+        name = importer.name if importer is not None else format
+        produces = importer.produces if importer is not None else "profile"
+        for n, record in enumerate(records, 1):
+            if not record.position:
+                record.position = n
+            items.append(ImportItem(record, source.name, name, produces))
+    return items
+
+
+def read_paths(paths: Iterable[str], format: str = "auto") -> list[ImportItem]:
+    """Read and parse files; an unreadable file becomes one error record."""
+    sources: list[Source] = []
+    items: list[ImportItem] = []
+    for path in paths:
+        try:
+            sources.append(Source.from_path(path))
+        except (OSError, SourceError) as exc:
+            message = str(exc) if isinstance(exc, SourceError) else f"Die Datei „{path}“ kann nicht gelesen werden ({exc.strerror or exc})."
+            rec = error_record(format, Source(name=str(path), raw=b""), message, position=1)
+            items.append(ImportItem(rec, str(path), format))
+    return items + parse_sources(sources, format)
+
+
+# ----------------------------------------------------------------- report
+
+
+def _warnings(items: Iterable[FieldWarning]) -> list[dict[str, str]]:
+    return [{"field": w.field, "message": w.message} for w in items]
+
+
+@dataclass
+class RecordResult:
+    position: int
+    source: str
+    action: str
+    kind: str = "profile"  # or "gazetteer"
+    slug: str | None = None
+    title: str | None = None
+    status: str | None = None  # editorial status the profile has (or would have) afterwards
+    duplicate_of: str | None = None  # slug of the profile this record duplicates
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def error(self, message: str, field_name: str = RECORD_FIELD) -> None:
+        self.action = ERROR
+        self.errors.append({"field": field_name, "message": message})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "source": self.source,
+            "action": self.action,
+            "action_label": ACTION_LABELS[self.action],
+            "kind": self.kind,
+            "slug": self.slug,
+            "title": self.title,
+            "status": self.status,
+            "duplicate_of": self.duplicate_of,
+            "warnings": self.warnings,
+            "errors": self.errors,
+        }
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+@dataclass
+class ImportReport:
+    results: list[RecordResult] = field(default_factory=list)
+    dry_run: bool = False
+    publish: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(r.action for r in self.results)
+        return {a: c.get(a, 0) for a in ACTIONS}
+
+    @property
+    def failed(self) -> int:
+        return self.counts[ERROR]
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def summary(self) -> str:
+        """German one-liner: "12 neu, 3 geändert, 40 unverändert, 1 Dublette übersprungen, 2 Fehler"."""
+        c = self.counts
+        parts = [
+            f"{c[CREATED]} neu",
+            f"{c[UPDATED]} geändert",
+            f"{c[UNCHANGED]} unverändert",
+            _plural(c[DUPLICATE], "Dublette", "Dubletten") + " übersprungen",
+            f"{c[ERROR]} Fehler",
+        ]
+        text = ", ".join(parts)
+        return f"Probelauf (nichts gespeichert): {text}" if self.dry_run else text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "publish": self.publish,
+            "summary": self.summary(),
+            "counts": self.counts,
+            "total": len(self.results),
+            "records": [r.to_dict() for r in self.results],
+        }
+
+    def lines(self) -> list[str]:
+        """A readable per-record report (German)."""
+        labels = DRY_RUN_LABELS if self.dry_run else ACTION_LABELS
+        out: list[str] = []
+        for r in self.results:
+            name = r.source.rsplit("/", 1)[-1]
+            head = f"{name} #{r.position}: {labels[r.action]}"
+            if r.slug:
+                head += f" – {r.slug}"
+            if r.title:
+                head += f" („{r.title}“)"
+            if r.duplicate_of:
+                head += f" – wie „{r.duplicate_of}“"
+            out.append(head)
+            out.extend(f"    Fehler: {e['message']}" for e in r.errors)
+            out.extend(f"    Hinweis: {w['message']}" for w in r.warnings)
+        return out
+
+
+# ------------------------------------------------------------- known keys
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").casefold().split())
+
+
+@dataclass
+class Known:
+    """What the runner needs to know about an existing (or planned) profile."""
+
+    id: str
+    slug: str
+    title: str
+    lead: str
+    source: str | None
+    source_id: str | None
+    fingerprint: str | None
+    status: EditorialStatus
+    owner: str | None
+    run_position: str | None = None  # set when a record of this run created or updated it
+
+    @property
+    def title_lead(self) -> tuple[str, str]:
+        return _norm(self.title), _norm(self.lead)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Known:
+        prov = doc.get("provenance") or {}
+        return cls(
+            id=str(doc["_id"]),
+            slug=doc["slug"],
+            title=doc.get("title") or "",
+            lead=(doc.get("lead") or {}).get("name") or "",
+            source=prov.get("source"),
+            source_id=prov.get("source_id"),
+            fingerprint=prov.get("fingerprint"),
+            status=EditorialStatus(doc.get("status") or "draft"),
+            owner=doc.get("owner"),
+        )
+
+
+_PROJECTION = {"slug": 1, "title": 1, "lead.name": 1, "provenance": 1, "status": 1, "owner": 1}
+
+
+class KnownProfiles:
+    """Source ids, slugs, fingerprints and title/lead pairs of the catalogue, plus what this run adds."""
+
+    def __init__(self, preload: bool) -> None:
+        self.preload = preload
+        self.by_id: dict[str, Known] = {}
+        self.by_source_id: dict[str, Known] = {}
+        self.by_slug: dict[str, Known] = {}
+        self.by_fingerprint: dict[str, Known] = {}
+        self.by_title_lead: dict[tuple[str, str], Known] = {}
+        self.checked_slugs: set[str] = set()
+        self.checked_titles: set[str] = set()
+
+    @classmethod
+    async def open(cls, strategy: str = "auto") -> KnownProfiles:
+        if strategy == "auto":
+            strategy = "scan" if await _is_ferretdb() else "query"
+        known = cls(preload=strategy == "scan")
+        if known.preload:
+            async for doc in Profile.get_pymongo_collection().find({}, _PROJECTION):
+                known.add(Known.from_doc(doc))
+        return known
+
+    def add(self, k: Known) -> None:
+        old = self.by_id.get(k.id)
+        if old is not None:
+            self._remove(old)
+        self.by_id[k.id] = k
+        self.by_slug[k.slug] = k
+        self.checked_slugs.add(k.slug)
+        if k.source_id:
+            self.by_source_id.setdefault(k.source_id, k)
+        if k.fingerprint:
+            self.by_fingerprint.setdefault(k.fingerprint, k)
+        self.by_title_lead.setdefault(k.title_lead, k)
+
+    def _remove(self, k: Known) -> None:
+        for mapping, key in (
+            (self.by_source_id, k.source_id),
+            (self.by_fingerprint, k.fingerprint),
+            (self.by_title_lead, k.title_lead),
+            (self.by_slug, k.slug),
+        ):
+            if key and mapping.get(key) is k:  # type: ignore[attr-defined]
+                del mapping[key]  # type: ignore[attr-defined]
+
+    async def prefetch(self, source_ids: set[str], slugs: set[str], fingerprints: set[str], titles: set[str]) -> None:
+        """Query mode: load the profiles a chunk may match (one `$in` query per key)."""
+        if self.preload:
+            return
+        coll = Profile.get_pymongo_collection()
+        queries = [
+            ("provenance.source_id", source_ids),
+            ("provenance.fingerprint", fingerprints),
+            ("slug", slugs - self.checked_slugs),
+            ("title", titles - self.checked_titles),
+        ]
+        for key, values in queries:
+            if not values:
+                continue
+            async for doc in coll.find({key: {"$in": sorted(values)}}, _PROJECTION):
+                if str(doc["_id"]) not in self.by_id:
+                    self.add(Known.from_doc(doc))
+        self.checked_slugs |= slugs
+        self.checked_titles |= titles
+
+    async def free_slug(self, title: str, municipality: str | None) -> str:
+        """The first free slug candidate (no write; the unique index has the last word)."""
+        candidates = slug_candidates(title, municipality)
+        while True:
+            batch = [next(candidates) for _ in range(8)]
+            unknown = [c for c in batch if c not in self.checked_slugs]
+            if unknown and not self.preload:
+                await self._check_slugs(unknown)
+            for c in batch:
+                if c not in self.by_slug:
+                    return c
+
+    async def _check_slugs(self, slugs: list[str]) -> None:
+        async for doc in Profile.get_pymongo_collection().find({"slug": {"$in": slugs}}, _PROJECTION):
+            if str(doc["_id"]) not in self.by_id:
+                self.add(Known.from_doc(doc))
+        self.checked_slugs.update(slugs)
+
+
+async def _is_ferretdb() -> bool:
+    try:
+        info = await Profile.get_pymongo_collection().database.command("buildInfo")
+    except Exception:  # noqa: BLE001 - be conservative: query per chunk
+        return False
+    return "ferretdbVersion" in info
+
+
+# ----------------------------------------------------------------- runner
+
+
+@dataclass
+class _Plan:
+    item: ImportItem
+    result: RecordResult
+    content: ProfileContent | None = None
+    provenance: Provenance | None = None
+    status: EditorialStatus = EditorialStatus.DRAFT
+    target: Known | None = None  # for updates
+    new_id: PydanticObjectId | None = None  # for creates
+    new_status: EditorialStatus | None = None  # for updates that publish
+    fixed_slug: bool = False
+
+
+class ImportRunner:
+    """Writes parsed records as `actor`; see the module docstring."""
+
+    def __init__(
+        self,
+        actor: Principal,
+        *,
+        search: Any = None,
+        on_change: Callable[[], None] | None = None,
+        chunk_size: int = CHUNK_SIZE,
+        key_strategy: str = "auto",
+        importer_label: str | None = None,
+    ) -> None:
+        self.actor = actor
+        self.search = search
+        self.service = ProfileService(on_change=on_change)
+        self.chunk_size = max(1, chunk_size)
+        self.key_strategy = key_strategy
+        self.importer_label = importer_label  # overrides provenance.importer (e.g. "demo")
+
+    def check_permissions(self, items: Sequence[ImportItem], *, publish: bool) -> None:
+        if not allowed(self.actor, Action.IMPORT):
+            raise PermissionDenied("Sie dürfen keine Profile importieren.")
+        if publish and not allowed(self.actor, Action.IMPORT_PUBLISHED):
+            raise PermissionDenied("Nur die Katalogredaktion darf beim Import direkt veröffentlichen.")
+        if any(i.produces == "gazetteer" for i in items) and not self.actor.is_reviewer:
+            raise PermissionDenied("Das Gemeindeverzeichnis kann nur die Katalogredaktion einspielen.")
+
+    async def run(
+        self,
+        sources: Iterable[Source],
+        *,
+        format: str = "auto",
+        dry_run: bool = False,
+        publish: bool = False,
+        merge: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ImportReport:
+        return await self.run_items(parse_sources(sources, format), dry_run=dry_run, publish=publish, merge=merge, progress=progress)
+
+    async def run_items(
+        self,
+        items: Sequence[ImportItem],
+        *,
+        dry_run: bool = False,
+        publish: bool = False,
+        merge: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> ImportReport:
+        self.check_permissions(items, publish=publish)
+        report = ImportReport(dry_run=dry_run, publish=publish)
+        total = len(items)
+        results: dict[int, RecordResult] = {}
+        profile_items = [(n, i) for n, i in enumerate(items) if i.produces != "gazetteer"]
+        gazetteer_items = [(n, i) for n, i in enumerate(items) if i.produces == "gazetteer"]
+        done = 0
+        if progress:
+            progress(0, total)
+
+        if profile_items:
+            known = await KnownProfiles.open(self.key_strategy)
+            indexed_seqs: list[tuple[int, int]] = []
+            for start in range(0, len(profile_items), self.chunk_size):
+                chunk = profile_items[start : start + self.chunk_size]
+                plans = await self._plan_chunk([i for _, i in chunk], known, publish=publish, merge=merge)
+                if not dry_run:
+                    await self._apply_chunk(plans, known, indexed_seqs)
+                for (n, _), plan in zip(chunk, plans, strict=True):
+                    results[n] = plan.result
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+            if indexed_seqs:
+                await self._forget_outbox(indexed_seqs)
+
+        if gazetteer_items:
+            for n, result in await self._gazetteer([i for _, i in gazetteer_items], dry_run=dry_run, progress=progress, done=done, total=total):
+                results[gazetteer_items[n][0]] = result
+
+        report.results = [results[n] for n in range(total)]
+        return report
+
+    # ------------------------------------------------------------ planning
+
+    def _source_key(self, item: ImportItem) -> str | None:
+        """The record's identity in its source, or None when it has none (positional labels)."""
+        r = item.record
+        if item.importer in CATALOGUE_FORMATS:
+            explicit = (r.original_provenance or {}).get("source_id") or r.slug
+            return explicit or None
+        return r.source_id or None
+
+    def _provenance(self, item: ImportItem, key: str | None) -> Provenance:
+        r = item.record
+        base = dict(r.provenance)
+        if item.importer in CATALOGUE_FORMATS and r.original_provenance:
+            base = dict(r.original_provenance)
+            base["fingerprint"] = r.fingerprint
+        base["source_id"] = key
+        if self.importer_label:
+            base["importer"] = self.importer_label
+        base.setdefault("importer", item.importer)
+        return Provenance.model_validate(base)
+
+    async def _plan_chunk(self, items: list[ImportItem], known: KnownProfiles, *, publish: bool, merge: bool) -> list[_Plan]:
+        keys = [self._source_key(i) for i in items]
+        await known.prefetch(
+            {k for k in keys if k},
+            {i.record.slug for i in items if i.record.slug and i.importer in CATALOGUE_FORMATS},
+            {i.record.fingerprint for i in items if i.record.fingerprint and i.record.ok},
+            {str(i.record.content.get("title") or "").strip() for i in items if i.record.ok} - {""},
+        )
+        plans: list[_Plan] = []
+        full: dict[str, Profile] = {}
+        # Matched profiles whose content may differ: load them in one query.
+        candidates = []
+        for item, key in zip(items, keys, strict=True):
+            plan = self._initial_plan(item, key, publish)
+            plans.append(plan)
+        for plan, key in zip(plans, keys, strict=True):
+            if plan.result.action == ERROR:
+                continue
+            match = self._match(plan, key, known)
+            if match is not None and match.run_position is None and match.fingerprint != plan.item.record.fingerprint:
+                candidates.append(match.id)
+        if candidates:
+            oids = [PydanticObjectId(c) for c in dict.fromkeys(candidates)]
+            for p in await Profile.find({"_id": {"$in": oids}}).to_list():
+                full[str(p.id)] = p
+        for plan, key in zip(plans, keys, strict=True):
+            if plan.result.action != ERROR:
+                await self._decide(plan, key, known, full, merge=merge)
+        return plans
+
+    def _initial_plan(self, item: ImportItem, key: str | None, publish: bool) -> _Plan:
+        r = item.record
+        title = str(r.content.get("title") or "").strip() or None
+        result = RecordResult(
+            position=r.position,
+            source=item.source_name,
+            action=CREATED,
+            title=title,
+            warnings=_warnings(r.warnings),
+            errors=_warnings(r.errors),
+        )
+        plan = _Plan(item=item, result=result)
+        if r.errors:
+            result.action = ERROR
+            return plan
+        validated = validate_record(r)
+        if not isinstance(validated, ProfileContent):
+            result.action = ERROR
+            result.errors.extend(_warnings(validated))
+            return plan
+        plan.content = validated
+        try:
+            plan.provenance = self._provenance(item, key)
+        except Exception as exc:  # noqa: BLE001 - an odd provenance must not stop the batch
+            result.warnings.append({"field": "provenance", "message": f"Quellenangabe ungültig und nicht übernommen ({type(exc).__name__})."})
+            plan.provenance = Provenance(importer=self.importer_label or item.importer, source_id=key, fingerprint=r.fingerprint or None)
+        publishable = publish and item.importer not in ALWAYS_DRAFT
+        plan.status = EditorialStatus.PUBLISHED if publishable else EditorialStatus.DRAFT
+        return plan
+
+    def _match(self, plan: _Plan, key: str | None, known: KnownProfiles) -> Known | None:
+        r = plan.item.record
+        if key and key in known.by_source_id:
+            return known.by_source_id[key]
+        if r.slug and plan.item.importer in CATALOGUE_FORMATS and r.slug in known.by_slug:
+            return known.by_slug[r.slug]
+        if r.fingerprint and r.fingerprint in known.by_fingerprint:
+            return known.by_fingerprint[r.fingerprint]
+        return None
+
+    async def _decide(self, plan: _Plan, key: str | None, known: KnownProfiles, full: dict[str, Profile], *, merge: bool) -> None:
+        item, result, r = plan.item, plan.result, plan.item.record
+        label = f"{item.source_name.rsplit('/', 1)[-1]} #{r.position}"
+        match = self._match(plan, key, known)
+        if match is None:
+            assert plan.content is not None
+            tl = (_norm(plan.content.title), _norm(plan.content.lead.name if plan.content.lead else ""))
+            twin = known.by_title_lead.get(tl)
+            if twin is not None and twin.run_position is not None:
+                result.action, result.duplicate_of, result.slug = DUPLICATE, twin.slug, twin.slug
+                result.warnings.append({"field": RECORD_FIELD, "message": f"Gleicher Titel und gleiche Federführung wie Datensatz {twin.run_position} dieses Imports – übersprungen."})
+                return
+            if twin is not None and not merge and twin.source != item.source_name:
+                result.action, result.duplicate_of, result.slug = DUPLICATE, twin.slug, twin.slug
+                result.warnings.append({
+                    "field": RECORD_FIELD,
+                    "message": f"Vermutlich eine Dublette von „{twin.slug}“ (gleicher Titel und gleiche Federführung, andere Quelle) – übersprungen. Mit „zusammenführen“ wird das vorhandene Profil aktualisiert.",
+                })
+                return
+            if twin is not None:
+                match = twin
+                if twin.id not in full:
+                    p = await Profile.get(PydanticObjectId(twin.id))
+                    if p is not None:
+                        full[twin.id] = p
+        if match is None:
+            await self._plan_create(plan, known, label)
+            return
+        if match.run_position is not None:
+            result.action, result.duplicate_of, result.slug = DUPLICATE, match.slug, match.slug
+            result.warnings.append({"field": RECORD_FIELD, "message": f"Derselbe Datensatz wie {match.run_position} dieses Imports – übersprungen."})
+            return
+        self._plan_update(plan, match, full.get(match.id), label)
+
+    async def _plan_create(self, plan: _Plan, known: KnownProfiles, label: str) -> None:
+        assert plan.content is not None and plan.provenance is not None
+        r = plan.item.record
+        if r.slug and plan.item.importer in CATALOGUE_FORMATS:
+            slug, plan.fixed_slug = r.slug, True
+            if not known.preload and slug not in known.checked_slugs:
+                await known._check_slugs([slug])
+            if slug in known.by_slug:  # taken by a profile the record did not match
+                slug, plan.fixed_slug = await known.free_slug(plan.content.title, plan.content.lead.name if plan.content.lead else None), False
+                plan.result.warnings.append({"field": "slug", "message": f"Kürzel „{r.slug}“ ist schon vergeben – neues Kürzel „{slug}“."})
+        else:
+            slug = await known.free_slug(plan.content.title, plan.content.lead.name if plan.content.lead else None)
+        plan.result.action, plan.result.slug, plan.result.status = CREATED, slug, plan.status.value
+        plan.new_id = PydanticObjectId()
+        known.add(
+            Known(
+                id=str(plan.new_id),
+                slug=slug,
+                title=plan.content.title,
+                lead=plan.content.lead.name if plan.content.lead else "",
+                source=plan.provenance.source,
+                source_id=plan.provenance.source_id,
+                fingerprint=r.fingerprint,
+                status=plan.status,
+                owner=self.actor.username,
+                run_position=label,
+            )
+        )
+
+    def _plan_update(self, plan: _Plan, match: Known, profile: Profile | None, label: str) -> None:
+        result = plan.result
+        result.slug, result.status = match.slug, match.status.value
+        new_status = None
+        if plan.status == EditorialStatus.PUBLISHED and match.status in (EditorialStatus.DRAFT, EditorialStatus.SUBMITTED):
+            new_status = EditorialStatus.PUBLISHED
+        same_source = match.fingerprint == plan.item.record.fingerprint
+        if not same_source and profile is not None and plan.content is not None:
+            same_source = content_dict(profile) == plan.content.model_dump(mode="json")
+        if same_source and new_status is None:
+            result.action = UNCHANGED
+            match.run_position = label
+            return
+        if not allowed(self.actor, Action.EDIT, owner=match.owner, status=match.status):
+            result.error(f"Das vorhandene Profil „{match.slug}“ darf nur die Katalogredaktion oder der Eigentümer ändern.")
+            return
+        if match.status == EditorialStatus.ARCHIVED:
+            result.error(f"Das vorhandene Profil „{match.slug}“ ist archiviert und muss erst wiederhergestellt werden.")
+            return
+        result.action = UPDATED
+        plan.target, plan.new_status = match, new_status
+        if new_status is not None:
+            result.status = new_status.value
+        match.run_position = label
+        match.fingerprint = plan.item.record.fingerprint
+        if new_status is not None:
+            match.status = new_status
+
+    # ------------------------------------------------------------ writing
+
+    async def _apply_chunk(self, plans: list[_Plan], known: KnownProfiles, indexed_seqs: list[tuple[int, int]]) -> None:
+        creates = [p for p in plans if p.result.action == CREATED]
+        if creates:
+            batch = [
+                NewProfile(content=p.content, slug=p.result.slug or "", status=p.status, provenance=p.provenance, fixed_slug=p.fixed_slug, id=p.new_id)  # type: ignore[arg-type]
+                for p in creates
+            ]
+            outcome = await self.service.create_many(batch, self.actor, action="import")
+            created: list[Profile] = []
+            for plan, res in zip(creates, outcome.items, strict=True):
+                if isinstance(res, CatalogueError):
+                    plan.result.error(f"Konnte nicht angelegt werden: {res.detail}")
+                    continue
+                if res.slug != plan.result.slug:
+                    plan.result.warnings.append({"field": "slug", "message": f"Kürzel „{plan.result.slug}“ wurde inzwischen vergeben – neues Kürzel „{res.slug}“."})
+                    plan.result.slug = res.slug
+                    known.add(Known.from_doc({"_id": res.id, "slug": res.slug, "title": res.title, "lead": {"name": res.lead.name if res.lead else ""}, "provenance": plan.provenance.model_dump() if plan.provenance else None, "status": res.status.value, "owner": res.owner}))
+                created.append(res)
+            if outcome.outbox_seqs and await self._index(created):
+                indexed_seqs.append(outcome.outbox_seqs)
+        for plan in plans:
+            if plan.result.action != UPDATED or plan.target is None:
+                continue
+            try:
+                profile = await self.service.update(
+                    plan.target.slug,
+                    self.actor,
+                    plan.content.model_dump(mode="json"),  # type: ignore[union-attr]
+                    if_match=None,
+                    partial=False,
+                    require_if_match=False,
+                    provenance=plan.provenance,
+                    action="import",
+                    status=plan.new_status,
+                )
+                plan.result.status = profile.status.value
+            except CatalogueError as exc:
+                plan.result.error(f"Das Profil „{plan.target.slug}“ konnte nicht geändert werden: {exc.detail}")
+
+    async def _index(self, profiles: list[Profile]) -> bool:
+        """Index new published profiles right away; True when the outbox entries are no longer needed."""
+        if self.search is None:
+            return False
+        from catalogue.search.documents import to_search_document
+
+        published = [to_search_document(p) for p in profiles if p.status == EditorialStatus.PUBLISHED]
+        if not published:
+            return True  # new drafts are not in the index: nothing to do
+        try:
+            await self.search.upsert(published)
+        except Exception as exc:  # noqa: BLE001 - search never fails a write; the sync worker retries
+            log.warning("Import: Suchindex nicht erreichbar, der Abgleich holt es nach (%s)", exc)
+            return False
+        return True
+
+    async def _forget_outbox(self, ranges: list[tuple[int, int]]) -> None:
+        """Remove outbox entries whose profiles this run indexed itself (delete: one scan per range on FerretDB)."""
+        merged: list[list[int]] = []
+        for lo, hi in sorted(ranges):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        coll = OutboxEntry.get_pymongo_collection()
+        for lo, hi in merged:
+            await coll.delete_many({"seq": {"$gte": lo, "$lte": hi}})
+
+    # ------------------------------------------------------------ gazetteer
+
+    async def _gazetteer(self, items: list[ImportItem], *, dry_run: bool, progress: ProgressCallback | None, done: int, total: int) -> list[tuple[int, RecordResult]]:
+        stored = await gaz.existing()
+        seen: dict[str, int] = {}
+        out: list[tuple[int, RecordResult]] = []
+        for start in range(0, len(items), self.chunk_size):
+            new: list[dict[str, Any]] = []
+            changed: list[dict[str, Any]] = []
+            for n, item in enumerate(items[start : start + self.chunk_size], start):
+                r = item.record
+                result = RecordResult(position=r.position, source=item.source_name, action=CREATED, kind="gazetteer",
+                                      warnings=_warnings(r.warnings), errors=_warnings(r.errors))
+                out.append((n, result))
+                if r.errors:
+                    result.action = ERROR
+                    continue
+                try:
+                    doc = gaz.entry_document(r.content)
+                except (KeyError, TypeError, ValueError):
+                    result.error("Eintrag des Gemeindeverzeichnisses ohne Schlüssel oder Namen.")
+                    continue
+                result.title, result.slug = f"{doc['name']} ({doc['ags']})", doc["ags"]
+                if doc["ags"] in seen:
+                    result.action = DUPLICATE
+                    result.warnings.append({"field": "ags", "message": f"Schlüssel {doc['ags']} kommt mehrfach vor (wie Datensatz {seen[doc['ags']]}) – übersprungen."})
+                    continue
+                seen[doc["ags"]] = r.position
+                old = stored.get(doc["ags"])
+                if old is None:
+                    new.append(doc)
+                elif gaz.same_entry(old, doc):
+                    result.action = UNCHANGED
+                else:
+                    result.action = UPDATED
+                    changed.append(doc)
+            if not dry_run:
+                await gaz.write(new, changed)
+            done += min(self.chunk_size, len(items) - start)
+            if progress:
+                progress(done, total)
+        return out
+
+
+async def import_paths(
+    paths: Sequence[str],
+    actor: Principal,
+    *,
+    format: str = "auto",
+    dry_run: bool = False,
+    publish: bool = False,
+    merge: bool = False,
+    search: Any = None,
+    on_change: Callable[[], None] | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Read, parse and import files (the CLI's entry point)."""
+    items = read_paths(paths, format)
+    runner = ImportRunner(actor, search=search, on_change=on_change)
+    return await runner.run_items(items, dry_run=dry_run, publish=publish, merge=merge, progress=progress)
+
+
+__all__ = [
+    "ACTIONS",
+    "ImportItem",
+    "ImportReport",
+    "ImportRunner",
+    "RecordResult",
+    "import_paths",
+    "parse_sources",
+    "read_paths",
+]

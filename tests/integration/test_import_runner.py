@@ -1,0 +1,252 @@
+"""The import runner on the embedded FerretDB: seeds, upserts, duplicates, dry run, round trips, gazetteer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from catalogue import gazetteer as gaz
+from catalogue.errors import PermissionDenied
+from catalogue.models import OutboxEntry, Profile, ProfileContent, Provenance
+from catalogue.profiles import NewProfile, ProfileService, content_dict
+from catalogue.users import Principal
+from catalogue.vocabularies import EditorialStatus, Role
+from importers.base import Source
+from importers.demo import demo_items
+from importers.export import export_csv, export_json, export_ndjson
+from importers.gazetteer import SAMPLE_PATH
+from importers.runner import ImportRunner, parse_sources, read_paths
+from tests.conftest import SEEDS_DIR
+
+ADMIN = Principal("import", Role.ADMIN)
+REVIEWER = Principal("rita", Role.REVIEWER)
+EDITOR = Principal("erika", Role.EDITOR)
+HOEXTER = SEEDS_DIR / "004_b738c54769826454.txt"
+ITZEHOE = SEEDS_DIR / "000_5728af1cd1feed2f.txt"
+
+
+async def _counts(db) -> dict[str, int]:  # noqa: ANN001
+    return {name: await db[name].count_documents({}) for name in sorted(await db.list_collection_names())}
+
+
+async def _import(paths: list[Path], actor: Principal = ADMIN, **kw):  # noqa: ANN003, ANN202
+    return await ImportRunner(actor).run_items(read_paths([str(p) for p in paths]), **kw)
+
+
+def _source(name: str, text: str) -> Source:
+    return Source(name=name, raw=text.encode("utf-8"))
+
+
+async def test_structured_seed_gives_the_hoexter_profile(db) -> None:  # noqa: ANN001
+    report = await _import([HOEXTER])
+    assert report.summary() == "1 neu, 0 geändert, 0 unverändert, 0 Dubletten übersprungen, 0 Fehler"
+    result = report.results[0]
+    assert result.action == "created" and result.warnings  # hints for the editor
+    p = await Profile.find_one(Profile.slug == result.slug)
+    assert p is not None
+    assert p.title == "Interkommunale Digitalisierungsstrategie"
+    assert p.lead is not None and p.lead.name == "Kreis Höxter"
+    towns = [m.name for m in p.municipalities]
+    assert towns == ["Bad Driburg", "Beverungen", "Borgentreich", "Brakel", "Höxter", "Marienmünster", "Nieheim",
+                     "Steinheim", "Warburg", "Willebadessen"]
+    partners = {x.name for x in p.partners}
+    assert {"Technische Hochschule OWL", "Zukunftszentrum Holzminden-Höxter"} <= partners
+    assert p.population == 28808 and str(p.population_as_of) == "2019-12-31" and p.population_source == "IT.NRW"
+    assert p.area_km2 == 158.16 and p.district == "Detmold" and p.state == "Nordrhein-Westfalen"
+    assert p.collaboration_since == 2019
+    assert p.contact.email == "info@kreis-hoexter.de" and p.contact.postcode == "37671" and p.contact.city == "Höxter"
+    # a draft by default, with history, provenance and one outbox entry
+    assert p.status == EditorialStatus.DRAFT and p.owner == "import" and p.version == 1
+    assert p.history[0].action == "import"
+    assert p.provenance is not None and p.provenance.importer == "structured" and p.provenance.source_id == str(HOEXTER)
+    assert await OutboxEntry.find(OutboxEntry.slug == p.slug).count() == 1
+
+
+async def test_reference_seed_is_a_draft_for_itzehoe_with_warnings(db) -> None:  # noqa: ANN001
+    report = await _import([ITZEHOE], publish=True)  # reference texts stay drafts even then
+    result = report.results[0]
+    assert result.action == "created" and result.status == "draft"
+    assert any("fehlt" in w["message"] for w in result.warnings)
+    p = await Profile.find_one(Profile.slug == result.slug)
+    assert p is not None and p.status == EditorialStatus.DRAFT
+    assert p.state == "Schleswig-Holstein" and p.lead is not None and "Itzehoe" in p.lead.name
+
+
+async def test_dry_run_writes_nothing_and_predicts_the_real_run(db) -> None:  # noqa: ANN001
+    await _import([ITZEHOE])
+    before = await _counts(db)
+    items = read_paths([str(HOEXTER), str(ITZEHOE)])
+    dry = await ImportRunner(ADMIN).run_items(items, dry_run=True, publish=True)
+    assert await _counts(db) == before
+    assert dry.dry_run and dry.summary().startswith("Probelauf")
+    real = await ImportRunner(ADMIN).run_items(read_paths([str(HOEXTER), str(ITZEHOE)]), publish=True)
+    assert [(r.action, r.slug, r.status) for r in dry.results] == [(r.action, r.slug, r.status) for r in real.results]
+    assert [r.action for r in real.results] == ["created", "unchanged"]
+
+
+async def test_reimport_changes_nothing(db) -> None:  # noqa: ANN001
+    first = await _import([HOEXTER, ITZEHOE])
+    profiles = {p.slug: (p.version, p.revision_id) for p in await Profile.find_all().to_list()}
+    outbox = await OutboxEntry.count()
+    second = await _import([HOEXTER, ITZEHOE])
+    assert [r.action for r in first.results] == ["created", "created"]
+    assert [r.action for r in second.results] == ["unchanged", "unchanged"]
+    assert second.summary() == "0 neu, 0 geändert, 2 unverändert, 0 Dubletten übersprungen, 0 Fehler"
+    assert {p.slug: (p.version, p.revision_id) for p in await Profile.find_all().to_list()} == profiles
+    assert await OutboxEntry.count() == outbox
+
+
+async def test_changed_source_updates_the_profile(db, tmp_path: Path) -> None:  # noqa: ANN001
+    path = tmp_path / "hoexter.txt"
+    path.write_text(HOEXTER.read_text(encoding="utf-8"), encoding="utf-8")
+    slug = (await _import([path])).results[0].slug
+    path.write_text(HOEXTER.read_text(encoding="utf-8").replace("Höxter", "Hoexter-Neu", 1), encoding="utf-8")
+    report = await _import([path])
+    assert [r.action for r in report.results] == ["updated"] and report.results[0].slug == slug
+    p = await Profile.find_one(Profile.slug == slug)
+    assert p is not None and p.version == 2 and p.history[-1].action == "import"
+
+
+async def test_duplicate_from_another_source_is_skipped_or_merged(db) -> None:  # noqa: ANN001
+    demo = [i for i in demo_items() if i.record.source_id == "demo-001"]
+    await ImportRunner(ADMIN).run_items(demo)
+    before = await _counts(db)
+    report = await _import([HOEXTER])
+    result = report.results[0]
+    assert result.action == "duplicate" and result.duplicate_of == "interkommunale-digitalisierungsstrategie"
+    assert "1 Dublette übersprungen" in report.summary()
+    assert await _counts(db) == before
+    merged = await _import([HOEXTER], merge=True)
+    assert merged.results[0].action == "updated" and merged.results[0].slug == "interkommunale-digitalisierungsstrategie"
+    assert await Profile.count() == 1
+    p = await Profile.find_one(Profile.slug == "interkommunale-digitalisierungsstrategie")
+    assert p is not None and p.version == 2 and p.population == 28808
+    assert p.provenance is not None and p.provenance.importer == "structured"
+    assert (await _import([HOEXTER])).results[0].action == "unchanged"  # now it is that source's profile
+
+
+async def test_broken_records_are_reported_and_the_good_ones_imported(db) -> None:  # noqa: ANN001
+    good = [{"title": f"Gemeinsamer Bauhof Nummer {n}", "state": "Bayern", "population": 1000 * n} for n in (1, 2, 3)]
+    lines = [json.dumps(good[0]), "{kaputt", json.dumps(good[1]), json.dumps({"title": "ab"}),
+             json.dumps({"title": "Unbekanntes Land", "state": "Atlantis"}), json.dumps(good[2]), json.dumps({"title": "Doppelt", **{}})]
+    lines[-1] = json.dumps(good[0])  # the same record twice in one file
+    items = parse_sources([_source("bauhof.ndjson", "\n".join(lines) + "\n")])
+    report = await ImportRunner(ADMIN).run_items(items)
+    actions = [r.action for r in report.results]
+    assert actions == ["created", "error", "created", "error", "error", "created", "duplicate"]
+    assert report.summary() == "3 neu, 0 geändert, 0 unverändert, 1 Dublette übersprungen, 3 Fehler"
+    assert not report.ok and report.failed == 3
+    bad = report.results[1]
+    assert bad.position == 2 and bad.source == "bauhof.ndjson" and "JSON" in bad.errors[0]["message"]
+    assert any("Titel" in e["message"] for e in report.results[3].errors)
+    assert any("Bundesland" in e["message"] for e in report.results[4].errors)
+    assert await Profile.count() == 3
+    lines_out = "\n".join(report.lines())
+    assert "bauhof.ndjson #2: Fehler" in lines_out
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
+async def test_export_then_import_reproduces_the_profiles(db, fmt: str) -> None:  # noqa: ANN001
+    await ImportRunner(ADMIN, importer_label="demo").run_items(demo_items(), publish=True)
+    await _import([HOEXTER, ITZEHOE])
+    originals = {p.slug: (content_dict(p), p.status) for p in await Profile.find_all().to_list()}
+    exported = {"json": export_json, "ndjson": export_ndjson, "csv": export_csv}[fmt](await Profile.find_all().to_list())
+    await Profile.get_pymongo_collection().delete_many({})
+    report = await ImportRunner(ADMIN).run_items(parse_sources([_source(f"export.{fmt}", exported)]), publish=True)
+    assert report.ok and report.counts["created"] == len(originals), report.summary()
+    again = {p.slug: (content_dict(p), p.status) for p in await Profile.find_all().to_list()}
+    assert {s: c for s, (c, _) in again.items()} == {s: c for s, (c, _) in originals.items()}
+    # importing the export a second time is a no-op
+    second = await ImportRunner(ADMIN).run_items(parse_sources([_source(f"export.{fmt}", exported)]), publish=True)
+    assert second.counts["unchanged"] == len(originals), second.summary()
+
+
+async def test_export_into_the_same_catalogue_is_unchanged(db) -> None:  # noqa: ANN001
+    svc = ProfileService()
+    await svc.create({"title": "Rufbus im Amt Hüttener Berge", "state": "Schleswig-Holstein"}, EDITOR)
+    exported = export_ndjson(await Profile.find_all().to_list())
+    report = await ImportRunner(ADMIN).run_items(parse_sources([_source("export.ndjson", exported)]))
+    assert [r.action for r in report.results] == ["unchanged"]
+
+
+async def test_publish_needs_a_reviewer(db) -> None:  # noqa: ANN001
+    before = await _counts(db)
+    with pytest.raises(PermissionDenied):
+        await _import([HOEXTER], EDITOR, publish=True)
+    with pytest.raises(PermissionDenied):
+        await _import([HOEXTER], EDITOR, publish=True, dry_run=True)
+    assert await _counts(db) == before
+    report = await _import([HOEXTER], EDITOR)
+    p = await Profile.find_one(Profile.slug == report.results[0].slug)
+    assert p is not None and p.status == EditorialStatus.DRAFT and p.owner == "erika"
+    published = await _import([HOEXTER], REVIEWER, publish=True)  # publishes the existing draft
+    assert published.results[0].action == "updated" and published.results[0].status == "published"
+
+
+async def test_editor_cannot_overwrite_someone_elses_profile(db, tmp_path: Path) -> None:  # noqa: ANN001
+    path = tmp_path / "hoexter.txt"
+    path.write_text(HOEXTER.read_text(encoding="utf-8"), encoding="utf-8")
+    await _import([path], REVIEWER, publish=True)
+    path.write_text(HOEXTER.read_text(encoding="utf-8").replace("Moltkestraße 12", "Moltkestraße 14"), encoding="utf-8")
+    report = await _import([path], EDITOR)
+    assert report.results[0].action == "error" and "Katalogredaktion" in report.results[0].errors[0]["message"]
+
+
+async def test_gazetteer_import_and_lookup(db) -> None:  # noqa: ANN001
+    items = read_paths([str(SAMPLE_PATH)], "gazetteer")
+    with pytest.raises(PermissionDenied):
+        await ImportRunner(EDITOR).run_items(items)
+    report = await ImportRunner(ADMIN).run_items(items)
+    n = report.counts["created"]
+    assert n >= 60 and report.ok and await gaz.count() == n
+    hits = await gaz.lookup("höx")
+    assert [h.name for h in hits][:2] == ["Kreis Höxter", "Höxter"] or {"Höxter"} <= {h.name for h in hits}
+    assert [h.ags for h in await gaz.lookup("hoex")] == [h.ags for h in hits]
+    hoexter = await gaz.get_by_ags("05762020")
+    assert hoexter is not None and hoexter.population == 28808 and hoexter.area_km2 == 158.16
+    assert hoexter.state == "Nordrhein-Westfalen" and hoexter.name_folded == "hoexter"
+    # a second import changes nothing
+    again = await ImportRunner(ADMIN).run_items(read_paths([str(SAMPLE_PATH)], "gazetteer"))
+    assert again.counts["unchanged"] == n and await gaz.count() == n
+    # user input is taken literally, never as a regular expression
+    await gaz.write([gaz.entry_document({"ags": "12053000", "name": "Frankfurt (Oder)", "state": "Brandenburg", "population": 57000})], [])
+    assert [h.name for h in await gaz.lookup("Frankfurt (O")] == ["Frankfurt (Oder)"]
+    for hostile in (".*", "Frankfurt .", "h.xter", "(", "[", "\\", "^H", "$", "a|b"):
+        assert await gaz.lookup(hostile) == [], hostile
+    assert await gaz.lookup("") == []
+    assert len(await gaz.lookup("b", limit=3)) <= 3
+
+
+async def test_gazetteer_changed_entries_are_updated(db) -> None:  # noqa: ANN001
+    csv1 = "Amtlicher Gemeindeschlüssel;Gemeindename;Fläche km2;Bevölkerung\n05762020;Höxter, Stadt;158,16;28.808\n"
+    await ImportRunner(ADMIN).run_items(parse_sources([_source("g.csv", csv1)], "gazetteer"))
+    report = await ImportRunner(ADMIN).run_items(parse_sources([_source("g.csv", csv1.replace("28.808", "29.001"))], "gazetteer"))
+    assert report.counts["updated"] == 1
+    entry = await gaz.get_by_ags("05762020")
+    assert entry is not None and entry.population == 29001 and await gaz.count() == 1
+
+
+async def test_create_many_and_update_with_provenance(db) -> None:  # noqa: ANN001
+    svc = ProfileService()
+    content = ProfileContent(title="Gemeinsame Vergabestelle Altmark")
+    result = await svc.create_many(
+        [NewProfile(content=content, slug="vergabestelle"), NewProfile(content=content, slug="vergabestelle")], EDITOR
+    )
+    first, second = result.items
+    assert isinstance(first, Profile) and first.slug == "vergabestelle" and first.revision_id is not None
+    assert isinstance(second, Profile) and second.slug != "vergabestelle"  # the clash was retried with a free slug
+    assert result.outbox_seqs is not None and result.outbox_seqs[1] - result.outbox_seqs[0] == 1
+    assert await OutboxEntry.count() == 3  # two reserved entries plus the retry's own
+    with pytest.raises(PermissionDenied):
+        await svc.create_many([NewProfile(content=content, slug="x", status=EditorialStatus.PUBLISHED)], EDITOR)
+    stored = await svc.find("vergabestelle")
+    assert stored.version == 1 and stored.history[0].action == "import"
+    updated = await svc.update(
+        "vergabestelle", EDITOR, {"title": "Gemeinsame Vergabestelle Altmark-Kreis"}, if_match=None, partial=True,
+        require_if_match=False, provenance=Provenance(importer="csv", source_id="x"), action="import",
+    )
+    assert updated.version == 2 and updated.history[-1].action == "import" and updated.provenance.source_id == "x"  # type: ignore[union-attr]
+    with pytest.raises(PermissionDenied):
+        await svc.update("vergabestelle", EDITOR, {}, if_match=None, partial=True, require_if_match=False, status=EditorialStatus.PUBLISHED)
