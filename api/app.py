@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 from api.health import NOT_READY_HANDLERS, HealthController
 from api.problems import EXCEPTION_HANDLERS
@@ -61,7 +61,8 @@ def create_app(
             version="1.0.0",
             description="Offene Schnittstelle des Leuchtturm-Katalogs kommunaler Projekte.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            # JSON at /schema itself: the CSP forbids the CDN scripts of the HTML viewers.
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
         ),
         debug=False,
     )
