@@ -246,6 +246,121 @@ def reindex() -> None:
     run_async(go)
 
 
+# --------------------------------------------------------------------- import / export
+
+IMPORT_FORMATS = ("auto", "structured", "reference", "html", "csv", "json", "ndjson", "gazetteer")
+FULL_REPORT_LIMIT = 200  # above this many records only problems are listed one by one
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS), default="auto", show_default=True, help="Format der Dateien")
+@click.option("--dry-run", is_flag=True, help="Nur zeigen, was geschähe; nichts speichern")
+@click.option("--publish", is_flag=True, help="Direkt veröffentlichen (nur Redaktion/Admin; Referenztexte bleiben Entwürfe)")
+@click.option("--merge", is_flag=True, help="Vermutliche Dubletten mit dem vorhandenen Profil zusammenführen statt überspringen")
+@click.option("--user", "username", default=None, help="Als dieser Benutzer importieren (dessen Rolle gilt); Standard: Systemkonto „import“ (admin)")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None, help="Vollständigen Bericht als JSON in diese Datei schreiben")
+def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merge: bool, username: str | None, report_path: str | None) -> None:
+    """Importiert Profile (Text, HTML, CSV, JSON, NDJSON) oder das Gemeindeverzeichnis.
+
+    Vorhandene Profile werden anhand von Quelle, Kürzel oder Inhalt erkannt und
+    aktualisiert, nie verdoppelt. Exit-Code 0 ohne Fehler, 1 wenn einzelne
+    Datensätze fehlerhaft waren (die übrigen sind importiert), 2 bei Bedienfehlern.
+    """
+    import json as _json
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from catalogue.errors import PermissionDenied
+    from catalogue.users import Principal, User
+    from importers.runner import ImportRunner, read_paths
+
+    console = Console(stderr=True)
+
+    async def go() -> int:
+        async with runtime(get_settings()) as rt:
+            if username:
+                user = await User.find_one(User.username == username.strip().lower())
+                if user is None or not user.active:
+                    _fail(f"Benutzer „{username}“ gibt es nicht oder er ist gesperrt.", 2)
+                actor = Principal(user.username, user.role)
+            else:
+                actor = Principal("import", Role.ADMIN)
+            with Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=console, transient=True,
+            ) as progress:
+                task = progress.add_task("Dateien lesen", total=None)
+                items = await asyncio.to_thread(read_paths, list(paths), fmt)
+                progress.update(task, description="Prüfen" if dry_run else "Importieren", total=len(items), completed=0)
+
+                def report_progress(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                runner = ImportRunner(actor, search=rt.search, on_change=rt.notify_change)
+                try:
+                    report = await runner.run_items(items, dry_run=dry_run, publish=publish, merge=merge, progress=report_progress)
+                except PermissionDenied as exc:
+                    progress.stop()
+                    _fail(exc.detail, 2)
+                if not dry_run:
+                    progress.update(task, description="Suchindex abgleichen", total=None)
+                    await rt.sync.drain(rt.search)
+            lines = report.lines()
+            if len(report.results) > FULL_REPORT_LIMIT:
+                shown = [r for r in report.results if r.action in ("error", "duplicate")]
+                lines = [line for r in shown for line in type(report)(results=[r], dry_run=dry_run).lines()]
+                lines.append(f"(nur Fehler und Dubletten gezeigt; alle {len(report.results)} Datensätze mit --report DATEI)")
+            for line in lines:
+                click.echo(line)
+            if report_path:
+                Path(report_path).write_text(_json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            click.echo(report.summary())
+            return 0 if report.ok else 1
+
+    sys.exit(run_async(go) or 0)
+
+
+EXPORT_FORMATS = ("json", "ndjson", "csv")
+
+
+@main.command("export")
+@click.argument("output", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=None, help="Format (Standard: nach Dateiendung, sonst json)")
+@click.option("--status", type=click.Choice(["draft", "submitted", "published", "archived"]), default=None, help="Nur Profile mit diesem Status")
+def export(output: str, fmt: str | None, status: str | None) -> None:
+    """Exportiert Profile im Katalogformat (JSON, NDJSON oder CSV); „-“ schreibt auf die Standardausgabe.
+
+    Ein Export lässt sich mit `leuchtturm import` unverändert wieder einlesen.
+    """
+    from catalogue.models import Profile
+    from importers.export import export_json, iter_csv, iter_ndjson
+
+    suffix = Path(output).suffix.lower().lstrip(".")
+    fmt = fmt or (suffix if suffix in EXPORT_FORMATS else "json")
+
+    async def go() -> int:
+        async with storage_only(get_settings()):
+            query = Profile.find(Profile.status == status) if status else Profile.find_all()
+            profiles = await query.sort("slug").to_list()
+        if fmt == "json":
+            chunks = [export_json(profiles)]
+        else:
+            chunks = iter_ndjson(profiles) if fmt == "ndjson" else iter_csv(profiles)
+        if output == "-":
+            for chunk in chunks:
+                sys.stdout.write(chunk)
+        else:
+            with open(output, "w", encoding="utf-8", newline="") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+            click.echo(f"{len(profiles)} Profile nach {output} exportiert ({fmt}).", err=True)
+        return len(profiles)
+
+    run_async(go)
+
+
 def _data_path(path: str) -> Path:
     return Path(path).expanduser()
 

@@ -275,7 +275,8 @@ class ImportReport:
                 head += f" – wie „{r.duplicate_of}“"
             out.append(head)
             out.extend(f"    Fehler: {e['message']}" for e in r.errors)
-            out.extend(f"    Hinweis: {w['message']}" for w in r.warnings)
+            if r.action != UNCHANGED:  # hints were given when it was first imported
+                out.extend(f"    Hinweis: {w['message']}" for w in r.warnings)
         return out
 
 
