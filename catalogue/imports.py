@@ -42,6 +42,7 @@ class ImportBatch(Document):
     confirmed_at: datetime | None = None
     confirmed_by: str | None = None
     publish: bool = False
+    merge: bool = False  # merge probable duplicates instead of skipping them
 
     class Settings:
         name = "import_batches"

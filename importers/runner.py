@@ -111,15 +111,19 @@ class ImportItem:
         prov = dict(r.provenance)
         if prov.get("retrieved_at") is not None and hasattr(prov["retrieved_at"], "isoformat"):
             prov["retrieved_at"] = prov["retrieved_at"].isoformat()
+        content = r.content
+        if r.errors:  # not written anyway; raw user data may hold keys or nesting the store refuses
+            title = content.get("title") if isinstance(content, dict) else None
+            content = {"title": title[:200]} if isinstance(title, str) else {}
         return {
             "source_name": self.source_name,
             "importer": self.importer,
             "produces": self.produces,
-            "content": r.content,
+            "content": content,
             "source_id": r.source_id,
             "fingerprint": r.fingerprint,
-            "warnings": [[w.field, w.message] for w in r.warnings],
-            "errors": [[e.field, e.message] for e in r.errors],
+            "warnings": _warnings(r.warnings),  # objects, not pairs: FerretDB stores no nested arrays
+            "errors": _warnings(r.errors),
             "provenance": prov,
             "suggested_status": r.suggested_status.value,
             "slug": r.slug,
@@ -133,8 +137,8 @@ class ImportItem:
             content=data.get("content") or {},
             source_id=data.get("source_id"),
             fingerprint=data.get("fingerprint") or "",
-            warnings=[FieldWarning(f, m) for f, m in data.get("warnings") or []],
-            errors=[FieldWarning(f, m) for f, m in data.get("errors") or []],
+            warnings=[FieldWarning(w["field"], w["message"]) for w in data.get("warnings") or []],
+            errors=[FieldWarning(e["field"], e["message"]) for e in data.get("errors") or []],
             provenance=data.get("provenance") or {},
             suggested_status=EditorialStatus(data.get("suggested_status") or "draft"),
             slug=data.get("slug"),
