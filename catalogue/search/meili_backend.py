@@ -5,7 +5,9 @@ Settings (applied by `prepare` and to every rebuilt index):
 * searchable attributes in priority order: title, keywords, summary, the
   organisation names, district and state, then the long texts;
 * filterable: the facets, population, collaboration_since, published_at, id;
-  sortable: published_at, title_sort;
+  sortable: published_at, title_sort; ranking rules with "sort" first, so
+  "newest" and "title" order strictly like the Tantivy backend (the sort rule
+  does nothing for a query without `sort`, i.e. relevance order);
 * `localizedAttributes` with locale "deu" for every attribute, German stop
   words, synonyms from catalogue.synonyms (every member of a group maps to all
   others, so both directions work); typo tolerance set explicitly to one
@@ -13,15 +15,28 @@ Settings (applied by `prepare` and to every rebuilt index):
 
 Every task is awaited and checked: a task that did not succeed raises
 `SearchError`. Filter expressions are built only from double-quoted string
-literals (backslash and double quote escaped) and validated integers, so
-values never become filter syntax. The free text loses Meilisearch's own
-query operators (phrase quotes, leading minus for negation) and is otherwise
-passed as data in the JSON body.
+literals (backslash and double quote escaped, which Meilisearch's filter
+parser unescapes) and validated integers, so values never become filter
+syntax. The free text loses Meilisearch's own query operators (phrase quotes,
+minus for negation) and is otherwise passed as data in the JSON body.
+
+Snippets: Meilisearch's `_formatted` values are not HTML-escaped, so
+highlights use private-use sentinel characters; the text is escaped first and
+only then are the sentinels turned into <mark> (a field that itself contains
+a sentinel character is shown escaped, without marks).
+
+Differences from the Tantivy backend that the engine imposes: words of a
+query are matched with Meilisearch's "last" strategy (documents with all
+words rank first; documents matching only a leading part of the query also
+count), filter string comparison is case-insensitive, and facet lists hold at
+most `maxValuesPerFacet` (200) values.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
+import logging
 import re
 import uuid
 from collections.abc import AsyncIterable, Mapping, Sequence
@@ -50,6 +65,8 @@ from catalogue.search.base import (
     Sort,
 )
 
+log = logging.getLogger(__name__)
+
 INDEX_UID = "profiles"
 LOCALES = ["deu"]
 BATCH = 1000
@@ -68,6 +85,9 @@ SEARCHABLE = [
 ]
 FILTERABLE = [*FACETS, "population", "collaboration_since", "published_at", "id"]
 SORTABLE = ["published_at", "title_sort"]
+# "sort" first: an explicit sort (newest, title) orders all matches strictly;
+# without a `sort` parameter the rule is inactive and relevance decides.
+RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness"]
 
 # Common German function words; content words are never on this list.
 GERMAN_STOP_WORDS = sorted(
@@ -81,12 +101,17 @@ GERMAN_STOP_WORDS = sorted(
         werden wie wir wird wo zu zum zur zwischen
         """.split()
     )
+    # the same words as Meilisearch may see them after normalising umlauts (für -> fur)
+    | {"fur", "uber"}
 )
+_STOP = frozenset(GERMAN_STOP_WORDS)
+MAX_SIMILAR_WORDS = 8
 
 # Sentinels around highlights; replaced by <mark> after HTML-escaping the text.
 _PRE = "\ue000"
 _POST = "\ue001"
-_WORD = re.compile(r"\w", re.UNICODE)
+_SENTINELS = (_PRE, _POST)
+_WORDS = re.compile(r"\w+", re.UNICODE)
 
 
 def quote_filter_value(value: str) -> str:
@@ -123,10 +148,19 @@ def build_filter(query: SearchQuery, skip: str | None = None) -> list[str | list
 
 
 def sanitize_q(q: str) -> str:
-    """Remove Meilisearch's query operators: phrase quotes and leading-minus negation."""
+    """Remove Meilisearch's query operators: phrase quotes and minus negation.
+
+    A minus that does not follow a letter or digit ("-Rufbus", "(-Rufbus")
+    could start a negation and is dropped; one inside a word ("E-Akte") stays.
+    """
     q = q.replace('"', " ")
-    q = re.sub(r"(^|\s)-+", r"\1", q)
+    q = re.sub(r"(?<!\w)-+", " ", q)
     return re.sub(r"\s+", " ", q).strip()
+
+
+def _content_words(q: str) -> list[str]:
+    """The distinct words of `q` that are not stop words (lowercased)."""
+    return list(dict.fromkeys(w for w in (m.lower() for m in _WORDS.findall(q)) if w not in _STOP))
 
 
 def synonym_map() -> dict[str, list[str]]:
@@ -148,6 +182,7 @@ def index_settings() -> MeilisearchSettings:
         searchable_attributes=SEARCHABLE,
         filterable_attributes=FILTERABLE,
         sortable_attributes=SORTABLE,
+        ranking_rules=RANKING_RULES,
         displayed_attributes=["*"],
         stop_words=GERMAN_STOP_WORDS,
         synonyms=synonym_map(),
@@ -161,7 +196,25 @@ def index_settings() -> MeilisearchSettings:
 
 
 def _marked(formatted: str) -> str:
+    """Escape Meilisearch's (unescaped) formatted text, then turn the sentinels into <mark>."""
     return html.escape(formatted).replace(_PRE, "<mark>").replace(_POST, "</mark>")
+
+
+def _has_sentinel(value: Any) -> bool:
+    return isinstance(value, str) and any(t in value for t in _SENTINELS)
+
+
+def _plain(value: str) -> str:
+    for t in _SENTINELS:
+        value = value.replace(t, "")
+    return html.escape(value)
+
+
+def _snippet(formatted: Any, raw: str) -> str:
+    """Safe HTML for a whole field: the raw value when it contains a sentinel itself."""
+    if _has_sentinel(raw) or not isinstance(formatted, str) or not formatted:
+        return _plain(raw)
+    return _marked(formatted)
 
 
 class MeiliBackend:
@@ -173,7 +226,9 @@ class MeiliBackend:
         self.url = url
         self.index_uid = index_uid
         self.client = AsyncClient(url, api_key, timeout=timeout)
+        # writes made while a rebuild runs, logged *before* they are sent (see rebuild)
         self._rebuild_log: list[tuple[str, list[Any]]] | None = None
+        self._rebuild_lock = asyncio.Lock()
 
     # -- tasks
 
@@ -183,7 +238,10 @@ class MeiliBackend:
         except Exception as exc:  # timeout, transport or API error while polling
             raise SearchError(f"Meilisearch-Aufgabe {task.task_uid} nicht abgeschlossen: {exc}") from exc
         if result.status != "succeeded":
-            raise SearchError(f"Meilisearch-Aufgabe {task.task_uid} ist fehlgeschlagen ({result.status}): {result.error}")
+            error = result.error or {}
+            detail = error.get("message") or error
+            code = f" [{error['code']}]" if error.get("code") else ""
+            raise SearchError(f"Meilisearch-Aufgabe {task.task_uid} ist fehlgeschlagen ({result.status}){code}: {detail}")
 
     async def _call(self, coro: Any) -> Any:
         try:
@@ -217,28 +275,61 @@ class MeiliBackend:
         task = await self._call(index.delete_documents(ids))
         await self._wait(task)
 
+    # A write is logged for a running rebuild *before* it is sent: a write that
+    # is still waiting for its task when the rebuild swaps (and so may have
+    # landed in the old index) is then already in the log and is replayed.
+
     async def upsert(self, docs: Sequence[Mapping[str, Any]]) -> None:
         batch = [dict(d) for d in docs]
         if not batch:
             return
-        await self._upsert_into(self.index_uid, batch)
         if self._rebuild_log is not None:
             self._rebuild_log.append(("upsert", batch))
+        await self._upsert_into(self.index_uid, batch)
 
     async def delete(self, ids: Sequence[str]) -> None:
         batch = [str(i) for i in ids]
         if not batch:
             return
-        await self._delete_from(self.index_uid, batch)
         if self._rebuild_log is not None:
             self._rebuild_log.append(("delete", batch))
+        await self._delete_from(self.index_uid, batch)
+
+    async def _replay(self, uid: str) -> None:
+        """Apply logged writes to `uid` until no new ones arrived (the log stays active)."""
+        while self._rebuild_log:
+            pending, self._rebuild_log = self._rebuild_log, []
+            for op, payload in pending:
+                if op == "upsert":
+                    await self._upsert_into(uid, payload)
+                else:
+                    await self._delete_from(uid, payload)
 
     async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:
-        """Fill a temporary index, swap it with the live one, delete the old one."""
+        """Fill a temporary index, swap it with the live one, delete the old one.
+
+        Writes made meanwhile go to the live index and to a log; the log is
+        replayed into the new index before the swap and, for writes that raced
+        with the swap, into the (new) live index after it. Rebuilds run one at
+        a time.
+        """
+        async with self._rebuild_lock:
+            return await self._rebuild(docs, progress)
+
+    async def _rebuild(self, docs: DocumentSource, progress: ProgressCallback | None) -> int:
         tmp = f"{self.index_uid}_rebuild_{uuid.uuid4().hex[:12]}"
         self._rebuild_log = []  # from now on, writes are also logged for the new index
         count = 0
         batch: list[dict[str, Any]] = []
+
+        async def flush() -> None:
+            nonlocal count, batch
+            await self._upsert_into(tmp, batch)
+            count += len(batch)
+            batch = []
+            if progress:
+                progress(count)
+
         try:
             await self.prepare()  # the live index must exist for the swap
             await self._ensure_index(tmp)
@@ -246,47 +337,31 @@ class MeiliBackend:
                 async for d in docs:
                     batch.append(dict(d))
                     if len(batch) >= BATCH:
-                        await self._upsert_into(tmp, batch)
-                        count += len(batch)
-                        batch = []
-                        if progress:
-                            progress(count)
+                        await flush()
             else:
                 for d in docs:
                     batch.append(dict(d))
                     if len(batch) >= BATCH:
-                        await self._upsert_into(tmp, batch)
-                        count += len(batch)
-                        batch = []
-                        if progress:
-                            progress(count)
+                        await flush()
             if batch:
                 await self._upsert_into(tmp, batch)
                 count += len(batch)
-            # replay what changed meanwhile; repeat until nothing new arrived
-            while self._rebuild_log:
-                log, self._rebuild_log = self._rebuild_log, []
-                for op, payload in log:
-                    if op == "upsert":
-                        await self._upsert_into(tmp, payload)
-                    else:
-                        await self._delete_from(tmp, payload)
+            await self._replay(tmp)  # what changed meanwhile
             await self._wait(await self._call(self.client.swap_indexes([(self.index_uid, tmp)])))
-            # writes that raced with the swap may have gone to the old index: apply them again
-            log, self._rebuild_log = self._rebuild_log or [], None
-            for op, payload in log:
-                if op == "upsert":
-                    await self._upsert_into(self.index_uid, payload)
-                else:
-                    await self._delete_from(self.index_uid, payload)
+            # writes logged before or during the swap may have gone to the old index
+            await self._replay(self.index_uid)
+            self._rebuild_log = None  # no await since the log was last found empty
         except BaseException:
             self._rebuild_log = None
             try:
                 await self._wait(await self._call(self.client.index(tmp).delete()))
             except Exception:  # noqa: BLE001 - best effort clean-up
-                pass
+                log.warning("Meilisearch: temporary index %s not deleted", tmp)
             raise
-        await self._wait(await self._call(self.client.index(tmp).delete()))  # now holds the old documents
+        try:  # `tmp` now holds the old documents
+            await self._wait(await self._call(self.client.index(tmp).delete()))
+        except SearchError as exc:  # the new index is live; a leftover old one is only clutter
+            log.warning("Meilisearch: old index %s not deleted: %s", tmp, exc)
         if progress:
             progress(count)
         return count
@@ -321,8 +396,8 @@ class MeiliBackend:
 
     async def search(self, query: SearchQuery) -> SearchResult:
         q = sanitize_q(query.q)
-        if query.q.strip() and not _WORD.search(q):
-            # nothing searchable (only punctuation): no match, never "everything"
+        if query.q.strip() and not _content_words(q):
+            # nothing searchable (only punctuation or stop words): no match, never "everything"
             return SearchResult(hits=[], total=0, page=query.page, per_page=query.per_page, facets={f: {} for f in query.facets})
         queries = [self._params(query, q)]
         disjunctive = [f for f in query.facets if f in query.filters]
@@ -348,29 +423,30 @@ class MeiliBackend:
         for name, res in zip(disjunctive, results[1:], strict=True):
             dist = (res.facet_distribution or {}).get(name) or {}
             facets[name] = {str(k): int(v) for k, v in dist.items()}
-        hits = [self._hit(h) for h in main.hits]
+        scored = query.sort is Sort.RELEVANCE and bool(q)
+        hits = [self._hit(h, scored=scored) for h in main.hits]
         total = int(main.total_hits if main.total_hits is not None else main.estimated_total_hits or 0)
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
 
     @staticmethod
-    def _hit(raw: Mapping[str, Any]) -> Hit:
+    def _hit(raw: Mapping[str, Any], *, scored: bool = True) -> Hit:
         # like the Tantivy backend: the document without the long texts
         doc = {k: v for k, v in raw.items() if not k.startswith("_") and k != "texts"}
         formatted = raw.get("_formatted") or {}
         title = str(doc.get("title") or "")
         summary = str(doc.get("summary") or "")
         snippets = {
-            "title": _marked(str(formatted.get("title") or title)),
-            "summary": _marked(str(formatted.get("summary") or summary)),
+            "title": _snippet(formatted.get("title"), title),
+            "summary": _snippet(formatted.get("summary"), summary),
         }
         text = formatted.get("texts")
-        if isinstance(text, str) and _PRE in text:
+        if isinstance(text, str) and _PRE in text and not _has_sentinel(raw.get("texts")):
             snippets["text"] = _marked(text)
         return Hit(
             id=str(doc.get("id")),
             slug=str(doc.get("slug") or ""),
             title=title,
-            score=float(raw.get("_rankingScore") or 0.0),
+            score=float(raw.get("_rankingScore") or 0.0) if scored else 0.0,
             document=doc,
             snippets=snippets,
         )
@@ -387,29 +463,41 @@ class MeiliBackend:
         exclude: list[str | list[str]] = []
         if exclude_ids:
             exclude.append("NOT id IN [" + ", ".join(quote_filter_value(str(i)) for i in exclude_ids) + "]")
-        queries: list[SearchParams] = []
+        # weight of each query's ranking score for text_score (0: found through any_of only)
+        queries: list[tuple[SearchParams, float]] = []
         q = sanitize_q(text)
-        if _WORD.search(q):
-            queries.append(
+        words = _content_words(q)[:MAX_SIMILAR_WORDS]
+        if words:
+            queries.append((
                 SearchParams(index_uid=self.index_uid, query=q, filter=exclude or None, limit=limit,
-                             show_ranking_score=True, matching_strategy="frequency", locales=LOCALES)
-            )
+                             show_ranking_score=True, matching_strategy="frequency", locales=LOCALES),
+                1.0,
+            ))
+        if len(words) > 1:
+            # Meilisearch never drops the last remaining query word, so a document that
+            # shares only another word would be missed: one query per word (any-word
+            # match, as the protocol asks), its score weighted by the share of words
+            for word in words:
+                queries.append((
+                    SearchParams(index_uid=self.index_uid, query=word, filter=exclude or None, limit=limit,
+                                 show_ranking_score=True, locales=LOCALES),
+                    1.0 / len(words),
+                ))
         ors: list[str] = []
         for name, values in (any_of or {}).items():
             if name not in FACETS:
                 raise ValueError(f"Unbekannte Facette: {name}")
             ors.extend(f"{name} = {quote_filter_value(str(v))}" for v in values)
         if ors:
-            queries.append(SearchParams(index_uid=self.index_uid, query="", filter=[ors, *exclude], limit=limit))
+            queries.append((SearchParams(index_uid=self.index_uid, query="", filter=[ors, *exclude], limit=limit), 0.0))
         if not queries:
             return []
-        results = await self._call(self.client.multi_search(queries))
+        results = await self._call(self.client.multi_search([params for params, _ in queries]))
         found: dict[str, Candidate] = {}
-        text_results = results[0] if _WORD.search(q) else None
-        for res in results:
+        for (_, weight), res in zip(queries, results, strict=True):
             for raw in res.hits:
-                doc = {k: v for k, v in raw.items() if not k.startswith("_")}
-                score = float(raw.get("_rankingScore") or 0.0) if res is text_results else 0.0
+                doc = {k: v for k, v in raw.items() if not k.startswith("_") and k != "texts"}
+                score = float(raw.get("_rankingScore") or 0.0) * weight
                 key = str(doc.get("id"))
                 if key not in found or found[key].text_score < score:
                     found[key] = Candidate(document=doc, text_score=score)
