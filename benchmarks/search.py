@@ -43,7 +43,7 @@ from rich.table import Table  # noqa: E402
 
 from benchmarks.synthetic import synthetic_profiles  # noqa: E402
 
-console = Console()
+console = Console(width=150)
 
 PLAIN_QUERIES = [
     "Digitalisierung", "Bauhof", "Breitbandausbau", "Rufbus", "Kita", "Klimaschutz", "Glasfaser", "Wärmeplanung",
