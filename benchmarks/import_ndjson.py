@@ -7,7 +7,7 @@ published profiles with a progress bar, drains the search sync, checks
 that search sees every profile, and prints profiles per second for the
 import alone and for import plus indexing.
 
-    .venv/bin/python benchmarks/import_ndjson.py [--count 10000] [--seed 1] [--worker-indexing]
+    .venv/bin/python benchmarks/import_ndjson.py [--count 10000] [--seed 1] [--worker-indexing] [--reimport]
 
 By default the import runner indexes the profiles it creates chunk by chunk
 itself; `--worker-indexing` leaves all indexing to the outbox sync worker
@@ -44,7 +44,7 @@ from importers.runner import ImportRunner, read_paths  # noqa: E402
 TARGET = 300.0
 
 
-async def run(count: int, seed: int, worker_indexing: bool, chunk: int, keep: bool) -> int:
+async def run(count: int, seed: int, worker_indexing: bool, chunk: int, keep: bool, reimport: bool = False) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="leuchtturm-import-bench-"))
     try:
         t0 = time.perf_counter()
@@ -75,6 +75,11 @@ async def run(count: int, seed: int, worker_indexing: bool, chunk: int, keep: bo
                 drained = await rt.sync.drain(rt.search)
                 t_indexed = time.perf_counter()
             hits = await rt.search.search(SearchQuery(q="", per_page=1))
+            again_s = None
+            if reimport:
+                t = time.perf_counter()
+                again = await ImportRunner(actor, search=rt.search, chunk_size=chunk).run_items(read_paths([str(path)], "ndjson"), publish=True)
+                again_s = time.perf_counter() - t
         finally:
             await rt.stop()
 
@@ -89,11 +94,15 @@ async def run(count: int, seed: int, worker_indexing: bool, chunk: int, keep: bo
         print(f"Import gesamt:             {import_s:6.1f} s  ({count / import_s:7.0f} Profile/s)")
         print(f"Import + Indexierung:      {total_s:6.1f} s  ({count / total_s:7.0f} Profile/s, Ziel ≥ {TARGET:.0f})")
         print(f"Im Suchindex: {hits.total} von {count}")
+        if again_s is not None:
+            print(f"Zweiter Import derselben Datei: {again_s:6.1f} s ({count / again_s:7.0f} Profile/s) – {again.summary()}")
         print(f"Indexierung: {'Sync-Worker (Outbox)' if worker_indexing else 'im Import-Lauf, Rest über die Outbox'}; Blockgröße {chunk}")
         print(f"Python {platform.python_version()}, {platform.machine()}, {platform.system()}")
         cmd = f".venv/bin/python benchmarks/import_ndjson.py --count {count} --seed {seed}"
         if worker_indexing:
             cmd += " --worker-indexing"
+        if reimport:
+            cmd += " --reimport"
         print(f"Reproduzieren: {cmd}")
         if keep:
             print(f"Daten behalten in {tmp}")
@@ -111,8 +120,9 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=500)
     parser.add_argument("--worker-indexing", action="store_true", help="alle Profile über den Sync-Worker indexieren")
     parser.add_argument("--keep", action="store_true", help="Datenverzeichnis nicht löschen")
+    parser.add_argument("--reimport", action="store_true", help="danach dieselbe Datei noch einmal importieren (alles unverändert)")
     args = parser.parse_args()
-    sys.exit(asyncio.run(run(args.count, args.seed, args.worker_indexing, args.chunk, args.keep)))
+    sys.exit(asyncio.run(run(args.count, args.seed, args.worker_indexing, args.chunk, args.keep, args.reimport)))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ content); `ImportRunner.run_items` writes the records:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -457,6 +458,7 @@ class ImportRunner:
         self.chunk_size = max(1, chunk_size)
         self.key_strategy = key_strategy
         self.importer_label = importer_label  # overrides provenance.importer (e.g. "demo")
+        self._index_task: asyncio.Task | None = None
 
     def check_permissions(self, items: Sequence[ImportItem], *, publish: bool) -> None:
         if not allowed(self.actor, Action.IMPORT):
@@ -500,16 +502,22 @@ class ImportRunner:
         if profile_items:
             known = await KnownProfiles.open(self.key_strategy)
             indexed_seqs: list[tuple[int, int]] = []
-            for start in range(0, len(profile_items), self.chunk_size):
-                chunk = profile_items[start : start + self.chunk_size]
-                plans = await self._plan_chunk([i for _, i in chunk], known, publish=publish, merge=merge)
-                if not dry_run:
-                    await self._apply_chunk(plans, known, indexed_seqs)
-                for (n, _), plan in zip(chunk, plans, strict=True):
-                    results[n] = plan.result
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
+            self._index_task = None
+            try:
+                for start in range(0, len(profile_items), self.chunk_size):
+                    chunk = profile_items[start : start + self.chunk_size]
+                    plans = await self._plan_chunk([i for _, i in chunk], known, publish=publish, merge=merge)
+                    if not dry_run:
+                        await self._apply_chunk(plans, known, indexed_seqs)
+                    for (n, _), plan in zip(chunk, plans, strict=True):
+                        results[n] = plan.result
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+            finally:
+                if self._index_task is not None:
+                    await self._index_task  # never raises: _index catches engine failures
+                    self._index_task = None
             if indexed_seqs:
                 await self._forget_outbox(indexed_seqs)
 
@@ -723,8 +731,10 @@ class ImportRunner:
                     plan.result.slug = res.slug
                     known.add(Known.from_doc({"_id": res.id, "slug": res.slug, "title": res.title, "lead": {"name": res.lead.name if res.lead else ""}, "provenance": plan.provenance.model_dump() if plan.provenance else None, "status": res.status.value, "owner": res.owner}))
                 created.append(res)
-            if outcome.outbox_seqs and await self._index(created):
-                indexed_seqs.append(outcome.outbox_seqs)
+            if outcome.outbox_seqs and self.search is not None:
+                # Index in the background while the next chunk is planned and written
+                # (the store works in its own process meanwhile); tasks run one after another.
+                self._index_task = asyncio.create_task(self._index_after(self._index_task, created, outcome.outbox_seqs, indexed_seqs))
         for plan in plans:
             if plan.result.action != UPDATED or plan.target is None:
                 continue
@@ -744,16 +754,24 @@ class ImportRunner:
             except CatalogueError as exc:
                 plan.result.error(f"Das Profil „{plan.target.slug}“ konnte nicht geändert werden: {exc.detail}")
 
+    async def _index_after(
+        self, previous: asyncio.Task | None, profiles: list[Profile], seqs: tuple[int, int], indexed_seqs: list[tuple[int, int]]
+    ) -> None:
+        if previous is not None:
+            await previous
+        if await self._index(profiles):
+            indexed_seqs.append(seqs)
+
     async def _index(self, profiles: list[Profile]) -> bool:
         """Index new published profiles right away; True when the outbox entries are no longer needed."""
         if self.search is None:
             return False
         from catalogue.search.documents import to_search_document
 
-        published = [to_search_document(p) for p in profiles if p.status == EditorialStatus.PUBLISHED]
-        if not published:
-            return True  # new drafts are not in the index: nothing to do
         try:
+            published = [to_search_document(p) for p in profiles if p.status == EditorialStatus.PUBLISHED]
+            if not published:
+                return True  # new drafts are not in the index: nothing to do
             await self.search.upsert(published)
         except Exception as exc:  # noqa: BLE001 - search never fails a write; the sync worker retries
             log.warning("Import: Suchindex nicht erreichbar, der Abgleich holt es nach (%s)", exc)

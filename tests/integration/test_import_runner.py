@@ -250,3 +250,14 @@ async def test_create_many_and_update_with_provenance(db) -> None:  # noqa: ANN0
     assert updated.version == 2 and updated.history[-1].action == "import" and updated.provenance.source_id == "x"  # type: ignore[union-attr]
     with pytest.raises(PermissionDenied):
         await svc.update("vergabestelle", EDITOR, {}, if_match=None, partial=True, require_if_match=False, status=EditorialStatus.PUBLISHED)
+
+
+async def test_bulk_encoding_matches_beanie(db) -> None:  # noqa: ANN001
+    from beanie.odm.utils.encoder import Encoder
+
+    from catalogue.profiles import _to_db
+
+    await ImportRunner(ADMIN, importer_label="demo").run_items(demo_items()[:5], publish=True)
+    await _import([HOEXTER])
+    for p in await Profile.find_all().to_list():
+        assert _to_db(p) == Encoder(to_db=True, keep_nulls=True).encode(p)
