@@ -632,6 +632,10 @@ class ImportRunner:
                 result.action, result.duplicate_of, result.slug = DUPLICATE, twin.slug, twin.slug
                 result.warnings.append({"field": RECORD_FIELD, "message": f"Gleicher Titel und gleiche Federführung wie Datensatz {twin.run_position} dieses Imports – übersprungen."})
                 return
+            if twin is not None and not self._visible(twin):
+                result.action = DUPLICATE
+                result.warnings.append({"field": RECORD_FIELD, "message": "Ein nicht öffentliches Profil mit gleichem Titel und gleicher Federführung gibt es schon – übersprungen. Bitte wenden Sie sich an die Katalogredaktion."})
+                return
             if twin is not None and not merge and twin.source != item.source_name:
                 result.action, result.duplicate_of, result.slug = DUPLICATE, twin.slug, twin.slug
                 result.warnings.append({
@@ -648,11 +652,18 @@ class ImportRunner:
         if match is None:
             await self._plan_create(plan, known, label)
             return
+        if not self._visible(match):
+            result.error("Diesen Datensatz gibt es schon als nicht öffentliches Profil einer anderen Person. Bitte wenden Sie sich an die Katalogredaktion.")
+            return
         if match.run_position is not None:
             result.action, result.duplicate_of, result.slug = DUPLICATE, match.slug, match.slug
             result.warnings.append({"field": RECORD_FIELD, "message": f"Derselbe Datensatz wie {match.run_position} dieses Imports – übersprungen."})
             return
         self._plan_update(plan, match, full.get(match.id), label)
+
+    def _visible(self, k: Known) -> bool:
+        """Reports name only profiles the actor may see (no hints at other editors' drafts)."""
+        return k.run_position is not None or allowed(self.actor, Action.VIEW, owner=k.owner, status=k.status)
 
     async def _plan_create(self, plan: _Plan, known: KnownProfiles, label: str) -> None:
         assert plan.content is not None and plan.provenance is not None

@@ -261,3 +261,40 @@ async def test_bulk_encoding_matches_beanie(db) -> None:  # noqa: ANN001
     await _import([HOEXTER])
     for p in await Profile.find_all().to_list():
         assert _to_db(p) == Encoder(to_db=True, keep_nulls=True).encode(p)
+
+
+async def test_other_editors_drafts_are_not_revealed(db) -> None:  # noqa: ANN001
+    await _import([HOEXTER], Principal("otto", Role.EDITOR))
+    report = await _import([HOEXTER], EDITOR)
+    result = report.results[0]
+    assert result.action == "error" and result.slug is None and result.duplicate_of is None
+    assert await Profile.count() == 1
+
+
+@pytest.mark.parametrize("strategy", ["query", "scan"])
+async def test_key_lookup_strategies_agree(db, strategy: str) -> None:  # noqa: ANN001
+    """Per-chunk $in queries (MongoDB) and one preloading scan (FerretDB) give the same results."""
+    def runner() -> ImportRunner:
+        return ImportRunner(ADMIN, key_strategy=strategy, chunk_size=2)
+
+    await runner().run_items([i for i in demo_items() if i.record.source_id == "demo-001"])
+    same_title = [
+        {"title": "Gemeinsamer Bauhof", "lead": {"name": "Gemeinde Seeshaupt", "kind": "Gemeinde"}},
+        {"title": "Gemeinsamer Bauhof", "lead": {"name": "Gemeinde Iffeldorf", "kind": "Gemeinde"}},
+        {"title": "Gemeinsamer Bauhof", "lead": {"name": "Gemeinde Bernried", "kind": "Gemeinde"}},
+        {"title": "Gemeinsamer Bauhof", "lead": {"name": "Gemeinde Seeshaupt", "kind": "Gemeinde"}, "summary": "anders"},
+    ]
+    ndjson = "\n".join(json.dumps(x) for x in same_title) + "\n"
+    first = await runner().run_items(parse_sources([_source("bauhof.ndjson", ndjson)]))
+    assert [(r.action, r.slug) for r in first.results] == [
+        ("created", "gemeinsamer-bauhof"),
+        ("created", "gemeinsamer-bauhof-gemeinde-iffeldorf"),
+        ("created", "gemeinsamer-bauhof-gemeinde-bernried"),
+        ("duplicate", "gemeinsamer-bauhof"),
+    ]
+    again = await runner().run_items(parse_sources([_source("bauhof.ndjson", ndjson)]))
+    assert [r.action for r in again.results] == ["unchanged", "unchanged", "unchanged", "duplicate"]
+    dup = await runner().run_items(read_paths([str(HOEXTER)]))
+    assert dup.results[0].action == "duplicate" and dup.results[0].duplicate_of == "interkommunale-digitalisierungsstrategie"
+    exported = export_ndjson(await Profile.find_all().to_list())
+    assert (await runner().run_items(parse_sources([_source("e.ndjson", exported)]))).counts["unchanged"] == 4
