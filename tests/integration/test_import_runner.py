@@ -298,3 +298,49 @@ async def test_key_lookup_strategies_agree(db, strategy: str) -> None:  # noqa: 
     assert dup.results[0].action == "duplicate" and dup.results[0].duplicate_of == "interkommunale-digitalisierungsstrategie"
     exported = export_ndjson(await Profile.find_all().to_list())
     assert (await runner().run_items(parse_sources([_source("e.ndjson", exported)]))).counts["unchanged"] == 4
+
+
+def test_cli_import_and_export(mongo_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`leuchtturm import` / `export`: report, exit codes 0/1/2, export that imports back unchanged."""
+    from click.testing import CliRunner
+    from pymongo import MongoClient
+
+    from api.cli import main
+    from catalogue.settings import get_settings
+    from tests.conftest import unique_db_name
+
+    name = unique_db_name("cli")
+    for key, value in {"MONGODB_URL": mongo_uri, "MONGODB_DB": name, "DATA_DIR": str(tmp_path / "var"), "MEILI_URL": ""}.items():
+        monkeypatch.setenv(f"LEUCHTTURM_{key}", value)
+    get_settings.cache_clear()
+    cli = CliRunner()
+    try:
+        r = cli.invoke(main, ["import", str(HOEXTER), str(ITZEHOE), "--dry-run"])
+        assert r.exit_code == 0, r.output
+        assert "Probelauf (nichts gespeichert): 2 neu" in r.output
+        r = cli.invoke(main, ["import", str(HOEXTER), str(ITZEHOE), "--publish"])
+        assert r.exit_code == 0, r.output
+        assert "2 neu, 0 geändert, 0 unverändert, 0 Dubletten übersprungen, 0 Fehler" in r.output
+        assert "004_b738c54769826454.txt #1: neu – interkommunale-digitalisierungsstrategie" in r.output
+        broken = tmp_path / "teils.ndjson"
+        broken.write_text(json.dumps({"title": "Gemeinsamer Bauhof Nordheide"}) + "\n{kaputt\n", encoding="utf-8")
+        r = cli.invoke(main, ["import", str(broken), "--report", str(tmp_path / "bericht.json")])
+        assert r.exit_code == 1, r.output
+        assert "1 neu, 0 geändert, 0 unverändert, 0 Dubletten übersprungen, 1 Fehler" in r.output
+        assert json.loads((tmp_path / "bericht.json").read_text(encoding="utf-8"))["counts"]["error"] == 1
+        r = cli.invoke(main, ["user", "create", "erika", "--password-stdin"], input="ein-sicheres-passwort\n")
+        assert r.exit_code == 0, r.output
+        r = cli.invoke(main, ["import", str(HOEXTER), "--publish", "--user", "erika"])
+        assert r.exit_code == 2 and "Katalogredaktion" in r.output
+        assert cli.invoke(main, ["import", str(HOEXTER), "--user", "niemand"]).exit_code == 2
+        assert cli.invoke(main, ["import", str(tmp_path / "fehlt.txt")]).exit_code == 2
+        out = tmp_path / "export.csv"
+        r = cli.invoke(main, ["export", str(out)])
+        assert r.exit_code == 0 and "3 Profile" in r.output
+        r = cli.invoke(main, ["export", "--status", "published", "--format", "ndjson", "-"])
+        assert r.exit_code == 0 and len([line for line in r.output.splitlines() if line.startswith("{")]) == 1  # the reference text stayed a draft
+        r = cli.invoke(main, ["import", str(out)])
+        assert r.exit_code == 0 and "0 neu, 0 geändert, 3 unverändert" in r.output, r.output
+    finally:
+        get_settings.cache_clear()
+        MongoClient(mongo_uri).drop_database(name)
