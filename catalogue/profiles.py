@@ -351,7 +351,7 @@ class ProfileService:
                 revision_id=uuid4(),
                 slug=item.slug,
                 status=item.status,
-                owner=actor.username,
+                owner=item.owner or actor.username,
                 provenance=item.provenance,
                 review_comments=[],
                 created_at=now,
@@ -498,6 +498,7 @@ class NewProfile:
     provenance: Provenance | None = None
     fixed_slug: bool = False  # the slug came with the data and must not change
     id: PydanticObjectId | None = None  # chosen by the caller, or new
+    owner: str | None = None  # default: the actor (a reviewer confirming an editor's upload keeps the editor as owner)
 
 
 @dataclass

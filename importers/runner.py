@@ -451,6 +451,7 @@ class ImportRunner:
         chunk_size: int = CHUNK_SIZE,
         key_strategy: str = "auto",
         importer_label: str | None = None,
+        owner: str | None = None,
     ) -> None:
         self.actor = actor
         self.search = search
@@ -458,6 +459,7 @@ class ImportRunner:
         self.chunk_size = max(1, chunk_size)
         self.key_strategy = key_strategy
         self.importer_label = importer_label  # overrides provenance.importer (e.g. "demo")
+        self.owner = owner  # owner of new profiles (default: the actor)
         self._index_task: asyncio.Task | None = None
 
     def check_permissions(self, items: Sequence[ImportItem], *, publish: bool) -> None:
@@ -728,7 +730,7 @@ class ImportRunner:
         creates = [p for p in plans if p.result.action == CREATED]
         if creates:
             batch = [
-                NewProfile(content=p.content, slug=p.result.slug or "", status=p.status, provenance=p.provenance, fixed_slug=p.fixed_slug, id=p.new_id)  # type: ignore[arg-type]
+                NewProfile(content=p.content, slug=p.result.slug or "", status=p.status, provenance=p.provenance, fixed_slug=p.fixed_slug, id=p.new_id, owner=self.owner)  # type: ignore[arg-type]
                 for p in creates
             ]
             outcome = await self.service.create_many(batch, self.actor, action="import")

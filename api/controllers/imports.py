@@ -229,7 +229,8 @@ class ImportController(Controller):
             raise Conflict("Dieser Import wurde bereits ausgeführt.")
         items = [ImportItem.from_dict(r) for r in batch.records]
         runtime = request.app.state.runtime
-        runner = ImportRunner(principal, search=runtime.search, on_change=runtime.notify_change)
+        # New profiles belong to the uploader, also when the editorial office confirms the upload.
+        runner = ImportRunner(principal, search=runtime.search, on_change=runtime.notify_change, owner=batch.owner)
         runner.check_permissions(items, publish=options.publish)  # 403 before anything changes
         now = utcnow()
         claimed = await ImportBatch.get_pymongo_collection().find_one_and_update(

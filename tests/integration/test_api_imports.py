@@ -96,10 +96,12 @@ async def test_publish_only_for_reviewers(client, auth) -> None:  # noqa: ANN001
     assert await Profile.count() == 0
     assert (await client.get(f"{API}/{batch['id']}", headers=auth["editor"])).json()["status"] == "preview"
 
-    batch = (await _upload(client, auth["reviewer"], "hoexter.txt", HOEXTER.read_bytes())).json()
+    # the editorial office confirms the editor's upload and publishes it; the editor stays the owner
     r = await client.post(f"{API}/{batch['id']}/confirm", json={"publish": True}, headers=auth["reviewer"])
     assert r.status_code == 200, r.text
-    assert r.json()["result"]["records"][0]["status"] == "published"
+    assert r.json()["result"]["records"][0]["status"] == "published" and r.json()["confirmed_by"] == "rita"
+    p = await Profile.find_one(Profile.slug == "interkommunale-digitalisierungsstrategie")
+    assert p is not None and p.owner == "erika" and p.history[0].by == "rita"
     search = await client.get("/api/v1/search", params={"q": "Höxter"})
     assert search.status_code == 200 and "interkommunale-digitalisierungsstrategie" in [h["slug"] for h in search.json()["hits"]]
 
