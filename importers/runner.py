@@ -558,15 +558,14 @@ class ImportRunner:
             {k for k in keys if k},
             {i.record.slug for i in items if i.record.slug and i.importer in CATALOGUE_FORMATS},
             {i.record.fingerprint for i in items if i.record.fingerprint and i.record.ok},
-            {str(i.record.content.get("title") or "").strip() for i in items if i.record.ok} - {""},
+            {str(i.record.content.get("title") or "").strip() for i in items if i.record.ok and isinstance(i.record.content, dict)} - {""},
         )
         plans: list[_Plan] = []
         full: dict[str, Profile] = {}
+        for item, key in zip(items, keys, strict=True):
+            plans.append(self._initial_plan(item, key, publish))
         # Matched profiles whose content may differ: load them in one query.
         candidates = []
-        for item, key in zip(items, keys, strict=True):
-            plan = self._initial_plan(item, key, publish)
-            plans.append(plan)
         for plan, key in zip(plans, keys, strict=True):
             if plan.result.action == ERROR:
                 continue
@@ -584,7 +583,8 @@ class ImportRunner:
 
     def _initial_plan(self, item: ImportItem, key: str | None, publish: bool) -> _Plan:
         r = item.record
-        title = str(r.content.get("title") or "").strip() or None
+        raw_title = r.content.get("title") if isinstance(r.content, dict) else None
+        title = raw_title.strip()[:200] or None if isinstance(raw_title, str) else None
         result = RecordResult(
             position=r.position,
             source=item.source_name,
