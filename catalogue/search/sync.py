@@ -14,7 +14,8 @@ document). When the backend fails, every entry of the batch gets
 `attempts += 1`, `last_error`, and `next_attempt_at = now + backoff` with
 backoff = 0.5 s · 2^(attempts-1), capped at 60 s; nothing after the failed
 batch is processed, so order is kept. Entries live in MongoDB and survive
-restarts; done entries stay (marked `done`) until `purge_done` removes them.
+restarts; applied entries are deleted at once (which also keeps the
+collection small: on the embedded FerretDB every query scans it).
 
 Exactly one worker per database is assumed (the application runs one).
 """
@@ -117,9 +118,7 @@ class SearchSync:
             )
             log.warning("Suchindex-Abgleich fehlgeschlagen (Versuch %s, nächster Versuch %s): %s", attempts, retry_at, error)
             return 0
-        await OutboxEntry.find(In(OutboxEntry.id, [e.id for e in batch])).update_many(
-            {"$set": {"done": True, "last_error": None}}
-        )
+        await OutboxEntry.find(In(OutboxEntry.id, [e.id for e in batch])).delete()
         return len(batch)
 
     async def _resolve(self, batch: list[OutboxEntry]) -> tuple[list[dict[str, Any]], list[str]]:

@@ -127,7 +127,7 @@ async def test_outage_mid_series_loses_nothing_and_keeps_order(db: object, tmp_p
         ("delete", str(a.id)),
         ("upsert", str(d.id)),
     ]
-    assert all(e.done and e.last_error is None for e in await OutboxEntry.find_all().to_list())
+    assert await OutboxEntry.find_all().count() == 0  # applied entries are removed
 
 
 async def test_batches_collapse_and_survive_a_new_worker(db: object, tmp_path: Path) -> None:
