@@ -79,60 +79,90 @@ class DependencyUnavailable(CatalogueError):
 
 
 def pydantic_errors(exc: Any) -> list[dict[str, Any]]:
-    """Turn a pydantic ValidationError into a list of {field, message, type}."""
+    """Turn a pydantic ValidationError into a list of {field, label, message, type} in German."""
+    from catalogue.labels import field_label
+
     out = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
+        loc = tuple(p for p in err.get("loc", ()) if p != "__root__")
         kind = err.get("type", "")
-        message = _GERMAN_MESSAGES.get(kind, err.get("msg", ""))
-        if kind == "extra_forbidden":
-            message = f"Unbekanntes Feld: {loc}"
-        elif kind in ("value_error",):
-            message = str(err.get("msg", "")).removeprefix("Value error, ")
-        elif kind in ("string_too_short", "string_too_long", "too_short", "too_long", "greater_than", "greater_than_equal", "less_than_equal", "less_than"):
-            message = _bounds_message(kind, err.get("ctx", {}))
-        out.append({"field": loc, "message": message, "type": kind})
+        message = f"Unbekanntes Feld: {'.'.join(map(str, loc))}" if kind == "extra_forbidden" else german_message(err)
+        out.append({"field": ".".join(str(p) for p in loc), "label": field_label(loc) if loc else "", "message": message, "type": kind})
     return out
 
 
-def _bounds_message(kind: str, ctx: dict[str, Any]) -> str:
-    match kind:
-        case "string_too_short":
-            return f"mindestens {ctx.get('min_length')} Zeichen"
-        case "string_too_long":
-            return f"höchstens {ctx.get('max_length')} Zeichen"
-        case "too_short":
-            return f"mindestens {ctx.get('min_length')} Einträge"
-        case "too_long":
-            return f"höchstens {ctx.get('max_length')} Einträge"
-        case "greater_than":
-            return f"muss größer als {ctx.get('gt')} sein"
-        case "greater_than_equal":
-            return f"muss mindestens {ctx.get('ge')} sein"
-        case "less_than_equal":
-            return f"darf höchstens {ctx.get('le')} sein"
-        case _:
-            return f"muss kleiner als {ctx.get('lt')} sein"
-
-
-_GERMAN_MESSAGES = {
-    "missing": "Pflichtfeld fehlt",
-    "string_type": "muss ein Text sein",
-    "int_parsing": "muss eine ganze Zahl sein",
+_MESSAGES: dict[str, str] = {
+    "missing": "fehlt (Pflichtfeld)",
+    "extra_forbidden": "ist kein bekanntes Feld",
+    "string_type": "muss Text sein",
     "int_type": "muss eine ganze Zahl sein",
+    "int_parsing": "muss eine ganze Zahl sein",
     "int_from_float": "muss eine ganze Zahl sein",
-    "float_parsing": "muss eine Zahl sein",
     "float_type": "muss eine Zahl sein",
+    "float_parsing": "muss eine Zahl sein",
+    "bool_type": "muss ja oder nein sein",
     "list_type": "muss eine Liste sein",
-    "dict_type": "muss ein Objekt sein",
-    "model_type": "muss ein Objekt sein",
-    "model_attributes_type": "muss ein Objekt sein",
-    "enum": "ist kein zulässiger Wert",
-    "literal_error": "ist kein zulässiger Wert",
-    "string_pattern_mismatch": "hat nicht das erwartete Format",
-    "date_parsing": "muss ein Datum sein (JJJJ-MM-TT)",
-    "date_from_datetime_parsing": "muss ein Datum sein (JJJJ-MM-TT)",
-    "date_type": "muss ein Datum sein (JJJJ-MM-TT)",
-    "bool_parsing": "muss wahr oder falsch sein",
-    "value_error": "ist ungültig",
+    "dict_type": "muss ein Objekt mit Feldern sein",
+    "model_type": "muss ein Objekt mit Feldern sein",
+    "model_attributes_type": "muss ein Objekt mit Feldern sein",
+    "date_type": "muss ein Datum sein (TT.MM.JJJJ)",
+    "date_parsing": "ist kein gültiges Datum (erwartet JJJJ-MM-TT)",
+    "date_from_datetime_parsing": "ist kein gültiges Datum (erwartet JJJJ-MM-TT)",
+    "date_from_datetime_inexact": "darf keine Uhrzeit enthalten",
+    "datetime_parsing": "ist kein gültiger Zeitpunkt",
+    "datetime_type": "ist kein gültiger Zeitpunkt",
+    "string_pattern_mismatch": "hat ein ungültiges Format",
+    "url_parsing": "ist keine gültige Adresse",
+    "json_invalid": "ist kein gültiges JSON",
 }
+
+
+def _num(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and abs(value) >= 10_000:
+        return f"{value:,}".replace(",", ".")
+    return value
+
+
+def german_message(err: dict[str, Any]) -> str:
+    """One pydantic error as a short German message (without the field name)."""
+    typ = err.get("type", "")
+    ctx = {k: _num(v) for k, v in (err.get("ctx") or {}).items()}
+    loc = err.get("loc") or ()
+    last = str(loc[-1]) if loc else ""
+    if typ == "string_too_short":
+        n = ctx.get("min_length", 1)
+        return "darf nicht leer sein" if n == 1 else f"ist zu kurz (mindestens {n} Zeichen)"
+    if typ == "string_too_long":
+        return f"ist zu lang (höchstens {ctx.get('max_length')} Zeichen)"
+    if typ == "too_long":
+        return f"hat zu viele Einträge (höchstens {ctx.get('max_length')})"
+    if typ == "too_short":
+        return f"hat zu wenige Einträge (mindestens {ctx.get('min_length')})"
+    if typ == "greater_than":
+        return f"muss größer als {ctx.get('gt')} sein"
+    if typ == "greater_than_equal":
+        return f"muss mindestens {ctx.get('ge')} sein"
+    if typ == "less_than":
+        return f"muss kleiner als {ctx.get('lt')} sein"
+    if typ == "less_than_equal":
+        return f"darf höchstens {ctx.get('le')} sein"
+    if typ == "enum":
+        expected = ctx.get("expected", "")
+        return f"ist kein zulässiger Wert (erlaubt: {expected.replace(' or ', ', ')})"
+    if typ == "string_pattern_mismatch":
+        if last == "postcode":
+            return "muss eine fünfstellige Postleitzahl sein"
+        if last == "ags":
+            return "muss ein achtstelliger Gemeindeschlüssel sein"
+        if last == "phone":
+            return "darf nur Ziffern, Leerzeichen und + ( ) / - enthalten"
+    if typ == "value_error":
+        if last == "email":
+            return "ist keine gültige E-Mail-Adresse"
+        msg = str(err.get("msg", ""))
+        return msg.removeprefix("Value error, ") or "ist ungültig"
+    return _MESSAGES.get(typ, "ist ungültig")
+
+

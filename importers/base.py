@@ -26,57 +26,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
+from catalogue.errors import german_message
+from catalogue.labels import field_label
 from catalogue.models import ProfileContent
 from catalogue.vocabularies import EditorialStatus
 
 MAX_SOURCE_BYTES = 50 * 1024 * 1024  # 50 MB
 RECORD_FIELD = "_record"  # FieldWarning.field for problems of the whole record
-
-# German labels of the profile fields, for messages to editors.
-FIELD_LABELS: dict[str, str] = {
-    "title": "Titel",
-    "summary": "Kurzbeschreibung",
-    "keywords": "Stichworte",
-    "fields_of_action": "Handlungsfelder",
-    "lead": "Hauptverantwortlich",
-    "municipalities": "Beteiligte Kommunen",
-    "partners": "Sonstige Beteiligte",
-    "state": "Bundesland",
-    "district": "Regierungsbezirk",
-    "population": "Einwohner",
-    "population_as_of": "Einwohner (Stand)",
-    "population_source": "Einwohner (Quelle)",
-    "area_km2": "Fläche",
-    "occasion": "Anlass",
-    "goal": "Ziel",
-    "implementation": "Umsetzung",
-    "results": "Ergebnisse / Vorteile",
-    "lessons": "Erfahrungen / Stolpersteine",
-    "funding": "Finanzierung",
-    "legal_form": "Rechtsform",
-    "collaboration_since": "Zusammenarbeit seit",
-    "project_status": "Projektstand",
-    "contact": "Kontakt",
-    "links": "Weitere Informationen",
-    "licence": "Lizenz",
-    "name": "Name",
-    "kind": "Art",
-    "ags": "AGS",
-    "text": "Text",
-    "kinds": "Arten",
-    "programme": "Programm",
-    "amount_eur": "Betrag (EUR)",
-    "organisation": "Organisation",
-    "person": "Person",
-    "street": "Straße",
-    "postcode": "PLZ",
-    "city": "Ort",
-    "phone": "Telefon",
-    "email": "E-Mail",
-    "website": "Website",
-    "url": "Adresse",
-}
-
 
 # ------------------------------------------------------------------ errors
 
@@ -342,92 +298,8 @@ def make_provenance(importer: str, source: Source, source_id: str | None, fp: st
 
 # --------------------------------------------------------------- validation
 
-_MESSAGES: dict[str, str] = {
-    "missing": "fehlt (Pflichtfeld)",
-    "extra_forbidden": "ist kein bekanntes Feld",
-    "string_type": "muss Text sein",
-    "int_type": "muss eine ganze Zahl sein",
-    "int_parsing": "muss eine ganze Zahl sein",
-    "int_from_float": "muss eine ganze Zahl sein",
-    "float_type": "muss eine Zahl sein",
-    "float_parsing": "muss eine Zahl sein",
-    "bool_type": "muss ja oder nein sein",
-    "list_type": "muss eine Liste sein",
-    "dict_type": "muss ein Objekt mit Feldern sein",
-    "model_type": "muss ein Objekt mit Feldern sein",
-    "model_attributes_type": "muss ein Objekt mit Feldern sein",
-    "date_type": "muss ein Datum sein (TT.MM.JJJJ)",
-    "date_parsing": "ist kein gültiges Datum (erwartet JJJJ-MM-TT)",
-    "date_from_datetime_parsing": "ist kein gültiges Datum (erwartet JJJJ-MM-TT)",
-    "date_from_datetime_inexact": "darf keine Uhrzeit enthalten",
-    "datetime_parsing": "ist kein gültiger Zeitpunkt",
-    "datetime_type": "ist kein gültiger Zeitpunkt",
-    "string_pattern_mismatch": "hat ein ungültiges Format",
-    "url_parsing": "ist keine gültige Adresse",
-    "json_invalid": "ist kein gültiges JSON",
-}
-
-
-def _num(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and abs(value) >= 10_000:
-        return f"{value:,}".replace(",", ".")
-    return value
-
-
-def _german_message(err: dict[str, Any]) -> str:
-    typ = err.get("type", "")
-    ctx = {k: _num(v) for k, v in (err.get("ctx") or {}).items()}
-    loc = err.get("loc") or ()
-    last = str(loc[-1]) if loc else ""
-    if typ == "string_too_short":
-        n = ctx.get("min_length", 1)
-        return "darf nicht leer sein" if n == 1 else f"ist zu kurz (mindestens {n} Zeichen)"
-    if typ == "string_too_long":
-        return f"ist zu lang (höchstens {ctx.get('max_length')} Zeichen)"
-    if typ == "too_long":
-        return f"hat zu viele Einträge (höchstens {ctx.get('max_length')})"
-    if typ == "too_short":
-        return f"hat zu wenige Einträge (mindestens {ctx.get('min_length')})"
-    if typ == "greater_than":
-        return f"muss größer als {ctx.get('gt')} sein"
-    if typ == "greater_than_equal":
-        return f"muss mindestens {ctx.get('ge')} sein"
-    if typ == "less_than":
-        return f"muss kleiner als {ctx.get('lt')} sein"
-    if typ == "less_than_equal":
-        return f"darf höchstens {ctx.get('le')} sein"
-    if typ == "enum":
-        expected = ctx.get("expected", "")
-        return f"ist kein zulässiger Wert (erlaubt: {expected.replace(' or ', ', ')})"
-    if typ == "string_pattern_mismatch":
-        if last == "postcode":
-            return "muss eine fünfstellige Postleitzahl sein"
-        if last == "ags":
-            return "muss ein achtstelliger Gemeindeschlüssel sein"
-        if last == "phone":
-            return "darf nur Ziffern, Leerzeichen und + ( ) / - enthalten"
-    if typ == "value_error":
-        if last == "email":
-            return "ist keine gültige E-Mail-Adresse"
-        msg = str(err.get("msg", ""))
-        return msg.removeprefix("Value error, ") or "ist ungültig"
-    return _MESSAGES.get(typ, "ist ungültig")
-
-
 def _field_path(loc: Iterable[Any]) -> str:
     return ".".join(str(p) for p in loc)
-
-
-def _field_label(loc: tuple[Any, ...]) -> str:
-    parts = []
-    for p in loc:
-        if isinstance(p, int):
-            parts.append(f"Nr. {p + 1}")
-        else:
-            parts.append(FIELD_LABELS.get(str(p), str(p)))
-    return " › ".join(parts) if parts else "Datensatz"
 
 
 def validation_errors(exc: ValidationError) -> list[FieldWarning]:
@@ -435,7 +307,7 @@ def validation_errors(exc: ValidationError) -> list[FieldWarning]:
     out = []
     for err in exc.errors():
         loc = tuple(err.get("loc") or ())
-        out.append(FieldWarning(_field_path(loc) or RECORD_FIELD, f"{_field_label(loc)}: {_german_message(err)}"))
+        out.append(FieldWarning(_field_path(loc) or RECORD_FIELD, f"{field_label(loc)}: {german_message(err)}"))
     return out
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from catalogue.formatting import format_date_de, format_float_de
 from catalogue.models import MAX_LIST, Profile, ProfileContent
+from catalogue.labels import FIELD_LABELS
 from catalogue.vocabularies import (
     DEFAULT_LICENCE,
     FederalState,
@@ -27,53 +28,6 @@ from catalogue.vocabularies import (
     PartnerKind,
     ProjectStatus,
 )
-
-# German labels of the profile's fields (the brief's table), used by the form, the profile page and diffs.
-FIELD_LABELS: dict[str, str] = {
-    "title": "Titel",
-    "summary": "Kurzbeschreibung",
-    "keywords": "Stichworte",
-    "fields_of_action": "Handlungsfelder",
-    "lead": "Hauptverantwortlich",
-    "lead.name": "Name",
-    "lead.kind": "Art",
-    "lead.ags": "AGS",
-    "municipalities": "Beteiligte Kommunen",
-    "partners": "Sonstige Beteiligte",
-    "state": "Bundesland",
-    "district": "Regierungsbezirk",
-    "population": "Einwohner",
-    "population_as_of": "Einwohner – Stand",
-    "population_source": "Einwohner – Quelle",
-    "area_km2": "Fläche (km²)",
-    "occasion": "Anlass",
-    "goal": "Ziel",
-    "implementation": "Umsetzung",
-    "results": "Ergebnisse / Vorteile",
-    "lessons": "Erfahrungen / Stolpersteine",
-    "funding": "Finanzierung",
-    "funding.text": "Finanzierung",
-    "funding.kinds": "Art der Mittel",
-    "funding.programme": "Förderprogramm",
-    "funding.amount_eur": "Fördersumme / Budget (EUR)",
-    "legal_form": "Rechtsform",
-    "collaboration_since": "Zusammenarbeit seit",
-    "project_status": "Projektstand",
-    "contact": "Kontakt",
-    "contact.organisation": "Organisation",
-    "contact.person": "Ansprechperson",
-    "contact.street": "Straße und Hausnummer",
-    "contact.postcode": "Postleitzahl",
-    "contact.city": "Ort",
-    "contact.phone": "Telefon",
-    "contact.email": "E-Mail",
-    "contact.website": "Website",
-    "links": "Weitere Informationen",
-    "licence": "Lizenz",
-    "status": "Status",
-    "confirmed_at": "Zuletzt bestätigt",
-    "comment": "Kommentar",
-}
 
 HELP_TEXTS: dict[str, str] = {
     "title": "Ein Titel, unter dem andere Kommunen das Projekt wiederfinden – 3 bis 200 Zeichen.",

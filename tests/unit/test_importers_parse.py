@@ -459,7 +459,7 @@ def test_validate_record_german_messages() -> None:
     assert isinstance(errors, list)
     by_field = {e.field: e.message for e in errors}
     assert by_field["fields_of_action.0"].startswith("Handlungsfelder › Nr. 1: ist kein zulässiger Wert (erlaubt: ")
-    assert by_field["area_km2"] == "Fläche: muss größer als 0 sein"
+    assert by_field["area_km2"] == "Fläche (km²): muss größer als 0 sein"
     assert by_field["foo"] == "foo: ist kein bekanntes Feld"
     assert isinstance(validate_record({"title": "Projekt"}), ProfileContent)
 
