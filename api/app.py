@@ -72,13 +72,14 @@ def _feature_handlers() -> list:
     """Route handlers of each business area, in one place."""
     from api.controllers.pdf import PdfController, profile_pdf_response
     from api.controllers.imports import ImportController
+    from api.controllers.gazetteer import GazetteerController
     from api.controllers.profiles import ProfileController
     from api.controllers.search import SearchController
     from api.controllers.users import UserController, VocabularyController
     from api.web.pages import register_profile_pdf
 
     register_profile_pdf(profile_pdf_response)  # GET /profiles/{slug}.pdf
-    handlers: list = [ProfileController, SearchController, PdfController, UserController, VocabularyController, ImportController]
+    handlers: list = [ProfileController, SearchController, PdfController, UserController, VocabularyController, ImportController, GazetteerController]
     return handlers
 
 

@@ -53,6 +53,55 @@ class GazetteerEntry(Document):
         name = "gazetteer"
         indexes = [IndexModel([("name_folded", ASCENDING)], name="name_folded")]
 
+    @property
+    def display_name(self) -> str:
+        """The name as people say it: Kreise get their "Kreis" in front unless the name has one."""
+        if self.kind == OrganisationKind.DISTRICT and not _has_kind_prefix(self.name):
+            return f"Kreis {self.name}"
+        return self.name
+
+
+_KIND_PREFIXES = ("kreis ", "landkreis ", "stadtkreis ", "region ", "stadt ", "gemeinde ", "markt ", "amt ")
+
+
+def _has_kind_prefix(name: str) -> bool:
+    return fold(name).startswith(_KIND_PREFIXES) or fold(name).endswith("kreis")
+
+
+def _kind_from_prefix(name: str) -> tuple[OrganisationKind | None, str]:
+    folded = fold(name)
+    for prefix, kind in (
+        ("landkreis ", OrganisationKind.DISTRICT),
+        ("kreis ", OrganisationKind.DISTRICT),
+        ("stadt ", OrganisationKind.TOWN),
+        ("gemeinde ", OrganisationKind.MUNICIPALITY),
+    ):
+        if folded.startswith(prefix):
+            return kind, folded[len(prefix):]
+    return None, folded
+
+
+async def find_by_name(name: str) -> list[GazetteerEntry]:
+    """Entries called `name` ("Höxter", "Stadt Höxter", "Kreis Höxter"); municipalities before Kreise.
+
+    With "Kreis …" only Kreise match; with "Stadt …" or "Gemeinde …" those kinds are preferred.
+    """
+    kind, bare = _kind_from_prefix(name)
+    if not bare:
+        return []
+    found = await GazetteerEntry.find({"name_folded": {"$in": [bare, fold(name)]}}).limit(MAX_LOOKUP).to_list()
+    if kind == OrganisationKind.DISTRICT:
+        return [e for e in found if e.kind == OrganisationKind.DISTRICT]
+    municipal = [e for e in found if e.kind != OrganisationKind.DISTRICT]
+    if kind is not None:
+        return [e for e in municipal if e.kind == kind] or municipal
+    return municipal or [e for e in found if e.kind == OrganisationKind.DISTRICT]
+
+
+async def all_entries(limit: int) -> list[GazetteerEntry]:
+    """Up to `limit` entries by name (for a pick list in forms)."""
+    return await GazetteerEntry.find_all().sort([("name_folded", 1)]).limit(limit).to_list()
+
 
 # Fields compared on re-import (updated_at is bookkeeping).
 ENTRY_FIELDS: tuple[str, ...] = ("ags", "name", "name_folded", "state", "population", "area_km2", "kind")

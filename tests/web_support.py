@@ -64,3 +64,13 @@ def csrf_from(html: str) -> str:
     m = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert m, "no CSRF token in page"
     return m.group(1)
+
+
+async def load_gazetteer_sample() -> None:
+    """The demo sample of the municipality register, into the test database."""
+    from importers.base import Source
+    from importers.gazetteer import SAMPLE_PATH
+    from importers.runner import ImportRunner, parse_sources
+
+    items = parse_sources([Source.from_path(SAMPLE_PATH)], "gazetteer")
+    await ImportRunner(Principal("import", Role.ADMIN)).run_items(items)

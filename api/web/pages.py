@@ -13,7 +13,8 @@ from litestar import Controller, Request, Response, get
 from litestar.response import Template
 
 from api.web.common import page, service
-from api.web.forms import FIELD_LABELS
+from catalogue.labels import FIELD_LABELS
+from catalogue import gazetteer
 from catalogue.errors import NotFound
 from catalogue.models import Profile
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchQuery, SearchResult, Sort, to_search_document
@@ -93,14 +94,6 @@ def _int_param(raw: str | None, lo: int, hi: int) -> int | None | str:
 # ------------------------------------------------------------ "Kommunen wie meine"
 
 
-def _gazetteer() -> Any:
-    try:
-        from importers.gazetteer import default_gazetteer
-    except ModuleNotFoundError:  # pragma: no cover - the importers package is part of the app
-        return None
-    return default_gazetteer()
-
-
 @dataclass
 class MyMunicipality:
     """What the user said about their municipality, and what we made of it."""
@@ -124,23 +117,19 @@ class MyMunicipality:
         return bool(self.kommune.strip() or self.einwohner.strip() or self.land.strip())
 
 
-def resolve_my_municipality(kommune: str, einwohner: str, land: str) -> MyMunicipality:
+async def resolve_my_municipality(kommune: str, einwohner: str, land: str) -> MyMunicipality:
     me = MyMunicipality(kommune=kommune[:200], einwohner=einwohner[:30], land=land[:60])
     if not me.asked:
         return me
     if me.kommune.strip():
-        gaz = _gazetteer()
         text = me.kommune.strip()
         entries: list[Any] = []
-        if gaz is not None:
-            m = re.search(r"\b(\d{5}|\d{8})\b", text)
-            if m and m.group(1) in gaz.by_ags:
-                entries = [gaz.by_ags[m.group(1)]]
-            else:
-                name = re.sub(r"\s*\(.*\)\s*$", "", text)
-                entries = gaz.find(name)
-                if not entries:
-                    entries = gaz.find(name, OrganisationKind.DISTRICT)
+        m = re.search(r"\b(\d{5}|\d{8})\b", text)
+        found = await gazetteer.get_by_ags(m.group(1)) if m else None
+        if found is not None:
+            entries = [found]
+        else:
+            entries = await gazetteer.find_by_name(re.sub(r"\s*\(.*\)\s*$", "", text))
         if len(entries) == 1:
             e = entries[0]
             me.name = e.display_name
@@ -174,11 +163,12 @@ def resolve_my_municipality(kommune: str, einwohner: str, land: str) -> MyMunici
     return me
 
 
-def gazetteer_options() -> list[Any]:
-    gaz = _gazetteer()
-    if gaz is None or len(gaz) > GAZETTEER_DATALIST_MAX:
+async def gazetteer_options() -> list[Any]:
+    """The whole register as a pick list, when it is small enough for one (otherwise names are typed)."""
+    entries = await gazetteer.all_entries(GAZETTEER_DATALIST_MAX + 1)
+    if len(entries) > GAZETTEER_DATALIST_MAX:
         return []
-    return sorted(gaz, key=lambda e: (e.display_name.casefold(), e.ags))
+    return sorted(entries, key=lambda e: (e.display_name.casefold(), e.ags))
 
 
 # ------------------------------------------------------------ "Meinten Sie …?"
@@ -276,7 +266,7 @@ class SearchPageController(Controller):
         page_no = _int_param(params.get("seite"), 1, 1000)
         page_no = page_no if isinstance(page_no, int) else 1
 
-        me = resolve_my_municipality(
+        me = await resolve_my_municipality(
             str(params.get("kommune") or ""), str(params.get("einwohner") or ""), str(params.get("wie_land") or "")
         )
         search = request.app.state.runtime.search
@@ -335,7 +325,7 @@ class SearchPageController(Controller):
             params=pairs,
             me=me,
             comparable=comparable,
-            gazetteer=gazetteer_options(),
+            gazetteer=await gazetteer_options(),
             states=FACET_VALUES["state"],
             facet_params=FACET_PARAMS,
         )

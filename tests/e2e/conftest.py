@@ -58,17 +58,17 @@ def _free_port() -> int:
 
 def _seed(mongo_uri: str, db_name: str) -> None:
     async def run() -> None:
-        from beanie import init_beanie
         from pymongo import AsyncMongoClient
 
-        from catalogue.storage import document_models
-        from tests.web_support import seed_published, seed_users
+        from catalogue.storage import init_models
+        from tests.web_support import load_gazetteer_sample, seed_published, seed_users
 
         client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
         try:
-            await init_beanie(database=client[db_name], document_models=document_models())
+            await init_models(client[db_name])
             await seed_users()
             await seed_published()
+            await load_gazetteer_sample()
         finally:
             await client.close()
 
