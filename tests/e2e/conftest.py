@@ -101,7 +101,7 @@ class LiveServer:
         self._thread.join(timeout=20)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[LiveServer]:
     import uvicorn
 
@@ -163,7 +163,10 @@ def _drop(mongo_uri: str, db_name: str) -> None:
     t.join()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running
+# on the main thread while it is open, which would stop every async test that
+# runs after the browser tests.
+@pytest.fixture(scope="package")
 def browser(chromium_path: str):  # noqa: ANN201
     from playwright.sync_api import sync_playwright
 
