@@ -31,6 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_PROFILES = ROOT / "data" / "demo" / "profiles.json"
 DEMO_PRINCIPAL = Principal("demo", Role.ADMIN)
 
+# The two entries transcribed from real published profiles (../shared/seeds);
+# every other demo profile is illustrative (see data/demo/README.md), and its
+# provenance says so, which the profile page shows.
+TRANSCRIBED = {
+    "demo-001": "Abschrift eines veröffentlichten Profils (IKZ-Datenbank, shared/seeds/004_b738c54769826454.txt)",
+    "demo-002": "Abschrift eines veröffentlichten Referenztextes (shared/seeds/000_5728af1cd1feed2f.txt)",
+}
+ILLUSTRATIVE = "Leuchtturm-Demo-Datensatz: Beispiel zur Veranschaulichung, nicht von der Kommune bestätigt"
+
 
 def demo_items(path: Path = DEMO_PROFILES) -> list[ImportItem]:
     """The demo profiles as import items: slug kept, `demo_id` as the source id."""
@@ -40,7 +49,8 @@ def demo_items(path: Path = DEMO_PROFILES) -> list[ImportItem]:
         data: dict[str, Any] = {k: v for k, v in entry.items() if k != "demo_id"}
         record = record_from_dict(data, n, entry.get("demo_id") or f"Profil {n}")
         record.source_id = entry.get("demo_id") or record.source_id
-        record.original_provenance = {"importer": "demo", "source": source.name, "source_id": record.source_id}
+        label = TRANSCRIBED.get(record.source_id or "", ILLUSTRATIVE)
+        record.original_provenance = {"importer": "demo", "source": label, "source_id": record.source_id}
         finish_record(record, "demo", source)
         items.append(ImportItem(record, source.name, "json"))
     return items
