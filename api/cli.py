@@ -19,6 +19,7 @@ import click
 
 from catalogue.embedded import EmbeddedStoreError
 from catalogue.errors import CatalogueError
+from catalogue.search.base import SearchError
 from catalogue.settings import Settings, get_settings
 from catalogue.vocabularies import Role
 
@@ -33,6 +34,11 @@ def run_async(fn: Callable[[], Awaitable[Any]]) -> Any:
         return asyncio.run(fn())
     except EmbeddedStoreError as exc:
         _fail(str(exc))
+    except SearchError as exc:
+        _fail(
+            f"Suchindex nicht verfügbar ({exc}). Läuft der Server auf denselben Daten? "
+            "Dann bitte ohne laufenden Server ausführen – ein fehlender Index wird beim Start auch selbst neu aufgebaut."
+        )
     except CatalogueError as exc:
         details = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
         _fail(exc.detail + (f" ({details})" if details else ""))
@@ -233,14 +239,15 @@ def reindex() -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     async def go() -> None:
+        from catalogue.models import Profile
+        from catalogue.vocabularies import EditorialStatus
+
         async with runtime(get_settings()) as rt:
+            total = await Profile.find(Profile.status == EditorialStatus.PUBLISHED).count()
             with Progress(TextColumn("Neuaufbau"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
-                task = progress.add_task("reindex", total=None)
-
-                def report(done: int, total: int | None) -> None:
-                    progress.update(task, completed=done, total=total)
-
-                count = await rt.sync.reindex(rt.search, report)
+                task = progress.add_task("reindex", total=total)
+                count = await rt.sync.reindex(rt.search, lambda done: progress.update(task, completed=done))
+                progress.update(task, completed=count)
             click.echo(f"{count} veröffentlichte Profile indexiert.")
 
     run_async(go)

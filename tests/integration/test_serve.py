@@ -148,3 +148,18 @@ def test_missing_binary_gives_one_clear_line(tmp_path: Path) -> None:
     r = subprocess.run([str(LEUCHTTURM), "user", "list"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert r.stderr.strip().count("\n") == 0 and "make ferretdb" in r.stderr
+
+
+def test_reindex_command_rebuilds_with_progress(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    server = Server(data_dir, demo=True)  # loads and indexes the demo set
+    try:
+        server.wait_ready()
+    finally:
+        server.stop()
+    env = {**os.environ, "LEUCHTTURM_DATA_DIR": str(data_dir), "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": ""}
+    r = subprocess.run([str(LEUCHTTURM), "reindex"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    expected = len(__import__("json").loads((ROOT / "data" / "demo" / "profiles.json").read_text()))
+    assert f"{expected} veröffentlichte Profile indexiert" in r.stdout
+    assert _ferretdb_pids(data_dir) == []
