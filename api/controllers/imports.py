@@ -18,7 +18,7 @@ from typing import Annotated
 from beanie import PydanticObjectId
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import Body, Parameter
+from litestar.params import Body, PathParameter, QueryParameter
 from pydantic import BaseModel, Field
 from pymongo.errors import DocumentTooLarge
 
@@ -34,7 +34,7 @@ from importers.runner import ImportItem, ImportRunner, parse_sources
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 REQUEST_MAX_BYTES = UPLOAD_MAX_BYTES + 256 * 1024  # room for the multipart envelope
 
-BatchId = Annotated[str, Parameter(pattern=r"^[0-9a-f]{24}$", description="Kennung des Imports")]
+BatchId = Annotated[str, PathParameter(pattern=r"^[0-9a-f]{24}$", description="Kennung des Imports")]
 
 
 class Gone(CatalogueError):
@@ -167,9 +167,9 @@ class ImportController(Controller):
     async def create_import(
         self,
         request: Request,
-        format: Annotated[str, Parameter(query="format", description="Format der Datei", pattern="^(" + "|".join(FORMAT_CHOICES) + ")$")] = "auto",
-        filename: Annotated[str | None, Parameter(query="filename", max_length=200, description="Dateiname bei Upload als Anfragekörper")] = None,
-        merge: Annotated[bool, Parameter(query="merge", description="Vermutliche Dubletten zusammenführen statt überspringen")] = False,
+        format: Annotated[str, QueryParameter(name="format", description="Format der Datei", pattern="^(" + "|".join(FORMAT_CHOICES) + ")$")] = "auto",
+        filename: Annotated[str | None, QueryParameter(name="filename", max_length=200, description="Dateiname bei Upload als Anfragekörper")] = None,
+        merge: Annotated[bool, QueryParameter(name="merge", description="Vermutliche Dubletten zusammenführen statt überspringen")] = False,
     ) -> Response[ImportBatchOut]:
         principal = await require_principal(request)
         if not allowed(principal, Action.IMPORT):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from litestar import Controller, Request, Response, get
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from api.web.common import page, service
 from catalogue.errors import ValidationFailed
@@ -88,7 +88,7 @@ class PdfController(Controller):
     tags = ["PDF"]
 
     @get("/api/v1/profiles/{slug:str}/pdf", operation_id="getProfilePdf", summary="Profil als PDF (A4, eine Seite)", media_type=PDF)
-    async def api_profile_pdf(self, request: Request, slug: str) -> Response:
+    async def api_profile_pdf(self, request: Request, slug: FromPath[str]) -> Response:
         return await profile_pdf_response(request, slug)
 
     @get("/compare.pdf", operation_id="getComparisonPdf", summary="Zwei oder drei Profile nebeneinander (A4 quer)", media_type=PDF)

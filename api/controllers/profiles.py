@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.openapi.spec import Example
-from litestar.params import Body, BodyKwarg, HeaderParameter, Parameter, QueryParameter
+from litestar.params import Body, BodyKwarg, FromPath, FromQuery, HeaderParameter, PathParameter, QueryParameter
 
 from api.auth import require_principal, resolve_principal
 from api.schemas import PROFILE_EXAMPLE, DiffOut, ProfileList, ProfileOut, TransitionIn, VersionOut, profile_out, version_out
@@ -16,7 +16,7 @@ from catalogue.profiles import ListQuery, ProfileService, etag, snapshot_at
 from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus, FederalState, FieldOfAction, LegalForm, ProjectStatus, SizeClass
 
-SlugParam = Annotated[str, Parameter(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$", description="Slug des Profils")]
+SlugParam = Annotated[str, PathParameter(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$", description="Slug des Profils")]
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False, description="ETag aus einer vorherigen Antwort")]
 Comment = Annotated[TransitionIn | None, BodyKwarg(title="Kommentar", description="Optional; bei „return“ Pflicht")]
 
@@ -46,16 +46,16 @@ class ProfileController(Controller):
     async def list_profiles(
         self,
         request: Request,
-        status: EditorialStatus | None = None,
+        status: FromQuery[EditorialStatus | None] = None,
         federal_state: Annotated[FederalState | None, QueryParameter(name="state", description="Bundesland")] = None,
         field_of_action: Annotated[FieldOfAction | None, QueryParameter(name="field", description="Handlungsfeld")] = None,
-        size_class: SizeClass | None = None,
-        legal_form: LegalForm | None = None,
-        project_status: ProjectStatus | None = None,
-        mine: bool = False,
-        sort: Annotated[str, Parameter(pattern=r"^-?(updated|newest|created|title)$")] = "updated",
-        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
-        per_page: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        size_class: FromQuery[SizeClass | None] = None,
+        legal_form: FromQuery[LegalForm | None] = None,
+        project_status: FromQuery[ProjectStatus | None] = None,
+        mine: FromQuery[bool] = False,
+        sort: Annotated[str, QueryParameter(pattern=r"^-?(updated|newest|created|title)$")] = "updated",
+        page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+        per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     ) -> ProfileList:
         principal = await resolve_principal(request)
         items, total = await service(request).list(
@@ -168,7 +168,7 @@ class ProfileController(Controller):
         return [version_out(e) for e in reversed(profile.history)]
 
     @get("/{slug:str}/versions/{number:int}", operation_id="getProfileVersion", summary="Inhalt einer Version")
-    async def version(self, request: Request, slug: SlugParam, number: int) -> dict[str, Any]:
+    async def version(self, request: Request, slug: SlugParam, number: FromPath[int]) -> dict[str, Any]:
         principal = await resolve_principal(request)
         profile = await service(request).history(slug, principal)
         return {"slug": profile.slug, "number": number, "content": snapshot_at(profile, number)}

@@ -6,7 +6,7 @@ import logging
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
-from litestar.params import QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from pydantic import BaseModel
 
 from api.auth import resolve_principal
@@ -148,7 +148,7 @@ class SearchController(Controller):
         population_max: Annotated[int | None, QueryParameter(ge=0)] = None,
         since_min: Annotated[int | None, QueryParameter(ge=1900, le=2100, description="Zusammenarbeit seit (ab Jahr)")] = None,
         since_max: Annotated[int | None, QueryParameter(ge=1900, le=2100, description="Zusammenarbeit seit (bis Jahr)")] = None,
-        sort: Sort = Sort.RELEVANCE,
+        sort: FromQuery[Sort] = Sort.RELEVANCE,
         page: Annotated[int, QueryParameter(ge=1, le=1000)] = 1,
         per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     ) -> SearchResponse:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Request, delete, get, post
-from litestar.params import Body
+from litestar.params import Body, FromPath, JSONBody
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_principal
@@ -91,12 +91,12 @@ class UserController(Controller):
         return [_user_out(u) for u in await User.find_all().sort("username").to_list()]
 
     @post("/users", operation_id="createUser", summary="Benutzer anlegen (Administration)", status_code=201)
-    async def create_user(self, request: Request, data: UserIn) -> UserOut:
+    async def create_user(self, request: Request, data: JSONBody[UserIn]) -> UserOut:
         await self._admin(request)
         return _user_out(await create_user(data.username, data.password, data.role, display_name=data.display_name, email=data.email))
 
     @post("/users/{username:str}", operation_id="updateUser", summary="Rolle ändern, sperren oder entsperren (Administration)", status_code=200)
-    async def update_user(self, request: Request, username: str, data: UserPatch) -> UserOut:
+    async def update_user(self, request: Request, username: FromPath[str], data: JSONBody[UserPatch]) -> UserOut:
         await self._admin(request)
         user = await get_user(username)
         for name, value in data.model_dump(exclude_none=True).items():
@@ -111,7 +111,7 @@ class UserController(Controller):
         return [_token_out(t) for t in await query.sort("created_at").to_list()]
 
     @post("/tokens", operation_id="createToken", summary="API-Token erzeugen (wird nur einmal angezeigt)", status_code=201)
-    async def create_token(self, request: Request, data: TokenIn) -> NewTokenOut:
+    async def create_token(self, request: Request, data: JSONBody[TokenIn]) -> NewTokenOut:
         principal = await require_principal(request)
         username = data.username or principal.username
         if username != principal.username and not principal.is_admin:
@@ -127,7 +127,7 @@ class UserController(Controller):
         return NewTokenOut(**_token_out(token).model_dump(), token=secret)
 
     @delete("/tokens/{token_id:str}", operation_id="revokeToken", summary="API-Token widerrufen", status_code=200)
-    async def revoke(self, request: Request, token_id: str) -> TokenOut:
+    async def revoke(self, request: Request, token_id: FromPath[str]) -> TokenOut:
         principal = await require_principal(request)
         token = await ApiToken.find_one(ApiToken.token_id == token_id)
         if token is None or (token.username != principal.username and not principal.is_admin):

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
@@ -178,7 +179,7 @@ class EditorController(Controller):
         return await self._save(request, principal, form, None)
 
     @get("/profiles/{slug:str}/bearbeiten", name="web:edit")
-    async def edit_form(self, request: Request, slug: str) -> Response:
+    async def edit_form(self, request: Request, slug: FromPath[str]) -> Response:
         principal = await logged_in(request)
         if principal is None:
             return login_redirect(request)
@@ -189,7 +190,7 @@ class EditorController(Controller):
         return await page(request, "edit.html", **_form_context(values, profile=profile, etag_value=etag(profile)))
 
     @post("/profiles/{slug:str}/bearbeiten", name="web:edit-post", status_code=200)
-    async def update(self, request: Request, slug: str) -> Response:
+    async def update(self, request: Request, slug: FromPath[str]) -> Response:
         principal = await logged_in(request)
         if principal is None:
             return login_redirect(request)
@@ -261,7 +262,7 @@ class EditorController(Controller):
         return Response(content=render_html(text), media_type="text/html; charset=utf-8", headers={"Cache-Control": "no-store"})
 
     @post("/profiles/{slug:str}/aktion", name="web:owner-action", status_code=200)
-    async def owner_action(self, request: Request, slug: str) -> Response:
+    async def owner_action(self, request: Request, slug: FromPath[str]) -> Response:
         """Submit or confirm from "Meine Profile" or the profile page."""
         principal = await logged_in(request)
         if principal is None:
@@ -325,7 +326,7 @@ class ReviewController(Controller):
         return await self._queue(request, principal)
 
     @post("/redaktion/{slug:str}", name="web:review-action", status_code=200)
-    async def act(self, request: Request, slug: str) -> Response:
+    async def act(self, request: Request, slug: FromPath[str]) -> Response:
         principal = await logged_in(request)
         if principal is None:
             return login_redirect(request)
@@ -423,7 +424,7 @@ class HistoryController(Controller):
     include_in_schema = False
 
     @get("/profiles/{slug:str}/versionen", name="web:history")
-    async def history(self, request: Request, slug: str) -> Response:
+    async def history(self, request: Request, slug: FromPath[str]) -> Response:
         principal = await logged_in(request)
         if principal is None:
             return login_redirect(request)

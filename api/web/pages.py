@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Controller, Request, Response, get
+from litestar.params import FromPath
 from litestar.response import Template
 
 from api.web.common import page, service
@@ -407,7 +408,7 @@ class ProfilePageController(Controller):
     include_in_schema = False
 
     @get("/profiles/{slug:str}", name="web:profile")
-    async def profile_page(self, request: Request, slug: str) -> Response:
+    async def profile_page(self, request: Request, slug: FromPath[str]) -> Response:
         if slug.endswith(".pdf"):
             if _pdf_responder:
                 return await _pdf_responder[0](request, slug.removesuffix(".pdf"))
