@@ -87,8 +87,6 @@ async def _load_startup_data(runtime: Runtime) -> None:
     """Load the demo set into an empty catalogue when LEUCHTTURM_DEMO_DATA is on."""
     if not runtime.settings.demo_data:
         return
-    try:
-        from importers.demo import load_demo_data_if_empty
-    except ModuleNotFoundError:
-        return
+    from importers.demo import load_demo_data_if_empty
+
     await load_demo_data_if_empty(runtime)
