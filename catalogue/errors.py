@@ -54,6 +54,18 @@ class InvalidTransition(Conflict):
     type_slug = "invalid-transition"
 
 
+class Gone(CatalogueError):
+    status = 410
+    title = "Vorschau abgelaufen"
+    type_slug = "import-expired"
+
+
+class TooLarge(CatalogueError):
+    status = 413
+    title = "Datei zu groß"
+    type_slug = "too-large"
+
+
 class PreconditionFailed(CatalogueError):
     status = 412
     title = "Das Profil wurde inzwischen geändert"

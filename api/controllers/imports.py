@@ -24,7 +24,7 @@ from pymongo.errors import DocumentTooLarge
 
 from api.auth import require_principal
 from catalogue.access import Action, allowed
-from catalogue.errors import CatalogueError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from catalogue.errors import Conflict, Gone, NotFound, PermissionDenied, TooLarge, ValidationFailed
 from catalogue.imports import BatchStatus, ImportBatch
 from catalogue.models import utcnow
 from catalogue.users import Principal
@@ -35,18 +35,6 @@ UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 REQUEST_MAX_BYTES = UPLOAD_MAX_BYTES + 256 * 1024  # room for the multipart envelope
 
 BatchId = Annotated[str, PathParameter(pattern=r"^[0-9a-f]{24}$", description="Kennung des Imports")]
-
-
-class Gone(CatalogueError):
-    status = 410
-    title = "Vorschau abgelaufen"
-    type_slug = "import-expired"
-
-
-class TooLarge(CatalogueError):
-    status = 413
-    title = "Datei zu groß"
-    type_slug = "too-large"
 
 
 class FieldMessage(BaseModel):
