@@ -437,16 +437,32 @@ def highlight_fragment(text: str, highlighter: _Highlighter | None, size: int = 
 
 
 MAX_CACHED_PLANS = 512
+MAX_CACHED_DOCS = 4096  # decoded stored documents kept per searcher snapshot
 
 
 class _View:
-    """A searcher snapshot and the query plans made against it (plans use its term dictionary)."""
+    """A searcher snapshot, the query plans made against it (plans use its term
+    dictionary) and the stored documents decoded from it (a document address
+    is stable within one snapshot)."""
 
-    __slots__ = ("plans", "searcher")
+    __slots__ = ("docs", "plans", "searcher")
 
     def __init__(self, searcher: tantivy.Searcher) -> None:
         self.searcher = searcher
         self.plans: dict[tuple[str, bool], _Plan] = {}
+        self.docs: dict[tuple[int, int], tuple[dict[str, Any], str]] = {}
+
+    def stored(self, addr: tantivy.DocAddress) -> tuple[dict[str, Any], str]:
+        """The payload and the long texts of a hit, decoded once per snapshot."""
+        key = (addr.segment_ord, addr.doc)
+        found = self.docs.get(key)
+        if found is None:
+            doc = self.searcher.doc(addr)
+            found = (json.loads(doc.get_first("payload")), doc.get_first("texts") or "")
+            if len(self.docs) >= MAX_CACHED_DOCS:
+                self.docs.clear()
+            self.docs[key] = found
+        return found
 
 
 @dataclass
@@ -763,23 +779,23 @@ class TantivyBackend:
         elif query.sort is Sort.NEWEST or plan.text_query is None:
             kwargs = {"order_by_field": "published_at", "order": tantivy.Order.Desc}
         res = searcher.search(main_q, limit=query.per_page, offset=query.offset, count=True, **kwargs)
-        hits = self._hits(searcher, res.hits, plan, scored=not kwargs)
+        hits = self._hits(view, res.hits, plan, scored=not kwargs)
         facets = self._facet_counts(searcher, query, plan.text_query, main_q) if query.facets else {}
         return SearchResult(hits=hits, total=int(res.count or 0), page=query.page, per_page=query.per_page, facets=facets)
 
-    def _hits(self, searcher: tantivy.Searcher, raw_hits: list[tuple[Any, tantivy.DocAddress]], plan: _Plan, *, scored: bool) -> list[Hit]:
+    def _hits(self, view: _View, raw_hits: list[tuple[Any, tantivy.DocAddress]], plan: _Plan, *, scored: bool) -> list[Hit]:
         pattern = _highlighter(frozenset(plan.highlight_terms)) if plan.highlight_terms else None
         hits: list[Hit] = []
         for score, addr in raw_hits:
-            doc = searcher.doc(addr)
-            payload = json.loads(doc.get_first("payload"))
+            payload, texts = view.stored(addr)
+            payload = dict(payload)  # callers may keep or change their copy
             title = payload.get("title") or ""
             snippets = {
                 "title": highlight_whole(title, pattern),
                 "summary": highlight_whole(payload.get("summary") or "", pattern),
             }
             if pattern is not None:
-                fragment = highlight_fragment(doc.get_first("texts") or "", pattern)
+                fragment = highlight_fragment(texts, pattern)
                 if fragment is not None:
                     snippets["text"] = fragment
             hits.append(
