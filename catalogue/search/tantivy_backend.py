@@ -842,8 +842,8 @@ class TantivyBackend:
         res = searcher.search(tantivy.Query.boolean_query(subs), limit=max(1, min(limit, 1000)), count=False)
         out: list[Candidate] = []
         for score, addr in res.hits:
-            payload = json.loads(searcher.doc(addr).get_first("payload"))
-            out.append(Candidate(document=payload, text_score=max(0.0, float(score))))
+            payload, _texts = view.stored(addr)
+            out.append(Candidate(document=dict(payload), text_score=max(0.0, float(score))))
         return out
 
     async def similar_candidates(
