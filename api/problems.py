@@ -118,6 +118,13 @@ def handle_unicode_error(request: Request, exc: UnicodeDecodeError) -> Response:
     return problem(400, "Der Inhalt ist kein gültiges UTF-8.", type_slug="encoding", instance=request.url.path)
 
 
+def handle_recursion_error(request: Request, exc: RecursionError) -> Response:
+    """The JSON decoder (msgspec) gives up on deeply nested input such as `[[[[…`: the client's fault."""
+    if "deserializing" not in str(exc):
+        return handle_unexpected(request, exc)
+    return problem(400, "Der Inhalt ist zu tief verschachtelt.", type_slug="nesting", instance=request.url.path)
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "Ein unerwarteter Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.", instance=request.url.path)
@@ -141,6 +148,7 @@ EXCEPTION_HANDLERS = {
     ValidationError: _for_browsers(handle_pydantic_error),
     HTTPException: _for_browsers(handle_http_exception),
     UnicodeDecodeError: _for_browsers(handle_unicode_error),
+    RecursionError: _for_browsers(handle_recursion_error),
     Exception: _for_browsers(handle_unexpected),
 }
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require_principal
 from catalogue.access import Action, allowed
 from catalogue.errors import NotFound, PermissionDenied
+from catalogue.sessions import delete_user_sessions
 from catalogue.users import ApiToken, User, authenticate, create_token, create_user, get_user, revoke_token
 from catalogue.vocabularies import VOCABULARIES, Role
 
@@ -102,6 +103,9 @@ class UserController(Controller):
         for name, value in data.model_dump(exclude_none=True).items():
             setattr(user, name, value)
         await user.save()
+        if data.active is False:
+            # Locked out for good: a later unlock must not revive the old browser sessions.
+            await delete_user_sessions(user.username)
         return _user_out(user)
 
     @get("/tokens", operation_id="listTokens", summary="Eigene API-Tokens (Administration: alle)")

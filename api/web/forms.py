@@ -210,7 +210,10 @@ def parse_int_de(text: str) -> int | str:
     if re.fullmatch(r"-?\d{1,3}(\.\d{3})+", t):
         t = t.replace(".", "")
     if re.fullmatch(r"-?\d+", t):
-        return int(t)
+        try:
+            return int(t)
+        except ValueError:  # more digits than Python converts (4300): let pydantic report it
+            return text
     return text
 
 
