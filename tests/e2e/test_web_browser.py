@@ -100,7 +100,7 @@ def test_editor_submits_reviewer_publishes_and_it_is_found(page, live_server) ->
 
     # it appears in search (the sync worker indexes it within moments)
     page.goto(live_server.url("/?q=Rufbus+Wesertal"))
-    for _ in range(60):
+    for _ in range(120):  # up to a minute on a loaded machine
         if page.locator('.result-list a[href="/profiles/rufbus-wesertal"]').count():
             break
         page.wait_for_timeout(500)
