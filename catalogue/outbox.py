@@ -5,11 +5,33 @@ write then fails, the worker merely re-applies the profile's current state
 (idempotent); if the process dies after the profile write, the entry is
 already there. Either way no update is lost, and no write ever waits for,
 or fails because of, the search engine.
+
+Read-your-writes: inside `recording()` (the web app opens one per unsafe
+request) the ids of the entries written are collected, so the request can
+wait, bounded, until the index has them (`SearchSync.wait_applied`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
 from catalogue.models import OutboxEntry, next_sequence
+
+_recorded: ContextVar[list[Any] | None] = ContextVar("outbox_recorded", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[list[Any]]:
+    """Collect the ids of the outbox entries written in this context (a list, filled as they are written)."""
+    written: list[Any] = []
+    token = _recorded.set(written)
+    try:
+        yield written
+    finally:
+        _recorded.reset(token)
 
 
 async def enqueue(profile_id: str, slug: str, op: str = "upsert") -> OutboxEntry:
@@ -17,6 +39,9 @@ async def enqueue(profile_id: str, slug: str, op: str = "upsert") -> OutboxEntry
         raise ValueError(op)
     entry = OutboxEntry(seq=await next_sequence("outbox"), profile_id=str(profile_id), slug=slug, op=op)
     await entry.insert()
+    written = _recorded.get()
+    if written is not None:
+        written.append(entry.id)
     return entry
 
 
