@@ -7,8 +7,8 @@ already there. Either way no update is lost, and no write ever waits for,
 or fails because of, the search engine.
 
 Read-your-writes: inside `recording()` (the web app opens one per unsafe
-request) the ids of the entries written are collected, so the request can
-wait, bounded, until the index has them (`SearchSync.wait_applied`).
+request) the entries written are collected, so the request can wait,
+bounded, until the index has them (`SearchSync.wait_applied`).
 """
 
 from __future__ import annotations
@@ -16,17 +16,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NamedTuple
 
 from catalogue.models import OutboxEntry, next_sequence
 
-_recorded: ContextVar[list[Any] | None] = ContextVar("outbox_recorded", default=None)
+
+class Written(NamedTuple):
+    """An outbox entry written in a `recording()` context."""
+
+    entry_id: Any
+    profile_id: str
+    slug: str
+
+
+_recorded: ContextVar[list[Written] | None] = ContextVar("outbox_recorded", default=None)
 
 
 @contextmanager
-def recording() -> Iterator[list[Any]]:
-    """Collect the ids of the outbox entries written in this context (a list, filled as they are written)."""
-    written: list[Any] = []
+def recording() -> Iterator[list[Written]]:
+    """Collect the outbox entries written in this context (a list, filled as they are written)."""
+    written: list[Written] = []
     token = _recorded.set(written)
     try:
         yield written
@@ -41,7 +50,7 @@ async def enqueue(profile_id: str, slug: str, op: str = "upsert") -> OutboxEntry
     await entry.insert()
     written = _recorded.get()
     if written is not None:
-        written.append(entry.id)
+        written.append(Written(entry.id, entry.profile_id, entry.slug))
     return entry
 
 

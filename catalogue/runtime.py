@@ -83,17 +83,18 @@ class Runtime:
         if self.sync is not None:
             self.sync.notify()
 
-    async def settle(self, outbox_entry_ids: list[Any], timeout: float = INDEX_WAIT_S) -> bool:
-        """Wait, at most `timeout` seconds, until the index has these outbox entries (read-your-writes).
+    async def settle(self, written: list[Any], timeout: float = INDEX_WAIT_S) -> bool:
+        """Wait, at most `timeout` seconds, until the index has these writes (read-your-writes).
 
-        True when applied; False when the time ran out or the engine is down.
-        The writes themselves stand either way.
+        `written`: the `catalogue.outbox.Written` entries of writes that have
+        landed. True when applied; False when the time ran out or the engine
+        is down. The writes themselves stand either way.
         """
-        if not outbox_entry_ids or self.sync is None:
+        if not written or self.sync is None:
             return True
         self.sync.notify()
         try:
-            return await self.sync.wait_applied(outbox_entry_ids, timeout=timeout)
+            return await self.sync.wait_applied(written, timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - the database went away meanwhile: answer anyway
             log.warning("could not wait for the search index: %s", exc)
             return False

@@ -25,7 +25,11 @@ Read-your-writes: `wait_applied` lets a request wait (bounded) until the
 outbox entries of its own writes are applied, so the writer's next list
 shows the change. It reads the entries by `_id` (applied ones are gone), so
 it works in any process; the local worker's "batch applied" signal only
-saves polling.
+saves polling. Because an entry is written before its profile write, the
+worker can apply it before the write lands; `wait_applied` therefore
+announces an entry that is already gone once more. (Writes outside a
+request — CLI, imports — do not pass through it; for them that window
+remains until entries carry the profile version they announce.)
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from beanie import PydanticObjectId
 from beanie.operators import In
 
 from catalogue.models import OutboxEntry, Profile
+from catalogue.outbox import Written
 from catalogue.search.base import ProgressCallback, SearchBackend
 from catalogue.search.documents import to_search_document
 
@@ -85,6 +90,7 @@ class SearchSync:
         self.max_backoff = max_backoff
         self._wake = asyncio.Event()
         self._applied = asyncio.Event()  # replaced by a fresh one after every applied batch
+        self._lock = asyncio.Lock()
         self.failing = False  # the last batch failed: the engine is down, entries wait behind it
 
     def notify(self) -> None:
@@ -95,7 +101,15 @@ class SearchSync:
         return await OutboxEntry.find(OutboxEntry.done == False).count()  # noqa: E712
 
     async def run_once(self, backend: SearchBackend) -> int:
-        """Apply the next batch of pending entries; returns how many were applied (0 while backing off)."""
+        """Apply the next batch of pending entries; returns how many were applied (0 while backing off).
+
+        Batches of one worker never overlap (`drain` called while `run_forever` runs waits its turn):
+        two overlapping batches could apply an older state of a profile after a newer one.
+        """
+        async with self._lock:
+            return await self._run_once(backend)
+
+    async def _run_once(self, backend: SearchBackend) -> int:
         now = datetime.now(UTC)
         entries = (
             await OutboxEntry.find(OutboxEntry.done == False)  # noqa: E712
@@ -153,16 +167,27 @@ class SearchSync:
         event, self._applied = self._applied, asyncio.Event()
         event.set()
 
-    async def wait_applied(self, entry_ids: Sequence[Any], *, timeout: float) -> bool:
-        """Wait until these outbox entries are applied (True), at most `timeout` seconds (False).
+    async def wait_applied(self, written: Sequence[Written], *, timeout: float) -> bool:
+        """Wait until the index shows the state after these writes (True), at most `timeout` seconds (False).
 
-        Returns False at once while the worker is failing (the engine is down:
-        the write stands, the index follows when the engine is back).
+        Call it after the writes have landed. An entry is written *before*
+        its profile write, so the worker may have applied it before the
+        write landed (and deleted it): an entry already gone is announced
+        once more, so the state after the write is applied for certain.
+        Returns False at once while the worker is failing (the engine is
+        down: the write stands, the index follows when the engine is back).
         """
+        from catalogue import outbox
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        pending = list(dict.fromkeys(entry_ids))
         collection = OutboxEntry.get_pymongo_collection()
+        pending: list[Any] = []
+        for w in {w.entry_id: w for w in written}.values():
+            if await collection.find_one({"_id": w.entry_id}, {"_id": 1}) is not None:
+                pending.append(w.entry_id)
+            else:
+                pending.append((await outbox.enqueue(w.profile_id, w.slug)).id)
         while pending:
             if self.failing:
                 return False

@@ -7,6 +7,7 @@ import json
 from pymongo import AsyncMongoClient
 
 from catalogue import gazetteer as gaz
+from catalogue.access import PUBLIC_LABEL
 from catalogue.embedded import StoreHandle
 from catalogue.models import OutboxEntry, Profile
 from catalogue.runtime import Runtime
@@ -34,7 +35,7 @@ async def test_loads_once_and_search_finds_hoexter(settings: Settings, mongo_uri
         others = await Profile.find(Profile.provenance.source_id == "demo-010").to_list()
         assert others and "nicht von der Kommune bestätigt" in others[0].provenance.source
         assert await OutboxEntry.find(OutboxEntry.done == False).count() == 0  # noqa: E712 - all indexed
-        result = await rt.search.search(SearchQuery(q="Höxter"))
+        result = await rt.search.search(SearchQuery(q="Höxter"), labels=(PUBLIC_LABEL,))
         assert "interkommunale-digitalisierungsstrategie" in [h.slug for h in result.hits]
         assert [e.name for e in await gaz.lookup("Itze")] == ["Itzehoe"]
 

@@ -14,6 +14,7 @@ from typing import Any
 
 
 from catalogue import outbox
+from catalogue.access import ALL_DOCUMENTS_LABELS, PUBLIC_LABEL
 from catalogue.models import OutboxEntry, Profile
 from catalogue.search.base import SearchError, SearchQuery
 from catalogue.search.sync import SearchSync, backoff_seconds
@@ -51,8 +52,8 @@ class FlakyBackend:
         return getattr(self.inner, name)
 
 
-async def titles(backend: TantivyBackend) -> dict[str, str]:
-    result = await backend.search(SearchQuery(per_page=100, facets=()))
+async def titles(backend: TantivyBackend, labels: tuple[str, ...] = ALL_DOCUMENTS_LABELS) -> dict[str, str]:
+    result = await backend.search(SearchQuery(per_page=100, facets=()), labels=labels)
     return {h.id: h.title for h in result.hits}
 
 
@@ -88,7 +89,9 @@ async def test_outage_mid_series_loses_nothing_and_keeps_order(db: object, tmp_p
     b = await new_profile("Bauhof gemeinsam", "bauhof")
     c = await new_profile("Entwurf Kita", "kita", published=False)
     assert await sync.drain(backend) == 3
-    assert await titles(backend.inner) == {str(a.id): "Rufbus Version 1", str(b.id): "Bauhof gemeinsam"}
+    # every profile is indexed; the labels decide who finds it
+    assert await titles(backend.inner) == {str(a.id): "Rufbus Version 1", str(b.id): "Bauhof gemeinsam", str(c.id): "Entwurf Kita"}
+    assert await titles(backend.inner, (PUBLIC_LABEL,)) == {str(a.id): "Rufbus Version 1", str(b.id): "Bauhof gemeinsam"}
 
     # a series of writes; the engine goes down after the first one is applied
     await change(a, title="Rufbus Version 2")
@@ -116,14 +119,17 @@ async def test_outage_mid_series_loses_nothing_and_keeps_order(db: object, tmp_p
     await asyncio.sleep(0.06)
     assert await sync.drain(backend) == 4
     assert await sync.pending() == 0
-    assert await titles(backend.inner) == {str(c.id): "Entwurf Kita", str(d.id): "Breitbandausbau"}
+    assert await titles(backend.inner) == {str(b.id): "Bauhof gemeinsam", str(c.id): "Entwurf Kita", str(d.id): "Breitbandausbau"}
+    assert await titles(backend.inner, (PUBLIC_LABEL,)) == {str(c.id): "Entwurf Kita", str(d.id): "Breitbandausbau"}
+    archived = (await backend.inner.search(SearchQuery(q="Bauhof"), labels=ALL_DOCUMENTS_LABELS)).hits[0].document
+    assert archived["status"] == "archived" and archived["labels"] == ["reviewers"]
 
-    # the index saw the changes in outbox order
+    # the index saw the changes in outbox order; only the deleted profile left it
     seen = [(op, i) for op, i, _ in backend.applied[3:]]
     assert seen == [
         ("delete", str(a.id)),
         ("upsert", str(c.id)),
-        ("delete", str(b.id)),
+        ("upsert", str(b.id)),
         ("delete", str(a.id)),
         ("upsert", str(d.id)),
     ]
@@ -165,12 +171,13 @@ async def test_run_forever_wakes_on_notify_and_stops(db: object, tmp_path: Path)
     await asyncio.wait_for(task, timeout=2)
 
 
-async def test_reindex_from_published_profiles(db: object, tmp_path: Path) -> None:
+async def test_reindex_indexes_every_profile_with_its_labels(db: object, tmp_path: Path) -> None:
     backend = TantivyBackend(tmp_path / "search")
-    await backend.upsert([{"id": "stale", "slug": "stale", "title": "Veraltet"}])
+    await backend.upsert([{"id": "stale", "slug": "stale", "title": "Veraltet", "labels": ["public"]}])
     published = [await new_profile(f"Projekt {i}", f"projekt-{i}") for i in range(3)]
-    await new_profile("Nicht öffentlich", "entwurf", published=False)
+    draft = await new_profile("Nicht öffentlich", "entwurf", published=False)
     progress: list[int] = []
-    assert await SearchSync().reindex(backend, progress.append) == 3
-    assert progress[-1] == 3
-    assert await titles(backend) == {str(p.id): p.title for p in published}
+    assert await SearchSync().reindex(backend, progress.append) == 4
+    assert progress[-1] == 4
+    assert await titles(backend, (PUBLIC_LABEL,)) == {str(p.id): p.title for p in published}
+    assert await titles(backend) == {**{str(p.id): p.title for p in published}, str(draft.id): "Nicht öffentlich"}
