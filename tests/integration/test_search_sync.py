@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 
+from pymongo.monitoring import CommandListener
+
 from catalogue import outbox
 from catalogue.access import ALL_DOCUMENTS_LABELS, PUBLIC_LABEL
 from catalogue.models import OutboxEntry, Profile
@@ -181,3 +183,49 @@ async def test_reindex_indexes_every_profile_with_its_labels(db: object, tmp_pat
     assert progress[-1] == 4
     assert await titles(backend, (PUBLIC_LABEL,)) == {str(p.id): p.title for p in published}
     assert await titles(backend) == {**{str(p.id): p.title for p in published}, str(draft.id): "Nicht öffentlich"}
+
+
+class _Commands(CommandListener):
+    """PyMongo command monitoring: the commands the driver sends (name, collection, filter)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any, Any]] = []
+
+    def started(self, event: Any) -> None:
+        command = event.command
+        name = event.command_name
+        self.seen.append((name, command.get(name), command.get("filter", command.get("q"))))
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
+async def test_worker_reads_profiles_by_id_only(mongo_uri: str, tmp_path: Path) -> None:
+    """FerretDB answers only {_id: value} without scanning: the worker never sends another profile query."""
+    from bson import ObjectId
+    from pymongo import AsyncMongoClient
+
+    from catalogue.storage import init_models
+    from tests.conftest import unique_db_name
+
+    commands = _Commands()
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[commands])
+    name = unique_db_name()
+    await init_models(client[name])
+    try:
+        profiles = [await new_profile(f"Projekt {i}", f"projekt-{i}", published=i % 2 == 0) for i in range(12)]
+        await outbox.enqueue(str(ObjectId()), "gibt-es-nicht")  # a profile that does not exist
+        commands.seen.clear()
+        backend = TantivyBackend(tmp_path / "search")
+        assert await SearchSync(batch_size=100).drain(backend) == 13
+        reads = [(cmd, flt) for cmd, coll, flt in commands.seen if coll == "profiles"]
+        assert len(reads) == 13
+        for cmd, flt in reads:
+            assert cmd == "find" and set(flt) == {"_id"} and isinstance(flt["_id"], ObjectId), (cmd, flt)
+        assert await titles(backend) == {str(p.id): p.title for p in profiles}
+    finally:
+        await client.drop_database(name)
+        await client.close()
