@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -153,27 +154,10 @@ def profile_out(profile: Profile, base_url: str, *, include_private: bool = Fals
 
 
 def profile_list_item(item: ListedProfile, base_url: str, *, include_private: bool = False) -> ProfileListItem:
+    data = {f.name: getattr(item, f.name) for f in fields(item) if f.name in ProfileListItem.model_fields}
+    data["owner"] = item.owner if include_private else None
     return ProfileListItem(
-        slug=item.slug,
-        title=item.title,
-        summary=item.summary,
-        status=item.status,
-        owner=item.owner if include_private else None,
-        version=item.version,
-        keywords=item.keywords,
-        fields_of_action=item.fields_of_action,
-        lead=item.lead,
-        state=item.state,
-        district=item.district,
-        size_class=item.size_class,
-        population=item.population,
-        legal_form=item.legal_form,
-        project_status=item.project_status,
-        funding_kinds=item.funding_kinds,
-        collaboration_since=item.collaboration_since,
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-        published_at=item.published_at,
+        **data,
         links_self=f"{base_url}/api/v1/profiles/{item.slug}",
         url=f"{base_url}/profiles/{item.slug}",
         pdf_url=f"{base_url}/profiles/{item.slug}.pdf",

@@ -200,8 +200,10 @@ async def test_json_list_filters_sorts_pages_with_exact_total(client, app) -> No
     assert [i["title"] for i in first["items"] + second["items"]] == ["Bauhof Alpha", "Bauhof Beta", "Bauhof Delta", "Bauhof Gamma"]
     backwards = (await client.get(f"{API}?sort=-title")).json()
     assert [i["title"] for i in backwards["items"]] == sorted(titles, reverse=True)
-    newest = (await client.get(f"{API}?sort=newest")).json()
-    assert newest["items"][0]["title"] == "Rufbus Epsilon"  # published last
+    for sort, descending in (("newest", True), ("-newest", False), ("updated", True), ("-created", False)):
+        field_name = {"newest": "published_at", "updated": "updated_at", "created": "created_at"}[sort.lstrip("-")]
+        stamps = [i[field_name] for i in (await client.get(f"{API}?sort={sort}")).json()["items"]]
+        assert len(stamps) == 5 and stamps == sorted(stamps, reverse=descending), sort
     assert (await client.get(f"{API}?sort=$natural")).status_code == 400
     assert (await client.get(f"{API}?state=Bayern%22%20OR%20state%20%3D%20%22Hessen")).status_code == 400
     item = first["items"][0]
