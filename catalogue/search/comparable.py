@@ -3,9 +3,9 @@
 A *reference* is either a profile (its search document) or "my
 municipality" (population, Bundesland, kind of body, Handlungsfelder and an
 optional free text). Candidates come from the search backend's
-`similar_candidates` (about 100 documents that share words with the
-reference text or have one of its Handlungsfelder or its Bundesland); the
-scoring below is plain Python and has no I/O.
+`similar_candidates` (about 100 published profiles the caller may see that
+share words with the reference text or have one of its Handlungsfelder or
+its Bundesland); the scoring below is plain Python and has no I/O.
 
 Score (every part lies in [0, 1], the weights add up to 1, so does the score)::
 
