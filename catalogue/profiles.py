@@ -200,7 +200,7 @@ class ProfileService:
                 history=[VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes)],
                 **content.model_dump(),
             )
-            await outbox.enqueue(str(profile_id), candidate)
+            await outbox.enqueue(str(profile_id), candidate, version=profile.version)
             try:
                 await profile.insert()
             except DuplicateKeyError:
@@ -316,7 +316,7 @@ class ProfileService:
         first = last - len(profiles) + 1
         await OutboxEntry.get_pymongo_collection().insert_many(
             [
-                {"seq": first + n, "profile_id": str(p.id), "slug": p.slug, "op": "upsert", "created_at": now,
+                {"seq": first + n, "profile_id": str(p.id), "slug": p.slug, "op": "upsert", "version": p.version, "created_at": now,
                  "attempts": 0, "next_attempt_at": now, "last_error": None, "done": False}
                 for n, p in enumerate(profiles)
             ],
@@ -426,7 +426,7 @@ class ProfileService:
         )
 
     async def _write(self, profile: Profile) -> None:
-        await outbox.enqueue(str(profile.id), profile.slug)
+        await outbox.enqueue(str(profile.id), profile.slug, version=profile.version)
         try:
             await profile.replace()
         except RevisionIdWasChanged:

@@ -25,11 +25,15 @@ Read-your-writes: `wait_applied` lets a request wait (bounded) until the
 outbox entries of its own writes are applied, so the writer's next list
 shows the change. It reads the entries by `_id` (applied ones are gone), so
 it works in any process; the local worker's "batch applied" signal only
-saves polling. Because an entry is written before its profile write, the
-worker can apply it before the write lands; `wait_applied` therefore
-announces an entry that is already gone once more. (Writes outside a
-request — CLI, imports — do not pass through it; for them that window
-remains until entries carry the profile version they announce.)
+saves polling.
+
+An entry is written *before* its profile write, so the worker can see it
+before the write has landed. Entries name the profile version their write
+brings; the worker leaves an entry whose profile is missing or older (it
+is looked at again on the next round) until the write lands, or until
+LANDING_GRACE_S has passed (the write failed; the current state counts).
+Entries without a version (older ones) are applied at once; for those,
+`wait_applied` announces an entry that is already gone once more.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ log = logging.getLogger(__name__)
 BASE_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 60.0
 READ_CONCURRENCY = 8  # profiles read by _id at the same time
+LANDING_GRACE_S = 30.0  # how long an entry waits for the write it announces (a write that failed never lands)
 WAIT_POLL_S = 0.25  # how often `wait_applied` looks again without a signal
 
 
@@ -129,7 +134,7 @@ class SearchSync:
                 break
             batch.append(entry)
         try:
-            upserts, deletes = await self._resolve(batch)
+            ready, upserts, deletes = await self._resolve(batch, now)
             if upserts:
                 await backend.upsert(upserts)
             if deletes:
@@ -144,24 +149,41 @@ class SearchSync:
             log.warning("Suchindex-Abgleich fehlgeschlagen (Versuch %s, nächster Versuch %s): %s", attempts, retry_at, error)
             self.failing = True
             return 0
-        await OutboxEntry.find(In(OutboxEntry.id, [e.id for e in batch])).delete()
         self.failing = False
+        if not ready:
+            return 0
+        await OutboxEntry.find(In(OutboxEntry.id, [e.id for e in ready])).delete()
         self._signal_applied()
-        return len(batch)
+        return len(ready)
 
-    async def _resolve(self, batch: list[OutboxEntry]) -> tuple[list[dict[str, Any]], list[str]]:
-        """Current state per profile: documents to upsert (any status) and ids of profiles that are gone."""
-        profile_ids = list(dict.fromkeys(e.profile_id for e in batch))
-        profiles = await read_profiles(profile_ids)
+    async def _resolve(
+        self, batch: list[OutboxEntry], now: datetime
+    ) -> tuple[list[OutboxEntry], list[dict[str, Any]], list[str]]:
+        """The entries whose writes have landed, and the current state of their profiles:
+        documents to upsert (any status) and ids of profiles that are gone.
+
+        An entry is written before its profile write, so the write may not
+        have landed yet: an entry whose profile is missing or older than the
+        version it announces waits (it stays in the outbox and is looked at
+        again) until the write lands, or LANDING_GRACE_S has passed (then the
+        write failed, and the current state is what counts).
+        """
+        profiles = await read_profiles(list(dict.fromkeys(e.profile_id for e in batch)))
+        ready: list[OutboxEntry] = []
+        for entry in batch:
+            profile = profiles.get(entry.profile_id)
+            landed = entry.version is None or (profile is not None and profile.version >= entry.version)
+            if landed or _aware(entry.created_at) <= now - timedelta(seconds=LANDING_GRACE_S):
+                ready.append(entry)
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
-        for pid in profile_ids:
+        for pid in dict.fromkeys(e.profile_id for e in ready):
             profile = profiles.get(pid)
             if profile is not None:
                 upserts.append(to_search_document(profile))
             else:
                 deletes.append(pid)
-        return upserts, deletes
+        return ready, upserts, deletes
 
     def _signal_applied(self) -> None:
         event, self._applied = self._applied, asyncio.Event()
@@ -170,10 +192,12 @@ class SearchSync:
     async def wait_applied(self, written: Sequence[Written], *, timeout: float) -> bool:
         """Wait until the index shows the state after these writes (True), at most `timeout` seconds (False).
 
-        Call it after the writes have landed. An entry is written *before*
-        its profile write, so the worker may have applied it before the
-        write landed (and deleted it): an entry already gone is announced
-        once more, so the state after the write is applied for certain.
+        Call it after the writes are done. A write that did not land (its
+        profile is older than the version its entry announces) is not
+        waited for. An entry without a version may
+        have been applied before its write landed (and deleted): such an
+        entry already gone is announced once more, so the state after the
+        write is applied for certain.
         Returns False at once while the worker is failing (the engine is
         down: the write stands, the index follows when the engine is back).
         """
@@ -184,7 +208,13 @@ class SearchSync:
         collection = OutboxEntry.get_pymongo_collection()
         pending: list[Any] = []
         for w in {w.entry_id: w for w in written}.values():
-            if await collection.find_one({"_id": w.entry_id}, {"_id": 1}) is not None:
+            if w.version is not None:
+                # never applied before its write landed; a write that did not land (it failed) is not waited for
+                oid = _object_id(w.profile_id)
+                stored = await Profile.get_pymongo_collection().find_one({"_id": oid}, {"version": 1}) if oid else None
+                if stored is not None and int(stored.get("version") or 0) >= w.version:
+                    pending.append(w.entry_id)
+            elif await collection.find_one({"_id": w.entry_id}, {"_id": 1}) is not None:
                 pending.append(w.entry_id)
             else:
                 pending.append((await outbox.enqueue(w.profile_id, w.slug)).id)

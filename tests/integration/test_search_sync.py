@@ -229,3 +229,38 @@ async def test_worker_reads_profiles_by_id_only(mongo_uri: str, tmp_path: Path) 
     finally:
         await client.drop_database(name)
         await client.close()
+
+
+async def test_an_entry_waits_until_the_write_it_announces_has_landed(db: object, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Entries are written before their profile write; the worker must not apply one early and lose the write."""
+    from beanie import PydanticObjectId
+
+    from catalogue.search import sync as sync_module
+
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    # an update: the entry announces version 2 while version 1 is stored
+    p = Profile(title="Rufbus alt", slug="rufbus", version=1)
+    await p.insert()
+    assert await sync.drain(backend) == 0 and await titles(backend) == {}
+    await outbox.enqueue(str(p.id), p.slug, version=1)
+    assert await sync.drain(backend) == 1
+    await outbox.enqueue(str(p.id), p.slug, version=2)
+    assert await sync.run_once(backend) == 0 and await sync.pending() == 1  # not landed: it waits
+    await Profile.get_pymongo_collection().update_one({"_id": p.id}, {"$set": {"title": "Rufbus neu", "version": 2}})
+    assert await sync.run_once(backend) == 1
+    assert await titles(backend) == {str(p.id): "Rufbus neu"}
+    # a create: the entry comes before the insert
+    new_id = PydanticObjectId()
+    await outbox.enqueue(str(new_id), "bauhof", version=1)
+    assert await sync.run_once(backend) == 0 and await sync.pending() == 1
+    await Profile(id=new_id, title="Bauhof", slug="bauhof", version=1).insert()
+    assert await sync.run_once(backend) == 1
+    assert set(await titles(backend)) == {str(p.id), str(new_id)}
+    # a write that failed never lands: after the grace period the current state counts
+    await outbox.enqueue(str(p.id), p.slug, version=3)
+    assert await sync.run_once(backend) == 0
+    assert await sync.wait_applied([outbox.Written(None, str(p.id), p.slug, 3)], timeout=5.0)  # not waited for: it failed
+    monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)
+    assert await sync.run_once(backend) == 1 and await sync.pending() == 0
+    assert (await titles(backend))[str(p.id)] == "Rufbus neu"
