@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from catalogue.access import Action
+from catalogue.access import PUBLIC_LABEL, Action
 from catalogue.models import CONTENT_FIELDS
 from catalogue.profiles import ProfileService
 from catalogue.settings import PROJECT_ROOT
@@ -128,13 +128,13 @@ async def test_lost_index_is_rebuilt_at_start(settings, mongo_uri) -> None:  # n
             await svc.transition(p.slug, Action.SUBMIT, REVIEWER)
             await svc.transition(p.slug, Action.PUBLISH, REVIEWER)
         await rt.sync.drain(rt.search)
-        assert (await rt.search.search(SearchQuery())).total == 3
+        assert (await rt.search.search(SearchQuery(), labels=(PUBLIC_LABEL,))).total == 3
     finally:
         await rt.stop()
     shutil.rmtree(settings.resolved_data_dir / "search")
     rt = await Runtime.start(settings, db_name=name, handle=StoreHandle(mongo_uri, None), run_sync_worker=False)
     try:
-        assert (await rt.search.search(SearchQuery())).total == 3
+        assert (await rt.search.search(SearchQuery(), labels=(PUBLIC_LABEL,))).total == 3
     finally:
         await rt.storage.client.drop_database(name)
         await rt.stop()

@@ -7,6 +7,7 @@ import json
 from pymongo import AsyncMongoClient
 
 from catalogue import gazetteer as gaz
+from catalogue.access import PUBLIC_LABEL
 from catalogue.embedded import StoreHandle
 from catalogue.models import OutboxEntry, Profile
 from catalogue.runtime import Runtime
@@ -37,7 +38,7 @@ async def test_loads_once_and_search_finds_hoexter(settings: Settings, mongo_uri
         assert others and others[0].provenance.source == sources["demo-010"]["sources"][0]["url"]
         assert others[0].provenance.source.startswith("https://")
         assert await OutboxEntry.find(OutboxEntry.done == False).count() == 0  # noqa: E712 - all indexed
-        result = await rt.search.search(SearchQuery(q="Höxter"))
+        result = await rt.search.search(SearchQuery(q="Höxter"), labels=(PUBLIC_LABEL,))
         assert "interkommunale-digitalisierungsstrategie" in [h.slug for h in result.hits]
         assert [e.name for e in await gaz.lookup("Itze")] == ["Itzehoe"]
 
