@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalogue.markdown import render_html
-from catalogue.models import MARKDOWN_FIELDS, CONTENT_FIELDS, FieldChange, Profile, ProfileContent, Provenance, VersionEntry
+from catalogue.fields import markdown_paths, value_at
+from catalogue.models import CONTENT_FIELDS, FieldChange, Profile, ProfileContent, Provenance, VersionEntry
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
 PROFILE_EXAMPLE: dict[str, Any] = {
@@ -96,8 +97,8 @@ class DiffOut(BaseModel):
 
 def profile_out(profile: Profile, base_url: str, *, include_private: bool = False) -> ProfileOut:
     data = profile.model_dump(include=set(CONTENT_FIELDS))
-    html = {f: render_html(getattr(profile, f) or "") for f in MARKDOWN_FIELDS}
-    html["funding"] = render_html(profile.funding.text or "")
+    # keyed by the top-level field: "occasion", …, "funding" (its text)
+    html = {path.split(".", 1)[0]: render_html(value_at(profile, path) or "") for path in markdown_paths()}
     return ProfileOut(
         **data,
         slug=profile.slug,

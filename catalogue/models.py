@@ -178,7 +178,6 @@ class ProfileContent(Strict):
 
 
 CONTENT_FIELDS: tuple[str, ...] = tuple(ProfileContent.model_fields)
-MARKDOWN_FIELDS: tuple[str, ...] = ("occasion", "goal", "implementation", "results", "lessons")
 
 
 class FieldChange(BaseModel):

@@ -33,7 +33,8 @@ from catalogue.errors import (
     ValidationFailed,
 )
 from catalogue.markdown import render_html
-from catalogue.models import MARKDOWN_FIELDS, Profile
+from catalogue.fields import BY_PATH
+from catalogue.models import Profile
 from catalogue.profiles import ListQuery, etag
 from catalogue.sessions import create_session, delete_session
 from catalogue.users import Principal, authenticate
@@ -369,7 +370,7 @@ def _plain(value: Any) -> str:
         for k, v in value.items():
             text = _plain(v)
             if text:
-                parts.append(f"{forms.FIELD_LABELS.get(k, k)}: {text}")
+                parts.append(f"{forms.LABELS.get(k, k)}: {text}")
         return "\n".join(parts)
     if isinstance(value, float):
         from catalogue.formatting import format_float_de
@@ -402,6 +403,12 @@ def word_diff(old: str, new: str) -> Markup:
     return Markup("".join(out))  # noqa: S704 - every piece escaped above
 
 
+def _has_markdown(path: str) -> bool:
+    """A Markdown text, or an object with one (Finanzierung): shown as a long diff."""
+    f = BY_PATH.get(path)
+    return f is not None and (f.is_markdown or any(s.is_markdown for s in f.subfields))
+
+
 def readable_changes(changes: list[Any]) -> list[dict[str, Any]]:
     out = []
     for change in changes:
@@ -410,11 +417,11 @@ def readable_changes(changes: list[Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "field": field,
-                "label": forms.FIELD_LABELS.get(field, field),
+                "label": forms.LABELS.get(field, field),
                 "old": old,
                 "new": new,
                 "diff": word_diff(old, new),
-                "long": field in MARKDOWN_FIELDS or field == "funding" or len(old) + len(new) > 160,
+                "long": _has_markdown(field) or len(old) + len(new) > 160,
             }
         )
     return out

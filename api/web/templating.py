@@ -78,9 +78,11 @@ def build_environment() -> Environment:
         input_id=forms.input_id,
     )
     env.globals.update(
-        labels=forms.FIELD_LABELS,
+        labels=forms.LABELS,
         help=forms.HELP_TEXTS,
-        vocab=forms.VOCAB,
+        form_layout=forms.FORM_LAYOUT,
+        subfield_rows=forms.subfield_rows,
+        input_attrs=forms.input_attrs,
         role_labels=ROLE_LABELS,
         markdown_help=forms.MARKDOWN_HELP,
         query=_query,
