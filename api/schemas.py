@@ -97,7 +97,7 @@ class DiffOut(BaseModel):
 
 def profile_out(profile: Profile, base_url: str, *, include_private: bool = False) -> ProfileOut:
     data = profile.model_dump(include=set(CONTENT_FIELDS))
-    # keyed by the top-level field: "occasion", …, "funding" (its text)
+    # keyed by the top-level field of each Markdown text (funding.text under "funding")
     html = {path.split(".", 1)[0]: render_html(value_at(profile, path) or "") for path in markdown_paths()}
     return ProfileOut(
         **data,

@@ -792,6 +792,17 @@ def value_at(data: Mapping[str, Any] | Any, path: str) -> Any:
     return current
 
 
+def is_present(value: Any) -> bool:
+    """Whether a value is worth showing: not None, not empty, an object with something present."""
+    if value is None or value == "" or value == [] or value == ():
+        return False
+    if isinstance(value, BaseModel):
+        return any(is_present(getattr(value, name)) for name in type(value).model_fields)
+    if isinstance(value, Mapping):
+        return any(is_present(v) for v in value.values())
+    return True
+
+
 def _get(obj: Any, name: str) -> Any:
     if obj is None:
         return None

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from catalogue.fields import expected_sections, import_headings, markdown_fields
 from catalogue.vocabularies import EditorialStatus, OrganisationKind
 from importers.base import ParsedRecord, Source, finish_record, guarded_parse
 from importers.gazetteer import Gazetteer, default_gazetteer
@@ -44,21 +45,10 @@ from importers.recognition import (
 )
 from importers.structured_text import Builder
 
-# Heading words → field. Checked in order; the first match wins.
-HEADING_FIELDS: tuple[tuple[str, str], ...] = (
-    (r"kontakt|ansprechpartner|ansprechperson", "contact"),
-    (r"finanzierung|förderung|kosten", "funding"),
-    (r"anlass|ausgangslage|ausgangssituation|hintergrund|herausforderung|problemstellung|warum", "occasion"),
-    (r"erfahrung|stolperstein|lessons learned|empfehlung|tipps|was wir gelernt", "lessons"),
-    (r"ergebnis|vorteil|nutzen|erfolg|wirkung|mehrwert|bilanz", "results"),
-    (r"\bziel|zielsetzung|vision", "goal"),
-    (r"umsetzung|vorgehen|vorgehensweise|maßnahmen|ablauf|projektverlauf", "implementation"),
-)
+# Heading words → field, from the field registry. Checked in order; the first match wins.
+HEADING_FIELDS: tuple[tuple[str, str], ...] = import_headings()
 _HEADING_RES = [(re.compile(r"(?<![\w])" + p, re.IGNORECASE) if not p.startswith(r"\b") else re.compile(p, re.IGNORECASE), f) for p, f in HEADING_FIELDS]
-FIELD_LABELS_DE = {
-    "occasion": "Anlass", "goal": "Ziel", "implementation": "Umsetzung", "results": "Ergebnisse / Vorteile",
-    "lessons": "Erfahrungen / Stolpersteine",
-}
+FIELD_LABELS_DE = {f.name: f.label for f in markdown_fields()}
 _POPULATION_RE = re.compile(r"(\d{1,3}(?:\.\d{3})+|\d{3,7})\s+Einwohner", re.IGNORECASE)
 
 
@@ -212,7 +202,7 @@ class ReferenceTextImporter:
         for key, label in FIELD_LABELS_DE.items():
             md = _markdown_with_headings(fields[key])
             c[key] = b.markdown(key, md, label)
-            if not md and key in ("occasion", "goal", "implementation"):
+            if not md and key in expected_sections():
                 b.warn(key, f"{label} fehlt – bitte ergänzen.")
         if dropped:
             b.warn("implementation", "Werbe- und Kontaktfloskeln wurden entfernt – bitte den Text prüfen.")

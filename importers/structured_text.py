@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from catalogue.fields import expected_sections, import_section_labels, markdown_fields, summary_sources
 from catalogue.models import MAX_MARKDOWN, MAX_SHORT
 from catalogue.vocabularies import EditorialStatus, FederalState, OrganisationKind
 from importers.base import ParsedRecord, Source, finish_record, guarded_parse
@@ -58,45 +59,8 @@ from importers.recognition import (
     state_for_district,
 )
 
-# Section labels (lower case) → section key.
-SECTION_LABELS: dict[str, str] = {
-    "stichworte": "keywords",
-    "stichwörter": "keywords",
-    "schlagworte": "keywords",
-    "schlagwörter": "keywords",
-    "schlüsselwörter": "keywords",
-    "hauptverantwortlich": "lead",
-    "federführung": "lead",
-    "federführend": "lead",
-    "sonstige beteiligte": "partners",
-    "weitere beteiligte": "partners",
-    "beteiligte kommunen": "municipalities",
-    "beteiligte": "municipalities",
-    "kurzprofil": "profile",
-    "anlass": "occasion",
-    "ausgangslage": "occasion",
-    "ziel": "goal",
-    "ziele": "goal",
-    "zielsetzung": "goal",
-    "umsetzung": "implementation",
-    "ergebnisse": "results",
-    "ergebnis": "results",
-    "vorteile": "results",
-    "ergebnisse / vorteile": "results",
-    "erfahrungen": "lessons",
-    "stolpersteine": "lessons",
-    "erfahrungen / stolpersteine": "lessons",
-    "finanzierung": "funding",
-    "rechtsform": "legal_form",
-    "zusammenarbeit seit": "collaboration_since",
-    "projektstand": "project_status",
-    "kontakt": "contact",
-    "ansprechpartner": "contact",
-    "ansprechpartnerin": "contact",
-    "ansprechpartner/in": "contact",
-    "links": "links",
-    "weitere informationen": "links",
-}
+# Section labels (lower case) → section key: the fields' labels from the field registry, and the Kurzprofil.
+SECTION_LABELS: dict[str, str] = {**import_section_labels(), "kurzprofil": "profile"}
 # Labels that mark this shape strongly (a plain text rarely has them).
 CHARACTERISTIC = {"lead", "partners", "profile", "collaboration_since", "legal_form", "municipalities"}
 
@@ -343,11 +307,11 @@ class StructuredTextImporter:
         c["partners"] = partners[:50]
 
         # long texts
-        for key, label in (("occasion", "Anlass"), ("goal", "Ziel"), ("implementation", "Umsetzung"),
-                           ("results", "Ergebnisse"), ("lessons", "Erfahrungen")):
+        for text_field in markdown_fields():
+            key, label = text_field.name, text_field.label
             md = lines_to_markdown(sec.get(key, []))
             c[key] = b.markdown(key, md, label)
-            if not md and key in ("occasion", "goal", "implementation"):
+            if not md and text_field.imports.expected:
                 b.warn(key, f"{label} fehlt – bitte ergänzen.")
 
         # Kurzprofil
@@ -366,7 +330,7 @@ class StructuredTextImporter:
             b.warn("state", "Bundesland nicht erkannt – bitte ergänzen.")
 
         # fields of action
-        foa = recognise_fields_of_action(c["title"], " ".join(keywords), c["occasion"], c["goal"], c["implementation"])
+        foa = recognise_fields_of_action(c["title"], " ".join(keywords), *(c[k] for k in expected_sections()))
         c["fields_of_action"] = [f.value for f in foa]
         if foa:
             b.warn("fields_of_action", "Handlungsfelder wurden aus dem Text erkannt – bitte prüfen.")
@@ -380,7 +344,7 @@ class StructuredTextImporter:
             b.warn("partners", "Im Text genannt, aber nicht unter „Sonstige Beteiligte“: " + ", ".join(unlisted) + " – bitte prüfen.")
 
         # summary
-        base = c["goal"] or c["occasion"] or c["implementation"]
+        base = next((c[k] for k in summary_sources() if c[k]), "")
         if base:
             c["summary"] = first_sentences(markdown_to_plain(base), 500)
             b.warn("summary", "Kurzbeschreibung wurde aus dem Text übernommen – bitte prüfen und kürzen.")

@@ -23,6 +23,7 @@ from catalogue.models import MAX_LIST, Profile, ProfileContent
 # Everything below is generated from the field registry (catalogue/fields.py).
 
 LABELS: dict[str, str] = FIELD_LABELS
+SHORT_LABELS: dict[str, str] = {f.path: f.display_label for f in registry.BY_PATH.values()}
 HELP_TEXTS: dict[str, str] = {f.path: f.help_text() for f in registry.BY_PATH.values() if f.help}
 
 # Repeatable groups (municipalities, partners, links) and their subfields.

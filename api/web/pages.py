@@ -14,9 +14,10 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from api.web.common import page, service
-from catalogue.labels import FIELD_LABELS
+from catalogue import fields as registry
 from catalogue import gazetteer
 from catalogue.errors import NotFound
+from catalogue.jsonld import json_ld_for
 from catalogue.models import Profile
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchQuery, SearchResult, Sort, to_search_document
 from catalogue.search.comparable import Comparable, Reference, find_comparable
@@ -345,63 +346,27 @@ def register_profile_pdf(responder: PdfResponder) -> None:
     _pdf_responder[:] = [responder]
 
 
-def json_ld_for(profile: Profile, url: str) -> dict[str, Any]:
-    """schema.org description of a profile (a Project is an Organization in schema.org)."""
+@dataclass(frozen=True)
+class ShownItem:
+    """A field as one section of the profile page shows it (see api/templates/_shown.html)."""
 
-    def org(o: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"@type": "GovernmentOrganization", "name": o.name}
-        if getattr(o, "ags", None):
-            out["identifier"] = {"@type": "PropertyValue", "propertyID": "AGS", "value": o.ags}
-        return out
+    field: registry.Field
+    show: registry.Show
+    value: Any
 
-    data: dict[str, Any] = {
-        "@context": "https://schema.org",
-        "@type": ["Project", "CreativeWork"],
-        "name": profile.title,
-        "url": url,
-        "description": profile.summary or None,
-        "keywords": ", ".join(profile.keywords) or None,
-        "license": profile.licence,
-        "dateModified": profile.updated_at.isoformat(),
-        "datePublished": profile.published_at.isoformat() if profile.published_at else None,
-        "inLanguage": "de",
-    }
-    areas = []
-    for o in [*([profile.lead] if profile.lead else []), *profile.municipalities]:
-        area: dict[str, Any] = {"@type": "AdministrativeArea", "name": o.name}
-        if o.ags:
-            area["identifier"] = o.ags
-        areas.append(area)
-    if profile.state:
-        areas.append({"@type": "State", "name": profile.state.value})
-    if areas:
-        data["areaServed"] = areas
-    if profile.lead:
-        data["sponsor"] = org(profile.lead)
-    funders = [org(o) for o in ([profile.lead] if profile.lead else [])] + [org(m) for m in profile.municipalities]
-    if funders:
-        data["funder"] = funders
-    if profile.funding.programme:
-        grant: dict[str, Any] = {"@type": "MonetaryGrant", "name": profile.funding.programme}
-        if profile.funding.amount_eur is not None:
-            grant["amount"] = {"@type": "MonetaryAmount", "value": profile.funding.amount_eur, "currency": "EUR"}
-        data["funding"] = grant
-    c = profile.contact
-    contact: dict[str, Any] = {"@type": "ContactPoint", "contactType": "Ansprechpartner", "availableLanguage": "de"}
-    for key, value in (("name", c.person or c.organisation), ("telephone", c.phone), ("email", c.email), ("url", c.website)):
-        if value:
-            contact[key] = value
-    if len(contact) > 3:
-        data["contactPoint"] = contact
-    if c.street or c.city:
-        data["address"] = {
-            "@type": "PostalAddress",
-            "streetAddress": c.street,
-            "postalCode": c.postcode,
-            "addressLocality": c.city,
-            "addressCountry": "DE",
-        }
-    return {k: v for k, v in data.items() if v is not None}
+    @property
+    def label(self) -> str:
+        return self.show.label or self.field.display_label
+
+
+def page_sections(profile: Profile) -> list[tuple[registry.ViewSection, list[ShownItem]]]:
+    """The profile page's sections in order, each with the fields it shows that have a value."""
+    out = []
+    for section in registry.VIEW_SECTIONS:
+        if section.view is registry.View.PAGE:
+            items = [ShownItem(f, s, registry.value_at(profile, f.path)) for f, s in registry.shown(registry.View.PAGE, section.key)]
+            out.append((section, [item for item in items if registry.is_present(item.value)]))
+    return out
 
 
 class ProfilePageController(Controller):
@@ -441,5 +406,5 @@ class ProfilePageController(Controller):
             can_edit=principal is not None and (principal.is_reviewer or (is_owner and profile.status == EditorialStatus.DRAFT)),
             can_see_history=principal is not None and (principal.is_reviewer or is_owner),
             can_confirm=principal is not None and (principal.is_reviewer or is_owner),
-            labels=FIELD_LABELS,
+            sections=page_sections(profile),
         )

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from catalogue.models import MARKDOWN_FIELDS, ProfileContent
+from catalogue.fields import markdown_fields
+from catalogue.models import ProfileContent
 from catalogue.synonyms import SYNONYM_GROUPS, synonyms_for
 from catalogue.vocabularies import (
     FederalState,
@@ -107,7 +108,7 @@ def test_texts_have_demo_quality() -> None:
         if entry["demo_id"] in SEED_IDS:
             continue  # seeds are transcribed as they are
         assert 4 <= len(content.keywords) <= 8, entry["demo_id"]
-        for name in MARKDOWN_FIELDS:
+        for name in (f.name for f in markdown_fields()):
             length = len(getattr(content, name))
             assert 400 <= length <= 1500, (entry["demo_id"], name, length)
         assert content.funding.text and content.funding.kinds, entry["demo_id"]

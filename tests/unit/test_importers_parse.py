@@ -439,7 +439,7 @@ def test_batch_errors_do_not_abort() -> None:
     assert fields["title"] == "Titel: ist zu kurz (mindestens 3 Zeichen)"
     assert fields["population"] == "Einwohner: muss mindestens 0 sein"
     assert fields["contact.email"] == "Kontakt › E-Mail: ist keine gültige E-Mail-Adresse"
-    assert fields["contact.postcode"] == "Kontakt › PLZ: muss eine fünfstellige Postleitzahl sein"
+    assert fields["contact.postcode"] == "Kontakt › Postleitzahl: muss eine fünfstellige Postleitzahl sein"
     assert "Objekt" in recs[3].errors[0].message
     assert {w.field for w in recs[4].warnings} >= {"_record", "status", "slug"}
     assert recs[4].slug is None and recs[4].suggested_status == EditorialStatus.DRAFT

@@ -26,7 +26,7 @@ from catalogue.pdf import (
     render_profile_pdf,
     render_profile_png,
 )
-from catalogue.models import MARKDOWN_FIELDS
+from catalogue.fields import markdown_fields
 from tests.fixtures.seed_profiles import hoexter, itzehoe
 
 GENERATED_AT = datetime(2025, 11, 22, 9, 30, tzinfo=UTC)
@@ -85,7 +85,7 @@ def expected_values(p: dict[str, Any]) -> list[str]:
         values.append(f"{p['area_km2']:.2f}".replace(".", ",") + " km²")
     if p["collaboration_since"]:
         values.append(str(p["collaboration_since"]))
-    for field in MARKDOWN_FIELDS:
+    for field in (f.name for f in markdown_fields()):
         values += markdown_pieces(p[field])
     values += markdown_pieces(p["funding"]["text"]) + list(p["funding"]["kinds"])
     values += [str(v) for v in p["contact"].values() if v]
@@ -359,7 +359,7 @@ def test_unsafe_profile_url_is_not_linked() -> None:
     profile = hoexter()
     view = profile_view(profile, url="javascript:alert(1)", generated_at=GENERATED_AT)
     assert view["url"] == ""
-    assert all(row["link"] is None for row in view["closing"])
+    assert all(row["link"] is None for row in view["closing"]["rows"])
 
 
 # ------------------------------------------------------------------ cache
