@@ -21,37 +21,14 @@ from catalogue.jsonld import json_ld_for
 from catalogue.models import Profile
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchQuery, SearchResult, Sort, to_search_document
 from catalogue.search.comparable import Comparable, Reference, find_comparable
-from catalogue.vocabularies import (
-    EditorialStatus,
-    FederalState,
-    FieldOfAction,
-    FundingKind,
-    LegalForm,
-    OrganisationKind,
-    ProjectStatus,
-    SizeClass,
-)
+from catalogue.vocabularies import EditorialStatus, SizeClass
 
 log = logging.getLogger("leuchtturm.web")
 
 PER_PAGE = 10
-# URL parameter of each facet (German, short, shareable) and its allowed values, in display order.
-FACET_PARAMS: dict[str, str] = {
-    "fields_of_action": "feld",
-    "state": "land",
-    "size_class": "groesse",
-    "legal_form": "rechtsform",
-    "project_status": "stand",
-    "funding_kinds": "mittel",
-}
-FACET_VALUES: dict[str, list[str]] = {
-    "fields_of_action": [v.value for v in FieldOfAction],
-    "state": [v.value for v in FederalState],
-    "size_class": [v.value for v in SizeClass],
-    "legal_form": [v.value for v in LegalForm],
-    "project_status": [v.value for v in ProjectStatus],
-    "funding_kinds": [v.value for v in FundingKind],
-}
+# URL parameter of each facet (German, short, shareable) and its allowed values, in display order (field registry).
+FACET_PARAMS: dict[str, str] = {registry.search_key(f): facet.param for f, facet in registry.facets()}
+FACET_VALUES: dict[str, list[str]] = {registry.search_key(f): f.options() for f, _ in registry.facets()}
 SIZE_HINTS: dict[str, str] = {
     SizeClass.RURAL.value: "unter 5.000 Einwohner",
     SizeClass.SMALL_TOWN.value: "5.000 bis 20.000",

@@ -16,23 +16,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-# Facet fields of a search document, in display order, with German labels.
-FACETS: tuple[str, ...] = (
-    "fields_of_action",
-    "state",
-    "size_class",
-    "legal_form",
-    "project_status",
-    "funding_kinds",
-)
-FACET_LABELS: dict[str, str] = {
-    "fields_of_action": "Handlungsfeld",
-    "state": "Bundesland",
-    "size_class": "Gemeindegrößenklasse",
-    "legal_form": "Rechtsform",
-    "project_status": "Projektstand",
-    "funding_kinds": "Finanzierung",
-}
+# Facet fields of a search document, in display order, with German labels (from the field registry).
+from catalogue.search.documents import FACET_LABELS as FACET_LABELS
+from catalogue.search.documents import FACETS as FACETS
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000

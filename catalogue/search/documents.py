@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
@@ -22,9 +21,48 @@ try:  # written by another part of the project; keep a crude fallback
 except ImportError:  # pragma: no cover - only before catalogue.markdown exists
     _markdown_to_plain_text = None
 
+from catalogue import fields as registry
+from catalogue.fields import Field, Priority
 from catalogue.vocabularies import size_class_for
 
-TEXT_FIELDS: tuple[str, ...] = ("occasion", "goal", "implementation", "results", "lessons")
+# ---------------------------------------------------------------- fields, from the field registry
+#
+# Every profile field with a search role in catalogue/fields.py fills one key of
+# the search document; several fields may fill one text key ("texts": the long
+# texts, the funding text and programme). The backends' field lists below are
+# derived here, in one place.
+
+
+def _content_keys() -> dict[str, tuple[Field, ...]]:
+    keys: dict[str, list[Field]] = {}
+    for f in registry.BY_PATH.values():
+        if f.search is not None:
+            keys.setdefault(registry.search_key(f), []).append(f)
+    return {k: tuple(v) for k, v in keys.items()}
+
+
+CONTENT_KEYS: dict[str, tuple[Field, ...]] = _content_keys()
+
+
+def _priority(fields: tuple[Field, ...]) -> Priority | None:
+    found = {f.search.text for f in fields if f.search is not None and f.search.text is not None}
+    if len(found) > 1:
+        raise RuntimeError(f"search fields {[f.path for f in fields]} share a key but not a priority")
+    return found.pop() if found else None
+
+
+# Searchable keys, highest priority first (registry order within a priority).
+SEARCHABLE: tuple[tuple[str, Priority], ...] = tuple(
+    sorted(((k, p) for k, fs in CONTENT_KEYS.items() if (p := _priority(fs)) is not None), key=lambda kp: kp[1])
+)
+FACETS: tuple[str, ...] = tuple(registry.search_key(f) for f, _ in registry.facets())
+FACET_LABELS: dict[str, str] = {registry.search_key(f): facet.label for f, facet in registry.facets()}
+RANGES: tuple[str, ...] = tuple(k for k, fs in CONTENT_KEYS.items() if any(f.search and f.search.range for f in fs))
+SORT_KEYS: tuple[str, ...] = tuple(f"{k}_sort" for k, fs in CONTENT_KEYS.items() if any(f.search and f.search.sort for f in fs))
+# Keys of the document itself (not profile content).
+PUBLISHED = "published_at"
+FILTERABLE: tuple[str, ...] = (*FACETS, *RANGES, PUBLISHED, "id")
+SORTABLE: tuple[str, ...] = (PUBLISHED, *SORT_KEYS)
 
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_MARKS = re.compile(r"(^|\s)[#>]+\s*|[*_`~]+|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
@@ -65,15 +103,6 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def _names(items: Iterable[Any] | None) -> list[str]:
-    out: list[str] = []
-    for item in items or ():
-        name = _get(item, "name")
-        if name:
-            out.append(str(name))
-    return out
-
-
 def _timestamp(value: Any) -> int | None:
     if value is None:
         return None
@@ -88,49 +117,48 @@ def _timestamp(value: Any) -> int | None:
     return int(value)
 
 
+def _through_list(f: Field) -> bool:
+    """Whether a path passes through a list of objects ("municipalities.name")."""
+    parts = f.path.split(".")
+    return any(registry.field(".".join(parts[:i])).kind() == "models" for i in range(1, len(parts)))
+
+
+def _content_value(profile: Any, f: Field) -> Any:
+    value = registry.value_at(profile, f.path)
+    if f.is_markdown:
+        return plain_text(value or "")
+    if f.kind() in ("list", "enums") or _through_list(f):
+        return [str(_value(v)) for v in value or () if v is not None and v != ""]
+    value = _value(value)
+    if value is None and f.kind() == "str" and f.model_field().default == "":
+        return ""
+    return str(value) if isinstance(value, str) else value
+
+
 def to_search_document(profile: Any) -> dict[str, Any]:
     """The search document of a profile (a `Profile`, also one built with
     `model_construct`, or a dict shaped like `Profile.model_dump(mode="json")`).
 
     `id` is `str(profile.id)`; a profile without id falls back to its slug.
+    The content keys come from the field registry (`CONTENT_KEYS`).
     """
     pid = _get(profile, "id")
     slug = str(_get(profile, "slug") or "")
-    lead = _get(profile, "lead")
-    funding = _get(profile, "funding")
-    size_class = _value(_get(profile, "size_class"))
-    if size_class is None:
+    doc: dict[str, Any] = {"id": str(pid) if pid is not None else slug, "slug": slug}
+    for key, fields in CONTENT_KEYS.items():
+        if len(fields) == 1:
+            doc[key] = _content_value(profile, fields[0])
+        else:  # one text from several fields
+            texts = [str(_content_value(profile, f) or "") for f in fields]
+            doc[key] = "\n\n".join(t for t in texts if t.strip())
+    for sort_key in SORT_KEYS:
+        doc[sort_key] = fold_for_sort(str(doc.get(sort_key.removesuffix("_sort")) or ""))
+    if doc.get("size_class") is None:  # derived; computed here for a profile built without it
+        lead = _get(profile, "lead")
         derived = size_class_for(_get(profile, "population"), _value(_get(lead, "kind")))
-        size_class = derived.value if derived else None
-    texts = [plain_text(_get(profile, name) or "") for name in TEXT_FIELDS]
-    texts.append(plain_text(_get(funding, "text") or ""))
-    programme = _get(funding, "programme")
-    if programme:
-        texts.append(str(programme))
-    title = str(_get(profile, "title") or "")
-    published = _timestamp(_get(profile, "published_at"))
+        doc["size_class"] = derived.value if derived else None
+    published = _timestamp(_get(profile, PUBLISHED))
     updated = _timestamp(_get(profile, "updated_at"))
-    return {
-        "id": str(pid) if pid is not None else slug,
-        "slug": slug,
-        "title": title,
-        "title_sort": fold_for_sort(title),
-        "summary": str(_get(profile, "summary") or ""),
-        "keywords": [str(k) for k in _get(profile, "keywords") or ()],
-        "texts": "\n\n".join(t for t in texts if t.strip()),
-        "lead": str(_get(lead, "name")) if _get(lead, "name") else None,
-        "lead_kind": _value(_get(lead, "kind")),
-        "municipalities": _names(_get(profile, "municipalities")),
-        "partners": _names(_get(profile, "partners")),
-        "state": _value(_get(profile, "state")),
-        "district": _get(profile, "district"),
-        "size_class": size_class,
-        "population": _get(profile, "population"),
-        "fields_of_action": [str(_value(f)) for f in _get(profile, "fields_of_action") or ()],
-        "legal_form": _value(_get(profile, "legal_form")),
-        "project_status": _value(_get(profile, "project_status")),
-        "funding_kinds": [str(_value(k)) for k in _get(funding, "kinds") or ()],
-        "collaboration_since": _get(profile, "collaboration_since"),
-        "published_at": published if published is not None else updated,
-        "updated_at": updated,
-    }
+    doc[PUBLISHED] = published if published is not None else updated
+    doc["updated_at"] = updated
+    return doc

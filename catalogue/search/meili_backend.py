@@ -2,10 +2,11 @@
 
 Settings (applied by `prepare` and to every rebuilt index):
 
-* searchable attributes in priority order: title, keywords, summary, the
-  organisation names, district and state, then the long texts;
-* filterable: the facets, population, collaboration_since, published_at, id;
-  sortable: published_at, title_sort; ranking rules with "sort" first, so
+* searchable attributes in priority order (title, keywords, summary, the
+  organisation and place names, then the long texts), filterable (the facets,
+  the ranges population and collaboration_since, published_at, id) and
+  sortable (published_at, title_sort): all from the field registry through
+  catalogue/search/documents.py; ranking rules with "sort" first, so
   "newest" and "title" order strictly like the Tantivy backend (the sort rule
   does nothing for a query without `sort`, i.e. relevance order);
 * `localizedAttributes` with locale "deu" for every attribute, German stop
@@ -53,6 +54,7 @@ from meilisearch_python_sdk.models.settings import (
     TypoTolerance,
 )
 
+from catalogue.search import documents
 from catalogue.search.base import (
     FACETS,
     Candidate,
@@ -72,19 +74,10 @@ LOCALES = ["deu"]
 BATCH = 1000
 TASK_TIMEOUT_MS = 120_000
 
-SEARCHABLE = [
-    "title",
-    "keywords",
-    "summary",
-    "lead",
-    "municipalities",
-    "partners",
-    "district",
-    "state",
-    "texts",
-]
-FILTERABLE = [*FACETS, "population", "collaboration_since", "published_at", "id"]
-SORTABLE = ["published_at", "title_sort"]
+# Attribute lists from the search document's fields (catalogue/search/documents.py, from the field registry).
+SEARCHABLE = [key for key, _ in documents.SEARCHABLE]  # in priority order
+FILTERABLE = list(documents.FILTERABLE)
+SORTABLE = list(documents.SORTABLE)
 # "sort" first: an explicit sort (newest, title) orders all matches strictly;
 # without a `sort` parameter the rule is inactive and relevance decides.
 RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness"]

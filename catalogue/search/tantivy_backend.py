@@ -48,6 +48,8 @@ from typing import Any
 
 import tantivy
 
+from catalogue.fields import Priority
+from catalogue.search import documents
 from catalogue.search.base import (
     FACETS,
     Candidate,
@@ -66,14 +68,19 @@ SCHEMA_VERSION = 1
 POINTER = "CURRENT"
 ANALYZER = "de"
 
-# field -> boost for exact matches
-FIELD_BOOSTS: dict[str, float] = {
-    "title": 4.0,
-    "keywords": 3.0,
-    "summary": 2.0,
-    "names": 2.0,
-    "texts": 1.0,
+# The indexed text field of each search priority (catalogue.fields.Priority) and its boost for exact matches;
+# which document keys go into which field comes from the field registry (documents.SEARCHABLE).
+PRIORITY_FIELDS: dict[Priority, tuple[str, float]] = {
+    Priority.TITLE: ("title", 4.0),
+    Priority.KEYWORDS: ("keywords", 3.0),
+    Priority.SUMMARY: ("summary", 2.0),
+    Priority.NAMES: ("names", 2.0),
+    Priority.TEXT: ("texts", 1.0),
 }
+FIELD_BOOSTS: dict[str, float] = dict(PRIORITY_FIELDS.values())
+STORED_TEXT = ("title", "summary", "texts")  # read back for hits and snippets
+ALL_ORDER = ("title", "summary", "keywords", "texts", "names")  # the catch-all field's order of texts
+INTEGER_FIELDS = (*documents.RANGES, documents.PUBLISHED)
 COMPOUND_BOOST = 0.6
 SPLIT_BOOST = 0.8
 FUZZY_BOOST = 0.5
@@ -109,13 +116,13 @@ def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=False, tokenizer_name="raw", index_option="basic")
     for name in FIELD_BOOSTS:
-        sb.add_text_field(name, stored=name in ("title", "summary", "texts"), tokenizer_name=ANALYZER)
+        sb.add_text_field(name, stored=name in STORED_TEXT, tokenizer_name=ANALYZER)
     sb.add_text_field("all", tokenizer_name=ANALYZER)
     sb.add_text_field("all_rev", tokenizer_name="whitespace", index_option="freq")
     for name in FACETS:
         sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
     sb.add_text_field("title_sort", fast=True, tokenizer_name="raw", index_option="basic")
-    for name in ("population", "collaboration_since", "published_at"):
+    for name in INTEGER_FIELDS:
         sb.add_integer_field(name, indexed=True, fast=True)
     sb.add_bytes_field("payload", stored=True)
     return sb.build()
@@ -561,19 +568,19 @@ class TantivyBackend:
     def _tantivy_doc(self, d: Mapping[str, Any]) -> tantivy.Document:
         doc = tantivy.Document()
         doc.add_text("id", str(d["id"]))
-        title = d.get("title") or ""
-        summary = d.get("summary") or ""
-        keywords = [str(k) for k in d.get("keywords") or ()]
-        texts = d.get("texts") or ""
-        names = [str(n) for n in [d.get("lead"), *(d.get("municipalities") or ()), *(d.get("partners") or ()), d.get("district"), d.get("state")] if n]
-        doc.add_text("title", title)
-        doc.add_text("summary", summary)
-        for k in keywords:
-            doc.add_text("keywords", k)
-        doc.add_text("texts", texts)
-        for n in names:
-            doc.add_text("names", n)
-        parts = [title, summary, *keywords, texts, *names]
+        texts: dict[str, list[str]] = {name: [] for name in FIELD_BOOSTS}
+        for key, priority in documents.SEARCHABLE:
+            value = d.get(key)
+            if isinstance(value, list | tuple):
+                texts[PRIORITY_FIELDS[priority][0]].extend(str(v) for v in value if v)
+            elif value is not None:
+                texts[PRIORITY_FIELDS[priority][0]].append(str(value))
+        for name in STORED_TEXT:  # one value each, so hits can read them back
+            texts[name] = ["\n\n".join(texts[name])] if len(texts[name]) != 1 else texts[name]
+        for name, values in texts.items():
+            for v in values:
+                doc.add_text(name, v)
+        parts = [v for name in ALL_ORDER for v in texts[name]]
         for p in parts:
             doc.add_text("all", p)
         stems = set()
@@ -586,8 +593,8 @@ class TantivyBackend:
             for v in values:
                 if v is not None and v != "":
                     doc.add_text(name, str(v))
-        doc.add_text("title_sort", d.get("title_sort") or title.casefold())
-        for name in ("population", "collaboration_since", "published_at"):
+        doc.add_text("title_sort", d.get("title_sort") or str(d.get("title") or "").casefold())
+        for name in INTEGER_FIELDS:
             value = d.get(name)
             if value is not None:
                 doc.add_integer(name, int(value))

@@ -164,7 +164,7 @@ async def test_prepare_creates_the_index_and_sends_the_exact_settings(fake_and_b
         "stopWords", "synonyms", "localizedAttributes", "faceting", "typoTolerance", "pagination",
     }
     assert settings["searchableAttributes"] == ["title", "keywords", "summary", "lead", "municipalities", "partners",
-                                                "district", "state", "texts"] == SEARCHABLE
+                                                "state", "district", "texts"] == SEARCHABLE
     assert settings["filterableAttributes"] == [*FACETS, "population", "collaboration_since", "published_at", "id"] == FILTERABLE
     assert settings["sortableAttributes"] == ["published_at", "title_sort"] == SORTABLE
     # "sort" first: newest/title order strictly; without a sort parameter the rule is inactive
