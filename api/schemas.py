@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,37 +14,8 @@ from catalogue.fields import markdown_paths, value_at
 from catalogue.models import CONTENT_FIELDS, FieldChange, Profile, ProfileContent, Provenance, VersionEntry
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
-PROFILE_EXAMPLE: dict[str, Any] = {
-    "title": "Gemeinsame Digitalisierungsstrategie im Kreis Höxter",
-    "summary": "Zehn Städte und der Kreis entwickeln gemeinsam eine Digitalstrategie.",
-    "keywords": ["Digitalisierung", "Smart Region", "IKZ"],
-    "fields_of_action": ["Verwaltung", "Digitale Infrastruktur"],
-    "lead": {"name": "Kreis Höxter", "kind": "Kreis", "ags": "05762000"},
-    "municipalities": [{"name": "Stadt Höxter", "kind": "Stadt", "ags": "05762020"}],
-    "partners": [{"name": "Technische Hochschule OWL", "kind": "Hochschule"}],
-    "state": "Nordrhein-Westfalen",
-    "district": "Detmold",
-    "population": 28808,
-    "population_as_of": "2019-12-31",
-    "population_source": "IT.NRW",
-    "area_km2": 158.16,
-    "occasion": "Die Kommunen wollten die Digitalisierung **gemeinsam** angehen.",
-    "goal": "Eine abgestimmte Strategie für alle zehn Städte.",
-    "implementation": "- Workshops\n- Bürgerbeteiligung",
-    "funding": {"text": "Förderung durch das Land NRW.", "kinds": ["Landesmittel"]},
-    "legal_form": "öffentlich-rechtliche Vereinbarung",
-    "collaboration_since": 2019,
-    "project_status": "laufend",
-    "contact": {
-        "organisation": "Kreis Höxter",
-        "street": "Moltkestraße 12",
-        "postcode": "37671",
-        "city": "Höxter",
-        "phone": "05271 / 965-0",
-        "email": "info@kreis-hoexter.de",
-    },
-    "links": [{"title": "Kreis Höxter", "url": "https://www.kreis-hoexter.de"}],
-}
+# The example profile of the API documentation (invented: no real municipality); tests use it too.
+PROFILE_EXAMPLE: dict[str, Any] = json.loads((Path(__file__).with_name("example_profile.json")).read_text(encoding="utf-8"))
 
 
 class ProfileOut(ProfileContent):

@@ -10,11 +10,15 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from catalogue.embedded import StoreHandle
 from catalogue.settings import Settings
 from catalogue.storage import Storage, connect
+
+if TYPE_CHECKING:
+    from catalogue.search.base import SearchBackend
+    from catalogue.search.sync import SearchSync
 
 log = logging.getLogger("leuchtturm.runtime")
 
@@ -23,10 +27,10 @@ log = logging.getLogger("leuchtturm.runtime")
 class Runtime:
     settings: Settings
     storage: Storage
-    search: Any  # catalogue.search.base.SearchBackend
-    sync: Any = None  # catalogue.search.sync.SearchSync
+    search: SearchBackend
+    sync: SearchSync
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task | None = None
+    _task: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(
@@ -63,7 +67,7 @@ class Runtime:
         from catalogue.vocabularies import EditorialStatus
 
         try:
-            lost = bool(getattr(self.search, "needs_reindex", False))
+            lost = self.search.needs_reindex
             if not lost:
                 indexed = (await self.search.search(SearchQuery(per_page=1, facets=()))).total
                 lost = indexed == 0 and await Profile.find(Profile.status == EditorialStatus.PUBLISHED).count() > 0
@@ -76,8 +80,7 @@ class Runtime:
 
     def notify_change(self) -> None:
         """Wake the sync worker after a write."""
-        if self.sync is not None:
-            self.sync.notify()
+        self.sync.notify()
 
     async def stop(self) -> None:
         self._stop.set()

@@ -15,6 +15,9 @@ from pymongo import AsyncMongoClient
 
 from catalogue.embedded import EmbeddedFerretDB, StoreHandle
 from catalogue.settings import PROJECT_ROOT, Settings
+from tests.factories import auth
+
+__all__ = ["auth"]  # shared fixtures from tests/factories.py
 
 FERRETDB_BIN = PROJECT_ROOT / "bin" / "leuchtturm-ferretdb"
 SEEDS_DIR = PROJECT_ROOT.parent / "shared" / "seeds"

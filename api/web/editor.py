@@ -152,6 +152,46 @@ def _previews(values: forms.FormValues) -> dict[str, str]:
     return {name: render_html(values.get(name)) for name in forms.MARKDOWN_INPUTS if values.get(name).strip()}
 
 
+# ------------------------------------------------------------ workflow steps from forms
+
+# A form's "action" → the workflow step and the page to go to afterwards ({slug} is filled in).
+OWNER_STEPS: dict[str, tuple[Action, str]] = {
+    "submit": (Action.SUBMIT, "/meine-profile?hinweis=eingereicht"),
+    "confirm": (Action.CONFIRM, "/profiles/{slug}?hinweis=bestaetigt"),
+}
+REVIEW_STEPS: dict[str, tuple[Action, str]] = {
+    "publish": (Action.PUBLISH, "/redaktion?hinweis=veroeffentlicht"),
+    "return": (Action.RETURN, "/redaktion?hinweis=zurueckgegeben"),
+    "archive": (Action.ARCHIVE, "/redaktion?hinweis=archiviert"),
+    "restore": (Action.RESTORE, "/redaktion?hinweis=wiederhergestellt"),
+}
+
+
+async def posted_form(request: Request) -> tuple[Principal | None, Any]:
+    """The logged-in caller and the submitted form with its CSRF token checked; (None, None) when nobody is logged in."""
+    principal = await logged_in(request)
+    if principal is None:
+        return None, None
+    form = await request.form()
+    await check_csrf(request, form)
+    return principal, form
+
+
+async def workflow_step(
+    request: Request, principal: Principal, slug: str, key: str, steps: dict[str, tuple[Action, str]], *, comment: str | None = None
+) -> Redirect:
+    """Run the workflow step a form asked for (the service checks permission and state) and redirect after it (PRG)."""
+    if key not in steps:
+        raise ValidationFailed("Unbekannte Aktion.")
+    action, target = steps[key]
+    svc = service(request)
+    if action is Action.CONFIRM:
+        await svc.confirm(slug, principal)
+    else:
+        await svc.transition(slug, action, principal, comment=comment)
+    return Redirect(path=target.format(slug=slug), status_code=303)
+
+
 class EditorController(Controller):
     include_in_schema = False
 
@@ -172,11 +212,9 @@ class EditorController(Controller):
 
     @post("/meine-profile/neu", name="web:new-post", status_code=200)
     async def create(self, request: Request) -> Response:
-        principal = await logged_in(request)
+        principal, form = await posted_form(request)
         if principal is None:
             return login_redirect(request)
-        form = await request.form()
-        await check_csrf(request, form)
         return await self._save(request, principal, form, None)
 
     @get("/profiles/{slug:str}/bearbeiten", name="web:edit")
@@ -192,11 +230,9 @@ class EditorController(Controller):
 
     @post("/profiles/{slug:str}/bearbeiten", name="web:edit-post", status_code=200)
     async def update(self, request: Request, slug: FromPath[str]) -> Response:
-        principal = await logged_in(request)
+        principal, form = await posted_form(request)
         if principal is None:
             return login_redirect(request)
-        form = await request.form()
-        await check_csrf(request, form)
         profile = await service(request).get(slug, principal)
         return await self._save(request, principal, form, profile)
 
@@ -222,8 +258,7 @@ class EditorController(Controller):
             else:
                 saved = await svc.update(profile.slug, principal, data, if_match=sent_etag or None, partial=False)
             if action == "submit":
-                saved = await svc.transition(saved.slug, Action.SUBMIT, principal)
-                return Redirect(path="/meine-profile?hinweis=eingereicht", status_code=303)
+                return await workflow_step(request, principal, saved.slug, action, OWNER_STEPS)
         except ValidationFailed as exc:
             errors = forms.map_errors(exc.errors, values)
             if not exc.errors:
@@ -265,20 +300,10 @@ class EditorController(Controller):
     @post("/profiles/{slug:str}/aktion", name="web:owner-action", status_code=200)
     async def owner_action(self, request: Request, slug: FromPath[str]) -> Response:
         """Submit or confirm from "Meine Profile" or the profile page."""
-        principal = await logged_in(request)
+        principal, form = await posted_form(request)
         if principal is None:
             return login_redirect(request)
-        form = await request.form()
-        await check_csrf(request, form)
-        action = str(form.get("action") or "")
-        svc = service(request)
-        if action == "submit":
-            await svc.transition(slug, Action.SUBMIT, principal)
-            return Redirect(path="/meine-profile?hinweis=eingereicht", status_code=303)
-        if action == "confirm":
-            await svc.confirm(slug, principal)
-            return Redirect(path=f"/profiles/{slug}?hinweis=bestaetigt", status_code=303)
-        raise ValidationFailed("Unbekannte Aktion.")
+        return await workflow_step(request, principal, slug, str(form.get("action") or ""), OWNER_STEPS)
 
 
 def _edit_denied(profile: Profile, principal: Principal) -> str:
@@ -288,14 +313,6 @@ def _edit_denied(profile: Profile, principal: Principal) -> str:
 
 
 # ------------------------------------------------------------ review queue
-
-REVIEW_ACTIONS = {
-    "publish": (Action.PUBLISH, "veroeffentlicht"),
-    "return": (Action.RETURN, "zurueckgegeben"),
-    "archive": (Action.ARCHIVE, "archiviert"),
-    "restore": (Action.RESTORE, "wiederhergestellt"),
-}
-
 
 class ReviewController(Controller):
     include_in_schema = False
@@ -328,27 +345,23 @@ class ReviewController(Controller):
 
     @post("/redaktion/{slug:str}", name="web:review-action", status_code=200)
     async def act(self, request: Request, slug: FromPath[str]) -> Response:
-        principal = await logged_in(request)
+        principal, form = await posted_form(request)
         if principal is None:
             return login_redirect(request)
-        form = await request.form()
-        await check_csrf(request, form)
         if not allowed(principal, Action.REVIEW_QUEUE):
             raise PermissionDenied("Nur die Katalogredaktion darf Profile prüfen.")
         key = str(form.get("action") or "")
-        if key not in REVIEW_ACTIONS:
+        if key not in REVIEW_STEPS:
             raise ValidationFailed("Unbekannte Aktion.")
-        action, notice = REVIEW_ACTIONS[key]
         comment = str(form.get("comment") or "")[:5000]
         try:
-            await service(request).transition(slug, action, principal, comment=comment)
+            return await workflow_step(request, principal, slug, key, REVIEW_STEPS, comment=comment)
         except ValidationFailed as exc:
             return await self._queue(request, principal, status_code=422, errors={slug: exc.detail}, comments={slug: comment})
         except CatalogueError as exc:
             if exc.status in (409, 412):
                 return await self._queue(request, principal, status_code=409, errors={slug: exc.detail}, comments={slug: comment})
             raise
-        return Redirect(path=f"/redaktion?hinweis={notice}", status_code=303)
 
 
 # ------------------------------------------------------------ history and diffs

@@ -16,7 +16,8 @@ from datetime import date
 from typing import Any
 
 from catalogue import fields as registry
-from catalogue.fields import FIELD_LABELS, FORM_SECTIONS, MARKDOWN_HELP, Field, FormSection, Widget
+from catalogue.fields import FIELD_LABELS, FORM_SECTIONS, Field, FormSection, Widget
+from catalogue.fields import MARKDOWN_HELP as MARKDOWN_HELP
 from catalogue.formatting import format_date_de, format_float_de
 from catalogue.models import MAX_LIST, Profile, ProfileContent
 

@@ -19,7 +19,7 @@ from catalogue import gazetteer
 from catalogue.errors import NotFound
 from catalogue.jsonld import json_ld_for
 from catalogue.models import Profile
-from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchQuery, SearchResult, Sort, to_search_document
+from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort, to_search_document
 from catalogue.search.comparable import Comparable, Reference, find_comparable
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
@@ -153,20 +153,19 @@ async def gazetteer_options() -> list[Any]:
 # ------------------------------------------------------------ "Meinten Sie …?"
 
 
-async def did_you_mean(search: Any, q: str) -> str | None:
+async def did_you_mean(search: SearchBackend, q: str) -> str | None:
     """A corrected query for a search without hits.
 
-    Asks the engine when it offers `suggest(q)`; otherwise compares each query
-    word with the words of published titles, keywords, Handlungsfelder and
-    participating municipalities (difflib, close matches only).
+    Asks the engine first (`SearchBackend.suggest`); when it has none, compares
+    each query word with the words of published titles, keywords,
+    Handlungsfelder and participating municipalities (difflib, close matches only).
     """
-    suggest = getattr(search, "suggest", None)
-    if callable(suggest):
-        try:
-            suggestion = await suggest(q)
-            return suggestion or None
-        except Exception:  # noqa: BLE001 - a suggestion is optional
-            return None
+    try:
+        suggestion = await search.suggest(q)
+    except Exception:  # noqa: BLE001 - a suggestion is optional
+        suggestion = None
+    if suggestion:
+        return suggestion
     words = re.findall(r"[\wÄÖÜäöüß-]{3,}", q)
     if not words:
         return None

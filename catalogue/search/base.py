@@ -11,7 +11,7 @@ literally.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -27,7 +27,7 @@ MAX_FILTER_VALUES = 50
 
 SearchDocument = dict[str, Any]
 ProgressCallback = Callable[[int], None]
-DocumentSource = Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]]
+DocumentSource = AsyncIterable[Mapping[str, Any]]  # streamed from the store (catalogue.search.sync)
 
 
 class Sort(StrEnum):
@@ -163,9 +163,20 @@ class Candidate:
 
 @runtime_checkable
 class SearchBackend(Protocol):
-    """What the service layer may ask of a search engine. All methods are coroutines."""
+    """What the service layer may ask of a search engine. All methods are coroutines.
+
+    Backends subclass this protocol, so they inherit the defaults of the
+    optional capabilities (`needs_reindex`, `suggest`) and declare the rest.
+    """
 
     name: str
+    # True when the index is missing or was built for another schema: the
+    # runtime then rebuilds it from the store at start (Tantivy sets it).
+    needs_reindex: bool = False
+
+    async def suggest(self, q: str) -> str | None:
+        """A corrected query for a search without hits, or None (then the caller finds its own)."""
+        return None
 
     async def prepare(self) -> None:
         """Create the index if needed and apply settings (idempotent)."""
@@ -196,7 +207,7 @@ class SearchBackend(Protocol):
         """
 
     async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:
-        """Index `docs` into a fresh index and swap it in atomically; returns the number indexed.
+        """Index `docs` (an async stream) into a fresh index and swap it in atomically; returns the number indexed.
 
         Searches keep answering from the old index until the swap. Changes
         made through upsert/delete while the rebuild runs are not lost.

@@ -40,7 +40,7 @@ import html
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from meilisearch_python_sdk import AsyncClient
@@ -56,6 +56,7 @@ from meilisearch_python_sdk.models.settings import (
 
 from catalogue.search import documents
 from catalogue.search.base import (
+    SearchBackend,
     FACETS,
     Candidate,
     DocumentSource,
@@ -210,7 +211,7 @@ def _snippet(formatted: Any, raw: str) -> str:
     return _marked(formatted)
 
 
-class MeiliBackend:
+class MeiliBackend(SearchBackend):
     """The Meilisearch backend; see the module docstring."""
 
     name = "meilisearch"
@@ -326,16 +327,10 @@ class MeiliBackend:
         try:
             await self.prepare()  # the live index must exist for the swap
             await self._ensure_index(tmp)
-            if isinstance(docs, AsyncIterable):
-                async for d in docs:
-                    batch.append(dict(d))
-                    if len(batch) >= BATCH:
-                        await flush()
-            else:
-                for d in docs:
-                    batch.append(dict(d))
-                    if len(batch) >= BATCH:
-                        await flush()
+            async for d in docs:
+                batch.append(dict(d))
+                if len(batch) >= BATCH:
+                    await flush()
             if batch:
                 await self._upsert_into(tmp, batch)
                 count += len(batch)

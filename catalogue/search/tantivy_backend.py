@@ -40,7 +40,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -51,6 +51,7 @@ import tantivy
 from catalogue.fields import Priority
 from catalogue.search import documents
 from catalogue.search.base import (
+    SearchBackend,
     FACETS,
     Candidate,
     DocumentSource,
@@ -480,7 +481,7 @@ class _Live:
     view: _View
 
 
-class TantivyBackend:
+class TantivyBackend(SearchBackend):
     """The embedded search backend; see the module docstring."""
 
     name = "tantivy"
@@ -668,24 +669,14 @@ class TantivyBackend:
                     writer.add_document(self._tantivy_doc(d))
 
             try:
-                if isinstance(docs, AsyncIterable):
-                    async for d in docs:
-                        batch.append(dict(d))
-                        if len(batch) >= BATCH:
-                            await asyncio.to_thread(flush, batch)
-                            count += len(batch)
-                            batch = []
-                            if progress:
-                                progress(count)
-                else:
-                    for d in docs:
-                        batch.append(dict(d))
-                        if len(batch) >= BATCH:
-                            await asyncio.to_thread(flush, batch)
-                            count += len(batch)
-                            batch = []
-                            if progress:
-                                progress(count)
+                async for d in docs:
+                    batch.append(dict(d))
+                    if len(batch) >= BATCH:
+                        await asyncio.to_thread(flush, batch)
+                        count += len(batch)
+                        batch = []
+                        if progress:
+                            progress(count)
                 if batch:
                     await asyncio.to_thread(flush, batch)
                     count += len(batch)

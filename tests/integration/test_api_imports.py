@@ -8,28 +8,12 @@ import pytest
 
 from catalogue.imports import ImportBatch
 from catalogue.models import Profile
-from catalogue.users import create_token, create_user
-from catalogue.vocabularies import EditorialStatus, Role
+from catalogue.vocabularies import EditorialStatus
 from tests.conftest import SEEDS_DIR
 
 API = "/api/v1/imports"
 PROBLEM = "application/problem+json"
 HOEXTER = SEEDS_DIR / "004_b738c54769826454.txt"
-
-
-async def _headers(username: str, role: Role) -> dict[str, str]:
-    await create_user(username, "ein-sicheres-passwort", role)
-    _, secret = await create_token(username, "test")
-    return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
-async def auth(client) -> dict[str, dict[str, str]]:  # noqa: ANN001
-    return {
-        "editor": await _headers("erika", Role.EDITOR),
-        "other": await _headers("otto", Role.EDITOR),
-        "reviewer": await _headers("rita", Role.REVIEWER),
-    }
 
 
 async def _upload(client, headers, name: str, content: bytes, **params):  # noqa: ANN001, ANN003, ANN202

@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from catalogue.users import create_token, create_user
-from catalogue.vocabularies import Role
 
 API = "/api/v1/profiles"
 PROBLEM = "application/problem+json"
@@ -22,23 +20,6 @@ NEW = {
     "population": 15500,
     "occasion": "Der Linienbus fuhr **zweimal** am Tag.",
 }
-
-
-async def _principal_headers(username: str, role: Role) -> dict[str, str]:
-    await create_user(username, "ein-sicheres-passwort", role)
-    _, secret = await create_token(username, "test")
-    return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
-async def auth(client) -> dict[str, dict[str, str]]:  # noqa: ANN001
-    return {
-        "editor": await _principal_headers("erika", Role.EDITOR),
-        "other": await _principal_headers("otto", Role.EDITOR),
-        "reviewer": await _principal_headers("rita", Role.REVIEWER),
-        "admin": await _principal_headers("adam", Role.ADMIN),
-        "anon": {},
-    }
 
 
 async def _create(client, headers: dict[str, str], body: dict[str, Any] | None = None):  # noqa: ANN001, ANN202

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from catalogue.users import create_token, create_user
+from catalogue.users import create_user
 from catalogue.vocabularies import Role
-
-
-async def _headers(username: str, role: Role) -> dict[str, str]:
-    await create_user(username, "ein-sicheres-passwort", role)
-    return {"Authorization": f"Bearer {(await create_token(username, 't'))[1]}"}
+from tests.factories import principal_headers as _headers
 
 
 async def test_only_admins_manage_users(client) -> None:  # noqa: ANN001

@@ -27,6 +27,7 @@ from catalogue.search.meili_backend import (
     quote_filter_value,
     sanitize_q,
 )
+from tests.factories import stream
 
 httpx = pytest.importorskip("httpx2")  # the SDK's HTTP client
 
@@ -470,7 +471,7 @@ async def test_rebuild_sequence(fake_and_backend, monkeypatch) -> None:
     monkeypatch.setattr("catalogue.search.meili_backend.BATCH", 2)
     fake.indexes[LIVE] = {"old": doc("old")}
     progress: list[int] = []
-    assert await backend.rebuild(iter([doc("a"), doc("b"), doc("c")]), progress.append) == 3
+    assert await backend.rebuild(stream([doc("a"), doc("b"), doc("c")]), progress.append) == 3
     (swap,) = fake.bodies("POST", "swap-indexes")
     tmp = swap[0]["indexes"][1]
     assert swap == [{"indexes": [LIVE, tmp]}] and tmp.startswith(f"{LIVE}_rebuild_")
@@ -508,7 +509,7 @@ async def test_rebuild_swap_failure_raises(fake_and_backend) -> None:
     fake.indexes[LIVE] = {"old": doc("old")}
     fake.fail.add("indexSwap")
     with pytest.raises(SearchError, match="fehlgeschlagen"):
-        await backend.rebuild(iter([doc("a")]))
+        await backend.rebuild(stream([doc("a")]))
     assert set(fake.indexes) == {LIVE}
 
 
