@@ -1,11 +1,10 @@
-"""Public pages: the search page (/) and the profile page (/profiles/{slug})."""
+"""Public pages: the search page (/), the profile page (/profiles/{slug}, and its PDF) and the comparison (/compare)."""
 
 from __future__ import annotations
 
 import difflib
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,11 +12,13 @@ from litestar import Controller, Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Template
 
+from api.controllers.pdf import CompareParam, comparison_profiles, dump, profile_pdf_response, profile_url, today
 from api.web.common import page, service
 from catalogue import fields as registry
 from catalogue import gazetteer
 from catalogue.errors import NotFound
 from catalogue.jsonld import json_ld_for
+from catalogue.pdf import comparison_view
 from catalogue.models import Profile
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort, to_search_document
 from catalogue.search.comparable import Comparable, Reference, find_comparable
@@ -311,17 +312,6 @@ class SearchPageController(Controller):
 
 # ------------------------------------------------------------ profile page
 
-# The lead engineer wires the PDF; until then /profiles/{slug}.pdf answers 404.
-# Litestar cannot route "{slug}.pdf" next to "{slug}", so the PDF handler plugs in here.
-PdfResponder = Callable[[Request, str], Awaitable[Response]]
-_pdf_responder: list[PdfResponder] = []
-
-
-def register_profile_pdf(responder: PdfResponder) -> None:
-    """Let GET /profiles/{slug}.pdf be answered by `responder(request, slug)`."""
-    _pdf_responder[:] = [responder]
-
-
 @dataclass(frozen=True)
 class ShownItem:
     """A field as one section of the profile page shows it (see api/templates/_shown.html)."""
@@ -350,10 +340,8 @@ class ProfilePageController(Controller):
 
     @get("/profiles/{slug:str}", name="web:profile")
     async def profile_page(self, request: Request, slug: FromPath[str]) -> Response:
-        if slug.endswith(".pdf"):
-            if _pdf_responder:
-                return await _pdf_responder[0](request, slug.removesuffix(".pdf"))
-            raise NotFound("Das PDF dieses Profils ist noch nicht verfügbar.")
+        if slug.endswith(".pdf"):  # Litestar cannot route "{slug}.pdf" beside "{slug}"
+            return await profile_pdf_response(request, slug.removesuffix(".pdf"))
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
             raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
         from api.auth import resolve_principal
@@ -384,3 +372,17 @@ class ProfilePageController(Controller):
             can_confirm=principal is not None and (principal.is_reviewer or is_owner),
             sections=page_sections(profile),
         )
+
+
+# ------------------------------------------------------------ comparison page
+
+
+class ComparePageController(Controller):
+    include_in_schema = False
+
+    @get("/compare", name="web:compare")
+    async def compare_page(self, request: Request, profiles: CompareParam) -> Response:
+        """Two or three projects side by side; the rows come from the field registry (view "compare")."""
+        items = await comparison_profiles(request, profiles)
+        view = comparison_view([dump(p) for p in items], urls=[profile_url(request, p.slug) for p in items], generated_at=today())
+        return await page(request, "compare.html", view=view, items=items, profiles_param=",".join(p.slug for p in items))
