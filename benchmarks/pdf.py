@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf  # noqa: E402
-from tests.fixtures.seed_profiles import hoexter, itzehoe  # noqa: E402
+from tests.fixtures.profiles import buergerbus, fundbuero  # noqa: E402
 
 GENERATED_AT = datetime(2025, 11, 22, 9, 30, tzinfo=UTC)
 BASE_URL = "https://leuchtturm.example/projekte/"
@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--total", type=int, default=200, help="PDFs rendered in each throughput run (default 200)")
     args = parser.parse_args()
 
-    profiles = [hoexter(), itzehoe()]
+    profiles = [fundbuero(), buergerbus()]
     print(f"PDF benchmark – Python {platform.python_version()}, {platform.machine()}, {sys.platform}")
 
     def render(profile: dict) -> bytes:

@@ -20,7 +20,6 @@ from tests.factories import auth
 __all__ = ["auth"]  # shared fixtures from tests/factories.py
 
 FERRETDB_BIN = PROJECT_ROOT / "bin" / "leuchtturm-ferretdb"
-SEEDS_DIR = PROJECT_ROOT.parent / "shared" / "seeds"
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,10 @@ from catalogue.users import create_token, create_user
 from catalogue.vocabularies import Role
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Invented texts in the two source formats (tests/fixtures/texts/README.md).
+TEXTS = FIXTURES / "texts"
+STRUCTURED_TEXT = TEXTS / "strukturiert-fundbuero-beispielland.txt"
+REFERENCE_TEXT = TEXTS / "referenz-buergerbus-beispielstadt.txt"
 EXAMPLE_PROFILE_FILE = Path(__file__).resolve().parents[1] / "api" / "example_profile.json"
 PASSWORD = "ein-sicheres-passwort"
 

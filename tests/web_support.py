@@ -15,31 +15,9 @@ from catalogue.vocabularies import EditorialStatus, Role
 DEMO_FILE = Path(__file__).resolve().parent.parent / "data" / "demo" / "profiles.json"
 PASSWORD = "richtig-langes-passwort"
 
-FALLBACK_PROFILES: list[dict[str, Any]] = [
-    {
-        "slug": "interkommunale-digitalisierungsstrategie",
-        "title": "Interkommunale Digitalisierungsstrategie",
-        "summary": "Der Kreis Höxter und seine zehn Städte entwickeln gemeinsam eine Digitalisierungsstrategie.",
-        "keywords": ["Digitalisierung"],
-        "fields_of_action": ["Verwaltung", "Digitale Infrastruktur"],
-        "lead": {"name": "Kreis Höxter", "kind": "Kreis"},
-        "municipalities": [{"name": "Stadt Höxter", "kind": "Stadt"}],
-        "state": "Nordrhein-Westfalen",
-        "district": "Detmold",
-        "population": 28808,
-        "population_as_of": "2019-12-31",
-        "population_source": "IT.NRW",
-        "area_km2": 158.16,
-        "implementation": "Workshops mit allen Kommunen.",
-        "collaboration_since": 2019,
-        "contact": {"organisation": "Kreis Höxter", "email": "info@kreis-hoexter.de"},
-    }
-]
-
-
 def demo_profiles(limit: int | None = None) -> list[dict[str, Any]]:
-    """The demo data set (data/demo/profiles.json) if present, else one hand-made profile."""
-    items = json.loads(DEMO_FILE.read_text(encoding="utf-8")) if DEMO_FILE.exists() else FALLBACK_PROFILES
+    """The demo data set (data/demo/profiles.json, part of the repository)."""
+    items: list[dict[str, Any]] = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
     return items[:limit] if limit else items
 
 

@@ -9,11 +9,11 @@ import pytest
 from catalogue.imports import ImportBatch
 from catalogue.models import Profile
 from catalogue.vocabularies import EditorialStatus
-from tests.conftest import SEEDS_DIR
+from tests.factories import STRUCTURED_TEXT
 
 API = "/api/v1/imports"
 PROBLEM = "application/problem+json"
-HOEXTER = SEEDS_DIR / "004_b738c54769826454.txt"
+STRUCTURED = STRUCTURED_TEXT
 
 
 async def _upload(client, headers, name: str, content: bytes, **params):  # noqa: ANN001, ANN003, ANN202
@@ -21,15 +21,15 @@ async def _upload(client, headers, name: str, content: bytes, **params):  # noqa
 
 
 async def test_preview_then_confirm(client, auth) -> None:  # noqa: ANN001
-    r = await _upload(client, auth["editor"], "hoexter.txt", HOEXTER.read_bytes())
+    r = await _upload(client, auth["editor"], "fundbuero.txt", STRUCTURED.read_bytes())
     assert r.status_code == 201, r.text
     batch = r.json()
     assert r.headers["location"] == f"{API}/{batch['id']}"
-    assert batch["status"] == "preview" and batch["format"] == "structured" and batch["source_name"] == "hoexter.txt"
+    assert batch["status"] == "preview" and batch["format"] == "structured" and batch["source_name"] == "fundbuero.txt"
     preview = batch["preview"]
     assert preview["dry_run"] and preview["summary"].startswith("Probelauf")
     record = preview["records"][0]
-    assert record["action"] == "created" and record["slug"] == "interkommunale-digitalisierungsstrategie"
+    assert record["action"] == "created" and record["slug"] == "gemeinsames-online-fundbuero"
     assert record["warnings"] and all(w["message"] for w in record["warnings"])
     assert await Profile.count() == 0  # nothing written yet
 
@@ -41,14 +41,14 @@ async def test_preview_then_confirm(client, auth) -> None:  # noqa: ANN001
     done = r.json()
     assert done["status"] == "confirmed" and done["confirmed_by"] == "erika"
     assert done["result"]["summary"] == "1 neu, 0 geändert, 0 unverändert, 0 Dubletten übersprungen, 0 Fehler"
-    p = await Profile.find_one(Profile.slug == "interkommunale-digitalisierungsstrategie")
+    p = await Profile.find_one(Profile.slug == "gemeinsames-online-fundbuero")
     assert p is not None and p.status == EditorialStatus.DRAFT and p.owner == "erika"
 
     r = await client.post(f"{API}/{batch['id']}/confirm", headers=auth["editor"])
     assert r.status_code == 409 and r.headers["content-type"].startswith(PROBLEM)
 
     # the same file again: the preview says unchanged
-    r = await _upload(client, auth["editor"], "hoexter.txt", HOEXTER.read_bytes())
+    r = await _upload(client, auth["editor"], "fundbuero.txt", STRUCTURED.read_bytes())
     assert r.json()["preview"]["records"][0]["action"] == "unchanged"
 
 
@@ -62,7 +62,7 @@ async def test_raw_body_upload_with_filename(client, auth) -> None:  # noqa: ANN
 
 
 async def test_only_owner_or_reviewer_sees_and_confirms(client, auth) -> None:  # noqa: ANN001
-    batch = (await _upload(client, auth["editor"], "hoexter.txt", HOEXTER.read_bytes())).json()
+    batch = (await _upload(client, auth["editor"], "fundbuero.txt", STRUCTURED.read_bytes())).json()
     url = f"{API}/{batch['id']}"
     assert (await client.get(url)).status_code == 401
     r = await client.get(url, headers=auth["other"])
@@ -74,7 +74,7 @@ async def test_only_owner_or_reviewer_sees_and_confirms(client, auth) -> None:  
 
 
 async def test_publish_only_for_reviewers(client, auth) -> None:  # noqa: ANN001
-    batch = (await _upload(client, auth["editor"], "hoexter.txt", HOEXTER.read_bytes())).json()
+    batch = (await _upload(client, auth["editor"], "fundbuero.txt", STRUCTURED.read_bytes())).json()
     r = await client.post(f"{API}/{batch['id']}/confirm", json={"publish": True}, headers=auth["editor"])
     assert r.status_code == 403 and r.headers["content-type"].startswith(PROBLEM)
     assert await Profile.count() == 0
@@ -84,10 +84,10 @@ async def test_publish_only_for_reviewers(client, auth) -> None:  # noqa: ANN001
     r = await client.post(f"{API}/{batch['id']}/confirm", json={"publish": True}, headers=auth["reviewer"])
     assert r.status_code == 200, r.text
     assert r.json()["result"]["records"][0]["status"] == "published" and r.json()["confirmed_by"] == "rita"
-    p = await Profile.find_one(Profile.slug == "interkommunale-digitalisierungsstrategie")
+    p = await Profile.find_one(Profile.slug == "gemeinsames-online-fundbuero")
     assert p is not None and p.owner == "erika" and p.history[0].by == "rita"
-    search = await client.get("/api/v1/search", params={"q": "Höxter"})
-    assert search.status_code == 200 and "interkommunale-digitalisierungsstrategie" in [h["slug"] for h in search.json()["hits"]]
+    search = await client.get("/api/v1/search", params={"q": "Fundbüro"})
+    assert search.status_code == 200 and "gemeinsames-online-fundbuero" in [h["slug"] for h in search.json()["hits"]]
 
 
 async def test_gazetteer_upload_is_for_the_editorial_office(client, auth) -> None:  # noqa: ANN001
@@ -136,7 +136,7 @@ async def test_bad_requests_are_problems(client, auth) -> None:  # noqa: ANN001
 
 
 async def test_expired_preview_cannot_be_confirmed(client, auth) -> None:  # noqa: ANN001
-    batch = (await _upload(client, auth["editor"], "hoexter.txt", HOEXTER.read_bytes())).json()
+    batch = (await _upload(client, auth["editor"], "fundbuero.txt", STRUCTURED.read_bytes())).json()
     stored = await ImportBatch.get(batch["id"])
     assert stored is not None
     stored.expires_at = stored.created_at

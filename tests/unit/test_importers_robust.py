@@ -23,9 +23,9 @@ from importers.base import (
     parse_source,
     validate_record,
 )
+from tests.factories import TEXTS
 
-SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
-SEED_FILES = sorted(SEEDS.glob("*.txt"))
+SEED_FILES = sorted(TEXTS.glob("*.txt"))  # the invented texts in both source formats
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -111,7 +111,7 @@ def test_json_shaped_garbage(values: list[object]) -> None:
     assert len(records) == max(1, len(values))  # one record per item, bad or good
 
 
-# ------------------------------------------------------------------ truncated and re-encoded seeds
+# ------------------------------------------------------------------ truncated and re-encoded test texts
 
 
 @pytest.mark.parametrize("seed", SEED_FILES, ids=lambda p: p.name)
