@@ -7,7 +7,7 @@ from html import escape, unescape
 
 import pytest
 
-from tests.web_support import PASSWORD, csrf_from, seed_users
+from tests.web_support import PASSWORD, csrf_from, form_inputs_missing, marked_invalid, seed_users, unlabelled_controls
 
 pytestmark = pytest.mark.asyncio
 
@@ -127,30 +127,41 @@ async def test_login_redirects_back_to_target_but_never_offsite(client, users) -
     assert r.status_code == 303 and r.headers["location"].startswith("/meine-profile")
 
 
+def registry_inputs() -> list[str]:
+    """Every input the field registry declares for the form (the first row of each repeatable group)."""
+    from api.web.forms import FORM_LEAVES, GROUP_FIELDS
+
+    return [f.path for f in FORM_LEAVES] + [f"{g}.0.{sub}" for g, subs in GROUP_FIELDS.items() for sub in subs]
+
+
 async def test_new_profile_form_lists_every_field_with_labels(client, users) -> None:  # noqa: ANN001
+    from catalogue.fields import BY_PATH
     from catalogue.vocabularies import FieldOfAction, FundingKind, LegalForm
 
     await login(client, "redaktion-hx")
     html = (await client.get("/meine-profile/neu")).text
-    names = set(re.findall(r'name="([^"]+)"', html))
-    for name in ("title", "summary", "keywords", "fields_of_action", "lead.name", "lead.kind", "lead.ags",
-                 "municipalities.0.name", "municipalities.0.kind", "municipalities.0.ags", "partners.0.name",
-                 "partners.0.kind", "state", "district", "population", "population_as_of", "population_source",
-                 "area_km2", "occasion", "goal", "implementation", "results", "lessons", "funding.text",
-                 "funding.kinds", "funding.programme", "funding.amount_eur", "legal_form", "collaboration_since",
-                 "project_status", "contact.organisation", "contact.person", "contact.street", "contact.postcode",
-                 "contact.city", "contact.phone", "contact.email", "contact.website", "links.0.title", "links.0.url",
-                 "licence"):  # fmt: skip
-        assert name in names, name
-    # every control has a label
-    for control_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
-        assert f'for="{control_id}"' in html or control_id.startswith("f-fields-of-action") is False, control_id
-    for ident in re.findall(r'<(?:input|select|textarea)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', html):
-        assert f'for="{ident}"' in html, ident
+    expected = registry_inputs()
+    assert len(expected) >= 40  # every field of the brief
+    assert form_inputs_missing(html, expected) == []
+    # every visible control has a label, and every field's German label is on the page
+    assert unlabelled_controls(html) == []
+    for path in expected:
+        label = BY_PATH[re.sub(r"\.0\.", ".", path)].label
+        assert escape(label) in html, (path, label)
     # vocabularies come from catalogue.vocabularies
     for value in [*FieldOfAction, *FundingKind, *LegalForm]:
         assert f'value="{escape(value.value)}"' in html
     assert "Handlungsfelder" in html and "Markdown" in html
+
+
+async def test_form_checks_fail_on_a_broken_form(client, users) -> None:  # noqa: ANN001
+    """The checks above can fail: a form without one input or one label is caught."""
+    await login(client, "redaktion-hx")
+    html = (await client.get("/meine-profile/neu")).text
+    without_input = re.sub(r'<input id="f-contact-city"[^>]*>', "", html)
+    assert form_inputs_missing(without_input, registry_inputs()) == ["contact.city"]
+    without_label = html.replace('for="f-population-source"', 'for="anderswo"')
+    assert unlabelled_controls(without_label) == ["f-population-source"]
 
 
 FULL_FORM = {
@@ -196,7 +207,10 @@ async def test_validation_keeps_everything_typed(client, users) -> None:  # noqa
     for name in ("title", "contact.email", "collaboration_since", "links.0.url", "population"):
         ident = "f-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         assert f'id="{ident}-fehler"' in html, name
-        assert re.search(rf'id="{ident}"[^>]*aria-invalid="true"', html) or re.search(rf'aria-invalid="true"[^>]*id="{ident}"', html) or f'id="{ident}" name' in html
+        assert marked_invalid(html, ident), name
+    # the check can fail: a control without aria-invalid, or one that is valid, is not "marked"
+    assert not marked_invalid(html.replace(' aria-invalid="true"', ""), "f-title")
+    assert not marked_invalid(html, "f-summary")
     # typed content kept
     for value in ('value="Ba"', 'value="keine-mail"', 'value="viele"', 'value="ftp://falsch"', 'value="Strategie"',
                   'value="173,93"', 'value="Bauhof, IKZ"', "Maschinen standen **oft still**.", 'value="31.12.2019"'):  # fmt: skip
