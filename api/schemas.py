@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalogue.markdown import render_html
 from catalogue.fields import markdown_paths, value_at
+from catalogue.markdown import render_html
 from catalogue.models import CONTENT_FIELDS, FieldChange, Profile, ProfileContent, Provenance, VersionEntry
 from catalogue.vocabularies import EditorialStatus, SizeClass
 

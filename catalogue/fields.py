@@ -262,7 +262,7 @@ def _organisation_fields(search_key: str | None) -> tuple[Field, ...]:
         Field("kind", "Art", input=Input(Widget.SELECT, same_row=True)),
         Field("ags", "AGS", help="Amtlicher Gemeindeschlüssel, 8 Ziffern (optional)",
               input=Input(Widget.TEXT, inputmode="numeric", maxlength="model", width="narrow", same_row=True)),
-    )  # fmt: skip
+    )
 
 
 FIELDS: tuple[Field, ...] = (
@@ -309,7 +309,7 @@ FIELDS: tuple[Field, ...] = (
               Show(_D, "facts", 2, "organisation_ags"), Show(_C, "rows", 1, "name")),
         imports=Import(labels=("hauptverantwortlich", "federführung", "federführend")),
         jsonld="@lead",
-    ),  # fmt: skip
+    ),
     Field(
         "municipalities", "Beteiligte Kommunen",
         help="Alle Kommunen, die mitmachen. Leere Zeilen werden ignoriert.",
@@ -375,7 +375,7 @@ FIELDS: tuple[Field, ...] = (
         search=Search(key="texts", text=Priority.TEXT),
         imports=Import(labels=("anlass", "ausgangslage"), heading_rank=3, expected=True, summary_rank=2,
                        headings=r"anlass|ausgangslage|ausgangssituation|hintergrund|herausforderung|problemstellung|warum"),
-    ),  # fmt: skip
+    ),
     Field(
         "goal", "Ziel",
         help="Was soll das Projekt erreichen?",
@@ -384,7 +384,7 @@ FIELDS: tuple[Field, ...] = (
         search=Search(key="texts", text=Priority.TEXT),
         imports=Import(labels=("ziel", "ziele", "zielsetzung"), headings=r"\bziel|zielsetzung|vision", heading_rank=6,
                        expected=True, summary_rank=1),
-    ),  # fmt: skip
+    ),
     Field(
         "implementation", "Umsetzung",
         help="Wie sind Sie vorgegangen? Schritte, Beteiligte, Zeitplan.",
@@ -393,7 +393,7 @@ FIELDS: tuple[Field, ...] = (
         search=Search(key="texts", text=Priority.TEXT),
         imports=Import(labels=("umsetzung",), headings=r"umsetzung|vorgehen|vorgehensweise|maßnahmen|ablauf|projektverlauf",
                        heading_rank=7, expected=True, summary_rank=3),
-    ),  # fmt: skip
+    ),
     Field(
         "results", "Ergebnisse / Vorteile",
         help="Was hat sich verbessert? Zahlen helfen anderen Kommunen sehr.",
@@ -402,7 +402,7 @@ FIELDS: tuple[Field, ...] = (
         search=Search(key="texts", text=Priority.TEXT),
         imports=Import(labels=("ergebnisse", "ergebnis", "vorteile", "ergebnisse / vorteile"),
                        headings=r"ergebnis|vorteil|nutzen|erfolg|wirkung|mehrwert|bilanz", heading_rank=5),
-    ),  # fmt: skip
+    ),
     Field(
         "lessons", "Erfahrungen / Stolpersteine",
         help="Was würden Sie heute anders machen? Worauf sollten andere achten?",
@@ -411,7 +411,7 @@ FIELDS: tuple[Field, ...] = (
         search=Search(key="texts", text=Priority.TEXT),
         imports=Import(labels=("erfahrungen", "stolpersteine", "erfahrungen / stolpersteine"),
                        headings=r"erfahrung|stolperstein|lessons learned|empfehlung|tipps|was wir gelernt", heading_rank=4),
-    ),  # fmt: skip
+    ),
     Field(
         "funding", "Finanzierung",
         input=Input(Widget.FIELDS), form_section="finanzierung",
@@ -429,7 +429,7 @@ FIELDS: tuple[Field, ...] = (
         show=(Show(_P, "funding", 1, "funding"), Show(_D, "funding", 1, "funding"), Show(_C, "rows", 8, "funding")),
         imports=Import(labels=("finanzierung",), headings=r"finanzierung|förderung|kosten", heading_rank=2),
         jsonld="@funding",
-    ),  # fmt: skip
+    ),
     Field(
         "legal_form", "Rechtsform",
         help="Auf welcher rechtlichen Grundlage arbeiten die Beteiligten zusammen?",
@@ -475,7 +475,7 @@ FIELDS: tuple[Field, ...] = (
         imports=Import(labels=("kontakt", "ansprechpartner", "ansprechpartnerin", "ansprechpartner/in"),
                        headings=r"kontakt|ansprechpartner|ansprechperson", heading_rank=1),
         jsonld="@contact",
-    ),  # fmt: skip
+    ),
     Field(
         "links", "Weitere Informationen",
         help="Strategiepapiere, Presseartikel, Projektseiten – jeweils mit Titel und Adresse (https://…).",
@@ -486,7 +486,7 @@ FIELDS: tuple[Field, ...] = (
         ),
         show=(Show(_P, "links", 1, "links"), Show(_D, "links", 1, "links")),
         imports=Import(labels=("links", "weitere informationen")),
-    ),  # fmt: skip
+    ),
     Field(
         "licence", "Lizenz",
         help="Unter welcher Lizenz andere den Text nachnutzen dürfen. Standard: CC BY 4.0.",
@@ -525,10 +525,10 @@ def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
             args = typing.get_args(annotation)
             annotation, metadata = args[0], [*metadata, *args[1:]]
         elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            if len(args) != 1:
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
                 return annotation, metadata
-            annotation = args[0]
+            annotation = members[0]
         else:
             return annotation, metadata
 
@@ -794,7 +794,7 @@ def value_at(data: Mapping[str, Any] | Any, path: str) -> Any:
 
 def is_present(value: Any) -> bool:
     """Whether a value is worth showing: not None, not empty, an object with something present."""
-    if value is None or value == "" or value == [] or value == ():
+    if value is None or value in ("", [], ()):
         return False
     if isinstance(value, BaseModel):
         return any(is_present(getattr(value, name)) for name in type(value).model_fields)

@@ -55,9 +55,8 @@ def _funding(funding: Any) -> dict[str, Any]:
 def _contact(c: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     point: dict[str, Any] = {"@type": "ContactPoint", "contactType": "Ansprechpartner", "availableLanguage": "de"}
-    for key, value in (("name", c.person or c.organisation), ("telephone", c.phone), ("email", c.email), ("url", c.website)):
-        if value:
-            point[key] = value
+    given = (("name", c.person or c.organisation), ("telephone", c.phone), ("email", c.email), ("url", c.website))
+    point.update({key: value for key, value in given if value})
     if len(point) > 3:
         out["contactPoint"] = point
     if c.street or c.city:

@@ -8,6 +8,7 @@ Optimistic concurrency uses Beanie's revision id, exposed as ETag.
 
 from __future__ import annotations
 
+import builtins
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,9 +17,9 @@ from enum import Enum
 from typing import Any
 from uuid import UUID, uuid4
 
-from beanie import PydanticObjectId
-from bson import Binary
+from beanie import PydanticObjectId, SortDirection
 from beanie.exceptions import RevisionIdWasChanged
+from bson import Binary
 from pydantic import ValidationError
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -37,13 +38,13 @@ from catalogue.errors import (
 )
 from catalogue.models import (
     CONTENT_FIELDS,
+    Counter,
     FieldChange,
     OutboxEntry,
     Profile,
     ProfileContent,
     Provenance,
     ReviewComment,
-    Counter,
     VersionEntry,
     utcnow,
 )
@@ -68,13 +69,13 @@ TRANSITION_LABELS = {
     Action.RESTORE: "wiederherstellen",
 }
 
-SORTS = {
-    "updated": [("updated_at", -1)],
-    "-updated": [("updated_at", 1)],
-    "newest": [("published_at", -1), ("created_at", -1)],
-    "created": [("created_at", -1)],
-    "title": [("title", 1)],
-    "-title": [("title", -1)],
+SORTS: dict[str, list[tuple[str, SortDirection]]] = {
+    "updated": [("updated_at", SortDirection.DESCENDING)],
+    "-updated": [("updated_at", SortDirection.ASCENDING)],
+    "newest": [("published_at", SortDirection.DESCENDING), ("created_at", SortDirection.DESCENDING)],
+    "created": [("created_at", SortDirection.DESCENDING)],
+    "title": [("title", SortDirection.ASCENDING)],
+    "-title": [("title", SortDirection.DESCENDING)],
 }
 
 
@@ -231,7 +232,7 @@ class ProfileService:
             content = validate_content(content)
         data = content.model_dump(mode="json")
         now = utcnow()
-        changes = diff_content({}, data) + [FieldChange(field="status", old=None, new=status.value)]
+        changes = [*diff_content({}, data), FieldChange(field="status", old=None, new=status.value)]
         profile_id = PydanticObjectId()
         candidates = [slug] if slug else slug_candidates(content.title, content.lead.name if content.lead else None)
         for candidate in candidates:
@@ -345,7 +346,7 @@ class ProfileService:
         profiles: list[Profile] = []
         for item in items:
             data = item.content.model_dump(mode="json")
-            changes = diff_content({}, data) + [FieldChange(field="status", old=None, new=item.status.value)]
+            changes = [*diff_content({}, data), FieldChange(field="status", old=None, new=item.status.value)]
             profile = Profile.model_construct(
                 id=item.id or PydanticObjectId(),
                 revision_id=uuid4(),
@@ -460,7 +461,7 @@ class ProfileService:
             raise PermissionDenied("Die Versionsgeschichte sehen nur Verantwortliche und die Katalogredaktion.")
         return profile
 
-    async def diff(self, slug: str, a: int, b: int, actor: Principal | None) -> list[FieldChange]:
+    async def diff(self, slug: str, a: int, b: int, actor: Principal | None) -> builtins.list[FieldChange]:
         profile = await self.history(slug, actor)
         old, new = snapshot_at(profile, a), snapshot_at(profile, b)
         fields = list(dict.fromkeys([*old, *new]))
@@ -469,7 +470,7 @@ class ProfileService:
     # ------------------------------------------------------------ helpers
 
     @staticmethod
-    def _append_history(profile: Profile, actor: Principal, action: str, changes: list[FieldChange], comment: str | None = None) -> None:
+    def _append_history(profile: Profile, actor: Principal, action: str, changes: builtins.list[FieldChange], comment: str | None = None) -> None:
         now = utcnow()
         profile.version += 1
         profile.updated_at = now
@@ -514,6 +515,7 @@ async def reserve_sequence(name: str, n: int) -> int:
     doc = await Counter.get_pymongo_collection().find_one_and_update(
         {"name": name}, {"$inc": {"value": int(n)}}, upsert=True, return_document=ReturnDocument.AFTER
     )
+    assert doc is not None  # upsert=True always returns the document
     return int(doc["value"])
 
 
@@ -522,7 +524,8 @@ def _to_db(profile: Profile) -> dict[str, Any]:
 
     (tests/integration/test_import_runner.py checks it against `beanie.odm.utils.encoder.Encoder`.)
     """
-    return _bson_ready(profile.model_dump(by_alias=True))
+    stored: dict[str, Any] = _bson_ready(profile.model_dump(by_alias=True))
+    return stored
 
 
 def _bson_ready(value: Any) -> Any:

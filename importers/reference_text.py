@@ -69,7 +69,7 @@ def _is_heading(line: str, next_line: str | None, in_contact: bool = False) -> b
         return heading_field(line) is not None or is_boilerplate(line)
     if POSTCODE_CITY_RE.match(line) or STREET_RE.match(line) or PHONE_RE.search(line) or URL_RE.search(line):
         return False
-    if text[-1] in ".!?;,…\"“”»«)" or BULLET_RE.match(line):
+    if text[-1] in '.!?;,…"“”»«)' or BULLET_RE.match(line):
         return False
     if not (text[0].isupper() or text[0].isdigit()):
         return False
@@ -187,9 +187,9 @@ class ReferenceTextImporter:
         for heading, target, kept in mapped:
             # A heading that only repeats the field label is left out.
             if target != "implementation" and counts[target] == 1 and heading_field(heading or "") == target:
-                fields[target].extend(kept + [""])
+                fields[target].extend([*kept, ""])
             else:
-                fields[target].extend([f"### {heading}", ""] + kept + [""])
+                fields[target].extend([f"### {heading}", "", *kept, ""])
 
         # intro → summary (and, if too long, also the start of the implementation)
         intro_text = " ".join(x for x in intro if x != "-")

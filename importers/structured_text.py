@@ -172,7 +172,7 @@ class Builder:
     def state_from_organisations(self) -> FederalState | None:
         if not self.gazetteer:
             return None
-        orgs = [self.content.get("lead")] + list(self.content.get("municipalities", []))
+        orgs = [self.content.get("lead"), *self.content.get("municipalities", [])]
         for org in orgs:
             if not org:
                 continue
@@ -194,7 +194,7 @@ class Builder:
         rest = [
             line for line in lines
             if not EMAIL_RE.search(line) and not PHONE_RE.search(line) and not FAX_RE.match(line)
-            and not URL_RE.search(line) and not re.match(r"^(?:E-?Mail|Telefon|Tel\.?|Internet|Web)\s*:?\s*$", line, re.I)
+            and not URL_RE.search(line) and not re.match(r"^(?:E-?Mail|Telefon|Tel\.?|Internet|Web)\s*:?\s*$", line, re.IGNORECASE)
         ]
         address, rest = parse_address_lines(rest)
         if rest:
@@ -240,10 +240,10 @@ class StructuredTextImporter:
         record.source_id = source.name or None
         record.position = 1
         finish_record(record, self.name, source)
-        self._suggest_status(record)
+        self.suggest_status(record)
         yield record
 
-    def _suggest_status(self, record: ParsedRecord) -> None:
+    def suggest_status(self, record: ParsedRecord) -> None:
         c = record.content
         complete = bool(c.get("lead") and c.get("implementation") and (c.get("contact", {}).get("email") or c.get("contact", {}).get("phone")))
         record.suggested_status = EditorialStatus.PUBLISHED if record.ok and complete else EditorialStatus.DRAFT
@@ -473,8 +473,8 @@ class StructuredTextImporter:
                     kind = organisation_kind(subject)
                     if kind:
                         org["kind"] = kind.value
-            if lead and bare_name(subject).casefold() != lead["name"].casefold() and subject.casefold() != lead["name"].casefold():
-                if "population" in c or "area_km2" in c:
+            about_other = lead and bare_name(subject).casefold() != lead["name"].casefold() and subject.casefold() != lead["name"].casefold()
+            if about_other and ("population" in c or "area_km2" in c):
                     b.warn(
                         "population",
                         f"Einwohner und Fläche beziehen sich auf „{subject}“, nicht auf „{lead['name']}“ – bitte prüfen.",

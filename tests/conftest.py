@@ -71,14 +71,14 @@ def settings(tmp_path: Path, mongo_uri: str) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings, mongo_uri: str):  # noqa: ANN201
+async def app(settings: Settings, mongo_uri: str):
     from api.app import create_app
 
     return create_app(settings, db_name=unique_db_name("app"), handle=StoreHandle(mongo_uri, None))
 
 
 @pytest.fixture
-async def client(app):  # noqa: ANN001, ANN201
+async def client(app):
     """An httpx client on the app, running its lifespan in the test's own event loop.
 
     (Litestar's AsyncTestClient runs the app on a portal thread with another
@@ -117,7 +117,7 @@ async def client(app):  # noqa: ANN001, ANN201
         await _drop_app_db(app)
 
 
-async def _drop_app_db(app) -> None:  # noqa: ANN001
+async def _drop_app_db(app) -> None:
     runtime = getattr(app.state, "runtime", None)
     if runtime is None:
         return

@@ -13,8 +13,8 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.config.app import AppConfig
-from litestar.plugins import InitPluginProtocol
 from litestar.params import FromPath, QueryParameter
+from litestar.plugins import InitPluginProtocol
 
 from api.web.common import service
 from catalogue.errors import ValidationFailed

@@ -13,9 +13,9 @@ from api.auth import resolve_principal
 from api.controllers.profiles import SlugParam
 from catalogue.errors import DependencyUnavailable, ValidationFailed
 from catalogue.profiles import ProfileService
-from catalogue.search.base import FACET_LABELS, SearchError, SearchQuery, Sort
+from catalogue.search.base import SearchError, SearchQuery, Sort
 from catalogue.search.comparable import Comparable, Reference, find_comparable
-from catalogue.search.documents import to_search_document
+from catalogue.search.documents import FACET_LABELS, to_search_document
 from catalogue.vocabularies import (
     FederalState,
     FieldOfAction,

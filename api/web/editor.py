@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 
 from api.web import forms
-from api.web.common import login_redirect, logged_in, page, safe_next, service
+from api.web.common import logged_in, login_redirect, page, safe_next, service
 from api.web.sessions import (
     check_csrf,
     check_login_csrf,
@@ -32,8 +32,8 @@ from catalogue.errors import (
     TooManyRequests,
     ValidationFailed,
 )
-from catalogue.markdown import render_html
 from catalogue.fields import BY_PATH
+from catalogue.markdown import render_html
 from catalogue.models import Profile
 from catalogue.profiles import ListQuery, etag
 from catalogue.sessions import create_session, delete_session
@@ -56,6 +56,12 @@ ACTION_LABELS = {
 
 
 # ------------------------------------------------------------ login
+
+
+async def _login(username: str, password: str, client: str) -> Principal:
+    if not username.strip() or not password:
+        raise NotAuthenticated("Bitte geben Sie Benutzername und Passwort ein.")
+    return await authenticate(username, password, client_address=client)
 
 
 class AuthController(Controller):
@@ -86,9 +92,7 @@ class AuthController(Controller):
         status = 200
         retry_after: int | None = None
         try:
-            if not username.strip() or not password:
-                raise NotAuthenticated("Bitte geben Sie Benutzername und Passwort ein.")
-            principal = await authenticate(username, password, client_address=client)
+            principal = await _login(username, password, client)
         except TooManyRequests as exc:
             error, status, retry_after = exc.detail, 429, exc.extra.get("retry_after")
         except NotAuthenticated as exc:
@@ -282,7 +286,10 @@ class EditorController(Controller):
             )
         except (InvalidTransition, PermissionDenied) as exc:
             return await page(
-                request, "edit.html", status_code=exc.status, **_form_context(values, profile=profile, errors={"": [exc.detail]}, message=exc.detail, etag_value=sent_etag)
+                request,
+                "edit.html",
+                status_code=exc.status,
+                **_form_context(values, profile=profile, errors={"": [exc.detail]}, message=exc.detail, etag_value=sent_etag),
             )
         return Redirect(path=f"/profiles/{saved.slug}/bearbeiten?hinweis=gespeichert", status_code=303)
 
@@ -317,7 +324,15 @@ def _edit_denied(profile: Profile, principal: Principal) -> str:
 class ReviewController(Controller):
     include_in_schema = False
 
-    async def _queue(self, request: Request, principal: Principal, *, status_code: int = 200, errors: dict[str, str] | None = None, comments: dict[str, str] | None = None) -> Template:
+    async def _queue(
+        self,
+        request: Request,
+        principal: Principal,
+        *,
+        status_code: int = 200,
+        errors: dict[str, str] | None = None,
+        comments: dict[str, str] | None = None,
+    ) -> Template:
         svc = service(request)
         submitted, _ = await svc.list(principal, ListQuery(status=S.SUBMITTED, sort="-updated", per_page=100))
         published, published_total = await svc.list(principal, ListQuery(status=S.PUBLISHED, sort="updated", per_page=10))
@@ -369,7 +384,7 @@ class ReviewController(Controller):
 
 def _plain(value: Any) -> str:
     """A readable one-line or multi-line text for any stored field value."""
-    if value is None or value == "" or value == [] or value == {}:
+    if value is None or value in ("", [], {}):
         return ""
     if isinstance(value, list):
         return "\n".join(_plain(v) for v in value)

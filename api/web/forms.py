@@ -16,8 +16,7 @@ from datetime import date
 from typing import Any
 
 from catalogue import fields as registry
-from catalogue.fields import FIELD_LABELS, FORM_SECTIONS, Field, FormSection, Widget
-from catalogue.fields import MARKDOWN_HELP as MARKDOWN_HELP
+from catalogue.fields import FIELD_LABELS, FORM_SECTIONS, MARKDOWN_HELP, Field, FormSection, Widget
 from catalogue.formatting import format_date_de, format_float_de
 from catalogue.models import MAX_LIST, Profile, ProfileContent
 
@@ -183,7 +182,7 @@ def values_from_profile(profile: Profile | ProfileContent | None) -> FormValues:
             default = f.model_field().default
             if isinstance(default, str) and default:
                 values.scalars[f.path] = default
-        values.rows = {g: SPARE_ROWS for g in GROUP_FIELDS}
+        values.rows = dict.fromkeys(GROUP_FIELDS, SPARE_ROWS)
         return values
     data = profile.model_dump(mode="json")
     for f in FORM_LEAVES:
@@ -368,3 +367,6 @@ def error_label(name: str) -> str:
         parent, label = LABELS[name.split(".", 1)[0]], LABELS[name]
         return label if label == parent else f"{parent}: {label}"
     return LABELS.get(name, name or "Profil")
+
+
+__all__ = ["FORM_LAYOUT", "HELP_TEXTS", "LABELS", "MARKDOWN_HELP", "SHORT_LABELS", "FormValues", "content_data", "values_from_form", "values_from_profile"]

@@ -18,8 +18,8 @@ from catalogue import fields as registry
 from catalogue import gazetteer
 from catalogue.errors import NotFound
 from catalogue.jsonld import json_ld_for
-from catalogue.pdf import comparison_view
 from catalogue.models import Profile
+from catalogue.pdf import comparison_view
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort, to_search_document
 from catalogue.search.comparable import Comparable, Reference, find_comparable
 from catalogue.vocabularies import EditorialStatus, SizeClass
@@ -60,7 +60,7 @@ class FacetView:
         return sum(1 for o in self.options if o.selected)
 
 
-def _int_param(raw: str | None, lo: int, hi: int) -> int | None | str:
+def _int_param(raw: str | None, lo: int, hi: int) -> int | str | None:
     """An int in [lo, hi]; None when empty; the raw text when invalid."""
     if raw is None or not raw.strip():
         return None
@@ -279,7 +279,7 @@ class SearchPageController(Controller):
                 suggestion = await did_you_mean(search, q)
         except ValueError as exc:
             errors["q"] = str(exc)
-        except Exception:  # noqa: BLE001 - any engine failure: friendly message, never a stack trace
+        except Exception:
             log.exception("search failed for %r", q)
             unavailable = True
             status = 503
@@ -355,7 +355,7 @@ class ProfilePageController(Controller):
         try:
             doc = to_search_document(profile)
             comparable = await find_comparable(request.app.state.runtime.search, Reference.from_document(doc), limit=5)
-        except Exception:  # noqa: BLE001 - the page works without the comparison
+        except Exception:
             log.exception("comparable projects failed for %s", slug)
             comparable_unavailable = True
         is_owner = principal is not None and principal.username == profile.owner

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typst
 
@@ -40,7 +40,7 @@ try:  # the "erstellt am" date is a German calendar date
     from zoneinfo import ZoneInfo
 
     _LOCAL_TZ: Any = ZoneInfo("Europe/Berlin")
-except Exception:  # pragma: no cover - no tz database in a slim container
+except Exception:  # noqa: BLE001 - no tz database in a slim container: any failure means UTC
     _LOCAL_TZ = UTC
 
 
@@ -323,18 +323,19 @@ def comparison_view(profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str
 # ---------------------------------------------------------------- compile
 
 
-def _compile(template: Path, view: Mapping[str, Any], *, fmt: str, generated_at: datetime, ppi: float | None = None) -> bytes | list[bytes]:
+def _compile(
+    template: Path, view: Mapping[str, Any], *, fmt: Literal["pdf", "png"], generated_at: datetime, ppi: float | None = None
+) -> bytes | list[bytes]:
     data = json.dumps(view, ensure_ascii=False, separators=(",", ":"))
-    result = typst.compile(
+    result: bytes | list[bytes] = typst.compile(  # a list of images for a PNG of several pages
         str(template),
         root=str(TEMPLATE_DIR),
         sys_inputs={"data": data},
-        format=fmt,  # type: ignore[arg-type]
+        format=fmt,
         ppi=ppi,
         ignore_system_fonts=True,
         timestamp=_aware(generated_at).astimezone(UTC),
     )
-    assert result is not None
     return result
 
 

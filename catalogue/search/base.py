@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-# Facet fields of a search document, in display order, with German labels (from the field registry).
-from catalogue.search.documents import FACET_LABELS as FACET_LABELS
-from catalogue.search.documents import FACETS as FACETS
+# Facet fields of a search document, in display order (from the field registry).
+from catalogue.search.documents import FACETS
 
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000
@@ -88,9 +87,8 @@ class SearchQuery:
         for name, values in dict(self.filters).items():
             if name not in FACETS:
                 raise ValueError(f"Unbekannter Filter: {name}")
-            if isinstance(values, str):
-                values = (values,)
-            vals = tuple(dict.fromkeys(str(v) for v in values if v is not None and str(v) != ""))
+            given = (values,) if isinstance(values, str) else values
+            vals = tuple(dict.fromkeys(str(v) for v in given if v is not None and str(v) != ""))
             if len(vals) > MAX_FILTER_VALUES:
                 raise ValueError(f"Zu viele Werte für Filter {name}")
             if vals:

@@ -16,13 +16,9 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-try:  # written by another part of the project; keep a crude fallback
-    from catalogue.markdown import to_plain_text as _markdown_to_plain_text
-except ImportError:  # pragma: no cover - only before catalogue.markdown exists
-    _markdown_to_plain_text = None
-
 from catalogue import fields as registry
 from catalogue.fields import Field, Priority
+from catalogue.markdown import to_plain_text
 from catalogue.vocabularies import size_class_for
 
 # ---------------------------------------------------------------- fields, from the field registry
@@ -64,23 +60,9 @@ PUBLISHED = "published_at"
 FILTERABLE: tuple[str, ...] = (*FACETS, *RANGES, PUBLISHED, "id")
 SORTABLE: tuple[str, ...] = (PUBLISHED, *SORT_KEYS)
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_MARKS = re.compile(r"(^|\s)[#>]+\s*|[*_`~]+|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
-
-
-def _crude_plain_text(text: str) -> str:
-    text = _MD_LINK.sub(r"\1", text)
-    text = _MD_MARKS.sub(lambda m: m.group(1) or "", text)
-    return re.sub(r"[ \t]+", " ", text).strip()
-
-
 def plain_text(markdown: str | None) -> str:
-    """Markdown to plain text (catalogue.markdown if available, else a crude strip)."""
-    if not markdown:
-        return ""
-    if _markdown_to_plain_text is not None:
-        return _markdown_to_plain_text(markdown)
-    return _crude_plain_text(markdown)
+    """Markdown to plain text (catalogue.markdown)."""
+    return to_plain_text(markdown) if markdown else ""
 
 
 def fold_for_sort(text: str) -> str:
@@ -107,7 +89,7 @@ def _timestamp(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)

@@ -56,17 +56,17 @@ from meilisearch_python_sdk.models.settings import (
 
 from catalogue.search import documents
 from catalogue.search.base import (
-    SearchBackend,
-    FACETS,
     Candidate,
     DocumentSource,
     Hit,
     ProgressCallback,
+    SearchBackend,
     SearchError,
     SearchQuery,
     SearchResult,
     Sort,
 )
+from catalogue.search.documents import FACETS
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from beanie import PydanticObjectId
+from beanie import PydanticObjectId, SortDirection
 from beanie.operators import In
 
 from catalogue.models import OutboxEntry, Profile
@@ -49,7 +49,7 @@ def _aware(value: datetime) -> datetime:
 
 def backoff_seconds(attempts: int, base: float = BASE_BACKOFF_S, cap: float = MAX_BACKOFF_S) -> float:
     """Delay before the next try after `attempts` failed tries (1, 2, …)."""
-    return min(cap, base * (2 ** max(0, attempts - 1)))
+    return float(min(cap, base * 2.0 ** max(0, attempts - 1)))
 
 
 def _object_id(value: str) -> PydanticObjectId | None:
@@ -88,7 +88,7 @@ class SearchSync:
         now = datetime.now(UTC)
         entries = (
             await OutboxEntry.find(OutboxEntry.done == False)  # noqa: E712
-            .sort(+OutboxEntry.seq)
+            .sort([("seq", SortDirection.ASCENDING)])
             .limit(self.batch_size)
             .to_list()
         )
@@ -109,7 +109,7 @@ class SearchSync:
                 await backend.upsert(upserts)
             if deletes:
                 await backend.delete(deletes)
-        except Exception as exc:  # the engine (or loading) failed: back off, keep order
+        except Exception as exc:  # noqa: BLE001 - the engine (or loading) failed, whatever the cause: back off, keep order
             attempts = batch[0].attempts + 1
             retry_at = now + timedelta(seconds=backoff_seconds(attempts, self.base_backoff, self.max_backoff))
             error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -167,7 +167,7 @@ class SearchSync:
         """Rebuild the index from all published profiles, with an atomic swap; returns the count."""
 
         async def documents() -> AsyncIterator[dict[str, Any]]:
-            async for profile in Profile.find(Profile.status == EditorialStatus.PUBLISHED).sort(+Profile.id):
+            async for profile in Profile.find(Profile.status == EditorialStatus.PUBLISHED).sort([("_id", SortDirection.ASCENDING)]):
                 yield to_search_document(profile)
 
         return await backend.rebuild(documents(), progress)

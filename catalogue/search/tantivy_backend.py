@@ -31,6 +31,7 @@ untokenised fields and ranges on fast fields, so their values are data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
@@ -51,17 +52,17 @@ import tantivy
 from catalogue.fields import Priority
 from catalogue.search import documents
 from catalogue.search.base import (
-    SearchBackend,
-    FACETS,
     Candidate,
     DocumentSource,
     Hit,
     ProgressCallback,
+    SearchBackend,
     SearchError,
     SearchQuery,
     SearchResult,
     Sort,
 )
+from catalogue.search.documents import FACETS
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +307,7 @@ class _QueryPlanner:
         single = [w.stems[0] for w in words if len(w.stems) == 1 and _ALNUM_RE.match(w.stems[0])]
         if len(single) >= 2 and not any_word:
             bonus = tantivy.Query.boost_query(
-                tantivy.Query.phrase_query(self.schema, "all", single, slop=2), PHRASE_BOOST
+                tantivy.Query.phrase_query(self.schema, "all", list[str | tuple[int, str]](single), slop=2), PHRASE_BOOST
             )
             text_q = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Should, bonus)])
         return _Plan(text_q, highlight)
@@ -344,7 +345,7 @@ class _Highlighter:
         self.needles = needles
 
     @staticmethod
-    def _fold(text: str) -> str:
+    def fold(text: str) -> str:
         low = text.lower()
         if len(low) != len(text):  # a character whose lowercase is longer: keep offsets
             low = text
@@ -357,7 +358,7 @@ class _Highlighter:
         for needle in self.needles:
             limit = best if best != -1 else len(low)
             i = low.find(needle, 0, limit)
-            while i != -1 and i != 0 and low[i - 1].isalnum():
+            while i not in (-1, 0) and low[i - 1].isalnum():
                 i = low.find(needle, i + 1, limit)
             if i != -1:
                 best = i
@@ -368,7 +369,7 @@ class _Highlighter:
         if not self.needles or not text:
             return []
         if low is None:
-            low = self._fold(text)
+            low = self.fold(text)
         n = len(low)
         end = n if end is None else end
         found: list[tuple[int, int]] = []
@@ -423,7 +424,7 @@ def highlight_fragment(text: str, highlighter: _Highlighter | None, size: int = 
     """About `size` characters around the first match, escaped and marked; None without a match."""
     if highlighter is None:
         return None
-    low = highlighter._fold(text[:MAX_FRAGMENT_SCAN])
+    low = highlighter.fold(text[:MAX_FRAGMENT_SCAN])
     first = highlighter.first(low)
     if first == -1:
         return None
@@ -466,7 +467,9 @@ class _View:
         found = self.docs.get(key)
         if found is None:
             doc = self.searcher.doc(addr)
-            found = (json.loads(doc.get_first("payload")), doc.get_first("texts") or "")
+            payload = doc.get_first("payload")
+            assert payload is not None  # every indexed document has one
+            found = (json.loads(payload), doc.get_first("texts") or "")
             if len(self.docs) >= MAX_CACHED_DOCS:
                 self.docs.clear()
             self.docs[key] = found
@@ -525,7 +528,7 @@ class TantivyBackend(SearchBackend):
         if path is not None and name.startswith(f"v{SCHEMA_VERSION}-") and path.is_dir():
             try:
                 index = self._open_index(path)
-            except Exception:  # noqa: BLE001 - unreadable index: start empty, ask for a reindex
+            except Exception:
                 log.exception("Suchindex %s nicht lesbar, lege einen leeren an", path)
                 index = None
         if index is None:
@@ -543,11 +546,11 @@ class TantivyBackend(SearchBackend):
 
     def _write_pointer(self, name: str) -> None:
         tmp = self.root / f".{POINTER}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with tmp.open("w", encoding="utf-8") as fh:
             fh.write(name + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.root / POINTER)
+        tmp.replace(self.root / POINTER)
         try:
             dir_fd = os.open(self.root, os.O_RDONLY)
             try:
@@ -584,16 +587,15 @@ class TantivyBackend(SearchBackend):
         parts = [v for name in ALL_ORDER for v in texts[name]]
         for p in parts:
             doc.add_text("all", p)
-        stems = set()
+        stems: set[str] = set()
         for p in parts:
             stems.update(s for s in self.analyzer.analyze(p) if _ALNUM_RE.match(s))
         doc.add_text("all_rev", " ".join(s[::-1] for s in sorted(stems)))
         for name in FACETS:
             value = d.get(name)
-            values = value if isinstance(value, list | tuple) else [value]
-            for v in values:
-                if v is not None and v != "":
-                    doc.add_text(name, str(v))
+            for item in value if isinstance(value, list | tuple) else [value]:
+                if item is not None and item != "":
+                    doc.add_text(name, str(item))
         doc.add_text("title_sort", d.get("title_sort") or str(d.get("title") or "").casefold())
         for name in INTEGER_FIELDS:
             value = d.get(name)
@@ -779,7 +781,8 @@ class TantivyBackend(SearchBackend):
         res = searcher.search(main_q, limit=query.per_page, offset=query.offset, count=True, **kwargs)
         hits = self._hits(view, res.hits, plan, scored=not kwargs)
         facets = self._facet_counts(searcher, query, plan.text_query, main_q) if query.facets else {}
-        return SearchResult(hits=hits, total=int(res.count or 0), page=query.page, per_page=query.per_page, facets=facets)
+        total = int(res.count or 0)  # type: ignore[attr-defined]  # tantivy's type stub lacks SearchResult.count
+        return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
 
     def _hits(self, view: _View, raw_hits: list[tuple[Any, tantivy.DocAddress]], plan: _Plan, *, scored: bool) -> list[Hit]:
         pattern = _highlighter(frozenset(plan.highlight_terms)) if plan.highlight_terms else None
@@ -865,13 +868,10 @@ class TantivyBackend(SearchBackend):
         return int(self._live.view.searcher.num_docs)
 
     async def close(self) -> None:
-        with self._write_lock:
-            try:
-                if self._live.writer is not None:
-                    self._live.writer.wait_merging_threads()
-                    self._live.writer = None
-            except Exception:  # noqa: BLE001 - already closed
-                pass
+        with self._write_lock, contextlib.suppress(Exception):  # already closed
+            if self._live.writer is not None:
+                self._live.writer.wait_merging_threads()
+                self._live.writer = None
 
 
 __all__ = ["SCHEMA_VERSION", "TantivyBackend", "build_analyzer", "build_schema"]

@@ -464,7 +464,7 @@ class FakeMeili:
         self.next_task += 1
         return {"taskUid": n, "indexUid": uid, "status": "enqueued", "type": kind, "enqueuedAt": "2025-01-01T00:00:00Z"}
 
-    def __call__(self, request):  # noqa: ANN001, ANN204
+    def __call__(self, request):
         import json as _json
 
         httpx = pytest.importorskip("httpx2")  # the SDK's HTTP client

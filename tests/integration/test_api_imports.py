@@ -16,11 +16,11 @@ PROBLEM = "application/problem+json"
 STRUCTURED = STRUCTURED_TEXT
 
 
-async def _upload(client, headers, name: str, content: bytes, **params):  # noqa: ANN001, ANN003, ANN202
+async def _upload(client, headers, name: str, content: bytes, **params):
     return await client.post(API, files={"file": (name, content, "text/plain")}, headers=headers, params=params)
 
 
-async def test_preview_then_confirm(client, auth) -> None:  # noqa: ANN001
+async def test_preview_then_confirm(client, auth) -> None:
     r = await _upload(client, auth["editor"], "fundbuero.txt", STRUCTURED.read_bytes())
     assert r.status_code == 201, r.text
     batch = r.json()
@@ -52,7 +52,7 @@ async def test_preview_then_confirm(client, auth) -> None:  # noqa: ANN001
     assert r.json()["preview"]["records"][0]["action"] == "unchanged"
 
 
-async def test_raw_body_upload_with_filename(client, auth) -> None:  # noqa: ANN001
+async def test_raw_body_upload_with_filename(client, auth) -> None:
     body = json.dumps({"title": "Rufbus im Amt Hüttener Berge", "state": "Schleswig-Holstein"}) + "\n"
     body += json.dumps({"title": "Gemeinsamer Bauhof Nordheide", "state": "Niedersachsen"}) + "\n"
     r = await client.post(API, content=body.encode(), params={"filename": "profile.ndjson"},
@@ -61,7 +61,7 @@ async def test_raw_body_upload_with_filename(client, auth) -> None:  # noqa: ANN
     assert r.json()["format"] == "ndjson" and r.json()["preview"]["counts"]["created"] == 2
 
 
-async def test_only_owner_or_reviewer_sees_and_confirms(client, auth) -> None:  # noqa: ANN001
+async def test_only_owner_or_reviewer_sees_and_confirms(client, auth) -> None:
     batch = (await _upload(client, auth["editor"], "fundbuero.txt", STRUCTURED.read_bytes())).json()
     url = f"{API}/{batch['id']}"
     assert (await client.get(url)).status_code == 401
@@ -73,7 +73,7 @@ async def test_only_owner_or_reviewer_sees_and_confirms(client, auth) -> None:  
     assert (await client.get(f"{API}/kein-import", headers=auth["editor"])).status_code == 400
 
 
-async def test_publish_only_for_reviewers(client, auth) -> None:  # noqa: ANN001
+async def test_publish_only_for_reviewers(client, auth) -> None:
     batch = (await _upload(client, auth["editor"], "fundbuero.txt", STRUCTURED.read_bytes())).json()
     r = await client.post(f"{API}/{batch['id']}/confirm", json={"publish": True}, headers=auth["editor"])
     assert r.status_code == 403 and r.headers["content-type"].startswith(PROBLEM)
@@ -90,13 +90,13 @@ async def test_publish_only_for_reviewers(client, auth) -> None:  # noqa: ANN001
     assert search.status_code == 200 and "gemeinsames-online-fundbuero" in [h["slug"] for h in search.json()["hits"]]
 
 
-async def test_gazetteer_upload_is_for_the_editorial_office(client, auth) -> None:  # noqa: ANN001
+async def test_gazetteer_upload_is_for_the_editorial_office(client, auth) -> None:
     csv = "Amtlicher Gemeindeschlüssel;Gemeindename;Fläche km2;Bevölkerung\n05762020;Höxter, Stadt;158,16;28.808\n"
     r = await _upload(client, auth["editor"], "gemeinden.csv", csv.encode(), format="gazetteer")
     assert r.status_code == 403 and r.headers["content-type"].startswith(PROBLEM)
 
 
-async def test_too_large_is_413(client, auth) -> None:  # noqa: ANN001
+async def test_too_large_is_413(client, auth) -> None:
     big = b"x" * (11 * 1024 * 1024)
     r = await _upload(client, auth["editor"], "gross.txt", big)
     assert r.status_code == 413 and r.headers["content-type"].startswith(PROBLEM)
@@ -109,12 +109,12 @@ async def test_too_large_is_413(client, auth) -> None:  # noqa: ANN001
     [
         ("kaputt.json", b'[{"title": "Gemeinsamer Bauhof"}, {"title": '),
         ("binaer.pdf", b"%PDF-1.7\x00\x01\x02\x03" * 100),
-        ("leer.ndjson", b"{not json}\n{\"title\": 5}\n"),
+        ("leer.ndjson", b'{not json}\n{"title": 5}\n'),
         ("feindlich.ndjson", b'{"title": "Bauhof", "keywords": [[1]], "lead": {"$gt": "", "a.b": 1}}\n{"title": {"$where": "1"}}\n'),
         ("latin1.txt", "Interkommunale Zusammenarbeit für Höxter\n\nStichworte:\nx".encode("latin-1")),
     ],
 )
-async def test_malformed_file_gives_record_errors_not_500(client, auth, name: str, content: bytes) -> None:  # noqa: ANN001
+async def test_malformed_file_gives_record_errors_not_500(client, auth, name: str, content: bytes) -> None:
     r = await _upload(client, auth["editor"], name, content)
     assert r.status_code == 201, r.text
     records = r.json()["preview"]["records"]
@@ -124,7 +124,7 @@ async def test_malformed_file_gives_record_errors_not_500(client, auth, name: st
         assert r.json()["preview"]["counts"]["error"] >= 1
 
 
-async def test_bad_requests_are_problems(client, auth) -> None:  # noqa: ANN001
+async def test_bad_requests_are_problems(client, auth) -> None:
     r = await client.post(API, files={"andere": ("x.txt", b"abc", "text/plain")}, headers=auth["editor"])
     assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
     r = await client.post(API, content=b"", headers=auth["editor"])
@@ -135,7 +135,7 @@ async def test_bad_requests_are_problems(client, auth) -> None:  # noqa: ANN001
     assert r.status_code == 401
 
 
-async def test_expired_preview_cannot_be_confirmed(client, auth) -> None:  # noqa: ANN001
+async def test_expired_preview_cannot_be_confirmed(client, auth) -> None:
     batch = (await _upload(client, auth["editor"], "fundbuero.txt", STRUCTURED.read_bytes())).json()
     stored = await ImportBatch.get(batch["id"])
     assert stored is not None
@@ -146,7 +146,7 @@ async def test_expired_preview_cannot_be_confirmed(client, auth) -> None:  # noq
     assert (await client.get(f"{API}/{batch['id']}", headers=auth["editor"])).json()["status"] == "expired"
 
 
-async def test_openapi_lists_the_import_operations(client) -> None:  # noqa: ANN001
+async def test_openapi_lists_the_import_operations(client) -> None:
     r = await client.get("/schema/openapi.json")
     assert r.status_code == 200
     ops = {op.get("operationId") for path in r.json()["paths"].values() for op in path.values() if isinstance(op, dict)}

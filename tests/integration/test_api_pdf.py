@@ -32,11 +32,11 @@ async def _publish(content: dict) -> str:
 
 
 @pytest.fixture
-async def published(client) -> list[str]:  # noqa: ANN001
+async def published(client) -> list[str]:
     return [await _publish(_content(fundbuero())), await _publish(_content(buergerbus()))]
 
 
-async def test_profile_pdf_is_one_page_with_the_facts(client, published) -> None:  # noqa: ANN001
+async def test_profile_pdf_is_one_page_with_the_facts(client, published) -> None:
     for path in (f"/profiles/{published[0]}.pdf", f"/api/v1/profiles/{published[0]}/pdf"):
         r = await client.get(path)
         assert r.status_code == 200, r.text
@@ -52,13 +52,13 @@ async def test_profile_pdf_is_one_page_with_the_facts(client, published) -> None
     assert again.content == r.content
 
 
-async def test_unpublished_profiles_have_no_public_pdf(client) -> None:  # noqa: ANN001
+async def test_unpublished_profiles_have_no_public_pdf(client) -> None:
     p = await ProfileService().create({"title": "Geheimer Entwurf"}, Principal("erika", Role.EDITOR))
     r = await client.get(f"/api/v1/profiles/{p.slug}/pdf")
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_comparison_pdf_and_page(client, published) -> None:  # noqa: ANN001
+async def test_comparison_pdf_and_page(client, published) -> None:
     r = await client.get(f"/compare.pdf?profiles={published[0]},{published[1]}")
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     page = PdfReader(io.BytesIO(r.content)).pages[0]
@@ -68,7 +68,7 @@ async def test_comparison_pdf_and_page(client, published) -> None:  # noqa: ANN0
 
 
 @pytest.mark.parametrize("param", ["only-one", "a,b,c,d", "x%22%3B%24where", ""])
-async def test_comparison_rejects_bad_selections(client, published, param: str) -> None:  # noqa: ANN001
+async def test_comparison_rejects_bad_selections(client, published, param: str) -> None:
     r = await client.get(f"/compare.pdf?profiles={param}", headers={"Accept": "application/problem+json"})
     assert r.status_code in (400, 404, 422), r.text
     assert r.headers["content-type"].startswith("application/problem+json")

@@ -29,11 +29,11 @@ REFERENCE = REFERENCE_TEXT  # the invented reference text (Stadt Beispielstadt)
 OTHER_SOURCE = json.dumps({"title": "Gemeinsames Online-Fundbüro", "lead": {"name": "Kreis Beispielland", "kind": "Kreis"}, "population": 12000}) + "\n"
 
 
-async def _counts(db) -> dict[str, int]:  # noqa: ANN001
+async def _counts(db) -> dict[str, int]:
     return {name: await db[name].count_documents({}) for name in sorted(await db.list_collection_names())}
 
 
-async def _import(paths: list[Path], actor: Principal = ADMIN, **kw):  # noqa: ANN003, ANN202
+async def _import(paths: list[Path], actor: Principal = ADMIN, **kw):
     return await ImportRunner(actor).run_items(read_paths([str(p) for p in paths]), **kw)
 
 
@@ -41,7 +41,7 @@ def _source(name: str, text: str) -> Source:
     return Source(name=name, raw=text.encode("utf-8"))
 
 
-async def test_structured_text_gives_the_profile(db) -> None:  # noqa: ANN001
+async def test_structured_text_gives_the_profile(db) -> None:
     report = await _import([STRUCTURED])
     assert report.summary() == "1 neu, 0 geändert, 0 unverändert, 0 Dubletten übersprungen, 0 Fehler"
     result = report.results[0]
@@ -65,7 +65,7 @@ async def test_structured_text_gives_the_profile(db) -> None:  # noqa: ANN001
     assert await OutboxEntry.find(OutboxEntry.slug == p.slug).count() == 1
 
 
-async def test_reference_text_is_a_draft_with_warnings(db) -> None:  # noqa: ANN001
+async def test_reference_text_is_a_draft_with_warnings(db) -> None:
     report = await _import([REFERENCE], publish=True)  # reference texts stay drafts even then
     result = report.results[0]
     assert result.action == "created" and result.status == "draft"
@@ -75,7 +75,7 @@ async def test_reference_text_is_a_draft_with_warnings(db) -> None:  # noqa: ANN
     assert p.state == "Schleswig-Holstein" and p.lead is not None and p.lead.name == "Stadt Beispielstadt"
 
 
-async def test_dry_run_writes_nothing_and_predicts_the_real_run(db) -> None:  # noqa: ANN001
+async def test_dry_run_writes_nothing_and_predicts_the_real_run(db) -> None:
     await _import([REFERENCE])
     before = await _counts(db)
     items = read_paths([str(STRUCTURED), str(REFERENCE)])
@@ -87,7 +87,7 @@ async def test_dry_run_writes_nothing_and_predicts_the_real_run(db) -> None:  # 
     assert [r.action for r in real.results] == ["created", "unchanged"]
 
 
-async def test_reimport_changes_nothing(db) -> None:  # noqa: ANN001
+async def test_reimport_changes_nothing(db) -> None:
     first = await _import([STRUCTURED, REFERENCE])
     profiles = {p.slug: (p.version, p.revision_id) for p in await Profile.find_all().to_list()}
     outbox = await OutboxEntry.count()
@@ -99,7 +99,7 @@ async def test_reimport_changes_nothing(db) -> None:  # noqa: ANN001
     assert await OutboxEntry.count() == outbox
 
 
-async def test_changed_source_updates_the_profile(db, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_changed_source_updates_the_profile(db, tmp_path: Path) -> None:
     path = tmp_path / "fundbuero.txt"
     path.write_text(STRUCTURED.read_text(encoding="utf-8"), encoding="utf-8")
     slug = (await _import([path])).results[0].slug
@@ -110,7 +110,7 @@ async def test_changed_source_updates_the_profile(db, tmp_path: Path) -> None:  
     assert p is not None and p.version == 2 and p.history[-1].action == "import"
 
 
-async def test_duplicate_from_another_source_is_skipped_or_merged(db) -> None:  # noqa: ANN001
+async def test_duplicate_from_another_source_is_skipped_or_merged(db) -> None:
     await ImportRunner(ADMIN).run_items(parse_sources([_source("andere-quelle.ndjson", OTHER_SOURCE)]))
     before = await _counts(db)
     report = await _import([STRUCTURED])
@@ -127,10 +127,10 @@ async def test_duplicate_from_another_source_is_skipped_or_merged(db) -> None:  
     assert (await _import([STRUCTURED])).results[0].action == "unchanged"  # now it is that source's profile
 
 
-async def test_broken_records_are_reported_and_the_good_ones_imported(db) -> None:  # noqa: ANN001
+async def test_broken_records_are_reported_and_the_good_ones_imported(db) -> None:
     good = [{"title": f"Gemeinsamer Bauhof Nummer {n}", "state": "Bayern", "population": 1000 * n} for n in (1, 2, 3)]
     lines = [json.dumps(good[0]), "{kaputt", json.dumps(good[1]), json.dumps({"title": "ab"}),
-             json.dumps({"title": "Unbekanntes Land", "state": "Atlantis"}), json.dumps(good[2]), json.dumps({"title": "Doppelt", **{}})]
+             json.dumps({"title": "Unbekanntes Land", "state": "Atlantis"}), json.dumps(good[2]), json.dumps({"title": "Doppelt" })]
     lines[-1] = json.dumps(good[0])  # the same record twice in one file
     items = parse_sources([_source("bauhof.ndjson", "\n".join(lines) + "\n")])
     report = await ImportRunner(ADMIN).run_items(items)
@@ -148,7 +148,7 @@ async def test_broken_records_are_reported_and_the_good_ones_imported(db) -> Non
 
 
 @pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
-async def test_export_then_import_reproduces_the_profiles(db, fmt: str) -> None:  # noqa: ANN001
+async def test_export_then_import_reproduces_the_profiles(db, fmt: str) -> None:
     await ImportRunner(ADMIN, importer_label="demo").run_items(demo_items(), publish=True)
     await _import([STRUCTURED, REFERENCE])
     originals = {p.slug: (content_dict(p), p.status) for p in await Profile.find_all().to_list()}
@@ -163,7 +163,7 @@ async def test_export_then_import_reproduces_the_profiles(db, fmt: str) -> None:
     assert second.counts["unchanged"] == len(originals), second.summary()
 
 
-async def test_export_into_the_same_catalogue_is_unchanged(db) -> None:  # noqa: ANN001
+async def test_export_into_the_same_catalogue_is_unchanged(db) -> None:
     svc = ProfileService()
     await svc.create({"title": "Rufbus im Amt Hüttener Berge", "state": "Schleswig-Holstein"}, EDITOR)
     exported = export_ndjson(await Profile.find_all().to_list())
@@ -171,7 +171,7 @@ async def test_export_into_the_same_catalogue_is_unchanged(db) -> None:  # noqa:
     assert [r.action for r in report.results] == ["unchanged"]
 
 
-async def test_publish_needs_a_reviewer(db) -> None:  # noqa: ANN001
+async def test_publish_needs_a_reviewer(db) -> None:
     before = await _counts(db)
     with pytest.raises(PermissionDenied):
         await _import([STRUCTURED], EDITOR, publish=True)
@@ -185,7 +185,7 @@ async def test_publish_needs_a_reviewer(db) -> None:  # noqa: ANN001
     assert published.results[0].action == "updated" and published.results[0].status == "published"
 
 
-async def test_editor_cannot_overwrite_someone_elses_profile(db, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_editor_cannot_overwrite_someone_elses_profile(db, tmp_path: Path) -> None:
     path = tmp_path / "fundbuero.txt"
     path.write_text(STRUCTURED.read_text(encoding="utf-8"), encoding="utf-8")
     await _import([path], REVIEWER, publish=True)
@@ -194,7 +194,7 @@ async def test_editor_cannot_overwrite_someone_elses_profile(db, tmp_path: Path)
     assert report.results[0].action == "error" and "Katalogredaktion" in report.results[0].errors[0]["message"]
 
 
-async def test_gazetteer_import_and_lookup(db) -> None:  # noqa: ANN001
+async def test_gazetteer_import_and_lookup(db) -> None:
     items = read_paths([str(SAMPLE_PATH)], "gazetteer")
     with pytest.raises(PermissionDenied):
         await ImportRunner(EDITOR).run_items(items)
@@ -219,7 +219,7 @@ async def test_gazetteer_import_and_lookup(db) -> None:  # noqa: ANN001
     assert len(await gaz.lookup("b", limit=3)) <= 3
 
 
-async def test_gazetteer_changed_entries_are_updated(db) -> None:  # noqa: ANN001
+async def test_gazetteer_changed_entries_are_updated(db) -> None:
     csv1 = "Amtlicher Gemeindeschlüssel;Gemeindename;Fläche km2;Bevölkerung\n05762020;Höxter, Stadt;158,16;28.808\n"
     await ImportRunner(ADMIN).run_items(parse_sources([_source("g.csv", csv1)], "gazetteer"))
     report = await ImportRunner(ADMIN).run_items(parse_sources([_source("g.csv", csv1.replace("28.808", "29.001"))], "gazetteer"))
@@ -228,7 +228,7 @@ async def test_gazetteer_changed_entries_are_updated(db) -> None:  # noqa: ANN00
     assert entry is not None and entry.population == 29001 and await gaz.count() == 1
 
 
-async def test_create_many_and_update_with_provenance(db) -> None:  # noqa: ANN001
+async def test_create_many_and_update_with_provenance(db) -> None:
     svc = ProfileService()
     content = ProfileContent(title="Gemeinsame Vergabestelle Altmark")
     result = await svc.create_many(
@@ -252,7 +252,7 @@ async def test_create_many_and_update_with_provenance(db) -> None:  # noqa: ANN0
         await svc.update("vergabestelle", EDITOR, {}, if_match=None, partial=True, require_if_match=False, status=EditorialStatus.PUBLISHED)
 
 
-async def test_bulk_encoding_matches_beanie(db) -> None:  # noqa: ANN001
+async def test_bulk_encoding_matches_beanie(db) -> None:
     from beanie.odm.utils.encoder import Encoder
 
     from catalogue.profiles import _to_db
@@ -263,7 +263,7 @@ async def test_bulk_encoding_matches_beanie(db) -> None:  # noqa: ANN001
         assert _to_db(p) == Encoder(to_db=True, keep_nulls=True).encode(p)
 
 
-async def test_other_editors_drafts_are_not_revealed(db) -> None:  # noqa: ANN001
+async def test_other_editors_drafts_are_not_revealed(db) -> None:
     await _import([STRUCTURED], Principal("otto", Role.EDITOR))
     report = await _import([STRUCTURED], EDITOR)
     result = report.results[0]
@@ -272,7 +272,7 @@ async def test_other_editors_drafts_are_not_revealed(db) -> None:  # noqa: ANN00
 
 
 @pytest.mark.parametrize("strategy", ["query", "scan"])
-async def test_key_lookup_strategies_agree(db, strategy: str) -> None:  # noqa: ANN001
+async def test_key_lookup_strategies_agree(db, strategy: str) -> None:
     """Per-chunk $in queries (MongoDB) and one preloading scan (FerretDB) give the same results."""
     def runner() -> ImportRunner:
         return ImportRunner(ADMIN, key_strategy=strategy, chunk_size=2)

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
 from catalogue import outbox
 from catalogue.models import OutboxEntry, Profile
 from catalogue.search.base import SearchError, SearchQuery

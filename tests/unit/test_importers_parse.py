@@ -383,8 +383,8 @@ def seed_profiles() -> list[ProfileContent]:
         out.append(ProfileContent.model_validate(rec.content))
     out.append(
         ProfileContent(
-            title="Gemeinsamer Bauhof; \"Nord\", mit Zeilen\numbruch",
-            summary="Kurz, mit Komma; und \"Anführungszeichen\"",
+            title='Gemeinsamer Bauhof; "Nord", mit Zeilen\numbruch',
+            summary='Kurz, mit Komma; und "Anführungszeichen"',
             keywords=["Bauhof", "IKZ"],
             lead={"name": "Gemeinde Musterdorf", "kind": "Gemeinde", "ags": "01234567"},
             partners=[{"name": "Beispiel GmbH", "kind": "Unternehmen"}],
@@ -459,7 +459,7 @@ def test_batch_errors_do_not_abort() -> None:
 
 
 def test_csv_bad_cells_are_record_errors() -> None:
-    csv_text = "title;keywords;population\nGutes Projekt;[\"a\"];12\nSchlecht;[kein json;abc\n"
+    csv_text = 'title;keywords;population\nGutes Projekt;["a"];12\nSchlecht;[kein json;abc\n'
     recs = list(CsvImporter().parse(Source("x.csv", csv_text.encode("cp1252"))))
     assert recs[0].ok and recs[0].content["keywords"] == ["a"] and recs[0].content["population"] == 12
     assert not recs[1].ok

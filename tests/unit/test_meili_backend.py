@@ -236,7 +236,7 @@ HOSTILE = [
     'Bayern" OR state = "Hessen',
     "Bayern\\",
     'Bayern\\" OR (1=1',
-    "\\\\\"\\",
+    '\\\\"\\',
     "Bayern) OR (1=1",
     "x' OR '1'='1",
     "a\\nb",
@@ -353,7 +353,7 @@ async def test_nothing_searchable_matches_nothing_without_a_request(fake_and_bac
 
 
 async def test_search_errors_become_search_error(fake_and_backend) -> None:
-    fake, backend = fake_and_backend
+    _, backend = fake_and_backend
     backend.client.http_client._transport = httpx.MockTransport(  # type: ignore[attr-defined]
         lambda request: httpx.Response(400, json={"message": "Attribute `x` is not filterable", "code": "invalid_search_filter",
                                                   "type": "invalid_request", "link": ""})
@@ -601,7 +601,7 @@ async def test_similar_candidates_any_word_and_filters(fake_and_backend) -> None
 
 async def test_similar_candidates_without_words_or_facets(fake_and_backend) -> None:
     fake, backend = fake_and_backend
-    assert await backend.similar_candidates("  -- \"\" ") == []
+    assert await backend.similar_candidates('  -- "" ') == []
     assert fake.requests == []
     with pytest.raises(ValueError):
         await backend.similar_candidates("Bauhof", any_of={"title = x": ["y"]})

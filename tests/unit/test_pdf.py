@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from catalogue.fields import markdown_fields
 from catalogue.formatting import format_date_de
 from catalogue.markdown import to_plain_text
 from catalogue.pdf import (
@@ -26,7 +27,6 @@ from catalogue.pdf import (
     render_profile_pdf,
     render_profile_png,
 )
-from catalogue.fields import markdown_fields
 from tests.fixtures.profiles import buergerbus, fundbuero
 
 GENERATED_AT = datetime(2025, 11, 22, 9, 30, tzinfo=UTC)
@@ -55,8 +55,8 @@ def assert_contains(haystack: str, needle: str) -> None:
 def markdown_pieces(markdown: str) -> list[str]:
     """The lines of the plain-text rendering, without list markers."""
     pieces = []
-    for line in to_plain_text(markdown).splitlines():
-        line = re.sub(r"^\s*(•|\d+\.)\s+", "", line).strip()
+    for raw in to_plain_text(markdown).splitlines():
+        line = re.sub(r"^\s*(•|\d+\.)\s+", "", raw).strip()
         if line:
             pieces.append(line)
     return pieces
@@ -108,7 +108,7 @@ def write_pngs(name: str, pages: list[bytes]) -> None:
 
 
 @pytest.mark.parametrize("make", [fundbuero, buergerbus], ids=["fundbuero", "buergerbus"])
-def test_example_profile_prints_every_field_on_one_page(make) -> None:  # noqa: ANN001
+def test_example_profile_prints_every_field_on_one_page(make) -> None:
     profile = make()
     pdf = render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT)
     assert pdf.startswith(b"%PDF-")
@@ -178,7 +178,7 @@ HOSTILE_PLAIN = [
     "[eckig] {geschweift} //kein Kommentar /* auch nicht */",
     "`raw` *fett* _kursiv_ = Überschrift ~ -- ---",
     "#",
-    "}) ] ) #panic(\"x\")",
+    '}) ] ) #panic("x")',
 ]
 ARABIC_WORDS = ["مرحبا", "بالعالم"]
 HEBREW_WORDS = ["שלום", "עולם"]
