@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import html
 import json
 import logging
@@ -66,7 +67,7 @@ from catalogue.search.documents import FACETS
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_REVISION = 1  # raise when analysis or layout change in ways the field lists below do not show
 POINTER = "CURRENT"
 ANALYZER = "de"
 
@@ -83,6 +84,16 @@ FIELD_BOOSTS: dict[str, float] = dict(PRIORITY_FIELDS.values())
 STORED_TEXT = ("title", "summary", "texts")  # read back for hits and snippets
 ALL_ORDER = ("title", "summary", "keywords", "texts", "names")  # the catch-all field's order of texts
 INTEGER_FIELDS = (*documents.RANGES, documents.PUBLISHED)
+
+
+def _schema_version() -> str:
+    """The index layout's version: a field added to or removed from the registry's search roles gives a new one,
+    so an index built for other fields is not opened but rebuilt (`needs_reindex`)."""
+    layout = json.dumps([SCHEMA_REVISION, ANALYZER, list(FIELD_BOOSTS), list(STORED_TEXT), list(FACETS), list(INTEGER_FIELDS)])
+    return f"{SCHEMA_REVISION}.{hashlib.sha256(layout.encode()).hexdigest()[:10]}"
+
+
+SCHEMA_VERSION = _schema_version()
 COMPOUND_BOOST = 0.6
 SPLIT_BOOST = 0.8
 FUZZY_BOOST = 0.5
