@@ -19,14 +19,20 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 help:
 	@echo "make run    – installieren und den Dienst auf http://127.0.0.1:8000 starten"
-	@echo "make test   – installieren und alle Tests ausführen"
+	@echo "make test   – installieren, prüfen (make lint) und alle Tests ausführen"
+	@echo "make lint   – ruff und mypy"
 
 run: install
 	@if [ -z "$$LEUCHTTURM_MONGODB_URL" ]; then $(MAKE) --no-print-directory ferretdb; fi
 	$(VENV)/bin/leuchtturm serve
 
-test: install ferretdb node-deps browser
+test: install ferretdb node-deps browser lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The gates: ruff (rules and exceptions in pyproject.toml) and mypy (strict on catalogue/).
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 install: $(VENV)/.installed
 

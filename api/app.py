@@ -10,9 +10,16 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
+from api.controllers.gazetteer import GazetteerController
+from api.controllers.imports import ImportController
+from api.controllers.pdf import PdfPlugin
+from api.controllers.profiles import ProfileController
+from api.controllers.search import SearchController
+from api.controllers.users import UserController, VocabularyController
 from api.health import NOT_READY_HANDLERS, HealthController
 from api.problems import EXCEPTION_HANDLERS
 from api.read_your_writes import read_your_writes
+from api.web.plugin import WebPlugin
 from catalogue.embedded import StoreHandle
 from catalogue.runtime import Runtime
 from catalogue.settings import Settings, get_settings
@@ -42,19 +49,23 @@ def create_app(
         finally:
             await runtime.stop()
 
-    route_handlers: list = [HealthController]
-    route_handlers.extend(_feature_handlers())
-
-    from api.web import template_config, web_handlers
-    from api.web.security import security_headers
-
-    route_handlers.extend(web_handlers())
-
+    # Everything the app serves, registered here: the JSON API controllers,
+    # the PDF downloads (routes and cache) and the web UI (pages, static files,
+    # templates, security headers, browser sessions for api.auth); every
+    # unsafe request waits for its writes to reach the index (read-your-writes).
+    api_controllers = [
+        HealthController,
+        ProfileController,
+        SearchController,
+        UserController,
+        VocabularyController,
+        ImportController,
+        GazetteerController,
+    ]
     return Litestar(
-        route_handlers=route_handlers,
+        route_handlers=api_controllers,
+        plugins=[PdfPlugin(), WebPlugin()],
         lifespan=[lifespan],
-        template_config=template_config(),
-        before_send=[security_headers],
         middleware=[read_your_writes],
         exception_handlers={**EXCEPTION_HANDLERS, **NOT_READY_HANDLERS},
         request_max_body_size=settings.max_body_bytes,
@@ -68,21 +79,6 @@ def create_app(
         ),
         debug=False,
     )
-
-
-def _feature_handlers() -> list:
-    """Route handlers of each business area, in one place."""
-    from api.controllers.pdf import PdfController, profile_pdf_response
-    from api.controllers.imports import ImportController
-    from api.controllers.gazetteer import GazetteerController
-    from api.controllers.profiles import ProfileController
-    from api.controllers.search import SearchController
-    from api.controllers.users import UserController, VocabularyController
-    from api.web.pages import register_profile_pdf
-
-    register_profile_pdf(profile_pdf_response)  # GET /profiles/{slug}.pdf
-    handlers: list = [ProfileController, SearchController, PdfController, UserController, VocabularyController, ImportController, GazetteerController]
-    return handlers
 
 
 async def _load_startup_data(runtime: Runtime) -> None:

@@ -1,4 +1,4 @@
-"""Who is calling: API tokens (Authorization: Bearer) and browser sessions."""
+"""Who is calling: API tokens (Authorization: Bearer) first, then a browser session (when the web UI is registered)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,9 @@ from litestar import Request
 from catalogue.errors import NotAuthenticated
 from catalogue.users import Principal, principal_for_token
 
-# Browser sessions register a resolver here (api/web/sessions.py); tokens come first.
+# The app state key of the browser-session resolver; the web plugin (api/web/plugin.py) sets it.
 SessionResolver = Callable[[Request], Awaitable[Principal | None]]
-_session_resolvers: list[SessionResolver] = []
-
-
-def register_session_resolver(resolver: SessionResolver) -> None:
-    if resolver not in _session_resolvers:
-        _session_resolvers.append(resolver)
+SESSION_RESOLVER = "session_resolver"
 
 
 async def resolve_principal(request: Request) -> Principal | None:
@@ -31,10 +26,9 @@ async def resolve_principal(request: Request) -> Principal | None:
             raise NotAuthenticated("Bitte melden Sie sich mit „Authorization: Bearer <API-Token>“ an.")
         principal = await principal_for_token(secret.strip())
     else:
-        for resolver in _session_resolvers:
+        resolver: SessionResolver | None = request.app.state.get(SESSION_RESOLVER)
+        if resolver is not None:
             principal = await resolver(request)
-            if principal is not None:
-                break
     request.scope["principal"] = principal  # type: ignore[typeddict-unknown-key]
     return principal
 

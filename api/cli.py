@@ -265,7 +265,10 @@ FULL_REPORT_LIMIT = 200  # above this many records only problems are listed one 
 @click.option("--publish", is_flag=True, help="Direkt veröffentlichen (nur Redaktion/Admin; Referenztexte bleiben Entwürfe)")
 @click.option("--merge", is_flag=True, help="Vermutliche Dubletten mit dem vorhandenen Profil zusammenführen statt überspringen")
 @click.option("--user", "username", default=None, help="Als dieser Benutzer importieren (dessen Rolle gilt); Standard: Systemkonto „import“ (admin)")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None, help="Vollständigen Bericht als JSON in diese Datei schreiben")
+@click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None,
+    help="Vollständigen Bericht als JSON in diese Datei schreiben",
+)
 def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merge: bool, username: str | None, report_path: str | None) -> None:
     """Importiert Profile (Text, HTML, CSV, JSON, NDJSON) oder das Gemeindeverzeichnis.
 
@@ -358,7 +361,7 @@ def export(output: str, fmt: str | None, status: str | None) -> None:
             for chunk in chunks:
                 sys.stdout.write(chunk)
         else:
-            with open(output, "w", encoding="utf-8", newline="") as fh:
+            with Path(output).open("w", encoding="utf-8", newline="") as fh:
                 for chunk in chunks:
                     fh.write(chunk)
             click.echo(f"{len(profiles)} Profile nach {output} exportiert ({fmt}).", err=True)

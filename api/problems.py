@@ -126,7 +126,7 @@ def handle_recursion_error(request: Request, exc: RecursionError) -> Response:
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "Ein unerwarteter Fehler ist aufgetreten. Bitte versuchen Sie es später erneut.", instance=request.url.path)
 
 
@@ -152,4 +152,4 @@ EXCEPTION_HANDLERS = {
     Exception: _for_browsers(handle_unexpected),
 }
 
-__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem", "MediaType"]
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "problem"]

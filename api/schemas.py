@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalogue.fields import markdown_paths, value_at
 from catalogue.listing import ListedProfile
 from catalogue.markdown import render_html
-from catalogue.models import MARKDOWN_FIELDS, CONTENT_FIELDS, FieldChange, Profile, ProfileContent, Provenance, VersionEntry
+from catalogue.models import CONTENT_FIELDS, FieldChange, Profile, ProfileContent, Provenance, VersionEntry
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
-PROFILE_EXAMPLE: dict[str, Any] = {
-    "title": "Gemeinsame Digitalisierungsstrategie im Kreis Höxter",
-    "summary": "Zehn Städte und der Kreis entwickeln gemeinsam eine Digitalstrategie.",
-    "keywords": ["Digitalisierung", "Smart Region", "IKZ"],
-    "fields_of_action": ["Verwaltung", "Digitale Infrastruktur"],
-    "lead": {"name": "Kreis Höxter", "kind": "Kreis", "ags": "05762000"},
-    "municipalities": [{"name": "Stadt Höxter", "kind": "Stadt", "ags": "05762020"}],
-    "partners": [{"name": "Technische Hochschule OWL", "kind": "Hochschule"}],
-    "state": "Nordrhein-Westfalen",
-    "district": "Detmold",
-    "population": 28808,
-    "population_as_of": "2019-12-31",
-    "population_source": "IT.NRW",
-    "area_km2": 158.16,
-    "occasion": "Die Kommunen wollten die Digitalisierung **gemeinsam** angehen.",
-    "goal": "Eine abgestimmte Strategie für alle zehn Städte.",
-    "implementation": "- Workshops\n- Bürgerbeteiligung",
-    "funding": {"text": "Förderung durch das Land NRW.", "kinds": ["Landesmittel"]},
-    "legal_form": "öffentlich-rechtliche Vereinbarung",
-    "collaboration_since": 2019,
-    "project_status": "laufend",
-    "contact": {
-        "organisation": "Kreis Höxter",
-        "street": "Moltkestraße 12",
-        "postcode": "37671",
-        "city": "Höxter",
-        "phone": "05271 / 965-0",
-        "email": "info@kreis-hoexter.de",
-    },
-    "links": [{"title": "Kreis Höxter", "url": "https://www.kreis-hoexter.de"}],
-}
+# The example profile of the API documentation (invented: no real municipality); tests use it too.
+PROFILE_EXAMPLE: dict[str, Any] = json.loads((Path(__file__).with_name("example_profile.json")).read_text(encoding="utf-8"))
 
 
 class ProfileOut(ProfileContent):
@@ -131,8 +105,8 @@ class DiffOut(BaseModel):
 
 def profile_out(profile: Profile, base_url: str, *, include_private: bool = False) -> ProfileOut:
     data = profile.model_dump(include=set(CONTENT_FIELDS))
-    html = {f: render_html(getattr(profile, f) or "") for f in MARKDOWN_FIELDS}
-    html["funding"] = render_html(profile.funding.text or "")
+    # keyed by the top-level field of each Markdown text (funding.text under "funding")
+    html = {path.split(".", 1)[0]: render_html(value_at(profile, path) or "") for path in markdown_paths()}
     return ProfileOut(
         **data,
         slug=profile.slug,

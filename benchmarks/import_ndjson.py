@@ -31,16 +31,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from benchmarks.synthetic import synthetic_profiles  # noqa: E402
-from catalogue.runtime import Runtime  # noqa: E402
-from catalogue.access import ALL_DOCUMENTS_LABELS  # noqa: E402
-from catalogue.search.base import SearchQuery  # noqa: E402
-from catalogue.settings import Settings  # noqa: E402
-from catalogue.users import Principal  # noqa: E402
-from catalogue.vocabularies import Role  # noqa: E402
-from importers.runner import ImportRunner, read_paths  # noqa: E402
+from benchmarks.synthetic import synthetic_profiles
+from catalogue.access import ALL_DOCUMENTS_LABELS
+from catalogue.runtime import Runtime
+from catalogue.search.base import SearchQuery
+from catalogue.settings import Settings
+from catalogue.users import Principal
+from catalogue.vocabularies import Role
+from importers.runner import ImportRunner, read_paths
 
 TARGET = 300.0
 

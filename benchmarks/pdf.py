@@ -18,7 +18,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf  # noqa: E402
-from tests.fixtures.seed_profiles import hoexter, itzehoe  # noqa: E402
+from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf
+from tests.fixtures.profiles import buergerbus, fundbuero
 
 GENERATED_AT = datetime(2025, 11, 22, 9, 30, tzinfo=UTC)
 BASE_URL = "https://leuchtturm.example/projekte/"
@@ -66,7 +66,7 @@ def main() -> int:
     parser.add_argument("--total", type=int, default=200, help="PDFs rendered in each throughput run (default 200)")
     args = parser.parse_args()
 
-    profiles = [hoexter(), itzehoe()]
+    profiles = [fundbuero(), buergerbus()]
     print(f"PDF benchmark – Python {platform.python_version()}, {platform.machine()}, {sys.platform}")
 
     def render(profile: dict) -> bytes:
@@ -88,7 +88,7 @@ def main() -> int:
     for profile in profiles:
         counter = iter(range(10**9))
 
-        def changed(p: dict = profile) -> bytes:
+        def changed(p: dict = profile, counter: Iterator[int] = counter) -> bytes:
             # a new text on every run, so Typst's own memoisation cannot reuse the layout
             q = dict(p, implementation=f"{p['implementation']}\n\nÄnderung Nr. {next(counter)}", title=f"{p['title']} {time.perf_counter_ns()}")
             return render(q)

@@ -23,6 +23,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -53,7 +54,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def ping(uri: str, timeout_ms: int = 1500) -> bool:
-    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
     try:
         client.admin.command("ping")
         return True
@@ -80,7 +81,7 @@ class EmbeddedFerretDB:
     binary: Path
     data_dir: Path
     listen_addr: str = "127.0.0.1:0"
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     uri: str | None = None
 
     @property
@@ -105,7 +106,7 @@ class EmbeddedFerretDB:
         if port != "0" and port_in_use(host, int(port)):
             raise EmbeddedStoreError(f"port {self.listen_addr} is already in use; choose another or stop the program using it")
         self.db_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        log = self.log_path.open("ab")
         try:
             self.process = subprocess.Popen(
                 [str(self.binary), "-listen-addr", self.listen_addr, "-data-dir", str(self.db_dir)],
@@ -129,7 +130,8 @@ class EmbeddedFerretDB:
         return self.uri
 
     def _read_ready_line(self) -> str:
-        assert self.process is not None and self.process.stdout is not None
+        assert self.process is not None
+        assert self.process.stdout is not None
         deadline = time.monotonic() + START_TIMEOUT
         fd = self.process.stdout.fileno()
         buf = b""
@@ -162,7 +164,7 @@ class EmbeddedFerretDB:
         assert self.process is not None
         tmp = self.state_path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"uri": self.uri, "pid": self.process.pid, "owner_pid": os.getpid()}))
-        os.replace(tmp, self.state_path)
+        tmp.replace(self.state_path)
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.process = self.process, None

@@ -92,7 +92,7 @@ class DependencyUnavailable(CatalogueError):
 
 def pydantic_errors(exc: Any) -> list[dict[str, Any]]:
     """Turn a pydantic ValidationError into a list of {field, label, message, type} in German."""
-    from catalogue.labels import field_label
+    from catalogue.fields import field_label
 
     out = []
     for err in exc.errors(include_url=False):

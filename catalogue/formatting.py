@@ -76,7 +76,7 @@ def format_date_de(value: date | datetime | str | None) -> str:
     return f"{d.day:02d}.{d.month:02d}.{d.year:04d}"
 
 
-def format_eur_de(value: float | int | None) -> str:
+def format_eur_de(value: float | None) -> str:
     """1250000 -> '1.250.000 €'; 1234.5 -> '1.234,50 €' (non-breaking space)."""
     if value is None:
         return ""

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from beanie import Document, Indexed
+from beanie import Document, Indexed, SortDirection
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
@@ -100,7 +100,7 @@ async def find_by_name(name: str) -> list[GazetteerEntry]:
 
 async def all_entries(limit: int) -> list[GazetteerEntry]:
     """Up to `limit` entries by name (for a pick list in forms)."""
-    return await GazetteerEntry.find_all().sort([("name_folded", 1)]).limit(limit).to_list()
+    return await GazetteerEntry.find_all().sort([("name_folded", SortDirection.ASCENDING)]).limit(limit).to_list()
 
 
 # Fields compared on re-import (updated_at is bookkeeping).
@@ -131,7 +131,7 @@ async def lookup(prefix: str, limit: int = 10) -> list[GazetteerEntry]:
         return []
     limit = max(1, min(int(limit), MAX_LOOKUP))
     query = {"name_folded": {"$regex": "^" + re.escape(folded)}}
-    return await GazetteerEntry.find(query).sort([("population", -1), ("name_folded", 1)]).limit(limit).to_list()
+    return await GazetteerEntry.find(query).sort([("population", SortDirection.DESCENDING), ("name_folded", SortDirection.ASCENDING)]).limit(limit).to_list()
 
 
 async def get_by_ags(ags: str) -> GazetteerEntry | None:
@@ -145,7 +145,7 @@ async def count() -> int:
 async def existing(ags_values: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
     """Stored entries by AGS (all of them, or those in `ags_values`)."""
     query: dict[str, Any] = {} if ags_values is None else {"ags": {"$in": list(ags_values)}}
-    projection = {k: 1 for k in ENTRY_FIELDS}
+    projection = dict.fromkeys(ENTRY_FIELDS, 1)
     return {doc["ags"]: doc async for doc in GazetteerEntry.get_pymongo_collection().find(query, projection)}
 
 

@@ -165,7 +165,7 @@ def render_html(text: str) -> str:
     """Render untrusted Markdown to safe HTML (see module docstring)."""
     if not text:
         return ""
-    return _MD.renderer.render(_parse(text), _MD.options, {})
+    return str(_MD.renderer.render(_parse(text), _MD.options, {}))
 
 
 # ------------------------------------------------------------ PDF blocks
@@ -281,8 +281,10 @@ def to_blocks(text: str) -> list[dict[str, Any]]:
             list_block["items"].append(cont)
             item["_has_children"] = False
             items[-1] = cont
-            return cont["runs"]
-        return item["runs"]
+            runs: list[dict[str, Any]] = cont["runs"]
+            return runs
+        own: list[dict[str, Any]] = item["runs"]
+        return own
 
     def add_runs(runs: list[dict[str, Any]], *, heading_level: int | None = None) -> None:
         target = item_target()

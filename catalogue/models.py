@@ -178,7 +178,6 @@ class ProfileContent(Strict):
 
 
 CONTENT_FIELDS: tuple[str, ...] = tuple(ProfileContent.model_fields)
-MARKDOWN_FIELDS: tuple[str, ...] = ("occasion", "goal", "implementation", "results", "lessons")
 
 
 class FieldChange(BaseModel):
@@ -207,7 +206,7 @@ class ReviewComment(BaseModel):
 class Profile(Document, ProfileContent):
     """The stored profile (collection `profiles`)."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)  # type: ignore[misc]  # Beanie's Document declares it per instance
 
     slug: Indexed(str, unique=True)  # type: ignore[valid-type]
     status: EditorialStatus = EditorialStatus.DRAFT
@@ -294,4 +293,5 @@ async def next_sequence(name: str) -> int:
         upsert=True,
         return_document=ReturnDocument.AFTER,
     )
+    assert doc is not None  # upsert=True always returns the document
     return int(doc["value"])

@@ -17,8 +17,8 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from beanie import PydanticObjectId
-from bson import Binary
 from beanie.exceptions import RevisionIdWasChanged
+from bson import Binary
 from pydantic import ValidationError
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -37,13 +37,13 @@ from catalogue.errors import (
 )
 from catalogue.models import (
     CONTENT_FIELDS,
+    Counter,
     FieldChange,
     OutboxEntry,
     Profile,
     ProfileContent,
     Provenance,
     ReviewComment,
-    Counter,
     VersionEntry,
     utcnow,
 )
@@ -179,7 +179,7 @@ class ProfileService:
             content = validate_content(content)
         data = content.model_dump(mode="json")
         now = utcnow()
-        changes = diff_content({}, data) + [FieldChange(field="status", old=None, new=status.value)]
+        changes = [*diff_content({}, data), FieldChange(field="status", old=None, new=status.value)]
         profile_id = PydanticObjectId()
         candidates = [slug] if slug else slug_candidates(content.title, content.lead.name if content.lead else None)
         for candidate in candidates:
@@ -293,7 +293,7 @@ class ProfileService:
         profiles: list[Profile] = []
         for item in items:
             data = item.content.model_dump(mode="json")
-            changes = diff_content({}, data) + [FieldChange(field="status", old=None, new=item.status.value)]
+            changes = [*diff_content({}, data), FieldChange(field="status", old=None, new=item.status.value)]
             profile = Profile.model_construct(
                 id=item.id or PydanticObjectId(),
                 revision_id=uuid4(),
@@ -462,6 +462,7 @@ async def reserve_sequence(name: str, n: int) -> int:
     doc = await Counter.get_pymongo_collection().find_one_and_update(
         {"name": name}, {"$inc": {"value": int(n)}}, upsert=True, return_document=ReturnDocument.AFTER
     )
+    assert doc is not None  # upsert=True always returns the document
     return int(doc["value"])
 
 
@@ -470,7 +471,8 @@ def _to_db(profile: Profile) -> dict[str, Any]:
 
     (tests/integration/test_import_runner.py checks it against `beanie.odm.utils.encoder.Encoder`.)
     """
-    return _bson_ready(profile.model_dump(by_alias=True))
+    stored: dict[str, Any] = _bson_ready(profile.model_dump(by_alias=True))
+    return stored
 
 
 def _bson_ready(value: Any) -> Any:

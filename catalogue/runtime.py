@@ -10,11 +10,16 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from catalogue.embedded import StoreHandle
 from catalogue.settings import Settings
 from catalogue.storage import Storage, connect
+
+if TYPE_CHECKING:
+    from catalogue.outbox import Written
+    from catalogue.search.base import SearchBackend
+    from catalogue.search.sync import SearchSync
 
 log = logging.getLogger("leuchtturm.runtime")
 
@@ -26,10 +31,10 @@ INDEX_WAIT_S = 2.0
 class Runtime:
     settings: Settings
     storage: Storage
-    search: Any  # catalogue.search.base.SearchBackend
-    sync: Any = None  # catalogue.search.sync.SearchSync
+    search: SearchBackend
+    sync: SearchSync
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task | None = None
+    _task: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(
@@ -66,7 +71,7 @@ class Runtime:
         from catalogue.search.base import SearchQuery
 
         try:
-            lost = bool(getattr(self.search, "needs_reindex", False))
+            lost = self.search.needs_reindex
             if not lost:
                 # documents without labels (an index from before they existed) count as none
                 indexed = (await self.search.search(SearchQuery(per_page=1, facets=()), labels=ALL_DOCUMENTS_LABELS)).total
@@ -80,17 +85,16 @@ class Runtime:
 
     def notify_change(self) -> None:
         """Wake the sync worker after a write."""
-        if self.sync is not None:
-            self.sync.notify()
+        self.sync.notify()
 
-    async def settle(self, written: list[Any], timeout: float = INDEX_WAIT_S) -> bool:
+    async def settle(self, written: list[Written], timeout: float = INDEX_WAIT_S) -> bool:
         """Wait, at most `timeout` seconds, until the index has these writes (read-your-writes).
 
         `written`: the `catalogue.outbox.Written` entries of writes that have
         landed. True when applied; False when the time ran out or the engine
         is down. The writes themselves stand either way.
         """
-        if not written or self.sync is None:
+        if not written:
             return True
         self.sync.notify()
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 _GERMAN = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "ae", "Ö": "oe", "Ü": "ue", "ẞ": "ss"})
 MAX_SLUG = 80
@@ -18,7 +19,7 @@ def slugify(text: str) -> str:
     return text or "profil"
 
 
-def slug_candidates(title: str, municipality: str | None):  # noqa: ANN201 - generator
+def slug_candidates(title: str, municipality: str | None) -> Iterator[str]:
     base = slugify(title)
     yield base
     if municipality:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from beanie import Document, init_beanie
 from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
 
 from catalogue.embedded import StoreHandle, open_store
 from catalogue.settings import Settings
@@ -29,16 +31,15 @@ def declared_indexes(model: type[Document]) -> list[IndexModel]:
     from beanie.odm.utils.typing import get_index_attributes
 
     out: list[IndexModel] = []
-    for name, fvalue in get_model_fields(model).items():
+    for name, fvalue in get_model_fields(model).items():  # type: ignore[no-untyped-call]
         attrs = get_index_attributes(fvalue)
         if attrs is not None:
             key = fvalue.alias or name
             out.append(IndexModel([(key, attrs[0])], name=f"{key}_{attrs[0]}", **attrs[1]))
     from beanie.odm.fields import IndexModelField
 
-    for spec in model.get_settings().indexes or []:
-        if isinstance(spec, IndexModelField):
-            spec = spec.index
+    for given in model.get_settings().indexes or []:
+        spec: Any = given.index if isinstance(given, IndexModelField) else given
         if isinstance(spec, str):
             spec = IndexModel([(spec, 1)], name=f"{spec}_1")
         elif not isinstance(spec, IndexModel):
@@ -63,7 +64,7 @@ async def ensure_indexes(models: list[type[Document]]) -> None:
                 await collection.create_indexes([spec])
 
 
-async def init_models(database, models: list[type[Document]] | None = None) -> list[type[Document]]:  # noqa: ANN001
+async def init_models(database: AsyncDatabase[Any], models: list[type[Document]] | None = None) -> list[type[Document]]:
     """Initialise Beanie on `database` and create missing indexes."""
     models = models or document_models()
     await init_beanie(database=database, document_models=models, skip_indexes=True)
@@ -74,12 +75,12 @@ async def init_models(database, models: list[type[Document]] | None = None) -> l
 @dataclass
 class Storage:
     handle: StoreHandle
-    client: AsyncMongoClient
+    client: AsyncMongoClient[dict[str, Any]]
     db_name: str
     models: list[type[Document]] = field(default_factory=list)
 
     @property
-    def database(self):  # noqa: ANN201
+    def database(self) -> AsyncDatabase[dict[str, Any]]:
         return self.client[self.db_name]
 
     async def ping(self) -> None:
@@ -97,7 +98,7 @@ async def connect(settings: Settings, *, db_name: str | None = None, handle: Sto
         # signal is bound to the thread that forks it.
         handle = open_store(settings.mongodb_url, settings.resolved_data_dir, settings.ferretdb_bin)
     try:
-        client: AsyncMongoClient = AsyncMongoClient(handle.uri, serverSelectionTimeoutMS=5000, tz_aware=True)
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(handle.uri, serverSelectionTimeoutMS=5000, tz_aware=True)
         name = db_name or settings.mongodb_db
         models = document_models()
         await init_models(client[name], models)

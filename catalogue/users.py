@@ -8,6 +8,7 @@ address in fixed windows.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -26,7 +27,7 @@ from catalogue.vocabularies import Role
 
 _hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
-TOKEN_PREFIX = "lt_"
+TOKEN_PREFIX = "lt_"  # noqa: S105 - the visible prefix of every token, not a secret
 MAX_FAILED_LOGINS = 5
 LOGIN_WINDOW = timedelta(minutes=15)
 
@@ -128,7 +129,7 @@ async def _register_failure(key: str) -> int:
         await coll.update_one({"key": key}, {"$set": {"failures": 1, "window_start": now}}, upsert=True)
         return 1
     doc = await coll.find_one_and_update({"key": key}, {"$inc": {"failures": 1}}, return_document=ReturnDocument.AFTER)
-    return int(doc["failures"])
+    return int(doc["failures"]) if doc is not None else 1
 
 
 def _aware(dt: datetime) -> datetime:
@@ -167,10 +168,8 @@ async def authenticate(username: str, password: str, *, client_address: str = "u
             ok = False
     else:
         # Spend comparable time so unknown usernames are not revealed by timing.
-        try:
+        with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
             _hasher.verify(_DUMMY_HASH, password[:1024])
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            pass
     if not ok:
         for key in keys:
             await _register_failure(key)

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, ValuesView
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -350,7 +350,9 @@ def finish_record(
     return record
 
 
-def error_record(importer: str, source: Source, message: str, *, source_id: str | None = None, position: int = 0, content: dict[str, Any] | None = None) -> ParsedRecord:
+def error_record(
+    importer: str, source: Source, message: str, *, source_id: str | None = None, position: int = 0, content: dict[str, Any] | None = None
+) -> ParsedRecord:
     """A record that could not be parsed: carries a record-level error."""
     rec = ParsedRecord(content=content or {}, source_id=source_id, position=position)
     rec.error(RECORD_FIELD, message)
@@ -460,15 +462,15 @@ class _Registry(dict[str, Importer]):
         self._load()
         return dict.__contains__(self, key)
 
-    def keys(self):  # type: ignore[override]
+    def keys(self) -> KeysView[str]:  # type: ignore[override]
         self._load()
         return dict.keys(self)
 
-    def values(self):  # type: ignore[override]
+    def values(self) -> ValuesView[Importer]:  # type: ignore[override]
         self._load()
         return dict.values(self)
 
-    def items(self):  # type: ignore[override]
+    def items(self) -> ItemsView[str, Importer]:  # type: ignore[override]
         self._load()
         return dict.items(self)
 
@@ -500,7 +502,7 @@ def detect_format(source: Source, format: str = "auto") -> Importer:
         try:
             if imp.detect(source):
                 return imp
-        except Exception:  # noqa: BLE001 - detection must never fail the batch
+        except Exception:  # noqa: BLE001, S112 - detection must never fail the batch
             continue
     raise UnknownFormatError(
         f"Das Format von „{Path(source.name).name or 'Quelle'}“ wurde nicht erkannt. "

@@ -21,9 +21,9 @@ from catalogue.models import CONTENT_FIELDS, Provenance
 from catalogue.vocabularies import EditorialStatus
 from importers.base import (
     RECORD_FIELD,
-    decode_text,
     ParsedRecord,
     Source,
+    decode_text,
     error_record,
     finish_record,
     guarded_parse,
@@ -248,7 +248,9 @@ class CsvImporter(_CatalogueImporter):
                 break
             except csv.Error as exc:
                 position += 1
-                yield error_record(self.name, source, f"Zeile {reader.line_num}: nicht lesbar ({exc}).", source_id=f"Zeile {reader.line_num}", position=position)
+                yield error_record(
+                    self.name, source, f"Zeile {reader.line_num}: nicht lesbar ({exc}).", source_id=f"Zeile {reader.line_num}", position=position
+                )
                 continue
             if not any(cell.strip() for cell in row):
                 continue

@@ -31,15 +31,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from catalogue.fields import export_columns, structured_cell
 from catalogue.models import CONTENT_FIELDS, ProfileContent
 
 EXPORT_FORMAT = "leuchtturm-profiles"
 EXPORT_VERSION = 1
 META_FIELDS: tuple[str, ...] = ("slug", "status", "provenance")
-CSV_COLUMNS: tuple[str, ...] = ("slug", "status", *CONTENT_FIELDS, "provenance")
-JSON_COLUMNS: frozenset[str] = frozenset(
-    {"keywords", "fields_of_action", "lead", "municipalities", "partners", "funding", "contact", "links", "provenance"}
-)
+# The content columns and which of them hold JSON come from the field registry (catalogue/fields.py).
+CSV_COLUMNS: tuple[str, ...] = ("slug", "status", *export_columns(), "provenance")
+JSON_COLUMNS: frozenset[str] = frozenset({*(c for c in export_columns() if structured_cell(c)), "provenance"})
 
 Exportable = ProfileContent | Mapping[str, Any]
 

@@ -23,13 +23,19 @@ from importers.recognition import clean_space
 from importers.reference_text import ReferenceTextImporter
 from importers.structured_text import SECTION_LABELS, StructuredTextImporter, looks_structured
 
-SKIP_TAGS = {"script", "style", "noscript", "template", "nav", "footer", "svg", "iframe", "form", "button", "select", "textarea", "head", "object", "canvas", "aside"}
+SKIP_TAGS = {
+    "script", "style", "noscript", "template", "nav", "footer", "svg", "iframe", "form", "button", "select", "textarea", "head",
+    "object", "canvas", "aside",
+}
 VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 BLOCK_TAGS = {
     "p", "div", "section", "article", "main", "header", "blockquote", "pre", "address", "figure", "figcaption",
-    "ul", "ol", "dl", "table", "thead", "tbody", "tfoot", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "tr", "hr", "body", "html",
+    "ul", "ol", "dl", "table", "thead", "tbody", "tfoot", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "tr", "hr",
+    "body", "html",
 }
-_SKIP_CLASS = re.compile(r"(?:^|[\s_-])(?:cookie|consent|newsletter|breadcrumb|navigation|navbar|menu|share|social|skip-link|sr-only)(?:$|[\s_-])", re.IGNORECASE)
+_SKIP_CLASS = re.compile(
+    r"(?:^|[\s_-])(?:cookie|consent|newsletter|breadcrumb|navigation|navbar|menu|share|social|skip-link|sr-only)(?:$|[\s_-])", re.IGNORECASE
+)
 
 
 class _TextExtractor(HTMLParser):
@@ -99,7 +105,7 @@ class _TextExtractor(HTMLParser):
             self.cell = []
         elif tag in BLOCK_TAGS:
             self._flush()
-            if tag in ("li", "dt", "dd") or tag[0] == "h" and tag[1:].isdigit():
+            if tag in ("li", "dt", "dd") or (tag[0] == "h" and tag[1:].isdigit()):
                 self.current_block = tag
             elif tag == "p":
                 self.current_block = "p"
@@ -160,12 +166,14 @@ def html_to_text(html: str) -> str:
     if parser.h1_index is not None:
         lines = lines[parser.h1_index :]
     elif parser.title.strip():
-        lines = [clean_space(parser.title)] + lines
+        lines = [clean_space(parser.title), *lines]
     # a structured label alone on its line keeps an empty line after it
     return "\n".join(lines) + "\n"
 
 
-_HTML_START = re.compile(r"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html|<head|<body|<meta|<title|<h1|<div|<p\b|<article|<section|<main)", re.IGNORECASE | re.DOTALL)
+_HTML_START = re.compile(
+    r"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html|<head|<body|<meta|<title|<h1|<div|<p\b|<article|<section|<main)", re.IGNORECASE | re.DOTALL
+)
 
 
 class HtmlImporter:
@@ -199,7 +207,7 @@ class HtmlImporter:
         finish_record(record, self.name, source)
         record.provenance["importer"] = f"html/{shape}"
         if shape == "structured":
-            self.structured._suggest_status(record)
+            self.structured.suggest_status(record)
         else:
             record.suggested_status = EditorialStatus.DRAFT
         yield record

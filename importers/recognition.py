@@ -163,7 +163,7 @@ def recognise_state(text: str) -> FederalState | None:
             first.setdefault(state, m.start())
     if not counts:
         return None
-    return sorted(counts, key=lambda s: (-counts[s], first[s]))[0]
+    return min(counts, key=lambda s: (-counts[s], first[s]))
 
 
 def state_for_district(district: str | None) -> FederalState | None:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from catalogue.fields import expected_sections, import_headings, markdown_fields
 from catalogue.vocabularies import EditorialStatus, OrganisationKind
 from importers.base import ParsedRecord, Source, finish_record, guarded_parse
 from importers.gazetteer import Gazetteer, default_gazetteer
@@ -44,21 +45,10 @@ from importers.recognition import (
 )
 from importers.structured_text import Builder
 
-# Heading words → field. Checked in order; the first match wins.
-HEADING_FIELDS: tuple[tuple[str, str], ...] = (
-    (r"kontakt|ansprechpartner|ansprechperson", "contact"),
-    (r"finanzierung|förderung|kosten", "funding"),
-    (r"anlass|ausgangslage|ausgangssituation|hintergrund|herausforderung|problemstellung|warum", "occasion"),
-    (r"erfahrung|stolperstein|lessons learned|empfehlung|tipps|was wir gelernt", "lessons"),
-    (r"ergebnis|vorteil|nutzen|erfolg|wirkung|mehrwert|bilanz", "results"),
-    (r"\bziel|zielsetzung|vision", "goal"),
-    (r"umsetzung|vorgehen|vorgehensweise|maßnahmen|ablauf|projektverlauf", "implementation"),
-)
+# Heading words → field, from the field registry. Checked in order; the first match wins.
+HEADING_FIELDS: tuple[tuple[str, str], ...] = import_headings()
 _HEADING_RES = [(re.compile(r"(?<![\w])" + p, re.IGNORECASE) if not p.startswith(r"\b") else re.compile(p, re.IGNORECASE), f) for p, f in HEADING_FIELDS]
-FIELD_LABELS_DE = {
-    "occasion": "Anlass", "goal": "Ziel", "implementation": "Umsetzung", "results": "Ergebnisse / Vorteile",
-    "lessons": "Erfahrungen / Stolpersteine",
-}
+FIELD_LABELS_DE = {f.name: f.label for f in markdown_fields()}
 _POPULATION_RE = re.compile(r"(\d{1,3}(?:\.\d{3})+|\d{3,7})\s+Einwohner", re.IGNORECASE)
 
 
@@ -79,7 +69,7 @@ def _is_heading(line: str, next_line: str | None, in_contact: bool = False) -> b
         return heading_field(line) is not None or is_boilerplate(line)
     if POSTCODE_CITY_RE.match(line) or STREET_RE.match(line) or PHONE_RE.search(line) or URL_RE.search(line):
         return False
-    if text[-1] in ".!?;,…\"“”»«)" or BULLET_RE.match(line):
+    if text[-1] in '.!?;,…"“”»«)' or BULLET_RE.match(line):
         return False
     if not (text[0].isupper() or text[0].isdigit()):
         return False
@@ -197,9 +187,9 @@ class ReferenceTextImporter:
         for heading, target, kept in mapped:
             # A heading that only repeats the field label is left out.
             if target != "implementation" and counts[target] == 1 and heading_field(heading or "") == target:
-                fields[target].extend(kept + [""])
+                fields[target].extend([*kept, ""])
             else:
-                fields[target].extend([f"### {heading}", ""] + kept + [""])
+                fields[target].extend([f"### {heading}", "", *kept, ""])
 
         # intro → summary (and, if too long, also the start of the implementation)
         intro_text = " ".join(x for x in intro if x != "-")
@@ -212,7 +202,7 @@ class ReferenceTextImporter:
         for key, label in FIELD_LABELS_DE.items():
             md = _markdown_with_headings(fields[key])
             c[key] = b.markdown(key, md, label)
-            if not md and key in ("occasion", "goal", "implementation"):
+            if not md and key in expected_sections():
                 b.warn(key, f"{label} fehlt – bitte ergänzen.")
         if dropped:
             b.warn("implementation", "Werbe- und Kontaktfloskeln wurden entfernt – bitte den Text prüfen.")

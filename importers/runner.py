@@ -403,12 +403,12 @@ class KnownProfiles:
             batch = [next(candidates) for _ in range(8)]
             unknown = [c for c in batch if c not in self.checked_slugs]
             if unknown and not self.preload:
-                await self._check_slugs(unknown)
+                await self.check_slugs(unknown)
             for c in batch:
                 if c not in self.by_slug:
                     return c
 
-    async def _check_slugs(self, slugs: list[str]) -> None:
+    async def check_slugs(self, slugs: list[str]) -> None:
         async for doc in Profile.get_pymongo_collection().find({"slug": {"$in": slugs}}, _PROJECTION):
             if str(doc["_id"]) not in self.by_id:
                 self.add(Known.from_doc(doc))
@@ -632,17 +632,23 @@ class ImportRunner:
             twin = known.by_title_lead.get(tl)
             if twin is not None and twin.run_position is not None:
                 result.action, result.duplicate_of, result.slug = DUPLICATE, twin.slug, twin.slug
-                result.warnings.append({"field": RECORD_FIELD, "message": f"Gleicher Titel und gleiche Federführung wie Datensatz {twin.run_position} dieses Imports – übersprungen."})
+                message = f"Gleicher Titel und gleiche Federführung wie Datensatz {twin.run_position} dieses Imports – übersprungen."
+                result.warnings.append({"field": RECORD_FIELD, "message": message})
                 return
             if twin is not None and not self._visible(twin):
                 result.action = DUPLICATE
-                result.warnings.append({"field": RECORD_FIELD, "message": "Ein nicht öffentliches Profil mit gleichem Titel und gleicher Federführung gibt es schon – übersprungen. Bitte wenden Sie sich an die Katalogredaktion."})
+                result.warnings.append({
+                    "field": RECORD_FIELD,
+                    "message": "Ein nicht öffentliches Profil mit gleichem Titel und gleicher Federführung gibt es schon – übersprungen. "
+                    "Bitte wenden Sie sich an die Katalogredaktion.",
+                })
                 return
             if twin is not None and not merge and twin.source != item.source_name:
                 result.action, result.duplicate_of, result.slug = DUPLICATE, twin.slug, twin.slug
                 result.warnings.append({
                     "field": RECORD_FIELD,
-                    "message": f"Vermutlich eine Dublette von „{twin.slug}“ (gleicher Titel und gleiche Federführung, andere Quelle) – übersprungen. Mit „zusammenführen“ wird das vorhandene Profil aktualisiert.",
+                    "message": f"Vermutlich eine Dublette von „{twin.slug}“ (gleicher Titel und gleiche Federführung, andere Quelle) – übersprungen. "
+                    "Mit „zusammenführen“ wird das vorhandene Profil aktualisiert.",
                 })
                 return
             if twin is not None:
@@ -668,12 +674,13 @@ class ImportRunner:
         return k.run_position is not None or allowed(self.actor, Action.VIEW, owner=k.owner, status=k.status)
 
     async def _plan_create(self, plan: _Plan, known: KnownProfiles, label: str) -> None:
-        assert plan.content is not None and plan.provenance is not None
+        assert plan.content is not None
+        assert plan.provenance is not None
         r = plan.item.record
         if r.slug and plan.item.importer in CATALOGUE_FORMATS:
             slug, plan.fixed_slug = r.slug, True
             if not known.preload and slug not in known.checked_slugs:
-                await known._check_slugs([slug])
+                await known.check_slugs([slug])
             if slug in known.by_slug:  # taken by a profile the record did not match
                 slug, plan.fixed_slug = await known.free_slug(plan.content.title, plan.content.lead.name if plan.content.lead else None), False
                 plan.result.warnings.append({"field": "slug", "message": f"Kürzel „{r.slug}“ ist schon vergeben – neues Kürzel „{slug}“."})
@@ -730,7 +737,15 @@ class ImportRunner:
         creates = [p for p in plans if p.result.action == CREATED]
         if creates:
             batch = [
-                NewProfile(content=p.content, slug=p.result.slug or "", status=p.status, provenance=p.provenance, fixed_slug=p.fixed_slug, id=p.new_id, owner=self.owner)  # type: ignore[arg-type]
+                NewProfile(
+                    content=p.content,  # type: ignore[arg-type]
+                    slug=p.result.slug or "",
+                    status=p.status,
+                    provenance=p.provenance,
+                    fixed_slug=p.fixed_slug,
+                    id=p.new_id,
+                    owner=self.owner,
+                )
                 for p in creates
             ]
             outcome = await self.service.create_many(batch, self.actor, action="import")
@@ -740,9 +755,18 @@ class ImportRunner:
                     plan.result.error(f"Konnte nicht angelegt werden: {res.detail}")
                     continue
                 if res.slug != plan.result.slug:
-                    plan.result.warnings.append({"field": "slug", "message": f"Kürzel „{plan.result.slug}“ wurde inzwischen vergeben – neues Kürzel „{res.slug}“."})
+                    message = f"Kürzel „{plan.result.slug}“ wurde inzwischen vergeben – neues Kürzel „{res.slug}“."
+                    plan.result.warnings.append({"field": "slug", "message": message})
                     plan.result.slug = res.slug
-                    known.add(Known.from_doc({"_id": res.id, "slug": res.slug, "title": res.title, "lead": {"name": res.lead.name if res.lead else ""}, "provenance": plan.provenance.model_dump() if plan.provenance else None, "status": res.status.value, "owner": res.owner}))
+                    known.add(Known.from_doc({
+                        "_id": res.id,
+                        "slug": res.slug,
+                        "title": res.title,
+                        "lead": {"name": res.lead.name if res.lead else ""},
+                        "provenance": plan.provenance.model_dump() if plan.provenance else None,
+                        "status": res.status.value,
+                        "owner": res.owner,
+                    }))
                 created.append(res)
             if outcome.outbox_seqs and self.search is not None:
                 # Index in the background while the next chunk is planned and written
@@ -806,7 +830,9 @@ class ImportRunner:
 
     # ------------------------------------------------------------ gazetteer
 
-    async def _gazetteer(self, items: list[ImportItem], *, dry_run: bool, progress: ProgressCallback | None, done: int, total: int) -> list[tuple[int, RecordResult]]:
+    async def _gazetteer(
+        self, items: list[ImportItem], *, dry_run: bool, progress: ProgressCallback | None, done: int, total: int
+    ) -> list[tuple[int, RecordResult]]:
         stored = await gaz.existing()
         seen: dict[str, int] = {}
         out: list[tuple[int, RecordResult]] = []
@@ -829,7 +855,8 @@ class ImportRunner:
                 result.title, result.slug = f"{doc['name']} ({doc['ags']})", doc["ags"]
                 if doc["ags"] in seen:
                     result.action = DUPLICATE
-                    result.warnings.append({"field": "ags", "message": f"Schlüssel {doc['ags']} kommt mehrfach vor (wie Datensatz {seen[doc['ags']]}) – übersprungen."})
+                    message = f"Schlüssel {doc['ags']} kommt mehrfach vor (wie Datensatz {seen[doc['ags']]}) – übersprungen."
+                    result.warnings.append({"field": "ags", "message": message})
                     continue
                 seen[doc["ags"]] = r.position
                 old = stored.get(doc["ags"])

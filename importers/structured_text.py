@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from catalogue.fields import expected_sections, import_section_labels, markdown_fields, summary_sources
 from catalogue.models import MAX_MARKDOWN, MAX_SHORT
 from catalogue.vocabularies import EditorialStatus, FederalState, OrganisationKind
 from importers.base import ParsedRecord, Source, finish_record, guarded_parse
@@ -58,45 +59,8 @@ from importers.recognition import (
     state_for_district,
 )
 
-# Section labels (lower case) → section key.
-SECTION_LABELS: dict[str, str] = {
-    "stichworte": "keywords",
-    "stichwörter": "keywords",
-    "schlagworte": "keywords",
-    "schlagwörter": "keywords",
-    "schlüsselwörter": "keywords",
-    "hauptverantwortlich": "lead",
-    "federführung": "lead",
-    "federführend": "lead",
-    "sonstige beteiligte": "partners",
-    "weitere beteiligte": "partners",
-    "beteiligte kommunen": "municipalities",
-    "beteiligte": "municipalities",
-    "kurzprofil": "profile",
-    "anlass": "occasion",
-    "ausgangslage": "occasion",
-    "ziel": "goal",
-    "ziele": "goal",
-    "zielsetzung": "goal",
-    "umsetzung": "implementation",
-    "ergebnisse": "results",
-    "ergebnis": "results",
-    "vorteile": "results",
-    "ergebnisse / vorteile": "results",
-    "erfahrungen": "lessons",
-    "stolpersteine": "lessons",
-    "erfahrungen / stolpersteine": "lessons",
-    "finanzierung": "funding",
-    "rechtsform": "legal_form",
-    "zusammenarbeit seit": "collaboration_since",
-    "projektstand": "project_status",
-    "kontakt": "contact",
-    "ansprechpartner": "contact",
-    "ansprechpartnerin": "contact",
-    "ansprechpartner/in": "contact",
-    "links": "links",
-    "weitere informationen": "links",
-}
+# Section labels (lower case) → section key: the fields' labels from the field registry, and the Kurzprofil.
+SECTION_LABELS: dict[str, str] = {**import_section_labels(), "kurzprofil": "profile"}
 # Labels that mark this shape strongly (a plain text rarely has them).
 CHARACTERISTIC = {"lead", "partners", "profile", "collaboration_since", "legal_form", "municipalities"}
 
@@ -208,7 +172,7 @@ class Builder:
     def state_from_organisations(self) -> FederalState | None:
         if not self.gazetteer:
             return None
-        orgs = [self.content.get("lead")] + list(self.content.get("municipalities", []))
+        orgs = [self.content.get("lead"), *self.content.get("municipalities", [])]
         for org in orgs:
             if not org:
                 continue
@@ -230,7 +194,7 @@ class Builder:
         rest = [
             line for line in lines
             if not EMAIL_RE.search(line) and not PHONE_RE.search(line) and not FAX_RE.match(line)
-            and not URL_RE.search(line) and not re.match(r"^(?:E-?Mail|Telefon|Tel\.?|Internet|Web)\s*:?\s*$", line, re.I)
+            and not URL_RE.search(line) and not re.match(r"^(?:E-?Mail|Telefon|Tel\.?|Internet|Web)\s*:?\s*$", line, re.IGNORECASE)
         ]
         address, rest = parse_address_lines(rest)
         if rest:
@@ -276,10 +240,10 @@ class StructuredTextImporter:
         record.source_id = source.name or None
         record.position = 1
         finish_record(record, self.name, source)
-        self._suggest_status(record)
+        self.suggest_status(record)
         yield record
 
-    def _suggest_status(self, record: ParsedRecord) -> None:
+    def suggest_status(self, record: ParsedRecord) -> None:
         c = record.content
         complete = bool(c.get("lead") and c.get("implementation") and (c.get("contact", {}).get("email") or c.get("contact", {}).get("phone")))
         record.suggested_status = EditorialStatus.PUBLISHED if record.ok and complete else EditorialStatus.DRAFT
@@ -343,11 +307,11 @@ class StructuredTextImporter:
         c["partners"] = partners[:50]
 
         # long texts
-        for key, label in (("occasion", "Anlass"), ("goal", "Ziel"), ("implementation", "Umsetzung"),
-                           ("results", "Ergebnisse"), ("lessons", "Erfahrungen")):
+        for text_field in markdown_fields():
+            key, label = text_field.name, text_field.label
             md = lines_to_markdown(sec.get(key, []))
             c[key] = b.markdown(key, md, label)
-            if not md and key in ("occasion", "goal", "implementation"):
+            if not md and text_field.imports.expected:
                 b.warn(key, f"{label} fehlt – bitte ergänzen.")
 
         # Kurzprofil
@@ -366,7 +330,7 @@ class StructuredTextImporter:
             b.warn("state", "Bundesland nicht erkannt – bitte ergänzen.")
 
         # fields of action
-        foa = recognise_fields_of_action(c["title"], " ".join(keywords), c["occasion"], c["goal"], c["implementation"])
+        foa = recognise_fields_of_action(c["title"], " ".join(keywords), *(c[k] for k in expected_sections()))
         c["fields_of_action"] = [f.value for f in foa]
         if foa:
             b.warn("fields_of_action", "Handlungsfelder wurden aus dem Text erkannt – bitte prüfen.")
@@ -380,7 +344,7 @@ class StructuredTextImporter:
             b.warn("partners", "Im Text genannt, aber nicht unter „Sonstige Beteiligte“: " + ", ".join(unlisted) + " – bitte prüfen.")
 
         # summary
-        base = c["goal"] or c["occasion"] or c["implementation"]
+        base = next((c[k] for k in summary_sources() if c[k]), "")
         if base:
             c["summary"] = first_sentences(markdown_to_plain(base), 500)
             b.warn("summary", "Kurzbeschreibung wurde aus dem Text übernommen – bitte prüfen und kürzen.")
@@ -509,8 +473,8 @@ class StructuredTextImporter:
                     kind = organisation_kind(subject)
                     if kind:
                         org["kind"] = kind.value
-            if lead and bare_name(subject).casefold() != lead["name"].casefold() and subject.casefold() != lead["name"].casefold():
-                if "population" in c or "area_km2" in c:
+            about_other = lead and bare_name(subject).casefold() != lead["name"].casefold() and subject.casefold() != lead["name"].casefold()
+            if about_other and ("population" in c or "area_km2" in c):
                     b.warn(
                         "population",
                         f"Einwohner und Fläche beziehen sich auf „{subject}“, nicht auf „{lead['name']}“ – bitte prüfen.",

@@ -15,9 +15,11 @@ from pymongo import AsyncMongoClient
 
 from catalogue.embedded import EmbeddedFerretDB, StoreHandle
 from catalogue.settings import PROJECT_ROOT, Settings
+from tests.factories import auth
+
+__all__ = ["auth"]  # shared fixtures from tests/factories.py
 
 FERRETDB_BIN = PROJECT_ROOT / "bin" / "leuchtturm-ferretdb"
-SEEDS_DIR = PROJECT_ROOT.parent / "shared" / "seeds"
 
 
 @pytest.fixture(scope="session")
@@ -69,14 +71,14 @@ def settings(tmp_path: Path, mongo_uri: str) -> Settings:
 
 
 @pytest.fixture
-async def app(settings: Settings, mongo_uri: str):  # noqa: ANN201
+async def app(settings: Settings, mongo_uri: str):
     from api.app import create_app
 
     return create_app(settings, db_name=unique_db_name("app"), handle=StoreHandle(mongo_uri, None))
 
 
 @pytest.fixture
-async def client(app):  # noqa: ANN001, ANN201
+async def client(app):
     """An httpx client on the app, running its lifespan in the test's own event loop.
 
     (Litestar's AsyncTestClient runs the app on a portal thread with another
@@ -115,7 +117,7 @@ async def client(app):  # noqa: ANN001, ANN201
         await _drop_app_db(app)
 
 
-async def _drop_app_db(app) -> None:  # noqa: ANN001
+async def _drop_app_db(app) -> None:
     runtime = getattr(app.state, "runtime", None)
     if runtime is None:
         return

@@ -15,31 +15,9 @@ from catalogue.vocabularies import EditorialStatus, Role
 DEMO_FILE = Path(__file__).resolve().parent.parent / "data" / "demo" / "profiles.json"
 PASSWORD = "richtig-langes-passwort"
 
-FALLBACK_PROFILES: list[dict[str, Any]] = [
-    {
-        "slug": "interkommunale-digitalisierungsstrategie",
-        "title": "Interkommunale Digitalisierungsstrategie",
-        "summary": "Der Kreis Höxter und seine zehn Städte entwickeln gemeinsam eine Digitalisierungsstrategie.",
-        "keywords": ["Digitalisierung"],
-        "fields_of_action": ["Verwaltung", "Digitale Infrastruktur"],
-        "lead": {"name": "Kreis Höxter", "kind": "Kreis"},
-        "municipalities": [{"name": "Stadt Höxter", "kind": "Stadt"}],
-        "state": "Nordrhein-Westfalen",
-        "district": "Detmold",
-        "population": 28808,
-        "population_as_of": "2019-12-31",
-        "population_source": "IT.NRW",
-        "area_km2": 158.16,
-        "implementation": "Workshops mit allen Kommunen.",
-        "collaboration_since": 2019,
-        "contact": {"organisation": "Kreis Höxter", "email": "info@kreis-hoexter.de"},
-    }
-]
-
-
 def demo_profiles(limit: int | None = None) -> list[dict[str, Any]]:
-    """The demo data set (data/demo/profiles.json) if present, else one hand-made profile."""
-    items = json.loads(DEMO_FILE.read_text(encoding="utf-8")) if DEMO_FILE.exists() else FALLBACK_PROFILES
+    """The demo data set (data/demo/profiles.json, part of the repository)."""
+    items: list[dict[str, Any]] = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
     return items[:limit] if limit else items
 
 
@@ -74,3 +52,44 @@ async def load_gazetteer_sample() -> None:
 
     items = parse_sources([Source.from_path(SAMPLE_PATH)], "gazetteer")
     await ImportRunner(Principal("import", Role.ADMIN)).run_items(items)
+
+
+# ------------------------------------------------------------------ checks on pages (each shown to fail in tests/unit/test_checks.py)
+
+_CONTROL_RE = re.compile(r'<(?:input|select|textarea)\b(?![^>]*\btype="hidden")[^>]*>')
+
+
+def unlabelled_controls(html: str) -> list[str]:
+    """Ids (or names) of the visible form controls that no <label for="…"> names."""
+    missing = []
+    for tag in _CONTROL_RE.findall(html):
+        m = re.search(r'\bid="([^"]+)"', tag)
+        if m is None or f'for="{m.group(1)}"' not in html:
+            name = re.search(r'\bname="([^"]*)"', tag)
+            missing.append(m.group(1) if m else (name.group(1) if name else tag))
+    return missing
+
+
+def form_inputs_missing(html: str, expected: list[str]) -> list[str]:
+    """The input names of `expected` that the form does not have."""
+    names = set(re.findall(r'\bname="([^"]+)"', html))
+    return [n for n in expected if n not in names]
+
+
+def control_tag(html: str, ident: str) -> str:
+    """The opening tag of the form control with id `ident` ("" when there is none)."""
+    m = re.search(rf'<(?:input|select|textarea)\b[^>]*\bid="{re.escape(ident)}"[^>]*>', html)
+    return m.group(0) if m else ""
+
+
+def marked_invalid(html: str, ident: str) -> bool:
+    """Whether the control `ident` carries aria-invalid="true" and points at its error message."""
+    tag = control_tag(html, ident)
+    return 'aria-invalid="true"' in tag and re.search(rf'aria-describedby="[^"]*\b{re.escape(ident)}-fehler\b', tag) is not None
+
+
+def check_pdf_response(status: int, content_type: str, body: bytes) -> None:
+    """A PDF download: 200, application/pdf, PDF bytes. Raises AssertionError otherwise."""
+    assert status == 200, f"PDF download answered {status}"
+    assert content_type.startswith("application/pdf"), f"PDF download sent {content_type!r}"
+    assert body[:5] == b"%PDF-", "PDF download is not a PDF"

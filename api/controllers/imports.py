@@ -237,4 +237,4 @@ class ImportController(Controller):
         return _batch_out(batch)
 
 
-__all__ = ["ImportController", "UPLOAD_MAX_BYTES"]
+__all__ = ["UPLOAD_MAX_BYTES", "ImportController"]

@@ -1,4 +1,4 @@
-"""PDF downloads: the one-page profile overview and the council comparison sheet.
+"""PDF downloads: the one-page profile overview and the council comparison sheet (registered by `PdfPlugin`).
 
 Rendering (Typst, CPU-bound) runs in a worker thread so the event loop keeps
 serving. Output is cached by (slug, revision, day): the same revision renders
@@ -9,36 +9,37 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
+from litestar.config.app import AppConfig
 from litestar.params import FromPath, QueryParameter
+from litestar.plugins import InitPluginProtocol
 
-from api.web.common import page, service
+from api.web.common import service
 from catalogue.errors import ValidationFailed
 from catalogue.models import Profile
 from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf
 
 PDF = "application/pdf"
+PDF_CACHE = "pdf_cache"  # app state key
 
 
 def pdf_cache(request: Request) -> PdfCache:
-    state = request.app.state
-    if getattr(state, "pdf_cache", None) is None:
-        state.pdf_cache = PdfCache()
-    return state.pdf_cache
+    cache: PdfCache = request.app.state[PDF_CACHE]
+    return cache
 
 
-def _today() -> datetime:
+def today() -> datetime:
     now = datetime.now(UTC)
     return datetime(now.year, now.month, now.day, tzinfo=UTC)
 
 
-def _dump(profile: Profile) -> dict:
+def dump(profile: Profile) -> dict[str, Any]:
     return profile.model_dump(mode="json", exclude={"history", "review_comments", "revision_id"})
 
 
-def _profile_url(request: Request, slug: str) -> str:
+def profile_url(request: Request, slug: str) -> str:
     return f"{request.app.state.settings.public_base_url}/profiles/{slug}"
 
 
@@ -54,16 +55,16 @@ async def profile_pdf_response(request: Request, slug: str) -> Response:
     from api.auth import resolve_principal
 
     profile = await service(request).get(slug, await resolve_principal(request))
-    day = _today()
+    day = today()
     revision = f"{profile.revision_id}:{day.date().isoformat()}"
     data = pdf_cache(request).get(profile.slug, revision, "profile")
     if data is None:
-        data = await asyncio.to_thread(render_profile_pdf, _dump(profile), url=_profile_url(request, profile.slug), generated_at=day)
+        data = await asyncio.to_thread(render_profile_pdf, dump(profile), url=profile_url(request, profile.slug), generated_at=day)
         pdf_cache(request).put(profile.slug, revision, "profile", data)
     return _pdf_response(data, f"{profile.slug}.pdf")
 
 
-async def _comparison_profiles(request: Request, profiles: str) -> list[Profile]:
+async def comparison_profiles(request: Request, profiles: str) -> list[Profile]:
     from api.auth import resolve_principal
 
     slugs = [s.strip() for s in profiles.split(",") if s.strip()]
@@ -93,23 +94,29 @@ class PdfController(Controller):
 
     @get("/compare.pdf", operation_id="getComparisonPdf", summary="Zwei oder drei Profile nebeneinander (A4 quer)", media_type=PDF)
     async def compare_pdf(self, request: Request, profiles: CompareParam) -> Response:
-        items = await _comparison_profiles(request, profiles)
-        day = _today()
+        items = await comparison_profiles(request, profiles)
+        day = today()
         key = ",".join(p.slug for p in items)
         revision = ":".join(str(p.revision_id) for p in items) + ":" + day.date().isoformat()
         cache = pdf_cache(request)
         data = cache.get(key, revision, "comparison")
         if data is None:
             data = await asyncio.to_thread(
-                render_comparison_pdf, [_dump(p) for p in items], urls=[_profile_url(request, p.slug) for p in items], generated_at=day
+                render_comparison_pdf, [dump(p) for p in items], urls=[profile_url(request, p.slug) for p in items], generated_at=day
             )
             cache.put(key, revision, "comparison", data)
         return _pdf_response(data, "vergleich-" + "-".join(p.slug for p in items)[:150] + ".pdf")
 
-    @get("/compare", name="web:compare", include_in_schema=False)
-    async def compare_page(self, request: Request, profiles: CompareParam) -> Response:
-        from catalogue.pdf import comparison_view
 
-        items = await _comparison_profiles(request, profiles)
-        view = comparison_view([_dump(p) for p in items], urls=[_profile_url(request, p.slug) for p in items], generated_at=_today())
-        return await page(request, "compare.html", view=view, items=items, profiles_param=",".join(p.slug for p in items))
+class PdfPlugin(InitPluginProtocol):
+    """The PDF downloads: the API's routes and the rendered-PDF cache in the app state (see api/app.py).
+
+    The page address /profiles/{slug}.pdf is answered by the profile page
+    route (api/web/pages.py), which Litestar cannot split from /profiles/{slug};
+    it calls `profile_pdf_response` here.
+    """
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.route_handlers.append(PdfController)
+        app_config.state[PDF_CACHE] = PdfCache()
+        return app_config

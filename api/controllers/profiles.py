@@ -116,7 +116,7 @@ class ProfileController(Controller):
     async def create_profile(
         self,
         request: Request,
-        data: Annotated[ProfileContent, Body(title="Profil", examples=[Example(summary="Kreis Höxter", value=PROFILE_EXAMPLE)])],
+        data: Annotated[ProfileContent, Body(title="Profil", examples=[Example(summary="Erfundenes Beispiel", value=PROFILE_EXAMPLE)])],
     ) -> Response[ProfileOut]:
         principal = await require_principal(request)
         profile = await service(request).create(data, principal)
@@ -136,7 +136,7 @@ class ProfileController(Controller):
         self,
         request: Request,
         slug: SlugParam,
-        data: Annotated[ProfileContent, Body(title="Profil", examples=[Example(summary="Kreis Höxter", value=PROFILE_EXAMPLE)])],
+        data: Annotated[ProfileContent, Body(title="Profil", examples=[Example(summary="Erfundenes Beispiel", value=PROFILE_EXAMPLE)])],
         if_match: IfMatch = None,
     ) -> Response[ProfileOut]:
         principal = await require_principal(request)

@@ -14,13 +14,13 @@ from api.controllers.profiles import SlugParam
 from catalogue.access import principal_labels
 from catalogue.errors import DependencyUnavailable, ValidationFailed
 from catalogue.profiles import ProfileService
-from catalogue.search.base import FACET_LABELS, SearchError, SearchQuery, Sort
+from catalogue.search.base import SearchError, SearchQuery, Sort
 from catalogue.search.comparable import Comparable, Reference, find_comparable
-from catalogue.search.documents import to_search_document
+from catalogue.search.documents import FACET_LABELS, to_search_document
 from catalogue.vocabularies import (
+    EditorialStatus,
     FederalState,
     FieldOfAction,
-    EditorialStatus,
     FundingKind,
     LegalForm,
     OrganisationKind,

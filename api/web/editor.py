@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 
 from api.web import forms
-from api.web.common import login_redirect, logged_in, page, safe_next, service
+from api.web.common import logged_in, login_redirect, page, safe_next, service
 from api.web.sessions import (
     check_csrf,
     check_login_csrf,
@@ -32,9 +32,10 @@ from catalogue.errors import (
     TooManyRequests,
     ValidationFailed,
 )
-from catalogue.markdown import render_html
-from catalogue.models import MARKDOWN_FIELDS, Profile
+from catalogue.fields import BY_PATH
 from catalogue.listing import my_profiles, review_queue
+from catalogue.markdown import render_html
+from catalogue.models import Profile
 from catalogue.profiles import etag
 from catalogue.sessions import create_session, delete_session
 from catalogue.users import Principal, authenticate
@@ -56,6 +57,12 @@ ACTION_LABELS = {
 
 
 # ------------------------------------------------------------ login
+
+
+async def _login(username: str, password: str, client: str) -> Principal:
+    if not username.strip() or not password:
+        raise NotAuthenticated("Bitte geben Sie Benutzername und Passwort ein.")
+    return await authenticate(username, password, client_address=client)
 
 
 class AuthController(Controller):
@@ -86,9 +93,7 @@ class AuthController(Controller):
         status = 200
         retry_after: int | None = None
         try:
-            if not username.strip() or not password:
-                raise NotAuthenticated("Bitte geben Sie Benutzername und Passwort ein.")
-            principal = await authenticate(username, password, client_address=client)
+            principal = await _login(username, password, client)
         except TooManyRequests as exc:
             error, status, retry_after = exc.detail, 429, exc.extra.get("retry_after")
         except NotAuthenticated as exc:
@@ -152,6 +157,46 @@ def _previews(values: forms.FormValues) -> dict[str, str]:
     return {name: render_html(values.get(name)) for name in forms.MARKDOWN_INPUTS if values.get(name).strip()}
 
 
+# ------------------------------------------------------------ workflow steps from forms
+
+# A form's "action" → the workflow step and the page to go to afterwards ({slug} is filled in).
+OWNER_STEPS: dict[str, tuple[Action, str]] = {
+    "submit": (Action.SUBMIT, "/meine-profile?hinweis=eingereicht"),
+    "confirm": (Action.CONFIRM, "/profiles/{slug}?hinweis=bestaetigt"),
+}
+REVIEW_STEPS: dict[str, tuple[Action, str]] = {
+    "publish": (Action.PUBLISH, "/redaktion?hinweis=veroeffentlicht"),
+    "return": (Action.RETURN, "/redaktion?hinweis=zurueckgegeben"),
+    "archive": (Action.ARCHIVE, "/redaktion?hinweis=archiviert"),
+    "restore": (Action.RESTORE, "/redaktion?hinweis=wiederhergestellt"),
+}
+
+
+async def posted_form(request: Request) -> tuple[Principal | None, Any]:
+    """The logged-in caller and the submitted form with its CSRF token checked; (None, None) when nobody is logged in."""
+    principal = await logged_in(request)
+    if principal is None:
+        return None, None
+    form = await request.form()
+    await check_csrf(request, form)
+    return principal, form
+
+
+async def workflow_step(
+    request: Request, principal: Principal, slug: str, key: str, steps: dict[str, tuple[Action, str]], *, comment: str | None = None
+) -> Redirect:
+    """Run the workflow step a form asked for (the service checks permission and state) and redirect after it (PRG)."""
+    if key not in steps:
+        raise ValidationFailed("Unbekannte Aktion.")
+    action, target = steps[key]
+    svc = service(request)
+    if action is Action.CONFIRM:
+        await svc.confirm(slug, principal)
+    else:
+        await svc.transition(slug, action, principal, comment=comment)
+    return Redirect(path=target.format(slug=slug), status_code=303)
+
+
 class EditorController(Controller):
     include_in_schema = False
 
@@ -174,11 +219,9 @@ class EditorController(Controller):
 
     @post("/meine-profile/neu", name="web:new-post", status_code=200)
     async def create(self, request: Request) -> Response:
-        principal = await logged_in(request)
+        principal, form = await posted_form(request)
         if principal is None:
             return login_redirect(request)
-        form = await request.form()
-        await check_csrf(request, form)
         return await self._save(request, principal, form, None)
 
     @get("/profiles/{slug:str}/bearbeiten", name="web:edit")
@@ -194,11 +237,9 @@ class EditorController(Controller):
 
     @post("/profiles/{slug:str}/bearbeiten", name="web:edit-post", status_code=200)
     async def update(self, request: Request, slug: FromPath[str]) -> Response:
-        principal = await logged_in(request)
+        principal, form = await posted_form(request)
         if principal is None:
             return login_redirect(request)
-        form = await request.form()
-        await check_csrf(request, form)
         profile = await service(request).get(slug, principal)
         return await self._save(request, principal, form, profile)
 
@@ -224,8 +265,7 @@ class EditorController(Controller):
             else:
                 saved = await svc.update(profile.slug, principal, data, if_match=sent_etag or None, partial=False)
             if action == "submit":
-                saved = await svc.transition(saved.slug, Action.SUBMIT, principal)
-                return Redirect(path="/meine-profile?hinweis=eingereicht", status_code=303)
+                return await workflow_step(request, principal, saved.slug, action, OWNER_STEPS)
         except ValidationFailed as exc:
             errors = forms.map_errors(exc.errors, values)
             if not exc.errors:
@@ -249,7 +289,10 @@ class EditorController(Controller):
             )
         except (InvalidTransition, PermissionDenied) as exc:
             return await page(
-                request, "edit.html", status_code=exc.status, **_form_context(values, profile=profile, errors={"": [exc.detail]}, message=exc.detail, etag_value=sent_etag)
+                request,
+                "edit.html",
+                status_code=exc.status,
+                **_form_context(values, profile=profile, errors={"": [exc.detail]}, message=exc.detail, etag_value=sent_etag),
             )
         return Redirect(path=f"/profiles/{saved.slug}/bearbeiten?hinweis=gespeichert", status_code=303)
 
@@ -267,20 +310,10 @@ class EditorController(Controller):
     @post("/profiles/{slug:str}/aktion", name="web:owner-action", status_code=200)
     async def owner_action(self, request: Request, slug: FromPath[str]) -> Response:
         """Submit or confirm from "Meine Profile" or the profile page."""
-        principal = await logged_in(request)
+        principal, form = await posted_form(request)
         if principal is None:
             return login_redirect(request)
-        form = await request.form()
-        await check_csrf(request, form)
-        action = str(form.get("action") or "")
-        svc = service(request)
-        if action == "submit":
-            await svc.transition(slug, Action.SUBMIT, principal)
-            return Redirect(path="/meine-profile?hinweis=eingereicht", status_code=303)
-        if action == "confirm":
-            await svc.confirm(slug, principal)
-            return Redirect(path=f"/profiles/{slug}?hinweis=bestaetigt", status_code=303)
-        raise ValidationFailed("Unbekannte Aktion.")
+        return await workflow_step(request, principal, slug, str(form.get("action") or ""), OWNER_STEPS)
 
 
 def _edit_denied(profile: Profile, principal: Principal) -> str:
@@ -291,18 +324,18 @@ def _edit_denied(profile: Profile, principal: Principal) -> str:
 
 # ------------------------------------------------------------ review queue
 
-REVIEW_ACTIONS = {
-    "publish": (Action.PUBLISH, "veroeffentlicht"),
-    "return": (Action.RETURN, "zurueckgegeben"),
-    "archive": (Action.ARCHIVE, "archiviert"),
-    "restore": (Action.RESTORE, "wiederhergestellt"),
-}
-
-
 class ReviewController(Controller):
     include_in_schema = False
 
-    async def _queue(self, request: Request, principal: Principal, *, status_code: int = 200, errors: dict[str, str] | None = None, comments: dict[str, str] | None = None) -> Template:
+    async def _queue(
+        self,
+        request: Request,
+        principal: Principal,
+        *,
+        status_code: int = 200,
+        errors: dict[str, str] | None = None,
+        comments: dict[str, str] | None = None,
+    ) -> Template:
         queue = await review_queue(request.app.state.runtime.search, principal)
         return await page(
             request,
@@ -328,27 +361,23 @@ class ReviewController(Controller):
 
     @post("/redaktion/{slug:str}", name="web:review-action", status_code=200)
     async def act(self, request: Request, slug: FromPath[str]) -> Response:
-        principal = await logged_in(request)
+        principal, form = await posted_form(request)
         if principal is None:
             return login_redirect(request)
-        form = await request.form()
-        await check_csrf(request, form)
         if not allowed(principal, Action.REVIEW_QUEUE):
             raise PermissionDenied("Nur die Katalogredaktion darf Profile prüfen.")
         key = str(form.get("action") or "")
-        if key not in REVIEW_ACTIONS:
+        if key not in REVIEW_STEPS:
             raise ValidationFailed("Unbekannte Aktion.")
-        action, notice = REVIEW_ACTIONS[key]
         comment = str(form.get("comment") or "")[:5000]
         try:
-            await service(request).transition(slug, action, principal, comment=comment)
+            return await workflow_step(request, principal, slug, key, REVIEW_STEPS, comment=comment)
         except ValidationFailed as exc:
             return await self._queue(request, principal, status_code=422, errors={slug: exc.detail}, comments={slug: comment})
         except CatalogueError as exc:
             if exc.status in (409, 412):
                 return await self._queue(request, principal, status_code=409, errors={slug: exc.detail}, comments={slug: comment})
             raise
-        return Redirect(path=f"/redaktion?hinweis={notice}", status_code=303)
 
 
 # ------------------------------------------------------------ history and diffs
@@ -356,7 +385,7 @@ class ReviewController(Controller):
 
 def _plain(value: Any) -> str:
     """A readable one-line or multi-line text for any stored field value."""
-    if value is None or value == "" or value == [] or value == {}:
+    if value is None or value in ("", [], {}):
         return ""
     if isinstance(value, list):
         return "\n".join(_plain(v) for v in value)
@@ -370,7 +399,7 @@ def _plain(value: Any) -> str:
         for k, v in value.items():
             text = _plain(v)
             if text:
-                parts.append(f"{forms.FIELD_LABELS.get(k, k)}: {text}")
+                parts.append(f"{forms.LABELS.get(k, k)}: {text}")
         return "\n".join(parts)
     if isinstance(value, float):
         from catalogue.formatting import format_float_de
@@ -403,6 +432,12 @@ def word_diff(old: str, new: str) -> Markup:
     return Markup("".join(out))  # noqa: S704 - every piece escaped above
 
 
+def _has_markdown(path: str) -> bool:
+    """A Markdown text, or an object with one (Finanzierung): shown as a long diff."""
+    f = BY_PATH.get(path)
+    return f is not None and (f.is_markdown or any(s.is_markdown for s in f.subfields))
+
+
 def readable_changes(changes: list[Any]) -> list[dict[str, Any]]:
     out = []
     for change in changes:
@@ -411,11 +446,11 @@ def readable_changes(changes: list[Any]) -> list[dict[str, Any]]:
         out.append(
             {
                 "field": field,
-                "label": forms.FIELD_LABELS.get(field, field),
+                "label": forms.LABELS.get(field, field),
                 "old": old,
                 "new": new,
                 "diff": word_diff(old, new),
-                "long": field in MARKDOWN_FIELDS or field == "funding" or len(old) + len(new) > 160,
+                "long": _has_markdown(field) or len(old) + len(new) > 160,
             }
         )
     return out

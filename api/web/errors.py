@@ -49,7 +49,7 @@ def html_error(request: Request, problem_response: Response) -> Response:
         detail = GENERIC_DETAIL[500] if status == 500 else detail
     elif status == 404 and detail in ("", "Diese Adresse gibt es nicht."):
         detail = GENERIC_DETAIL[404]
-    headers = {k: v for k, v in (problem_response.headers or {}).items() if k.lower() in ("retry-after",)}
+    headers = {k: v for k, v in (problem_response.headers or {}).items() if k.lower() == "retry-after"}
     principal = request.scope.get("principal")  # set only if resolved earlier in this request
     return Template(
         template_name="error.html",

@@ -1,4 +1,4 @@
-"""The profile form: field labels and help texts, form data <-> ProfileContent, error mapping.
+"""The profile form, generated from the field registry: layout, labels and help texts, form data <-> ProfileContent, error mapping.
 
 Inputs are named after the dotted pydantic path of the field they fill
 ("title", "contact.email", "municipalities.0.name"), so a validation error's
@@ -10,87 +10,94 @@ the parsed result, so nothing typed is lost when a value is invalid.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from catalogue import fields as registry
+from catalogue.fields import FIELD_LABELS, FORM_SECTIONS, MARKDOWN_HELP, Field, FormSection, Widget
 from catalogue.formatting import format_date_de, format_float_de
 from catalogue.models import MAX_LIST, Profile, ProfileContent
-from catalogue.labels import FIELD_LABELS
-from catalogue.vocabularies import (
-    DEFAULT_LICENCE,
-    FederalState,
-    FieldOfAction,
-    FundingKind,
-    LegalForm,
-    OrganisationKind,
-    PartnerKind,
-    ProjectStatus,
-)
 
-HELP_TEXTS: dict[str, str] = {
-    "title": "Ein Titel, unter dem andere Kommunen das Projekt wiederfinden – 3 bis 200 Zeichen.",
-    "summary": "Zwei, drei Sätze ohne Formatierung: Was wurde gemacht, von wem, mit welchem Ergebnis? Höchstens 500 Zeichen.",
-    "keywords": "Suchbegriffe, durch Komma getrennt, zum Beispiel: Digitalisierung, OZG, Bauhof.",
-    "fields_of_action": "Wählen Sie alle Handlungsfelder, die das Projekt berührt.",
-    "lead": "Die Kommune oder der Kreis, der das Projekt federführend verantwortet.",
-    "lead.ags": "Amtlicher Gemeindeschlüssel, 8 Ziffern (optional)",
-    "municipalities": "Alle Kommunen, die mitmachen. Leere Zeilen werden ignoriert.",
-    "partners": "Hochschulen, Unternehmen, Vereine und andere, die mitwirken.",
-    "district": "Zum Beispiel „Detmold“. Leer lassen, wenn es im Land keine Regierungsbezirke gibt.",
-    "population": "Einwohnerzahl der federführenden Kommune als ganze Zahl, zum Beispiel 28.808.",
-    "population_as_of": "Stichtag der Einwohnerzahl, zum Beispiel 31.12.2019.",
-    "population_source": "Woher die Zahl stammt, zum Beispiel „IT.NRW“ oder „Destatis“.",
-    "area_km2": "Fläche in Quadratkilometern, zum Beispiel 158,16.",
-    "occasion": "Warum haben Sie das Projekt begonnen? Welches Problem sollte gelöst werden?",
-    "goal": "Was soll das Projekt erreichen?",
-    "implementation": "Wie sind Sie vorgegangen? Schritte, Beteiligte, Zeitplan.",
-    "results": "Was hat sich verbessert? Zahlen helfen anderen Kommunen sehr.",
-    "lessons": "Was würden Sie heute anders machen? Worauf sollten andere achten?",
-    "funding.text": "Wie wird das Projekt finanziert?",
-    "funding.kinds": "Alle Arten von Mitteln, die eingesetzt werden.",
-    "funding.programme": "Name des Förderprogramms, falls vorhanden.",
-    "funding.amount_eur": "Betrag in Euro, zum Beispiel 250.000 oder 1.234,50 (optional).",
-    "legal_form": "Auf welcher rechtlichen Grundlage arbeiten die Beteiligten zusammen?",
-    "collaboration_since": "Jahr, in dem die Zusammenarbeit begann, zum Beispiel 2019.",
-    "contact": "An wen können sich andere Kommunen mit Fragen wenden?",
-    "contact.postcode": "Fünf Ziffern.",
-    "contact.phone": "Ziffern, Leerzeichen und + ( ) / - sind erlaubt.",
-    "contact.website": "Vollständige Adresse mit https://.",
-    "links": "Strategiepapiere, Presseartikel, Projektseiten – jeweils mit Titel und Adresse (https://…).",
-    "licence": "Unter welcher Lizenz andere den Text nachnutzen dürfen. Standard: CC BY 4.0.",
+# Everything below is generated from the field registry (catalogue/fields.py).
+
+LABELS: dict[str, str] = FIELD_LABELS
+SHORT_LABELS: dict[str, str] = {f.path: f.display_label for f in registry.BY_PATH.values()}
+HELP_TEXTS: dict[str, str] = {f.path: f.help_text() for f in registry.BY_PATH.values() if f.help}
+
+# Repeatable groups (municipalities, partners, links) and their subfields.
+GROUP_FIELDS: dict[str, tuple[str, ...]] = {
+    f.name: tuple(s.name for s in f.subfields) for f in registry.CONTENT if f.input and f.input.widget is Widget.ROWS
 }
-
-MARKDOWN_HELP = "Formatierung mit Markdown: **fett**, *kursiv*, Listen mit „- “ am Zeilenanfang, Links als [Text](https://…)."
-
-# Markdown fields of the form in page order, with the funding text.
-MARKDOWN_INPUTS: tuple[str, ...] = ("occasion", "goal", "implementation", "results", "lessons", "funding.text")
-
+ADD_ROW_ACTIONS: dict[str, str] = {f"add-{group}": group for group in GROUP_FIELDS}
 # Empty rows shown below the filled ones in repeatable groups.
 SPARE_ROWS = 1
-GROUP_FIELDS: dict[str, tuple[str, ...]] = {
-    "municipalities": ("name", "kind", "ags"),
-    "partners": ("name", "kind"),
-    "links": ("title", "url"),
-}
-ADD_ROW_ACTIONS = {"add-municipalities": "municipalities", "add-partners": "partners", "add-links": "links"}
 
 
-@dataclass
-class Vocab:
-    """The controlled lists for selects and checkboxes, read from catalogue.vocabularies."""
-
-    fields_of_action: list[str] = field(default_factory=lambda: [v.value for v in FieldOfAction])
-    states: list[str] = field(default_factory=lambda: [v.value for v in FederalState])
-    organisation_kinds: list[str] = field(default_factory=lambda: [v.value for v in OrganisationKind])
-    partner_kinds: list[str] = field(default_factory=lambda: [v.value for v in PartnerKind])
-    funding_kinds: list[str] = field(default_factory=lambda: [v.value for v in FundingKind])
-    legal_forms: list[str] = field(default_factory=lambda: [v.value for v in LegalForm])
-    project_statuses: list[str] = field(default_factory=lambda: [v.value for v in ProjectStatus])
+def _form_leaves() -> list[Field]:
+    """The form's inputs outside the repeatable groups, in registry order."""
+    return [f for f in registry.leaves(registry.CONTENT) if f.input is not None and f.top not in GROUP_FIELDS]
 
 
-VOCAB = Vocab()
+FORM_LEAVES: tuple[Field, ...] = tuple(_form_leaves())
+# Markdown fields of the form in page order, with the funding text.
+MARKDOWN_INPUTS: tuple[str, ...] = registry.markdown_paths()
+MULTI_INPUTS: tuple[str, ...] = tuple(f.path for f in FORM_LEAVES if f.input and f.input.widget is Widget.CHECKBOXES)
+SCALAR_INPUTS: tuple[str, ...] = tuple(f.path for f in FORM_LEAVES if f.path not in MULTI_INPUTS)
+
+
+def _rows(fields: tuple[Field, ...]) -> list[list[Field]]:
+    """Fields grouped into the form's rows (an input with `same_row` joins the row before it)."""
+    rows: list[list[Field]] = []
+    for f in fields:
+        if f.input is None:
+            continue
+        if rows and f.input.same_row:
+            rows[-1].append(f)
+        else:
+            rows.append([f])
+    return rows
+
+
+@dataclass(frozen=True)
+class FormLayoutSection:
+    section: FormSection
+    rows: list[list[Field]]
+
+    @property
+    def own_group(self) -> Field | None:
+        """The repeatable group that is this whole section (links), if it is one."""
+        only = self.rows[0][0] if len(self.rows) == 1 and len(self.rows[0]) == 1 else None
+        return only if only is not None and only.input is not None and only.input.own_section else None
+
+
+FORM_LAYOUT: tuple[FormLayoutSection, ...] = tuple(
+    FormLayoutSection(s, _rows(tuple(f for f in registry.CONTENT if f.form_section == s.key))) for s in FORM_SECTIONS
+)
+
+
+def subfield_rows(f: Field) -> list[list[Field]]:
+    return _rows(f.subfields)
+
+
+def input_attrs(f: Field) -> str:
+    """Extra HTML attributes of a text input, from the registry and the model's limits."""
+    assert f.input is not None
+    attrs = []
+    if f.input.inputmode:
+        attrs.append(f'inputmode="{f.input.inputmode}"')
+    maxlength = f.input.maxlength
+    if maxlength == "model":
+        found = f.limits()
+        maxlength = found.get("max_length") or registry.digits_of(found.get("pattern"))
+    if maxlength:
+        attrs.append(f'maxlength="{maxlength}"')
+    if f.input.required:
+        attrs.append("required")
+    if f.input.autocomplete:
+        attrs.append(f'autocomplete="{f.input.autocomplete}"')
+    return " ".join(attrs)
 
 
 def input_id(name: str) -> str:
@@ -118,17 +125,11 @@ class FormValues:
         return self.rows.get(group, SPARE_ROWS)
 
 
-MULTI_INPUTS = ("fields_of_action", "funding.kinds")
-SCALAR_INPUTS: tuple[str, ...] = (
-    "title", "summary", "keywords", "lead.name", "lead.kind", "lead.ags", "state", "district",
-    "population", "population_as_of", "population_source", "area_km2",
-    "occasion", "goal", "implementation", "results", "lessons",
-    "funding.text", "funding.programme", "funding.amount_eur", "legal_form", "collaboration_since", "project_status",
-    "contact.organisation", "contact.person", "contact.street", "contact.postcode", "contact.city",
-    "contact.phone", "contact.email", "contact.website", "licence",
-)  # fmt: skip
 MAX_INPUT = 25_000
-_ROW_RE = re.compile(r"^(municipalities|partners|links)\.(\d{1,3})\.(name|kind|ags|title|url)$")
+MAX_CHOICES = max(len(registry.field(name).options()) for name in MULTI_INPUTS)
+_ROW_RE = re.compile(
+    r"^(" + "|".join(GROUP_FIELDS) + r")\.(\d{1,3})\.(" + "|".join(sorted({s for subs in GROUP_FIELDS.values() for s in subs})) + r")$"
+)
 
 
 def values_from_form(form: Mapping[str, Any] | Any) -> FormValues:
@@ -143,11 +144,11 @@ def values_from_form(form: Mapping[str, Any] | Any) -> FormValues:
         items = getall(name, []) if getall else form.get(name, [])
         if isinstance(items, str):
             items = [items]
-        values.multi[name] = [str(v) for v in items][: len(VOCAB.fields_of_action)]
+        values.multi[name] = [str(v) for v in items][:MAX_CHOICES]
     highest: dict[str, int] = {}
     for key in list(form.keys()):
         m = _ROW_RE.match(str(key))
-        if not m:
+        if not m or m.group(3) not in GROUP_FIELDS[m.group(1)]:
             continue
         group, index, _ = m.groups()
         if int(index) >= MAX_LIST + SPARE_ROWS:
@@ -159,40 +160,42 @@ def values_from_form(form: Mapping[str, Any] | Any) -> FormValues:
     return values
 
 
+def _as_text(f: Field, value: Any) -> str:
+    """A stored value as the form shows it (German numbers and dates)."""
+    if value is None:
+        return ""
+    kind = f.kind()
+    if kind == "date":
+        return format_date_de(value)
+    if kind == "float":
+        return format_float_de(value, 2, strip_zeros=True)
+    if kind == "list":
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def values_from_profile(profile: Profile | ProfileContent | None) -> FormValues:
-    """The form's values for an existing profile (or a fresh, empty form)."""
+    """The form's values for an existing profile (or a fresh, empty form with the model's defaults)."""
     values = FormValues()
     if profile is None:
-        values.scalars["licence"] = DEFAULT_LICENCE
-        values.rows = {g: max(SPARE_ROWS, 1) for g in GROUP_FIELDS}
+        for f in FORM_LEAVES:
+            default = f.model_field().default
+            if isinstance(default, str) and default:
+                values.scalars[f.path] = default
+        values.rows = dict.fromkeys(GROUP_FIELDS, SPARE_ROWS)
         return values
     data = profile.model_dump(mode="json")
-    s = values.scalars
-    for name in ("title", "summary", "state", "district", "population_source", "occasion", "goal",
-                 "implementation", "results", "lessons", "legal_form", "project_status", "licence"):  # fmt: skip
-        s[name] = str(data.get(name) or "")
-    s["keywords"] = ", ".join(data.get("keywords") or [])
-    lead = data.get("lead") or {}
-    for k in ("name", "kind", "ags"):
-        s[f"lead.{k}"] = str(lead.get(k) or "")
-    s["population"] = str(data["population"]) if data.get("population") is not None else ""
-    s["population_as_of"] = format_date_de(data.get("population_as_of")) if data.get("population_as_of") else ""
-    s["area_km2"] = format_float_de(data["area_km2"], 2, strip_zeros=True) if data.get("area_km2") is not None else ""
-    s["collaboration_since"] = str(data.get("collaboration_since") or "")
-    funding = data.get("funding") or {}
-    s["funding.text"] = funding.get("text") or ""
-    s["funding.programme"] = funding.get("programme") or ""
-    amount = funding.get("amount_eur")
-    s["funding.amount_eur"] = format_float_de(amount, 2, strip_zeros=True) if amount is not None else ""
-    for k, v in (data.get("contact") or {}).items():
-        s[f"contact.{k}"] = str(v or "")
-    values.multi["fields_of_action"] = list(data.get("fields_of_action") or [])
-    values.multi["funding.kinds"] = list(funding.get("kinds") or [])
-    for group, sub in GROUP_FIELDS.items():
+    for f in FORM_LEAVES:
+        value = registry.value_at(data, f.path)
+        if f.path in MULTI_INPUTS:
+            values.multi[f.path] = list(value or [])
+        else:
+            values.scalars[f.path] = _as_text(f, value)
+    for group, subs in GROUP_FIELDS.items():
         items = data.get(group) or []
         for i, item in enumerate(items):
-            for k in sub:
-                s[f"{group}.{i}.{k}"] = str(item.get(k) or "")
+            for sub in subs:
+                values.scalars[f"{group}.{i}.{sub}"] = _as_text(registry.field(f"{group}.{sub}"), item.get(sub))
         values.rows[group] = len(items) + SPARE_ROWS
     return values
 
@@ -241,59 +244,61 @@ def parse_date_de(text: str) -> str:
     return t
 
 
+_PARSERS: dict[str, Callable[[str], Any]] = {"int": parse_int_de, "float": parse_float_de, "date": parse_date_de}
+
+
+def _put(target: dict[str, Any], f: Field, raw: str, values: FormValues, name: str) -> bool:
+    """Put one typed value into `target` (converted for the model); True when something was typed."""
+    assert f.input is not None
+    widget = f.input.widget
+    if widget is Widget.CHECKBOXES:
+        target[f.name] = values.multi.get(name, [])
+        return bool(target[f.name])
+    if widget is Widget.MARKDOWN:
+        target[f.name] = raw.replace("\r\n", "\n")
+        return bool(raw.strip())
+    if widget is Widget.KEYWORDS:
+        target[f.name] = [k.strip() for k in re.split(r"[,;\n]", raw) if k.strip()]
+        return bool(target[f.name])
+    if _blank(raw):
+        if f.model_field().is_required():  # pydantic reports it, next to its input
+            target[f.name] = raw.strip()
+        return False
+    parse = _PARSERS.get(f.kind())
+    target[f.name] = parse(raw) if parse else raw.strip()
+    return True
+
+
 def content_data(values: FormValues) -> dict[str, Any]:
     """Build the ProfileContent input dict from typed values (validation is the service's job)."""
     s = values.scalars
-    data: dict[str, Any] = {"title": s.get("title", "")}
-
-    def put(key: str, name: str, convert: Any = None) -> None:
-        raw = s.get(name, "")
-        if not _blank(raw):
-            data[key] = convert(raw) if convert else raw.strip()
-
-    put("summary", "summary")
-    data["keywords"] = [k.strip() for k in re.split(r"[,;\n]", s.get("keywords", "")) if k.strip()]
-    data["fields_of_action"] = values.multi.get("fields_of_action", [])
-    lead = {k: s.get(f"lead.{k}", "").strip() for k in ("name", "kind", "ags")}
-    if any(lead.values()):
-        data["lead"] = {k: v for k, v in lead.items() if v or k == "name"}
-    for group, sub in GROUP_FIELDS.items():
-        items = []
-        for i in range(values.row_count(group)):
-            row = {k: s.get(f"{group}.{i}.{k}", "").strip() for k in sub}
-            if not any(row.values()):
-                continue
-            first = sub[0]
-            item = {k: v for k, v in row.items() if v or k == first}
-            if group == "links":
-                item.setdefault("url", "")
-            items.append((i, item))
-        data[group] = [item for _, item in items]
-        values.rows.setdefault(group, SPARE_ROWS)
-    put("state", "state")
-    put("district", "district")
-    put("population", "population", parse_int_de)
-    put("population_as_of", "population_as_of", parse_date_de)
-    put("population_source", "population_source")
-    put("area_km2", "area_km2", parse_float_de)
-    for name in ("occasion", "goal", "implementation", "results", "lessons"):
-        data[name] = s.get(name, "").replace("\r\n", "\n")
-    funding: dict[str, Any] = {"text": s.get("funding.text", "").replace("\r\n", "\n"), "kinds": values.multi.get("funding.kinds", [])}
-    if not _blank(s.get("funding.programme")):
-        funding["programme"] = s["funding.programme"].strip()
-    if not _blank(s.get("funding.amount_eur")):
-        funding["amount_eur"] = parse_float_de(s["funding.amount_eur"])
-    data["funding"] = funding
-    put("legal_form", "legal_form")
-    put("collaboration_since", "collaboration_since", parse_int_de)
-    put("project_status", "project_status")
-    contact = {}
-    for k in ("organisation", "person", "street", "postcode", "city", "phone", "email", "website"):
-        raw = s.get(f"contact.{k}", "")
-        if not _blank(raw):
-            contact[k] = raw.strip()
-    data["contact"] = contact
-    data["licence"] = s.get("licence", "").strip() or DEFAULT_LICENCE
+    data: dict[str, Any] = {}
+    for f in registry.CONTENT:
+        if f.input is None:
+            continue
+        widget = f.input.widget
+        if widget is Widget.ROWS:
+            items = []
+            for i in range(values.row_count(f.name)):
+                typed = {sub.name: s.get(f"{f.name}.{i}.{sub.name}", "").strip() for sub in f.subfields}
+                if not any(typed.values()):
+                    continue
+                item: dict[str, Any] = {}
+                for sub in f.subfields:
+                    _put(item, sub, typed[sub.name], values, f"{f.name}.{i}.{sub.name}")
+                items.append(item)
+            data[f.name] = items
+            values.rows.setdefault(f.name, SPARE_ROWS)
+        elif widget in (Widget.GROUP, Widget.FIELDS):
+            obj: dict[str, Any] = {}
+            typed_any = False
+            for sub in f.subfields:
+                typed_any |= _put(obj, sub, s.get(sub.path, ""), values, sub.path)
+            optional = not f.model_field().is_required() and f.model_field().default is None
+            if typed_any or not optional:
+                data[f.name] = obj
+        else:
+            _put(data, f, s.get(f.path, ""), values, f.path)
     return data
 
 
@@ -307,7 +312,10 @@ def row_index_map(values: FormValues) -> dict[str, list[int]]:
     return out
 
 
-_INPUT_FOR: dict[str, str] = {"funding": "funding.text", "lead": "lead.name", "contact": "contact.organisation"}
+# An error on a whole object goes next to its first input.
+_INPUT_FOR: dict[str, str] = {
+    f.name: f.subfields[0].path for f in registry.CONTENT if f.input and f.input.widget in (Widget.GROUP, Widget.FIELDS)
+}
 
 
 def map_errors(errors: list[dict[str, Any]], values: FormValues) -> dict[str, list[str]]:
@@ -354,10 +362,11 @@ def error_label(name: str) -> str:
     m = _ROW_RE.match(name)
     if m:
         group, index, sub = m.groups()
-        sub_label = {"name": "Name", "kind": "Art", "ags": "AGS", "title": "Titel", "url": "Adresse"}[sub]
-        return f"{FIELD_LABELS[group]}, Zeile {int(index) + 1}: {sub_label}"
-    if name.startswith("lead."):
-        return f"Hauptverantwortlich: {FIELD_LABELS.get(name, name)}"
-    if name.startswith("contact."):
-        return f"Kontakt: {FIELD_LABELS.get(name, name)}"
-    return FIELD_LABELS.get(name, name or "Profil")
+        return f"{LABELS[group]}, Zeile {int(index) + 1}: {LABELS[f'{group}.{sub}']}"
+    if "." in name and name in LABELS:
+        parent, label = LABELS[name.split(".", 1)[0]], LABELS[name]
+        return label if label == parent else f"{parent}: {label}"
+    return LABELS.get(name, name or "Profil")
+
+
+__all__ = ["FORM_LAYOUT", "HELP_TEXTS", "LABELS", "MARKDOWN_HELP", "SHORT_LABELS", "FormValues", "content_data", "values_from_form", "values_from_profile"]

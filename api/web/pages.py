@@ -1,4 +1,4 @@
-"""Public pages: the search page (/) and the profile page (/profiles/{slug})."""
+"""Public pages: the search page (/), the profile page (/profiles/{slug}, and its PDF) and the comparison (/compare)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,46 +15,26 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from api.auth import resolve_principal
+from api.controllers.pdf import CompareParam, comparison_profiles, dump, profile_pdf_response, profile_url, today
 from api.web.common import page, service
-from catalogue.labels import FIELD_LABELS
+from catalogue import fields as registry
 from catalogue import gazetteer
-from catalogue.errors import NotFound
-from catalogue.models import Profile
 from catalogue.access import PUBLIC_LABEL, principal_labels
-from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchQuery, SearchResult, Sort, to_search_document
+from catalogue.errors import NotFound
+from catalogue.jsonld import json_ld_for
+from catalogue.models import Profile
+from catalogue.pdf import comparison_view
+from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort, to_search_document
 from catalogue.search.base import MAX_PER_PAGE
 from catalogue.search.comparable import Comparable, Reference, find_comparable
-from catalogue.vocabularies import (
-    EditorialStatus,
-    FederalState,
-    FieldOfAction,
-    FundingKind,
-    LegalForm,
-    OrganisationKind,
-    ProjectStatus,
-    SizeClass,
-)
+from catalogue.vocabularies import EditorialStatus, SizeClass
 
 log = logging.getLogger("leuchtturm.web")
 
 PER_PAGE = 10
-# URL parameter of each facet (German, short, shareable) and its allowed values, in display order.
-FACET_PARAMS: dict[str, str] = {
-    "fields_of_action": "feld",
-    "state": "land",
-    "size_class": "groesse",
-    "legal_form": "rechtsform",
-    "project_status": "stand",
-    "funding_kinds": "mittel",
-}
-FACET_VALUES: dict[str, list[str]] = {
-    "fields_of_action": [v.value for v in FieldOfAction],
-    "state": [v.value for v in FederalState],
-    "size_class": [v.value for v in SizeClass],
-    "legal_form": [v.value for v in LegalForm],
-    "project_status": [v.value for v in ProjectStatus],
-    "funding_kinds": [v.value for v in FundingKind],
-}
+# URL parameter of each facet (German, short, shareable) and its allowed values, in display order (field registry).
+FACET_PARAMS: dict[str, str] = {registry.search_key(f): facet.param for f, facet in registry.facets()}
+FACET_VALUES: dict[str, list[str]] = {registry.search_key(f): f.options() for f, _ in registry.facets()}
 SIZE_HINTS: dict[str, str] = {
     SizeClass.RURAL.value: "unter 5.000 Einwohner",
     SizeClass.SMALL_TOWN.value: "5.000 bis 20.000",
@@ -86,7 +65,7 @@ class FacetView:
         return sum(1 for o in self.options if o.selected)
 
 
-def _int_param(raw: str | None, lo: int, hi: int) -> int | None | str:
+def _int_param(raw: str | None, lo: int, hi: int) -> int | str | None:
     """An int in [lo, hi]; None when empty; the raw text when invalid."""
     if raw is None or not raw.strip():
         return None
@@ -180,21 +159,21 @@ async def gazetteer_options() -> list[Any]:
 # ------------------------------------------------------------ "Meinten Sie …?"
 
 
-async def did_you_mean(search: Any, q: str) -> str | None:
+async def did_you_mean(search: SearchBackend, q: str) -> str | None:
     """A corrected query for a search without hits.
 
-    Asks the engine when it offers `suggest(q)`; otherwise compares each query
-    word with the words of published titles, keywords, Handlungsfelder and
-    participating municipalities (difflib, close matches only), taken from
-    the search index with the public label only (never a draft's words).
+    Asks the engine first (`SearchBackend.suggest`); when it has none, compares
+    each query word with the words of published titles, keywords,
+    Handlungsfelder and participating municipalities (difflib, close matches
+    only), taken from the search index with the public label only (never a
+    draft's words).
     """
-    suggest = getattr(search, "suggest", None)
-    if callable(suggest):
-        try:
-            suggestion = await suggest(q)
-            return suggestion or None
-        except Exception:  # noqa: BLE001 - a suggestion is optional
-            return None
+    try:
+        suggestion = await search.suggest(q)
+    except Exception:  # noqa: BLE001 - a suggestion is optional
+        suggestion = None
+    if suggestion:
+        return suggestion
     words = re.findall(r"[\wÄÖÜäöüß-]{3,}", q)
     if not words:
         return None
@@ -218,7 +197,7 @@ VOCABULARY_TTL_S = 300.0
 _vocabularies: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, str]]] = weakref.WeakKeyDictionary()
 
 
-async def _known_words(search: Any) -> dict[str, str]:
+async def _known_words(search: SearchBackend) -> dict[str, str]:
     """Folded word -> spelling, from published profiles in the index; kept for VOCABULARY_TTL_S per engine."""
     cached = _vocabularies.get(search)
     now = time.monotonic()
@@ -324,7 +303,7 @@ class SearchPageController(Controller):
                 suggestion = await did_you_mean(search, q)
         except ValueError as exc:
             errors["q"] = str(exc)
-        except Exception:  # noqa: BLE001 - any engine failure: friendly message, never a stack trace
+        except Exception:
             log.exception("search failed for %r", q)
             unavailable = True
             status = 503
@@ -357,74 +336,27 @@ class SearchPageController(Controller):
 
 # ------------------------------------------------------------ profile page
 
-# The lead engineer wires the PDF; until then /profiles/{slug}.pdf answers 404.
-# Litestar cannot route "{slug}.pdf" next to "{slug}", so the PDF handler plugs in here.
-PdfResponder = Callable[[Request, str], Awaitable[Response]]
-_pdf_responder: list[PdfResponder] = []
+@dataclass(frozen=True)
+class ShownItem:
+    """A field as one section of the profile page shows it (see api/templates/_shown.html)."""
+
+    field: registry.Field
+    show: registry.Show
+    value: Any
+
+    @property
+    def label(self) -> str:
+        return self.show.label or self.field.display_label
 
 
-def register_profile_pdf(responder: PdfResponder) -> None:
-    """Let GET /profiles/{slug}.pdf be answered by `responder(request, slug)`."""
-    _pdf_responder[:] = [responder]
-
-
-def json_ld_for(profile: Profile, url: str) -> dict[str, Any]:
-    """schema.org description of a profile (a Project is an Organization in schema.org)."""
-
-    def org(o: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"@type": "GovernmentOrganization", "name": o.name}
-        if getattr(o, "ags", None):
-            out["identifier"] = {"@type": "PropertyValue", "propertyID": "AGS", "value": o.ags}
-        return out
-
-    data: dict[str, Any] = {
-        "@context": "https://schema.org",
-        "@type": ["Project", "CreativeWork"],
-        "name": profile.title,
-        "url": url,
-        "description": profile.summary or None,
-        "keywords": ", ".join(profile.keywords) or None,
-        "license": profile.licence,
-        "dateModified": profile.updated_at.isoformat(),
-        "datePublished": profile.published_at.isoformat() if profile.published_at else None,
-        "inLanguage": "de",
-    }
-    areas = []
-    for o in [*([profile.lead] if profile.lead else []), *profile.municipalities]:
-        area: dict[str, Any] = {"@type": "AdministrativeArea", "name": o.name}
-        if o.ags:
-            area["identifier"] = o.ags
-        areas.append(area)
-    if profile.state:
-        areas.append({"@type": "State", "name": profile.state.value})
-    if areas:
-        data["areaServed"] = areas
-    if profile.lead:
-        data["sponsor"] = org(profile.lead)
-    funders = [org(o) for o in ([profile.lead] if profile.lead else [])] + [org(m) for m in profile.municipalities]
-    if funders:
-        data["funder"] = funders
-    if profile.funding.programme:
-        grant: dict[str, Any] = {"@type": "MonetaryGrant", "name": profile.funding.programme}
-        if profile.funding.amount_eur is not None:
-            grant["amount"] = {"@type": "MonetaryAmount", "value": profile.funding.amount_eur, "currency": "EUR"}
-        data["funding"] = grant
-    c = profile.contact
-    contact: dict[str, Any] = {"@type": "ContactPoint", "contactType": "Ansprechpartner", "availableLanguage": "de"}
-    for key, value in (("name", c.person or c.organisation), ("telephone", c.phone), ("email", c.email), ("url", c.website)):
-        if value:
-            contact[key] = value
-    if len(contact) > 3:
-        data["contactPoint"] = contact
-    if c.street or c.city:
-        data["address"] = {
-            "@type": "PostalAddress",
-            "streetAddress": c.street,
-            "postalCode": c.postcode,
-            "addressLocality": c.city,
-            "addressCountry": "DE",
-        }
-    return {k: v for k, v in data.items() if v is not None}
+def page_sections(profile: Profile) -> list[tuple[registry.ViewSection, list[ShownItem]]]:
+    """The profile page's sections in order, each with the fields it shows that have a value."""
+    out = []
+    for section in registry.VIEW_SECTIONS:
+        if section.view is registry.View.PAGE:
+            items = [ShownItem(f, s, registry.value_at(profile, f.path)) for f, s in registry.shown(registry.View.PAGE, section.key)]
+            out.append((section, [item for item in items if registry.is_present(item.value)]))
+    return out
 
 
 class ProfilePageController(Controller):
@@ -432,10 +364,8 @@ class ProfilePageController(Controller):
 
     @get("/profiles/{slug:str}", name="web:profile")
     async def profile_page(self, request: Request, slug: FromPath[str]) -> Response:
-        if slug.endswith(".pdf"):
-            if _pdf_responder:
-                return await _pdf_responder[0](request, slug.removesuffix(".pdf"))
-            raise NotFound("Das PDF dieses Profils ist noch nicht verfügbar.")
+        if slug.endswith(".pdf"):  # Litestar cannot route "{slug}.pdf" beside "{slug}"
+            return await profile_pdf_response(request, slug.removesuffix(".pdf"))
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
             raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
         principal = await resolve_principal(request)
@@ -449,7 +379,7 @@ class ProfilePageController(Controller):
             comparable = await find_comparable(
                 request.app.state.runtime.search, Reference.from_document(doc), labels=principal_labels(principal), limit=5
             )
-        except Exception:  # noqa: BLE001 - the page works without the comparison
+        except Exception:
             log.exception("comparable projects failed for %s", slug)
             comparable_unavailable = True
         is_owner = principal is not None and principal.username == profile.owner
@@ -464,5 +394,19 @@ class ProfilePageController(Controller):
             can_edit=principal is not None and (principal.is_reviewer or (is_owner and profile.status == EditorialStatus.DRAFT)),
             can_see_history=principal is not None and (principal.is_reviewer or is_owner),
             can_confirm=principal is not None and (principal.is_reviewer or is_owner),
-            labels=FIELD_LABELS,
+            sections=page_sections(profile),
         )
+
+
+# ------------------------------------------------------------ comparison page
+
+
+class ComparePageController(Controller):
+    include_in_schema = False
+
+    @get("/compare", name="web:compare")
+    async def compare_page(self, request: Request, profiles: CompareParam) -> Response:
+        """Two or three projects side by side; the rows come from the field registry (view "compare")."""
+        items = await comparison_profiles(request, profiles)
+        view = comparison_view([dump(p) for p in items], urls=[profile_url(request, p.slug) for p in items], generated_at=today())
+        return await page(request, "compare.html", view=view, items=items, profiles_param=",".join(p.slug for p in items))

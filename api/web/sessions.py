@@ -57,10 +57,10 @@ async def resolve_session(request: Request) -> Principal | None:
     if found is None:
         return None
     session, principal = found
-    if request.method not in SAFE_METHODS and request.url.path.startswith("/api/"):
-        # Cookie-authenticated API writes need the CSRF header; without it the caller is anonymous.
-        if not secrets.compare_digest(request.headers.get(CSRF_HEADER, ""), session.csrf_token):
-            return None
+    # Cookie-authenticated API writes need the CSRF header; without it the caller is anonymous.
+    is_api_write = request.method not in SAFE_METHODS and request.url.path.startswith("/api/")
+    if is_api_write and not secrets.compare_digest(request.headers.get(CSRF_HEADER, ""), session.csrf_token):
+        return None
     return principal
 
 
@@ -90,18 +90,18 @@ def check_login_csrf(request: Request, form: Any) -> None:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     sent = str(form.get(CSRF_FIELD) or "")
     if not expected or not sent or not secrets.compare_digest(expected, sent):
-        raise CsrfFailed()
+        raise CsrfFailed
 
 
 async def check_csrf(request: Request, form: Any) -> tuple[WebSession, Principal]:
     """Check a logged-in user's form; returns the session. Raises CsrfFailed."""
     found = await current_session(request)
     if found is None:
-        raise CsrfFailed()
+        raise CsrfFailed
     session, principal = found
     sent = str(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or "")
     if not sent or not secrets.compare_digest(sent, session.csrf_token):
-        raise CsrfFailed()
+        raise CsrfFailed
     return session, principal
 
 

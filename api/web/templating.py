@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +27,11 @@ def _status_label(value: Any) -> str:
         return EDITORIAL_STATUS_LABELS[EditorialStatus(str(value))]
     except ValueError:
         return str(value or "")
+
+
+def _plain(value: Any) -> Any:
+    """A controlled-list value as its German text (enums show their value)."""
+    return value.value if isinstance(value, Enum) else value
 
 
 def json_ld(data: Any) -> Markup:
@@ -74,13 +80,17 @@ def build_environment() -> Environment:
         de_eur=format_eur_de,
         markdown=lambda text: Markup(render_html(text or "")),  # noqa: S704 - render_html returns safe HTML
         status_label=_status_label,
+        plain=_plain,
         json_ld=json_ld,
         input_id=forms.input_id,
     )
     env.globals.update(
-        labels=forms.FIELD_LABELS,
+        labels=forms.LABELS,
+        short_labels=forms.SHORT_LABELS,
         help=forms.HELP_TEXTS,
-        vocab=forms.VOCAB,
+        form_layout=forms.FORM_LAYOUT,
+        subfield_rows=forms.subfield_rows,
+        input_attrs=forms.input_attrs,
         role_labels=ROLE_LABELS,
         markdown_help=forms.MARKDOWN_HELP,
         query=_query,

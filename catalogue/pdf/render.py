@@ -16,10 +16,12 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import typst
 
+from catalogue import fields as registry
+from catalogue.fields import Field, View
 from catalogue.formatting import format_date_de, format_eur_de, format_float_de, format_int_de
 from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, EditorialStatus, PartnerKind
@@ -30,20 +32,15 @@ COMPARISON_TEMPLATE = TEMPLATE_DIR / "comparison.typ"
 
 PRODUCER = "Leuchtturm – Katalog kommunaler Projekte"
 
-# (field, German label) of the long Markdown texts, in print order.
-SECTIONS: tuple[tuple[str, str], ...] = (
-    ("occasion", "Anlass"),
-    ("goal", "Ziel"),
-    ("implementation", "Umsetzung"),
-    ("results", "Ergebnisse / Vorteile"),
-    ("lessons", "Erfahrungen / Stolpersteine"),
-)
+# What a field's value reads like in print, by its display kind ("how") in the field registry.
+URL_LABEL = "Profil online"
+UPDATED_LABEL = "Stand"
 
 try:  # the "erstellt am" date is a German calendar date
     from zoneinfo import ZoneInfo
 
     _LOCAL_TZ: Any = ZoneInfo("Europe/Berlin")
-except Exception:  # pragma: no cover - no tz database in a slim container
+except Exception:  # noqa: BLE001 - no tz database in a slim container: any failure means UTC
     _LOCAL_TZ = UTC
 
 
@@ -98,15 +95,19 @@ def area_text(profile: Mapping[str, Any]) -> str:
     return "" if area is None else f"{format_float_de(float(area), 2)}\u00a0km²"
 
 
+def _label(path: str) -> str:
+    return registry.field(path).display_label
+
+
 def funding_details(funding: Mapping[str, Any]) -> list[dict[str, str]]:
     details = []
     kinds = [str(k) for k in funding.get("kinds") or []]
     if kinds:
-        details.append({"label": "Art", "value": ", ".join(kinds)})
+        details.append({"label": _label("funding.kinds"), "value": ", ".join(kinds)})
     if _text(funding.get("programme")):
-        details.append({"label": "Programm", "value": _text(funding["programme"])})
+        details.append({"label": _label("funding.programme"), "value": _text(funding["programme"])})
     if funding.get("amount_eur") is not None:
-        details.append({"label": "Betrag", "value": format_eur_de(funding["amount_eur"])})
+        details.append({"label": _label("funding.amount_eur"), "value": format_eur_de(funding["amount_eur"])})
     return details
 
 
@@ -121,11 +122,11 @@ def contact_lines(contact: Mapping[str, Any]) -> list[dict[str, Any]]:
     add(_text(contact.get("person")))
     add(_text(contact.get("street")))
     add(" ".join(p for p in (_text(contact.get("postcode")), _text(contact.get("city"))) if p))
-    add(_text(contact.get("phone")), "Telefon")
+    add(_text(contact.get("phone")), _label("contact.phone"))
     email = _text(contact.get("email"))
-    add(email, "E-Mail", safe_url(f"mailto:{email}") if email else None)
+    add(email, _label("contact.email"), safe_url(f"mailto:{email}") if email else None)
     website = _text(contact.get("website"))
-    add(website, "Web", safe_url(website))
+    add(website, _label("contact.website"), safe_url(website))
     return lines
 
 
@@ -170,81 +171,118 @@ def _meta(profile: Mapping[str, Any], generated_at: datetime, title: str | None 
 # ---------------------------------------------------------------- views
 
 
+def _lead_with_ags(profile: Mapping[str, Any], f: Field) -> str:
+    lead = profile.get(f.path) or {}
+    text = _org_name(lead)
+    if text and _text(lead.get("ags")):
+        text += f" (AGS {_text(lead['ags'])})"
+    return text
+
+
+def _funding(profile: Mapping[str, Any], f: Field) -> dict[str, Any]:
+    funding = profile.get(f.path) or {}
+    return {"blocks": to_blocks(_text(funding.get("text"))), "details": funding_details(funding)}
+
+
+def _funding_cell(profile: Mapping[str, Any], f: Field) -> dict[str, Any]:
+    funding = profile.get(f.path) or {}
+    return {
+        "parts": [f"{d['label']}: {d['value']}" for d in funding_details(funding)],
+        "text": _short(blocks_to_plain_text(to_blocks(_text(funding.get("text")))), 260),
+    }
+
+
+def _links(profile: Mapping[str, Any], f: Field) -> list[dict[str, Any]]:
+    return [
+        {"title": _text(link.get("title")), "url": safe_url(_text(link.get("url")))}
+        for link in profile.get(f.path) or []
+        if safe_url(_text(link.get("url")))
+    ]
+
+
+def _with_district(profile: Mapping[str, Any], f: Field) -> str:
+    return ", ".join(p for p in (_text(profile.get(f.path)), _text(profile.get("district"))) if p)
+
+
+# The printed value of a field, by its display kind ("how" in catalogue/fields.py).
+FORMATTERS: dict[str, Any] = {
+    "text": lambda p, f: _text(registry.value_at(p, f.path)),
+    "joined": lambda p, f: ", ".join(str(v) for v in registry.value_at(p, f.path) or []),
+    "list": lambda p, f: [str(v) for v in registry.value_at(p, f.path) or []],
+    "chips": lambda p, f: [str(v) for v in registry.value_at(p, f.path) or []],
+    "name": lambda p, f: _org_name(p.get(f.path)),
+    "names": lambda p, f: ", ".join(n for n in (_org_name(m) for m in p.get(f.path) or []) if n),
+    "partners": lambda p, f: ", ".join(_partner_label(x) for x in p.get(f.path) or [] if _text(x.get("name"))),
+    "organisation_ags": _lead_with_ags,
+    "population": lambda p, f: population_text(p),
+    "area": lambda p, f: area_text(p),
+    "with_district": _with_district,
+    "markdown": lambda p, f: to_blocks(_text(p.get(f.path))),
+    "funding": _funding,
+    "contact": lambda p, f: contact_lines(p.get(f.path) or {}),
+    "links": _links,
+}
+
+
+def _items(view: View, section: str, profile: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """{label, value} of every field a section of a view shows, in order."""
+    return [
+        {"key": f.path, "label": show.label or f.display_label, "how": show.how, "value": FORMATTERS[show.how](profile, f)}
+        for f, show in registry.shown(view, section)
+    ]
+
+
+def _filled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [item for item in items if item["value"]]
+
+
 def profile_view(profile: Mapping[str, Any], *, url: str, generated_at: datetime) -> dict[str, Any]:
-    """The JSON the profile template reads: every string ready to print."""
+    """The JSON the profile template reads: every string and label ready to print."""
     lead = profile.get("lead") or {}
-    municipalities = [_org_name(m) for m in profile.get("municipalities") or [] if _org_name(m)]
-    partners = [_partner_label(p) for p in profile.get("partners") or [] if _text(p.get("name"))]
-
-    lead_text = _org_name(lead)
-    if lead_text and _text(lead.get("ags")):
-        lead_text += f" (AGS {_text(lead['ags'])})"
-
-    facts = []
-    for label, value in (
-        ("Stichworte", ", ".join(str(k) for k in profile.get("keywords") or [])),
-        ("Hauptverantwortlich", lead_text),
-        ("Beteiligte Kommunen", ", ".join(municipalities)),
-        ("Sonstige Beteiligte", ", ".join(partners)),
-    ):
-        if value:
-            facts.append({"label": label, "value": value})
-
     subtitle_parts = [p for p in (_org_name(lead), _text(profile.get("state"))) if p]
-    funding = profile.get("funding") or {}
     provenance, provenance_link = provenance_text(profile.get("provenance"))
     url_link = safe_url(url)
     created = format_date_de(_local(generated_at))
 
     closing: list[dict[str, Any]] = []
     if provenance:
-        closing.append({"label": "Quelle", "value": provenance, "link": provenance_link})
-    closing.append({"label": "Lizenz", "value": _text(profile.get("licence")) or "CC BY 4.0", "link": None})
+        closing.append({"label": registry.META_LABELS["provenance"], "value": provenance, "link": provenance_link})
+    closing += [{"label": i["label"], "value": i["value"] or _default(i["key"]), "link": None} for i in _items(View.PDF, "closing", profile)]
     if profile.get("updated_at"):
-        closing.append({"label": "Stand", "value": format_date_de(_local(datetime.fromisoformat(str(profile["updated_at"])))), "link": None})
+        closing.append({"label": UPDATED_LABEL, "value": format_date_de(_local(datetime.fromisoformat(str(profile["updated_at"])))), "link": None})
     if url:
-        closing.append({"label": "Profil online", "value": url, "link": url_link})
+        closing.append({"label": URL_LABEL, "value": url, "link": url_link})
 
+    (funding,) = _items(View.PDF, "funding", profile)
+    (contact,) = _items(View.PDF, "contact", profile)
+    (links,) = _items(View.PDF, "links", profile)
     return {
         "meta": _meta(profile, generated_at),
         "title": _text(profile.get("title")),
         "subtitle": " · ".join(subtitle_parts),
         "summary": _text(profile.get("summary")),
         "status_note": _status_note(profile),
-        "fields_of_action": [str(f) for f in profile.get("fields_of_action") or []],
-        "facts": facts,
+        "chips": [v for item in _items(View.PDF, "chips", profile) for v in item["value"]],
+        "facts": [{"label": i["label"], "value": i["value"]} for i in _filled(_items(View.PDF, "facts", profile))],
         "kurzprofil": {
-            "left": [
-                {"label": "Einwohner", "value": population_text(profile)},
-                {"label": "Fläche", "value": area_text(profile)},
-                {"label": "Größenklasse", "value": _text(profile.get("size_class"))},
-            ],
-            "right": [
-                {"label": "Bundesland", "value": _text(profile.get("state"))},
-                {"label": "Regierungsbezirk", "value": _text(profile.get("district"))},
-            ],
+            "title": registry.view_section(View.PDF, "kurzprofil_left").title,
+            "left": [{"label": i["label"], "value": i["value"]} for i in _items(View.PDF, "kurzprofil_left", profile)],
+            "right": [{"label": i["label"], "value": i["value"]} for i in _items(View.PDF, "kurzprofil_right", profile)],
         },
-        "sections": [
-            {"label": label, "blocks": blocks}
-            for field, label in SECTIONS
-            if (blocks := to_blocks(_text(profile.get(field))))
-        ],
-        "funding": {"blocks": to_blocks(_text(funding.get("text"))), "details": funding_details(funding)},
-        "status_strip": [
-            {"label": "Rechtsform", "value": _text(profile.get("legal_form"))},
-            {"label": "Zusammenarbeit seit", "value": _text(profile.get("collaboration_since"))},
-            {"label": "Projektstand", "value": _text(profile.get("project_status"))},
-        ],
-        "contact": contact_lines(profile.get("contact") or {}),
-        "links": [
-            {"title": _text(link.get("title")), "url": safe_url(_text(link.get("url")))}
-            for link in profile.get("links") or []
-            if safe_url(_text(link.get("url")))
-        ],
-        "closing": closing,
+        "sections": [{"label": i["label"], "blocks": i["value"]} for i in _filled(_items(View.PDF, "sections", profile))],
+        "funding": {"label": funding["label"], **funding["value"]},
+        "status_strip": [{"label": i["label"], "value": i["value"]} for i in _items(View.PDF, "status", profile)],
+        "contact": {"label": contact["label"], "lines": contact["value"]},
+        "links": {"label": links["label"], "items": links["value"]},
+        "closing": {"label": registry.view_section(View.PDF, "closing").title, "rows": closing},
         "url": url if url_link else "",
         "created": created,
     }
+
+
+def _default(path: str) -> str:
+    default = registry.field(path).model_field().default
+    return default if isinstance(default, str) else ""
 
 
 def _short(text: str, limit: int) -> str:
@@ -262,31 +300,14 @@ def comparison_view(profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str
     if len(urls) != len(profiles):
         raise ValueError("Für jedes Profil wird genau eine Adresse benötigt.")
 
-    columns = []
-    for profile, url in zip(profiles, urls, strict=True):
-        funding = profile.get("funding") or {}
-        funding_parts = [f"{d['label']}: {d['value']}" for d in funding_details(funding)]
-        funding_text = blocks_to_plain_text(to_blocks(_text(funding.get("text"))))
-        contact = profile.get("contact") or {}
-        columns.append(
-            {
-                "title": _text(profile.get("title")),
-                "summary": _short(_text(profile.get("summary")), 320),
-                "url": url if safe_url(url) else "",
-                "lead": _org_name(profile.get("lead")),
-                "state": ", ".join(p for p in (_text(profile.get("state")), _text(profile.get("district"))) if p),
-                "population": population_text(profile),
-                "area": area_text(profile),
-                "size_class": _text(profile.get("size_class")),
-                "fields_of_action": [str(f) for f in profile.get("fields_of_action") or []],
-                "legal_form": _text(profile.get("legal_form")),
-                "funding": funding_parts,
-                "funding_text": _short(funding_text, 260),
-                "collaboration_since": _text(profile.get("collaboration_since")),
-                "project_status": _text(profile.get("project_status")),
-                "contact": contact_lines(contact),
-            }
-        )
+    columns = [
+        {"title": _text(p.get("title")), "summary": _short(_text(p.get("summary")), 320), "url": url if safe_url(url) else ""}
+        for p, url in zip(profiles, urls, strict=True)
+    ]
+    rows = []
+    for f, show in registry.shown(View.COMPARE, "rows"):
+        formatter = _funding_cell if show.how == "funding" else FORMATTERS[show.how]
+        rows.append({"key": f.path, "label": show.label or f.display_label, "how": show.how, "cells": [formatter(p, f) for p in profiles]})
     created = format_date_de(_local(generated_at))
     titles = " / ".join(c["title"] for c in columns)
     meta = {
@@ -296,24 +317,25 @@ def comparison_view(profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str
         "keywords": sorted({str(f) for p in profiles for f in p.get("fields_of_action") or []}),
         "date": _date_parts(generated_at),
     }
-    return {"meta": meta, "columns": columns, "created": created, "count": len(columns)}
+    return {"meta": meta, "columns": columns, "rows": rows, "url_label": URL_LABEL, "created": created, "count": len(columns)}
 
 
 # ---------------------------------------------------------------- compile
 
 
-def _compile(template: Path, view: Mapping[str, Any], *, fmt: str, generated_at: datetime, ppi: float | None = None) -> bytes | list[bytes]:
+def _compile(
+    template: Path, view: Mapping[str, Any], *, fmt: Literal["pdf", "png"], generated_at: datetime, ppi: float | None = None
+) -> bytes | list[bytes]:
     data = json.dumps(view, ensure_ascii=False, separators=(",", ":"))
-    result = typst.compile(
+    result: bytes | list[bytes] = typst.compile(  # a list of images for a PNG of several pages
         str(template),
         root=str(TEMPLATE_DIR),
         sys_inputs={"data": data},
-        format=fmt,  # type: ignore[arg-type]
+        format=fmt,
         ppi=ppi,
         ignore_system_fonts=True,
         timestamp=_aware(generated_at).astimezone(UTC),
     )
-    assert result is not None
     return result
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from catalogue.search.base import (
-    FACET_LABELS,
-    FACETS,
     SORT_LABELS,
     Candidate,
     Hit,
@@ -21,7 +19,7 @@ from catalogue.search.base import (
     SearchResult,
     Sort,
 )
-from catalogue.search.documents import to_search_document
+from catalogue.search.documents import FACET_LABELS, FACETS, to_search_document
 
 
 def create_backend(meili_url: str | None, meili_key: str | None, data_dir: Path) -> SearchBackend:

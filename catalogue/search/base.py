@@ -16,34 +16,17 @@ keyword argument: a document is found only when it has one of them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-# Facet fields of a search document, in display order, with German labels.
-FACETS: tuple[str, ...] = (
-    "fields_of_action",
-    "state",
-    "size_class",
-    "legal_form",
-    "project_status",
-    "funding_kinds",
-)
-FACET_LABELS: dict[str, str] = {
-    "fields_of_action": "Handlungsfeld",
-    "state": "Bundesland",
-    "size_class": "Gemeindegrößenklasse",
-    "legal_form": "Rechtsform",
-    "project_status": "Projektstand",
-    "funding_kinds": "Finanzierung",
-}
+# The search document's keys (catalogue/search/documents.py): the facets, in
+# display order, from the field registry; the filters that are not facets
+# (status, owner) and the permission labels from the document's editorial block.
+from catalogue.search.documents import CREATED, FACETS, FILTER_ONLY, PUBLISHED, SORTABLE, UPDATED
 
-# Fields that filter but are not facets: the editorial state and the owner (lists).
-FILTER_ONLY: tuple[str, ...] = ("status", "owner")
 FILTERS: tuple[str, ...] = (*FACETS, *FILTER_ONLY)
-# The field holding a document's permission labels.
-LABELS_FIELD = "labels"
 MAX_LABELS = 20
 
 MAX_PER_PAGE = 100
@@ -53,7 +36,7 @@ MAX_FILTER_VALUES = 50
 
 SearchDocument = dict[str, Any]
 ProgressCallback = Callable[[int], None]
-DocumentSource = Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]]
+DocumentSource = AsyncIterable[Mapping[str, Any]]  # streamed from the store (catalogue.search.sync)
 
 
 class Sort(StrEnum):
@@ -71,15 +54,17 @@ class Sort(StrEnum):
 
 # Sort -> (document field, descending). Documents without the field come last either way.
 SORT_FIELDS: dict[Sort, tuple[str, bool]] = {
-    Sort.NEWEST: ("published_at", True),
-    Sort.NEWEST_ASC: ("published_at", False),
+    Sort.NEWEST: (PUBLISHED, True),
+    Sort.NEWEST_ASC: (PUBLISHED, False),
     Sort.TITLE: ("title_sort", False),
     Sort.TITLE_DESC: ("title_sort", True),
-    Sort.UPDATED: ("updated_at", True),
-    Sort.UPDATED_ASC: ("updated_at", False),
-    Sort.CREATED: ("created_at", True),
-    Sort.CREATED_ASC: ("created_at", False),
+    Sort.UPDATED: (UPDATED, True),
+    Sort.UPDATED_ASC: (UPDATED, False),
+    Sort.CREATED: (CREATED, True),
+    Sort.CREATED_ASC: (CREATED, False),
 }
+if _unsortable := {name for name, _ in SORT_FIELDS.values()} - set(SORTABLE):
+    raise RuntimeError(f"sorts on keys the backends cannot sort by: {sorted(_unsortable)}")
 
 
 SORT_LABELS: dict[Sort, str] = {
@@ -114,9 +99,8 @@ def check_filters(filters: Mapping[str, Sequence[str]] | None) -> dict[str, tupl
     for name, values in dict(filters or {}).items():
         if name not in FILTERS:
             raise ValueError(f"Unbekannter Filter: {name}")
-        if isinstance(values, str):
-            values = (values,)
-        vals = tuple(dict.fromkeys(str(v) for v in values if v is not None and str(v) != ""))
+        given = (values,) if isinstance(values, str) else values
+        vals = tuple(dict.fromkeys(str(v) for v in given if v is not None and str(v) != ""))
         if len(vals) > MAX_FILTER_VALUES:
             raise ValueError(f"Zu viele Werte für Filter {name}")
         if vals:
@@ -229,9 +213,20 @@ class Candidate:
 
 @runtime_checkable
 class SearchBackend(Protocol):
-    """What the service layer may ask of a search engine. All methods are coroutines."""
+    """What the service layer may ask of a search engine. All methods are coroutines.
+
+    Backends subclass this protocol, so they inherit the defaults of the
+    optional capabilities (`needs_reindex`, `suggest`) and declare the rest.
+    """
 
     name: str
+    # True when the index is missing or was built for another schema: the
+    # runtime then rebuilds it from the store at start (Tantivy sets it).
+    needs_reindex: bool = False
+
+    async def suggest(self, q: str) -> str | None:
+        """A corrected query for a search without hits, or None (then the caller finds its own)."""
+        return None
 
     async def prepare(self) -> None:
         """Create the index if needed and apply settings (idempotent)."""
@@ -271,7 +266,7 @@ class SearchBackend(Protocol):
         """
 
     async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:
-        """Index `docs` into a fresh index and swap it in atomically; returns the number indexed.
+        """Index `docs` (an async stream) into a fresh index and swap it in atomically; returns the number indexed.
 
         Searches keep answering from the old index until the swap. Changes
         made through upsert/delete while the rebuild runs are not lost.

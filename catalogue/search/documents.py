@@ -13,38 +13,78 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
-try:  # written by another part of the project; keep a crude fallback
-    from catalogue.markdown import to_plain_text as _markdown_to_plain_text
-except ImportError:  # pragma: no cover - only before catalogue.markdown exists
-    _markdown_to_plain_text = None
-
+from catalogue import fields as registry
 from catalogue.access import document_labels
+from catalogue.fields import Field, Priority
+from catalogue.markdown import to_plain_text
 from catalogue.vocabularies import EditorialStatus, size_class_for
 
-TEXT_FIELDS: tuple[str, ...] = ("occasion", "goal", "implementation", "results", "lessons")
+# ---------------------------------------------------------------- fields, from the field registry
+#
+# Every profile field with a search role in catalogue/fields.py fills one key of
+# the search document; several fields may fill one text key ("texts": the long
+# texts, the funding text and programme). The backends' field lists below are
+# derived here, in one place.
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_MARKS = re.compile(r"(^|\s)[#>]+\s*|[*_`~]+|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
+
+def _content_keys() -> dict[str, tuple[Field, ...]]:
+    keys: dict[str, list[Field]] = {}
+    for f in registry.BY_PATH.values():
+        if f.search is not None:
+            keys.setdefault(registry.search_key(f), []).append(f)
+    return {k: tuple(v) for k, v in keys.items()}
 
 
-def _crude_plain_text(text: str) -> str:
-    text = _MD_LINK.sub(r"\1", text)
-    text = _MD_MARKS.sub(lambda m: m.group(1) or "", text)
-    return re.sub(r"[ \t]+", " ", text).strip()
+CONTENT_KEYS: dict[str, tuple[Field, ...]] = _content_keys()
+
+
+def _priority(fields: tuple[Field, ...]) -> Priority | None:
+    found = {f.search.text for f in fields if f.search is not None and f.search.text is not None}
+    if len(found) > 1:
+        raise RuntimeError(f"search fields {[f.path for f in fields]} share a key but not a priority")
+    return found.pop() if found else None
+
+
+# Searchable keys, highest priority first (registry order within a priority).
+SEARCHABLE: tuple[tuple[str, Priority], ...] = tuple(
+    sorted(((k, p) for k, fs in CONTENT_KEYS.items() if (p := _priority(fs)) is not None), key=lambda kp: kp[1])
+)
+FACETS: tuple[str, ...] = tuple(registry.search_key(f) for f, _ in registry.facets())
+FACET_LABELS: dict[str, str] = {registry.search_key(f): facet.label for f, facet in registry.facets()}
+RANGES: tuple[str, ...] = tuple(k for k, fs in CONTENT_KEYS.items() if any(f.search and f.search.range for f in fs))
+SORT_KEYS: tuple[str, ...] = tuple(f"{k}_sort" for k, fs in CONTENT_KEYS.items() if any(f.search and f.search.sort for f in fs))
+
+# ---------------------------------------------------------------- the editorial block
+#
+# Keys of the document itself, not profile content (`editorial_fields` below):
+# the editorial state and owner that lists filter on, the permission labels
+# every query filters on (catalogue.access), the version and the reviewers'
+# note that lists show, and the timestamps lists sort by.
+STATUS = "status"
+OWNER = "owner"
+FILTER_ONLY: tuple[str, ...] = (STATUS, OWNER)  # filters that are not facets
+LABELS_FIELD = "labels"
+PUBLISHED = "published_at"
+UPDATED = "updated_at"
+CREATED = "created_at"
+TIMESTAMPS: tuple[str, ...] = (PUBLISHED, UPDATED, CREATED)
+EDITORIAL_KEYS: tuple[str, ...] = (*FILTER_ONLY, LABELS_FIELD, "version", "review_note", *TIMESTAMPS)
+
+# The backends' field lists.
+FILTERABLE: tuple[str, ...] = (*FACETS, *RANGES, PUBLISHED, "id", *FILTER_ONLY, LABELS_FIELD)
+SORTABLE: tuple[str, ...] = (*TIMESTAMPS, *SORT_KEYS)
+
+if clash := {"id", "slug", *SORT_KEYS, *EDITORIAL_KEYS} & set(CONTENT_KEYS):
+    raise RuntimeError(f"search keys of the field registry clash with the document's own keys: {sorted(clash)}")
 
 
 def plain_text(markdown: str | None) -> str:
-    """Markdown to plain text (catalogue.markdown if available, else a crude strip)."""
-    if not markdown:
-        return ""
-    if _markdown_to_plain_text is not None:
-        return _markdown_to_plain_text(markdown)
-    return _crude_plain_text(markdown)
+    """Markdown to plain text (catalogue.markdown)."""
+    return to_plain_text(markdown) if markdown else ""
 
 
 def fold_for_sort(text: str) -> str:
@@ -67,20 +107,11 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
-def _names(items: Iterable[Any] | None) -> list[str]:
-    out: list[str] = []
-    for item in items or ():
-        name = _get(item, "name")
-        if name:
-            out.append(str(name))
-    return out
-
-
 def _timestamp(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
@@ -90,65 +121,64 @@ def _timestamp(value: Any) -> int | None:
     return int(value)
 
 
+def _through_list(f: Field) -> bool:
+    """Whether a path passes through a list of objects ("municipalities.name")."""
+    parts = f.path.split(".")
+    return any(registry.field(".".join(parts[:i])).kind() == "models" for i in range(1, len(parts)))
+
+
+def _content_value(profile: Any, f: Field) -> Any:
+    value = registry.value_at(profile, f.path)
+    if f.is_markdown:
+        return plain_text(value or "")
+    if f.kind() in ("list", "enums") or _through_list(f):
+        return [str(_value(v)) for v in value or () if v is not None and v != ""]
+    value = _value(value)
+    if value is None and f.kind() == "str" and f.model_field().default == "":
+        return ""
+    return str(value) if isinstance(value, str) else value
+
+
 def to_search_document(profile: Any) -> dict[str, Any]:
     """The search document of a profile (a `Profile`, also one built with
     `model_construct`, or a dict shaped like `Profile.model_dump(mode="json")`).
 
     `id` is `str(profile.id)`; a profile without id falls back to its slug.
+    The content keys come from the field registry (`CONTENT_KEYS`), the
+    editorial block from `editorial_fields`.
     """
     pid = _get(profile, "id")
     slug = str(_get(profile, "slug") or "")
-    lead = _get(profile, "lead")
-    funding = _get(profile, "funding")
-    size_class = _value(_get(profile, "size_class"))
-    if size_class is None:
+    doc: dict[str, Any] = {"id": str(pid) if pid is not None else slug, "slug": slug}
+    for key, fields in CONTENT_KEYS.items():
+        if len(fields) == 1:
+            doc[key] = _content_value(profile, fields[0])
+        else:  # one text from several fields
+            texts = [str(_content_value(profile, f) or "") for f in fields]
+            doc[key] = "\n\n".join(t for t in texts if t.strip())
+    for sort_key in SORT_KEYS:
+        doc[sort_key] = fold_for_sort(str(doc.get(sort_key.removesuffix("_sort")) or ""))
+    if doc.get("size_class") is None:  # derived; computed here for a profile built without it
+        lead = _get(profile, "lead")
         derived = size_class_for(_get(profile, "population"), _value(_get(lead, "kind")))
-        size_class = derived.value if derived else None
-    texts = [plain_text(_get(profile, name) or "") for name in TEXT_FIELDS]
-    texts.append(plain_text(_get(funding, "text") or ""))
-    programme = _get(funding, "programme")
-    if programme:
-        texts.append(str(programme))
-    title = str(_get(profile, "title") or "")
-    return {
-        "id": str(pid) if pid is not None else slug,
-        "slug": slug,
-        "title": title,
-        "title_sort": fold_for_sort(title),
-        "summary": str(_get(profile, "summary") or ""),
-        "keywords": [str(k) for k in _get(profile, "keywords") or ()],
-        "texts": "\n\n".join(t for t in texts if t.strip()),
-        "lead": str(_get(lead, "name")) if _get(lead, "name") else None,
-        "lead_kind": _value(_get(lead, "kind")),
-        "municipalities": _names(_get(profile, "municipalities")),
-        "partners": _names(_get(profile, "partners")),
-        "state": _value(_get(profile, "state")),
-        "district": _get(profile, "district"),
-        "size_class": size_class,
-        "population": _get(profile, "population"),
-        "fields_of_action": [str(_value(f)) for f in _get(profile, "fields_of_action") or ()],
-        "legal_form": _value(_get(profile, "legal_form")),
-        "project_status": _value(_get(profile, "project_status")),
-        "funding_kinds": [str(_value(k)) for k in _get(funding, "kinds") or ()],
-        "collaboration_since": _get(profile, "collaboration_since"),
-        **editorial_fields(profile),
-    }
+        doc["size_class"] = derived.value if derived else None
+    doc.update(editorial_fields(profile))
+    return doc
 
 
 def editorial_fields(profile: Any) -> dict[str, Any]:
-    """Editorial state, owner, permission labels and timestamps: what lists filter, sort and show."""
+    """The editorial block (`EDITORIAL_KEYS`): state, owner, permission labels,
+    version, the reviewers' note and the timestamps; what lists filter, sort and show."""
     status = str(_value(_get(profile, "status")) or EditorialStatus.DRAFT.value)
-    owner = _get(profile, "owner") or None
+    owner = _get(profile, OWNER) or None
     comments = _get(profile, "review_comments") or ()
     # the reviewers' last comment, shown to the owner beside a returned draft
     note = _get(comments[-1], "text") if comments and status == EditorialStatus.DRAFT.value else None
     return {
-        "status": status,
-        "owner": str(owner) if owner else None,
-        "labels": document_labels(owner=owner, status=status),
+        STATUS: status,
+        OWNER: str(owner) if owner else None,
+        LABELS_FIELD: document_labels(owner=owner, status=status),
         "version": int(_get(profile, "version") or 0),
         "review_note": str(note) if note else None,
-        "created_at": _timestamp(_get(profile, "created_at")),
-        "updated_at": _timestamp(_get(profile, "updated_at")),
-        "published_at": _timestamp(_get(profile, "published_at")),
+        **{key: _timestamp(_get(profile, key)) for key in TIMESTAMPS},
     }

@@ -2,14 +2,15 @@
 
 Settings (applied by `prepare` and to every rebuilt index):
 
-* searchable attributes in priority order: title, keywords, summary, the
-  organisation names, district and state, then the long texts;
-* filterable: the facets, population, collaboration_since, published_at, id,
-  and for lists and permissions status, owner, labels; sortable: the
-  timestamps and title_sort; ranking rules with "sort" first, so explicit
-  sorts ("newest", "title", "updated", …) order strictly like the Tantivy
-  backend (the sort rule does nothing for a query without `sort`, i.e.
-  relevance order);
+* searchable attributes in priority order (title, keywords, summary, the
+  organisation and place names, then the long texts), filterable (the facets,
+  the ranges population and collaboration_since, published_at, id, and for
+  lists and permissions status, owner, labels) and sortable (the timestamps
+  and title_sort): all from catalogue/search/documents.py (the content keys
+  from the field registry, the rest from the document's editorial block);
+  ranking rules with "sort" first, so explicit sorts ("newest", "title",
+  "updated", …) order strictly like the Tantivy backend (the sort rule does
+  nothing for a query without `sort`, i.e. relevance order);
 * `localizedAttributes` with locale "deu" for every attribute, German stop
   words, synonyms from catalogue.synonyms (every member of a group maps to all
   others, so both directions work); typo tolerance set explicitly to one
@@ -43,7 +44,7 @@ import html
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from meilisearch_python_sdk import AsyncClient
@@ -57,16 +58,15 @@ from meilisearch_python_sdk.models.settings import (
     TypoTolerance,
 )
 
+from catalogue.search import documents
 from catalogue.search.base import (
-    FACETS,
-    FILTER_ONLY,
     FILTERS,
-    LABELS_FIELD,
     SORT_FIELDS,
     Candidate,
     DocumentSource,
     Hit,
     ProgressCallback,
+    SearchBackend,
     SearchError,
     SearchQuery,
     SearchResult,
@@ -74,6 +74,7 @@ from catalogue.search.base import (
     check_filters,
     check_labels,
 )
+from catalogue.search.documents import FACETS, LABELS_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -82,20 +83,10 @@ LOCALES = ["deu"]
 BATCH = 1000
 TASK_TIMEOUT_MS = 120_000
 
-SEARCHABLE = [
-    "title",
-    "keywords",
-    "summary",
-    "lead",
-    "municipalities",
-    "partners",
-    "district",
-    "state",
-    "texts",
-]
-FILTERABLE = [*FACETS, "population", "collaboration_since", "published_at", "id",
-              *FILTER_ONLY, LABELS_FIELD]  # lists and permissions
-SORTABLE = ["published_at", "title_sort", "updated_at", "created_at"]
+# Attribute lists from the search document's fields (catalogue/search/documents.py, from the field registry).
+SEARCHABLE = [key for key, _ in documents.SEARCHABLE]  # in priority order
+FILTERABLE = list(documents.FILTERABLE)
+SORTABLE = list(documents.SORTABLE)
 # "sort" first: an explicit sort (newest, title) orders all matches strictly;
 # without a `sort` parameter the rule is inactive and relevance decides.
 RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness"]
@@ -241,7 +232,7 @@ def _snippet(formatted: Any, raw: str) -> str:
     return _marked(formatted)
 
 
-class MeiliBackend:
+class MeiliBackend(SearchBackend):
     """The Meilisearch backend; see the module docstring."""
 
     name = "meilisearch"
@@ -357,16 +348,10 @@ class MeiliBackend:
         try:
             await self.prepare()  # the live index must exist for the swap
             await self._ensure_index(tmp)
-            if isinstance(docs, AsyncIterable):
-                async for d in docs:
-                    batch.append(dict(d))
-                    if len(batch) >= BATCH:
-                        await flush()
-            else:
-                for d in docs:
-                    batch.append(dict(d))
-                    if len(batch) >= BATCH:
-                        await flush()
+            async for d in docs:
+                batch.append(dict(d))
+                if len(batch) >= BATCH:
+                    await flush()
             if batch:
                 await self._upsert_into(tmp, batch)
                 count += len(batch)

@@ -45,7 +45,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from beanie import PydanticObjectId
+from beanie import PydanticObjectId, SortDirection
 from beanie.operators import In
 
 from catalogue.models import OutboxEntry, Profile
@@ -68,7 +68,7 @@ def _aware(value: datetime) -> datetime:
 
 def backoff_seconds(attempts: int, base: float = BASE_BACKOFF_S, cap: float = MAX_BACKOFF_S) -> float:
     """Delay before the next try after `attempts` failed tries (1, 2, …)."""
-    return min(cap, base * (2 ** max(0, attempts - 1)))
+    return float(min(cap, base * 2.0 ** max(0, attempts - 1)))
 
 
 def _object_id(value: str) -> PydanticObjectId | None:
@@ -118,7 +118,7 @@ class SearchSync:
         now = datetime.now(UTC)
         entries = (
             await OutboxEntry.find(OutboxEntry.done == False)  # noqa: E712
-            .sort(+OutboxEntry.seq)
+            .sort([("seq", SortDirection.ASCENDING)])
             .limit(self.batch_size)
             .to_list()
         )
@@ -139,7 +139,7 @@ class SearchSync:
                 await backend.upsert(upserts)
             if deletes:
                 await backend.delete(deletes)
-        except Exception as exc:  # the engine (or loading) failed: back off, keep order
+        except Exception as exc:  # noqa: BLE001 - the engine (or loading) failed, whatever the cause: back off, keep order
             attempts = batch[0].attempts + 1
             retry_at = now + timedelta(seconds=backoff_seconds(attempts, self.base_backoff, self.max_backoff))
             error = f"{type(exc).__name__}: {exc}"[:2000]

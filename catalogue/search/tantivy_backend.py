@@ -33,6 +33,8 @@ caller's permission labels are one more such filter, on every query
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import html
 import json
 import logging
@@ -42,7 +44,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -50,15 +52,15 @@ from typing import Any
 
 import tantivy
 
+from catalogue.fields import Priority
+from catalogue.search import documents
 from catalogue.search.base import (
-    FACETS,
-    FILTER_ONLY,
-    LABELS_FIELD,
     SORT_FIELDS,
     Candidate,
     DocumentSource,
     Hit,
     ProgressCallback,
+    SearchBackend,
     SearchError,
     SearchQuery,
     SearchResult,
@@ -66,21 +68,38 @@ from catalogue.search.base import (
     check_filters,
     check_labels,
 )
+from catalogue.search.documents import FACETS, FILTER_ONLY, LABELS_FIELD
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_REVISION = 1  # raise when analysis or layout change in ways the field lists below do not show
 POINTER = "CURRENT"
 ANALYZER = "de"
 
-# field -> boost for exact matches
-FIELD_BOOSTS: dict[str, float] = {
-    "title": 4.0,
-    "keywords": 3.0,
-    "summary": 2.0,
-    "names": 2.0,
-    "texts": 1.0,
+# The indexed text field of each search priority (catalogue.fields.Priority) and its boost for exact matches;
+# which document keys go into which field comes from the field registry (documents.SEARCHABLE).
+PRIORITY_FIELDS: dict[Priority, tuple[str, float]] = {
+    Priority.TITLE: ("title", 4.0),
+    Priority.KEYWORDS: ("keywords", 3.0),
+    Priority.SUMMARY: ("summary", 2.0),
+    Priority.NAMES: ("names", 2.0),
+    Priority.TEXT: ("texts", 1.0),
 }
+FIELD_BOOSTS: dict[str, float] = dict(PRIORITY_FIELDS.values())
+STORED_TEXT = ("title", "summary", "texts")  # read back for hits and snippets
+ALL_ORDER = ("title", "summary", "keywords", "texts", "names")  # the catch-all field's order of texts
+INTEGER_FIELDS = (*documents.RANGES, *documents.TIMESTAMPS)  # fast fields: ranges and sorts
+RAW_FILTERS = (*FILTER_ONLY, LABELS_FIELD)  # the editorial state, owner and permission labels: filters only
+
+
+def _schema_version() -> str:
+    """The index layout's version: a field added to or removed from the registry's search roles gives a new one,
+    so an index built for other fields is not opened but rebuilt (`needs_reindex`)."""
+    layout = json.dumps([SCHEMA_REVISION, ANALYZER, list(FIELD_BOOSTS), list(STORED_TEXT), list(FACETS), list(RAW_FILTERS), list(INTEGER_FIELDS)])
+    return f"{SCHEMA_REVISION}.{hashlib.sha256(layout.encode()).hexdigest()[:10]}"
+
+
+SCHEMA_VERSION = _schema_version()
 COMPOUND_BOOST = 0.6
 SPLIT_BOOST = 0.8
 FUZZY_BOOST = 0.5
@@ -97,8 +116,6 @@ _WORD_RE = re.compile(r"\w+(?:[-‐‑'’]\w+)*")
 _ALNUM_RE = re.compile(r"^[0-9a-z]+$")
 
 WRITER_HEAP = 64_000_000
-# integer fast fields: ranges and sorts
-INT_FIELDS = ("population", "collaboration_since", "published_at", "updated_at", "created_at")
 BATCH = 500
 
 
@@ -118,16 +135,15 @@ def build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=False, tokenizer_name="raw", index_option="basic")
     for name in FIELD_BOOSTS:
-        sb.add_text_field(name, stored=name in ("title", "summary", "texts"), tokenizer_name=ANALYZER)
+        sb.add_text_field(name, stored=name in STORED_TEXT, tokenizer_name=ANALYZER)
     sb.add_text_field("all", tokenizer_name=ANALYZER)
     sb.add_text_field("all_rev", tokenizer_name="whitespace", index_option="freq")
     for name in FACETS:
         sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
-    # editorial state, owner and permission labels: filters only
-    for name in (*FILTER_ONLY, LABELS_FIELD):
+    for name in RAW_FILTERS:
         sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
     sb.add_text_field("title_sort", fast=True, tokenizer_name="raw", index_option="basic")
-    for name in INT_FIELDS:
+    for name in INTEGER_FIELDS:
         sb.add_integer_field(name, indexed=True, fast=True)
     sb.add_bytes_field("payload", stored=True)
     return sb.build()
@@ -310,7 +326,7 @@ class _QueryPlanner:
         single = [w.stems[0] for w in words if len(w.stems) == 1 and _ALNUM_RE.match(w.stems[0])]
         if len(single) >= 2 and not any_word:
             bonus = tantivy.Query.boost_query(
-                tantivy.Query.phrase_query(self.schema, "all", single, slop=2), PHRASE_BOOST
+                tantivy.Query.phrase_query(self.schema, "all", list[str | tuple[int, str]](single), slop=2), PHRASE_BOOST
             )
             text_q = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Should, bonus)])
         return _Plan(text_q, highlight)
@@ -348,7 +364,7 @@ class _Highlighter:
         self.needles = needles
 
     @staticmethod
-    def _fold(text: str) -> str:
+    def fold(text: str) -> str:
         low = text.lower()
         if len(low) != len(text):  # a character whose lowercase is longer: keep offsets
             low = text
@@ -361,7 +377,7 @@ class _Highlighter:
         for needle in self.needles:
             limit = best if best != -1 else len(low)
             i = low.find(needle, 0, limit)
-            while i != -1 and i != 0 and low[i - 1].isalnum():
+            while i not in (-1, 0) and low[i - 1].isalnum():
                 i = low.find(needle, i + 1, limit)
             if i != -1:
                 best = i
@@ -372,7 +388,7 @@ class _Highlighter:
         if not self.needles or not text:
             return []
         if low is None:
-            low = self._fold(text)
+            low = self.fold(text)
         n = len(low)
         end = n if end is None else end
         found: list[tuple[int, int]] = []
@@ -427,7 +443,7 @@ def highlight_fragment(text: str, highlighter: _Highlighter | None, size: int = 
     """About `size` characters around the first match, escaped and marked; None without a match."""
     if highlighter is None:
         return None
-    low = highlighter._fold(text[:MAX_FRAGMENT_SCAN])
+    low = highlighter.fold(text[:MAX_FRAGMENT_SCAN])
     first = highlighter.first(low)
     if first == -1:
         return None
@@ -470,7 +486,9 @@ class _View:
         found = self.docs.get(key)
         if found is None:
             doc = self.searcher.doc(addr)
-            found = (json.loads(doc.get_first("payload")), doc.get_first("texts") or "")
+            payload = doc.get_first("payload")
+            assert payload is not None  # every indexed document has one
+            found = (json.loads(payload), doc.get_first("texts") or "")
             if len(self.docs) >= MAX_CACHED_DOCS:
                 self.docs.clear()
             self.docs[key] = found
@@ -485,7 +503,7 @@ class _Live:
     view: _View
 
 
-class TantivyBackend:
+class TantivyBackend(SearchBackend):
     """The embedded search backend; see the module docstring."""
 
     name = "tantivy"
@@ -529,7 +547,7 @@ class TantivyBackend:
         if path is not None and name.startswith(f"v{SCHEMA_VERSION}-") and path.is_dir():
             try:
                 index = self._open_index(path)
-            except Exception:  # noqa: BLE001 - unreadable index: start empty, ask for a reindex
+            except Exception:
                 log.exception("Suchindex %s nicht lesbar, lege einen leeren an", path)
                 index = None
         if index is None:
@@ -547,11 +565,11 @@ class TantivyBackend:
 
     def _write_pointer(self, name: str) -> None:
         tmp = self.root / f".{POINTER}.{uuid.uuid4().hex}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
+        with tmp.open("w", encoding="utf-8") as fh:
             fh.write(name + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.root / POINTER)
+        tmp.replace(self.root / POINTER)
         try:
             dir_fd = os.open(self.root, os.O_RDONLY)
             try:
@@ -573,33 +591,32 @@ class TantivyBackend:
     def _tantivy_doc(self, d: Mapping[str, Any]) -> tantivy.Document:
         doc = tantivy.Document()
         doc.add_text("id", str(d["id"]))
-        title = d.get("title") or ""
-        summary = d.get("summary") or ""
-        keywords = [str(k) for k in d.get("keywords") or ()]
-        texts = d.get("texts") or ""
-        names = [str(n) for n in [d.get("lead"), *(d.get("municipalities") or ()), *(d.get("partners") or ()), d.get("district"), d.get("state")] if n]
-        doc.add_text("title", title)
-        doc.add_text("summary", summary)
-        for k in keywords:
-            doc.add_text("keywords", k)
-        doc.add_text("texts", texts)
-        for n in names:
-            doc.add_text("names", n)
-        parts = [title, summary, *keywords, texts, *names]
+        texts: dict[str, list[str]] = {name: [] for name in FIELD_BOOSTS}
+        for key, priority in documents.SEARCHABLE:
+            value = d.get(key)
+            if isinstance(value, list | tuple):
+                texts[PRIORITY_FIELDS[priority][0]].extend(str(v) for v in value if v)
+            elif value is not None:
+                texts[PRIORITY_FIELDS[priority][0]].append(str(value))
+        for name in STORED_TEXT:  # one value each, so hits can read them back
+            texts[name] = ["\n\n".join(texts[name])] if len(texts[name]) != 1 else texts[name]
+        for name, values in texts.items():
+            for v in values:
+                doc.add_text(name, v)
+        parts = [v for name in ALL_ORDER for v in texts[name]]
         for p in parts:
             doc.add_text("all", p)
-        stems = set()
+        stems: set[str] = set()
         for p in parts:
             stems.update(s for s in self.analyzer.analyze(p) if _ALNUM_RE.match(s))
         doc.add_text("all_rev", " ".join(s[::-1] for s in sorted(stems)))
-        for name in (*FACETS, *FILTER_ONLY, LABELS_FIELD):
+        for name in (*FACETS, *RAW_FILTERS):
             value = d.get(name)
-            values = value if isinstance(value, list | tuple) else [value]
-            for v in values:
-                if v is not None and v != "":
-                    doc.add_text(name, str(v))
-        doc.add_text("title_sort", d.get("title_sort") or title.casefold())
-        for name in INT_FIELDS:
+            for item in value if isinstance(value, list | tuple) else [value]:
+                if item is not None and item != "":
+                    doc.add_text(name, str(item))
+        doc.add_text("title_sort", d.get("title_sort") or str(d.get("title") or "").casefold())
+        for name in INTEGER_FIELDS:
             value = d.get(name)
             if value is not None:
                 doc.add_integer(name, int(value))
@@ -673,24 +690,14 @@ class TantivyBackend:
                     writer.add_document(self._tantivy_doc(d))
 
             try:
-                if isinstance(docs, AsyncIterable):
-                    async for d in docs:
-                        batch.append(dict(d))
-                        if len(batch) >= BATCH:
-                            await asyncio.to_thread(flush, batch)
-                            count += len(batch)
-                            batch = []
-                            if progress:
-                                progress(count)
-                else:
-                    for d in docs:
-                        batch.append(dict(d))
-                        if len(batch) >= BATCH:
-                            await asyncio.to_thread(flush, batch)
-                            count += len(batch)
-                            batch = []
-                            if progress:
-                                progress(count)
+                async for d in docs:
+                    batch.append(dict(d))
+                    if len(batch) >= BATCH:
+                        await asyncio.to_thread(flush, batch)
+                        count += len(batch)
+                        batch = []
+                        if progress:
+                            progress(count)
                 if batch:
                     await asyncio.to_thread(flush, batch)
                     count += len(batch)
@@ -804,7 +811,8 @@ class TantivyBackend:
         res = searcher.search(main_q, limit=query.per_page, offset=query.offset, count=True, **kwargs)
         hits = self._hits(view, res.hits, plan, scored=not kwargs)
         facets = self._facet_counts(searcher, query, labels, plan.text_query, main_q) if query.facets else {}
-        return SearchResult(hits=hits, total=int(res.count or 0), page=query.page, per_page=query.per_page, facets=facets)
+        total = int(res.count or 0)  # type: ignore[attr-defined]  # tantivy's type stub lacks SearchResult.count
+        return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
 
     def _hits(self, view: _View, raw_hits: list[tuple[Any, tantivy.DocAddress]], plan: _Plan, *, scored: bool) -> list[Hit]:
         pattern = _highlighter(frozenset(plan.highlight_terms)) if plan.highlight_terms else None
@@ -903,13 +911,10 @@ class TantivyBackend:
         return int(self._live.view.searcher.num_docs)
 
     async def close(self) -> None:
-        with self._write_lock:
-            try:
-                if self._live.writer is not None:
-                    self._live.writer.wait_merging_threads()
-                    self._live.writer = None
-            except Exception:  # noqa: BLE001 - already closed
-                pass
+        with self._write_lock, contextlib.suppress(Exception):  # already closed
+            if self._live.writer is not None:
+                self._live.writer.wait_merging_threads()
+                self._live.writer = None
 
 
 __all__ = ["SCHEMA_VERSION", "TantivyBackend", "build_analyzer", "build_schema"]

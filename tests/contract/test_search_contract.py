@@ -21,6 +21,7 @@ from catalogue.search.base import FACETS, SearchBackend, SearchQuery, Sort
 from catalogue.search.documents import fold_for_sort, to_search_document
 from catalogue.users import Principal
 from catalogue.vocabularies import Role
+from tests.factories import stream
 
 BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 PUBLIC = (PUBLIC_LABEL,)
@@ -323,8 +324,8 @@ async def test_rebuild_survives_reopen(tmp_path) -> None:
     from catalogue.search.tantivy_backend import TantivyBackend
 
     first = TantivyBackend(tmp_path / "s")
-    await first.rebuild(iter(ALL))
-    await first.rebuild(iter(CORPUS[:3]))
+    await first.rebuild(stream(ALL))
+    await first.rebuild(stream(CORPUS[:3]))
     await first.close()
     dirs = [p for p in (tmp_path / "s").iterdir() if p.is_dir()]
     assert len(dirs) == 1  # old index directories are cleaned up
@@ -645,7 +646,7 @@ class FakeMeili:
         self.next_task += 1
         return {"taskUid": n, "indexUid": uid, "status": "enqueued", "type": kind, "enqueuedAt": "2025-01-01T00:00:00Z"}
 
-    def __call__(self, request):  # noqa: ANN001, ANN204
+    def __call__(self, request):
         import json as _json
 
         httpx = pytest.importorskip("httpx2")  # the SDK's HTTP client
@@ -747,7 +748,7 @@ async def test_meili_rebuild_swaps_and_deletes_the_old_index() -> None:
     fake = FakeMeili()
     backend = fake_backend(fake)
     fake.indexes.add("profiles_test")
-    assert await backend.rebuild(iter(CORPUS[:3])) == 3
+    assert await backend.rebuild(stream(CORPUS[:3])) == 3
     calls = [(m, p) for m, p, _ in fake.requests if not p.startswith("tasks")]
     swap = next(b for m, p, b in fake.requests if p == "swap-indexes")
     tmp = swap[0]["indexes"][1]
@@ -768,7 +769,7 @@ async def test_tantivy_recovers_from_a_broken_or_old_index(tmp_path) -> None:
         f.write_bytes(b"kaputt")
     broken = TantivyBackend(tmp_path / "s")
     assert broken.needs_reindex and (await broken.search(SearchQuery(), labels=PUBLIC)).total == 0
-    await broken.rebuild(iter(CORPUS[:2]))
+    await broken.rebuild(stream(CORPUS[:2]))
     assert not broken.needs_reindex and (await broken.search(SearchQuery(), labels=PUBLIC)).total == 2
     await broken.close()
     (tmp_path / "s" / "CURRENT").write_text("v0-20200101000000-deadbeef\n")

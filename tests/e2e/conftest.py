@@ -88,7 +88,7 @@ def _seed(mongo_uri: str, db_name: str) -> None:
 
 
 class LiveServer:
-    def __init__(self, base_url: str, server, thread: threading.Thread) -> None:  # noqa: ANN001
+    def __init__(self, base_url: str, server, thread: threading.Thread) -> None:
         self.base_url = base_url
         self._server = server
         self._thread = thread
@@ -167,7 +167,7 @@ def _drop(mongo_uri: str, db_name: str) -> None:
 # on the main thread while it is open, which would stop every async test that
 # runs after the browser tests.
 @pytest.fixture(scope="package")
-def browser(chromium_path: str):  # noqa: ANN201
+def browser(chromium_path: str):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -179,7 +179,7 @@ def browser(chromium_path: str):  # noqa: ANN201
 
 
 @pytest.fixture
-def context(browser):  # noqa: ANN001, ANN201
+def context(browser):
     ctx = browser.new_context(locale="de-DE", viewport={"width": 1280, "height": 900})
     ctx.set_default_timeout(15_000)
     try:
@@ -189,11 +189,11 @@ def context(browser):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture
-def page(context):  # noqa: ANN001, ANN201
+def page(context):
     return context.new_page()
 
 
-def shot(page, name: str, *, full_page: bool = True) -> Path:  # noqa: ANN001
+def shot(page, name: str, *, full_page: bool = True) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)

@@ -17,7 +17,7 @@ REVIEWER = Principal("rita", Role.REVIEWER)
 DEMO = json.loads((PROJECT_ROOT / "data" / "demo" / "profiles.json").read_text())
 
 
-async def _publish_all(app, entries: list[dict]) -> list[str]:  # noqa: ANN001
+async def _publish_all(app, entries: list[dict]) -> list[str]:
     svc = ProfileService()
     slugs = []
     for e in entries:
@@ -31,11 +31,11 @@ async def _publish_all(app, entries: list[dict]) -> list[str]:  # noqa: ANN001
 
 
 @pytest.fixture
-async def corpus(app, client) -> list[str]:  # noqa: ANN001
+async def corpus(app, client) -> list[str]:
     return await _publish_all(app, DEMO[:12])
 
 
-async def test_search_with_typo_facets_and_snippets(client, corpus) -> None:  # noqa: ANN001
+async def test_search_with_typo_facets_and_snippets(client, corpus) -> None:
     r = await client.get("/api/v1/search", params={"q": "Digitalisierungstrategie"})
     assert r.status_code == 200, r.text
     body = r.json()
@@ -46,7 +46,7 @@ async def test_search_with_typo_facets_and_snippets(client, corpus) -> None:  # 
     assert set(facets) >= {"fields_of_action", "state", "size_class", "legal_form", "project_status", "funding_kinds"}
 
 
-async def test_filters_and_exact_totals(client, corpus) -> None:  # noqa: ANN001
+async def test_filters_and_exact_totals(client, corpus) -> None:
     everything = (await client.get("/api/v1/search", params={"per_page": 100})).json()
     assert everything["total"] == len(corpus)
     state = everything["hits"][0]["state"]
@@ -64,20 +64,20 @@ async def test_filters_and_exact_totals(client, corpus) -> None:  # noqa: ANN001
         {"q": '{"$gt": ""}'},
     ],
 )
-async def test_query_syntax_is_taken_literally(client, corpus, params) -> None:  # noqa: ANN001
+async def test_query_syntax_is_taken_literally(client, corpus, params) -> None:
     r = await client.get("/api/v1/search", params=params)
     assert r.status_code == 200, r.text
     assert r.json()["total"] < len(corpus)  # never broadened to everything
 
 
 @pytest.mark.parametrize("params", [{"state": 'Bayern" OR state = "Hessen'}, {"field": "Verwaltung) OR (1=1"}, {"sort": "$natural"}, {"page": 0}])
-async def test_bad_filter_values_are_rejected(client, corpus, params) -> None:  # noqa: ANN001
+async def test_bad_filter_values_are_rejected(client, corpus, params) -> None:
     r = await client.get("/api/v1/search", params=params)
     assert r.status_code == 400, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_similar_and_comparable_with_german_reasons(client, corpus) -> None:  # noqa: ANN001
+async def test_similar_and_comparable_with_german_reasons(client, corpus) -> None:
     r = await client.get(f"/api/v1/profiles/{corpus[0]}/similar")
     assert r.status_code == 200, r.text
     items = r.json()["items"]
@@ -97,7 +97,7 @@ async def test_similar_and_comparable_with_german_reasons(client, corpus) -> Non
     assert (await client.get("/api/v1/comparable")).status_code == 422
 
 
-async def test_unpublished_profiles_never_appear_in_search(client, app, corpus) -> None:  # noqa: ANN001
+async def test_unpublished_profiles_never_appear_in_search(client, app, corpus) -> None:
     svc = ProfileService()
     p = await svc.create({"title": "Streng geheimer Zauberwürfel-Entwurf"}, Principal("erika", Role.EDITOR))
     await app.state.runtime.sync.drain(app.state.runtime.search)
@@ -110,7 +110,7 @@ async def test_unpublished_profiles_never_appear_in_search(client, app, corpus) 
     assert p.slug not in r.text
 
 
-async def test_lost_index_is_rebuilt_at_start(settings, mongo_uri) -> None:  # noqa: ANN001
+async def test_lost_index_is_rebuilt_at_start(settings, mongo_uri) -> None:
     """Delete the index directory while profiles exist: the next start rebuilds it from MongoDB."""
     import shutil
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from catalogue.users import create_token, create_user
+from catalogue.users import create_user
 from catalogue.vocabularies import Role
+from tests.factories import principal_headers as _headers
 
 
-async def _headers(username: str, role: Role) -> dict[str, str]:
-    await create_user(username, "ein-sicheres-passwort", role)
-    return {"Authorization": f"Bearer {(await create_token(username, 't'))[1]}"}
-
-
-async def test_only_admins_manage_users(client) -> None:  # noqa: ANN001
+async def test_only_admins_manage_users(client) -> None:
     admin = await _headers("adam", Role.ADMIN)
     editor = await _headers("erika", Role.EDITOR)
     body = {"username": "neu", "password": "noch-ein-passwort", "role": "reviewer"}
@@ -27,7 +23,7 @@ async def test_only_admins_manage_users(client) -> None:  # noqa: ANN001
     assert {u["username"] for u in users} == {"adam", "erika", "neu"}
 
 
-async def test_token_life_cycle_and_login(client) -> None:  # noqa: ANN001
+async def test_token_life_cycle_and_login(client) -> None:
     await create_user("tom", "tom-passwort-123", Role.EDITOR)
     r = await client.post("/api/v1/auth/token", json={"username": "tom", "password": "tom-passwort-123", "name": "Portal"})
     assert r.status_code == 201
@@ -40,7 +36,7 @@ async def test_token_life_cycle_and_login(client) -> None:  # noqa: ANN001
     assert (await client.get("/api/v1/tokens", headers=headers)).status_code == 401  # revoked
 
 
-async def test_failed_logins_are_rate_limited(client) -> None:  # noqa: ANN001
+async def test_failed_logins_are_rate_limited(client) -> None:
     await create_user("lisa", "lisa-passwort-123", Role.EDITOR)
     for _ in range(5):
         r = await client.post("/api/v1/auth/token", json={"username": "lisa", "password": "falsch"})
@@ -51,12 +47,12 @@ async def test_failed_logins_are_rate_limited(client) -> None:  # noqa: ANN001
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_vocabularies(client) -> None:  # noqa: ANN001
+async def test_vocabularies(client) -> None:
     v = (await client.get("/api/v1/vocabularies")).json()
     assert len(v["fields_of_action"]) == 15 and len(v["states"]) == 16 and "Kreis" in v["size_classes"]
 
 
-async def test_municipality_lookup_takes_input_literally(client) -> None:  # noqa: ANN001
+async def test_municipality_lookup_takes_input_literally(client) -> None:
     from tests.web_support import load_gazetteer_sample
 
     await load_gazetteer_sample()

@@ -72,6 +72,6 @@ async def test_app_start_loads_demo_data_when_switched_on(settings: Settings, mo
     await client.close()
 
 
-async def test_switched_off_leaves_the_catalogue_empty(client) -> None:  # noqa: ANN001 - settings.demo_data is False
+async def test_switched_off_leaves_the_catalogue_empty(client) -> None:
     r = await client.get("/api/v1/profiles")
     assert r.status_code == 200 and r.json()["total"] == 0

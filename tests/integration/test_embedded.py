@@ -95,7 +95,7 @@ def test_second_instance_on_same_data_dir_is_refused_and_shared(tmp_path: Path) 
 
 def test_missing_binary_says_what_to_do(tmp_path: Path) -> None:
     server = EmbeddedFerretDB(binary=tmp_path / "nope", data_dir=tmp_path)
-    with pytest.raises(EmbeddedStoreError, match="make ferretdb|LEUCHTTURM_MONGODB_URL"):
+    with pytest.raises(EmbeddedStoreError, match=r"make ferretdb|LEUCHTTURM_MONGODB_URL"):
         server.start()
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 
-async def test_live_and_ready(client) -> None:  # noqa: ANN001
+async def test_live_and_ready(client) -> None:
     assert (await client.get("/health/live")).json() == {"status": "ok"}
     r = await client.get("/health/ready")
     assert r.status_code == 200 and r.json()["checks"] == {"database": "ok", "search": "ok"}
 
 
-async def test_search_down_gives_503_naming_it(client, app, monkeypatch) -> None:  # noqa: ANN001
+async def test_search_down_gives_503_naming_it(client, app, monkeypatch) -> None:
     from catalogue.search.base import SearchError
 
     async def broken() -> bool:
@@ -23,7 +23,7 @@ async def test_search_down_gives_503_naming_it(client, app, monkeypatch) -> None
     assert "Suche" in body["detail"] and "search" in body["failing"] and body["checks"] == {"database": "ok"}
 
 
-async def test_database_down_gives_503_naming_it(client, app, monkeypatch) -> None:  # noqa: ANN001
+async def test_database_down_gives_503_naming_it(client, app, monkeypatch) -> None:
     async def broken() -> None:
         raise ConnectionError("keine Verbindung")
 

@@ -1,4 +1,4 @@
-"""The import runner on the embedded FerretDB: seeds, upserts, duplicates, dry run, round trips, gazetteer."""
+"""The import runner on the embedded FerretDB: the test texts, upserts, duplicates, dry run, round trips, gazetteer."""
 
 from __future__ import annotations
 
@@ -18,20 +18,22 @@ from importers.demo import demo_items
 from importers.export import export_csv, export_json, export_ndjson
 from importers.gazetteer import SAMPLE_PATH
 from importers.runner import ImportRunner, parse_sources, read_paths
-from tests.conftest import SEEDS_DIR
+from tests.factories import REFERENCE_TEXT, STRUCTURED_TEXT
 
 ADMIN = Principal("import", Role.ADMIN)
 REVIEWER = Principal("rita", Role.REVIEWER)
 EDITOR = Principal("erika", Role.EDITOR)
-HOEXTER = SEEDS_DIR / "004_b738c54769826454.txt"
-ITZEHOE = SEEDS_DIR / "000_5728af1cd1feed2f.txt"
+STRUCTURED = STRUCTURED_TEXT  # the invented structured profile (Kreis Beispielland)
+REFERENCE = REFERENCE_TEXT  # the invented reference text (Stadt Beispielstadt)
+# The same project from another source (the catalogue's NDJSON): a probable duplicate of STRUCTURED.
+OTHER_SOURCE = json.dumps({"title": "Gemeinsames Online-Fundbüro", "lead": {"name": "Kreis Beispielland", "kind": "Kreis"}, "population": 12000}) + "\n"
 
 
-async def _counts(db) -> dict[str, int]:  # noqa: ANN001
+async def _counts(db) -> dict[str, int]:
     return {name: await db[name].count_documents({}) for name in sorted(await db.list_collection_names())}
 
 
-async def _import(paths: list[Path], actor: Principal = ADMIN, **kw):  # noqa: ANN003, ANN202
+async def _import(paths: list[Path], actor: Principal = ADMIN, **kw):
     return await ImportRunner(actor).run_items(read_paths([str(p) for p in paths]), **kw)
 
 
@@ -39,58 +41,57 @@ def _source(name: str, text: str) -> Source:
     return Source(name=name, raw=text.encode("utf-8"))
 
 
-async def test_structured_seed_gives_the_hoexter_profile(db) -> None:  # noqa: ANN001
-    report = await _import([HOEXTER])
+async def test_structured_text_gives_the_profile(db) -> None:
+    report = await _import([STRUCTURED])
     assert report.summary() == "1 neu, 0 geändert, 0 unverändert, 0 Dubletten übersprungen, 0 Fehler"
     result = report.results[0]
     assert result.action == "created" and result.warnings  # hints for the editor
     p = await Profile.find_one(Profile.slug == result.slug)
     assert p is not None
-    assert p.title == "Interkommunale Digitalisierungsstrategie"
-    assert p.lead is not None and p.lead.name == "Kreis Höxter"
+    assert p.title == "Gemeinsames Online-Fundbüro"
+    assert p.lead is not None and p.lead.name == "Kreis Beispielland"
     towns = [m.name for m in p.municipalities]
-    assert towns == ["Bad Driburg", "Beverungen", "Borgentreich", "Brakel", "Höxter", "Marienmünster", "Nieheim",
-                     "Steinheim", "Warburg", "Willebadessen"]
+    assert towns == ["Musterstadt", "Beispielheim", "Probstadt", "Testhausen", "Neu-Exempel"]
     partners = {x.name for x in p.partners}
-    assert {"Technische Hochschule OWL", "Zukunftszentrum Holzminden-Höxter"} <= partners
-    assert p.population == 28808 and str(p.population_as_of) == "2019-12-31" and p.population_source == "IT.NRW"
-    assert p.area_km2 == 158.16 and p.district == "Detmold" and p.state == "Nordrhein-Westfalen"
-    assert p.collaboration_since == 2019
-    assert p.contact.email == "info@kreis-hoexter.de" and p.contact.postcode == "37671" and p.contact.city == "Höxter"
+    assert {"Hochschule Musterland", "Volkshochschule Beispielland"} <= partners
+    assert p.population == 12345 and str(p.population_as_of) == "2022-12-31" and p.population_source == "Statistikamt Beispielland"
+    assert p.area_km2 == 87.65 and p.district == "Arnsberg" and p.state == "Nordrhein-Westfalen"
+    assert p.collaboration_since == 2021
+    assert p.contact.email == "fundbuero@beispielland.example" and p.contact.postcode == "12345" and p.contact.city == "Musterstadt"
     # a draft by default, with history, provenance and one outbox entry
     assert p.status == EditorialStatus.DRAFT and p.owner == "import" and p.version == 1
     assert p.history[0].action == "import"
-    assert p.provenance is not None and p.provenance.importer == "structured" and p.provenance.source_id == str(HOEXTER)
+    assert p.provenance is not None and p.provenance.importer == "structured" and p.provenance.source_id == str(STRUCTURED)
     assert await OutboxEntry.find(OutboxEntry.slug == p.slug).count() == 1
 
 
-async def test_reference_seed_is_a_draft_for_itzehoe_with_warnings(db) -> None:  # noqa: ANN001
-    report = await _import([ITZEHOE], publish=True)  # reference texts stay drafts even then
+async def test_reference_text_is_a_draft_with_warnings(db) -> None:
+    report = await _import([REFERENCE], publish=True)  # reference texts stay drafts even then
     result = report.results[0]
     assert result.action == "created" and result.status == "draft"
     assert any("fehlt" in w["message"] for w in result.warnings)
     p = await Profile.find_one(Profile.slug == result.slug)
     assert p is not None and p.status == EditorialStatus.DRAFT
-    assert p.state == "Schleswig-Holstein" and p.lead is not None and "Itzehoe" in p.lead.name
+    assert p.state == "Schleswig-Holstein" and p.lead is not None and p.lead.name == "Stadt Beispielstadt"
 
 
-async def test_dry_run_writes_nothing_and_predicts_the_real_run(db) -> None:  # noqa: ANN001
-    await _import([ITZEHOE])
+async def test_dry_run_writes_nothing_and_predicts_the_real_run(db) -> None:
+    await _import([REFERENCE])
     before = await _counts(db)
-    items = read_paths([str(HOEXTER), str(ITZEHOE)])
+    items = read_paths([str(STRUCTURED), str(REFERENCE)])
     dry = await ImportRunner(ADMIN).run_items(items, dry_run=True, publish=True)
     assert await _counts(db) == before
     assert dry.dry_run and dry.summary().startswith("Probelauf")
-    real = await ImportRunner(ADMIN).run_items(read_paths([str(HOEXTER), str(ITZEHOE)]), publish=True)
+    real = await ImportRunner(ADMIN).run_items(read_paths([str(STRUCTURED), str(REFERENCE)]), publish=True)
     assert [(r.action, r.slug, r.status) for r in dry.results] == [(r.action, r.slug, r.status) for r in real.results]
     assert [r.action for r in real.results] == ["created", "unchanged"]
 
 
-async def test_reimport_changes_nothing(db) -> None:  # noqa: ANN001
-    first = await _import([HOEXTER, ITZEHOE])
+async def test_reimport_changes_nothing(db) -> None:
+    first = await _import([STRUCTURED, REFERENCE])
     profiles = {p.slug: (p.version, p.revision_id) for p in await Profile.find_all().to_list()}
     outbox = await OutboxEntry.count()
-    second = await _import([HOEXTER, ITZEHOE])
+    second = await _import([STRUCTURED, REFERENCE])
     assert [r.action for r in first.results] == ["created", "created"]
     assert [r.action for r in second.results] == ["unchanged", "unchanged"]
     assert second.summary() == "0 neu, 0 geändert, 2 unverändert, 0 Dubletten übersprungen, 0 Fehler"
@@ -98,39 +99,38 @@ async def test_reimport_changes_nothing(db) -> None:  # noqa: ANN001
     assert await OutboxEntry.count() == outbox
 
 
-async def test_changed_source_updates_the_profile(db, tmp_path: Path) -> None:  # noqa: ANN001
-    path = tmp_path / "hoexter.txt"
-    path.write_text(HOEXTER.read_text(encoding="utf-8"), encoding="utf-8")
+async def test_changed_source_updates_the_profile(db, tmp_path: Path) -> None:
+    path = tmp_path / "fundbuero.txt"
+    path.write_text(STRUCTURED.read_text(encoding="utf-8"), encoding="utf-8")
     slug = (await _import([path])).results[0].slug
-    path.write_text(HOEXTER.read_text(encoding="utf-8").replace("Höxter", "Hoexter-Neu", 1), encoding="utf-8")
+    path.write_text(STRUCTURED.read_text(encoding="utf-8").replace("Musterstadt", "Musterstadt-Neu", 1), encoding="utf-8")
     report = await _import([path])
     assert [r.action for r in report.results] == ["updated"] and report.results[0].slug == slug
     p = await Profile.find_one(Profile.slug == slug)
     assert p is not None and p.version == 2 and p.history[-1].action == "import"
 
 
-async def test_duplicate_from_another_source_is_skipped_or_merged(db) -> None:  # noqa: ANN001
-    demo = [i for i in demo_items() if i.record.source_id == "demo-001"]
-    await ImportRunner(ADMIN).run_items(demo)
+async def test_duplicate_from_another_source_is_skipped_or_merged(db) -> None:
+    await ImportRunner(ADMIN).run_items(parse_sources([_source("andere-quelle.ndjson", OTHER_SOURCE)]))
     before = await _counts(db)
-    report = await _import([HOEXTER])
+    report = await _import([STRUCTURED])
     result = report.results[0]
-    assert result.action == "duplicate" and result.duplicate_of == "interkommunale-digitalisierungsstrategie"
+    assert result.action == "duplicate" and result.duplicate_of == "gemeinsames-online-fundbuero"
     assert "1 Dublette übersprungen" in report.summary()
     assert await _counts(db) == before
-    merged = await _import([HOEXTER], merge=True)
-    assert merged.results[0].action == "updated" and merged.results[0].slug == "interkommunale-digitalisierungsstrategie"
+    merged = await _import([STRUCTURED], merge=True)
+    assert merged.results[0].action == "updated" and merged.results[0].slug == "gemeinsames-online-fundbuero"
     assert await Profile.count() == 1
-    p = await Profile.find_one(Profile.slug == "interkommunale-digitalisierungsstrategie")
-    assert p is not None and p.version == 2 and p.population == 28808
+    p = await Profile.find_one(Profile.slug == "gemeinsames-online-fundbuero")
+    assert p is not None and p.version == 2 and p.population == 12345
     assert p.provenance is not None and p.provenance.importer == "structured"
-    assert (await _import([HOEXTER])).results[0].action == "unchanged"  # now it is that source's profile
+    assert (await _import([STRUCTURED])).results[0].action == "unchanged"  # now it is that source's profile
 
 
-async def test_broken_records_are_reported_and_the_good_ones_imported(db) -> None:  # noqa: ANN001
+async def test_broken_records_are_reported_and_the_good_ones_imported(db) -> None:
     good = [{"title": f"Gemeinsamer Bauhof Nummer {n}", "state": "Bayern", "population": 1000 * n} for n in (1, 2, 3)]
     lines = [json.dumps(good[0]), "{kaputt", json.dumps(good[1]), json.dumps({"title": "ab"}),
-             json.dumps({"title": "Unbekanntes Land", "state": "Atlantis"}), json.dumps(good[2]), json.dumps({"title": "Doppelt", **{}})]
+             json.dumps({"title": "Unbekanntes Land", "state": "Atlantis"}), json.dumps(good[2]), json.dumps({"title": "Doppelt" })]
     lines[-1] = json.dumps(good[0])  # the same record twice in one file
     items = parse_sources([_source("bauhof.ndjson", "\n".join(lines) + "\n")])
     report = await ImportRunner(ADMIN).run_items(items)
@@ -148,9 +148,9 @@ async def test_broken_records_are_reported_and_the_good_ones_imported(db) -> Non
 
 
 @pytest.mark.parametrize("fmt", ["json", "ndjson", "csv"])
-async def test_export_then_import_reproduces_the_profiles(db, fmt: str) -> None:  # noqa: ANN001
+async def test_export_then_import_reproduces_the_profiles(db, fmt: str) -> None:
     await ImportRunner(ADMIN, importer_label="demo").run_items(demo_items(), publish=True)
-    await _import([HOEXTER, ITZEHOE])
+    await _import([STRUCTURED, REFERENCE])
     originals = {p.slug: (content_dict(p), p.status) for p in await Profile.find_all().to_list()}
     exported = {"json": export_json, "ndjson": export_ndjson, "csv": export_csv}[fmt](await Profile.find_all().to_list())
     await Profile.get_pymongo_collection().delete_many({})
@@ -163,7 +163,7 @@ async def test_export_then_import_reproduces_the_profiles(db, fmt: str) -> None:
     assert second.counts["unchanged"] == len(originals), second.summary()
 
 
-async def test_export_into_the_same_catalogue_is_unchanged(db) -> None:  # noqa: ANN001
+async def test_export_into_the_same_catalogue_is_unchanged(db) -> None:
     svc = ProfileService()
     await svc.create({"title": "Rufbus im Amt Hüttener Berge", "state": "Schleswig-Holstein"}, EDITOR)
     exported = export_ndjson(await Profile.find_all().to_list())
@@ -171,30 +171,30 @@ async def test_export_into_the_same_catalogue_is_unchanged(db) -> None:  # noqa:
     assert [r.action for r in report.results] == ["unchanged"]
 
 
-async def test_publish_needs_a_reviewer(db) -> None:  # noqa: ANN001
+async def test_publish_needs_a_reviewer(db) -> None:
     before = await _counts(db)
     with pytest.raises(PermissionDenied):
-        await _import([HOEXTER], EDITOR, publish=True)
+        await _import([STRUCTURED], EDITOR, publish=True)
     with pytest.raises(PermissionDenied):
-        await _import([HOEXTER], EDITOR, publish=True, dry_run=True)
+        await _import([STRUCTURED], EDITOR, publish=True, dry_run=True)
     assert await _counts(db) == before
-    report = await _import([HOEXTER], EDITOR)
+    report = await _import([STRUCTURED], EDITOR)
     p = await Profile.find_one(Profile.slug == report.results[0].slug)
     assert p is not None and p.status == EditorialStatus.DRAFT and p.owner == "erika"
-    published = await _import([HOEXTER], REVIEWER, publish=True)  # publishes the existing draft
+    published = await _import([STRUCTURED], REVIEWER, publish=True)  # publishes the existing draft
     assert published.results[0].action == "updated" and published.results[0].status == "published"
 
 
-async def test_editor_cannot_overwrite_someone_elses_profile(db, tmp_path: Path) -> None:  # noqa: ANN001
-    path = tmp_path / "hoexter.txt"
-    path.write_text(HOEXTER.read_text(encoding="utf-8"), encoding="utf-8")
+async def test_editor_cannot_overwrite_someone_elses_profile(db, tmp_path: Path) -> None:
+    path = tmp_path / "fundbuero.txt"
+    path.write_text(STRUCTURED.read_text(encoding="utf-8"), encoding="utf-8")
     await _import([path], REVIEWER, publish=True)
-    path.write_text(HOEXTER.read_text(encoding="utf-8").replace("Moltkestraße 12", "Moltkestraße 14"), encoding="utf-8")
+    path.write_text(STRUCTURED.read_text(encoding="utf-8").replace("Musterweg 1\n", "Musterweg 3\n"), encoding="utf-8")
     report = await _import([path], EDITOR)
     assert report.results[0].action == "error" and "Katalogredaktion" in report.results[0].errors[0]["message"]
 
 
-async def test_gazetteer_import_and_lookup(db) -> None:  # noqa: ANN001
+async def test_gazetteer_import_and_lookup(db) -> None:
     items = read_paths([str(SAMPLE_PATH)], "gazetteer")
     with pytest.raises(PermissionDenied):
         await ImportRunner(EDITOR).run_items(items)
@@ -219,7 +219,7 @@ async def test_gazetteer_import_and_lookup(db) -> None:  # noqa: ANN001
     assert len(await gaz.lookup("b", limit=3)) <= 3
 
 
-async def test_gazetteer_changed_entries_are_updated(db) -> None:  # noqa: ANN001
+async def test_gazetteer_changed_entries_are_updated(db) -> None:
     csv1 = "Amtlicher Gemeindeschlüssel;Gemeindename;Fläche km2;Bevölkerung\n05762020;Höxter, Stadt;158,16;28.808\n"
     await ImportRunner(ADMIN).run_items(parse_sources([_source("g.csv", csv1)], "gazetteer"))
     report = await ImportRunner(ADMIN).run_items(parse_sources([_source("g.csv", csv1.replace("28.808", "29.001"))], "gazetteer"))
@@ -228,7 +228,7 @@ async def test_gazetteer_changed_entries_are_updated(db) -> None:  # noqa: ANN00
     assert entry is not None and entry.population == 29001 and await gaz.count() == 1
 
 
-async def test_create_many_and_update_with_provenance(db) -> None:  # noqa: ANN001
+async def test_create_many_and_update_with_provenance(db) -> None:
     svc = ProfileService()
     content = ProfileContent(title="Gemeinsame Vergabestelle Altmark")
     result = await svc.create_many(
@@ -252,32 +252,32 @@ async def test_create_many_and_update_with_provenance(db) -> None:  # noqa: ANN0
         await svc.update("vergabestelle", EDITOR, {}, if_match=None, partial=True, require_if_match=False, status=EditorialStatus.PUBLISHED)
 
 
-async def test_bulk_encoding_matches_beanie(db) -> None:  # noqa: ANN001
+async def test_bulk_encoding_matches_beanie(db) -> None:
     from beanie.odm.utils.encoder import Encoder
 
     from catalogue.profiles import _to_db
 
     await ImportRunner(ADMIN, importer_label="demo").run_items(demo_items()[:5], publish=True)
-    await _import([HOEXTER])
+    await _import([STRUCTURED])
     for p in await Profile.find_all().to_list():
         assert _to_db(p) == Encoder(to_db=True, keep_nulls=True).encode(p)
 
 
-async def test_other_editors_drafts_are_not_revealed(db) -> None:  # noqa: ANN001
-    await _import([HOEXTER], Principal("otto", Role.EDITOR))
-    report = await _import([HOEXTER], EDITOR)
+async def test_other_editors_drafts_are_not_revealed(db) -> None:
+    await _import([STRUCTURED], Principal("otto", Role.EDITOR))
+    report = await _import([STRUCTURED], EDITOR)
     result = report.results[0]
     assert result.action == "error" and result.slug is None and result.duplicate_of is None
     assert await Profile.count() == 1
 
 
 @pytest.mark.parametrize("strategy", ["query", "scan"])
-async def test_key_lookup_strategies_agree(db, strategy: str) -> None:  # noqa: ANN001
+async def test_key_lookup_strategies_agree(db, strategy: str) -> None:
     """Per-chunk $in queries (MongoDB) and one preloading scan (FerretDB) give the same results."""
     def runner() -> ImportRunner:
         return ImportRunner(ADMIN, key_strategy=strategy, chunk_size=2)
 
-    await runner().run_items([i for i in demo_items() if i.record.source_id == "demo-001"])
+    await runner().run_items(parse_sources([_source("andere-quelle.ndjson", OTHER_SOURCE)]))
     same_title = [
         {"title": "Gemeinsamer Bauhof", "lead": {"name": "Gemeinde Seeshaupt", "kind": "Gemeinde"}},
         {"title": "Gemeinsamer Bauhof", "lead": {"name": "Gemeinde Iffeldorf", "kind": "Gemeinde"}},
@@ -294,8 +294,8 @@ async def test_key_lookup_strategies_agree(db, strategy: str) -> None:  # noqa: 
     ]
     again = await runner().run_items(parse_sources([_source("bauhof.ndjson", ndjson)]))
     assert [r.action for r in again.results] == ["unchanged", "unchanged", "unchanged", "duplicate"]
-    dup = await runner().run_items(read_paths([str(HOEXTER)]))
-    assert dup.results[0].action == "duplicate" and dup.results[0].duplicate_of == "interkommunale-digitalisierungsstrategie"
+    dup = await runner().run_items(read_paths([str(STRUCTURED)]))
+    assert dup.results[0].action == "duplicate" and dup.results[0].duplicate_of == "gemeinsames-online-fundbuero"
     exported = export_ndjson(await Profile.find_all().to_list())
     assert (await runner().run_items(parse_sources([_source("e.ndjson", exported)]))).counts["unchanged"] == 4
 
@@ -315,13 +315,13 @@ def test_cli_import_and_export(mongo_uri: str, tmp_path: Path, monkeypatch: pyte
     get_settings.cache_clear()
     cli = CliRunner()
     try:
-        r = cli.invoke(main, ["import", str(HOEXTER), str(ITZEHOE), "--dry-run"])
+        r = cli.invoke(main, ["import", str(STRUCTURED), str(REFERENCE), "--dry-run"])
         assert r.exit_code == 0, r.output
         assert "Probelauf (nichts gespeichert): 2 neu" in r.output
-        r = cli.invoke(main, ["import", str(HOEXTER), str(ITZEHOE), "--publish"])
+        r = cli.invoke(main, ["import", str(STRUCTURED), str(REFERENCE), "--publish"])
         assert r.exit_code == 0, r.output
         assert "2 neu, 0 geändert, 0 unverändert, 0 Dubletten übersprungen, 0 Fehler" in r.output
-        assert "004_b738c54769826454.txt #1: neu – interkommunale-digitalisierungsstrategie" in r.output
+        assert "strukturiert-fundbuero-beispielland.txt #1: neu – gemeinsames-online-fundbuero" in r.output
         broken = tmp_path / "teils.ndjson"
         broken.write_text(json.dumps({"title": "Gemeinsamer Bauhof Nordheide"}) + "\n{kaputt\n", encoding="utf-8")
         r = cli.invoke(main, ["import", str(broken), "--report", str(tmp_path / "bericht.json")])
@@ -330,9 +330,9 @@ def test_cli_import_and_export(mongo_uri: str, tmp_path: Path, monkeypatch: pyte
         assert json.loads((tmp_path / "bericht.json").read_text(encoding="utf-8"))["counts"]["error"] == 1
         r = cli.invoke(main, ["user", "create", "erika", "--password-stdin"], input="ein-sicheres-passwort\n")
         assert r.exit_code == 0, r.output
-        r = cli.invoke(main, ["import", str(HOEXTER), "--publish", "--user", "erika"])
+        r = cli.invoke(main, ["import", str(STRUCTURED), "--publish", "--user", "erika"])
         assert r.exit_code == 2 and "Katalogredaktion" in r.output
-        assert cli.invoke(main, ["import", str(HOEXTER), "--user", "niemand"]).exit_code == 2
+        assert cli.invoke(main, ["import", str(STRUCTURED), "--user", "niemand"]).exit_code == 2
         assert cli.invoke(main, ["import", str(tmp_path / "fehlt.txt")]).exit_code == 2
         out = tmp_path / "export.csv"
         r = cli.invoke(main, ["export", str(out)])

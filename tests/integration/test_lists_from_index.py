@@ -49,7 +49,7 @@ async def _token(username: str, role: Role) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-async def _browser(app) -> httpx.AsyncClient:  # noqa: ANN001
+async def _browser(app) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver.local")
 
 
@@ -60,7 +60,7 @@ async def _login(browser: httpx.AsyncClient, username: str) -> None:
 
 
 @pytest.fixture
-async def world(client, app) -> AsyncIterator[dict[str, Any]]:  # noqa: ANN001
+async def world(client, app) -> AsyncIterator[dict[str, Any]]:
     """erika's draft, submitted and archived profiles, one published profile, and who is who."""
     h = {
         "erika": await _token("erika", Role.EDITOR),
@@ -122,7 +122,7 @@ def _leaks(text: str, slugs: dict[str, str]) -> list[str]:
     return [s for s in (*SECRETS.values(), *(slugs[k] for k in SECRETS)) if s in text]
 
 
-async def test_no_list_shows_another_editors_unpublished_profiles(client, world) -> None:  # noqa: ANN001
+async def test_no_list_shows_another_editors_unpublished_profiles(client, world) -> None:
     slugs, h, browsers = world["slugs"], world["headers"], world["browsers"]
     for who in ("otto", "anon"):
         for path in _api_lists(slugs):
@@ -147,7 +147,7 @@ async def test_no_list_shows_another_editors_unpublished_profiles(client, world)
     assert (await client.get(f"{API}?mine=true")).status_code == 401
 
 
-async def test_owner_and_reviewers_see_what_they_may(client, world) -> None:  # noqa: ANN001
+async def test_owner_and_reviewers_see_what_they_may(client, world) -> None:
     slugs, h, browsers = world["slugs"], world["headers"], world["browsers"]
     mine = (await client.get(f"{API}?mine=true&per_page=100", headers=h["erika"])).json()
     assert {i["slug"] for i in mine["items"]} == {slugs[k] for k in SECRETS} and mine["total"] == 3
@@ -172,7 +172,7 @@ async def test_owner_and_reviewers_see_what_they_may(client, world) -> None:  # 
     assert [hit["slug"] for hit in search["hits"]] == [slugs["published"]]
 
 
-async def test_published_it_shows_up_everywhere(client, world) -> None:  # noqa: ANN001
+async def test_published_it_shows_up_everywhere(client, world) -> None:
     """The negative checks above could not pass by accident: once published, the profile is in every list."""
     slugs, h, browsers = world["slugs"], world["headers"], world["browsers"]
     for step, who in (("submit", "erika"), ("publish", "rita")):
@@ -186,7 +186,7 @@ async def test_published_it_shows_up_everywhere(client, world) -> None:  # noqa:
         assert f"/profiles/{slugs['draft']}" in (await browsers["anon"].get(path)).text, path
 
 
-async def test_json_list_filters_sorts_pages_with_exact_total(client, app) -> None:  # noqa: ANN001
+async def test_json_list_filters_sorts_pages_with_exact_total(client, app) -> None:
     rita = await _token("rita", Role.REVIEWER)
     titles = ["Bauhof Alpha", "Bauhof Beta", "Bauhof Gamma", "Bauhof Delta", "Rufbus Epsilon"]
     for n, title in enumerate(titles):
@@ -214,19 +214,19 @@ async def test_json_list_filters_sorts_pages_with_exact_total(client, app) -> No
 # ------------------------------------------------------------ read-your-writes
 
 
-def _slow_index(app, monkeypatch, delay: float = 0.3) -> None:  # noqa: ANN001
+def _slow_index(app, monkeypatch, delay: float = 0.3) -> None:
     """Every index write of the sync worker takes `delay` longer (the real backend underneath)."""
     backend = app.state.runtime.search
     upsert = backend.upsert
 
-    async def slow_upsert(docs):  # noqa: ANN001, ANN202
+    async def slow_upsert(docs):
         await asyncio.sleep(delay)
         await upsert(docs)
 
     monkeypatch.setattr(backend, "upsert", slow_upsert)
 
 
-async def test_api_writer_sees_own_change_in_own_lists(client, app, monkeypatch) -> None:  # noqa: ANN001
+async def test_api_writer_sees_own_change_in_own_lists(client, app, monkeypatch) -> None:
     h = await _token("erika", Role.EDITOR)
     _slow_index(app, monkeypatch)
     r = await client.post(API, json={"title": "Dorfladen Version eins"}, headers=h)
@@ -242,7 +242,7 @@ async def test_api_writer_sees_own_change_in_own_lists(client, app, monkeypatch)
     assert mine["items"][0]["status"] == "submitted"
 
 
-async def test_form_writer_sees_own_change_on_meine_profile(client, app, monkeypatch) -> None:  # noqa: ANN001
+async def test_form_writer_sees_own_change_on_meine_profile(client, app, monkeypatch) -> None:
     await create_user("erika", PASSWORD, Role.EDITOR)
     await _login(client, "erika")
     _slow_index(app, monkeypatch)
@@ -261,12 +261,12 @@ async def test_form_writer_sees_own_change_on_meine_profile(client, app, monkeyp
     assert "Gemeinsame Schulbuslinie im Amt" in (await client.get("/meine-profile")).text
 
 
-async def test_write_succeeds_while_the_engine_is_down(client, app, monkeypatch) -> None:  # noqa: ANN001
+async def test_write_succeeds_while_the_engine_is_down(client, app, monkeypatch) -> None:
     h = await _token("erika", Role.EDITOR)
     backend = app.state.runtime.search
     upsert = backend.upsert
 
-    async def down(docs):  # noqa: ANN001, ANN202
+    async def down(docs):
         raise SearchError("Suchmaschine nicht erreichbar (Test)")
 
     monkeypatch.setattr(backend, "upsert", down)
@@ -283,7 +283,7 @@ async def test_write_succeeds_while_the_engine_is_down(client, app, monkeypatch)
     assert (await client.get(f"{API}?mine=true", headers=h)).json()["items"][0]["slug"] == slug
 
 
-async def test_an_entry_applied_before_its_write_landed_is_announced_again(client, app) -> None:  # noqa: ANN001
+async def test_an_entry_applied_before_its_write_landed_is_announced_again(client, app) -> None:
     """The outbox entry is written before the profile write; the worker may apply it in between."""
     from catalogue import outbox
     from catalogue.access import ALL_DOCUMENTS_LABELS

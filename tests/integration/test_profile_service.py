@@ -120,7 +120,7 @@ async def test_invalid_edit_writes_nothing(db, svc: ProfileService) -> None:
     assert stored.version == 1 and stored.population == 42000
 
 
-async def test_visibility(db, svc: ProfileService, tmp_path) -> None:  # noqa: ANN001
+async def test_visibility(db, svc: ProfileService, tmp_path) -> None:
     p = await svc.create(BASE, EDITOR)
     with pytest.raises(NotFound):
         await svc.get(p.slug, None)

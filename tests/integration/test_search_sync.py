@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-
 from pymongo.monitoring import CommandListener
 
 from catalogue import outbox
@@ -231,7 +230,7 @@ async def test_worker_reads_profiles_by_id_only(mongo_uri: str, tmp_path: Path) 
         await client.close()
 
 
-async def test_an_entry_waits_until_the_write_it_announces_has_landed(db: object, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+async def test_an_entry_waits_until_the_write_it_announces_has_landed(db: object, tmp_path: Path, monkeypatch) -> None:
     """Entries are written before their profile write; the worker must not apply one early and lose the write."""
     from beanie import PydanticObjectId
 

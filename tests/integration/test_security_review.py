@@ -34,7 +34,7 @@ async def _login(client: httpx.AsyncClient, username: str, weiter: str | None = 
 
 
 @pytest.fixture
-async def users(client) -> None:  # noqa: ANN001
+async def users(client) -> None:
     await seed_users()
     await create_user("admin", PASSWORD, Role.ADMIN)
 
@@ -42,7 +42,7 @@ async def users(client) -> None:  # noqa: ANN001
 # ------------------------------------------------------------ robustness (findings)
 
 
-async def test_finding_profile_form_with_overlong_number_gives_422_not_500(client, users) -> None:  # noqa: ANN001
+async def test_finding_profile_form_with_overlong_number_gives_422_not_500(client, users) -> None:
     """Finding: parse_int_de called int() on any run of digits; more than 4300 digits raised ValueError (500)."""
     await _login(client, "redaktion-hx")
     token = csrf_from((await client.get("/meine-profile/neu")).text)
@@ -54,7 +54,7 @@ async def test_finding_profile_form_with_overlong_number_gives_422_not_500(clien
     assert await Profile.find_all().count() == 0
 
 
-async def test_finding_deeply_nested_json_gives_400_problem_not_500(client, users) -> None:  # noqa: ANN001
+async def test_finding_deeply_nested_json_gives_400_problem_not_500(client, users) -> None:
     """Finding: msgspec raises RecursionError for `[[[[…`, which the API answered with 500."""
     _, secret = await create_token("redaktion-hx", "t")
     headers = {"Authorization": f"Bearer {secret}", "content-type": "application/json"}
@@ -69,7 +69,7 @@ async def test_finding_deeply_nested_json_gives_400_problem_not_500(client, user
 # ------------------------------------------------------------ deactivation (finding)
 
 
-async def test_finding_deactivation_ends_sessions_for_good_and_blocks_tokens(client, users) -> None:  # noqa: ANN001
+async def test_finding_deactivation_ends_sessions_for_good_and_blocks_tokens(client, users) -> None:
     """Finding: deactivating a user left their sessions in place; unlocking them later revived old (maybe stolen) sessions."""
     await _login(client, "redaktion-hx")
     editor_cookie = client.cookies.get("lt_session")
@@ -99,7 +99,7 @@ async def test_finding_deactivation_ends_sessions_for_good_and_blocks_tokens(cli
 # ------------------------------------------------------------ access control (checked, fine)
 
 
-async def test_unpublished_profile_is_hidden_everywhere(client, app, users) -> None:  # noqa: ANN001
+async def test_unpublished_profile_is_hidden_everywhere(client, app, users) -> None:
     published = (await seed_published(1))[0]
     svc = ProfileService()
     draft = await svc.create({"title": "Geheimer Entwurf Zebra", "summary": "Streng geheim"}, EDITOR)
@@ -148,7 +148,7 @@ async def test_unpublished_profile_is_hidden_everywhere(client, app, users) -> N
     assert (await Profile.find_one(Profile.slug == draft.slug)).title == "Geheimer Entwurf Zebra"
 
 
-async def test_editor_cannot_publish_or_edit_submitted_over_api(client, users) -> None:  # noqa: ANN001
+async def test_editor_cannot_publish_or_edit_submitted_over_api(client, users) -> None:
     svc = ProfileService()
     own = await svc.create({"title": "Eigenes Projekt"}, EDITOR)
     _, secret = await create_token("redaktion-hx", "t")
@@ -169,7 +169,7 @@ async def test_editor_cannot_publish_or_edit_submitted_over_api(client, users) -
     ["//evil.example", "/\\evil.example", "https:evil.example", "https://evil.example", "\t//evil.example", " //evil.example",
      "/\t/evil.example", "/\n/evil.example", "/%2F%2Fevil.example", "/\r\nSet-Cookie: x=y"],
 )
-async def test_login_redirect_stays_on_site(client, users, weiter) -> None:  # noqa: ANN001
+async def test_login_redirect_stays_on_site(client, users, weiter) -> None:
     r = await _login(client, "redaktion-hx", weiter)
     location = r.headers["location"]
     assert location.startswith("/") and not location.startswith("//") and "\\" not in location
@@ -177,7 +177,7 @@ async def test_login_redirect_stays_on_site(client, users, weiter) -> None:  # n
     assert "set-cookie" not in {k.lower() for k, v in r.headers.multi_items() if v.startswith("x=")}
 
 
-async def test_state_changes_need_csrf(client, users) -> None:  # noqa: ANN001
+async def test_state_changes_need_csrf(client, users) -> None:
     svc = ProfileService()
     own = await svc.create({"title": "Eigenes Projekt"}, EDITOR)
     await _login(client, "redaktion-hx")
@@ -203,7 +203,7 @@ async def test_state_changes_need_csrf(client, users) -> None:  # noqa: ANN001
     assert (await client.get("/meine-profile")).status_code == 200  # still logged in
 
 
-async def test_login_replaces_session_and_logout_kills_it(client, users) -> None:  # noqa: ANN001
+async def test_login_replaces_session_and_logout_kills_it(client, users) -> None:
     client.cookies.set("lt_session", "vom-angreifer-gesetzt-" + "x" * 20, domain="testserver.local")
     await _login(client, "redaktion-hx")
     sid = client.cookies.get("lt_session", domain="testserver.local")
@@ -217,7 +217,7 @@ async def test_login_replaces_session_and_logout_kills_it(client, users) -> None
     assert await WebSession.find_all().count() == 0
 
 
-async def test_login_rate_limited_per_address_across_usernames(client, users) -> None:  # noqa: ANN001
+async def test_login_rate_limited_per_address_across_usernames(client, users) -> None:
     page = await client.get("/anmelden")
     token = csrf_from(page.text)
     for n in range(5):
@@ -230,7 +230,7 @@ async def test_login_rate_limited_per_address_across_usernames(client, users) ->
 # ------------------------------------------------------------ injection and escaping (checked, fine)
 
 
-async def test_search_snippets_and_json_ld_are_escaped(client, app, users) -> None:  # noqa: ANN001
+async def test_search_snippets_and_json_ld_are_escaped(client, app, users) -> None:
     svc = ProfileService()
     p = await svc.create(
         {
@@ -255,7 +255,7 @@ async def test_search_snippets_and_json_ld_are_escaped(client, app, users) -> No
     assert "javascript:" not in profile_page.text and "<b>roh</b>" not in profile_page.text
 
 
-async def test_operator_objects_in_bodies_are_rejected(client, users) -> None:  # noqa: ANN001
+async def test_operator_objects_in_bodies_are_rejected(client, users) -> None:
     r = await client.post("/api/v1/auth/token", json={"username": {"$ne": ""}, "password": {"$ne": ""}})
     assert r.status_code == 422
     _, secret = await create_token("redaktion-hx", "t")

@@ -7,17 +7,17 @@ from html import escape, unescape
 
 import pytest
 
-from tests.web_support import PASSWORD, csrf_from, seed_users
+from tests.web_support import PASSWORD, csrf_from, form_inputs_missing, marked_invalid, seed_users, unlabelled_controls
 
 pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture
-async def users(client) -> None:  # noqa: ANN001
+async def users(client) -> None:
     await seed_users()
 
 
-async def login(client, username: str) -> None:  # noqa: ANN001
+async def login(client, username: str) -> None:
     page = await client.get("/anmelden")
     token = csrf_from(page.text)
     r = await client.post("/anmelden", data={"username": username, "password": PASSWORD, "csrf_token": token})
@@ -33,13 +33,13 @@ def _form(html: str) -> dict[str, str]:
     }
 
 
-async def test_login_sets_secure_session_cookie_and_logout(client, users, app) -> None:  # noqa: ANN001
+async def test_login_sets_secure_session_cookie_and_logout(client, users, app) -> None:
     page = await client.get("/anmelden")
     assert page.status_code == 200
     assert 'for="username"' in page.text and 'for="password"' in page.text
     r = await client.post("/anmelden", data={"username": "redaktion-hx", "password": PASSWORD, "csrf_token": csrf_from(page.text)})
     assert r.status_code == 303 and r.headers["location"].startswith("/meine-profile")
-    cookie = [v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("lt_session=")][0]
+    cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("lt_session="))
     assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower() and "Path=/" in cookie
     assert ("Secure" in cookie) == bool(app.state.settings.cookies_secure)
     mine = await client.get("/meine-profile")
@@ -58,7 +58,7 @@ async def test_login_sets_secure_session_cookie_and_logout(client, users, app) -
     assert (await client.get("/meine-profile")).status_code in (302, 303)
 
 
-async def test_wrong_password_message_and_rate_limit(client, users) -> None:  # noqa: ANN001
+async def test_wrong_password_message_and_rate_limit(client, users) -> None:
     page = await client.get("/anmelden")
     token = csrf_from(page.text)
     r = await client.post("/anmelden", data={"username": "redaktion-hx", "password": "falsch", "csrf_token": token})
@@ -75,7 +75,7 @@ async def test_wrong_password_message_and_rate_limit(client, users) -> None:  # 
     assert r.status_code == 429
 
 
-async def test_login_without_csrf_is_rejected(client, users) -> None:  # noqa: ANN001
+async def test_login_without_csrf_is_rejected(client, users) -> None:
     await client.get("/anmelden")
     r = await client.post("/anmelden", data={"username": "redaktion-hx", "password": PASSWORD})
     assert r.status_code == 403
@@ -85,7 +85,7 @@ async def test_login_without_csrf_is_rejected(client, users) -> None:  # noqa: A
     assert r.status_code == 403
 
 
-async def test_form_posts_without_csrf_are_rejected(client, users) -> None:  # noqa: ANN001
+async def test_form_posts_without_csrf_are_rejected(client, users) -> None:
     await login(client, "redaktion-hx")
     r = await client.post("/meine-profile/neu", data={"title": "Ohne Token", "action": "save"})
     assert r.status_code == 403
@@ -98,7 +98,7 @@ async def test_form_posts_without_csrf_are_rejected(client, users) -> None:  # n
     assert await Profile.find_all().count() == 0
 
 
-async def test_api_write_with_session_cookie_needs_csrf_header(client, users) -> None:  # noqa: ANN001
+async def test_api_write_with_session_cookie_needs_csrf_header(client, users) -> None:
     await login(client, "redaktion-hx")
     r = await client.post("/api/v1/profiles", json={"title": "Über die API mit Cookie"})
     assert r.status_code == 401  # the cookie alone does not authenticate a write
@@ -107,7 +107,7 @@ async def test_api_write_with_session_cookie_needs_csrf_header(client, users) ->
     assert r.status_code == 201
 
 
-async def test_pages_need_login(client, users) -> None:  # noqa: ANN001
+async def test_pages_need_login(client, users) -> None:
     for path in ("/meine-profile", "/meine-profile/neu", "/redaktion"):
         r = await client.get(path)
         assert r.status_code == 303
@@ -117,7 +117,7 @@ async def test_pages_need_login(client, users) -> None:  # noqa: ANN001
     assert r.status_code == 403 and "Berechtigung" in r.text
 
 
-async def test_login_redirects_back_to_target_but_never_offsite(client, users) -> None:  # noqa: ANN001
+async def test_login_redirects_back_to_target_but_never_offsite(client, users) -> None:
     page = await client.get("/anmelden?weiter=%2Fmeine-profile%2Fneu")
     assert 'name="weiter" value="/meine-profile/neu"' in page.text
     r = await client.post(
@@ -127,30 +127,41 @@ async def test_login_redirects_back_to_target_but_never_offsite(client, users) -
     assert r.status_code == 303 and r.headers["location"].startswith("/meine-profile")
 
 
-async def test_new_profile_form_lists_every_field_with_labels(client, users) -> None:  # noqa: ANN001
+def registry_inputs() -> list[str]:
+    """Every input the field registry declares for the form (the first row of each repeatable group)."""
+    from api.web.forms import FORM_LEAVES, GROUP_FIELDS
+
+    return [f.path for f in FORM_LEAVES] + [f"{g}.0.{sub}" for g, subs in GROUP_FIELDS.items() for sub in subs]
+
+
+async def test_new_profile_form_lists_every_field_with_labels(client, users) -> None:
+    from catalogue.fields import BY_PATH
     from catalogue.vocabularies import FieldOfAction, FundingKind, LegalForm
 
     await login(client, "redaktion-hx")
     html = (await client.get("/meine-profile/neu")).text
-    names = set(re.findall(r'name="([^"]+)"', html))
-    for name in ("title", "summary", "keywords", "fields_of_action", "lead.name", "lead.kind", "lead.ags",
-                 "municipalities.0.name", "municipalities.0.kind", "municipalities.0.ags", "partners.0.name",
-                 "partners.0.kind", "state", "district", "population", "population_as_of", "population_source",
-                 "area_km2", "occasion", "goal", "implementation", "results", "lessons", "funding.text",
-                 "funding.kinds", "funding.programme", "funding.amount_eur", "legal_form", "collaboration_since",
-                 "project_status", "contact.organisation", "contact.person", "contact.street", "contact.postcode",
-                 "contact.city", "contact.phone", "contact.email", "contact.website", "links.0.title", "links.0.url",
-                 "licence"):  # fmt: skip
-        assert name in names, name
-    # every control has a label
-    for control_id in re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html):
-        assert f'for="{control_id}"' in html or control_id.startswith("f-fields-of-action") is False, control_id
-    for ident in re.findall(r'<(?:input|select|textarea)(?![^>]*type="hidden")[^>]*\bid="([^"]+)"', html):
-        assert f'for="{ident}"' in html, ident
+    expected = registry_inputs()
+    assert len(expected) >= 40  # every field of the brief
+    assert form_inputs_missing(html, expected) == []
+    # every visible control has a label, and every field's German label is on the page
+    assert unlabelled_controls(html) == []
+    for path in expected:
+        label = BY_PATH[re.sub(r"\.0\.", ".", path)].label
+        assert escape(label) in html, (path, label)
     # vocabularies come from catalogue.vocabularies
     for value in [*FieldOfAction, *FundingKind, *LegalForm]:
         assert f'value="{escape(value.value)}"' in html
     assert "Handlungsfelder" in html and "Markdown" in html
+
+
+async def test_form_checks_fail_on_a_broken_form(client, users) -> None:
+    """The checks above can fail: a form without one input or one label is caught."""
+    await login(client, "redaktion-hx")
+    html = (await client.get("/meine-profile/neu")).text
+    without_input = re.sub(r'<input id="f-contact-city"[^>]*>', "", html)
+    assert form_inputs_missing(without_input, registry_inputs()) == ["contact.city"]
+    without_label = html.replace('for="f-population-source"', 'for="anderswo"')
+    assert unlabelled_controls(without_label) == ["f-population-source"]
 
 
 FULL_FORM = {
@@ -175,7 +186,7 @@ FULL_FORM = {
 }
 
 
-async def test_validation_keeps_everything_typed(client, users) -> None:  # noqa: ANN001
+async def test_validation_keeps_everything_typed(client, users) -> None:
     await login(client, "redaktion-hx")
     page = await client.get("/meine-profile/neu")
     data = {
@@ -196,7 +207,10 @@ async def test_validation_keeps_everything_typed(client, users) -> None:  # noqa
     for name in ("title", "contact.email", "collaboration_since", "links.0.url", "population"):
         ident = "f-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
         assert f'id="{ident}-fehler"' in html, name
-        assert re.search(rf'id="{ident}"[^>]*aria-invalid="true"', html) or re.search(rf'aria-invalid="true"[^>]*id="{ident}"', html) or f'id="{ident}" name' in html
+        assert marked_invalid(html, ident), name
+    # the check can fail: a control without aria-invalid, or one that is valid, is not "marked"
+    assert not marked_invalid(html.replace(' aria-invalid="true"', ""), "f-title")
+    assert not marked_invalid(html, "f-summary")
     # typed content kept
     for value in ('value="Ba"', 'value="keine-mail"', 'value="viele"', 'value="ftp://falsch"', 'value="Strategie"',
                   'value="173,93"', 'value="Bauhof, IKZ"', "Maschinen standen **oft still**.", 'value="31.12.2019"'):  # fmt: skip
@@ -208,7 +222,7 @@ async def test_validation_keeps_everything_typed(client, users) -> None:  # noqa
     assert await Profile.find_all().count() == 0
 
 
-async def test_create_save_edit_submit_review_publish_history(client, users, app) -> None:  # noqa: ANN001
+async def test_create_save_edit_submit_review_publish_history(client, users, app) -> None:
     await login(client, "redaktion-hx")
     page = await client.get("/meine-profile/neu")
     r = await client.post("/meine-profile/neu", data={**FULL_FORM, **_form(page.text)})
@@ -262,7 +276,7 @@ async def test_create_save_edit_submit_review_publish_history(client, users, app
     assert "<ins>und Maschinen.</ins>" in cmp.text or "Maschinen" in cmp.text
 
 
-async def test_return_with_comment_reaches_editor(client, users) -> None:  # noqa: ANN001
+async def test_return_with_comment_reaches_editor(client, users) -> None:
     await login(client, "redaktion-hx")
     page = await client.get("/meine-profile/neu")
     await client.post("/meine-profile/neu", data={**FULL_FORM, **_form(page.text), "action": "submit"})
@@ -281,7 +295,7 @@ async def test_return_with_comment_reaches_editor(client, users) -> None:  # noq
     assert "Bitte Ansprechperson ergänzen." in mine.text and "Entwurf" in mine.text
 
 
-async def test_concurrent_edit_gives_friendly_conflict_and_keeps_text(client, users) -> None:  # noqa: ANN001
+async def test_concurrent_edit_gives_friendly_conflict_and_keeps_text(client, users) -> None:
     await login(client, "redaktion-hx")
     page = await client.get("/meine-profile/neu")
     await client.post("/meine-profile/neu", data={**FULL_FORM, **_form(page.text)})
@@ -301,7 +315,7 @@ async def test_concurrent_edit_gives_friendly_conflict_and_keeps_text(client, us
     assert r.status_code == 303
 
 
-async def test_preview_without_js_and_preview_endpoint(client, users) -> None:  # noqa: ANN001
+async def test_preview_without_js_and_preview_endpoint(client, users) -> None:
     await login(client, "redaktion-hx")
     page = await client.get("/meine-profile/neu")
     r = await client.post(
@@ -318,7 +332,7 @@ async def test_preview_without_js_and_preview_endpoint(client, users) -> None:  
     assert r.status_code == 200 and "<li>eins</li>" in r.text and "javascript:" not in r.text
 
 
-async def test_add_row_without_js(client, users) -> None:  # noqa: ANN001
+async def test_add_row_without_js(client, users) -> None:
     await login(client, "redaktion-hx")
     page = await client.get("/meine-profile/neu")
     r = await client.post(
@@ -330,7 +344,7 @@ async def test_add_row_without_js(client, users) -> None:  # noqa: ANN001
     assert re.search(r'name="municipalities.1.name"[^>]*autofocus', r.text)
 
 
-async def test_editor_cannot_edit_submitted_or_others(client, users) -> None:  # noqa: ANN001
+async def test_editor_cannot_edit_submitted_or_others(client, users) -> None:
     from catalogue.users import create_user
     from catalogue.vocabularies import Role
 

@@ -12,20 +12,20 @@ from tests.web_support import load_gazetteer_sample, seed_published
 pytestmark = pytest.mark.asyncio
 
 
-async def _index(app) -> None:  # noqa: ANN001
+async def _index(app) -> None:
     runtime = app.state.runtime
     await runtime.sync.drain(runtime.search)
 
 
 @pytest.fixture
-async def catalogue(client, app):  # noqa: ANN001, ANN201
+async def catalogue(client, app):
     slugs = await seed_published()
     await load_gazetteer_sample()
     await _index(app)
     return slugs
 
 
-async def test_search_page_renders_with_facets(client, catalogue) -> None:  # noqa: ANN001
+async def test_search_page_renders_with_facets(client, catalogue) -> None:
     r = await client.get("/")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/html")
@@ -37,7 +37,7 @@ async def test_search_page_renders_with_facets(client, catalogue) -> None:  # no
     assert "Projekte" in html
 
 
-async def test_search_with_query_and_filter_keeps_state_in_url(client, catalogue) -> None:  # noqa: ANN001
+async def test_search_with_query_and_filter_keeps_state_in_url(client, catalogue) -> None:
     r = await client.get("/", params={"q": "Digitalisierung", "land": "Nordrhein-Westfalen"})
     assert r.status_code == 200
     assert "interkommunale-digitalisierungsstrategie" in r.text
@@ -46,33 +46,33 @@ async def test_search_with_query_and_filter_keeps_state_in_url(client, catalogue
     assert "<mark>" in r.text
 
 
-async def test_search_typo_still_finds(client, catalogue) -> None:  # noqa: ANN001
+async def test_search_typo_still_finds(client, catalogue) -> None:
     r = await client.get("/", params={"q": "Digitalisirung"})
     assert r.status_code == 200
     assert "interkommunale-digitalisierungsstrategie" in r.text
 
 
-async def test_empty_result_is_helpful(client, catalogue) -> None:  # noqa: ANN001
+async def test_empty_result_is_helpful(client, catalogue) -> None:
     r = await client.get("/", params={"q": "xqzvw"})
     assert r.status_code == 200
     assert "Keine Projekte gefunden" in r.text
     assert "alle Projekte ansehen" in r.text
 
 
-async def test_did_you_mean_when_nothing_found(client, catalogue) -> None:  # noqa: ANN001
+async def test_did_you_mean_when_nothing_found(client, catalogue) -> None:
     r = await client.get("/", params={"q": "Hoxterr Digitalisierungsstrategiee"})
     assert r.status_code == 200
     if "Keine Projekte gefunden" in r.text:  # the engine may find it anyway; then no suggestion is needed
         assert "Meinten Sie" in r.text
 
 
-async def test_invalid_filter_values_are_ignored_and_bad_year_explained(client, catalogue) -> None:  # noqa: ANN001
+async def test_invalid_filter_values_are_ignored_and_bad_year_explained(client, catalogue) -> None:
     r = await client.get("/", params={"land": "Atlantis", "seit_von": "neunzehn", "seite": "x"})
     assert r.status_code == 200
     assert "Bitte eine Jahreszahl" in r.text
 
 
-async def test_my_municipality_from_register(client, catalogue) -> None:  # noqa: ANN001
+async def test_my_municipality_from_register(client, catalogue) -> None:
     r = await client.get("/", params={"kommune": "Höxter"})
     assert r.status_code == 200
     assert "Kommunen wie" in r.text
@@ -84,8 +84,8 @@ async def test_my_municipality_from_register(client, catalogue) -> None:  # noqa
     assert "steht nicht im Gemeindeverzeichnis" in r.text
 
 
-async def test_search_down_is_friendly(client, catalogue, app, monkeypatch) -> None:  # noqa: ANN001
-    async def broken(query):  # noqa: ANN001, ANN202
+async def test_search_down_is_friendly(client, catalogue, app, monkeypatch) -> None:
+    async def broken(query):
         raise RuntimeError("engine exploded")
 
     monkeypatch.setattr(app.state.runtime.search, "search", broken)
@@ -95,7 +95,7 @@ async def test_search_down_is_friendly(client, catalogue, app, monkeypatch) -> N
     assert "Traceback" not in r.text and "exploded" not in r.text
 
 
-async def test_profile_page_sections_numbers_and_json_ld(client, catalogue) -> None:  # noqa: ANN001
+async def test_profile_page_sections_numbers_and_json_ld(client, catalogue) -> None:
     r = await client.get("/profiles/interkommunale-digitalisierungsstrategie")
     assert r.status_code == 200
     html = r.text
@@ -109,7 +109,7 @@ async def test_profile_page_sections_numbers_and_json_ld(client, catalogue) -> N
     assert "31.12.2019" in html
     assert 'href="/profiles/interkommunale-digitalisierungsstrategie.pdf"' in html
     assert "Vergleichbare Projekte" in html
-    m = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    m = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.DOTALL)
     assert m
     data = json.loads(m.group(1))
     assert "Project" in data["@type"]
@@ -118,7 +118,7 @@ async def test_profile_page_sections_numbers_and_json_ld(client, catalogue) -> N
     assert data["contactPoint"]["email"]
 
 
-async def test_json_ld_cannot_break_out_of_script(client, app) -> None:  # noqa: ANN001
+async def test_json_ld_cannot_break_out_of_script(client, app) -> None:
     from catalogue.profiles import ProfileService
     from catalogue.users import Principal
     from catalogue.vocabularies import EditorialStatus, Role
@@ -134,7 +134,7 @@ async def test_json_ld_cannot_break_out_of_script(client, app) -> None:  # noqa:
     assert head.count("</script>") == 2  # JSON-LD block and the enhancement script, nothing injected
 
 
-async def test_unknown_profile_is_german_html_404(client, catalogue) -> None:  # noqa: ANN001
+async def test_unknown_profile_is_german_html_404(client, catalogue) -> None:
     r = await client.get("/profiles/gibt-es-nicht")
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("text/html")
@@ -143,7 +143,7 @@ async def test_unknown_profile_is_german_html_404(client, catalogue) -> None:  #
     assert r.status_code == 404 and "text/html" in r.headers["content-type"]
 
 
-async def test_api_errors_stay_problem_json(client, catalogue) -> None:  # noqa: ANN001
+async def test_api_errors_stay_problem_json(client, catalogue) -> None:
     r = await client.get("/api/v1/profiles/gibt-es-nicht")
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -151,7 +151,7 @@ async def test_api_errors_stay_problem_json(client, catalogue) -> None:  # noqa:
     assert r.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_unpublished_profile_hidden_from_public(client, app) -> None:  # noqa: ANN001
+async def test_unpublished_profile_hidden_from_public(client, app) -> None:
     from catalogue.profiles import ProfileService
     from catalogue.users import Principal
     from catalogue.vocabularies import Role
@@ -162,7 +162,7 @@ async def test_unpublished_profile_hidden_from_public(client, app) -> None:  # n
 
 
 @pytest.mark.parametrize("path", ["/", "/anmelden", "/static/css/site.css", "/api/v1/profiles", "/health/live", "/nirgendwo"])
-async def test_security_headers_everywhere(client, path) -> None:  # noqa: ANN001
+async def test_security_headers_everywhere(client, path) -> None:
     r = await client.get(path)
     csp = r.headers.get("content-security-policy", "")
     assert "default-src 'self'" in csp and "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
@@ -172,7 +172,7 @@ async def test_security_headers_everywhere(client, path) -> None:  # noqa: ANN00
     assert r.headers.get("x-frame-options") == "DENY"
 
 
-async def test_pages_have_no_inline_script(client, catalogue) -> None:  # noqa: ANN001
+async def test_pages_have_no_inline_script(client, catalogue) -> None:
     for path in ("/", "/profiles/interkommunale-digitalisierungsstrategie", "/anmelden"):
         html = (await client.get(path)).text
         for tag in re.findall(r"<script[^>]*>", html):
@@ -180,22 +180,25 @@ async def test_pages_have_no_inline_script(client, catalogue) -> None:  # noqa: 
         assert " on" + "click=" not in html and 'style="' not in html
 
 
-async def test_static_assets(client) -> None:  # noqa: ANN001
+async def test_static_assets(client) -> None:
     css = await client.get("/static/css/site.css")
     js = await client.get("/static/js/enhance.js")
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
 
 
-async def test_did_you_mean_fallback_uses_catalogue_words(client, app, catalogue) -> None:  # noqa: ANN001
+async def test_did_you_mean_fallback_uses_catalogue_words(client, app, catalogue) -> None:
     from api.web.pages import did_you_mean
     from catalogue.profiles import ProfileService
     from catalogue.users import Principal
     from catalogue.vocabularies import Role
 
-    class NoSuggest:  # the real engine, without a suggestion API
+    class NoSuggest:  # the real engine without suggestions of its own; a fresh object each time (no cached words)
         def __init__(self) -> None:
             self.search = app.state.runtime.search.search
+
+        async def suggest(self, q: str) -> None:
+            return None
 
     assert await did_you_mean(NoSuggest(), "Digitalisirungsstrategie") == "Digitalisierungsstrategie"
     assert await did_you_mean(NoSuggest(), "Digitalisierungsstrategie") is None
@@ -206,10 +209,10 @@ async def test_did_you_mean_fallback_uses_catalogue_words(client, app, catalogue
     assert await did_you_mean(NoSuggest(), "Quastenflosserzuhct") is None
 
 
-async def test_unexpected_error_is_a_german_html_page(client, catalogue, monkeypatch) -> None:  # noqa: ANN001
+async def test_unexpected_error_is_a_german_html_page(client, catalogue, monkeypatch) -> None:
     from catalogue.profiles import ProfileService
 
-    async def boom(self, slug, actor):  # noqa: ANN001, ANN202
+    async def boom(self, slug, actor):
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(ProfileService, "get", boom)
@@ -223,7 +226,7 @@ async def test_unexpected_error_is_a_german_html_page(client, catalogue, monkeyp
     assert r.status_code == 500 and r.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_pagination_links_keep_the_query(client, catalogue) -> None:  # noqa: ANN001
+async def test_pagination_links_keep_the_query(client, catalogue) -> None:
     r = await client.get("/", params={"feld": "Verwaltung"})
     html = r.text
     if "Weiter ›" in html:  # more than one page of results

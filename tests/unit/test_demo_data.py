@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from catalogue.fields import markdown_fields
 from catalogue.models import ProfileContent
 from catalogue.synonyms import SYNONYM_GROUPS, synonyms_for
 from catalogue.vocabularies import (
@@ -73,7 +74,7 @@ def test_file_is_the_two_seeds_and_at_least_30_real_projects() -> None:
 
 @pytest.mark.parametrize("entry", RAW, ids=[e.get("demo_id", "?") for e in RAW])
 def test_entry_validates_as_profile_content(entry: dict) -> None:
-    assert EXTRA_KEYS <= set(entry), "slug and demo_id are required"
+    assert set(entry) >= EXTRA_KEYS, "slug and demo_id are required"
     unknown = set(entry) - EXTRA_KEYS - set(ProfileContent.model_fields)
     assert not unknown, f"unknown keys: {unknown}"
     content = _content(entry)
@@ -110,10 +111,12 @@ def test_texts_have_demo_quality() -> None:
         if entry["demo_id"] in SEED_IDS:
             continue  # seeds are transcribed as they are
         assert 4 <= len(content.keywords) <= 8, entry["demo_id"]
-        for name in ("occasion", "goal", "implementation", "results"):
+        for name in (f.name for f in markdown_fields()):
             length = len(getattr(content, name))
-            assert 100 <= length <= 1500, (entry["demo_id"], name, length)
-        assert len(content.lessons) <= 1500, entry["demo_id"]
+            if name == "lessons":  # few sources say what was learnt: may be short or empty
+                assert length <= 1500, (entry["demo_id"], name, length)
+            else:
+                assert 100 <= length <= 1500, (entry["demo_id"], name, length)
         assert content.funding.text, entry["demo_id"]
         assert content.project_status is not None, entry["demo_id"]
         assert content.links[0].title.startswith("Quelle: "), entry["demo_id"]

@@ -23,9 +23,9 @@ from importers.base import (
     parse_source,
     validate_record,
 )
+from tests.factories import TEXTS
 
-SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
-SEED_FILES = sorted(SEEDS.glob("*.txt"))
+SEED_FILES = sorted(TEXTS.glob("*.txt"))  # the invented texts in both source formats
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -51,7 +51,8 @@ def run_everything(source: Source) -> None:
     try:
         detected = detect_format(source)
     except SourceError as exc:
-        assert str(exc)
+        message = str(exc)
+        assert message
     else:
         check_records(detected.name, list(detected.parse(source)))
     importer, records = parse_source(source)
@@ -77,7 +78,7 @@ _LINES = st.sampled_from([
     "Stichworte:", "Hauptverantwortlich: Kreis X", "Sonstige Beteiligte:", "Kurzprofil:", "Einwohner: 1.2.3 (99.99.9999, ?)",
     "Fläche: -0 km²", "Fläche: ,", "Anlass:", "Ziel:", "Umsetzung:", "Rechtsform: ???", "Zusammenarbeit seit: 3000",
     "Kontakt:", "Telefon: 0", "Email: a@b", "12345 ", "Straße 1", "-", "•", "1.", "Stadt Ä", "Kreis", "<h1>", "</p>",
-    "<dl><dt>Anlass</dt><dd>", "<table><tr><td>a</td><td>b", "{", "[", "\"title\"", "title,keywords", "AGS;Name",
+    "<dl><dt>Anlass</dt><dd>", "<table><tr><td>a</td><td>b", "{", "[", '"title"', "title,keywords", "AGS;Name",
     "Amtlicher Gemeindeschlüssel;Gemeindename;Fläche;Bevölkerung", "05762020;Höxter, Stadt;x;y", "6020191231",
     "Diese Übersicht als PDF herunterladen", "Kontaktieren Sie uns", "",
 ])
@@ -111,7 +112,7 @@ def test_json_shaped_garbage(values: list[object]) -> None:
     assert len(records) == max(1, len(values))  # one record per item, bad or good
 
 
-# ------------------------------------------------------------------ truncated and re-encoded seeds
+# ------------------------------------------------------------------ truncated and re-encoded test texts
 
 
 @pytest.mark.parametrize("seed", SEED_FILES, ids=lambda p: p.name)

@@ -27,6 +27,7 @@ from catalogue.search.meili_backend import (
     quote_filter_value,
     sanitize_q,
 )
+from tests.factories import stream
 
 httpx = pytest.importorskip("httpx2")  # the SDK's HTTP client
 
@@ -165,11 +166,11 @@ async def test_prepare_creates_the_index_and_sends_the_exact_settings(fake_and_b
         "stopWords", "synonyms", "localizedAttributes", "faceting", "typoTolerance", "pagination",
     }
     assert settings["searchableAttributes"] == ["title", "keywords", "summary", "lead", "municipalities", "partners",
-                                                "district", "state", "texts"] == SEARCHABLE
+                                                "state", "district", "texts"] == SEARCHABLE
     assert settings["filterableAttributes"] == [
         *FACETS, "population", "collaboration_since", "published_at", "id", "status", "owner", "labels"
     ] == FILTERABLE
-    assert settings["sortableAttributes"] == ["published_at", "title_sort", "updated_at", "created_at"] == SORTABLE
+    assert settings["sortableAttributes"] == ["published_at", "updated_at", "created_at", "title_sort"] == SORTABLE
     # "sort" first: newest/title order strictly; without a sort parameter the rule is inactive
     assert settings["rankingRules"] == ["sort", "words", "typo", "proximity", "attribute", "exactness"] == RANKING_RULES
     assert settings["displayedAttributes"] == ["*"]
@@ -238,7 +239,7 @@ HOSTILE = [
     'Bayern" OR state = "Hessen',
     "Bayern\\",
     'Bayern\\" OR (1=1',
-    "\\\\\"\\",
+    '\\\\"\\',
     "Bayern) OR (1=1",
     "x' OR '1'='1",
     "a\\nb",
@@ -380,7 +381,7 @@ async def test_no_labels_match_nothing_without_a_request(fake_and_backend) -> No
 
 
 async def test_search_errors_become_search_error(fake_and_backend) -> None:
-    fake, backend = fake_and_backend
+    _, backend = fake_and_backend
     backend.client.http_client._transport = httpx.MockTransport(  # type: ignore[attr-defined]
         lambda request: httpx.Response(400, json={"message": "Attribute `x` is not filterable", "code": "invalid_search_filter",
                                                   "type": "invalid_request", "link": ""})
@@ -498,7 +499,7 @@ async def test_rebuild_sequence(fake_and_backend, monkeypatch) -> None:
     monkeypatch.setattr("catalogue.search.meili_backend.BATCH", 2)
     fake.indexes[LIVE] = {"old": doc("old")}
     progress: list[int] = []
-    assert await backend.rebuild(iter([doc("a"), doc("b"), doc("c")]), progress.append) == 3
+    assert await backend.rebuild(stream([doc("a"), doc("b"), doc("c")]), progress.append) == 3
     (swap,) = fake.bodies("POST", "swap-indexes")
     tmp = swap[0]["indexes"][1]
     assert swap == [{"indexes": [LIVE, tmp]}] and tmp.startswith(f"{LIVE}_rebuild_")
@@ -536,7 +537,7 @@ async def test_rebuild_swap_failure_raises(fake_and_backend) -> None:
     fake.indexes[LIVE] = {"old": doc("old")}
     fake.fail.add("indexSwap")
     with pytest.raises(SearchError, match="fehlgeschlagen"):
-        await backend.rebuild(iter([doc("a")]))
+        await backend.rebuild(stream([doc("a")]))
     assert set(fake.indexes) == {LIVE}
 
 
@@ -633,7 +634,7 @@ async def test_similar_candidates_any_word_and_filters(fake_and_backend) -> None
 
 async def test_similar_candidates_without_words_or_facets(fake_and_backend) -> None:
     fake, backend = fake_and_backend
-    assert await backend.similar_candidates("  -- \"\" ", labels=PUBLIC) == []
+    assert await backend.similar_candidates('  -- "" ', labels=PUBLIC) == []
     assert fake.requests == []
     with pytest.raises(ValueError):
         await backend.similar_candidates("Bauhof", labels=PUBLIC, any_of={"title = x": ["y"]})

@@ -1,4 +1,4 @@
-"""Typst PDFs: every field printed, one page for the seeds, literal hostile text,
+"""Typst PDFs: every field printed, one page for the example profiles, literal hostile text,
 page flow for long texts, landscape comparison, reproducible bytes.
 
 PNG renders for review go to tests/artifacts/ (git-ignored).
@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
+from catalogue.fields import markdown_fields
 from catalogue.formatting import format_date_de
 from catalogue.markdown import to_plain_text
 from catalogue.pdf import (
@@ -26,8 +27,7 @@ from catalogue.pdf import (
     render_profile_pdf,
     render_profile_png,
 )
-from catalogue.models import MARKDOWN_FIELDS
-from tests.fixtures.seed_profiles import hoexter, itzehoe
+from tests.fixtures.profiles import buergerbus, fundbuero
 
 GENERATED_AT = datetime(2025, 11, 22, 9, 30, tzinfo=UTC)
 BASE_URL = "https://leuchtturm.example/projekte/"
@@ -55,8 +55,8 @@ def assert_contains(haystack: str, needle: str) -> None:
 def markdown_pieces(markdown: str) -> list[str]:
     """The lines of the plain-text rendering, without list markers."""
     pieces = []
-    for line in to_plain_text(markdown).splitlines():
-        line = re.sub(r"^\s*(•|\d+\.)\s+", "", line).strip()
+    for raw in to_plain_text(markdown).splitlines():
+        line = re.sub(r"^\s*(•|\d+\.)\s+", "", raw).strip()
         if line:
             pieces.append(line)
     return pieces
@@ -85,7 +85,7 @@ def expected_values(p: dict[str, Any]) -> list[str]:
         values.append(f"{p['area_km2']:.2f}".replace(".", ",") + " km²")
     if p["collaboration_since"]:
         values.append(str(p["collaboration_since"]))
-    for field in MARKDOWN_FIELDS:
+    for field in (f.name for f in markdown_fields()):
         values += markdown_pieces(p[field])
     values += markdown_pieces(p["funding"]["text"]) + list(p["funding"]["kinds"])
     values += [str(v) for v in p["contact"].values() if v]
@@ -104,11 +104,11 @@ def write_pngs(name: str, pages: list[bytes]) -> None:
         (ARTIFACTS / f"{name}-{number}.png").write_bytes(png)
 
 
-# ------------------------------------------------------------------ seeds
+# ------------------------------------------------------------------ the example profiles
 
 
-@pytest.mark.parametrize("make", [hoexter, itzehoe], ids=["hoexter", "itzehoe"])
-def test_seed_profile_prints_every_field_on_one_page(make) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("make", [fundbuero, buergerbus], ids=["fundbuero", "buergerbus"])
+def test_example_profile_prints_every_field_on_one_page(make) -> None:
     profile = make()
     pdf = render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT)
     assert pdf.startswith(b"%PDF-")
@@ -123,22 +123,22 @@ def test_seed_profile_prints_every_field_on_one_page(make) -> None:  # noqa: ANN
 
 
 def test_hoexter_kurzprofil_is_formatted_german_style() -> None:
-    profile = hoexter()
+    profile = fundbuero()
     _, text = pdf_text(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT))
-    assert_contains(text, "28.808 (Stand 31.12.2019, Quelle: IT.NRW)")
-    assert_contains(text, "158,16 km²")
+    assert_contains(text, "12.345 (Stand 31.12.2022, Quelle: Statistikamt Beispielland)")
+    assert_contains(text, "87,65 km²")
     for label in ("Stichworte", "Hauptverantwortlich", "Beteiligte Kommunen", "Sonstige Beteiligte", "Anlass", "Ziel", "Umsetzung", "Finanzierung"):
         assert_contains(text, label)
 
 
 def test_pdf_metadata() -> None:
-    profile = hoexter()
+    profile = fundbuero()
     reader = PdfReader(io.BytesIO(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT)))
     meta = reader.metadata
     assert meta is not None
     assert meta.title == profile["title"]
     assert "Digitalisierung" in (meta.get("/Keywords") or "")
-    assert meta.author == "Kreis Höxter"
+    assert meta.author == "Kreis Beispielland"
     assert str(meta.get("/CreationDate", "")).startswith("D:20251122")
     assert str(reader.trailer["/Root"].get("/Lang")).startswith("de")
     # embedded fonts only
@@ -151,13 +151,13 @@ def test_pdf_metadata() -> None:
 
 
 def test_same_input_gives_identical_bytes() -> None:
-    profile = itzehoe()
+    profile = buergerbus()
     first = render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT)
     second = render_profile_pdf(copy.deepcopy(profile), url=url_for(profile), generated_at=GENERATED_AT)
     assert first == second
     other_day = render_profile_pdf(profile, url=url_for(profile), generated_at=datetime(2025, 11, 23, tzinfo=UTC))
     assert other_day != first
-    profiles, urls = [hoexter(), itzehoe()], [url_for(hoexter()), url_for(itzehoe())]
+    profiles, urls = [fundbuero(), buergerbus()], [url_for(fundbuero()), url_for(buergerbus())]
     assert render_comparison_pdf(profiles, urls=urls, generated_at=GENERATED_AT) == render_comparison_pdf(
         copy.deepcopy(profiles), urls=urls, generated_at=GENERATED_AT
     )
@@ -178,14 +178,14 @@ HOSTILE_PLAIN = [
     "[eckig] {geschweift} //kein Kommentar /* auch nicht */",
     "`raw` *fett* _kursiv_ = Überschrift ~ -- ---",
     "#",
-    "}) ] ) #panic(\"x\")",
+    '}) ] ) #panic("x")',
 ]
 ARABIC_WORDS = ["مرحبا", "بالعالم"]
 HEBREW_WORDS = ["שלום", "עולם"]
 
 
 def hostile_profile() -> dict[str, Any]:
-    profile = hoexter()
+    profile = fundbuero()
     profile["title"] = "#set text(red) $x$ @titel <t> \\"
     profile["summary"] = " · ".join(HOSTILE_PLAIN) + " " + " ".join(ARABIC_WORDS) + " " + " ".join(HEBREW_WORDS)
     profile["keywords"] = ["#let", "$", "@", "<>", "\\", "😀 Emoji"]
@@ -200,7 +200,7 @@ def hostile_profile() -> dict[str, Any]:
         "    eingerückter #Code\n\n"
         "Arabisch: " + " ".join(ARABIC_WORDS) + " Hebräisch: " + " ".join(HEBREW_WORDS) + " Ende 😀 Schluss"
     )
-    profile["contact"] = {"organisation": "#Kontakt <x>", "phone": "+49 (0) 1234 / 56-78", "email": "info@kreis-hoexter.de"}
+    profile["contact"] = {"organisation": "#Kontakt <x>", "phone": "+49 (0) 1234 / 56-78", "email": "fundbuero@beispielland.example"}
     profile["links"] = [{"title": "#Link $ @", "url": "https://example.org/#set?x=$y&z=<a>"}]
     return profile
 
@@ -236,7 +236,7 @@ def test_emoji_is_printed() -> None:
 
 
 def test_emoji_does_not_break_the_document() -> None:
-    profile = hoexter()
+    profile = fundbuero()
     profile["goal"] = "Vorher 😀👩‍👩‍👧 nachher 🇩🇪 Ende"
     _, text = pdf_text(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT))
     assert_contains(text, "Vorher")
@@ -248,7 +248,7 @@ def test_emoji_does_not_break_the_document() -> None:
 
 
 def test_long_field_flows_onto_next_page_and_nothing_is_cut() -> None:
-    profile = hoexter()
+    profile = fundbuero()
     ending = " Schlusswort ganz am Ende."
     paragraphs, n = [], 0
     while sum(len(p) + 2 for p in paragraphs) < 10_000 - 700 - len(ending):
@@ -270,12 +270,12 @@ def test_long_field_flows_onto_next_page_and_nothing_is_cut() -> None:
         assert_contains(text, word)
     for word in long_text.split()[::97]:
         assert_contains(text, word)
-    assert_contains(text, "info@kreis-hoexter.de")  # everything after the long text is still there
+    assert_contains(text, "fundbuero@beispielland.example")  # everything after the long text is still there
     write_pngs("long", render_profile_png(profile, url=url_for(profile), generated_at=GENERATED_AT, ppi=60))
 
 
 def test_20000_character_field_is_printed_completely() -> None:
-    profile = itzehoe()
+    profile = buergerbus()
     profile["lessons"] = ("Ein sehr langer Satz ohne Ende " * 700)[:19_990] + " FINIS"
     pages, text = pdf_text(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT))
     assert pages >= 3
@@ -283,7 +283,7 @@ def test_20000_character_field_is_printed_completely() -> None:
 
 
 def test_unbreakable_long_word_does_not_crash() -> None:
-    profile = itzehoe()
+    profile = buergerbus()
     profile["goal"] = "x" * 5_000
     profile["title"] = "Y" * 200
     pages, text = pdf_text(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT))
@@ -296,7 +296,7 @@ def test_unbreakable_long_word_does_not_crash() -> None:
 
 @pytest.mark.parametrize("count", [2, 3])
 def test_comparison_is_landscape_and_shows_each_profile(count: int) -> None:
-    third = copy.deepcopy(itzehoe())
+    third = copy.deepcopy(buergerbus())
     third.update(
         slug="dritte",
         title="Gemeinsamer Bauhof",
@@ -304,7 +304,7 @@ def test_comparison_is_landscape_and_shows_each_profile(count: int) -> None:
         collaboration_since=2015,
         funding={"text": "", "kinds": ["Landesmittel"], "programme": "IKZ-Förderung", "amount_eur": 125000.0},
     )
-    profiles = [hoexter(), itzehoe(), third][:count]
+    profiles = [fundbuero(), buergerbus(), third][:count]
     urls = [url_for(p) for p in profiles]
     pdf = render_comparison_pdf(profiles, urls=urls, generated_at=GENERATED_AT)
     reader = PdfReader(io.BytesIO(pdf))
@@ -320,9 +320,9 @@ def test_comparison_is_landscape_and_shows_each_profile(count: int) -> None:
         assert_contains(text, url)
         for field in profile["fields_of_action"]:
             assert_contains(text, field)
-    assert_contains(text, "28.808")
-    assert_contains(text, "158,16 km²")
-    assert_contains(text, "31.200")
+    assert_contains(text, "12.345")
+    assert_contains(text, "87,65 km²")
+    assert_contains(text, "18.200")
     if count == 3:
         assert_contains(text, "125.000 €")
         assert_contains(text, "IKZ-Förderung")
@@ -332,16 +332,16 @@ def test_comparison_is_landscape_and_shows_each_profile(count: int) -> None:
 
 def test_comparison_needs_two_or_three_profiles() -> None:
     with pytest.raises(ValueError):
-        render_comparison_pdf([hoexter()], urls=["https://x.example"], generated_at=GENERATED_AT)
+        render_comparison_pdf([fundbuero()], urls=["https://x.example"], generated_at=GENERATED_AT)
     with pytest.raises(ValueError):
-        render_comparison_pdf([hoexter()] * 4, urls=["https://x.example"] * 4, generated_at=GENERATED_AT)
+        render_comparison_pdf([fundbuero()] * 4, urls=["https://x.example"] * 4, generated_at=GENERATED_AT)
 
 
 # ----------------------------------------------------------- review images
 
 
-def test_png_renders_of_the_seeds() -> None:
-    for profile in (hoexter(), itzehoe()):
+def test_png_renders_of_the_example_profiles() -> None:
+    for profile in (fundbuero(), buergerbus()):
         pages = render_profile_png(profile, url=url_for(profile), generated_at=GENERATED_AT, ppi=110)
         assert len(pages) == 1
         assert pages[0].startswith(b"\x89PNG")
@@ -351,15 +351,15 @@ def test_png_renders_of_the_seeds() -> None:
 def test_view_is_plain_data() -> None:
     import json
 
-    view = profile_view(hoexter(), url=url_for(hoexter()), generated_at=GENERATED_AT)
+    view = profile_view(fundbuero(), url=url_for(fundbuero()), generated_at=GENERATED_AT)
     assert json.loads(json.dumps(view)) == view
 
 
 def test_unsafe_profile_url_is_not_linked() -> None:
-    profile = hoexter()
+    profile = fundbuero()
     view = profile_view(profile, url="javascript:alert(1)", generated_at=GENERATED_AT)
     assert view["url"] == ""
-    assert all(row["link"] is None for row in view["closing"])
+    assert all(row["link"] is None for row in view["closing"]["rows"])
 
 
 # ------------------------------------------------------------------ cache
@@ -397,7 +397,7 @@ def test_pdf_cache_byte_bound() -> None:
 
 def test_cached_pdf_is_the_rendered_pdf() -> None:
     cache = PdfCache()
-    profile = hoexter()
+    profile = fundbuero()
 
     def render() -> bytes:
         return render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT)

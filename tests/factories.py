@@ -1,0 +1,66 @@
+"""Shared test fixtures and factories: API users with tokens, the example profile, async document streams.
+
+Fixtures defined here are made available to every test by tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalogue.users import create_token, create_user
+from catalogue.vocabularies import Role
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Invented texts in the two source formats (tests/fixtures/texts/README.md).
+TEXTS = FIXTURES / "texts"
+STRUCTURED_TEXT = TEXTS / "strukturiert-fundbuero-beispielland.txt"
+REFERENCE_TEXT = TEXTS / "referenz-buergerbus-beispielstadt.txt"
+EXAMPLE_PROFILE_FILE = Path(__file__).resolve().parents[1] / "api" / "example_profile.json"
+PASSWORD = "ein-sicheres-passwort"
+
+
+# ------------------------------------------------------------------ API users
+
+
+async def principal_headers(username: str, role: Role) -> dict[str, str]:
+    """Create a user with an API token; the Authorization header for it."""
+    await create_user(username, PASSWORD, role)
+    _, secret = await create_token(username, "test")
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+async def auth(client: Any) -> dict[str, dict[str, str]]:
+    """Headers for an editor, a second editor, a reviewer, an admin, and an anonymous caller."""
+    return {
+        "editor": await principal_headers("erika", Role.EDITOR),
+        "other": await principal_headers("otto", Role.EDITOR),
+        "reviewer": await principal_headers("rita", Role.REVIEWER),
+        "admin": await principal_headers("adam", Role.ADMIN),
+        "anon": {},
+    }
+
+
+# ------------------------------------------------------------------ the example profile
+
+
+def example_profile(**changes: Any) -> dict[str, Any]:
+    """The example profile (fictional; also the OpenAPI example), as ProfileContent input, with changes."""
+    data = copy.deepcopy(json.loads(EXAMPLE_PROFILE_FILE.read_text(encoding="utf-8")))
+    data.update(changes)
+    return data
+
+
+# ------------------------------------------------------------------ search documents
+
+
+async def stream(items: Iterable[Mapping[str, Any]]) -> AsyncIterator[Mapping[str, Any]]:
+    """An async stream of documents, as the store gives them to `SearchBackend.rebuild`."""
+    for item in items:
+        yield item
