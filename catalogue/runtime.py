@@ -87,8 +87,8 @@ class Runtime:
         """Wake the sync worker after a write."""
         self.sync.notify()
 
-    async def settle(self, written: list[Written], timeout: float = INDEX_WAIT_S) -> bool:
-        """Wait, at most `timeout` seconds, until the index has these writes (read-your-writes).
+    async def settle(self, written: list[Written]) -> bool:
+        """Wait, at most INDEX_WAIT_S seconds, until the index has these writes (read-your-writes).
 
         `written`: the `catalogue.outbox.Written` entries of writes that have
         landed. True when applied; False when the time ran out or the engine
@@ -98,7 +98,10 @@ class Runtime:
             return True
         self.sync.notify()
         try:
-            return await self.sync.wait_applied(written, timeout=timeout)
+            async with asyncio.timeout(INDEX_WAIT_S):
+                return await self.sync.wait_applied(written)
+        except TimeoutError:
+            return False
         except Exception as exc:  # noqa: BLE001 - the database went away meanwhile: answer anyway
             log.warning("could not wait for the search index: %s", exc)
             return False

@@ -189,9 +189,10 @@ class SearchSync:
         event, self._applied = self._applied, asyncio.Event()
         event.set()
 
-    async def wait_applied(self, written: Sequence[Written], *, timeout: float) -> bool:
-        """Wait until the index shows the state after these writes (True), at most `timeout` seconds (False).
+    async def wait_applied(self, written: Sequence[Written]) -> bool:
+        """Wait until the index shows the state after these writes (True).
 
+        Callers bound the wait (`asyncio.timeout`, see `Runtime.settle`).
         Call it after the writes are done. A write that did not land (its
         profile is older than the version its entry announces) is not
         waited for. An entry without a version may
@@ -203,8 +204,6 @@ class SearchSync:
         """
         from catalogue import outbox
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         collection = OutboxEntry.get_pymongo_collection()
         pending: list[Any] = []
         for w in {w.entry_id: w for w in written}.values():
@@ -227,13 +226,12 @@ class SearchSync:
                 if await collection.find_one({"_id": entry_id}, {"_id": 1}) is not None:
                     still.append(entry_id)
             pending = still
-            remaining = deadline - loop.time()
-            if not pending or remaining <= 0:
+            if not pending:
                 break
             self.notify()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), timeout=min(remaining, WAIT_POLL_S))
-        return not pending
+                await asyncio.wait_for(signal.wait(), timeout=WAIT_POLL_S)
+        return True
 
     async def drain(self, backend: SearchBackend) -> int:
         """Apply everything that is due now (stops at the first failure)."""

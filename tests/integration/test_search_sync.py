@@ -259,7 +259,8 @@ async def test_an_entry_waits_until_the_write_it_announces_has_landed(db: object
     # a write that failed never lands: after the grace period the current state counts
     await outbox.enqueue(str(p.id), p.slug, version=3)
     assert await sync.run_once(backend) == 0
-    assert await sync.wait_applied([outbox.Written(None, str(p.id), p.slug, 3)], timeout=5.0)  # not waited for: it failed
+    async with asyncio.timeout(5.0):
+        assert await sync.wait_applied([outbox.Written(None, str(p.id), p.slug, 3)])  # not waited for: it failed
     monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)
     assert await sync.run_once(backend) == 1 and await sync.pending() == 0
     assert (await titles(backend))[str(p.id)] == "Rufbus neu"

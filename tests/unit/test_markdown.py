@@ -255,7 +255,7 @@ def test_safe_url() -> None:
 
 
 @pytest.mark.parametrize(
-    "source, literal",
+    ("source", "literal"),
     [
         ("Bürger*innen und Mitarbeiter*innen", "Bürger*innen und Mitarbeiter*innen"),
         ("Bürger:innen und Mitarbeiter:innen", "Bürger:innen und Mitarbeiter:innen"),
