@@ -75,6 +75,11 @@ class ProfileListItem(BaseModel):
     pdf_url: str = Field(description="URL of the one-page PDF")
 
 
+# The JSON list item shows what a listed profile holds (catalogue.listing.ListedProfile), plus its URLs.
+if _stray := set(ProfileListItem.model_fields) - {"links_self", "url", "pdf_url"} - {f.name for f in fields(ListedProfile)}:
+    raise RuntimeError(f"ProfileListItem fields that listed profiles do not hold: {sorted(_stray)}")
+
+
 class ProfileList(BaseModel):
     items: list[ProfileListItem]
     total: int

@@ -11,12 +11,13 @@ returns (api/read_your_writes.py).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from catalogue.access import Action, allowed, principal_labels
 from catalogue.errors import DependencyUnavailable, PermissionDenied, ValidationFailed
+from catalogue.search import documents
 from catalogue.search.base import SearchBackend, SearchError, SearchQuery, Sort
 from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus
@@ -89,6 +90,12 @@ class ListedProfile:
             updated_at=_datetime(doc.get("updated_at")),
             published_at=_datetime(doc.get("published_at")),
         )
+
+
+# A list item is a view of the search document: its fields are document keys
+# (content keys from the field registry, the editorial block, id and slug).
+if _stray := {f.name for f in fields(ListedProfile)} - {"id", "slug", *documents.CONTENT_KEYS, *documents.EDITORIAL_KEYS}:
+    raise RuntimeError(f"ListedProfile fields that are not search document keys: {sorted(_stray)}")
 
 
 @dataclass(frozen=True, slots=True)
