@@ -1,0 +1,264 @@
+"""Search quality on real pages: success@3 by query kind (development set).
+
+Reproduce:  .venv/bin/python benchmarks/search_quality.py [--dev ../shared/eval/dev] [--misses] [--mode both]
+
+What it does
+ 1. Reads the development set in ../shared/eval/dev/ (README there): real public
+    pages (pages/NN-*.txt, line 1 "Source: <URL>") and staff-like queries
+    (queries.json: q, expect_file, kind, why). Exits with a clear message
+    (exit code 2) when the folder is absent: the set is not part of the repository.
+ 2. Imports every page with the project's importers (format detection, which
+    picks the reference-text importer for these prose pages) and builds its
+    search document, beside the demo set (data/demo/profiles.json), into a
+    temporary Tantivy index with the current backend.
+ 3. Runs each query and counts a success when the expected page's profile is
+    among the first three hits; prints success@3 by kind.
+
+Modes (--mode):
+  backend   the backend exactly as it is (catalogue/search/tantivy_backend.py)
+  lexicon   the same backend, but its query planner's synonym step replaced,
+            inside this script only, by the municipal lexicon
+            (catalogue.lexicon.expand_query) with its weights: what the lexicon
+            should bring once the backends are rewired to it
+  both      (default) both, side by side
+
+This is a development tool: the dev set is tuned on, so its scores are
+optimistic; the held-out set (not in this repository) measures the product.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+console = Console(width=160)
+
+DEFAULT_DEV = ROOT.parent / "shared" / "eval" / "dev"
+DEMO_PROFILES = ROOT / "data" / "demo" / "profiles.json"
+TOP = 3
+KIND_ORDER = ("plain", "short", "typo", "compound", "abbreviation", "place", "synonym")
+
+
+@dataclass
+class Case:
+    q: str
+    kind: str
+    expected: str  # slug
+    why: str
+
+
+# ------------------------------------------------------------------ corpus
+
+
+def demo_documents() -> list[dict[str, Any]]:
+    from catalogue.models import Profile, ProfileContent
+    from catalogue.search.documents import to_search_document
+
+    docs = []
+    for n, entry in enumerate(json.loads(DEMO_PROFILES.read_text(encoding="utf-8"))):
+        content = ProfileContent.model_validate({k: v for k, v in entry.items() if k not in ("slug", "demo_id")})
+        stamp = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=n)
+        profile = Profile.model_construct(**dict(content), id=entry["demo_id"], slug=entry["slug"], published_at=stamp, updated_at=stamp)
+        docs.append(to_search_document(profile))
+    return docs
+
+
+def page_slug(rel: str) -> str:
+    return "dev-" + Path(rel).stem
+
+
+def page_source(path: Path) -> Any:
+    """The page file as an import source, without the set's "Source: <URL>" line (metadata, not page text)."""
+    from importers.base import Source
+
+    text = path.read_text(encoding="utf-8")
+    first, _, rest = text.partition("\n")
+    if first.startswith("Source:"):
+        text = rest.lstrip("\n")
+    return Source(name=str(path), raw=text.encode("utf-8"), media_type="text/plain")
+
+
+def dev_documents(dev: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Import every page of the dev set; returns the search documents and problems found."""
+    from catalogue.models import Profile, ProfileContent
+    from catalogue.search.documents import to_search_document
+    from importers.base import parse_source
+
+    pages = sorted((dev / "pages").glob("*.txt"))
+    docs: list[dict[str, Any]] = []
+    problems: list[str] = []
+    with Progress(TextColumn("Seiten importieren"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("import", total=len(pages))
+        for n, path in enumerate(pages):
+            importer, records = parse_source(page_source(path))
+            progress.advance(task)
+            record = next((r for r in records if r.ok), None)
+            if record is None:
+                msgs = "; ".join(e.message for r in records for e in r.errors) or "kein Datensatz"
+                problems.append(f"{path.name}: nicht importiert ({msgs})")
+                continue
+            content = ProfileContent.model_validate(record.content)
+            stamp = datetime(2025, 6, 1, tzinfo=UTC) + timedelta(days=n)
+            rel = f"pages/{path.name}"
+            profile = Profile.model_construct(**dict(content), id=page_slug(rel), slug=page_slug(rel), published_at=stamp, updated_at=stamp)
+            docs.append(to_search_document(profile))
+            if importer is not None and importer.name != "reference":
+                problems.append(f"{path.name}: als {importer.name!r} erkannt, nicht als Referenztext")
+    return docs, problems
+
+
+def load_cases(dev: Path) -> list[Case]:
+    raw = json.loads((dev / "queries.json").read_text(encoding="utf-8"))
+    return [Case(q=c["q"], kind=c["kind"], expected=page_slug(c["expect_file"]), why=c.get("why", "")) for c in raw]
+
+
+# ------------------------------------------------------------------ the lexicon, wired here only
+
+
+def lexicon_planner(backend: Any) -> Any:
+    """The backend's query planner with its synonym step replaced by the lexicon (weights included).
+
+    A local subclass for measuring only; catalogue/search/ is not changed.
+    """
+    from catalogue import lexicon
+    from catalogue.search import tantivy_backend as tb
+
+    class LexiconPlanner(tb._QueryPlanner):
+        def _add_synonyms(self, words: list[Any], highlight: set[str]) -> None:
+            for match in lexicon.expand_query([w.raw for w in words]):
+                alts = []
+                for exp in match.expansions:
+                    if exp.kind is lexicon.Kind.TYPED:
+                        continue
+                    stems = [s for s in self.analyzer.analyze(exp.term) if tb._ALNUM_RE.match(s)]
+                    if not stems:
+                        continue
+                    highlight.update(stems)
+                    boost = tb.SYNONYM_BOOST * exp.weight
+                    alts.append(self._stems_query("all", stems, boost, slop=1))
+                    alts.append(self._stems_query("title", stems, boost * 2, slop=1))
+                for w in words[match.start : match.end]:
+                    w.alternatives.extend(alts)
+
+    return LexiconPlanner(backend.schema, backend.analyzer)
+
+
+# ------------------------------------------------------------------ run
+
+
+async def run(dev: Path, modes: list[str]) -> tuple[dict[str, dict[str, list[tuple[Case, list[str]]]]], list[str], int]:
+    from catalogue.search.base import SearchQuery
+    from catalogue.search.tantivy_backend import TantivyBackend
+
+    docs, problems = dev_documents(dev)
+    corpus = demo_documents() + docs
+    cases = load_cases(dev)
+    results: dict[str, dict[str, list[tuple[Case, list[str]]]]] = {}
+    with tempfile.TemporaryDirectory(prefix="leuchtturm-quality-") as tmp:
+        backend = TantivyBackend(Path(tmp) / "search")
+        try:
+            await backend.upsert(corpus)
+            default_planner = backend.planner
+            for mode in modes:
+                backend.planner = lexicon_planner(backend) if mode == "lexicon" else default_planner
+                backend._live.view.plans.clear()  # plans are cached per searcher snapshot
+                by_kind: dict[str, list[tuple[Case, list[str]]]] = defaultdict(list)
+                with Progress(TextColumn(f"Anfragen ({mode})"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
+                    task = progress.add_task("queries", total=len(cases))
+                    for case in cases:
+                        res = backend.search_sync(SearchQuery(q=case.q, per_page=TOP, facets=()))
+                        by_kind[case.kind].append((case, [h.slug for h in res.hits]))
+                        progress.advance(task)
+                results[mode] = by_kind
+        finally:
+            await backend.close()
+    return results, problems, len(corpus)
+
+
+def kind_sort(kinds: set[str]) -> list[str]:
+    return sorted(kinds, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER), k))
+
+
+def report(results: dict[str, dict[str, list[tuple[Case, list[str]]]]], problems: list[str], n_docs: int, *, misses: bool, dev: Path) -> None:
+    modes = list(results)
+    kinds = kind_sort({k for r in results.values() for k in r})
+    table = Table(title=f"success@{TOP} nach Art der Anfrage ({n_docs} Profile im Index: Demo-Satz + {dev})")
+    table.add_column("Art")
+    table.add_column("Anfragen", justify="right")
+    for mode in modes:
+        table.add_column(mode, justify="right")
+    totals: Counter[str] = Counter()
+    total_n = 0
+    for kind in kinds:
+        n = len(results[modes[0]][kind])
+        total_n += n
+        cells = []
+        for mode in modes:
+            ok = sum(1 for case, top in results[mode][kind] if case.expected in top)
+            totals[mode] += ok
+            cells.append(f"{ok}/{n} ({100 * ok / n:.0f} %)")
+        table.add_row(kind, str(n), *cells)
+    table.add_row("gesamt", str(total_n), *(f"{totals[m]}/{total_n} ({100 * totals[m] / total_n:.1f} %)" for m in modes), style="bold")
+    console.print(table)
+    for p in problems:
+        console.print(f"[yellow]Hinweis:[/] {p}")
+    if misses:
+        for mode in modes:
+            console.print(f"\n[bold]Verfehlt ({mode}):[/]")
+            for kind in kinds:
+                for case, top in results[mode][kind]:
+                    if case.expected not in top:
+                        console.print(f"  [{kind}] {case.q!r} → erwartet {case.expected}, erhalten {top}  ({case.why})")
+        if len(modes) == 2:
+            a, b = modes
+            for label, x, y in ((f"nur mit {b} gefunden", a, b), (f"nur mit {a} gefunden", b, a)):
+                changed = [
+                    (kind, case)
+                    for kind in kinds
+                    for (case, top_x), (_, top_y) in zip(results[x][kind], results[y][kind], strict=True)
+                    if case.expected not in top_x and case.expected in top_y
+                ]
+                console.print(f"\n[bold]{label}:[/] {len(changed)}")
+                for kind, case in changed:
+                    console.print(f"  [{kind}] {case.q!r}")
+    console.print(f"\nReproduzieren: .venv/bin/python benchmarks/search_quality.py --mode {'both' if len(modes) == 2 else modes[0]}"
+                  + (" --misses" if misses else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="folder of the development set (default: ../shared/eval/dev)")
+    parser.add_argument("--mode", choices=("backend", "lexicon", "both"), default="both")
+    parser.add_argument("--misses", action="store_true", help="list the queries that miss, with their top three")
+    args = parser.parse_args(argv)
+    dev: Path = args.dev
+    if not (dev / "queries.json").is_file() or not (dev / "pages").is_dir():
+        console.print(
+            f"Der Entwicklungssatz fehlt: {dev} (erwartet queries.json und pages/). "
+            "Er liegt nicht im Repository, sondern neben dem Arbeitsbaum in ../shared/eval/dev; "
+            "ohne ihn gibt es nichts zu messen."
+        )
+        return 2
+    modes = ["backend", "lexicon"] if args.mode == "both" else [args.mode]
+    results, problems, n_docs = asyncio.run(run(dev, modes))
+    report(results, problems, n_docs, misses=args.misses, dev=dev)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
