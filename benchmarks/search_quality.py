@@ -139,19 +139,47 @@ def lexicon_planner(backend: Any) -> Any:
     from catalogue.search import tantivy_backend as tb
 
     class LexiconPlanner(tb._QueryPlanner):
+        def words(self, q: str) -> list[Any]:
+            out = super().words(q)
+            for w, original in zip(out, tb._WORD_RE.findall(q), strict=False):
+                w.original = original  # the lexicon matches some short forms only in their case ("OB", "AST")
+            return out
+
+        def plan(self, searcher: Any, q: str, *, any_word: bool = False) -> Any:
+            self._searcher = searcher
+            return super().plan(searcher, q, any_word=any_word)
+
+        def _alternative(self, stems: list[str], boost: float) -> list[Any]:
+            """Queries for one expansion; a compound the index lacks is also looked for as its two parts."""
+            out = [self._stems_query("all", stems, boost, slop=1), self._stems_query("title", stems, boost * 2, slop=1)]
+            searcher = getattr(self, "_searcher", None)
+            if searcher is not None and len(stems) == 1 and searcher.doc_freq("all", stems[0]) == 0 and len(stems[0]) >= tb.MIN_SPLIT_STEM:
+                split = self._split(searcher, stems[0])
+                if split:
+                    out.append(self._stems_query("all", list(split), boost * tb.SPLIT_BOOST, slop=1))
+            return out
+
         def _add_synonyms(self, words: list[Any], highlight: set[str]) -> None:
-            for match in lexicon.expand_query([w.raw for w in words]):
+            for w in words:  # a hyphenated word is also looked for joined ("Integrations-Monitoring")
+                for form in lexicon.spelling_variants(getattr(w, "original", w.raw))[1:]:
+                    stems = [s for s in self.analyzer.analyze(form) if tb._ALNUM_RE.match(s)]
+                    if stems:
+                        highlight.update(stems)
+                        w.alternatives.extend(self._alternative(stems, tb.SYNONYM_BOOST))
+            for match in lexicon.expand_query([getattr(w, "original", w.raw) for w in words]):
+                if match.partial:
+                    continue  # part of a hyphenated word: the compound step's business, not a whole-word alternative
                 alts = []
                 for exp in match.expansions:
                     if exp.kind is lexicon.Kind.TYPED:
                         continue
-                    stems = [s for s in self.analyzer.analyze(exp.term) if tb._ALNUM_RE.match(s)]
-                    if not stems:
-                        continue
-                    highlight.update(stems)
                     boost = tb.SYNONYM_BOOST * exp.weight
-                    alts.append(self._stems_query("all", stems, boost, slop=1))
-                    alts.append(self._stems_query("title", stems, boost * 2, slop=1))
+                    for form in lexicon.spelling_variants(exp.term):
+                        stems = [s for s in self.analyzer.analyze(form) if tb._ALNUM_RE.match(s)]
+                        if not stems:
+                            continue
+                        highlight.update(stems)
+                        alts.extend(self._alternative(stems, boost))
                 for w in words[match.start : match.end]:
                     w.alternatives.extend(alts)
 
