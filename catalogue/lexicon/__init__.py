@@ -747,10 +747,13 @@ def spelling_variants(term: str) -> tuple[str, ...]:
     index tokenises them differently; a query side can search both.
     """
     out = [term]
-    if "-" in term:
-        parts = [p for p in term.split("-") if p]
-        out.append(parts[0] + "".join(p[:1].lower() + p[1:] for p in parts[1:]))
+    if _INNER_HYPHEN.search(term):
+        out.append(_INNER_HYPHEN.sub(lambda m: "", _CAP_AFTER_HYPHEN.sub(lambda m: m.group(1) + m.group(2).lower(), term)))
     return tuple(dict.fromkeys(out))
+
+
+_INNER_HYPHEN = re.compile(r"(?<=\w)-(?=\w)")  # not the suspension hyphen of "Städte- und Gemeindebund"
+_CAP_AFTER_HYPHEN = re.compile(r"(?<=[a-zäöüß])(-)([A-ZÄÖÜ])(?=[a-zäöüß])")
 
 
 __all__ = [
