@@ -31,8 +31,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import tempfile
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -189,7 +191,10 @@ def lexicon_planner(backend: Any) -> Any:
 # ------------------------------------------------------------------ run
 
 
-async def run(dev: Path, modes: list[str]) -> tuple[dict[str, dict[str, list[tuple[Case, list[str]]]]], list[str], int]:
+Timings = dict[str, list[float]]
+
+
+async def run(dev: Path, modes: list[str]) -> tuple[dict[str, dict[str, list[tuple[Case, list[str]]]]], list[str], int, Timings]:
     from catalogue.search.base import SearchQuery
     from catalogue.search.tantivy_backend import TantivyBackend
 
@@ -197,6 +202,7 @@ async def run(dev: Path, modes: list[str]) -> tuple[dict[str, dict[str, list[tup
     corpus = demo_documents() + docs
     cases = load_cases(dev)
     results: dict[str, dict[str, list[tuple[Case, list[str]]]]] = {}
+    timings: Timings = {}
     with tempfile.TemporaryDirectory(prefix="leuchtturm-quality-") as tmp:
         backend = TantivyBackend(Path(tmp) / "search")
         try:
@@ -206,23 +212,59 @@ async def run(dev: Path, modes: list[str]) -> tuple[dict[str, dict[str, list[tup
                 backend.planner = lexicon_planner(backend) if mode == "lexicon" else default_planner
                 backend._live.view.plans.clear()  # plans are cached per searcher snapshot
                 by_kind: dict[str, list[tuple[Case, list[str]]]] = defaultdict(list)
+                times = timings.setdefault(mode, [])
                 with Progress(TextColumn(f"Anfragen ({mode})"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
                     task = progress.add_task("queries", total=len(cases))
                     for case in cases:
+                        backend._live.view.plans.clear()  # time the planning too, as for a first query
+                        t0 = time.perf_counter()
                         res = backend.search_sync(SearchQuery(q=case.q, per_page=TOP, facets=()))
+                        times.append(time.perf_counter() - t0)
                         by_kind[case.kind].append((case, [h.slug for h in res.hits]))
                         progress.advance(task)
                 results[mode] = by_kind
         finally:
             await backend.close()
-    return results, problems, len(corpus)
+    return results, problems, len(corpus), timings
 
 
 def kind_sort(kinds: set[str]) -> list[str]:
     return sorted(kinds, key=lambda k: (KIND_ORDER.index(k) if k in KIND_ORDER else len(KIND_ORDER), k))
 
 
-def report(results: dict[str, dict[str, list[tuple[Case, list[str]]]]], problems: list[str], n_docs: int, *, misses: bool, dev: Path) -> None:
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))]
+
+
+def lexicon_figures(cases: list[Case]) -> str:
+    """Size of the lexicon, the time to build it from the file, and the time of a lookup."""
+    from catalogue import lexicon
+
+    t0 = time.perf_counter()
+    lex = lexicon.load()
+    build_ms = (time.perf_counter() - t0) * 1000
+    words = [w for c in cases for w in c.q.split()]
+    t0 = time.perf_counter()
+    for _ in range(5):
+        for w in words:
+            lexicon.expand(w)
+    expand_us = (time.perf_counter() - t0) / (5 * len(words)) * 1e6
+    t0 = time.perf_counter()
+    for _ in range(5):
+        for c in cases:
+            lexicon.expand_query(c.q)
+    query_us = (time.perf_counter() - t0) / (5 * len(cases)) * 1e6
+    kinds = {k: sum(1 for e in lex.entries if e.kind == k) for k in ("abbreviation", "synonym", "regional")}
+    return (
+        f"Lexikon: {kinds['abbreviation']} Abkürzungszeilen, {kinds['synonym']} Synonymgruppen, {kinds['regional']} Ländergruppen, "
+        f"{len(lex.nodes)} Begriffe; Aufbau aus der Datei {build_ms:.0f} ms (einmal beim Import); "
+        f"expand {expand_us:.1f} µs je Wort, expand_query {query_us:.1f} µs je Anfrage (Mittel über die {len(cases)} Anfragen)"
+    )
+
+
+def report(results: dict[str, dict[str, list[tuple[Case, list[str]]]]], problems: list[str], n_docs: int, *, misses: bool, dev: Path,
+           timings: Timings | None = None, cases: list[Case] | None = None) -> None:
     modes = list(results)
     kinds = kind_sort({k for r in results.values() for k in r})
     table = Table(title=f"success@{TOP} nach Art der Anfrage ({n_docs} Profile im Index: Demo-Satz + {dev})")
@@ -243,6 +285,13 @@ def report(results: dict[str, dict[str, list[tuple[Case, list[str]]]]], problems
         table.add_row(kind, str(n), *cells)
     table.add_row("gesamt", str(total_n), *(f"{totals[m]}/{total_n} ({100 * totals[m] / total_n:.1f} %)" for m in modes), style="bold")
     console.print(table)
+    for mode, times in (timings or {}).items():
+        console.print(
+            f"Suchzeit {mode}: p50 {statistics.median(times) * 1000:.2f} ms, p95 {pct(times, 95) * 1000:.2f} ms je Anfrage "
+            "(Planung ohne Zwischenspeicher, Tantivy im Prozess; gemessen neben anderer Last, daher verrauscht)"
+        )
+    if cases and any(m == "lexicon" for m in modes):
+        console.print(lexicon_figures(cases))
     for p in problems:
         console.print(f"[yellow]Hinweis:[/] {p}")
     if misses:
@@ -283,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     modes = ["backend", "lexicon"] if args.mode == "both" else [args.mode]
-    results, problems, n_docs = asyncio.run(run(dev, modes))
-    report(results, problems, n_docs, misses=args.misses, dev=dev)
+    results, problems, n_docs, timings = asyncio.run(run(dev, modes))
+    report(results, problems, n_docs, misses=args.misses, dev=dev, timings=timings, cases=load_cases(dev))
     return 0
 
 

@@ -83,7 +83,6 @@ WEIGHTS: dict[str, float] = {
     "compound_factor": 0.8,  # a varied part of a compound
 }
 MIN_WEIGHT = 0.25  # expansions below this are dropped
-MAX_PHRASE_TOKENS = 8
 MIN_COMPOUND_WORD = 7  # letters of a word before it is tried as a compound
 MIN_COMPOUND_PART = 4  # letters of the lexicon part of a compound
 MIN_COMPOUND_REST = 3  # letters of the rest
@@ -170,6 +169,7 @@ _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 
 
+@lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lowercase, umlauts as ae/oe/ue, ß as ss, other accents dropped (punctuation kept)."""
     text = unicodedata.normalize("NFC", text).casefold().translate(_FOLD)
@@ -181,7 +181,12 @@ def fold(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """The folded alphanumeric parts of `text` ("Car-Sharing" -> ["car", "sharing"])."""
-    return [t for t in _NON_ALNUM.split(fold(text)) if t]
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=65536)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(t for t in _NON_ALNUM.split(fold(text)) if t)
 
 
 def normalise(text: str) -> str:
@@ -190,28 +195,49 @@ def normalise(text: str) -> str:
     >>> normalise("  Öffentlicher   Personen-Nahverkehr ")
     'oeffentlicher personen nahverkehr'
     """
-    return " ".join(tokens(text))
-
-
-def key(text: str) -> str:
-    """The lookup key: folded tokens without separators ("E-Akte", "eAkte", "e akte" -> "eakte")."""
-    return "".join(tokens(text))
-
-
-_STEMMER = (
-    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
-    .filter(tantivy.Filter.lowercase())
-    .filter(tantivy.Filter.ascii_fold())
-    .filter(tantivy.Filter.stemmer("german"))
-    .build()
-)
+    return " ".join(_tokens(text))
 
 
 @lru_cache(maxsize=65536)
+def key(text: str) -> str:
+    """The lookup key: folded tokens without separators ("E-Akte", "eAkte", "e akte" -> "eakte")."""
+    return "".join(_tokens(text))
+
+
+def _analyzer(tokenizer: tantivy.Tokenizer) -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tokenizer)
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("german"))
+        .build()
+    )
+
+
+_STEMMER = _analyzer(tantivy.Tokenizer.raw())
+_BATCH_STEMMER = _analyzer(tantivy.Tokenizer.whitespace())
+_KNOWN_STEMS: dict[str, str] = {}  # the lexicon's own tokens, stemmed in one call at build time
+
+
 def stem(token: str) -> str:
     """Snowball German stem of one folded token (the stemmer of the Tantivy index)."""
+    known = _KNOWN_STEMS.get(token)
+    return known if known is not None else _stem(token)
+
+
+@lru_cache(maxsize=65536)
+def _stem(token: str) -> str:
     out = _STEMMER.analyze(token)
     return out[0] if out else token
+
+
+def _prime_stems(all_tokens: Iterable[str]) -> None:
+    missing = sorted({t for t in all_tokens if t not in _KNOWN_STEMS})
+    if not missing:
+        return
+    out = _BATCH_STEMMER.analyze(" ".join(missing))
+    if len(out) == len(missing):  # aligned (folded tokens have no spaces); else fall back to one call each
+        _KNOWN_STEMS.update(zip(missing, out, strict=True))
 
 
 def stem_key(text: str) -> str:
@@ -354,7 +380,8 @@ class Lexicon:
     expansions: dict[str, tuple[Expansion, ...]]  # node key -> expansions (without the typed term)
     single_prefix: dict[str, str]  # key of single-token non-abbreviation terms -> node key
     single_suffix: dict[str, str]  # stem of those terms -> node key
-    max_tokens: int
+    prefixes: frozenset[str]  # every leading part of every exact and stem key: where a phrase may still go on
+    compound_cache: dict[str, tuple[Expansion, ...]] = field(default_factory=dict)
 
     def node_for(self, raw_tokens: Sequence[str], folded: Sequence[str]) -> str | None:
         exact = "".join(folded)
@@ -388,6 +415,7 @@ def _add_edge(nodes: dict[str, _Node], src: str, dst: str, weight: float, kind: 
 
 def build(entries: Sequence[Entry]) -> Lexicon:
     """Validate entries and precompute every expansion; raises LexiconError on conflicts."""
+    _prime_stems(t for e in entries for term in e.terms for t in _tokens(term.text))
     nodes: dict[str, _Node] = {}
     group_of: dict[tuple[str, str], int] = {}  # (kind, term key) -> line of its group
     stem_owner: dict[tuple[str, str], tuple[str, int]] = {}  # (kind, stem key) -> (term key, line)
@@ -491,8 +519,11 @@ def build(entries: Sequence[Entry]) -> Lexicon:
             continue
         single_prefix[k] = k
         single_suffix.setdefault(stem(k), k)
-    max_tokens = max((len(tokens(n.display)) for n in nodes.values()), default=1)
-    return Lexicon(tuple(entries), nodes, by_stem, cased, expansions, single_prefix, single_suffix, min(max_tokens, MAX_PHRASE_TOKENS))
+    prefixes: set[str] = set()
+    for k, n in nodes.items():
+        for full in (k, stem_key(n.display)):
+            prefixes.update(full[:i] for i in range(1, len(full) + 1))
+    return Lexicon(tuple(entries), nodes, by_stem, cased, expansions, single_prefix, single_suffix, frozenset(prefixes))
 
 
 _SECOND_STEP = {Kind.SYNONYM, Kind.EXPANSION, Kind.ABBREVIATION, Kind.NEAR}
@@ -554,11 +585,13 @@ def _split_raw(text: str) -> list[str]:
     return out
 
 
-def _aligned(text: str) -> tuple[list[str], list[str]]:
+@lru_cache(maxsize=16384)
+def _aligned(text: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Raw tokens (with their case) and their folded forms, aligned."""
     raw = _split_raw(text)
     folded = [key(r) for r in raw]
     pairs = [(r, f) for r, f in zip(raw, folded, strict=True) if f]
-    return [r for r, _ in pairs], [f for _, f in pairs]
+    return tuple(r for r, _ in pairs), tuple(f for _, f in pairs)
 
 
 def expand(term: str, *, compounds: bool = True, lexicon: Lexicon | None = None) -> list[Expansion]:
@@ -588,6 +621,15 @@ def expand(term: str, *, compounds: bool = True, lexicon: Lexicon | None = None)
 
 def _compound_expansions(lex: Lexicon, word: str) -> list[Expansion]:
     """Vary the lexicon part of a compound: its head ("Gemeinde|feuerwehr") or its first part ("Glasfaser|ausbau")."""
+    cached = lex.compound_cache.get(word)
+    if cached is None:
+        if len(lex.compound_cache) >= 16384:
+            lex.compound_cache.clear()
+        cached = lex.compound_cache[word] = tuple(_compound_expansions_uncached(lex, word))
+    return list(cached)
+
+
+def _compound_expansions_uncached(lex: Lexicon, word: str) -> list[Expansion]:
     if not word.isalpha():
         return []
     f = key(word)
@@ -669,11 +711,15 @@ def expand_query(words: str | Sequence[str], *, compounds: bool = True, lexicon:
     p, n = 0, len(fold_toks)
     while p < n:
         hit: tuple[int, str] | None = None
-        for length in range(min(lex.max_tokens, n - p), 0, -1):
+        exact = stems = ""
+        for length in range(1, n - p + 1):  # grow the phrase while some lexicon key still starts with it
+            exact += fold_toks[p + length - 1]
+            stems += stem(fold_toks[p + length - 1])
+            if length > 1 and exact not in lex.prefixes and stems not in lex.prefixes:
+                break
             node = lex.node_for(raw_toks[p : p + length], fold_toks[p : p + length])
             if node is not None and lex.expansions[node]:
-                hit = (length, node)
-                break
+                hit = (length, node)  # keep the longest
         if hit is not None:
             length, node = hit
             start, end = owner[p], owner[p + length - 1] + 1

@@ -429,6 +429,16 @@ def test_expand_query_finds_phrases_longest_first() -> None:
     assert first.expansions[0].kind is Kind.TYPED and "KWP" in by_term(list(first.expansions))
 
 
+def test_expand_query_long_phrases_and_finer_tokens() -> None:
+    words = "Europäischer Landwirtschaftsfonds für die Entwicklung des ländlichen Raums".split()
+    (m,) = expand_query(words)
+    assert (m.start, m.end) == (0, len(words)) and "ELER" in by_term(list(m.expansions))
+    (car,) = expand_query(["Car", "Sharing"])  # the lexicon writes "Carsharing" as one word
+    assert (car.start, car.end) == (0, 2) and "Autoteilen" in by_term(list(car.expansions))
+    (infl,) = expand_query(["kommunalen", "Wärmeplanungen"])
+    assert (infl.start, infl.end) == (0, 2)
+
+
 def test_expand_query_indexes_the_callers_words() -> None:
     matches = expand_query(["ö", "r", "Vereinbarung", "Gewerbeflächen"])  # a tokeniser that split "ö.-r."
     assert (matches[0].start, matches[0].end) == (0, 2)
