@@ -194,6 +194,15 @@ def test_licence_and_attribution_beside_the_data() -> None:
     assert "GNU LESSER GENERAL PUBLIC LICENSE" in (folder / "LICENSE.LGPL-2.1").read_text(encoding="utf-8")
 
 
+def test_readme_example_is_a_valid_lexicon() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("**How an editor adds a synonym.**", 1)[1]
+    example = section.split("```", 2)[1]
+    lex = build(parse(example))
+    assert "kommunale Wärmeplanung" in by_term(expand("KWP", lexicon=lex))
+    assert by_term(expand("Kreis", lexicon=lex))["Landkreis"].kind is Kind.REGIONAL
+
+
 # ------------------------------------------------------------------ the parser's answers to bad lines
 
 
