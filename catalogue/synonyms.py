@@ -1,91 +1,65 @@
-"""German synonym groups for catalogue search.
+"""Flat synonym lists for the search backends, drawn from the municipal lexicon.
 
-One list, used by every search backend (Tantivy query expansion, Meilisearch
-`synonyms` setting). Each group is a tuple of terms that mean the same thing
-to a municipal user; all terms are lowercase. Multi-word terms are allowed
-("interkommunale zusammenarbeit"); backends that only handle single tokens
-may treat them as phrases.
+The lexicon (catalogue/lexicon, data in catalogue/lexicon/lexicon.txt) is the
+single source of synonyms, abbreviations and regional terms. This module keeps
+the two flat views the backends have used so far, until they ask the lexicon
+for weighted expansions themselves:
 
-Keep groups small and precise: a synonym that is only "related" (Klimaschutz
-~ Energie) makes results worse, not better.
+* `SYNONYM_GROUPS`: disjoint groups of equivalent terms, lowercase (the
+  Meilisearch `synonyms` setting). Synonyms, regional equivalents and
+  abbreviations with a single meaning, plus the joined spelling of hyphenated
+  terms ("e-akte", "eakte"); near-synonyms and abbreviations with several
+  meanings are left out, because a flat list cannot weigh them.
+* `synonyms_for(term)`: the term and what it also means (Tantivy query
+  expansion), strongest first, down to near-synonyms (weight >= 0.45).
 """
 
 from __future__ import annotations
 
-SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
-    # cooperation and administration
-    ("ikz", "interkommunale zusammenarbeit", "interkommunale kooperation"),
-    ("ozg", "onlinezugangsgesetz", "online-zugangs-gesetz", "onlinezugangsgesetzes"),
-    ("eakte", "e-akte", "elektronische akte", "elektronische aktenführung"),
-    ("dms", "dokumentenmanagement", "dokumentenmanagementsystem"),
-    ("e-government", "egovernment", "digitale verwaltung"),
-    ("digitalisierungsstrategie", "digitalstrategie", "digitale strategie"),
-    ("vergabestelle", "beschaffungsstelle"),
-    ("ausschreibung", "vergabeverfahren"),
-    ("standesamt", "personenstandswesen"),
-    ("ordnungsamt", "ordnungsbehörde", "ordnungsdienst", "vollzugsdienst"),
-    ("it-dienstleister", "rechenzentrum", "kommunales rechenzentrum"),
-    ("open data", "offene daten", "opendata"),
-    # infrastructure and mobility
-    ("breitband", "glasfaser", "breitbandausbau", "glasfaserausbau", "ftth", "schnelles internet"),
-    ("öpnv", "öffentlicher personennahverkehr", "nahverkehr", "öffentlicher nahverkehr"),
-    ("rufbus", "on-demand-verkehr", "anrufbus", "anruf-sammel-taxi", "bedarfsverkehr", "ridepooling"),
-    ("bürgerbus", "buergerbus"),
-    ("carsharing", "car-sharing", "autoteilen"),
-    ("radweg", "radwegenetz", "radverkehr", "fahrradweg"),
-    ("bauhof", "betriebshof", "werkhof"),
-    ("abwasser", "schmutzwasser", "abwasserbeseitigung"),
-    ("kläranlage", "klärwerk"),
-    # people and services
-    ("kita", "kindertagesstätte", "kindergarten", "kindertageseinrichtung"),
-    ("gemeindeschwester", "gemeindepflegekraft"),
-    ("mvz", "medizinisches versorgungszentrum"),
-    ("hausarzt", "allgemeinmediziner", "landarzt"),
-    ("senioren", "ältere menschen", "hochbetagte"),
-    ("schulträgerschaft", "schulträger", "schulverband"),
-    ("bibliothek", "bücherei", "stadtbibliothek"),
-    ("jugendpflege", "jugendarbeit"),
-    ("dorfladen", "nahversorgung", "bürgerladen"),
-    ("coworking", "co-working", "gemeinschaftsbüro", "dorfbüro"),
-    ("leerstand", "leerstandsmanagement"),
-    ("wirtschaftsförderung", "standortmarketing"),
-    ("gewerbegebiet", "gewerbefläche", "industriegebiet"),
-    # safety, climate and energy
-    ("feuerwehr", "brandschutz"),
-    ("hochwasserschutz", "hochwasservorsorge"),
-    ("wärmeplanung", "kommunale wärmeplanung", "wärmeplan"),
-    ("klimaschutzmanagement", "klimaschutzmanager", "klimaschutzmanagerin"),
-    ("energiegenossenschaft", "bürgerenergie", "bürgerenergiegenossenschaft"),
-    ("photovoltaik", "pv", "solarstrom"),
-    # participation and tourism
-    ("bürgerhaushalt", "beteiligungshaushalt", "bürgerbudget"),
-    ("bürgerbeteiligung", "partizipation", "öffentlichkeitsbeteiligung"),
-    ("tourismus", "fremdenverkehr"),
-    ("kurabgabe", "kurtaxe", "gästebeitrag"),
-)
+from catalogue import lexicon
+
+DROP_IN_MIN_WEIGHT = 0.45
 
 
 def _normalise(term: str) -> str:
     return " ".join(term.strip().lower().split())
 
 
-_INDEX: dict[str, tuple[str, ...]] = {}
-for _group in SYNONYM_GROUPS:
-    for _term in _group:
-        # a term in several groups gets the union, in first-seen order
-        _INDEX[_term] = tuple(dict.fromkeys(_INDEX.get(_term, ()) + _group))
+def _with_spellings(terms: list[str]) -> list[str]:
+    out: list[str] = []
+    for t in terms:
+        for v in lexicon.spelling_variants(t):
+            v = _normalise(v)
+            if v and v not in out:
+                out.append(v)
+    return out
+
+
+def _groups() -> tuple[tuple[str, ...], ...]:
+    seen: set[str] = set()
+    groups = []
+    for group in lexicon.synonym_groups():
+        members = [t for t in _with_spellings(list(group)) if t not in seen]
+        seen.update(members)
+        if len(members) >= 2:
+            groups.append(tuple(members))
+    return tuple(groups)
+
+
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = _groups()
 
 
 def synonyms_for(term: str) -> tuple[str, ...]:
     """All terms equivalent to `term` (including the term itself, normalised).
 
-    Lookup is case-insensitive and collapses whitespace. A term that is in no
-    group returns a one-element tuple with the normalised term.
+    Lookup is case-insensitive and collapses whitespace (the lexicon also
+    ignores hyphens, ß/ss and ä/ae and finds inflected forms). A term the
+    lexicon does not know returns a one-element tuple with the normalised
+    term; an empty term an empty tuple.
     """
     key = _normalise(term)
     if not key:
         return ()
-    group = _INDEX.get(key)
-    if group is None:
-        return (key,)
-    return (key, *(t for t in group if t != key))
+    related = [e.term for e in lexicon.expand(term, compounds=False)[1:] if e.weight >= DROP_IN_MIN_WEIGHT]
+    spelled = [t for t in _with_spellings([term, *related]) if t != key]
+    return (key, *spelled)

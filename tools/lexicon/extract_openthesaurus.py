@@ -1,0 +1,136 @@
+"""Extract candidate synonym groups for the municipal lexicon from OpenThesaurus.
+
+Reproduce:
+    apt-get install openthesaurus-de-text     # Debian's OpenThesaurus text export (LGPL-2.1-or-later)
+    .venv/bin/python tools/lexicon/extract_openthesaurus.py
+
+Reads the installed Debian file (/usr/share/openthesaurus-de/openthesaurus.txt:
+one synonym set per line, terms separated by ";", usage notes in brackets such
+as "(ugs.)"), keeps the sets that contain a seed word of the catalogue's
+domain, and writes them to tools/lexicon/openthesaurus_candidates.txt for a
+curator. Seeds are the words in tools/lexicon/domain_seeds.txt and every term
+already in catalogue/lexicon/lexicon.txt; a set matches when one of its terms
+has the same lexicon key or stem key as a seed (so "Kitas" finds "Kita").
+
+Nothing here changes the lexicon: a curator reads the candidates, copies the
+few sets (or parts of sets) that help municipal search into lexicon.txt, and
+marks those lines "@openthesaurus". tests/unit/test_lexicon.py checks that
+every such line is backed by a set in the candidates file. Sets larger than
+--max-size terms are general-language clusters and are left out (general
+thesaurus expansion hurts precision), as are sets whose only other members are
+marked vulgar or derogatory.
+
+The project does not need the Debian package at run time: the curated entries
+live in lexicon.txt, and this candidates file is committed beside this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from catalogue import lexicon  # noqa: E402
+
+DEFAULT_SOURCE = Path("/usr/share/openthesaurus-de/openthesaurus.txt")
+DEFAULT_SEEDS = Path(__file__).with_name("domain_seeds.txt")
+DEFAULT_OUT = Path(__file__).with_name("openthesaurus_candidates.txt")
+PACKAGE = "openthesaurus-de-text"
+MAX_SIZE = 12
+DROP_MARKS = ("vulg.", "derb", "abwertend", "Jargon, abwertend")
+_NOTE = re.compile(r"\s*\([^()]*\)")
+
+
+def bare(term: str) -> str:
+    """A thesaurus term without its usage notes: "Kita (Abkürzung)" -> "Kita"."""
+    return _NOTE.sub("", term).strip()
+
+
+def package_version() -> str:
+    try:
+        out = subprocess.run(["dpkg-query", "-W", "-f=${Version}", PACKAGE], capture_output=True, text=True, check=False, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unbekannt"
+    return out.stdout.strip() or "unbekannt"
+
+
+def read_seeds(path: Path) -> dict[str, str]:
+    """Seed key -> seed as written: the seed file and every lexicon term."""
+    seeds: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        word = line.split("#", 1)[0].strip()
+        if word:
+            seeds.setdefault(lexicon.stem_key(word), word)
+    for entry in lexicon.LEXICON.entries:
+        for term in entry.terms:
+            if entry.kind == "abbreviation" and term is entry.terms[0]:
+                continue  # short forms match too much of a general thesaurus
+            seeds.setdefault(lexicon.stem_key(term.text), term.text)
+    return seeds
+
+
+def candidates(source: Path, seeds: dict[str, str], max_size: int) -> tuple[list[tuple[int, list[str], list[str]]], int]:
+    """(line number, matched seeds, terms) for every matching set; and how many large sets were skipped."""
+    found: list[tuple[int, list[str], list[str]]] = []
+    too_large = 0
+    for n, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        terms = [t.strip() for t in line.split(";") if t.strip()]
+        usable = [t for t in terms if not any(m in t for m in DROP_MARKS)]
+        if len(usable) < 2:
+            continue
+        matched = list(dict.fromkeys(seeds[k] for k in (lexicon.stem_key(bare(t)) for t in usable) if k in seeds))
+        if not matched:
+            continue
+        if len(usable) > max_size:
+            too_large += 1
+            continue
+        found.append((n, matched, usable))
+    return found, too_large
+
+
+def header(source: Path, version: str, text: str, count: int, too_large: int, max_size: int) -> str:
+    generated = next((ln.lstrip("# ").strip() for ln in text.splitlines()[:5] if "generated" in ln.lower()), "unbekannt")
+    copyright_line = next((ln.lstrip("# ").strip() for ln in text.splitlines()[:10] if ln.lstrip("# ").startswith("Copyright")), "")
+    return (
+        "# OpenThesaurus candidates for the municipal lexicon (generated; do not edit by hand)\n"
+        f"# Source: {source} (Debian package {PACKAGE} {version}; upstream: {generated})\n"
+        f"# Upstream copyright: {copyright_line}; data from the users of www.openthesaurus.de\n"
+        "# Licence: GNU Lesser General Public License 2.1 or later (see catalogue/lexicon/OPENTHESAURUS.md)\n"
+        "# Generated by: .venv/bin/python tools/lexicon/extract_openthesaurus.py\n"
+        f"# {count} sets that contain a seed word; {too_large} larger sets (more than {max_size} terms) left out.\n"
+        "# Each line: L<line in the source file> | seeds it matched | the set as in OpenThesaurus\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Extract OpenThesaurus candidate groups for the municipal lexicon.")
+    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
+    parser.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--max-size", type=int, default=MAX_SIZE)
+    args = parser.parse_args(argv)
+    if not args.source.is_file():
+        print(
+            f"OpenThesaurus fehlt: {args.source} gibt es nicht. Installieren mit: apt-get install {PACKAGE} "
+            "(nur zum Erzeugen der Kandidatenliste nötig, nicht zum Betrieb).",
+            file=sys.stderr,
+        )
+        return 2
+    text = args.source.read_text(encoding="utf-8")
+    seeds = read_seeds(args.seeds)
+    found, too_large = candidates(args.source, seeds, args.max_size)
+    lines = [f"L{n} | {', '.join(matched)} | {'; '.join(terms)}" for n, matched, terms in found]
+    args.out.write_text(header(args.source, package_version(), text, len(found), too_large, args.max_size) + "\n".join(lines) + "\n", encoding="utf-8")
+    print(f"{len(seeds)} Suchwörter, {len(found)} Kandidatengruppen nach {args.out} geschrieben ({too_large} große Gruppen ausgelassen).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
