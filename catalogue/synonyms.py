@@ -28,8 +28,8 @@ def _normalise(term: str) -> str:
 def _with_spellings(terms: list[str]) -> list[str]:
     out: list[str] = []
     for t in terms:
-        for v in lexicon.spelling_variants(t):
-            v = _normalise(v)
+        for variant in lexicon.spelling_variants(t):
+            v = _normalise(variant)
             if v and v not in out:
                 out.append(v)
     return out

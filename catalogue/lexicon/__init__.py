@@ -352,7 +352,8 @@ def parse(text: str) -> list[Entry]:
                     codes = [c.strip() for c in t.note.split(",")]
                     unknown = [c for c in codes if c not in LAENDER_CODES]
                     if unknown:
-                        raise LexiconError(f"Zeile {n}: unbekanntes Länderkürzel {', '.join(unknown)} bei „{t.text}“ (erlaubt: {', '.join(sorted(LAENDER_CODES))})")
+                        allowed = ", ".join(sorted(LAENDER_CODES))
+                        raise LexiconError(f"Zeile {n}: unbekanntes Länderkürzel {', '.join(unknown)} bei „{t.text}“ (erlaubt: {allowed})")
         entries.append(Entry(section, terms, n, origin, weight))
     return entries
 
@@ -455,20 +456,29 @@ def build(entries: Sequence[Entry]) -> Lexicon:
         for t in e.terms:
             k = key(t.text)
             if k in seen_in_line:
-                raise LexiconError(f"Zeile {e.line}: „{t.text}“ steht zweimal in der Gruppe (Schreibweisen mit und ohne Bindestrich, Groß-/Kleinschreibung, ß/ss und ä/ae gelten als gleich)")
+                raise LexiconError(
+                    f"Zeile {e.line}: „{t.text}“ steht zweimal in der Gruppe "
+                    "(Schreibweisen mit und ohne Bindestrich, Groß-/Kleinschreibung, ß/ss und ä/ae gelten als gleich)"
+                )
             seen_in_line.add(k)
             same = stems_in_line.setdefault(stem_key(t.text), t.text)
             if same != t.text:
                 raise LexiconError(f"Zeile {e.line}: „{t.text}“ hat denselben Wortstamm wie „{same}“ und wird über ihn ohnehin gefunden")
             other = group_of.get((e.kind, k))
             if other is not None:
-                raise LexiconError(f"Zeile {e.line}: „{t.text}“ steht schon in der Gruppe in Zeile {other}; Gruppen gleicher Art müssen getrennt sein (zusammenlegen oder einen Begriff streichen)")
+                raise LexiconError(
+                    f"Zeile {e.line}: „{t.text}“ steht schon in der Gruppe in Zeile {other}; "
+                    "Gruppen gleicher Art müssen getrennt sein (zusammenlegen oder einen Begriff streichen)"
+                )
             group_of[(e.kind, k)] = e.line
             group_terms.setdefault(k, e.line)
             sk = stem_key(t.text)
             owner = stem_owner.get((e.kind, sk))
             if owner is not None and owner[0] != k and group_of[(e.kind, owner[0])] != e.line:
-                raise LexiconError(f"Zeile {e.line}: „{t.text}“ hat denselben Wortstamm wie „{nodes[owner[0]].display}“ in Zeile {owner[1]}; die beiden Gruppen widersprechen sich")
+                raise LexiconError(
+                    f"Zeile {e.line}: „{t.text}“ hat denselben Wortstamm wie „{nodes[owner[0]].display}“ in Zeile {owner[1]}; "
+                    "die beiden Gruppen widersprechen sich"
+                )
             stem_owner.setdefault((e.kind, sk), (k, e.line))
             node(t)
 

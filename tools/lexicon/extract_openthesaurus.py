@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from catalogue import lexicon  # noqa: E402
+from catalogue import lexicon
 
 DEFAULT_SOURCE = Path("/usr/share/openthesaurus-de/openthesaurus.txt")
 DEFAULT_SEEDS = Path(__file__).with_name("domain_seeds.txt")
