@@ -164,13 +164,11 @@ def user_set_password(username: str, password_stdin: bool) -> None:
 @click.argument("username")
 def user_deactivate(username: str) -> None:
     """Sperrt einen Benutzer (Anmeldung und Tokens)."""
-    from catalogue.users import get_user
+    from catalogue.users import update_user
 
     async def go() -> None:
         async with storage_only(get_settings()):
-            u = await get_user(username)
-            u.active = False
-            await u.save()
+            u = await update_user(username, active=False)
             click.echo(f"Benutzer {u.username} gesperrt.")
 
     run_async(go)
@@ -280,7 +278,7 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from catalogue.errors import PermissionDenied
-    from catalogue.users import Principal, User
+    from catalogue.users import Principal, find_user
     from importers.runner import ImportRunner, read_paths
 
     console = Console(stderr=True)
@@ -288,7 +286,7 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
     async def go() -> int:
         async with runtime(get_settings()) as rt:
             if username:
-                user = await User.find_one(User.username == username.strip().lower())
+                user = await find_user(username)
                 if user is None or not user.active:
                     _fail(f"Benutzer „{username}“ gibt es nicht oder er ist gesperrt.", 2)
                 actor = Principal(user.username, user.role)

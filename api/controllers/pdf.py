@@ -35,7 +35,7 @@ def _today() -> datetime:
 
 
 def _dump(profile: Profile) -> dict:
-    return profile.model_dump(mode="json", exclude={"history", "review_comments", "revision_id"})
+    return profile.model_dump(mode="json", exclude={"last_change", "review_comments", "revision_id"})
 
 
 def _profile_url(request: Request, slug: str) -> str:
