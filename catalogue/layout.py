@@ -37,9 +37,12 @@ LAYOUT_VERSION = 2
 META_COLLECTION = "store_meta"
 PROGRESS_EVERY = 1000
 
-# Unique indexes of layout 1 on fields that layout 2 no longer stores (a unique index on a
-# missing field would let only one document exist).
+# Unique indexes of layout 1 on the fields that became the `_id`: they would reject the new
+# document while the old one still exists (and on a field no longer stored, a unique index lets
+# only one document exist). The `_id` is unique anyway.
 OBSOLETE_INDEXES = {
+    "users": ["username_1"],
+    "api_tokens": ["token_id_1"],
     "web_sessions": ["sid_hash_1"],
     "login_attempts": ["key_1"],
     "counters": ["name_1"],
@@ -91,6 +94,17 @@ async def _drop_obsolete_indexes(database: Any) -> None:
                 await coll.drop_index(index)
 
 
+async def _insert_new(coll: Any, doc: dict[str, Any]) -> bool:
+    """Insert the migrated document; False if a run before us wrote it already. Any other clash raises."""
+    try:
+        await coll.insert_one(doc)
+    except DuplicateKeyError:
+        if await coll.find_one({"_id": doc["_id"]}, {"_id": 1}) is None:
+            raise  # some other unique index refused it: stop before the old document is removed
+        return False
+    return True
+
+
 async def _old_ids(coll: Any, field: str) -> list[Any]:
     """Ids of documents still in the old layout (their `_id` is not the key), streamed."""
     out = []
@@ -111,11 +125,9 @@ async def _rekey(
             continue
         new = {k: v for k, v in doc.items() if k != "_id" and (keep_field or k != field)}
         new["_id"] = doc[field]
-        try:
-            await coll.insert_one(new)
-        except DuplicateKeyError:
-            if merge_max:  # two counters of one name (a run that died part-way): keep the higher value
-                await coll.update_one({"_id": doc[field]}, {"$max": {merge_max: doc.get(merge_max, 0)}})
+        if not await _insert_new(coll, new) and merge_max:
+            # two counters of one name (a run that died part-way): keep the higher value
+            await coll.update_one({"_id": doc[field]}, {"$max": {merge_max: doc.get(merge_max, 0)}})
         await coll.delete_one({"_id": old_id})
         done += 1
         if done % PROGRESS_EVERY == 0:
@@ -131,16 +143,10 @@ async def _migrate_tokens(database: Any, progress: Progress) -> int:
         if doc is None or not doc.get("token_hash"):
             continue
         token_hash = doc["token_hash"]
-        try:
-            await ids.insert_one({"_id": doc["token_id"], "token_hash": token_hash})
-        except DuplicateKeyError:
-            pass
+        await _insert_new(ids, {"_id": doc["token_id"], "token_hash": token_hash})
         new = {k: v for k, v in doc.items() if k not in ("_id", "token_hash")}
         new["_id"] = token_hash
-        try:
-            await tokens.insert_one(new)
-        except DuplicateKeyError:
-            pass
+        await _insert_new(tokens, new)
         await tokens.delete_one({"_id": old_id})
         done += 1
         if done % PROGRESS_EVERY == 0:
@@ -167,6 +173,8 @@ async def _migrate_profiles(database: Any, progress: Progress) -> int:
         entries = doc.get("history")
         if isinstance(entries, list):
             states = replay_states(entries)
+            for state in states:
+                state.setdefault("slug", doc.get("slug"))  # slugs never changed in layout 1
             version_docs = []
             for entry, state in zip(entries, states, strict=True):
                 version_docs.append({

@@ -446,7 +446,10 @@ class ProfileService:
         comment = (comment or "").strip() or None
 
         def check(profile: Profile) -> None:
-            if not allowed(actor, action, owner=profile.owner, status=profile.status):
+            # Someone who could take this step from the right state learns that the state is wrong (409),
+            # e.g. the owner whose concurrent submit lost; everyone else gets 403.
+            could = any(allowed(actor, action, owner=profile.owner, status=source) for source in sources)
+            if not could or (profile.status in sources and not allowed(actor, action, owner=profile.owner, status=profile.status)):
                 raise PermissionDenied(f"Sie dürfen dieses Profil nicht {TRANSITION_LABELS[action]}.")
             if profile.status not in sources:
                 raise InvalidTransition(
