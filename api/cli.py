@@ -347,23 +347,58 @@ def export(output: str, fmt: str | None, status: str | None) -> None:
 
     async def go() -> int:
         async with storage_only(get_settings()):
-            query = Profile.find(Profile.status == status) if status else Profile.find_all()
-            profiles = await query.sort("slug").to_list()
-        if fmt == "json":
-            chunks = [export_json(profiles)]
-        else:
-            chunks = iter_ndjson(profiles) if fmt == "ndjson" else iter_csv(profiles)
-        if output == "-":
-            for chunk in chunks:
-                sys.stdout.write(chunk)
-        else:
-            with open(output, "w", encoding="utf-8", newline="") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-            click.echo(f"{len(profiles)} Profile nach {output} exportiert ({fmt}).", err=True)
-        return len(profiles)
+            if fmt == "json":  # one JSON document: built whole, sorted by slug
+                query = Profile.find(Profile.status == status) if status else Profile.find_all()
+                profiles = await query.sort("slug").to_list()
+                _write(output, [export_json(profiles)])
+                count = len(profiles)
+            else:  # NDJSON and CSV are streamed, 500 profiles at a time, in storage order
+                count = 0
+                out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+                try:
+                    first = True
+                    async for chunk in _profile_chunks({"status": status} if status else {}):
+                        lines = iter_ndjson(chunk) if fmt == "ndjson" else iter_csv(chunk)
+                        if fmt == "csv" and not first:
+                            next(lines)  # the header row, once
+                        for line in lines:
+                            out.write(line)
+                        count += len(chunk)
+                        first = False
+                    if fmt == "csv" and first:
+                        out.write(next(iter_csv([])))
+                finally:
+                    if out is not sys.stdout:
+                        out.close()
+        if output != "-":
+            click.echo(f"{count} Profile nach {output} exportiert ({fmt}).", err=True)
+        return count
 
     run_async(go)
+
+
+def _write(output: str, chunks: list[str]) -> None:
+    if output == "-":
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    with open(output, "w", encoding="utf-8", newline="") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+
+
+async def _profile_chunks(filt: dict[str, Any], size: int = 500):  # noqa: ANN202 - async generator
+    """Stored profiles, streamed from one cursor, as lists of `size` (batch work: a full scan)."""
+    from catalogue.models import Profile
+
+    chunk: list[Any] = []
+    async for doc in Profile.get_pymongo_collection().find(filt, batch_size=size):
+        chunk.append(Profile.model_validate(doc))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _data_path(path: str) -> Path:
