@@ -206,3 +206,37 @@ async def test_the_recorder_catches_a_scan(client, world) -> None:  # noqa: ANN0
     finally:
         _recording.reset(token)
     assert len(violations(commands)) == 3
+
+
+async def test_a_history_page_reads_only_its_page_s_keys(client, world) -> None:  # noqa: ANN001
+    editor, slug = world["editor"], world["draft"]
+    r = await client.get(f"{API}/{slug}", headers=editor)
+    tag = r.headers["etag"]
+    for n in range(24):  # 25 versions in all
+        r = await client.patch(f"{API}/{slug}", json={"summary": f"Fassung {n}"}, headers={**editor, "If-Match": tag})
+        tag = r.headers["etag"]
+
+    async def version_reads(url: str, **kw: Any) -> tuple[Any, list[Any]]:
+        commands: list[tuple[str, str, dict[str, Any]]] = []
+        token = _recording.set(commands)
+        try:
+            r = await client.get(url, **kw)
+        finally:
+            _recording.reset(token)
+        assert r.status_code == 200, r.text
+        assert not violations(commands)
+        return r, [c["filter"]["_id"] for _, name, c in commands if name == "find" and c.get("find") == "profile_versions"]
+
+    r, keys = await version_reads(f"{API}/{slug}/versions", params={"page": 2, "per_page": 10}, headers=editor)
+    assert [v["number"] for v in r.json()] == list(range(15, 5, -1)) and len(keys) == 10
+    assert r.headers["x-total-count"] == "25" and 'rel="next"' in r.headers["link"]
+    r, keys = await version_reads(f"{API}/{slug}/versions", headers=editor)
+    assert [v["number"] for v in r.json()] == list(range(25, 0, -1)) and len(keys) == 24  # the newest comes with the profile
+
+    page = await client.get("/anmelden")
+    await client.post("/anmelden", data={"username": "redaktion-hx", "password": PASSWORD, "csrf_token": csrf_from(page.text)})
+    r, keys = await version_reads(f"/profiles/{slug}/versionen", params={"seite": "2"})
+    assert len(keys) == 5 and "Version 5:" in r.text and "Version 6:" not in r.text and "Neuere Versionen" in r.text
+    r, keys = await version_reads(f"/profiles/{slug}/versionen", params={"von": "2", "bis": "24"})
+    assert len(keys) == 19 + 2  # the first page (20 entries, the newest from the profile) and the two compared states
+    assert "Ältere Versionen" in r.text
