@@ -37,8 +37,8 @@ import socket
 import sqlite3
 import subprocess
 import time
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pymongo import MongoClient

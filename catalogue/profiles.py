@@ -703,11 +703,12 @@ async def _reserve_slugs(pairs: Sequence[tuple[str, Any]], now: datetime) -> set
             continue  # ours already (a retried import, or renaming back to an old slug)
         reserved = existing.get("reserved_at")
         stale = reserved is not None and _aware(reserved) + STALE_RESERVATION < now
-        if stale and await Profile.get_pymongo_collection().find_one({"_id": existing["profile_id"]}, {"_id": 1}) is None:
-            if await atomic.update_if(
-                coll, slug, {"profile_id": existing["profile_id"]}, {"$set": {"profile_id": pid, "reserved_at": now}}
-            ):
-                continue
+        orphan = stale and await Profile.get_pymongo_collection().find_one({"_id": existing["profile_id"]}, {"_id": 1}) is None
+        # Taken over with a compare-and-set on the holder: of two takers one wins.
+        if orphan and await atomic.update_if(
+            coll, slug, {"profile_id": existing["profile_id"]}, {"$set": {"profile_id": pid, "reserved_at": now}}
+        ):
+            continue
         failed.add(n)
     return failed
 

@@ -102,7 +102,7 @@ async def test_concurrent_compare_and_set_has_one_winner(db) -> None:  # noqa: A
         await atomic.insert(coll, {"_id": "one", "rev": 0, "winner": None})
         start = asyncio.Event()
 
-        async def attempt(n: int) -> bool:
+        async def attempt(n: int, start: asyncio.Event = start) -> bool:
             await start.wait()
             return await atomic.update_if(coll, "one", {"rev": 0}, {"$set": {"rev": 1, "winner": n}})
 

@@ -145,7 +145,7 @@ async def world(client) -> dict[str, Any]:  # noqa: ANN001
 async def test_request_paths_query_the_store_by_id_only(client, world) -> None:  # noqa: ANN001
     send = Requests(client)
     pub, other, draft = world["published"], world["other"], world["draft"]
-    editor, reviewer = world["editor"], world["reviewer"]
+    editor = world["editor"]
 
     # anonymous readers: profile page, API read by slug (also conditional), PDF, similar, comparison
     await send("GET", f"/profiles/{pub}", expect=200)

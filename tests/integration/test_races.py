@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from catalogue.imports import ImportBatch
 from catalogue.models import Profile, ProfileSlug
 from catalogue.profiles import ProfileService
 from catalogue.settings import PROJECT_ROOT
@@ -76,7 +75,7 @@ async def test_20_concurrent_patches_with_one_etag_give_one_200_and_19_412(clien
     for round_no in range(ROUNDS):
         before = await _versions(client, slug, auth["editor"])
         responses = await together([
-            lambda n=n: client.patch(f"{API}/{slug}", json={"summary": f"Runde {round_no}, Änderung {n}"}, headers={**auth["editor"], "If-Match": tag})
+            lambda n=n, r=round_no, tag=tag: client.patch(f"{API}/{slug}", json={"summary": f"Runde {r}, Änderung {n}"}, headers={**auth["editor"], "If-Match": tag})
             for n in range(20)
         ])
         statuses = Counter(r.status_code for r in responses)
@@ -122,7 +121,7 @@ async def test_5_concurrent_confirms_of_one_batch_store_one_set(client, auth) ->
     for round_no in range(ROUNDS):
         titles = [f"Bestätigungsprobe {round_no}-{n} Nachbarschaftshilfe" for n in range(6)]
         batch = await _upload(client, auth["editor"], titles)
-        responses = await together([lambda: client.post(f"/api/v1/imports/{batch['id']}/confirm", headers=auth["editor"]) for _ in range(5)])
+        responses = await together([lambda b=batch["id"]: client.post(f"/api/v1/imports/{b}/confirm", headers=auth["editor"]) for _ in range(5)])
         statuses = Counter(r.status_code for r in responses)
         assert statuses == {200: 1, 409: 4}, statuses
         stored = await _profile_titles()
@@ -139,7 +138,7 @@ async def test_a_confirm_that_failed_part_way_can_be_retried(client, auth, monke
 
     async def half_then_crash(self, items, actor, **kw):  # noqa: ANN001, ANN003, ANN202
         await original(self, items[:3], actor, **kw)  # three profiles written …
-        import catalogue.profiles as profiles
+        from catalogue import profiles
 
         real = profiles.reserve_sequence
 
@@ -177,7 +176,7 @@ async def test_concurrent_failed_logins_lose_no_count_and_never_fail(client) -> 
     for round_no in range(ROUNDS):
         await LoginAttempt.get_pymongo_collection().delete_many({})
         responses = await together([
-            lambda: client.post("/api/v1/auth/token", json={"username": "erika", "password": f"falsch-{round_no}-xyz"}) for _ in range(20)
+            lambda r=round_no: client.post("/api/v1/auth/token", json={"username": "erika", "password": f"falsch-{r}-xyz"}) for _ in range(20)
         ])
         statuses = Counter(r.status_code for r in responses)
         assert set(statuses) <= {401, 429}, statuses  # never a 500
@@ -190,7 +189,7 @@ async def test_concurrent_failed_logins_lose_no_count_and_never_fail(client) -> 
 async def test_concurrent_creates_with_one_title_get_distinct_slugs(client, auth) -> None:  # noqa: ANN001
     for round_no in range(ROUNDS):
         body = {**NEW, "title": f"Gleicher Titel Runde {round_no}"}
-        responses = await together([lambda: client.post(API, json=body, headers=auth["editor"]) for _ in range(10)])
+        responses = await together([lambda b=body: client.post(API, json=b, headers=auth["editor"]) for _ in range(10)])
         assert [r.status_code for r in responses] == [201] * 10
         slugs = [r.json()["slug"] for r in responses]
         assert len(set(slugs)) == 10
