@@ -12,6 +12,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 from api.health import NOT_READY_HANDLERS, HealthController
 from api.problems import EXCEPTION_HANDLERS
+from api.read_your_writes import read_your_writes
 from catalogue.embedded import StoreHandle
 from catalogue.runtime import Runtime
 from catalogue.settings import Settings, get_settings
@@ -54,6 +55,7 @@ def create_app(
         lifespan=[lifespan],
         template_config=template_config(),
         before_send=[security_headers],
+        middleware=[read_your_writes],
         exception_handlers={**EXCEPTION_HANDLERS, **NOT_READY_HANDLERS},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

@@ -238,15 +238,14 @@ def reindex() -> None:
 
     async def go() -> None:
         from catalogue.models import Profile
-        from catalogue.vocabularies import EditorialStatus
 
         async with runtime(get_settings()) as rt:
-            total = await Profile.find(Profile.status == EditorialStatus.PUBLISHED).count()
+            total = await Profile.find_all().count()
             with Progress(TextColumn("Neuaufbau"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
                 task = progress.add_task("reindex", total=total)
                 count = await rt.sync.reindex(rt.search, lambda done: progress.update(task, completed=done))
                 progress.update(task, completed=count)
-            click.echo(f"{count} veröffentlichte Profile indexiert.")
+            click.echo(f"{count} Profile indexiert (alle Status; wer was findet, regeln die Berechtigungen).")
 
     run_async(go)
 

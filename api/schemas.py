@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalogue.listing import ListedProfile
 from catalogue.markdown import render_html
 from catalogue.models import MARKDOWN_FIELDS, CONTENT_FIELDS, FieldChange, Profile, ProfileContent, Provenance, VersionEntry
 from catalogue.vocabularies import EditorialStatus, SizeClass
@@ -66,8 +68,41 @@ class ProfileOut(ProfileContent):
     review_comments: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class ProfileListItem(BaseModel):
+    """A profile in a list, from the search index: its state and key facts, without the long texts.
+
+    The whole profile is at `links_self`.
+    """
+
+    model_config = ConfigDict(title="ProfileListItem")
+
+    slug: str
+    title: str
+    summary: str = ""
+    status: EditorialStatus
+    owner: str | None = Field(default=None, description="Only for the owner and the catalogue office")
+    version: int
+    keywords: list[str] = Field(default_factory=list)
+    fields_of_action: list[str] = Field(default_factory=list)
+    lead: str | None = Field(default=None, description="Name of the lead organisation")
+    state: str | None = None
+    district: str | None = None
+    size_class: str | None = None
+    population: int | None = None
+    legal_form: str | None = None
+    project_status: str | None = None
+    funding_kinds: list[str] = Field(default_factory=list)
+    collaboration_since: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    published_at: datetime | None = None
+    links_self: str = Field(description="URL of this profile in the API")
+    url: str = Field(description="URL of the profile page")
+    pdf_url: str = Field(description="URL of the one-page PDF")
+
+
 class ProfileList(BaseModel):
-    items: list[ProfileOut]
+    items: list[ProfileListItem]
     total: int
     page: int
     per_page: int
@@ -120,6 +155,17 @@ def profile_out(profile: Profile, base_url: str, *, include_private: bool = Fals
         url=f"{base_url}/profiles/{profile.slug}",
         pdf_url=f"{base_url}/profiles/{profile.slug}.pdf",
         review_comments=[c.model_dump(mode="json") for c in profile.review_comments] if include_private else [],
+    )
+
+
+def profile_list_item(item: ListedProfile, base_url: str, *, include_private: bool = False) -> ProfileListItem:
+    data = {f.name: getattr(item, f.name) for f in fields(item) if f.name in ProfileListItem.model_fields}
+    data["owner"] = item.owner if include_private else None
+    return ProfileListItem(
+        **data,
+        links_self=f"{base_url}/api/v1/profiles/{item.slug}",
+        url=f"{base_url}/profiles/{item.slug}",
+        pdf_url=f"{base_url}/profiles/{item.slug}.pdf",
     )
 
 

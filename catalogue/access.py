@@ -63,3 +63,50 @@ def allowed(
             return is_owner and status in (None, EditorialStatus.DRAFT)
         case _:
             return False
+
+
+# ------------------------------------------------------------ permission labels (search)
+#
+# Every profile is in the search index whatever its state; who may see a
+# document there is expressed as labels, in the manner of CKAN's
+# `permission_labels`: a document carries the labels of those who may VIEW
+# it, a caller carries its own labels, and every search filters on "the
+# document has one of the caller's labels". Both sides are derived from
+# `allowed(…, Action.VIEW, …)` above (tests/unit/test_access_labels.py checks
+# them against it for every role, owner and status):
+#
+#   document                          labels
+#   published                         public, user:<owner>
+#   draft, submitted, archived        reviewers, user:<owner>
+#
+#   caller                            labels
+#   anonymous                         public
+#   editor                            public, user:<username>
+#   reviewer, admin                   public, reviewers, user:<username>
+
+PUBLIC_LABEL = "public"
+REVIEWERS_LABEL = "reviewers"
+OWNER_LABEL_PREFIX = "user:"
+# Labels that together see every document: for batch work and start-up checks, never for a request.
+ALL_DOCUMENTS_LABELS: tuple[str, ...] = (PUBLIC_LABEL, REVIEWERS_LABEL)
+
+
+def owner_label(username: str) -> str:
+    return f"{OWNER_LABEL_PREFIX}{username}"
+
+
+def document_labels(*, owner: str | None, status: EditorialStatus | str | None) -> list[str]:
+    """The labels a profile's search document carries: who may view it."""
+    labels = [PUBLIC_LABEL if status == EditorialStatus.PUBLISHED else REVIEWERS_LABEL]
+    if owner:
+        labels.append(owner_label(owner))
+    return labels
+
+
+def principal_labels(principal: Principal | None) -> tuple[str, ...]:
+    """The labels a caller's searches filter on (the one place that computes them)."""
+    if principal is None:
+        return (PUBLIC_LABEL,)
+    if principal.role in (Role.REVIEWER, Role.ADMIN):
+        return (PUBLIC_LABEL, REVIEWERS_LABEL, owner_label(principal.username))
+    return (PUBLIC_LABEL, owner_label(principal.username))

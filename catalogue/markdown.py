@@ -12,6 +12,9 @@ untrusted input:
   alt text, anything else shows the alt text alone.
 * Nesting is capped (``maxNesting``) and input is truncated at
   ``MAX_INPUT_CHARS`` so emphasis, quote and list bombs stay cheap.
+* An asterisk between two letters or digits is text, not emphasis, so German
+  gender forms ("Bürger*innen und Mitarbeiter*innen") print as written;
+  ``*Hervorhebung*`` and ``**fett**`` at word boundaries work as usual.
 """
 
 from __future__ import annotations
@@ -108,12 +111,39 @@ def _render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, en
     return f'<a href="{escapeHtml(href)}" rel="{LINK_REL}">{escapeHtml(alt or href)}</a>'
 
 
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum()
+
+
+def _intraword_asterisk(state: Any, silent: bool) -> bool:
+    """Inline rule: a run of '*' with a letter or digit on both sides is literal text.
+
+    CommonMark lets '*' open and close emphasis inside words, which turns
+    "Bürger*innen und Mitarbeiter*innen" into italics and eats the stars.
+    Runs before the emphasis rule, so such a run never becomes a delimiter.
+    """
+    pos = state.pos
+    src = state.src
+    if src[pos] != "*" or pos == 0 or not _is_word_char(src[pos - 1]):
+        return False
+    end = pos
+    while end < state.posMax and src[end] == "*":
+        end += 1
+    if end >= state.posMax or not _is_word_char(src[end]):
+        return False
+    if not silent:
+        state.pending += src[pos:end]
+    state.pos = end
+    return True
+
+
 def _build_parser() -> MarkdownIt:
     md = MarkdownIt(
         "commonmark",
         {"html": False, "linkify": False, "typographer": False, "maxNesting": MAX_NESTING},
     )
     md.enable("table")
+    md.inline.ruler.before("emphasis", "leuchtturm_intraword_asterisk", _intraword_asterisk)
     # Accept every target at parse time so that a refused link still shows
     # its text; the core rule and renderers decide what becomes a link.
     md.validateLink = lambda url: True  # type: ignore[method-assign]

@@ -319,6 +319,7 @@ class OutboxEntry(Document):
     profile_id: str
     slug: str
     op: str  # "upsert" or "delete"
+    version: int | None = None  # the profile version the write brings (the worker waits until it has landed); None: any
     created_at: datetime = Field(default_factory=utcnow)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)

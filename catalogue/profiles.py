@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
@@ -77,16 +77,6 @@ TRANSITION_LABELS = {
     Action.RESTORE: "wiederherstellen",
 }
 
-SORTS = {
-    "updated": [("updated_at", -1)],
-    "-updated": [("updated_at", 1)],
-    "newest": [("published_at", -1), ("created_at", -1)],
-    "created": [("created_at", -1)],
-    "title": [("title", 1)],
-    "-title": [("title", -1)],
-}
-
-
 def content_dict(profile_or_content: Profile | ProfileContent) -> dict[str, Any]:
     return ProfileContent.model_validate(
         profile_or_content.model_dump(include=set(CONTENT_FIELDS))
@@ -142,24 +132,8 @@ def _check_if_match(profile: Profile, if_match: str | None, required: bool) -> N
         )
 
 
-@dataclass
-class ListQuery:
-    status: S | None = None
-    state: str | None = None
-    field_of_action: str | None = None
-    size_class: str | None = None
-    legal_form: str | None = None
-    project_status: str | None = None
-    owner: str | None = None
-    mine: bool = False
-    sort: str = "updated"
-    page: int = 1
-    per_page: int = 20
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class ProfileService:
-    """All profile writes go through here."""
+    """All profile writes go through here. (Lists come from the search index: catalogue.listing.)"""
 
     def __init__(self, on_change: Callable[[], None] | None = None) -> None:
         self._on_change = on_change or (lambda: None)
@@ -182,32 +156,6 @@ class ProfileService:
         if profile.slug != slug:
             raise ProfileMoved(slug, profile.slug)
         return profile
-
-    async def list(self, actor: Principal | None, q: ListQuery) -> tuple[list[Profile], int]:
-        filt: dict[str, Any] = {}
-        if actor is None:
-            filt["status"] = S.PUBLISHED.value
-        elif not actor.is_reviewer:
-            visible = [{"status": S.PUBLISHED.value}, {"owner": actor.username}]
-            filt["$or"] = visible
-        if q.mine and actor is not None:
-            filt["owner"] = actor.username
-        if q.status is not None:
-            filt.setdefault("$and", []).append({"status": q.status.value})
-        for key, value in (
-            ("state", q.state),
-            ("fields_of_action", q.field_of_action),
-            ("size_class", q.size_class),
-            ("legal_form", q.legal_form),
-            ("project_status", q.project_status),
-            ("owner", q.owner),
-        ):
-            if value is not None:
-                filt.setdefault("$and", []).append({key: str(value)})  # values are data, never operators
-        sort = SORTS.get(q.sort, SORTS["updated"])
-        total = await Profile.find(filt).count()
-        items = await Profile.find(filt).sort(sort).skip((q.page - 1) * q.per_page).limit(q.per_page).to_list()
-        return items, total
 
     # ------------------------------------------------------------ writes
 
@@ -254,7 +202,7 @@ class ProfileService:
                 last_change=entry,
                 **content.model_dump(),
             )
-            await outbox.enqueue(str(profile_id), candidate)
+            await outbox.enqueue(str(profile_id), candidate, version=profile.version)
             try:
                 await Profile.get_pymongo_collection().insert_one(_to_db(profile))
             except DuplicateKeyError:
@@ -387,7 +335,8 @@ class ProfileService:
             seqs = (first, last)
             await OutboxEntry.get_pymongo_collection().insert_many(
                 [
-                    {"seq": first + k, "profile_id": str(profiles[n].id), "slug": profiles[n].slug, "op": "upsert", "created_at": now,
+                    {"seq": first + k, "profile_id": str(profiles[n].id), "slug": profiles[n].slug, "op": "upsert", "version": profiles[n].version,
+                     "created_at": now,
                      "attempts": 0, "next_attempt_at": now, "last_error": None, "done": False}
                     for k, n in enumerate(writing)
                 ],
@@ -603,7 +552,7 @@ class ProfileService:
             # The previous write's version document, in case its process died before writing it.
             await version_store.store(profile.id, before.last_change, before.state)
         profile.revision_id = uuid4()
-        await outbox.enqueue(str(profile.id), profile.slug)
+        await outbox.enqueue(str(profile.id), profile.slug, version=profile.version)
         written = await atomic.replace_if(
             Profile.get_pymongo_collection(), profile.id, {"revision_id": atomic.stored(before.revision_id)}, _to_db(profile)
         )

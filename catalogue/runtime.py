@@ -18,6 +18,9 @@ from catalogue.storage import Storage, connect
 
 log = logging.getLogger("leuchtturm.runtime")
 
+# Read-your-writes: how long a request waits for the index to have its own writes.
+INDEX_WAIT_S = 2.0
+
 
 @dataclass
 class Runtime:
@@ -58,15 +61,16 @@ class Runtime:
 
     async def _rebuild_if_index_lost(self) -> None:
         """Rebuild from MongoDB when the index is unreadable, outdated or gone while profiles exist."""
+        from catalogue.access import ALL_DOCUMENTS_LABELS
         from catalogue.models import Profile
         from catalogue.search.base import SearchQuery
-        from catalogue.vocabularies import EditorialStatus
 
         try:
             lost = bool(getattr(self.search, "needs_reindex", False))
             if not lost:
-                indexed = (await self.search.search(SearchQuery(per_page=1, facets=()))).total
-                lost = indexed == 0 and await Profile.find(Profile.status == EditorialStatus.PUBLISHED).count() > 0
+                # documents without labels (an index from before they existed) count as none
+                indexed = (await self.search.search(SearchQuery(per_page=1, facets=()), labels=ALL_DOCUMENTS_LABELS)).total
+                lost = indexed == 0 and await Profile.get_pymongo_collection().find_one({}, {"_id": 1}) is not None
             if lost:
                 log.warning("search index missing or outdated: rebuilding from the database")
                 count = await self.sync.reindex(self.search)
@@ -78,6 +82,22 @@ class Runtime:
         """Wake the sync worker after a write."""
         if self.sync is not None:
             self.sync.notify()
+
+    async def settle(self, written: list[Any], timeout: float = INDEX_WAIT_S) -> bool:
+        """Wait, at most `timeout` seconds, until the index has these writes (read-your-writes).
+
+        `written`: the `catalogue.outbox.Written` entries of writes that have
+        landed. True when applied; False when the time ran out or the engine
+        is down. The writes themselves stand either way.
+        """
+        if not written or self.sync is None:
+            return True
+        self.sync.notify()
+        try:
+            return await self.sync.wait_applied(written, timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - the database went away meanwhile: answer anyway
+            log.warning("could not wait for the search index: %s", exc)
+            return False
 
     async def stop(self) -> None:
         self._stop.set()

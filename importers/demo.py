@@ -6,6 +6,10 @@ data/demo/profiles.json as published profiles and the sample of the
 municipality register into the gazetteer, and indexes them before it
 answers, so search works at once. A catalogue that already has profiles (or
 a gazetteer) is left alone.
+
+Every demo profile describes a real project; data/demo/sources.json names the
+public pages it was written from. The first of them becomes the profile's
+provenance source, which the profile page shows as a link.
 """
 
 from __future__ import annotations
@@ -29,28 +33,30 @@ log = logging.getLogger("leuchtturm.demo")
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PROFILES = ROOT / "data" / "demo" / "profiles.json"
+DEMO_SOURCES_NAME = "sources.json"
 DEMO_PRINCIPAL = Principal("demo", Role.ADMIN)
 
-# The two entries transcribed from real published profiles (../shared/seeds);
-# every other demo profile is illustrative (see data/demo/README.md), and its
-# provenance says so, which the profile page shows.
-TRANSCRIBED = {
-    "demo-001": "Abschrift eines veröffentlichten Profils (IKZ-Datenbank, shared/seeds/004_b738c54769826454.txt)",
-    "demo-002": "Abschrift eines veröffentlichten Referenztextes (shared/seeds/000_5728af1cd1feed2f.txt)",
-}
-ILLUSTRATIVE = "Leuchtturm-Demo-Datensatz: Beispiel zur Veranschaulichung, nicht von der Kommune bestätigt"
+
+def primary_sources(profiles_path: Path = DEMO_PROFILES) -> dict[str, str]:
+    """demo_id -> URL of the page each demo profile was written from (sources.json beside the profiles)."""
+    path = profiles_path.with_name(DEMO_SOURCES_NAME)
+    if not path.exists():
+        return {}
+    return {demo_id: entry["sources"][0]["url"]
+            for demo_id, entry in json.loads(path.read_text(encoding="utf-8")).items() if entry.get("sources")}
 
 
 def demo_items(path: Path = DEMO_PROFILES) -> list[ImportItem]:
-    """The demo profiles as import items: slug kept, `demo_id` as the source id."""
+    """The demo profiles as import items: slug kept, `demo_id` as the source id, the source page as provenance."""
     source = Source(name=f"data/demo/{path.name}", raw=b"")
+    urls = primary_sources(path)
     items = []
     for n, entry in enumerate(json.loads(path.read_text(encoding="utf-8")), 1):
         data: dict[str, Any] = {k: v for k, v in entry.items() if k != "demo_id"}
         record = record_from_dict(data, n, entry.get("demo_id") or f"Profil {n}")
         record.source_id = entry.get("demo_id") or record.source_id
-        label = TRANSCRIBED.get(record.source_id or "", ILLUSTRATIVE)
-        record.original_provenance = {"importer": "demo", "source": label, "source_id": record.source_id}
+        origin = urls.get(record.source_id or "") or source.name
+        record.original_provenance = {"importer": "demo", "source": origin, "source_id": record.source_id}
         finish_record(record, "demo", source)
         items.append(ImportItem(record, source.name, "json"))
     return items

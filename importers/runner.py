@@ -29,7 +29,7 @@ content); `ImportRunner.run_items` writes the records:
   queries on MongoDB; on FerretDB 1.24, which pushes no filter down to
   SQLite (every query scans the collection), they are read once per run
   with one projection scan instead. When a search backend is given, the
-  runner indexes the published profiles it created chunk by chunk itself
+  runner indexes the profiles it created chunk by chunk itself
   and removes their outbox entries afterwards (everything else –
   updates, failures – stays for the sync worker); without one, the sync
   worker indexes everything from the outbox.
@@ -790,16 +790,17 @@ class ImportRunner:
             indexed_seqs.append(seqs)
 
     async def _index(self, profiles: list[Profile]) -> bool:
-        """Index new published profiles right away; True when the outbox entries are no longer needed."""
+        """Index new profiles (every state: drafts carry their permission labels) right away;
+        True when the outbox entries are no longer needed."""
         if self.search is None:
             return False
         from catalogue.search.documents import to_search_document
 
         try:
-            published = [to_search_document(p) for p in profiles if p.status == EditorialStatus.PUBLISHED]
-            if not published:
-                return True  # new drafts are not in the index: nothing to do
-            await self.search.upsert(published)
+            documents = [to_search_document(p) for p in profiles]
+            if not documents:
+                return True
+            await self.search.upsert(documents)
         except Exception as exc:  # noqa: BLE001 - search never fails a write; the sync worker retries
             log.warning("Import: Suchindex nicht erreichbar, der Abgleich holt es nach (%s)", exc)
             return False

@@ -9,10 +9,24 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, BodyKwarg, FromPath, FromQuery, HeaderParameter, PathParameter, QueryParameter
 
 from api.auth import require_principal, resolve_principal
-from api.schemas import PROFILE_EXAMPLE, DiffOut, ProfileList, ProfileOut, SlugIn, TransitionIn, VersionOut, profile_out, version_out
+from api.schemas import (
+    PROFILE_EXAMPLE,
+    DiffOut,
+    ProfileList,
+    ProfileOut,
+    SlugIn,
+    TransitionIn,
+    VersionOut,
+    profile_list_item,
+    profile_out,
+    version_out,
+)
 from catalogue.access import Action
+from catalogue.errors import NotAuthenticated
+from catalogue.listing import list_profiles
 from catalogue.models import Profile, ProfileContent
-from catalogue.profiles import ListQuery, ProfileService, etag
+from catalogue.profiles import ProfileService, etag
+from catalogue.search.base import MAX_PAGE, Sort
 from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus, FederalState, FieldOfAction, LegalForm, ProjectStatus, SizeClass
 
@@ -42,7 +56,14 @@ class ProfileController(Controller):
     path = "/api/v1/profiles"
     tags = ["Profile"]
 
-    @get(operation_id="listProfiles", summary="Profile auflisten (mit Filtern und Seiten)")
+    @get(
+        operation_id="listProfiles",
+        summary="Profile auflisten (mit Filtern und Seiten)",
+        description=(
+            "Anonyme Aufrufe sehen veröffentlichte Profile; angemeldete zusätzlich ihre eigenen, die Katalogredaktion alle. "
+            "Die Liste kommt aus dem Suchindex; das vollständige Profil steht unter `links_self`."
+        ),
+    )
     async def list_profiles(
         self,
         request: Request,
@@ -52,28 +73,45 @@ class ProfileController(Controller):
         size_class: FromQuery[SizeClass | None] = None,
         legal_form: FromQuery[LegalForm | None] = None,
         project_status: FromQuery[ProjectStatus | None] = None,
-        mine: FromQuery[bool] = False,
-        sort: Annotated[str, QueryParameter(pattern=r"^-?(updated|newest|created|title)$")] = "updated",
-        page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+        mine: Annotated[bool, QueryParameter(description="Nur eigene Profile (Anmeldung nötig)")] = False,
+        sort: Annotated[
+            str,
+            QueryParameter(
+                pattern=r"^-?(updated|newest|created|title)$",
+                description="updated, newest, created, title; mit vorangestelltem - umgekehrt",
+            ),
+        ] = "updated",
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     ) -> ProfileList:
         principal = await resolve_principal(request)
-        items, total = await service(request).list(
+        if mine and principal is None:
+            raise NotAuthenticated("Für die eigenen Profile müssen Sie angemeldet sein.")
+        facets = {
+            "state": federal_state,
+            "fields_of_action": field_of_action,
+            "size_class": size_class,
+            "legal_form": legal_form,
+            "project_status": project_status,
+        }
+        found = await list_profiles(
+            request.app.state.runtime.search,
             principal,
-            ListQuery(
-                status=status,
-                state=federal_state,
-                field_of_action=field_of_action,
-                size_class=size_class,
-                legal_form=legal_form,
-                project_status=project_status,
-                mine=mine,
-                sort=sort,
-                page=page,
-                per_page=per_page,
-            ),
+            status=status,
+            owner=principal.username if mine and principal is not None else None,
+            filters={name: [str(value)] for name, value in facets.items() if value is not None},
+            sort=Sort(sort),
+            page=page,
+            per_page=per_page,
         )
-        return ProfileList(items=[_out(request, p, principal) for p in items], total=total, page=page, per_page=per_page)
+        base = base_url(request)
+        items = [
+            profile_list_item(
+                p, base, include_private=principal is not None and (principal.is_reviewer or principal.username == p.owner)
+            )
+            for p in found.items
+        ]
+        return ProfileList(items=items, total=found.total, page=page, per_page=per_page)
 
     @post(operation_id="createProfile", summary="Profil als Entwurf anlegen", status_code=201)
     async def create_profile(

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from api.auth import resolve_principal
 from api.controllers.profiles import SlugParam
+from catalogue.access import principal_labels
 from catalogue.errors import DependencyUnavailable, ValidationFailed
 from catalogue.profiles import ProfileService
 from catalogue.search.base import FACET_LABELS, SearchError, SearchQuery, Sort
@@ -19,6 +20,7 @@ from catalogue.search.documents import to_search_document
 from catalogue.vocabularies import (
     FederalState,
     FieldOfAction,
+    EditorialStatus,
     FundingKind,
     LegalForm,
     OrganisationKind,
@@ -153,6 +155,7 @@ class SearchController(Controller):
         per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     ) -> SearchResponse:
         filters = {
+            "status": [EditorialStatus.PUBLISHED],  # the public search; lists of other states: GET /api/v1/profiles
             "fields_of_action": field_of_action,
             "state": federal_state,
             "size_class": size_class,
@@ -174,7 +177,8 @@ class SearchController(Controller):
             )
         except ValueError as exc:
             raise ValidationFailed(str(exc)) from exc
-        result = await _guarded(request.app.state.runtime.search.search(query))
+        labels = principal_labels(await resolve_principal(request))
+        result = await _guarded(request.app.state.runtime.search.search(query, labels=labels))
         base = request.app.state.settings.public_base_url
         facets = [
             Facet(
@@ -195,9 +199,10 @@ class SearchController(Controller):
 
     @get("/profiles/{slug:str}/similar", operation_id="similarProfiles", summary="Vergleichbare Projekte zu einem Profil, mit Begründung")
     async def similar(self, request: Request, slug: SlugParam, limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10) -> ComparableResponse:
-        profile = await ProfileService().get(slug, await resolve_principal(request))
+        principal = await resolve_principal(request)
+        profile = await ProfileService().get(slug, principal)
         ref = Reference.from_document(to_search_document(profile))
-        found = await _guarded(find_comparable(request.app.state.runtime.search, ref, limit=limit))
+        found = await _guarded(find_comparable(request.app.state.runtime.search, ref, labels=principal_labels(principal), limit=limit))
         base = request.app.state.settings.public_base_url
         return ComparableResponse(items=[_comparable(base, c) for c in found])
 
@@ -224,6 +229,7 @@ class SearchController(Controller):
             fields_of_action=[f.value for f in fields or []],
             text=q,
         )
-        found = await _guarded(find_comparable(request.app.state.runtime.search, ref, limit=limit))
+        labels = principal_labels(await resolve_principal(request))
+        found = await _guarded(find_comparable(request.app.state.runtime.search, ref, labels=labels, limit=limit))
         base = request.app.state.settings.public_base_url
         return ComparableResponse(items=[_comparable(base, c) for c in found])

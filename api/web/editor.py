@@ -34,7 +34,8 @@ from catalogue.errors import (
 )
 from catalogue.markdown import render_html
 from catalogue.models import MARKDOWN_FIELDS, Profile
-from catalogue.profiles import ListQuery, etag
+from catalogue.listing import my_profiles, review_queue
+from catalogue.profiles import etag
 from catalogue.sessions import create_session, delete_session
 from catalogue.users import Principal, authenticate
 from catalogue.vocabularies import EditorialStatus as S
@@ -160,8 +161,10 @@ class EditorController(Controller):
         principal = await logged_in(request)
         if principal is None:
             return login_redirect(request)
-        items, total = await service(request).list(principal, ListQuery(mine=True, sort="updated", per_page=100))
-        return await page(request, "mine.html", items=items, total=total)
+        raw = str(request.query_params.get("seite") or "1")
+        page_no = int(raw) if raw.isdigit() and 1 <= int(raw) <= 1000 else 1
+        found = await my_profiles(request.app.state.runtime.search, principal, page=page_no)
+        return await page(request, "mine.html", items=found.items, total=found.total, page_no=found.page, pages=found.pages)
 
     @get("/meine-profile/neu", name="web:new")
     async def new_form(self, request: Request) -> Response:
@@ -301,18 +304,16 @@ class ReviewController(Controller):
     include_in_schema = False
 
     async def _queue(self, request: Request, principal: Principal, *, status_code: int = 200, errors: dict[str, str] | None = None, comments: dict[str, str] | None = None) -> Template:
-        svc = service(request)
-        submitted, _ = await svc.list(principal, ListQuery(status=S.SUBMITTED, sort="-updated", per_page=100))
-        published, published_total = await svc.list(principal, ListQuery(status=S.PUBLISHED, sort="updated", per_page=10))
-        archived, _ = await svc.list(principal, ListQuery(status=S.ARCHIVED, sort="updated", per_page=10))
+        queue = await review_queue(request.app.state.runtime.search, principal)
         return await page(
             request,
             "review.html",
             status_code=status_code,
-            submitted=submitted,
-            published=published,
-            published_total=published_total,
-            archived=archived,
+            submitted=queue.submitted.items,
+            submitted_total=queue.submitted.total,
+            published=queue.published.items,
+            published_total=queue.published.total,
+            archived=queue.archived.items,
             errors=errors or {},
             comments=comments or {},
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,12 +15,15 @@ from litestar import Controller, Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Template
 
+from api.auth import resolve_principal
 from api.web.common import page, service
 from catalogue.labels import FIELD_LABELS
 from catalogue import gazetteer
 from catalogue.errors import NotFound
 from catalogue.models import Profile
+from catalogue.access import PUBLIC_LABEL, principal_labels
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchQuery, SearchResult, Sort, to_search_document
+from catalogue.search.base import MAX_PER_PAGE
 from catalogue.search.comparable import Comparable, Reference, find_comparable
 from catalogue.vocabularies import (
     EditorialStatus,
@@ -180,7 +185,8 @@ async def did_you_mean(search: Any, q: str) -> str | None:
 
     Asks the engine when it offers `suggest(q)`; otherwise compares each query
     word with the words of published titles, keywords, Handlungsfelder and
-    participating municipalities (difflib, close matches only).
+    participating municipalities (difflib, close matches only), taken from
+    the search index with the public label only (never a draft's words).
     """
     suggest = getattr(search, "suggest", None)
     if callable(suggest):
@@ -192,7 +198,7 @@ async def did_you_mean(search: Any, q: str) -> str | None:
     words = re.findall(r"[\wÄÖÜäöüß-]{3,}", q)
     if not words:
         return None
-    vocabulary = await _known_words()
+    vocabulary = await _known_words(search)
     if not vocabulary:
         return None
     changed = False
@@ -207,20 +213,35 @@ async def did_you_mean(search: Any, q: str) -> str | None:
     return out if changed else None
 
 
-async def _known_words() -> dict[str, str]:
-    collection = Profile.get_pymongo_collection()
+VOCABULARY_DOCS = 1000  # newest published profiles whose words make the vocabulary
+VOCABULARY_TTL_S = 300.0
+_vocabularies: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, str]]] = weakref.WeakKeyDictionary()
+
+
+async def _known_words(search: Any) -> dict[str, str]:
+    """Folded word -> spelling, from published profiles in the index; kept for VOCABULARY_TTL_S per engine."""
+    cached = _vocabularies.get(search)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < VOCABULARY_TTL_S:
+        return cached[1]
     words: dict[str, str] = {}
-    cursor = collection.find(
-        {"status": EditorialStatus.PUBLISHED.value},
-        {"title": 1, "keywords": 1, "fields_of_action": 1, "lead.name": 1, "municipalities.name": 1},
-    ).limit(5000)
-    async for doc in cursor:
-        texts = [doc.get("title") or "", *(doc.get("keywords") or []), *(doc.get("fields_of_action") or [])]
-        texts.append((doc.get("lead") or {}).get("name") or "")
-        texts.extend(m.get("name") or "" for m in doc.get("municipalities") or [])
-        for text in texts:
-            for w in re.findall(r"[\wÄÖÜäöüß-]{3,}", str(text)):
-                words.setdefault(w.casefold(), w)
+    per_page = MAX_PER_PAGE
+    for page_no in range(1, VOCABULARY_DOCS // per_page + 1):
+        query = SearchQuery(
+            filters={"status": [EditorialStatus.PUBLISHED.value]}, sort=Sort.NEWEST, page=page_no, per_page=per_page, facets=()
+        )
+        result = await search.search(query, labels=(PUBLIC_LABEL,))
+        for hit in result.hits:
+            doc = hit.document
+            texts = [doc.get("title") or "", *(doc.get("keywords") or []), *(doc.get("fields_of_action") or [])]
+            texts.append(doc.get("lead") or "")
+            texts.extend(doc.get("municipalities") or [])
+            for text in texts:
+                for w in re.findall(r"[\wÄÖÜäöüß-]{3,}", str(text)):
+                    words.setdefault(w.casefold(), w)
+        if page_no >= result.pages:
+            break
+    _vocabularies[search] = (now, words)
     return words
 
 
@@ -271,6 +292,7 @@ class SearchPageController(Controller):
             str(params.get("kommune") or ""), str(params.get("einwohner") or ""), str(params.get("wie_land") or "")
         )
         search = request.app.state.runtime.search
+        labels = principal_labels(await resolve_principal(request))
         result: SearchResult | None = None
         unavailable = False
         suggestion: str | None = None
@@ -280,13 +302,14 @@ class SearchPageController(Controller):
             result = await search.search(
                 SearchQuery(
                     q=q,
-                    filters=selected,
+                    filters={**selected, "status": [EditorialStatus.PUBLISHED.value]},
                     since_min=since_min,
                     since_max=since_max,
                     sort=sort,
                     page=page_no,
                     per_page=PER_PAGE,
-                )
+                ),
+                labels=labels,
             )
             if me.active:
                 ref = Reference.for_municipality(
@@ -296,7 +319,7 @@ class SearchPageController(Controller):
                     fields_of_action=selected.get("fields_of_action", []),
                     text=q,
                 )
-                comparable = await find_comparable(search, ref, limit=5)
+                comparable = await find_comparable(search, ref, labels=labels, limit=5)
             if result.total == 0 and q:
                 suggestion = await did_you_mean(search, q)
         except ValueError as exc:
@@ -415,8 +438,6 @@ class ProfilePageController(Controller):
             raise NotFound("Das PDF dieses Profils ist noch nicht verfügbar.")
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
             raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
-        from api.auth import resolve_principal
-
         principal = await resolve_principal(request)
         profile = await service(request).get(slug, principal)
         base = request.app.state.settings.public_base_url
@@ -425,7 +446,9 @@ class ProfilePageController(Controller):
         comparable_unavailable = False
         try:
             doc = to_search_document(profile)
-            comparable = await find_comparable(request.app.state.runtime.search, Reference.from_document(doc), limit=5)
+            comparable = await find_comparable(
+                request.app.state.runtime.search, Reference.from_document(doc), labels=principal_labels(principal), limit=5
+            )
         except Exception:  # noqa: BLE001 - the page works without the comparison
             log.exception("comparable projects failed for %s", slug)
             comparable_unavailable = True

@@ -7,6 +7,11 @@ flat dicts built by `catalogue.search.documents.to_search_document`.
 All user input in a `SearchQuery` is data: the free text is tokenised by the
 backend itself (never handed to a query parser) and filter values are matched
 literally.
+
+Every profile is indexed whatever its editorial state. Each document carries
+permission labels (catalogue.access.document_labels) and every query takes
+the caller's labels (catalogue.access.principal_labels) as a required
+keyword argument: a document is found only when it has one of them.
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ FACET_LABELS: dict[str, str] = {
     "funding_kinds": "Finanzierung",
 }
 
+# Fields that filter but are not facets: the editorial state and the owner (lists).
+FILTER_ONLY: tuple[str, ...] = ("status", "owner")
+FILTERS: tuple[str, ...] = (*FACETS, *FILTER_ONLY)
+# The field holding a document's permission labels.
+LABELS_FIELD = "labels"
+MAX_LABELS = 20
+
 MAX_PER_PAGE = 100
 MAX_PAGE = 1_000
 MAX_QUERY_CHARS = 500
@@ -48,6 +60,26 @@ class Sort(StrEnum):
     RELEVANCE = "relevance"
     NEWEST = "newest"
     TITLE = "title"
+    # for lists (the review queue, "Meine Profile", the JSON list)
+    UPDATED = "updated"
+    UPDATED_ASC = "-updated"
+    CREATED = "created"
+    CREATED_ASC = "-created"
+    NEWEST_ASC = "-newest"
+    TITLE_DESC = "-title"
+
+
+# Sort -> (document field, descending). Documents without the field come last either way.
+SORT_FIELDS: dict[Sort, tuple[str, bool]] = {
+    Sort.NEWEST: ("published_at", True),
+    Sort.NEWEST_ASC: ("published_at", False),
+    Sort.TITLE: ("title_sort", False),
+    Sort.TITLE_DESC: ("title_sort", True),
+    Sort.UPDATED: ("updated_at", True),
+    Sort.UPDATED_ASC: ("updated_at", False),
+    Sort.CREATED: ("created_at", True),
+    Sort.CREATED_ASC: ("created_at", False),
+}
 
 
 SORT_LABELS: dict[Sort, str] = {
@@ -59,6 +91,37 @@ SORT_LABELS: dict[Sort, str] = {
 
 class SearchError(Exception):
     """The search engine failed (unreachable, task failed, index broken)."""
+
+
+def check_labels(labels: Sequence[str]) -> tuple[str, ...]:
+    """The caller's permission labels as a tuple; a lone string or a non-string label is a programming error.
+
+    An empty tuple is allowed and matches no document.
+    """
+    if isinstance(labels, str | bytes) or not isinstance(labels, Sequence | set | frozenset):
+        raise TypeError("labels must be a sequence of strings, e.g. principal_labels(principal)")
+    out = tuple(dict.fromkeys(labels))
+    if any(not isinstance(label, str) or not label for label in out):
+        raise TypeError("every label must be a non-empty string")
+    if len(out) > MAX_LABELS:
+        raise ValueError("too many permission labels")
+    return out
+
+
+def check_filters(filters: Mapping[str, Sequence[str]] | None) -> dict[str, tuple[str, ...]]:
+    """Filter names from FILTERS only; values as distinct non-empty strings (a lone string is one value)."""
+    clean: dict[str, tuple[str, ...]] = {}
+    for name, values in dict(filters or {}).items():
+        if name not in FILTERS:
+            raise ValueError(f"Unbekannter Filter: {name}")
+        if isinstance(values, str):
+            values = (values,)
+        vals = tuple(dict.fromkeys(str(v) for v in values if v is not None and str(v) != ""))
+        if len(vals) > MAX_FILTER_VALUES:
+            raise ValueError(f"Zu viele Werte für Filter {name}")
+        if vals:
+            clean[name] = vals
+    return clean
 
 
 def _optional_int(name: str, value: Any) -> int | None:
@@ -73,10 +136,10 @@ def _optional_int(name: str, value: Any) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
-    """One search request.
+    """One search request (the caller's permission labels travel beside it, see SearchBackend.search).
 
-    `filters` maps a facet name (see FACETS) to the accepted values: values of
-    one facet are OR-ed, different facets AND-ed. Ranges are inclusive; a
+    `filters` maps a facet name (see FACETS) or "status"/"owner" to the
+    accepted values: values of one field are OR-ed, different fields AND-ed. Ranges are inclusive; a
     document without population (or collaboration year) does not match a
     range on it. `page` counts from 1. Empty `q` lists everything that passes
     the filters (relevance sort then falls back to newest first).
@@ -98,18 +161,7 @@ class SearchQuery:
             raise ValueError("Suchtext muss ein Text sein")
         if len(self.q) > MAX_QUERY_CHARS:
             object.__setattr__(self, "q", self.q[:MAX_QUERY_CHARS])
-        clean: dict[str, tuple[str, ...]] = {}
-        for name, values in dict(self.filters).items():
-            if name not in FACETS:
-                raise ValueError(f"Unbekannter Filter: {name}")
-            if isinstance(values, str):
-                values = (values,)
-            vals = tuple(dict.fromkeys(str(v) for v in values if v is not None and str(v) != ""))
-            if len(vals) > MAX_FILTER_VALUES:
-                raise ValueError(f"Zu viele Werte für Filter {name}")
-            if vals:
-                clean[name] = vals
-        object.__setattr__(self, "filters", clean)
+        object.__setattr__(self, "filters", check_filters(self.filters))
         for name in ("population_min", "population_max", "since_min", "since_max"):
             object.__setattr__(self, name, _optional_int(name, getattr(self, name)))
         object.__setattr__(self, "sort", Sort(self.sort))
@@ -190,23 +242,32 @@ class SearchBackend(Protocol):
     async def delete(self, ids: Sequence[str]) -> None:
         """Remove documents by id; unknown ids are ignored."""
 
-    async def search(self, query: SearchQuery) -> SearchResult:
-        """Run a query: hits of the requested page, exact total, facets, snippets."""
+    async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
+        """Run a query: hits of the requested page, exact total, facets, snippets.
+
+        Only documents carrying one of `labels` (the caller's permission
+        labels; required, see catalogue.access.principal_labels) are found,
+        counted or faceted.
+        """
 
     async def similar_candidates(
         self,
         text: str,
         *,
+        labels: Sequence[str],
         any_of: Mapping[str, Sequence[str]] | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
         exclude_ids: Sequence[str] = (),
         limit: int = 100,
     ) -> list[Candidate]:
         """Candidates for "comparable projects", best text match first.
 
-        A document is a candidate when it shares any word with `text` (any-word
-        match, same analysis as search) or has any of the facet values in
-        `any_of` (e.g. the same Handlungsfeld). `text_score` is the relevance
-        for `text` alone (0 for documents found only through `any_of`).
+        A document is a candidate when it carries one of `labels`, passes
+        `filters` (as in SearchQuery, e.g. {"status": ["published"]}), and
+        shares any word with `text` (any-word match, same analysis as search)
+        or has any of the facet values in `any_of` (e.g. the same
+        Handlungsfeld). `text_score` is the relevance for `text` alone (0 for
+        documents found only through `any_of`).
         """
 
     async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:

@@ -3,9 +3,9 @@
 A *reference* is either a profile (its search document) or "my
 municipality" (population, Bundesland, kind of body, Handlungsfelder and an
 optional free text). Candidates come from the search backend's
-`similar_candidates` (about 100 documents that share words with the
-reference text or have one of its Handlungsfelder or its Bundesland); the
-scoring below is plain Python and has no I/O.
+`similar_candidates` (about 100 published profiles the caller may see that
+share words with the reference text or have one of its Handlungsfelder or
+its Bundesland); the scoring below is plain Python and has no I/O.
 
 Score (every part lies in [0, 1], the weights add up to 1, so does the score)::
 
@@ -15,7 +15,7 @@ Score (every part lies in [0, 1], the weights add up to 1, so does the score)::
     K  keywords, overlap:         |A ∩ B| / min(|A|, |B|)      (case- and umlaut-insensitive)
     T  text similarity:           relevance of the candidate for the reference text
                                   divided by the best relevance among all candidates;
-                                  for a profile the profile itself is retrieved too (and
+                                  for a published profile the profile itself is retrieved too (and
                                   then dropped), so a weak match is not inflated to 1
     S  size ratio:                min(p1, p2) / max(p1, p2)    (0 if a population is unknown);
                                   halved when exactly one side is a Kreis
@@ -36,7 +36,7 @@ from typing import Any
 
 from catalogue.formatting import format_int_de
 from catalogue.search.base import Candidate, SearchBackend
-from catalogue.vocabularies import OrganisationKind, SizeClass
+from catalogue.vocabularies import EditorialStatus, OrganisationKind, SizeClass
 
 WEIGHTS: dict[str, float] = {
     "fields": 0.30,
@@ -188,8 +188,14 @@ def rank(ref: Reference, candidates: Sequence[Candidate], *, limit: int = 10, mi
     return scored[:limit]
 
 
-async def find_comparable(backend: SearchBackend, ref: Reference, *, limit: int = 10, candidates: int = 100) -> list[Comparable]:
-    """Retrieve candidates through the backend and rank them."""
+async def find_comparable(
+    backend: SearchBackend, ref: Reference, *, labels: Sequence[str], limit: int = 10, candidates: int = 100
+) -> list[Comparable]:
+    """Retrieve candidates through the backend and rank them.
+
+    Candidates are published profiles that carry one of `labels` (the
+    caller's permission labels, catalogue.access.principal_labels).
+    """
     any_of: dict[str, list[str]] = {}
     if ref.fields_of_action:
         any_of["fields_of_action"] = list(ref.fields_of_action)
@@ -197,7 +203,9 @@ async def find_comparable(backend: SearchBackend, ref: Reference, *, limit: int 
         any_of["state"] = [ref.state]
     # the reference profile is not excluded here: its own relevance is the
     # natural maximum for normalising T; `rank` drops it from the result
-    found = await backend.similar_candidates(ref.text, any_of=any_of, limit=candidates + 1)
+    found = await backend.similar_candidates(
+        ref.text, labels=labels, any_of=any_of, filters={"status": [EditorialStatus.PUBLISHED.value]}, limit=candidates + 1
+    )
     return rank(ref, found, limit=limit)
 
 

@@ -1,11 +1,12 @@
 """Turn a stored profile into the flat search document both backends index.
 
-Only published profiles belong in the index. This module does not check the
-editorial state: the caller (the sync worker, `reindex`) decides, and deletes
-the document from the index when a profile is not (or no longer) published.
+Every profile is indexed whatever its editorial state; its document carries
+the status, the owner and the permission labels (catalogue.access) that
+decide who finds it, plus what the lists show and sort by.
 
 The document is JSON-compatible: strings, lists of strings, ints; timestamps
-are Unix seconds (UTC) so both engines can filter and sort on them.
+are Unix seconds (UTC) so both engines can filter and sort on them. A
+profile never published has no `published_at` (it sorts last by "newest").
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ try:  # written by another part of the project; keep a crude fallback
 except ImportError:  # pragma: no cover - only before catalogue.markdown exists
     _markdown_to_plain_text = None
 
-from catalogue.vocabularies import size_class_for
+from catalogue.access import document_labels
+from catalogue.vocabularies import EditorialStatus, size_class_for
 
 TEXT_FIELDS: tuple[str, ...] = ("occasion", "goal", "implementation", "results", "lessons")
 
@@ -108,8 +110,6 @@ def to_search_document(profile: Any) -> dict[str, Any]:
     if programme:
         texts.append(str(programme))
     title = str(_get(profile, "title") or "")
-    published = _timestamp(_get(profile, "published_at"))
-    updated = _timestamp(_get(profile, "updated_at"))
     return {
         "id": str(pid) if pid is not None else slug,
         "slug": slug,
@@ -131,6 +131,24 @@ def to_search_document(profile: Any) -> dict[str, Any]:
         "project_status": _value(_get(profile, "project_status")),
         "funding_kinds": [str(_value(k)) for k in _get(funding, "kinds") or ()],
         "collaboration_since": _get(profile, "collaboration_since"),
-        "published_at": published if published is not None else updated,
-        "updated_at": updated,
+        **editorial_fields(profile),
+    }
+
+
+def editorial_fields(profile: Any) -> dict[str, Any]:
+    """Editorial state, owner, permission labels and timestamps: what lists filter, sort and show."""
+    status = str(_value(_get(profile, "status")) or EditorialStatus.DRAFT.value)
+    owner = _get(profile, "owner") or None
+    comments = _get(profile, "review_comments") or ()
+    # the reviewers' last comment, shown to the owner beside a returned draft
+    note = _get(comments[-1], "text") if comments and status == EditorialStatus.DRAFT.value else None
+    return {
+        "status": status,
+        "owner": str(owner) if owner else None,
+        "labels": document_labels(owner=owner, status=status),
+        "version": int(_get(profile, "version") or 0),
+        "review_note": str(note) if note else None,
+        "created_at": _timestamp(_get(profile, "created_at")),
+        "updated_at": _timestamp(_get(profile, "updated_at")),
+        "published_at": _timestamp(_get(profile, "published_at")),
     }

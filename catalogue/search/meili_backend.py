@@ -4,10 +4,12 @@ Settings (applied by `prepare` and to every rebuilt index):
 
 * searchable attributes in priority order: title, keywords, summary, the
   organisation names, district and state, then the long texts;
-* filterable: the facets, population, collaboration_since, published_at, id;
-  sortable: published_at, title_sort; ranking rules with "sort" first, so
-  "newest" and "title" order strictly like the Tantivy backend (the sort rule
-  does nothing for a query without `sort`, i.e. relevance order);
+* filterable: the facets, population, collaboration_since, published_at, id,
+  and for lists and permissions status, owner, labels; sortable: the
+  timestamps and title_sort; ranking rules with "sort" first, so explicit
+  sorts ("newest", "title", "updated", …) order strictly like the Tantivy
+  backend (the sort rule does nothing for a query without `sort`, i.e.
+  relevance order);
 * `localizedAttributes` with locale "deu" for every attribute, German stop
   words, synonyms from catalogue.synonyms (every member of a group maps to all
   others, so both directions work); typo tolerance set explicitly to one
@@ -17,7 +19,8 @@ Every task is awaited and checked: a task that did not succeed raises
 `SearchError`. Filter expressions are built only from double-quoted string
 literals (backslash and double quote escaped, which Meilisearch's filter
 parser unescapes) and validated integers, so values never become filter
-syntax. The free text loses Meilisearch's own query operators (phrase quotes,
+syntax; the caller's permission labels are one more such clause on every
+query (hits, counts, facets, candidates). The free text loses Meilisearch's own query operators (phrase quotes,
 minus for negation) and is otherwise passed as data in the JSON body.
 
 Snippets: Meilisearch's `_formatted` values are not HTML-escaped, so
@@ -28,8 +31,9 @@ a sentinel character is shown escaped, without marks).
 Differences from the Tantivy backend that the engine imposes: words of a
 query are matched with Meilisearch's "last" strategy (documents with all
 words rank first; documents matching only a leading part of the query also
-count), filter string comparison is case-insensitive, and facet lists hold at
-most `maxValuesPerFacet` (200) values.
+count), filter string comparison ignores case and surrounding spaces (so
+permission labels are lowercase identifiers, as usernames are), and facet
+lists hold at most `maxValuesPerFacet` (200) values.
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ from meilisearch_python_sdk.models.settings import (
 
 from catalogue.search.base import (
     FACETS,
+    FILTER_ONLY,
+    FILTERS,
+    LABELS_FIELD,
+    SORT_FIELDS,
     Candidate,
     DocumentSource,
     Hit,
@@ -63,6 +71,8 @@ from catalogue.search.base import (
     SearchQuery,
     SearchResult,
     Sort,
+    check_filters,
+    check_labels,
 )
 
 log = logging.getLogger(__name__)
@@ -83,8 +93,9 @@ SEARCHABLE = [
     "state",
     "texts",
 ]
-FILTERABLE = [*FACETS, "population", "collaboration_since", "published_at", "id"]
-SORTABLE = ["published_at", "title_sort"]
+FILTERABLE = [*FACETS, "population", "collaboration_since", "published_at", "id",
+              *FILTER_ONLY, LABELS_FIELD]  # lists and permissions
+SORTABLE = ["published_at", "title_sort", "updated_at", "created_at"]
 # "sort" first: an explicit sort (newest, title) orders all matches strictly;
 # without a `sort` parameter the rule is inactive and relevance decides.
 RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness"]
@@ -127,15 +138,28 @@ def _int(value: Any) -> int:
     return int(value)
 
 
-def build_filter(query: SearchQuery, skip: str | None = None) -> list[str | list[str]]:
-    """The filter in Meilisearch's array form: outer items AND-ed, inner lists OR-ed."""
-    out: list[str | list[str]] = []
+def _any_of(name: str, values: Sequence[str]) -> list[str]:
+    """One OR-group: `name` equals any of the values (each a quoted literal)."""
+    if name not in FILTERS and name != LABELS_FIELD:  # attribute names come from our own lists only
+        raise ValueError(f"Unbekannter Filter: {name}")
+    return [f"{name} = {quote_filter_value(str(v))}" for v in values]
+
+
+def label_filter(labels: Sequence[str]) -> list[str]:
+    """The OR-group of the caller's permission labels (never empty: callers return no hits for no labels)."""
+    labels = check_labels(labels)
+    if not labels:
+        raise ValueError("no permission labels")
+    return _any_of(LABELS_FIELD, labels)
+
+
+def build_filter(query: SearchQuery, labels: Sequence[str], skip: str | None = None) -> list[str | list[str]]:
+    """The filter in Meilisearch's array form: outer items AND-ed, inner lists OR-ed; the labels come first."""
+    out: list[str | list[str]] = [label_filter(labels)]
     for name, values in query.filters.items():
         if name == skip:
             continue
-        if name not in FACETS:  # attribute names come from our own list only
-            raise ValueError(f"Unbekannter Filter: {name}")
-        out.append([f"{name} = {quote_filter_value(v)}" for v in values])
+        out.append(_any_of(name, values))
     for name, lo, hi in (
         ("population", query.population_min, query.population_max),
         ("collaboration_since", query.since_min, query.since_max),
@@ -368,17 +392,17 @@ class MeiliBackend:
 
     # -- queries
 
-    def _params(self, query: SearchQuery, q: str) -> SearchParams:
+    def _params(self, query: SearchQuery, q: str, labels: tuple[str, ...]) -> SearchParams:
         sort: list[str] | None = None
-        if query.sort is Sort.TITLE:
-            sort = ["title_sort:asc"]
-        elif query.sort is Sort.NEWEST or not q:
-            sort = ["published_at:desc"]
+        order = Sort.NEWEST if query.sort is Sort.RELEVANCE and not q else query.sort
+        if order in SORT_FIELDS:
+            field_name, descending = SORT_FIELDS[order]
+            sort = [f"{field_name}:{'desc' if descending else 'asc'}"]
         plain_facets = [f for f in query.facets if f not in query.filters]
         return SearchParams(
             index_uid=self.index_uid,
             query=q,
-            filter=build_filter(query) or None,
+            filter=build_filter(query, labels),
             facets=plain_facets or None,
             page=query.page,
             hits_per_page=query.per_page,
@@ -394,19 +418,20 @@ class MeiliBackend:
             locales=LOCALES,
         )
 
-    async def search(self, query: SearchQuery) -> SearchResult:
+    async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
+        labels = check_labels(labels)
         q = sanitize_q(query.q)
-        if query.q.strip() and not _content_words(q):
-            # nothing searchable (only punctuation or stop words): no match, never "everything"
+        if not labels or (query.q.strip() and not _content_words(q)):
+            # no permission labels, or nothing searchable (only punctuation or stop words): no match, never "everything"
             return SearchResult(hits=[], total=0, page=query.page, per_page=query.per_page, facets={f: {} for f in query.facets})
-        queries = [self._params(query, q)]
+        queries = [self._params(query, q, labels)]
         disjunctive = [f for f in query.facets if f in query.filters]
         for name in disjunctive:
             queries.append(
                 SearchParams(
                     index_uid=self.index_uid,
                     query=q,
-                    filter=build_filter(query, skip=name) or None,
+                    filter=build_filter(query, labels, skip=name),
                     facets=[name],
                     page=1,
                     hits_per_page=0,
@@ -455,21 +480,28 @@ class MeiliBackend:
         self,
         text: str,
         *,
+        labels: Sequence[str],
         any_of: Mapping[str, Sequence[str]] | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
         exclude_ids: Sequence[str] = (),
         limit: int = 100,
     ) -> list[Candidate]:
+        labels = check_labels(labels)
         limit = max(1, min(int(limit), 1000))
-        exclude: list[str | list[str]] = []
+        if not labels:
+            return []
+        # AND-ed to every query below: the caller's labels, the filters, the exclusions
+        must: list[str | list[str]] = [label_filter(labels)]
+        must.extend(_any_of(name, values) for name, values in check_filters(filters).items())
         if exclude_ids:
-            exclude.append("NOT id IN [" + ", ".join(quote_filter_value(str(i)) for i in exclude_ids) + "]")
+            must.append("NOT id IN [" + ", ".join(quote_filter_value(str(i)) for i in exclude_ids) + "]")
         # weight of each query's ranking score for text_score (0: found through any_of only)
         queries: list[tuple[SearchParams, float]] = []
         q = sanitize_q(text)
         words = _content_words(q)[:MAX_SIMILAR_WORDS]
         if words:
             queries.append((
-                SearchParams(index_uid=self.index_uid, query=q, filter=exclude or None, limit=limit,
+                SearchParams(index_uid=self.index_uid, query=q, filter=must, limit=limit,
                              show_ranking_score=True, matching_strategy="frequency", locales=LOCALES),
                 1.0,
             ))
@@ -479,7 +511,7 @@ class MeiliBackend:
             # match, as the protocol asks), its score weighted by the share of words
             for word in words:
                 queries.append((
-                    SearchParams(index_uid=self.index_uid, query=word, filter=exclude or None, limit=limit,
+                    SearchParams(index_uid=self.index_uid, query=word, filter=must, limit=limit,
                                  show_ranking_score=True, locales=LOCALES),
                     1.0 / len(words),
                 ))
@@ -489,7 +521,7 @@ class MeiliBackend:
                 raise ValueError(f"Unbekannte Facette: {name}")
             ors.extend(f"{name} = {quote_filter_value(str(v))}" for v in values)
         if ors:
-            queries.append((SearchParams(index_uid=self.index_uid, query="", filter=[ors, *exclude], limit=limit), 0.0))
+            queries.append((SearchParams(index_uid=self.index_uid, query="", filter=[ors, *must], limit=limit), 0.0))
         if not queries:
             return []
         results = await self._call(self.client.multi_search([params for params, _ in queries]))

@@ -3,10 +3,12 @@
 The profile service records an `OutboxEntry` (seq, profile_id, slug, op)
 with every profile write. `SearchSync.run_once` takes the pending entries in
 `seq` order and makes the index match the profiles' *current* state in
-MongoDB: a profile that exists and is published is upserted, anything else
-(draft, submitted, archived, deleted, never written) is deleted from the
+MongoDB: a profile that exists is upserted whatever its editorial state (its
+document carries the status and the permission labels that decide who finds
+it); a profile that no longer exists (or never did) is deleted from the
 index. Applying an entry is therefore idempotent, and an entry whose profile
-write failed is harmless.
+write failed is harmless. Profiles are read by `_id` only, a few at a time
+(FerretDB answers nothing else without scanning the collection).
 
 Entries are applied in batches (one backend call for all upserts and one for
 all deletes of a batch; several entries of one profile collapse into one
@@ -18,6 +20,20 @@ restarts; applied entries are deleted at once (which also keeps the
 collection small: on the embedded FerretDB every query scans it).
 
 Exactly one worker per database is assumed (the application runs one).
+
+Read-your-writes: `wait_applied` lets a request wait (bounded) until the
+outbox entries of its own writes are applied, so the writer's next list
+shows the change. It reads the entries by `_id` (applied ones are gone), so
+it works in any process; the local worker's "batch applied" signal only
+saves polling.
+
+An entry is written *before* its profile write, so the worker can see it
+before the write has landed. Entries name the profile version their write
+brings; the worker leaves an entry whose profile is missing or older (it
+is looked at again on the next round) until the write lands, or until
+LANDING_GRACE_S has passed (the write failed; the current state counts).
+Entries without a version (older ones) are applied at once; for those,
+`wait_applied` announces an entry that is already gone once more.
 """
 
 from __future__ import annotations
@@ -25,7 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,14 +49,17 @@ from beanie import PydanticObjectId
 from beanie.operators import In
 
 from catalogue.models import OutboxEntry, Profile
+from catalogue.outbox import Written
 from catalogue.search.base import ProgressCallback, SearchBackend
 from catalogue.search.documents import to_search_document
-from catalogue.vocabularies import EditorialStatus
 
 log = logging.getLogger(__name__)
 
 BASE_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 60.0
+READ_CONCURRENCY = 8  # profiles read by _id at the same time
+LANDING_GRACE_S = 30.0  # how long an entry waits for the write it announces (a write that failed never lands)
+WAIT_POLL_S = 0.25  # how often `wait_applied` looks again without a signal
 
 
 def _aware(value: datetime) -> datetime:
@@ -75,6 +94,9 @@ class SearchSync:
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         self._wake = asyncio.Event()
+        self._applied = asyncio.Event()  # replaced by a fresh one after every applied batch
+        self._lock = asyncio.Lock()
+        self.failing = False  # the last batch failed: the engine is down, entries wait behind it
 
     def notify(self) -> None:
         """Wake `run_forever` now (call after writing an outbox entry)."""
@@ -84,7 +106,15 @@ class SearchSync:
         return await OutboxEntry.find(OutboxEntry.done == False).count()  # noqa: E712
 
     async def run_once(self, backend: SearchBackend) -> int:
-        """Apply the next batch of pending entries; returns how many were applied (0 while backing off)."""
+        """Apply the next batch of pending entries; returns how many were applied (0 while backing off).
+
+        Batches of one worker never overlap (`drain` called while `run_forever` runs waits its turn):
+        two overlapping batches could apply an older state of a profile after a newer one.
+        """
+        async with self._lock:
+            return await self._run_once(backend)
+
+    async def _run_once(self, backend: SearchBackend) -> int:
         now = datetime.now(UTC)
         entries = (
             await OutboxEntry.find(OutboxEntry.done == False)  # noqa: E712
@@ -104,7 +134,7 @@ class SearchSync:
                 break
             batch.append(entry)
         try:
-            upserts, deletes = await self._resolve(batch)
+            ready, upserts, deletes = await self._resolve(batch, now)
             if upserts:
                 await backend.upsert(upserts)
             if deletes:
@@ -117,24 +147,93 @@ class SearchSync:
                 {"$inc": {"attempts": 1}, "$set": {"next_attempt_at": retry_at, "last_error": error}}
             )
             log.warning("Suchindex-Abgleich fehlgeschlagen (Versuch %s, nächster Versuch %s): %s", attempts, retry_at, error)
+            self.failing = True
             return 0
-        await OutboxEntry.find(In(OutboxEntry.id, [e.id for e in batch])).delete()
-        return len(batch)
+        self.failing = False
+        if not ready:
+            return 0
+        await OutboxEntry.find(In(OutboxEntry.id, [e.id for e in ready])).delete()
+        self._signal_applied()
+        return len(ready)
 
-    async def _resolve(self, batch: list[OutboxEntry]) -> tuple[list[dict[str, Any]], list[str]]:
-        """Current state per profile: documents to upsert and ids to delete."""
-        profile_ids = list(dict.fromkeys(e.profile_id for e in batch))
-        oids = [oid for pid in profile_ids if (oid := _object_id(pid)) is not None]
-        profiles = {str(p.id): p for p in await Profile.find(In(Profile.id, oids)).to_list()} if oids else {}
+    async def _resolve(
+        self, batch: list[OutboxEntry], now: datetime
+    ) -> tuple[list[OutboxEntry], list[dict[str, Any]], list[str]]:
+        """The entries whose writes have landed, and the current state of their profiles:
+        documents to upsert (any status) and ids of profiles that are gone.
+
+        An entry is written before its profile write, so the write may not
+        have landed yet: an entry whose profile is missing or older than the
+        version it announces waits (it stays in the outbox and is looked at
+        again) until the write lands, or LANDING_GRACE_S has passed (then the
+        write failed, and the current state is what counts).
+        """
+        profiles = await read_profiles(list(dict.fromkeys(e.profile_id for e in batch)))
+        ready: list[OutboxEntry] = []
+        for entry in batch:
+            profile = profiles.get(entry.profile_id)
+            landed = entry.version is None or (profile is not None and profile.version >= entry.version)
+            if landed or _aware(entry.created_at) <= now - timedelta(seconds=LANDING_GRACE_S):
+                ready.append(entry)
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
-        for pid in profile_ids:
+        for pid in dict.fromkeys(e.profile_id for e in ready):
             profile = profiles.get(pid)
-            if profile is not None and profile.status == EditorialStatus.PUBLISHED:
+            if profile is not None:
                 upserts.append(to_search_document(profile))
             else:
                 deletes.append(pid)
-        return upserts, deletes
+        return ready, upserts, deletes
+
+    def _signal_applied(self) -> None:
+        event, self._applied = self._applied, asyncio.Event()
+        event.set()
+
+    async def wait_applied(self, written: Sequence[Written], *, timeout: float) -> bool:
+        """Wait until the index shows the state after these writes (True), at most `timeout` seconds (False).
+
+        Call it after the writes are done. A write that did not land (its
+        profile is older than the version its entry announces) is not
+        waited for. An entry without a version may
+        have been applied before its write landed (and deleted): such an
+        entry already gone is announced once more, so the state after the
+        write is applied for certain.
+        Returns False at once while the worker is failing (the engine is
+        down: the write stands, the index follows when the engine is back).
+        """
+        from catalogue import outbox
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        collection = OutboxEntry.get_pymongo_collection()
+        pending: list[Any] = []
+        for w in {w.entry_id: w for w in written}.values():
+            if w.version is not None:
+                # never applied before its write landed; a write that did not land (it failed) is not waited for
+                oid = _object_id(w.profile_id)
+                stored = await Profile.get_pymongo_collection().find_one({"_id": oid}, {"version": 1}) if oid else None
+                if stored is not None and int(stored.get("version") or 0) >= w.version:
+                    pending.append(w.entry_id)
+            elif await collection.find_one({"_id": w.entry_id}, {"_id": 1}) is not None:
+                pending.append(w.entry_id)
+            else:
+                pending.append((await outbox.enqueue(w.profile_id, w.slug)).id)
+        while pending:
+            if self.failing:
+                return False
+            signal = self._applied  # taken before looking, so a batch applied meanwhile is not missed
+            still = []
+            for entry_id in pending:  # by _id: applied entries are deleted
+                if await collection.find_one({"_id": entry_id}, {"_id": 1}) is not None:
+                    still.append(entry_id)
+            pending = still
+            remaining = deadline - loop.time()
+            if not pending or remaining <= 0:
+                break
+            self.notify()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), timeout=min(remaining, WAIT_POLL_S))
+        return not pending
 
     async def drain(self, backend: SearchBackend) -> int:
         """Apply everything that is due now (stops at the first failure)."""
@@ -164,10 +263,13 @@ class SearchSync:
             self._wake.clear()
 
     async def reindex(self, backend: SearchBackend, progress: ProgressCallback | None = None) -> int:
-        """Rebuild the index from all published profiles, with an atomic swap; returns the count."""
+        """Rebuild the index from all profiles (every state), with an atomic swap; returns the count.
+
+        Batch work: the one full read of the profiles collection, streamed.
+        """
 
         async def documents() -> AsyncIterator[dict[str, Any]]:
-            async for profile in Profile.find(Profile.status == EditorialStatus.PUBLISHED).sort(+Profile.id):
+            async for profile in Profile.find_all():
                 yield to_search_document(profile)
 
         return await backend.rebuild(documents(), progress)
@@ -179,4 +281,22 @@ class SearchSync:
         return int(getattr(result, "deleted_count", 0) or 0)
 
 
-__all__ = ["SearchSync", "backoff_seconds"]
+async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
+    """The profiles that exist among `profile_ids`, read by `_id` one each, a few concurrently (never `$in`)."""
+    found: dict[str, Profile] = {}
+    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
+
+    async def read(pid: str) -> None:
+        oid = _object_id(pid)
+        if oid is None:
+            return
+        async with semaphore:
+            profile = await Profile.get(oid)
+        if profile is not None:
+            found[pid] = profile
+
+    await asyncio.gather(*(read(pid) for pid in dict.fromkeys(profile_ids)))
+    return found
+
+
+__all__ = ["SearchSync", "backoff_seconds", "read_profiles"]

@@ -25,7 +25,9 @@ objects per word from:
 
 Words are combined with a minimum-should-match (all of one or two words,
 about two thirds of longer queries). Filters are term queries on raw,
-untokenised fields and ranges on fast fields, so their values are data.
+untokenised fields and ranges on fast fields, so their values are data. The
+caller's permission labels are one more such filter, on every query
+(hits, counts, facets, candidates).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ import tantivy
 
 from catalogue.search.base import (
     FACETS,
+    FILTER_ONLY,
+    LABELS_FIELD,
+    SORT_FIELDS,
     Candidate,
     DocumentSource,
     Hit,
@@ -58,11 +63,13 @@ from catalogue.search.base import (
     SearchQuery,
     SearchResult,
     Sort,
+    check_filters,
+    check_labels,
 )
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 POINTER = "CURRENT"
 ANALYZER = "de"
 
@@ -90,6 +97,8 @@ _WORD_RE = re.compile(r"\w+(?:[-‐‑'’]\w+)*")
 _ALNUM_RE = re.compile(r"^[0-9a-z]+$")
 
 WRITER_HEAP = 64_000_000
+# integer fast fields: ranges and sorts
+INT_FIELDS = ("population", "collaboration_since", "published_at", "updated_at", "created_at")
 BATCH = 500
 
 
@@ -114,8 +123,11 @@ def build_schema() -> tantivy.Schema:
     sb.add_text_field("all_rev", tokenizer_name="whitespace", index_option="freq")
     for name in FACETS:
         sb.add_text_field(name, fast=True, tokenizer_name="raw", index_option="basic")
+    # editorial state, owner and permission labels: filters only
+    for name in (*FILTER_ONLY, LABELS_FIELD):
+        sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
     sb.add_text_field("title_sort", fast=True, tokenizer_name="raw", index_option="basic")
-    for name in ("population", "collaboration_since", "published_at"):
+    for name in INT_FIELDS:
         sb.add_integer_field(name, indexed=True, fast=True)
     sb.add_bytes_field("payload", stored=True)
     return sb.build()
@@ -580,14 +592,14 @@ class TantivyBackend:
         for p in parts:
             stems.update(s for s in self.analyzer.analyze(p) if _ALNUM_RE.match(s))
         doc.add_text("all_rev", " ".join(s[::-1] for s in sorted(stems)))
-        for name in FACETS:
+        for name in (*FACETS, *FILTER_ONLY, LABELS_FIELD):
             value = d.get(name)
             values = value if isinstance(value, list | tuple) else [value]
             for v in values:
                 if v is not None and v != "":
                     doc.add_text(name, str(v))
         doc.add_text("title_sort", d.get("title_sort") or title.casefold())
-        for name in ("population", "collaboration_since", "published_at"):
+        for name in INT_FIELDS:
             value = d.get(name)
             if value is not None:
                 doc.add_integer(name, int(value))
@@ -711,13 +723,19 @@ class TantivyBackend:
 
     # -- queries
 
-    def _filter_clauses(self, query: SearchQuery, skip: str | None = None) -> list[tantivy.Query]:
-        clauses: list[tantivy.Query] = []
+    def _any_term(self, name: str, values: Sequence[str]) -> tantivy.Query:
+        """Documents with any of `values` in the raw field `name` (no values: none)."""
+        if not values:
+            return tantivy.Query.empty_query()
+        terms = [tantivy.Query.term_query(self.schema, name, str(v)) for v in values]
+        return terms[0] if len(terms) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Should, t) for t in terms])
+
+    def _filter_clauses(self, query: SearchQuery, labels: tuple[str, ...], skip: str | None = None) -> list[tantivy.Query]:
+        clauses: list[tantivy.Query] = [self._any_term(LABELS_FIELD, labels)]
         for name, values in query.filters.items():
             if name == skip:
                 continue
-            terms = [tantivy.Query.term_query(self.schema, name, v) for v in values]
-            clauses.append(terms[0] if len(terms) == 1 else tantivy.Query.boolean_query([(tantivy.Occur.Should, t) for t in terms]))
+            clauses.append(self._any_term(name, values))
         for name, lo, hi in (
             ("population", query.population_min, query.population_max),
             ("collaboration_since", query.since_min, query.since_max),
@@ -739,7 +757,9 @@ class TantivyBackend:
             subs.append((tantivy.Occur.Must, tantivy.Query.const_score_query(f, 0.0)))
         return tantivy.Query.boolean_query(subs)
 
-    def _facet_counts(self, searcher: tantivy.Searcher, query: SearchQuery, text_q: tantivy.Query | None, main_q: tantivy.Query) -> dict[str, dict[str, int]]:
+    def _facet_counts(
+        self, searcher: tantivy.Searcher, query: SearchQuery, labels: tuple[str, ...], text_q: tantivy.Query | None, main_q: tantivy.Query
+    ) -> dict[str, dict[str, int]]:
         wanted = query.facets
         result: dict[str, dict[str, int]] = {name: {} for name in wanted}
         plain = [name for name in wanted if name not in query.filters]
@@ -748,7 +768,7 @@ class TantivyBackend:
             jobs.append((main_q, plain))
         for name in wanted:
             if name in query.filters:
-                jobs.append((self._combine(text_q, self._filter_clauses(query, skip=name)), [name]))
+                jobs.append((self._combine(text_q, self._filter_clauses(query, labels, skip=name)), [name]))
         for q, names in jobs:
             aggs = {name: {"terms": {"field": name, "size": 200}} for name in names}
             out = searcher.aggregate(q, aggs)
@@ -767,20 +787,23 @@ class TantivyBackend:
             view.plans[key] = plan
         return plan
 
-    def search_sync(self, query: SearchQuery) -> SearchResult:
+    def search_sync(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
         """The synchronous search (used by `search`, and by benchmarks)."""
+        labels = check_labels(labels)
         view = self._live.view
         searcher = view.searcher
         plan = self._plan(view, query.q, any_word=False)
-        main_q = self._combine(plan.text_query, self._filter_clauses(query))
+        main_q = self._combine(plan.text_query, self._filter_clauses(query, labels))
         kwargs: dict[str, Any] = {}
-        if query.sort is Sort.TITLE:
-            kwargs = {"order_by_field": "title_sort", "order": tantivy.Order.Asc}
-        elif query.sort is Sort.NEWEST or plan.text_query is None:
-            kwargs = {"order_by_field": "published_at", "order": tantivy.Order.Desc}
+        sort = query.sort
+        if sort is Sort.RELEVANCE and plan.text_query is None:
+            sort = Sort.NEWEST
+        if sort in SORT_FIELDS:
+            field_name, descending = SORT_FIELDS[sort]
+            kwargs = {"order_by_field": field_name, "order": tantivy.Order.Desc if descending else tantivy.Order.Asc}
         res = searcher.search(main_q, limit=query.per_page, offset=query.offset, count=True, **kwargs)
         hits = self._hits(view, res.hits, plan, scored=not kwargs)
-        facets = self._facet_counts(searcher, query, plan.text_query, main_q) if query.facets else {}
+        facets = self._facet_counts(searcher, query, labels, plan.text_query, main_q) if query.facets else {}
         return SearchResult(hits=hits, total=int(res.count or 0), page=query.page, per_page=query.per_page, facets=facets)
 
     def _hits(self, view: _View, raw_hits: list[tuple[Any, tantivy.DocAddress]], plan: _Plan, *, scored: bool) -> list[Hit]:
@@ -810,9 +833,9 @@ class TantivyBackend:
             )
         return hits
 
-    async def search(self, query: SearchQuery) -> SearchResult:
+    async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
         try:
-            return self.search_sync(query)
+            return self.search_sync(query, labels=labels)
         except ValueError as exc:
             raise SearchError(str(exc)) from exc
 
@@ -820,23 +843,32 @@ class TantivyBackend:
         self,
         text: str,
         *,
+        labels: Sequence[str],
         any_of: Mapping[str, Sequence[str]] | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
         exclude_ids: Sequence[str] = (),
         limit: int = 100,
     ) -> list[Candidate]:
+        labels = check_labels(labels)
+        filters = check_filters(filters)
         view = self._live.view
         searcher = view.searcher
         plan = self._plan(view, text, any_word=True)
-        subs: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        either: list[tuple[tantivy.Occur, tantivy.Query]] = []
         if plan.text_query is not None:
-            subs.append((tantivy.Occur.Should, plan.text_query))
+            either.append((tantivy.Occur.Should, plan.text_query))
         for name, values in (any_of or {}).items():
             if name not in FACETS:
                 raise ValueError(f"Unbekannte Facette: {name}")
             for v in values:
-                subs.append((tantivy.Occur.Should, tantivy.Query.const_score_query(tantivy.Query.term_query(self.schema, name, str(v)), 0.0)))
-        if not subs:
+                either.append((tantivy.Occur.Should, tantivy.Query.const_score_query(tantivy.Query.term_query(self.schema, name, str(v)), 0.0)))
+        if not either or not labels:
             return []
+        # (text OR any_of) AND labels AND filters AND NOT excluded; only the text scores
+        subs: list[tuple[tantivy.Occur, tantivy.Query]] = [(tantivy.Occur.Must, tantivy.Query.boolean_query(either))]
+        subs.append((tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0)))
+        for name, values in filters.items():
+            subs.append((tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(name, values), 0.0)))
         for doc_id in exclude_ids:
             subs.append((tantivy.Occur.MustNot, tantivy.Query.term_query(self.schema, "id", str(doc_id))))
         res = searcher.search(tantivy.Query.boolean_query(subs), limit=max(1, min(limit, 1000)), count=False)
@@ -850,11 +882,15 @@ class TantivyBackend:
         self,
         text: str,
         *,
+        labels: Sequence[str],
         any_of: Mapping[str, Sequence[str]] | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
         exclude_ids: Sequence[str] = (),
         limit: int = 100,
     ) -> list[Candidate]:
-        return self.similar_candidates_sync(text, any_of=any_of, exclude_ids=exclude_ids, limit=limit)
+        return self.similar_candidates_sync(
+            text, labels=labels, any_of=any_of, filters=filters, exclude_ids=exclude_ids, limit=limit
+        )
 
     async def health(self) -> bool:
         try:

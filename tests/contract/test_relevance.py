@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from catalogue.access import PUBLIC_LABEL
 from catalogue.models import Profile, ProfileContent
 from catalogue.search.base import SearchBackend, SearchQuery
 from catalogue.search.documents import to_search_document
@@ -24,6 +25,7 @@ from tests.contract.conftest import BACKENDS, dispose, make_backend
 CORPUS_FILE = PROJECT_ROOT / "data" / "demo" / "profiles.json"
 QUERIES_FILE = PROJECT_ROOT / "tests" / "fixtures" / "relevance_queries.json"
 TOP = 3
+PUBLIC = (PUBLIC_LABEL,)
 
 
 def demo_documents() -> list[dict[str, Any]]:
@@ -33,7 +35,7 @@ def demo_documents() -> list[dict[str, Any]]:
         content = ProfileContent.model_validate({k: v for k, v in entry.items() if k not in ("slug", "demo_id")})
         stamp = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=n)
         profile = Profile.model_construct(
-            **dict(content), id=entry["demo_id"], slug=entry["slug"], published_at=stamp, updated_at=stamp
+            **dict(content), id=entry["demo_id"], slug=entry["slug"], status="published", published_at=stamp, updated_at=stamp
         )
         docs.append(to_search_document(profile))
     return docs
@@ -70,7 +72,7 @@ def test_corpus_and_queries_are_consistent() -> None:
 @pytest.mark.parametrize("case", QUERIES or [pytest.param(None, marks=pytest.mark.skip(reason="relevance_queries.json fehlt noch"))],
                          ids=[c["query"] for c in QUERIES] or ["missing"])
 async def test_expected_profile_in_top_three(demo_backend: SearchBackend, case: dict[str, Any]) -> None:
-    result = await demo_backend.search(SearchQuery(q=case["query"], per_page=TOP, facets=()))
+    result = await demo_backend.search(SearchQuery(q=case["query"], per_page=TOP, facets=()), labels=PUBLIC)
     top = [h.slug for h in result.hits]
     expected = case["expected"] if isinstance(case["expected"], list) else [case["expected"]]
     for slug in expected:

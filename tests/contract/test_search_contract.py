@@ -8,17 +8,22 @@ profile model would not accept (quotes and backslashes in facet values).
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from catalogue.access import PUBLIC_LABEL, principal_labels
 from catalogue.models import Funding, Organisation, Profile
 from catalogue.search.base import FACETS, SearchBackend, SearchQuery, Sort
 from catalogue.search.documents import fold_for_sort, to_search_document
+from catalogue.users import Principal
+from catalogue.vocabularies import Role
 
 BASE_TIME = datetime(2024, 1, 1, tzinfo=UTC)
+PUBLIC = (PUBLIC_LABEL,)
 
 
 def make(
@@ -32,6 +37,8 @@ def make(
     population: int | None = None,
     legal_form: str | None = None,
     status: str | None = None,
+    editorial: str = "published",
+    owner: str | None = None,
     funding: tuple[str, ...] = (),
     since: int | None = None,
     days: int = 0,
@@ -50,6 +57,8 @@ def make(
         population=population,
         legal_form=legal_form,
         project_status=status,
+        status=editorial,
+        owner=owner,
         funding=Funding.model_construct(text="", kinds=list(funding), programme=None, amount_eur=None),
         collaboration_since=since,
         lead=Organisation.model_construct(name=lead, kind=kind, ags=None) if lead else None,
@@ -99,7 +108,7 @@ async def filled(backend: SearchBackend) -> SearchBackend:
 
 
 async def ids(backend: SearchBackend, **kw: Any) -> list[str]:
-    result = await backend.search(SearchQuery(per_page=100, **kw))
+    result = await backend.search(SearchQuery(per_page=100, **kw), labels=PUBLIC)
     return [h.id for h in result.hits]
 
 
@@ -116,15 +125,15 @@ async def test_upsert_search_replace_delete(backend: SearchBackend) -> None:
     await backend.upsert([{**make("bauhof", "Gemeinsamer Wertstoffhof")}])
     assert "bauhof" not in await ids(backend, q="Bauhof")
     assert (await ids(backend, q="Wertstoffhof"))[:1] == ["bauhof"]
-    assert (await backend.search(SearchQuery(per_page=1))).total == len(ALL)
+    assert (await backend.search(SearchQuery(per_page=1), labels=PUBLIC)).total == len(ALL)
     await backend.delete(["bauhof", "does-not-exist"])
     assert await ids(backend, q="Wertstoffhof") == []
-    assert (await backend.search(SearchQuery(per_page=1))).total == len(ALL) - 1
+    assert (await backend.search(SearchQuery(per_page=1), labels=PUBLIC)).total == len(ALL) - 1
 
 
 async def test_empty_query_lists_everything_newest_first(backend: SearchBackend) -> None:
     await filled(backend)
-    result = await backend.search(SearchQuery(per_page=100))
+    result = await backend.search(SearchQuery(per_page=100), labels=PUBLIC)
     assert result.total == len(ALL)
     stamps = [h.document["published_at"] for h in result.hits]
     assert stamps == sorted(stamps, reverse=True)
@@ -133,7 +142,7 @@ async def test_empty_query_lists_everything_newest_first(backend: SearchBackend)
 
 async def test_hits_carry_the_document(backend: SearchBackend) -> None:
     await filled(backend)
-    hit = (await backend.search(SearchQuery(q="Rufbus"))).hits[0]
+    hit = (await backend.search(SearchQuery(q="Rufbus"), labels=PUBLIC)).hits[0]
     assert hit.id == "rufbus" and hit.slug == "rufbus" and hit.title == "Rufbus für die Dörfer"
     assert hit.document["state"] == "Hessen" and hit.document["population"] == 4_000
 
@@ -171,7 +180,7 @@ async def test_numbers_in_the_query_do_not_exclude(backend: SearchBackend) -> No
 
 async def test_facet_counts_are_exact(backend: SearchBackend) -> None:
     await filled(backend)
-    result = await backend.search(SearchQuery(per_page=1))
+    result = await backend.search(SearchQuery(per_page=1), labels=PUBLIC)
     for name in FACETS:
         expected: Counter[str] = Counter()
         for d in ALL:
@@ -184,7 +193,7 @@ async def test_facet_counts_are_exact(backend: SearchBackend) -> None:
 
 async def test_facets_are_disjunctive_and_follow_the_query(backend: SearchBackend) -> None:
     await filled(backend)
-    result = await backend.search(SearchQuery(filters={"state": ["Bayern"]}, per_page=100))
+    result = await backend.search(SearchQuery(filters={"state": ["Bayern"]}, per_page=100), labels=PUBLIC)
     assert {h.id for h in result.hits} == {"breitband", "licht"}
     assert result.total == 2
     # the filtered facet still shows the alternatives ...
@@ -193,7 +202,7 @@ async def test_facets_are_disjunctive_and_follow_the_query(backend: SearchBacken
     # ... the others count within Bayern only
     assert result.facets["legal_form"] == {"Zweckverband": 1, "GmbH": 1}
     assert result.facets["funding_kinds"] == {"Bundesmittel": 1, "Landesmittel": 1, "EU-Mittel": 1}
-    only_glass = await backend.search(SearchQuery(q="Glasfaser", facets=("state",)))
+    only_glass = await backend.search(SearchQuery(q="Glasfaser", facets=("state",)), labels=PUBLIC)
     assert only_glass.facets == {"state": {"Bayern": 1}}
 
 
@@ -220,10 +229,10 @@ async def test_population_and_since_ranges(backend: SearchBackend) -> None:
 
 async def test_sort_by_title_and_newest(backend: SearchBackend) -> None:
     await filled(backend)
-    by_title = await backend.search(SearchQuery(sort=Sort.TITLE, per_page=100))
+    by_title = await backend.search(SearchQuery(sort=Sort.TITLE, per_page=100), labels=PUBLIC)
     keys = [fold_for_sort(h.title) for h in by_title.hits]
     assert keys == sorted(keys)
-    newest = await backend.search(SearchQuery(q="Ortsteile", sort=Sort.NEWEST))
+    newest = await backend.search(SearchQuery(q="Ortsteile", sort=Sort.NEWEST), labels=PUBLIC)
     assert [h.id for h in newest.hits] == ["rufbus", "breitband"]
 
 
@@ -232,14 +241,14 @@ async def test_paging_is_complete_and_total_exact(backend: SearchBackend) -> Non
     seen: list[str] = []
     page = 1
     while True:
-        result = await backend.search(SearchQuery(q="Vorhaben", page=page, per_page=7, sort=Sort.TITLE))
+        result = await backend.search(SearchQuery(q="Vorhaben", page=page, per_page=7, sort=Sort.TITLE), labels=PUBLIC)
         assert result.total == 25
         if not result.hits:
             break
         seen.extend(h.id for h in result.hits)
         page += 1
     assert page == 5 and len(seen) == 25 and len(set(seen)) == 25
-    assert (await backend.search(SearchQuery(q="Vorhaben", per_page=7))).pages == 4
+    assert (await backend.search(SearchQuery(q="Vorhaben", per_page=7), labels=PUBLIC)).pages == 4
 
 
 # ------------------------------------------------------------------ snippets
@@ -247,10 +256,10 @@ async def test_paging_is_complete_and_total_exact(backend: SearchBackend) -> Non
 
 async def test_snippets_are_marked_and_escaped(backend: SearchBackend) -> None:
     await filled(backend)
-    hit = (await backend.search(SearchQuery(q="Strategie"))).hits[0]
+    hit = (await backend.search(SearchQuery(q="Strategie"), labels=PUBLIC)).hits[0]
     assert hit.id == "strategie"
     assert "<mark>" in hit.snippets["summary"] or "<mark>" in hit.snippets["title"]
-    odd = (await backend.search(SearchQuery(q="Sicherheit Quartier"))).hits[0]
+    odd = (await backend.search(SearchQuery(q="Sicherheit Quartier"), labels=PUBLIC)).hits[0]
     assert odd.id == "sonder"
     assert "<script>" not in odd.snippets["summary"]
     assert "&lt;script&gt;" in odd.snippets["summary"]
@@ -258,7 +267,7 @@ async def test_snippets_are_marked_and_escaped(backend: SearchBackend) -> None:
     assert odd.snippets["title"] == "Projekt &quot;Zukunft&quot; (Teil 2) \\ Pfad"
     long_text = make("lang", "Langer Text", text="Vorwort. " * 80 + "Das Wort Abwasserzweckverband steht hier. " + "Nachwort. " * 80)
     await backend.upsert([long_text])
-    hit = (await backend.search(SearchQuery(q="Abwasserzweckverband"))).hits[0]
+    hit = (await backend.search(SearchQuery(q="Abwasserzweckverband"), labels=PUBLIC)).hits[0]
     assert "<mark>Abwasserzweckverband</mark>" in hit.snippets["text"]
     assert len(hit.snippets["text"]) < 600
 
@@ -269,7 +278,7 @@ async def test_snippets_are_marked_and_escaped(backend: SearchBackend) -> None:
 async def test_similar_candidates(backend: SearchBackend) -> None:
     await filled(backend)
     found = await backend.similar_candidates(
-        "Glasfaser Breitband Digitalisierung", any_of={"state": ["Hessen"]}, exclude_ids=["strategie"], limit=50
+        "Glasfaser Breitband Digitalisierung", labels=PUBLIC, any_of={"state": ["Hessen"]}, exclude_ids=["strategie"], limit=50
     )
     by_id = {c.document["id"]: c for c in found}
     assert "strategie" not in by_id
@@ -298,12 +307,12 @@ async def test_rebuild_swaps_atomically_while_searching(backend: SearchBackend) 
     await asyncio.sleep(0)
     await backend.upsert([make("waehrend", "Während des Neuaufbaus geschrieben")])  # must survive the swap
     while not rebuild.done():
-        totals.add((await backend.search(SearchQuery(per_page=1))).total)
+        totals.add((await backend.search(SearchQuery(per_page=1), labels=PUBLIC)).total)
         await asyncio.sleep(0.005)
     assert await rebuild == len(new_corpus)
     assert progress and progress[-1] == len(new_corpus)
     assert totals <= {old_total, old_total + 1, new_total}  # never empty, never half
-    after = await backend.search(SearchQuery(per_page=1))
+    after = await backend.search(SearchQuery(per_page=1), labels=PUBLIC)
     assert after.total == new_total
     assert await ids(backend, q="Neuaufbaus") == ["waehrend"]
     assert await ids(backend, q="Bauhof") == []
@@ -320,7 +329,7 @@ async def test_rebuild_survives_reopen(tmp_path) -> None:
     dirs = [p for p in (tmp_path / "s").iterdir() if p.is_dir()]
     assert len(dirs) == 1  # old index directories are cleaned up
     second = TantivyBackend(tmp_path / "s")
-    assert (await second.search(SearchQuery())).total == 3
+    assert (await second.search(SearchQuery(), labels=PUBLIC)).total == 3
     assert not second.needs_reindex
 
 
@@ -357,7 +366,7 @@ INJECTION_QUERIES = [
 @pytest.mark.parametrize("q", INJECTION_QUERIES)
 async def test_query_syntax_is_taken_literally(backend: SearchBackend, q: str) -> None:
     await filled(backend)
-    result = await backend.search(SearchQuery(q=q))
+    result = await backend.search(SearchQuery(q=q), labels=PUBLIC)
     assert result.total == 0 and result.hits == []
 
 
@@ -385,7 +394,7 @@ INJECTION_FILTERS = [
 @pytest.mark.parametrize("value", INJECTION_FILTERS)
 async def test_filter_values_are_data(backend: SearchBackend, value: str) -> None:
     await filled(backend)
-    result = await backend.search(SearchQuery(filters={"state": [value]}))
+    result = await backend.search(SearchQuery(filters={"state": [value]}), labels=PUBLIC)
     if value == "":
         assert result.total == len(ALL)  # an empty value is no filter
     else:
@@ -395,7 +404,7 @@ async def test_filter_values_are_data(backend: SearchBackend, value: str) -> Non
 async def test_odd_filter_value_matches_exactly(backend: SearchBackend) -> None:
     await filled(backend)
     assert await ids(backend, filters={"legal_form": [ODD_VALUE]}) == ["odd"]
-    assert (await backend.search(SearchQuery(per_page=1))).facets["legal_form"][ODD_VALUE] == 1
+    assert (await backend.search(SearchQuery(per_page=1), labels=PUBLIC)).facets["legal_form"][ODD_VALUE] == 1
     assert await ids(backend, filters={"legal_form": ['Sonstige "x"']}) == []
 
 
@@ -410,6 +419,179 @@ def test_query_values_are_validated() -> None:
         SearchQuery(per_page=10_000)
     with pytest.raises(ValueError):
         SearchQuery(facets=("title",))
+
+
+# ------------------------------------------------------------------ permission labels and lists
+
+EDITOR_ERIKA = Principal("erika", Role.EDITOR)
+EDITOR_OTTO = Principal("otto", Role.EDITOR)
+REVIEWER_RITA = Principal("rita", Role.REVIEWER)
+# every editorial state, two owners, one profile without owner; all share "Zebra", "Verwaltung" and Bayern
+LABELLED = [
+    make("z-pub-erika", "Zebrastreifen-Kataster", editorial="published", owner="erika", days=5, foa=("Verwaltung",), state="Bayern"),
+    make("z-draft-erika", "Zebra-Entwurf von Erika", editorial="draft", owner="erika", days=4, foa=("Verwaltung",), state="Bayern"),
+    make("z-draft-otto", "Zebra-Entwurf von Otto", editorial="draft", owner="otto", days=3, foa=("Verwaltung",), state="Bayern",
+         legal_form="Verein"),
+    make("z-sub-otto", "Zebra eingereicht von Otto", editorial="submitted", owner="otto", days=2, foa=("Verwaltung",), state="Bayern"),
+    make("z-arch-otto", "Zebra archiviert von Otto", editorial="archived", owner="otto", days=1, foa=("Verwaltung",), state="Bayern"),
+    make("z-draft-none", "Zebra ohne Besitzer", editorial="draft", days=0, foa=("Verwaltung",), state="Bayern"),
+]
+VISIBLE = {
+    "anonym": (None, {"z-pub-erika"}),
+    "erika": (EDITOR_ERIKA, {"z-pub-erika", "z-draft-erika"}),
+    "otto": (EDITOR_OTTO, {"z-pub-erika", "z-draft-otto", "z-sub-otto", "z-arch-otto"}),
+    "rita": (REVIEWER_RITA, {d["id"] for d in LABELLED}),
+}
+
+
+@pytest.mark.parametrize("who", list(VISIBLE))
+async def test_labels_decide_what_is_found_counted_and_faceted(backend: SearchBackend, who: str) -> None:
+    principal, expected = VISIBLE[who]
+    labels = principal_labels(principal)
+    await backend.upsert(LABELLED)
+    for q in ("", "Zebra"):
+        result = await backend.search(SearchQuery(q=q, per_page=100), labels=labels)
+        assert {h.id for h in result.hits} == expected, q
+        assert result.total == len(expected)
+        assert result.facets["fields_of_action"] == {"Verwaltung": len(expected)}
+        assert result.facets["legal_form"] == ({"Verein": 1} if "z-draft-otto" in expected else {})
+    # disjunctive facet counts (a filtered facet) stay within the labels too
+    faceted = await backend.search(SearchQuery(filters={"state": ["Bayern"]}), labels=labels)
+    assert faceted.total == len(expected) and faceted.facets["state"] == {"Bayern": len(expected)}
+    # lists: sorted by a timestamp, paged
+    listed = await backend.search(SearchQuery(sort=Sort.UPDATED, per_page=2, facets=()), labels=labels)
+    assert listed.total == len(expected)
+    assert [h.id for h in listed.hits] == [d["id"] for d in LABELLED if d["id"] in expected][:2]
+    # comparable candidates: by text and by facet value
+    by_text = await backend.similar_candidates("Zebra", labels=labels, limit=50)
+    assert {c.document["id"] for c in by_text} == expected
+    by_facet = await backend.similar_candidates("", labels=labels, any_of={"state": ["Bayern"]}, limit=50)
+    assert {c.document["id"] for c in by_facet} == expected
+
+
+async def test_status_and_owner_filters_narrow_within_the_labels(backend: SearchBackend) -> None:
+    await backend.upsert(LABELLED)
+    rita = principal_labels(REVIEWER_RITA)
+
+    async def found(labels: tuple[str, ...], **filters: list[str]) -> set[str]:
+        result = await backend.search(SearchQuery(filters=filters, per_page=100, facets=()), labels=labels)
+        assert result.total == len(result.hits)
+        return {h.id for h in result.hits}
+
+    assert await found(rita, status=["submitted"]) == {"z-sub-otto"}
+    assert await found(rita, status=["draft", "archived"]) == {"z-draft-erika", "z-draft-otto", "z-arch-otto", "z-draft-none"}
+    assert await found(rita, owner=["otto"]) == {"z-draft-otto", "z-sub-otto", "z-arch-otto"}
+    # an editor asking for another editor's drafts or profiles finds nothing unpublished
+    otto = principal_labels(EDITOR_OTTO)
+    assert await found(otto, owner=["erika"]) == {"z-pub-erika"}
+    assert await found(otto, owner=["erika"], status=["draft"]) == set()
+    assert await found(principal_labels(None), status=["draft", "submitted", "archived"]) == set()
+    # "Meine Profile": owner label and owner filter
+    assert await found(otto, owner=["otto"]) == {"z-draft-otto", "z-sub-otto", "z-arch-otto"}
+    # similar candidates take the same filters
+    published_only = await backend.similar_candidates("Zebra", labels=rita, filters={"status": ["published"]}, limit=50)
+    assert {c.document["id"] for c in published_only} == {"z-pub-erika"}
+
+
+async def test_every_list_sort_orders_and_puts_missing_dates_last(backend: SearchBackend) -> None:
+    never_published = {**make("z-new", "Zebra ganz neu", editorial="draft", owner="erika", days=9), "published_at": None}
+    docs = [{**d, "created_at": d["updated_at"] - 86_400 * n} for n, d in enumerate([*LABELLED, never_published])]
+    await backend.upsert(docs)
+    rita = principal_labels(REVIEWER_RITA)
+
+    async def order(sort: Sort) -> list[str]:
+        return [h.id for h in (await backend.search(SearchQuery(sort=sort, per_page=100, facets=()), labels=rita)).hits]
+
+    def by(field_name: str, reverse: bool) -> list[str]:
+        return [d["id"] for d in sorted(docs, key=lambda d: d[field_name], reverse=reverse)]
+
+    assert await order(Sort.UPDATED) == by("updated_at", True)
+    assert await order(Sort.UPDATED_ASC) == by("updated_at", False)
+    assert await order(Sort.CREATED) == by("created_at", True)
+    assert await order(Sort.CREATED_ASC) == by("created_at", False)
+    titles = [fold_for_sort(d["title"]) for d in docs]
+    assert [fold_for_sort(h) for h in await _titles(backend, Sort.TITLE_DESC, rita)] == sorted(titles, reverse=True)
+    published = [d for d in docs if d["published_at"] is not None]
+    newest = await order(Sort.NEWEST)
+    oldest = await order(Sort.NEWEST_ASC)
+    assert newest[:-1] == [d["id"] for d in sorted(published, key=lambda d: d["published_at"], reverse=True)]
+    assert oldest[:-1] == [d["id"] for d in sorted(published, key=lambda d: d["published_at"])]
+    assert newest[-1] == oldest[-1] == "z-new"  # never published: last either way
+
+
+async def _titles(backend: SearchBackend, sort: Sort, labels: tuple[str, ...]) -> list[str]:
+    return [h.title for h in (await backend.search(SearchQuery(sort=sort, per_page=100, facets=()), labels=labels)).hits]
+
+
+INJECTION_LABELS = [
+    'public" OR labels = "reviewers',
+    "reviewers) OR (1=1",
+    'user:erika" OR status = "draft',
+    "*",
+    "public OR reviewers",
+    "NOT labels = public",
+    "labels EXISTS",
+    "user:*",
+    "\\",
+    "PUBLIC",
+    " public",
+]
+
+
+@pytest.mark.parametrize("label", INJECTION_LABELS)
+async def test_label_values_are_data(backend: SearchBackend, label: str) -> None:
+    await backend.upsert(LABELLED)
+    result = await backend.search(SearchQuery(per_page=100), labels=[label])
+    ids_found = {h.id for h in result.hits}
+    # Meilisearch normalises filter strings (case, surrounding spaces) before comparing; labels are
+    # lowercase identifiers (usernames are), so that only makes "PUBLIC" and " public" mean "public"
+    normalised = label.strip().lower() if backend.name == "meilisearch" else label
+    expected = {"z-pub-erika"} if normalised == "public" else set()
+    assert ids_found == expected and result.total == len(expected)
+    candidates = await backend.similar_candidates("Zebra", labels=[label], any_of={"state": ["Bayern"]}, limit=50)
+    assert {c.document["id"] for c in candidates} == ids_found
+
+
+@pytest.mark.parametrize("value", ['erika" OR owner = "otto', "erika) OR (1=1", "*", 'draft" OR status = "published'])
+async def test_status_and_owner_filter_values_are_data(backend: SearchBackend, value: str) -> None:
+    await backend.upsert(LABELLED)
+    rita = principal_labels(REVIEWER_RITA)
+    for name in ("owner", "status"):
+        result = await backend.search(SearchQuery(filters={name: [value]}), labels=rita)
+        assert result.total == 0, name
+
+
+async def test_an_owner_name_with_filter_syntax_is_one_literal_label(backend: SearchBackend) -> None:
+    odd_owner = 'x" OR labels = "public'
+    doc = make("z-odd-owner", "Zebra mit seltsamem Besitzer", editorial="draft", owner=odd_owner)
+    await backend.upsert([*LABELLED, doc])
+    mine = await backend.search(SearchQuery(per_page=100), labels=[f"user:{odd_owner}"])
+    assert [h.id for h in mine.hits] == ["z-odd-owner"]
+    assert "z-odd-owner" not in {h.id for h in (await backend.search(SearchQuery(per_page=100), labels=["public"])).hits}
+
+
+async def test_no_labels_find_nothing(backend: SearchBackend) -> None:
+    await backend.upsert(LABELLED)
+    assert (await backend.search(SearchQuery(), labels=())).total == 0
+    assert await backend.similar_candidates("Zebra", labels=(), any_of={"state": ["Bayern"]}) == []
+
+
+async def test_labels_are_required_and_must_be_a_list(backend: SearchBackend) -> None:
+    for method in (backend.search, backend.similar_candidates):
+        parameter = inspect.signature(method).parameters["labels"]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is inspect.Parameter.empty
+    with pytest.raises(TypeError):
+        await backend.search(SearchQuery())  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        await backend.similar_candidates("Zebra")  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        await backend.search(SearchQuery(), labels="public")  # a string is not a list of labels
+    with pytest.raises(TypeError):
+        await backend.similar_candidates("Zebra", labels="public")
+    from catalogue.search.comparable import find_comparable
+
+    parameter = inspect.signature(find_comparable).parameters["labels"]
+    assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is inspect.Parameter.empty
 
 
 # ------------------------------------------------------------------ factory and comparable
@@ -432,14 +614,14 @@ async def test_find_comparable_gives_german_reasons(backend: SearchBackend) -> N
     mine = Reference.for_municipality(
         population=31_200, state="Bayern", kind="Stadt", fields_of_action=["Digitale Infrastruktur"], text="Glasfaser"
     )
-    found = await find_comparable(backend, mine, limit=5)
+    found = await find_comparable(backend, mine, limit=5, labels=PUBLIC)
     assert found[0].document["id"] == "breitband"
     assert "gleiches Handlungsfeld: Digitale Infrastruktur" in found[0].reasons
     assert "ebenfalls Bayern" in found[0].reasons
     licht = next(c for c in found if c.document["id"] == "licht")
     assert "ähnliche Größe: 31.200 zu 31.200 Einwohnern" in licht.reasons
     profile_ref = Reference.from_document(next(d for d in ALL if d["id"] == "strategie"))
-    similar = await find_comparable(backend, profile_ref, limit=3)
+    similar = await find_comparable(backend, profile_ref, limit=3, labels=PUBLIC)
     assert "strategie" not in [c.document["id"] for c in similar]
     assert similar[0].document["id"] == "breitband"
     assert all(0 < c.score <= 1 for c in similar)
@@ -509,6 +691,8 @@ async def test_meili_settings_filters_and_snippets_on_the_wire() -> None:
     assert settings["localizedAttributes"] == [{"locales": ["deu"], "attributePatterns": ["*"]}]
     assert settings["searchableAttributes"][:3] == ["title", "keywords", "summary"]
     assert "state" in settings["filterableAttributes"] and "published_at" in settings["sortableAttributes"]
+    assert {"labels", "status", "owner"} <= set(settings["filterableAttributes"])
+    assert {"updated_at", "created_at", "title_sort"} <= set(settings["sortableAttributes"])
     assert "und" in settings["stopWords"]
     assert "ikz" in settings["synonyms"]["interkommunale zusammenarbeit"]
     assert "interkommunale zusammenarbeit" in settings["synonyms"]["ikz"]
@@ -527,11 +711,12 @@ async def test_meili_settings_filters_and_snippets_on_the_wire() -> None:
     result = await backend.search(SearchQuery(
         q='Bauhof -Rufbus "Phrase"', filters={"state": ['" OR state = "Bayern', "a\\b"]},
         population_min=5, since_max=2020, facets=("state", "legal_form"),
-    ))
+    ), labels=PUBLIC)
     queries = next(b for m, p, b in fake.requests if p == "multi-search")["queries"]
     main, facet_query = queries
     assert main["q"] == "Bauhof Rufbus Phrase"
     assert main["filter"] == [
+        ['labels = "public"'],
         ['state = "\\" OR state = \\"Bayern"', 'state = "a\\\\b"'],
         "population >= 5",
         "collaboration_since <= 2020",
@@ -539,7 +724,7 @@ async def test_meili_settings_filters_and_snippets_on_the_wire() -> None:
     assert main["facets"] == ["legal_form"] and main["page"] == 1 and main["hitsPerPage"] == 20
     assert main["locales"] == ["deu"]
     assert facet_query["facets"] == ["state"] and facet_query["hitsPerPage"] == 0
-    assert facet_query["filter"] == ["population >= 5", "collaboration_since <= 2020"]
+    assert facet_query["filter"] == [['labels = "public"'], "population >= 5", "collaboration_since <= 2020"]
     assert result.total == 1 and result.facets == {"state": {"Bayern": 1, "Hessen": 2}, "legal_form": {"Verein": 1}}
     hit = result.hits[0]
     assert hit.snippets["summary"] == "&lt;b&gt;x&lt;/b&gt; <mark>Bauhof</mark>"
@@ -582,9 +767,9 @@ async def test_tantivy_recovers_from_a_broken_or_old_index(tmp_path) -> None:
     for f in (tmp_path / "s" / current).iterdir():
         f.write_bytes(b"kaputt")
     broken = TantivyBackend(tmp_path / "s")
-    assert broken.needs_reindex and (await broken.search(SearchQuery())).total == 0
+    assert broken.needs_reindex and (await broken.search(SearchQuery(), labels=PUBLIC)).total == 0
     await broken.rebuild(iter(CORPUS[:2]))
-    assert not broken.needs_reindex and (await broken.search(SearchQuery())).total == 2
+    assert not broken.needs_reindex and (await broken.search(SearchQuery(), labels=PUBLIC)).total == 2
     await broken.close()
     (tmp_path / "s" / "CURRENT").write_text("v0-20200101000000-deadbeef\n")
     old = TantivyBackend(tmp_path / "s")

@@ -7,6 +7,7 @@ import json
 from pymongo import AsyncMongoClient
 
 from catalogue import gazetteer as gaz
+from catalogue.access import PUBLIC_LABEL
 from catalogue.embedded import StoreHandle
 from catalogue.models import OutboxEntry, Profile
 from catalogue.runtime import Runtime
@@ -30,11 +31,14 @@ async def test_loads_once_and_search_finds_hoexter(settings: Settings, mongo_uri
         p = await Profile.find_one(Profile.slug == "interkommunale-digitalisierungsstrategie")
         assert p is not None and p.owner == "demo" and p.provenance is not None
         assert p.provenance.importer == "demo" and p.provenance.source_id == "demo-001"
-        assert p.provenance.source.startswith("Abschrift")
+        # the provenance names the public page the profile was written from
+        assert p.provenance.source == "https://interkommunales.nrw/projekt/interkommunale-digitalisierungsstrategie"
+        sources = json.loads(DEMO_PROFILES.with_name("sources.json").read_text(encoding="utf-8"))
         others = await Profile.find(Profile.provenance.source_id == "demo-010").to_list()
-        assert others and "nicht von der Kommune bestätigt" in others[0].provenance.source
+        assert others and others[0].provenance.source == sources["demo-010"]["sources"][0]["url"]
+        assert others[0].provenance.source.startswith("https://")
         assert await OutboxEntry.find(OutboxEntry.done == False).count() == 0  # noqa: E712 - all indexed
-        result = await rt.search.search(SearchQuery(q="Höxter"))
+        result = await rt.search.search(SearchQuery(q="Höxter"), labels=(PUBLIC_LABEL,))
         assert "interkommunale-digitalisierungsstrategie" in [h.slug for h in result.hits]
         assert [e.name for e in await gaz.lookup("Itze")] == ["Itzehoe"]
 

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 
+from pymongo.monitoring import CommandListener
+
 from catalogue import outbox
+from catalogue.access import ALL_DOCUMENTS_LABELS, PUBLIC_LABEL
 from catalogue.models import OutboxEntry, Profile
 from catalogue.search.base import SearchError, SearchQuery
 from catalogue.search.sync import SearchSync, backoff_seconds
@@ -51,8 +54,8 @@ class FlakyBackend:
         return getattr(self.inner, name)
 
 
-async def titles(backend: TantivyBackend) -> dict[str, str]:
-    result = await backend.search(SearchQuery(per_page=100, facets=()))
+async def titles(backend: TantivyBackend, labels: tuple[str, ...] = ALL_DOCUMENTS_LABELS) -> dict[str, str]:
+    result = await backend.search(SearchQuery(per_page=100, facets=()), labels=labels)
     return {h.id: h.title for h in result.hits}
 
 
@@ -88,7 +91,9 @@ async def test_outage_mid_series_loses_nothing_and_keeps_order(db: object, tmp_p
     b = await new_profile("Bauhof gemeinsam", "bauhof")
     c = await new_profile("Entwurf Kita", "kita", published=False)
     assert await sync.drain(backend) == 3
-    assert await titles(backend.inner) == {str(a.id): "Rufbus Version 1", str(b.id): "Bauhof gemeinsam"}
+    # every profile is indexed; the labels decide who finds it
+    assert await titles(backend.inner) == {str(a.id): "Rufbus Version 1", str(b.id): "Bauhof gemeinsam", str(c.id): "Entwurf Kita"}
+    assert await titles(backend.inner, (PUBLIC_LABEL,)) == {str(a.id): "Rufbus Version 1", str(b.id): "Bauhof gemeinsam"}
 
     # a series of writes; the engine goes down after the first one is applied
     await change(a, title="Rufbus Version 2")
@@ -116,14 +121,17 @@ async def test_outage_mid_series_loses_nothing_and_keeps_order(db: object, tmp_p
     await asyncio.sleep(0.06)
     assert await sync.drain(backend) == 4
     assert await sync.pending() == 0
-    assert await titles(backend.inner) == {str(c.id): "Entwurf Kita", str(d.id): "Breitbandausbau"}
+    assert await titles(backend.inner) == {str(b.id): "Bauhof gemeinsam", str(c.id): "Entwurf Kita", str(d.id): "Breitbandausbau"}
+    assert await titles(backend.inner, (PUBLIC_LABEL,)) == {str(c.id): "Entwurf Kita", str(d.id): "Breitbandausbau"}
+    archived = (await backend.inner.search(SearchQuery(q="Bauhof"), labels=ALL_DOCUMENTS_LABELS)).hits[0].document
+    assert archived["status"] == "archived" and archived["labels"] == ["reviewers"]
 
-    # the index saw the changes in outbox order
+    # the index saw the changes in outbox order; only the deleted profile left it
     seen = [(op, i) for op, i, _ in backend.applied[3:]]
     assert seen == [
         ("delete", str(a.id)),
         ("upsert", str(c.id)),
-        ("delete", str(b.id)),
+        ("upsert", str(b.id)),
         ("delete", str(a.id)),
         ("upsert", str(d.id)),
     ]
@@ -165,12 +173,94 @@ async def test_run_forever_wakes_on_notify_and_stops(db: object, tmp_path: Path)
     await asyncio.wait_for(task, timeout=2)
 
 
-async def test_reindex_from_published_profiles(db: object, tmp_path: Path) -> None:
+async def test_reindex_indexes_every_profile_with_its_labels(db: object, tmp_path: Path) -> None:
     backend = TantivyBackend(tmp_path / "search")
-    await backend.upsert([{"id": "stale", "slug": "stale", "title": "Veraltet"}])
+    await backend.upsert([{"id": "stale", "slug": "stale", "title": "Veraltet", "labels": ["public"]}])
     published = [await new_profile(f"Projekt {i}", f"projekt-{i}") for i in range(3)]
-    await new_profile("Nicht öffentlich", "entwurf", published=False)
+    draft = await new_profile("Nicht öffentlich", "entwurf", published=False)
     progress: list[int] = []
-    assert await SearchSync().reindex(backend, progress.append) == 3
-    assert progress[-1] == 3
-    assert await titles(backend) == {str(p.id): p.title for p in published}
+    assert await SearchSync().reindex(backend, progress.append) == 4
+    assert progress[-1] == 4
+    assert await titles(backend, (PUBLIC_LABEL,)) == {str(p.id): p.title for p in published}
+    assert await titles(backend) == {**{str(p.id): p.title for p in published}, str(draft.id): "Nicht öffentlich"}
+
+
+class _Commands(CommandListener):
+    """PyMongo command monitoring: the commands the driver sends (name, collection, filter)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any, Any]] = []
+
+    def started(self, event: Any) -> None:
+        command = event.command
+        name = event.command_name
+        self.seen.append((name, command.get(name), command.get("filter", command.get("q"))))
+
+    def succeeded(self, event: Any) -> None:
+        pass
+
+    def failed(self, event: Any) -> None:
+        pass
+
+
+async def test_worker_reads_profiles_by_id_only(mongo_uri: str, tmp_path: Path) -> None:
+    """FerretDB answers only {_id: value} without scanning: the worker never sends another profile query."""
+    from bson import ObjectId
+    from pymongo import AsyncMongoClient
+
+    from catalogue.storage import init_models
+    from tests.conftest import unique_db_name
+
+    commands = _Commands()
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[commands])
+    name = unique_db_name()
+    await init_models(client[name])
+    try:
+        profiles = [await new_profile(f"Projekt {i}", f"projekt-{i}", published=i % 2 == 0) for i in range(12)]
+        await outbox.enqueue(str(ObjectId()), "gibt-es-nicht")  # a profile that does not exist
+        commands.seen.clear()
+        backend = TantivyBackend(tmp_path / "search")
+        assert await SearchSync(batch_size=100).drain(backend) == 13
+        reads = [(cmd, flt) for cmd, coll, flt in commands.seen if coll == "profiles"]
+        assert len(reads) == 13
+        for cmd, flt in reads:
+            assert cmd == "find" and set(flt) == {"_id"} and isinstance(flt["_id"], ObjectId), (cmd, flt)
+        assert await titles(backend) == {str(p.id): p.title for p in profiles}
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+async def test_an_entry_waits_until_the_write_it_announces_has_landed(db: object, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Entries are written before their profile write; the worker must not apply one early and lose the write."""
+    from beanie import PydanticObjectId
+
+    from catalogue.search import sync as sync_module
+
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    # an update: the entry announces version 2 while version 1 is stored
+    p = Profile(title="Rufbus alt", slug="rufbus", version=1)
+    await p.insert()
+    assert await sync.drain(backend) == 0 and await titles(backend) == {}
+    await outbox.enqueue(str(p.id), p.slug, version=1)
+    assert await sync.drain(backend) == 1
+    await outbox.enqueue(str(p.id), p.slug, version=2)
+    assert await sync.run_once(backend) == 0 and await sync.pending() == 1  # not landed: it waits
+    await Profile.get_pymongo_collection().update_one({"_id": p.id}, {"$set": {"title": "Rufbus neu", "version": 2}})
+    assert await sync.run_once(backend) == 1
+    assert await titles(backend) == {str(p.id): "Rufbus neu"}
+    # a create: the entry comes before the insert
+    new_id = PydanticObjectId()
+    await outbox.enqueue(str(new_id), "bauhof", version=1)
+    assert await sync.run_once(backend) == 0 and await sync.pending() == 1
+    await Profile(id=new_id, title="Bauhof", slug="bauhof", version=1).insert()
+    assert await sync.run_once(backend) == 1
+    assert set(await titles(backend)) == {str(p.id), str(new_id)}
+    # a write that failed never lands: after the grace period the current state counts
+    await outbox.enqueue(str(p.id), p.slug, version=3)
+    assert await sync.run_once(backend) == 0
+    assert await sync.wait_applied([outbox.Written(None, str(p.id), p.slug, 3)], timeout=5.0)  # not waited for: it failed
+    monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)
+    assert await sync.run_once(backend) == 1 and await sync.pending() == 0
+    assert (await titles(backend))[str(p.id)] == "Rufbus neu"

@@ -187,15 +187,23 @@ async def test_static_assets(client) -> None:  # noqa: ANN001
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
 
 
-async def test_did_you_mean_fallback_uses_catalogue_words(client, catalogue) -> None:  # noqa: ANN001
+async def test_did_you_mean_fallback_uses_catalogue_words(client, app, catalogue) -> None:  # noqa: ANN001
     from api.web.pages import did_you_mean
+    from catalogue.profiles import ProfileService
+    from catalogue.users import Principal
+    from catalogue.vocabularies import Role
 
-    class NoSuggest:  # an engine without a suggestion API
-        pass
+    class NoSuggest:  # the real engine, without a suggestion API
+        def __init__(self) -> None:
+            self.search = app.state.runtime.search.search
 
     assert await did_you_mean(NoSuggest(), "Digitalisirungsstrategie") == "Digitalisierungsstrategie"
     assert await did_you_mean(NoSuggest(), "Digitalisierungsstrategie") is None
     assert await did_you_mean(NoSuggest(), "qqq") is None
+    # the words come from published profiles only, never from a draft
+    await ProfileService().create({"title": "Quastenflosserzucht im Entwurf"}, Principal("erika", Role.EDITOR))
+    await _index(app)
+    assert await did_you_mean(NoSuggest(), "Quastenflosserzuhct") is None
 
 
 async def test_unexpected_error_is_a_german_html_page(client, catalogue, monkeypatch) -> None:  # noqa: ANN001

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from catalogue.markdown import MAX_INPUT_CHARS, render_html, safe_url, to_blocks, to_plain_text
+from catalogue.markdown import MAX_INPUT_CHARS, render_html, runs_text, safe_url, to_blocks, to_plain_text
 
 # ------------------------------------------------------------------ helpers
 
@@ -249,3 +249,36 @@ def test_safe_url() -> None:
     assert safe_url("mailto:info@example.org") == "mailto:info@example.org"
     for bad in ("javascript:alert(1)", "data:text/html,x", "/relativ", "//evil.example", "http://", "ftp://x", "", None, "https://exa mple.org"):
         assert safe_url(bad) is None, bad
+
+
+# ------------------------------------------------------------ German typography
+
+
+@pytest.mark.parametrize(
+    "source, literal",
+    [
+        ("Bürger*innen und Mitarbeiter*innen", "Bürger*innen und Mitarbeiter*innen"),
+        ("Bürger:innen und Mitarbeiter:innen", "Bürger:innen und Mitarbeiter:innen"),
+        ("Bürger_innen und Mitarbeiter_innen", "Bürger_innen und Mitarbeiter_innen"),
+        ("Kolleg*innen, Nutzer*innen und Bürger*innen", "Kolleg*innen, Nutzer*innen und Bürger*innen"),
+        ("Version 2*3*4", "Version 2*3*4"),
+    ],
+)
+def test_gender_forms_print_literally(source: str, literal: str) -> None:
+    html = render_html(source)
+    assert "<em>" not in html and "<strong>" not in html
+    assert literal in html
+    assert to_plain_text(source) == literal
+    runs = to_blocks(source)[0]["runs"]
+    assert all(not r["emph"] and not r["strong"] for r in runs)
+    assert runs_text(runs) == literal
+
+
+def test_emphasis_still_works_beside_gender_forms() -> None:
+    html = render_html("Für *alle* Bürger*innen gilt **das** Gleiche.")
+    assert "<em>alle</em>" in html
+    assert "<strong>das</strong>" in html
+    assert "Bürger*innen" in html
+    runs = to_blocks("*wichtig* für Mitarbeiter*innen")[0]["runs"]
+    assert runs[0] == {"text": "wichtig", "strong": False, "emph": True, "link": None}
+    assert runs_text(runs) == "wichtig für Mitarbeiter*innen"

@@ -31,6 +31,7 @@ from catalogue.search.meili_backend import (
 httpx = pytest.importorskip("httpx2")  # the SDK's HTTP client
 
 LIVE = "profiles_unit"
+PUBLIC = ("public",)
 PRE, POST = "\ue000", "\ue001"
 
 
@@ -165,8 +166,10 @@ async def test_prepare_creates_the_index_and_sends_the_exact_settings(fake_and_b
     }
     assert settings["searchableAttributes"] == ["title", "keywords", "summary", "lead", "municipalities", "partners",
                                                 "district", "state", "texts"] == SEARCHABLE
-    assert settings["filterableAttributes"] == [*FACETS, "population", "collaboration_since", "published_at", "id"] == FILTERABLE
-    assert settings["sortableAttributes"] == ["published_at", "title_sort"] == SORTABLE
+    assert settings["filterableAttributes"] == [
+        *FACETS, "population", "collaboration_since", "published_at", "id", "status", "owner", "labels"
+    ] == FILTERABLE
+    assert settings["sortableAttributes"] == ["published_at", "title_sort", "updated_at", "created_at"] == SORTABLE
     # "sort" first: newest/title order strictly; without a sort parameter the rule is inactive
     assert settings["rankingRules"] == ["sort", "words", "typo", "proximity", "attribute", "exactness"] == RANKING_RULES
     assert settings["displayedAttributes"] == ["*"]
@@ -256,29 +259,35 @@ def test_filter_strings_for_hostile_values() -> None:
         filters={"state": ['" OR state = "Bayern', "Bayern\\"], "legal_form": ["Verein"]},
         population_min=1_000, population_max=50_000, since_min=2010,
     )
-    assert build_filter(query) == [
+    assert build_filter(query, ["public", 'user:x" OR labels = "reviewers']) == [
+        ['labels = "public"', 'labels = "user:x\\" OR labels = \\"reviewers"'],
         ['state = "\\" OR state = \\"Bayern"', 'state = "Bayern\\\\"'],
         ['legal_form = "Verein"'],
         "population >= 1000",
         "population <= 50000",
         "collaboration_since >= 2010",
     ]
-    assert build_filter(query, skip="state") == [['legal_form = "Verein"'], "population >= 1000",
-                                                 "population <= 50000", "collaboration_since >= 2010"]
+    assert build_filter(query, ["public"], skip="state") == [
+        ['labels = "public"'], ['legal_form = "Verein"'], "population >= 1000", "population <= 50000", "collaboration_since >= 2010"
+    ]
+    with pytest.raises(ValueError):
+        build_filter(query, [])  # no labels: callers answer "nothing" without asking the engine
+    with pytest.raises(TypeError):
+        build_filter(query, "public")  # a lone string is not a list of labels
 
 
 def test_filter_numbers_are_validated_even_if_the_query_was_tampered_with() -> None:
     query = SearchQuery()
     object.__setattr__(query, "population_min", "1 OR 1=1")
     with pytest.raises(ValueError):
-        build_filter(query)
+        build_filter(query, PUBLIC)
     object.__setattr__(query, "population_min", True)
     with pytest.raises(ValueError):
-        build_filter(query)
+        build_filter(query, PUBLIC)
     tampered = SearchQuery()
     object.__setattr__(tampered, "filters", {"state = X) OR (1=1": ("x",)})
     with pytest.raises(ValueError):
-        build_filter(tampered)
+        build_filter(tampered, PUBLIC)
     with pytest.raises(TypeError):
         quote_filter_value(1)  # type: ignore[arg-type]
 
@@ -303,10 +312,11 @@ async def test_search_sends_disjunctive_facet_queries(fake_and_backend) -> None:
     res = await backend.search(SearchQuery(
         q="Bauhof", filters={"state": ["Bayern"], "funding_kinds": ["Eigenmittel"]}, since_max=2020,
         facets=("state", "legal_form", "funding_kinds", "project_status"), page=2, per_page=10,
-    ))
+    ), labels=["public", "user:erika"])
     (body,) = fake.bodies("POST", "multi-search")
     main, by_state, by_funding = body["queries"]
-    both = [['state = "Bayern"'], ['funding_kinds = "Eigenmittel"'], "collaboration_since <= 2020"]
+    labels = ['labels = "public"', 'labels = "user:erika"']
+    both = [labels, ['state = "Bayern"'], ['funding_kinds = "Eigenmittel"'], "collaboration_since <= 2020"]
     assert main["indexUid"] == LIVE and main["q"] == "Bauhof" and main["filter"] == both
     assert main["facets"] == ["legal_form", "project_status"]
     assert (main["page"], main["hitsPerPage"]) == (2, 10)  # page/hitsPerPage: exact totalHits
@@ -315,9 +325,9 @@ async def test_search_sends_disjunctive_facet_queries(fake_and_backend) -> None:
     assert main["highlightPreTag"] == PRE and main["highlightPostTag"] == POST
     assert main["locales"] == ["deu"] and main["matchingStrategy"] == "last"
     assert by_state["facets"] == ["state"] and by_state["hitsPerPage"] == 0 and by_state["q"] == "Bauhof"
-    assert by_state["filter"] == [['funding_kinds = "Eigenmittel"'], "collaboration_since <= 2020"]
+    assert by_state["filter"] == [labels, ['funding_kinds = "Eigenmittel"'], "collaboration_since <= 2020"]
     assert by_funding["facets"] == ["funding_kinds"]
-    assert by_funding["filter"] == [['state = "Bayern"'], "collaboration_since <= 2020"]
+    assert by_funding["filter"] == [labels, ['state = "Bayern"'], "collaboration_since <= 2020"]
     assert res.total == 1 and res.page == 2 and res.per_page == 10
     assert res.facets == {"state": {"Bayern": 3, "Hessen": 1}, "legal_form": {"Verein": 1},
                           "funding_kinds": {"Eigenmittel": 2}, "project_status": {"laufend": 1}}
@@ -331,12 +341,18 @@ async def test_search_sends_disjunctive_facet_queries(fake_and_backend) -> None:
         (Sort.RELEVANCE, "", ["published_at:desc"]),
         (Sort.NEWEST, "Bauhof", ["published_at:desc"]),
         (Sort.TITLE, "Bauhof", ["title_sort:asc"]),
+        (Sort.TITLE_DESC, "", ["title_sort:desc"]),
+        (Sort.UPDATED, "", ["updated_at:desc"]),
+        (Sort.UPDATED_ASC, "Bauhof", ["updated_at:asc"]),
+        (Sort.CREATED, "", ["created_at:desc"]),
+        (Sort.CREATED_ASC, "", ["created_at:asc"]),
+        (Sort.NEWEST_ASC, "", ["published_at:asc"]),
     ],
 )
 async def test_sort_parameter_and_score(fake_and_backend, sort: Sort, q: str, expected: list[str] | None) -> None:
     fake, backend = fake_and_backend
     fake.search_results = [result([hit()])]
-    res = await backend.search(SearchQuery(q=q, sort=sort, facets=()))
+    res = await backend.search(SearchQuery(q=q, sort=sort, facets=()), labels=PUBLIC)
     (body,) = fake.bodies("POST", "multi-search")
     assert body["queries"][0]["sort"] == expected and body["queries"][0]["facets"] is None
     # the protocol: score 0 when the order is not by relevance
@@ -346,9 +362,21 @@ async def test_sort_parameter_and_score(fake_and_backend, sort: Sort, q: str, ex
 @pytest.mark.parametrize("q", ['"', "-", "()", "*", "die und der", '"und" -die'])
 async def test_nothing_searchable_matches_nothing_without_a_request(fake_and_backend, q: str) -> None:
     fake, backend = fake_and_backend
-    res = await backend.search(SearchQuery(q=q))
+    res = await backend.search(SearchQuery(q=q), labels=PUBLIC)
     assert res.total == 0 and res.hits == [] and set(res.facets) == set(FACETS)
     assert fake.requests == []
+
+
+async def test_no_labels_match_nothing_without_a_request(fake_and_backend) -> None:
+    fake, backend = fake_and_backend
+    res = await backend.search(SearchQuery(q="Bauhof"), labels=())
+    assert res.total == 0 and res.hits == []
+    assert await backend.similar_candidates("Bauhof", labels=[], any_of={"state": ["Bayern"]}) == []
+    assert fake.requests == []
+    with pytest.raises(TypeError):
+        await backend.search(SearchQuery(q="Bauhof"), labels="public")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        await backend.search(SearchQuery(q="Bauhof"))  # type: ignore[call-arg]
 
 
 async def test_search_errors_become_search_error(fake_and_backend) -> None:
@@ -358,7 +386,7 @@ async def test_search_errors_become_search_error(fake_and_backend) -> None:
                                                   "type": "invalid_request", "link": ""})
     )
     with pytest.raises(SearchError):
-        await backend.search(SearchQuery(q="Bauhof"))
+        await backend.search(SearchQuery(q="Bauhof"), labels=PUBLIC)
 
 
 # ------------------------------------------------------------------ snippets
@@ -582,16 +610,21 @@ async def test_similar_candidates_any_word_and_filters(fake_and_backend) -> None
         result([hit(id="hessen"), hit(id="glas")]),  # any_of
     ]
     found = await backend.similar_candidates(
-        'Glasfaser und "Rufbus"', any_of={"state": ['Hessen" OR id = "x']}, exclude_ids=['a"b', "c\\"], limit=10
+        'Glasfaser und "Rufbus"', labels=["public", "user:erika"], any_of={"state": ['Hessen" OR id = "x']},
+        filters={"status": ['published" OR status = "draft']}, exclude_ids=['a"b', "c\\"], limit=10
     )
     (body,) = fake.bodies("POST", "multi-search")
     text_q, glas_q, bus_q, any_q = body["queries"]
-    exclude = 'NOT id IN ["a\\"b", "c\\\\"]'
+    must = [
+        ['labels = "public"', 'labels = "user:erika"'],
+        ['status = "published\\" OR status = \\"draft"'],
+        'NOT id IN ["a\\"b", "c\\\\"]',
+    ]
     assert text_q["q"] == "Glasfaser und Rufbus" and text_q["matchingStrategy"] == "frequency"
-    assert text_q["filter"] == [exclude] and text_q["limit"] == 10 and text_q["showRankingScore"] is True
+    assert text_q["filter"] == must and text_q["limit"] == 10 and text_q["showRankingScore"] is True
     assert (glas_q["q"], bus_q["q"]) == ("glasfaser", "rufbus")  # stop word "und" left out
-    assert glas_q["filter"] == [exclude]
-    assert any_q["q"] == "" and any_q["filter"] == [['state = "Hessen\\" OR id = \\"x"'], exclude]
+    assert glas_q["filter"] == must
+    assert any_q["q"] == "" and any_q["filter"] == [['state = "Hessen\\" OR id = \\"x"'], *must]
     scores = {c.document["id"]: c.text_score for c in found}
     assert scores == {"both": 0.9, "rufbus": pytest.approx(0.45), "glas": pytest.approx(0.3), "hessen": 0.0}
     assert [c.document["id"] for c in found] == ["both", "rufbus", "glas", "hessen"]
@@ -600,7 +633,9 @@ async def test_similar_candidates_any_word_and_filters(fake_and_backend) -> None
 
 async def test_similar_candidates_without_words_or_facets(fake_and_backend) -> None:
     fake, backend = fake_and_backend
-    assert await backend.similar_candidates("  -- \"\" ") == []
+    assert await backend.similar_candidates("  -- \"\" ", labels=PUBLIC) == []
     assert fake.requests == []
     with pytest.raises(ValueError):
-        await backend.similar_candidates("Bauhof", any_of={"title = x": ["y"]})
+        await backend.similar_candidates("Bauhof", labels=PUBLIC, any_of={"title = x": ["y"]})
+    with pytest.raises(ValueError):
+        await backend.similar_candidates("Bauhof", labels=PUBLIC, filters={"labels": ["reviewers"]})  # labels only through `labels`
