@@ -164,13 +164,11 @@ def user_set_password(username: str, password_stdin: bool) -> None:
 @click.argument("username")
 def user_deactivate(username: str) -> None:
     """Sperrt einen Benutzer (Anmeldung und Tokens)."""
-    from catalogue.users import get_user
+    from catalogue.users import update_user
 
     async def go() -> None:
         async with storage_only(get_settings()):
-            u = await get_user(username)
-            u.active = False
-            await u.save()
+            u = await update_user(username, active=False)
             click.echo(f"Benutzer {u.username} gesperrt.")
 
     run_async(go)
@@ -282,7 +280,7 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from catalogue.errors import PermissionDenied
-    from catalogue.users import Principal, User
+    from catalogue.users import Principal, find_user
     from importers.runner import ImportRunner, read_paths
 
     console = Console(stderr=True)
@@ -290,7 +288,7 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
     async def go() -> int:
         async with runtime(get_settings()) as rt:
             if username:
-                user = await User.find_one(User.username == username.strip().lower())
+                user = await find_user(username)
                 if user is None or not user.active:
                     _fail(f"Benutzer „{username}“ gibt es nicht oder er ist gesperrt.", 2)
                 actor = Principal(user.username, user.role)
@@ -351,23 +349,58 @@ def export(output: str, fmt: str | None, status: str | None) -> None:
 
     async def go() -> int:
         async with storage_only(get_settings()):
-            query = Profile.find(Profile.status == status) if status else Profile.find_all()
-            profiles = await query.sort("slug").to_list()
-        if fmt == "json":
-            chunks = [export_json(profiles)]
-        else:
-            chunks = iter_ndjson(profiles) if fmt == "ndjson" else iter_csv(profiles)
-        if output == "-":
-            for chunk in chunks:
-                sys.stdout.write(chunk)
-        else:
-            with Path(output).open("w", encoding="utf-8", newline="") as fh:
-                for chunk in chunks:
-                    fh.write(chunk)
-            click.echo(f"{len(profiles)} Profile nach {output} exportiert ({fmt}).", err=True)
-        return len(profiles)
+            if fmt == "json":  # one JSON document: built whole, sorted by slug
+                query = Profile.find(Profile.status == status) if status else Profile.find_all()
+                profiles = await query.sort("slug").to_list()
+                _write(output, [export_json(profiles)])
+                count = len(profiles)
+            else:  # NDJSON and CSV are streamed, 500 profiles at a time, in storage order
+                count = 0
+                out = sys.stdout if output == "-" else Path(output).open("w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in finally
+                try:
+                    first = True
+                    async for chunk in _profile_chunks({"status": status} if status else {}):
+                        lines = iter_ndjson(chunk) if fmt == "ndjson" else iter_csv(chunk)
+                        if fmt == "csv" and not first:
+                            next(lines)  # the header row, once
+                        for line in lines:
+                            out.write(line)
+                        count += len(chunk)
+                        first = False
+                    if fmt == "csv" and first:
+                        out.write(next(iter_csv([])))
+                finally:
+                    if out is not sys.stdout:
+                        out.close()
+        if output != "-":
+            click.echo(f"{count} Profile nach {output} exportiert ({fmt}).", err=True)
+        return count
 
     run_async(go)
+
+
+def _write(output: str, chunks: list[str]) -> None:
+    if output == "-":
+        for chunk in chunks:
+            sys.stdout.write(chunk)
+        return
+    with Path(output).open("w", encoding="utf-8", newline="") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+
+
+async def _profile_chunks(filt: dict[str, Any], size: int = 500):  # noqa: ANN202 - async generator
+    """Stored profiles, streamed from one cursor, as lists of `size` (batch work: a full scan)."""
+    from catalogue.models import Profile
+
+    chunk: list[Any] = []
+    async for doc in Profile.get_pymongo_collection().find(filt, batch_size=size):
+        chunk.append(Profile.model_validate(doc))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _data_path(path: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -10,7 +11,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from pydantic import ValidationError
 
-from catalogue.errors import CatalogueError, pydantic_errors
+from catalogue.errors import CatalogueError, ProfileMoved, pydantic_errors
 
 log = logging.getLogger("leuchtturm.api")
 
@@ -23,6 +24,8 @@ _TITLES = {
     403: "Keine Berechtigung",
     404: "Nicht gefunden",
     405: "Methode nicht erlaubt",
+    301: "Dauerhaft verschoben",
+    308: "Dauerhaft verschoben",
     409: "Konflikt",
     412: "Das Profil wurde inzwischen geändert",
     413: "Anfrage zu groß",
@@ -77,6 +80,23 @@ def handle_catalogue_error(request: Request, exc: CatalogueError) -> Response:
         errors=exc.errors or None,
         headers=headers,
         **extra,
+    )
+
+
+def moved_location(path: str, old_slug: str, new_slug: str) -> str:
+    """`path` with the profile's old slug replaced by the new one (also in `/profiles/old.pdf`)."""
+    return re.sub(rf"(/profiles/){re.escape(old_slug)}(?=/|\.pdf$|$)", lambda m: m.group(1) + new_slug, path, count=1)
+
+
+def handle_moved(request: Request, exc: ProfileMoved) -> Response:
+    """An old slug: 301 to the same resource under the current slug (308 for writes, which keeps the method)."""
+    location = moved_location(request.url.path, exc.old_slug, exc.new_slug)
+    if request.url.query:
+        location += "?" + request.url.query
+    status = 301 if request.method in ("GET", "HEAD") else 308
+    return problem(
+        status, exc.detail, title=exc.title, type_slug=exc.type_slug, instance=request.url.path,
+        headers={"Location": location}, location=location,
     )
 
 
@@ -144,6 +164,7 @@ def _for_browsers(handler: Any) -> Any:
 
 
 EXCEPTION_HANDLERS = {
+    ProfileMoved: handle_moved,  # a redirect for browsers and machines alike
     CatalogueError: _for_browsers(handle_catalogue_error),
     ValidationError: _for_browsers(handle_pydantic_error),
     HTTPException: _for_browsers(handle_http_exception),

@@ -92,6 +92,11 @@ class TransitionIn(BaseModel):
     comment: str | None = Field(default=None, max_length=5000)
 
 
+class SlugIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    slug: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]{0,99}$", description="Der neue Slug")
+
+
 class VersionOut(BaseModel):
     number: int
     at: datetime

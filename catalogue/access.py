@@ -29,9 +29,10 @@ class Action(StrEnum):
     IMPORT_PUBLISHED = "import_published"
     MANAGE_USERS = "manage_users"
     REVIEW_QUEUE = "review_queue"
+    RENAME = "rename"  # give a profile a new slug
 
 
-REVIEW_ACTIONS = {Action.PUBLISH, Action.RETURN, Action.ARCHIVE, Action.RESTORE, Action.IMPORT_PUBLISHED, Action.REVIEW_QUEUE}
+REVIEW_ACTIONS = {Action.PUBLISH, Action.RETURN, Action.ARCHIVE, Action.RESTORE, Action.IMPORT_PUBLISHED, Action.REVIEW_QUEUE, Action.RENAME}
 
 
 def allowed(

@@ -7,6 +7,20 @@ commands while the server runs) find it there and connect to it instead of
 starting a second one. The child is bound to its parent three ways: we stop
 it on shutdown, the kernel sends it SIGTERM when the parent dies
 (PR_SET_PDEATHSIG), and the Go program exits when its parent changes.
+
+Once it answers, the starter records where its SQLite files are inside the
+store itself (database `leuchtturm_store`, document `instance`), so every
+client – also one that was only given a URL, like the test suite's app –
+finds them: for the `_id` indexes below and for the store's write lock
+(`catalogue.atomic`), which lives next to them.
+
+FerretDB 1.24 looks documents up by `_id` with
+`WHERE _ferretdb_sjson->'$._id' = ?` (internal/backends/sqlite/collection.go,
+metadata.IDColumn), but its own unique `_id` index is built on
+`_ferretdb_sjson->"_id"`, an expression SQLite does not match, so every
+lookup scans the table. `ensure_id_indexes` adds an index on exactly the
+queried expression to every collection table; FerretDB does not list it and
+otherwise ignores it, and it goes when the table is dropped.
 """
 
 from __future__ import annotations
@@ -14,14 +28,17 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import logging
 import os
 import select
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +48,13 @@ from pymongo.errors import PyMongoError
 STATE_FILE = "ferretdb.json"
 START_TIMEOUT = 30.0
 PR_SET_PDEATHSIG = 1
+INSTANCE_DB = "leuchtturm_store"
+INSTANCE_COLLECTION = "instance"
+# The expression FerretDB 1.24.2 queries for `_id` (metadata.IDColumn), verbatim.
+ID_EXPRESSION = "_ferretdb_sjson->'$._id'"
+ID_INDEX_SUFFIX = "_leuchtturm_id_expr"
+
+log = logging.getLogger("leuchtturm.store")
 
 
 class EmbeddedStoreError(RuntimeError):
@@ -126,6 +150,8 @@ class EmbeddedFerretDB:
                 self.stop()
                 raise EmbeddedStoreError(f"FerretDB did not answer a ping; see {self.log_path}")
             time.sleep(0.05)
+        record_instance(self.uri, self.db_dir)
+        ensure_id_indexes(self.db_dir)
         self._write_state()
         return self.uri
 
@@ -181,6 +207,80 @@ class EmbeddedFerretDB:
             state = json.loads(self.state_path.read_text())
             if proc is None or state.get("pid") == proc.pid:
                 self.state_path.unlink()
+
+
+def record_instance(uri: str, db_dir: Path) -> None:
+    """Record in the store where its SQLite files are (read back by `instance_info`)."""
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        client[INSTANCE_DB][INSTANCE_COLLECTION].replace_one(
+            {"_id": "ferretdb"},
+            {"data_dir": str(db_dir.resolve()), "pid": os.getpid(), "started_at": datetime.now(UTC)},
+            upsert=True,
+        )
+    finally:
+        client.close()
+
+
+async def instance_info(client) -> Path | None:  # noqa: ANN001 - an AsyncMongoClient
+    """The SQLite directory of the FerretDB behind `client`, if it was started by us on this machine."""
+    doc = await client[INSTANCE_DB][INSTANCE_COLLECTION].find_one({"_id": "ferretdb"})
+    if not doc or not doc.get("data_dir"):
+        return None
+    path = Path(doc["data_dir"])
+    return path if (path / f"{INSTANCE_DB}.sqlite").exists() else None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ensure_id_indexes(db_dir: Path, databases: list[str] | None = None) -> list[str]:
+    """Index `_id` on the expression FerretDB queries, in every collection table; returns the indexes created.
+
+    `databases` limits it to those databases (default: every database file
+    in `db_dir`). Idempotent; safe while FerretDB runs (SQLite locking; our
+    connection waits up to 30 s for a busy database).
+    """
+    files = [db_dir / f"{name}.sqlite" for name in databases] if databases is not None else sorted(db_dir.glob("*.sqlite"))
+    created: list[str] = []
+    for path in files:
+        if not path.exists():
+            continue
+        con = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        try:
+            try:
+                tables = [row[0] for row in con.execute("SELECT table_name FROM _ferretdb_collections")]
+            except sqlite3.OperationalError:
+                continue  # not (yet) a FerretDB database
+            existing = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+            present = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            for table in tables:
+                name = table + ID_INDEX_SUFFIX
+                if name in existing or table not in present:
+                    continue
+                con.execute(f"CREATE INDEX IF NOT EXISTS {_quote(name)} ON {_quote(table)} ({ID_EXPRESSION})")
+                created.append(f"{path.stem}.{name}")
+        finally:
+            con.close()
+    if created:
+        log.info("indexed _id in %d FerretDB tables", len(created))
+    return created
+
+
+def id_lookup_plan(db_dir: Path, database: str, collection: str) -> str:
+    """SQLite's plan for FerretDB's `_id` lookup in one collection (for tests and diagnostics)."""
+    con = sqlite3.connect(str(db_dir / f"{database}.sqlite"), timeout=30)
+    try:
+        row = con.execute("SELECT table_name FROM _ferretdb_collections WHERE name = ?", (collection,)).fetchone()
+        if row is None:
+            raise LookupError(f"no collection {database}.{collection}")
+        plan = con.execute(
+            f"EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM {_quote(row[0])} WHERE {ID_EXPRESSION} = ?", ('"x"',)
+        ).fetchall()
+        return "; ".join(str(r[-1]) for r in plan)
+    finally:
+        con.close()
 
 
 def find_running(data_dir: Path) -> str | None:

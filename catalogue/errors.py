@@ -54,6 +54,19 @@ class InvalidTransition(Conflict):
     type_slug = "invalid-transition"
 
 
+class ProfileMoved(CatalogueError):
+    """The profile was asked for by an old slug; it answers with a permanent redirect to the current one."""
+
+    status = 301
+    title = "Dauerhaft verschoben"
+    type_slug = "moved"
+
+    def __init__(self, old_slug: str, new_slug: str) -> None:
+        super().__init__(f"Das Profil „{old_slug}“ heißt jetzt „{new_slug}“.", old_slug=old_slug, new_slug=new_slug)
+        self.old_slug = old_slug
+        self.new_slug = new_slug
+
+
 class Gone(CatalogueError):
     status = 410
     title = "Vorschau abgelaufen"

@@ -4,6 +4,12 @@
 the brief, validated, with unknown fields rejected. `Profile` is the stored
 Beanie document: content plus slug, editorial state, ownership, provenance
 and timestamps. Related data is embedded (FerretDB has no $lookup).
+
+Request paths read the store by `_id` only (FerretDB 1.24 scans a whole
+collection for any other filter), so everything a request looks up has its
+key as `_id`: `ProfileSlug` (slug → profile id, old slugs kept as
+redirects), `ProfileVersion` (profile id + zero-padded number), counters by
+name.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from beanie import Document, Indexed
+from beanie import Document, Indexed, PydanticObjectId
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -187,7 +193,12 @@ class FieldChange(BaseModel):
 
 
 class VersionEntry(BaseModel):
-    """One step in a profile's history; embedded so a write and its history entry are one atomic update."""
+    """One step in a profile's history.
+
+    The newest one travels inside the profile (`Profile.last_change`), so a
+    write and its history entry are one atomic document write; every entry
+    is also stored as a `ProfileVersion` read by key.
+    """
 
     number: int
     at: datetime = Field(default_factory=utcnow)
@@ -215,7 +226,7 @@ class Profile(Document, ProfileContent):
     provenance: Provenance | None = None
     review_comments: list[ReviewComment] = Field(default_factory=list)
     version: int = 0
-    history: list[VersionEntry] = Field(default_factory=list)
+    last_change: VersionEntry | None = None  # the entry of `version`; older ones are ProfileVersion documents
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     published_at: datetime | None = None
@@ -223,7 +234,10 @@ class Profile(Document, ProfileContent):
 
     class Settings:
         name = "profiles"
-        use_revision = True
+        # revision_id is the ETag; catalogue.profiles writes it with a compare-and-set
+        # through catalogue.atomic (Beanie's own check would filter on {_id, revision_id},
+        # which FerretDB neither pushes down nor applies atomically).
+        use_revision = False
         indexes = [
             IndexModel([("status", ASCENDING), ("updated_at", DESCENDING)], name="status_updated"),
             IndexModel([("state", ASCENDING)], name="state"),
@@ -244,6 +258,52 @@ class Profile(Document, ProfileContent):
 
     def content(self) -> ProfileContent:
         return ProfileContent.model_validate(self.model_dump(include=set(CONTENT_FIELDS)))
+
+
+def version_key(profile_id: Any, number: int) -> str:
+    """`_id` of a ProfileVersion: the profile id and the number, zero-padded so keys sort."""
+    return f"{profile_id}:{int(number):08d}"
+
+
+class ProfileVersion(Document):
+    """One history entry of a profile (collection `profile_versions`), with the state after it.
+
+    `state` is the profile's content, status, slug and confirmation after this
+    version, so a diff between any two versions reads exactly two keys.
+    """
+
+    id: str  # type: ignore[assignment]  # version_key(profile_id, number)
+    profile_id: str
+    number: int
+    at: datetime = Field(default_factory=utcnow)
+    by: str
+    action: str
+    comment: str | None = None
+    changes: list[FieldChange] = Field(default_factory=list)
+    state: dict[str, Any] = Field(default_factory=dict)
+
+    class Settings:
+        name = "profile_versions"
+
+    def entry(self) -> VersionEntry:
+        return VersionEntry(number=self.number, at=self.at, by=self.by, action=self.action, comment=self.comment, changes=self.changes)
+
+
+class ProfileSlug(Document):
+    """A slug and the profile it names (collection `profile_slugs`, `_id` = the slug).
+
+    Inserting it reserves the slug (the unique `_id` decides between
+    concurrent creators). When a profile gets a new slug the old document
+    stays, so old links answer with a redirect, and no other profile can
+    take the old slug.
+    """
+
+    id: str  # type: ignore[assignment]  # the slug
+    profile_id: PydanticObjectId
+    reserved_at: datetime = Field(default_factory=utcnow)
+
+    class Settings:
+        name = "profile_slugs"
 
 
 class OutboxEntry(Document):
@@ -273,9 +333,9 @@ class OutboxEntry(Document):
 
 
 class Counter(Document):
-    """Named monotonically increasing counters (collection `counters`)."""
+    """Named monotonically increasing counters (collection `counters`, `_id` = the name)."""
 
-    name: Indexed(str, unique=True)  # type: ignore[valid-type]
+    id: str  # type: ignore[assignment]
     value: int = 0
 
     class Settings:
@@ -284,14 +344,11 @@ class Counter(Document):
 
 async def next_sequence(name: str) -> int:
     """Atomically increment and return the counter `name`."""
-    from pymongo import ReturnDocument
+    return await reserve_sequence(name, 1)
 
-    collection = Counter.get_pymongo_collection()
-    doc = await collection.find_one_and_update(
-        {"name": name},
-        {"$inc": {"value": 1}},
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
-    )
-    assert doc is not None  # upsert=True always returns the document
-    return int(doc["value"])
+
+async def reserve_sequence(name: str, n: int) -> int:
+    """Atomically advance the counter `name` by `n`; returns the last number of the reserved block."""
+    from catalogue import atomic
+
+    return await atomic.increment(Counter.get_pymongo_collection(), str(name), "value", int(n))

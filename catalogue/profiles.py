@@ -1,28 +1,35 @@
 """The profile lifecycle: create, edit, submit, publish, return, archive, restore.
 
-Every edit and state change appends a VersionEntry (who, when, which fields
-changed, old and new values) to the profile's embedded history in the same
-atomic document write, and announces the change in the search outbox.
-Optimistic concurrency uses Beanie's revision id, exposed as ETag.
+Every edit and state change records a VersionEntry (who, when, which fields
+changed, old and new values) in the profile (`last_change`) in the same
+atomic document write, keeps every entry as a keyed `ProfileVersion`
+(catalogue/history.py), and announces the change in the search outbox.
+
+Reads go by `_id` only: a slug is a key document (`ProfileSlug`, old slugs
+answer `ProfileMoved`), the profile is read by its id. Writes are a
+compare-and-set on the profile's revision id (the ETag) through
+`catalogue.atomic`: a stale If-Match gives 412; without one a lost race is
+retried on the new state.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
 from uuid import UUID, uuid4
 
 from beanie import PydanticObjectId
-from beanie.exceptions import RevisionIdWasChanged
 from bson import Binary
 from pydantic import ValidationError
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from catalogue import outbox
+from catalogue import atomic, outbox
+from catalogue import history as version_store
 from catalogue.access import Action, allowed
 from catalogue.errors import (
     CatalogueError,
@@ -32,19 +39,21 @@ from catalogue.errors import (
     PermissionDenied,
     PreconditionFailed,
     PreconditionRequired,
+    ProfileMoved,
     ValidationFailed,
     pydantic_errors,
 )
 from catalogue.models import (
     CONTENT_FIELDS,
-    Counter,
     FieldChange,
     OutboxEntry,
     Profile,
     ProfileContent,
+    ProfileSlug,
     Provenance,
     ReviewComment,
     VersionEntry,
+    reserve_sequence,
     utcnow,
 )
 from catalogue.slugs import slug_candidates
@@ -103,19 +112,6 @@ def validate_content(data: Any) -> ProfileContent:
         ) from exc
 
 
-def snapshot_at(profile: Profile, number: int) -> dict[str, Any]:
-    """The profile's content and status as of version `number`, by replaying its history."""
-    if number < 1 or number > profile.version:
-        raise NotFound(f"Version {number} gibt es nicht (vorhanden: 1–{profile.version}).")
-    state: dict[str, Any] = {}
-    for entry in profile.history:
-        if entry.number > number:
-            break
-        for change in entry.changes:
-            state[change.field] = copy.deepcopy(change.new)
-    return state
-
-
 def etag(profile: Profile) -> str:
     return f'"{profile.revision_id}"'
 
@@ -145,7 +141,9 @@ class ProfileService:
     # ------------------------------------------------------------ reads
 
     async def find(self, slug: str) -> Profile:
-        profile = await Profile.find_one(Profile.slug == str(slug))
+        """The profile a slug names (also an old slug): two reads by `_id`, the slug key and the profile."""
+        profile_id = await resolve_slug(slug)
+        profile = await Profile.get(profile_id) if profile_id is not None else None
         if profile is None:
             raise NotFound(f"Es gibt kein Profil „{slug}“.")
         return profile
@@ -155,6 +153,8 @@ class ProfileService:
         if not allowed(actor, Action.VIEW, owner=profile.owner, status=profile.status):
             # Do not reveal unpublished profiles to those who may not see them.
             raise NotFound(f"Es gibt kein Profil „{slug}“.")
+        if profile.slug != slug:
+            raise ProfileMoved(slug, profile.slug)
         return profile
 
     # ------------------------------------------------------------ writes
@@ -183,12 +183,14 @@ class ProfileService:
         profile_id = PydanticObjectId()
         candidates = [slug] if slug else slug_candidates(content.title, content.lead.name if content.lead else None)
         for candidate in candidates:
-            if await Profile.find_one(Profile.slug == candidate):
+            if not await reserve_slug(candidate, profile_id):
                 if slug:
                     raise ValidationFailed(f"Der Slug „{slug}“ ist schon vergeben.", errors=[{"field": "slug", "message": "schon vergeben"}])
                 continue
+            entry = VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes)
             profile = Profile(
                 id=profile_id,
+                revision_id=uuid4(),
                 slug=candidate,
                 status=status,
                 owner=actor.username,
@@ -197,16 +199,19 @@ class ProfileService:
                 updated_at=now,
                 published_at=now if status == S.PUBLISHED else None,
                 version=1,
-                history=[VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes)],
+                last_change=entry,
                 **content.model_dump(),
             )
             await outbox.enqueue(str(profile_id), candidate, version=profile.version)
             try:
-                await profile.insert()
+                await Profile.get_pymongo_collection().insert_one(_to_db(profile))
             except DuplicateKeyError:
+                # A profile without a slug key holds this slug (a database that was never migrated): give the key back.
+                await atomic.delete_if(ProfileSlug.get_pymongo_collection(), candidate, {"profile_id": profile_id})
                 if slug:
                     raise ValidationFailed(f"Der Slug „{slug}“ ist schon vergeben.") from None
-                continue  # someone took this slug a moment ago
+                continue
+            await version_store.store(profile_id, entry, state_of(profile))
             self._on_change()
             return profile
         raise AssertionError("unreachable")  # pragma: no cover
@@ -231,55 +236,61 @@ class ProfileService:
         new `status` (only draft or published; publishing needs the
         IMPORT_PUBLISHED permission) recorded in the same history entry.
         """
-        profile = await self.get(slug, actor)
-        if not allowed(actor, Action.EDIT, owner=profile.owner, status=profile.status):
-            if profile.status != S.DRAFT and profile.owner == actor.username:
-                raise InvalidTransition("Eingereichte oder veröffentlichte Profile kann nur die Katalogredaktion ändern.")
-            raise PermissionDenied("Sie dürfen dieses Profil nicht bearbeiten.")
-        if profile.status == S.ARCHIVED:
-            raise InvalidTransition("Archivierte Profile müssen erst wiederhergestellt werden.")
-        _check_if_match(profile, if_match, require_if_match)
-        current = content_dict(profile)
-        if partial:
-            if not isinstance(data, dict):
-                raise ValidationFailed("Die Änderung muss ein JSON-Objekt sein.")
-            merged = merge_patch(current, data)
-        else:
-            merged = data
-        new_content = validate_content(merged)
-        new = new_content.model_dump(mode="json")
-        changes = diff_content(current, new)
-        if status is not None and status != profile.status:
-            if status not in (S.DRAFT, S.PUBLISHED):
-                raise ValidationFailed("Beim Import sind nur die Status Entwurf und veröffentlicht möglich.")
-            if status == S.PUBLISHED and not allowed(actor, Action.IMPORT_PUBLISHED):
-                raise PermissionDenied("Nur die Katalogredaktion darf Profile direkt veröffentlichen.")
-            changes.append(FieldChange(field="status", old=profile.status.value, new=status.value))
-        if not changes:
-            return profile
-        for name in CONTENT_FIELDS:
-            setattr(profile, name, getattr(new_content, name))
-        if status is not None and status != profile.status:
-            profile.status = status
-            if status == S.PUBLISHED:
-                profile.published_at = utcnow()
-        if provenance is not None:
-            profile.provenance = provenance
-        profile.refresh_derived()
-        self._append_history(profile, actor, action, changes)
-        await self._write(profile)
-        return profile
+
+        def check(profile: Profile) -> None:
+            if not allowed(actor, Action.EDIT, owner=profile.owner, status=profile.status):
+                if profile.status != S.DRAFT and profile.owner == actor.username:
+                    raise InvalidTransition("Eingereichte oder veröffentlichte Profile kann nur die Katalogredaktion ändern.")
+                raise PermissionDenied("Sie dürfen dieses Profil nicht bearbeiten.")
+            if profile.status == S.ARCHIVED:
+                raise InvalidTransition("Archivierte Profile müssen erst wiederhergestellt werden.")
+
+        def apply(profile: Profile) -> _Step | None:
+            current = content_dict(profile)
+            if partial:
+                if not isinstance(data, dict):
+                    raise ValidationFailed("Die Änderung muss ein JSON-Objekt sein.")
+                merged = merge_patch(current, data)
+            else:
+                merged = data
+            new_content = validate_content(merged)
+            new = new_content.model_dump(mode="json")
+            changes = diff_content(current, new)
+            if status is not None and status != profile.status:
+                if status not in (S.DRAFT, S.PUBLISHED):
+                    raise ValidationFailed("Beim Import sind nur die Status Entwurf und veröffentlicht möglich.")
+                if status == S.PUBLISHED and not allowed(actor, Action.IMPORT_PUBLISHED):
+                    raise PermissionDenied("Nur die Katalogredaktion darf Profile direkt veröffentlichen.")
+                changes.append(FieldChange(field="status", old=profile.status.value, new=status.value))
+            if not changes:
+                return None
+            for name in CONTENT_FIELDS:
+                setattr(profile, name, getattr(new_content, name))
+            if status is not None and status != profile.status:
+                profile.status = status
+                if status == S.PUBLISHED:
+                    profile.published_at = utcnow()
+            if provenance is not None:
+                profile.provenance = provenance
+            profile.refresh_derived()
+            return _Step(action, changes)
+
+        return await self._change(slug, actor, if_match=if_match, require_if_match=require_if_match, check=check, apply=apply)
 
     async def create_many(self, items: Sequence[NewProfile], actor: Principal, *, action: str = "import") -> BulkCreateResult:
-        """Create many profiles with two bulk writes (for imports).
+        """Create many profiles with a few bulk writes (for imports).
 
         Each item comes with the slug to use (the caller has checked it is
-        free). One `$inc` reserves a block of outbox sequence numbers, the
-        outbox entries go in with one insert_many *before* the profiles (as
-        in `create`), then the profiles with one unordered insert_many. An
-        item whose slug was taken meanwhile is retried through `create`
-        (next free slug, or a ValidationFailed for a fixed slug), so one
-        clash never fails the others. Results are in the order of `items`.
+        free). The slugs are reserved with one unordered insert of their key
+        documents; one `$inc` reserves a block of outbox sequence numbers and
+        the outbox entries go in with one insert_many *before* the profiles
+        (as in `create`), then the profiles with one unordered insert_many,
+        then their first version documents. An item whose slug was taken
+        meanwhile is retried through `create` (next free slug, or a
+        ValidationFailed for a fixed slug), so one clash never fails the
+        others. An item whose id and slug key exist from an earlier,
+        interrupted run (ids chosen by the caller) counts as created.
+        Results are in the order of `items`.
         """
         if not items:
             return BulkCreateResult([], None)
@@ -307,29 +318,51 @@ class ProfileService:
                 published_at=now if item.status == S.PUBLISHED else None,
                 confirmed_at=None,
                 version=1,
-                history=[VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes)],
+                last_change=VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes),
                 **{name: getattr(item.content, name) for name in CONTENT_FIELDS},
             )
             profile.refresh_derived()
             profiles.append(profile)
-        last = await reserve_sequence("outbox", len(profiles))
-        first = last - len(profiles) + 1
-        await OutboxEntry.get_pymongo_collection().insert_many(
-            [
-                {"seq": first + n, "profile_id": str(p.id), "slug": p.slug, "op": "upsert", "version": p.version, "created_at": now,
-                 "attempts": 0, "next_attempt_at": now, "last_error": None, "done": False}
-                for n, p in enumerate(profiles)
-            ],
-            ordered=True,
-        )
-        failed: set[int] = set()
-        try:
-            await Profile.get_pymongo_collection().insert_many([_to_db(p) for p in profiles], ordered=False)
-        except BulkWriteError as exc:
-            for err in exc.details.get("writeErrors", []):
-                if err.get("code") != 11000:
-                    raise
-                failed.add(int(err["index"]))
+
+        # 1. Reserve the slugs; a clash sends the item through `create`.
+        failed = await _reserve_slugs([(p.slug, p.id) for p in profiles], now)
+        writing = [n for n in range(len(profiles)) if n not in failed]
+        # 2. Announce them in the outbox, before the profiles exist.
+        seqs: tuple[int, int] | None = None
+        if writing:
+            last = await reserve_sequence("outbox", len(writing))
+            first = last - len(writing) + 1
+            seqs = (first, last)
+            await OutboxEntry.get_pymongo_collection().insert_many(
+                [
+                    {"seq": first + k, "profile_id": str(profiles[n].id), "slug": profiles[n].slug, "op": "upsert", "version": profiles[n].version,
+                     "created_at": now,
+                     "attempts": 0, "next_attempt_at": now, "last_error": None, "done": False}
+                    for k, n in enumerate(writing)
+                ],
+                ordered=True,
+            )
+            # 3. The profiles.
+            try:
+                await Profile.get_pymongo_collection().insert_many([_to_db(profiles[n]) for n in writing], ordered=False)
+            except BulkWriteError as exc:
+                clashes = []
+                for err in exc.details.get("writeErrors", []):
+                    if err.get("code") != 11000:
+                        raise
+                    clashes.append(writing[int(err["index"])])
+                for n in clashes:
+                    if await Profile.get_pymongo_collection().find_one({"_id": profiles[n].id}, {"_id": 1}) is not None:
+                        continue  # written by an earlier, interrupted run with the same id
+                    # The slug belongs to a profile without a key (never migrated): give the key back.
+                    await atomic.delete_if(ProfileSlug.get_pymongo_collection(), profiles[n].slug, {"profile_id": profiles[n].id})
+                    failed.add(n)
+            # 4. Their first versions.
+            await version_store.store_many(
+                version_store.version_document(profiles[n].id, profiles[n].last_change, state_of(profiles[n]))  # type: ignore[arg-type]
+                for n in writing
+                if n not in failed
+            )
         out: list[Profile | CatalogueError] = []
         for n, (item, profile) in enumerate(zip(items, profiles, strict=True)):
             if n not in failed:
@@ -345,7 +378,7 @@ class ProfileService:
             except CatalogueError as exc:
                 out.append(exc)
         self._on_change()
-        return BulkCreateResult(out, (first, last))
+        return BulkCreateResult(out, seqs)
 
     async def transition(
         self,
@@ -358,49 +391,86 @@ class ProfileService:
     ) -> Profile:
         if action not in TRANSITIONS:
             raise ValidationFailed(f"Unbekannte Aktion {action}.")
-        profile = await self.get(slug, actor)
-        if not allowed(actor, action, owner=profile.owner, status=profile.status):
-            raise PermissionDenied(f"Sie dürfen dieses Profil nicht {TRANSITION_LABELS[action]}.")
         sources, target = TRANSITIONS[action]
-        if profile.status not in sources:
-            raise InvalidTransition(
-                f"Ein Profil im Status „{profile.status.value}“ kann man nicht {TRANSITION_LABELS[action]}.",
-                current_status=profile.status.value,
-            )
-        _check_if_match(profile, if_match, required=False)
         comment = (comment or "").strip() or None
-        if action == Action.RETURN and not comment:
-            raise ValidationFailed(
-                "Bitte begründen Sie die Rückgabe mit einem Kommentar.",
-                errors=[{"field": "comment", "message": "Pflichtfeld fehlt"}],
-            )
-        if comment and len(comment) > 5000:
-            raise ValidationFailed("Der Kommentar ist zu lang.", errors=[{"field": "comment", "message": "höchstens 5000 Zeichen"}])
-        old = profile.status
-        profile.status = target
-        now = utcnow()
-        if target == S.PUBLISHED:
-            profile.published_at = now
-        if comment:
-            profile.review_comments.append(ReviewComment(at=now, by=actor.username, text=comment))
-        self._append_history(
-            profile, actor, action.value, [FieldChange(field="status", old=old.value, new=target.value)], comment=comment
-        )
-        await self._write(profile)
-        return profile
+
+        def check(profile: Profile) -> None:
+            # Someone who could take this step from the right state learns that the state is wrong (409),
+            # e.g. the owner whose concurrent submit lost; everyone else gets 403.
+            could = any(allowed(actor, action, owner=profile.owner, status=source) for source in sources)
+            if not could or (profile.status in sources and not allowed(actor, action, owner=profile.owner, status=profile.status)):
+                raise PermissionDenied(f"Sie dürfen dieses Profil nicht {TRANSITION_LABELS[action]}.")
+            if profile.status not in sources:
+                raise InvalidTransition(
+                    f"Ein Profil im Status „{profile.status.value}“ kann man nicht {TRANSITION_LABELS[action]}.",
+                    current_status=profile.status.value,
+                )
+
+        def apply(profile: Profile) -> _Step:
+            if action == Action.RETURN and not comment:
+                raise ValidationFailed(
+                    "Bitte begründen Sie die Rückgabe mit einem Kommentar.",
+                    errors=[{"field": "comment", "message": "Pflichtfeld fehlt"}],
+                )
+            if comment and len(comment) > 5000:
+                raise ValidationFailed("Der Kommentar ist zu lang.", errors=[{"field": "comment", "message": "höchstens 5000 Zeichen"}])
+            old = profile.status
+            profile.status = target
+            now = utcnow()
+            if target == S.PUBLISHED:
+                profile.published_at = now
+            if comment:
+                profile.review_comments.append(ReviewComment(at=now, by=actor.username, text=comment))
+            return _Step(action.value, [FieldChange(field="status", old=old.value, new=target.value)], comment)
+
+        return await self._change(slug, actor, if_match=if_match, require_if_match=False, check=check, apply=apply)
 
     async def confirm(self, slug: str, actor: Principal) -> Profile:
         """The owner confirms the profile is still accurate."""
+
+        def check(profile: Profile) -> None:
+            if not allowed(actor, Action.CONFIRM, owner=profile.owner, status=profile.status):
+                raise PermissionDenied("Nur die Verantwortlichen des Profils können es bestätigen.")
+
+        def apply(profile: Profile) -> _Step:
+            old = profile.confirmed_at.isoformat() if profile.confirmed_at else None
+            profile.confirmed_at = utcnow()
+            return _Step("confirm", [FieldChange(field="confirmed_at", old=old, new=profile.confirmed_at.isoformat())])
+
+        return await self._change(slug, actor, if_match=None, require_if_match=False, check=check, apply=apply)
+
+    async def change_slug(self, slug: str, new_slug: str, actor: Principal, *, if_match: str | None = None) -> Profile:
+        """Give a profile a new slug (editorial office). The old slug stays reserved and answers with a redirect."""
+        new_slug = str(new_slug or "").strip()
+        if not SLUG_RE.fullmatch(new_slug):
+            raise ValidationFailed(
+                "Ungültiger Slug.",
+                errors=[{"field": "slug", "message": "1–100 Zeichen: Kleinbuchstaben a–z, Ziffern und Bindestriche, am Anfang ein Buchstabe oder eine Ziffer"}],
+            )
         profile = await self.get(slug, actor)
-        if not allowed(actor, Action.CONFIRM, owner=profile.owner, status=profile.status):
-            raise PermissionDenied("Nur die Verantwortlichen des Profils können es bestätigen.")
-        old = profile.confirmed_at.isoformat() if profile.confirmed_at else None
-        profile.confirmed_at = utcnow()
-        self._append_history(profile, actor, "confirm", [FieldChange(field="confirmed_at", old=old, new=profile.confirmed_at.isoformat())])
-        await self._write(profile)
-        return profile
+        if not allowed(actor, Action.RENAME, owner=profile.owner, status=profile.status):
+            raise PermissionDenied("Den Slug eines Profils ändert nur die Katalogredaktion.")
+        if new_slug == profile.slug:
+            return profile
+        if not await reserve_slug(new_slug, profile.id):  # type: ignore[arg-type]
+            raise ValidationFailed(f"Der Slug „{new_slug}“ ist schon vergeben.", errors=[{"field": "slug", "message": "schon vergeben"}])
+
+        def check(p: Profile) -> None:
+            if not allowed(actor, Action.RENAME, owner=p.owner, status=p.status):
+                raise PermissionDenied("Den Slug eines Profils ändert nur die Katalogredaktion.")
+
+        def apply(p: Profile) -> _Step | None:
+            if p.slug == new_slug:
+                return None
+            old, p.slug = p.slug, new_slug
+            return _Step("rename", [FieldChange(field="slug", old=old, new=new_slug)])
+
+        return await self._change(profile.slug, actor, if_match=if_match, require_if_match=False, check=check, apply=apply)
+
+    # ------------------------------------------------------------ history
 
     async def history(self, slug: str, actor: Principal | None) -> Profile:
+        """The profile, if `actor` may see its history."""
         profile = await self.get(slug, actor)
         if actor is None:
             raise NotAuthenticated("Die Versionsgeschichte sehen nur angemeldete Verantwortliche und die Katalogredaktion.")
@@ -408,32 +478,192 @@ class ProfileService:
             raise PermissionDenied("Die Versionsgeschichte sehen nur Verantwortliche und die Katalogredaktion.")
         return profile
 
+    async def versions(self, profile: Profile, *, page: int = 1, per_page: int = version_store.PAGE_SIZE) -> list[VersionEntry]:
+        """One page of the history, newest first (reads only that page's keys)."""
+        return await version_store.entries(profile, version_store.page_numbers(profile.version, page, per_page))
+
+    async def version_state(self, profile: Profile, number: int) -> dict[str, Any]:
+        """The profile's content and state as of version `number`."""
+        if number < 1 or number > profile.version:
+            raise NotFound(f"Version {number} gibt es nicht (vorhanden: 1–{profile.version}).")
+        state = await version_store.state_at(profile, number, state_of(profile))
+        if state is None:
+            raise NotFound(f"Version {number} ist nicht gespeichert.")
+        return state
+
     async def diff(self, slug: str, a: int, b: int, actor: Principal | None) -> list[FieldChange]:
         profile = await self.history(slug, actor)
-        old, new = snapshot_at(profile, a), snapshot_at(profile, b)
+        old, new = await self.version_state(profile, a), await self.version_state(profile, b)
         fields = list(dict.fromkeys([*old, *new]))
         return diff_content(old, new, fields)
 
     # ------------------------------------------------------------ helpers
 
     @staticmethod
-    def _append_history(profile: Profile, actor: Principal, action: str, changes: list[FieldChange], comment: str | None = None) -> None:
+    def _append_history(profile: Profile, actor: Principal, step: _Step) -> None:
         now = utcnow()
         profile.version += 1
         profile.updated_at = now
-        profile.history.append(
-            VersionEntry(number=profile.version, at=now, by=actor.username, action=action, comment=comment, changes=changes)
+        profile.last_change = VersionEntry(
+            number=profile.version, at=now, by=actor.username, action=step.action, comment=step.comment, changes=step.changes
         )
 
-    async def _write(self, profile: Profile) -> None:
+    async def _change(
+        self,
+        slug: str,
+        actor: Principal,
+        *,
+        if_match: str | None,
+        require_if_match: bool,
+        check: Callable[[Profile], None],
+        apply: Callable[[Profile], _Step | None],
+    ) -> Profile:
+        """Read, check, change and write one profile with a compare-and-set on its revision.
+
+        `check` raises when the actor may not act on the profile as it is;
+        `apply` changes the profile and returns what to record (None: nothing
+        changed, nothing is written). The write succeeds only if the profile
+        still has the revision that was read. A client that sent an ETag gets
+        412 when it lost; without one (or with `*`) the change is tried again
+        on the new state, so concurrent transitions end in one transition and
+        409 for the others.
+        """
+        pinned = if_match is not None and "*" not in [t.strip() for t in if_match.split(",")]
+        for _attempt in range(MAX_ATTEMPTS):
+            profile = await self.get(slug, actor)
+            check(profile)
+            _check_if_match(profile, if_match, require_if_match)
+            before = _Before(profile.revision_id, profile.version, profile.last_change, state_of(profile))
+            step = apply(profile)
+            if step is None:
+                return profile
+            self._append_history(profile, actor, step)
+            if await self._write(profile, before):
+                return profile
+            if pinned:
+                break
+        raise PreconditionFailed(
+            "Das Profil wurde inzwischen von jemand anderem geändert. Bitte laden Sie es neu und übernehmen Sie Ihre Änderungen."
+        )
+
+    async def _write(self, profile: Profile, before: _Before) -> bool:
+        """Compare-and-set of the profile on the revision it was read with; False when someone else was faster."""
+        if before.last_change is not None and before.last_change.number == before.version:
+            # The previous write's version document, in case its process died before writing it.
+            await version_store.store(profile.id, before.last_change, before.state)
+        profile.revision_id = uuid4()
         await outbox.enqueue(str(profile.id), profile.slug, version=profile.version)
-        try:
-            await profile.replace()
-        except RevisionIdWasChanged:
-            raise PreconditionFailed(
-                "Das Profil wurde inzwischen von jemand anderem geändert. Bitte laden Sie es neu und übernehmen Sie Ihre Änderungen."
-            ) from None
+        written = await atomic.replace_if(
+            Profile.get_pymongo_collection(), profile.id, {"revision_id": atomic.stored(before.revision_id)}, _to_db(profile)
+        )
+        if not written:
+            profile.revision_id = before.revision_id
+            return False
+        assert profile.last_change is not None
+        await version_store.store(profile.id, profile.last_change, state_of(profile))
         self._on_change()
+        return True
+
+
+MAX_ATTEMPTS = 8
+SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
+# A slug key whose profile never came (its process died between reserving and writing) is free again after this.
+STALE_RESERVATION = timedelta(minutes=10)
+
+
+@dataclass
+class _Step:
+    """What a change records in the history."""
+
+    action: str
+    changes: list[FieldChange]
+    comment: str | None = None
+
+
+@dataclass
+class _Before:
+    """The profile as read, for the compare-and-set and the history repair."""
+
+    revision_id: UUID | None
+    version: int
+    last_change: VersionEntry | None
+    state: dict[str, Any]
+
+
+def state_of(profile: Profile) -> dict[str, Any]:
+    """What a version records as the profile's state: content, status, slug, confirmation."""
+    state = content_dict(profile)
+    state["status"] = profile.status.value
+    state["slug"] = profile.slug
+    if profile.confirmed_at is not None:
+        state["confirmed_at"] = profile.confirmed_at.isoformat()
+    return state
+
+
+def replay_states(entries: Sequence[VersionEntry | dict[str, Any]]) -> list[dict[str, Any]]:
+    """The state after each entry of an embedded history, by replaying its changes (for migrating old data)."""
+    state: dict[str, Any] = {}
+    out = []
+    for raw in entries:
+        entry = raw if isinstance(raw, VersionEntry) else VersionEntry.model_validate(raw)
+        for change in entry.changes:
+            state[change.field] = copy.deepcopy(change.new)
+        out.append(copy.deepcopy(state))
+    return out
+
+
+async def resolve_slug(slug: str) -> PydanticObjectId | None:
+    """The id of the profile a slug names (also an old slug), by key."""
+    doc = await ProfileSlug.get_pymongo_collection().find_one({"_id": str(slug)})
+    return doc["profile_id"] if doc is not None else None
+
+
+async def reserve_slug(slug: str, profile_id: Any) -> bool:
+    """Reserve `slug` for `profile_id`; True when it is (now, or already) this profile's, False when taken."""
+    return not await _reserve_slugs([(slug, profile_id)], utcnow())
+
+
+async def _reserve_slugs(pairs: Sequence[tuple[str, Any]], now: datetime) -> set[int]:
+    """Insert slug keys; returns the positions that could not be reserved (taken by another profile)."""
+    coll = ProfileSlug.get_pymongo_collection()
+    docs = [{"_id": s, "profile_id": pid, "reserved_at": now} for s, pid in pairs]
+    clashes: list[int] = []
+    if len(docs) == 1:
+        if not await atomic.insert(coll, docs[0]):
+            clashes.append(0)
+    else:
+        try:
+            await coll.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            for err in exc.details.get("writeErrors", []):
+                if err.get("code") != 11000:
+                    raise
+                clashes.append(int(err["index"]))
+    failed: set[int] = set()
+    for n in clashes:
+        slug, pid = pairs[n]
+        existing = await coll.find_one({"_id": slug})
+        if existing is None:  # released meanwhile
+            if await atomic.insert(coll, docs[n]):
+                continue
+            failed.add(n)
+            continue
+        if existing["profile_id"] == pid:
+            continue  # ours already (a retried import, or renaming back to an old slug)
+        reserved = existing.get("reserved_at")
+        stale = reserved is not None and _aware(reserved) + STALE_RESERVATION < now
+        orphan = stale and await Profile.get_pymongo_collection().find_one({"_id": existing["profile_id"]}, {"_id": 1}) is None
+        # Taken over with a compare-and-set on the holder: of two takers one wins.
+        if orphan and await atomic.update_if(
+            coll, slug, {"profile_id": existing["profile_id"]}, {"$set": {"profile_id": pid, "reserved_at": now}}
+        ):
+            continue
+        failed.add(n)
+    return failed
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -455,23 +685,14 @@ class BulkCreateResult:
     outbox_seqs: tuple[int, int] | None  # the reserved block of outbox sequence numbers (inclusive)
 
 
-async def reserve_sequence(name: str, n: int) -> int:
-    """Atomically advance the counter `name` by `n`; returns the last number of the reserved block."""
-    from pymongo import ReturnDocument
-
-    doc = await Counter.get_pymongo_collection().find_one_and_update(
-        {"name": name}, {"$inc": {"value": int(n)}}, upsert=True, return_document=ReturnDocument.AFTER
-    )
-    assert doc is not None  # upsert=True always returns the document
-    return int(doc["value"])
-
-
 def _to_db(profile: Profile) -> dict[str, Any]:
-    """The stored form of a new profile, as Beanie's encoder would write it, about ten times faster.
+    """The stored form of a profile, as Beanie's encoder would write it (with the revision), about ten times faster.
 
     (tests/integration/test_import_runner.py checks it against `beanie.odm.utils.encoder.Encoder`.)
     """
-    stored: dict[str, Any] = _bson_ready(profile.model_dump(by_alias=True))
+    doc = profile.model_dump(by_alias=True)
+    doc["revision_id"] = profile.revision_id  # excluded from model_dump by Beanie; it is the ETag
+    stored: dict[str, Any] = _bson_ready(doc)
     return stored
 
 

@@ -1,9 +1,11 @@
 """Server-side browser sessions for the web UI (collection `web_sessions`).
 
 The browser holds only a random session id in a cookie; the database keeps
-a SHA-256 hash of it (a stolen database dump cannot be replayed as cookies),
+a SHA-256 hash of it as the document's `_id` (a stolen database dump cannot
+be replayed as cookies; every request reads its session by `_id`),
 the user it belongs to, and the session's CSRF token. Sessions expire after
-an idle period and after an absolute lifetime.
+an idle period and after an absolute lifetime, and when their user is
+locked (`User.sessions_valid_after`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from beanie import Document, Indexed
+from beanie import Document
 from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
+from catalogue import atomic
 from catalogue.models import utcnow
 from catalogue.users import Principal, User
 
@@ -26,7 +29,9 @@ TOUCH_INTERVAL = timedelta(minutes=5)
 
 
 class WebSession(Document):
-    sid_hash: Indexed(str, unique=True)  # type: ignore[valid-type]
+    """A browser session (`_id` = SHA-256 of the cookie value)."""
+
+    id: str  # type: ignore[assignment]  # the session id's hash
     username: str
     csrf_token: str
     created_at: datetime = Field(default_factory=utcnow)
@@ -36,6 +41,10 @@ class WebSession(Document):
     class Settings:
         name = "web_sessions"
         indexes = [IndexModel([("username", ASCENDING)], name="username")]
+
+    @property
+    def sid_hash(self) -> str:
+        return self.id
 
     def expired(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
@@ -54,7 +63,7 @@ async def create_session(principal: Principal, *, user_agent: str | None = None)
     """Start a session; returns the stored session and the id for the cookie (shown once)."""
     sid = secrets.token_urlsafe(32)
     session = WebSession(
-        sid_hash=_hash(sid),
+        id=_hash(sid),
         username=principal.username,
         csrf_token=secrets.token_urlsafe(32),
         user_agent=(user_agent or "")[:300] or None,
@@ -67,27 +76,24 @@ async def load_session(sid: str | None) -> tuple[WebSession, Principal] | None:
     """The live session for a cookie value and its user, or None (unknown, expired, user inactive)."""
     if not sid or len(sid) > 100:
         return None
-    session = await WebSession.find_one(WebSession.sid_hash == _hash(sid))
+    session = await WebSession.get(_hash(sid))
     if session is None:
         return None
     now = utcnow()
+    collection = WebSession.get_pymongo_collection()
     if session.expired(now):
-        await session.delete()
+        await collection.delete_one({"_id": session.id})
         return None
-    user = await User.find_one(User.username == session.username)
-    if user is None or not user.active:
-        await session.delete()
+    user = await User.get(session.username)
+    voided = user is not None and user.sessions_valid_after is not None and _aware(session.created_at) <= _aware(user.sessions_valid_after)
+    if user is None or not user.active or voided:
+        await collection.delete_one({"_id": session.id})
         return None
     if _aware(session.last_seen_at) + TOUCH_INTERVAL < now:
-        await WebSession.get_pymongo_collection().update_one({"_id": session.id}, {"$set": {"last_seen_at": now}})
+        await atomic.update_if(collection, session.id, None, {"$set": {"last_seen_at": now}})
     return session, Principal(user.username, user.role)
 
 
 async def delete_session(sid: str | None) -> None:
     if sid and len(sid) <= 100:
-        await WebSession.get_pymongo_collection().delete_many({"sid_hash": _hash(sid)})
-
-
-async def delete_user_sessions(username: str) -> int:
-    result = await WebSession.get_pymongo_collection().delete_many({"username": username})
-    return int(result.deleted_count)
+        await WebSession.get_pymongo_collection().delete_one({"_id": _hash(sid)})

@@ -1,28 +1,53 @@
-"""Storage start-up: connect PyMongo's async client and initialise Beanie."""
+"""Storage start-up: connect PyMongo's async client, initialise Beanie, make the store ready.
+
+`init_models` (used by `connect` and by the tests' per-test database) does
+everything a process needs before it touches the store:
+
+1. Beanie, every collection created, declared indexes created (one by one);
+2. the write mode of `catalogue.atomic` (FerretDB or MongoDB, detected with
+   buildInfo; on FerretDB the shared write lock next to its SQLite files);
+3. on the embedded FerretDB the `_id` index on FerretDB's exact lookup
+   expression in every collection table (`catalogue.embedded.ensure_id_indexes`),
+   so a read by `_id` is an index search, not a table scan;
+4. the migration of data from earlier layouts (`catalogue.layout`), a
+   batch step that does nothing once it has run.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from beanie import Document, init_beanie
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import CollectionInvalid
 
-from catalogue.embedded import StoreHandle, open_store
+from catalogue import atomic
+from catalogue.embedded import StoreHandle, ensure_id_indexes, instance_info, open_store
 from catalogue.settings import Settings
+
+log = logging.getLogger("leuchtturm.store")
 
 
 def document_models() -> list[type[Document]]:
     """Every Beanie document of the catalogue, registered in one place."""
     from catalogue.gazetteer import GazetteerEntry
     from catalogue.imports import ImportBatch
-    from catalogue.models import Counter, OutboxEntry, Profile
+    from catalogue.models import Counter, OutboxEntry, Profile, ProfileSlug, ProfileVersion
     from catalogue.sessions import WebSession
-    from catalogue.users import ApiToken, LoginAttempt, User
+    from catalogue.users import ApiToken, ApiTokenId, LoginAttempt, User
 
-    return [Profile, OutboxEntry, Counter, User, ApiToken, LoginAttempt, WebSession, GazetteerEntry, ImportBatch]
+    return [
+        Profile, ProfileSlug, ProfileVersion, OutboxEntry, Counter, User, ApiToken, ApiTokenId, LoginAttempt, WebSession,
+        GazetteerEntry, ImportBatch,
+    ]
+
+
+# Collections used without a Beanie model.
+RAW_COLLECTIONS = ("store_meta",)
 
 
 def declared_indexes(model: type[Document]) -> list[IndexModel]:
@@ -64,11 +89,40 @@ async def ensure_indexes(models: list[type[Document]]) -> None:
                 await collection.create_indexes([spec])
 
 
-async def init_models(database: AsyncDatabase[Any], models: list[type[Document]] | None = None) -> list[type[Document]]:
-    """Initialise Beanie on `database` and create missing indexes."""
+async def ensure_collections(database: AsyncDatabase[Any], names: list[str]) -> None:
+    """Create the collections that do not exist yet (so their tables exist and get the `_id` index now)."""
+    existing = set(await database.list_collection_names())
+    for name in names:
+        if name not in existing:
+            try:
+                await database.create_collection(name)
+            except CollectionInvalid:
+                pass  # created by another process a moment ago
+
+
+async def prepare_store(database: AsyncDatabase[Any], names: list[str]) -> atomic.StoreMode:
+    """Write mode, write lock and (on the embedded FerretDB) the `_id` indexes of this database's tables."""
+    await ensure_collections(database, names)
+    kind = await atomic.detect_kind(database)
+    sqlite_dir = await instance_info(database.client) if kind == atomic.StoreKind.FERRETDB else None
+    mode = await atomic.configure(database, lock_dir=sqlite_dir)
+    if sqlite_dir is not None:
+        await asyncio.to_thread(ensure_id_indexes, sqlite_dir, [database.name])
+    elif kind == atomic.StoreKind.FERRETDB:
+        log.warning("FerretDB without a known data directory: lookups by _id scan whole tables (no index on its lookup expression)")
+    return mode
+
+
+async def init_models(database: AsyncDatabase[Any], models: list[type[Document]] | None = None, *, migrate: bool = True) -> list[type[Document]]:
+    """Initialise Beanie on `database`, create collections and indexes, pick the write mode, migrate old data."""
     models = models or document_models()
     await init_beanie(database=database, document_models=models, skip_indexes=True)
+    await prepare_store(database, [m.get_collection_name() for m in models] + list(RAW_COLLECTIONS))
     await ensure_indexes(models)
+    if migrate:
+        from catalogue.layout import migrate_layout
+
+        await migrate_layout(database)
     return models
 
 

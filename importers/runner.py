@@ -40,6 +40,7 @@ content); `ImportRunner.run_items` writes the records:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -452,6 +453,7 @@ class ImportRunner:
         key_strategy: str = "auto",
         importer_label: str | None = None,
         owner: str | None = None,
+        id_seed: str | None = None,
     ) -> None:
         self.actor = actor
         self.search = search
@@ -460,6 +462,10 @@ class ImportRunner:
         self.key_strategy = key_strategy
         self.importer_label = importer_label  # overrides provenance.importer (e.g. "demo")
         self.owner = owner  # owner of new profiles (default: the actor)
+        # With a seed (an import batch's id) new profiles get ids derived from it and the record, so
+        # running the same batch again after a failure recognises what the first run wrote.
+        self.id_seed = id_seed
+        self._item_index: dict[int, int] = {}
         self._index_task: asyncio.Task | None = None
 
     def check_permissions(self, items: Sequence[ImportItem], *, publish: bool) -> None:
@@ -492,6 +498,7 @@ class ImportRunner:
         progress: ProgressCallback | None = None,
     ) -> ImportReport:
         self.check_permissions(items, publish=publish)
+        self._item_index = {id(item): n for n, item in enumerate(items)}
         report = ImportReport(dry_run=dry_run, publish=publish)
         total = len(items)
         results: dict[int, RecordResult] = {}
@@ -669,6 +676,13 @@ class ImportRunner:
             return
         self._plan_update(plan, match, full.get(match.id), label)
 
+    def _new_id(self, item: ImportItem) -> PydanticObjectId:
+        if self.id_seed is None:
+            return PydanticObjectId()
+        index = self._item_index[id(item)]  # the record's place in the batch: unique, and the same on a retry
+        digest = hashlib.sha256(f"{self.id_seed}\n{index}".encode()).digest()
+        return PydanticObjectId(digest[:12])
+
     def _visible(self, k: Known) -> bool:
         """Reports name only profiles the actor may see (no hints at other editors' drafts)."""
         return k.run_position is not None or allowed(self.actor, Action.VIEW, owner=k.owner, status=k.status)
@@ -687,7 +701,7 @@ class ImportRunner:
         else:
             slug = await known.free_slug(plan.content.title, plan.content.lead.name if plan.content.lead else None)
         plan.result.action, plan.result.slug, plan.result.status = CREATED, slug, plan.status.value
-        plan.new_id = PydanticObjectId()
+        plan.new_id = self._new_id(plan.item)
         known.add(
             Known(
                 id=str(plan.new_id),

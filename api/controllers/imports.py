@@ -5,15 +5,19 @@ as the request body (with `?filename=`), parses it, runs a dry run and keeps
 the parsed records with the preview in an `ImportBatch`. Nothing is written
 to the catalogue until POST /api/v1/imports/{id}/confirm, which writes
 exactly the previewed records. Only the uploader (and the editorial office)
-sees or confirms a batch.
+sees or confirms a batch. Of concurrent confirms one runs and the others
+get 409; a confirm that failed part-way (500) can be sent again and
+completes the same set of profiles (see catalogue/imports.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from datetime import datetime
 from typing import Annotated
+from uuid import uuid4
 
 from beanie import PydanticObjectId
 from litestar import Controller, Request, Response, get, post
@@ -23,13 +27,16 @@ from pydantic import BaseModel, Field
 from pymongo.errors import DocumentTooLarge
 
 from api.auth import require_principal
+from catalogue import atomic
 from catalogue.access import Action, allowed
-from catalogue.errors import Conflict, Gone, NotFound, PermissionDenied, TooLarge, ValidationFailed
+from catalogue.errors import CatalogueError, Conflict, Gone, NotFound, PermissionDenied, TooLarge, ValidationFailed
 from catalogue.imports import BatchStatus, ImportBatch
 from catalogue.models import utcnow
 from catalogue.users import Principal
 from importers.base import FORMAT_CHOICES, Source, SourceTooLargeError
 from importers.runner import ImportItem, ImportRunner, parse_sources
+
+log = logging.getLogger("leuchtturm.import")
 
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 REQUEST_MAX_BYTES = UPLOAD_MAX_BYTES + 256 * 1024  # room for the multipart envelope
@@ -78,6 +85,7 @@ class ImportBatchOut(BaseModel):
     confirmed_by: str | None = None
     preview: ImportReportOut
     result: ImportReportOut | None = None
+    error: str | None = Field(default=None, description="Warum die letzte Bestätigung scheiterte (Status failed; erneut bestätigen)")
     links: dict[str, str]
 
 
@@ -101,6 +109,7 @@ def _batch_out(batch: ImportBatch) -> ImportBatchOut:
         confirmed_by=batch.confirmed_by,
         preview=ImportReportOut.model_validate(batch.preview),
         result=ImportReportOut.model_validate(batch.result) if batch.result else None,
+        error="Der Import wurde unterbrochen und kann erneut bestätigt werden." if batch.status == BatchStatus.FAILED else None,
         links={"self": base, "confirm": f"{base}/confirm"},
     )
 
@@ -131,10 +140,19 @@ async def _visible_batch(batch_id: str, principal: Principal) -> ImportBatch:
     if batch is None or (batch.owner != principal.username and not principal.is_reviewer):
         raise NotFound("Diesen Import gibt es nicht.")
     if batch.is_expired():
-        batch.status = BatchStatus.EXPIRED
-        batch.records = []
-        await batch.save()
+        # Conditional: a confirm that claimed the batch a moment ago keeps it.
+        await atomic.update_if(
+            ImportBatch.get_pymongo_collection(), batch.id, {"status": BatchStatus.PREVIEW.value},
+            {"$set": {"status": BatchStatus.EXPIRED.value, "records": []}},
+        )
+        batch = await ImportBatch.get(batch.id) or batch
     return batch
+
+
+class ImportFailed(CatalogueError):
+    status = 500
+    title = "Import unterbrochen"
+    type_slug = "import-failed"
 
 
 class ImportController(Controller):
@@ -213,26 +231,53 @@ class ImportController(Controller):
         batch = await _visible_batch(batch_id, principal)
         if batch.status == BatchStatus.EXPIRED:
             raise Gone("Die Vorschau ist abgelaufen. Bitte die Datei erneut hochladen.")
-        if batch.status != BatchStatus.PREVIEW:
+        if batch.status == BatchStatus.CONFIRMED:
             raise Conflict("Dieser Import wurde bereits ausgeführt.")
+        if batch.status == BatchStatus.CONFIRMING and not batch.claim_is_stale():
+            raise Conflict("Dieser Import läuft gerade. Bitte warten Sie einen Moment und laden Sie dann das Ergebnis.")
         items = [ImportItem.from_dict(r) for r in batch.records]
         runtime = request.app.state.runtime
         # New profiles belong to the uploader, also when the editorial office confirms the upload.
-        runner = ImportRunner(principal, search=runtime.search, on_change=runtime.notify_change, owner=batch.owner)
+        # Their ids derive from the batch, so a retry after a failure recognises what was written.
+        runner = ImportRunner(principal, search=runtime.search, on_change=runtime.notify_change, owner=batch.owner, id_seed=str(batch.id))
         runner.check_permissions(items, publish=options.publish)  # 403 before anything changes
+        collection = ImportBatch.get_pymongo_collection()
         now = utcnow()
-        claimed = await ImportBatch.get_pymongo_collection().find_one_and_update(
-            {"_id": batch.id, "status": BatchStatus.PREVIEW.value},
-            {"$set": {"status": BatchStatus.CONFIRMED.value, "confirmed_at": now, "confirmed_by": principal.username, "publish": options.publish}},
+        claim = uuid4().hex
+        # Compare-and-set on the state that was read: of concurrent confirms exactly one gets the batch.
+        claimed = await atomic.update_if(
+            collection,
+            batch.id,
+            {"status": batch.status.value, "claim": batch.claim},
+            {"$set": {"status": BatchStatus.CONFIRMING.value, "claim": claim, "claimed_at": now,
+                      "confirmed_by": principal.username, "publish": options.publish, "error": None}},
         )
-        if claimed is None:
-            raise Conflict("Dieser Import wurde bereits ausgeführt.")
+        if not claimed:
+            raise Conflict("Dieser Import wird bereits ausgeführt.")
         merge = options.merge if options.merge is not None else batch.merge
-        report = await runner.run_items(items, publish=options.publish, merge=merge)
+        try:
+            report = await runner.run_items(items, publish=options.publish, merge=merge)
+        except CatalogueError:
+            await atomic.update_if(collection, batch.id, {"claim": claim}, {"$set": {"status": batch.status.value, "claim": None}})
+            raise
+        except Exception as exc:
+            log.exception("import %s failed part-way", batch.id)
+            await atomic.update_if(
+                collection, batch.id, {"claim": claim},
+                {"$set": {"status": BatchStatus.FAILED.value, "claim": None, "error": f"{type(exc).__name__}: {exc}"[:500]}},
+            )
+            raise ImportFailed(
+                "Der Import wurde unterbrochen. Bitte bestätigen Sie ihn noch einmal: "
+                "bereits gespeicherte Datensätze werden erkannt und nicht doppelt angelegt."
+            ) from exc
         result = report.to_dict()
-        await ImportBatch.get_pymongo_collection().update_one({"_id": batch.id}, {"$set": {"result": result, "records": []}})
+        done = utcnow()
+        await atomic.update_if(
+            collection, batch.id, {"claim": claim},
+            {"$set": {"status": BatchStatus.CONFIRMED.value, "result": result, "records": [], "confirmed_at": done, "claim": None}},
+        )
         batch.status, batch.confirmed_at, batch.confirmed_by, batch.publish, batch.result = (
-            BatchStatus.CONFIRMED, now, principal.username, options.publish, result,
+            BatchStatus.CONFIRMED, done, principal.username, options.publish, result,
         )
         return _batch_out(batch)
 

@@ -36,7 +36,7 @@ def today() -> datetime:
 
 
 def dump(profile: Profile) -> dict[str, Any]:
-    return profile.model_dump(mode="json", exclude={"history", "review_comments", "revision_id"})
+    return profile.model_dump(mode="json", exclude={"last_change", "review_comments", "revision_id"})
 
 
 def profile_url(request: Request, slug: str) -> str:

@@ -14,6 +14,7 @@ from api.schemas import (
     DiffOut,
     ProfileList,
     ProfileOut,
+    SlugIn,
     TransitionIn,
     VersionOut,
     profile_list_item,
@@ -24,7 +25,7 @@ from catalogue.access import Action
 from catalogue.errors import NotAuthenticated
 from catalogue.listing import list_profiles
 from catalogue.models import Profile, ProfileContent
-from catalogue.profiles import ProfileService, etag, snapshot_at
+from catalogue.profiles import ProfileService, etag
 from catalogue.search.base import MAX_PAGE, Sort
 from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus, FederalState, FieldOfAction, LegalForm, ProjectStatus, SizeClass
@@ -198,17 +199,46 @@ class ProfileController(Controller):
         profile = await service(request).confirm(slug, principal)
         return _with_etag(_out(request, profile, principal), profile)
 
-    @get("/{slug:str}/versions", operation_id="listProfileVersions", summary="Versionsgeschichte")
-    async def versions(self, request: Request, slug: SlugParam) -> list[VersionOut]:
+    @post(
+        "/{slug:str}/slug",
+        operation_id="changeProfileSlug",
+        summary="Slug des Profils ändern (Katalogredaktion); der alte leitet dauerhaft weiter",
+        status_code=200,
+    )
+    async def change_slug(self, request: Request, slug: SlugParam, data: Annotated[SlugIn, Body(title="Neuer Slug")], if_match: IfMatch = None) -> Response[ProfileOut]:
+        principal = await require_principal(request)
+        profile = await service(request).change_slug(slug, data.slug, principal, if_match=if_match)
+        body = _out(request, profile, principal)
+        return _with_etag(body, profile, extra={"Content-Location": body.links_self})
+
+    @get(
+        "/{slug:str}/versions",
+        operation_id="listProfileVersions",
+        summary="Versionsgeschichte, neueste zuerst, seitenweise",
+        description="Die Antwort-Header `X-Total-Count` (Zahl der Versionen) und `Link` (rel=next) helfen beim Blättern.",
+    )
+    async def versions(
+        self,
+        request: Request,
+        slug: SlugParam,
+        page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+        per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+    ) -> Response[list[VersionOut]]:
         principal = await resolve_principal(request)
-        profile = await service(request).history(slug, principal)
-        return [version_out(e) for e in reversed(profile.history)]
+        svc = service(request)
+        profile = await svc.history(slug, principal)
+        entries = await svc.versions(profile, page=page, per_page=per_page)
+        headers = {"X-Total-Count": str(profile.version)}
+        if page * per_page < profile.version:
+            headers["Link"] = f'<{request.url.path}?page={page + 1}&per_page={per_page}>; rel="next"'
+        return Response([version_out(e) for e in entries], headers=headers)
 
     @get("/{slug:str}/versions/{number:int}", operation_id="getProfileVersion", summary="Inhalt einer Version")
     async def version(self, request: Request, slug: SlugParam, number: FromPath[int]) -> dict[str, Any]:
         principal = await resolve_principal(request)
-        profile = await service(request).history(slug, principal)
-        return {"slug": profile.slug, "number": number, "content": snapshot_at(profile, number)}
+        svc = service(request)
+        profile = await svc.history(slug, principal)
+        return {"slug": profile.slug, "number": number, "content": await svc.version_state(profile, number)}
 
     @get("/{slug:str}/diff", operation_id="diffProfileVersions", summary="Unterschiede zwischen zwei Versionen")
     async def diff(

@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require_principal
 from catalogue.access import Action, allowed
 from catalogue.errors import NotFound, PermissionDenied
-from catalogue.sessions import delete_user_sessions
-from catalogue.users import ApiToken, User, authenticate, create_token, create_user, get_user, revoke_token
+from catalogue.users import ApiToken, User, authenticate, create_token, create_user, find_token, revoke_token, update_user
 from catalogue.vocabularies import VOCABULARIES, Role
 
 
@@ -99,13 +98,8 @@ class UserController(Controller):
     @post("/users/{username:str}", operation_id="updateUser", summary="Rolle ändern, sperren oder entsperren (Administration)", status_code=200)
     async def update_user(self, request: Request, username: FromPath[str], data: JSONBody[UserPatch]) -> UserOut:
         await self._admin(request)
-        user = await get_user(username)
-        for name, value in data.model_dump(exclude_none=True).items():
-            setattr(user, name, value)
-        await user.save()
-        if data.active is False:
-            # Locked out for good: a later unlock must not revive the old browser sessions.
-            await delete_user_sessions(user.username)
+        # Locking voids the user's browser sessions for good: a later unlock does not revive them.
+        user = await update_user(username, role=data.role, active=data.active, display_name=data.display_name)
         return _user_out(user)
 
     @get("/tokens", operation_id="listTokens", summary="Eigene API-Tokens (Administration: alle)")
@@ -133,7 +127,7 @@ class UserController(Controller):
     @delete("/tokens/{token_id:str}", operation_id="revokeToken", summary="API-Token widerrufen", status_code=200)
     async def revoke(self, request: Request, token_id: FromPath[str]) -> TokenOut:
         principal = await require_principal(request)
-        token = await ApiToken.find_one(ApiToken.token_id == token_id)
+        token = await find_token(token_id)
         if token is None or (token.username != principal.username and not principal.is_admin):
             raise NotFound(f"Token {token_id} nicht gefunden.")
         return _token_out(await revoke_token(token_id))

@@ -53,6 +53,7 @@ ACTION_LABELS = {
     "restore": "wiederhergestellt",
     "confirm": "als aktuell bestätigt",
     "import": "importiert",
+    "rename": "umbenannt (neuer Slug)",
 }
 
 
@@ -456,6 +457,9 @@ def readable_changes(changes: list[Any]) -> list[dict[str, Any]]:
     return out
 
 
+HISTORY_PAGE = 20  # versions per history page (the page reads only these keys)
+
+
 class HistoryController(Controller):
     include_in_schema = False
 
@@ -466,12 +470,17 @@ class HistoryController(Controller):
             return login_redirect(request)
         svc = service(request)
         profile = await svc.history(slug, principal)
+        params = request.query_params
+        pages = max(1, -(-profile.version // HISTORY_PAGE))
+        try:
+            page_no = min(pages, max(1, int(params.get("seite") or 1)))
+        except ValueError:
+            page_no = 1
         entries = [
             {"entry": e, "action": ACTION_LABELS.get(e.action, e.action), "changes": readable_changes(e.changes)}
-            for e in reversed(profile.history)
+            for e in await svc.versions(profile, page=page_no, per_page=HISTORY_PAGE)
         ]
         compare = None
-        params = request.query_params
         a_raw, b_raw = params.get("von"), params.get("bis")
         error = None
         if a_raw and b_raw:
@@ -495,6 +504,8 @@ class HistoryController(Controller):
             versions=list(range(profile.version, 0, -1)),
             von=a_raw or (str(max(1, profile.version - 1))),
             bis=b_raw or str(profile.version),
+            page_no=page_no,
+            pages=pages,
         )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from catalogue import gazetteer as gaz
 from catalogue.errors import PermissionDenied
-from catalogue.models import OutboxEntry, Profile, ProfileContent, Provenance
+from catalogue.models import OutboxEntry, Profile, ProfileContent, ProfileSlug, ProfileVersion, Provenance
 from catalogue.profiles import NewProfile, ProfileService, content_dict
 from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus, Role
@@ -60,7 +60,7 @@ async def test_structured_text_gives_the_profile(db) -> None:
     assert p.contact.email == "fundbuero@beispielland.example" and p.contact.postcode == "12345" and p.contact.city == "Musterstadt"
     # a draft by default, with history, provenance and one outbox entry
     assert p.status == EditorialStatus.DRAFT and p.owner == "import" and p.version == 1
-    assert p.history[0].action == "import"
+    assert p.last_change is not None and p.last_change.action == "import"
     assert p.provenance is not None and p.provenance.importer == "structured" and p.provenance.source_id == str(STRUCTURED)
     assert await OutboxEntry.find(OutboxEntry.slug == p.slug).count() == 1
 
@@ -107,7 +107,7 @@ async def test_changed_source_updates_the_profile(db, tmp_path: Path) -> None:
     report = await _import([path])
     assert [r.action for r in report.results] == ["updated"] and report.results[0].slug == slug
     p = await Profile.find_one(Profile.slug == slug)
-    assert p is not None and p.version == 2 and p.history[-1].action == "import"
+    assert p is not None and p.version == 2 and p.last_change.action == "import"
 
 
 async def test_duplicate_from_another_source_is_skipped_or_merged(db) -> None:
@@ -153,7 +153,8 @@ async def test_export_then_import_reproduces_the_profiles(db, fmt: str) -> None:
     await _import([STRUCTURED, REFERENCE])
     originals = {p.slug: (content_dict(p), p.status) for p in await Profile.find_all().to_list()}
     exported = {"json": export_json, "ndjson": export_ndjson, "csv": export_csv}[fmt](await Profile.find_all().to_list())
-    await Profile.get_pymongo_collection().delete_many({})
+    for model in (Profile, ProfileSlug, ProfileVersion):  # an empty catalogue: profiles with their slug keys and history
+        await model.get_pymongo_collection().delete_many({})
     report = await ImportRunner(ADMIN).run_items(parse_sources([_source(f"export.{fmt}", exported)]), publish=True)
     assert report.ok and report.counts["created"] == len(originals), report.summary()
     again = {p.slug: (content_dict(p), p.status) for p in await Profile.find_all().to_list()}
@@ -237,17 +238,18 @@ async def test_create_many_and_update_with_provenance(db) -> None:
     first, second = result.items
     assert isinstance(first, Profile) and first.slug == "vergabestelle" and first.revision_id is not None
     assert isinstance(second, Profile) and second.slug != "vergabestelle"  # the clash was retried with a free slug
-    assert result.outbox_seqs is not None and result.outbox_seqs[1] - result.outbox_seqs[0] == 1
-    assert await OutboxEntry.count() == 3  # two reserved entries plus the retry's own
+    # The clash shows when the slugs are reserved, before the outbox: one reserved entry plus the retry's own.
+    assert result.outbox_seqs is not None and result.outbox_seqs[1] == result.outbox_seqs[0]
+    assert await OutboxEntry.count() == 2
     with pytest.raises(PermissionDenied):
         await svc.create_many([NewProfile(content=content, slug="x", status=EditorialStatus.PUBLISHED)], EDITOR)
     stored = await svc.find("vergabestelle")
-    assert stored.version == 1 and stored.history[0].action == "import"
+    assert stored.version == 1 and stored.last_change.action == "import"
     updated = await svc.update(
         "vergabestelle", EDITOR, {"title": "Gemeinsame Vergabestelle Altmark-Kreis"}, if_match=None, partial=True,
         require_if_match=False, provenance=Provenance(importer="csv", source_id="x"), action="import",
     )
-    assert updated.version == 2 and updated.history[-1].action == "import" and updated.provenance.source_id == "x"  # type: ignore[union-attr]
+    assert updated.version == 2 and updated.last_change.action == "import" and updated.provenance.source_id == "x"  # type: ignore[union-attr]
     with pytest.raises(PermissionDenied):
         await svc.update("vergabestelle", EDITOR, {}, if_match=None, partial=True, require_if_match=False, status=EditorialStatus.PUBLISHED)
 
@@ -260,7 +262,9 @@ async def test_bulk_encoding_matches_beanie(db) -> None:
     await ImportRunner(ADMIN, importer_label="demo").run_items(demo_items()[:5], publish=True)
     await _import([STRUCTURED])
     for p in await Profile.find_all().to_list():
-        assert _to_db(p) == Encoder(to_db=True, keep_nulls=True).encode(p)
+        # Beanie leaves the revision out unless it manages it; ours is the ETag and is always stored.
+        assert p.revision_id is not None
+        assert _to_db(p) == Encoder(to_db=True, keep_nulls=True, include={"revision_id"}).encode(p)
 
 
 async def test_other_editors_drafts_are_not_revealed(db) -> None:

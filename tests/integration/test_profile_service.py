@@ -7,7 +7,7 @@ import pytest
 from catalogue.access import Action
 from catalogue.errors import InvalidTransition, NotFound, PermissionDenied, PreconditionFailed, PreconditionRequired, ValidationFailed
 from catalogue.models import OutboxEntry, Profile
-from catalogue.profiles import ProfileService, etag, snapshot_at
+from catalogue.profiles import ProfileService, etag
 from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus, Role
 
@@ -54,7 +54,7 @@ async def test_whole_lifecycle(db, svc: ProfileService) -> None:
     assert p.status == EditorialStatus.ARCHIVED
     p = await svc.transition(p.slug, Action.RESTORE, REVIEWER)
     assert p.status == EditorialStatus.DRAFT
-    assert [e.action for e in p.history] == ["create", "edit", "submit", "return", "submit", "publish", "archive", "restore"]
+    assert [e.action for e in reversed(await svc.versions(p))] == ["create", "edit", "submit", "return", "submit", "publish", "archive", "restore"]
     # Every change announced to the search outbox, in order.
     entries = await OutboxEntry.find(OutboxEntry.slug == p.slug).sort("seq").to_list()
     assert len(entries) == 8
@@ -86,14 +86,18 @@ async def test_concurrent_edits_second_gets_412_and_nothing_is_lost(db, svc: Pro
 
 
 async def test_race_between_read_and_write_is_caught_by_revision(db, svc: ProfileService) -> None:
+    from catalogue.profiles import _Before, _Step, state_of
+
     p = await svc.create(BASE, EDITOR)
     stale = await Profile.find_one(Profile.slug == p.slug)
+    before = _Before(stale.revision_id, stale.version, stale.last_change, state_of(stale))
     await svc.update(p.slug, EDITOR, {"summary": "gewonnen"}, if_match=etag(p), partial=True)
     stale.summary = "verloren"
-    stale.version += 1
-    with pytest.raises(PreconditionFailed):
-        await svc._write(stale)
-    assert (await Profile.find_one(Profile.slug == p.slug)).summary == "gewonnen"
+    svc._append_history(stale, EDITOR, _Step("edit", []))
+    assert await svc._write(stale, before) is False
+    stored = await Profile.find_one(Profile.slug == p.slug)
+    assert stored.summary == "gewonnen" and stored.version == 2
+    assert [e.action for e in await svc.versions(stored)] == ["edit", "create"]
 
 
 async def test_version_diffs_show_exactly_the_changed_fields(db, svc: ProfileService) -> None:
@@ -105,7 +109,7 @@ async def test_version_diffs_show_exactly_the_changed_fields(db, svc: ProfileSer
     pop = next(c for c in changes if c.field == "population")
     assert (pop.old, pop.new) == (42000, 43000)
     assert [c.field for c in await svc.diff(p.slug, 2, 3, EDITOR)] == ["contact"]
-    assert snapshot_at(p, 1)["summary"] == BASE["summary"]
+    assert (await svc.version_state(p, 1))["summary"] == BASE["summary"]
     # An unchanged save writes no version.
     same = await svc.update(p.slug, EDITOR, {"summary": "v2"}, if_match=etag(p), partial=True)
     assert same.version == 3

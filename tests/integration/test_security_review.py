@@ -78,9 +78,20 @@ async def test_finding_deactivation_ends_sessions_for_good_and_blocks_tokens(cli
     admin = {"Authorization": f"Bearer {admin_token}"}
     assert (await client.get("/meine-profile")).status_code == 200
 
+    # Locked and unlocked before the old session is used again: it stays void
+    # (the user records when their sessions ended; no scan over the sessions).
     r = await client.post("/api/v1/users/redaktion-hx", json={"active": False}, headers=admin)
     assert r.status_code == 200 and r.json()["active"] is False
-    assert await WebSession.find(WebSession.username == "redaktion-hx").count() == 0
+    r = await client.post("/api/v1/users/redaktion-hx", json={"active": True}, headers=admin)
+    assert r.status_code == 200
+    assert (await client.get("/meine-profile")).status_code == 303
+    assert await WebSession.find(WebSession.username == "redaktion-hx").count() == 0  # and is gone once tried
+
+    await _login(client, "redaktion-hx")
+    editor_cookie = client.cookies.get("lt_session")
+    assert (await client.get("/meine-profile")).status_code == 200
+    r = await client.post("/api/v1/users/redaktion-hx", json={"active": False}, headers=admin)
+    assert r.status_code == 200 and r.json()["active"] is False
     # locked out at once: session and token
     assert (await client.get("/meine-profile")).status_code == 303
     assert (await client.get("/api/v1/tokens", headers={"Authorization": f"Bearer {editor_token}"})).status_code == 401

@@ -1,0 +1,101 @@
+"""Version history, stored by key (collection `profile_versions`).
+
+A profile's history grows without bound, so it does not live in the
+profile document. Each entry is a `ProfileVersion` with `_id` = profile id +
+zero-padded number and the profile's state after it; a history page reads
+the keys of that page, a diff the two keys it compares.
+
+The newest entry also travels inside the profile (`Profile.last_change`),
+written in the same atomic compare-and-set as the change itself. The
+version document is written right after that write, and again (idempotent:
+an insert of an existing key is a no-op) before the next write of the
+profile, so a process that dies between the two writes leaves nothing
+missing: readers take the newest entry from the profile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from catalogue.models import Profile, ProfileVersion, VersionEntry, version_key
+
+PAGE_SIZE = 20
+
+
+def version_document(profile_id: Any, entry: VersionEntry, state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "_id": version_key(profile_id, entry.number),
+        "profile_id": str(profile_id),
+        "number": entry.number,
+        "at": entry.at,
+        "by": entry.by,
+        "action": entry.action,
+        "comment": entry.comment,
+        "changes": [c.model_dump(mode="json") for c in entry.changes],
+        "state": state,
+    }
+
+
+def _collection() -> Any:
+    return ProfileVersion.get_pymongo_collection()
+
+
+async def store(profile_id: Any, entry: VersionEntry, state: dict[str, Any]) -> None:
+    """Write one version document unless it is there already."""
+    try:
+        await _collection().insert_one(version_document(profile_id, entry, state))
+    except DuplicateKeyError:
+        pass  # written before (a retry, or the repair before the next write): the content is the same
+
+
+async def store_many(documents: Iterable[dict[str, Any]]) -> None:
+    docs = list(documents)
+    if not docs:
+        return
+    try:
+        await _collection().insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+            raise
+
+
+def _entry(doc: dict[str, Any]) -> VersionEntry:
+    return VersionEntry.model_validate({k: doc.get(k) for k in ("number", "at", "by", "action", "comment", "changes")})
+
+
+async def entries(profile: Profile, numbers: Iterable[int]) -> list[VersionEntry]:
+    """The entries with these numbers (missing ones are left out), in the order given; one keyed read each."""
+    wanted = list(numbers)
+    newest = profile.last_change if profile.last_change is not None and profile.last_change.number == profile.version else None
+    coll = _collection()
+
+    async def one(n: int) -> VersionEntry | None:
+        if newest is not None and n == newest.number:
+            return newest
+        doc = await coll.find_one({"_id": version_key(profile.id, n)}, {"state": 0})
+        return _entry(doc) if doc is not None else None
+
+    found = await asyncio.gather(*(one(n) for n in wanted))
+    return [e for e in found if e is not None]
+
+
+def page_numbers(version: int, page: int, per_page: int = PAGE_SIZE) -> list[int]:
+    """Version numbers on history page `page` (1 = newest), newest first."""
+    hi = version - (max(1, page) - 1) * per_page
+    lo = max(1, hi - per_page + 1)
+    return list(range(hi, lo - 1, -1)) if hi >= 1 else []
+
+
+async def state_at(profile: Profile, number: int, current_state: dict[str, Any]) -> dict[str, Any] | None:
+    """The profile's state after version `number` (`current_state` for the newest), or None if unknown."""
+    if number == profile.version:
+        return current_state
+    doc = await _collection().find_one({"_id": version_key(profile.id, number)}, {"state": 1})
+    return doc.get("state") if doc is not None else None
+
+
+__all__ = ["PAGE_SIZE", "entries", "page_numbers", "state_at", "store", "store_many", "version_document"]
