@@ -43,11 +43,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from uuid import UUID
 
 from bson import Binary
 from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from catalogue.errors import DependencyUnavailable
@@ -106,7 +108,7 @@ class StoreLock:
         try:
             await asyncio.wait_for(local.acquire(), self.timeout)
         except TimeoutError:
-            raise StoreBusy() from None
+            raise StoreBusy from None
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
@@ -134,7 +136,7 @@ class StoreLock:
             await asyncio.wait_for(asyncio.shield(future), self.timeout)
         except BaseException as exc:
 
-            def give_back(f: asyncio.Future) -> None:
+            def give_back(f: asyncio.Future[None]) -> None:
                 if not f.cancelled() and f.exception() is None:
                     with contextlib.suppress(OSError):
                         fcntl.flock(fd, fcntl.LOCK_UN)
@@ -142,7 +144,7 @@ class StoreLock:
 
             future.add_done_callback(give_back)
             if isinstance(exc, TimeoutError):
-                raise StoreBusy() from None
+                raise StoreBusy from None
             raise
 
 
@@ -173,7 +175,7 @@ def set_mode(new: StoreMode) -> StoreMode:
     return old
 
 
-async def detect_kind(database: Any) -> StoreKind:
+async def detect_kind(database: AsyncDatabase[Any]) -> StoreKind:
     info = await database.client.admin.command("buildInfo")
     return StoreKind.FERRETDB if "ferretdbVersion" in info else StoreKind.MONGODB
 
@@ -184,12 +186,12 @@ def fallback_lock_path(address: str) -> Path:
     return Path(tempfile.gettempdir()) / f"leuchtturm-store-{digest}.lock"
 
 
-async def configure(database: Any, *, lock_dir: Path | None = None) -> StoreMode:
+async def configure(database: AsyncDatabase[Any], *, lock_dir: Path | None = None) -> StoreMode:
     """Pick the write mode for the store behind `database` (called when the store is opened)."""
     kind = await detect_kind(database)
     if kind == StoreKind.MONGODB:
         return _install(StoreMode(kind))
-    if lock_dir is not None and lock_dir.is_dir():
+    if lock_dir is not None and await asyncio.to_thread(lock_dir.is_dir):
         path = lock_dir / LOCK_FILE
     else:
         address = ",".join(f"{h}:{p}" for h, p in sorted(database.client.nodes or [("unknown", 0)]))
@@ -251,7 +253,7 @@ def _equal(actual: Any, expected: Any) -> bool:
     actual = _plain(actual)
     if isinstance(actual, list) and not isinstance(expected, list):
         return any(_plain(a) == expected for a in actual)
-    return actual == expected
+    return bool(actual == expected)
 
 
 def _compare(actual: Any, op: str, expected: Any) -> bool:
@@ -260,12 +262,12 @@ def _compare(actual: Any, op: str, expected: Any) -> bool:
     a, b = _plain(actual), _plain(expected)
     try:
         if op == "$lt":
-            return a < b
+            return bool(a < b)
         if op == "$lte":
-            return a <= b
+            return bool(a <= b)
         if op == "$gt":
-            return a > b
-        return a >= b
+            return bool(a > b)
+        return bool(a >= b)
     except TypeError:
         return False  # different BSON types never match a range
 
@@ -320,7 +322,7 @@ def stored(value: Any) -> Any:
 # -------------------------------------------------------------- the writes
 
 
-async def insert(collection: Any, document: Mapping[str, Any]) -> bool:
+async def insert(collection: AsyncCollection[Any], document: Mapping[str, Any]) -> bool:
     """Insert a document with its `_id`; False when the `_id` is taken (atomic on both stores)."""
     try:
         await collection.insert_one(dict(document))
@@ -329,19 +331,43 @@ async def insert(collection: Any, document: Mapping[str, Any]) -> bool:
     return True
 
 
+@overload
 async def update_if(
-    collection: Any,
+    collection: AsyncCollection[Any],
+    _id: Any,
+    condition: Mapping[str, Any] | None,
+    update: Mapping[str, Any],
+    *,
+    upsert: bool = False,
+    return_document: Literal[False] = False,
+) -> bool: ...
+
+
+@overload
+async def update_if(
+    collection: AsyncCollection[Any],
+    _id: Any,
+    condition: Mapping[str, Any] | None,
+    update: Mapping[str, Any],
+    *,
+    upsert: bool = False,
+    return_document: Literal[True],
+) -> dict[str, Any] | None: ...
+
+
+async def update_if(
+    collection: AsyncCollection[Any],
     _id: Any,
     condition: Mapping[str, Any] | None,
     update: Mapping[str, Any],
     *,
     upsert: bool = False,
     return_document: bool = False,
-) -> Any:
+) -> dict[str, Any] | bool | None:
     """Apply `update` to the document `_id` if it satisfies `condition`.
 
-    Returns the document after the update when `return_document`, else True;
-    None (or False) when no document matched. `upsert` is only allowed
+    Returns the document after the update when `return_document` (None when
+    no document matched), else whether one did. `upsert` is only allowed
     without a condition.
     """
     condition = dict(condition or {})
@@ -364,7 +390,7 @@ async def update_if(
         return result.matched_count == 1 or result.upserted_id is not None
 
 
-async def replace_if(collection: Any, _id: Any, condition: Mapping[str, Any] | None, document: Mapping[str, Any]) -> bool:
+async def replace_if(collection: AsyncCollection[Any], _id: Any, condition: Mapping[str, Any] | None, document: Mapping[str, Any]) -> bool:
     """Replace the document `_id` by `document` if it satisfies `condition` (compare-and-set)."""
     condition = dict(condition or {})
     if not _mode.locking:
@@ -378,7 +404,7 @@ async def replace_if(collection: Any, _id: Any, condition: Mapping[str, Any] | N
         return result.matched_count == 1
 
 
-async def delete_if(collection: Any, _id: Any, condition: Mapping[str, Any] | None = None) -> bool:
+async def delete_if(collection: AsyncCollection[Any], _id: Any, condition: Mapping[str, Any] | None = None) -> bool:
     """Delete the document `_id` if it satisfies `condition`."""
     condition = dict(condition or {})
     if not _mode.locking or not condition:
@@ -392,9 +418,10 @@ async def delete_if(collection: Any, _id: Any, condition: Mapping[str, Any] | No
         return result.deleted_count == 1
 
 
-async def increment(collection: Any, _id: Any, field: str = "value", by: int = 1) -> int:
+async def increment(collection: AsyncCollection[Any], _id: Any, field: str = "value", by: int = 1) -> int:
     """Atomically add `by` to the number `field` of document `_id` (created at 0); returns the new value."""
     doc = await update_if(collection, _id, None, {"$inc": {field: int(by)}}, upsert=True, return_document=True)
+    assert doc is not None  # an upsert always returns the document
     return int(doc[field])
 
 

@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import PyMongoError
 
 STATE_FILE = "ferretdb.json"
@@ -211,7 +211,7 @@ class EmbeddedFerretDB:
 
 def record_instance(uri: str, db_dir: Path) -> None:
     """Record in the store where its SQLite files are (read back by `instance_info`)."""
-    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, serverSelectionTimeoutMS=5000)
     try:
         client[INSTANCE_DB][INSTANCE_COLLECTION].replace_one(
             {"_id": "ferretdb"},
@@ -222,7 +222,7 @@ def record_instance(uri: str, db_dir: Path) -> None:
         client.close()
 
 
-async def instance_info(client) -> Path | None:  # noqa: ANN001 - an AsyncMongoClient
+async def instance_info(client: AsyncMongoClient[Any]) -> Path | None:
     """The SQLite directory of the FerretDB behind `client`, if it was started by us on this machine."""
     doc = await client[INSTANCE_DB][INSTANCE_COLLECTION].find_one({"_id": "ferretdb"})
     if not doc or not doc.get("data_dir"):
@@ -275,9 +275,8 @@ def id_lookup_plan(db_dir: Path, database: str, collection: str) -> str:
         row = con.execute("SELECT table_name FROM _ferretdb_collections WHERE name = ?", (collection,)).fetchone()
         if row is None:
             raise LookupError(f"no collection {database}.{collection}")
-        plan = con.execute(
-            f"EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM {_quote(row[0])} WHERE {ID_EXPRESSION} = ?", ('"x"',)
-        ).fetchall()
+        sql = f"EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM {_quote(row[0])} WHERE {ID_EXPRESSION} = ?"  # noqa: S608 - quoted table name from FerretDB's catalogue
+        plan = con.execute(sql, ('"x"',)).fetchall()
         return "; ".join(str(r[-1]) for r in plan)
     finally:
         con.close()

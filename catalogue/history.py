@@ -16,9 +16,11 @@ missing: readers take the newest entry from the profile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from catalogue.models import Profile, ProfileVersion, VersionEntry, version_key
@@ -40,16 +42,15 @@ def version_document(profile_id: Any, entry: VersionEntry, state: dict[str, Any]
     }
 
 
-def _collection() -> Any:
+def _collection() -> AsyncCollection[Any]:
     return ProfileVersion.get_pymongo_collection()
 
 
 async def store(profile_id: Any, entry: VersionEntry, state: dict[str, Any]) -> None:
     """Write one version document unless it is there already."""
-    try:
+    # A duplicate was written before (a retry, or the repair before the next write): the content is the same.
+    with contextlib.suppress(DuplicateKeyError):
         await _collection().insert_one(version_document(profile_id, entry, state))
-    except DuplicateKeyError:
-        pass  # written before (a retry, or the repair before the next write): the content is the same
 
 
 async def store_many(documents: Iterable[dict[str, Any]]) -> None:

@@ -9,7 +9,7 @@ Layout 2 keys everything a request reads by `_id`:
 | api_tokens | ObjectId, `token_hash` field | `_id` = the hash, plus `api_token_ids` (token id → hash) |
 | login_attempts | ObjectId, `key` field | `_id` = the key |
 | counters | ObjectId, `name` field | `_id` = the name |
-| profiles | `history` array in the document | `last_change` in the document, every entry a `profile_versions` document with its state; `profile_slugs` key per slug |
+| profiles | embedded `history` array | `last_change` in the document; each entry a `profile_versions` document with its state; a `profile_slugs` key per slug |
 
 This is batch work: it streams each collection once (a full scan on
 FerretDB), logs its progress, and is idempotent – every step first writes
@@ -27,8 +27,11 @@ from collections.abc import Callable
 from typing import Any
 
 from bson import Binary
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
+from catalogue import atomic
 from catalogue.models import utcnow, version_key
 
 log = logging.getLogger("leuchtturm.store")
@@ -51,12 +54,12 @@ OBSOLETE_INDEXES = {
 Progress = Callable[[str, int], None]
 
 
-async def layout_version(database: Any) -> int:
+async def layout_version(database: AsyncDatabase[Any]) -> int:
     doc = await database[META_COLLECTION].find_one({"_id": "layout"})
     return int(doc.get("version", 1)) if doc else 0
 
 
-async def migrate_layout(database: Any, *, progress: Progress | None = None, force: bool = False) -> dict[str, int]:
+async def migrate_layout(database: AsyncDatabase[Any], *, progress: Progress | None = None, force: bool = False) -> dict[str, int]:
     """Bring `database` to LAYOUT_VERSION; returns how many documents each step changed."""
     if not force and await layout_version(database) >= LAYOUT_VERSION:
         return {}
@@ -82,7 +85,7 @@ def _log_progress(step: str, done: int) -> None:
     log.warning("Umstellung %s: %d Dokumente", step, done)
 
 
-async def _drop_obsolete_indexes(database: Any) -> None:
+async def _drop_obsolete_indexes(database: AsyncDatabase[Any]) -> None:
     for name, indexes in OBSOLETE_INDEXES.items():
         coll = database[name]
         try:
@@ -94,7 +97,7 @@ async def _drop_obsolete_indexes(database: Any) -> None:
                 await coll.drop_index(index)
 
 
-async def _insert_new(coll: Any, doc: dict[str, Any]) -> bool:
+async def _insert_new(coll: AsyncCollection[Any], doc: dict[str, Any]) -> bool:
     """Insert the migrated document; False if a run before us wrote it already. Any other clash raises."""
     try:
         await coll.insert_one(doc)
@@ -105,7 +108,7 @@ async def _insert_new(coll: Any, doc: dict[str, Any]) -> bool:
     return True
 
 
-async def _old_ids(coll: Any, field: str) -> list[Any]:
+async def _old_ids(coll: AsyncCollection[Any], field: str) -> list[Any]:
     """Ids of documents still in the old layout (their `_id` is not the key), streamed."""
     out = []
     async for doc in coll.find({}, {field: 1}):
@@ -115,7 +118,7 @@ async def _old_ids(coll: Any, field: str) -> list[Any]:
 
 
 async def _rekey(
-    coll: Any, field: str, *, keep_field: bool = False, merge_max: str | None = None, progress: Progress
+    coll: AsyncCollection[Any], field: str, *, keep_field: bool = False, merge_max: str | None = None, progress: Progress
 ) -> int:
     """Give every document of `coll` its `field` as `_id` (new document first, then the old one goes)."""
     done = 0
@@ -135,7 +138,7 @@ async def _rekey(
     return done
 
 
-async def _migrate_tokens(database: Any, progress: Progress) -> int:
+async def _migrate_tokens(database: AsyncDatabase[Any], progress: Progress) -> int:
     tokens, ids = database["api_tokens"], database["api_token_ids"]
     done = 0
     for old_id in await _old_ids(tokens, "token_hash"):
@@ -154,7 +157,7 @@ async def _migrate_tokens(database: Any, progress: Progress) -> int:
     return done
 
 
-async def _migrate_profiles(database: Any, progress: Progress) -> int:
+async def _migrate_profiles(database: AsyncDatabase[Any], progress: Progress) -> int:
     from catalogue.profiles import replay_states
 
     profiles, slugs, versions = database["profiles"], database["profile_slugs"], database["profile_versions"]
@@ -207,16 +210,15 @@ async def _migrate_profiles(database: Any, progress: Progress) -> int:
     return done
 
 
-async def _ensure_slug_key(slugs: Any, doc: dict[str, Any]) -> None:
+async def _ensure_slug_key(slugs: AsyncCollection[Any], doc: dict[str, Any]) -> None:
     slug = doc.get("slug")
     if not slug:
         return
-    try:
-        await slugs.insert_one({"_id": slug, "profile_id": doc["_id"], "reserved_at": doc.get("created_at") or utcnow()})
-    except DuplicateKeyError:
-        existing = await slugs.find_one({"_id": slug})
-        if existing is not None and existing.get("profile_id") != doc["_id"]:
-            log.error("Slug %s gehört zwei Profilen (%s, %s); das zweite ist nur über seine Kennung erreichbar", slug, existing.get("profile_id"), doc["_id"])
+    if await atomic.insert(slugs, {"_id": slug, "profile_id": doc["_id"], "reserved_at": doc.get("created_at") or utcnow()}):
+        return
+    existing = await slugs.find_one({"_id": slug})
+    if existing is not None and existing.get("profile_id") != doc["_id"]:
+        log.error("Slug %s gehört zwei Profilen (%s, %s); das zweite ist nur über seine Kennung erreichbar", slug, existing.get("profile_id"), doc["_id"])
 
 
 __all__ = ["LAYOUT_VERSION", "layout_version", "migrate_layout"]

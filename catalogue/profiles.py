@@ -302,9 +302,11 @@ class ProfileService:
             raise ValidationFailed("Neue Profile beginnen als Entwurf, eingereicht oder veröffentlicht.")
         now = utcnow()
         profiles: list[Profile] = []
+        firsts: list[VersionEntry] = []  # each profile's first history entry
         for item in items:
             data = item.content.model_dump(mode="json")
             changes = [*diff_content({}, data), FieldChange(field="status", old=None, new=item.status.value)]
+            firsts.append(VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes))
             profile = Profile.model_construct(
                 id=item.id or PydanticObjectId(),
                 revision_id=uuid4(),
@@ -318,7 +320,7 @@ class ProfileService:
                 published_at=now if item.status == S.PUBLISHED else None,
                 confirmed_at=None,
                 version=1,
-                last_change=VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes),
+                last_change=firsts[-1],
                 **{name: getattr(item.content, name) for name in CONTENT_FIELDS},
             )
             profile.refresh_derived()
@@ -359,7 +361,7 @@ class ProfileService:
                     failed.add(n)
             # 4. Their first versions.
             await version_store.store_many(
-                version_store.version_document(profiles[n].id, profiles[n].last_change, state_of(profiles[n]))  # type: ignore[arg-type]
+                version_store.version_document(profiles[n].id, firsts[n], state_of(profiles[n]))
                 for n in writing
                 if n not in failed
             )
@@ -452,7 +454,7 @@ class ProfileService:
             raise PermissionDenied("Den Slug eines Profils ändert nur die Katalogredaktion.")
         if new_slug == profile.slug:
             return profile
-        if not await reserve_slug(new_slug, profile.id):  # type: ignore[arg-type]
+        if not await reserve_slug(new_slug, profile.id):
             raise ValidationFailed(f"Der Slug „{new_slug}“ ist schon vergeben.", errors=[{"field": "slug", "message": "schon vergeben"}])
 
         def check(p: Profile) -> None:

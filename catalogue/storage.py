@@ -16,6 +16,7 @@ everything a process needs before it touches the store:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,10 +95,8 @@ async def ensure_collections(database: AsyncDatabase[Any], names: list[str]) -> 
     existing = set(await database.list_collection_names())
     for name in names:
         if name not in existing:
-            try:
+            with contextlib.suppress(CollectionInvalid):  # created by another process a moment ago
                 await database.create_collection(name)
-            except CollectionInvalid:
-                pass  # created by another process a moment ago
 
 
 async def prepare_store(database: AsyncDatabase[Any], names: list[str]) -> atomic.StoreMode:

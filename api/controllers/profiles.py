@@ -205,7 +205,9 @@ class ProfileController(Controller):
         summary="Slug des Profils ändern (Katalogredaktion); der alte leitet dauerhaft weiter",
         status_code=200,
     )
-    async def change_slug(self, request: Request, slug: SlugParam, data: Annotated[SlugIn, Body(title="Neuer Slug")], if_match: IfMatch = None) -> Response[ProfileOut]:
+    async def change_slug(
+        self, request: Request, slug: SlugParam, data: Annotated[SlugIn, Body(title="Neuer Slug")], if_match: IfMatch = None
+    ) -> Response[ProfileOut]:
         principal = await require_principal(request)
         profile = await service(request).change_slug(slug, data.slug, principal, if_match=if_match)
         body = _out(request, profile, principal)

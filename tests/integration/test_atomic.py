@@ -47,7 +47,7 @@ CONDITIONS = [
 
 
 @pytest.fixture(params=["store", "mongodb-path"])
-def path_mode(request):  # noqa: ANN001, ANN201
+def path_mode(request):
     """Run a test with the mode detected for the test store, and again with the MongoDB code path forced."""
     if request.param == "store":
         yield atomic.mode()
@@ -59,7 +59,7 @@ def path_mode(request):  # noqa: ANN001, ANN201
         atomic.set_mode(old)
 
 
-async def test_matches_decides_as_the_store_does(db) -> None:  # noqa: ANN001
+async def test_matches_decides_as_the_store_does(db) -> None:
     coll = db["cond"]
     await coll.insert_many([dict(d) for d in DOCS])
     for condition in CONDITIONS:
@@ -74,7 +74,7 @@ async def test_matches_decides_as_the_store_does(db) -> None:  # noqa: ANN001
         atomic.matches(DOCS[0], {"$or": [{"n": 1}]})
 
 
-async def test_conditional_writes(db, path_mode) -> None:  # noqa: ANN001
+async def test_conditional_writes(db, path_mode) -> None:
     coll = db["cas"]
     assert await atomic.insert(coll, {"_id": "k", "status": "preview", "n": 1})
     assert not await atomic.insert(coll, {"_id": "k", "status": "other"})
@@ -95,7 +95,7 @@ async def test_conditional_writes(db, path_mode) -> None:  # noqa: ANN001
         await atomic.update_if(coll, "x", {"a": 1}, {"$set": {"b": 1}}, upsert=True)
 
 
-async def test_concurrent_compare_and_set_has_one_winner(db) -> None:  # noqa: ANN001
+async def test_concurrent_compare_and_set_has_one_winner(db) -> None:
     coll = db["race"]
     for _ in range(3):
         await coll.delete_many({})
@@ -137,7 +137,7 @@ COUNTER_CHILD = textwrap.dedent(
 )
 
 
-async def test_increments_from_two_processes_lose_nothing(db, mongo_uri: str) -> None:  # noqa: ANN001
+async def test_increments_from_two_processes_lose_nothing(db, mongo_uri: str) -> None:
     """The server and a CLI process increment one counter at the same time: every number once."""
     import json
 

@@ -90,7 +90,7 @@ def violations(commands: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
 class Requests:
     """Send requests and record the store commands each one causes."""
 
-    def __init__(self, client) -> None:  # noqa: ANN001
+    def __init__(self, client) -> None:
         self.client = client
         self.report: dict[str, list[str]] = {}
         self.count = 0
@@ -113,7 +113,7 @@ class Requests:
 
 
 @pytest.fixture
-async def world(client) -> dict[str, Any]:  # noqa: ANN001
+async def world(client) -> dict[str, Any]:
     """Users, a token, a published profile with history, an editor's draft, a renamed profile, an import batch."""
     await seed_users()
     _, editor_secret = await create_token("redaktion-hx", "probe")
@@ -143,7 +143,7 @@ async def world(client) -> dict[str, Any]:  # noqa: ANN001
     }
 
 
-async def test_request_paths_query_the_store_by_id_only(client, world) -> None:  # noqa: ANN001
+async def test_request_paths_query_the_store_by_id_only(client, world) -> None:
     send = Requests(client)
     pub, other, draft = world["published"], world["other"], world["draft"]
     editor = world["editor"]
@@ -205,7 +205,7 @@ async def test_request_paths_query_the_store_by_id_only(client, world) -> None: 
     )
 
 
-async def test_the_recorder_catches_a_scan(client, world) -> None:  # noqa: ANN001
+async def test_the_recorder_catches_a_scan(client, world) -> None:
     """The check itself can fail: a query by a non-key field is reported."""
     from catalogue.models import Profile
 
@@ -220,7 +220,7 @@ async def test_the_recorder_catches_a_scan(client, world) -> None:  # noqa: ANN0
     assert len(violations(commands)) == 3
 
 
-async def test_a_history_page_reads_only_its_page_s_keys(client, world) -> None:  # noqa: ANN001
+async def test_a_history_page_reads_only_its_page_s_keys(client, world) -> None:
     editor, slug = world["editor"], world["draft"]
     r = await client.get(f"{API}/{slug}", headers=editor)
     tag = r.headers["etag"]

@@ -71,7 +71,7 @@ async def _write_old_layout(db: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def old_db(mongo_uri: str):  # noqa: ANN201
+async def old_db(mongo_uri: str):
     client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
     db = client[unique_db_name("old")]
     try:
@@ -81,7 +81,7 @@ async def old_db(mongo_uri: str):  # noqa: ANN201
         await client.close()
 
 
-async def test_old_layout_is_migrated_at_start_without_losing_anything(old_db) -> None:  # noqa: ANN001
+async def test_old_layout_is_migrated_at_start_without_losing_anything(old_db) -> None:
     old = await _write_old_layout(old_db)
     assert await layout_version(old_db) == 0
     await init_models(old_db)  # what every process does at start
@@ -114,7 +114,7 @@ async def test_old_layout_is_migrated_at_start_without_losing_anything(old_db) -
     assert [v.number for v in await svc.versions(a)][:2] == [5, 4]
 
 
-async def test_migration_is_idempotent_and_completes_an_interrupted_run(old_db) -> None:  # noqa: ANN001
+async def test_migration_is_idempotent_and_completes_an_interrupted_run(old_db) -> None:
     await _write_old_layout(old_db)
     # An interrupted run: the user's new document was written, the old one not yet removed;
     # a counter exists twice; one profile's versions are partly written.

@@ -19,8 +19,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
-
 from catalogue.models import Profile, ProfileSlug
 from catalogue.profiles import ProfileService
 from catalogue.settings import PROJECT_ROOT
@@ -52,24 +50,13 @@ async def together(calls: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
     return await asyncio.gather(*tasks)
 
 
-async def _headers(username: str, role: Role) -> dict[str, str]:
-    await create_user(username, "ein-sicheres-passwort", role)
-    _, secret = await create_token(username, "test")
-    return {"Authorization": f"Bearer {secret}"}
-
-
-@pytest.fixture
-async def auth(client) -> dict[str, dict[str, str]]:  # noqa: ANN001
-    return {"editor": await _headers("erika", Role.EDITOR), "reviewer": await _headers("rita", Role.REVIEWER)}
-
-
-async def _versions(client, slug: str, headers: dict[str, str]) -> list[dict[str, Any]]:  # noqa: ANN001
+async def _versions(client, slug: str, headers: dict[str, str]) -> list[dict[str, Any]]:
     r = await client.get(f"{API}/{slug}/versions", headers=headers, params={"per_page": 100})
     assert r.status_code == 200, r.text
     return r.json()
 
 
-async def test_20_concurrent_patches_with_one_etag_give_one_200_and_19_412(client, auth) -> None:  # noqa: ANN001
+async def test_20_concurrent_patches_with_one_etag_give_one_200_and_19_412(client, auth) -> None:
     r = await client.post(API, json=NEW, headers=auth["editor"])
     slug, tag = r.json()["slug"], r.headers["etag"]
     for round_no in range(ROUNDS):
@@ -89,7 +76,7 @@ async def test_20_concurrent_patches_with_one_etag_give_one_200_and_19_412(clien
         tag = winner.headers["etag"]
 
 
-async def test_20_concurrent_submits_give_one_transition_and_one_history_entry(client, auth) -> None:  # noqa: ANN001
+async def test_20_concurrent_submits_give_one_transition_and_one_history_entry(client, auth) -> None:
     slug = (await client.post(API, json=NEW, headers=auth["editor"])).json()["slug"]
     for _ in range(ROUNDS):
         before = await _versions(client, slug, auth["editor"])
@@ -106,7 +93,7 @@ def _ndjson(titles: list[str]) -> bytes:
     return "".join(json.dumps({"title": t, "summary": "Zum Testen gleichzeitiger Bestätigungen."}, ensure_ascii=False) + "\n" for t in titles).encode()
 
 
-async def _upload(client, headers, titles: list[str]) -> dict[str, Any]:  # noqa: ANN001
+async def _upload(client, headers, titles: list[str]) -> dict[str, Any]:
     r = await client.post("/api/v1/imports", files={"file": ("profile.ndjson", _ndjson(titles), "application/x-ndjson")}, headers=headers)
     assert r.status_code == 201, r.text
     assert r.json()["preview"]["counts"]["created"] == len(titles)
@@ -117,7 +104,7 @@ async def _profile_titles() -> Counter[str]:
     return Counter([d["title"] async for d in Profile.get_pymongo_collection().find({}, {"title": 1})])
 
 
-async def test_5_concurrent_confirms_of_one_batch_store_one_set(client, auth) -> None:  # noqa: ANN001
+async def test_5_concurrent_confirms_of_one_batch_store_one_set(client, auth) -> None:
     for round_no in range(ROUNDS):
         titles = [f"Bestätigungsprobe {round_no}-{n} Nachbarschaftshilfe" for n in range(6)]
         batch = await _upload(client, auth["editor"], titles)
@@ -130,13 +117,13 @@ async def test_5_concurrent_confirms_of_one_batch_store_one_set(client, auth) ->
         assert result["status"] == "confirmed" and result["result"]["counts"]["created"] == 6
 
 
-async def test_a_confirm_that_failed_part_way_can_be_retried(client, auth, monkeypatch) -> None:  # noqa: ANN001
+async def test_a_confirm_that_failed_part_way_can_be_retried(client, auth, monkeypatch) -> None:
     titles = [f"Wiederholungsprobe {n} Gemeinsame Vergabestelle" for n in range(8)]
     batch = await _upload(client, auth["editor"], titles)
     planned = [r["slug"] for r in batch["preview"]["records"]]
     original = ProfileService.create_many
 
-    async def half_then_crash(self, items, actor, **kw):  # noqa: ANN001, ANN003, ANN202
+    async def half_then_crash(self, items, actor, **kw):
         await original(self, items[:3], actor, **kw)  # three profiles written …
         from catalogue import profiles
 
@@ -171,7 +158,7 @@ async def test_a_confirm_that_failed_part_way_can_be_retried(client, auth, monke
     assert sorted(r["slug"] for r in result["records"]) == sorted(planned)
 
 
-async def test_concurrent_failed_logins_lose_no_count_and_never_fail(client) -> None:  # noqa: ANN001
+async def test_concurrent_failed_logins_lose_no_count_and_never_fail(client) -> None:
     await create_user("erika", "ein-sicheres-passwort", Role.EDITOR)
     for round_no in range(ROUNDS):
         await LoginAttempt.get_pymongo_collection().delete_many({})
@@ -186,7 +173,7 @@ async def test_concurrent_failed_logins_lose_no_count_and_never_fail(client) -> 
     assert r.status_code == 429  # the counter blocks, as it should
 
 
-async def test_concurrent_creates_with_one_title_get_distinct_slugs(client, auth) -> None:  # noqa: ANN001
+async def test_concurrent_creates_with_one_title_get_distinct_slugs(client, auth) -> None:
     for round_no in range(ROUNDS):
         body = {**NEW, "title": f"Gleicher Titel Runde {round_no}"}
         responses = await together([lambda b=body: client.post(API, json=b, headers=auth["editor"]) for _ in range(10)])
@@ -199,7 +186,7 @@ async def test_concurrent_creates_with_one_title_get_distinct_slugs(client, auth
             assert profile is not None and profile.slug == slug
 
 
-async def test_concurrent_renames_to_one_slug_have_one_winner(client, auth) -> None:  # noqa: ANN001
+async def test_concurrent_renames_to_one_slug_have_one_winner(client, auth) -> None:
     slugs = [(await client.post(API, json={**NEW, "title": f"Umbenennung {n}"}, headers=auth["editor"])).json()["slug"] for n in range(5)]
     responses = await together([lambda s=s: client.post(f"{API}/{s}/slug", json={"slug": "begehrter-slug"}, headers=auth["reviewer"]) for s in slugs])
     statuses = Counter(r.status_code for r in responses)
@@ -216,7 +203,7 @@ async def test_concurrent_renames_to_one_slug_have_one_winner(client, auth) -> N
     assert [v["action"] for v in r.json()][:1] == ["rename"]
 
 
-async def test_concurrent_revocations_keep_the_first_time_and_the_token_stops_working(client) -> None:  # noqa: ANN001
+async def test_concurrent_revocations_keep_the_first_time_and_the_token_stops_working(client) -> None:
     await create_user("adam", "ein-sicheres-passwort", Role.ADMIN)
     token, secret = await create_token("adam", "probe")
     _, admin = await create_token("adam", "verwaltung")
@@ -262,7 +249,7 @@ CHILD_PATCHER = textwrap.dedent(
 )
 
 
-async def test_server_and_a_second_process_race_on_one_etag(client, app, auth, mongo_uri: str) -> None:  # noqa: ANN001
+async def test_server_and_a_second_process_race_on_one_etag(client, app, auth, mongo_uri: str) -> None:
     """Ten PATCH requests to the server and ten writes from another process (as the CLI would), one ETag: one winner."""
     r = await client.post(API, json=NEW, headers=auth["editor"])
     slug = r.json()["slug"]

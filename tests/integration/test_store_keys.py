@@ -13,7 +13,7 @@ from catalogue.storage import document_models, prepare_store
 pytestmark = pytest.mark.skipif(bool(os.environ.get("LEUCHTTURM_TEST_MONGODB_URL")), reason="SQLite plans exist only on the embedded FerretDB")
 
 
-async def test_every_collection_table_is_searched_by_id_not_scanned(db) -> None:  # noqa: ANN001
+async def test_every_collection_table_is_searched_by_id_not_scanned(db) -> None:
     assert atomic.mode().kind == atomic.StoreKind.FERRETDB and atomic.mode().lock is not None
     sqlite_dir = await instance_info(db.client)
     assert sqlite_dir is not None and atomic.mode().lock.path.parent == sqlite_dir
@@ -24,7 +24,7 @@ async def test_every_collection_table_is_searched_by_id_not_scanned(db) -> None:
         assert "SCAN" not in plan and "USING INDEX" in plan, f"{name}: {plan}"
 
 
-async def test_a_collection_created_later_gets_the_index_when_prepared(db) -> None:  # noqa: ANN001
+async def test_a_collection_created_later_gets_the_index_when_prepared(db) -> None:
     sqlite_dir = await instance_info(db.client)
     await db["spaeter"].insert_one({"_id": "a"})
     assert id_lookup_plan(sqlite_dir, db.name, "spaeter").startswith("SCAN")  # what FerretDB 1.24.2 does by itself
@@ -34,4 +34,4 @@ async def test_a_collection_created_later_gets_the_index_when_prepared(db) -> No
     assert ensure_id_indexes(sqlite_dir, [db.name]) == []  # idempotent
     # FerretDB still finds documents by _id (and ignores the extra index otherwise).
     assert await db["spaeter"].find_one({"_id": "a"}) == {"_id": "a"}
-    assert [i for i in (await db["spaeter"].index_information())] == ["_id_"]
+    assert list(await db["spaeter"].index_information()) == ["_id_"]
