@@ -199,6 +199,9 @@ async def test_concurrent_renames_to_one_slug_have_one_winner(client, auth) -> N
     assert r.status_code == 301 and r.headers["location"] == f"{API}/begehrter-slug"
     r = await client.get(f"/profiles/{old}/versionen", headers=auth["editor"], params={"seite": "1"})
     assert r.status_code == 301 and r.headers["location"] == "/profiles/begehrter-slug/versionen?seite=1"
+    for path, new in ((f"/profiles/{old}.pdf", "/profiles/begehrter-slug.pdf"), (f"{API}/{old}/pdf", f"{API}/begehrter-slug/pdf")):
+        r = await client.get(path, headers=auth["editor"])  # the PDF addresses too
+        assert r.status_code == 301 and r.headers["location"] == new
     r = await client.get(f"{API}/begehrter-slug/versions", headers=auth["editor"])
     assert [v["action"] for v in r.json()][:1] == ["rename"]
 
