@@ -79,6 +79,14 @@ class TooLarge(CatalogueError):
     type_slug = "too-large"
 
 
+class ImportFailed(CatalogueError):
+    """A confirmed import stopped part-way; confirming it again completes the same set of profiles."""
+
+    status = 500
+    title = "Import unterbrochen"
+    type_slug = "import-failed"
+
+
 class PreconditionFailed(CatalogueError):
     status = 412
     title = "Das Profil wurde inzwischen geändert"

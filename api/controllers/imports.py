@@ -29,7 +29,7 @@ from pymongo.errors import DocumentTooLarge
 from api.auth import require_principal
 from catalogue import atomic
 from catalogue.access import Action, allowed
-from catalogue.errors import CatalogueError, Conflict, Gone, NotFound, PermissionDenied, TooLarge, ValidationFailed
+from catalogue.errors import CatalogueError, Conflict, Gone, ImportFailed, NotFound, PermissionDenied, TooLarge, ValidationFailed
 from catalogue.imports import BatchStatus, ImportBatch
 from catalogue.models import utcnow
 from catalogue.users import Principal
@@ -147,12 +147,6 @@ async def _visible_batch(batch_id: str, principal: Principal) -> ImportBatch:
         )
         batch = await ImportBatch.get(batch.id) or batch
     return batch
-
-
-class ImportFailed(CatalogueError):
-    status = 500
-    title = "Import unterbrochen"
-    type_slug = "import-failed"
 
 
 class ImportController(Controller):
