@@ -35,10 +35,7 @@ def run_async(fn: Callable[[], Awaitable[Any]]) -> Any:
     except EmbeddedStoreError as exc:
         _fail(str(exc))
     except SearchError as exc:
-        _fail(
-            f"Suchindex nicht verfügbar ({exc}). Läuft der Server auf denselben Daten? "
-            "Dann bitte ohne laufenden Server ausführen – ein fehlender Index wird beim Start auch selbst neu aufgebaut."
-        )
+        _fail(f"Suchindex nicht verfügbar ({exc}).")
     except CatalogueError as exc:
         details = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
         _fail(exc.detail + (f" ({details})" if details else ""))
@@ -233,19 +230,32 @@ def token_revoke(token_id: str) -> None:
 
 @main.command()
 def reindex() -> None:
-    """Baut den Suchindex aus der Datenbank neu auf (atomarer Austausch, die Suche bleibt verfügbar)."""
+    """Baut den Suchindex aus der Datenbank neu auf (atomarer Austausch, die Suche bleibt verfügbar).
+
+    Läuft ein Server auf denselben Daten, übernimmt er den Neuaufbau (er allein
+    schreibt den Suchindex); hier ist dann sein Fortschritt zu sehen.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    async def go() -> None:
-        from catalogue.models import Profile
+    from catalogue.search import writer
 
-        async with runtime(get_settings()) as rt:
-            total = await Profile.find_all().count()
-            with Progress(TextColumn("Neuaufbau"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
-                task = progress.add_task("reindex", total=total)
-                count = await rt.sync.reindex(rt.search, lambda done: progress.update(task, completed=done))
-                progress.update(task, completed=count)
-            click.echo(f"{count} Profile indexiert (alle Status; wer was findet, regeln die Berechtigungen).")
+    async def go() -> None:
+        settings = get_settings()
+        async with runtime(settings) as rt:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+                task = progress.add_task("Neuaufbau", total=None)
+
+                def show(done: int, total: int | None) -> None:
+                    progress.update(task, completed=done, total=total if total and total >= done else None)
+
+                try:
+                    count, by = await writer.reindex(rt, show, ttl=settings.sync_lease_s)
+                except RuntimeError as exc:
+                    progress.stop()
+                    _fail(str(exc))
+                progress.update(task, completed=count, total=count)
+            where = "" if by == "hier" else " durch den laufenden Server"
+            click.echo(f"{count} Profile indexiert{where} (alle Status; wer was findet, regeln die Berechtigungen).")
 
     run_async(go)
 
@@ -279,14 +289,17 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from catalogue import outbox
     from catalogue.errors import PermissionDenied
+    from catalogue.search import writer
     from catalogue.users import Principal, find_user
     from importers.runner import ImportRunner, read_paths
 
     console = Console(stderr=True)
 
     async def go() -> int:
-        async with runtime(get_settings()) as rt:
+        settings = get_settings()
+        async with runtime(settings) as rt:
             if username:
                 user = await find_user(username)
                 if user is None or not user.active:
@@ -305,15 +318,18 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
                 def report_progress(done: int, total: int) -> None:
                     progress.update(task, completed=done, total=total)
 
-                runner = ImportRunner(actor, search=rt.search, on_change=rt.notify_change)
-                try:
-                    report = await runner.run_items(items, dry_run=dry_run, publish=publish, merge=merge, progress=report_progress)
-                except PermissionDenied as exc:
-                    progress.stop()
-                    _fail(exc.detail, 2)
-                if not dry_run:
-                    progress.update(task, description="Suchindex abgleichen", total=None)
-                    await rt.sync.drain(rt.search)
+                runner = ImportRunner(actor, on_change=rt.notify_change)
+                with outbox.recording() as written:
+                    try:
+                        report = await runner.run_items(items, dry_run=dry_run, publish=publish, merge=merge, progress=report_progress)
+                    except PermissionDenied as exc:
+                        progress.stop()
+                        _fail(exc.detail, 2)
+                indexed_by = None
+                if written:
+                    # The index has one writer: a running server's sync worker, else this process (writer.index_written).
+                    progress.update(task, description="Suchindex", total=None, completed=0)
+                    indexed_by = await writer.index_written(rt, written, report_progress, ttl=settings.sync_lease_s)
             lines = report.lines()
             if len(report.results) > FULL_REPORT_LIMIT:
                 shown = [r for r in report.results if r.action in ("error", "duplicate")]
@@ -324,6 +340,10 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
             if report_path:
                 Path(report_path).write_text(_json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             click.echo(report.summary())
+            if indexed_by == "hier":
+                click.echo("Suchindex aktualisiert.")
+            elif indexed_by is not None:
+                click.echo(f"Suchindex vom laufenden Server aktualisiert ({indexed_by}).")
             return 0 if report.ok else 1
 
     sys.exit(run_async(go) or 0)

@@ -306,30 +306,44 @@ class ProfileSlug(Document):
         name = "profile_slugs"
 
 
-class OutboxEntry(Document):
-    """A pending change for the search index (collection `search_outbox`).
+class OutboxItem(BaseModel):
+    """One more profile announced by a bulk outbox entry."""
 
-    The profile service inserts one entry per profile change, in the same
-    request as the write; the sync worker applies entries in `seq` order and
-    retries with backoff until the search engine has them.
+    profile_id: str
+    version: int | None = None
+
+
+class OutboxEntry(Document):
+    """A pending change for the search index (collection `search_outbox`, `_id` = its sequence number).
+
+    The profile service inserts one entry per profile write (one per chunk of
+    a bulk import, naming every profile in `more`) before the write; the
+    sync worker reads entries by `_id` in sequence order (catalogue/search/sync.py),
+    applies them and deletes them. Keyed by the sequence number, the outbox
+    is never queried by anything but `_id`.
     """
 
-    seq: int  # monotonically increasing, from the `counters` collection
+    id: int  # type: ignore[assignment]  # the sequence number, from the `outbox` counter
     profile_id: str
     slug: str
-    op: str  # "upsert" or "delete"
+    op: str = "upsert"  # "upsert" or "delete"
     version: int | None = None  # the profile version the write brings (the worker waits until it has landed); None: any
+    more: list[OutboxItem] = Field(default_factory=list)  # further profiles of a bulk write (imports)
     created_at: datetime = Field(default_factory=utcnow)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
     last_error: str | None = None
-    done: bool = False
 
     class Settings:
         name = "search_outbox"
-        indexes = [
-            IndexModel([("done", ASCENDING), ("seq", ASCENDING)], name="pending"),
-        ]
+
+    @property
+    def seq(self) -> int:
+        return int(self.id)
+
+    def items(self) -> list[OutboxItem]:
+        """Every profile the entry announces, with the version its write brings."""
+        return [OutboxItem(profile_id=self.profile_id, version=self.version), *self.more]
 
 
 class Counter(Document):
@@ -352,3 +366,9 @@ async def reserve_sequence(name: str, n: int) -> int:
     from catalogue import atomic
 
     return await atomic.increment(Counter.get_pymongo_collection(), str(name), "value", int(n))
+
+
+async def counter_value(name: str) -> int:
+    """The current value of the counter `name` (0 before its first use), read by key."""
+    doc = await Counter.get_pymongo_collection().find_one({"_id": str(name)})
+    return int(doc.get("value", 0)) if doc else 0

@@ -8,19 +8,26 @@ or fails because of, the search engine. An entry names the profile version
 its write brings, so the worker does not apply it before the write has
 landed (see catalogue/search/sync.py).
 
+Entries are keyed by their sequence number (`_id`, from the `outbox`
+counter), so the worker reads them by `_id` in order and nothing ever
+queries the outbox by another field. A bulk write (an import chunk) is
+announced by one entry naming all its profiles (`enqueue_many`).
+
 Read-your-writes: inside `recording()` (the web app opens one per unsafe
-request) the entries written are collected, so the request can wait,
-bounded, until the index has them (`SearchSync.wait_applied`).
+request, the CLI one per import) the entries written are collected, so the
+writer can wait until the index has them (`SearchSync.wait_applied`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
-from catalogue.models import OutboxEntry, next_sequence
+from catalogue.models import OutboxEntry, OutboxItem, next_sequence, utcnow
+
+OUTBOX_COUNTER = "outbox"
 
 
 class Written(NamedTuple):
@@ -30,6 +37,7 @@ class Written(NamedTuple):
     profile_id: str
     slug: str
     version: int | None = None
+    profiles: int = 1  # how many profiles the entry announces (bulk entries: more than one)
 
 
 _recorded: ContextVar[list[Written] | None] = ContextVar("outbox_recorded", default=None)
@@ -46,17 +54,53 @@ def recording() -> Iterator[list[Written]]:
         _recorded.reset(token)
 
 
+def _record(entry: OutboxEntry) -> None:
+    written = _recorded.get()
+    if written is not None:
+        written.append(Written(entry.id, entry.profile_id, entry.slug, entry.version, 1 + len(entry.more)))
+
+
 async def enqueue(profile_id: str, slug: str, op: str = "upsert", *, version: int | None = None) -> OutboxEntry:
     """Announce a profile write; `version`: the profile version the write brings (None: whatever is stored)."""
     if op not in ("upsert", "delete"):
         raise ValueError(op)
-    entry = OutboxEntry(seq=await next_sequence("outbox"), profile_id=str(profile_id), slug=slug, op=op, version=version)
-    await entry.insert()
-    written = _recorded.get()
-    if written is not None:
-        written.append(Written(entry.id, entry.profile_id, entry.slug, entry.version))
+    entry = OutboxEntry(
+        id=await next_sequence(OUTBOX_COUNTER), profile_id=str(profile_id), slug=slug, op=op, version=version, created_at=utcnow()
+    )
+    await OutboxEntry.get_pymongo_collection().insert_one(_document(entry))
+    _record(entry)
     return entry
 
 
-async def pending_count() -> int:
-    return await OutboxEntry.find(OutboxEntry.done == False).count()  # noqa: E712
+async def enqueue_many(profiles: Sequence[tuple[str, str, int | None]]) -> OutboxEntry | None:
+    """Announce the writes of many profiles (profile id, slug, version) with one entry (bulk imports)."""
+    if not profiles:
+        return None
+    (first_id, first_slug, first_version), rest = profiles[0], profiles[1:]
+    entry = OutboxEntry(
+        id=await next_sequence(OUTBOX_COUNTER),
+        profile_id=str(first_id),
+        slug=first_slug,
+        version=first_version,
+        more=[OutboxItem(profile_id=str(pid), version=version) for pid, _slug, version in rest],
+        created_at=utcnow(),
+    )
+    await OutboxEntry.get_pymongo_collection().insert_one(_document(entry))
+    _record(entry)
+    return entry
+
+
+def _document(entry: OutboxEntry) -> dict[str, Any]:
+    now = entry.created_at
+    return {
+        "_id": entry.id,
+        "profile_id": entry.profile_id,
+        "slug": entry.slug,
+        "op": entry.op,
+        "version": entry.version,
+        "more": [item.model_dump() for item in entry.more],
+        "created_at": now,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+    }

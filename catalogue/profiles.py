@@ -46,14 +46,12 @@ from catalogue.errors import (
 from catalogue.models import (
     CONTENT_FIELDS,
     FieldChange,
-    OutboxEntry,
     Profile,
     ProfileContent,
     ProfileSlug,
     Provenance,
     ReviewComment,
     VersionEntry,
-    reserve_sequence,
     utcnow,
 )
 from catalogue.slugs import slug_candidates
@@ -282,9 +280,8 @@ class ProfileService:
 
         Each item comes with the slug to use (the caller has checked it is
         free). The slugs are reserved with one unordered insert of their key
-        documents; one `$inc` reserves a block of outbox sequence numbers and
-        the outbox entries go in with one insert_many *before* the profiles
-        (as in `create`), then the profiles with one unordered insert_many,
+        documents; one outbox entry naming them all goes in *before* the
+        profiles (as in `create`), then the profiles with one unordered insert_many,
         then their first version documents. An item whose slug was taken
         meanwhile is retried through `create` (next free slug, or a
         ValidationFailed for a fixed slug), so one clash never fails the
@@ -329,21 +326,11 @@ class ProfileService:
         # 1. Reserve the slugs; a clash sends the item through `create`.
         failed = await _reserve_slugs([(p.slug, p.id) for p in profiles], now)
         writing = [n for n in range(len(profiles)) if n not in failed]
-        # 2. Announce them in the outbox, before the profiles exist.
-        seqs: tuple[int, int] | None = None
+        # 2. Announce them in the outbox (one entry for all), before the profiles exist.
+        entry = None
         if writing:
-            last = await reserve_sequence("outbox", len(writing))
-            first = last - len(writing) + 1
-            seqs = (first, last)
-            await OutboxEntry.get_pymongo_collection().insert_many(
-                [
-                    {"seq": first + k, "profile_id": str(profiles[n].id), "slug": profiles[n].slug, "op": "upsert", "version": profiles[n].version,
-                     "created_at": now,
-                     "attempts": 0, "next_attempt_at": now, "last_error": None, "done": False}
-                    for k, n in enumerate(writing)
-                ],
-                ordered=True,
-            )
+            entry = await outbox.enqueue_many([(str(profiles[n].id), profiles[n].slug, profiles[n].version) for n in writing])
+        if writing:
             # 3. The profiles.
             try:
                 await Profile.get_pymongo_collection().insert_many([_to_db(profiles[n]) for n in writing], ordered=False)
@@ -380,7 +367,7 @@ class ProfileService:
             except CatalogueError as exc:
                 out.append(exc)
         self._on_change()
-        return BulkCreateResult(out, seqs)
+        return BulkCreateResult(out, entry.seq if entry is not None else None)
 
     async def transition(
         self,
@@ -684,7 +671,7 @@ class NewProfile:
 @dataclass
 class BulkCreateResult:
     items: list[Profile | CatalogueError]  # per input item: the new profile or why it failed
-    outbox_seqs: tuple[int, int] | None  # the reserved block of outbox sequence numbers (inclusive)
+    outbox_seq: int | None  # the outbox entry that announces them (None: nothing written in bulk)
 
 
 def _to_db(profile: Profile) -> dict[str, Any]:

@@ -1,7 +1,11 @@
 """The running catalogue: storage, search backend and the search sync worker.
 
 Used by the web app's lifespan and by CLI commands alike, so both start and
-stop the same way.
+stop the same way. A server (`run_sync_worker=True`) runs a
+`SyncSupervisor`: the process that holds the sync lease writes the index
+through its worker, the others read it (catalogue/search/writer.py). CLI
+commands start without one and take the lease only for work they do
+themselves.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from catalogue.embedded import StoreHandle
@@ -20,6 +24,7 @@ if TYPE_CHECKING:
     from catalogue.outbox import Written
     from catalogue.search.base import SearchBackend
     from catalogue.search.sync import SearchSync
+    from catalogue.search.writer import SyncSupervisor
 
 log = logging.getLogger("leuchtturm.runtime")
 
@@ -33,8 +38,7 @@ class Runtime:
     storage: Storage
     search: SearchBackend
     sync: SearchSync
-    _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task[None] | None = None
+    writer: SyncSupervisor | None = None  # servers only: holds the lease (or waits for it) and runs the worker
 
     @classmethod
     async def start(
@@ -47,6 +51,7 @@ class Runtime:
     ) -> Runtime:
         from catalogue.search import create_backend
         from catalogue.search.sync import SearchSync
+        from catalogue.search.writer import SyncSupervisor
 
         storage = await connect(settings, db_name=db_name, handle=handle)
         try:
@@ -59,13 +64,16 @@ class Runtime:
             await storage.close()
             raise
         rt = cls(settings=settings, storage=storage, search=search, sync=SearchSync())
-        await rt._rebuild_if_index_lost()
         if run_sync_worker:
-            rt._task = asyncio.create_task(rt.sync.run_forever(search, rt._stop), name="search-sync")
+            rt.writer = SyncSupervisor(rt, ttl=settings.sync_lease_s)
+            await rt.writer.start()
         return rt
 
-    async def _rebuild_if_index_lost(self) -> None:
-        """Rebuild from MongoDB when the index is unreadable, outdated or gone while profiles exist."""
+    async def rebuild_if_index_lost(self) -> None:
+        """Rebuild from MongoDB when the index is unreadable, outdated or gone while profiles exist.
+
+        Only the index writer calls this (it has just taken the sync lease).
+        """
         from catalogue.access import ALL_DOCUMENTS_LABELS
         from catalogue.models import Profile
         from catalogue.search.base import SearchQuery
@@ -87,18 +95,19 @@ class Runtime:
         """Wake the sync worker after a write."""
         self.sync.notify()
 
-    async def settle(self, written: list[Written]) -> bool:
-        """Wait, at most INDEX_WAIT_S seconds, until the index has these writes (read-your-writes).
+    async def settle(self, written: list[Written], within: float = INDEX_WAIT_S) -> bool:
+        """Wait, at most `within` seconds, until the index has these writes (read-your-writes).
 
         `written`: the `catalogue.outbox.Written` entries of writes that have
         landed. True when applied; False when the time ran out or the engine
-        is down. The writes themselves stand either way.
+        is down. The writes themselves stand either way. Works in every
+        process: the entries are looked up by `_id`, whoever applies them.
         """
         if not written:
             return True
         self.sync.notify()
         try:
-            async with asyncio.timeout(INDEX_WAIT_S):
+            async with asyncio.timeout(within):
                 return await self.sync.wait_applied(written)
         except TimeoutError:
             return False
@@ -107,12 +116,11 @@ class Runtime:
             return False
 
     async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
+        if self.writer is not None:
             self.sync.notify()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._task, timeout=5)
-            self._task = None
+            with contextlib.suppress(Exception):
+                await self.writer.stop()
+            self.writer = None
         with contextlib.suppress(Exception):
             await self.search.close()
         await self.storage.close()

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     ferretdb_bin: Path = PROJECT_ROOT / "bin" / "leuchtturm-ferretdb"
     max_body_bytes: int = 2 * 1024 * 1024
     secure_cookies: bool | None = None  # default: true when base_url is https
+    # seconds after which another process takes the search sync over when its holder died
+    sync_lease_s: float = Field(default=10.0, ge=1.0, le=300.0)
 
     @field_validator("mongodb_url", "meili_url", "meili_key", "base_url", "secret_key", mode="before")
     @classmethod

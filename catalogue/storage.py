@@ -48,7 +48,7 @@ def document_models() -> list[type[Document]]:
 
 
 # Collections used without a Beanie model.
-RAW_COLLECTIONS = ("store_meta",)
+RAW_COLLECTIONS = ("store_meta", "search_sync")
 
 
 def declared_indexes(model: type[Document]) -> list[IndexModel]:

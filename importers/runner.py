@@ -23,23 +23,20 @@ content); `ImportRunner.run_items` writes the records:
   otherwise `PermissionDenied`) publishes – except reference texts, which
   always go in as drafts.
 * **Speed.** Records are planned and written in chunks of `chunk_size`:
-  new profiles go in through `ProfileService.create_many` (one insert_many
-  for the outbox entries, one for the profiles). Known source ids,
+  new profiles go in through `ProfileService.create_many` (one outbox
+  entry for the chunk, one insert_many for the profiles). Known source ids,
   fingerprints, slugs and titles are looked up per chunk with `$in`
   queries on MongoDB; on FerretDB 1.24, which pushes no filter down to
   SQLite (every query scans the collection), they are read once per run
-  with one projection scan instead. When a search backend is given, the
-  runner indexes the profiles it created chunk by chunk itself
-  and removes their outbox entries afterwards (everything else –
-  updates, failures – stays for the sync worker); without one, the sync
-  worker indexes everything from the outbox.
+  with one projection scan instead. The runner never writes the search
+  index: the sync worker of the process that holds the writer lease
+  indexes everything from the outbox (catalogue/search/writer.py).
 * **Gazetteer records** (importer.produces == "gazetteer") are upserted by
   AGS into `catalogue.gazetteer`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections import Counter
@@ -52,7 +49,7 @@ from beanie import PydanticObjectId
 from catalogue import gazetteer as gaz
 from catalogue.access import Action, allowed
 from catalogue.errors import CatalogueError, PermissionDenied
-from catalogue.models import OutboxEntry, Profile, ProfileContent, Provenance
+from catalogue.models import Profile, ProfileContent, Provenance
 from catalogue.profiles import NewProfile, ProfileService, content_dict
 from catalogue.slugs import slug_candidates
 from catalogue.users import Principal
@@ -447,7 +444,6 @@ class ImportRunner:
         self,
         actor: Principal,
         *,
-        search: Any = None,
         on_change: Callable[[], None] | None = None,
         chunk_size: int = CHUNK_SIZE,
         key_strategy: str = "auto",
@@ -456,7 +452,6 @@ class ImportRunner:
         id_seed: str | None = None,
     ) -> None:
         self.actor = actor
-        self.search = search
         self.service = ProfileService(on_change=on_change)
         self.chunk_size = max(1, chunk_size)
         self.key_strategy = key_strategy
@@ -466,7 +461,6 @@ class ImportRunner:
         # running the same batch again after a failure recognises what the first run wrote.
         self.id_seed = id_seed
         self._item_index: dict[int, int] = {}
-        self._index_task: asyncio.Task | None = None
 
     def check_permissions(self, items: Sequence[ImportItem], *, publish: bool) -> None:
         if not allowed(self.actor, Action.IMPORT):
@@ -510,25 +504,16 @@ class ImportRunner:
 
         if profile_items:
             known = await KnownProfiles.open(self.key_strategy)
-            indexed_seqs: list[tuple[int, int]] = []
-            self._index_task = None
-            try:
-                for start in range(0, len(profile_items), self.chunk_size):
-                    chunk = profile_items[start : start + self.chunk_size]
-                    plans = await self._plan_chunk([i for _, i in chunk], known, publish=publish, merge=merge)
-                    if not dry_run:
-                        await self._apply_chunk(plans, known, indexed_seqs)
-                    for (n, _), plan in zip(chunk, plans, strict=True):
-                        results[n] = plan.result
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
-            finally:
-                if self._index_task is not None:
-                    await self._index_task  # never raises: _index catches engine failures
-                    self._index_task = None
-            if indexed_seqs:
-                await self._forget_outbox(indexed_seqs)
+            for start in range(0, len(profile_items), self.chunk_size):
+                chunk = profile_items[start : start + self.chunk_size]
+                plans = await self._plan_chunk([i for _, i in chunk], known, publish=publish, merge=merge)
+                if not dry_run:
+                    await self._apply_chunk(plans, known)
+                for (n, _), plan in zip(chunk, plans, strict=True):
+                    results[n] = plan.result
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
 
         if gazetteer_items:
             for n, result in await self._gazetteer([i for _, i in gazetteer_items], dry_run=dry_run, progress=progress, done=done, total=total):
@@ -747,7 +732,7 @@ class ImportRunner:
 
     # ------------------------------------------------------------ writing
 
-    async def _apply_chunk(self, plans: list[_Plan], known: KnownProfiles, indexed_seqs: list[tuple[int, int]]) -> None:
+    async def _apply_chunk(self, plans: list[_Plan], known: KnownProfiles) -> None:
         creates = [p for p in plans if p.result.action == CREATED]
         if creates:
             batch = [
@@ -763,7 +748,6 @@ class ImportRunner:
                 for p in creates
             ]
             outcome = await self.service.create_many(batch, self.actor, action="import")
-            created: list[Profile] = []
             for plan, res in zip(creates, outcome.items, strict=True):
                 if isinstance(res, CatalogueError):
                     plan.result.error(f"Konnte nicht angelegt werden: {res.detail}")
@@ -781,11 +765,6 @@ class ImportRunner:
                         "status": res.status.value,
                         "owner": res.owner,
                     }))
-                created.append(res)
-            if outcome.outbox_seqs and self.search is not None:
-                # Index in the background while the next chunk is planned and written
-                # (the store works in its own process meanwhile); tasks run one after another.
-                self._index_task = asyncio.create_task(self._index_after(self._index_task, created, outcome.outbox_seqs, indexed_seqs))
         for plan in plans:
             if plan.result.action != UPDATED or plan.target is None:
                 continue
@@ -804,43 +783,6 @@ class ImportRunner:
                 plan.result.status = profile.status.value
             except CatalogueError as exc:
                 plan.result.error(f"Das Profil „{plan.target.slug}“ konnte nicht geändert werden: {exc.detail}")
-
-    async def _index_after(
-        self, previous: asyncio.Task | None, profiles: list[Profile], seqs: tuple[int, int], indexed_seqs: list[tuple[int, int]]
-    ) -> None:
-        if previous is not None:
-            await previous
-        if await self._index(profiles):
-            indexed_seqs.append(seqs)
-
-    async def _index(self, profiles: list[Profile]) -> bool:
-        """Index new profiles (every state: drafts carry their permission labels) right away;
-        True when the outbox entries are no longer needed."""
-        if self.search is None:
-            return False
-        from catalogue.search.documents import to_search_document
-
-        try:
-            documents = [to_search_document(p) for p in profiles]
-            if not documents:
-                return True
-            await self.search.upsert(documents)
-        except Exception as exc:  # noqa: BLE001 - search never fails a write; the sync worker retries
-            log.warning("Import: Suchindex nicht erreichbar, der Abgleich holt es nach (%s)", exc)
-            return False
-        return True
-
-    async def _forget_outbox(self, ranges: list[tuple[int, int]]) -> None:
-        """Remove outbox entries whose profiles this run indexed itself (delete: one scan per range on FerretDB)."""
-        merged: list[list[int]] = []
-        for lo, hi in sorted(ranges):
-            if merged and lo <= merged[-1][1] + 1:
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
-        coll = OutboxEntry.get_pymongo_collection()
-        for lo, hi in merged:
-            await coll.delete_many({"seq": {"$gte": lo, "$lte": hi}})
 
     # ------------------------------------------------------------ gazetteer
 
@@ -897,13 +839,12 @@ async def import_paths(
     dry_run: bool = False,
     publish: bool = False,
     merge: bool = False,
-    search: Any = None,
     on_change: Callable[[], None] | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
-    """Read, parse and import files (the CLI's entry point)."""
+    """Read, parse and import files."""
     items = read_paths(paths, format)
-    runner = ImportRunner(actor, search=search, on_change=on_change)
+    runner = ImportRunner(actor, on_change=on_change)
     return await runner.run_items(items, dry_run=dry_run, publish=publish, merge=merge, progress=progress)
 
 

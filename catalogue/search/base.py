@@ -228,6 +228,26 @@ class SearchBackend(Protocol):
         """A corrected query for a search without hits, or None (then the caller finds its own)."""
         return None
 
+    # One index writer (catalogue/search/writer.py): only the process holding the sync lease writes.
+    # Engines that are shared servers (Meilisearch) need nothing here; an embedded index on disk
+    # (Tantivy) opens its writer, lets it go, and has readers follow the writer's commits.
+
+    async def acquire_writer(self) -> None:
+        """This process now writes the index (it took the sync lease): get ready to write."""
+        return
+
+    async def release_writer(self) -> None:
+        """This process no longer writes the index (it gave up the lease): let another process write."""
+        return
+
+    def reopen(self) -> None:
+        """Drop whatever the engine's library holds open and open the index afresh (after a failure inside it)."""
+        return
+
+    async def count(self) -> int | None:
+        """How many documents the index holds (a progress hint for rebuilds), or None when unknown."""
+        return None
+
     async def prepare(self) -> None:
         """Create the index if needed and apply settings (idempotent)."""
 

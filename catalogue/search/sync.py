@@ -1,31 +1,35 @@
 """The search sync worker: applies the outbox to the search index.
 
-The profile service records an `OutboxEntry` (seq, profile_id, slug, op)
-with every profile write. `SearchSync.run_once` takes the pending entries in
-`seq` order and makes the index match the profiles' *current* state in
-MongoDB: a profile that exists is upserted whatever its editorial state (its
-document carries the status and the permission labels that decide who finds
-it); a profile that no longer exists (or never did) is deleted from the
-index. Applying an entry is therefore idempotent, and an entry whose profile
-write failed is harmless. Profiles are read by `_id` only, a few at a time
-(FerretDB answers nothing else without scanning the collection).
+The profile service records an `OutboxEntry` with every profile write (one
+entry naming all profiles of a bulk write). Entries are keyed by their
+sequence number, so the worker reads them by `_id` in order from its head
+(the lowest number not yet applied, kept in the `search_sync` collection
+under `_id` "outbox") up to the `outbox` counter, and nothing ever queries
+the outbox by another field. For each entry it makes the index match the
+profiles' *current* state in MongoDB: a profile that exists is upserted
+whatever its editorial state (its document carries the status and the
+permission labels that decide who finds it); a profile that no longer
+exists (or never did) is deleted from the index. Applying an entry is
+therefore idempotent, and an entry whose profile write failed is harmless.
+Profiles are read by `_id` only, a few at a time.
 
 Entries are applied in batches (one backend call for all upserts and one for
 all deletes of a batch; several entries of one profile collapse into one
 document). When the backend fails, every entry of the batch gets
 `attempts += 1`, `last_error`, and `next_attempt_at = now + backoff` with
-backoff = 0.5 s · 2^(attempts-1), capped at 60 s; nothing after the failed
-batch is processed, so order is kept. Entries live in MongoDB and survive
-restarts; applied entries are deleted at once (which also keeps the
-collection small: on the embedded FerretDB every query scans it).
+backoff = 0.5 s · 2^(attempts-1), capped at 60 s; nothing after an entry
+that backs off is processed, so order is kept. Entries live in MongoDB and
+survive restarts; applied entries are deleted at once.
 
-Exactly one worker per database is assumed (the application runs one).
+One index writer: only the process that holds the sync lease runs a worker
+(catalogue/search/writer.py), so exactly one worker per database applies
+entries and moves the head.
 
 Read-your-writes: `wait_applied` lets a request wait (bounded) until the
 outbox entries of its own writes are applied, so the writer's next list
 shows the change. It reads the entries by `_id` (applied ones are gone), so
-it works in any process; the local worker's "batch applied" signal only
-saves polling.
+it works in any process – also in one that does not run the worker; the
+local worker's "batch applied" signal only saves polling.
 
 An entry is written *before* its profile write, so the worker can see it
 before the write has landed. Entries name the profile version their write
@@ -34,6 +38,12 @@ is looked at again on the next round) until the write lands, or until
 LANDING_GRACE_S has passed (the write failed; the current state counts).
 Entries without a version (older ones) are applied at once; for those,
 `wait_applied` announces an entry that is already gone once more.
+
+A sequence number is taken from the counter just before its entry is
+inserted, so the worker may find a number without an entry for a moment.
+Such a gap holds the head (later entries are applied meanwhile) until
+MISSING_GRACE_S has passed; then the head moves on, and the number is
+still looked for during SKIPPED_WATCH_S in case its writer was only slow.
 """
 
 from __future__ import annotations
@@ -41,15 +51,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from beanie import PydanticObjectId, SortDirection
-from beanie.operators import In
+from beanie import PydanticObjectId
+from pymongo.asynchronous.collection import AsyncCollection
 
-from catalogue.models import OutboxEntry, Profile
-from catalogue.outbox import Written
+from catalogue.models import OutboxEntry, Profile, counter_value, utcnow
+from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
 from catalogue.search.documents import to_search_document
 
@@ -57,9 +68,15 @@ log = logging.getLogger(__name__)
 
 BASE_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 60.0
-READ_CONCURRENCY = 8  # profiles read by _id at the same time
+READ_CONCURRENCY = 8  # profiles (and entries) read by _id at the same time
 LANDING_GRACE_S = 30.0  # how long an entry waits for the write it announces (a write that failed never lands)
+MISSING_GRACE_S = 30.0  # how long a sequence number without an entry holds the head
+SKIPPED_WATCH_S = 600.0  # how long a skipped number is still looked for
 WAIT_POLL_S = 0.25  # how often `wait_applied` looks again without a signal
+MAX_DOCUMENTS = 1000  # profiles applied in one batch (bulk entries name up to an import chunk each)
+
+SYNC_COLLECTION = "search_sync"  # the worker's head, the writer lease, reindex requests (all by `_id`)
+HEAD_ID = "outbox"
 
 
 def _aware(value: datetime) -> datetime:
@@ -78,6 +95,33 @@ def _object_id(value: str) -> PydanticObjectId | None:
         return None
 
 
+def sync_collection() -> AsyncCollection[Any]:
+    """The `search_sync` collection of the database the models are bound to."""
+    return OutboxEntry.get_pymongo_collection().database[SYNC_COLLECTION]
+
+
+async def stored_head() -> int:
+    """The worker's head as last recorded: every entry below it has been applied (1 for a new store)."""
+    doc = await sync_collection().find_one({"_id": HEAD_ID})
+    return int(doc.get("head", 1)) if doc else 1
+
+
+async def outbox_status() -> dict[str, Any]:
+    """Pending work, read by key: the head, the last sequence number, the age of the oldest pending entry.
+
+    `oldest_pending_s` is None when nothing is pending.
+    """
+    state = await sync_collection().find_one({"_id": HEAD_ID})
+    head = int(state.get("head", 1)) if state else 1
+    top = await counter_value(OUTBOX_COUNTER)
+    oldest: float | None = None
+    if head <= top:
+        entry = await OutboxEntry.get_pymongo_collection().find_one({"_id": head}, {"created_at": 1})
+        since = entry.get("created_at") if entry else (state or {}).get("updated_at")
+        oldest = max(0.0, (utcnow() - _aware(since)).total_seconds()) if since else 0.0
+    return {"head": head, "last": top, "pending_max": max(0, top - head + 1), "oldest_pending_s": oldest}
+
+
 class SearchSync:
     """Applies outbox entries to a search backend; see the module docstring."""
 
@@ -89,21 +133,35 @@ class SearchSync:
         base_backoff: float = BASE_BACKOFF_S,
         max_backoff: float = MAX_BACKOFF_S,
     ) -> None:
-        self.batch_size = batch_size
+        self.batch_size = batch_size  # entries looked at per round
         self.poll_interval = poll_interval
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         self._wake = asyncio.Event()
-        self._applied = asyncio.Event()  # replaced by a fresh one after every applied batch
+        self._applied_signal = asyncio.Event()  # replaced by a fresh one after every applied batch
         self._lock = asyncio.Lock()
         self.failing = False  # the last batch failed: the engine is down, entries wait behind it
+        self.head: int | None = None  # loaded from the store on the first round
+        self._recorded_head: int | None = None
+        self._applied: set[int] = set()  # applied numbers above the head
+        self._missing: dict[int, float] = {}  # number -> when it was first found without an entry
+        self._skipped: dict[int, float] = {}  # numbers the head passed without an entry -> when
 
     def notify(self) -> None:
         """Wake `run_forever` now (call after writing an outbox entry)."""
         self._wake.set()
 
+    def reset(self) -> None:
+        """Forget the head and what was seen: the next round reads the head from the store (a worker taking over)."""
+        self.head = self._recorded_head = None
+        self._applied.clear()
+        self._missing.clear()
+        self._skipped.clear()
+        self.failing = False
+
     async def pending(self) -> int:
-        return await OutboxEntry.find(OutboxEntry.done == False).count()  # noqa: E712
+        """How many entries wait (counts the collection: for tests and batch work, not for request paths)."""
+        return await OutboxEntry.get_pymongo_collection().count_documents({})
 
     async def run_once(self, backend: SearchBackend) -> int:
         """Apply the next batch of pending entries; returns how many were applied (0 while backing off).
@@ -114,25 +172,49 @@ class SearchSync:
         async with self._lock:
             return await self._run_once(backend)
 
+    def _window(self, top: int) -> list[int]:
+        """The numbers to look at this round: skipped ones still watched, then from the head on."""
+        assert self.head is not None
+        now = time.monotonic()
+        for seq, at in list(self._skipped.items()):
+            if now - at > SKIPPED_WATCH_S:
+                del self._skipped[seq]
+        seqs = sorted(self._skipped)
+        seq = self.head
+        while seq <= top and len(seqs) < self.batch_size:
+            if seq not in self._applied:
+                seqs.append(seq)
+            seq += 1
+        return seqs
+
     async def _run_once(self, backend: SearchBackend) -> int:
-        now = datetime.now(UTC)
-        entries = (
-            await OutboxEntry.find(OutboxEntry.done == False)  # noqa: E712
-            .sort([("seq", SortDirection.ASCENDING)])
-            .limit(self.batch_size)
-            .to_list()
-        )
-        if not entries:
+        if self.head is None:
+            self.head = self._recorded_head = await stored_head()
+        top = await counter_value(OUTBOX_COUNTER)
+        if self.head > top and not self._skipped:
             return 0
-        if _aware(entries[0].next_attempt_at) > now:
-            return 0  # the head is backing off; later entries wait behind it
-        # only entries that are due; an entry further back that is still
-        # backing off (it failed in an earlier batch) ends the batch
+        seqs = self._window(top)
+        entries = await read_entries(seqs)
+        now = datetime.now(UTC)
+        mono = time.monotonic()
         batch: list[OutboxEntry] = []
-        for entry in entries:
+        documents = 0
+        for seq in seqs:
+            entry = entries.get(seq)
+            if entry is None:
+                if seq not in self._skipped:
+                    self._missing.setdefault(seq, mono)
+                continue
+            self._missing.pop(seq, None)
             if _aware(entry.next_attempt_at) > now:
-                break
+                break  # it backs off; it and everything after it wait
             batch.append(entry)
+            documents += 1 + len(entry.more)
+            if documents >= MAX_DOCUMENTS:
+                break
+        if not batch:
+            await self._advance(top, mono)
+            return 0
         try:
             ready, upserts, deletes = await self._resolve(batch, now)
             if upserts:
@@ -140,21 +222,53 @@ class SearchSync:
             if deletes:
                 await backend.delete(deletes)
         except Exception as exc:  # noqa: BLE001 - the engine (or loading) failed, whatever the cause: back off, keep order
-            attempts = batch[0].attempts + 1
-            retry_at = now + timedelta(seconds=backoff_seconds(attempts, self.base_backoff, self.max_backoff))
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            await OutboxEntry.find(In(OutboxEntry.id, [e.id for e in batch])).update_many(
-                {"$inc": {"attempts": 1}, "$set": {"next_attempt_at": retry_at, "last_error": error}}
-            )
-            log.warning("Suchindex-Abgleich fehlgeschlagen (Versuch %s, nächster Versuch %s): %s", attempts, retry_at, error)
-            self.failing = True
+            await self._back_off(batch, now, exc)
             return 0
         self.failing = False
-        if not ready:
-            return 0
-        await OutboxEntry.find(In(OutboxEntry.id, [e.id for e in ready])).delete()
-        self._signal_applied()
+        if ready:
+            await _delete_entries([e.seq for e in ready])
+            for entry in ready:
+                self._skipped.pop(entry.seq, None)
+                if entry.seq >= self.head:
+                    self._applied.add(entry.seq)
+        await self._advance(top, mono)
+        if ready:
+            self._signal_applied()
         return len(ready)
+
+    async def _back_off(self, batch: list[OutboxEntry], now: datetime, exc: BaseException) -> None:
+        attempts = batch[0].attempts + 1
+        retry_at = now + timedelta(seconds=backoff_seconds(attempts, self.base_backoff, self.max_backoff))
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        collection = OutboxEntry.get_pymongo_collection()
+        for entry in batch:  # by _id, one each
+            await collection.update_one(
+                {"_id": entry.seq}, {"$inc": {"attempts": 1}, "$set": {"next_attempt_at": retry_at, "last_error": error}}
+            )
+        log.warning("Suchindex-Abgleich fehlgeschlagen (Versuch %s, nächster Versuch %s): %s", attempts, retry_at, error)
+        self.failing = True
+
+    async def _advance(self, top: int, mono: float) -> None:
+        """Move the head past applied numbers and long-missing ones; record it when it moved."""
+        assert self.head is not None
+        while self.head <= top:
+            seq = self.head
+            if seq in self._applied:
+                self._applied.discard(seq)
+            elif (since := self._missing.get(seq)) is not None and mono - since >= MISSING_GRACE_S:
+                log.warning("Outbox-Eintrag %d fehlt seit %.0f s; der Abgleich geht weiter und sieht noch eine Weile nach ihm", seq, mono - since)
+                del self._missing[seq]
+                self._skipped[seq] = mono
+            else:
+                break
+            self.head += 1
+        for seq in [s for s in self._missing if s < self.head]:
+            del self._missing[seq]
+        if self.head != self._recorded_head:
+            await sync_collection().update_one(
+                {"_id": HEAD_ID}, {"$set": {"head": self.head, "updated_at": utcnow()}}, upsert=True
+            )
+            self._recorded_head = self.head
 
     async def _resolve(
         self, batch: list[OutboxEntry], now: datetime
@@ -163,21 +277,24 @@ class SearchSync:
         documents to upsert (any status) and ids of profiles that are gone.
 
         An entry is written before its profile write, so the write may not
-        have landed yet: an entry whose profile is missing or older than the
-        version it announces waits (it stays in the outbox and is looked at
-        again) until the write lands, or LANDING_GRACE_S has passed (then the
-        write failed, and the current state is what counts).
+        have landed yet: an entry one of whose profiles is missing or older
+        than the version it announces waits (it stays in the outbox and is
+        looked at again) until the write lands, or LANDING_GRACE_S has passed
+        (then the write failed, and the current state is what counts).
         """
-        profiles = await read_profiles(list(dict.fromkeys(e.profile_id for e in batch)))
+        ids = list(dict.fromkeys(item.profile_id for e in batch for item in e.items()))
+        profiles = await read_profiles(ids)
         ready: list[OutboxEntry] = []
         for entry in batch:
-            profile = profiles.get(entry.profile_id)
-            landed = entry.version is None or (profile is not None and profile.version >= entry.version)
+            landed = all(
+                item.version is None or ((p := profiles.get(item.profile_id)) is not None and p.version >= item.version)
+                for item in entry.items()
+            )
             if landed or _aware(entry.created_at) <= now - timedelta(seconds=LANDING_GRACE_S):
                 ready.append(entry)
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
-        for pid in dict.fromkeys(e.profile_id for e in ready):
+        for pid in dict.fromkeys(item.profile_id for e in ready for item in e.items()):
             profile = profiles.get(pid)
             if profile is not None:
                 upserts.append(to_search_document(profile))
@@ -186,7 +303,7 @@ class SearchSync:
         return ready, upserts, deletes
 
     def _signal_applied(self) -> None:
-        event, self._applied = self._applied, asyncio.Event()
+        event, self._applied_signal = self._applied_signal, asyncio.Event()
         event.set()
 
     async def wait_applied(self, written: Sequence[Written]) -> bool:
@@ -220,7 +337,7 @@ class SearchSync:
         while pending:
             if self.failing:
                 return False
-            signal = self._applied  # taken before looking, so a batch applied meanwhile is not missed
+            signal = self._applied_signal  # taken before looking, so a batch applied meanwhile is not missed
             still = []
             for entry_id in pending:  # by _id: applied entries are deleted
                 if await collection.find_one({"_id": entry_id}, {"_id": 1}) is not None:
@@ -234,21 +351,26 @@ class SearchSync:
         return True
 
     async def drain(self, backend: SearchBackend) -> int:
-        """Apply everything that is due now (stops at the first failure)."""
+        """Apply everything that is due now (stops at the first failure or when only waiting entries are left)."""
         total = 0
         while (n := await self.run_once(backend)) > 0:
             total += n
         return total
 
     async def run_forever(self, backend: SearchBackend, stop_event: asyncio.Event) -> None:
-        """Poll every `poll_interval` seconds (or when notified) until `stop_event` is set."""
+        """Poll every `poll_interval` seconds (or when notified) until `stop_event` is set.
+
+        Errors of the store are logged and polled again; anything else (a
+        panic of the engine's library, a cancellation) ends the worker, and
+        its supervisor (catalogue/search/writer.py) starts a new one.
+        """
         while not stop_event.is_set():
             try:
                 applied = await self.run_once(backend)
             except Exception:  # MongoDB unavailable etc.: log and poll again
                 log.exception("Suchindex-Abgleich: Outbox nicht lesbar")
                 applied = 0
-            if applied >= self.batch_size:
+            if applied > 0 and self.head is not None and self.head <= await counter_value(OUTBOX_COUNTER):
                 continue  # more is waiting
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop_event.wait())]
             try:
@@ -272,11 +394,32 @@ class SearchSync:
 
         return await backend.rebuild(documents(), progress)
 
-    async def purge_done(self, older_than: timedelta = timedelta(days=7)) -> int:
-        """Delete applied entries older than `older_than`; returns how many."""
-        cutoff = datetime.now(UTC) - older_than
-        result = await OutboxEntry.find(OutboxEntry.done == True, OutboxEntry.created_at < cutoff).delete()  # noqa: E712
-        return int(getattr(result, "deleted_count", 0) or 0)
+
+async def read_entries(seqs: Sequence[int]) -> dict[int, OutboxEntry]:
+    """The outbox entries among `seqs` that exist, read by `_id` one each, a few concurrently."""
+    collection = OutboxEntry.get_pymongo_collection()
+    found: dict[int, OutboxEntry] = {}
+    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
+
+    async def read(seq: int) -> None:
+        async with semaphore:
+            doc = await collection.find_one({"_id": seq})
+        if doc is not None:
+            found[seq] = OutboxEntry.model_validate(doc)
+
+    await asyncio.gather(*(read(s) for s in dict.fromkeys(seqs)))
+    return found
+
+
+async def _delete_entries(seqs: Sequence[int]) -> None:
+    collection = OutboxEntry.get_pymongo_collection()
+    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
+
+    async def delete(seq: int) -> None:
+        async with semaphore:
+            await collection.delete_one({"_id": seq})
+
+    await asyncio.gather(*(delete(s) for s in seqs))
 
 
 async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
@@ -297,4 +440,13 @@ async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
     return found
 
 
-__all__ = ["SearchSync", "backoff_seconds", "read_profiles"]
+__all__ = [
+    "SYNC_COLLECTION",
+    "SearchSync",
+    "backoff_seconds",
+    "outbox_status",
+    "read_entries",
+    "read_profiles",
+    "stored_head",
+    "sync_collection",
+]

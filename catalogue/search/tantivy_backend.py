@@ -497,10 +497,33 @@ class _View:
 
 @dataclass
 class _Live:
-    path: Path
+    path: Path | None  # None: an empty index in memory, until a writer creates one on disk
     index: tantivy.Index
-    writer: tantivy.IndexWriter | None  # opened on the first write (one writer per index directory)
+    writer: tantivy.IndexWriter | None  # opened by the writing process (one writer per index directory)
     view: _View
+    meta_key: tuple[int, int, int] | None = None  # meta.json as last loaded (another process's commit changes it)
+
+
+def _quietly(fn: Any) -> None:
+    """Call `fn`, ignoring any failure, also a panic inside Tantivy (pyo3 raises those as BaseException)."""
+    try:
+        fn()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a writer that failed inside is let go whatever it raises
+        log.debug("ignored while letting the index go: %s", exc)
+
+
+REFRESH_S = 0.05  # how often a reader looks for another process's commits or a new index directory
+
+
+def _meta_key(path: Path) -> tuple[int, int, int] | None:
+    """Identity of the index's meta.json (Tantivy replaces it on every commit), or None when unreadable."""
+    try:
+        st = (path / "meta.json").stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 class TantivyBackend(SearchBackend):
@@ -515,15 +538,27 @@ class TantivyBackend(SearchBackend):
         self.analyzer = build_analyzer()
         self.planner = _QueryPlanner(self.schema, self.analyzer)
         self._write_lock = threading.RLock()
+        self._refresh_lock = threading.Lock()
+        self._next_check = 0.0
         self._rebuild_lock = asyncio.Lock()
         self._rebuild_log: list[tuple[str, Any]] | None = None
         self.needs_reindex = False
         self._live = self._open_current()
 
     # -- index directories
+    #
+    # Opening reads only: the directory the pointer names, or (none yet, an
+    # older schema, unreadable) an empty index in memory. Directories are
+    # created, swapped and removed only by the writing process (the one that
+    # holds the sync lease, catalogue/search/writer.py): on its first write,
+    # by `acquire_writer` and by `rebuild`. Readers follow its commits and
+    # swaps (`_refresh`).
 
-    def _open_index(self, path: Path) -> tantivy.Index:
-        path.mkdir(parents=True, exist_ok=True)
+    def _open_index(self, path: Path, *, create: bool = True) -> tantivy.Index:
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        elif not (path / "meta.json").exists():
+            raise FileNotFoundError(path / "meta.json")
         index = tantivy.Index(self.schema, path=str(path), reuse=True)
         index.register_tokenizer(ANALYZER, self.analyzer)
         index.config_reader(reload_policy="manual")
@@ -539,29 +574,104 @@ class TantivyBackend(SearchBackend):
     def _new_dir(self) -> Path:
         return self.root / f"v{SCHEMA_VERSION}-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
+    def _read_pointer(self) -> str:
+        try:
+            return (self.root / POINTER).read_text(encoding="utf-8").strip()
+        except OSError:
+            return ""
+
+    def _placeholder(self) -> _Live:
+        index = tantivy.Index(self.schema)
+        index.register_tokenizer(ANALYZER, self.analyzer)
+        return _Live(None, index, None, _View(index.searcher()))
+
     def _open_current(self) -> _Live:
-        pointer = self.root / POINTER
-        name = pointer.read_text(encoding="utf-8").strip() if pointer.exists() else ""
-        path = self.root / name if name else None
-        index: tantivy.Index | None = None
-        if path is not None and name.startswith(f"v{SCHEMA_VERSION}-") and path.is_dir():
+        name = self._read_pointer()
+        if name.startswith(f"v{SCHEMA_VERSION}-"):
+            path = self.root / name
             try:
-                index = self._open_index(path)
+                index = self._open_index(path, create=False)
+                index.reload()
+                return _Live(path, index, None, _View(index.searcher()), _meta_key(path))
             except Exception:
-                log.exception("Suchindex %s nicht lesbar, lege einen leeren an", path)
-                index = None
-        if index is None:
-            # first start, an index of an older schema or a broken one: start
-            # empty; `needs_reindex` tells the application to rebuild from MongoDB
-            self.needs_reindex = bool(name)
+                log.exception("Suchindex %s nicht lesbar; die Suche bleibt leer, bis er neu aufgebaut ist", path)
+        # first start, an index of an older schema or a broken one: empty until the
+        # writer creates one; `needs_reindex` tells it to rebuild from the store
+        self.needs_reindex = bool(name)
+        return self._placeholder()
+
+    def _ensure_writable(self) -> _Live:
+        """The live index on disk with its writer (called by the writing process, under the write lock)."""
+        live = self._live
+        if live.path is None:
             path = self._new_dir()
             index = self._open_index(path)
+            index.reload()
+            live = _Live(path, index, None, _View(index.searcher()), _meta_key(path))
             self._write_pointer(path.name)
-        assert path is not None
-        index.reload()
-        live = _Live(path, index, None, _View(index.searcher()))
-        self._cleanup(keep=path)
+            self._live = live
+        if live.writer is None:
+            live.writer = self._new_writer(live.index)
         return live
+
+    def _acquire(self) -> None:
+        with self._write_lock:
+            self._refresh(force=True)  # the previous writer may have swapped in a new directory
+            live = self._ensure_writable()
+            assert live.path is not None
+            self._cleanup(keep=live.path)
+
+    async def acquire_writer(self) -> None:
+        await asyncio.to_thread(self._acquire)
+
+    def _release(self) -> None:
+        with self._write_lock:
+            writer, self._live.writer = self._live.writer, None
+            if writer is not None:
+                _quietly(writer.wait_merging_threads)
+
+    async def release_writer(self) -> None:
+        await asyncio.to_thread(self._release)
+
+    def reopen(self) -> None:
+        with self._write_lock:
+            _quietly(self._release)
+            self.needs_reindex = False
+            self._live = self._open_current()
+
+    def _refresh(self, *, force: bool = False) -> None:
+        """Follow another process's commits and swaps (cheap: a look at two files every REFRESH_S)."""
+        now = time.monotonic()
+        if not force and now < self._next_check:
+            return
+        self._next_check = now + REFRESH_S
+        live = self._live
+        if live.writer is not None and not force:
+            return  # this process writes the index: its commits reload it
+        if not self._refresh_lock.acquire(blocking=False):
+            return  # another thread is at it
+        try:
+            name = self._read_pointer()
+            if name.startswith(f"v{SCHEMA_VERSION}-") and (live.path is None or name != live.path.name):
+                path = self.root / name
+                index = self._open_index(path, create=False)
+                index.reload()
+                fresh = _Live(path, index, None, _View(index.searcher()), _meta_key(path))
+                with self._write_lock:
+                    if self._live is live and live.writer is None:
+                        self._live = fresh
+                        self.needs_reindex = False
+                return
+            if live.path is not None:
+                key = _meta_key(live.path)
+                if key is not None and key != live.meta_key:
+                    live.index.reload()
+                    live.view = _View(live.index.searcher())
+                    live.meta_key = key
+        except Exception as exc:  # noqa: BLE001 - a directory swapped or removed under us: the next look sees the new one
+            log.debug("Suchindex nicht neu geladen: %s", exc)
+        finally:
+            self._refresh_lock.release()
 
     def _write_pointer(self, name: str) -> None:
         tmp = self.root / f".{POINTER}.{uuid.uuid4().hex}.tmp"
@@ -636,9 +746,9 @@ class TantivyBackend(SearchBackend):
 
     def _write(self, op: str, payload: list[Any]) -> None:
         with self._write_lock:
-            live = self._live
-            if live.writer is None:
-                live.writer = self._new_writer(live.index)
+            live = self._ensure_writable()
+            assert live.writer is not None
+            assert live.path is not None
             try:
                 self._apply(live.writer, [(op, payload)])
                 live.writer.commit()
@@ -647,6 +757,7 @@ class TantivyBackend(SearchBackend):
                 raise SearchError(f"Suchindex konnte nicht geschrieben werden: {exc}") from exc
             live.index.reload()
             live.view = _View(live.index.searcher())
+            live.meta_key = _meta_key(live.path)
             if self._rebuild_log is not None:
                 self._rebuild_log.append((op, payload))
 
@@ -720,7 +831,7 @@ class TantivyBackend(SearchBackend):
                 self._apply(writer, log)
                 writer.commit()
             index.reload()
-            new_live = _Live(path, index, writer, _View(index.searcher()))
+            new_live = _Live(path, index, writer, _View(index.searcher()), _meta_key(path))
             self._write_pointer(path.name)
             old = self._live
             self._live = new_live
@@ -797,6 +908,7 @@ class TantivyBackend(SearchBackend):
     def search_sync(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
         """The synchronous search (used by `search`, and by benchmarks)."""
         labels = check_labels(labels)
+        self._refresh()
         view = self._live.view
         searcher = view.searcher
         plan = self._plan(view, query.q, any_word=False)
@@ -842,8 +954,9 @@ class TantivyBackend(SearchBackend):
         return hits
 
     async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
+        # in a thread: Tantivy releases the GIL while it searches, and the event loop keeps serving
         try:
-            return self.search_sync(query, labels=labels)
+            return await asyncio.to_thread(self.search_sync, query, labels=labels)
         except ValueError as exc:
             raise SearchError(str(exc)) from exc
 
@@ -859,6 +972,7 @@ class TantivyBackend(SearchBackend):
     ) -> list[Candidate]:
         labels = check_labels(labels)
         filters = check_filters(filters)
+        self._refresh()
         view = self._live.view
         searcher = view.searcher
         plan = self._plan(view, text, any_word=True)
@@ -896,19 +1010,24 @@ class TantivyBackend(SearchBackend):
         exclude_ids: Sequence[str] = (),
         limit: int = 100,
     ) -> list[Candidate]:
-        return self.similar_candidates_sync(
-            text, labels=labels, any_of=any_of, filters=filters, exclude_ids=exclude_ids, limit=limit
+        return await asyncio.to_thread(
+            self.similar_candidates_sync, text, labels=labels, any_of=any_of, filters=filters, exclude_ids=exclude_ids, limit=limit
         )
 
     async def health(self) -> bool:
         try:
+            self._refresh()
             _ = self._live.view.searcher.num_docs
         except Exception as exc:  # pragma: no cover - a broken index
             raise SearchError(f"Suchindex nicht lesbar: {exc}") from exc
         return True
 
     def document_count(self) -> int:
+        self._refresh()
         return int(self._live.view.searcher.num_docs)
+
+    async def count(self) -> int | None:
+        return self.document_count()
 
     async def close(self) -> None:
         with self._write_lock, contextlib.suppress(Exception):  # already closed

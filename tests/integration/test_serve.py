@@ -49,8 +49,10 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 class Server:
-    def __init__(self, data_dir: Path, demo: bool = False) -> None:
+    def __init__(self, data_dir: Path, demo: bool = False, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+        """`log`: write the server's output to this file (for tests that send many requests: a pipe nobody reads fills up)."""
         self.port = _free_port()
+        self.log = log
         env = {
             **os.environ,
             "LEUCHTTURM_DATA_DIR": str(data_dir),
@@ -58,15 +60,19 @@ class Server:
             "LEUCHTTURM_DEMO_DATA": "true" if demo else "false",
             "LEUCHTTURM_MONGODB_URL": "",
             "LEUCHTTURM_MEILI_URL": "",
+            **(env or {}),
         }
-        self.proc = subprocess.Popen([str(LEUCHTTURM), "serve"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = log.open("wb") if log is not None else subprocess.PIPE
+        self.proc = subprocess.Popen([str(LEUCHTTURM), "serve"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        if log is not None:
+            out.close()  # the child has its own copy
         self.base = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(self.proc.stdout.read().decode(errors="replace"))
+                raise AssertionError(self.output())
             try:
                 if _get(self.base + "/health/ready")[0] == 200:
                     return
@@ -74,6 +80,11 @@ class Server:
                 pass
             time.sleep(0.2)
         raise AssertionError("server not ready")
+
+    def output(self) -> str:
+        if self.log is not None:
+            return self.log.read_text(errors="replace")[-5000:]
+        return self.proc.stdout.read().decode(errors="replace") if self.proc.poll() is not None else ""
 
     def stop(self, sig: int = signal.SIGINT) -> int:
         self.proc.send_signal(sig)
