@@ -130,11 +130,12 @@ def user_create(username: str, role: str, display_name: str | None, email: str |
 @user.command("list")
 def user_list() -> None:
     """Zeigt alle Benutzer."""
-    from catalogue.users import User
+    from catalogue.users import list_users
 
     async def go() -> None:
         async with storage_only(get_settings()):
-            for u in await User.find_all().sort("username").to_list():
+            users, _total = await list_users(per_page=1_000_000)
+            for u in users:
                 click.echo(f"{u.username:<24} {u.role.value:<9} {'aktiv' if u.active else 'gesperrt':<9} {u.display_name}")
 
     run_async(go)
@@ -199,12 +200,11 @@ def token_create(username: str, name: str) -> None:
 @click.argument("username", required=False)
 def token_list(username: str | None) -> None:
     """Zeigt Tokens (ohne Geheimnis)."""
-    from catalogue.users import ApiToken
+    from catalogue.users import list_tokens
 
     async def go() -> None:
         async with storage_only(get_settings()):
-            query = ApiToken.find(ApiToken.username == username) if username else ApiToken.find_all()
-            for t in await query.sort("created_at").to_list():
+            for t in await list_tokens(username.strip().lower() if username else None):
                 state = "widerrufen" if t.revoked_at else "aktiv"
                 click.echo(f"{t.token_id}  {t.username:<20} {state:<10} {t.name}")
 

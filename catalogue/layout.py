@@ -11,6 +11,14 @@ Layout 2 keys everything a request reads by `_id`:
 | counters | ObjectId, `name` field | `_id` = the name |
 | profiles | embedded `history` array | `last_change` in the document; each entry a `profile_versions` document with its state; a `profile_slugs` key per slug |
 
+Layout 3 keys what remained:
+
+| collection | before | after |
+|---|---|---|
+| search_outbox | ObjectId, `seq` field, `done` flag | `_id` = the sequence number; the worker's head in `search_sync` |
+| profile_keys | – | source id, fingerprint and title/lead keys of every profile (catalogue.profile_keys) |
+| key_lists | – | the list of users and each user's list of tokens (catalogue.keylists) |
+
 This is batch work: it streams each collection once (a full scan on
 FerretDB), logs its progress, and is idempotent – every step first writes
 the new document (an existing one is kept) and only then removes the old
@@ -36,7 +44,7 @@ from catalogue.models import utcnow, version_key
 
 log = logging.getLogger("leuchtturm.store")
 
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 META_COLLECTION = "store_meta"
 PROGRESS_EVERY = 1000
 
@@ -49,6 +57,7 @@ OBSOLETE_INDEXES = {
     "web_sessions": ["sid_hash_1"],
     "login_attempts": ["key_1"],
     "counters": ["name_1"],
+    "search_outbox": ["pending"],
 }
 
 Progress = Callable[[str, int], None]
@@ -72,6 +81,9 @@ async def migrate_layout(database: AsyncDatabase[Any], *, progress: Progress | N
     counts["counters"] = await _rekey(database["counters"], "name", merge_max="value", progress=report)
     counts["api_tokens"] = await _migrate_tokens(database, report)
     counts["profiles"] = await _migrate_profiles(database, report)
+    counts["search_outbox"] = await _migrate_outbox(database, report)
+    counts["profile_keys"] = await _build_profile_keys(database, report)
+    counts["key_lists"] = await _build_key_lists(database)
     await database[META_COLLECTION].replace_one(
         {"_id": "layout"}, {"version": LAYOUT_VERSION, "migrated_at": utcnow(), "counts": counts}, upsert=True
     )
@@ -208,6 +220,78 @@ async def _migrate_profiles(database: AsyncDatabase[Any], progress: Progress) ->
         if done % PROGRESS_EVERY == 0:
             progress("profiles", done)
     return done
+
+
+async def _migrate_outbox(database: AsyncDatabase[Any], progress: Progress) -> int:
+    """Key pending outbox entries by their sequence number (applied ones go), and record the worker's head."""
+    coll = database["search_outbox"]
+    old = [doc async for doc in coll.find({}) if not isinstance(doc["_id"], int)]
+    pending: list[int] = []
+    for n, doc in enumerate(old, 1):
+        if not doc.get("done") and isinstance(doc.get("seq"), int):
+            new = {k: v for k, v in doc.items() if k not in ("_id", "seq", "done")}
+            new.setdefault("more", [])
+            new["_id"] = doc["seq"]
+            await _insert_new(coll, new)
+            pending.append(doc["seq"])
+        await coll.delete_one({"_id": doc["_id"]})
+        if n % PROGRESS_EVERY == 0:
+            progress("search_outbox", n)
+    if await database["search_sync"].find_one({"_id": "outbox"}) is None:
+        counter = await database["counters"].find_one({"_id": "outbox"})
+        head = min(pending) if pending else int((counter or {}).get("value", 0)) + 1
+        await database["search_sync"].update_one({"_id": "outbox"}, {"$setOnInsert": {"head": head, "updated_at": utcnow()}}, upsert=True)
+    return len(old)
+
+
+async def _build_profile_keys(database: AsyncDatabase[Any], progress: Progress) -> int:
+    """Write the keys an import finds each profile by (missing ones only); returns how many were new."""
+    from catalogue.profile_keys import keys_for
+
+    keys = database["profile_keys"]
+    added = done = 0
+    batch: list[dict[str, Any]] = []
+
+    async def flush() -> int:
+        try:
+            result = await keys.insert_many(batch, ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as exc:
+            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                raise
+            return int(exc.details.get("nInserted", 0))
+
+    async for doc in database["profiles"].find({}, {"title": 1, "lead.name": 1, "provenance": 1}):
+        for key in keys_for(doc.get("title"), (doc.get("lead") or {}).get("name"), doc.get("provenance")):
+            batch.append({"_id": key, "profile_id": doc["_id"]})
+        done += 1
+        if len(batch) >= PROGRESS_EVERY:
+            added += await flush()
+            batch = []
+            progress("profile_keys", done)
+    if batch:
+        added += await flush()
+    return added
+
+
+async def _build_key_lists(database: AsyncDatabase[Any]) -> int:
+    """The users list and each user's token list (catalogue.keylists); returns how many members were new."""
+    from catalogue.keylists import USERS, tokens_of
+
+    lists = database["key_lists"]
+    wanted: dict[str, list[str]] = {USERS: []}
+    async for doc in database["users"].find({}, {"_id": 1}):
+        wanted[USERS].append(str(doc["_id"]))
+    async for doc in database["api_tokens"].find({}, {"username": 1}):
+        wanted.setdefault(tokens_of(str(doc.get("username"))), []).append(str(doc["_id"]))
+    added = 0
+    for list_id, members in wanted.items():
+        existing = await lists.find_one({"_id": list_id})
+        new = [m for m in members if m not in set((existing or {}).get("members") or [])]
+        if new:
+            await lists.update_one({"_id": list_id}, {"$addToSet": {"members": {"$each": new}}}, upsert=True)
+            added += len(new)
+    return added
 
 
 async def _ensure_slug_key(slugs: AsyncCollection[Any], doc: dict[str, Any]) -> None:

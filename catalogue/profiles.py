@@ -28,7 +28,7 @@ from bson import Binary
 from pydantic import ValidationError
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from catalogue import atomic, outbox
+from catalogue import atomic, outbox, profile_keys
 from catalogue import history as version_store
 from catalogue.access import Action, allowed
 from catalogue.errors import (
@@ -201,6 +201,7 @@ class ProfileService:
                 **content.model_dump(),
             )
             await outbox.enqueue(str(profile_id), candidate, version=profile.version)
+            await profile_keys.store(profile_keys.keys_of_profile(profile), profile_id)
             try:
                 await Profile.get_pymongo_collection().insert_one(_to_db(profile))
             except DuplicateKeyError:
@@ -331,7 +332,8 @@ class ProfileService:
         if writing:
             entry = await outbox.enqueue_many([(str(profiles[n].id), profiles[n].slug, profiles[n].version) for n in writing])
         if writing:
-            # 3. The profiles.
+            # 3. The keys an import finds them by, then the profiles.
+            await profile_keys.store_many([(key, profiles[n].id) for n in writing for key in profile_keys.keys_of_profile(profiles[n])])
             try:
                 await Profile.get_pymongo_collection().insert_many([_to_db(profiles[n]) for n in writing], ordered=False)
             except BulkWriteError as exc:
@@ -522,7 +524,7 @@ class ProfileService:
             profile = await self.get(slug, actor)
             check(profile)
             _check_if_match(profile, if_match, require_if_match)
-            before = _Before(profile.revision_id, profile.version, profile.last_change, state_of(profile))
+            before = _Before(profile.revision_id, profile.version, profile.last_change, state_of(profile), profile_keys.keys_of_profile(profile))
             step = apply(profile)
             if step is None:
                 return profile
@@ -542,6 +544,8 @@ class ProfileService:
             await version_store.store(profile.id, before.last_change, before.state)
         profile.revision_id = uuid4()
         await outbox.enqueue(str(profile.id), profile.slug, version=profile.version)
+        if new_keys := [k for k in profile_keys.keys_of_profile(profile) if k not in before.keys]:
+            await profile_keys.store(new_keys, profile.id)
         written = await atomic.replace_if(
             Profile.get_pymongo_collection(), profile.id, {"revision_id": atomic.stored(before.revision_id)}, _to_db(profile)
         )
@@ -577,6 +581,7 @@ class _Before:
     version: int
     last_change: VersionEntry | None
     state: dict[str, Any]
+    keys: list[str]  # catalogue.profile_keys of the profile as read
 
 
 def state_of(profile: Profile) -> dict[str, Any]:

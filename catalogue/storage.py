@@ -37,13 +37,15 @@ def document_models() -> list[type[Document]]:
     """Every Beanie document of the catalogue, registered in one place."""
     from catalogue.gazetteer import GazetteerEntry
     from catalogue.imports import ImportBatch
+    from catalogue.keylists import KeyList
     from catalogue.models import Counter, OutboxEntry, Profile, ProfileSlug, ProfileVersion
+    from catalogue.profile_keys import ProfileKey
     from catalogue.sessions import WebSession
     from catalogue.users import ApiToken, ApiTokenId, LoginAttempt, User
 
     return [
         Profile, ProfileSlug, ProfileVersion, OutboxEntry, Counter, User, ApiToken, ApiTokenId, LoginAttempt, WebSession,
-        GazetteerEntry, ImportBatch,
+        GazetteerEntry, ImportBatch, ProfileKey, KeyList,
     ]
 
 

@@ -7,7 +7,8 @@ are counted per username and per client address in fixed windows.
 
 Every request reads these by `_id` only: a user by username, a token by its
 hash (`ApiTokenId` maps the public token id to it), a login counter by its
-key. Changes go through `catalogue.atomic` (conditional where it matters:
+key; the lists of users and of each user's tokens are key lists
+(catalogue.keylists). Changes go through `catalogue.atomic` (conditional where it matters:
 counters, token use and revocation).
 """
 
@@ -28,7 +29,7 @@ from pydantic import EmailStr, Field
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from catalogue import atomic
+from catalogue import atomic, keylists
 from catalogue.errors import Conflict, NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
 from catalogue.models import utcnow
 from catalogue.vocabularies import Role
@@ -140,6 +141,7 @@ async def create_user(username: str, password: str, role: Role, *, display_name:
         id=username, username=username, display_name=display_name or username, email=email, role=role,
         password_hash=await _hash_password(password),
     )
+    await keylists.add(keylists.USERS, username)  # listed before it exists: a list never misses a user
     try:
         await user.insert()  # the unique _id decides between concurrent creators
     except DuplicateKeyError:
@@ -275,8 +277,35 @@ async def create_token(username: str, name: str) -> tuple[ApiToken, str]:
     else:  # pragma: no cover - 48 random bits clashing five times
         raise Conflict("Es konnte kein Token erzeugt werden. Bitte erneut versuchen.")
     token = ApiToken(id=token_hash, token_id=token_id, username=user.username, name=name.strip()[:100] or "Token")
+    await keylists.add(keylists.tokens_of(user.username), token_hash)
     await token.insert()
     return token, secret
+
+
+async def _read_each(model: type[Any], ids: list[str]) -> list[Any]:
+    """Documents by `_id`, a few at a time; ids without a document (a write that failed) are skipped."""
+    semaphore = asyncio.Semaphore(16)
+
+    async def read(key: str) -> Any:
+        async with semaphore:
+            return await model.get(key)
+
+    return [doc for doc in await asyncio.gather(*(read(k) for k in ids)) if doc is not None]
+
+
+async def list_users(*, page: int = 1, per_page: int = 100) -> tuple[list[User], int]:
+    """One page of the users, by username, and how many there are: the users list, then each user, by key."""
+    names = sorted(await keylists.members(keylists.USERS))
+    start = (max(1, page) - 1) * per_page
+    return await _read_each(User, names[start : start + per_page]), len(names)
+
+
+async def list_tokens(username: str | None = None) -> list[ApiToken]:
+    """API tokens (without secrets) of one user, or of everyone (`None`), oldest first, read by key."""
+    users = [username] if username is not None else await keylists.members(keylists.USERS)
+    hashes = [h for lists in await asyncio.gather(*(keylists.members(keylists.tokens_of(u)) for u in users)) for h in lists]
+    tokens: list[ApiToken] = await _read_each(ApiToken, hashes)
+    return sorted(tokens, key=lambda t: _aware(t.created_at))
 
 
 async def find_token(token_id: str) -> ApiToken | None:

@@ -25,10 +25,11 @@ content); `ImportRunner.run_items` writes the records:
 * **Speed.** Records are planned and written in chunks of `chunk_size`:
   new profiles go in through `ProfileService.create_many` (one outbox
   entry for the chunk, one insert_many for the profiles). Known source ids,
-  fingerprints, slugs and titles are looked up per chunk with `$in`
-  queries on MongoDB; on FerretDB 1.24, which pushes no filter down to
-  SQLite (every query scans the collection), they are read once per run
-  with one projection scan instead. The runner never writes the search
+  fingerprints, slugs and title/lead pairs are looked up per chunk by
+  their keys (catalogue.profile_keys, `profile_slugs`), every read by
+  `_id` – the only way on a request path; a large import from the CLI on
+  FerretDB 1.24 (which scans a collection for any other filter) reads all
+  profiles once with a projection instead. The runner never writes the search
   index: the sync worker of the process that holds the writer lease
   indexes everything from the outbox (catalogue/search/writer.py).
 * **Gazetteer records** (importer.produces == "gazetteer") are upserted by
@@ -37,6 +38,7 @@ content); `ImportRunner.run_items` writes the records:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections import Counter
@@ -47,9 +49,10 @@ from typing import Any
 from beanie import PydanticObjectId
 
 from catalogue import gazetteer as gaz
+from catalogue import profile_keys
 from catalogue.access import Action, allowed
 from catalogue.errors import CatalogueError, PermissionDenied
-from catalogue.models import Profile, ProfileContent, Provenance
+from catalogue.models import Profile, ProfileContent, ProfileSlug, Provenance
 from catalogue.profiles import NewProfile, ProfileService, content_dict
 from catalogue.slugs import slug_candidates
 from catalogue.users import Principal
@@ -286,8 +289,14 @@ class ImportReport:
 # ------------------------------------------------------------- known keys
 
 
-def _norm(text: str | None) -> str:
-    return " ".join((text or "").casefold().split())
+_norm = profile_keys.normalise
+
+
+def _title_lead(content: dict[str, Any]) -> tuple[str, str]:
+    """A raw record's title and lead body name (as the title-lead key reads them)."""
+    lead = content.get("lead")
+    name = lead.get("name") if isinstance(lead, dict) else None
+    return str(content.get("title") or ""), str(name or "")
 
 
 @dataclass
@@ -326,10 +335,20 @@ class Known:
 
 
 _PROJECTION = {"slug": 1, "title": 1, "lead.name": 1, "provenance": 1, "status": 1, "owner": 1}
+SCAN_ABOVE = 2000  # records in one run above which the CLI on FerretDB reads all profiles once instead of keys
+READ_CONCURRENCY = 16
 
 
 class KnownProfiles:
-    """Source ids, slugs, fingerprints and title/lead pairs of the catalogue, plus what this run adds."""
+    """Source ids, slugs, fingerprints and title/lead pairs of the catalogue, plus what this run adds.
+
+    Two ways to know them, with the same results: "keys" reads, per chunk,
+    the key documents of the chunk's records (catalogue.profile_keys; slugs
+    through their `profile_slugs` keys) and the profiles they name, all by
+    `_id` – what request paths (an upload's preview and confirmation) use;
+    "scan" reads every profile once with a projection – batch work, faster
+    for a large import on FerretDB, where any other query scans anyway.
+    """
 
     def __init__(self, preload: bool) -> None:
         self.preload = preload
@@ -338,13 +357,16 @@ class KnownProfiles:
         self.by_slug: dict[str, Known] = {}
         self.by_fingerprint: dict[str, Known] = {}
         self.by_title_lead: dict[tuple[str, str], Known] = {}
+        self.taken_slugs: set[str] = set()  # slug keys that exist (also old slugs of renamed profiles)
         self.checked_slugs: set[str] = set()
-        self.checked_titles: set[str] = set()
+        self.checked_keys: set[str] = set()
 
     @classmethod
-    async def open(cls, strategy: str = "auto") -> KnownProfiles:
+    async def open(cls, strategy: str = "auto", *, records: int = 0) -> KnownProfiles:
         if strategy == "auto":
-            strategy = "scan" if await _is_ferretdb() else "query"
+            strategy = "scan" if records > SCAN_ABOVE and await _is_ferretdb() else "keys"
+        if strategy not in ("scan", "keys"):
+            raise ValueError(f"unknown key strategy {strategy!r}")
         known = cls(preload=strategy == "scan")
         if known.preload:
             async for doc in Profile.get_pymongo_collection().find({}, _PROJECTION):
@@ -374,25 +396,38 @@ class KnownProfiles:
             if key and mapping.get(key) is k:  # type: ignore[attr-defined]
                 del mapping[key]  # type: ignore[attr-defined]
 
-    async def prefetch(self, source_ids: set[str], slugs: set[str], fingerprints: set[str], titles: set[str]) -> None:
-        """Query mode: load the profiles a chunk may match (one `$in` query per key)."""
+    def slug_taken(self, slug: str) -> bool:
+        return slug in self.by_slug or slug in self.taken_slugs
+
+    async def prefetch(self, source_ids: set[str], slugs: set[str], fingerprints: set[str], title_leads: set[tuple[str, str]]) -> None:
+        """Keys mode: load the profiles a chunk may match, by their keys."""
         if self.preload:
             return
+        keys = {profile_keys.source_key(s) for s in source_ids}
+        keys |= {profile_keys.fingerprint_key(f) for f in fingerprints}
+        keys |= {profile_keys.title_lead_key(t, lead) for t, lead in title_leads}
+        keys -= self.checked_keys
+        found = await profile_keys.lookup(keys)
+        self.checked_keys |= keys
+        await self._load([str(pid) for pid in found.values()])
+        await self.check_slugs(sorted(slugs - self.checked_slugs))
+
+    async def _load(self, ids: list[str]) -> None:
+        """Read the profiles `ids` (by `_id`, a few at a time) that are not known yet."""
         coll = Profile.get_pymongo_collection()
-        queries = [
-            ("provenance.source_id", source_ids),
-            ("provenance.fingerprint", fingerprints),
-            ("slug", slugs - self.checked_slugs),
-            ("title", titles - self.checked_titles),
-        ]
-        for key, values in queries:
-            if not values:
-                continue
-            async for doc in coll.find({key: {"$in": sorted(values)}}, _PROJECTION):
-                if str(doc["_id"]) not in self.by_id:
-                    self.add(Known.from_doc(doc))
-        self.checked_slugs |= slugs
-        self.checked_titles |= titles
+        semaphore = asyncio.Semaphore(READ_CONCURRENCY)
+        docs: list[dict[str, Any]] = []
+
+        async def read(pid: str) -> None:
+            async with semaphore:
+                doc = await coll.find_one({"_id": PydanticObjectId(pid)}, _PROJECTION)
+            if doc is not None:
+                docs.append(doc)
+
+        await asyncio.gather(*(read(pid) for pid in dict.fromkeys(ids) if pid not in self.by_id))
+        for doc in docs:
+            if str(doc["_id"]) not in self.by_id:
+                self.add(Known.from_doc(doc))
 
     async def free_slug(self, title: str, municipality: str | None) -> str:
         """The first free slug candidate (no write; the unique index has the last word)."""
@@ -403,20 +438,48 @@ class KnownProfiles:
             if unknown and not self.preload:
                 await self.check_slugs(unknown)
             for c in batch:
-                if c not in self.by_slug:
+                if not self.slug_taken(c):
                     return c
 
     async def check_slugs(self, slugs: list[str]) -> None:
-        async for doc in Profile.get_pymongo_collection().find({"slug": {"$in": slugs}}, _PROJECTION):
-            if str(doc["_id"]) not in self.by_id:
-                self.add(Known.from_doc(doc))
+        """Keys mode: which of `slugs` are taken (their `profile_slugs` keys), and the profiles they name."""
+        if not slugs:
+            return
+        coll = ProfileSlug.get_pymongo_collection()
+        semaphore = asyncio.Semaphore(READ_CONCURRENCY)
+        owners: dict[str, str] = {}
+
+        async def read(slug: str) -> None:
+            async with semaphore:
+                doc = await coll.find_one({"_id": slug})
+            if doc is not None:
+                owners[slug] = str(doc["profile_id"])
+
+        await asyncio.gather(*(read(s) for s in dict.fromkeys(slugs)))
+        self.taken_slugs.update(owners)
         self.checked_slugs.update(slugs)
+        await self._load(list(owners.values()))
+
+
+async def read_profiles_by_id(ids: list[str]) -> dict[str, Profile]:
+    """Whole profiles by `_id` (a few at a time, never `$in`)."""
+    found: dict[str, Profile] = {}
+    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
+
+    async def read(pid: str) -> None:
+        async with semaphore:
+            profile = await Profile.get(PydanticObjectId(pid))
+        if profile is not None:
+            found[pid] = profile
+
+    await asyncio.gather(*(read(pid) for pid in dict.fromkeys(ids)))
+    return found
 
 
 async def _is_ferretdb() -> bool:
     try:
         info = await Profile.get_pymongo_collection().database.command("buildInfo")
-    except Exception:  # noqa: BLE001 - be conservative: query per chunk
+    except Exception:  # noqa: BLE001 - be conservative: use the keys
         return False
     return "ferretdbVersion" in info
 
@@ -503,7 +566,7 @@ class ImportRunner:
             progress(0, total)
 
         if profile_items:
-            known = await KnownProfiles.open(self.key_strategy)
+            known = await KnownProfiles.open(self.key_strategy, records=len(profile_items))
             for start in range(0, len(profile_items), self.chunk_size):
                 chunk = profile_items[start : start + self.chunk_size]
                 plans = await self._plan_chunk([i for _, i in chunk], known, publish=publish, merge=merge)
@@ -550,7 +613,7 @@ class ImportRunner:
             {k for k in keys if k},
             {i.record.slug for i in items if i.record.slug and i.importer in CATALOGUE_FORMATS},
             {i.record.fingerprint for i in items if i.record.fingerprint and i.record.ok},
-            {str(i.record.content.get("title") or "").strip() for i in items if i.record.ok and isinstance(i.record.content, dict)} - {""},
+            {_title_lead(i.record.content) for i in items if i.record.ok and isinstance(i.record.content, dict)},
         )
         plans: list[_Plan] = []
         full: dict[str, Profile] = {}
@@ -565,9 +628,7 @@ class ImportRunner:
             if match is not None and match.run_position is None and match.fingerprint != plan.item.record.fingerprint:
                 candidates.append(match.id)
         if candidates:
-            oids = [PydanticObjectId(c) for c in dict.fromkeys(candidates)]
-            for p in await Profile.find({"_id": {"$in": oids}}).to_list():
-                full[str(p.id)] = p
+            full.update(await read_profiles_by_id(candidates))
         for plan, key in zip(plans, keys, strict=True):
             if plan.result.action != ERROR:
                 await self._decide(plan, key, known, full, merge=merge)
@@ -680,7 +741,7 @@ class ImportRunner:
             slug, plan.fixed_slug = r.slug, True
             if not known.preload and slug not in known.checked_slugs:
                 await known.check_slugs([slug])
-            if slug in known.by_slug:  # taken by a profile the record did not match
+            if known.slug_taken(slug):  # taken by a profile the record did not match
                 slug, plan.fixed_slug = await known.free_slug(plan.content.title, plan.content.lead.name if plan.content.lead else None), False
                 plan.result.warnings.append({"field": "slug", "message": f"Kürzel „{r.slug}“ ist schon vergeben – neues Kürzel „{slug}“."})
         else:

@@ -185,7 +185,7 @@ class ImportController(Controller):
         except SourceTooLargeError as exc:
             raise TooLarge(str(exc)) from None
         runtime = request.app.state.runtime
-        runner = ImportRunner(principal, on_change=runtime.notify_change)
+        runner = ImportRunner(principal, on_change=runtime.notify_change, key_strategy="keys")  # a request path: keyed reads only
         preview = await runner.run_items(items, dry_run=True, merge=merge)
         batch = ImportBatch(
             owner=principal.username,
@@ -233,7 +233,9 @@ class ImportController(Controller):
         runtime = request.app.state.runtime
         # New profiles belong to the uploader, also when the editorial office confirms the upload.
         # Their ids derive from the batch, so a retry after a failure recognises what was written.
-        runner = ImportRunner(principal, on_change=runtime.notify_change, owner=batch.owner, id_seed=str(batch.id))
+        runner = ImportRunner(
+            principal, on_change=runtime.notify_change, owner=batch.owner, id_seed=str(batch.id), key_strategy="keys"
+        )
         runner.check_permissions(items, publish=options.publish)  # 403 before anything changes
         collection = ImportBatch.get_pymongo_collection()
         now = utcnow()

@@ -5,14 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Request, delete, get, post
-from litestar.params import Body, FromPath, JSONBody
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_principal
 from catalogue.access import Action, allowed
 from catalogue.errors import NotFound, PermissionDenied
-from catalogue.users import ApiToken, User, authenticate, create_token, create_user, find_token, revoke_token, update_user
+from catalogue.users import (
+    ApiToken,
+    User,
+    authenticate,
+    create_token,
+    create_user,
+    find_token,
+    list_tokens,
+    list_users,
+    revoke_token,
+    update_user,
+)
 from catalogue.vocabularies import VOCABULARIES, Role
 
 
@@ -85,10 +96,24 @@ class UserController(Controller):
             raise PermissionDenied("Benutzer verwaltet nur die Administration.")
         return principal
 
-    @get("/users", operation_id="listUsers", summary="Benutzer auflisten (Administration)")
-    async def list_users(self, request: Request) -> list[UserOut]:
+    @get(
+        "/users",
+        operation_id="listUsers",
+        summary="Benutzer auflisten (Administration), nach Benutzernamen, seitenweise",
+        description="Die Antwort-Header `X-Total-Count` (Zahl der Benutzer) und `Link` (rel=next) helfen beim Blättern.",
+    )
+    async def list_users(
+        self,
+        request: Request,
+        page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+        per_page: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> Response[list[UserOut]]:
         await self._admin(request)
-        return [_user_out(u) for u in await User.find_all().sort("username").to_list()]
+        users, total = await list_users(page=page, per_page=per_page)
+        headers = {"X-Total-Count": str(total)}
+        if page * per_page < total:
+            headers["Link"] = f'<{request.url.path}?page={page + 1}&per_page={per_page}>; rel="next"'
+        return Response([_user_out(u) for u in users], headers=headers)
 
     @post("/users", operation_id="createUser", summary="Benutzer anlegen (Administration)", status_code=201)
     async def create_user(self, request: Request, data: JSONBody[UserIn]) -> UserOut:
@@ -105,8 +130,7 @@ class UserController(Controller):
     @get("/tokens", operation_id="listTokens", summary="Eigene API-Tokens (Administration: alle)")
     async def list_tokens(self, request: Request) -> list[TokenOut]:
         principal = await require_principal(request)
-        query = ApiToken.find_all() if principal.is_admin else ApiToken.find(ApiToken.username == principal.username)
-        return [_token_out(t) for t in await query.sort("created_at").to_list()]
+        return [_token_out(t) for t in await list_tokens(None if principal.is_admin else principal.username)]
 
     @post("/tokens", operation_id="createToken", summary="API-Token erzeugen (wird nur einmal angezeigt)", status_code=201)
     async def create_token(self, request: Request, data: JSONBody[TokenIn]) -> NewTokenOut:

@@ -12,12 +12,14 @@ from argon2 import PasswordHasher
 from bson import Binary, ObjectId
 from pymongo import AsyncMongoClient
 
+from catalogue import profile_keys
 from catalogue.layout import LAYOUT_VERSION, layout_version, migrate_layout
 from catalogue.models import Counter, ProfileContent, next_sequence
 from catalogue.profiles import ProfileService, diff_content, etag
+from catalogue.search.sync import stored_head
 from catalogue.sessions import load_session
 from catalogue.storage import init_models
-from catalogue.users import LoginAttempt, Principal, authenticate, principal_for_token
+from catalogue.users import LoginAttempt, Principal, authenticate, list_tokens, list_users, principal_for_token
 from catalogue.vocabularies import Role
 from tests.conftest import unique_db_name
 
@@ -64,6 +66,13 @@ async def _write_old_layout(db: Any) -> dict[str, Any]:
     await db["login_attempts"].create_index("key", unique=True, name="key_1")
     await db["counters"].insert_one({"_id": ObjectId(), "name": "outbox", "value": 41})
     await db["counters"].create_index("name", unique=True, name="name_1")
+    await db["search_outbox"].insert_many([
+        {"_id": ObjectId(), "seq": 40, "profile_id": "x", "slug": "bauhof-a", "op": "upsert", "version": None, "created_at": NOW,
+         "attempts": 0, "next_attempt_at": NOW, "last_error": None, "done": True},
+        {"_id": ObjectId(), "seq": 41, "profile_id": "y", "slug": "bauhof-b", "op": "upsert", "version": 1, "created_at": NOW,
+         "attempts": 2, "next_attempt_at": NOW, "last_error": "weg", "done": False},
+    ])
+    await db["search_outbox"].create_index([("done", 1), ("seq", 1)], name="pending")
     profiles = [_old_profile("bauhof-a", 3), _old_profile("bauhof-b", 0)]
     await db["profiles"].insert_many(profiles)
     await db["profiles"].create_index("slug", unique=True, name="slug_1")
@@ -97,6 +106,16 @@ async def test_old_layout_is_migrated_at_start_without_losing_anything(old_db) -
     attempt = await LoginAttempt.get("user:erika")
     assert attempt is None  # the successful login above cleared the old count (it was 3, below the limit)
     assert "sid_hash_1" not in await old_db["web_sessions"].index_information()
+
+    # layout 3: the outbox keyed by sequence number with the worker's head at the pending entry; the keys an
+    # import finds profiles by; the users list and the token lists
+    assert [(d["_id"], d["attempts"]) async for d in old_db["search_outbox"].find({})] == [(41, 2)]
+    assert await stored_head() == 41 and "pending" not in await old_db["search_outbox"].index_information()
+    ids = await profile_keys.lookup([profile_keys.title_lead_key(p["title"], "Stadt Altkreis") for p in old["profiles"]])
+    assert sorted(ids.values()) == sorted(p["_id"] for p in old["profiles"])
+    users, total = await list_users()
+    assert [u.username for u in users] == ["erika"] and total == 1
+    assert [t.token_id for t in await list_tokens("erika")] == ["0123456789ab"] == [t.token_id for t in await list_tokens()]
 
     # profiles: by slug through the key, history by key, same ETag, diff as before
     svc = ProfileService()
