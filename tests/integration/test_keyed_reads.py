@@ -10,7 +10,10 @@ whole collection. On MongoDB a conditional filter on top of the `_id`
 
 The list endpoints `GET /api/v1/profiles`, `/meine-profile` and the review
 queue `/redaktion` read the search index (catalogue/listing.py) and are
-checked here too. Not covered: the home page `/`. Its profile lists come
+checked here too, as are the admin's user and token lists (key lists,
+catalogue.keylists), an upload's preview and confirmation (import planning
+through catalogue.profile_keys and the slug keys), search, comparable and
+health. Not covered: the home page `/`. Its profile lists come
 from the index as well, but its "Kommunen wie meine" pick list reads the
 municipality register with a scan (`catalogue.gazetteer.all_entries`,
 `find({})` on `gazetteer`) – the register's own work to change.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import contextvars
 import html
+import json
 import re
 from typing import Any
 
@@ -252,3 +256,54 @@ async def test_a_history_page_reads_only_its_page_s_keys(client, world) -> None:
     r, keys = await version_reads(f"/profiles/{slug}/versionen", params={"von": "2", "bis": "24"})
     assert len(keys) == 19 + 2  # the first page (20 entries, the newest from the profile) and the two compared states
     assert "Ältere Versionen" in r.text
+
+
+async def test_admin_lists_imports_and_health_query_the_store_by_id_only(client, world) -> None:
+    """The paths that scanned until issue 10's last part: the admin's user and token lists (key lists), an
+    upload's preview and confirmation (import planning through profile and slug keys), health and search."""
+    from catalogue.users import create_user
+    from catalogue.vocabularies import Role
+
+    await create_user("admin-hx", PASSWORD, Role.ADMIN)
+    _, admin_secret = await create_token("admin-hx", "probe")
+    admin = {"Authorization": f"Bearer {admin_secret}"}
+    editor = world["editor"]
+    send = Requests(client)
+
+    r = await send("GET", "/api/v1/users", expect=200, headers=admin)
+    assert [u["username"] for u in r.json()] == ["admin-hx", "pruefung", "redaktion-hx"] and r.headers["x-total-count"] == "3"
+    r = await send("GET", "/api/v1/users", expect=200, params={"page": 2, "per_page": 2}, headers=admin)
+    assert [u["username"] for u in r.json()] == ["redaktion-hx"]
+    await send("POST", "/api/v1/users", expect=201, json={"username": "neu-hx", "password": PASSWORD, "role": "editor"}, headers=admin)
+    await send("POST", "/api/v1/users/neu-hx", expect=200, json={"active": False}, headers=admin)
+    r = await send("GET", "/api/v1/tokens", expect=200, headers=admin)
+    assert {t["username"] for t in r.json()} == {"admin-hx", "redaktion-hx", "pruefung"}
+    created = await send("POST", "/api/v1/tokens", expect=201, json={"name": "zweites"}, headers=editor)
+    r = await send("GET", "/api/v1/tokens", expect=200, headers=editor)
+    assert {t["username"] for t in r.json()} == {"redaktion-hx"} and len(r.json()) == 2
+    await send("DELETE", f"/api/v1/tokens/{created.json()['token_id']}", expect=200, headers=editor)
+    assert await send("GET", "/api/v1/users", expect=403, headers=editor)
+
+    # an upload: one record is new, one is the published profile again (same title and lead body), one
+    # carries the slug of an existing profile
+    records = [
+        {"title": "Gemeinsame Vergabestelle Nethe", "summary": "Neu.", "lead": {"name": "Stadt Nethe", "kind": "Stadt"}},
+        {"title": "Gemeinsamer Bauhof Nethe", "summary": "Noch einmal.", "lead": {"name": "Stadt Nethe", "kind": "Stadt"}},
+        {"title": "Kita-Verbund Nethe", "slug": world["other"], "summary": "Mit vergebenem Kürzel."},
+    ]
+    body = "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode()
+    r = await send("POST", "/api/v1/imports", expect=201, files={"file": ("x.ndjson", body, "application/x-ndjson")}, headers=editor)
+    preview = r.json()
+    actions = [rec["action"] for rec in preview["preview"]["records"]]
+    assert actions.count("created") == 1 and actions.count("duplicate") == 1, preview["preview"]
+    await send("GET", f"/api/v1/imports/{preview['id']}", expect=200, headers=editor)
+    r = await send("POST", f"/api/v1/imports/{preview['id']}/confirm", expect=200, json={}, headers=editor)
+    assert r.json()["status"] == "confirmed"
+
+    await send("GET", "/api/v1/search", expect=200, params={"q": "Bauhof"})
+    await send("GET", "/api/v1/comparable", expect=200, params={"population": 12000, "state": "Nordrhein-Westfalen"})
+    await send("GET", "/health/ready", expect=200)
+
+    assert not send.report, "store queries other than by _id on request paths:\n" + "\n".join(
+        f"{path}: {bad}" for path, bad in send.report.items()
+    )
