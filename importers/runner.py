@@ -432,8 +432,10 @@ class KnownProfiles:
     async def free_slug(self, title: str, municipality: str | None) -> str:
         """The first free slug candidate (no write; the unique index has the last word)."""
         candidates = slug_candidates(title, municipality)
+        size = 2  # the title's slug and the one with the place are mostly free: one or two keyed reads
         while True:
-            batch = [next(candidates) for _ in range(8)]
+            batch = [next(candidates) for _ in range(size)]
+            size = 8
             unknown = [c for c in batch if c not in self.checked_slugs]
             if unknown and not self.preload:
                 await self.check_slugs(unknown)
