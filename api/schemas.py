@@ -16,7 +16,7 @@ PROFILE_EXAMPLE: dict[str, Any] = {
     "summary": "Zehn Städte und der Kreis entwickeln gemeinsam eine Digitalstrategie.",
     "keywords": ["Digitalisierung", "Smart Region", "IKZ"],
     "fields_of_action": ["Verwaltung", "Digitale Infrastruktur"],
-    "lead": {"name": "Kreis Höxter", "kind": "Kreis", "ags": "05762000"},
+    "lead": {"name": "Kreis Höxter", "kind": "Kreis", "ags": "05762"},
     "municipalities": [{"name": "Stadt Höxter", "kind": "Stadt", "ags": "05762020"}],
     "partners": [{"name": "Technische Hochschule OWL", "kind": "Hochschule"}],
     "state": "Nordrhein-Westfalen",

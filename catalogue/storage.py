@@ -14,13 +14,13 @@ from catalogue.settings import Settings
 
 def document_models() -> list[type[Document]]:
     """Every Beanie document of the catalogue, registered in one place."""
-    from catalogue.gazetteer import GazetteerEntry
+    from catalogue.gazetteer import DOCUMENTS as REGISTER_DOCUMENTS
     from catalogue.imports import ImportBatch
     from catalogue.models import Counter, OutboxEntry, Profile
     from catalogue.sessions import WebSession
     from catalogue.users import ApiToken, LoginAttempt, User
 
-    return [Profile, OutboxEntry, Counter, User, ApiToken, LoginAttempt, WebSession, GazetteerEntry, ImportBatch]
+    return [Profile, OutboxEntry, Counter, User, ApiToken, LoginAttempt, WebSession, *REGISTER_DOCUMENTS, ImportBatch]
 
 
 def declared_indexes(model: type[Document]) -> list[IndexModel]:

@@ -28,7 +28,8 @@ from catalogue.errors import Conflict, Gone, NotFound, PermissionDenied, TooLarg
 from catalogue.imports import BatchStatus, ImportBatch
 from catalogue.models import utcnow
 from catalogue.users import Principal
-from importers.base import FORMAT_CHOICES, Source, SourceTooLargeError
+from importers.base import Source, SourceTooLargeError
+from importers.registry import FORMAT_CHOICES
 from importers.runner import ImportItem, ImportRunner, parse_sources
 
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024

@@ -35,7 +35,7 @@ HELP_TEXTS: dict[str, str] = {
     "keywords": "Suchbegriffe, durch Komma getrennt, zum Beispiel: Digitalisierung, OZG, Bauhof.",
     "fields_of_action": "Wählen Sie alle Handlungsfelder, die das Projekt berührt.",
     "lead": "Die Kommune oder der Kreis, der das Projekt federführend verantwortet.",
-    "lead.ags": "Amtlicher Gemeindeschlüssel, 8 Ziffern (optional)",
+    "lead.ags": "Schlüssel im Gemeindeverzeichnis (optional): 8 Ziffern für eine Gemeinde, 5 für einen Kreis, 9 für einen Gemeindeverband",
     "municipalities": "Alle Kommunen, die mitmachen. Leere Zeilen werden ignoriert.",
     "partners": "Hochschulen, Unternehmen, Vereine und andere, die mitwirken.",
     "district": "Zum Beispiel „Detmold“. Leer lassen, wenn es im Land keine Regierungsbezirke gibt.",

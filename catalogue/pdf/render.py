@@ -22,6 +22,7 @@ import typst
 
 from catalogue.formatting import format_date_de, format_eur_de, format_float_de, format_int_de
 from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
+from catalogue.models import register_key_label
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, EditorialStatus, PartnerKind
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -178,7 +179,7 @@ def profile_view(profile: Mapping[str, Any], *, url: str, generated_at: datetime
 
     lead_text = _org_name(lead)
     if lead_text and _text(lead.get("ags")):
-        lead_text += f" (AGS {_text(lead['ags'])})"
+        lead_text += f" ({register_key_label(_text(lead['ags']))} {_text(lead['ags'])})"
 
     facts = []
     for label, value in (

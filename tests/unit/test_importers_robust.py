@@ -13,16 +13,14 @@ from hypothesis import strategies as st
 
 from catalogue.models import ProfileContent
 from importers.base import (
-    IMPORTERS,
     MAX_SOURCE_BYTES,
     ParsedRecord,
     Source,
     SourceError,
     SourceTooLargeError,
-    detect_format,
-    parse_source,
     validate_record,
 )
+from importers.registry import IMPORTERS, detect_format, parse_source
 
 SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
