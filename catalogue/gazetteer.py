@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from catalogue.models import REGISTER_KEY_PATTERN, utcnow
-from catalogue.vocabularies import FederalState, OrganisationKind, SizeClass, state_for_ags
+from catalogue.vocabularies import FederalState, OrganisationKind, SizeClass, size_class_for, state_for_ags
 
 log = logging.getLogger("leuchtturm.register")
 
@@ -528,6 +528,67 @@ async def is_loaded() -> bool:
     return bool(m and m.fingerprint)
 
 
+# ------------------------------------------------------------ aggregates
+
+SUM_SUFFIX = " (Summe der Gemeinden)"
+
+
+def aggregate(entries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Population and area of every Kreis, Gemeindeverband, Regierungsbezirk and Land: the sum of its Gemeinden.
+
+    Works on register entries keyed by their key (as assembled, or as
+    stored), returns them with the sums (and size classes) filled in, so a
+    register always sums what it holds – also after an excerpt was loaded
+    on top of it.
+    """
+    sums: dict[str, list[Any]] = {}
+    for key, e in entries.items():
+        if e["level"] != GEMEINDE:
+            continue
+        uppers = {key[:2], key[:5]}
+        for field_name in ("rb", "verband"):
+            if e.get(field_name):
+                uppers.add(e[field_name])
+        for up in uppers:
+            s = sums.setdefault(up, [0, 0.0, 0, None, None])
+            s[0] += e.get("population") or 0
+            s[1] += e.get("area_km2") or 0.0
+            s[2] += 1
+            s[3] = s[3] or e.get("population_as_of")
+            s[4] = s[4] or e.get("population_source")
+    out: dict[str, dict[str, Any]] = {}
+    for key, e in entries.items():
+        e = dict(e)
+        if e["level"] != GEMEINDE:
+            for name in ("population", "population_as_of", "population_source", "area_km2"):
+                e.pop(name, None)
+            s = sums.get(key)
+            if s and s[2]:
+                if s[0]:
+                    e["population"] = int(s[0])
+                    e["population_as_of"] = s[3]
+                    e["population_source"] = (s[4] or REGISTER_SOURCE) + SUM_SUFFIX
+                if s[1]:
+                    e["area_km2"] = round(s[1], 2)
+        size = size_class_of(e)
+        if size is None:
+            e.pop("size_class", None)
+        else:
+            e["size_class"] = size
+        out[key] = e
+    return out
+
+
+def size_class_of(e: Mapping[str, Any]) -> str | None:
+    """The BBSR size class of a Gemeinde or Gemeindeverband by population; a Kreis is a Kreis."""
+    if e["level"] == KREIS and not e.get("kreisfrei"):
+        return SizeClass.DISTRICT.value
+    if e["level"] not in (GEMEINDE, VERBAND, KREIS):
+        return None
+    sc = size_class_for(e.get("population"), _value(e.get("kind")))
+    return sc.value if sc else None
+
+
 # ---------------------------------------------------------------- writes
 
 
@@ -576,6 +637,11 @@ async def _release_lock() -> None:
     await RegisterMeta.get_pymongo_collection().delete_one({"_id": "lock"})
 
 
+def _clean(doc: Mapping[str, Any]) -> dict[str, Any]:
+    defaults = {"kreisfrei": False, "former": False, "listed": True}
+    return {k: v for k, v in doc.items() if v is not None and defaults.get(k, ...) != v}
+
+
 def entry_document(entry: Mapping[str, Any]) -> dict[str, Any]:
     """An entry (as the importer yields it) validated and in stored form: `_id` first, no empty fields."""
     data = dict(entry)
@@ -589,8 +655,7 @@ def entry_document(entry: Mapping[str, Any]) -> dict[str, Any]:
     if data.get("ars") == key:
         data["ars"] = None
     doc = EntryFields.model_validate(data).model_dump(mode="json")
-    defaults = {"kreisfrei": False, "former": False, "listed": True}
-    return {"_id": key, **{k: v for k, v in doc.items() if v is not None and defaults.get(k, ...) != v}}
+    return {"_id": key, **_clean(doc)}
 
 
 async def _write(coll: Any, replace: Sequence[str], docs: Sequence[Mapping[str, Any]]) -> None:
@@ -649,20 +714,21 @@ async def store(
         stored: dict[str, dict[str, Any]] = {}
         async for doc in coll.find({}):
             stored[str(doc["_id"])] = doc
-        wanted = {d["_id"]: d for d in docs}
-        for key, doc in wanted.items():
+        wanted_keys = [d["_id"] for d in docs]
+        removed = [k for k in stored if full and k not in set(wanted_keys)]
+        merged = {k: v for k, v in stored.items() if k not in removed} | {d["_id"]: d for d in docs}
+        merged = {k: _clean(v) for k, v in (await asyncio.to_thread(aggregate, merged)).items()}
+        for key in dict.fromkeys(wanted_keys):
             old = stored.get(key)
             if old is None:
                 report.created.append(key)
-            elif old == doc:
+            elif old == merged[key]:
                 report.unchanged.append(key)
             else:
                 report.updated.append(key)
-        if full:
-            report.removed = [k for k in stored if k not in wanted]
+        report.removed = removed
         if dry_run:
             return report
-        merged = {k: v for k, v in stored.items() if k not in report.removed} | wanted
         # The key documents are built in a thread while the entries are written.
         building = asyncio.ensure_future(asyncio.to_thread(build_keys, list(merged.values())))
         total = 3 * len(docs)  # refined once the key documents are known
@@ -675,12 +741,13 @@ async def store(
                 progress(min(done, total), total)
 
         tick(0)
-        changed = report.updated + report.removed
-        new_docs = [wanted[k] for k in report.created + report.updated]
+        rewrite = [k for k, v in merged.items() if k in stored and stored[k] != v]  # also sums of bodies not in the source
+        changed = rewrite + report.removed
+        new_docs = [merged[k] for k in report.created + rewrite]
         for i in range(0, max(len(changed), len(new_docs)), CHUNK):
             await _write(coll, changed[i : i + CHUNK], new_docs[i : i + CHUNK])
             tick(min(CHUNK, len(new_docs) - i) if i < len(new_docs) else 0)
-        tick(len(report.unchanged))
+        tick(len(docs) - len(new_docs))
         names, prefixes = await building
         name_docs = {k: {"_id": k, "entries": v} for k, v in names.items()}
         prefix_docs = {k: {"_id": k, "complete": c, "entries": v} for k, (c, v) in prefixes.items()}

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from catalogue import gazetteer as reg
-from catalogue.vocabularies import FederalState, OrganisationKind, size_class_for, state_for_ags
+from catalogue.vocabularies import FederalState, OrganisationKind, state_for_ags
 from importers.base import ParsedRecord, Source, SourceError, error_record, finish_record, guarded_parse
 from importers.recognition import clean_space, parse_number
 
@@ -548,10 +548,7 @@ def assemble(rows: Iterable[Row], *, source: str = reg.REGISTER_SOURCE, as_of: s
             entries[key[:2]] |= {"same_as": key, "listed": False}
 
     _denormalise(entries)
-    _aggregate(entries, source)
-    for e in entries.values():
-        e["size_class"] = _size_class(e)
-    return list(entries.values()), problems
+    return list(reg.aggregate(entries).values()), problems
 
 
 def _denormalise(entries: dict[str, dict[str, Any]]) -> None:
@@ -567,46 +564,6 @@ def _denormalise(entries: dict[str, dict[str, Any]]) -> None:
         verband = entries.get(e.get("verband") or "")
         if verband is not None:
             e["verband_name"] = verband["display_name"]
-
-
-def _aggregate(entries: dict[str, dict[str, Any]], source: str) -> None:
-    """Population and area of Kreise, Verbände, Regierungsbezirke and Länder: the sum of their Gemeinden."""
-    sums: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
-    as_of: dict[str, str | None] = {}
-    for e in entries.values():
-        if e["level"] != reg.GEMEINDE:
-            continue
-        uppers = {e["_id"][:2], e["_id"][:5]}
-        if e.get("rb"):
-            uppers.add(e["rb"])
-        if e.get("verband"):
-            uppers.add(e["verband"])
-        for up in uppers:
-            s = sums[up]
-            s[0] += e.get("population") or 0
-            s[1] += e.get("area_km2") or 0.0
-            s[2] += 1
-            as_of.setdefault(up, e.get("population_as_of"))
-    for key, (population, area, count) in sums.items():
-        e = entries.get(key)
-        if e is None or e["level"] == reg.GEMEINDE or not count:
-            continue
-        if e.get("population") is None and population:
-            e["population"] = int(population)
-            e["population_as_of"] = as_of.get(key)
-            e["population_source"] = f"{source} (Summe der Gemeinden)"
-        if e.get("area_km2") is None and area:
-            e["area_km2"] = round(area, 2)
-
-
-def _size_class(e: Mapping[str, Any]) -> str | None:
-    if e["level"] == reg.KREIS and not e.get("kreisfrei"):
-        return "Kreis"
-    if e["level"] not in (reg.GEMEINDE, reg.VERBAND, reg.KREIS):
-        return None
-    kind = e.get("kind")
-    sc = size_class_for(e.get("population"), kind.value if isinstance(kind, OrganisationKind) else kind)
-    return sc.value if sc else None
 
 
 # ---------------------------------------------------------------- reading

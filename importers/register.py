@@ -6,8 +6,8 @@ when no complete register is stored yet, or when the stored one came from an
 older shipped file. A register an operator loaded (`leuchtturm import
 --format gazetteer FILE`, e.g. a newer quarter) is left alone.
 
-`sync_importer_gazetteer` makes the text importers resolve names with the
-stored register when it is not the shipped one.
+`refresh_importer_gazetteer` makes the text importers resolve names with the
+stored register when an operator loaded another whole register.
 """
 
 from __future__ import annotations
@@ -86,11 +86,22 @@ def log_progress(prefix: str = "Gemeindeverzeichnis") -> Progress:
     return report
 
 
-async def sync_importer_gazetteer() -> None:
-    """Text importers use the stored register when it is not the shipped one (an operator loaded another)."""
+_in_use: dict[str, str | None] = {"fingerprint": None}
+
+
+async def refresh_importer_gazetteer() -> None:
+    """Make the text importers resolve names with the stored register when it is a whole one other than the shipped.
+
+    One keyed read when nothing changed (the API calls it before it parses an
+    upload); reading the stored register is batch work (a scan, in a thread).
+    """
     current = await reg.meta()
-    if current is None or current.source_name == shipped_name():
-        use_gazetteer(None)
+    fingerprint = current.fingerprint if current is not None and current.full else None
+    if fingerprint == _in_use["fingerprint"]:
         return
-    entries = await reg.stored_entries()
-    use_gazetteer(await asyncio.to_thread(Gazetteer, entries))
+    if current is None or not current.full or current.source_name == shipped_name():
+        use_gazetteer(None)
+    else:
+        entries = await reg.stored_entries()
+        use_gazetteer(await asyncio.to_thread(Gazetteer, entries))
+    _in_use["fingerprint"] = fingerprint

@@ -868,6 +868,10 @@ class ImportRunner:
             done += len(group)
             if progress:
                 progress(done, total)
+            if not dry_run and not report.skipped:
+                from importers.register import refresh_importer_gazetteer
+
+                await refresh_importer_gazetteer()
         return out
 
 
