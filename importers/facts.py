@@ -114,7 +114,7 @@ class Mention:
 
     @property
     def strong(self) -> bool:
-        return self.cue in ("kind", "list", "distinct", "located")
+        return self.cue in ("kind", "list", "distinct", "located", "twin")
 
 
 def _gap(text: str, a: Token, b: Token) -> str:
@@ -194,9 +194,10 @@ def _cue(text: str, toks: list[Token], mentions: list[Mention]) -> None:
     for idx, m in enumerate(ordered):
         before = _word_before(text, m.start)
         word = before[0].lower() if before else ""
-        if word in SINGULAR_CUES and before is not None and not re.search(r"[,;:.]", text[before[1] : m.start]):
-            m.cue, (m.level, m.kind) = "kind", SINGULAR_CUES[word]
-            m.cue_word = before[0]
+        cue = _singular_cue(word)
+        if cue is not None and before is not None and not re.search(r"[,;:.]", text[before[1] : m.start]):
+            m.cue, (m.level, m.kind) = "kind", cue
+            m.cue_word = before[0] if word in SINGULAR_CUES else None
             continue
         if word in PLURAL_CUES and before is not None:
             _mark_list(text, ordered, idx, PLURAL_CUES[word], before[0])
@@ -211,7 +212,12 @@ def _cue(text: str, toks: list[Token], mentions: list[Mention]) -> None:
     # "X im Landkreis Y", "X (Landkreis Y)"
     for idx, m in enumerate(ordered):
         nxt = ordered[idx + 1] if idx + 1 < len(ordered) else None
-        if nxt is not None and nxt.cue == "kind" and nxt.level == reg.KREIS and _LOCATED_AFTER.match(text[m.end : nxt.start]):
+        kreis_next = nxt is not None and (
+            (nxt.cue == "kind" and nxt.level == reg.KREIS and _LOCATED_AFTER.match(text[m.end : nxt.start]))
+            or (nxt.cue in ("bare", "distinct") and nxt.entries and all(e["level"] == reg.KREIS for e in nxt.entries)
+                and re.fullmatch(r"\s*(?:\(\s*|,\s*|\s+im\s+|\s+in\s+|\s+aus\s+dem\s+)", text[m.end : nxt.start]))
+        )
+        if nxt is not None and kreis_next:
             kreis_keys = {e["_id"] for e in nxt.entries if e["level"] == reg.KREIS}
             inside = [e for e in m.entries if e.get("kreis") in kreis_keys]
             if inside:
@@ -242,6 +248,20 @@ def _cue(text: str, toks: list[Token], mentions: list[Mention]) -> None:
             if m.cue == "bare":
                 m.cue = "dateline"
     del by_start, toks
+
+
+def _singular_cue(word: str) -> tuple[str, OrganisationKind | None] | None:
+    """A kind word, also as the end of a compound ("4.600-Einwohner-Gemeinde", "Kurstadt", "Nachbargemeinde")."""
+    if word in SINGULAR_CUES:
+        return SINGULAR_CUES[word]
+    last = word.rsplit("-", 1)[-1]
+    if last in SINGULAR_CUES and last not in ("kreis", "kreises", "kreisen", "amt", "amtes", "amts"):
+        return SINGULAR_CUES[last]
+    if len(word) >= 8 and word.endswith("gemeinde"):
+        return reg.GEMEINDE, None
+    if len(word) >= 8 and word.endswith("stadt") and not word.endswith(("hauptstadt", "großstadt")):
+        return reg.GEMEINDE, OrganisationKind.TOWN
+    return None
 
 
 def _joins(gap: str) -> bool:
@@ -348,10 +368,12 @@ def resolve(mentions: list[Mention], gaz: Gazetteer, text: str) -> Bodies:
     bodies = Bodies(mentions)
     for m in mentions:
         m.entries = _narrow(m)
+        if m.cue == "bare" and _twins(m.entries):
+            m.cue = "twin"  # "Höxter": the Stadt or the Kreis of that name – one of the two, the editor says which
     literal_states = {s.value for s in _literal_states(text)}
     # focus from unambiguous strong mentions
     for m in mentions:
-        if m.strong and len(m.entries) == 1:
+        if m.strong and (len(m.entries) == 1 or m.cue == "twin"):
             e = m.entries[0]
             bodies.focus_kreise.add(e["_id"] if e["level"] == reg.KREIS else e.get("kreis") or "")
             bodies.focus_states.add(e["_id"][:2])
@@ -396,6 +418,14 @@ def resolve(mentions: list[Mention], gaz: Gazetteer, text: str) -> Bodies:
     for m in mentions:
         m.weight = 2 if m.strong else 1
     return bodies
+
+
+def _twins(entries: list[dict[str, Any]]) -> bool:
+    """A Gemeinde and the Kreis named after it ("Höxter"), nothing else."""
+    if len(entries) != 2:
+        return False
+    levels = {e["level"]: e for e in entries}
+    return set(levels) == {reg.GEMEINDE, reg.KREIS} and levels[reg.GEMEINDE].get("kreis") == levels[reg.KREIS]["_id"]
 
 
 def _kreis_of(e: dict[str, Any]) -> str:
@@ -444,6 +474,10 @@ def state_of(bodies: Bodies, lead: dict[str, Any] | None, text: str) -> FederalS
     counts: Counter[str] = Counter()
     for m in bodies.resolved():
         counts[m.entry["_id"][:2]] += m.weight  # type: ignore[index]
+    for m in bodies.ambiguous:
+        lands = {e["_id"][:2] for e in m.entries}
+        if len(lands) == 1:
+            counts[lands.pop()] += m.weight
     if counts:
         return state_for_ags(counts.most_common(1)[0][0])
     found = Counter()
@@ -552,7 +586,8 @@ def explicit_lead(text: str, bodies: Bodies) -> dict[str, Any] | None:
 class Lead:
     org: dict[str, Any] | None
     entry: dict[str, Any] | None
-    how: str  # "explicit", "joint", "most", "none"
+    how: str  # "explicit", "joint", "most", "ambiguous", "named", "none"
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # for "ambiguous": what the editor chooses from
 
 
 def choose_lead(text: str, title: str, bodies: Bodies, joints: list[JointBody], first_paragraph_end: int) -> Lead:
@@ -560,12 +595,19 @@ def choose_lead(text: str, title: str, bodies: Bodies, joints: list[JointBody], 
     if entry is not None:
         return Lead(None, entry, "explicit")
     weights = bodies.weights()
+    twins: Counter[str] = Counter()
+    for m in bodies.ambiguous:
+        twins[m.text] += m.weight + (3 if m.in_title else 0)
     best_weight = max(weights.values(), default=0)
     for body in joints:
         in_title = reg.name_key(re.sub(r"\s*\([^)]*\)$", "", body.name)) in reg.name_key(title)
         important = in_title or body.count >= 2 or body.founded or body.first < first_paragraph_end
         if important or best_weight < 3:
             return Lead({"name": body.name, "kind": body.kind.value}, None, "joint")
+    if twins and twins.most_common(1)[0][1] > best_weight:
+        name = twins.most_common(1)[0][0]
+        m = next(x for x in bodies.ambiguous if x.text == name)
+        return Lead({"name": name}, None, "ambiguous", m.entries)
     if weights:
         key = sorted(weights, key=lambda k: (-weights[k], bodies.first_position(k)))[0]
         entry = next(m.entry for m in bodies.resolved() if m.entry and m.entry["_id"] == key)

@@ -512,8 +512,13 @@ class ReferenceTextImporter(TextImporter):
             lead_key = lead.entry["_id"]
             c["lead"] = b.organisation_for(lead.entry, bodies.written(lead_key))
         elif lead.org is not None:
-            c["lead"] = {"name": b.short("lead", lead.org["name"], "Der Name") or lead.org["name"], "kind": lead.org["kind"]}
-        if c.get("lead"):
+            c["lead"] = {"name": b.short("lead", lead.org["name"], "Der Name") or lead.org["name"]}
+            if lead.org.get("kind"):
+                c["lead"]["kind"] = lead.org["kind"]
+        if lead.how == "ambiguous":
+            choices = ", ".join(entry_label(e) for e in lead.candidates)
+            b.warn("lead", f"„{c['lead']['name']}“ steht mehrmals im Gemeindeverzeichnis ({choices}) – welche Körperschaft ist hauptverantwortlich? Bitte auswählen.")
+        elif c.get("lead"):
             reason = {
                 "explicit": "der Text nennt ihn als federführend",
                 "joint": "der Text handelt von diesem Verbund",
@@ -527,6 +532,8 @@ class ReferenceTextImporter(TextImporter):
         participants = [e for e in bodies.participants() if e["_id"] != lead_key]
         orgs = [b.organisation_for(e, bodies.written(e["_id"])) for e in participants]
         for m in bodies.ambiguous:
+            if (c.get("lead") or {}).get("name") == m.text:
+                continue
             if not any(o["name"] == m.text for o in orgs):
                 org: dict[str, Any] = {"name": m.text}
                 if m.kind is not None:

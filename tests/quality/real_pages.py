@@ -26,6 +26,7 @@ What counts as right, per kind of fact (only facts a page states count;
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections import defaultdict
@@ -35,7 +36,7 @@ from typing import Any
 
 from catalogue.gazetteer import base_name, name_key
 
-DEV_SET = Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev"
+DEV_SET = Path(os.environ.get("LEUCHTTURM_EVAL_DEV") or Path(__file__).resolve().parents[3] / "shared" / "eval" / "dev")
 KINDS = ("title", "lead", "municipalities", "state", "population", "contact_email", "contact_phone", "since_year", "fields_of_action")
 STOPWORDS = {
     "der", "die", "das", "den", "dem", "des", "ein", "eine", "einer", "eines", "einem", "einen", "und", "oder", "im", "in",
