@@ -186,7 +186,7 @@ def test_population_only_when_the_text_states_it_for_the_lead() -> None:
     c, record = imported("Ein Gesundheitszentrum\n\nDie 4.600-Einwohner-Gemeinde Breitscheid im Lahn-Dill-Kreis baut ein Gesundheitszentrum. " + BODY)
     assert c.lead is not None and c.lead.ags == "06532004" and c.population == 4600
     assert "Einwohnerzahl 4.600" in warnings_for(record, "population")
-    c, _ = imported("Ein Standesamt für drei Kommunen\n\nBlieskastel, Gersheim und Mandelbachtal arbeiten zusammen. Betreut werden insgesamt 38 000 Einwohner.\n")
+    c, _ = imported("Ein Standesamt für drei Kommunen\n\nBlieskastel, Gersheim und Mandelbachtal arbeiten zusammen. Betreut werden insgesamt 38 000 Einwohner.\n" + BODY)
     assert c.population is None  # a total of several bodies is no population of the lead
     c, _ = imported("Ein Dorfladen\n\nHarthausen ist ein Ortsteil der Gemeinde Grasbrunn und hat rund 850 Einwohner. " + BODY)
     assert c.population is None  # the Ortsteil's, not the Gemeinde's
