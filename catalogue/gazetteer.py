@@ -29,12 +29,14 @@ The figures are Destatis' and must be shown with their attribution
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -197,6 +199,7 @@ def fold(text: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=65536)
 def name_key(text: str) -> str:
     """The normalised form names are looked up by: "Bruchhausen-Vilsen" → "bruchhausen vilsen".
 
@@ -207,6 +210,7 @@ def name_key(text: str) -> str:
     return " ".join(_TOKEN_MAP.get(w, w) for w in words)
 
 
+@lru_cache(maxsize=65536)
 def loose_key(text: str) -> str:
     """Like `name_key`, but umlauts lose their dots ("Höxter" → "hoxter") – for names typed without them."""
     text = (text or "").casefold().replace("ß", "ss")
@@ -296,6 +300,8 @@ _QUALIFIER_RE = re.compile(
 
 def spelled_out(name: str) -> str:
     """Official abbreviations written out: "Neustadt a.d.Waldnaab" → "Neustadt an der Waldnaab"."""
+    if "." not in name and " OB" not in name and " NB" not in name:
+        return name
     out = name
     for pattern, repl in _ABBREVIATIONS:
         out = re.sub(pattern, repl, out)
@@ -350,9 +356,11 @@ def prefix_forms(entry: Mapping[str, Any]) -> set[str]:
 
 def reference(entry: Mapping[str, Any]) -> dict[str, Any]:
     """The short form of an entry kept in key documents: enough for a pick list (the Land follows from the key)."""
+    display = entry.get("display_name") or entry["name"]
     ref = {
         "key": entry["_id"] if "_id" in entry else entry["id"],
-        "display_name": entry.get("display_name") or entry["name"],
+        "name": entry["name"] if entry["name"] != display else None,
+        "display_name": display,
         "level": entry["level"],
         "kind": _value(entry.get("kind")),
         "kind_label": entry["kind_label"],
@@ -367,10 +375,15 @@ def _slim(ref: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in ref.items() if k != "kind"}
 
 
+def _ref_forms(ref: Mapping[str, Any]) -> set[str]:
+    """The prefix forms of a reference (computed, not stored: it keeps the prefix documents small)."""
+    return prefix_forms({"name": ref.get("name") or ref["display_name"], "display_name": ref["display_name"], "level": ref["level"]})
+
+
 def with_state(ref: Mapping[str, Any]) -> dict[str, Any]:
     """A reference as lookups return it: with its Land."""
     state = state_for_ags(ref["key"])
-    out = {k: v for k, v in ref.items() if k != "f"}
+    out = dict(ref)
     if state is not None:
         out["state"] = state.value
     return out
@@ -415,18 +428,22 @@ def build_keys(entries: Iterable[Mapping[str, Any]]) -> tuple[dict[str, list[dic
             for n in range(1, len(form) + 1):
                 by_prefix[form[:n]].add(key)
     name_docs = {k: sorted(v, key=_level_order) for k, v in names.items()}
+    order = {k: n for n, k in enumerate(sorted(refs, key=lambda k: _rank(refs[k])))}
+    exact_by_form: dict[str, list[str]] = defaultdict(list)
+    for key, forms in forms_of.items():
+        for form in forms:
+            exact_by_form[form].append(key)
     prefix_docs: dict[str, tuple[bool, list[dict[str, Any]]]] = {}
+    slim = {k: _slim(r) for k, r in refs.items()}
     for prefix, keys in by_prefix.items():
         if len(prefix) > 1 and len(by_prefix[prefix[:-1]]) <= PREFIX_FANOUT:
             continue
         if len(keys) <= PREFIX_FANOUT:
-            items = [_slim(refs[k]) | {"f": sorted(forms_of[k])} for k in keys]
-            prefix_docs[prefix] = (True, sorted(items, key=_rank))
+            chosen, complete = sorted(keys, key=order.__getitem__), True
         else:
-            exact = [k for k in keys if prefix in forms_of[k]]
-            best = sorted(keys, key=lambda k: _rank(refs[k]))[:PREFIX_FANOUT]
-            items = [_slim(refs[k]) | ({"f": [prefix]} if k in exact else {}) for k in dict.fromkeys(exact + best)]
-            prefix_docs[prefix] = (False, sorted(items, key=_rank))
+            best = heapq.nsmallest(PREFIX_FANOUT, keys, key=order.__getitem__)
+            chosen, complete = sorted(dict.fromkeys(exact_by_form.get(prefix, []) + best), key=order.__getitem__), False
+        prefix_docs[prefix] = (complete, [slim[k] for k in chosen])
     return name_docs, prefix_docs
 
 
@@ -504,11 +521,11 @@ async def suggest(text: str, limit: int = 10) -> list[dict[str, Any]]:
                 doc, lo = candidate, mid + 1
         if doc is None or not doc.complete:
             return []
-        items = [r for r in doc.entries if any(f.startswith(key) for f in r.get("f", ()))]
+        items = [r for r in doc.entries if any(f.startswith(key) for f in _ref_forms(r))]
     else:
         items = doc.entries
-    exact = [r for r in items if key in r.get("f", ())]
-    rest = [r for r in items if key not in r.get("f", ())]
+    exact = [r for r in items if key in _ref_forms(r)]
+    rest = [r for r in items if key not in _ref_forms(r)]
     out = sorted(exact, key=_level_order) + sorted(rest, key=_rank)
     return [with_state(r) for r in out[:limit]]
 
