@@ -705,7 +705,11 @@ def since_year(text: str) -> Since | None:
                 best = (rank, year)
     if best is not None:
         return Since(best[1], "stated")
-    years = {int(y) for y in _ANY_YEAR.findall(text) if 1950 <= int(y) <= now}
+    unquoted = re.sub(r"[„\"»][^“\"«”\n]{0,120}[“\"«”]", " ", text)  # "„DIGItzehoe 2023“" names a goal, not a start
+    years = {
+        int(m.group(1)) for m in _ANY_YEAR.finditer(unquoted)
+        if 1950 <= int(m.group(1)) <= now and not re.search(r"(?:[A-ZÄÖÜ][\wäöüß-]*[A-Z]\w*|\bbis)\s*$", unquoted[max(0, m.start() - 20) : m.start()])
+    }
     if len(years) == 1:
         return Since(years.pop(), "only year")
     return None

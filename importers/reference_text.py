@@ -26,10 +26,10 @@ record is always a draft.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from catalogue.vocabularies import EditorialStatus, OrganisationKind
+from catalogue.vocabularies import EditorialStatus
 from importers import facts
 from importers.base import ParsedRecord, Source
 from importers.recognition import (
@@ -45,14 +45,13 @@ from importers.recognition import (
     funding_amount,
     funding_kinds,
     is_boilerplate,
-    is_furniture,
     lines_to_markdown,
     recognise_generic_partners,
     recognise_keywords,
     recognise_named_partners,
     split_sentences,
 )
-from importers.text_base import Builder, TextImporter, entry_label
+from importers.text_base import Builder, Page, TextImporter, entry_label, prepare
 
 # Heading words → field. Checked in order; the first match wins.
 HEADING_FIELDS: tuple[tuple[str, str], ...] = (
@@ -70,16 +69,6 @@ FIELD_LABELS_DE = {
     "lessons": "Erfahrungen / Stolpersteine",
 }
 
-# A line that only says where the text is from: "Source: https://…", "Quelle: …", a bare URL.
-SOURCE_LINE_RE = re.compile(
-    r"^\s*(?:\(?\s*(?:Source|Quelle|Quellen|Originalquelle|Fundstelle|Quellenangabe|Original|URL|Link|Online|Abgerufen\s+(?:von|unter))\s*:\s*(?P<what>.+?)\s*\)?"
-    r"|<?(?P<url>(?:https?://|www\.)[^\s<>]+)>?)\s*$",
-    re.IGNORECASE,
-)
-DATE_LINE_RE = re.compile(
-    r"^\s*(?:(?:Mo|Di|Mi|Do|Fr|Sa|So)\w*,?\s*)?(?:\d{1,2}\.\s*\d{1,2}\.\s*\d{2,4}|\d{1,2}\.\s*[A-ZÄÖÜ][a-zäöü]+\s+\d{4}|\d{4}-\d{2}-\d{2})"
-    r"(?:\s*[,|–-]?\s*\d{1,2}[:.]\d{2}(?:\s*Uhr)?)?\s*$"
-)
 DATELINE_RE = re.compile(
     r"^(?P<place>[A-ZÄÖÜ][\wäöüß\-]*(?:\s*/\s*[A-ZÄÖÜ][\wäöüß\-]*)*(?:\s+[A-ZÄÖÜ][\wäöüß\-]*)?)"
     r"(?:\s*\([^)]{1,30}\))?(?:,\s*[^.–]{3,30})?\s*(?:\.\s*[–-]?|\s[–-]|\s·)\s+(?=\S)"
@@ -162,52 +151,6 @@ def looks_like_prose(text: str) -> bool:
         return False
     letters = sum(ch.isalpha() for ch in stripped)
     return letters >= 80 and letters / max(1, len(stripped)) >= 0.5 and len(re.findall(r"[a-zäöüß]{3,}", stripped)) >= 15
-
-
-@dataclass
-class Page:
-    """A text made ready: content lines, what its source lines said, the lines dropped."""
-
-    lines: list[str]
-    sources: list[str] = field(default_factory=list)  # URLs the text names as its source
-    source_notes: list[str] = field(default_factory=list)  # source lines without a URL
-    date: str | None = None
-
-    @property
-    def stated_source(self) -> str | None:
-        return self.sources[0] if self.sources else None
-
-
-def prepare(text: str) -> Page:
-    """Take source lines (anywhere), leading date lines and page furniture out of the text."""
-    page = Page(lines=[])
-    seen_content = False
-    for raw in text.split("\n"):
-        line = clean_space(raw)
-        if not line:
-            if page.lines and page.lines[-1] != "":
-                page.lines.append("")
-            continue
-        m = SOURCE_LINE_RE.match(line)
-        if m:
-            what = (m.group("what") or m.group("url") or "").strip()
-            url = URL_RE.search(what)
-            if url:
-                address = url.group(0).rstrip(".,;:)")
-                page.sources.append(address if not address.lower().startswith("www.") else "https://" + address)
-            elif what:
-                page.source_notes.append(what)
-            continue
-        if not seen_content and DATE_LINE_RE.match(line):
-            page.date = page.date or line
-            continue
-        if is_furniture(line):
-            continue
-        seen_content = True
-        page.lines.append(line)
-    while page.lines and page.lines[-1] == "":
-        page.lines.pop()
-    return page
 
 
 def strip_dateline(sentence: str) -> str:
@@ -674,4 +617,4 @@ def _markdown_with_headings(lines: list[str]) -> str:
     return "\n\n".join(x for x in out if x).strip()
 
 
-__all__ = ["OrganisationKind", "ReferenceTextImporter", "looks_like_prose", "prepare", "choose_title", "heading_field"]
+__all__ = ["Page", "ReferenceTextImporter", "choose_title", "heading_field", "looks_like_prose", "prepare"]

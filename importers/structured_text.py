@@ -25,7 +25,7 @@ from typing import Any
 from catalogue.models import MAX_SHORT
 from catalogue.vocabularies import EditorialStatus, OrganisationKind
 from importers.base import ParsedRecord, Source
-from importers.text_base import Builder, TextImporter
+from importers.text_base import Builder, TextImporter, prepare
 from importers.recognition import (
     URL_RE,
     bare_name,
@@ -176,7 +176,11 @@ class StructuredTextImporter(TextImporter):
     def parse_text(self, text: str) -> ParsedRecord:
         b = Builder(self.gazetteer)
         c = b.content
-        preamble, sec = split_sections(text)
+        page = prepare(text)  # a "Source:"/"Quelle:" line is the provenance, never the title
+        b.record.stated_source = page.stated_source
+        if page.sources or page.source_notes:
+            b.warn("provenance", "Die Quellenangabe des Textes wurde als Quelle und Link übernommen, nicht als Text.")
+        preamble, sec = split_sections("\n".join(page.lines))
         head = _nonempty(preamble)
         if not head:
             b.record.error("title", "Titel: keine Titelzeile gefunden.")
@@ -335,6 +339,7 @@ class StructuredTextImporter(TextImporter):
             if url:
                 title = clean_space(URL_RE.sub("", line)).strip(":–- ") or re.sub(r"^https?://", "", url).split("/")[0]
                 links.append({"title": title[:MAX_SHORT], "url": url})
+        links += [{"title": "Quelle", "url": url} for url in dict.fromkeys(page.sources) if url not in {x["url"] for x in links}]
         c["links"] = links[:50]
         return b.record
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from catalogue import gazetteer as reg
@@ -29,6 +30,7 @@ from importers.recognition import (
     find_email,
     find_phone,
     find_url,
+    is_furniture,
     organisation_kind,
     parse_address_lines,
 )
@@ -198,6 +200,65 @@ def _distinct(gazetteer: Gazetteer, entries: list[dict[str, Any]]) -> list[dict[
         e = gazetteer.resolve_same(e)
         out.setdefault(e["_id"], e)
     return list(out.values())
+
+
+# A line that only says where the text is from: "Source: https://…", "Quelle: …", a bare URL.
+SOURCE_LINE_RE = re.compile(
+    r"^\s*(?:\(?\s*(?:Source|Quelle|Quellen|Originalquelle|Fundstelle|Quellenangabe|Original|URL|Link|Online|Abgerufen\s+(?:von|unter))\s*:\s*(?P<what>.+?)\s*\)?"
+    r"|<?(?P<url>(?:https?://|www\.)[^\s<>]+)>?)\s*$",
+    re.IGNORECASE,
+)
+# A leading date line ("20.04.2015", "Montag, 20. April 2015, 10:30 Uhr"): the page's date, not its headline.
+DATE_LINE_RE = re.compile(
+    r"^\s*(?:(?:Mo|Di|Mi|Do|Fr|Sa|So)\w*,?\s*)?(?:\d{1,2}\.\s*\d{1,2}\.\s*\d{2,4}|\d{1,2}\.\s*[A-ZÄÖÜ][a-zäöü]+\s+\d{4}|\d{4}-\d{2}-\d{2})"
+    r"(?:\s*[,|–-]?\s*\d{1,2}[:.]\d{2}(?:\s*Uhr)?)?\s*$"
+)
+
+
+@dataclass
+class Page:
+    """A text made ready: content lines, what its source lines said, the lines dropped."""
+
+    lines: list[str]
+    sources: list[str] = field(default_factory=list)  # URLs the text names as its source
+    source_notes: list[str] = field(default_factory=list)  # source lines without a URL
+    date: str | None = None
+
+    @property
+    def stated_source(self) -> str | None:
+        return self.sources[0] if self.sources else None
+
+
+def prepare(text: str) -> Page:
+    """Take source lines ("Quelle: …" anywhere, a bare URL before the text), leading date lines and page furniture out."""
+    page = Page(lines=[])
+    seen_content = False
+    for raw in text.split("\n"):
+        line = clean_space(raw)
+        if not line:
+            if page.lines and page.lines[-1] != "":
+                page.lines.append("")
+            continue
+        m = SOURCE_LINE_RE.match(line)
+        if m and (m.group("what") or not seen_content):  # a bare URL inside the text is a link or a contact's website
+            what = (m.group("what") or m.group("url") or "").strip()
+            url = URL_RE.search(what)
+            if url:
+                address = url.group(0).rstrip(".,;:)")
+                page.sources.append(address if not address.lower().startswith("www.") else "https://" + address)
+            elif what:
+                page.source_notes.append(what)
+            continue
+        if not seen_content and DATE_LINE_RE.match(line):
+            page.date = page.date or line
+            continue
+        if is_furniture(line):
+            continue
+        seen_content = True
+        page.lines.append(line)
+    while page.lines and page.lines[-1] == "":
+        page.lines.pop()
+    return page
 
 
 class TextImporter:

@@ -134,6 +134,11 @@ def test_start_year_is_none_without_a_start_and_not_from_the_future() -> None:
     assert only is not None and (only.year, only.how) == (2015, "only year")
 
 
+def test_a_year_in_a_name_or_a_deadline_is_no_start() -> None:
+    assert facts.since_year("Die Stadt entwickelt die Strategie „Digitale Stadt 2030“ mit ihren Bürgern.") is None
+    assert facts.since_year("Das Programm DIGIstadt 2025 soll bis 2025 umgesetzt sein.") is None
+
+
 def test_start_year_lands_in_collaboration_since_with_a_warning() -> None:
     c, record = imported("Gemeinsames Standesamt\n\nDie Gemeinden Gersheim und Mandelbachtal arbeiten seit dem 1. Januar 2018 zusammen. " + BODY)
     assert c.collaboration_since == 2018
@@ -200,6 +205,26 @@ def test_every_inferred_value_carries_a_warning() -> None:
     for field in ("title", "lead", "municipalities", "state", "collaboration_since", "fields_of_action", "summary"):
         assert warnings_for(record, field), field
     assert c.fields_of_action and c.fields_of_action[0].value == "Energie"
+
+
+def test_a_structured_profile_with_a_source_line_keeps_its_title() -> None:
+    text = (
+        "Quelle: https://www.example.org/ikz/42\n\n"
+        "Gemeinsamer Bauhof\n"
+        "Kreis Höxter, Stadt Brakel, Stadt Nieheim\n"
+        "Stichworte: Bauhof\n"
+        "Hauptverantwortlich: Stadt Brakel\n"
+        "Ziel: Maschinen gemeinsam nutzen.\n"
+        "Zusammenarbeit seit: 2016\n"
+    )
+    source = Source("ikz-42.txt", text.encode())
+    importer, (record,) = parse_source(source)
+    assert importer is not None and importer.name == "structured"
+    assert record.content["title"] == "Gemeinsamer Bauhof"
+    assert record.provenance["source"] == "https://www.example.org/ikz/42"
+    assert {"title": "Quelle", "url": "https://www.example.org/ikz/42"} in record.content["links"]
+    assert [m["name"] for m in record.content["municipalities"]] == ["Kreis Höxter", "Stadt Nieheim"]
+    assert record.content["lead"]["ags"] == "05762016"  # Brakel
 
 
 def test_prepare_drops_source_and_date_lines_only_at_the_edges() -> None:
