@@ -111,6 +111,7 @@ class Mention:
     entry: dict[str, Any] | None = None  # the resolved entry
     weight: int = 1
     in_title: bool = False
+    twin: bool = False  # the name of a Gemeinde and of the Kreis named after it ("Höxter")
 
     @property
     def strong(self) -> bool:
@@ -368,8 +369,10 @@ def resolve(mentions: list[Mention], gaz: Gazetteer, text: str) -> Bodies:
     bodies = Bodies(mentions)
     for m in mentions:
         m.entries = _narrow(m)
-        if m.cue == "bare" and _twins(m.entries):
-            m.cue = "twin"  # "Höxter": the Stadt or the Kreis of that name – one of the two, the editor says which
+        if m.cue in ("bare", "bare-list") and _twins(m.entries):
+            m.twin = True  # "Höxter": the Stadt or the Kreis of that name – one of the two, the editor says which
+            if m.cue == "bare":
+                m.cue = "twin"
     literal_states = {s.value for s in _literal_states(text)}
     # focus from unambiguous strong mentions
     for m in mentions:
@@ -420,6 +423,9 @@ def resolve(mentions: list[Mention], gaz: Gazetteer, text: str) -> Bodies:
     return bodies
 
 
+KREIS_LEVEL = reg.KREIS
+
+
 def _twins(entries: list[dict[str, Any]]) -> bool:
     """A Gemeinde and the Kreis named after it ("Höxter"), nothing else."""
     if len(entries) != 2:
@@ -439,6 +445,12 @@ def _pick(candidates: list[dict[str, Any]], kreise: set[str], states: set[str], 
         candidates = [e for e in candidates if not (e["level"] == reg.VERBAND and e.get("kreis") in gemeinde_kreise)]
         if len(candidates) == 1:
             return candidates[0]
+    if m.twin:
+        # "Ebersberg" among Gemeinden, or beside "Landkreis Ebersberg" named as such: the Gemeinde is meant
+        siblings = [o for o in mentions if o is not m and o.cue in ("list", "bare-list") and abs(o.start - m.start) < 200 and len(o.entries) == 1]
+        kreis_named = any(o.cue == "kind" and o.level == KREIS_LEVEL and any(e["_id"] == _kreis_of(c) for e in o.entries for c in candidates) for o in mentions)
+        if (siblings and all(o.entries[0]["level"] == reg.GEMEINDE for o in siblings)) or kreis_named:
+            return next(e for e in candidates if e["level"] == reg.GEMEINDE)
     in_kreis = [e for e in candidates if _kreis_of(e) in kreise]
     if len(in_kreis) == 1:
         return in_kreis[0]

@@ -46,7 +46,8 @@ def nfc(text: str) -> str:
 FIELD_OF_ACTION_KEYWORDS: dict[FieldOfAction, tuple[str, ...]] = {
     FieldOfAction.ADMINISTRATION: (
         r"verwaltung", r"ozg\b", r"onlinezugangsgesetz", r"online-zugangs-gesetz", r"e-?akte",
-        r"e-government", r"bürgerservice", r"bürgeramt", r"rathaus", r"bauhof",
+        r"e-government", r"bürgerservice", r"bürgeramt", r"rathaus", r"bauhof", r"standesam", r"standesämter",
+        r"meldeamt", r"bürgerbüro", r"personalausweis",
     ),
     FieldOfAction.DIGITAL_INFRASTRUCTURE: (
         r"(?:digitale[nrs]?\s+)?infrastruktur\b", r"breitband", r"glasfaser", r"wlan\b", r"5g\b",

@@ -237,3 +237,59 @@ def test_detects_prose_with_a_source_line_as_reference_text() -> None:
     source = Source("x.txt", ("Source: https://example.org/a\n\nÜberschrift\n\n" + BODY * 2).encode())
     assert detect_format(source).name == "reference"
     assert isinstance(ReferenceTextImporter().parse_text(BODY), ParsedRecord)
+
+
+def test_a_bullet_list_of_member_municipalities_and_a_contact_sentence() -> None:
+    text = (
+        "Gemeinsamer Winterdienst im Amt Viöl\n\n"
+        "Das Amt Viöl organisiert den Winterdienst für seine Gemeinden gemeinsam. Beteiligt sind die Gemeinden:\n"
+        "- Ahrenviöl\n- Behrendorf\n- Bondelum\n- Haselund\n- Viöl\n\n"
+        "Ansprechpartner ist Herr Max Mustermann, Leiter des Bauamts, Telefon 04843 1234-0, E-Mail winter@example.org.\n"
+    )
+    c, _ = imported(text)
+    assert c.lead is not None and (c.lead.name, c.lead.ags) == ("Amt Viöl", "010545453")
+    assert [m.name for m in c.municipalities] == ["Ahrenviöl", "Behrendorf", "Bondelum", "Haselund", "Viöl"]
+    assert c.contact.person == "Herr Max Mustermann (Leiter des Bauamts)" and c.contact.phone == "04843 1234-0"
+
+
+def test_a_dateline_news_item_with_the_town_and_its_neighbours() -> None:
+    text = (
+        "Soest (dpa) – Die Stadt Soest und die umliegenden Gemeinden Bad Sassendorf, Möhnesee, Welver und Lippetal "
+        "wollen ihre Wärmeplanung gemeinsam angehen. Das Projekt wurde 2022 gestartet. Die Kommunen teilen sich die Kosten.\n"
+    )
+    c, _ = imported(text)
+    assert c.lead is not None and c.lead.name == "Stadt Soest" and c.lead.ags == "05974040"
+    assert [m.name for m in c.municipalities] == ["Bad Sassendorf", "Möhnesee", "Welver", "Lippetal"]
+    assert c.collaboration_since == 2022 and c.state is not None and c.state.value == "Nordrhein-Westfalen"
+    assert not c.title.startswith("Soest (dpa)")
+
+
+def test_a_town_named_like_its_kreis_among_gemeinden_is_the_town() -> None:
+    text = (
+        "Digitale Bauanträge im Landkreis Ebersberg\n\n"
+        "Seit dem 1. März 2021 können Bauanträge im Landkreis Ebersberg digital gestellt werden. Die kreisangehörigen "
+        "Städte und Gemeinden beteiligen sich, darunter Grafing, Ebersberg, Poing und Vaterstetten.\n"
+        "Quelle: https://www.example.org/presse/bauantrag\n"
+    )
+    c, record = imported(text)
+    assert c.lead is not None and c.lead.ags == "09175"
+    assert {m.ags for m in c.municipalities} >= {"09175115", "09175122"}  # Ebersberg (Stadt) and Grafing
+    assert record.provenance["source"] == "https://www.example.org/presse/bauantrag" and c.collaboration_since == 2021
+
+
+def test_an_html_page_with_a_source_paragraph() -> None:
+    page = (
+        "<html><head><title>Presse</title></head><body><nav>Menü</nav><main>"
+        "<h1>Gemeinsames Standesamt für drei Gemeinden</h1><p>Quelle: https://www.example.org/p/1</p>"
+        "<p>Die Gemeinden Kirchzarten, Stegen und Buchenbach im Landkreis Breisgau-Hochschwarzwald betreiben seit 2019 "
+        "ein gemeinsames Standesamt. Die 10.000-Einwohner-Gemeinde Kirchzarten führt die Geschäfte.</p>"
+        "<p>Kontakt: standesamt@example.org, Tel. 07661 393-0</p></main></body></html>"
+    )
+    importer, (record,) = parse_source(Source("presse.html", page.encode()))
+    assert importer is not None and importer.name == "html"
+    c = ProfileContent.model_validate(record.content)
+    assert c.title == "Gemeinsames Standesamt für drei Gemeinden" and record.provenance["source"] == "https://www.example.org/p/1"
+    assert c.lead is not None and c.lead.name == "Kirchzarten" and c.population == 10000
+    assert {m.name for m in c.municipalities} == {"Stegen", "Buchenbach", "Landkreis Breisgau-Hochschwarzwald"}
+    assert (c.collaboration_since, c.contact.email, c.contact.phone) == (2019, "standesamt@example.org", "07661 393-0")
+    assert c.fields_of_action == [c.fields_of_action[0]] and c.fields_of_action[0].value == "Verwaltung"
