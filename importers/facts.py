@@ -760,6 +760,18 @@ def person_in_text(text: str) -> tuple[str, str | None] | None:
     return clean_space(m.group("person")), clean_space(role) if role else None
 
 
+_ADDRESS_IN_TEXT = re.compile(
+    r"(?P<street>[A-ZÄÖÜ][\wäöüß.\- ]{2,40}?(?i:straße|strasse|str\.|weg|platz|allee|gasse|ring|damm|ufer|markt|chaussee|hof)\s+\d+\s?[a-z]?)"
+    r",\s*(?:D-)?(?P<postcode>\d{5})\s+(?P<city>[A-ZÄÖÜ][\wäöüß\-]+(?:[ /][A-ZÄÖÜ(][\wäöüß\-)]+)*)"
+)
+
+
+def address_in_text(text: str) -> tuple[str, str, str] | None:
+    """ "…, Marktplatz 1, 37671 Höxter, …" → (street, postcode, city)."""
+    m = _ADDRESS_IN_TEXT.search(text)
+    return (clean_space(m.group("street")), m.group("postcode"), clean_space(m.group("city"))) if m else None
+
+
 def email_in_text(text: str) -> str | None:
     m = EMAIL_RE.search(text)
     return m.group(0).rstrip(".") if m else None

@@ -569,6 +569,10 @@ class ReferenceTextImporter(TextImporter):
             email = facts.email_in_text(text)
             if email:
                 contact["email"] = email
+        if not contact.get("postcode"):
+            address = facts.address_in_text(text)
+            if address:
+                contact["street"], contact["postcode"], contact["city"] = address
         if not contact.get("person"):
             person = facts.person_in_text(text)
             if person:

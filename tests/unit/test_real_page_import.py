@@ -167,9 +167,11 @@ def test_contact_in_running_text() -> None:
     text = (
         "Ein Rufbus für die Dörfer\n\n"
         "Der Landkreis Nordsachsen erweitert sein Rufbusangebot. "
-        "Ansprechpartnerin ist Erika Beispiel, Mobilitätsmanagerin des Landkreises, Tel. 03421 123 45-6, E-Mail erika.beispiel@example.org.\n"
+        "Ansprechpartnerin ist Erika Beispiel, Mobilitätsmanagerin des Landkreises, Tel. 03421 123 45-6, E-Mail erika.beispiel@example.org. "
+        "Sprechstunden gibt es im Landratsamt, Dr.-Belian-Straße 4, 04838 Eilenburg.\n"
     )
     c, record = imported(text)
+    assert (c.contact.street, c.contact.postcode, c.contact.city) == ("Dr.-Belian-Straße 4", "04838", "Eilenburg")
     assert c.contact.person == "Erika Beispiel (Mobilitätsmanagerin des Landkreises)"
     assert c.contact.phone == "03421 123 45-6" and c.contact.email == "erika.beispiel@example.org"
     assert "Kontakt" in warnings_for(record, "contact")
