@@ -579,8 +579,9 @@ def aggregate(entries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if e["level"] != GEMEINDE:
             for name in ("population", "population_as_of", "population_source", "area_km2"):
                 e.pop(name, None)
-            s = sums.get(key)
-            if s and s[2]:
+            total = sums.get(key)
+            if total and total[2]:
+                s = total
                 if s[0]:
                     e["population"] = int(s[0])
                     e["population_as_of"] = s[3]

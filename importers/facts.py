@@ -80,16 +80,17 @@ for _words, _level, _kind in (
     for _w in _words:
         SINGULAR_CUES[_w] = (_level, _kind)
 PLURAL_CUES: dict[str, tuple[str | None, OrganisationKind | None]] = {}
-for _words, _level, _kind in (
+_plural: tuple[tuple[tuple[str, ...], str | None, OrganisationKind | None], ...] = (
     (("landkreise", "landkreisen", "kreise", "kreisen", "nachbarkreise", "nachbarkreisen"), reg.KREIS, None),
     (("städte", "städten", "nachbarstädte", "nachbarstädten"), reg.GEMEINDE, OrganisationKind.TOWN),
     (("gemeinden", "ortsgemeinden", "nachbargemeinden", "mitgliedsgemeinden", "mitgliedskommunen", "kommunen", "partnerkommunen",
       "partnergemeinden", "orte", "orten", "städte und gemeinden"), reg.GEMEINDE, None),
     (("ämter", "ämtern", "verbandsgemeinden", "samtgemeinden", "verwaltungsgemeinschaften"), reg.VERBAND, None),
     (("mitglieder", "mitgliedern", "gesellschafter", "gesellschaftern", "partner", "partnern", "beteiligten", "beteiligte"), None, None),
-):
-    for _w in _words:
-        PLURAL_CUES[_w] = (_level, _kind)
+)
+for _plural_words, _plural_level, _plural_kind in _plural:
+    for _w in _plural_words:
+        PLURAL_CUES[_w] = (_plural_level, _plural_kind)
 _LIST_JOINERS = {"und", "sowie", "oder", "bzw", "beziehungsweise", "plus"}
 _LIST_FILLERS = {"zuletzt", "auch", "schließlich", "außerdem", "seit", "die", "der", "den", "dem", "des", "zudem", "ebenso"}
 _COMPANY_AFTER = re.compile(r"^\s*(?:GmbH|gGmbH|mbH|AG|e\.\s?V\.|eG|KG|SE|UG)\b")
@@ -207,9 +208,9 @@ def _cue(text: str, toks: list[Token], mentions: list[Mention]) -> None:
     for idx, m in enumerate(ordered):
         if m.cue != "bare":
             continue
-        cue = _plural_cue_before(text, m.start)
-        if cue is not None:
-            _mark_list(text, ordered, idx, PLURAL_CUES[cue.lower()], cue)
+        plural = _plural_cue_before(text, m.start)
+        if plural is not None:
+            _mark_list(text, ordered, idx, PLURAL_CUES[plural.lower()], plural)
     # "X im Landkreis Y", "X (Landkreis Y)"
     for idx, m in enumerate(ordered):
         nxt = ordered[idx + 1] if idx + 1 < len(ordered) else None
@@ -231,15 +232,16 @@ def _cue(text: str, toks: list[Token], mentions: list[Mention]) -> None:
             m.cue = "distinct"
     # bare lists of three or more names ("Blieskastel, Gersheim und Mandelbachtal")
     run: list[Mention] = []
-    for m in ordered + [None]:  # type: ignore[list-item]
-        if m is not None and run and _joins(text[run[-1].end : m.start]):
-            run.append(m)
+    following: list[Mention | None] = [*ordered, None]
+    for nxt in following:
+        if nxt is not None and run and _joins(text[run[-1].end : nxt.start]):
+            run.append(nxt)
             continue
         if len(run) >= 3 and not re.search(r"\b(?:wie|als|etwa|z\.\s?B\.)\s*$", text[max(0, run[0].start - 12) : run[0].start]):
             for r in run:
                 if r.cue == "bare":
                     r.cue = "bare-list"
-        run = [m] if m is not None else []
+        run = [nxt] if nxt is not None else []
     # datelines: "Kirchheim. …", "Strasburg (dpa/mv) – …", "Hilchenbach/Lennestadt/Kirchhundem. …"
     for m in ordered:
         line_start = text.rfind("\n", 0, m.start) + 1
@@ -323,7 +325,8 @@ class Bodies:
         """Distinct resolved bodies in the order the text first names them."""
         out: dict[str, dict[str, Any]] = {}
         for m in sorted(self.resolved(), key=lambda m: m.start):
-            out.setdefault(m.entry["_id"], m.entry)  # type: ignore[index]
+            if m.entry is not None:
+                out.setdefault(m.entry["_id"], m.entry)
         return list(out.values())
 
     def weights(self) -> dict[str, int]:
@@ -408,12 +411,12 @@ def resolve(mentions: list[Mention], gaz: Gazetteer, text: str) -> Bodies:
     for m in weak:
         if m.cue == "list":
             continue
-        e = m.entry
-        assert e is not None
-        kreis = _kreis_of(e)
-        inside = kreis in bodies.focus_kreise or (e["level"] == reg.KREIS and e["_id"] in bodies.focus_kreise)
+        found = m.entry
+        assert found is not None
+        kreis = _kreis_of(found)
+        inside = kreis in bodies.focus_kreise or (found["level"] == reg.KREIS and found["_id"] in bodies.focus_kreise)
         if m.cue == "dateline" and not inside:
-            inside = (e["_id"][:2] in (bodies.focus_states | state_codes)) and len(m.entries) >= 1
+            inside = found["_id"][:2] in (bodies.focus_states | state_codes)
         if not inside and not bodies.focus_kreise and shared[kreis] >= 2:
             inside = True
         if not inside:
@@ -487,12 +490,12 @@ def state_of(bodies: Bodies, lead: dict[str, Any] | None, text: str) -> FederalS
     for m in bodies.resolved():
         counts[m.entry["_id"][:2]] += m.weight  # type: ignore[index]
     for m in bodies.ambiguous:
-        lands = {e["_id"][:2] for e in m.entries}
+        lands = {entry["_id"][:2] for entry in m.entries}
         if len(lands) == 1:
             counts[lands.pop()] += m.weight
     if counts:
         return state_for_ags(counts.most_common(1)[0][0])
-    found = Counter()
+    found: Counter[FederalState] = Counter()
     for state, pattern in _STATE_RES.items():
         n = len(pattern.findall(text))
         if n:

@@ -29,9 +29,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from catalogue.gazetteer import name_key as reg_key
 from catalogue.vocabularies import EditorialStatus
 from importers import facts
 from importers.base import ParsedRecord, Source
+from importers.gazetteer import Gazetteer
 from importers.recognition import (
     BULLET_RE,
     EMAIL_RE,
@@ -201,7 +203,7 @@ _GENERIC_NOUNS = {
 }
 
 
-def _named_pair(text: str, gaz: Any) -> str | None:
+def _named_pair(text: str, gaz: Gazetteer) -> str | None:
     """Two capitalised words together twice or more, not a person and not a place: "Lenkungsgruppe Klimaschutz"."""
     pairs: dict[str, int] = {}
     persons: set[str] = set()
@@ -232,7 +234,7 @@ _NOT_ADJECTIVES = {
 }
 
 
-def topic_title(text: str, lead: str | None, gaz: Any) -> str | None:
+def topic_title(text: str, lead: str | None, gaz: Gazetteer) -> str | None:
     """A short title from the text's own words: its most frequent noun (with the adjective most often before it) and the lead."""
     counts: dict[str, int] = {}
     forms: dict[str, dict[str, int]] = {}
@@ -254,16 +256,12 @@ def topic_title(text: str, lead: str | None, gaz: Any) -> str | None:
         return None
     word = max(forms[stem], key=lambda w: forms[stem][w])
     word = min((w for w in forms[stem] if word.lower().startswith(w.lower())), key=len, default=word)  # "Hallenbad", not "Hallenbads"
-    adjective = max(adjectives.get(stem, {}).items(), key=lambda kv: kv[1], default=(None, 0))
-    if adjective[0] and adjective[1] >= 2 and adjective[0] not in _NOT_ADJECTIVES:
-        word = f"{adjective[0][:1].upper()}{adjective[0][1:]} {word}"
+    seen = adjectives.get(stem, {})
+    usual = max(seen, key=seen.__getitem__) if seen else None
+    if usual and seen[usual] >= 2 and usual not in _NOT_ADJECTIVES:
+        word = f"{usual[:1].upper()}{usual[1:]} {word}"
     return f"{word} – {lead}" if lead else word
 
-
-def reg_key(text: str) -> str:
-    from catalogue.gazetteer import name_key
-
-    return name_key(text)
 
 
 def headline_title(headline: str) -> str:
@@ -286,7 +284,7 @@ class TitleChoice:
     headline_index: int | None  # the line that was the headline (not part of the body)
 
 
-def choose_title(page: Page, joints: list[facts.JointBody], gaz: Any = None, lead: str | None = None) -> TitleChoice | None:
+def choose_title(page: Page, joints: list[facts.JointBody], gaz: Gazetteer | None = None, lead: str | None = None) -> TitleChoice | None:
     """The title: a stated project name, the headline, the joint body it is about, a name the text repeats,
     the first sentence if it is short, else the text's topic and its lead (never a source line)."""
     lines = [x for x in page.lines if x]

@@ -842,9 +842,9 @@ class ImportRunner:
             if not entries:
                 continue
 
-            def forward(step: int, steps: int, base: int = done) -> None:
+            def forward(step: int, steps: int, base: int = done, size: int = len(group)) -> None:
                 if progress:
-                    progress(base + round(step * len(group) / max(steps, 1)), total)
+                    progress(base + round(step * size / max(steps, 1)), total)
 
             try:
                 report = await gaz.store(
