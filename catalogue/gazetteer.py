@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from beanie import Document
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from catalogue.models import REGISTER_KEY_PATTERN, utcnow
@@ -107,15 +107,27 @@ class EntryFields(BaseModel):
     area_km2: float | None = None
     postcode: str | None = None
     urbanisation: str | None = None  # "dicht besiedelt", "mittlere Besiedlungsdichte", "gering besiedelt"
-    size_class: SizeClass | None = None
     kreisfrei: bool = False
     same_as: str | None = None  # the Kreis-level row of a kreisfreie Stadt points at its Gemeinde
     former: bool = False  # a former Regierungsbezirk ("früher: …")
     listed: bool = True  # found by name (unbewohnte gemeindefreie Gebiete and duplicates are not)
 
+    @model_validator(mode="after")
+    def _default_source(self) -> EntryFields:
+        """The source of a population is stored only where it is not the register's own (it is, almost always)."""
+        if self.population is not None and self.population_source is None:
+            self.population_source = default_population_source(self.level)
+        return self
+
     @property
     def level_label(self) -> str:
         return LEVEL_LABELS.get(self.level, self.level)
+
+    @property
+    def size_class(self) -> SizeClass | None:
+        """The BBSR size class (from the population; a Kreis is a Kreis) – derived, not stored."""
+        value = size_class_of({"level": self.level, "kreisfrei": self.kreisfrei, "population": self.population, "kind": self.kind})
+        return SizeClass(value) if value else None
 
     @property
     def label(self) -> str:
@@ -656,8 +668,13 @@ async def _release_lock() -> None:
 
 
 def _clean(doc: Mapping[str, Any]) -> dict[str, Any]:
-    defaults = {"kreisfrei": False, "former": False, "listed": True}
-    return {k: v for k, v in doc.items() if v is not None and defaults.get(k, ...) != v}
+    """A stored entry without empty fields and without what is derived (size class, the usual source)."""
+    defaults = {"kreisfrei": False, "former": False, "listed": True, "population_source": default_population_source(doc["level"]) if "level" in doc else None}
+    return {k: v for k, v in doc.items() if v is not None and k != "size_class" and defaults.get(k, ...) != v}
+
+
+def default_population_source(level: str) -> str:
+    return REGISTER_SOURCE if level == GEMEINDE else REGISTER_SOURCE + SUM_SUFFIX
 
 
 def entry_document(entry: Mapping[str, Any]) -> dict[str, Any]:
