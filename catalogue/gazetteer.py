@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-import logging
 import re
 import unicodedata
 from collections import defaultdict
@@ -47,8 +46,6 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from catalogue.models import REGISTER_KEY_PATTERN, utcnow
 from catalogue.vocabularies import FederalState, OrganisationKind, SizeClass, size_class_for, state_for_ags
 
-log = logging.getLogger("leuchtturm.register")
-
 # ----------------------------------------------------------------- levels
 
 LAND, REGIERUNGSBEZIRK, KREIS, VERBAND, GEMEINDE = "land", "regierungsbezirk", "kreis", "gemeindeverband", "gemeinde"
@@ -60,7 +57,6 @@ LEVEL_LABELS: dict[str, str] = {
     VERBAND: "Gemeindeverband",
     GEMEINDE: "Gemeinde",
 }
-KEY_LENGTHS: dict[int, str] = {2: LAND, 3: REGIERUNGSBEZIRK, 5: KREIS, 8: GEMEINDE, 9: VERBAND}
 KEY_RE = re.compile(REGISTER_KEY_PATTERN)
 
 REGISTER_SOURCE = "Destatis GV-ISys"  # short source of each figure; the full attribution is in `register_meta`
@@ -74,11 +70,6 @@ PREFIX_FANOUT = 20  # entries in a prefix document; also the most a lookup retur
 MAX_PREFIX = 40  # longer input is cut (names longer than this are rare)
 MAX_LOOKUP = PREFIX_FANOUT
 LOCK_TTL = timedelta(minutes=10)
-
-
-def level_of_key(key: str) -> str | None:
-    """The level a key names by its length ("05762" → Kreis), or None for a malformed key."""
-    return KEY_LENGTHS.get(len(key)) if KEY_RE.match(key or "") else None
 
 
 # -------------------------------------------------------------- documents
@@ -552,11 +543,6 @@ async def attribution() -> str:
     return (m.attribution if m and m.attribution else None) or DEFAULT_ATTRIBUTION
 
 
-async def is_loaded() -> bool:
-    m = await meta()
-    return bool(m and m.fingerprint)
-
-
 # ------------------------------------------------------------ aggregates
 
 SUM_SUFFIX = " (Summe der Gemeinden)"
@@ -824,13 +810,3 @@ async def drop_legacy() -> None:
     db = RegisterEntry.get_pymongo_collection().database
     if "gazetteer" in await db.list_collection_names():
         await db.drop_collection("gazetteer")
-
-
-async def wait_until_loaded(timeout: float = 30.0) -> bool:
-    """Wait for another process's load to finish (used by tests and the CLI)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < deadline:
-        if await RegisterMeta.get("lock") is None:
-            return True
-        await asyncio.sleep(0.2)
-    return False
