@@ -17,7 +17,7 @@ from api.web.common import page, service
 from catalogue.labels import FIELD_LABELS
 from catalogue import gazetteer
 from catalogue.errors import NotFound
-from catalogue.models import Profile
+from catalogue.models import Profile, register_key_label
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchQuery, SearchResult, Sort, to_search_document
 from catalogue.search.comparable import Comparable, Reference, find_comparable
 from catalogue.vocabularies import (
@@ -354,7 +354,7 @@ def json_ld_for(profile: Profile, url: str) -> dict[str, Any]:
     def org(o: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"@type": "GovernmentOrganization", "name": o.name}
         if getattr(o, "ags", None):
-            out["identifier"] = {"@type": "PropertyValue", "propertyID": "AGS", "value": o.ags}
+            out["identifier"] = {"@type": "PropertyValue", "propertyID": register_key_label(o.ags), "value": o.ags}
         return out
 
     data: dict[str, Any] = {
