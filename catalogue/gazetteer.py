@@ -64,6 +64,7 @@ REGISTER_SOURCE_LONG = "Statistisches Bundesamt (Destatis), Gemeindeverzeichnis-
 SOURCE_URL = "https://www.destatis.de/DE/Themen/Laender-Regionen/Regionales/Gemeindeverzeichnis/"
 LICENCE = "Datenlizenz Deutschland – Namensnennung – Version 2.0"
 LICENCE_URL = "https://www.govdata.de/dl-de/by-2-0"
+LICENCE_SHORT = "Datenlizenz Deutschland – Namensnennung – 2.0"
 DEFAULT_ATTRIBUTION = "© Statistisches Bundesamt (Destatis), 2020"
 
 PREFIX_FANOUT = 20  # entries in a prefix document; also the most a lookup returns
@@ -531,6 +532,21 @@ async def suggest(text: str, limit: int = 10) -> list[dict[str, Any]]:
     rest = [r for r in items if key not in _ref_forms(r)]
     out = sorted(exact, key=_level_order) + sorted(rest, key=_rank)
     return [with_state(r) for r in out[:limit]]
+
+
+def attribution_for(source: str | None, as_of: Any = None) -> str | None:
+    """The licence's attribution for a figure whose source is the Destatis register, else None.
+
+    "Destatis GV-ISys", 2019-12-31 → "© Statistisches Bundesamt (Destatis), 2020, Datenlizenz Deutschland –
+    Namensnennung – 2.0" (a Gebietsstand of 31 December is published the year after).
+    """
+    if not source or "destatis" not in source.lower():
+        return None
+    text = str(as_of or "")
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", text)
+    year = (int(m.group(1)) + (1 if m.group(2, 3) == ("12", "31") else 0)) if m else None
+    credit = f"© Statistisches Bundesamt (Destatis), {year}" if year else DEFAULT_ATTRIBUTION
+    return f"{credit}, {LICENCE_SHORT}"
 
 
 async def meta() -> RegisterMeta | None:

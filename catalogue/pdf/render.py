@@ -22,6 +22,7 @@ import typst
 
 from catalogue.formatting import format_date_de, format_eur_de, format_float_de, format_int_de
 from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
+from catalogue.gazetteer import attribution_for
 from catalogue.models import register_key_label
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, EditorialStatus, PartnerKind
 
@@ -90,6 +91,9 @@ def population_text(profile: Mapping[str, Any]) -> str:
         extra.append(f"Stand {format_date_de(profile['population_as_of'])}")
     if _text(profile.get("population_source")):
         extra.append(f"Quelle: {_text(profile['population_source'])}")
+        credit = attribution_for(_text(profile["population_source"]), profile.get("population_as_of"))
+        if credit:  # figures of the Destatis register carry the licence's attribution
+            extra.append(credit)
     text = format_int_de(int(population))
     return f"{text} ({', '.join(extra)})" if extra else text
 
