@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import re
 import unicodedata
 from collections import defaultdict
@@ -150,24 +151,43 @@ class RegisterEntry(Document, EntryFields):
 
 
 class RegisterName(Document):
-    """Name key → the entries called so (collection `register_names`)."""
+    """Name key → the entries called so (collection `register_names`).
+
+    `refs` holds the references as one compact JSON string: FerretDB's SQLite
+    backend stores a type schema for every element of a nested array, and one
+    string is several times cheaper to write on first start and to read on
+    every lookup. These documents are derived; `store` rebuilds them.
+    """
 
     id: str  # type: ignore[assignment]
-    entries: list[dict[str, Any]] = Field(default_factory=list)
+    refs: str = "[]"
 
     class Settings:
         name = "register_names"
 
 
 class RegisterPrefix(Document):
-    """Name prefix → the best entries whose names start with it (collection `register_prefixes`)."""
+    """Name prefix → the best entries whose names start with it (collection `register_prefixes`; `refs` as above)."""
 
     id: str  # type: ignore[assignment]
     complete: bool = False
-    entries: list[dict[str, Any]] = Field(default_factory=list)
+    refs: str = "[]"
 
     class Settings:
         name = "register_prefixes"
+
+
+def _refs(doc: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    return json.loads(doc["refs"]) if doc else []
+
+
+def _pack(refs: list[dict[str, Any]]) -> str:
+    return json.dumps(refs, ensure_ascii=False, separators=(",", ":"))
+
+
+async def _key_doc(model: type[Document], key: str) -> dict[str, Any] | None:
+    """A key document by `_id`, as stored (no model validation: these are read on every keystroke)."""
+    return await model.get_pymongo_collection().find_one({"_id": key})
 
 
 class RegisterMeta(Document):
@@ -488,22 +508,19 @@ async def _collect_by_name(text: str, found: dict[str, dict[str, Any]]) -> None:
     key = name_key(text)[:200]
     if not key:
         return
-    doc = await RegisterName.get(key)
-    for ref in doc.entries if doc else []:
+    for ref in _refs(await _key_doc(RegisterName, key)):
         found.setdefault(ref["key"], ref)
     split = split_kind_prefix(key)
     if split:
         level, kind, rest = split
-        doc = await RegisterName.get(rest)
         narrowed = {k: r for k, r in found.items() if r["level"] == level}
         found.clear()
         found.update(narrowed)
-        for ref in doc.entries if doc else []:
+        for ref in _refs(await _key_doc(RegisterName, rest)):
             if ref["level"] == level and (kind is None or ref.get("kind") == kind.value):
                 found.setdefault(ref["key"], ref)
     if not found:
-        doc = await RegisterName.get(loose_key(text)[:200])
-        for ref in doc.entries if doc else []:
+        for ref in _refs(await _key_doc(RegisterName, loose_key(text)[:200])):
             found.setdefault(ref["key"], ref)
 
 
@@ -513,21 +530,21 @@ async def suggest(text: str, limit: int = 10) -> list[dict[str, Any]]:
     if not key:
         return []
     limit = max(1, min(int(limit), MAX_LOOKUP))
-    doc = await RegisterPrefix.get(key)
+    doc = await _key_doc(RegisterPrefix, key)
     if doc is None:
         lo, hi = 1, len(key) - 1
         while lo <= hi:  # prefix documents form an unbroken run from length 1 (see build_keys)
             mid = (lo + hi) // 2
-            candidate = await RegisterPrefix.get(key[:mid])
+            candidate = await _key_doc(RegisterPrefix, key[:mid])
             if candidate is None:
                 hi = mid - 1
             else:
                 doc, lo = candidate, mid + 1
-        if doc is None or not doc.complete:
+        if doc is None or not doc.get("complete"):
             return []
-        items = [r for r in doc.entries if any(f.startswith(key) for f in _ref_forms(r))]
+        items = [r for r in _refs(doc) if any(f.startswith(key) for f in _ref_forms(r))]
     else:
-        items = doc.entries
+        items = _refs(doc)
     exact = [r for r in items if key in _ref_forms(r)]
     rest = [r for r in items if key not in _ref_forms(r)]
     out = sorted(exact, key=_level_order) + sorted(rest, key=_rank)
@@ -645,7 +662,7 @@ class StoreReport:
 
 
 Progress = Callable[[int, int], None]
-CHUNK = 1000
+CHUNK = 5000  # documents per insert (FerretDB writes a batch in one go)
 
 
 async def _acquire_lock() -> None:
@@ -767,7 +784,7 @@ async def store(
         if dry_run:
             return report
         # The key documents are built in a thread while the entries are written.
-        building = asyncio.ensure_future(asyncio.to_thread(build_keys, list(merged.values())))
+        building = asyncio.ensure_future(asyncio.to_thread(_key_documents, list(merged.values())))
         total = 3 * len(docs)  # refined once the key documents are known
         done = 0
 
@@ -785,9 +802,7 @@ async def store(
             await _write(coll, changed[i : i + CHUNK], new_docs[i : i + CHUNK])
             tick(min(CHUNK, len(new_docs) - i) if i < len(new_docs) else 0)
         tick(len(docs) - len(new_docs))
-        names, prefixes = await building
-        name_docs = {k: {"_id": k, "entries": v} for k, v in names.items()}
-        prefix_docs = {k: {"_id": k, "complete": c, "entries": v} for k, (c, v) in prefixes.items()}
+        name_docs, prefix_docs = await building
         total = len(docs) + len(name_docs) + len(prefix_docs)
         report.keys_written += await _sync_collection(RegisterName.get_pymongo_collection(), name_docs, tick)
         report.keys_written += await _sync_collection(RegisterPrefix.get_pymongo_collection(), prefix_docs, tick)
@@ -814,6 +829,15 @@ async def store(
     finally:
         if not dry_run:
             await _release_lock()
+
+
+def _key_documents(entries: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The name and prefix documents as stored (built in a thread)."""
+    names, prefixes = build_keys(entries)
+    return (
+        {k: {"_id": k, "refs": _pack(v)} for k, v in names.items()},
+        {k: {"_id": k, "complete": c, "refs": _pack(v)} for k, (c, v) in prefixes.items()},
+    )
 
 
 async def stored_entries() -> list[dict[str, Any]]:
