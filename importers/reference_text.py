@@ -44,8 +44,6 @@ from importers.recognition import (
     clean_space,
     drop_boilerplate_sentences,
     first_sentences,
-    funding_amount,
-    funding_kinds,
     is_boilerplate,
     lines_to_markdown,
     recognise_generic_partners,
@@ -428,15 +426,7 @@ class ReferenceTextImporter(TextImporter):
                 b.warn(key, f"{label} fehlt – bitte ergänzen.")
         if dropped:
             b.warn("implementation", "Werbe- und Kontaktfloskeln wurden entfernt – bitte den Text prüfen.")
-        if funding_lines:
-            ftext = lines_to_markdown(funding_lines)
-            funding: dict[str, Any] = {"text": b.markdown("funding.text", ftext, "Finanzierung"), "kinds": [k.value for k in funding_kinds(ftext)]}
-            amount = funding_amount(ftext)
-            if amount is not None:
-                funding["amount_eur"] = amount
-            c["funding"] = funding
-        else:
-            b.warn("funding", "Finanzierung fehlt – bitte ergänzen.")
+        b.funding(funding_lines)
 
     # -------------------------------------------------------------- facts
 

@@ -32,8 +32,6 @@ from importers.recognition import (
     clean_space,
     find_url,
     first_sentences,
-    funding_amount,
-    funding_kinds,
     is_furniture,
     legal_form,
     lines_to_markdown,
@@ -281,17 +279,7 @@ class StructuredTextImporter(TextImporter):
         else:
             b.warn("summary", "Kurzbeschreibung fehlt – bitte ergänzen.")
 
-        # funding
-        ftext = lines_to_markdown(sec.get("funding", []))
-        if ftext:
-            funding: dict[str, Any] = {"text": b.markdown("funding.text", ftext, "Finanzierung")}
-            funding["kinds"] = [k.value for k in funding_kinds(ftext)]
-            amount = funding_amount(ftext)
-            if amount is not None:
-                funding["amount_eur"] = amount
-            c["funding"] = funding
-        else:
-            b.warn("funding", "Finanzierung fehlt – bitte ergänzen.")
+        b.funding(sec.get("funding", []))
 
         # legal form
         ltext = clean_space(" ".join(sec.get("legal_form", [])))

@@ -30,7 +30,10 @@ from importers.recognition import (
     find_email,
     find_phone,
     find_url,
+    funding_amount,
+    funding_kinds,
     is_furniture,
+    lines_to_markdown,
     organisation_kind,
     parse_address_lines,
 )
@@ -149,6 +152,20 @@ class Builder:
             if state is not None:
                 counts[state] = counts.get(state, 0) + (3 if n == 0 else 1)
         return max(counts, key=lambda s: counts[s]) if counts else None
+
+    # ------------------------------------------------------------ funding
+
+    def funding(self, lines: list[str]) -> None:
+        """Finanzierung from its lines: the text, the kinds of funds it names, an amount."""
+        text = lines_to_markdown(lines)
+        if not text:
+            self.warn("funding", "Finanzierung fehlt – bitte ergänzen.")
+            return
+        funding: dict[str, Any] = {"text": self.markdown("funding.text", text, "Finanzierung"), "kinds": [k.value for k in funding_kinds(text)]}
+        amount = funding_amount(text)
+        if amount is not None:
+            funding["amount_eur"] = amount
+        self.content["funding"] = funding
 
     # ------------------------------------------------------------ contact
 
