@@ -44,12 +44,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from catalogue import gazetteer as reg  # noqa: E402
-from catalogue.storage import connect  # noqa: E402
-from catalogue.settings import Settings  # noqa: E402
-from importers.register import ensure_register, shipped_register  # noqa: E402
+from catalogue import gazetteer as reg
+from catalogue.settings import Settings
+from catalogue.storage import connect
+from importers.register import ensure_register, shipped_register
 
 LOAD_TARGET_S = 10.0
 LOOKUP_TARGET_MS = 5.0
@@ -57,7 +57,7 @@ LOOKUP_TARGET_MS = 5.0
 
 def _percentiles(samples: list[float]) -> tuple[float, float, float]:
     ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return statistics.median(ordered), p95, ordered[-1]
 
 

@@ -72,10 +72,13 @@ SINGULAR_CUES: dict[str, tuple[str, OrganisationKind | None]] = {}
 for _words, _level, _kind in (
     (("landkreis", "landkreises", "landkreisen"), reg.KREIS, None),
     (("kreis", "kreises", "kreisen"), reg.KREIS, None),
-    (("stadt", "kreisstadt", "hansestadt", "universitätsstadt", "landeshauptstadt", "großstadt", "kleinstadt", "städtchen"), reg.GEMEINDE, OrganisationKind.TOWN),
-    (("gemeinde", "ortsgemeinde", "einheitsgemeinde", "marktgemeinde", "markt", "flecken", "kommune", "nachbargemeinde", "nachbarstadt", "nachbarkommune", "mitgliedsgemeinde"), reg.GEMEINDE, None),
+    (("stadt", "kreisstadt", "hansestadt", "universitätsstadt", "landeshauptstadt", "großstadt", "kleinstadt", "städtchen"),
+     reg.GEMEINDE, OrganisationKind.TOWN),
+    (("gemeinde", "ortsgemeinde", "einheitsgemeinde", "marktgemeinde", "markt", "flecken", "kommune", "nachbargemeinde", "nachbarstadt",
+      "nachbarkommune", "mitgliedsgemeinde"), reg.GEMEINDE, None),
     (("amt", "amtes", "amts"), reg.VERBAND, OrganisationKind.AMT),
-    (("verbandsgemeinde", "samtgemeinde", "verwaltungsgemeinschaft", "vg", "sg", "vgem", "verwaltungsverband", "gemeindeverwaltungsverband"), reg.VERBAND, None),
+    (("verbandsgemeinde", "samtgemeinde", "verwaltungsgemeinschaft", "vg", "sg", "vgem", "verwaltungsverband", "gemeindeverwaltungsverband"),
+     reg.VERBAND, None),
 ):
     for _w in _words:
         SINGULAR_CUES[_w] = (_level, _kind)
@@ -138,8 +141,8 @@ def _known(gaz: Gazetteer, text: str) -> tuple[str, list[dict[str, Any]]] | None
 
 def _listed(entries: list[dict[str, Any]], gaz: Gazetteer) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for e in entries:
-        e = gaz.resolve_same(e)
+    for found in entries:
+        e = gaz.resolve_same(found)
         if e["level"] in (reg.GEMEINDE, reg.VERBAND, reg.KREIS):
             out.setdefault(e["_id"], e)
     return list(out.values())
@@ -247,9 +250,9 @@ def _cue(text: str, toks: list[Token], mentions: list[Mention]) -> None:
         line_start = text.rfind("\n", 0, m.start) + 1
         head = text[line_start : m.start]
         rest = text[m.end : m.end + 20]
-        if re.fullmatch(r"(?:[A-ZÄÖÜ][\w\-]*\s*/\s*)*", head) and re.match(r"^(?:\s*/\s*[A-ZÄÖÜ][\w\-]*)*(?:\.\s|\s*\(|\s+[–-]\s|\s*·)", rest):
-            if m.cue == "bare":
-                m.cue = "dateline"
+        dateline = re.fullmatch(r"(?:[A-ZÄÖÜ][\w\-]*\s*/\s*)*", head) and re.match(r"^(?:\s*/\s*[A-ZÄÖÜ][\w\-]*)*(?:\.\s|\s*\(|\s+[–-]\s|\s*·)", rest)
+        if dateline and m.cue == "bare":
+            m.cue = "dateline"
     del by_start, toks
 
 
@@ -281,9 +284,9 @@ def _plural_cue_before(text: str, pos: int) -> str | None:
     m = re.search(r"(\b[\wäöüÄÖÜß]+)\b((?:\s+[\wäöüß\-]+){0,3})\s*:?\s*$", window)
     if not m:
         return None
-    words = [m.group(1)] + m.group(2).split()
+    words = [m.group(1), *m.group(2).split()]
     for w in words:
-        if w.lower() in PLURAL_CUES and not words[-1].lower() in ("wie", "als"):
+        if w.lower() in PLURAL_CUES and words[-1].lower() not in ("wie", "als"):
             tail = window[window.lower().rfind(w.lower()) + len(w) :]
             if all(x[:1].islower() or x.isdigit() for x in tail.split()) or tail.strip() in ("", ":"):
                 return w
@@ -292,7 +295,8 @@ def _plural_cue_before(text: str, pos: int) -> str | None:
 
 def _mark_list(text: str, ordered: list[Mention], idx: int, cue: tuple[str | None, OrganisationKind | None], word: str) -> None:
     """Mark the list of names starting at ordered[idx] as cued by a plural word."""
-    if _COMPARISON_AFTER.match(text[ordered[idx].start - 5 : ordered[idx].start]) or re.search(r"\bwie\s*$", text[max(0, ordered[idx].start - 8) : ordered[idx].start]):
+    start = ordered[idx].start
+    if _COMPARISON_AFTER.match(text[start - 5 : start]) or re.search(r"\bwie\s*$", text[max(0, start - 8) : start]):
         return
     level, kind = cue
     j = idx
@@ -512,7 +516,8 @@ _JOINT_KINDS = (
 )
 _CAP = r"[A-ZÄÖÜ][\wäöüß\-]*"
 _JOINT_RE = re.compile(
-    r"(?<![\w-])(?P<kind>" + "|".join(_JOINT_KINDS) + r")[ \t]+(?P<name>(?!(?:Zur|Zum|Die|Der|Das|Im|In|Mit|Für|Von|Und)\b)(?:" + _CAP + r"|[A-ZÄÖÜ]{2,})(?:[ \t]+(?:" + _CAP + r"))*(?:[ \t]+\([A-ZÄÖÜ]{2,}\))?)"
+    r"(?<![\w-])(?P<kind>" + "|".join(_JOINT_KINDS) + r")[ \t]+"
+    r"(?P<name>(?!(?:Zur|Zum|Die|Der|Das|Im|In|Mit|Für|Von|Und)\b)(?:" + _CAP + r"|[A-ZÄÖÜ]{2,})(?:[ \t]+(?:" + _CAP + r"))*(?:[ \t]+\([A-ZÄÖÜ]{2,}\))?)"
 )
 _GMBH_RE = re.compile(r"(?<![\w-])(?P<name>(?:[A-ZÄÖÜ][\w\-]*[ \t]+){0,2}[A-ZÄÖÜ][\w\-]*[ \t]+(?:GmbH|gGmbH|AöR))\b")
 _NOMINATIVE = {"Zweckverbands": "Zweckverband", "Zweckverbandes": "Zweckverband", "Städteverbundes": "Städteverbund", "Städteverbunds": "Städteverbund"}
@@ -549,7 +554,8 @@ def joint_bodies(text: str, gaz: Gazetteer) -> list[JointBody]:
                 if key != same:
                     del found[same]
             continue
-        found[key] = JointBody(name, OrganisationKind.SPECIAL_PURPOSE_ASSOCIATION if kind.startswith("Zweckverband") else OrganisationKind.OTHER, 1, m.start(), False)
+        joint_kind = OrganisationKind.SPECIAL_PURPOSE_ASSOCIATION if kind.startswith("Zweckverband") else OrganisationKind.OTHER
+        found[key] = JointBody(name, joint_kind, 1, m.start(), False)
     for m in _GMBH_RE.finditer(text):
         name = clean_space(m.group("name"))
         name = re.sub(r"^(?:Die|Der|Das|die|der|das)\s+", "", name)
@@ -624,7 +630,7 @@ def choose_lead(text: str, title: str, bodies: Bodies, joints: list[JointBody], 
         m = next(x for x in bodies.ambiguous if x.text == name)
         return Lead({"name": name}, None, "ambiguous", m.entries)
     if weights:
-        key = sorted(weights, key=lambda k: (-weights[k], bodies.first_position(k)))[0]
+        key = min(weights, key=lambda k: (-weights[k], bodies.first_position(k)))
         entry = next(m.entry for m in bodies.resolved() if m.entry and m.entry["_id"] == key)
         return Lead(None, entry, "most")
     named = recognise_public_bodies(text)  # bodies the register does not have (or no register at hand)
@@ -639,9 +645,15 @@ def choose_lead(text: str, title: str, bodies: Bodies, joints: list[JointBody], 
 _NUMBER = r"(\d{1,3}(?:[.\s\u202f]\d{3})+|\d{3,7})"
 _POP_PATTERNS = (
     # "die 4.600 Einwohner-Gemeinde Breitscheid", "in der 4.600 Einwohner zählenden Kommune"
-    re.compile(_NUMBER + r"\s*(?:-\s*)?Einwohner(?:innen|Innen)?(?:\s*-\s*|\s+)(?:zählende[nrm]?\s+|starke[nrm]?\s+|große[nrm]?\s+)?(?:Gemeinde|Stadt|Kommune|Kreisstadt|Landkreis|Kreis|Amt|Verbandsgemeinde|Samtgemeinde)\b"),
+    re.compile(
+        _NUMBER + r"\s*(?:-\s*)?Einwohner(?:innen|Innen)?(?:\s*-\s*|\s+)(?:zählende[nrm]?\s+|starke[nrm]?\s+|große[nrm]?\s+)?"
+        r"(?:Gemeinde|Stadt|Kommune|Kreisstadt|Landkreis|Kreis|Amt|Verbandsgemeinde|Samtgemeinde)\b"
+    ),
     # "Breitscheid (4.600 Einwohner)", "Breitscheid hat rund 4.600 Einwohner", "… mit insgesamt rund 35.000 Einwohnern"
-    re.compile(r"(?:\(|\bhat\s+|\bzählt\s+|\bmit\s+)(?:insgesamt\s+)?(?:rund\s+|etwa\s+|ca\.\s*|knapp\s+|über\s+|gut\s+)?" + _NUMBER + r"\s+Einwohner(?:innen|Innen|n)?\b(?![-\w])"),
+    re.compile(
+        r"(?:\(|\bhat\s+|\bzählt\s+|\bmit\s+)(?:insgesamt\s+)?(?:rund\s+|etwa\s+|ca\.\s*|knapp\s+|über\s+|gut\s+)?"
+        + _NUMBER + r"\s+Einwohner(?:innen|Innen|n)?\b(?![-\w])"
+    ),
 )
 
 
@@ -681,10 +693,15 @@ def population_of(text: str, lead_names: list[str], lead_kind_words: list[str]) 
 # ------------------------------------------------------------- start year
 
 _MONTH = r"(?:Januar|Jänner|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember)"
-_WHEN = r"(?:(?:im|zum|ab|Anfang|Mitte|Ende|Frühjahr|Sommer|Herbst|Winter)\s+)?(?:(?:dem\s+)?(?:\d{1,2}\.\s*)?" + _MONTH + r"\s+|(?:dem\s+)?\d{1,2}\.\s*\d{1,2}\.\s*|(?:dem\s+|im\s+)?Jahr(?:e)?\s+)?"
+_WHEN = (
+    r"(?:(?:im|zum|ab|Anfang|Mitte|Ende|Frühjahr|Sommer|Herbst|Winter)\s+)?"
+    r"(?:(?:dem\s+)?(?:\d{1,2}\.\s*)?" + _MONTH + r"\s+|(?:dem\s+)?\d{1,2}\.\s*\d{1,2}\.\s*|(?:dem\s+|im\s+)?Jahr(?:e)?\s+)?"
+)
 _YEAR = r"((?:19|20)\d\d)"
 _SINCE_PATTERNS: tuple[tuple[int, re.Pattern[str]], ...] = (
-    (0, re.compile(r"\b[Ss]eit\s+(?:Anfang|Mitte|Ende|Frühjahr|Sommer|Herbst|Winter|dem\s+Jahr|dem)?\s*(?:\d{1,2}\.\s*)?(?:" + _MONTH + r"\s+)?" + _YEAR + r"\b")),
+    (0, re.compile(
+        r"\b[Ss]eit\s+(?:Anfang|Mitte|Ende|Frühjahr|Sommer|Herbst|Winter|dem\s+Jahr|dem)?\s*(?:\d{1,2}\.\s*)?(?:" + _MONTH + r"\s+)?" + _YEAR + r"\b"
+    )),
     (1, re.compile(_YEAR + r"\s+(?:gegründet|ins\s+Leben\s+gerufen)")),
     (1, re.compile(r"(?:gegründet|Gründung|ins\s+Leben\s+gerufen)\b[^.;]{0,80}?\b" + _WHEN + _YEAR + r"\b")),
     (1, re.compile(r"\b" + _WHEN + _YEAR + r"\b[^.;]{0,80}?\b(?:gegründet|ins\s+Leben\s+gerufen|unterzeichnet)")),

@@ -488,9 +488,7 @@ def assemble(rows: Iterable[Row], *, source: str = reg.REGISTER_SOURCE, as_of: s
         kind, label = TEXTKENNZEICHEN.get(row.textkennzeichen, (OrganisationKind.DISTRICT, "Kreis"))
         name = _strip_descriptor(row.name)
         kreisfrei = row.textkennzeichen in ("41", "42")
-        if kreisfrei:
-            display = name
-        elif _KREIS_WORD.search(name):
+        if kreisfrei or _KREIS_WORD.search(name):
             display = name
         else:
             display = f"{'Landkreis' if label == 'Landkreis' else 'Kreis'} {name}"

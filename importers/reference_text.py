@@ -438,7 +438,8 @@ class ReferenceTextImporter(TextImporter):
                 c["lead"]["kind"] = lead.org["kind"]
         if lead.how == "ambiguous":
             choices = ", ".join(entry_label(e) for e in lead.candidates)
-            b.warn("lead", f"„{c['lead']['name']}“ steht mehrmals im Gemeindeverzeichnis ({choices}) – welche Körperschaft ist hauptverantwortlich? Bitte auswählen.")
+            b.warn("lead", f"„{c['lead']['name']}“ steht mehrmals im Gemeindeverzeichnis ({choices}) – "
+                           "welche Körperschaft ist hauptverantwortlich? Bitte auswählen.")
         elif c.get("lead"):
             reason = {
                 "explicit": "der Text nennt ihn als federführend",
@@ -488,7 +489,8 @@ class ReferenceTextImporter(TextImporter):
         population = facts.population_of(text, lead_names, kind_words)
         if population is not None:
             c["population"] = population
-            b.warn("population", f"Einwohnerzahl {population:,} aus dem Text übernommen (für „{c['lead']['name']}“) – bitte Stand und Quelle ergänzen.".replace(",", "."))
+            figure = f"{population:,}".replace(",", ".")
+            b.warn("population", f"Einwohnerzahl {figure} aus dem Text übernommen (für „{c['lead']['name']}“) – bitte Stand und Quelle ergänzen.")
         else:
             b.warn("population", "Einwohnerzahl fehlt – der Text nennt keine; bitte ergänzen (das Gemeindeverzeichnis nennt sie für Kommunen und Kreise).")
         b.warn("area_km2", "Fläche fehlt – bitte ergänzen.")

@@ -26,7 +26,6 @@ from catalogue.fields import expected_sections, import_section_labels, markdown_
 from catalogue.models import MAX_SHORT
 from catalogue.vocabularies import EditorialStatus, OrganisationKind
 from importers.base import ParsedRecord, Source
-from importers.text_base import Builder, TextImporter, prepare
 from importers.recognition import (
     URL_RE,
     bare_name,
@@ -49,6 +48,7 @@ from importers.recognition import (
     recognise_state,
     state_for_district,
 )
+from importers.text_base import Builder, TextImporter, prepare
 
 # Section labels (lower case) → section key: the fields' labels from the field registry, and the Kurzprofil.
 SECTION_LABELS: dict[str, str] = {**import_section_labels(), "kurzprofil": "profile"}

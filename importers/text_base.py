@@ -141,7 +141,7 @@ class Builder:
 
     def state_from_organisations(self) -> FederalState | None:
         """The Land of the lead, else the Land most participating bodies share."""
-        orgs = [self.content.get("lead")] + list(self.content.get("municipalities", []))
+        orgs = [self.content.get("lead"), *self.content.get("municipalities", [])]
         counts: dict[FederalState, int] = {}
         for n, org in enumerate(o for o in orgs if o):
             state = state_for_ags(org.get("ags")) if org.get("ags") else None
@@ -179,7 +179,7 @@ class Builder:
         rest = [
             line for line in lines
             if not EMAIL_RE.search(line) and not PHONE_RE.search(line) and not FAX_RE.match(line)
-            and not URL_RE.search(line) and not re.match(r"^(?:E-?Mail|Telefon|Tel\.?|Internet|Web)\s*:?\s*$", line, re.I)
+            and not URL_RE.search(line) and not re.match(r"^(?:E-?Mail|Telefon|Tel\.?|Internet|Web)\s*:?\s*$", line, re.IGNORECASE)
         ]
         address, rest = parse_address_lines(rest)
         person = next((line for line in rest if _PERSON_RE.match(line) and not _ORG_LINE_RE.search(line)), None)
@@ -213,8 +213,8 @@ def _fits(entry: Mapping[str, Any], kind: OrganisationKind) -> bool:
 def _distinct(gazetteer: Gazetteer, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Entries without the rows that stand for another (a kreisfreie Stadt's Kreis row is its Gemeinde)."""
     out: dict[str, dict[str, Any]] = {}
-    for e in entries:
-        e = gazetteer.resolve_same(e)
+    for found in entries:
+        e = gazetteer.resolve_same(found)
         out.setdefault(e["_id"], e)
     return list(out.values())
 

@@ -115,7 +115,7 @@ def org_matches(expected: str, org: dict[str, Any]) -> bool:
     got = _org_class(org) or g_kind
     if got is None:
         return True
-    if e_kind == "town" and got == "gemeinde" or e_kind == "gemeinde" and got == "town":
+    if (e_kind == "town" and got == "gemeinde") or (e_kind == "gemeinde" and got == "town"):
         return True  # "Gemeinde" and "Stadt" are both Gemeinden of the register
     return e_kind == got
 
@@ -164,7 +164,7 @@ def fuzzy_titles(readme: str) -> set[str]:
 def score_page(expected: dict[str, Any], content: dict[str, Any], score: Score, fuzzy: set[str]) -> None:
     page = Path(expected["file"]).name
     number = page[:2]
-    orgs = [o for o in [content.get("lead")] + list(content.get("municipalities") or []) if o]
+    orgs = [o for o in [content.get("lead"), *(content.get("municipalities") or [])] if o]
     if expected.get("title"):
         got = content.get("title") or ""
         score.add("title", title_ok(expected["title"], got, number in fuzzy), f"{page}: title {got!r} ≠ {expected['title']!r}")
@@ -212,5 +212,5 @@ def evaluate(directory: Path = DEV_SET) -> Score:
 
 if __name__ == "__main__":
     result = evaluate(Path(sys.argv[1]) if len(sys.argv) > 1 else DEV_SET)
-    print("\n".join(result.misses))
-    print(result.table())
+    print("\n".join(result.misses))  # noqa: T201 - `python -m tests.quality.real_pages` lists the misses
+    print(result.table())  # noqa: T201 - …

@@ -59,7 +59,7 @@ def test_a_source_line_is_provenance_and_link_never_the_title(first_line: str) -
 
 
 def test_a_source_line_without_address_is_no_title_either() -> None:
-    c, record = imported(f"Quelle: Pressestelle\nBauhöfe teilen sich ihre Maschinen\nIn der Gemeinde Hörstel beginnt ein Versuch. {BODY}")
+    c, _ = imported(f"Quelle: Pressestelle\nBauhöfe teilen sich ihre Maschinen\nIn der Gemeinde Hörstel beginnt ein Versuch. {BODY}")
     assert c.title == "Bauhöfe teilen sich ihre Maschinen" and not c.links
     assert "Pressestelle" not in (c.summary + c.implementation)
 
@@ -90,7 +90,7 @@ def test_a_list_of_municipalities_in_prose() -> None:
         "soll eine gemeinsame Praxis entstehen. Die Gemeinden beteiligen sich an den Kosten.\n"
     )
     c, record = imported(text)
-    orgs = [c.lead] + c.municipalities
+    orgs = [c.lead, *c.municipalities]
     names = [o.name for o in orgs if o]
     for place in ("Husum", "Schwesing", "Hattstedt", "Mildstedt", "Simonsberg"):
         assert any(place in n for n in names), (place, names)
