@@ -20,7 +20,9 @@ name lookups go through two key collections built from the entries:
 Writing happens in batch work only (`store`): the first start of the app and
 `leuchtturm import --format gazetteer`. It is idempotent: an unchanged
 source is recognised by its fingerprint in `register_meta`, unchanged
-entries and keys are not rewritten.
+entries and keys are not rewritten. One process loads at a time: a lock
+document with an expiry (`register_meta` "lock"), taken, taken over when
+expired, and given back through `catalogue.atomic`.
 
 The figures are Destatis' and must be shown with their attribution
 (`attribution()`), under the Datenlizenz Deutschland – Namensnennung – 2.0.
@@ -36,14 +38,16 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
+from uuid import uuid4
 
 from beanie import Document
 from pydantic import BaseModel, Field, model_validator
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
+from catalogue import atomic
 from catalogue.models import REGISTER_KEY_PATTERN, utcnow
 from catalogue.vocabularies import FederalState, OrganisationKind, SizeClass, size_class_for, state_for_ags
 
@@ -71,7 +75,8 @@ DEFAULT_ATTRIBUTION = "© Statistisches Bundesamt (Destatis), 2020"
 PREFIX_FANOUT = 20  # entries in a prefix document; also the most a lookup returns
 MAX_PREFIX = 40  # longer input is cut (names longer than this are rare)
 MAX_LOOKUP = PREFIX_FANOUT
-LOCK_TTL = timedelta(minutes=10)
+LOCK_TTL = timedelta(minutes=10)  # a load takes seconds; a lock older than this is a dead process's
+LOCK_ID = "lock"
 
 
 # -------------------------------------------------------------- documents
@@ -201,6 +206,7 @@ class RegisterMeta(Document):
     full: bool = False  # a whole register, not an excerpt
     counts: dict[str, int] = Field(default_factory=dict)
     loaded_at: datetime = Field(default_factory=utcnow)
+    owner: str | None = None  # the lock holder's token
     until: datetime | None = None  # the lock's expiry
 
     class Settings:
@@ -555,10 +561,14 @@ def attribution_for(source: str | None, as_of: Any = None) -> str | None:
     """The licence's attribution for a figure whose source is the Destatis register, else None.
 
     "Destatis GV-ISys", 2019-12-31 → "© Statistisches Bundesamt (Destatis), 2020, Datenlizenz Deutschland –
-    Namensnennung – 2.0" (a Gebietsstand of 31 December is published the year after).
+    Namensnennung – 2.0" (a Gebietsstand of 31 December is published the year after). A source that
+    states its credit already ("Destatis GV-ISys (Stand 31.12.2019), © Statistisches Bundesamt
+    (Destatis), 2020", as the demo set writes it) gets only the licence.
     """
     if not source or "destatis" not in source.lower():
         return None
+    if "©" in source:
+        return LICENCE_SHORT
     text = str(as_of or "")
     m = re.match(r"(\d{4})-(\d{2})-(\d{2})", text)
     year = (int(m.group(1)) + (1 if m.group(2, 3) == ("12", "31") else 0)) if m else None
@@ -605,8 +615,8 @@ def aggregate(entries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
             s[3] = s[3] or e.get("population_as_of")
             s[4] = s[4] or e.get("population_source")
     out: dict[str, dict[str, Any]] = {}
-    for key, e in entries.items():
-        e = dict(e)
+    for key, stored_entry in entries.items():
+        e = dict(stored_entry)
         if e["level"] != GEMEINDE:
             for name in ("population", "population_as_of", "population_source", "area_km2"):
                 e.pop(name, None)
@@ -665,25 +675,35 @@ Progress = Callable[[int, int], None]
 CHUNK = 5000  # documents per insert (FerretDB writes a batch in one go)
 
 
-async def _acquire_lock() -> None:
+BUSY_MESSAGE = "Das Gemeindeverzeichnis wird gerade von einem anderen Prozess geladen."
+
+
+async def acquire_lock() -> str:
+    """Take the loading lock (`register_meta` "lock"); returns this holder's token.
+
+    Both writes go through `catalogue.atomic`: a free lock is an insert (the
+    unique `_id` decides), an expired one – of a process that died while
+    loading – is taken over by a compare-and-set on its expiry, so of several
+    processes finding the same stale lock exactly one gets it. A lock that
+    is still valid raises `RegisterBusy`.
+    """
     coll = RegisterMeta.get_pymongo_collection()
-    for _ in range(2):
-        try:
-            await coll.insert_one({"_id": "lock", "until": utcnow() + LOCK_TTL})
-            return
-        except DuplicateKeyError:
-            held = await coll.find_one({"_id": "lock"})
-            until = held.get("until") if held else None
-            if until is not None and until.tzinfo is None:
-                until = until.replace(tzinfo=utcnow().tzinfo)
-            if held is not None and until is not None and until > utcnow():
-                raise RegisterBusy("Das Gemeindeverzeichnis wird gerade von einem anderen Prozess geladen.") from None
-            await coll.delete_one({"_id": "lock"})  # a stale lock of a process that died
-    raise RegisterBusy("Das Gemeindeverzeichnis wird gerade von einem anderen Prozess geladen.")
+    token = uuid4().hex
+    now = utcnow()
+    if await atomic.insert(coll, {"_id": LOCK_ID, "owner": token, "until": now + LOCK_TTL}):
+        return token
+    taken = await atomic.update_if(coll, LOCK_ID, {"until": {"$lte": now}}, {"$set": {"owner": token, "until": now + LOCK_TTL}})
+    if taken:
+        return token
+    # released between the insert and the takeover: one more insert (a concurrent holder still wins)
+    if await atomic.insert(coll, {"_id": LOCK_ID, "owner": token, "until": now + LOCK_TTL}):
+        return token
+    raise RegisterBusy(BUSY_MESSAGE)
 
 
-async def _release_lock() -> None:
-    await RegisterMeta.get_pymongo_collection().delete_one({"_id": "lock"})
+async def release_lock(token: str) -> bool:
+    """Give the loading lock back – only if this holder still has it (a takeover after expiry keeps the new holder's)."""
+    return await atomic.delete_if(RegisterMeta.get_pymongo_collection(), LOCK_ID, {"owner": token})
 
 
 def _clean(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -761,8 +781,7 @@ async def store(
         report.skipped = True
         report.unchanged = [d["_id"] for d in docs]
         return report
-    if not dry_run:
-        await _acquire_lock()
+    token = None if dry_run else await acquire_lock()
     try:
         coll = RegisterEntry.get_pymongo_collection()
         stored: dict[str, dict[str, Any]] = {}
@@ -827,8 +846,8 @@ async def store(
             progress(total, total)
         return report
     finally:
-        if not dry_run:
-            await _release_lock()
+        if token is not None:
+            await release_lock(token)
 
 
 def _key_documents(entries: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:

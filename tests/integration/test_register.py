@@ -19,7 +19,7 @@ ADMIN = Principal("import", Role.ADMIN)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "register"
 
 
-async def test_shipped_register_loads_once_with_every_level_and_keyed_lookups(db) -> None:  # noqa: ANN001
+async def test_shipped_register_loads_once_with_every_level_and_keyed_lookups(db) -> None:
     seen: list[tuple[int, int]] = []
     report = await ensure_register(lambda done, total: seen.append((done, total)))
     assert report is not None and not report.updated and not report.removed
@@ -56,7 +56,7 @@ async def test_shipped_register_loads_once_with_every_level_and_keyed_lookups(db
     assert [r["key"] for r in await reg.find_by_name("Flensburg, Stadt")] == ["01001000"]
     assert [r["key"] for r in await reg.find_by_name("Amt Viöl")] == ["010545453"]
     assert {r["key"] for r in await reg.find_by_name("Frankfurt")} == {"06412000", "12053000"}
-    assert [r["key"] for r in await reg.find_by_name("Neustadt an der Waldnaab")][0] == "09374139"
+    assert next(r["key"] for r in await reg.find_by_name("Neustadt an der Waldnaab")) == "09374139"
     assert [r["state"] for r in await reg.find_by_name("Berlin")] == ["Berlin"]
     assert await reg.find_by_name("Atlantis") == []
 
@@ -69,7 +69,7 @@ async def test_shipped_register_loads_once_with_every_level_and_keyed_lookups(db
     assert [r["display_name"] for r in await reg.suggest("Ahrenviölf")] == ["Ahrenviölfeld"]
 
 
-async def test_register_import_from_gv100ad_is_idempotent_and_updates(db) -> None:  # noqa: ANN001
+async def test_register_import_from_gv100ad_is_idempotent_and_updates(db) -> None:
     path = FIXTURES / "GV100AD_311219-auszug.txt"
     report = await ImportRunner(ADMIN).run_items(read_paths([str(path)], "gazetteer"))
     assert report.ok and report.counts["created"] == 21 and report.counts["error"] == 0
@@ -88,7 +88,7 @@ async def test_register_import_from_gv100ad_is_idempotent_and_updates(db) -> Non
     assert (await reg.get("01054144")).population == 2300  # type: ignore[union-attr]
 
 
-async def test_register_import_is_for_the_editorial_office(db) -> None:  # noqa: ANN001
+async def test_register_import_is_for_the_editorial_office(db) -> None:
     from catalogue.errors import PermissionDenied
 
     items = read_paths([str(FIXTURES / "GV100AD_311219-auszug.txt")], "gazetteer")
@@ -97,7 +97,7 @@ async def test_register_import_is_for_the_editorial_office(db) -> None:  # noqa:
     assert await reg.get("05762020") is None
 
 
-async def test_concurrent_loads_leave_one_consistent_register(db) -> None:  # noqa: ANN001
+async def test_concurrent_loads_leave_one_consistent_register(db) -> None:
     entries = register_excerpt(("05762",))
 
     async def load(n: int) -> str:
@@ -115,7 +115,7 @@ async def test_concurrent_loads_leave_one_consistent_register(db) -> None:  # no
     assert [r["key"] for r in await reg.find_by_name("Höxter")] == ["05762020", "05762"]
 
 
-async def test_a_stale_lock_of_a_dead_process_is_taken_over(db) -> None:  # noqa: ANN001
+async def test_a_stale_lock_of_a_dead_process_is_taken_over(db) -> None:
     from catalogue.models import utcnow
 
     await reg.RegisterMeta.get_pymongo_collection().insert_one({"_id": "lock", "until": utcnow()})
@@ -123,10 +123,51 @@ async def test_a_stale_lock_of_a_dead_process_is_taken_over(db) -> None:  # noqa
     assert [r["key"] for r in await reg.find_by_name("Flensburg")] == ["01001000"]
 
 
+async def test_of_several_loaders_finding_a_stale_lock_exactly_one_takes_it(db) -> None:
+    """The takeover is a compare-and-set on the expiry (catalogue.atomic): one winner, the others are told it is busy."""
+    from datetime import timedelta
+
+    from catalogue.models import utcnow
+
+    coll = reg.RegisterMeta.get_pymongo_collection()
+    for _ in range(3):
+        await coll.delete_many({})
+        await coll.insert_one({"_id": "lock", "owner": "dead", "until": utcnow() - timedelta(minutes=1)})
+        start = asyncio.Event()
+
+        async def take(start: asyncio.Event = start) -> str | None:
+            await start.wait()
+            try:
+                return await reg.acquire_lock()
+            except reg.RegisterBusy:
+                return None
+
+        tasks = [asyncio.create_task(take()) for _ in range(8)]
+        await asyncio.sleep(0)
+        start.set()
+        tokens = [t for t in await asyncio.gather(*tasks) if t is not None]
+        assert len(tokens) == 1
+        held = await reg.RegisterMeta.get("lock")
+        assert held is not None and held.owner == tokens[0] and held.until is not None and held.until > utcnow()
+        assert not await reg.release_lock("dead")  # the dead process cannot give back what it lost
+        assert await reg.release_lock(tokens[0])
+        assert await reg.RegisterMeta.get("lock") is None
+
+
+async def test_a_valid_lock_is_not_taken(db) -> None:
+    token = await reg.acquire_lock()
+    with pytest.raises(reg.RegisterBusy):
+        await reg.acquire_lock()
+    with pytest.raises(reg.RegisterBusy):
+        await reg.store(register_excerpt(("01001",)), fingerprint="y", source_name="y", register_as_of=None, attribution=None, full=False)
+    assert await reg.get("01001000") is None  # nothing written while another loader holds the lock
+    assert await reg.release_lock(token)
+
+
 # ------------------------------------------------------------------ API
 
 
-async def test_municipality_api_lookup_question_and_detail(client) -> None:  # noqa: ANN001
+async def test_municipality_api_lookup_question_and_detail(client) -> None:
     await load_register_excerpt()
     r = await client.get("/api/v1/municipalities", params={"q": "höx"})
     assert r.status_code == 200
@@ -156,9 +197,9 @@ async def test_municipality_api_lookup_question_and_detail(client) -> None:  # n
     assert r.status_code in (400, 404) and r.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_municipality_api_takes_input_literally(client) -> None:  # noqa: ANN001
+async def test_municipality_api_takes_input_literally(client) -> None:
     await load_register_excerpt()
-    for hostile in (".*", "(", "[a-z]", "a|b", "^", "$where", "{\"$gt\": \"\"}", "../../etc"):
+    for hostile in (".*", "(", "[a-z]", "a|b", "^", "$where", '{"$gt": ""}', "../../etc"):
         r = await client.get("/api/v1/municipalities", params={"q": hostile})
         assert r.status_code == 200 and r.json()["items"] == [], hostile
     r = await client.get("/api/v1/municipalities", params={"q": ""})
@@ -169,7 +210,7 @@ async def test_municipality_api_takes_input_literally(client) -> None:  # noqa: 
     assert r.status_code == 400
 
 
-async def test_my_municipality_asks_which_and_shows_the_register_figures(client) -> None:  # noqa: ANN001
+async def test_my_municipality_asks_which_and_shows_the_register_figures(client) -> None:
     await load_register_excerpt()
     r = await client.get("/", params={"kommune": "Höxter"})
     assert r.status_code == 200
