@@ -78,6 +78,9 @@ def test_attribution_for_register_figures() -> None:
     assert reg.attribution_for("Destatis GV-ISys", "2019-12-31") == "© Statistisches Bundesamt (Destatis), 2020, Datenlizenz Deutschland – Namensnennung – 2.0"
     assert reg.attribution_for("Destatis GV-ISys (Summe der Gemeinden)", date(2021, 6, 30)).startswith("© Statistisches Bundesamt (Destatis), 2021")  # type: ignore[union-attr]
     assert reg.attribution_for("IT.NRW", "2019-12-31") is None
+    # a source that names its credit (the demo set's) gets the licence only, never the credit twice
+    stated = "Destatis GV-ISys (Stand 31.12.2019), © Statistisches Bundesamt (Destatis), 2020"
+    assert reg.attribution_for(stated, "2019-12-31") == "Datenlizenz Deutschland – Namensnennung – 2.0"
     text = population_text({"population": 28808, "population_as_of": "2019-12-31", "population_source": "Destatis GV-ISys"})
     assert text == "28.808 (Stand 31.12.2019, Quelle: Destatis GV-ISys, © Statistisches Bundesamt (Destatis), 2020, Datenlizenz Deutschland – Namensnennung – 2.0)"
     assert population_text({"population": 28808, "population_source": "IT.NRW"}) == "28.808 (Quelle: IT.NRW)"
