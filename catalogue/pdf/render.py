@@ -23,8 +23,8 @@ import typst
 from catalogue import fields as registry
 from catalogue.fields import Field, View
 from catalogue.formatting import format_date_de, format_eur_de, format_float_de, format_int_de
-from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
 from catalogue.gazetteer import attribution_for
+from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
 from catalogue.models import register_key_label
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, EditorialStatus, PartnerKind
 
