@@ -502,7 +502,10 @@ async def find_by_name(text: str) -> list[dict[str, Any]]:
         entry = await get(digits)
         return [with_state(reference(entry.model_dump(by_alias=True)))] if entry else []
     found: dict[str, dict[str, Any]] = {}
-    queries = [text] + ([text.split(",", 1)[0]] if "," in text else [])  # "Höxter, Stadt" as the register writes it
+    queries = [text]
+    if "," in text:  # "Höxter, Stadt" as the register writes it: the kind after the comma narrows like one in front
+        base, kind = (part.strip() for part in text.split(",", 1))
+        queries += [f"{kind} {base}", base]
     for query in queries:
         await _collect_by_name(query, found)
         if found:

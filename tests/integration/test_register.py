@@ -54,6 +54,8 @@ async def test_shipped_register_loads_once_with_every_level_and_keyed_lookups(db
     assert [r["key"] for r in await reg.find_by_name("Hoxter")] == ["05762020", "05762"]  # typed without the umlaut
     assert [r["key"] for r in await reg.find_by_name("Flensburg")] == ["01001000"]  # not "Flensburg, Stadt"
     assert [r["key"] for r in await reg.find_by_name("Flensburg, Stadt")] == ["01001000"]
+    assert [r["key"] for r in await reg.find_by_name("Höxter, Stadt")] == ["05762020"]  # the official name is not ambiguous
+    assert [r["key"] for r in await reg.find_by_name("Höxter, Irgendwas")] == ["05762020", "05762"]  # an unknown addition is left out
     assert [r["key"] for r in await reg.find_by_name("Amt Viöl")] == ["010545453"]
     assert {r["key"] for r in await reg.find_by_name("Frankfurt")} == {"06412000", "12053000"}
     assert next(r["key"] for r in await reg.find_by_name("Neustadt an der Waldnaab")) == "09374139"
