@@ -12,11 +12,12 @@ second start loads nothing, and measures the keyed reads request paths make:
 * `get` – one entry by its key.
 
 FerretDB 1.24 answers `{_id: …}` with a table scan unless the collection's
-SQLite table has an index on the exact expression it queries (see DESIGN.md
-and the data-layer issue, which adds that index for every collection). The
-lookups are therefore measured twice: as the store is, and after this
-script has added that index to the three register tables of its own
-temporary database.
+SQLite table has an index on the exact expression it queries (see DESIGN.md;
+`catalogue.storage` creates it for every collection, the register's
+included, when the store is opened). The lookups are therefore measured
+twice: as the app has the store, and after this script has dropped that
+index from the register tables of its own temporary database (FerretDB
+alone); it puts the index back afterwards.
 
     .venv/bin/python benchmarks/register.py [--lookups 500] [--seed 1]
 
@@ -47,6 +48,7 @@ if str(ROOT) not in sys.path:
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from catalogue import gazetteer as reg
+from catalogue.embedded import ID_INDEX_SUFFIX, ensure_id_indexes, instance_info
 from catalogue.settings import Settings
 from catalogue.storage import connect
 from importers.register import ensure_register, shipped_register
@@ -70,19 +72,20 @@ async def _time(calls: list[Callable[[], Awaitable[Any]]]) -> list[float]:
     return out
 
 
-def add_id_indexes(data_dir: Path, db_name: str) -> list[str]:
-    """The index FerretDB's `_id` lookup can use (the data-layer issue adds it for every collection)."""
-    path = data_dir / "ferretdb" / f"{db_name}.sqlite"
-    con = sqlite3.connect(path, timeout=30)
+REGISTER_COLLECTIONS = ("register_entries", "register_names", "register_prefixes", "register_meta")
+
+
+def drop_id_indexes(sqlite_dir: Path, db_name: str) -> list[str]:
+    """Drop the `_id` expression index (catalogue.embedded) from the register tables; returns the collections."""
+    con = sqlite3.connect(sqlite_dir / f"{db_name}.sqlite", timeout=30, isolation_level=None)
     try:
         tables = dict(con.execute("SELECT name, table_name FROM _ferretdb_collections").fetchall())
         done = []
-        for coll in ("register_entries", "register_names", "register_prefixes", "register_meta"):
+        for coll in REGISTER_COLLECTIONS:
             table = tables.get(coll)
             if table:
-                con.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{table}_id_expr" ON "{table}" (_ferretdb_sjson->\'$._id\')')
+                con.execute(f'DROP INDEX IF EXISTS "{table}{ID_INDEX_SUFFIX}"')
                 done.append(coll)
-        con.commit()
         return done
     finally:
         con.close()
@@ -137,14 +140,21 @@ async def run(lookups: int, seed: int, keep: bool) -> int:
             failed |= load_s > LOAD_TARGET_S or again is not None
 
             print(f"\nLookups ({lookups} je Art), p50 / p95 / max in ms:")
-            plain = await measure(lookups, seed)
-            for label, (p50, p95, worst) in plain.items():
-                print(f"  ohne _id-Ausdrucksindex  {label:<13} {p50:7.2f} / {p95:7.2f} / {worst:7.2f}")
-            indexed_colls = add_id_indexes(settings.resolved_data_dir, settings.mongodb_db)
             indexed = await measure(lookups, seed)
             for label, (p50, p95, worst) in indexed.items():
                 print(f"  mit _id-Ausdrucksindex   {label:<13} {p50:7.2f} / {p95:7.2f} / {worst:7.2f}")
-            print(f"  (Index auf den SQLite-Tabellen von: {', '.join(indexed_colls)})")
+            sqlite_dir = await instance_info(storage.client)
+            if sqlite_dir is None:
+                print("  (SQLite-Verzeichnis unbekannt: kein Vergleich ohne Index)")
+            else:
+                dropped = await asyncio.to_thread(drop_id_indexes, sqlite_dir, settings.mongodb_db)
+                try:
+                    plain = await measure(lookups, seed)
+                finally:
+                    await asyncio.to_thread(ensure_id_indexes, sqlite_dir, [settings.mongodb_db])
+                for label, (p50, p95, worst) in plain.items():
+                    print(f"  ohne _id-Ausdrucksindex  {label:<13} {p50:7.2f} / {p95:7.2f} / {worst:7.2f}")
+                print(f"  (ohne: Index von {', '.join(dropped)} entfernt, danach wiederhergestellt)")
             name_p50 = indexed["find_by_name"][0]
             print(f"\nNamenssuche p50 mit Index: {name_p50:.2f} ms (Ziel ≤ {LOOKUP_TARGET_MS:.0f} ms)")
             failed |= name_p50 > LOOKUP_TARGET_MS
