@@ -9,9 +9,9 @@ import alone and for import plus indexing.
 
     .venv/bin/python benchmarks/import_ndjson.py [--count 10000] [--seed 1] [--worker-indexing] [--reimport]
 
-By default the import runner indexes the profiles it creates chunk by chunk
-itself; `--worker-indexing` leaves all indexing to the outbox sync worker
-(SearchSync.drain) instead, for comparison. Target: >= 300 profiles/s
+The import runner never writes the index (one index writer, issue 10): the
+outbox sync worker indexes everything (SearchSync.drain, timed separately);
+`--worker-indexing` is kept for old command lines and changes nothing. Target: >= 300 profiles/s
 including indexing.
 """
 
@@ -61,7 +61,7 @@ async def run(count: int, seed: int, worker_indexing: bool, chunk: int, keep: bo
         rt = await Runtime.start(settings, run_sync_worker=False)
         try:
             actor = Principal("import", Role.ADMIN)
-            runner = ImportRunner(actor, search=None if worker_indexing else rt.search, chunk_size=chunk)
+            runner = ImportRunner(actor, chunk_size=chunk)
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()) as progress:
                 task = progress.add_task("Lesen", total=None)
                 t_start = time.perf_counter()
@@ -79,7 +79,7 @@ async def run(count: int, seed: int, worker_indexing: bool, chunk: int, keep: bo
             again_s = None
             if reimport:
                 t = time.perf_counter()
-                again = await ImportRunner(actor, search=rt.search, chunk_size=chunk).run_items(read_paths([str(path)], "ndjson"), publish=True)
+                again = await ImportRunner(actor, chunk_size=chunk).run_items(read_paths([str(path)], "ndjson"), publish=True)
                 again_s = time.perf_counter() - t
         finally:
             await rt.stop()
@@ -97,7 +97,7 @@ async def run(count: int, seed: int, worker_indexing: bool, chunk: int, keep: bo
         print(f"Im Suchindex: {hits.total} von {count}")
         if again_s is not None:
             print(f"Zweiter Import derselben Datei: {again_s:6.1f} s ({count / again_s:7.0f} Profile/s) – {again.summary()}")
-        print(f"Indexierung: {'Sync-Worker (Outbox)' if worker_indexing else 'im Import-Lauf, Rest über die Outbox'}; Blockgröße {chunk}")
+        print(f"Indexierung: Sync-Worker (Outbox); Blockgröße {chunk}")
         print(f"Python {platform.python_version()}, {platform.machine()}, {platform.system()}")
         cmd = f".venv/bin/python benchmarks/import_ndjson.py --count {count} --seed {seed}"
         if worker_indexing:

@@ -123,7 +123,7 @@ class Bench:
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ, "PYTHONPATH": str(ROOT), "LEUCHTTURM_DATA_DIR": str(self.data_dir), "LEUCHTTURM_PORT": str(self.port),
-            "LEUCHTTURM_DEMO_DATA": "false", "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": "",
+            "LEUCHTTURM_DEMO_DATA": "false", "LEUCHTTURM_LOAD_REGISTER": "false", "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": "",
             "LEUCHTTURM_FERRETDB_BIN": str(ROOT / "bin" / "leuchtturm-ferretdb"),
         }
         self.server: subprocess.Popen[bytes] | None = None

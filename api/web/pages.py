@@ -42,7 +42,6 @@ SIZE_HINTS: dict[str, str] = {
     SizeClass.LARGE_CITY.value: "ab 100.000",
     SizeClass.DISTRICT.value: "Landkreise",
 }
-GAZETTEER_DATALIST_MAX = 2000
 
 
 @dataclass
@@ -92,6 +91,10 @@ class MyMunicipality:
     name: str | None = None
     error: str | None = None
     choices: list[Any] = field(default_factory=list)
+    size_class: str | None = None
+    urbanisation: str | None = None
+    population_as_of: str | None = None
+    attribution: str | None = None  # the register's figures are shown with their source
 
     @property
     def active(self) -> bool:
@@ -103,28 +106,38 @@ class MyMunicipality:
 
 
 async def resolve_my_municipality(kommune: str, einwohner: str, land: str) -> MyMunicipality:
+    """What "Kommunen wie meine" compares with: a body of the register (by name or key), or population and Land.
+
+    Keyed reads only: the name key document, then the chosen entry.
+    """
     me = MyMunicipality(kommune=kommune[:200], einwohner=einwohner[:30], land=land[:60])
     if not me.asked:
         return me
     if me.kommune.strip():
         text = me.kommune.strip()
-        entries: list[Any] = []
-        m = re.search(r"\b(\d{5}|\d{8})\b", text)
-        found = await gazetteer.get_by_ags(m.group(1)) if m else None
-        if found is not None:
-            entries = [found]
-        else:
-            entries = await gazetteer.find_by_name(re.sub(r"\s*\(.*\)\s*$", "", text))
-        if len(entries) == 1:
-            e = entries[0]
-            me.name = e.display_name
-            me.population = e.population
-            me.state = e.state.value if e.state else None
-            me.kind = e.kind.value if e.kind else None
-            return me
-        if len(entries) > 1:
-            me.choices = entries
-            me.error = "Diesen Namen gibt es mehrmals. Bitte wählen Sie Ihre Kommune aus der Liste."
+        m = re.search(r"\((\d{2}|\d{3}|\d{5}|\d{8}|\d{9})\)\s*$|^\s*(\d{2}|\d{3}|\d{5}|\d{8}|\d{9})\s*$", text)
+        key = (m.group(1) or m.group(2)) if m else None
+        refs = [{"key": key}] if key else await gazetteer.find_by_name(re.sub(r"\s*\(.*\)\s*$", "", text))
+        if len(refs) == 1:
+            entry = await gazetteer.get(refs[0]["key"])
+            if entry is not None:
+                entry = await gazetteer.get(entry.same_as) or entry if entry.same_as else entry
+                me.name = entry.label
+                me.population = entry.population
+                me.state = entry.state.value if entry.state else None
+                me.kind = entry.kind.value if entry.kind else None
+                me.size_class = entry.size_class.value if entry.size_class else None
+                me.urbanisation = entry.urbanisation
+                me.population_as_of = entry.population_as_of
+                me.attribution = await gazetteer.attribution()
+                return me
+            refs = []
+        if len(refs) > 1:
+            me.choices = [
+                {"label": r["display_name"], "key": r["key"], "detail": ", ".join(x for x in (r.get("kind_label"), r.get("kreis_name"), r.get("state")) if x)}
+                for r in refs
+            ]
+            me.error = "Diesen Namen gibt es im Gemeindeverzeichnis mehrmals. Welche Kommune meinen Sie? Bitte wählen Sie aus der Liste."
             return me
         if not me.einwohner.strip():
             me.error = (
@@ -146,14 +159,6 @@ async def resolve_my_municipality(kommune: str, einwohner: str, land: str) -> My
     if me.population is None and me.state is None:
         me.error = "Bitte geben Sie eine Einwohnerzahl oder ein Bundesland an."
     return me
-
-
-async def gazetteer_options() -> list[Any]:
-    """The whole register as a pick list, when it is small enough for one (otherwise names are typed)."""
-    entries = await gazetteer.all_entries(GAZETTEER_DATALIST_MAX + 1)
-    if len(entries) > GAZETTEER_DATALIST_MAX:
-        return []
-    return sorted(entries, key=lambda e: (e.display_name.casefold(), e.ags))
 
 
 # ------------------------------------------------------------ "Meinten Sie …?"
@@ -328,7 +333,6 @@ class SearchPageController(Controller):
             params=pairs,
             me=me,
             comparable=comparable,
-            gazetteer=await gazetteer_options(),
             states=FACET_VALUES["state"],
             facet_params=FACET_PARAMS,
         )

@@ -49,7 +49,9 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 class Server:
-    def __init__(self, data_dir: Path, demo: bool = False, env: dict[str, str] | None = None, log: Path | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, demo: bool = False, register: bool = False, env: dict[str, str] | None = None, log: Path | None = None
+    ) -> None:
         """`log`: write the server's output to this file (for tests that send many requests: a pipe nobody reads fills up)."""
         self.port = _free_port()
         self.log = log
@@ -58,6 +60,7 @@ class Server:
             "LEUCHTTURM_DATA_DIR": str(data_dir),
             "LEUCHTTURM_PORT": str(self.port),
             "LEUCHTTURM_DEMO_DATA": "true" if demo else "false",
+            "LEUCHTTURM_LOAD_REGISTER": "true" if register else "false",
             "LEUCHTTURM_MONGODB_URL": "",
             "LEUCHTTURM_MEILI_URL": "",
             **(env or {}),
@@ -68,7 +71,7 @@ class Server:
             out.close()  # the child has its own copy
         self.base = f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -84,7 +87,7 @@ class Server:
     def output(self) -> str:
         if self.log is not None:
             return self.log.read_text(errors="replace")[-5000:]
-        return self.proc.stdout.read().decode(errors="replace") if self.proc.poll() is not None else ""
+        return self.proc.stdout.read().decode(errors="replace") if self.proc.stdout and self.proc.poll() is not None else ""
 
     def stop(self, sig: int = signal.SIGINT) -> int:
         self.proc.send_signal(sig)
@@ -95,28 +98,39 @@ def test_serve_ready_stop_and_restart_keeps_data(tmp_path: Path) -> None:
     from pymongo import MongoClient
 
     data_dir = tmp_path / "var"
-    server = Server(data_dir)
+    server = Server(data_dir, register=True)
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=120)
         status, body = _get(server.base + "/health/ready")
         assert status == 200 and b'"database":"ok"' in body.replace(b" ", b"")
         assert len(_ferretdb_pids(data_dir)) == 1
         uri = __import__("json").loads((data_dir / "ferretdb.json").read_text())["uri"]
         with MongoClient(uri) as c:  # the CLI path: other processes find the running instance
             c["leuchtturm"]["marker"].insert_one({"_id": "bleibt"})
+        status, body = _get(server.base + "/api/v1/municipalities?q=H%C3%B6xter&exact=true")  # loaded on first start
+        assert status == 200 and __import__("json").loads(body)["ambiguous"] is True
     finally:
         server.stop(signal.SIGINT)
+    first_output = server.output()
+    assert "Gemeindeverzeichnis:" in first_output and "Einträgen geladen" in first_output  # progress in the log
     assert _ferretdb_pids(data_dir) == [], "FerretDB outlived the server"
     assert not (data_dir / "ferretdb.json").exists()
 
-    again = Server(data_dir)
+    again = Server(data_dir, register=True)
     try:
         again.wait_ready()
         uri = __import__("json").loads((data_dir / "ferretdb.json").read_text())["uri"]
         with MongoClient(uri) as c:
             assert c["leuchtturm"]["marker"].find_one({"_id": "bleibt"}) is not None
+        env = {**os.environ, "LEUCHTTURM_DATA_DIR": str(data_dir), "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": ""}
+        r = subprocess.run([str(LEUCHTTURM), "import", "--format", "gazetteer"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "bereits geladen" in r.stdout and "Datenlizenz Deutschland" in r.stdout  # the CLI path, idempotent
+        r = subprocess.run([str(LEUCHTTURM), "import"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "Datei" in r.stderr
     finally:
         again.stop(signal.SIGTERM)
+    assert "Einträgen geladen" not in again.output()  # the register is there: nothing loaded twice
     assert _ferretdb_pids(data_dir) == []
 
 
