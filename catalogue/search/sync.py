@@ -378,8 +378,9 @@ class SearchSync:
             finally:
                 for w in waiters:
                     w.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await w
+                # not `suppress(CancelledError)` around each: that would also swallow a cancellation of this
+                # task arriving meanwhile, and the worker would never stop (gather passes it on)
+                await asyncio.gather(*waiters, return_exceptions=True)
             self._wake.clear()
 
     async def reindex(self, backend: SearchBackend, progress: ProgressCallback | None = None) -> int:

@@ -57,6 +57,7 @@ LEASE_ID = "lease"
 REINDEX_ID = "reindex"
 DEFAULT_LEASE_S = 10.0
 SAFETY = 0.8  # a holder counts its lease as held for this share of `ttl` after the last renewal
+STOP_ATTEMPTS = 20  # half-second waits for a cancelled task to end
 RESTART_DELAY_S = 1.0  # after the worker died, before a new one starts (doubles while it keeps dying)
 MAX_RESTART_DELAY_S = 30.0
 STABLE_S = 60.0  # a worker that has run this long has recovered
@@ -252,11 +253,21 @@ class SyncSupervisor:
     async def _step_down(self) -> None:
         was = self.leading
         self.leading = False
+        if self._worker is not None:
+            self._worker_stop.set()
         for task in (self._reindex, self._worker):
             if task is not None and not task.done():
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                # bounded: a task that swallowed its cancellation must not hang the shutdown
+                for _ in range(STOP_ATTEMPTS):
+                    done, _ = await asyncio.wait({task}, timeout=0.5)
+                    if done:
+                        break
+                    task.cancel()
+                else:
+                    log.warning("Task %s did not stop", task.get_name())
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved, so asyncio does not log it again
         self._reindex = self._worker = None
         if was:
             with contextlib.suppress(Exception):
