@@ -2,6 +2,7 @@
  * - search: results update while typing or ticking filters (the URL stays shareable)
  * - profile form: live Markdown preview rendered by the server (/vorschau)
  * - small screens: filters start collapsed
+ * - Merkliste: "Merken" and "entfernen" without reloading the page
  */
 (function () {
   "use strict";
@@ -105,7 +106,56 @@
     });
   }
 
+  /* ---------------------------------------------------------- Merkliste (compare basket) */
+  function initBasket(form) {
+    var slot = document.getElementById("merkliste");
+    var status = document.getElementById("merkliste-meldung");
+    var back = form.querySelector("input[name=weiter]");
+    if (back) back.value = window.location.pathname + window.location.search;
+
+    function setToggles(slugs) {
+      document.querySelectorAll("button.basket-toggle[data-basket-slug]").forEach(function (button) {
+        var slug = button.getAttribute("data-basket-slug");
+        var inBasket = slugs.indexOf(slug) !== -1;
+        button.name = inBasket ? "entfernen" : "hinzufuegen";
+        button.classList.toggle("is-in-basket", inBasket);
+        var text = button.querySelector(".basket-toggle-text");
+        if (text) text.textContent = inBasket ? "Von der Merkliste entfernen" : "Merken zum Vergleich";
+      });
+    }
+
+    form.addEventListener("submit", function (event) {
+      var submitter = event.submitter;
+      if (!submitter || !window.fetch || !slot) return;  // the form posts normally
+      event.preventDefault();
+      if (back) back.value = window.location.pathname + window.location.search;
+      var data = new FormData(form);
+      data.append(submitter.name, submitter.value);
+      var wasInBar = slot.contains(submitter);
+      fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { "X-Requested-With": "fetch", "Accept": "application/json" } })
+        .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
+        .then(function (answer) {
+          slot.innerHTML = answer.bar;
+          setToggles(answer.slugs);
+          if (status) { status.textContent = ""; status.textContent = answer.message; }
+          if (wasInBar) {
+            var heading = document.getElementById("merkliste-titel");
+            if (heading) heading.focus();
+          }
+        })
+        .catch(function () {  // post the ordinary way (the answer is a page)
+          var hidden = document.createElement("input");
+          hidden.type = "hidden"; hidden.name = submitter.name; hidden.value = submitter.value;
+          form.appendChild(hidden);
+          form.submit();
+        });
+    });
+    // buttons outside the form (form="merkliste-form") fire the form's submit event with event.submitter
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var basket = document.querySelector("form[data-basket-form]");
+    if (basket) initBasket(basket);
     var search = document.querySelector("form[data-instant-search]");
     if (search) initSearch(search);
     var profileForm = document.querySelector("form[data-profile-form]");
