@@ -139,10 +139,10 @@ async def resolve_my_municipality(kommune: str, einwohner: str, land: str) -> My
             ]
             me.error = "Diesen Namen gibt es im Gemeindeverzeichnis mehrmals. Welche Kommune meinen Sie? Bitte wählen Sie aus der Liste."
             return me
-        if not me.einwohner.strip():
+        if not me.einwohner.strip() and not me.land.strip():
             me.error = (
                 f"„{text}“ steht nicht im Gemeindeverzeichnis. Bitte prüfen Sie die Schreibweise "
-                "oder geben Sie stattdessen Einwohnerzahl und Bundesland an."
+                "oder geben Sie stattdessen Einwohnerzahl oder Bundesland an."
             )
             return me
     population = _int_param(me.einwohner, 0, 100_000_000)

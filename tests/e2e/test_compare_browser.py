@@ -55,7 +55,7 @@ def test_basket_and_compare_page(browser, live_server, js: bool, size: str) -> N
         page.wait_for_function("() => document.querySelectorAll('section.basket .basket-items li').length === 3")
         shot(page, f"merkliste-{name}", full_page=False)
 
-        page.get_by_role("link", name="Vergleichen").click()
+        page.locator("section.basket").get_by_role("link", name="Vergleichen", exact=True).click()
         page.wait_for_url(re.compile(r"/compare\?profiles="))
         assert page.locator("table.compare").count() == 1
         assert _fits(page), f"/compare scrolls sideways at {WIDTHS[size]} px: {page.evaluate(OVERFLOW_JS)}"
@@ -103,7 +103,7 @@ def test_my_municipality_population_land_and_name(browser, live_server, js: bool
                 assert reasons
                 if reason:
                     assert any(r.startswith(reason) for r in reasons), reasons
-            assert _fits(page)
+            assert _fits(page), f"scrolls sideways at {WIDTHS[size]} px: {page.evaluate(OVERFLOW_JS)}"
         assert "Kommunen wie Itzehoe" in page.locator("#kommunen-wie-meine h2").inner_text()
         shot(page, f"kommunen-wie-meine-name-{name}", full_page=False)
     finally:

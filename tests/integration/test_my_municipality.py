@@ -124,3 +124,13 @@ async def test_did_you_mean_with_few_results(client, app, catalogue, monkeypatch
     # many hits: no suggestion; a suggestion that finds fewer: none either
     r = await client.get("/", params={"q": "Daseinsvorsorge"})
     assert "Meinten Sie" not in r.text
+
+
+async def test_unknown_name_explained_and_land_still_answers(client, catalogue) -> None:
+    r = await client.get("/", params={"kommune": "Entenhausen"})
+    assert "„Entenhausen“ steht nicht im Gemeindeverzeichnis" in r.text
+    r = await client.get("/", params={"kommune": "Entenhausen", "wie_land": "Bayern"})
+    items = _panel_items(r.text)
+    assert items and all("ebenfalls Bayern" in reasons for _, reasons in items)
+    r = await client.get("/", params={"einwohner": "dreißigtausend"})
+    assert "als ganze Zahl" in r.text
