@@ -114,4 +114,12 @@ async def published_profiles(
                     yield profile
 
 
-__all__ = ["Freshness", "freshness", "published_ids", "published_profiles"]
+
+
+async def published_facets(backend: SearchBackend, names: Sequence[str]) -> dict[str, list[str]]:
+    """The values of facets `names` that published profiles have (from the index, one query)."""
+    result = await _search(backend, SearchQuery(filters=_PUBLISHED, per_page=1, facets=tuple(names)))
+    return {name: sorted(v for v, n in result.facets.get(name, {}).items() if n) for name in names}
+
+
+__all__ = ["Freshness", "freshness", "published_facets", "published_ids", "published_profiles"]
