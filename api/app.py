@@ -12,7 +12,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 from api.controllers.gazetteer import GazetteerController
 from api.controllers.imports import ImportController
-from api.controllers.opendata import DcatController, OpenDataController
+from api.controllers.opendata import DcatController, FeedController, OpenDataController
 from api.controllers.pdf import PdfPlugin
 from api.controllers.profiles import ProfileController
 from api.controllers.search import SearchController
@@ -64,6 +64,7 @@ def create_app(
         GazetteerController,
         OpenDataController,
         DcatController,
+        FeedController,
     ]
     return Litestar(
         route_handlers=api_controllers,

@@ -8,11 +8,12 @@ read by `_id` through their slug key.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath
@@ -20,11 +21,15 @@ from litestar.response import Stream
 
 from api.auth import resolve_principal
 from api.open_data import FILE_STEM, FORMATS, Licence, export_path, stream_export
-from catalogue.errors import NotFound
+from api.web.pages import FACET_PARAMS, FACET_VALUES
+from catalogue.access import principal_labels
+from catalogue.errors import DependencyUnavailable, NotFound, ValidationFailed
 from catalogue.jsonld import json_ld_for
-from catalogue.opendata import dcat
-from catalogue.opendata.published import Freshness, freshness, published_facets, published_profiles
+from catalogue.opendata import dcat, feeds
+from catalogue.opendata.published import Freshness, freshness, published_documents, published_facets, published_profiles
 from catalogue.profiles import ProfileService, etag
+from catalogue.search.base import SearchError, SearchQuery, Sort
+from catalogue.vocabularies import EditorialStatus
 from importers.export import EXPORT_VERSION
 
 JSONLD = "application/ld+json"
@@ -194,4 +199,180 @@ async def profile_jsonld_response(request: Request, slug: str) -> Response[Any]:
     return Response(content=data, media_type=JSONLD, headers={"ETag": tag})
 
 
-__all__ = ["DcatController", "OpenDataController", "export_path", "profile_jsonld_response"]
+
+
+# ---------------------------------------------------------------- feeds, sitemap, robots.txt
+
+def feed_query(params: Any) -> tuple[SearchQuery, list[tuple[str, str]], str]:
+    """The search of a feed URL, from the search page's parameters (q, facets, seit_von/seit_bis): the query
+    (newest change first), the parameters that shape it (canonical order, for the feed's id and links), and
+    a German description of it. Bad values are a clear 422, not silently dropped."""
+    q = str(params.get("q") or "").strip()[:500]
+    kept: list[tuple[str, str]] = [("q", q)] if q else []
+    filters: dict[str, list[str]] = {}
+    for name, param in FACET_PARAMS.items():
+        values = list(dict.fromkeys(params.getall(param, [])))
+        if bad := [v for v in values if v not in FACET_VALUES[name]]:
+            raise ValidationFailed(f"Unbekannter Wert für „{param}“: {bad[0][:60]}")
+        if values:
+            filters[name] = values
+            kept.extend((param, v) for v in values)
+    years: dict[str, int | None] = {}
+    for param in ("seit_von", "seit_bis"):
+        raw = str(params.get(param) or "").strip()
+        if raw and not (raw.isdigit() and 1900 <= int(raw) <= 2100):
+            raise ValidationFailed(f"„{param}“ muss eine Jahreszahl zwischen 1900 und 2100 sein.")
+        value = int(raw) if raw else None
+        years[param] = value
+        if value is not None:
+            kept.append((param, str(value)))
+    query = SearchQuery(
+        q=q,
+        filters={**filters, "status": [EditorialStatus.PUBLISHED.value]},
+        since_min=years["seit_von"],
+        since_max=years["seit_bis"],
+        sort=Sort.UPDATED,
+        per_page=feeds.FEED_ENTRIES,
+        facets=(),
+    )
+    said = [f"„{q}“"] if q else []
+    said += [", ".join(v) for v in filters.values()]
+    if years["seit_von"] or years["seit_bis"]:
+        said.append(f"Zusammenarbeit seit {years['seit_von'] or '…'}–{years['seit_bis'] or '…'}")
+    return query, kept, " · ".join(said)
+
+
+def _xml(body: bytes, media_type: str, headers: dict[str, str]) -> Response[Any]:
+    return Response(content=body, media_type=media_type + "; charset=utf-8", headers=headers)
+
+
+async def _feed_response(request: Request, query: SearchQuery, feed: feeds.Feed) -> Response[Any]:
+    search = request.app.state.runtime.search
+    try:
+        result = await search.search(query, labels=principal_labels(None))
+    except SearchError as exc:
+        raise DependencyUnavailable("Der Feed ist gerade nicht verfügbar. Bitte versuchen Sie es gleich noch einmal.") from exc
+    docs = [h.document for h in result.hits]
+    body = await asyncio.to_thread(feeds.atom_feed, feed, docs, base_url=base_url(request))
+    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": tag, "Cache-Control": "public, max-age=300"}
+    stamps = [s for s in (feeds.document_lastmod(d) for d in docs) if s is not None]
+    if stamps:
+        headers["Last-Modified"] = http_date(max(stamps))
+    if not_modified(request, tag, max(stamps) if stamps else None):
+        return Response(content=None, status_code=304, headers=headers)
+    return _xml(body, feeds.ATOM_TYPE, headers)
+
+
+def _sitemap_parts(total: int) -> int:
+    return max(1, -(-(total + 1) // feeds.SITEMAP_MAX_URLS))
+
+
+class FeedController(Controller):
+    include_in_schema = True
+    tags = ["Offene Daten"]
+
+    @get("/feed.atom", operation_id="feedRecent", summary="Atom-Feed: neue und geänderte Profile")
+    async def recent(self, request: Request) -> Response[Any]:
+        base = base_url(request)
+        settings = request.app.state.settings
+        query = SearchQuery(filters={"status": [EditorialStatus.PUBLISHED.value]}, sort=Sort.UPDATED, per_page=feeds.FEED_ENTRIES, facets=())
+        feed = feeds.Feed(
+            id=feeds.tag_uri(base, None, "feed/neu"),
+            title=f"{settings.catalogue_title}: neue und geänderte Projekte",
+            self_url=f"{base}/feed.atom",
+            alternate_url=f"{base}/?sort=newest",
+            author=settings.publisher_name,
+            rights=Licence.from_settings(settings).name,
+        )
+        return await _feed_response(request, query, feed)
+
+    @get(
+        "/suche.atom",
+        operation_id="feedSearch",
+        summary="Atom-Feed einer Suche (dieselben Parameter wie die Suchseite: q, Filter, seit_von, seit_bis)",
+    )
+    async def search(self, request: Request) -> Response[Any]:
+        base = base_url(request)
+        settings = request.app.state.settings
+        query, kept, said = feed_query(request.query_params)
+        qs = urlencode(kept)
+        feed = feeds.Feed(
+            id=feeds.tag_uri(base, None, "feed/suche?" + qs),
+            title=f"{settings.catalogue_title}: Suche {said}" if said else f"{settings.catalogue_title}: alle Projekte",
+            subtitle="Neue und geänderte Projekte zu dieser Suche",
+            self_url=f"{base}/suche.atom" + (f"?{qs}" if qs else ""),
+            alternate_url=f"{base}/" + (f"?{qs}" if qs else ""),
+            author=settings.publisher_name,
+            rights=Licence.from_settings(settings).name,
+        )
+        return await _feed_response(request, query, feed)
+
+    @get("/sitemap.xml", operation_id="sitemap", summary="Sitemap der veröffentlichten Profile (Index ab 50.000 Adressen)")
+    async def sitemap(self, request: Request) -> Response[Any]:
+        search = request.app.state.runtime.search
+        fresh = await freshness(search)
+        tag = fresh.etag(f"sitemap|{base_url(request)}|{feeds.SITEMAP_MAX_URLS}")
+        headers = validators(fresh, tag)
+        if not_modified(request, tag, fresh.last_modified):
+            return Response(content=None, status_code=304, headers=headers)
+        parts = _sitemap_parts(fresh.total)
+        if parts > 1:
+            base = base_url(request)
+            body = feeds.sitemap_index((f"{base}/sitemaps/{n}.xml", fresh.last_modified) for n in range(1, parts + 1))
+            return _xml(body, "application/xml", headers)
+        return await self._part(request, 1, fresh, headers)
+
+    @get("/sitemaps/{name:str}", operation_id="sitemapPart", summary="Ein Teil der Sitemap (1.xml, 2.xml, …)")
+    async def sitemap_part(self, request: Request, name: FromPath[str]) -> Response[Any]:
+        match = re.fullmatch(r"([1-9][0-9]{0,3})\.xml", name)
+        fresh = await freshness(request.app.state.runtime.search)
+        if match is None or int(match.group(1)) > _sitemap_parts(fresh.total):
+            raise NotFound("Diesen Teil der Sitemap gibt es nicht.")
+        tag = fresh.etag(f"sitemap-{name}|{base_url(request)}|{feeds.SITEMAP_MAX_URLS}")
+        headers = validators(fresh, tag)
+        if not_modified(request, tag, fresh.last_modified):
+            return Response(content=None, status_code=304, headers=headers)
+        return await self._part(request, int(match.group(1)), fresh, headers)
+
+    async def _part(self, request: Request, number: int, fresh: Freshness, headers: dict[str, str]) -> Response[Any]:
+        """Sitemap part `number` (from 1): the home page first, then the published profiles, oldest first."""
+        base = base_url(request)
+        size = feeds.SITEMAP_MAX_URLS
+        start, stop = (number - 1) * size, number * size
+        urls: list[tuple[str, datetime | None]] = []
+        position = 0
+        if start == 0:
+            urls.append((f"{base}/", fresh.last_modified))
+        position = 1
+        async for docs in published_documents(request.app.state.runtime.search):
+            for doc in docs:
+                if start <= position < stop:
+                    urls.append((f"{base}/profiles/{doc.get('slug')}", feeds.document_lastmod(doc)))
+                position += 1
+            if position >= stop:
+                break
+        body = await asyncio.to_thread(feeds.sitemap_urlset, urls)
+        return _xml(body, "application/xml", headers)
+
+    @get("/robots.txt", operation_id="robots", summary="robots.txt", media_type="text/plain")
+    async def robots(self, request: Request) -> Response[Any]:
+        base = base_url(request)
+        lines = [
+            "User-agent: *",
+            "Allow: /",
+            "Disallow: /anmelden",
+            "Disallow: /abmelden",
+            "Disallow: /meine-profile",
+            "Disallow: /redaktion",
+            "Disallow: /vorschau",
+            "Disallow: /profiles/*/bearbeiten",
+            "Disallow: /profiles/*/versionen",
+            "Disallow: /compare",
+            f"Sitemap: {base}/sitemap.xml",
+            "",
+        ]
+        return Response(content="\n".join(lines), media_type="text/plain; charset=utf-8", headers={"Cache-Control": "public, max-age=3600"})
+
+
+__all__ = ["DcatController", "FeedController", "OpenDataController", "export_path", "profile_jsonld_response"]

@@ -71,8 +71,8 @@ async def freshness(backend: SearchBackend) -> Freshness:
     return Freshness(total=int(result.total), last_modified=last)
 
 
-async def published_ids(backend: SearchBackend, *, page_size: int = PAGE_SIZE) -> AsyncIterator[list[str]]:
-    """The ids of the published profiles, a page at a time, oldest first (from the index)."""
+async def published_documents(backend: SearchBackend, *, page_size: int = PAGE_SIZE) -> AsyncIterator[list[dict[str, Any]]]:
+    """The search documents of the published profiles, a page at a time, oldest first (from the index)."""
     first = await _search(backend, SearchQuery(filters=_PUBLISHED, sort=Sort.CREATED_ASC, per_page=1, facets=()))
     if first.total <= MAX_PAGE * page_size:
         partitions: list[dict[str, list[str]]] = [_PUBLISHED]
@@ -85,12 +85,18 @@ async def published_ids(backend: SearchBackend, *, page_size: int = PAGE_SIZE) -
             result = await _search(
                 backend, SearchQuery(filters=filters, sort=Sort.CREATED_ASC, page=page, per_page=page_size, facets=())
             )
-            ids = [h.id for h in result.hits if h.id not in seen]
-            seen.update(ids)
-            if ids:
-                yield ids
+            docs = [h.document for h in result.hits if h.id not in seen]
+            seen.update(str(d.get("id")) for d in docs)
+            if docs:
+                yield docs
             if page * page_size >= result.total:
                 break
+
+
+async def published_ids(backend: SearchBackend, *, page_size: int = PAGE_SIZE) -> AsyncIterator[list[str]]:
+    """The ids of the published profiles, a page at a time, oldest first (from the index)."""
+    async for docs in published_documents(backend, page_size=page_size):
+        yield [str(d.get("id")) for d in docs]
 
 
 async def _read(ids: Sequence[str]) -> list[Profile | None]:
@@ -122,4 +128,4 @@ async def published_facets(backend: SearchBackend, names: Sequence[str]) -> dict
     return {name: sorted(v for v, n in result.facets.get(name, {}).items() if n) for name in names}
 
 
-__all__ = ["Freshness", "freshness", "published_facets", "published_ids", "published_profiles"]
+__all__ = ["Freshness", "freshness", "published_documents", "published_facets", "published_ids", "published_profiles"]
