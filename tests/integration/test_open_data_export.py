@@ -8,9 +8,13 @@ profiles, never a draft, and answer conditional requests with 304.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +29,7 @@ from importers.export import to_export_dict
 from tests.factories import example_profile
 
 API = "/api/v1/profiles"
+ROOT = Path(__file__).resolve().parents[2]
 EXPORT = "/api/v1/export/profiles"
 FORMULA_TITLE = '=HYPERLINK("https://boese.example";"Klick")'
 PUBLISHED_TITLES = ["Rufbus im Kreis Beispielland", "Gemeinsames Fundbüro Musterstadt", "Bürgerbus Musterdorf"]
@@ -178,3 +183,23 @@ async def test_the_export_pulls_profiles_lazily() -> None:
             await anext(chunks)
         assert pulled <= RENDER_BATCH + 1, fmt
         await chunks.aclose()
+
+
+async def test_leuchtturm_export_open_data_writes_the_same_files(app, client, catalogue, settings, tmp_path) -> None:
+    """`leuchtturm export --open-data` (its own process, on the app's database and index while the server runs)."""
+    env = {
+        **os.environ,
+        "LEUCHTTURM_MONGODB_URL": settings.mongodb_url or "",
+        "LEUCHTTURM_MONGODB_DB": app.state.runtime.storage.db_name,
+        "LEUCHTTURM_DATA_DIR": str(settings.data_dir),
+        "LEUCHTTURM_SECRET_KEY": settings.secret_key or "",
+    }
+    for fmt in ("json", "csv"):  # NDJSON is rendered by the same code path as CSV (line by line)
+        out = tmp_path / f"profile.{fmt}"
+        cmd = [sys.executable, "-m", "api.cli", "export", "--open-data", str(out)]
+        proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=ROOT, stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert f"{len(catalogue['published'])} veröffentlichte Profile" in err.decode()
+        http = await client.get(f"{EXPORT}.{fmt}")
+        assert out.read_bytes() == http.content, fmt
