@@ -112,6 +112,7 @@ async def test_every_search_has_a_feed_with_the_same_query_and_filters(client, p
     assert page.status_code == 200
     links = re.findall(r'<link rel="alternate" type="application/atom\+xml" title="Diese Suche als Atom-Feed" href="([^"]+)"', page.text)
     assert len(links) == 1
+    assert f'href="{links[0]}" type="application/atom+xml">Diese Suche als Feed abonnieren' in page.text, "visible too"
     path, _, query = html.unescape(links[0]).partition("?")
     assert path == "/suche.atom" and sorted(parse_qsl(query)) == [("land", "Bayern"), ("q", "Rufbus")], "same query, no page"
     r = await client.get(html.unescape(links[0]))
