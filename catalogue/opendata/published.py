@@ -72,21 +72,29 @@ async def freshness(backend: SearchBackend) -> Freshness:
 
 
 async def published_documents(backend: SearchBackend, *, page_size: int = PAGE_SIZE) -> AsyncIterator[list[dict[str, Any]]]:
-    """The search documents of the published profiles, a page at a time, oldest first (from the index)."""
+    """The search documents of the published profiles, a page at a time, oldest first (from the index).
+
+    Memory stays flat: only the previous page's ids are kept, to drop a profile
+    that a change elsewhere shifted across the page edge.
+    """
     first = await _search(backend, SearchQuery(filters=_PUBLISHED, sort=Sort.CREATED_ASC, per_page=1, facets=()))
+    lands = {s.value for s in FederalState}
+    partitions: list[tuple[dict[str, list[str]], bool]]  # (filters, only documents without a Land)
     if first.total <= MAX_PAGE * page_size:
-        partitions: list[dict[str, list[str]]] = [_PUBLISHED]
+        partitions = [(_PUBLISHED, False)]
     else:  # more than one query can page through: one query per Land, then those without one
-        partitions = [{**_PUBLISHED, "state": [s.value]} for s in FederalState]
-        partitions.append(_PUBLISHED)  # the rest is filtered below by the ids already seen
-    seen: set[str] = set()
-    for filters in partitions:
+        partitions = [({**_PUBLISHED, "state": [land]}, False) for land in sorted(lands)]
+        partitions.append((_PUBLISHED, True))
+    for filters, landless in partitions:
+        previous: set[str] = set()
         for page in range(1, MAX_PAGE + 1):
             result = await _search(
                 backend, SearchQuery(filters=filters, sort=Sort.CREATED_ASC, page=page, per_page=page_size, facets=())
             )
-            docs = [h.document for h in result.hits if h.id not in seen]
-            seen.update(str(d.get("id")) for d in docs)
+            docs = [h.document for h in result.hits if h.id not in previous]
+            if landless:
+                docs = [d for d in docs if d.get("state") not in lands]
+            previous = {h.id for h in result.hits}
             if docs:
                 yield docs
             if page * page_size >= result.total:

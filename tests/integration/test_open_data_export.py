@@ -203,3 +203,19 @@ async def test_leuchtturm_export_open_data_writes_the_same_files(app, client, ca
         assert f"{len(catalogue['published'])} veröffentlichte Profile" in err.decode()
         http = await client.get(f"{EXPORT}.{fmt}")
         assert out.read_bytes() == http.content, fmt
+
+
+async def test_beyond_the_index_page_limit_the_export_pages_per_land(app, client, auth, catalogue, monkeypatch) -> None:
+    """More published profiles than one query can page through (here: 3 pages of 1): one query per Land."""
+    import catalogue.opendata.published as published
+
+    r = await client.post(API, json=example_profile(title="Rufbus in Bayern", state="Bayern"), headers=auth["reviewer"])
+    slug = r.json()["slug"]
+    for step in ("submit", "publish"):
+        assert (await client.post(f"{API}/{slug}/{step}", headers=auth["reviewer"])).status_code == 200
+    search = app.state.runtime.search
+    monkeypatch.setattr(published, "MAX_PAGE", 3)
+    slugs = [p.slug async for p in published.published_profiles(search, page_size=1)]
+    assert sorted(slugs) == sorted([*catalogue["published"], slug]), "4 profiles > 3 pages of 1: every one, once"
+    monkeypatch.setattr(published, "MAX_PAGE", 1000)
+    assert sorted([p.slug async for p in published.published_profiles(search, page_size=1)]) == sorted(slugs)
