@@ -12,6 +12,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 from api.controllers.gazetteer import GazetteerController
 from api.controllers.imports import ImportController
+from api.controllers.opendata import DcatController, FeedController, OpenDataController
 from api.controllers.pdf import PdfPlugin
 from api.controllers.profiles import ProfileController
 from api.controllers.search import SearchController
@@ -61,6 +62,9 @@ def create_app(
         VocabularyController,
         ImportController,
         GazetteerController,
+        OpenDataController,
+        DcatController,
+        FeedController,
     ]
     return Litestar(
         route_handlers=api_controllers,

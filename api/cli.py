@@ -392,7 +392,12 @@ EXPORT_FORMATS = ("json", "ndjson", "csv")
 @click.argument("output", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=None, help="Format (Standard: nach Dateiendung, sonst json)")
 @click.option("--status", type=click.Choice(["draft", "submitted", "published", "archived"]), default=None, help="Nur Profile mit diesem Status")
-def export(output: str, fmt: str | None, status: str | None) -> None:
+@click.option(
+    "--open-data",
+    is_flag=True,
+    help="Die offenen Daten: genau die Datei, die /api/v1/export/profiles.<format> liefert (veröffentlichte Profile, mit Lizenz)",
+)
+def export(output: str, fmt: str | None, status: str | None, open_data: bool) -> None:
     """Exportiert Profile im Katalogformat (JSON, NDJSON oder CSV); „-“ schreibt auf die Standardausgabe.
 
     Ein Export lässt sich mit `leuchtturm import` unverändert wieder einlesen.
@@ -402,6 +407,11 @@ def export(output: str, fmt: str | None, status: str | None) -> None:
 
     suffix = Path(output).suffix.lower().lstrip(".")
     fmt = fmt or (suffix if suffix in EXPORT_FORMATS else "json")
+    if open_data:
+        if status not in (None, "published"):
+            _fail("--open-data exportiert nur veröffentlichte Profile; bitte ohne --status oder mit --status published.")
+        run_async(lambda: export_open_data(output, fmt, get_settings()))
+        return
 
     async def go() -> int:
         async with storage_only(get_settings()):
@@ -433,6 +443,41 @@ def export(output: str, fmt: str | None, status: str | None) -> None:
         return count
 
     run_async(go)
+
+
+async def export_open_data(output: str, fmt: str, settings: Settings) -> int:
+    """The open-data export file (as over HTTP): published profiles listed from the search index, read by _id."""
+    from api.open_data import Licence, write_export
+    from catalogue.opendata.published import freshness, published_profiles
+
+    count = 0
+
+    async def counted(source: Any) -> Any:
+        nonlocal count
+        async for profile in source:
+            count += 1
+            if output != "-" and count % 1000 == 0:
+                click.echo(f"… {count} Profile", err=True)
+            yield profile
+
+    async with runtime(settings) as rt:
+        fresh = await freshness(rt.search)
+        out = sys.stdout if output == "-" else Path(output).open("w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in finally
+        try:
+            await write_export(
+                fmt,
+                counted(published_profiles(rt.search)),
+                out,
+                licence=Licence.from_settings(settings),
+                base_url=settings.public_base_url,
+                modified=fresh.last_modified,
+            )
+        finally:
+            if out is not sys.stdout:
+                out.close()
+    if output != "-":
+        click.echo(f"{count} veröffentlichte Profile nach {output} exportiert ({fmt}, offene Daten).", err=True)
+    return count
 
 
 def _write(output: str, chunks: list[str]) -> None:

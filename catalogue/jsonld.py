@@ -81,7 +81,7 @@ BUILDERS: dict[str, Callable[[Any], dict[str, Any]]] = {
 
 def json_ld_for(profile: Profile, url: str) -> dict[str, Any]:
     """schema.org description of a profile."""
-    data: dict[str, Any] = {"@context": "https://schema.org", "@type": ["Project", "CreativeWork"], "url": url}
+    data: dict[str, Any] = {"@context": "https://schema.org", "@id": url, "@type": ["Project", "CreativeWork"], "url": url}
     for f in registry.FIELDS:
         if not f.jsonld:
             continue

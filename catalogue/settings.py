@@ -33,8 +33,28 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = None  # default: true when base_url is https
     # seconds after which another process takes the search sync over when its holder died
     sync_lease_s: float = Field(default=10.0, ge=1.0, le=300.0)
+    # Open data (exports, DCAT-AP.de description, feeds): who publishes the catalogue and under which licence.
+    catalogue_title: str = Field(default="Leuchtturm – Katalog kommunaler Projekte", min_length=1, max_length=200)
+    publisher_name: str = Field(
+        default="Betreiber dieses Leuchtturm-Katalogs", min_length=1, max_length=200, description="dct:publisher of the catalogue"
+    )
+    publisher_url: str | None = Field(default=None, description="the publisher's web address; default: base_url")
+    contact_email: str | None = Field(default=None, description="dcat:contactPoint e-mail; default: none (the contact is base_url)")
+    contributor_id: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        description="dcatde:contributorID, an IRI from http://dcat-ap.de/def/contributors/ (ask GovData); default: none",
+    )
+    data_licence: str = Field(
+        default="http://dcat-ap.de/def/licenses/cc-by/4.0",
+        pattern=r"^https?://\S+$",
+        description="licence of the exported profiles, a DCAT-AP.de licence URI",
+    )
+    data_attribution: str = Field(
+        default="Leuchtturm – Katalog kommunaler Projekte", min_length=1, max_length=300, description="attribution text (CC BY)"
+    )
 
-    @field_validator("mongodb_url", "meili_url", "meili_key", "base_url", "secret_key", mode="before")
+    @field_validator("mongodb_url", "meili_url", "meili_key", "base_url", "secret_key", "publisher_url", "contact_email", "contributor_id", mode="before")
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

@@ -9,6 +9,7 @@ from litestar.openapi.spec import Example
 from litestar.params import Body, BodyKwarg, FromPath, FromQuery, HeaderParameter, PathParameter, QueryParameter
 
 from api.auth import require_principal, resolve_principal
+from api.controllers.opendata import profile_jsonld_response
 from api.schemas import (
     PROFILE_EXAMPLE,
     DiffOut,
@@ -31,6 +32,7 @@ from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus, FederalState, FieldOfAction, LegalForm, ProjectStatus, SizeClass
 
 SlugParam = Annotated[str, PathParameter(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$", description="Slug des Profils")]
+SlugOrJsonLd = Annotated[str, PathParameter(pattern=r"^[a-z0-9][a-z0-9-]{0,99}(\.jsonld)?$", description="Slug des Profils")]
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False, description="ETag aus einer vorherigen Antwort")]
 Comment = Annotated[TransitionIn | None, BodyKwarg(title="Kommentar", description="Optional; bei „return“ Pflicht")]
 
@@ -124,8 +126,15 @@ class ProfileController(Controller):
         body = _out(request, profile, principal)
         return _with_etag(body, profile, 201, {"Location": body.links_self})
 
-    @get("/{slug:str}", operation_id="getProfile", summary="Ein Profil lesen")
-    async def get_profile(self, request: Request, slug: SlugParam) -> Response[ProfileOut]:
+    @get(
+        "/{slug:str}",
+        operation_id="getProfile",
+        summary="Ein Profil lesen",
+        description="Mit der Endung `.jsonld` (`/api/v1/profiles/{slug}.jsonld`): schema.org-JSON-LD des Profils.",
+    )
+    async def get_profile(self, request: Request, slug: SlugOrJsonLd) -> Response[ProfileOut]:
+        if slug.endswith(".jsonld"):  # Litestar cannot route "{slug}.jsonld" beside "{slug}"
+            return await profile_jsonld_response(request, slug.removesuffix(".jsonld"))
         principal = await resolve_principal(request)
         profile = await service(request).get(slug, principal)
         if request.headers.get("if-none-match") == etag(profile):

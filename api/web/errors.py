@@ -7,7 +7,11 @@ from typing import Any
 from litestar import Request, Response
 from litestar.response import Template
 
-MACHINE_PREFIXES = ("/api/", "/api", "/health", "/schema", "/static/")
+MACHINE_PREFIXES = (
+    "/api/", "/api", "/health", "/schema", "/static/",
+    # open data (api/controllers/opendata.py): read by feed readers, crawlers and harvesters
+    "/dcat/", "/feed.atom", "/suche.atom", "/sitemap.xml", "/sitemaps/", "/robots.txt",
+)
 
 ERROR_TITLES = {
     400: "Diese Anfrage konnten wir nicht verstehen",
