@@ -89,7 +89,8 @@ def serve(host: str | None, port: int | None) -> None:
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides) if overrides else get_settings()
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on")
+    # proxy_headers=False: X-Forwarded-For is believed only from LEUCHTTURM_TRUSTED_PROXIES (api/clients.py).
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on", proxy_headers=False)
     server = uvicorn.Server(config)
     try:
         server.run()

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     ferretdb_bin: Path = PROJECT_ROOT / "bin" / "leuchtturm-ferretdb"
     max_body_bytes: int = 2 * 1024 * 1024
     secure_cookies: bool | None = None  # default: true when base_url is https
+    trusted_proxies: str = Field(
+        default="", description="addresses/networks (comma-separated) whose X-Forwarded-For is believed; default none"
+    )
 
     @field_validator("mongodb_url", "meili_url", "meili_key", "base_url", "secret_key", mode="before")
     @classmethod
