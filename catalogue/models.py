@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from beanie import Document, Indexed, PydanticObjectId
 from pydantic import (
@@ -193,11 +195,30 @@ class Link(Strict):
 
 
 class Provenance(Strict):
+    """Where a profile came from. Internal: the public sees only `public_source(provenance)`."""
+
     importer: ShortText
     source: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    source_title: ShortText | None = None  # a human title of the source page, when known
     source_id: Annotated[str, StringConstraints(max_length=500)] | None = None
     retrieved_at: datetime | None = None
     fingerprint: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+def public_source(provenance: Provenance | Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The source as the public sees it ("Quelle"): a title and a web address, or None.
+
+    Only a source that is a web address is shown; uploads (`upload/<user>/<file>`),
+    file paths and importer names are internal and never leave the editor area (issue 13).
+    """
+    if provenance is None:
+        return None
+    prov = provenance.model_dump() if isinstance(provenance, BaseModel) else dict(provenance)
+    url = str(prov.get("source") or "").strip()
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url, re.IGNORECASE):
+        return None
+    title = str(prov.get("source_title") or "").strip() or urlsplit(url).hostname or url
+    return {"title": title, "url": url}
 
 
 class ProfileContent(Strict):

@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from catalogue.fields import markdown_fields
 from catalogue.formatting import format_date_de
 from catalogue.markdown import to_plain_text
+from catalogue.models import public_source
 from catalogue.pdf import (
     PdfCache,
     profile_view,
@@ -89,8 +90,9 @@ def expected_values(p: dict[str, Any]) -> list[str]:
         values += markdown_pieces(p[field])
     values += markdown_pieces(p["funding"]["text"]) + list(p["funding"]["kinds"])
     values += [str(v) for v in p["contact"].values() if v]
-    if p["provenance"]:
-        values += [p["provenance"]["importer"], p["provenance"]["source"]]
+    source = public_source(p["provenance"])  # only the public source: never importer, file or path (issue 13)
+    if source:
+        values.append(source["title"])
     for link in p["links"]:
         values += [link["title"], link["url"]]
     return values
