@@ -151,13 +151,14 @@ class ImportItem:
         return cls(record, data["source_name"], data["importer"], data.get("produces") or "profile")
 
 
-def parse_sources(sources: Iterable[Source], format: str = "auto") -> list[ImportItem]:
-    """Parse every source; bad files and records become error records, nothing raises."""
+def parse_sources(sources: Iterable[Source], format: str = "auto", *, max_records: int | None = None) -> list[ImportItem]:
+    """Parse every source; bad files and records become error records; only a source over
+    `max_records` (or an oversized web page) raises `SourceTooLargeError`."""
     if format not in FORMAT_CHOICES:
         raise SourceError(f"Unbekanntes Format „{format}“. Möglich sind: {', '.join(FORMAT_CHOICES)}.")
     items: list[ImportItem] = []
     for source in sources:
-        importer, records = parse_source(source, format)
+        importer, records = parse_source(source, format, max_records=max_records)
         name = importer.name if importer is not None else format
         produces = importer.produces if importer is not None else "profile"
         for n, record in enumerate(records, 1):
