@@ -38,7 +38,9 @@ from catalogue.vocabularies import Role
 _hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 TOKEN_PREFIX = "lt_"  # noqa: S105 - the visible prefix of every token, not a secret
-LOGIN_WINDOW = timedelta(minutes=15)
+# A counter is forgotten after this long without an attempt (a sliding window: waiting out one back-off
+# step does not reset the count).
+LOGIN_WINDOW = timedelta(hours=1)
 # Writing last_used_at on every request would take the store's write lock each time; refresh it at most this often.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 _T = TypeVar("_T")
@@ -92,7 +94,10 @@ class ApiTokenId(Document):
 
 
 class LoginAttempt(Document):
-    """Login attempts of one key (`user:<name>` or `addr:<address>`) in the current window; `_id` = the key.
+    """Login attempts of one key (`user:<name>` or `addr:<address>`); `_id` = the key.
+
+    `window_start` is the time of the last attempt: the counter is forgotten
+    LOGIN_WINDOW after it.
 
     `failures` counts attempts charged and not cleared by a success; `seq`
     changes with every write (the compare-and-set token); no attempt is
@@ -259,9 +264,7 @@ async def _charge(key: str, free: int) -> None:
         next_allowed = _aware(doc.get("next_allowed") or doc.get("window_start") or now)
         if in_window and next_allowed > now:
             raise _too_many((next_allowed - now).total_seconds())
-        changes = {"failures": failures + 1, "next_allowed": now + backoff(failures + 1, free)}
-        if not in_window:
-            changes["window_start"] = now
+        changes = {"failures": failures + 1, "next_allowed": now + backoff(failures + 1, free), "window_start": now}
         if await atomic.update_if(coll, key, {"seq": doc.get("seq")}, {"$set": changes, "$inc": {"seq": 1}}):
             return
         await asyncio.sleep(0)
