@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pymongo.errors import PyMongoError
 
 from catalogue.embedded import EmbeddedStoreError
 from catalogue.errors import CatalogueError
@@ -42,6 +43,12 @@ def run_async(fn: Callable[[], Awaitable[Any]]) -> Any:
     except CatalogueError as exc:
         details = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
         _fail(exc.detail + (f" ({details})" if details else ""))
+    except PyMongoError as exc:
+        # The store went away mid-run (e.g. the embedded FerretDB was killed): one line, not a traceback.
+        # Imports are idempotent, so running the command again completes the work.
+        from api.startup import ENVIRONMENT_EXIT, startup_message
+
+        _fail(f"{startup_message(exc)} – der Befehl kann einfach wiederholt werden.", ENVIRONMENT_EXIT)
 
 
 @asynccontextmanager

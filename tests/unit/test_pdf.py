@@ -361,7 +361,9 @@ def test_unsafe_profile_url_is_not_linked() -> None:
     profile = fundbuero()
     view = profile_view(profile, url="javascript:alert(1)", generated_at=GENERATED_AT)
     assert view["url"] == ""
-    assert all(row["link"] is None for row in view["closing"]["rows"])
+    # Only the public source keeps its (safe, https) link; nothing links the unsafe profile URL.
+    links = [row["link"] for row in view["closing"]["rows"] if row["link"] is not None]
+    assert links == ["https://fundbuero.beispielland.example/projekt"]
 
 
 # ------------------------------------------------------------------ cache
