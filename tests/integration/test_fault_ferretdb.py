@@ -14,6 +14,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.integration.test_serve import LEUCHTTURM, ROOT, _ferretdb_pids, pytestmark  # noqa: F401 - skip without binaries
 
 RECORDS = 400
@@ -26,6 +28,7 @@ def _env(data_dir: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.timeout(1500)
 def test_ferretdb_killed_during_an_import_then_rerun_is_idempotent(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     source = tmp_path / "liste.ndjson"
