@@ -20,10 +20,11 @@ from api.controllers.users import UserController, VocabularyController
 from api.health import NOT_READY_HANDLERS, HealthController
 from api.problems import EXCEPTION_HANDLERS
 from api.read_your_writes import read_your_writes
+from api.startup import exit_code, startup_message
 from api.web.plugin import WebPlugin
 from catalogue.embedded import StoreHandle
 from catalogue.runtime import Runtime
-from catalogue.settings import Settings, get_settings
+from catalogue.settings import Settings, check_startup, get_settings
 
 log = logging.getLogger("leuchtturm")
 
@@ -40,7 +41,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        runtime = await Runtime.start(settings, db_name=db_name, handle=handle)
+        try:
+            check_startup(settings)
+            runtime = await Runtime.start(settings, db_name=db_name, handle=handle)
+        except BaseException as exc:
+            # `leuchtturm serve` prints this one German line instead of the traceback (api/cli.py).
+            app.state.startup_error = startup_message(exc)
+            app.state.startup_exit = exit_code(exc)
+            raise
         app.state.runtime = runtime
         app.state.settings = settings
         try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pymongo.errors import PyMongoError
 
 from catalogue.embedded import EmbeddedStoreError
 from catalogue.errors import CatalogueError
@@ -39,6 +40,12 @@ def run_async(fn: Callable[[], Awaitable[Any]]) -> Any:
     except CatalogueError as exc:
         details = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors)
         _fail(exc.detail + (f" ({details})" if details else ""))
+    except PyMongoError as exc:
+        # The store went away mid-run (e.g. the embedded FerretDB was killed): one line, not a traceback.
+        # Imports are idempotent, so running the command again completes the work.
+        from api.startup import ENVIRONMENT_EXIT, startup_message
+
+        _fail(f"{startup_message(exc)} – der Befehl kann einfach wiederholt werden.", ENVIRONMENT_EXIT)
 
 
 @asynccontextmanager
@@ -79,21 +86,47 @@ def main(verbose: bool) -> None:
 def serve(host: str | None, port: int | None) -> None:
     """Startet den Webdienst (mit eingebetteter Datenbank, wenn keine MongoDB-URL gesetzt ist)."""
     import uvicorn
+    from pydantic import ValidationError
 
     from api.app import create_app
+    from api.startup import CONFIG_EXIT, ENVIRONMENT_EXIT, QuietStartup, port_problem, settings_message
+    from catalogue.settings import ConfigurationError, check_startup
 
+    # Every start-up failure is one German line and exit code 2 (configuration) or 3 (environment).
     logging.getLogger().setLevel(logging.INFO)
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
-    settings = Settings(**overrides) if overrides else get_settings()
+    try:
+        settings = Settings(**overrides) if overrides else get_settings()
+        check_startup(settings)
+    except ValidationError as exc:
+        _fail(settings_message(exc), CONFIG_EXIT)
+        return
+    except ConfigurationError as exc:
+        _fail(str(exc), CONFIG_EXIT)
+        return
+    if not settings.mongodb_url and not Path(settings.ferretdb_bin).is_file():
+        _fail(
+            f"Die eingebettete Datenbank fehlt ({settings.ferretdb_bin}): bitte `make ferretdb` ausführen "
+            "oder LEUCHTTURM_MONGODB_URL auf eine MongoDB setzen.",
+            ENVIRONMENT_EXIT,
+        )
+    problem = port_problem(settings.host, settings.port)
+    if problem:
+        _fail(problem, ENVIRONMENT_EXIT)
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on")
+    # proxy_headers=False: X-Forwarded-For is believed only from LEUCHTTURM_TRUSTED_PROXIES (api/clients.py).
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on", proxy_headers=False)
     server = uvicorn.Server(config)
+    quiet = QuietStartup()
+    logging.getLogger("uvicorn.error").addFilter(quiet)
     try:
         server.run()
+    except SystemExit:
+        pass  # uvicorn exits with its own code on a failed start-up; ours follows
     except EmbeddedStoreError as exc:
-        _fail(str(exc))
+        _fail(str(exc), ENVIRONMENT_EXIT)
     if not server.started:
-        _fail("Der Dienst konnte nicht starten (siehe Meldungen oben).", 3)
+        _fail(getattr(app.state, "startup_error", None) or "Der Dienst konnte nicht starten.", getattr(app.state, "startup_exit", ENVIRONMENT_EXIT))
 
 
 # --------------------------------------------------------------------- users

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from catalogue.models import Profile
+from catalogue.models import Profile, public_source
 from catalogue.settings import Settings
 from importers.export import EXPORT_FORMAT, EXPORT_VERSION, iter_csv, iter_ndjson, to_export_dict
 
@@ -89,19 +89,33 @@ async def _batches(profiles: AsyncIterable[Profile], size: int = RENDER_BATCH) -
         yield batch
 
 
+def public_record(profile: Profile) -> dict[str, Any]:
+    """An export record for the public: the provenance cut down to what the public may see.
+
+    Uploads (`upload/<user>/<file>`), file paths, importer names and fingerprints are internal
+    (issue 13); only a web source leaves, as `{"source": url, "source_title": title}`.
+    """
+    record = to_export_dict(profile)
+    record.pop("provenance", None)
+    source = public_source(getattr(profile, "provenance", None))
+    if source is not None:
+        record["provenance"] = {"source": source["url"], "source_title": source["title"]}
+    return record
+
+
 def _json_records(batch: Sequence[Profile], first: bool) -> str:
-    lines = [json.dumps(to_export_dict(p), ensure_ascii=False, separators=(",", ":")) for p in batch]
+    lines = [json.dumps(public_record(p), ensure_ascii=False, separators=(",", ":")) for p in batch]
     return ("\n" if first else ",\n") + ",\n".join(lines)
 
 
 def _csv_rows(batch: Sequence[Profile]) -> str:
-    rows = iter_csv(batch)
+    rows = iter_csv([public_record(p) for p in batch])
     next(rows)  # the header row is sent once, first
     return "".join(rows)
 
 
 def _ndjson_lines(batch: Sequence[Profile]) -> str:
-    return "".join(iter_ndjson(batch))
+    return "".join(iter_ndjson([public_record(p) for p in batch]))
 
 
 async def stream_export(

@@ -13,11 +13,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from catalogue.fields import markdown_paths, value_at
 from catalogue.listing import ListedProfile
 from catalogue.markdown import render_html
-from catalogue.models import CONTENT_FIELDS, FieldChange, Profile, ProfileContent, Provenance, VersionEntry
+from catalogue.models import CONTENT_FIELDS, FieldChange, Profile, ProfileContent, Provenance, VersionEntry, public_source
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
 # The example profile of the API documentation (invented: no real municipality); tests use it too.
 PROFILE_EXAMPLE: dict[str, Any] = json.loads((Path(__file__).with_name("example_profile.json")).read_text(encoding="utf-8"))
+
+
+class PublicSource(BaseModel):
+    """Where the profile's text comes from, as the public sees it: a title and a web address."""
+
+    title: str
+    url: str
 
 
 class ProfileOut(ProfileContent):
@@ -30,7 +37,10 @@ class ProfileOut(ProfileContent):
     size_class: SizeClass | None = None
     owner: str | None = None
     version: int
-    provenance: Provenance | None = None
+    source: PublicSource | None = Field(default=None, description="Quelle: title and address of the page the profile was written from")
+    provenance: Provenance | None = Field(
+        default=None, description="Import details (importer, file, fingerprint): only for the owner and the catalogue editors"
+    )
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None = None
@@ -124,7 +134,8 @@ def profile_out(profile: Profile, base_url: str, *, include_private: bool = Fals
         size_class=profile.size_class,
         owner=profile.owner if include_private else None,
         version=profile.version,
-        provenance=profile.provenance,
+        source=public_source(profile.provenance),
+        provenance=profile.provenance if include_private else None,
         created_at=profile.created_at,
         updated_at=profile.updated_at,
         published_at=profile.published_at,

@@ -169,6 +169,12 @@ def german_message(err: dict[str, Any]) -> str:
         return "darf nicht leer sein" if n == 1 else f"ist zu kurz (mindestens {n} Zeichen)"
     if typ == "string_too_long":
         return f"ist zu lang (höchstens {ctx.get('max_length')} Zeichen)"
+    if typ in ("too_long", "too_short") and isinstance(err.get("input"), str):  # a text's length checked after a validator
+        typ = "string_" + typ
+        if typ == "string_too_long":
+            return f"ist zu lang (höchstens {ctx.get('max_length')} Zeichen)"
+        n = ctx.get("min_length", 1)
+        return "darf nicht leer sein" if n == 1 else f"ist zu kurz (mindestens {n} Zeichen)"
     if typ == "too_long":
         return f"hat zu viele Einträge (höchstens {ctx.get('max_length')})"
     if typ == "too_short":

@@ -15,13 +15,17 @@ name.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from beanie import Document, Indexed, PydanticObjectId
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -62,6 +66,38 @@ def _no_control_chars(value: str) -> str:
     return value
 
 
+# Bidirectional controls (LRE … RLO, LRI … PDI, LRM, RLM, ALM) reorder what a reader sees – in a
+# one-line field they only ever disguise text ("Trojan Source"), so they are removed there.
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+EARLIEST_DATE = date(1949, 1, 1)  # the year the Federal Republic was founded
+
+
+def _strip_bidi(value: str) -> str:
+    return _BIDI_CONTROLS.sub("", value).strip()
+
+
+def _has_letters(value: str) -> str:
+    """Titles and names need letters once invisible and format characters (Unicode Cf, e.g. zero-width spaces) are gone."""
+    visible = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
+    if not any(ch.isalpha() for ch in visible):
+        raise ValueError("muss Buchstaben enthalten (unsichtbare Zeichen und Steuerzeichen zählen nicht)")
+    return value
+
+
+def _plausible_date(value: date) -> date:
+    latest = datetime.now(UTC).date() + timedelta(days=365)
+    if not EARLIEST_DATE <= value <= latest:
+        raise ValueError(f"muss zwischen dem 01.01.1949 und dem {latest:%d.%m.%Y} liegen")
+    return value
+
+
+def _not_bool(value: Any) -> Any:
+    """JSON true/false is no number (pydantic would store true as 1)."""
+    if isinstance(value, bool):
+        raise ValueError("muss eine Zahl sein, nicht ja/nein")
+    return value
+
+
 def _http_url(value: str) -> str:
     if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.IGNORECASE):
         raise ValueError("muss eine http- oder https-Adresse sein")
@@ -76,14 +112,21 @@ def _current_year_bound(value: int) -> int:
 
 ShortText = Annotated[
     str,
+    BeforeValidator(lambda v: _strip_bidi(v) if isinstance(v, str) else v),
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_SHORT),
     AfterValidator(_no_control_chars),
 ]
+# A title or name: a short text with letters in it.
+NameText = Annotated[ShortText, AfterValidator(_has_letters)]
 Keyword = Annotated[
     str,
+    BeforeValidator(lambda v: _strip_bidi(v) if isinstance(v, str) else v),
     StringConstraints(strip_whitespace=True, min_length=1, max_length=80),
     AfterValidator(_no_control_chars),
 ]
+PlausibleDate = Annotated[date, AfterValidator(_plausible_date)]
+Count = Annotated[int, BeforeValidator(_not_bool)]
+Number = Annotated[float, BeforeValidator(_not_bool)]
 Markdown = Annotated[str, StringConstraints(max_length=MAX_MARKDOWN), AfterValidator(_no_control_chars)]
 HttpUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_http_url)]
 # The key of a body in the municipality register: the AGS of a Land (2 digits), Regierungsbezirk (3),
@@ -96,7 +139,7 @@ def register_key_label(key: str | None) -> str:
     """ "ARS" for a Gemeindeverband's 9-digit key, else "AGS"."""
     return "ARS" if key and len(key) == 9 else "AGS"
 
-Year = Annotated[int, AfterValidator(_current_year_bound)]
+Year = Annotated[int, BeforeValidator(_not_bool), AfterValidator(_current_year_bound)]
 
 
 class Strict(BaseModel):
@@ -106,7 +149,7 @@ class Strict(BaseModel):
 class Organisation(Strict):
     """A public body: Kommune, Kreis, Amt, Zweckverband …"""
 
-    name: ShortText
+    name: NameText
     kind: OrganisationKind | None = None
     ags: AGS | None = Field(
         default=None,
@@ -119,7 +162,7 @@ class Organisation(Strict):
 class Partner(Strict):
     """Sonstige Beteiligte: a university, company, association …"""
 
-    name: ShortText
+    name: NameText
     kind: PartnerKind = PartnerKind.OTHER
 
 
@@ -127,7 +170,7 @@ class Funding(Strict):
     text: Markdown = ""
     kinds: list[FundingKind] = Field(default_factory=list, max_length=len(FundingKind))
     programme: ShortText | None = None
-    amount_eur: float | None = Field(default=None, ge=0, le=1e12)
+    amount_eur: Number | None = Field(default=None, ge=0, le=1e12)
 
     @field_validator("kinds")
     @classmethod
@@ -136,8 +179,8 @@ class Funding(Strict):
 
 
 class Contact(Strict):
-    organisation: ShortText | None = None
-    person: ShortText | None = None
+    organisation: NameText | None = None
+    person: NameText | None = None
     street: ShortText | None = None
     postcode: Annotated[str, StringConstraints(pattern=r"^\d{5}$")] | None = None
     city: ShortText | None = None
@@ -147,23 +190,53 @@ class Contact(Strict):
 
 
 class Link(Strict):
-    title: ShortText
+    title: NameText
     url: HttpUrl
 
 
 class Provenance(Strict):
+    """Where a profile came from. Internal: the public sees only `public_source(provenance)`."""
+
     importer: ShortText
     source: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    source_title: ShortText | None = None  # a human title of the source page, when known
     source_id: Annotated[str, StringConstraints(max_length=500)] | None = None
     retrieved_at: datetime | None = None
     fingerprint: Annotated[str, StringConstraints(max_length=128)] | None = None
 
 
+def public_source(provenance: Provenance | Mapping[str, Any] | None) -> dict[str, str] | None:
+    """The source as the public sees it ("Quelle"): a title and a web address, or None.
+
+    Only a source that is a web address is shown; uploads (`upload/<user>/<file>`),
+    file paths and importer names are internal and never leave the editor area (issue 13).
+    """
+    if provenance is None:
+        return None
+    prov = provenance.model_dump() if isinstance(provenance, BaseModel) else dict(provenance)
+    url = str(prov.get("source") or "").strip()
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url, re.IGNORECASE):
+        return None
+    title = str(prov.get("source_title") or "").strip() or urlsplit(url).hostname or url
+    return {"title": title, "url": url}
+
+
 class ProfileContent(Strict):
     """Everything an editor writes about a project."""
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), AfterValidator(_no_control_chars)]
-    summary: Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_control_chars)] = ""
+    title: Annotated[
+        str,
+        BeforeValidator(lambda v: _strip_bidi(v) if isinstance(v, str) else v),
+        StringConstraints(strip_whitespace=True, min_length=3, max_length=200),
+        AfterValidator(_no_control_chars),
+        AfterValidator(_has_letters),
+    ]
+    summary: Annotated[
+        str,
+        BeforeValidator(lambda v: _strip_bidi(v) if isinstance(v, str) else v),
+        StringConstraints(max_length=500),
+        AfterValidator(_no_control_chars),
+    ] = ""
     keywords: list[Keyword] = Field(default_factory=list, max_length=MAX_LIST)
     fields_of_action: list[FieldOfAction] = Field(default_factory=list, max_length=len(FieldOfAction))
     lead: Organisation | None = None
@@ -171,10 +244,10 @@ class ProfileContent(Strict):
     partners: list[Partner] = Field(default_factory=list, max_length=MAX_LIST)
     state: FederalState | None = None
     district: ShortText | None = None
-    population: int | None = Field(default=None, ge=0, le=100_000_000)
-    population_as_of: date | None = None
+    population: Count | None = Field(default=None, ge=0, le=100_000_000)
+    population_as_of: PlausibleDate | None = None
     population_source: ShortText | None = None
-    area_km2: float | None = Field(default=None, gt=0, le=1_000_000)
+    area_km2: Number | None = Field(default=None, gt=0, le=1_000_000)
     occasion: Markdown = ""
     goal: Markdown = ""
     implementation: Markdown = ""

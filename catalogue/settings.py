@@ -53,6 +53,22 @@ class Settings(BaseSettings):
     data_attribution: str = Field(
         default="Leuchtturm – Katalog kommunaler Projekte", min_length=1, max_length=300, description="attribution text (CC BY)"
     )
+    trusted_proxies: str = Field(
+        default="", description="addresses/networks (comma-separated) whose X-Forwarded-For is believed; default none"
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, v: str) -> str:
+        import ipaddress
+
+        for part in (v or "").replace(";", ",").split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"„{part.strip()}“ ist keine IP-Adresse und kein Netz (z. B. 10.0.0.0/8)") from None
+        return v
 
     @field_validator("mongodb_url", "meili_url", "meili_key", "base_url", "secret_key", "publisher_url", "contact_email", "contributor_id", mode="before")
     @classmethod
@@ -83,6 +99,19 @@ class Settings(BaseSettings):
         if self.secure_cookies is not None:
             return self.secure_cookies
         return self.public_base_url.startswith("https://")
+
+
+class ConfigurationError(Exception):
+    """A configuration the service refuses to start with (`leuchtturm serve` exits with code 2)."""
+
+
+def check_startup(settings: Settings) -> None:
+    """Refuse unsafe production configurations before anything starts."""
+    if settings.public_base_url.startswith("https://") and not settings.secret_key:
+        raise ConfigurationError(
+            "LEUCHTTURM_SECRET_KEY fehlt: Mit einer https-Adresse (LEUCHTTURM_BASE_URL) startet der Dienst nur mit einem "
+            "festen geheimen Schlüssel, z. B. aus `openssl rand -hex 32`."
+        )
 
 
 @lru_cache(maxsize=1)

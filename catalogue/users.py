@@ -3,7 +3,7 @@
 Passwords are hashed with argon2 (in a worker thread: it is CPU work); API
 tokens are shown once, stored as a SHA-256 hash (they are long random
 secrets, so a fast hash is sufficient) and can be revoked. Failed logins
-are counted per username and per client address in fixed windows.
+are throttled per account and per client address (see "login throttling").
 
 Every request reads these by `_id` only: a user by username, a token by its
 hash (`ApiTokenId` maps the public token id to it), a login counter by its
@@ -18,9 +18,11 @@ import asyncio
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -37,10 +39,12 @@ from catalogue.vocabularies import Role
 _hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 TOKEN_PREFIX = "lt_"  # noqa: S105 - the visible prefix of every token, not a secret
-MAX_FAILED_LOGINS = 5
-LOGIN_WINDOW = timedelta(minutes=15)
+# A counter is forgotten after this long without an attempt (a sliding window: waiting out one back-off
+# step does not reset the count).
+LOGIN_WINDOW = timedelta(hours=1)
 # Writing last_used_at on every request would take the store's write lock each time; refresh it at most this often.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+_T = TypeVar("_T")
 
 
 class User(Document):
@@ -91,11 +95,21 @@ class ApiTokenId(Document):
 
 
 class LoginAttempt(Document):
-    """Failed logins of one key (`user:<name>` or `addr:<address>`) in the current window; `_id` = the key."""
+    """Login attempts of one key (`user:<name>` or `addr:<address>`); `_id` = the key.
+
+    `window_start` is the time of the last attempt: the counter is forgotten
+    LOGIN_WINDOW after it.
+
+    `failures` counts attempts charged and not cleared by a success; `seq`
+    changes with every write (the compare-and-set token); no attempt is
+    checked before `next_allowed`.
+    """
 
     id: str  # type: ignore[assignment]
     failures: int = 0
+    seq: int = 0
     window_start: datetime = Field(default_factory=utcnow)
+    next_allowed: datetime | None = None
 
     class Settings:
         name = "login_attempts"
@@ -126,7 +140,7 @@ def _check_password_strength(password: str) -> None:
 
 
 async def _hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await _in_hash_pool(_hasher.hash, password)
 
 
 async def create_user(username: str, password: str, role: Role, *, display_name: str | None = None, email: str | None = None) -> User:
@@ -188,38 +202,80 @@ async def set_password(username: str, password: str) -> None:
     await atomic.update_if(User.get_pymongo_collection(), user.id, None, {"$set": {"password_hash": password_hash}})
 
 
-async def _register_failure(key: str) -> int:
-    """Count one failed login for `key`; atomic on both stores (no increment is lost)."""
-    coll = LoginAttempt.get_pymongo_collection()
-    for _ in range(10):
-        now = utcnow()
-        start = now - LOGIN_WINDOW
-        doc = await atomic.update_if(coll, key, {"window_start": {"$gt": start}}, {"$inc": {"failures": 1}}, return_document=True)
-        if doc is not None:
-            return int(doc["failures"])
-        # No counter, or its window is over: start a new window.
-        doc = await atomic.update_if(
-            coll, key, {"window_start": {"$lte": start}}, {"$set": {"failures": 1, "window_start": now}}, return_document=True
-        )
-        if doc is not None:
-            return 1
-        if await atomic.insert(coll, {"_id": key, "failures": 1, "window_start": now}):
-            return 1
-    raise TooManyRequests("Zu viele gleichzeitige Anmeldeversuche. Bitte gleich noch einmal versuchen.", retry_after=1)
+# ------------------------------------------------------------ login throttling
+#
+# Policy (issue 13):
+# * Per account: the first FREE_FAILURES - 1 failures in a window cost
+#   nothing; from the FREE_FAILURES-th on each failure doubles the wait
+#   before the next attempt (BACKOFF_BASE, twice that, … up to MAX_BACKOFF). An attempt is *charged before* the password
+#   is checked, by compare-and-set on the counter, so a burst of parallel
+#   guesses cannot slip through between "check the counter" and "count the
+#   failure": of n parallel attempts only those the back-off allows are
+#   checked, the others get 429. A right password clears the account's counter.
+# * Per client address: ADDRESS_FREE_FAILURES failures in a window, then the
+#   same doubling back-off – but only for attempts without a known-device
+#   proof (`known_device`, a signed cookie the web layer hands out after a
+#   successful login), so colleagues behind the same address (a town hall's
+#   NAT) are not locked out by someone guessing from there.
+# * Password hashing runs in a dedicated pool of HASH_WORKERS threads; at most
+#   HASH_QUEUE_LIMIT checks wait for it, more get 429 at once.
+
+FREE_FAILURES = 5
+ADDRESS_FREE_FAILURES = 20
+BACKOFF_BASE = timedelta(seconds=15)
+MAX_BACKOFF = timedelta(minutes=15)
+HASH_WORKERS = 2
+HASH_QUEUE_LIMIT = 32
+
+
+def backoff(failures: int, free: int = FREE_FAILURES) -> timedelta:
+    """The wait after `failures` failures in a window: none before `free`, then doubling from BACKOFF_BASE up to MAX_BACKOFF."""
+    if failures < free:
+        return timedelta(0)
+    wait: timedelta = BACKOFF_BASE * 2 ** min(failures - free, 20)
+    return min(MAX_BACKOFF, wait)
 
 
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-async def _blocked_for(key: str) -> int:
-    doc = await LoginAttempt.get_pymongo_collection().find_one({"_id": key})
-    if doc is None:
-        return 0
-    start = _aware(doc["window_start"])
-    if doc["failures"] >= MAX_FAILED_LOGINS and start > utcnow() - LOGIN_WINDOW:
-        return int((start + LOGIN_WINDOW - utcnow()).total_seconds()) + 1
-    return 0
+def _too_many(wait_seconds: float) -> TooManyRequests:
+    wait = max(1, int(wait_seconds + 0.999))
+    when = f"{wait} Sekunden" if wait < 120 else f"{-(-wait // 60)} Minuten"
+    return TooManyRequests(f"Zu viele fehlgeschlagene Anmeldungen. Bitte in {when} erneut versuchen.", retry_after=wait)
+
+
+async def _charge(key: str, free: int) -> None:
+    """Count one attempt for `key` before its password is checked; 429 while the key waits out its back-off.
+
+    Compare-and-set on the counter's `seq`: concurrent attempts are serialised,
+    none is lost, and each sees the back-off its predecessors caused.
+    """
+    coll = LoginAttempt.get_pymongo_collection()
+    for _ in range(50):
+        now = utcnow()
+        doc = await coll.find_one({"_id": key})
+        if doc is None:
+            fresh = {"_id": key, "failures": 1, "seq": 1, "window_start": now, "next_allowed": now + backoff(1, free)}
+            if await atomic.insert(coll, fresh):
+                return
+            continue
+        in_window = _aware(doc.get("window_start") or now) > now - LOGIN_WINDOW
+        failures = int(doc.get("failures") or 0) if in_window else 0
+        next_allowed = _aware(doc.get("next_allowed") or doc.get("window_start") or now)
+        if in_window and next_allowed > now:
+            raise _too_many((next_allowed - now).total_seconds())
+        changes = {"failures": failures + 1, "next_allowed": now + backoff(failures + 1, free), "window_start": now}
+        if await atomic.update_if(coll, key, {"seq": doc.get("seq")}, {"$set": changes, "$inc": {"seq": 1}}):
+            return
+        await asyncio.sleep(0)
+    raise TooManyRequests("Zu viele gleichzeitige Anmeldeversuche. Bitte gleich noch einmal versuchen.", retry_after=1)
+
+
+async def _refund(key: str) -> None:
+    """Give back an address's charge for a successful login."""
+    await atomic.update_if(LoginAttempt.get_pymongo_collection(), key, {"failures": {"$gt": 0}}, {"$inc": {"failures": -1, "seq": 1}})
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -229,29 +285,41 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-async def authenticate(username: str, password: str, *, client_address: str = "unknown") -> Principal:
-    """Check a password; rate-limited per username and per client address."""
+_hash_pool = ThreadPoolExecutor(max_workers=HASH_WORKERS, thread_name_prefix="password-hash")
+_hash_waiting = 0
+
+
+async def _in_hash_pool(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run password hashing in the bounded pool; 429 when too many checks already wait."""
+    global _hash_waiting  # noqa: PLW0603 - one counter per process, changed only on the event loop
+    if _hash_waiting >= HASH_QUEUE_LIMIT:
+        raise TooManyRequests("Gerade melden sich sehr viele an. Bitte gleich noch einmal versuchen.", retry_after=2)
+    _hash_waiting += 1
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_hash_pool, fn, *args)
+    finally:
+        _hash_waiting -= 1
+
+
+async def authenticate(username: str, password: str, *, client_address: str = "unknown", known_device: bool = False) -> Principal:
+    """Check a password, throttled per account and (unless `known_device`) per client address."""
     username = (username or "").strip().lower()[:64]
-    keys = [f"user:{username}", f"addr:{client_address}"]
-    for key in keys:
-        wait = await _blocked_for(key)
-        if wait:
-            raise TooManyRequests(
-                f"Zu viele fehlgeschlagene Anmeldungen. Bitte in {max(1, wait // 60)} Minuten erneut versuchen.",
-                retry_after=wait,
-            )
+    user_key, addr_key = f"user:{username}", f"addr:{client_address}"
+    if not known_device:
+        await _charge(addr_key, ADDRESS_FREE_FAILURES)
+    await _charge(user_key, FREE_FAILURES)
     user = await find_user(username)
     if user is not None and user.active:
-        ok = await asyncio.to_thread(_verify, user.password_hash, password[:1024])
+        ok = await _in_hash_pool(_verify, user.password_hash, password[:1024])
     else:
         # Spend comparable time so unknown usernames are not revealed by timing.
-        await asyncio.to_thread(_verify, _DUMMY_HASH, password[:1024])
+        await _in_hash_pool(_verify, _DUMMY_HASH, password[:1024])
         ok = False
     if not ok:
-        for key in keys:
-            await _register_failure(key)
         raise NotAuthenticated("Benutzername oder Passwort ist falsch.")
-    await LoginAttempt.get_pymongo_collection().delete_one({"_id": keys[0]})
+    await LoginAttempt.get_pymongo_collection().delete_one({"_id": user_key})
+    if not known_device:
+        await _refund(addr_key)
     assert user is not None
     if _hasher.check_needs_rehash(user.password_hash):
         await atomic.update_if(User.get_pymongo_collection(), user.id, None, {"$set": {"password_hash": await _hash_password(password)}})

@@ -29,7 +29,7 @@ from importers.base import (
     guarded_parse,
     validation_errors,
 )
-from importers.export import CSV_COLUMNS, JSON_COLUMNS
+from importers.export import CSV_COLUMNS, JSON_COLUMNS, unneutralise_cell
 
 # Fields of a stored profile that an export may carry but that are not
 # content: ignored without a warning.
@@ -269,7 +269,7 @@ class CsvImporter(_CatalogueImporter):
                     except (json.JSONDecodeError, RecursionError):
                         bad.append((col, f"{label}, Spalte „{col}“: ist kein gültiges JSON."))
                 else:
-                    data[col] = cell
+                    data[col] = unneutralise_cell(cell)  # the export's guard against spreadsheet formulas
             rec = record_from_dict(data, position, label)
             if unknown and position == 1:
                 rec.warn(RECORD_FIELD, "Unbekannte Spalten ignoriert: " + ", ".join(f"„{u}“" for u in unknown[:10]))

@@ -48,10 +48,19 @@ def primary_sources(profiles_path: Path = DEMO_PROFILES) -> dict[str, str]:
             for demo_id, entry in json.loads(path.read_text(encoding="utf-8")).items() if entry.get("sources")}
 
 
+def primary_source_titles(profiles_path: Path = DEMO_PROFILES) -> dict[str, str]:
+    """demo_id -> the title of that page (shown with its link as the profile's "Quelle")."""
+    path = profiles_path.with_name(DEMO_SOURCES_NAME)
+    if not path.exists():
+        return {}
+    return {demo_id: str(entry["sources"][0].get("title") or "")[:200]
+            for demo_id, entry in json.loads(path.read_text(encoding="utf-8")).items() if entry.get("sources")}
+
+
 def demo_items(path: Path = DEMO_PROFILES) -> list[ImportItem]:
     """The demo profiles as import items: slug kept, `demo_id` as the source id, the source page as provenance."""
     source = Source(name=f"data/demo/{path.name}", raw=b"")
-    urls = primary_sources(path)
+    urls, titles = primary_sources(path), primary_source_titles(path)
     items = []
     for n, entry in enumerate(json.loads(path.read_text(encoding="utf-8")), 1):
         data: dict[str, Any] = {k: v for k, v in entry.items() if k != "demo_id"}
@@ -59,6 +68,8 @@ def demo_items(path: Path = DEMO_PROFILES) -> list[ImportItem]:
         record.source_id = entry.get("demo_id") or record.source_id
         origin = urls.get(record.source_id or "") or source.name
         record.original_provenance = {"importer": "demo", "source": origin, "source_id": record.source_id}
+        if titles.get(record.source_id or ""):
+            record.original_provenance["source_title"] = titles[record.source_id or ""]
         finish_record(record, "demo", source)
         items.append(ImportItem(record, source.name, "json"))
     return items

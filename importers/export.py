@@ -15,9 +15,12 @@ three back; export followed by import reproduces the content exactly.
   municipalities, partners, funding, contact, links, provenance) are JSON
   strings in their cells, e.g. `["Digitalisierung"]` or
   `{"name": "Kreis Höxter", "kind": "Kreis", "ags": null}`. Long texts keep
-  their line breaks inside the quoted cell. Note for spreadsheet users:
-  cells are written as they are, so a text starting with "=" is not
-  escaped (escaping would break the exact round trip).
+  their line breaks inside the quoted cell.
+* CSV injection (OWASP "CSV Injection"): a cell that starts with "=", "+",
+  "-", "@", a tab or a carriage return – after any apostrophes – gets one
+  more apostrophe in front, so a spreadsheet shows it as text instead of
+  running it as a formula. The import takes exactly one apostrophe off such
+  a cell (`unneutralise_cell`), so export then import is still exact.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -88,6 +92,19 @@ def export_ndjson(items: Iterable[Exportable]) -> str:
     return "".join(iter_ndjson(items))
 
 
+_FORMULA_START = re.compile(r"'*[=+\-@\t\r]")
+
+
+def neutralise_cell(text: str) -> str:
+    """A cell a spreadsheet would run as a formula, prefixed with an apostrophe (see the module docstring)."""
+    return "'" + text if _FORMULA_START.match(text) else text
+
+
+def unneutralise_cell(text: str) -> str:
+    """The inverse of `neutralise_cell`, for the CSV import."""
+    return text[1:] if text.startswith("'") and _FORMULA_START.match(text, 1) else text
+
+
 def _csv_cell(column: str, value: Any) -> str:
     if column in JSON_COLUMNS:
         if value is None:
@@ -98,8 +115,8 @@ def _csv_cell(column: str, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value)
-    return str(value)
+        return neutralise_cell(repr(value))
+    return neutralise_cell(str(value))
 
 
 def iter_csv(items: Iterable[Exportable]) -> Iterator[str]:

@@ -151,13 +151,14 @@ class ImportItem:
         return cls(record, data["source_name"], data["importer"], data.get("produces") or "profile")
 
 
-def parse_sources(sources: Iterable[Source], format: str = "auto") -> list[ImportItem]:
-    """Parse every source; bad files and records become error records, nothing raises."""
+def parse_sources(sources: Iterable[Source], format: str = "auto", *, max_records: int | None = None) -> list[ImportItem]:
+    """Parse every source; bad files and records become error records; only a source over
+    `max_records` (or an oversized web page) raises `SourceTooLargeError`."""
     if format not in FORMAT_CHOICES:
         raise SourceError(f"Unbekanntes Format „{format}“. Möglich sind: {', '.join(FORMAT_CHOICES)}.")
     items: list[ImportItem] = []
     for source in sources:
-        importer, records = parse_source(source, format)
+        importer, records = parse_source(source, format, max_records=max_records)
         name = importer.name if importer is not None else format
         produces = importer.produces if importer is not None else "profile"
         for n, record in enumerate(records, 1):
@@ -351,8 +352,11 @@ class KnownProfiles:
     for a large import on FerretDB, where any other query scans anyway.
     """
 
-    def __init__(self, preload: bool) -> None:
+    def __init__(self, preload: bool, visible: Callable[[Known], bool] | None = None) -> None:
         self.preload = preload
+        # Where several profiles share a source id, fingerprint or title, the one the actor may see wins:
+        # a match with a hidden profile is planned as new (issue 13), and a re-run must find that new one.
+        self.visible = visible
         self.by_id: dict[str, Known] = {}
         self.by_source_id: dict[str, Known] = {}
         self.by_slug: dict[str, Known] = {}
@@ -363,12 +367,14 @@ class KnownProfiles:
         self.checked_keys: set[str] = set()
 
     @classmethod
-    async def open(cls, strategy: str = "auto", *, records: int = 0) -> KnownProfiles:
+    async def open(
+        cls, strategy: str = "auto", *, records: int = 0, visible: Callable[[Known], bool] | None = None
+    ) -> KnownProfiles:
         if strategy == "auto":
             strategy = "scan" if records > SCAN_ABOVE and await _is_ferretdb() else "keys"
         if strategy not in ("scan", "keys"):
             raise ValueError(f"unknown key strategy {strategy!r}")
-        known = cls(preload=strategy == "scan")
+        known = cls(preload=strategy == "scan", visible=visible)
         if known.preload:
             async for doc in Profile.get_pymongo_collection().find({}, _PROJECTION):
                 known.add(Known.from_doc(doc))
@@ -382,10 +388,15 @@ class KnownProfiles:
         self.by_slug[k.slug] = k
         self.checked_slugs.add(k.slug)
         if k.source_id:
-            self.by_source_id.setdefault(k.source_id, k)
+            self._put(self.by_source_id, k.source_id, k)
         if k.fingerprint:
-            self.by_fingerprint.setdefault(k.fingerprint, k)
-        self.by_title_lead.setdefault(k.title_lead, k)
+            self._put(self.by_fingerprint, k.fingerprint, k)
+        self._put(self.by_title_lead, k.title_lead, k)
+
+    def _put(self, mapping: dict[Any, Known], key: Any, k: Known) -> None:
+        current = mapping.get(key)
+        if current is None or (self.visible is not None and not self.visible(current) and self.visible(k)):
+            mapping[key] = k
 
     def _remove(self, k: Known) -> None:
         for mapping, key in (
@@ -569,7 +580,7 @@ class ImportRunner:
             progress(0, total)
 
         if profile_items:
-            known = await KnownProfiles.open(self.key_strategy, records=len(profile_items))
+            known = await KnownProfiles.open(self.key_strategy, records=len(profile_items), visible=self._visible)
             for start in range(0, len(profile_items), self.chunk_size):
                 chunk = profile_items[start : start + self.chunk_size]
                 plans = await self._plan_chunk([i for _, i in chunk], known, publish=publish, merge=merge)
@@ -692,13 +703,9 @@ class ImportRunner:
                 result.warnings.append({"field": RECORD_FIELD, "message": message})
                 return
             if twin is not None and not self._visible(twin):
-                result.action = DUPLICATE
-                result.warnings.append({
-                    "field": RECORD_FIELD,
-                    "message": "Ein nicht öffentliches Profil mit gleichem Titel und gleicher Federführung gibt es schon – übersprungen. "
-                    "Bitte wenden Sie sich an die Katalogredaktion.",
-                })
-                return
+                # Another editor's hidden profile: the report must not hint at it (issue 13), so the
+                # record is planned as new; the catalogue editors see both and can merge them.
+                twin = None
             if twin is not None and not merge and twin.source != item.source_name:
                 result.action, result.duplicate_of, result.slug = DUPLICATE, twin.slug, twin.slug
                 result.warnings.append({
@@ -717,7 +724,9 @@ class ImportRunner:
             await self._plan_create(plan, known, label)
             return
         if not self._visible(match):
-            result.error("Diesen Datensatz gibt es schon als nicht öffentliches Profil einer anderen Person. Bitte wenden Sie sich an die Katalogredaktion.")
+            # Matched only a profile the actor may not see: planned as a new profile with its own slug,
+            # exactly as if there were none (no hint at other editors' drafts in previews or errors).
+            await self._plan_create(plan, known, label)
             return
         if match.run_position is not None:
             result.action, result.duplicate_of, result.slug = DUPLICATE, match.slug, match.slug
@@ -745,8 +754,10 @@ class ImportRunner:
             if not known.preload and slug not in known.checked_slugs:
                 await known.check_slugs([slug])
             if known.slug_taken(slug):  # taken by a profile the record did not match
+                holder = known.by_slug.get(slug)
                 slug, plan.fixed_slug = await known.free_slug(plan.content.title, plan.content.lead.name if plan.content.lead else None), False
-                plan.result.warnings.append({"field": "slug", "message": f"Kürzel „{r.slug}“ ist schon vergeben – neues Kürzel „{slug}“."})
+                if holder is not None and self._visible(holder):  # a slug of a hidden profile is replaced silently
+                    plan.result.warnings.append({"field": "slug", "message": f"Kürzel „{r.slug}“ ist schon vergeben – neues Kürzel „{slug}“."})
         else:
             slug = await known.free_slug(plan.content.title, plan.content.lead.name if plan.content.lead else None)
         plan.result.action, plan.result.slug, plan.result.status = CREATED, slug, plan.status.value

@@ -12,10 +12,10 @@ completes the same set of profiles (see catalogue/imports.py).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 from uuid import uuid4
 
@@ -29,6 +29,7 @@ from pymongo.errors import DocumentTooLarge
 from api.auth import require_principal
 from catalogue import atomic
 from catalogue.access import Action, allowed
+from catalogue.cpu import run_cpu
 from catalogue.errors import CatalogueError, Conflict, Gone, ImportFailed, NotFound, PermissionDenied, TooLarge, ValidationFailed
 from catalogue.imports import BatchStatus, ImportBatch
 from catalogue.models import utcnow
@@ -42,6 +43,8 @@ log = logging.getLogger("leuchtturm.import")
 
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 REQUEST_MAX_BYTES = UPLOAD_MAX_BYTES + 256 * 1024  # room for the multipart envelope
+# A preview holds every record and its plan in one document: more records are refused while parsing.
+UPLOAD_MAX_RECORDS = 2000
 
 BatchId = Annotated[str, PathParameter(pattern=r"^[0-9a-f]{24}$", description="Kennung des Imports")]
 
@@ -184,7 +187,8 @@ class ImportController(Controller):
         source = Source(name=f"upload/{principal.username}/{name}", raw=raw, media_type=media_type)
         await refresh_importer_gazetteer()  # names resolve with the register that is loaded
         try:
-            items = await asyncio.to_thread(parse_sources, [source], format)
+            # In the bounded CPU pool (catalogue.cpu), stopping after UPLOAD_MAX_RECORDS records.
+            items = await run_cpu(partial(parse_sources, [source], format, max_records=UPLOAD_MAX_RECORDS))
         except SourceTooLargeError as exc:
             raise TooLarge(str(exc)) from None
         runtime = request.app.state.runtime

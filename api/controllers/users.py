@@ -10,6 +10,7 @@ from litestar.params import Body, FromPath, JSONBody, QueryParameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_principal
+from api.clients import client_address, is_known_device
 from catalogue.access import Action, allowed
 from catalogue.errors import NotFound, PermissionDenied
 from catalogue.users import (
@@ -143,8 +144,12 @@ class UserController(Controller):
 
     @post("/auth/token", operation_id="loginForToken", summary="Mit Benutzername und Passwort ein API-Token erhalten", status_code=201)
     async def login_for_token(self, request: Request, data: Annotated[LoginTokenIn, Body(title="Anmeldung")]) -> NewTokenOut:
-        client = request.client.host if request.client else "unknown"
-        principal = await authenticate(data.username, data.password, client_address=client)
+        principal = await authenticate(
+            data.username,
+            data.password,
+            client_address=client_address(request),
+            known_device=is_known_device(request, data.username),
+        )
         token, secret = await create_token(principal.username, data.name)
         return NewTokenOut(**_token_out(token).model_dump(), token=secret)
 

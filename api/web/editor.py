@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import html
 import logging
+import re
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -12,6 +13,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
+from api.clients import client_address, device_cookie, is_known_device
 from api.web import forms
 from api.web.common import logged_in, login_redirect, page, safe_next, service
 from api.web.sessions import (
@@ -23,6 +25,7 @@ from api.web.sessions import (
     with_cookies,
 )
 from catalogue.access import Action, allowed
+from catalogue.cpu import run_cpu
 from catalogue.errors import (
     CatalogueError,
     InvalidTransition,
@@ -60,10 +63,12 @@ ACTION_LABELS = {
 # ------------------------------------------------------------ login
 
 
-async def _login(username: str, password: str, client: str) -> Principal:
+async def _login(request: Request, username: str, password: str) -> Principal:
     if not username.strip() or not password:
         raise NotAuthenticated("Bitte geben Sie Benutzername und Passwort ein.")
-    return await authenticate(username, password, client_address=client)
+    return await authenticate(
+        username, password, client_address=client_address(request), known_device=is_known_device(request, username)
+    )
 
 
 class AuthController(Controller):
@@ -89,12 +94,11 @@ class AuthController(Controller):
         username = str(form.get("username") or "")[:64]
         password = str(form.get("password") or "")[:1024]
         target = safe_next(str(form.get("weiter") or ""), "")
-        client = request.client.host if request.client else "unknown"
         error: str | None = None
         status = 200
         retry_after: int | None = None
         try:
-            principal = await _login(username, password, client)
+            principal = await _login(request, username, password)
         except TooManyRequests as exc:
             error, status, retry_after = exc.detail, 429, exc.extra.get("retry_after")
         except NotAuthenticated as exc:
@@ -112,7 +116,7 @@ class AuthController(Controller):
         destination = target or default
         sep = "&" if "?" in destination else "?"
         response = Redirect(path=f"{destination}{sep}hinweis=angemeldet", status_code=303)
-        return with_cookies(response, session_cookie(request, sid))
+        return with_cookies(response, session_cookie(request, sid), device_cookie(request, principal.username))
 
     @post("/abmelden", name="web:logout", status_code=200)
     async def logout(self, request: Request) -> Response:
@@ -415,21 +419,52 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def word_diff(old: str, new: str) -> Markup:
-    """HTML with <del>/<ins> around changed words; both sides escaped."""
-    import re
+# The word diff compares at most this many changed words per side (after the
+# common beginning and end are set aside, which is linear). Beyond it the
+# changed middle is shown whole, removed then added, with a note saying so:
+# difflib's matching is roughly quadratic, and a history page must not take
+# seconds of CPU (issue 13).
+DIFF_WORD_LIMIT = 1000
+DIFF_CUT_NOTE = (
+    "Der geänderte Abschnitt ist zu lang für einen Vergleich Wort für Wort "
+    f"(mehr als {DIFF_WORD_LIMIT} Wörter); er wird als Ganzes gezeigt: erst die alte, dann die neue Fassung."
+)
+_WORD_RE = re.compile(r"\S+\s*|\s+")
 
-    a = re.findall(r"\s+|[^\s]+", old)
-    b = re.findall(r"\s+|[^\s]+", new)
-    out: list[str] = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if op == "equal":
-            out.append(html.escape("".join(a[i1:i2])))
-            continue
-        if i2 > i1:
-            out.append(f"<del>{html.escape(''.join(a[i1:i2]))}</del>")
-        if j2 > j1:
-            out.append(f"<ins>{html.escape(''.join(b[j1:j2]))}</ins>")
+
+def _common_prefix(a: list[str], b: list[str]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def word_diff(old: str, new: str) -> Markup:
+    """HTML with <del>/<ins> around changed words; both sides escaped; bounded cost (DIFF_WORD_LIMIT)."""
+    a = _WORD_RE.findall(old)
+    b = _WORD_RE.findall(new)
+    head = _common_prefix(a, b)
+    tail = _common_prefix(a[head:][::-1], b[head:][::-1])
+    a_mid, b_mid = a[head : len(a) - tail], b[head : len(b) - tail]
+    out: list[str] = [html.escape("".join(a[:head]))]
+    if len(a_mid) > DIFF_WORD_LIMIT or len(b_mid) > DIFF_WORD_LIMIT:
+        out.append(f'<span class="diff-cut">{html.escape(DIFF_CUT_NOTE)}</span> ')
+        if a_mid:
+            out.append(f"<del>{html.escape(''.join(a_mid))}</del>")
+        if b_mid:
+            out.append(f"<ins>{html.escape(''.join(b_mid))}</ins>")
+    else:
+        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a_mid, b=b_mid, autojunk=False).get_opcodes():
+            if op == "equal":
+                out.append(html.escape("".join(a_mid[i1:i2])))
+                continue
+            if i2 > i1:
+                out.append(f"<del>{html.escape(''.join(a_mid[i1:i2]))}</del>")
+            if j2 > j1:
+                out.append(f"<ins>{html.escape(''.join(b_mid[j1:j2]))}</ins>")
+    out.append(html.escape("".join(a[len(a) - tail :])))
     return Markup("".join(out))  # noqa: S704 - every piece escaped above
 
 
@@ -460,6 +495,11 @@ def readable_changes(changes: list[Any]) -> list[dict[str, Any]]:
 HISTORY_PAGE = 20  # versions per history page (the page reads only these keys)
 
 
+async def _readable_off_loop(changes: list[Any]) -> list[dict[str, Any]]:
+    """readable_changes in a worker thread: word diffs are CPU work (bounded by DIFF_WORD_LIMIT)."""
+    return await run_cpu(readable_changes, changes)
+
+
 class HistoryController(Controller):
     include_in_schema = False
 
@@ -477,7 +517,7 @@ class HistoryController(Controller):
         except ValueError:
             page_no = 1
         entries = [
-            {"entry": e, "action": ACTION_LABELS.get(e.action, e.action), "changes": readable_changes(e.changes)}
+            {"entry": e, "action": ACTION_LABELS.get(e.action, e.action), "changes": await _readable_off_loop(e.changes)}
             for e in await svc.versions(profile, page=page_no, per_page=HISTORY_PAGE)
         ]
         compare = None
@@ -488,7 +528,7 @@ class HistoryController(Controller):
                 a, b = int(a_raw), int(b_raw)
                 if a > b:
                     a, b = b, a
-                compare = {"from": a, "to": b, "changes": readable_changes(await svc.diff(slug, a, b, principal))}
+                compare = {"from": a, "to": b, "changes": await _readable_off_loop(await svc.diff(slug, a, b, principal))}
             except ValueError:
                 error = "Bitte wählen Sie zwei Versionen aus."
             except CatalogueError as exc:

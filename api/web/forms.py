@@ -208,11 +208,15 @@ def _blank(v: str | None) -> bool:
 
 
 def parse_int_de(text: str) -> int | str:
-    """'28.808' or '28808' -> 28808; anything else is returned unchanged (pydantic reports it)."""
+    """'28.808' or '28808' -> 28808; anything else is returned unchanged (pydantic reports it).
+
+    ASCII digits only ([0-9], not \\d, which matches every script's digits:
+    Python's int() would read '١٢٣' as 123).
+    """
     t = text.strip().replace("\u00a0", "").replace(" ", "")
-    if re.fullmatch(r"-?\d{1,3}(\.\d{3})+", t):
+    if re.fullmatch(r"-?[0-9]{1,3}(\.[0-9]{3})+", t):
         t = t.replace(".", "")
-    if re.fullmatch(r"-?\d+", t):
+    if re.fullmatch(r"-?[0-9]+", t):
         try:
             return int(t)
         except ValueError:  # more digits than Python converts (4300): let pydantic report it
@@ -223,11 +227,11 @@ def parse_int_de(text: str) -> int | str:
 def parse_float_de(text: str) -> float | str:
     """'158,16' / '1.234,5' / '158.16' -> float; anything else is returned unchanged."""
     t = text.strip().replace("\u00a0", "").replace(" ", "").removesuffix("€").removesuffix("km²")
-    if re.fullmatch(r"-?\d{1,3}(\.\d{3})+(,\d+)?", t):
+    if re.fullmatch(r"-?[0-9]{1,3}(\.[0-9]{3})+(,[0-9]+)?", t):
         t = t.replace(".", "").replace(",", ".")
-    elif re.fullmatch(r"-?\d+,\d+", t):
+    elif re.fullmatch(r"-?[0-9]+,[0-9]+", t):
         t = t.replace(",", ".")
-    if re.fullmatch(r"-?\d+(\.\d+)?", t):
+    if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", t):
         return float(t)
     return text
 
@@ -235,7 +239,7 @@ def parse_float_de(text: str) -> float | str:
 def parse_date_de(text: str) -> str:
     """'31.12.2019' -> '2019-12-31'; ISO dates pass through; anything else unchanged."""
     t = text.strip()
-    m = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})", t)
+    m = re.fullmatch(r"([0-9]{1,2})\.([0-9]{1,2})\.([0-9]{4})", t)
     if m:
         try:
             return date(int(m.group(3)), int(m.group(2)), int(m.group(1))).isoformat()

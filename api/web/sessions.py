@@ -43,6 +43,14 @@ class CsrfFailed(PermissionDenied):
         )
 
 
+def same_token(sent: str, expected: str) -> bool:
+    """Constant-time comparison of two tokens; any text (also non-ASCII, which
+    `secrets.compare_digest` refuses for str with a TypeError) is simply not a match."""
+    if not sent or not expected:
+        return False
+    return secrets.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
 async def current_session(request: Request) -> tuple[WebSession, Principal] | None:
     """The browser session of this request (cached in the scope)."""
     if _SCOPE_KEY in request.scope:
@@ -60,7 +68,7 @@ async def resolve_session(request: Request) -> Principal | None:
     session, principal = found
     # Cookie-authenticated API writes need the CSRF header; without it the caller is anonymous.
     is_api_write = request.method not in SAFE_METHODS and request.url.path.startswith("/api/")
-    if is_api_write and not secrets.compare_digest(request.headers.get(CSRF_HEADER, ""), session.csrf_token):
+    if is_api_write and not same_token(request.headers.get(CSRF_HEADER, ""), session.csrf_token):
         return None
     return principal
 
@@ -80,7 +88,7 @@ def clear_session_cookie(request: Request) -> Cookie:
 def login_csrf_token(request: Request) -> tuple[str, Cookie | None]:
     """The double-submit token for forms sent without a session (login, Merkliste) and the cookie to set (None if already set)."""
     token = request.cookies.get(LOGIN_CSRF_COOKIE)
-    if token and 20 <= len(token) <= 100:
+    if token and 20 <= len(token) <= 100 and token.isascii() and token.isprintable():
         return token, None
     if _LOGIN_CSRF_SCOPE_KEY in request.scope:  # one new token per request, however many forms ask
         return request.scope[_LOGIN_CSRF_SCOPE_KEY]  # type: ignore[return-value]
@@ -93,7 +101,7 @@ def login_csrf_token(request: Request) -> tuple[str, Cookie | None]:
 def check_login_csrf(request: Request, form: Any) -> None:
     expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
     sent = str(form.get(CSRF_FIELD) or "")
-    if not expected or not sent or not secrets.compare_digest(expected, sent):
+    if not same_token(sent, expected):
         raise CsrfFailed
 
 
@@ -104,7 +112,7 @@ async def check_csrf(request: Request, form: Any) -> tuple[WebSession, Principal
         raise CsrfFailed
     session, principal = found
     sent = str(form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or "")
-    if not sent or not secrets.compare_digest(sent, session.csrf_token):
+    if not same_token(sent, session.csrf_token):
         raise CsrfFailed
     return session, principal
 

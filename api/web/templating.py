@@ -17,6 +17,7 @@ from api.web import forms
 from catalogue.formatting import format_date_de, format_eur_de, format_float_de, format_int_de
 from catalogue.gazetteer import attribution_for
 from catalogue.markdown import render_html
+from catalogue.models import public_source
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, ROLE_LABELS, EditorialStatus
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -96,6 +97,7 @@ def build_environment() -> Environment:
         role_labels=ROLE_LABELS,
         markdown_help=forms.MARKDOWN_HELP,
         query=_query,
+        public_source=public_source,
     )
     return env
 

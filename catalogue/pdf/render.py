@@ -25,7 +25,7 @@ from catalogue.fields import Field, View
 from catalogue.formatting import format_date_de, format_eur_de, format_float_de, format_int_de
 from catalogue.gazetteer import attribution_for
 from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
-from catalogue.models import register_key_label
+from catalogue.models import public_source, register_key_label
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, EditorialStatus, PartnerKind
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -136,18 +136,15 @@ def contact_lines(contact: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def provenance_text(provenance: Mapping[str, Any] | None) -> tuple[str, str | None]:
-    """('Import „ikz-datenbank“ · <source> · abgerufen am 28.02.2025', link)."""
-    if not provenance:
+    """('<title of the source> · abgerufen am 28.02.2025', its URL): only the public source, never
+    an uploader, file name, path or importer (catalogue.models.public_source)."""
+    source = public_source(provenance)
+    if source is None:
         return "", None
-    parts = []
-    if _text(provenance.get("importer")):
-        parts.append(f"Import „{_text(provenance['importer'])}“")
-    source = _text(provenance.get("source"))
-    if source:
-        parts.append(source)
-    if provenance.get("retrieved_at"):
+    parts = [source["title"]]
+    if provenance and provenance.get("retrieved_at"):
         parts.append(f"abgerufen am {format_date_de(_local(datetime.fromisoformat(str(provenance['retrieved_at']))))}")
-    return " · ".join(parts), None
+    return " · ".join(parts), safe_url(source["url"])
 
 
 def _status_note(profile: Mapping[str, Any]) -> str:

@@ -276,8 +276,10 @@ async def test_other_editors_drafts_are_not_revealed(db) -> None:
     await _import([STRUCTURED], Principal("otto", Role.EDITOR))
     report = await _import([STRUCTURED], EDITOR)
     result = report.results[0]
-    assert result.action == "error" and result.slug is None and result.duplicate_of is None
-    assert await Profile.count() == 1
+    # Issue 13: planned as a new profile of its own, exactly as if the hidden draft did not exist.
+    assert result.action == "created" and result.duplicate_of is None and result.slug != "gemeinsames-online-fundbuero"
+    assert not any("öffentlich" in w["message"] or "vergeben" in w["message"] for w in result.warnings)
+    assert await Profile.count() == 2
 
 
 @pytest.mark.parametrize("strategy", ["keys", "scan"])

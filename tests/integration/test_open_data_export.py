@@ -101,13 +101,30 @@ async def test_json_export_carries_licence_and_attribution(client, catalogue) ->
     assert len(doc["profiles"]) == len(catalogue["published"])
 
 
-@pytest.mark.xfail(strict=True, reason="CSV formula neutralisation lands with h13 (importers/export.py); remove this mark then")
 async def test_csv_formula_cells_are_neutralised(client, catalogue) -> None:
     rows = list(csv.DictReader(io.StringIO((await client.get(f"{EXPORT}.csv")).text)))
     summaries = [row["summary"] for row in rows if "HYPERLINK" in row["summary"]]
     assert summaries, "the formula-like summary is exported"
     for cell in summaries:
         assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+
+
+async def test_exports_show_only_the_public_source_never_uploader_or_file(client, catalogue) -> None:
+    """Issue 13's leak rule holds for the bulk exports: an upload's `upload/<user>/<file>` never leaves."""
+    upload, web = catalogue["published"][0], catalogue["published"][1]
+    coll = Profile.get_pymongo_collection()
+    await coll.update_one(
+        {"slug": upload}, {"$set": {"provenance": {"importer": "markdown", "source": "upload/geheim-editor/intern-entwurf.md"}}}
+    )
+    await coll.update_one(
+        {"slug": web},
+        {"$set": {"provenance": {"importer": "html", "source": "https://quelle.example/projekt", "source_title": "Projektseite", "fingerprint": "abc123"}}},
+    )
+    for fmt in ("json", "ndjson", "csv"):
+        body = (await client.get(f"{EXPORT}.{fmt}")).text
+        assert "geheim-editor" not in body and "intern-entwurf" not in body, fmt
+        assert "abc123" not in body and '"importer"' not in body.replace('""', '"'), fmt
+        assert "https://quelle.example/projekt" in body and "Projektseite" in body, fmt
 
 
 async def test_conditional_get_answers_304_until_a_profile_changes(client, auth, catalogue) -> None:

@@ -228,14 +228,16 @@ async def test_login_replaces_session_and_logout_kills_it(client, users) -> None
     assert await WebSession.find_all().count() == 0
 
 
-async def test_login_rate_limited_per_address_across_usernames(client, users) -> None:
+async def test_failures_on_other_accounts_do_not_lock_out_a_colleague_at_the_same_address(client, users) -> None:
+    """Issue 13 changed this: the per-address limit is far above one account's and skipped with a device cookie
+    (tests/integration/test_hardening_login.py covers the limit itself)."""
     page = await client.get("/anmelden")
     token = csrf_from(page.text)
-    for n in range(5):
+    for n in range(6):
         r = await client.post("/anmelden", data={"username": f"gibts-nicht-{n}", "password": "falsch-falsch", "csrf_token": token})
         assert r.status_code == 401
     r = await client.post("/anmelden", data={"username": "redaktion-hx", "password": PASSWORD, "csrf_token": token})
-    assert r.status_code == 429 and r.headers.get("retry-after")
+    assert r.status_code == 303
 
 
 # ------------------------------------------------------------ injection and escaping (checked, fine)

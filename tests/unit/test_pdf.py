@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from catalogue.fields import markdown_fields
 from catalogue.formatting import format_date_de
 from catalogue.markdown import to_plain_text
+from catalogue.models import public_source
 from catalogue.pdf import (
     PdfCache,
     profile_view,
@@ -89,8 +90,9 @@ def expected_values(p: dict[str, Any]) -> list[str]:
         values += markdown_pieces(p[field])
     values += markdown_pieces(p["funding"]["text"]) + list(p["funding"]["kinds"])
     values += [str(v) for v in p["contact"].values() if v]
-    if p["provenance"]:
-        values += [p["provenance"]["importer"], p["provenance"]["source"]]
+    source = public_source(p["provenance"])  # only the public source: never importer, file or path (issue 13)
+    if source:
+        values.append(source["title"])
     for link in p["links"]:
         values += [link["title"], link["url"]]
     return values
@@ -359,7 +361,9 @@ def test_unsafe_profile_url_is_not_linked() -> None:
     profile = fundbuero()
     view = profile_view(profile, url="javascript:alert(1)", generated_at=GENERATED_AT)
     assert view["url"] == ""
-    assert all(row["link"] is None for row in view["closing"]["rows"])
+    # Only the public source keeps its (safe, https) link; nothing links the unsafe profile URL.
+    links = [row["link"] for row in view["closing"]["rows"] if row["link"] is not None]
+    assert links == ["https://fundbuero.beispielland.example/projekt"]
 
 
 # ------------------------------------------------------------------ cache

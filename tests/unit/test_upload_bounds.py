@@ -1,0 +1,46 @@
+"""Issue 13, unbounded cost of uploads: limits apply before or while parsing, never after it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from importers.base import Source, SourceTooLargeError
+from importers.registry import HTML_MAX_BYTES, parse_source
+from importers.runner import parse_sources
+
+
+def test_finding_10_mb_html_is_refused_before_parsing(monkeypatch) -> None:
+    """Finding: a 10 MB HTML upload cost ≈ 35 s of CPU (50 MB via the CLI 167 s and 1 GB of memory)."""
+    page = b"<html><head><title>Gross</title></head><body>" + b"<p>Bauhof und Radweg.</p>" * (10 * 1024 * 1024 // 26) + b"</body></html>"
+    from importers import html_page
+
+    def never(*args, **kwargs):
+        raise AssertionError("parsed although too large")
+
+    monkeypatch.setattr(html_page.HtmlImporter, "parse", never)
+    with pytest.raises(SourceTooLargeError, match="höchstens 2 MB HTML"):
+        parse_source(Source(name="gross.html", raw=page, media_type="text/html"))
+    assert len(page) > 4 * HTML_MAX_BYTES
+
+
+def test_finding_ndjson_with_too_many_records_stops_right_after_the_limit(monkeypatch) -> None:
+    """Finding: a 0.8 MB NDJSON upload of 20,000 records was refused with 413 only after 4.3 s (all parsed and planned)."""
+    body = "".join(json.dumps({"title": f"Profil Nummer {n}"}) + "\n" for n in range(20_000)).encode()
+    from importers import base
+
+    seen = 0
+    real = base.finish_record
+
+    def counting(*args, **kwargs):
+        nonlocal seen
+        seen += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("importers.catalogue_formats.finish_record", counting)
+    with pytest.raises(SourceTooLargeError, match=r"mehr als 2\.000 Datensätze"):
+        parse_sources([Source(name="viele.ndjson", raw=body)], "ndjson", max_records=2000)
+    assert 2000 <= seen <= 2001  # parsing stopped right after the limit, not after 20,000
+    items = parse_sources([Source(name="wenige.ndjson", raw=body[: body.index(b"\n", 1000) + 1])], "ndjson", max_records=2000)
+    assert 1 <= len(items) <= 2000
