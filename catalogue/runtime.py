@@ -46,11 +46,13 @@ class Runtime:
         run_sync_worker: bool = True,
     ) -> Runtime:
         from catalogue.search import create_backend
+        from catalogue.search.places import RegisterPlaces
         from catalogue.search.sync import SearchSync
 
         storage = await connect(settings, db_name=db_name, handle=handle)
         try:
             search = create_backend(settings.meili_url, settings.meili_key, settings.resolved_data_dir)
+            search.places = RegisterPlaces()  # place words of queries through the register's keyed reads
             try:
                 await search.prepare()
             except Exception as exc:  # noqa: BLE001 - search may be down; writes never wait for it
