@@ -40,6 +40,7 @@ lists hold at most `maxValuesPerFacet` (200) values.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import html
 import logging
 import re
@@ -58,7 +59,7 @@ from meilisearch_python_sdk.models.settings import (
     TypoTolerance,
 )
 
-from catalogue.search import documents
+from catalogue.search import documents, planning
 from catalogue.search.base import (
     FILTERS,
     SORT_FIELDS,
@@ -167,10 +168,19 @@ def sanitize_q(q: str) -> str:
 
     A minus that does not follow a letter or digit ("-Rufbus", "(-Rufbus")
     could start a negation and is dropped; one inside a word ("E-Akte") stays.
+    A word typed as a prefix ("Ruf*") is moved to the end, where Meilisearch
+    matches prefixes.
     """
     q = q.replace('"', " ")
     q = re.sub(r"(?<!\w)-+", " ", q)
-    return re.sub(r"\s+", " ", q).strip()
+    q = re.sub(r"\s+", " ", q).strip()
+    # "Ruf*": Meilisearch matches the last word of a query as a prefix, so a word typed with "*" goes last
+    words = q.split(" ")
+    prefixed = [w.rstrip("*") for w in words if w.endswith("*") and w.rstrip("*")]
+    if prefixed:
+        rest = [w.replace("*", "") for w in words if not w.endswith("*")] + prefixed[:-1]
+        q = " ".join([w for w in rest if w] + prefixed[-1:])
+    return q.replace("*", "")
 
 
 def _content_words(q: str) -> list[str]:
@@ -210,9 +220,18 @@ def index_settings() -> MeilisearchSettings:
     )
 
 
+_PART_BEFORE = re.compile(r"(\w+)" + _PRE)
+_PART_AFTER = re.compile(_POST + r"(\w+)")
+
+
 def _marked(formatted: str) -> str:
-    """Escape Meilisearch's (unescaped) formatted text, then turn the sentinels into <mark>."""
-    return html.escape(formatted).replace(_PRE, "<mark>").replace(_POST, "</mark>")
+    """Escape Meilisearch's (unescaped) formatted text, then turn the sentinels into <mark>.
+
+    Meilisearch marks only the matched part of a word (the prefix of "Digitalisierung" for a typo,
+    "strategie" in "Digitalstrategie"); the mark is widened to the whole word, as the Tantivy backend marks.
+    """
+    whole = _PART_AFTER.sub(lambda m: m.group(1) + _POST, _PART_BEFORE.sub(lambda m: _PRE + m.group(1), formatted))
+    return html.escape(whole).replace(_PRE, "<mark>").replace(_POST, "</mark>")
 
 
 def _has_sentinel(value: Any) -> bool:
@@ -435,6 +454,12 @@ class MeiliBackend(SearchBackend):
             facets[name] = {str(k): int(v) for k, v in dist.items()}
         scored = query.sort is Sort.RELEVANCE and bool(q)
         hits = [self._hit(h, scored=scored) for h in main.hits]
+        if query.explain and query.q.strip():
+            plan = planning.plan(query.q, await planning.resolve_places(self.places, query.q))
+            hits = [
+                dataclasses.replace(hit, explanation=planning.explain(plan, planning.document_texts(raw), hit.document))
+                for hit, raw in zip(hits, main.hits, strict=True)
+            ]
         total = int(main.total_hits if main.total_hits is not None else main.estimated_total_hits or 0)
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
 
