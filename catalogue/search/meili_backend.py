@@ -49,7 +49,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from meilisearch_python_sdk import AsyncClient
-from meilisearch_python_sdk.models.search import SearchParams
+from meilisearch_python_sdk.models.search import Federation, FederationOptions, SearchParams
 from meilisearch_python_sdk.models.settings import (
     Faceting,
     LocalizedAttributes,
@@ -428,7 +428,13 @@ class MeiliBackend(SearchBackend):
         if not labels or (query.q.strip() and not _content_words(q)):
             # no permission labels, or nothing searchable (only punctuation or stop words): no match, never "everything"
             return SearchResult(hits=[], total=0, page=query.page, per_page=query.per_page, facets={f: {} for f in query.facets})
-        queries = [self._params(query, q, labels)]
+        plan = planning.plan(query.q, await planning.resolve_places(self.places, query.q)) if q else None
+        variants = planning.query_variants(plan) if plan is not None and query.sort is Sort.RELEVANCE else []
+        weighted = len(variants) > 1
+        main_params = self._params(query, q, labels)
+        if weighted:  # the hits come from the weighted queries; the typed query gives the total and the facets
+            main_params.page, main_params.hits_per_page = 1, 0
+        queries = [main_params]
         disjunctive = [f for f in query.facets if f in query.filters]
         for name in disjunctive:
             queries.append(
@@ -443,8 +449,18 @@ class MeiliBackend(SearchBackend):
                     locales=LOCALES,
                 )
             )
-        results = await self._call(self.client.multi_search(queries))
+        if weighted:
+            results, (raw_hits, found) = await asyncio.gather(
+                self._call(self.client.multi_search(queries)), self._weighted_hits(query, labels, variants)
+            )
+        else:
+            results = await self._call(self.client.multi_search(queries))
         main = results[0]
+        total = int(main.total_hits if main.total_hits is not None else main.estimated_total_hits or 0)
+        if weighted:
+            total = max(total, found)
+        else:
+            raw_hits = main.hits
         facets: dict[str, dict[str, int]] = {f: {} for f in query.facets}
         for name, dist in (main.facet_distribution or {}).items():
             if name in facets:
@@ -453,15 +469,32 @@ class MeiliBackend(SearchBackend):
             dist = (res.facet_distribution or {}).get(name) or {}
             facets[name] = {str(k): int(v) for k, v in dist.items()}
         scored = query.sort is Sort.RELEVANCE and bool(q)
-        hits = [self._hit(h, scored=scored) for h in main.hits]
-        if query.explain and query.q.strip():
-            plan = planning.plan(query.q, await planning.resolve_places(self.places, query.q))
+        hits = [self._hit(h, scored=scored) for h in raw_hits]
+        if query.explain and plan is not None:
             hits = [
                 dataclasses.replace(hit, explanation=planning.explain(plan, planning.document_texts(raw), hit.document))
-                for hit, raw in zip(hits, main.hits, strict=True)
+                for hit, raw in zip(hits, raw_hits, strict=True)
             ]
-        total = int(main.total_hits if main.total_hits is not None else main.estimated_total_hits or 0)
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
+
+    async def _weighted_hits(
+        self, query: SearchQuery, labels: tuple[str, ...], variants: list[tuple[str, float]]
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The page of hits from the typed query and its weighted rewrites (planning.query_variants), merged by
+        Meilisearch's federated search: what the user typed ranks above its synonyms, a place word is a soft filter.
+
+        The caller's total is the larger of the typed query's (which already matches the index's flat synonyms)
+        and the merged one's (documents found only through a near-synonym or without the place word)."""
+        params = []
+        for text, weight in variants:
+            p = self._params(query, sanitize_q(text), labels)
+            p.facets = None
+            p.page = None
+            p.hits_per_page = None
+            p.federation_options = FederationOptions(weight=weight)
+            params.append(p)
+        merged = await self._call(self.client.multi_search(params, federation=Federation(limit=query.per_page, offset=query.offset)))
+        return list(merged.hits), int(merged.estimated_total_hits or merged.total_hits or 0)
 
     @staticmethod
     def _hit(raw: Mapping[str, Any], *, scored: bool = True) -> Hit:

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 MAX_WORDS = 16
 WORD_RE = re.compile(r"\w+(?:[-‐‑'’]\w+)*\*?")
-MIN_PLACE_CHARS = 3  # shorter words are never looked up as places
+MIN_PLACE_CHARS = 3
+MIN_COMPOUND_REST = 4  # letters a compound keeps beside the part the lexicon varies  # shorter words are never looked up as places
 TYPO_MIN_CHARS = 5  # typo tolerance as in both engines: one typo from 5 letters, two from 9
 TYPO_TWO_CHARS = 9
 PLACE_BOOST = 2.0  # relative weight of a matching place against one matching text word
@@ -223,6 +224,8 @@ def _plan(q: str, known: tuple[tuple[str, tuple[Place, ...]], ...]) -> QueryPlan
     matches = tuple(m for m in lexicon.expand_query(texts) if not m.partial)
     for m in matches:
         found = _alternatives(m)
+        if m.compound:  # a varied compound part must leave a real word beside it ("Gem|einsam" is no compound)
+            found = [a for a in found if not a.via or len(lexicon.key(m.text)) - len(lexicon.key(a.via)) >= MIN_COMPOUND_REST]
         for wi in range(m.start, m.end):
             if prefix[wi]:
                 continue  # "Ruf*" is a prefix, not a word of the lexicon
@@ -246,6 +249,41 @@ def _dedupe(alts: Sequence[Alternative]) -> list[Alternative]:
 def plan(q: str, places: KnownPlaces | None = None) -> QueryPlan:
     """The plan of query `q`; `places` maps candidate phrases (see `place_candidates`) to register entries."""
     return _plan(q, places_key(places))
+
+
+# ------------------------------------------------------------------ query variants (engines without weighted term queries)
+
+MAX_VARIANTS = 6
+ALTERNATIVES_PER_SPAN = 2
+VARIANT_FACTOR = 0.9  # a variant ranks below the typed query even at an alternative's full weight
+PLACE_DROP_WEIGHT = 0.8  # the query without its place words (the place is a soft filter)
+
+
+def query_variants(qp: QueryPlan) -> list[tuple[str, float]]:
+    """The typed query and weighted rewrites of it, for an engine that merges several weighted queries
+    (Meilisearch's federated search): weight 1.0 for what the user typed; each lexicon span replaced by one
+    of its strongest alternatives (weight x VARIANT_FACTOR); without the place words when there are others."""
+    words = [w.text + ("*" if w.prefix else "") for w in qp.words]
+    if not words:
+        return []
+    out: dict[str, float] = {" ".join(words): 1.0}
+
+    def offer(text_words: Sequence[str], weight: float) -> None:
+        text = " ".join(t for t in text_words if t)
+        if text and out.get(text, 0.0) < weight:
+            out[text] = weight
+
+    soft = {i for pm in qp.soft_places for i in range(pm.start, pm.end)}
+    if soft:
+        offer([w for i, w in enumerate(words) if i not in soft], PLACE_DROP_WEIGHT)
+    for m in qp.lexicon_matches:
+        if any(qp.words[i].prefix for i in range(m.start, min(m.end, len(qp.words)))):
+            continue
+        alts = [a for a in _alternatives(m) if a.kind != "spelling"][:ALTERNATIVES_PER_SPAN]
+        for a in alts:
+            offer([*words[: m.start], a.text, *words[m.end :]], round(a.weight * VARIANT_FACTOR, 4))
+    ranked = sorted(out.items(), key=lambda kv: -kv[1])
+    return ranked[:MAX_VARIANTS]
 
 
 # ------------------------------------------------------------------ explanations
@@ -371,6 +409,7 @@ __all__ = [
     "place_candidates",
     "places_key",
     "plan",
+    "query_variants",
     "resolve_places",
     "split_words",
     "within",

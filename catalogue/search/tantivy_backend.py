@@ -105,6 +105,7 @@ SPLIT_BOOST = 0.8
 FUZZY_BOOST = 0.5
 SYNONYM_BOOST = 0.9
 PHRASE_BOOST = 1.5
+PARTS_BOOST = 0.6  # the parts of a hyphenated word found apart
 
 KNOWN_FUZZY_BOOST = 0.2  # near spellings of a word the index has
 KNOWN_FUZZY_CHARS = 9
@@ -112,6 +113,8 @@ MAX_ALTERNATIVES = 12  # lexicon alternatives per word
 STRONG_ALTERNATIVE = 0.75  # weight from which an alternative also counts in the title
 MAX_EXPANSIONS = 40
 MAX_FUZZY_SCAN = 300
+MIN_TYPO_HEAD = 6  # letters of an indexed term that a typo's beginning may match
+MAX_TYPO_TAIL = 4  # letters a typo may run on beyond it
 MIN_PREFIX = 2  # letters before "*"
 MAX_PREFIX_TERMS = 200
 MIN_COMPOUND_STEM = 4
@@ -236,13 +239,21 @@ class _QueryPlanner:
                     break
         return (best[1], best[2]) if best else None
 
-    def _fuzzy_terms(self, searcher: tantivy.Searcher, stem: str, distance: int) -> list[str]:
-        """Indexed terms within `distance` of `stem` that share its first three letters (for highlighting)."""
+    def _fuzzy_terms(self, searcher: tantivy.Searcher, stem: str, distance: int) -> tuple[list[str], list[str]]:
+        """Indexed terms near a typo's stem that share its first three letters: those within `distance` (what the
+        fuzzy query finds, listed for highlighting), and those that match the typo's beginning within one letter
+        while the typo only runs on longer (a typo in the ending keeps the stemmer from cutting it:
+        "gewerbeuberwachnug" for "gewerbeuberwach")."""
         if len(stem) < 4:
-            return []
-        lo, hi = len(stem) - distance, len(stem) + distance
-        near = [t for t, _ in searcher.terms_with_prefix("all", stem[:3], limit=MAX_FUZZY_SCAN) if lo <= len(t) <= hi]
-        return [t for t in near if planning.within(stem, t, distance)][:MAX_EXPANSIONS]
+            return [], []
+        near: list[str] = []
+        ending: list[str] = []
+        for t, _ in searcher.terms_with_prefix("all", stem[:3], limit=MAX_FUZZY_SCAN):
+            if abs(len(t) - len(stem)) <= distance and planning.within(stem, t, distance):
+                near.append(t)
+            elif MIN_TYPO_HEAD <= len(t) < len(stem) <= len(t) + MAX_TYPO_TAIL and len(t) * 4 >= len(stem) * 3 and planning.within(stem[: len(t)], t, 1):
+                ending.append(t)
+        return near[:MAX_EXPANSIONS], ending[:MAX_EXPANSIONS]
 
     def words(self, qp: planning.QueryPlan) -> list[_Word]:
         return [_Word(raw=w.text.casefold(), stems=self.analyzer.analyze(w.text), planned=w) for w in qp.words]
@@ -250,8 +261,9 @@ class _QueryPlanner:
     def _alternative(self, searcher: tantivy.Searcher, stems: list[str], boost: float) -> list[tantivy.Query]:
         """Queries for one lexicon alternative; a compound the index lacks is also looked for as its two parts."""
         out = [self._stems_query("all", stems, boost, slop=1)]
-        if boost >= SYNONYM_BOOST * STRONG_ALTERNATIVE:  # near-synonyms do not get the title bonus
-            out.append(self._stems_query("title", stems, boost * 2, slop=1))
+        if boost < SYNONYM_BOOST * STRONG_ALTERNATIVE:
+            return out  # near-synonyms and regional terms: neither the title bonus nor split into parts
+        out.append(self._stems_query("title", stems, boost * 2, slop=1))
         if len(stems) == 1 and len(stems[0]) >= MIN_SPLIT_STEM and searcher.doc_freq("all", stems[0]) == 0:
             split = self._split(searcher, stems[0])
             if split:
@@ -319,12 +331,28 @@ class _QueryPlanner:
                 distance = 2 if len(word.raw) >= 9 else 1
                 fuzzy = tantivy.Query.fuzzy_term_query(self.schema, "all", stem, distance=distance, transposition_cost_one=True)
                 clauses.append(tantivy.Query.boost_query(fuzzy, FUZZY_BOOST))
-                highlight.update(self._fuzzy_terms(searcher, stem, distance))  # highlight what the typo found
+                near, ending = self._fuzzy_terms(searcher, stem, distance)
+                highlight.update(near)  # highlight what the typo found
+                if ending:
+                    highlight.update(ending)
+                    clauses.append(tantivy.Query.boost_query(
+                        tantivy.Query.disjunction_max_query([self._term("all", t) for t in ending], 0.1), FUZZY_BOOST))
             elif typo and len(word.raw) >= KNOWN_FUZZY_CHARS:
                 # a long word the index has also finds its near spellings, weakly: those are what its typo
                 # (two letters of tolerance) would find, so the correct word never finds fewer projects
                 fuzzy = tantivy.Query.fuzzy_term_query(self.schema, "all", stem, distance=1, transposition_cost_one=True)
                 clauses.append(tantivy.Query.boost_query(fuzzy, KNOWN_FUZZY_BOOST))
+        elif len(stems) > 1 and typo:
+            # a hyphenated word ("Leader-Regoin", "Bruchausen-Vilsen"): its parts in any order, each typo-tolerant
+            parts: list[tuple[tantivy.Occur, tantivy.Query]] = []
+            for part in stems:
+                part_q = self._term("all", part)
+                if len(part) >= 5 and searcher.doc_freq("all", part) == 0:
+                    distance = 2 if len(part) >= 9 else 1
+                    part_q = tantivy.Query.fuzzy_term_query(self.schema, "all", part, distance=distance, transposition_cost_one=True)
+                    highlight.update(self._fuzzy_terms(searcher, part, distance)[0])
+                parts.append((tantivy.Occur.Must, part_q))
+            clauses.append(tantivy.Query.boost_query(tantivy.Query.boolean_query(parts), PARTS_BOOST))
         clauses.extend(word.alternatives)
         if not clauses:
             return None
