@@ -50,7 +50,7 @@ class Runtime:
 
         storage = await connect(settings, db_name=db_name, handle=handle)
         try:
-            search = create_backend(settings.meili_url, settings.meili_key, settings.resolved_data_dir)
+            search = create_backend(settings.meili_url, settings.meili_key, settings.resolved_data_dir, meili_index=settings.meili_index)
             try:
                 await search.prepare()
             except Exception as exc:  # noqa: BLE001 - search may be down; writes never wait for it
