@@ -33,7 +33,8 @@ class HealthController(Controller):
         except Exception as exc:  # noqa: BLE001
             failing["search"] = f"{type(exc).__name__}: {exc}"[:300]
         if failing:
-            names = {"database": "Datenbank", "search": "Suche"}
+            # the engine by name ("Suche (Meilisearch)"), so an operator knows which service to look at
+            names = {"database": "Datenbank", "search": f"Suche ({str(runtime.search.name).capitalize()})"}
             raise _NotReady(", ".join(names[k] for k in failing), failing, checks)
         return {"status": "ok", "checks": checks}
 

@@ -51,7 +51,7 @@ class Runtime:
 
         storage = await connect(settings, db_name=db_name, handle=handle)
         try:
-            search = create_backend(settings.meili_url, settings.meili_key, settings.resolved_data_dir)
+            search = create_backend(settings.meili_url, settings.meili_key, settings.resolved_data_dir, meili_index=settings.meili_index)
             search.places = RegisterPlaces()  # place words of queries through the register's keyed reads
             try:
                 await search.prepare()

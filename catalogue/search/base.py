@@ -35,6 +35,9 @@ MAX_PER_PAGE = 100
 MAX_PAGE = 1_000
 MAX_QUERY_CHARS = 500
 MAX_FILTER_VALUES = 50
+# Values counted per facet: every facet is a controlled list of at most a few dozen values
+# (catalogue.vocabularies); the margin keeps values from older data countable.
+MAX_FACET_VALUES = 200
 
 SearchDocument = dict[str, Any]
 ProgressCallback = Callable[[int], None]

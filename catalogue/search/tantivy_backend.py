@@ -5,7 +5,8 @@ Layout under the backend's root directory::
     CURRENT             name of the live index directory (switched atomically)
     v<schema>-<stamp>/  one Tantivy index; a rebuild writes a fresh one
 
-Analysis ("de" analyser): simple tokenizer, lowercase, German stop words,
+Analysis ("de" analyser): simple tokenizer, lowercase, German stop words
+(catalogue.stopwords, the list Meilisearch gets too),
 ASCII folding (ä -> a, ß -> ss) and the Snowball German stemmer, which also
 maps "oe"/"ue"/"ae" spellings ("Hoexter" and "Höxter" both become "hoxt").
 
@@ -55,6 +56,7 @@ import tantivy
 from catalogue.fields import Priority
 from catalogue.search import documents, planning
 from catalogue.search.base import (
+    MAX_FACET_VALUES,
     SORT_FIELDS,
     Candidate,
     DocumentSource,
@@ -69,6 +71,7 @@ from catalogue.search.base import (
     check_labels,
 )
 from catalogue.search.documents import FACETS, FILTER_ONLY, LABELS_FIELD
+from catalogue.stopwords import STOP_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,8 @@ RAW_FILTERS = (*FILTER_ONLY, LABELS_FIELD)  # the editorial state, owner and per
 def _schema_version() -> str:
     """The index layout's version: a field added to or removed from the registry's search roles gives a new one,
     so an index built for other fields is not opened but rebuilt (`needs_reindex`)."""
-    layout = json.dumps([SCHEMA_REVISION, ANALYZER, list(FIELD_BOOSTS), list(STORED_TEXT), list(FACETS), list(RAW_FILTERS), list(INTEGER_FIELDS)])
+    layout = json.dumps([SCHEMA_REVISION, ANALYZER, list(FIELD_BOOSTS), list(STORED_TEXT), list(FACETS), list(RAW_FILTERS), list(INTEGER_FIELDS),
+                         sorted(STOP_WORDS)])
     return f"{SCHEMA_REVISION}.{hashlib.sha256(layout.encode()).hexdigest()[:10]}"
 
 
@@ -132,7 +136,7 @@ def build_analyzer() -> tantivy.TextAnalyzer:
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(60))
         .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.stopword("german"))
+        .filter(tantivy.Filter.custom_stopword(sorted(STOP_WORDS)))
         .filter(tantivy.Filter.ascii_fold())
         .filter(tantivy.Filter.stemmer("german"))
         .build()
@@ -871,7 +875,7 @@ class TantivyBackend(SearchBackend):
             if name in query.filters:
                 jobs.append((self._combine(text_q, self._filter_clauses(query, labels, skip=name)), [name]))
         for q, names in jobs:
-            aggs = {name: {"terms": {"field": name, "size": 200}} for name in names}
+            aggs = {name: {"terms": {"field": name, "size": MAX_FACET_VALUES}} for name in names}
             out = searcher.aggregate(q, aggs)
             for name in names:
                 buckets = (out.get(name) or {}).get("buckets") or []

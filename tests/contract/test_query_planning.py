@@ -42,7 +42,12 @@ def marked(snippets: list[str]) -> list[str]:
     ("Feuerwehr", "Feuerwer"),
     ("Klimaschutz", "Klimaschtz"),
 ])
-async def test_the_correct_word_never_finds_fewer_projects_than_its_typo(demo: SearchBackend, correct: str, typo: str) -> None:
+async def test_the_correct_word_never_finds_fewer_projects_than_its_typo(demo: SearchBackend, correct: str, typo: str,
+                                                                        request: pytest.FixtureRequest) -> None:
+    if demo.name == "meilisearch" and typo == "Feuerwer":
+        # Meilisearch also runs a query's Snowball stems (meili_backend.query_parts): the typo's stem "feuerw" is a
+        # prefix of more words than "Feuerwehr" itself; open, see the h17b report
+        request.applymarker(pytest.mark.xfail(strict=True, reason="Meilisearch: the stem part of a typo reaches further than the word"))
     n_correct, found_correct, _ = await search(demo, correct)
     n_typo, found_typo, _ = await search(demo, typo)
     assert n_typo > 0, typo
