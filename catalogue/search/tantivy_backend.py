@@ -302,7 +302,11 @@ class _QueryPlanner:
             (tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.disjunction_max_query(title, 0.1), FIELD_BOOSTS["title"])),
         ])
 
-    def word_query(self, searcher: tantivy.Searcher, word: _Word, highlight: set[str], *, typo: bool = True) -> tantivy.Query | None:
+    def word_query(
+        self, searcher: tantivy.Searcher, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True
+    ) -> tantivy.Query | None:
+        """The query for one word; `scan`: also look through the term dictionary near a typo (for typos in the
+        ending and for highlighting; off for the long texts of "comparable projects")."""
         if word.planned.prefix:
             return self._prefix_query(searcher, word, highlight)
         stems = [s for s in word.stems if _ALNUM_RE.match(s)]
@@ -335,7 +339,7 @@ class _QueryPlanner:
                 distance = 2 if len(word.raw) >= 9 else 1
                 fuzzy = tantivy.Query.fuzzy_term_query(self.schema, "all", stem, distance=distance, transposition_cost_one=True)
                 clauses.append(tantivy.Query.boost_query(fuzzy, FUZZY_BOOST))
-                near, ending = self._fuzzy_terms(searcher, stem, distance)
+                near, ending = self._fuzzy_terms(searcher, stem, distance) if scan else ([], [])
                 highlight.update(near)  # highlight what the typo found
                 if ending:
                     highlight.update(ending)
@@ -386,14 +390,15 @@ class _QueryPlanner:
             return _Plan(None, highlight)
         qp = planning.plan(q, places)
         words = self.words(qp)
-        self._add_alternatives(searcher, words, highlight)
+        if not any_word:  # candidates for "comparable projects" compare texts: no lexicon alternatives (cost)
+            self._add_alternatives(searcher, words, highlight)
         soft = bool(qp.soft_places) and not any_word
         word_queries: list[tantivy.Query] = []
         optional: list[tantivy.Query] = []  # bare numbers ("OZG 2.0") and soft places add score, never exclude
         for w in words:
             if soft and w.planned.place is not None:
                 continue
-            wq = self.word_query(searcher, w, highlight)
+            wq = self.word_query(searcher, w, highlight, scan=not any_word)
             if wq is None:
                 continue
             is_number = bool(w.stems) and all(s.isdigit() for s in w.stems) and not w.alternatives
