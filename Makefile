@@ -15,12 +15,13 @@ FALLBACK_GOTOOLCHAIN := go1.24.3
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install ferretdb browser node-deps lint clean help bench
+.PHONY: run test test-meili install ferretdb browser node-deps lint clean help bench
 
 help:
 	@echo "make run    – installieren und den Dienst auf http://127.0.0.1:8000 starten"
 	@echo "make test   – installieren, prüfen (make lint) und alle Tests ausführen"
 	@echo "make lint   – ruff und mypy"
+	@echo "make test-meili – wie make test, zusätzlich gegen Meilisearch (LEUCHTTURM_TEST_MEILI_URL oder ../shared/tools/meilisearch)"
 
 run: install
 	@if [ -z "$$LEUCHTTURM_MONGODB_URL" ]; then $(MAKE) --no-print-directory ferretdb; fi
@@ -28,6 +29,11 @@ run: install
 
 test: install ferretdb node-deps browser lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The same suite with its Meilisearch variants: against LEUCHTTURM_TEST_MEILI_URL (+ _KEY) when set,
+# else a throw-away server from LEUCHTTURM_MEILI_BIN or ../shared/tools/meilisearch/meilisearch.
+test-meili: install ferretdb node-deps browser lint
+	PYTHON=$(VENV)/bin/python tools/with-meilisearch $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # The gates: ruff (rules and exceptions in pyproject.toml) and mypy (strict on catalogue/).
 lint: install

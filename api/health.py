@@ -67,7 +67,9 @@ class HealthController(Controller):
             except Exception as exc:  # noqa: BLE001
                 failing["sync"] = f"{type(exc).__name__}: {exc}"[:300]
         if failing:
-            raise _NotReady(", ".join(NAMES[k] for k in failing), failing, checks, details)
+            # the engine by name ("Suche (Meilisearch)"), so an operator knows which service to look at
+            names = {**NAMES, "search": f"Suche ({str(runtime.search.name).capitalize()})"}
+            raise _NotReady(", ".join(names[k] for k in failing), failing, checks, details)
         return {"status": "ok", "checks": checks, **details}
 
 

@@ -1,9 +1,12 @@
 """Search benchmark: N synthetic profiles, the HTTP API under concurrent load, raw backend time, reindex time.
 
-Reproduce:  .venv/bin/python benchmarks/search.py [--count 10000] [--duration 10]
+Reproduce:  .venv/bin/python benchmarks/search.py [--count 10000] [--duration 10] [--backend tantivy|meili]
+            --backend meili uses the Meilisearch at --meili-url (default LEUCHTTURM_TEST_MEILI_URL, then
+            LEUCHTTURM_MEILI_URL; key likewise) with an index of its own, deleted afterwards; a throw-away server:
+            tools/with-meilisearch .venv/bin/python benchmarks/search.py --backend meili
 
 Steps
- 1. Start the embedded default (FerretDB + Tantivy) in a temp data directory, insert
+ 1. Start the embedded FerretDB with Tantivy (or Meilisearch) in a temp data directory, insert
     N published synthetic profiles, and time `reindex` (fresh index + atomic swap).
  2. Time the same queries in-process against the backend ("raw").
  3. Serve the app (`leuchtturm serve`, one uvicorn process) on that data and drive
@@ -115,7 +118,7 @@ def pct(values: list[float], p: float) -> float:
     return values[k]
 
 
-async def load_and_measure_raw(data_dir: Path, count: int) -> dict:
+async def load_and_measure_raw(data_dir: Path, count: int, search: dict[str, str | None]) -> dict:
     from catalogue.models import Profile, utcnow
     from catalogue.profiles import content_dict  # noqa: F401 - keeps the import graph honest
     from catalogue.runtime import Runtime
@@ -124,7 +127,7 @@ async def load_and_measure_raw(data_dir: Path, count: int) -> dict:
     from catalogue.slugs import slugify
     from catalogue.vocabularies import EditorialStatus
 
-    settings = Settings(data_dir=data_dir, mongodb_url=None, meili_url=None, demo_data=False, _env_file=None)
+    settings = Settings(data_dir=data_dir, mongodb_url=None, demo_data=False, _env_file=None, **search)
     rt = await Runtime.start(settings, run_sync_worker=False)
     figures: dict = {}
     try:
@@ -204,18 +207,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--backend", choices=("tantivy", "meili"), default="tantivy")
+    parser.add_argument("--meili-url", default=os.environ.get("LEUCHTTURM_TEST_MEILI_URL") or os.environ.get("LEUCHTTURM_MEILI_URL"))
+    parser.add_argument("--meili-key", default=os.environ.get("LEUCHTTURM_TEST_MEILI_KEY") or os.environ.get("LEUCHTTURM_MEILI_KEY"))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk fehlt: apt-get install wrk")
+    search: dict[str, str | None] = {"meili_url": None}
+    if args.backend == "meili":
+        if not args.meili_url:
+            sys.exit("--backend meili braucht --meili-url (oder LEUCHTTURM_TEST_MEILI_URL); tools/with-meilisearch startet einen Server")
+        search = {"meili_url": args.meili_url, "meili_key": args.meili_key, "meili_index": f"bench_{os.getpid()}_{random.randrange(1 << 30):x}"}
 
     tmp = Path(tempfile.mkdtemp(prefix="leuchtturm-bench-"))
     data_dir = tmp / "var"
-    console.print(f"[bold]Suche-Benchmark[/bold]: {args.count} Profile, Daten in {data_dir}")
-    figures = asyncio.run(load_and_measure_raw(data_dir, args.count))
+    engine = "Meilisearch" if args.backend == "meili" else "Tantivy"
+    console.print(f"[bold]Suche-Benchmark[/bold] ({engine}): {args.count} Profile, Daten in {data_dir}")
+    try:
+        figures = asyncio.run(load_and_measure_raw(data_dir, args.count, search))
+        run_http(args, tmp, data_dir, search, figures, engine)
+    finally:
+        if search.get("meili_index"):
+            drop_meili_index(search)
+        shutil.rmtree(tmp, ignore_errors=True)
 
+
+def drop_meili_index(search: dict[str, str | None]) -> None:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {search['meili_key']}"} if search.get("meili_key") else {}
+    with httpx.Client(base_url=str(search["meili_url"]), headers=headers, timeout=30) as c:
+        for index in c.get("/indexes", params={"limit": 1000}).json().get("results", []):
+            if index["uid"].startswith(str(search["meili_index"])):
+                c.delete(f"/indexes/{index['uid']}")
+
+
+def run_http(args: argparse.Namespace, tmp: Path, data_dir: Path, search: dict[str, str | None], figures: dict, engine: str) -> None:
     port = free_port()
     env = {**os.environ, "LEUCHTTURM_DATA_DIR": str(data_dir), "LEUCHTTURM_PORT": str(port), "LEUCHTTURM_DEMO_DATA": "false",
-           "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": ""}
+           "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": search.get("meili_url") or "",
+           "LEUCHTTURM_MEILI_KEY": search.get("meili_key") or "", "LEUCHTTURM_MEILI_INDEX": search.get("meili_index") or "profiles"}
     server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "leuchtturm"), "serve"], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -250,9 +281,8 @@ def main() -> None:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
-        shutil.rmtree(tmp, ignore_errors=True)
 
-    table = Table(title=f"Suche über die HTTP-API, {args.count} Profile (ms; Anfragen/s)")
+    table = Table(title=f"Suche über die HTTP-API, {args.count} Profile, {engine} (ms; Anfragen/s)")
     for col in ("Abfrage", "Clients", "p50", "p95", "p99", "Anfragen/s", "Fehler", "roh p50", "Overhead p50"):
         table.add_column(col, justify="right")
     for (kind, conns), r in http.items():

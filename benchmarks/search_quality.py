@@ -1,6 +1,6 @@
 """Search quality on real pages: success@3 by query kind (development set).
 
-Reproduce:  .venv/bin/python benchmarks/search_quality.py [--dev ../shared/eval/dev] [--misses] [--mode both]
+Reproduce:  .venv/bin/python benchmarks/search_quality.py [--dev ../shared/eval/dev] [--misses] [--engine both]
 
 What it does
  1. Reads the development set in ../shared/eval/dev/ (README there): real public
@@ -14,13 +14,12 @@ What it does
  3. Runs each query and counts a success when the expected page's profile is
     among the first three hits; prints success@3 by kind.
 
-Modes (--mode):
-  backend   the backend exactly as it is (catalogue/search/tantivy_backend.py)
-  lexicon   the same backend, but its query planner's synonym step replaced,
-            inside this script only, by the municipal lexicon
-            (catalogue.lexicon.expand_query) with its weights: what the lexicon
-            should bring once the backends are rewired to it
-  both      (default) both, side by side
+Engines (--engine): tantivy (a temporary index), meilisearch (a temporary index on
+the server at --meili-url or LEUCHTTURM_TEST_MEILI_URL, key from
+LEUCHTTURM_TEST_MEILI_KEY), or both (default: tantivy, and meilisearch when a URL is set).
+Both engines plan queries with catalogue/search/planning.py (the municipal lexicon
+with weights). Without a database no register is at hand, so only the Länder count
+as place words here; tests/quality/test_search_quality.py shares this loader.
 
 This is a development tool: the dev set is tuned on, so its scores are
 optimistic; the held-out set (not in this repository) measures the product.
@@ -31,10 +30,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -136,119 +137,93 @@ def load_cases(dev: Path) -> list[Case]:
     return [Case(q=c["q"], kind=c["kind"], expected=page_slug(c["expect_file"]), why=c.get("why", "")) for c in raw]
 
 
-# ------------------------------------------------------------------ the lexicon, wired here only
-
-
-def lexicon_planner(backend: Any) -> Any:
-    """The backend's query planner with its synonym step replaced by the lexicon (weights included).
-
-    A local subclass for measuring only; catalogue/search/ is not changed.
-    """
-    from catalogue import lexicon
-    from catalogue.search import tantivy_backend as tb
-
-    # the backend's own planner and word patterns, used unchanged: the lexicon is measured inside the real planner
-    planner, word_re, alnum_re = tb._QueryPlanner, tb._WORD_RE, tb._ALNUM_RE  # noqa: SLF001 - measuring only
-
-    class LexiconPlanner(planner):
-        def words(self, q: str) -> list[Any]:
-            out = super().words(q)
-            for w, original in zip(out, word_re.findall(q), strict=False):
-                w.original = original  # the lexicon matches some short forms only in their case ("OB", "AST")
-            return out
-
-        def plan(self, searcher: Any, q: str, *, any_word: bool = False) -> Any:
-            self._searcher = searcher
-            return super().plan(searcher, q, any_word=any_word)
-
-        def _alternative(self, stems: list[str], boost: float) -> list[Any]:
-            """Queries for one expansion; a compound the index lacks is also looked for as its two parts."""
-            out = [self._stems_query("all", stems, boost, slop=1), self._stems_query("title", stems, boost * 2, slop=1)]
-            searcher = getattr(self, "_searcher", None)
-            if searcher is not None and len(stems) == 1 and searcher.doc_freq("all", stems[0]) == 0 and len(stems[0]) >= tb.MIN_SPLIT_STEM:
-                split = self._split(searcher, stems[0])
-                if split:
-                    out.append(self._stems_query("all", list(split), boost * tb.SPLIT_BOOST, slop=1))
-            return out
-
-        def _add_synonyms(self, words: list[Any], highlight: set[str]) -> None:
-            for w in words:  # a hyphenated word is also looked for joined ("Integrations-Monitoring")
-                for form in lexicon.spelling_variants(getattr(w, "original", w.raw))[1:]:
-                    stems = [s for s in self.analyzer.analyze(form) if alnum_re.match(s)]
-                    if stems:
-                        highlight.update(stems)
-                        w.alternatives.extend(self._alternative(stems, tb.SYNONYM_BOOST))
-            for match in lexicon.expand_query([getattr(w, "original", w.raw) for w in words]):
-                if match.partial:
-                    continue  # part of a hyphenated word: the compound step's business, not a whole-word alternative
-                alts = []
-                for exp in match.expansions:
-                    if exp.kind is lexicon.Kind.TYPED:
-                        continue
-                    boost = tb.SYNONYM_BOOST * exp.weight
-                    for form in lexicon.spelling_variants(exp.term):
-                        stems = [s for s in self.analyzer.analyze(form) if alnum_re.match(s)]
-                        if not stems:
-                            continue
-                        highlight.update(stems)
-                        alts.extend(self._alternative(stems, boost))
-                for w in words[match.start : match.end]:
-                    w.alternatives.extend(alts)
-
-    return LexiconPlanner(backend.schema, backend.analyzer)
-
-
 # ------------------------------------------------------------------ run
 
 
+Results = dict[str, list[tuple[Case, list[str]]]]  # kind -> (case, top slugs)
+
+
+def meili_url() -> str | None:
+    return os.environ.get("LEUCHTTURM_TEST_MEILI_URL") or None
+
+
+async def make_backend(engine: str, tmp: Path) -> Any:
+    if engine == "tantivy":
+        from catalogue.search.tantivy_backend import TantivyBackend
+
+        return TantivyBackend(tmp / "search")
+    from catalogue.search.meili_backend import MeiliBackend
+
+    url = meili_url()
+    if not url:
+        raise RuntimeError("LEUCHTTURM_TEST_MEILI_URL ist nicht gesetzt")
+    backend = MeiliBackend(url, os.environ.get("LEUCHTTURM_TEST_MEILI_KEY") or None, index_uid=f"quality_{uuid.uuid4().hex[:12]}")
+    await backend.prepare()
+    return backend
+
+
+async def dispose(backend: Any) -> None:
+    if backend.name == "meilisearch":
+        try:
+            await backend.client.index(backend.index_uid).delete()
+        finally:
+            await backend.close()
+    else:
+        await backend.close()
+
+
+async def evaluate(backend: Any, cases: list[Case], *, repeat: int = 1, progress: Progress | None = None) -> tuple[Results, list[float]]:
+    """Run every case on a filled backend: the top three slugs by kind, and the median time of each query."""
+    from catalogue.access import principal_labels
+    from catalogue.search.base import SearchQuery
+
+    public = principal_labels(None)  # an anonymous visitor: published profiles only
+    by_kind: Results = defaultdict(list)
+    times: list[float] = []
+    task = progress.add_task("queries", total=len(cases)) if progress else None
+    for case in cases:
+        runs = []
+        for _ in range(repeat):  # the median of a few runs: the machine may be busy
+            clear_plans(backend)  # time the planning too, as for a first query
+            t0 = time.perf_counter()
+            res = await backend.search(SearchQuery(q=case.q, per_page=TOP, facets=()), labels=public)
+            runs.append(time.perf_counter() - t0)
+        times.append(statistics.median(runs))
+        by_kind[case.kind].append((case, [h.slug for h in res.hits]))
+        if progress and task is not None:
+            progress.advance(task)
+    return by_kind, times
+
+
 def clear_plans(backend: Any) -> None:
-    """Forget the query plans the backend cached for its current searcher snapshot."""
-    backend._live.view.plans.clear()  # noqa: SLF001 - measuring only: the cache has no public reset
+    """Forget the query plans cached for the current searcher snapshot (Tantivy) and the shared plan cache."""
+    from catalogue.search import planning
+
+    planning._plan.cache_clear()  # noqa: SLF001 - measuring only: time the planning as for a first query
+    if backend.name == "tantivy":
+        backend._live.view.plans.clear()  # noqa: SLF001 - measuring only: the cache has no public reset
 
 
 Timings = dict[str, list[float]]
 
 
-async def run(dev: Path, modes: list[str]) -> tuple[dict[str, dict[str, list[tuple[Case, list[str]]]]], list[str], int, Timings]:
-    from catalogue.access import principal_labels
-    from catalogue.search.base import SearchQuery
-    from catalogue.search.tantivy_backend import TantivyBackend
-
-    public = principal_labels(None)  # an anonymous visitor: published profiles only
+async def run(dev: Path, engines: list[str]) -> tuple[dict[str, Results], list[str], int, Timings]:
     docs, problems = dev_documents(dev)
     corpus = demo_documents() + docs
     cases = load_cases(dev)
-    results: dict[str, dict[str, list[tuple[Case, list[str]]]]] = {}
+    results: dict[str, Results] = {}
     timings: Timings = {}
-    with tempfile.TemporaryDirectory(prefix="leuchtturm-quality-") as tmp:
-        backend = TantivyBackend(Path(tmp) / "search")
-        try:
-            await backend.upsert(corpus)
-            # the lexicon is built once at import: keep that out of the query times
-            import catalogue.lexicon
-            import catalogue.synonyms  # noqa: F401 - imported for the build only
+    import catalogue.search.planning  # noqa: F401 - the lexicon is built once at import: keep that out of the query times
 
-            default_planner = backend.planner
-            for mode in modes:
-                backend.planner = lexicon_planner(backend) if mode == "lexicon" else default_planner
-                clear_plans(backend)  # plans are cached per searcher snapshot
-                by_kind: dict[str, list[tuple[Case, list[str]]]] = defaultdict(list)
-                times = timings.setdefault(mode, [])
-                with Progress(TextColumn(f"Anfragen ({mode})"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
-                    task = progress.add_task("queries", total=len(cases))
-                    for case in cases:
-                        runs = []
-                        for _ in range(REPEAT):  # the median of a few runs: the machine may be busy
-                            clear_plans(backend)  # time the planning too, as for a first query
-                            t0 = time.perf_counter()
-                            res = backend.search_sync(SearchQuery(q=case.q, per_page=TOP, facets=()), labels=public)
-                            runs.append(time.perf_counter() - t0)
-                        times.append(statistics.median(runs))
-                        by_kind[case.kind].append((case, [h.slug for h in res.hits]))
-                        progress.advance(task)
-                results[mode] = by_kind
-        finally:
-            await backend.close()
+    for engine in engines:
+        with tempfile.TemporaryDirectory(prefix="leuchtturm-quality-") as tmp:
+            backend = await make_backend(engine, Path(tmp))
+            try:
+                await backend.upsert(corpus)
+                with Progress(TextColumn(f"Anfragen ({engine})"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
+                    results[engine], timings[engine] = await evaluate(backend, cases, repeat=REPEAT, progress=progress)
+            finally:
+                await dispose(backend)
     return results, problems, len(corpus), timings
 
 
@@ -312,9 +287,9 @@ def report(results: dict[str, dict[str, list[tuple[Case, list[str]]]]], problems
     for mode, times in (timings or {}).items():
         console.print(
             f"Suchzeit {mode}: p50 {statistics.median(times) * 1000:.2f} ms, p95 {pct(times, 95) * 1000:.2f} ms je Anfrage "
-            "(Planung ohne Zwischenspeicher, Tantivy im Prozess; gemessen neben anderer Last, daher verrauscht)"
+            "(Planung ohne Zwischenspeicher, Backend im Prozess; gemessen neben anderer Last, daher verrauscht)"
         )
-    if cases and any(m == "lexicon" for m in modes):
+    if cases:
         console.print(lexicon_figures(cases))
     for p in problems:
         console.print(f"[yellow]Hinweis:[/] {p}")
@@ -337,14 +312,15 @@ def report(results: dict[str, dict[str, list[tuple[Case, list[str]]]]], problems
                 console.print(f"\n[bold]{label}:[/] {len(changed)}")
                 for kind, case in changed:
                     console.print(f"  [{kind}] {case.q!r}")
-    console.print(f"\nReproduzieren: .venv/bin/python benchmarks/search_quality.py --mode {'both' if len(modes) == 2 else modes[0]}"
+    console.print(f"\nReproduzieren: .venv/bin/python benchmarks/search_quality.py --engine {'both' if len(modes) == 2 else modes[0]}"
                   + (" --misses" if misses else ""))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="folder of the development set (default: ../shared/eval/dev)")
-    parser.add_argument("--mode", choices=("backend", "lexicon", "both"), default="both")
+    parser.add_argument("--engine", choices=("tantivy", "meilisearch", "both"), default="both")
+    parser.add_argument("--meili-url", help="Meilisearch server (default: LEUCHTTURM_TEST_MEILI_URL)")
     parser.add_argument("--misses", action="store_true", help="list the queries that miss, with their top three")
     args = parser.parse_args(argv)
     dev: Path = args.dev
@@ -355,8 +331,15 @@ def main(argv: list[str] | None = None) -> int:
             "ohne ihn gibt es nichts zu messen."
         )
         return 2
-    modes = ["backend", "lexicon"] if args.mode == "both" else [args.mode]
-    results, problems, n_docs, timings = asyncio.run(run(dev, modes))
+    if args.meili_url:
+        os.environ["LEUCHTTURM_TEST_MEILI_URL"] = args.meili_url
+    engines = ["tantivy", "meilisearch"] if args.engine == "both" else [args.engine]
+    if "meilisearch" in engines and not meili_url():
+        if args.engine == "meilisearch":
+            console.print("Kein Meilisearch: --meili-url oder LEUCHTTURM_TEST_MEILI_URL angeben.")
+            return 2
+        engines = ["tantivy"]
+    results, problems, n_docs, timings = asyncio.run(run(dev, engines))
     report(results, problems, n_docs, misses=args.misses, dev=dev, timings=timings, cases=load_cases(dev))
     return 0
 

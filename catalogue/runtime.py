@@ -50,12 +50,14 @@ class Runtime:
         run_sync_worker: bool = True,
     ) -> Runtime:
         from catalogue.search import create_backend
+        from catalogue.search.places import RegisterPlaces
         from catalogue.search.sync import SearchSync
         from catalogue.search.writer import SyncSupervisor
 
         storage = await connect(settings, db_name=db_name, handle=handle)
         try:
-            search = create_backend(settings.meili_url, settings.meili_key, settings.resolved_data_dir)
+            search = create_backend(settings.meili_url, settings.meili_key, settings.resolved_data_dir, meili_index=settings.meili_index)
+            search.places = RegisterPlaces()  # place words of queries through the register's keyed reads
             try:
                 await search.prepare()
             except Exception as exc:  # noqa: BLE001 - search may be down; writes never wait for it

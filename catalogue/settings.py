@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     mongodb_db: str = Field(default="leuchtturm", pattern=r"^[A-Za-z0-9_-]{1,60}$")
     meili_url: str | None = Field(default=None, description="Meilisearch URL; empty uses embedded Tantivy")
     meili_key: str | None = None
+    meili_index: str = Field(default="profiles", pattern=r"^[A-Za-z0-9_-]{1,60}$", description="Meilisearch index of the profiles")
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

@@ -128,3 +128,17 @@ async def _drop_app_db(app) -> None:
         await c.drop_database(runtime.storage.db_name)
     finally:
         await c.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line for the CI log: how many Meilisearch variants ran, passed, failed or were skipped."""
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        reports = terminalreporter.stats.get(outcome, [])
+        counts[outcome] = sum(1 for r in reports if "meili" in getattr(r, "keywords", {}) and getattr(r, "when", "call") in ("call", "setup"))
+    if any(counts.values()):
+        url = os.environ.get("LEUCHTTURM_TEST_MEILI_URL") or "nicht gesetzt"
+        terminalreporter.write_line(
+            f"Meilisearch-Varianten: {counts['passed']} bestanden, {counts['failed'] + counts['error']} fehlgeschlagen, "
+            f"{counts['skipped']} übersprungen (LEUCHTTURM_TEST_MEILI_URL: {url})"
+        )

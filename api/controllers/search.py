@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from api.auth import resolve_principal
 from api.controllers.profiles import SlugParam
 from catalogue.access import principal_labels
-from catalogue.errors import DependencyUnavailable, ValidationFailed
+from catalogue.errors import DependencyUnavailable, PermissionDenied, ValidationFailed
 from catalogue.profiles import ProfileService
 from catalogue.search.base import SearchError, SearchQuery, Sort
 from catalogue.search.comparable import Comparable, Reference, find_comparable
@@ -25,10 +25,13 @@ from catalogue.vocabularies import (
     LegalForm,
     OrganisationKind,
     ProjectStatus,
+    Role,
     SizeClass,
 )
 
 log = logging.getLogger("leuchtturm.search")
+
+EXPLAIN_ROLES = frozenset({Role.EDITOR, Role.REVIEWER, Role.ADMIN})  # the editorial staff, not anonymous readers
 
 
 class FacetValue(BaseModel):
@@ -56,6 +59,7 @@ class SearchHit(BaseModel):
     project_status: str | None = None
     url: str
     api_url: str
+    explanation: dict[str, Any] | None = None  # with explain=true: which terms, synonyms, compound parts and boosts matched
 
 
 class SearchResponse(BaseModel):
@@ -106,6 +110,7 @@ def _hit(base: str, hit: Any) -> SearchHit:
         project_status=d.get("project_status"),
         url=f"{base}/profiles/{hit.slug}",
         api_url=f"{base}/api/v1/profiles/{hit.slug}",
+        explanation=hit.explanation,
     )
 
 
@@ -153,7 +158,13 @@ class SearchController(Controller):
         sort: FromQuery[Sort] = Sort.RELEVANCE,
         page: Annotated[int, QueryParameter(ge=1, le=1000)] = 1,
         per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        explain: Annotated[
+            bool, QueryParameter(description="Je Treffer erklären, welche Wörter, Synonyme (mit Lexikonzeile), Wortteile und Orte passten (nur Redaktion)")
+        ] = False,
     ) -> SearchResponse:
+        principal = await resolve_principal(request)
+        if explain and (principal is None or principal.role not in EXPLAIN_ROLES):
+            raise PermissionDenied("Die Erklärung der Rangfolge ist der Redaktion vorbehalten (Rolle Redaktion, Prüfung oder Administration).")
         filters = {
             "status": [EditorialStatus.PUBLISHED],  # the public search; lists of other states: GET /api/v1/profiles
             "fields_of_action": field_of_action,
@@ -174,10 +185,11 @@ class SearchController(Controller):
                 sort=sort,
                 page=page,
                 per_page=per_page,
+                explain=explain,
             )
         except ValueError as exc:
             raise ValidationFailed(str(exc)) from exc
-        labels = principal_labels(await resolve_principal(request))
+        labels = principal_labels(principal)
         result = await _guarded(request.app.state.runtime.search.search(query, labels=labels))
         base = request.app.state.settings.public_base_url
         facets = [

@@ -22,12 +22,12 @@ from catalogue.search.base import (
 from catalogue.search.documents import FACET_LABELS, FACETS, to_search_document
 
 
-def create_backend(meili_url: str | None, meili_key: str | None, data_dir: Path) -> SearchBackend:
+def create_backend(meili_url: str | None, meili_key: str | None, data_dir: Path, *, meili_index: str = "profiles") -> SearchBackend:
     """The configured search backend (not yet prepared: call `await backend.prepare()`)."""
     if meili_url:
         from catalogue.search.meili_backend import MeiliBackend
 
-        return MeiliBackend(meili_url, meili_key)
+        return MeiliBackend(meili_url, meili_key, index_uid=meili_index)
     from catalogue.search.tantivy_backend import TantivyBackend
 
     return TantivyBackend(Path(data_dir) / "search")

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from catalogue.search.documents import CREATED, FACETS, FILTER_ONLY, PUBLISHED, SORTABLE, UPDATED
+
 # The search document's keys (catalogue/search/documents.py): the facets, in
 # display order, from the field registry; the filters that are not facets
 # (status, owner) and the permission labels from the document's editorial block.
-from catalogue.search.documents import CREATED, FACETS, FILTER_ONLY, PUBLISHED, SORTABLE, UPDATED
+from catalogue.search.planning import PlaceResolver
 
 FILTERS: tuple[str, ...] = (*FACETS, *FILTER_ONLY)
 MAX_LABELS = 20
@@ -33,6 +35,9 @@ MAX_PER_PAGE = 100
 MAX_PAGE = 1_000
 MAX_QUERY_CHARS = 500
 MAX_FILTER_VALUES = 50
+# Values counted per facet: every facet is a controlled list of at most a few dozen values
+# (catalogue.vocabularies); the margin keeps values from older data countable.
+MAX_FACET_VALUES = 200
 
 SearchDocument = dict[str, Any]
 ProgressCallback = Callable[[int], None]
@@ -139,6 +144,7 @@ class SearchQuery:
     page: int = 1
     per_page: int = 20
     facets: tuple[str, ...] = FACETS
+    explain: bool = False  # each hit carries an explanation of its match (Hit.explanation)
 
     def __post_init__(self) -> None:
         if not isinstance(self.q, str):
@@ -181,6 +187,7 @@ class Hit:
     score: float
     document: SearchDocument
     snippets: dict[str, str] = field(default_factory=dict)
+    explanation: dict[str, Any] | None = None  # with SearchQuery.explain: catalogue.search.planning.explain
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +230,9 @@ class SearchBackend(Protocol):
     # True when the index is missing or was built for another schema: the
     # runtime then rebuilds it from the store at start (Tantivy sets it).
     needs_reindex: bool = False
+    # Looks up query words in the municipality register (catalogue/search/places.py), so place words
+    # boost and softly filter instead of having to match; None: only the Länder are known as places.
+    places: PlaceResolver | None = None
 
     async def suggest(self, q: str) -> str | None:
         """A corrected query for a search without hits, or None (then the caller finds its own)."""

@@ -5,7 +5,8 @@ Layout under the backend's root directory::
     CURRENT             name of the live index directory (switched atomically)
     v<schema>-<stamp>/  one Tantivy index; a rebuild writes a fresh one
 
-Analysis ("de" analyser): simple tokenizer, lowercase, German stop words,
+Analysis ("de" analyser): simple tokenizer, lowercase, German stop words
+(catalogue.stopwords, the list Meilisearch gets too),
 ASCII folding (ä -> a, ß -> ss) and the Snowball German stemmer, which also
 maps "oe"/"ue"/"ae" spellings ("Hoexter" and "Höxter" both become "hoxt").
 
@@ -53,8 +54,9 @@ from typing import Any
 import tantivy
 
 from catalogue.fields import Priority
-from catalogue.search import documents
+from catalogue.search import documents, planning
 from catalogue.search.base import (
+    MAX_FACET_VALUES,
     SORT_FIELDS,
     Candidate,
     DocumentSource,
@@ -69,6 +71,7 @@ from catalogue.search.base import (
     check_labels,
 )
 from catalogue.search.documents import FACETS, FILTER_ONLY, LABELS_FIELD
+from catalogue.stopwords import STOP_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,8 @@ RAW_FILTERS = (*FILTER_ONLY, LABELS_FIELD)  # the editorial state, owner and per
 def _schema_version() -> str:
     """The index layout's version: a field added to or removed from the registry's search roles gives a new one,
     so an index built for other fields is not opened but rebuilt (`needs_reindex`)."""
-    layout = json.dumps([SCHEMA_REVISION, ANALYZER, list(FIELD_BOOSTS), list(STORED_TEXT), list(FACETS), list(RAW_FILTERS), list(INTEGER_FIELDS)])
+    layout = json.dumps([SCHEMA_REVISION, ANALYZER, list(FIELD_BOOSTS), list(STORED_TEXT), list(FACETS), list(RAW_FILTERS), list(INTEGER_FIELDS),
+                         sorted(STOP_WORDS)])
     return f"{SCHEMA_REVISION}.{hashlib.sha256(layout.encode()).hexdigest()[:10]}"
 
 
@@ -105,14 +109,22 @@ SPLIT_BOOST = 0.8
 FUZZY_BOOST = 0.5
 SYNONYM_BOOST = 0.9
 PHRASE_BOOST = 1.5
+PARTS_BOOST = 0.6  # the parts of a hyphenated word found apart
 
-MAX_WORDS = 16
+KNOWN_FUZZY_BOOST = 0.2  # near spellings of a word the index has
+KNOWN_FUZZY_CHARS = 9
+MAX_ALTERNATIVES = 12  # lexicon alternatives per word
+STRONG_ALTERNATIVE = 0.75  # weight from which an alternative also counts in the title
 MAX_EXPANSIONS = 40
+MAX_FUZZY_SCAN = 300
+MIN_TYPO_HEAD = 6  # letters of an indexed term that a typo's beginning may match
+MAX_TYPO_TAIL = 4  # letters a typo may run on beyond it
+MIN_PREFIX = 2  # letters before "*"
+MAX_PREFIX_TERMS = 200
 MIN_COMPOUND_STEM = 4
 MIN_SPLIT_STEM = 7
 MIN_PART = 3
 
-_WORD_RE = re.compile(r"\w+(?:[-‐‑'’]\w+)*")
 _ALNUM_RE = re.compile(r"^[0-9a-z]+$")
 
 WRITER_HEAP = 64_000_000
@@ -124,7 +136,7 @@ def build_analyzer() -> tantivy.TextAnalyzer:
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(60))
         .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.stopword("german"))
+        .filter(tantivy.Filter.custom_stopword(sorted(STOP_WORDS)))
         .filter(tantivy.Filter.ascii_fold())
         .filter(tantivy.Filter.stemmer("german"))
         .build()
@@ -149,13 +161,6 @@ def build_schema() -> tantivy.Schema:
     return sb.build()
 
 
-@lru_cache(maxsize=4096)
-def _synonyms(phrase: str) -> tuple[str, ...]:
-    from catalogue.synonyms import synonyms_for
-
-    return tuple(s for s in synonyms_for(phrase) if s.casefold() != phrase.casefold())
-
-
 # ------------------------------------------------------------------ query planning
 
 
@@ -163,6 +168,7 @@ def _synonyms(phrase: str) -> tuple[str, ...]:
 class _Word:
     raw: str
     stems: list[str]
+    planned: planning.Word
     alternatives: list[tantivy.Query] = field(default_factory=list)
 
 
@@ -170,9 +176,18 @@ class _Word:
 class _Plan:
     text_query: tantivy.Query | None  # None: no text given (list everything)
     highlight_terms: set[str]
+    query_plan: planning.QueryPlan | None = None
+
+
+def _fold_prefix(text: str) -> str:
+    """A typed prefix as the index writes its terms: lowercase, umlauts as base letters, ß as ss."""
+    low = text.casefold()
+    return low.replace("ä", "a").replace("ö", "o").replace("ü", "u").replace("ß", "ss")
 
 
 class _QueryPlanner:
+    """Tantivy queries from the shared plan (catalogue/search/planning.py)."""
+
     def __init__(self, schema: tantivy.Schema, analyzer: tantivy.TextAnalyzer) -> None:
         self.schema = schema
         self.analyzer = analyzer
@@ -186,6 +201,9 @@ class _QueryPlanner:
             return self._term(field_name, stems[0], boost)
         q = tantivy.Query.phrase_query(self.schema, field_name, list(stems), slop=slop)
         return tantivy.Query.boost_query(q, boost)
+
+    def _analyse(self, text: str) -> list[str]:
+        return [s for s in self.analyzer.analyze(text) if _ALNUM_RE.match(s)]
 
     def _expansions(self, searcher: tantivy.Searcher, stem: str) -> list[str]:
         """Indexed terms of which `stem` is the first or the last part."""
@@ -225,35 +243,72 @@ class _QueryPlanner:
                     break
         return (best[1], best[2]) if best else None
 
-    def words(self, q: str) -> list[_Word]:
-        return [_Word(raw=w.casefold(), stems=self.analyzer.analyze(w)) for w in _WORD_RE.findall(q)[:MAX_WORDS]]
+    def _fuzzy_terms(self, searcher: tantivy.Searcher, stem: str, distance: int) -> tuple[list[str], list[str]]:
+        """Indexed terms near a typo's stem that share its first three letters: those within `distance` (what the
+        fuzzy query finds, listed for highlighting), and those that match the typo's beginning within one letter
+        while the typo only runs on longer (a typo in the ending keeps the stemmer from cutting it:
+        "gewerbeuberwachnug" for "gewerbeuberwach")."""
+        if len(stem) < 4:
+            return [], []
+        near: list[str] = []
+        ending: list[str] = []
+        for t, _ in searcher.terms_with_prefix("all", stem[:3], limit=MAX_FUZZY_SCAN):
+            if abs(len(t) - len(stem)) <= distance and planning.within(stem, t, distance):
+                near.append(t)
+            elif MIN_TYPO_HEAD <= len(t) < len(stem) <= len(t) + MAX_TYPO_TAIL and len(t) * 4 >= len(stem) * 3 and planning.within(stem[: len(t)], t, 1):
+                ending.append(t)
+        return near[:MAX_EXPANSIONS], ending[:MAX_EXPANSIONS]
 
-    def _add_synonyms(self, words: list[_Word], highlight: set[str]) -> None:
-        try:
-            _synonyms("")
-        except ImportError:  # pragma: no cover - catalogue.synonyms missing
-            return
-        n = len(words)
-        for i in range(n):
-            for length in (3, 2, 1):
-                if i + length > n:
-                    continue
-                phrase = " ".join(w.raw for w in words[i : i + length])
-                syns = _synonyms(phrase)
-                if not syns:
-                    continue
-                alts: list[tantivy.Query] = []
-                for syn in syns:
-                    stems = [s for s in self.analyzer.analyze(syn) if _ALNUM_RE.match(s)]
-                    if not stems:
+    def words(self, qp: planning.QueryPlan) -> list[_Word]:
+        return [_Word(raw=w.text.casefold(), stems=self.analyzer.analyze(w.text), planned=w) for w in qp.words]
+
+    def _alternative(self, searcher: tantivy.Searcher, stems: list[str], boost: float) -> list[tantivy.Query]:
+        """Queries for one lexicon alternative; a compound the index lacks is also looked for as its two parts."""
+        out = [self._stems_query("all", stems, boost, slop=1)]
+        if boost < SYNONYM_BOOST * STRONG_ALTERNATIVE:
+            return out  # near-synonyms and regional terms: neither the title bonus nor split into parts
+        out.append(self._stems_query("title", stems, boost * 2, slop=1))
+        if len(stems) == 1 and len(stems[0]) >= MIN_SPLIT_STEM and searcher.doc_freq("all", stems[0]) == 0:
+            split = self._split(searcher, stems[0])
+            if split:
+                out.append(self._stems_query("all", list(split), boost * SPLIT_BOOST, slop=1))
+        return out
+
+    def _add_alternatives(self, searcher: tantivy.Searcher, words: list[_Word], highlight: set[str]) -> None:
+        cache: dict[tuple[str, float], list[tantivy.Query]] = {}
+        for w in words:
+            for alt in w.planned.alternatives[:MAX_ALTERNATIVES]:  # strongest first
+                key = (alt.text, alt.weight)
+                if key not in cache:
+                    stems = self._analyse(alt.text)
+                    if stems == [s for s in w.stems if _ALNUM_RE.match(s)]:
+                        cache[key] = []  # only the spelling differs: the typed word's own query finds it
                         continue
                     highlight.update(stems)
-                    alts.append(self._stems_query("all", stems, SYNONYM_BOOST, slop=1))
-                    alts.append(self._stems_query("title", stems, SYNONYM_BOOST * 2, slop=1))
-                for w in words[i : i + length]:
-                    w.alternatives.extend(alts)
+                    cache[key] = self._alternative(searcher, stems, SYNONYM_BOOST * alt.weight) if stems else []
+                w.alternatives.extend(cache[key])
 
-    def word_query(self, searcher: tantivy.Searcher, word: _Word, highlight: set[str], *, typo: bool = True) -> tantivy.Query | None:
+    def _prefix_query(self, searcher: tantivy.Searcher, word: _Word, highlight: set[str]) -> tantivy.Query | None:
+        prefix = _fold_prefix(word.planned.text)
+        if len(prefix) < MIN_PREFIX:
+            return None
+        terms = [t for t, _ in searcher.terms_with_prefix("all", prefix, limit=MAX_PREFIX_TERMS)]
+        highlight.add(prefix)
+        if not terms:
+            return tantivy.Query.empty_query()
+        title = [self._term("title", t) for t in terms]
+        return tantivy.Query.boolean_query([
+            (tantivy.Occur.Should, tantivy.Query.disjunction_max_query([self._term("all", t) for t in terms], 0.1)),
+            (tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.disjunction_max_query(title, 0.1), FIELD_BOOSTS["title"])),
+        ])
+
+    def word_query(
+        self, searcher: tantivy.Searcher, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True
+    ) -> tantivy.Query | None:
+        """The query for one word; `scan`: also look through the term dictionary near a typo (for typos in the
+        ending and for highlighting; off for the long texts of "comparable projects")."""
+        if word.planned.prefix:
+            return self._prefix_query(searcher, word, highlight)
         stems = [s for s in word.stems if _ALNUM_RE.match(s)]
         clauses: list[tantivy.Query] = []
         if stems:
@@ -262,7 +317,7 @@ class _QueryPlanner:
                 clauses.append(self._stems_query(name, stems, boost))
         if len(stems) == 1:
             stem = stems[0]
-            exists = searcher.doc_freq("all", stem) > 0
+            freq = searcher.doc_freq("all", stem)
             expansions = self._expansions(searcher, stem) if len(stem) >= MIN_COMPOUND_STEM else []
             if expansions:
                 highlight.update(expansions)
@@ -280,10 +335,32 @@ class _QueryPlanner:
                         [(tantivy.Occur.Must, self._term("all", split[0])), (tantivy.Occur.Must, self._term("all", split[1]))]
                     )
                     clauses.append(tantivy.Query.boost_query(both, SPLIT_BOOST))
-            if typo and not exists and len(word.raw) >= 5:
+            if typo and freq == 0 and len(word.raw) >= 5:  # a word missing from the index is read as a typo
                 distance = 2 if len(word.raw) >= 9 else 1
                 fuzzy = tantivy.Query.fuzzy_term_query(self.schema, "all", stem, distance=distance, transposition_cost_one=True)
                 clauses.append(tantivy.Query.boost_query(fuzzy, FUZZY_BOOST))
+                near, ending = self._fuzzy_terms(searcher, stem, distance) if scan else ([], [])
+                highlight.update(near)  # highlight what the typo found
+                if ending:
+                    highlight.update(ending)
+                    clauses.append(tantivy.Query.boost_query(
+                        tantivy.Query.disjunction_max_query([self._term("all", t) for t in ending], 0.1), FUZZY_BOOST))
+            elif typo and len(word.raw) >= KNOWN_FUZZY_CHARS:
+                # a long word the index has also finds its near spellings, weakly: those are what its typo
+                # (two letters of tolerance) would find, so the correct word never finds fewer projects
+                fuzzy = tantivy.Query.fuzzy_term_query(self.schema, "all", stem, distance=1, transposition_cost_one=True)
+                clauses.append(tantivy.Query.boost_query(fuzzy, KNOWN_FUZZY_BOOST))
+        elif len(stems) > 1 and typo:
+            # a hyphenated word ("Leader-Regoin", "Bruchausen-Vilsen"): its parts in any order, each typo-tolerant
+            parts: list[tuple[tantivy.Occur, tantivy.Query]] = []
+            for part in stems:
+                part_q = self._term("all", part)
+                if len(part) >= 5 and searcher.doc_freq("all", part) == 0:
+                    distance = 2 if len(part) >= 9 else 1
+                    part_q = tantivy.Query.fuzzy_term_query(self.schema, "all", part, distance=distance, transposition_cost_one=True)
+                    highlight.update(self._fuzzy_terms(searcher, part, distance)[0])
+                parts.append((tantivy.Occur.Must, part_q))
+            clauses.append(tantivy.Query.boost_query(tantivy.Query.boolean_query(parts), PARTS_BOOST))
         clauses.extend(word.alternatives)
         if not clauses:
             return None
@@ -291,24 +368,50 @@ class _QueryPlanner:
             return clauses[0]
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
 
-    def plan(self, searcher: tantivy.Searcher, q: str, *, any_word: bool = False) -> _Plan:
+    def _place_query(self, pm: planning.PlaceMatch, highlight: set[str]) -> tantivy.Query | None:
+        """A boost for documents of a place: named in their names (strongest) or texts, or in its Land."""
+        clauses: list[tantivy.Query] = []
+        stems = self._analyse(pm.text)
+        if stems:
+            highlight.update(stems)
+            clauses.append(self._stems_query("names", stems, planning.PLACE_BOOST * 2))
+            clauses.append(self._stems_query("all", stems, planning.PLACE_BOOST))
+        for state in pm.states:
+            is_land = any(p.level == "land" for p in pm.places)
+            clauses.append(self._term("state", state, planning.PLACE_BOOST * (2.0 if is_land else 0.5)))
+        if not clauses:
+            return None
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
+
+    def plan(self, searcher: tantivy.Searcher, q: str, *, any_word: bool = False,
+             places: Mapping[str, Sequence[planning.Place]] | None = None) -> _Plan:
         highlight: set[str] = set()
         if not q.strip():
             return _Plan(None, highlight)
-        words = self.words(q)
-        self._add_synonyms(words, highlight)
+        qp = planning.plan(q, places)
+        words = self.words(qp)
+        if not any_word:  # candidates for "comparable projects" compare texts: no lexicon alternatives (cost)
+            self._add_alternatives(searcher, words, highlight)
+        soft = bool(qp.soft_places) and not any_word
         word_queries: list[tantivy.Query] = []
-        optional: list[tantivy.Query] = []  # bare numbers ("OZG 2.0") add score, never exclude
+        optional: list[tantivy.Query] = []  # bare numbers ("OZG 2.0") and soft places add score, never exclude
         for w in words:
-            wq = self.word_query(searcher, w, highlight)
+            if soft and w.planned.place is not None:
+                continue
+            wq = self.word_query(searcher, w, highlight, scan=not any_word)
             if wq is None:
                 continue
             is_number = bool(w.stems) and all(s.isdigit() for s in w.stems) and not w.alternatives
             (optional if is_number else word_queries).append(wq)
+        if soft:
+            for pm in qp.soft_places:
+                pq = self._place_query(pm, highlight)
+                if pq is not None:
+                    optional.append(pq)
         if not word_queries:
             word_queries, optional = optional, []
         if not word_queries:
-            return _Plan(tantivy.Query.empty_query(), highlight)
+            return _Plan(tantivy.Query.empty_query(), highlight, qp)
         n = len(word_queries)
         if any_word:
             need = 1
@@ -323,13 +426,13 @@ class _QueryPlanner:
             text_q = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, text_q), *((tantivy.Occur.Should, o) for o in optional)]
             )
-        single = [w.stems[0] for w in words if len(w.stems) == 1 and _ALNUM_RE.match(w.stems[0])]
+        single = [w.stems[0] for w in words if len(w.stems) == 1 and _ALNUM_RE.match(w.stems[0]) and not w.planned.prefix]
         if len(single) >= 2 and not any_word:
             bonus = tantivy.Query.boost_query(
                 tantivy.Query.phrase_query(self.schema, "all", list[str | tuple[int, str]](single), slop=2), PHRASE_BOOST
             )
             text_q = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Should, bonus)])
-        return _Plan(text_q, highlight)
+        return _Plan(text_q, highlight, qp)
 
 
 # ------------------------------------------------------------------ snippets
@@ -477,7 +580,7 @@ class _View:
 
     def __init__(self, searcher: tantivy.Searcher) -> None:
         self.searcher = searcher
-        self.plans: dict[tuple[str, bool], _Plan] = {}
+        self.plans: dict[tuple[str, bool, tuple[Any, ...]], _Plan] = {}
         self.docs: dict[tuple[int, int], tuple[dict[str, Any], str]] = {}
 
     def stored(self, addr: tantivy.DocAddress) -> tuple[dict[str, Any], str]:
@@ -888,30 +991,30 @@ class TantivyBackend(SearchBackend):
             if name in query.filters:
                 jobs.append((self._combine(text_q, self._filter_clauses(query, labels, skip=name)), [name]))
         for q, names in jobs:
-            aggs = {name: {"terms": {"field": name, "size": 200}} for name in names}
+            aggs = {name: {"terms": {"field": name, "size": MAX_FACET_VALUES}} for name in names}
             out = searcher.aggregate(q, aggs)
             for name in names:
                 buckets = (out.get(name) or {}).get("buckets") or []
                 result[name] = {str(b["key"]): int(b["doc_count"]) for b in buckets}
         return result
 
-    def _plan(self, view: _View, q: str, *, any_word: bool) -> _Plan:
-        key = (q, any_word)
+    def _plan(self, view: _View, q: str, *, any_word: bool, places: planning.KnownPlaces | None = None) -> _Plan:
+        key = (q, any_word, planning.places_key(places))
         plan = view.plans.get(key)
         if plan is None:
-            plan = self.planner.plan(view.searcher, q, any_word=any_word)
+            plan = self.planner.plan(view.searcher, q, any_word=any_word, places=places)
             if len(view.plans) >= MAX_CACHED_PLANS:
                 view.plans.clear()
             view.plans[key] = plan
         return plan
 
-    def search_sync(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
-        """The synchronous search (used by `search`, and by benchmarks)."""
+    def search_sync(self, query: SearchQuery, *, labels: Sequence[str], places: planning.KnownPlaces | None = None) -> SearchResult:
+        """The synchronous search (used by `search`, and by benchmarks); `places` as resolved by `planning.resolve_places`."""
         labels = check_labels(labels)
         self._refresh()
         view = self._live.view
         searcher = view.searcher
-        plan = self._plan(view, query.q, any_word=False)
+        plan = self._plan(view, query.q, any_word=False, places=places)
         main_q = self._combine(plan.text_query, self._filter_clauses(query, labels))
         kwargs: dict[str, Any] = {}
         sort = query.sort
@@ -921,12 +1024,14 @@ class TantivyBackend(SearchBackend):
             field_name, descending = SORT_FIELDS[sort]
             kwargs = {"order_by_field": field_name, "order": tantivy.Order.Desc if descending else tantivy.Order.Asc}
         res = searcher.search(main_q, limit=query.per_page, offset=query.offset, count=True, **kwargs)
-        hits = self._hits(view, res.hits, plan, scored=not kwargs)
+        hits = self._hits(view, res.hits, plan, scored=not kwargs, explain=query.explain)
         facets = self._facet_counts(searcher, query, labels, plan.text_query, main_q) if query.facets else {}
         total = int(res.count or 0)  # type: ignore[attr-defined]  # tantivy's type stub lacks SearchResult.count
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
 
-    def _hits(self, view: _View, raw_hits: list[tuple[Any, tantivy.DocAddress]], plan: _Plan, *, scored: bool) -> list[Hit]:
+    def _hits(
+        self, view: _View, raw_hits: list[tuple[Any, tantivy.DocAddress]], plan: _Plan, *, scored: bool, explain: bool = False
+    ) -> list[Hit]:
         pattern = _highlighter(frozenset(plan.highlight_terms)) if plan.highlight_terms else None
         hits: list[Hit] = []
         for score, addr in raw_hits:
@@ -949,14 +1054,18 @@ class TantivyBackend(SearchBackend):
                     score=float(score) if scored else 0.0,
                     document=payload,
                     snippets=snippets,
+                    explanation=planning.explain(plan.query_plan, planning.document_texts(payload, texts), payload)
+                    if explain and plan.query_plan is not None
+                    else None,
                 )
             )
         return hits
 
     async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
+        places = await planning.resolve_places(self.places, query.q)
         # in a thread: Tantivy releases the GIL while it searches, and the event loop keeps serving
         try:
-            return await asyncio.to_thread(self.search_sync, query, labels=labels)
+            return await asyncio.to_thread(self.search_sync, query, labels=labels, places=places)
         except ValueError as exc:
             raise SearchError(str(exc)) from exc
 

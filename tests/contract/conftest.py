@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from catalogue.search.base import SearchBackend
+from tests.meili_support import meili_server, unique_index
 
-BACKENDS = ["tantivy", "meilisearch"]
+# the Meilisearch variants carry the "meili" marker (counted in the CI log: tests/conftest.py)
+BACKENDS = ["tantivy", pytest.param("meilisearch", marks=pytest.mark.meili)]
 
 
 async def make_backend(kind: str, tmp_path: Path) -> SearchBackend:
@@ -19,12 +19,10 @@ async def make_backend(kind: str, tmp_path: Path) -> SearchBackend:
         from catalogue.search.tantivy_backend import TantivyBackend
 
         return TantivyBackend(tmp_path / "search")
-    url = os.environ.get("LEUCHTTURM_TEST_MEILI_URL")
-    if not url:
-        pytest.skip("Meilisearch-Vertragstests übersprungen: LEUCHTTURM_TEST_MEILI_URL ist nicht gesetzt")
+    url, key = meili_server()
     from catalogue.search.meili_backend import MeiliBackend
 
-    backend = MeiliBackend(url, os.environ.get("LEUCHTTURM_TEST_MEILI_KEY") or None, index_uid=f"test_{uuid.uuid4().hex[:12]}")
+    backend = MeiliBackend(url, key, index_uid=unique_index())
     await backend.prepare()
     return backend
 

@@ -1,4 +1,4 @@
-"""A live Leuchtturm for browser tests: uvicorn on a free loopback port, real FerretDB and Tantivy.
+"""A live Leuchtturm for browser tests: uvicorn on a free loopback port, real FerretDB and Tantivy (or Meilisearch).
 
 The app runs in a background thread with its own event loop and its own
 database on the session FerretDB; users and published demo profiles are
@@ -101,8 +101,8 @@ class LiveServer:
         self._thread.join(timeout=20)
 
 
-@pytest.fixture(scope="package")
-def live_server(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[LiveServer]:
+def _serve(mongo_uri: str, data_dir: Path, **search: str | None) -> Iterator[LiveServer]:
+    """Seed a database, start the app on a free port, wait until search answers; stop and drop afterwards."""
     import uvicorn
 
     from api.app import create_app
@@ -112,13 +112,13 @@ def live_server(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory, chromi
     port = _free_port()
     settings = Settings(
         mongodb_url=mongo_uri,
-        data_dir=tmp_path_factory.mktemp("e2e-var"),
+        data_dir=data_dir,
         demo_data=False,
         secret_key="e2e-secret-" + "x" * 40,
-        meili_url=None,
         host="127.0.0.1",
         port=port,
         _env_file=None,
+        **{"meili_url": None, **search},
     )
     app = create_app(settings, db_name=db_name, handle=StoreHandle(mongo_uri, None))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -146,6 +146,41 @@ def live_server(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory, chromi
     finally:
         live.stop()
         _drop(mongo_uri, db_name)
+
+
+@pytest.fixture(scope="package")
+def live_server(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[LiveServer]:
+    """The app on Tantivy."""
+    yield from _serve(mongo_uri, tmp_path_factory.mktemp("e2e-var"))
+
+
+@pytest.fixture(scope="package")
+def meili_live_server(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[LiveServer]:
+    """The app on Meilisearch, configured as in production through LEUCHTTURM_MEILI_URL and LEUCHTTURM_MEILI_KEY
+    (pointed at the test server, with an index of its own, deleted afterwards)."""
+    from tests.meili_support import drop_indexes, meili_server, unique_index
+
+    url, key = meili_server()
+    index = unique_index("e2e")
+    env = {"LEUCHTTURM_MEILI_URL": url, "LEUCHTTURM_MEILI_KEY": key or "", "LEUCHTTURM_MEILI_INDEX": index}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        from catalogue.settings import Settings as FromEnvironment
+
+        configured = FromEnvironment(_env_file=None)  # what `leuchtturm serve` would read
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    assert configured.meili_url == url and configured.meili_index == index
+    try:
+        yield from _serve(mongo_uri, tmp_path_factory.mktemp("e2e-meili-var"),
+                          meili_url=configured.meili_url, meili_key=configured.meili_key, meili_index=configured.meili_index)
+    finally:
+        drop_indexes(url, key, index)
 
 
 def _drop(mongo_uri: str, db_name: str) -> None:

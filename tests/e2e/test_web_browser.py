@@ -64,6 +64,31 @@ def test_staff_search_with_typo_filter_open_profile_and_pdf(page, live_server) -
     check_pdf_response(response.status, response.headers["content-type"], response.body())
 
 
+@pytest.mark.meili
+def test_search_page_on_meilisearch(page, meili_live_server) -> None:
+    """The search page with LEUCHTTURM_MEILI_URL set: typo, ß/ss, a filter with counts, marked snippets, the profile."""
+    live = meili_live_server
+    page.goto(live.url("/"))
+    page.get_by_label("Suchbegriff").fill("Digitalisirung")  # typo
+    page.get_by_role("button", name="Suchen", exact=True).click()
+    page.wait_for_url(re.compile(r"q=Digitalisirung"))
+    assert page.locator(f'.result-list a[href="/profiles/{SLUG}"]').count() == 1
+    assert page.locator(".result-list mark").count() >= 1  # highlights come through as <mark>, the rest escaped
+
+    nrw = page.locator('input[name="land"][value="Nordrhein-Westfalen"]')
+    nrw.check()
+    page.wait_for_url(re.compile(r"land=Nordrhein-Westfalen"))
+    page.wait_for_function("() => !document.getElementById('ergebnisse').hasAttribute('aria-busy')")
+    assert page.locator(".active-filters a", has_text="Nordrhein-Westfalen").count() == 1
+    metas = page.locator(".result-meta").all_inner_texts()
+    assert metas and all("Nordrhein-Westfalen" in meta for meta in metas)
+    shot(page, "suche-meilisearch-desktop")
+
+    page.locator(f'.result-list a[href="/profiles/{SLUG}"]').click()
+    page.wait_for_url(re.compile(f"/profiles/{SLUG}$"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Interkommunale Digitalisierungsstrategie"
+
+
 def test_editor_submits_reviewer_publishes_and_it_is_found(page, live_server) -> None:
     login(page, live_server, "redaktion-hx")
     page.get_by_role("link", name="Neues Profil anlegen").click()

@@ -138,3 +138,41 @@ async def test_lost_index_is_rebuilt_at_start(settings, mongo_uri) -> None:
     finally:
         await rt.storage.client.drop_database(name)
         await rt.stop()
+
+
+async def test_explain_shows_terms_synonyms_with_their_lexicon_line_for_editorial_staff(client, corpus, auth) -> None:
+    params = {"q": "Glasfaserausbau", "explain": "true"}
+    r = await client.get("/api/v1/search", params=params, headers=auth["anon"])
+    assert r.status_code == 403, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "Redaktion" in r.json()["detail"]
+    plain = await client.get("/api/v1/search", params={"q": "Glasfaserausbau"}, headers=auth["anon"])
+    assert plain.status_code == 200
+    assert all(h["explanation"] is None for h in plain.json()["hits"])
+    for who in ("editor", "admin"):
+        r = await client.get("/api/v1/search", params=params, headers=auth[who])
+        assert r.status_code == 200, r.text
+        hits = r.json()["hits"]
+        assert hits
+        for hit in hits:
+            words = hit["explanation"]["words"]
+            assert [w["word"] for w in words] == ["Glasfaserausbau"]
+            assert words[0]["matched"], hit["slug"]  # every hit says what made it match
+        matched = [m for h in hits for m in h["explanation"]["words"][0]["matched"]]
+        synonyms = [m for m in matched if m["kind"] in ("synonym", "near")]
+        assert synonyms, matched
+        assert all(m["lexicon_line"] > 0 and "=" in m["lexicon"] and m["weight"] < 1 for m in synonyms)
+        kinds = {"typed", "typo", "prefix", "compound-part", "synonym", "near", "expansion", "abbreviation", "regional", "spelling"}
+        assert {m["kind"] for m in matched} <= kinds
+
+
+async def test_explain_names_typos_and_place_boosts(client, corpus, auth) -> None:
+    r = await client.get("/api/v1/search", params={"q": "Digitalisirung Nordrhein-Westfalen", "explain": "true"}, headers=auth["editor"])
+    assert r.status_code == 200, r.text
+    hits = r.json()["hits"]
+    assert hits
+    top = hits[0]["explanation"]
+    assert top["words"][0]["matched"][0]["kind"] == "typo"
+    assert top["words"][1].get("place") is True
+    assert {b["place"] for b in top["place_boosts"]} == {"Nordrhein-Westfalen"}
+    assert hits[0]["state"] == "Nordrhein-Westfalen"

@@ -1,6 +1,7 @@
 """Every list comes from the search index, with the caller's permission labels.
 
-Real app (FerretDB, Tantivy, the sync worker running). Editors must never
+Real app (FerretDB, the sync worker running), on each search engine: Tantivy,
+and Meilisearch when LEUCHTTURM_TEST_MEILI_URL is set. Editors must never
 list, search or get similar/comparable results that include another
 editor's unpublished profile, through any list endpoint, API or HTML;
 reviewers see submitted profiles in the queue; anonymous callers see only
@@ -11,7 +12,7 @@ published ones. After a save, the writer's own lists show it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -19,8 +20,10 @@ import pytest
 
 from catalogue.models import OutboxEntry, Profile
 from catalogue.search.base import SearchError
+from catalogue.settings import Settings
 from catalogue.users import create_token, create_user
 from catalogue.vocabularies import Role
+from tests.meili_support import drop_indexes, meili_server, unique_index
 from tests.web_support import PASSWORD, csrf_from
 
 API = "/api/v1/profiles"
@@ -41,6 +44,18 @@ SECRETS = {
     "submitted": "Zebrastreifen-Kataster Eingereicht",
     "archived": "Zebrastreifen-Kataster Archiviert",
 }
+
+
+@pytest.fixture(params=["tantivy", pytest.param("meilisearch", marks=pytest.mark.meili)])
+def settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
+    """The app's settings on each engine (Meilisearch: an index of this test's own, deleted afterwards)."""
+    if request.param == "tantivy":
+        yield settings
+        return
+    url, key = meili_server()
+    index = unique_index("lists")
+    yield settings.model_copy(update={"meili_url": url, "meili_key": key, "meili_index": index})
+    drop_indexes(url, key, index)
 
 
 async def _token(username: str, role: Role) -> dict[str, str]:

@@ -18,14 +18,17 @@ def test_compose_structure() -> None:
     spec = yaml.safe_load(COMPOSE.read_text())
     services = spec["services"]
     assert services["mongo"]["image"].startswith("mongo:8")
-    assert services["meilisearch"]["image"].startswith("getmeili/meilisearch:v1")
-    assert "MEILI_MASTER_KEY" in services["meilisearch"]["environment"]
+    meili = services["meilisearch"]
+    assert meili["image"] == "getmeili/meilisearch:v1.50.0"  # the version CI tests against
+    assert meili["environment"]["MEILI_MASTER_KEY"].startswith("${MEILI_MASTER_KEY:?")  # required
+    assert int(meili["environment"]["MEILI_SCHEDULE_SNAPSHOT"]) > 0
+    assert f"meili-snapshots:{meili['environment']['MEILI_SNAPSHOT_DIR']}" in meili["volumes"]
     api = services["api"]
     assert api["build"] == "."
     assert api["depends_on"] == {"mongo": {"condition": "service_healthy"}, "meilisearch": {"condition": "service_healthy"}}
     for name in ("mongo", "meilisearch", "api"):
         assert "healthcheck" in services[name]
-    assert {"mongo-data", "meili-data"} <= set(spec["volumes"])
+    assert {"mongo-data", "meili-data", "meili-snapshots"} <= set(spec["volumes"])
     env = api["environment"]
     assert env["LEUCHTTURM_MONGODB_URL"].startswith("mongodb://${MONGO_ROOT_USERNAME")
     assert env["LEUCHTTURM_MEILI_URL"].startswith("http://meilisearch")

@@ -1,0 +1,109 @@
+"""Query planning on both engines over the demo set: typos never beat the correct word, fuzzy and compound
+matches are highlighted, prefix queries work, typed words rank above their synonyms (issue 14 item 9, issue 17)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+
+from catalogue.access import PUBLIC_LABEL
+from catalogue.search import planning
+from catalogue.search.base import SearchBackend, SearchQuery
+from tests.contract.conftest import BACKENDS, dispose, make_backend
+from tests.contract.test_relevance import demo_documents
+
+PUBLIC = (PUBLIC_LABEL,)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+async def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SearchBackend]:
+    backend = await make_backend(request.param, tmp_path_factory.mktemp("planning"))
+    try:
+        await backend.upsert(demo_documents())
+        yield backend
+    finally:
+        await dispose(backend)
+
+
+async def search(backend: SearchBackend, q: str, per_page: int = 50) -> tuple[int, list[str], list[str]]:
+    res = await backend.search(SearchQuery(q=q, per_page=per_page, facets=()), labels=PUBLIC)
+    return res.total, [h.slug for h in res.hits], [" ".join(h.snippets.values()) for h in res.hits]
+
+
+def marked(snippets: list[str]) -> list[str]:
+    return [m.casefold() for s in snippets for m in re.findall(r"<mark>(.*?)</mark>", s)]
+
+
+@pytest.mark.parametrize(("correct", "typo"), [
+    ("Digitalisierung", "Digitalisirung"),
+    ("Breitbandausbau", "Breitbandausbua"),
+    ("Feuerwehr", "Feuerwer"),
+    ("Klimaschutz", "Klimaschtz"),
+])
+async def test_the_correct_word_never_finds_fewer_projects_than_its_typo(demo: SearchBackend, correct: str, typo: str,
+                                                                        request: pytest.FixtureRequest) -> None:
+    if demo.name == "meilisearch" and typo == "Feuerwer":
+        # Meilisearch also runs a query's Snowball stems (meili_backend.query_parts): the typo's stem "feuerw" is a
+        # prefix of more words than "Feuerwehr" itself; open, see the h17b report
+        request.applymarker(pytest.mark.xfail(strict=True, reason="Meilisearch: the stem part of a typo reaches further than the word"))
+    n_correct, found_correct, _ = await search(demo, correct)
+    n_typo, found_typo, _ = await search(demo, typo)
+    assert n_typo > 0, typo
+    assert n_correct >= n_typo, (correct, found_correct, typo, found_typo)
+
+
+async def test_fuzzy_matches_are_highlighted(demo: SearchBackend) -> None:
+    _, _, snippets = await search(demo, "Digitalisirung")
+    assert any(m.startswith("digitalisier") for m in marked(snippets)), snippets[:2]
+
+
+async def test_compound_matches_are_highlighted(demo: SearchBackend) -> None:
+    _, slugs, snippets = await search(demo, "Strategie")
+    assert "interkommunale-digitalisierungsstrategie" in slugs
+    assert any(m.endswith("strategie") and m != "strategie" for m in marked(snippets)), snippets[:3]
+
+
+async def test_prefix_queries_find_words_that_start_so(demo: SearchBackend) -> None:
+    n_prefix, slugs, snippets = await search(demo, "Bürger*")
+    n_whole, whole, _ = await search(demo, "Bürgerbus")
+    assert n_prefix > 0
+    assert set(whole) <= set(slugs)
+    assert n_prefix >= n_whole
+    assert any(m.startswith("bürger") and m != "bürger" for m in marked(snippets))
+    n_none, _, _ = await search(demo, "Qxzv*")
+    assert n_none == 0
+
+
+async def test_the_typed_word_ranks_above_its_synonyms(demo: SearchBackend) -> None:
+    _, slugs, _ = await search(demo, "Glasfaserausbau", per_page=3)
+    assert slugs[0] == "glasfaserausbau-in-bergkamen-kamen-und-boenen-im-betreibermodell"
+
+
+def test_plan_expands_abbreviations_both_ways_with_lower_weights() -> None:
+    short = planning.plan("ÖPNV").words[0].alternatives
+    assert any(a.text == "öffentlicher Personennahverkehr" and a.kind == "expansion" for a in short)
+    long = planning.plan("öffentlicher Personennahverkehr").words[0].alternatives
+    assert any(a.text == "ÖPNV" and a.kind == "abbreviation" for a in long)
+    assert all(0 < a.weight < 1 for a in (*short, *long))
+
+
+def test_plan_varies_compounds_and_marks_places() -> None:
+    glas = planning.plan("Glasfaserausbau").words[0]
+    assert any(a.text == "Breitbandausbau" for a in glas.alternatives)
+    p = planning.plan("Bauhof Bayern")
+    assert [pm.text for pm in p.soft_places] == ["Bayern"]
+    assert [w.text for w in p.text_words] == ["Bauhof"]
+    only = planning.plan("Bayern")
+    assert only.soft_places == () and [w.text for w in only.text_words] == ["Bayern"]  # a place alone must match
+    known = {"Ostalbkreis": [planning.Place("Ostalbkreis", "kreis", "Baden-Württemberg", "08136")]}
+    ost = planning.plan("Ostalbkreis Abwasser", known)
+    assert [pm.text for pm in ost.soft_places] == ["Ostalbkreis"] and ost.soft_places[0].states == ("Baden-Württemberg",)
+    amt = planning.plan("Amt Bauhof", {"Amt": [planning.Place("Amt", "gemeinde", "Bayern", "1")]})
+    assert amt.places == ()  # a lexicon term is read as that term, not as a town of that name
+
+
+def test_prefix_words_are_marked() -> None:
+    p = planning.plan("Ruf* Höxter")
+    assert [(w.text, w.prefix) for w in p.words] == [("Ruf", True), ("Höxter", False)]
