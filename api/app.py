@@ -82,7 +82,15 @@ def create_app(
 
 
 async def _load_startup_data(runtime: Runtime) -> None:
-    """Load the demo set into an empty catalogue when LEUCHTTURM_DEMO_DATA is on."""
+    """Load the municipality register on first start (LEUCHTTURM_LOAD_REGISTER, default on), then the demo set
+    into an empty catalogue (LEUCHTTURM_DEMO_DATA)."""
+    if runtime.settings.load_register:
+        from importers.register import ensure_register, log_progress, refresh_importer_gazetteer
+
+        report = await ensure_register(log_progress())
+        if report is not None:
+            log.info("Gemeindeverzeichnis geladen: %s", report.summary())
+        await refresh_importer_gazetteer()
     if not runtime.settings.demo_data:
         return
     from importers.demo import load_demo_data_if_empty

@@ -257,7 +257,7 @@ FULL_REPORT_LIMIT = 200  # above this many records only problems are listed one 
 
 
 @main.command("import")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.argument("paths", nargs=-1, required=False, type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS), default="auto", show_default=True, help="Format der Dateien")
 @click.option("--dry-run", is_flag=True, help="Nur zeigen, was geschähe; nichts speichern")
 @click.option("--publish", is_flag=True, help="Direkt veröffentlichen (nur Redaktion/Admin; Referenztexte bleiben Entwürfe)")
@@ -271,8 +271,11 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
     """Importiert Profile (Text, HTML, CSV, JSON, NDJSON) oder das Gemeindeverzeichnis.
 
     Vorhandene Profile werden anhand von Quelle, Kürzel oder Inhalt erkannt und
-    aktualisiert, nie verdoppelt. Exit-Code 0 ohne Fehler, 1 wenn einzelne
-    Datensätze fehlerhaft waren (die übrigen sind importiert), 2 bei Bedienfehlern.
+    aktualisiert, nie verdoppelt. `--format gazetteer` ohne Datei lädt das
+    mitgelieferte Gemeindeverzeichnis (Destatis GV-ISys) neu; mit Datei ein
+    anderes (GV-ISys-Auszug als CSV oder GV100AD). Exit-Code 0 ohne Fehler, 1
+    wenn einzelne Datensätze fehlerhaft waren (die übrigen sind importiert), 2
+    bei Bedienfehlern.
     """
     import json as _json
 
@@ -284,6 +287,10 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
     from importers.runner import ImportRunner, read_paths
 
     console = Console(stderr=True)
+    if not paths:
+        if fmt != "gazetteer":
+            _fail("Bitte mindestens eine Datei angeben (ohne Datei nur: --format gazetteer für das mitgelieferte Gemeindeverzeichnis).", 2)
+        sys.exit(run_async(lambda: _load_shipped_register(console, dry_run)) or 0)
 
     async def go() -> int:
         async with runtime(get_settings()) as rt:
@@ -327,6 +334,35 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
             return 0 if report.ok else 1
 
     sys.exit(run_async(go) or 0)
+
+
+async def _load_shipped_register(console: Any, dry_run: bool) -> int:
+    """`leuchtturm import --format gazetteer`: the shipped register, with progress."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from catalogue import gazetteer as reg
+    from importers.register import load_shipped_register, shipped_register
+
+    async with runtime(get_settings()):
+        register = await asyncio.to_thread(shipped_register)
+        if dry_run:
+            report = await reg.store(register.entries, fingerprint=register.fingerprint, source_name=register.source_name,
+                                     register_as_of=register.as_of, attribution=register.attribution, full=True, dry_run=True)
+            click.echo(f"Probelauf (nichts gespeichert): {report.summary()}")
+            return 0
+        with Progress(TextColumn("Gemeindeverzeichnis"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=True) as progress:
+            task = progress.add_task("register", total=None)
+            try:
+                report = await load_shipped_register(lambda done, total: progress.update(task, completed=done, total=total))
+            except reg.RegisterBusy as exc:
+                progress.stop()
+                _fail(str(exc), 1)
+        if report.skipped:
+            click.echo(f"Gemeindeverzeichnis ist bereits geladen (Gebietsstand {register.as_of}); nichts geändert.")
+        else:
+            click.echo(f"Gemeindeverzeichnis (Gebietsstand {register.as_of}): {report.summary()}.")
+        click.echo("Quelle: " + reg.REGISTER_SOURCE_LONG + ", " + register.attribution + ", " + reg.LICENCE)
+        return 0
 
 
 EXPORT_FORMATS = ("json", "ndjson", "csv")

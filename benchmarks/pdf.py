@@ -1,6 +1,6 @@
 """PDF rendering benchmark: uncached and cached render time, concurrent throughput.
 
-Renders the two seed profiles (tests/fixtures/seed_profiles.py) through
+Renders the two invented profiles (tests/fixtures/profiles.py) through
 Typst N times each without PdfCache — once with identical input (Typst's
 in-process memoisation can reuse layout) and once with the text changed on
 every run (the honest "new revision" case) — then through PdfCache, then

@@ -104,7 +104,7 @@ def dev_documents(dev: Path) -> tuple[list[dict[str, Any]], list[str]]:
     from catalogue.models import Profile, ProfileContent
     from catalogue.search.documents import to_search_document
     from catalogue.vocabularies import EditorialStatus
-    from importers.base import parse_source
+    from importers.registry import parse_source
 
     pages = sorted((dev / "pages").glob("*.txt"))
     docs: list[dict[str, Any]] = []

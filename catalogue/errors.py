@@ -188,7 +188,7 @@ def german_message(err: dict[str, Any]) -> str:
         if last == "postcode":
             return "muss eine fünfstellige Postleitzahl sein"
         if last == "ags":
-            return "muss ein achtstelliger Gemeindeschlüssel sein"
+            return "muss ein Schlüssel des Gemeindeverzeichnisses sein (8 Ziffern für eine Gemeinde, 5 für einen Kreis, 9 für einen Gemeindeverband)"
         if last == "phone":
             return "darf nur Ziffern, Leerzeichen und + ( ) / - enthalten"
     if typ == "value_error":

@@ -254,13 +254,17 @@ VIEW_SECTIONS: tuple[ViewSection, ...] = (
 _P, _D, _C = View.PAGE, View.PDF, View.COMPARE
 
 
+# Help of the register-key inputs; the lengths are those of catalogue.models.REGISTER_KEY_PATTERN.
+AGS_HELP = "Schlüssel im Gemeindeverzeichnis (optional): 8 Ziffern für eine Gemeinde, 5 für einen Kreis, 9 für einen Gemeindeverband"
+
+
 def _organisation_fields(search_key: str | None) -> tuple[Field, ...]:
     """Name, kind and AGS of a public body (lead and participating municipalities)."""
     return (
         Field("name", "Name", input=Input(Widget.TEXT, width="wide"),
               search=Search(key=search_key, text=Priority.NAMES) if search_key else None),
         Field("kind", "Art", input=Input(Widget.SELECT, same_row=True)),
-        Field("ags", "AGS", help="Amtlicher Gemeindeschlüssel, 8 Ziffern (optional)",
+        Field("ags", "AGS", help=AGS_HELP,
               input=Input(Widget.TEXT, inputmode="numeric", maxlength="model", width="narrow", same_row=True)),
     )
 
@@ -302,7 +306,7 @@ FIELDS: tuple[Field, ...] = (
             Field("name", "Name", input=Input(Widget.TEXT, width="wide", label="Name der Kommune oder des Kreises"),
                   search=Search(key="lead", text=Priority.NAMES)),
             Field("kind", "Art", input=Input(Widget.SELECT, same_row=True), search=Search(key="lead_kind")),
-            Field("ags", "AGS", help="Amtlicher Gemeindeschlüssel, 8 Ziffern (optional)",
+            Field("ags", "AGS", help=AGS_HELP,
                   input=Input(Widget.TEXT, inputmode="numeric", maxlength="model", width="narrow", same_row=True)),
         ),
         show=(Show(_P, "facts", 3, "organisation"), Show(_P, "kurzprofil", 1, "name", label="Kommune"),
@@ -613,9 +617,15 @@ def is_required(path: str) -> bool:
 
 
 def digits_of(pattern: str | None) -> int | None:
-    """8 for r"^\\d{8}$": the length of an all-digits pattern (a form's maxlength)."""
-    m = re.fullmatch(r"\^\\d\{(\d+)\}\$", pattern or "")
-    return int(m.group(1)) if m else None
+    """The longest length an all-digits pattern allows (a form's maxlength).
+
+    8 for r"^\\d{8}$"; 9 for r"^(?:\\d{2}|\\d{3}|\\d{5}|\\d{8}|\\d{9})$" (alternatives of digit runs).
+    """
+    m = re.fullmatch(r"\^(?:\(\?:)?((?:\\d\{\d+\}\|?)+)\)?\$", pattern or "")
+    if not m:
+        return None
+    lengths = [int(n) for n in re.findall(r"\\d\{(\d+)\}", m.group(1))]
+    return max(lengths) if lengths else None
 
 
 # ---------------------------------------------------------------- the registry, indexed

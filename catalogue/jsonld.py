@@ -14,13 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from catalogue import fields as registry
-from catalogue.models import Profile
+from catalogue.models import Profile, register_key_label
 
 
 def _org(o: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"@type": "GovernmentOrganization", "name": o.name}
     if getattr(o, "ags", None):
-        out["identifier"] = {"@type": "PropertyValue", "propertyID": "AGS", "value": o.ags}
+        out["identifier"] = {"@type": "PropertyValue", "propertyID": register_key_label(o.ags), "value": o.ags}
     return out
 
 

@@ -86,7 +86,16 @@ Keyword = Annotated[
 ]
 Markdown = Annotated[str, StringConstraints(max_length=MAX_MARKDOWN), AfterValidator(_no_control_chars)]
 HttpUrl = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_http_url)]
-AGS = Annotated[str, StringConstraints(pattern=r"^\d{8}$")]
+# The key of a body in the municipality register: the AGS of a Land (2 digits), Regierungsbezirk (3),
+# Kreis (5) or Gemeinde (8), or the ARS of a Gemeindeverband (9 digits; it has no AGS).
+REGISTER_KEY_PATTERN = r"^(?:\d{2}|\d{3}|\d{5}|\d{8}|\d{9})$"
+AGS = Annotated[str, StringConstraints(pattern=REGISTER_KEY_PATTERN)]
+
+
+def register_key_label(key: str | None) -> str:
+    """ "ARS" for a Gemeindeverband's 9-digit key, else "AGS"."""
+    return "ARS" if key and len(key) == 9 else "AGS"
+
 Year = Annotated[int, AfterValidator(_current_year_bound)]
 
 
@@ -99,7 +108,12 @@ class Organisation(Strict):
 
     name: ShortText
     kind: OrganisationKind | None = None
-    ags: AGS | None = Field(default=None, description="Amtlicher Gemeindeschlüssel, 8 Ziffern")
+    ags: AGS | None = Field(
+        default=None,
+        description="Schlüssel im Gemeindeverzeichnis: AGS einer Gemeinde (8 Ziffern), eines Kreises (5), "
+        "Regierungsbezirks (3) oder Landes (2); ARS eines Gemeindeverbands (9)",
+        examples=["05762020", "05762", "010545453"],
+    )
 
 
 class Partner(Strict):

@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     base_url: str | None = None
     secret_key: str | None = None
     demo_data: bool = True
+    load_register: bool = Field(default=True, description="load the shipped municipality register on first start")
     ferretdb_bin: Path = PROJECT_ROOT / "bin" / "leuchtturm-ferretdb"
     max_body_bytes: int = 2 * 1024 * 1024
     secure_cookies: bool | None = None  # default: true when base_url is https

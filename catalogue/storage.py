@@ -35,7 +35,7 @@ log = logging.getLogger("leuchtturm.store")
 
 def document_models() -> list[type[Document]]:
     """Every Beanie document of the catalogue, registered in one place."""
-    from catalogue.gazetteer import GazetteerEntry
+    from catalogue.gazetteer import DOCUMENTS as REGISTER_DOCUMENTS
     from catalogue.imports import ImportBatch
     from catalogue.models import Counter, OutboxEntry, Profile, ProfileSlug, ProfileVersion
     from catalogue.sessions import WebSession
@@ -43,7 +43,7 @@ def document_models() -> list[type[Document]]:
 
     return [
         Profile, ProfileSlug, ProfileVersion, OutboxEntry, Counter, User, ApiToken, ApiTokenId, LoginAttempt, WebSession,
-        GazetteerEntry, ImportBatch,
+        *REGISTER_DOCUMENTS, ImportBatch,
     ]
 
 

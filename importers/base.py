@@ -7,8 +7,10 @@ batch import goes on with the next record. Only a source that cannot be
 read at all (too large, binary, undecodable) raises `SourceError`, and the
 registry's `parse_source` turns even that into one error record.
 
-Nothing here touches the database; the import runner calls `detect_format`
-(or picks an importer by name), iterates `parse`, and writes the records.
+Nothing here touches the database, and nothing here imports a format
+module: the registry of formats (`importers.registry`) imports them, and
+they import this module. The import runner calls `detect_format` (or picks
+an importer by name), iterates `parse`, and writes the records.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, ValuesView
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -241,6 +243,7 @@ class ParsedRecord:
     slug: str | None = None  # catalogue formats: the slug from the export
     original_provenance: dict[str, Any] | None = None  # catalogue formats: provenance carried in the export
     position: int = 0  # 1-based number of the record within its source
+    stated_source: str | None = None  # the URL a text names as its source ("Quelle: …"), for the provenance
 
     @property
     def ok(self) -> bool:
@@ -405,118 +408,3 @@ def guarded_parse(importer: Importer, source: Source, body: Callable[[Source], I
             f"Die Quelle konnte nicht gelesen werden ({type(exc).__name__}). "
             "Bitte das Format prüfen oder die Datei der Katalogredaktion schicken.",
         )
-
-
-# ----------------------------------------------------------------- registry
-
-FORMAT_NAMES: tuple[str, ...] = ("structured", "reference", "html", "csv", "json", "ndjson", "gazetteer")
-FORMAT_CHOICES: tuple[str, ...] = ("auto", *FORMAT_NAMES)
-
-
-class _Registry(dict[str, Importer]):
-    """`IMPORTERS`: format name → importer, filled on first use.
-
-    The format modules import this module, so they are loaded lazily here.
-    """
-
-    _loaded = False
-
-    def _load(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
-        from importers.catalogue_formats import CsvImporter, JsonImporter, NdjsonImporter
-        from importers.gazetteer import GazetteerImporter
-        from importers.html_page import HtmlImporter
-        from importers.reference_text import ReferenceTextImporter
-        from importers.structured_text import StructuredTextImporter
-
-        for imp in (
-            StructuredTextImporter(),
-            ReferenceTextImporter(),
-            HtmlImporter(),
-            CsvImporter(),
-            JsonImporter(),
-            NdjsonImporter(),
-            GazetteerImporter(),
-        ):
-            dict.__setitem__(self, imp.name, imp)
-
-    def __getitem__(self, key: str) -> Importer:
-        self._load()
-        return dict.__getitem__(self, key)
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        self._load()
-        return dict.get(self, key, default)
-
-    def __iter__(self) -> Iterator[str]:
-        self._load()
-        return dict.__iter__(self)
-
-    def __len__(self) -> int:
-        self._load()
-        return dict.__len__(self)
-
-    def __contains__(self, key: object) -> bool:
-        self._load()
-        return dict.__contains__(self, key)
-
-    def keys(self) -> KeysView[str]:  # type: ignore[override]
-        self._load()
-        return dict.keys(self)
-
-    def values(self) -> ValuesView[Importer]:  # type: ignore[override]
-        self._load()
-        return dict.values(self)
-
-    def items(self) -> ItemsView[str, Importer]:  # type: ignore[override]
-        self._load()
-        return dict.items(self)
-
-
-IMPORTERS: _Registry = _Registry()
-
-# Order in which `detect_format` asks the importers: the most specific first,
-# the free-text reference importer last (it accepts almost any prose).
-DETECTION_ORDER: tuple[str, ...] = ("json", "ndjson", "gazetteer", "csv", "html", "structured", "reference")
-
-
-def detect_format(source: Source, format: str = "auto") -> Importer:
-    """The importer for `source`: the named one, or the first whose `detect` accepts it.
-
-    Raises `UnknownFormatError` (German message) for an unknown format name
-    or a source no importer accepts, `SourceTooLargeError` for sources over
-    the size limit.
-    """
-    source.check_size()
-    if format != "auto":
-        imp = IMPORTERS.get(format)
-        if imp is None:
-            raise UnknownFormatError(
-                f"Unbekanntes Format „{format}“. Möglich sind: {', '.join(FORMAT_CHOICES)}."
-            )
-        return imp
-    for name in DETECTION_ORDER:
-        imp = IMPORTERS[name]
-        try:
-            if imp.detect(source):
-                return imp
-        except Exception:  # noqa: BLE001, S112 - detection must never fail the batch
-            continue
-    raise UnknownFormatError(
-        f"Das Format von „{Path(source.name).name or 'Quelle'}“ wurde nicht erkannt. "
-        f"Bitte das Format ausdrücklich angeben (--format {'|'.join(FORMAT_NAMES)})."
-    )
-
-
-def parse_source(source: Source, format: str = "auto") -> tuple[Importer | None, list[ParsedRecord]]:
-    """Detect and parse in one call; never raises for bad input.
-
-    If no importer fits, the result is (None, [one error record]).
-    """
-    try:
-        imp = detect_format(source, format)
-    except SourceError as exc:
-        return None, [error_record(format if format != "auto" else "auto", source, str(exc))]
-    return imp, list(imp.parse(source))

@@ -2,10 +2,10 @@
 
 `make run` on a fresh machine starts with an empty database; with
 LEUCHTTURM_DEMO_DATA on (the default, checked in api/app.py) the app loads
-data/demo/profiles.json as published profiles and the sample of the
-municipality register into the gazetteer, and indexes them before it
-answers, so search works at once. A catalogue that already has profiles (or
-a gazetteer) is left alone.
+data/demo/profiles.json as published profiles and indexes them before it
+answers, so search works at once. A catalogue that already has profiles is
+left alone. (The municipality register is loaded separately, on every first
+start: importers/register.py.)
 
 Every demo profile describes a real project; data/demo/sources.json names the
 public pages it was written from. The first of them becomes the profile's
@@ -20,14 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from catalogue import gazetteer as gaz
 from catalogue.models import Profile
 from catalogue.users import Principal
 from catalogue.vocabularies import Role
 from importers.base import Source, finish_record
 from importers.catalogue_formats import record_from_dict
-from importers.gazetteer import SAMPLE_PATH
-from importers.runner import ImportItem, ImportReport, ImportRunner, parse_sources
+from importers.runner import ImportItem, ImportReport, ImportRunner
 
 log = logging.getLogger("leuchtturm.demo")
 
@@ -63,15 +61,12 @@ def demo_items(path: Path = DEMO_PROFILES) -> list[ImportItem]:
 
 
 async def load_demo_data_if_empty(runtime: Any) -> dict[str, ImportReport]:
-    """Load demo profiles and the gazetteer sample into an empty catalogue, then index them."""
+    """Load the demo profiles into an empty catalogue, then index them."""
     started = time.perf_counter()
     reports: dict[str, ImportReport] = {}
     runner = ImportRunner(DEMO_PRINCIPAL, search=runtime.search, on_change=runtime.notify_change, importer_label="demo")
     if await Profile.get_pymongo_collection().find_one({}, {"_id": 1}) is None:
         reports["profiles"] = await runner.run_items(demo_items(), publish=True)
-    if await gaz.count() == 0 and SAMPLE_PATH.exists():
-        items = parse_sources([Source.from_path(SAMPLE_PATH)], "gazetteer")
-        reports["gazetteer"] = await ImportRunner(DEMO_PRINCIPAL).run_items(items)
     if reports:
         await runtime.sync.drain(runtime.search)
         for name, report in reports.items():

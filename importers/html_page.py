@@ -16,12 +16,12 @@ import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 
-from catalogue.vocabularies import EditorialStatus
-from importers.base import ParsedRecord, Source, finish_record, guarded_parse
+from importers.base import ParsedRecord, Source, guarded_parse
 from importers.gazetteer import Gazetteer
 from importers.recognition import clean_space
 from importers.reference_text import ReferenceTextImporter
 from importers.structured_text import SECTION_LABELS, StructuredTextImporter, looks_structured
+from importers.text_base import TextImporter
 
 SKIP_TAGS = {
     "script", "style", "noscript", "template", "nav", "footer", "svg", "iframe", "form", "button", "select", "textarea", "head",
@@ -196,18 +196,7 @@ class HtmlImporter:
 
     def _parse(self, source: Source) -> Iterator[ParsedRecord]:
         text = html_to_text(source.text())
-        if looks_structured(text):
-            record = self.structured.parse_text(text)
-            shape = "structured"
-        else:
-            record = self.reference.parse_text(text)
-            shape = "reference"
-        record.source_id = source.name or None
-        record.position = 1
-        finish_record(record, self.name, source)
-        record.provenance["importer"] = f"html/{shape}"
-        if shape == "structured":
-            self.structured.suggest_status(record)
-        else:
-            record.suggested_status = EditorialStatus.DRAFT
+        shape: TextImporter = self.structured if looks_structured(text) else self.reference
+        record = shape.finish(shape.parse_text(text), source, importer=self.name)
+        record.provenance["importer"] = f"html/{shape.name}"
         yield record

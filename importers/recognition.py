@@ -46,15 +46,18 @@ def nfc(text: str) -> str:
 FIELD_OF_ACTION_KEYWORDS: dict[FieldOfAction, tuple[str, ...]] = {
     FieldOfAction.ADMINISTRATION: (
         r"verwaltung", r"ozg\b", r"onlinezugangsgesetz", r"online-zugangs-gesetz", r"e-?akte",
-        r"e-government", r"bürgerservice", r"bürgeramt", r"rathaus", r"bauhof",
+        r"e-government", r"bürgerservice", r"bürgeramt", r"rathaus", r"bauhof", r"standesam", r"standesämter",
+        r"meldeamt", r"bürgerbüro", r"personalausweis",
     ),
     FieldOfAction.DIGITAL_INFRASTRUCTURE: (
         r"(?:digitale[nrs]?\s+)?infrastruktur\b", r"breitband", r"glasfaser", r"wlan\b", r"5g\b",
-        r"mobilfunk", r"netzausbau", r"rechenzentr", r"smart[ -]city",
+        r"mobilfunk", r"netzausbau", r"rechenzentr", r"smart[ -]city", r"digitalisierungsplattform",
+        r"it-infrastruktur", r"hardware", r"software", r"smartphone", r"digitale[nrs]?\s+(?:plattform|dienst|angebot|rathaus)",
     ),
     FieldOfAction.ECONOMY: (
         r"wirtschaft", r"gewerbe", r"einzelhandel", r"existenzgründ", r"gründerzentrum",
-        r"standortmarketing",
+        r"standortmarketing", r"wertschöpfung", r"arbeitsplätze", r"fachkräfte", r"betriebe\b",
+        r"regionalentwicklung", r"regionale[nr]?\s+entwicklung", r"leader\b",
     ),
     FieldOfAction.EDUCATION: (
         r"bildung", r"weiterbildung", r"schule\b", r"schulen\b", r"schüler", r"schulträger",
@@ -68,15 +71,16 @@ FIELD_OF_ACTION_KEYWORDS: dict[FieldOfAction, tuple[str, ...]] = {
         r"sozial", r"jugendhilfe", r"jugendarbeit", r"senior", r"inklusion", r"integration\b",
         r"familie", r"ehrenamt", r"quartiersarbeit",
     ),
-    FieldOfAction.TOURISM: (r"touris", r"urlaub", r"gästekarte", r"naherholung"),
+    FieldOfAction.TOURISM: (r"touris", r"urlaub", r"gästekarte", r"naherholung", r"freizeit", r"übernachtung", r"gästen?\b"),
     FieldOfAction.CULTURE: (r"kultur", r"museum", r"museen", r"bibliothek", r"bücherei", r"theater"),
     FieldOfAction.ENVIRONMENT_CLIMATE: (
         r"umwelt", r"klima", r"naturschutz", r"nachhaltigkeit", r"co2", r"co₂", r"abfall",
-        r"hochwasserschutz", r"artenschutz",
+        r"hochwasserschutz", r"artenschutz", r"biologische[nr]?\s+vielfalt", r"moor", r"gewässerschutz",
+        r"kläranlage", r"klärwerk",
     ),
     FieldOfAction.ENERGY: (
         r"energie", r"photovoltaik", r"solar", r"windkraft", r"windenergie", r"wärmeplanung",
-        r"wärmenetz", r"nahwärme", r"fernwärme", r"stromnetz",
+        r"wärmenetz", r"nahwärme", r"fernwärme", r"stromnetz", r"erneuerbare[nr]?\s+energie", r"heizung",
     ),
     FieldOfAction.MOBILITY: (
         r"mobilität", r"verkehr", r"öpnv", r"nahverkehr", r"radverkehr", r"radweg", r"carsharing",
@@ -86,20 +90,24 @@ FIELD_OF_ACTION_KEYWORDS: dict[FieldOfAction, tuple[str, ...]] = {
     FieldOfAction.BUILDING_HOUSING: (
         r"bauen\b", r"wohnen", r"wohnraum", r"wohnungs", r"baugebiet", r"bauleitplanung",
         r"bauantrag", r"baugenehmigung", r"städtebau", r"stadtentwicklung", r"dorfentwicklung",
-        r"innenentwicklung", r"leerstand",
+        r"innenentwicklung", r"leerstand", r"flächennutzungsplan", r"bebauungsplan", r"landschaftsplan",
+        r"gemeindeentwicklung", r"ortsentwicklung",
     ),
     FieldOfAction.SAFETY_ORDER: (
         r"sicherheit\b", r"ordnungsamt", r"ordnungsbehörde", r"feuerwehr", r"katastrophenschutz",
-        r"bevölkerungsschutz", r"rettungsdienst", r"brandschutz", r"leitstelle",
+        r"bevölkerungsschutz", r"rettungsdienst", r"brandschutz", r"leitstelle", r"gewerbeüberwachung",
+        r"gewerbeaufsicht", r"gewerberecht", r"ordnungsrecht", r"notruf",
     ),
     FieldOfAction.PARTICIPATION: (
         r"bürgerbeteiligung", r"öffentlichkeitsbeteiligung", r"beteiligungsverfahren",
         r"beteiligungsplattform", r"partizipation", r"bürgerhaushalt", r"bürgerdialog",
-        r"bürgerforum", r"bürgerrat", r"mitmach",
+        r"bürgerforum", r"bürgerrat", r"mitmach", r"ehrenamt", r"bürgerschaftlich", r"engagierte[nr]?\s+bürger",
+        r"selbsthilfe",
     ),
     FieldOfAction.PUBLIC_SERVICES: (
-        r"daseinsvorsorge", r"wasserversorgung", r"abwasser", r"nahversorgung", r"grundversorgung",
-        r"friedhof",
+        r"daseinsvorsorge", r"wasserversorgung", r"abwasser", r"nahversorg", r"grundversorgung",
+        r"friedhof", r"hallenbad", r"schwimmbad", r"freibad", r"dorfladen", r"einkaufsmöglichkeit", r"bauhof",
+        r"kläranlage", r"trinkwasser", r"winterdienst",
     ),
 }
 

@@ -33,8 +33,10 @@ content); `ImportRunner.run_items` writes the records:
   and removes their outbox entries afterwards (everything else –
   updates, failures – stays for the sync worker); without one, the sync
   worker indexes everything from the outbox.
-* **Gazetteer records** (importer.produces == "gazetteer") are upserted by
-  AGS into `catalogue.gazetteer`.
+* **Register records** (importer.produces == "gazetteer") are stored per
+  source through `catalogue.gazetteer.store` (entries by key, the name and
+  prefix key documents, the register's metadata); a whole register also
+  removes entries it no longer has.
 """
 
 from __future__ import annotations
@@ -58,16 +60,15 @@ from catalogue.slugs import slug_candidates
 from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus
 from importers.base import (
-    FORMAT_CHOICES,
     RECORD_FIELD,
     FieldWarning,
     ParsedRecord,
     Source,
     SourceError,
     error_record,
-    parse_source,
     validate_record,
 )
+from importers.registry import FORMAT_CHOICES, parse_source
 
 log = logging.getLogger("leuchtturm.import")
 
@@ -847,13 +848,16 @@ class ImportRunner:
     async def _gazetteer(
         self, items: list[ImportItem], *, dry_run: bool, progress: ProgressCallback | None, done: int, total: int
     ) -> list[tuple[int, RecordResult]]:
-        stored = await gaz.existing()
-        seen: dict[str, int] = {}
+        """Store register entries, one `gaz.store` per source (entries, key documents and metadata together)."""
         out: list[tuple[int, RecordResult]] = []
-        for start in range(0, len(items), self.chunk_size):
-            new: list[dict[str, Any]] = []
-            changed: list[dict[str, Any]] = []
-            for n, item in enumerate(items[start : start + self.chunk_size], start):
+        by_source: dict[str, list[tuple[int, ImportItem]]] = {}
+        for n, item in enumerate(items):
+            by_source.setdefault(item.source_name, []).append((n, item))
+        for source_name, group in by_source.items():
+            results: dict[str, RecordResult] = {}
+            entries: list[dict[str, Any]] = []
+            register: dict[str, Any] = {}
+            for n, item in group:
                 r = item.record
                 result = RecordResult(position=r.position, source=item.source_name, action=CREATED, kind="gazetteer",
                                       warnings=_warnings(r.warnings), errors=_warnings(r.errors))
@@ -861,31 +865,55 @@ class ImportRunner:
                 if r.errors:
                     result.action = ERROR
                     continue
+                key = str(r.content.get("_id") or "")
                 try:
-                    doc = gaz.entry_document(r.content)
-                except (KeyError, TypeError, ValueError):
-                    result.error("Eintrag des Gemeindeverzeichnisses ohne Schlüssel oder Namen.")
+                    gaz.entry_document(r.content)
+                except (ValueError, TypeError, KeyError):
+                    result.error("Eintrag des Gemeindeverzeichnisses ohne gültigen Schlüssel, Namen oder Art.")
                     continue
-                result.title, result.slug = f"{doc['name']} ({doc['ags']})", doc["ags"]
-                if doc["ags"] in seen:
+                result.title = f"{r.content.get('display_name') or r.content.get('name')} ({key})"
+                result.slug = key
+                if key in results:
                     result.action = DUPLICATE
-                    message = f"Schlüssel {doc['ags']} kommt mehrfach vor (wie Datensatz {seen[doc['ags']]}) – übersprungen."
-                    result.warnings.append({"field": "ags", "message": message})
+                    message = f"Schlüssel {key} kommt mehrfach vor (wie Datensatz {results[key].position}) – übersprungen."
+                    result.warnings.append({"field": "_id", "message": message})
                     continue
-                seen[doc["ags"]] = r.position
-                old = stored.get(doc["ags"])
-                if old is None:
-                    new.append(doc)
-                elif gaz.same_entry(old, doc):
-                    result.action = UNCHANGED
-                else:
-                    result.action = UPDATED
-                    changed.append(doc)
-            if not dry_run:
-                await gaz.write(new, changed)
-            done += min(self.chunk_size, len(items) - start)
+                results[key] = result
+                entries.append(r.content)
+                register = register or dict(r.provenance.get("register") or {})
+            if not entries:
+                continue
+
+            def forward(step: int, steps: int, base: int = done, size: int = len(group)) -> None:
+                if progress:
+                    progress(base + round(step * size / max(steps, 1)), total)
+
+            try:
+                report = await gaz.store(
+                    entries,
+                    fingerprint=register.get("fingerprint") or "",
+                    source_name=source_name,
+                    register_as_of=register.get("as_of"),
+                    attribution=register.get("attribution"),
+                    full=bool(register.get("full")),
+                    dry_run=dry_run,
+                    progress=forward,
+                )
+            except gaz.RegisterBusy as exc:
+                for result in results.values():
+                    result.error(str(exc))
+                continue
+            for action, keys in ((UPDATED, report.updated), (UNCHANGED, report.unchanged)):
+                for key in keys:
+                    if key in results:
+                        results[key].action = action
+            done += len(group)
             if progress:
                 progress(done, total)
+            if not dry_run and not report.skipped:
+                from importers.register import refresh_importer_gazetteer
+
+                await refresh_importer_gazetteer()
         return out
 
 

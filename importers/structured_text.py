@@ -19,34 +19,24 @@ the next label.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from catalogue.fields import expected_sections, import_section_labels, markdown_fields, summary_sources
-from catalogue.models import MAX_MARKDOWN, MAX_SHORT
-from catalogue.vocabularies import EditorialStatus, FederalState, OrganisationKind
-from importers.base import ParsedRecord, Source, finish_record, guarded_parse
-from importers.gazetteer import Gazetteer, default_gazetteer
+from catalogue.models import MAX_SHORT
+from catalogue.vocabularies import EditorialStatus, OrganisationKind
+from importers.base import ParsedRecord, Source
 from importers.recognition import (
-    EMAIL_RE,
-    FAX_RE,
-    PHONE_RE,
     URL_RE,
     bare_name,
     clean_space,
-    find_email,
-    find_phone,
     find_url,
     first_sentences,
-    funding_amount,
-    funding_kinds,
     is_furniture,
     legal_form,
     lines_to_markdown,
     markdown_to_plain,
     organisation_kind,
-    parse_address_lines,
     parse_area_km2,
     parse_date,
     parse_int,
@@ -58,6 +48,7 @@ from importers.recognition import (
     recognise_state,
     state_for_district,
 )
+from importers.text_base import Builder, TextImporter, prepare
 
 # Section labels (lower case) → section key: the fields' labels from the field registry, and the Kurzprofil.
 SECTION_LABELS: dict[str, str] = {**import_section_labels(), "kurzprofil": "profile"}
@@ -128,120 +119,14 @@ def _nonempty(lines: list[str]) -> list[str]:
     return [clean_space(line) for line in lines if clean_space(line)]
 
 
-class Builder:
-    """Collects content and warnings for one record; shared with the reference importer."""
-
-    def __init__(self, gazetteer: Gazetteer | None) -> None:
-        self.content: dict[str, Any] = {}
-        self.record = ParsedRecord(content=self.content)
-        self.gazetteer = gazetteer
-
-    def warn(self, field: str, message: str) -> None:
-        self.record.warn(field, message)
-
-    def short(self, field: str, value: str | None, label: str) -> str | None:
-        if value is None:
-            return None
-        value = clean_space(value)
-        if len(value) > MAX_SHORT:
-            self.warn(field, f"{label} war zu lang und wurde auf {MAX_SHORT} Zeichen gekürzt – bitte prüfen.")
-            value = value[: MAX_SHORT - 1].rstrip() + "…"
-        return value or None
-
-    def markdown(self, field: str, value: str, label: str) -> str:
-        if len(value) > MAX_MARKDOWN:
-            self.warn(field, f"{label} war zu lang und wurde auf {MAX_MARKDOWN} Zeichen gekürzt – bitte prüfen.")
-            value = value[: MAX_MARKDOWN - 1].rstrip() + "…"
-        return value
-
-    def organisation(self, field: str, name: str) -> dict[str, Any] | None:
-        clipped = self.short(field, name, "Der Name")
-        if not clipped:
-            return None
-        org: dict[str, Any] = {"name": clipped}
-        kind = organisation_kind(clipped)
-        entry = self.gazetteer.find_one(clipped, kind) if self.gazetteer else None
-        if kind is None and entry is not None:
-            kind = entry.kind
-        if kind is not None:
-            org["kind"] = kind.value
-        if entry is not None and len(entry.ags) == 8 and kind != OrganisationKind.DISTRICT:
-            org["ags"] = entry.ags
-        return org
-
-    def state_from_organisations(self) -> FederalState | None:
-        if not self.gazetteer:
-            return None
-        orgs = [self.content.get("lead"), *self.content.get("municipalities", [])]
-        for org in orgs:
-            if not org:
-                continue
-            if org.get("ags"):
-                entry = self.gazetteer.by_ags.get(org["ags"])
-            else:
-                entry = self.gazetteer.find_one(org["name"], OrganisationKind(org["kind"]) if org.get("kind") else None)
-            if entry and entry.state:
-                return entry.state
-        return None
-
-    def contact_from_lines(self, lines: list[str]) -> dict[str, Any]:
-        lines = _nonempty(lines)
-        block = "\n".join(lines)
-        contact: dict[str, Any] = {}
-        email = find_email(block)
-        phone = find_phone(block)
-        url = find_url(re.sub(EMAIL_RE, "", block))
-        rest = [
-            line for line in lines
-            if not EMAIL_RE.search(line) and not PHONE_RE.search(line) and not FAX_RE.match(line)
-            and not URL_RE.search(line) and not re.match(r"^(?:E-?Mail|Telefon|Tel\.?|Internet|Web)\s*:?\s*$", line, re.IGNORECASE)
-        ]
-        address, rest = parse_address_lines(rest)
-        if rest:
-            contact["organisation"] = self.short("contact.organisation", rest[0], "Die Organisation")
-        for line in rest[1:]:
-            if _PERSON_RE.match(line):
-                contact["person"] = self.short("contact.person", line, "Der Name")
-                break
-        contact["street"] = self.short("contact.street", address.street, "Die Straße")
-        contact["postcode"] = address.postcode
-        contact["city"] = self.short("contact.city", address.city, "Der Ort")
-        if phone:
-            contact["phone"] = phone
-        if email:
-            contact["email"] = email
-        if url:
-            contact["website"] = url
-        return {k: v for k, v in contact.items() if v}
-
-
-class StructuredTextImporter:
+class StructuredTextImporter(TextImporter):
     name = "structured"
-    produces = "profile"
-
-    def __init__(self, gazetteer: Gazetteer | None = None) -> None:
-        self._gazetteer = gazetteer
-
-    @property
-    def gazetteer(self) -> Gazetteer:
-        return self._gazetteer if self._gazetteer is not None else default_gazetteer()
 
     def detect(self, source: Source) -> bool:
         head = source.head(65536)
         if head.lstrip().startswith("<"):
             return False
         return looks_structured(head.replace("\r\n", "\n"))
-
-    def parse(self, source: Source) -> Iterator[ParsedRecord]:
-        return guarded_parse(self, source, self._parse)
-
-    def _parse(self, source: Source) -> Iterator[ParsedRecord]:
-        record = self.parse_text(source.text())
-        record.source_id = source.name or None
-        record.position = 1
-        finish_record(record, self.name, source)
-        self.suggest_status(record)
-        yield record
 
     def suggest_status(self, record: ParsedRecord) -> None:
         c = record.content
@@ -253,7 +138,11 @@ class StructuredTextImporter:
     def parse_text(self, text: str) -> ParsedRecord:
         b = Builder(self.gazetteer)
         c = b.content
-        preamble, sec = split_sections(text)
+        page = prepare(text)  # a "Source:"/"Quelle:" line is the provenance, never the title
+        b.record.stated_source = page.stated_source
+        if page.sources or page.source_notes:
+            b.warn("provenance", "Die Quellenangabe des Textes wurde als Quelle und Link übernommen, nicht als Text.")
+        preamble, sec = split_sections("\n".join(page.lines))
         head = _nonempty(preamble)
         if not head:
             b.record.error("title", "Titel: keine Titelzeile gefunden.")
@@ -275,6 +164,9 @@ class StructuredTextImporter:
             b.warn("lead", f"Hauptverantwortlich nicht angegeben – „{lead_name}“ angenommen, bitte prüfen.")
         if lead_name:
             c["lead"] = b.organisation("lead", lead_name)
+            if c["lead"] and c["lead"].get("ags"):  # the lead's Kreis and Land resolve ambiguous town names
+                b.focus |= {c["lead"]["ags"][:5], c["lead"]["ags"][:2]}
+                b.lead_key = c["lead"]["ags"]
         else:
             b.warn("lead", "Hauptverantwortliche Stelle fehlt – bitte ergänzen.")
         names = bodies + split_list("\n".join(sec.get("municipalities", [])))
@@ -351,17 +243,7 @@ class StructuredTextImporter:
         else:
             b.warn("summary", "Kurzbeschreibung fehlt – bitte ergänzen.")
 
-        # funding
-        ftext = lines_to_markdown(sec.get("funding", []))
-        if ftext:
-            funding: dict[str, Any] = {"text": b.markdown("funding.text", ftext, "Finanzierung")}
-            funding["kinds"] = [k.value for k in funding_kinds(ftext)]
-            amount = funding_amount(ftext)
-            if amount is not None:
-                funding["amount_eur"] = amount
-            c["funding"] = funding
-        else:
-            b.warn("funding", "Finanzierung fehlt – bitte ergänzen.")
+        b.funding(sec.get("funding", []))
 
         # legal form
         ltext = clean_space(" ".join(sec.get("legal_form", [])))
@@ -409,6 +291,7 @@ class StructuredTextImporter:
             if url:
                 title = clean_space(URL_RE.sub("", line)).strip(":–- ") or re.sub(r"^https?://", "", url).split("/")[0]
                 links.append({"title": title[:MAX_SHORT], "url": url})
+        links += [{"title": "Quelle", "url": url} for url in dict.fromkeys(page.sources) if url not in {x["url"] for x in links}]
         c["links"] = links[:50]
         return b.record
 

@@ -64,6 +64,7 @@ def settings(tmp_path: Path, mongo_uri: str) -> Settings:
         mongodb_url=mongo_uri,
         data_dir=tmp_path / "var",
         demo_data=False,
+        load_register=False,  # tests that need the register load it (or an excerpt) themselves
         secret_key="test-secret-key-" + "x" * 32,
         meili_url=None,
         _env_file=None,

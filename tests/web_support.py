@@ -44,14 +44,26 @@ def csrf_from(html: str) -> str:
     return m.group(1)
 
 
-async def load_gazetteer_sample() -> None:
-    """The demo sample of the municipality register, into the test database."""
-    from importers.base import Source
-    from importers.gazetteer import SAMPLE_PATH
-    from importers.runner import ImportRunner, parse_sources
+REGISTER_EXCERPT = ("05762", "01061", "01001", "05515", "11000", "02000", "09162")
 
-    items = parse_sources([Source.from_path(SAMPLE_PATH)], "gazetteer")
-    await ImportRunner(Principal("import", Role.ADMIN)).run_items(items)
+
+def register_excerpt(prefixes: tuple[str, ...] = REGISTER_EXCERPT) -> list[dict]:
+    """Entries of the shipped register whose keys start with `prefixes`, with their Länder, Regierungsbezirke and Kreise."""
+    from importers.register import shipped_register
+
+    entries = shipped_register().entries
+    keys = {e["_id"] for e in entries if e["_id"].startswith(prefixes)}
+    keys |= {k[:n] for k in keys for n in (2, 3, 5)}
+    return [e for e in entries if e["_id"] in keys]
+
+
+async def load_register_excerpt(prefixes: tuple[str, ...] = REGISTER_EXCERPT) -> None:
+    """A few Kreise of the real municipality register (Höxter, Steinburg, Flensburg, Münster, Berlin, Hamburg, München) into the test database."""
+    from catalogue import gazetteer as reg
+
+    entries = register_excerpt(prefixes)
+    await reg.store(entries, fingerprint=f"excerpt:{','.join(prefixes)}", source_name="tests/excerpt",
+                    register_as_of="2019-12-31", attribution=None, full=False)
 
 
 # ------------------------------------------------------------------ checks on pages (each shown to fail in tests/unit/test_checks.py)

@@ -33,7 +33,9 @@ from catalogue.errors import CatalogueError, Conflict, Gone, ImportFailed, NotFo
 from catalogue.imports import BatchStatus, ImportBatch
 from catalogue.models import utcnow
 from catalogue.users import Principal
-from importers.base import FORMAT_CHOICES, Source, SourceTooLargeError
+from importers.base import Source, SourceTooLargeError
+from importers.register import refresh_importer_gazetteer
+from importers.registry import FORMAT_CHOICES
 from importers.runner import ImportItem, ImportRunner, parse_sources
 
 log = logging.getLogger("leuchtturm.import")
@@ -180,6 +182,7 @@ class ImportController(Controller):
         if not raw.strip():
             raise ValidationFailed("Die Datei ist leer.", errors=[{"field": "file", "message": "leer"}])
         source = Source(name=f"upload/{principal.username}/{name}", raw=raw, media_type=media_type)
+        await refresh_importer_gazetteer()  # names resolve with the register that is loaded
         try:
             items = await asyncio.to_thread(parse_sources, [source], format)
         except SourceTooLargeError as exc:

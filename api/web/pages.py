@@ -15,12 +15,12 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from api.auth import resolve_principal
-from api.controllers.pdf import CompareParam, comparison_profiles, dump, profile_pdf_response, profile_url, today
+from api.controllers.pdf import comparison_profiles, dump, profile_pdf_response, profile_url, today
 from api.web.common import page, service
 from catalogue import fields as registry
 from catalogue import gazetteer
 from catalogue.access import PUBLIC_LABEL, principal_labels
-from catalogue.errors import NotFound
+from catalogue.errors import CatalogueError, NotFound
 from catalogue.jsonld import json_ld_for
 from catalogue.models import Profile
 from catalogue.pdf import comparison_view
@@ -42,7 +42,6 @@ SIZE_HINTS: dict[str, str] = {
     SizeClass.LARGE_CITY.value: "ab 100.000",
     SizeClass.DISTRICT.value: "Landkreise",
 }
-GAZETTEER_DATALIST_MAX = 2000
 
 
 @dataclass
@@ -92,6 +91,10 @@ class MyMunicipality:
     name: str | None = None
     error: str | None = None
     choices: list[Any] = field(default_factory=list)
+    size_class: str | None = None
+    urbanisation: str | None = None
+    population_as_of: str | None = None
+    attribution: str | None = None  # the register's figures are shown with their source
 
     @property
     def active(self) -> bool:
@@ -103,33 +106,43 @@ class MyMunicipality:
 
 
 async def resolve_my_municipality(kommune: str, einwohner: str, land: str) -> MyMunicipality:
+    """What "Kommunen wie meine" compares with: a body of the register (by name or key), or population and Land.
+
+    Keyed reads only: the name key document, then the chosen entry.
+    """
     me = MyMunicipality(kommune=kommune[:200], einwohner=einwohner[:30], land=land[:60])
     if not me.asked:
         return me
     if me.kommune.strip():
         text = me.kommune.strip()
-        entries: list[Any] = []
-        m = re.search(r"\b(\d{5}|\d{8})\b", text)
-        found = await gazetteer.get_by_ags(m.group(1)) if m else None
-        if found is not None:
-            entries = [found]
-        else:
-            entries = await gazetteer.find_by_name(re.sub(r"\s*\(.*\)\s*$", "", text))
-        if len(entries) == 1:
-            e = entries[0]
-            me.name = e.display_name
-            me.population = e.population
-            me.state = e.state.value if e.state else None
-            me.kind = e.kind.value if e.kind else None
+        m = re.search(r"\((\d{2}|\d{3}|\d{5}|\d{8}|\d{9})\)\s*$|^\s*(\d{2}|\d{3}|\d{5}|\d{8}|\d{9})\s*$", text)
+        key = (m.group(1) or m.group(2)) if m else None
+        refs = [{"key": key}] if key else await gazetteer.find_by_name(re.sub(r"\s*\(.*\)\s*$", "", text))
+        if len(refs) == 1:
+            entry = await gazetteer.get(refs[0]["key"])
+            if entry is not None:
+                entry = await gazetteer.get(entry.same_as) or entry if entry.same_as else entry
+                me.name = entry.label
+                me.population = entry.population
+                me.state = entry.state.value if entry.state else None
+                me.kind = entry.kind.value if entry.kind else None
+                me.size_class = entry.size_class.value if entry.size_class else None
+                me.urbanisation = entry.urbanisation
+                me.population_as_of = entry.population_as_of
+                me.attribution = await gazetteer.attribution()
+                return me
+            refs = []
+        if len(refs) > 1:
+            me.choices = [
+                {"label": r["display_name"], "key": r["key"], "detail": ", ".join(x for x in (r.get("kind_label"), r.get("kreis_name"), r.get("state")) if x)}
+                for r in refs
+            ]
+            me.error = "Diesen Namen gibt es im Gemeindeverzeichnis mehrmals. Welche Kommune meinen Sie? Bitte wählen Sie aus der Liste."
             return me
-        if len(entries) > 1:
-            me.choices = entries
-            me.error = "Diesen Namen gibt es mehrmals. Bitte wählen Sie Ihre Kommune aus der Liste."
-            return me
-        if not me.einwohner.strip():
+        if not me.einwohner.strip() and not me.land.strip():
             me.error = (
                 f"„{text}“ steht nicht im Gemeindeverzeichnis. Bitte prüfen Sie die Schreibweise "
-                "oder geben Sie stattdessen Einwohnerzahl und Bundesland an."
+                "oder geben Sie stattdessen Einwohnerzahl oder Bundesland an."
             )
             return me
     population = _int_param(me.einwohner, 0, 100_000_000)
@@ -146,14 +159,6 @@ async def resolve_my_municipality(kommune: str, einwohner: str, land: str) -> My
     if me.population is None and me.state is None:
         me.error = "Bitte geben Sie eine Einwohnerzahl oder ein Bundesland an."
     return me
-
-
-async def gazetteer_options() -> list[Any]:
-    """The whole register as a pick list, when it is small enough for one (otherwise names are typed)."""
-    entries = await gazetteer.all_entries(GAZETTEER_DATALIST_MAX + 1)
-    if len(entries) > GAZETTEER_DATALIST_MAX:
-        return []
-    return sorted(entries, key=lambda e: (e.display_name.casefold(), e.ags))
 
 
 # ------------------------------------------------------------ "Meinten Sie …?"
@@ -241,6 +246,15 @@ def _facet_views(params: Any, result: SearchResult | None, selected: dict[str, l
     return views
 
 
+FEW_RESULTS = 2  # up to this many hits, "Meinten Sie …" is offered when another spelling finds more
+
+
+async def _count(search: SearchBackend, labels: Any, q: str, filters: dict[str, list[str]]) -> int:
+    """How many published projects a search finds (no facets, one hit)."""
+    query = SearchQuery(q=q, filters={**filters, "status": [EditorialStatus.PUBLISHED.value]}, per_page=1, facets=())
+    return (await search.search(query, labels=labels)).total
+
+
 class SearchPageController(Controller):
     include_in_schema = False
 
@@ -276,6 +290,7 @@ class SearchPageController(Controller):
         unavailable = False
         suggestion: str | None = None
         comparable: list[Comparable] = []
+        words_only: int | None = None
         status = 200
         try:
             result = await search.search(
@@ -298,9 +313,14 @@ class SearchPageController(Controller):
                     fields_of_action=selected.get("fields_of_action", []),
                     text=q,
                 )
-                comparable = await find_comparable(search, ref, labels=labels, limit=5)
-            if result.total == 0 and q:
+                # only projects the active search finds (its words and facet filters)
+                comparable = await find_comparable(search, ref, labels=labels, limit=5, q=q, filters=selected)
+            if result.total <= FEW_RESULTS and q:
                 suggestion = await did_you_mean(search, q)
+                if suggestion and result.total and await _count(search, labels, suggestion, selected) <= result.total:
+                    suggestion = None  # "Meinten Sie …" only when the other spelling finds more
+            if result.total == 0 and (selected or since_min or since_max):
+                words_only = await _count(search, labels, q, {})  # did the words or the filters empty the list?
         except ValueError as exc:
             errors["q"] = str(exc)
         except Exception:
@@ -308,7 +328,7 @@ class SearchPageController(Controller):
             unavailable = True
             status = 503
         has_filters = bool(selected or since_min or since_max)
-        pairs = list(params.multi_items())
+        pairs = [(k, v) for k, v in params.multi_items() if k != "hinweis"]
         return await page(
             request,
             "search.html",
@@ -325,10 +345,10 @@ class SearchPageController(Controller):
             unavailable=unavailable,
             suggestion=suggestion,
             has_filters=has_filters,
+            words_only=words_only,
             params=pairs,
             me=me,
             comparable=comparable,
-            gazetteer=await gazetteer_options(),
             states=FACET_VALUES["state"],
             facet_params=FACET_PARAMS,
         )
@@ -401,12 +421,33 @@ class ProfilePageController(Controller):
 # ------------------------------------------------------------ comparison page
 
 
+COMPARE_PARAM_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,99}(,[a-z0-9][a-z0-9-]{0,99}){0,9}")
+
+
 class ComparePageController(Controller):
     include_in_schema = False
 
     @get("/compare", name="web:compare")
-    async def compare_page(self, request: Request, profiles: CompareParam) -> Response:
-        """Two or three projects side by side; the rows come from the field registry (view "compare")."""
-        items = await comparison_profiles(request, profiles)
-        view = comparison_view([dump(p) for p in items], urls=[profile_url(request, p.slug) for p in items], generated_at=today())
-        return await page(request, "compare.html", view=view, items=items, profiles_param=",".join(p.slug for p in items))
+    async def compare_page(self, request: Request) -> Response:
+        """Two or three projects side by side; the rows come from the field registry (view "compare").
+
+        Without projects, or with an address that names no two or three
+        visible projects, the page explains the Merkliste in German (never a
+        framework error).
+        """
+        raw = str(request.query_params.get("profiles") or "").strip().strip(",")
+        if not raw:
+            return await page(request, "compare.html", view=None)
+        error: str | None = None
+        status = 200
+        if len(raw) > 400 or not COMPARE_PARAM_RE.fullmatch(raw):
+            error, status = "Diese Vergleichsadresse ist ungültig. Bitte wählen Sie die Projekte über die Merkliste aus.", 400
+        else:
+            try:
+                items = await comparison_profiles(request, raw)
+            except CatalogueError as exc:
+                error, status = exc.detail, exc.status
+            else:
+                view = comparison_view([dump(p) for p in items], urls=[profile_url(request, p.slug) for p in items], generated_at=today())
+                return await page(request, "compare.html", view=view, items=items, profiles_param=",".join(p.slug for p in items))
+        return await page(request, "compare.html", status_code=status, view=None, compare_error=error)

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from api.web import forms
 from catalogue.formatting import format_date_de, format_eur_de, format_float_de, format_int_de
+from catalogue.gazetteer import attribution_for
 from catalogue.markdown import render_html
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, ROLE_LABELS, EditorialStatus
 
@@ -83,6 +84,7 @@ def build_environment() -> Environment:
         plain=_plain,
         json_ld=json_ld,
         input_id=forms.input_id,
+        register_attribution=lambda source, as_of=None: attribution_for(source, as_of) or "",
     )
     env.globals.update(
         labels=forms.LABELS,

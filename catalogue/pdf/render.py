@@ -23,7 +23,9 @@ import typst
 from catalogue import fields as registry
 from catalogue.fields import Field, View
 from catalogue.formatting import format_date_de, format_eur_de, format_float_de, format_int_de
+from catalogue.gazetteer import attribution_for
 from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
+from catalogue.models import register_key_label
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, EditorialStatus, PartnerKind
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -86,6 +88,9 @@ def population_text(profile: Mapping[str, Any]) -> str:
         extra.append(f"Stand {format_date_de(profile['population_as_of'])}")
     if _text(profile.get("population_source")):
         extra.append(f"Quelle: {_text(profile['population_source'])}")
+        credit = attribution_for(_text(profile["population_source"]), profile.get("population_as_of"))
+        if credit:  # figures of the Destatis register carry the licence's attribution
+            extra.append(credit)
     text = format_int_de(int(population))
     return f"{text} ({', '.join(extra)})" if extra else text
 
@@ -175,7 +180,7 @@ def _lead_with_ags(profile: Mapping[str, Any], f: Field) -> str:
     lead = profile.get(f.path) or {}
     text = _org_name(lead)
     if text and _text(lead.get("ags")):
-        text += f" (AGS {_text(lead['ags'])})"
+        text += f" ({register_key_label(_text(lead['ags']))} {_text(lead['ags'])})"
     return text
 
 

@@ -61,14 +61,14 @@ def _seed(mongo_uri: str, db_name: str) -> None:
         from pymongo import AsyncMongoClient
 
         from catalogue.storage import init_models
-        from tests.web_support import load_gazetteer_sample, seed_published, seed_users
+        from tests.web_support import load_register_excerpt, seed_published, seed_users
 
         client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
         try:
             await init_models(client[db_name])
             await seed_users()
             await seed_published()
-            await load_gazetteer_sample()
+            await load_register_excerpt()
         finally:
             await client.close()
 

@@ -8,12 +8,13 @@ findAndModify, count, distinct or aggregate with any filter other than
 whole collection. On MongoDB a conditional filter on top of the `_id`
 (`{_id, revision_id}`) is an index lookup and allowed.
 
-The list endpoints `GET /api/v1/profiles`, `/meine-profile` and the review
-queue `/redaktion` read the search index (catalogue/listing.py) and are
-checked here too. Not covered: the home page `/`. Its profile lists come
-from the index as well, but its "Kommunen wie meine" pick list reads the
-municipality register with a scan (`catalogue.gazetteer.all_entries`,
-`find({})` on `gazetteer`) – the register's own work to change.
+The list endpoints `GET /api/v1/profiles`, `/meine-profile`, the review
+queue `/redaktion` and the home page `/` read the search index
+(catalogue/listing.py) and are checked here too, as are the municipality
+register's request paths: the register API (names while one types, which
+reads prefix key documents and binary-searches shorter ones; exact names;
+one entry) and "Kommunen wie meine" by name or key, which read the name key
+documents, the entry and the register's metadata by `_id`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pymongo import monitoring
 
 from catalogue import atomic
 from catalogue.users import create_token
-from tests.web_support import PASSWORD, csrf_from, seed_users
+from tests.web_support import PASSWORD, csrf_from, load_register_excerpt, seed_users
 
 API = "/api/v1/profiles"
 
@@ -114,8 +115,9 @@ class Requests:
 
 @pytest.fixture
 async def world(client) -> dict[str, Any]:
-    """Users, a token, a published profile with history, an editor's draft, a renamed profile, an import batch."""
+    """Users, a token, a published profile with history, an editor's draft, a renamed profile, an import batch, a register excerpt."""
     await seed_users()
+    await load_register_excerpt()
     _, editor_secret = await create_token("redaktion-hx", "probe")
     _, reviewer_secret = await create_token("pruefung", "probe")
     editor = {"Authorization": f"Bearer {editor_secret}"}
@@ -199,7 +201,30 @@ async def test_request_paths_query_the_store_by_id_only(client, world) -> None:
     await send("POST", "/anmelden", expect=303, data={"username": "pruefung", "password": PASSWORD, "csrf_token": csrf_from(page.text)})
     await send("GET", "/redaktion", expect=200)
 
-    assert send.count >= 30
+    # the home page and the municipality register: Kommunen wie meine by name, ambiguous name, key, unknown name; the register API
+    home = await send("GET", "/", expect=200)
+    assert 'list="gemeinden"' not in home.text and "<datalist" not in home.text  # no pick list of the whole register
+    await send("GET", "/", expect=200, params={"q": "Bauhof", "feld": "Daseinsvorsorge", "sort": "titel"})
+    r = await send("GET", "/", expect=200, params={"kommune": "Flensburg"})
+    assert "Mittelstadt" in r.text and "Statistisches Bundesamt (Destatis)" in r.text
+    r = await send("GET", "/", expect=200, params={"kommune": "Höxter"})
+    assert "Welche Kommune meinen Sie?" in r.text
+    for kommune in ("Höxter (05762020)", "Kreis Höxter", "Hoxter, Stadt", "05762", "Berlin"):
+        r = await send("GET", "/", expect=200, params={"kommune": kommune})
+        assert "Welche Kommune meinen Sie?" not in r.text and "steht nicht im" not in r.text, kommune
+    r = await send("GET", "/", expect=200, params={"kommune": "Atlantis"})
+    assert "steht nicht im" in r.text
+    await send("GET", "/", expect=200, params={"kommune": "Atlantis", "einwohner": "30000", "land": "Bayern"})
+    for q in ("höx", "Bad D", "Münst", "Flensburg, Stadt", "m", "05762020", ".*"):
+        await send("GET", "/api/v1/municipalities", expect=200, params={"q": q})
+    r = await send("GET", "/api/v1/municipalities", expect=200, params={"q": "Höxter", "exact": "true"})
+    assert r.json()["ambiguous"] is True
+    await send("GET", "/api/v1/municipalities", expect=200, params={"q": "Kreis Höxter", "exact": "true"})
+    await send("GET", "/api/v1/municipalities/05762020", expect=200)
+    await send("GET", "/api/v1/municipalities/010545453", expect=404)  # a Verband key not in the excerpt
+    await send("GET", "/api/v1/municipalities/99999999", expect=404)
+
+    assert send.count >= 50
     assert not send.report, "store queries other than by _id on request paths:\n" + "\n".join(
         f"{path}: {bad}" for path, bad in send.report.items()
     )

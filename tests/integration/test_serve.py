@@ -49,13 +49,14 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 class Server:
-    def __init__(self, data_dir: Path, demo: bool = False) -> None:
+    def __init__(self, data_dir: Path, demo: bool = False, register: bool = False) -> None:
         self.port = _free_port()
         env = {
             **os.environ,
             "LEUCHTTURM_DATA_DIR": str(data_dir),
             "LEUCHTTURM_PORT": str(self.port),
             "LEUCHTTURM_DEMO_DATA": "true" if demo else "false",
+            "LEUCHTTURM_LOAD_REGISTER": "true" if register else "false",
             "LEUCHTTURM_MONGODB_URL": "",
             "LEUCHTTURM_MEILI_URL": "",
         }
@@ -79,33 +80,47 @@ class Server:
         self.proc.send_signal(sig)
         return self.proc.wait(timeout=30)
 
+    def output(self) -> str:
+        return self.proc.stdout.read().decode(errors="replace") if self.proc.stdout else ""
+
 
 def test_serve_ready_stop_and_restart_keeps_data(tmp_path: Path) -> None:
     from pymongo import MongoClient
 
     data_dir = tmp_path / "var"
-    server = Server(data_dir)
+    server = Server(data_dir, register=True)
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=120)
         status, body = _get(server.base + "/health/ready")
         assert status == 200 and b'"database":"ok"' in body.replace(b" ", b"")
         assert len(_ferretdb_pids(data_dir)) == 1
         uri = __import__("json").loads((data_dir / "ferretdb.json").read_text())["uri"]
         with MongoClient(uri) as c:  # the CLI path: other processes find the running instance
             c["leuchtturm"]["marker"].insert_one({"_id": "bleibt"})
+        status, body = _get(server.base + "/api/v1/municipalities?q=H%C3%B6xter&exact=true")  # loaded on first start
+        assert status == 200 and __import__("json").loads(body)["ambiguous"] is True
     finally:
         server.stop(signal.SIGINT)
+    first_output = server.output()
+    assert "Gemeindeverzeichnis:" in first_output and "Einträgen geladen" in first_output  # progress in the log
     assert _ferretdb_pids(data_dir) == [], "FerretDB outlived the server"
     assert not (data_dir / "ferretdb.json").exists()
 
-    again = Server(data_dir)
+    again = Server(data_dir, register=True)
     try:
         again.wait_ready()
         uri = __import__("json").loads((data_dir / "ferretdb.json").read_text())["uri"]
         with MongoClient(uri) as c:
             assert c["leuchtturm"]["marker"].find_one({"_id": "bleibt"}) is not None
+        env = {**os.environ, "LEUCHTTURM_DATA_DIR": str(data_dir), "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": ""}
+        r = subprocess.run([str(LEUCHTTURM), "import", "--format", "gazetteer"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "bereits geladen" in r.stdout and "Datenlizenz Deutschland" in r.stdout  # the CLI path, idempotent
+        r = subprocess.run([str(LEUCHTTURM), "import"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and "Datei" in r.stderr
     finally:
         again.stop(signal.SIGTERM)
+    assert "Einträgen geladen" not in again.output()  # the register is there: nothing loaded twice
     assert _ferretdb_pids(data_dir) == []
 
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.web_support import load_gazetteer_sample, seed_published
+from tests.web_support import load_register_excerpt, seed_published
 
 pytestmark = pytest.mark.asyncio
 
@@ -20,7 +20,7 @@ async def _index(app) -> None:
 @pytest.fixture
 async def catalogue(client, app):
     slugs = await seed_published()
-    await load_gazetteer_sample()
+    await load_register_excerpt()
     await _index(app)
     return slugs
 

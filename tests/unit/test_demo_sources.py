@@ -149,6 +149,19 @@ def test_municipality_keys_come_from_the_register_record(profile: dict) -> None:
     assert place.casefold() in lead["name"].casefold(), (lead["name"], place)
 
 
+@pytest.mark.parametrize("profile", [p for p in PROFILES if (p.get("lead") or {}).get("ags")], ids=lambda p: p["demo_id"])
+def test_register_figures_match_the_shipped_register(profile: dict) -> None:
+    """A lead with a key and figures from Destatis GV-ISys says what the register in data/register/ says."""
+    from importers.gazetteer import shipped_gazetteer
+
+    entry = shipped_gazetteer().get(profile["lead"]["ags"])
+    assert entry is not None, profile["lead"]
+    assert entry["name"].casefold() in profile["lead"]["name"].casefold()
+    if (profile.get("population_source") or "").startswith("Destatis GV-ISys"):
+        assert (profile["population"], profile.get("area_km2"), profile["population_as_of"]) == (
+            entry["population"], entry["area_km2"], entry["population_as_of"]), profile["demo_id"]
+
+
 def test_checks_catch_an_invented_contact() -> None:
     """The contact check fails for a value the excerpt does not state."""
     demo_id = next(p["demo_id"] for p in PROFILES if p.get("contact", {}).get("street"))

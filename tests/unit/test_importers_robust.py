@@ -13,16 +13,14 @@ from hypothesis import strategies as st
 
 from catalogue.models import ProfileContent
 from importers.base import (
-    IMPORTERS,
     MAX_SOURCE_BYTES,
     ParsedRecord,
     Source,
     SourceError,
     SourceTooLargeError,
-    detect_format,
-    parse_source,
     validate_record,
 )
+from importers.registry import IMPORTERS, detect_format, parse_source
 from tests.factories import TEXTS
 
 SEED_FILES = sorted(TEXTS.glob("*.txt"))  # the invented texts in both source formats

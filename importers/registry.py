@@ -1,0 +1,76 @@
+"""The format registry: which importers there are and which one reads a source.
+
+The format modules import `importers.base`; this module imports them (and
+`base` imports none of them), so there is no import circle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from importers.base import Importer, ParsedRecord, Source, SourceError, UnknownFormatError, error_record
+from importers.catalogue_formats import CsvImporter, JsonImporter, NdjsonImporter
+from importers.gazetteer import GazetteerImporter
+from importers.html_page import HtmlImporter
+from importers.reference_text import ReferenceTextImporter
+from importers.structured_text import StructuredTextImporter
+
+FORMAT_NAMES: tuple[str, ...] = ("structured", "reference", "html", "csv", "json", "ndjson", "gazetteer")
+FORMAT_CHOICES: tuple[str, ...] = ("auto", *FORMAT_NAMES)
+
+IMPORTERS: dict[str, Importer] = {
+    imp.name: imp
+    for imp in (
+        StructuredTextImporter(),
+        ReferenceTextImporter(),
+        HtmlImporter(),
+        CsvImporter(),
+        JsonImporter(),
+        NdjsonImporter(),
+        GazetteerImporter(),
+    )
+}
+
+# Order in which `detect_format` asks the importers: the most specific first,
+# the free-text reference importer last (it accepts almost any prose).
+DETECTION_ORDER: tuple[str, ...] = ("json", "ndjson", "gazetteer", "csv", "html", "structured", "reference")
+
+
+def detect_format(source: Source, format: str = "auto") -> Importer:
+    """The importer for `source`: the named one, or the first whose `detect` accepts it.
+
+    Raises `UnknownFormatError` (German message) for an unknown format name
+    or a source no importer accepts, `SourceTooLargeError` for sources over
+    the size limit.
+    """
+    source.check_size()
+    if format != "auto":
+        imp = IMPORTERS.get(format)
+        if imp is None:
+            raise UnknownFormatError(
+                f"Unbekanntes Format „{format}“. Möglich sind: {', '.join(FORMAT_CHOICES)}."
+            )
+        return imp
+    for name in DETECTION_ORDER:
+        imp = IMPORTERS[name]
+        try:
+            if imp.detect(source):
+                return imp
+        except Exception:  # noqa: BLE001, S112 - detection must never fail the batch
+            continue
+    raise UnknownFormatError(
+        f"Das Format von „{Path(source.name).name or 'Quelle'}“ wurde nicht erkannt. "
+        f"Bitte das Format ausdrücklich angeben (--format {'|'.join(FORMAT_NAMES)})."
+    )
+
+
+def parse_source(source: Source, format: str = "auto") -> tuple[Importer | None, list[ParsedRecord]]:
+    """Detect and parse in one call; never raises for bad input.
+
+    If no importer fits, the result is (None, [one error record]).
+    """
+    try:
+        imp = detect_format(source, format)
+    except SourceError as exc:
+        return None, [error_record(format if format != "auto" else "auto", source, str(exc))]
+    return imp, list(imp.parse(source))
