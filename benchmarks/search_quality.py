@@ -21,6 +21,9 @@ Modes (--mode):
             (catalogue.lexicon.expand_query) with its weights: what the lexicon
             should bring once the backends are rewired to it
   both      (default) both, side by side
+  meili     the Meilisearch backend exactly as it is (catalogue/search/meili_backend.py), on the
+            server at LEUCHTTURM_TEST_MEILI_URL (and _KEY; an index of its own, deleted afterwards);
+            a throw-away server: tools/with-meilisearch .venv/bin/python benchmarks/search_quality.py --mode meili
 
 This is a development tool: the dev set is tuned on, so its scores are
 optimistic; the held-out set (not in this repository) measures the product.
@@ -229,7 +232,7 @@ async def run(dev: Path, modes: list[str]) -> tuple[dict[str, dict[str, list[tup
             import catalogue.synonyms  # noqa: F401 - imported for the build only
 
             default_planner = backend.planner
-            for mode in modes:
+            for mode in (m for m in modes if m != "meili"):
                 backend.planner = lexicon_planner(backend) if mode == "lexicon" else default_planner
                 clear_plans(backend)  # plans are cached per searcher snapshot
                 by_kind: dict[str, list[tuple[Case, list[str]]]] = defaultdict(list)
@@ -249,7 +252,41 @@ async def run(dev: Path, modes: list[str]) -> tuple[dict[str, dict[str, list[tup
                 results[mode] = by_kind
         finally:
             await backend.close()
+    if "meili" in modes:
+        results["meili"], timings["meili"] = await run_meili(corpus, cases)
     return results, problems, len(corpus), timings
+
+
+async def run_meili(corpus: list[dict[str, Any]], cases: list[Case]) -> tuple[dict[str, list[tuple[Case, list[str]]]], list[float]]:
+    """The same queries on the Meilisearch backend (see --mode meili)."""
+    import os
+    import uuid
+
+    from catalogue.access import principal_labels
+    from catalogue.search.base import SearchQuery
+    from catalogue.search.meili_backend import MeiliBackend
+
+    url = os.environ.get("LEUCHTTURM_TEST_MEILI_URL")
+    if not url:
+        raise SystemExit("--mode meili braucht LEUCHTTURM_TEST_MEILI_URL (tools/with-meilisearch startet einen Server)")
+    backend = MeiliBackend(url, os.environ.get("LEUCHTTURM_TEST_MEILI_KEY") or None, index_uid=f"quality_{uuid.uuid4().hex[:12]}")
+    by_kind: dict[str, list[tuple[Case, list[str]]]] = defaultdict(list)
+    times: list[float] = []
+    try:
+        await backend.prepare()
+        await backend.upsert(corpus)
+        with Progress(TextColumn("Anfragen (meili)"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as progress:
+            task = progress.add_task("queries", total=len(cases))
+            for case in cases:
+                t0 = time.perf_counter()
+                res = await backend.search(SearchQuery(q=case.q, per_page=TOP, facets=()), labels=principal_labels(None))
+                times.append(time.perf_counter() - t0)
+                by_kind[case.kind].append((case, [h.slug for h in res.hits]))
+                progress.advance(task)
+    finally:
+        await backend.client.index(backend.index_uid).delete()
+        await backend.close()
+    return by_kind, times
 
 
 def kind_sort(kinds: set[str]) -> list[str]:
@@ -344,7 +381,7 @@ def report(results: dict[str, dict[str, list[tuple[Case, list[str]]]]], problems
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dev", type=Path, default=DEFAULT_DEV, help="folder of the development set (default: ../shared/eval/dev)")
-    parser.add_argument("--mode", choices=("backend", "lexicon", "both"), default="both")
+    parser.add_argument("--mode", choices=("backend", "lexicon", "both", "meili"), default="both")
     parser.add_argument("--misses", action="store_true", help="list the queries that miss, with their top three")
     args = parser.parse_args(argv)
     dev: Path = args.dev
