@@ -245,7 +245,8 @@ def drop_meili_index(search: dict[str, str | None]) -> None:
 def run_http(args: argparse.Namespace, tmp: Path, data_dir: Path, search: dict[str, str | None], figures: dict, engine: str) -> None:
     port = free_port()
     env = {**os.environ, "LEUCHTTURM_DATA_DIR": str(data_dir), "LEUCHTTURM_PORT": str(port), "LEUCHTTURM_DEMO_DATA": "false",
-           "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": search.get("meili_url") or "",
+           "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_LOAD_REGISTER": "false",  # search only: no register load at start
+           "LEUCHTTURM_MEILI_URL": search.get("meili_url") or "",
            "LEUCHTTURM_MEILI_KEY": search.get("meili_key") or "", "LEUCHTTURM_MEILI_INDEX": search.get("meili_index") or "profiles"}
     server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "leuchtturm"), "serve"], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
