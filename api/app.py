@@ -14,6 +14,7 @@ from api.controllers.gazetteer import GazetteerController
 from api.controllers.imports import ImportController
 from api.controllers.pdf import PdfPlugin
 from api.controllers.profiles import ProfileController
+from api.controllers.reuse import ReuseController
 from api.controllers.search import SearchController
 from api.controllers.users import UserController, VocabularyController
 from api.health import NOT_READY_HANDLERS, HealthController
@@ -61,6 +62,7 @@ def create_app(
         VocabularyController,
         ImportController,
         GazetteerController,
+        ReuseController,
     ]
     return Litestar(
         route_handlers=api_controllers,

@@ -31,8 +31,13 @@ class Settings(BaseSettings):
     ferretdb_bin: Path = PROJECT_ROOT / "bin" / "leuchtturm-ferretdb"
     max_body_bytes: int = 2 * 1024 * 1024
     secure_cookies: bool | None = None  # default: true when base_url is https
+    smtp_url: str | None = Field(
+        default=None, description="smtp://benutzer:passwort@host:port (?starttls=true) oder smtps://…; leer: Mails nur ins Protokoll"
+    )
+    mail_from: str = "Leuchtturm <leuchtturm@localhost>"
+    notifications: bool = Field(default=True, description="Benachrichtigungen senden und Erinnerungen/Wochenübersichten planen")
 
-    @field_validator("mongodb_url", "meili_url", "meili_key", "base_url", "secret_key", mode="before")
+    @field_validator("mongodb_url", "meili_url", "meili_key", "base_url", "secret_key", "smtp_url", mode="before")
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

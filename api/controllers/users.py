@@ -12,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import require_principal
 from catalogue.access import Action, allowed
 from catalogue.errors import NotFound, PermissionDenied
-from catalogue.users import ApiToken, User, authenticate, create_token, create_user, find_token, revoke_token, update_user
+from catalogue.users import ApiToken, User, UserOrganisation, authenticate, create_token, create_user, find_token, revoke_token, update_user
 from catalogue.vocabularies import VOCABULARIES, Role
+
+ORGANISATION_HELP = "Kommune oder Körperschaft aus dem Gemeindeverzeichnis: Schlüssel (AGS/ARS) oder eindeutiger Name"
 
 
 class UserIn(BaseModel):
@@ -23,6 +25,7 @@ class UserIn(BaseModel):
     role: Role = Role.EDITOR
     display_name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
+    organisation: str | None = Field(default=None, max_length=200, description=ORGANISATION_HELP)
 
 
 class UserOut(BaseModel):
@@ -32,6 +35,7 @@ class UserOut(BaseModel):
     role: Role
     active: bool
     created_at: datetime
+    organisation: UserOrganisation | None = None
 
 
 class UserPatch(BaseModel):
@@ -39,6 +43,7 @@ class UserPatch(BaseModel):
     role: Role | None = None
     active: bool | None = None
     display_name: str | None = Field(default=None, max_length=200)
+    organisation: str | None = Field(default=None, max_length=200, description=ORGANISATION_HELP + "; leer entfernt sie")
 
 
 class TokenIn(BaseModel):
@@ -68,7 +73,10 @@ class NewTokenOut(TokenOut):
 
 
 def _user_out(u: User) -> UserOut:
-    return UserOut(username=u.username, display_name=u.display_name, email=u.email, role=u.role, active=u.active, created_at=u.created_at)
+    return UserOut(
+        username=u.username, display_name=u.display_name, email=u.email, role=u.role, active=u.active, created_at=u.created_at,
+        organisation=u.organisation,
+    )
 
 
 def _token_out(t: ApiToken) -> TokenOut:
@@ -93,13 +101,19 @@ class UserController(Controller):
     @post("/users", operation_id="createUser", summary="Benutzer anlegen (Administration)", status_code=201)
     async def create_user(self, request: Request, data: JSONBody[UserIn]) -> UserOut:
         await self._admin(request)
-        return _user_out(await create_user(data.username, data.password, data.role, display_name=data.display_name, email=data.email))
+        return _user_out(
+            await create_user(
+                data.username, data.password, data.role, display_name=data.display_name, email=data.email, organisation=data.organisation
+            )
+        )
 
-    @post("/users/{username:str}", operation_id="updateUser", summary="Rolle ändern, sperren oder entsperren (Administration)", status_code=200)
+    @post("/users/{username:str}", operation_id="updateUser", summary="Rolle oder Kommune ändern, sperren oder entsperren (Administration)", status_code=200)
     async def update_user(self, request: Request, username: FromPath[str], data: JSONBody[UserPatch]) -> UserOut:
         await self._admin(request)
         # Locking voids the user's browser sessions for good: a later unlock does not revive them.
-        user = await update_user(username, role=data.role, active=data.active, display_name=data.display_name)
+        user = await update_user(
+            username, role=data.role, active=data.active, display_name=data.display_name, organisation=data.organisation
+        )
         return _user_out(user)
 
     @get("/tokens", operation_id="listTokens", summary="Eigene API-Tokens (Administration: alle)")

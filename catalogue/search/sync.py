@@ -48,6 +48,7 @@ from typing import Any
 from beanie import PydanticObjectId, SortDirection
 from beanie.operators import In
 
+from catalogue.adoption import summary_of
 from catalogue.models import OutboxEntry, Profile
 from catalogue.outbox import Written
 from catalogue.search.base import ProgressCallback, SearchBackend
@@ -177,10 +178,12 @@ class SearchSync:
                 ready.append(entry)
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
+        live = [pid for pid in dict.fromkeys(e.profile_id for e in ready) if pid in profiles]
+        summaries = await read_adoption_summaries(live)
         for pid in dict.fromkeys(e.profile_id for e in ready):
             profile = profiles.get(pid)
             if profile is not None:
-                upserts.append(to_search_document(profile))
+                upserts.append(to_search_document(profile, summaries.get(pid)))
             else:
                 deletes.append(pid)
         return ready, upserts, deletes
@@ -268,7 +271,7 @@ class SearchSync:
 
         async def documents() -> AsyncIterator[dict[str, Any]]:
             async for profile in Profile.find_all():
-                yield to_search_document(profile)
+                yield to_search_document(profile, await summary_of(str(profile.id)))
 
         return await backend.rebuild(documents(), progress)
 
@@ -292,6 +295,21 @@ async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
             profile = await Profile.get(oid)
         if profile is not None:
             found[pid] = profile
+
+    await asyncio.gather(*(read(pid) for pid in dict.fromkeys(profile_ids)))
+    return found
+
+
+async def read_adoption_summaries(profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The adoption summaries (catalogue.adoption) of these profiles, by `_id`, a few concurrently."""
+    found: dict[str, dict[str, Any]] = {}
+    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
+
+    async def read(pid: str) -> None:
+        async with semaphore:
+            doc = await summary_of(pid)
+        if doc is not None:
+            found[pid] = doc
 
     await asyncio.gather(*(read(pid) for pid in dict.fromkeys(profile_ids)))
     return found
