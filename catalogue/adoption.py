@@ -33,7 +33,7 @@ from catalogue import atomic, notifications, outbox
 from catalogue.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from catalogue.models import Profile, utcnow
 from catalogue.users import Principal, User, UserOrganisation, find_user, resolve_organisation
-from catalogue.vocabularies import ACTIVE_ADOPTION_STAGES, AdoptionStage, EditorialStatus
+from catalogue.vocabularies import ACTIVE_ADOPTION_STAGES, TAKEN_OVER_STAGES, AdoptionStage, EditorialStatus
 
 NOTE_MAX = 500
 CONTACT_MAX = 200
@@ -123,14 +123,15 @@ def search_fields(summary: Mapping[str, Any] | None) -> dict[str, Any]:
     entries: Mapping[str, Mapping[str, Any]] = (summary or {}).get("entries") or {}
     by_stage = counts(entries)
     active = {s.value for s in ACTIVE_ADOPTION_STAGES}
+    taken = {s.value for s in TAKEN_OVER_STAGES}
     return {
         "adoption_count": sum(n for stage, n in by_stage.items() if stage in active),
         "adoption_stages": [stage for stage, n in by_stage.items() if n],
-        # size classes of the active adopters ("von 3 Kommunen Ihrer Größe übernommen")
+        # size classes of those who took it over ("von 3 Kommunen Ihrer Größe übernommen"), one per adopter
         "adopter_size_classes": [
             str(e["organisation"].get("size_class"))
             for e in entries.values()
-            if not e.get("hidden") and e.get("stage") in active and e["organisation"].get("size_class")
+            if not e.get("hidden") and e.get("stage") in taken and e["organisation"].get("size_class")
         ],
     }
 

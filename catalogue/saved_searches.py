@@ -35,7 +35,7 @@ from catalogue.models import utcnow
 from catalogue.search.base import SearchBackend, Sort
 from catalogue.search.url_state import from_query_string
 from catalogue.users import Principal, User, find_user
-from catalogue.vocabularies import ACTIVE_ADOPTION_STAGES
+from catalogue.vocabularies import TAKEN_OVER_STAGES
 
 log = logging.getLogger("leuchtturm.digest")
 
@@ -154,20 +154,22 @@ class DigestItem:
 
 async def _changes(backend: SearchBackend, user: User, saved: SavedSearch, now: datetime) -> dict[str, DigestItem]:
     since = _aware(saved.last_sent_at or saved.created_at)
+    # the index keeps whole seconds: a change in the second of `since` counts as after it
+    since_s = since.replace(microsecond=0)
     url = from_query_string(saved.query, now=now, per_page=HITS_PER_SEARCH)
     query = url.query
     # the newest changes first; a digest looks at the first HITS_PER_SEARCH of them
     query = replace(query, sort=Sort.UPDATED)
     result = await backend.search(query, labels=principal_labels(Principal(user.username, user.role)))
     own_size = user.organisation.size_class.value if user.organisation and user.organisation.size_class else None
-    active = {s.value for s in ACTIVE_ADOPTION_STAGES}
+    active = {s.value for s in TAKEN_OVER_STAGES}
     found: dict[str, DigestItem] = {}
     for hit in result.hits:
         profile = ListedProfile.from_document(hit.document)
         reasons: list[str] = []
-        if profile.published_at and profile.published_at > since:
+        if profile.published_at and profile.published_at >= since_s:
             reasons.append("neu im Katalog")
-        elif profile.updated_at and profile.updated_at > since:
+        elif profile.updated_at and profile.updated_at >= since_s:
             reasons.append("aktualisiert")
         if own_size and own_size in (hit.document.get("adopter_size_classes") or []):
             summary = await summary_of(profile.id) or {}

@@ -161,6 +161,9 @@ ACTIVE_ADOPTION_STAGES: tuple[AdoptionStage, ...] = (
     AdoptionStage.INTERESTED, AdoptionStage.PLANNING, AdoptionStage.IMPLEMENTING, AdoptionStage.IMPLEMENTED,
 )
 
+# Stages that count as "übernommen" (the evidence "von 3 Kommunen Ihrer Größe übernommen", the digest).
+TAKEN_OVER_STAGES: tuple[AdoptionStage, ...] = (AdoptionStage.PLANNING, AdoptionStage.IMPLEMENTING, AdoptionStage.IMPLEMENTED)
+
 
 class SizeClass(StrEnum):
     """Gemeindegrößenklasse after the BBSR's city and municipality types."""

@@ -43,6 +43,17 @@ def int_param(raw: str | None, lo: int, hi: int) -> int | str | None:
     return value if lo <= value <= hi else raw
 
 
+def freshness_bounds(value: str, now: datetime) -> tuple[int | None, int | None]:
+    """The `confirmed_at` range of a freshness filter value: stale (not confirmed for 12 months) or current."""
+    from catalogue.freshness import cutoff
+
+    if value == STALE:
+        return None, cutoff(now)
+    if value == CURRENT:
+        return cutoff(now) + 1, None
+    return None, None
+
+
 @dataclass
 class UrlSearch:
     """A search as its URL states it: the query, what is selected, and German messages for bad parameters."""
@@ -56,7 +67,6 @@ class UrlSearch:
 
 def from_params(get_all: Callable[[str], Sequence[str]], *, now: datetime, page: int = 1, per_page: int = 20) -> UrlSearch:
     """The published-profile search of these URL parameters (`get_all(name)` → the values of a parameter)."""
-    from catalogue.freshness import cutoff
 
     def first(name: str) -> str:
         values = get_all(name)
@@ -77,12 +87,8 @@ def from_params(get_all: Callable[[str], Sequence[str]], *, now: datetime, page:
             value = None
         since[key] = value
     freshness = first(FRESHNESS_PARAM)
-    confirmed_min = confirmed_max = None
-    if freshness == STALE:
-        confirmed_max = cutoff(now)
-    elif freshness == CURRENT:
-        confirmed_min = cutoff(now) + 1
-    else:
+    confirmed_min, confirmed_max = freshness_bounds(freshness, now)
+    if confirmed_min is None and confirmed_max is None:
         freshness = ""
     sort_raw = first("sort") or Sort.RELEVANCE.value
     sort = Sort(sort_raw) if sort_raw in {s.value for s in Sort} else Sort.RELEVANCE
@@ -98,4 +104,4 @@ def from_query_string(query_string: str, *, now: datetime, page: int = 1, per_pa
     return from_params(lambda name: parsed.get(name, []), now=now, page=page, per_page=per_page)
 
 
-__all__ = ["FACET_PARAMS", "FACET_VALUES", "FRESHNESS_PARAM", "UrlSearch", "from_params", "from_query_string", "int_param"]
+__all__ = ["FACET_PARAMS", "FACET_VALUES", "FRESHNESS_PARAM", "UrlSearch", "freshness_bounds", "from_params", "from_query_string", "int_param"]

@@ -168,9 +168,11 @@ async def test_prepare_creates_the_index_and_sends_the_exact_settings(fake_and_b
     assert settings["searchableAttributes"] == ["title", "keywords", "summary", "lead", "municipalities", "partners",
                                                 "state", "district", "texts"] == SEARCHABLE
     assert settings["filterableAttributes"] == [
-        *FACETS, "population", "collaboration_since", "published_at", "id", "status", "owner", "labels"
+        *FACETS, "population", "collaboration_since", "published_at", "confirmed_at", "id", "status", "owner", "labels"
     ] == FILTERABLE
-    assert settings["sortableAttributes"] == ["published_at", "updated_at", "created_at", "title_sort"] == SORTABLE
+    assert settings["sortableAttributes"] == [
+        "published_at", "updated_at", "created_at", "confirmed_at", "adoption_count", "title_sort"
+    ] == SORTABLE
     # "sort" first: newest/title order strictly; without a sort parameter the rule is inactive
     assert settings["rankingRules"] == ["sort", "words", "typo", "proximity", "attribute", "exactness"] == RANKING_RULES
     assert settings["displayedAttributes"] == ["*"]
