@@ -102,7 +102,8 @@ def summary_entry(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def visible(entries: Mapping[str, Mapping[str, Any]], *, include_hidden: bool = False) -> list[dict[str, Any]]:
     """The entries to show, most advanced stage first, then by most recent change."""
-    order = {s.value: i for i, s in enumerate(reversed(AdoptionStage))}
+    advanced = (AdoptionStage.IMPLEMENTED, AdoptionStage.IMPLEMENTING, AdoptionStage.PLANNING, AdoptionStage.INTERESTED, AdoptionStage.ABANDONED)
+    order = {s.value: i for i, s in enumerate(advanced)}
     shown = [dict(e) for e in entries.values() if include_hidden or not e.get("hidden")]
     shown.sort(key=lambda e: str(e.get("updated_at")), reverse=True)
     shown.sort(key=lambda e: order.get(e["stage"], 99))

@@ -124,6 +124,10 @@ async def test_adoption_lifecycle_with_permissions_counts_search_and_owner_mail(
     assert [h["slug"] for h in r.json()["hits"]] == [slug, other]
     facet = next(f for f in r.json()["facets"] if f["name"] == "adoption_stages")
     assert {v["value"]: v["count"] for v in facet["values"]} == {"in Planung": 1, "umgesetzt": 1}
+    r = await client.get(f"{API}/search", params={"adoption_stage": "umgesetzt", "freshness": "aktuell"})
+    assert [h["slug"] for h in r.json()["hits"]] == [slug]
+    assert (await client.get(f"{API}/search", params={"freshness": "veraltet"})).json()["total"] == 0
+    assert (await client.get(f"{API}/search", params={"adoption_stage": "vielleicht"})).status_code == 400
 
     # reviewers hide an abusive record; editors may not
     hide = f"{url}/{WARBURG}/hide"
@@ -177,3 +181,16 @@ async def test_concurrent_adoptions_lose_nothing(app, client, world) -> None:
     held = summary.entries[HOEXTER]
     assert held["revision"] == 10 and held["stage"] == record.stage.value and held["note"] == record.note
     assert len(summary.entries) == 9
+
+
+async def test_openapi_lists_the_reuse_operations(client) -> None:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+
+    spec = (await client.get("/schema/openapi.json")).json()
+    validate(spec, cls=OpenAPIV31SpecValidator)
+    ops = {op["operationId"] for path in spec["paths"].values() for op in path.values() if isinstance(op, dict) and "operationId" in op}
+    assert {"listAdoptions", "recordAdoption", "hideAdoption", "listStaleProfiles", "listSavedSearches", "saveSearch", "deleteSavedSearch"} <= ops
+    params = {p["name"] for p in spec["paths"]["/api/v1/search"]["get"]["parameters"]}
+    assert {"adoption_stage", "freshness"} <= params
+    assert {"adopted", "confirmed", "-confirmed"} <= set(spec["components"]["schemas"]["Sort"]["enum"])

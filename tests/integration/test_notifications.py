@@ -19,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from catalogue import freshness, notifications, saved_searches
+from catalogue import freshness, notifications, outbox, saved_searches
 from catalogue.access import Action
 from catalogue.models import Profile, utcnow
 from catalogue.notifications import Notification, NotificationWorker, SmtpTransport
@@ -120,6 +120,7 @@ async def test_an_adoption_mail_reaches_the_smtp_server(app, client, smtp) -> No
     text = _text(message)
     assert "Guten Tag Olga Owner" in text and "Stand der Nachnutzung: in Planung" in text and "Kontakt: bauhof@example.org" in text
     assert f"https://leuchtturm.example/profiles/{profile.slug}#nachnutzung" in text
+    assert await app.state.runtime.notifications.send_due() == 0  # waits for the sender's batch: nothing left to send
     assert await Notification.find_all().count() == 0  # a sent mail leaves the outbox
 
 
@@ -128,8 +129,13 @@ async def test_stale_detection_and_one_reminder_per_period_with_a_frozen_clock(a
     await create_user("olga", PASSWORD, Role.EDITOR, email="olga@example.org")
     fresh = await _published("Gemeinsamer Bauhof Nethe")
     rt = app.state.runtime
+    # published two days ago (set in the store and re-indexed like any write), so a confirmation now starts a new period
+    start = utcnow() - timedelta(days=2)
+    await Profile.get_pymongo_collection().update_one({"_id": fresh.id}, {"$set": {"published_at": start}})
+    await outbox.enqueue(str(fresh.id), fresh.slug)
     await rt.sync.drain(rt.search)
-    start = utcnow()
+    fresh = await Profile.get(fresh.id)
+    assert fresh is not None
     almost, over = start + timedelta(days=364), start + timedelta(days=366)
 
     assert await freshness.all_stale(rt.search, now=almost) == []
@@ -199,6 +205,10 @@ async def test_weekly_digest_of_saved_searches_grouped_by_profile(app, client, s
 
     old = await _published("Gemeinsamer Bauhof Nethe")
     rt = app.state.runtime
+    # published a day before the search is saved (the index keeps whole seconds: a change in the very second counts as new)
+    day_before = utcnow() - timedelta(days=1)
+    await Profile.get_pymongo_collection().update_one({"_id": old.id}, {"$set": {"published_at": day_before, "updated_at": day_before}})
+    await outbox.enqueue(str(old.id), old.slug)
     await rt.sync.drain(rt.search)
     r = await client.post("/api/v1/saved-searches", json={"name": "Bauhof", "query": "q=Bauhof&seite=3"}, headers=headers)
     assert r.status_code == 201, r.text
@@ -240,3 +250,47 @@ def test_smtp_url_settings() -> None:
     with pytest.raises(ValueError, match="smtp://"):
         SmtpTransport.from_url("http://mail.example.org")
     assert isinstance(notifications.transport_for(None), notifications.LogTransport)
+
+
+def test_cli_stale_remind_digest_and_organisation(mongo_uri: str, tmp_path, monkeypatch: pytest.MonkeyPatch, smtp) -> None:
+    """`leuchtturm stale [--remind]`, `digest --now` and `user create --organisation` against a real store and SMTP server."""
+    from click.testing import CliRunner
+    from pymongo import MongoClient
+
+    from api.cli import main
+    from catalogue.settings import get_settings
+    from tests.conftest import unique_db_name
+    from tests.factories import STRUCTURED_TEXT
+
+    inbox, url = smtp
+    name = unique_db_name("cli")
+    env = {"MONGODB_URL": mongo_uri, "MONGODB_DB": name, "DATA_DIR": str(tmp_path / "var"), "MEILI_URL": "", "SMTP_URL": url,
+           "BASE_URL": "https://leuchtturm.example", "LOAD_REGISTER": "false", "DEMO_DATA": "false"}
+    for key, value in env.items():
+        monkeypatch.setenv(f"LEUCHTTURM_{key}", value)
+    get_settings.cache_clear()
+    cli = CliRunner()
+    try:
+        r = cli.invoke(main, ["user", "create", "kim", "--password-stdin", "--organisation", "Atlantis"], input=PASSWORD + "\n")
+        assert r.exit_code == 1 and "steht nicht im Gemeindeverzeichnis" in r.output, r.output
+        r = cli.invoke(main, ["user", "create", "erika", "--password-stdin", "--email", "erika@example.org"], input=PASSWORD + "\n")
+        assert r.exit_code == 0, r.output
+        assert cli.invoke(main, ["import", str(STRUCTURED_TEXT), "--publish"]).exit_code == 0
+        r = cli.invoke(main, ["stale"])
+        assert r.exit_code == 0 and "0 Profile seit über 12 Monaten nicht bestätigt" in r.output, r.output
+        # published 13 months ago by erika (set in the store), then the index rebuilt from it
+        db = MongoClient(mongo_uri, tz_aware=True)[name]
+        db.profiles.update_one({}, {"$set": {"published_at": utcnow() - timedelta(days=400), "owner": "erika"}})
+        assert cli.invoke(main, ["reindex"]).exit_code == 0
+        r = cli.invoke(main, ["stale"])
+        assert r.exit_code == 0 and "gemeinsames-online-fundbuero" in r.output and "erika" in r.output, r.output
+        r = cli.invoke(main, ["stale", "--remind"])
+        assert r.exit_code == 0 and "1 Erinnerungen vorgemerkt, 1 jetzt verschickt" in r.output, r.output
+        assert [m["To"] for m in inbox.messages] == ["erika@example.org"]
+        r = cli.invoke(main, ["stale", "--remind"])
+        assert "0 Erinnerungen vorgemerkt" in r.output and len(inbox.messages) == 1  # once per period
+        r = cli.invoke(main, ["digest", "--now"])
+        assert r.exit_code == 0 and "0 Wochenübersichten vorgemerkt" in r.output, r.output
+    finally:
+        get_settings.cache_clear()
+        MongoClient(mongo_uri).drop_database(name)
