@@ -277,9 +277,7 @@ async def _send_now(rt: Any) -> int:
     """Send queued mails from this process – unless a running server holds the sender's lease (then it sends)."""
     worker = rt.notifications
     sent = await worker.send_due()
-    from catalogue.notifications import release_lease
-
-    await release_lease(worker.holder)
+    await worker.release()
     return int(sent)
 
 

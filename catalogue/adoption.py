@@ -17,7 +17,9 @@ newer one. The summary also feeds the search document (`adoption_count`,
 nachgenutzt"); a change is announced to the sync worker through the outbox.
 
 The profile's owner is told by mail (catalogue.notifications) of a new
-record and of a changed stage.
+record and of a changed stage. The record and the summary are two writes: a
+process that dies between them leaves the summary one change behind until
+that municipality's next write (the record itself is kept).
 """
 
 from __future__ import annotations
@@ -216,7 +218,8 @@ class AdoptionService:
         stored = await coll.find_one({"_id": key})
         assert stored is not None
         await self._published(pid, profile.slug, stored)
-        if created or (previous is not None and previous.get("stage") != stored["stage"]):
+        changed = created or (previous is not None and previous.get("stage") != stored["stage"])
+        if changed and profile.owner != actor.username:  # the owner recording for their own project needs no mail
             await self._tell_owner(profile, stored, created=created)
         return _from_store(stored), created
 

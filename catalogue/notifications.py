@@ -249,6 +249,17 @@ class NotificationWorker:
         self.jobs = jobs or []
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._held_until: datetime | None = None
+
+    async def _hold(self, now: datetime) -> bool:
+        """Whether this process holds the lease; renewed only once half of it has passed (a write under the store lock)."""
+        if self._held_until is not None and now < self._held_until - LEASE_TTL / 2:
+            return True
+        if await acquire_lease(self.holder, now=now):
+            self._held_until = now + LEASE_TTL
+            return True
+        self._held_until = None
+        return False
 
     def notify(self) -> None:
         self._wake.set()
@@ -257,7 +268,7 @@ class NotificationWorker:
         """Send the mails that are due (if this process holds the lease); returns how many were sent."""
         async with self._lock:
             now = self.clock()
-            if not await acquire_lease(self.holder, now=now):
+            if not await self._hold(now):
                 return 0
             due = (
                 await Notification.find(Notification.next_attempt_at <= now)
@@ -292,7 +303,7 @@ class NotificationWorker:
         even if a lease changed hands meanwhile; a failed run gives its claim back.
         """
         now = self.clock()
-        if not self.jobs or not await acquire_lease(self.holder, now=now):
+        if not self.jobs or not await self._hold(now):
             return
         coll = WorkerJob.get_pymongo_collection()
         for name, every, job in self.jobs:
@@ -330,7 +341,12 @@ class NotificationWorker:
                         await w
             self._wake.clear()
         with contextlib.suppress(Exception):
-            await release_lease(self.holder)
+            await self.release()
+
+    async def release(self) -> None:
+        """Give the lease up (at stop, and after a one-off run from the command line)."""
+        self._held_until = None
+        await release_lease(self.holder)
 
 
 __all__ = [

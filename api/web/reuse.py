@@ -14,7 +14,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from api.web.common import login_redirect, page, service
+from api.web.common import logged_in, login_redirect, page, service
 from api.web.editor import posted_form
 from catalogue import adoption, freshness, saved_searches
 from catalogue.adoption import AdoptionIn, AdoptionService
@@ -109,7 +109,7 @@ class ReusePageController(Controller):
 
     @get("/suchen", name="web:saved-searches")
     async def saved(self, request: Request) -> Response:
-        principal = await resolve(request)
+        principal = await logged_in(request)
         if principal is None:
             return login_redirect(request)
         items = await saved_searches.list_for(principal.username)
@@ -138,8 +138,3 @@ class ReusePageController(Controller):
         await saved_searches.delete(principal.username, search_id)
         return Redirect(path="/suchen?hinweis=suche-geloescht", status_code=303)
 
-
-async def resolve(request: Request) -> Principal | None:
-    from api.auth import resolve_principal
-
-    return await resolve_principal(request)

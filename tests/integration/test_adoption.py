@@ -129,6 +129,11 @@ async def test_adoption_lifecycle_with_permissions_counts_search_and_owner_mail(
     assert (await client.get(f"{API}/search", params={"freshness": "veraltet"})).json()["total"] == 0
     assert (await client.get(f"{API}/search", params={"adoption_stage": "vielleicht"})).status_code == 400
 
+    # the stale list is for reviewers (nothing is stale yet)
+    assert (await client.get(f"{API}/stale", headers=world["editor"])).status_code == 403
+    r = await client.get(f"{API}/stale", headers=world["reviewer"])
+    assert r.status_code == 200 and r.json() == []
+
     # reviewers hide an abusive record; editors may not
     hide = f"{url}/{WARBURG}/hide"
     assert (await client.post(hide, json={"reason": "Spam"}, headers=world["editor"])).status_code == 403
