@@ -15,6 +15,7 @@ from api.controllers.imports import ImportController
 from api.controllers.opendata import DcatController, FeedController, OpenDataController
 from api.controllers.pdf import PdfPlugin
 from api.controllers.profiles import ProfileController
+from api.controllers.reuse import ReuseController
 from api.controllers.search import SearchController
 from api.controllers.users import UserController, VocabularyController
 from api.health import NOT_READY_HANDLERS, HealthController
@@ -73,6 +74,7 @@ def create_app(
         OpenDataController,
         DcatController,
         FeedController,
+        ReuseController,
     ]
     return Litestar(
         route_handlers=api_controllers,

@@ -143,7 +143,8 @@ def user() -> None:
 @click.option("--name", "display_name", default=None, help="Anzeigename")
 @click.option("--email", default=None)
 @click.option("--password-stdin", is_flag=True, help="Passwort von der Standardeingabe lesen")
-def user_create(username: str, role: str, display_name: str | None, email: str | None, password_stdin: bool) -> None:
+@click.option("--organisation", default=None, help="Kommune/Körperschaft aus dem Gemeindeverzeichnis: Schlüssel (AGS/ARS) oder Name")
+def user_create(username: str, role: str, display_name: str | None, email: str | None, password_stdin: bool, organisation: str | None) -> None:
     """Legt einen Benutzer an (editor, reviewer oder admin)."""
     from catalogue.users import create_user
 
@@ -154,8 +155,9 @@ def user_create(username: str, role: str, display_name: str | None, email: str |
 
     async def go() -> None:
         async with storage_only(get_settings()):
-            u = await create_user(username, password, Role(role), display_name=display_name, email=email)
-            click.echo(f"Benutzer {u.username} ({u.role.value}) angelegt.")
+            u = await create_user(username, password, Role(role), display_name=display_name, email=email, organisation=organisation)
+            org = f", {u.organisation.name} ({u.organisation.key})" if u.organisation else ""
+            click.echo(f"Benutzer {u.username} ({u.role.value}{org}) angelegt.")
 
     run_async(go)
 
@@ -169,7 +171,8 @@ def user_list() -> None:
         async with storage_only(get_settings()):
             users, _total = await list_users(per_page=1_000_000)
             for u in users:
-                click.echo(f"{u.username:<24} {u.role.value:<9} {'aktiv' if u.active else 'gesperrt':<9} {u.display_name}")
+                org = f"  [{u.organisation.name}, {u.organisation.key}]" if u.organisation else ""
+                click.echo(f"{u.username:<24} {u.role.value:<9} {'aktiv' if u.active else 'gesperrt':<9} {u.display_name}{org}")
 
     run_async(go)
 
@@ -201,6 +204,21 @@ def user_deactivate(username: str) -> None:
         async with storage_only(get_settings()):
             u = await update_user(username, active=False)
             click.echo(f"Benutzer {u.username} gesperrt.")
+
+    run_async(go)
+
+
+@user.command("set-organisation")
+@click.argument("username")
+@click.argument("organisation")
+def user_set_organisation(username: str, organisation: str) -> None:
+    """Ordnet einem Benutzer seine Kommune zu (Schlüssel oder Name; "" entfernt sie)."""
+    from catalogue.users import update_user
+
+    async def go() -> None:
+        async with storage_only(get_settings()):
+            u = await update_user(username, organisation=organisation)
+            click.echo(f"Benutzer {u.username}: {u.organisation.name} ({u.organisation.key})" if u.organisation else f"Benutzer {u.username}: keine Kommune")
 
     run_async(go)
 
@@ -254,6 +272,58 @@ def token_revoke(token_id: str) -> None:
         async with storage_only(get_settings()):
             t = await revoke_token(token_id)
             click.echo(f"Token {t.token_id} widerrufen.")
+
+    run_async(go)
+
+
+# --------------------------------------------------------------------- freshness and notifications
+
+
+@main.command()
+@click.option("--remind", is_flag=True, help="Den Verantwortlichen eine Erinnerung schicken (je Zeitraum nur einmal)")
+def stale(remind: bool) -> None:
+    """Listet veröffentlichte Profile, die seit 12 Monaten nicht als aktuell bestätigt wurden."""
+    from catalogue import freshness
+    from catalogue.models import utcnow
+
+    async def go() -> None:
+        settings = get_settings()
+        async with runtime(settings) as rt:
+            now = utcnow()
+            found = await freshness.all_stale(rt.search, now=now)
+            for p in found:
+                since = p.confirmed_at.strftime("%d.%m.%Y") if p.confirmed_at else "—"
+                click.echo(f"{since}  {p.slug:<50} {p.owner or '—':<20} {p.title}")
+            click.echo(f"{len(found)} Profile seit über 12 Monaten nicht bestätigt.", err=True)
+            if remind:
+                queued = await freshness.send_reminders(rt.search, now=now, base_url=settings.public_base_url)
+                sent = await _send_now(rt)
+                click.echo(f"{queued} Erinnerungen vorgemerkt, {sent} jetzt verschickt.", err=True)
+
+    run_async(go)
+
+
+async def _send_now(rt: Any) -> int:
+    """Send queued mails from this process – unless a running server holds the sender's lease (then it sends)."""
+    worker = rt.notifications
+    sent = await worker.send_due()
+    await worker.release()
+    return int(sent)
+
+
+@main.command()
+@click.option("--now", "now_flag", is_flag=True, required=True, help="Die Wochenübersicht jetzt erstellen und senden")
+def digest(now_flag: bool) -> None:
+    """Erstellt die Wochenübersicht der gespeicherten Suchen jetzt (sonst wöchentlich im Dienst)."""
+    from catalogue import saved_searches
+    from catalogue.models import utcnow
+
+    async def go() -> None:
+        settings = get_settings()
+        async with runtime(settings) as rt:
+            queued = await saved_searches.send_digests(rt.search, now=utcnow(), base_url=settings.public_base_url)
+            sent = await _send_now(rt)
+            click.echo(f"{queued} Wochenübersichten vorgemerkt, {sent} jetzt verschickt.")
 
     run_async(go)
 

@@ -63,6 +63,8 @@ class ListedProfile:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     published_at: datetime | None = None
+    confirmed_at: datetime | None = None  # last confirmed by the owner (or else published): catalogue.freshness
+    adoption_count: int = 0  # municipalities adopting it (catalogue.adoption)
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> ListedProfile:
@@ -89,6 +91,8 @@ class ListedProfile:
             created_at=_datetime(doc.get("created_at")),
             updated_at=_datetime(doc.get("updated_at")),
             published_at=_datetime(doc.get("published_at")),
+            confirmed_at=_datetime(doc.get("confirmed_at")),
+            adoption_count=int(doc.get("adoption_count") or 0),
         )
 
 
@@ -120,11 +124,12 @@ async def list_profiles(
     sort: Sort = Sort.UPDATED,
     page: int = 1,
     per_page: int = 20,
+    confirmed_before: int | None = None,
 ) -> ProfilePage:
     """The profiles `actor` may see that match, one page of them, with the exact total.
 
     `filters` as in SearchQuery (facet values); `status` and `owner` narrow
-    further. What the actor may see is decided by the permission labels
+    further; `confirmed_before` (Unix time) keeps profiles not confirmed since. What the actor may see is decided by the permission labels
     alone, so asking for another editor's drafts simply finds none.
     """
     wanted: dict[str, Sequence[str]] = dict(filters or {})
@@ -134,7 +139,7 @@ async def list_profiles(
     if owner is not None:
         wanted["owner"] = [owner]
     try:
-        query = SearchQuery(filters=wanted, sort=sort, page=page, per_page=per_page, facets=())
+        query = SearchQuery(filters=wanted, sort=sort, page=page, per_page=per_page, facets=(), confirmed_max=confirmed_before)
     except ValueError as exc:
         raise ValidationFailed(str(exc)) from exc
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from catalogue.embedded import StoreHandle
@@ -21,6 +21,7 @@ from catalogue.settings import Settings
 from catalogue.storage import Storage, connect
 
 if TYPE_CHECKING:
+    from catalogue.notifications import NotificationWorker
     from catalogue.outbox import Written
     from catalogue.search.base import SearchBackend
     from catalogue.search.sync import SearchSync
@@ -39,6 +40,9 @@ class Runtime:
     search: SearchBackend
     sync: SearchSync
     writer: SyncSupervisor | None = None  # servers only: holds the lease (or waits for it) and runs the worker
+    notifications: NotificationWorker | None = None  # the mail sender (its own lease: catalogue/notifications.py)
+    _mail_stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _mail_task: asyncio.Task[None] | None = None
 
     @classmethod
     async def start(
@@ -66,10 +70,39 @@ class Runtime:
             await storage.close()
             raise
         rt = cls(settings=settings, storage=storage, search=search, sync=SearchSync())
+        rt.notifications = rt.notification_worker()
         if run_sync_worker:
             rt.writer = SyncSupervisor(rt, ttl=settings.sync_lease_s)
             await rt.writer.start()
+            if settings.notifications:
+                rt._mail_task = asyncio.create_task(rt.notifications.run_forever(rt._mail_stop), name="notifications")
         return rt
+
+    def notification_worker(self) -> NotificationWorker:
+        """The mail sender with its periodic jobs: stale reminders daily, saved-search digests weekly."""
+        from datetime import datetime, timedelta
+
+        from catalogue import freshness, saved_searches
+        from catalogue.notifications import NotificationWorker, transport_for
+
+        base_url = self.settings.public_base_url
+
+        async def reminders(now: datetime) -> None:
+            await freshness.send_reminders(self.search, now=now, base_url=base_url)
+
+        async def digests(now: datetime) -> None:
+            await saved_searches.send_digests(self.search, now=now, base_url=base_url)
+
+        return NotificationWorker(
+            transport_for(self.settings.smtp_url),
+            sender=self.settings.mail_from,
+            jobs=[("stale-reminders", timedelta(days=1), reminders), ("digest", timedelta(days=7), digests)],
+        )
+
+    def notify_mail(self) -> None:
+        """Wake the mail sender after queueing a mail."""
+        if self.notifications is not None:
+            self.notifications.notify()
 
     async def rebuild_if_index_lost(self) -> None:
         """Rebuild from MongoDB when the index is unreadable, outdated or gone while profiles exist.
@@ -118,6 +151,13 @@ class Runtime:
             return False
 
     async def stop(self) -> None:
+        self._mail_stop.set()
+        if self._mail_task is not None:
+            if self.notifications is not None:
+                self.notifications.notify()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._mail_task, timeout=5)
+            self._mail_task = None
         if self.writer is not None:
             self.sync.notify()
             with contextlib.suppress(Exception):

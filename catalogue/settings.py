@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     data_attribution: str = Field(
         default="Leuchtturm – Katalog kommunaler Projekte", min_length=1, max_length=300, description="attribution text (CC BY)"
     )
+    smtp_url: str | None = Field(
+        default=None, description="smtp://benutzer:passwort@host:port (?starttls=true) oder smtps://…; leer: Mails nur ins Protokoll"
+    )
+    mail_from: str = "Leuchtturm <leuchtturm@localhost>"
+    notifications: bool = Field(default=True, description="Benachrichtigungen senden und Erinnerungen/Wochenübersichten planen")
     trusted_proxies: str = Field(
         default="", description="addresses/networks (comma-separated) whose X-Forwarded-For is believed; default none"
     )
@@ -71,7 +76,10 @@ class Settings(BaseSettings):
                     raise ValueError(f"„{part.strip()}“ ist keine IP-Adresse und kein Netz (z. B. 10.0.0.0/8)") from None
         return v
 
-    @field_validator("mongodb_url", "meili_url", "meili_key", "base_url", "secret_key", "publisher_url", "contact_email", "contributor_id", mode="before")
+    @field_validator(
+        "mongodb_url", "meili_url", "meili_key", "base_url", "secret_key", "publisher_url", "contact_email", "contributor_id", "smtp_url",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, v: object) -> object:
         return None if isinstance(v, str) and not v.strip() else v

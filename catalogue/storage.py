@@ -35,17 +35,20 @@ log = logging.getLogger("leuchtturm.store")
 
 def document_models() -> list[type[Document]]:
     """Every Beanie document of the catalogue, registered in one place."""
+    from catalogue.adoption import DOCUMENTS as ADOPTION_DOCUMENTS
     from catalogue.gazetteer import DOCUMENTS as REGISTER_DOCUMENTS
     from catalogue.imports import ImportBatch
     from catalogue.keylists import KeyList
     from catalogue.models import Counter, OutboxEntry, Profile, ProfileSlug, ProfileVersion
+    from catalogue.notifications import DOCUMENTS as NOTIFICATION_DOCUMENTS
     from catalogue.profile_keys import ProfileKey
+    from catalogue.saved_searches import SavedSearches
     from catalogue.sessions import WebSession
     from catalogue.users import ApiToken, ApiTokenId, LoginAttempt, User
 
     return [
         Profile, ProfileSlug, ProfileVersion, OutboxEntry, Counter, User, ApiToken, ApiTokenId, LoginAttempt, WebSession,
-        *REGISTER_DOCUMENTS, ImportBatch, ProfileKey, KeyList,
+        *REGISTER_DOCUMENTS, ImportBatch, ProfileKey, KeyList, *ADOPTION_DOCUMENTS, *NOTIFICATION_DOCUMENTS, SavedSearches,
     ]
 
 

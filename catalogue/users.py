@@ -27,14 +27,14 @@ from typing import Any, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from beanie import Document
-from pydantic import EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from catalogue import atomic, keylists
 from catalogue.errors import Conflict, NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
 from catalogue.models import utcnow
-from catalogue.vocabularies import Role
+from catalogue.vocabularies import FederalState, Role, SizeClass
 
 _hasher = PasswordHasher()
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
@@ -45,6 +45,18 @@ LOGIN_WINDOW = timedelta(hours=1)
 # Writing last_used_at on every request would take the store's write lock each time; refresh it at most this often.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 _T = TypeVar("_T")
+
+
+class UserOrganisation(BaseModel):
+    """The body a user belongs to: a municipality, Kreis, Amt … of the register, copied from it when set
+    (so adoptions and pages show it without another read)."""
+
+    key: str  # AGS, or the Verband's ARS (catalogue.gazetteer)
+    name: str  # as people say it ("Kreis Höxter")
+    kind_label: str | None = None
+    population: int | None = None
+    size_class: SizeClass | None = None
+    state: FederalState | None = None
 
 
 class User(Document):
@@ -59,6 +71,7 @@ class User(Document):
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
     sessions_valid_after: datetime | None = None  # browser sessions started before this are void
+    organisation: UserOrganisation | None = None  # set by admins; decides for which municipality they record adoptions
 
     class Settings:
         name = "users"
@@ -143,7 +156,39 @@ async def _hash_password(password: str) -> str:
     return await _in_hash_pool(_hasher.hash, password)
 
 
-async def create_user(username: str, password: str, role: Role, *, display_name: str | None = None, email: str | None = None) -> User:
+async def resolve_organisation(text: str) -> UserOrganisation:
+    """The register body named by `text` (a key such as "05762020", or a name such as "Kreis Höxter").
+
+    Keyed reads only. A name that fits several bodies ("Höxter": Stadt and Kreis) is refused with the
+    candidates and their keys, so the caller can give the key.
+    """
+    from catalogue import gazetteer
+
+    text = str(text or "").strip()[:200]
+    refs = await gazetteer.find_by_name(text) if text else []
+    if not refs:
+        raise ValidationFailed(
+            f"„{text}“ steht nicht im Gemeindeverzeichnis.",
+            errors=[{"field": "organisation", "message": "Bitte den Namen oder den Gemeindeschlüssel (AGS) einer Kommune angeben"}],
+        )
+    if len(refs) > 1:
+        options = ", ".join(f"{r['display_name']} ({r['key']})" for r in refs[:8])
+        raise ValidationFailed(
+            f"„{text}“ ist mehrdeutig: {options}.",
+            errors=[{"field": "organisation", "message": f"mehrdeutig, bitte den Schlüssel angeben: {options}"}],
+        )
+    entry = await gazetteer.get(refs[0]["key"])
+    if entry is None:  # pragma: no cover - the key documents name only stored entries
+        raise NotFound(f"Eintrag {refs[0]['key']} nicht gefunden.")
+    return UserOrganisation(
+        key=entry.key, name=entry.label, kind_label=entry.kind_label, population=entry.population,
+        size_class=entry.size_class, state=entry.state,
+    )
+
+
+async def create_user(
+    username: str, password: str, role: Role, *, display_name: str | None = None, email: str | None = None, organisation: str | None = None
+) -> User:
     username = username.strip().lower()
     if not USERNAME_RE.match(username):
         raise ValidationFailed(
@@ -151,9 +196,10 @@ async def create_user(username: str, password: str, role: Role, *, display_name:
             errors=[{"field": "username", "message": "2–40 Zeichen: Kleinbuchstaben, Ziffern, Punkt, Bindestrich, Unterstrich"}],
         )
     _check_password_strength(password)
+    org = await resolve_organisation(organisation) if organisation else None
     user = User(
         id=username, username=username, display_name=display_name or username, email=email, role=role,
-        password_hash=await _hash_password(password),
+        password_hash=await _hash_password(password), organisation=org,
     )
     await keylists.add(keylists.USERS, username)  # listed before it exists: a list never misses a user
     try:
@@ -177,10 +223,19 @@ async def get_user(username: str) -> User:
     return user
 
 
-async def update_user(username: str, *, role: Role | None = None, active: bool | None = None, display_name: str | None = None) -> User:
-    """Change role, lock state or name. Locking a user voids their browser sessions for good."""
+async def update_user(
+    username: str,
+    *,
+    role: Role | None = None,
+    active: bool | None = None,
+    display_name: str | None = None,
+    organisation: str | None = None,
+) -> User:
+    """Change role, lock state, name or organisation ("" removes it). Locking a user voids their browser sessions for good."""
     user = await get_user(username)
     changes: dict[str, Any] = {}
+    if organisation is not None:
+        changes["organisation"] = (await resolve_organisation(organisation)).model_dump(mode="json") if organisation.strip() else None
     if role is not None:
         changes["role"] = Role(role).value
     if display_name is not None:

@@ -146,6 +146,25 @@ EDITORIAL_STATUS_LABELS: dict[EditorialStatus, str] = {
 }
 
 
+class AdoptionStage(StrEnum):
+    """Stand der Nachnutzung: how far an adopting municipality has come with a project."""
+
+    INTERESTED = "interessiert"
+    PLANNING = "in Planung"
+    IMPLEMENTING = "in Umsetzung"
+    IMPLEMENTED = "umgesetzt"
+    ABANDONED = "aufgegeben"
+
+
+# Stages that count as "wird nachgenutzt" (the sort "am häufigsten nachgenutzt" counts these).
+ACTIVE_ADOPTION_STAGES: tuple[AdoptionStage, ...] = (
+    AdoptionStage.INTERESTED, AdoptionStage.PLANNING, AdoptionStage.IMPLEMENTING, AdoptionStage.IMPLEMENTED,
+)
+
+# Stages that count as "übernommen" (the evidence "von 3 Kommunen Ihrer Größe übernommen", the digest).
+TAKEN_OVER_STAGES: tuple[AdoptionStage, ...] = (AdoptionStage.PLANNING, AdoptionStage.IMPLEMENTING, AdoptionStage.IMPLEMENTED)
+
+
 class SizeClass(StrEnum):
     """Gemeindegrößenklasse after the BBSR's city and municipality types."""
 
@@ -205,4 +224,5 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
     "size_classes": SizeClass,
     "editorial_statuses": EditorialStatus,
     "roles": Role,
+    "adoption_stages": AdoptionStage,
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get
 from litestar.params import FromQuery, QueryParameter
@@ -13,11 +13,14 @@ from api.auth import resolve_principal
 from api.controllers.profiles import SlugParam
 from catalogue.access import principal_labels
 from catalogue.errors import DependencyUnavailable, PermissionDenied, ValidationFailed
+from catalogue.models import utcnow
 from catalogue.profiles import ProfileService
 from catalogue.search.base import SearchError, SearchQuery, Sort
 from catalogue.search.comparable import Comparable, Reference, find_comparable
-from catalogue.search.documents import FACET_LABELS, to_search_document
+from catalogue.search.documents import ADOPTION_STAGES, FACET_LABELS, to_search_document
+from catalogue.search.url_state import freshness_bounds
 from catalogue.vocabularies import (
+    AdoptionStage,
     EditorialStatus,
     FederalState,
     FieldOfAction,
@@ -155,6 +158,13 @@ class SearchController(Controller):
         population_max: Annotated[int | None, QueryParameter(ge=0)] = None,
         since_min: Annotated[int | None, QueryParameter(ge=1900, le=2100, description="Zusammenarbeit seit (ab Jahr)")] = None,
         since_max: Annotated[int | None, QueryParameter(ge=1900, le=2100, description="Zusammenarbeit seit (bis Jahr)")] = None,
+        adoption_stage: Annotated[
+            list[AdoptionStage] | None, QueryParameter(name="adoption_stage", description="Nachnutzung: Profile mit Kommunen in diesem Stand")
+        ] = None,
+        freshness: Annotated[
+            Literal["aktuell", "veraltet"] | None,
+            QueryParameter(description="aktuell: in den letzten 12 Monaten bestätigt; veraltet: seit über 12 Monaten nicht"),
+        ] = None,
         sort: FromQuery[Sort] = Sort.RELEVANCE,
         page: Annotated[int, QueryParameter(ge=1, le=1000)] = 1,
         per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
@@ -173,7 +183,9 @@ class SearchController(Controller):
             "legal_form": legal_form,
             "project_status": project_status,
             "funding_kinds": funding,
+            ADOPTION_STAGES: adoption_stage,
         }
+        confirmed_min, confirmed_max = freshness_bounds(freshness or "", utcnow())
         try:
             query = SearchQuery(
                 q=q,
@@ -182,6 +194,8 @@ class SearchController(Controller):
                 population_max=population_max,
                 since_min=since_min,
                 since_max=since_max,
+                confirmed_min=confirmed_min,
+                confirmed_max=confirmed_max,
                 sort=sort,
                 page=page,
                 per_page=per_page,

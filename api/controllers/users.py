@@ -16,6 +16,7 @@ from catalogue.errors import NotFound, PermissionDenied
 from catalogue.users import (
     ApiToken,
     User,
+    UserOrganisation,
     authenticate,
     create_token,
     create_user,
@@ -27,6 +28,8 @@ from catalogue.users import (
 )
 from catalogue.vocabularies import VOCABULARIES, Role
 
+ORGANISATION_HELP = "Kommune oder Körperschaft aus dem Gemeindeverzeichnis: Schlüssel (AGS/ARS) oder eindeutiger Name"
+
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -35,6 +38,7 @@ class UserIn(BaseModel):
     role: Role = Role.EDITOR
     display_name: str | None = Field(default=None, max_length=200)
     email: str | None = Field(default=None, max_length=320)
+    organisation: str | None = Field(default=None, max_length=200, description=ORGANISATION_HELP)
 
 
 class UserOut(BaseModel):
@@ -44,6 +48,7 @@ class UserOut(BaseModel):
     role: Role
     active: bool
     created_at: datetime
+    organisation: UserOrganisation | None = None
 
 
 class UserPatch(BaseModel):
@@ -51,6 +56,7 @@ class UserPatch(BaseModel):
     role: Role | None = None
     active: bool | None = None
     display_name: str | None = Field(default=None, max_length=200)
+    organisation: str | None = Field(default=None, max_length=200, description=ORGANISATION_HELP + "; leer entfernt sie")
 
 
 class TokenIn(BaseModel):
@@ -80,7 +86,10 @@ class NewTokenOut(TokenOut):
 
 
 def _user_out(u: User) -> UserOut:
-    return UserOut(username=u.username, display_name=u.display_name, email=u.email, role=u.role, active=u.active, created_at=u.created_at)
+    return UserOut(
+        username=u.username, display_name=u.display_name, email=u.email, role=u.role, active=u.active, created_at=u.created_at,
+        organisation=u.organisation,
+    )
 
 
 def _token_out(t: ApiToken) -> TokenOut:
@@ -119,13 +128,19 @@ class UserController(Controller):
     @post("/users", operation_id="createUser", summary="Benutzer anlegen (Administration)", status_code=201)
     async def create_user(self, request: Request, data: JSONBody[UserIn]) -> UserOut:
         await self._admin(request)
-        return _user_out(await create_user(data.username, data.password, data.role, display_name=data.display_name, email=data.email))
+        return _user_out(
+            await create_user(
+                data.username, data.password, data.role, display_name=data.display_name, email=data.email, organisation=data.organisation
+            )
+        )
 
-    @post("/users/{username:str}", operation_id="updateUser", summary="Rolle ändern, sperren oder entsperren (Administration)", status_code=200)
+    @post("/users/{username:str}", operation_id="updateUser", summary="Rolle oder Kommune ändern, sperren oder entsperren (Administration)", status_code=200)
     async def update_user(self, request: Request, username: FromPath[str], data: JSONBody[UserPatch]) -> UserOut:
         await self._admin(request)
         # Locking voids the user's browser sessions for good: a later unlock does not revive them.
-        user = await update_user(username, role=data.role, active=data.active, display_name=data.display_name)
+        user = await update_user(
+            username, role=data.role, active=data.active, display_name=data.display_name, organisation=data.organisation
+        )
         return _user_out(user)
 
     @get("/tokens", operation_id="listTokens", summary="Eigene API-Tokens (Administration: alle)")

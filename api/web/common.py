@@ -25,6 +25,11 @@ NOTICES: dict[str, str] = {
     "archiviert": "Das Profil ist archiviert.",
     "wiederhergestellt": "Das Profil ist als Entwurf wiederhergestellt.",
     "bestaetigt": "Danke! Das Profil ist als aktuell bestätigt.",
+    "nachnutzung": "Danke! Die Nachnutzung Ihrer Kommune ist eingetragen.",
+    "ausgeblendet": "Der Eintrag ist ausgeblendet.",
+    "eingeblendet": "Der Eintrag wird wieder gezeigt.",
+    "suche-gespeichert": "Die Suche ist gespeichert. Neues dazu bekommen Sie einmal in der Woche per E-Mail.",
+    "suche-geloescht": "Die gespeicherte Suche ist gelöscht.",
 }
 
 

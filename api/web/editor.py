@@ -24,6 +24,7 @@ from api.web.sessions import (
     session_cookie,
     with_cookies,
 )
+from catalogue import freshness
 from catalogue.access import Action, allowed
 from catalogue.cpu import run_cpu
 from catalogue.errors import (
@@ -38,7 +39,7 @@ from catalogue.errors import (
 from catalogue.fields import BY_PATH
 from catalogue.listing import my_profiles, review_queue
 from catalogue.markdown import render_html
-from catalogue.models import Profile
+from catalogue.models import Profile, utcnow
 from catalogue.profiles import etag
 from catalogue.sessions import create_session, delete_session
 from catalogue.users import Principal, authenticate
@@ -213,7 +214,10 @@ class EditorController(Controller):
         raw = str(request.query_params.get("seite") or "1")
         page_no = int(raw) if raw.isdigit() and 1 <= int(raw) <= 1000 else 1
         found = await my_profiles(request.app.state.runtime.search, principal, page=page_no)
-        return await page(request, "mine.html", items=found.items, total=found.total, page_no=found.page, pages=found.pages)
+        return await page(
+            request, "mine.html", items=found.items, total=found.total, page_no=found.page, pages=found.pages,
+            stale_after=utcnow() - freshness.STALE_AFTER,
+        )
 
     @get("/meine-profile/neu", name="web:new")
     async def new_form(self, request: Request) -> Response:
@@ -342,6 +346,7 @@ class ReviewController(Controller):
         comments: dict[str, str] | None = None,
     ) -> Template:
         queue = await review_queue(request.app.state.runtime.search, principal)
+        stale = await freshness.stale_profiles(request.app.state.runtime.search, principal, now=utcnow(), per_page=20)
         return await page(
             request,
             "review.html",
@@ -351,6 +356,8 @@ class ReviewController(Controller):
             published=queue.published.items,
             published_total=queue.published.total,
             archived=queue.archived.items,
+            stale=stale.items,
+            stale_total=stale.total,
             errors=errors or {},
             comments=comments or {},
         )

@@ -17,24 +17,26 @@ from litestar.response import Template
 from api.auth import resolve_principal
 from api.controllers.pdf import comparison_profiles, dump, profile_pdf_response, profile_url, today
 from api.web.common import page, service
+from api.web.reuse import reuse_context, saveable_query
 from catalogue import fields as registry
 from catalogue import gazetteer
 from catalogue.access import PUBLIC_LABEL, principal_labels
 from catalogue.errors import CatalogueError, NotFound
+from catalogue.freshness import cutoff as stale_cutoff
 from catalogue.jsonld import json_ld_for
-from catalogue.models import Profile
+from catalogue.models import Profile, utcnow
 from catalogue.pdf import comparison_view
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort, to_search_document
 from catalogue.search.base import MAX_PER_PAGE
 from catalogue.search.comparable import Comparable, Reference, find_comparable
+from catalogue.search.url_state import FACET_PARAMS, FACET_VALUES, FRESHNESS_LABELS, FRESHNESS_PARAM, freshness_bounds
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
 log = logging.getLogger("leuchtturm.web")
 
 PER_PAGE = 10
-# URL parameter of each facet (German, short, shareable) and its allowed values, in display order (field registry).
-FACET_PARAMS: dict[str, str] = {registry.search_key(f): facet.param for f, facet in registry.facets()}
-FACET_VALUES: dict[str, list[str]] = {registry.search_key(f): f.options() for f, _ in registry.facets()}
+# URL parameter of each facet (German, short, shareable) and its allowed values, in display order
+# (field registry, then the editorial facets such as "Nachnutzung"): catalogue/search/url_state.py.
 SIZE_HINTS: dict[str, str] = {
     SizeClass.RURAL.value: "unter 5.000 Einwohner",
     SizeClass.SMALL_TOWN.value: "5.000 bis 20.000",
@@ -276,6 +278,8 @@ class SearchPageController(Controller):
         if isinstance(since_max, str):
             errors["seit_bis"] = "Bitte eine Jahreszahl zwischen 1900 und heute angeben."
             since_max = None
+        freshness = str(params.get(FRESHNESS_PARAM) or "")
+        confirmed_min, confirmed_max = freshness_bounds(freshness, utcnow())
         sort_raw = str(params.get("sort") or Sort.RELEVANCE.value)
         sort = Sort(sort_raw) if sort_raw in {s.value for s in Sort} else Sort.RELEVANCE
         page_no = _int_param(params.get("seite"), 1, 1000)
@@ -299,6 +303,8 @@ class SearchPageController(Controller):
                     filters={**selected, "status": [EditorialStatus.PUBLISHED.value]},
                     since_min=since_min,
                     since_max=since_max,
+                    confirmed_min=confirmed_min,
+                    confirmed_max=confirmed_max,
                     sort=sort,
                     page=page_no,
                     per_page=PER_PAGE,
@@ -327,8 +333,9 @@ class SearchPageController(Controller):
             log.exception("search failed for %r", q)
             unavailable = True
             status = 503
-        has_filters = bool(selected or since_min or since_max)
+        has_filters = bool(selected or since_min or since_max or confirmed_min or confirmed_max)
         pairs = [(k, v) for k, v in params.multi_items() if k != "hinweis"]
+        principal = await resolve_principal(request)
         return await page(
             request,
             "search.html",
@@ -351,6 +358,11 @@ class SearchPageController(Controller):
             comparable=comparable,
             states=FACET_VALUES["state"],
             facet_params=FACET_PARAMS,
+            freshness=freshness if confirmed_min or confirmed_max else "",
+            freshness_labels=FRESHNESS_LABELS,
+            stale_after=stale_cutoff(utcnow()),
+            can_save_search=principal is not None,
+            saved_query=saveable_query(pairs),
         )
 
 
@@ -386,36 +398,44 @@ class ProfilePageController(Controller):
     async def profile_page(self, request: Request, slug: FromPath[str]) -> Response:
         if slug.endswith(".pdf"):  # Litestar cannot route "{slug}.pdf" beside "{slug}"
             return await profile_pdf_response(request, slug.removesuffix(".pdf"))
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
-            raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
-        principal = await resolve_principal(request)
-        profile = await service(request).get(slug, principal)
-        base = request.app.state.settings.public_base_url
-        url = f"{base}/profiles/{profile.slug}"
-        comparable: list[Comparable] = []
-        comparable_unavailable = False
-        try:
-            doc = to_search_document(profile)
-            comparable = await find_comparable(
-                request.app.state.runtime.search, Reference.from_document(doc), labels=principal_labels(principal), limit=5
-            )
-        except Exception:
-            log.exception("comparable projects failed for %s", slug)
-            comparable_unavailable = True
-        is_owner = principal is not None and principal.username == profile.owner
-        return await page(
-            request,
-            "profile.html",
-            profile=profile,
-            url=url,
-            jsonld=json_ld_for(profile, url),
-            comparable=comparable,
-            comparable_unavailable=comparable_unavailable,
-            can_edit=principal is not None and (principal.is_reviewer or (is_owner and profile.status == EditorialStatus.DRAFT)),
-            can_see_history=principal is not None and (principal.is_reviewer or is_owner),
-            can_confirm=principal is not None and (principal.is_reviewer or is_owner),
-            sections=page_sections(profile),
+        return await profile_page_response(request, slug)
+
+
+async def profile_page_response(request: Request, slug: str, *, status_code: int = 200, **extra: Any) -> Response:
+    """The profile page; `extra` goes into the template (the adoption form's errors and values after a failed post)."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
+        raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
+    principal = await resolve_principal(request)
+    profile = await service(request).get(slug, principal)
+    base = request.app.state.settings.public_base_url
+    url = f"{base}/profiles/{profile.slug}"
+    comparable: list[Comparable] = []
+    comparable_unavailable = False
+    try:
+        doc = to_search_document(profile)
+        comparable = await find_comparable(
+            request.app.state.runtime.search, Reference.from_document(doc), labels=principal_labels(principal), limit=5
         )
+    except Exception:
+        log.exception("comparable projects failed for %s", slug)
+        comparable_unavailable = True
+    is_owner = principal is not None and principal.username == profile.owner
+    return await page(
+        request,
+        "profile.html",
+        status_code=status_code,
+        **await reuse_context(principal, profile),
+        **extra,
+        profile=profile,
+        url=url,
+        jsonld=json_ld_for(profile, url),
+        comparable=comparable,
+        comparable_unavailable=comparable_unavailable,
+        can_edit=principal is not None and (principal.is_reviewer or (is_owner and profile.status == EditorialStatus.DRAFT)),
+        can_see_history=principal is not None and (principal.is_reviewer or is_owner),
+        can_confirm=principal is not None and (principal.is_reviewer or is_owner),
+        sections=page_sections(profile),
+    )
 
 
 # ------------------------------------------------------------ comparison page

@@ -10,6 +10,7 @@ from api.auth import SESSION_RESOLVER
 from api.web.basket import BasketController
 from api.web.editor import AuthController, EditorController, HistoryController, ReviewController
 from api.web.pages import ComparePageController, ProfilePageController, SearchPageController
+from api.web.reuse import ReusePageController
 from api.web.security import security_headers
 from api.web.sessions import resolve_session
 from api.web.templating import STATIC_DIR, template_config
@@ -29,6 +30,7 @@ class WebPlugin(InitPluginProtocol):
                 EditorController,
                 ReviewController,
                 HistoryController,
+                ReusePageController,
                 create_static_files_router(
                     path="/static", directories=[STATIC_DIR], name="static", include_in_schema=False, cache_control=None
                 ),

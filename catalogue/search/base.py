@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from catalogue.search.documents import CREATED, FACETS, FILTER_ONLY, PUBLISHED, SORTABLE, UPDATED
+from catalogue.search.documents import ADOPTION_COUNT, CONFIRMED, CREATED, FACETS, FILTER_ONLY, PUBLISHED, SORTABLE, UPDATED
+from catalogue.search.planning import PlaceResolver
 
 # The search document's keys (catalogue/search/documents.py): the facets, in
 # display order, from the field registry; the filters that are not facets
 # (status, owner) and the permission labels from the document's editorial block.
-from catalogue.search.planning import PlaceResolver
 
 FILTERS: tuple[str, ...] = (*FACETS, *FILTER_ONLY)
 MAX_LABELS = 20
@@ -55,6 +55,10 @@ class Sort(StrEnum):
     CREATED_ASC = "-created"
     NEWEST_ASC = "-newest"
     TITLE_DESC = "-title"
+    # adoption and freshness
+    ADOPTED = "adopted"  # most active adopters first
+    STALEST = "confirmed"  # longest unconfirmed first
+    FRESHEST = "-confirmed"  # most recently confirmed first
 
 
 # Sort -> (document field, descending). Documents without the field come last either way.
@@ -67,6 +71,9 @@ SORT_FIELDS: dict[Sort, tuple[str, bool]] = {
     Sort.UPDATED_ASC: (UPDATED, False),
     Sort.CREATED: (CREATED, True),
     Sort.CREATED_ASC: (CREATED, False),
+    Sort.ADOPTED: (ADOPTION_COUNT, True),
+    Sort.STALEST: (CONFIRMED, False),
+    Sort.FRESHEST: (CONFIRMED, True),
 }
 if _unsortable := {name for name, _ in SORT_FIELDS.values()} - set(SORTABLE):
     raise RuntimeError(f"sorts on keys the backends cannot sort by: {sorted(_unsortable)}")
@@ -76,6 +83,9 @@ SORT_LABELS: dict[Sort, str] = {
     Sort.RELEVANCE: "Relevanz",
     Sort.NEWEST: "Neueste zuerst",
     Sort.TITLE: "Titel (A–Z)",
+    Sort.ADOPTED: "am häufigsten nachgenutzt",
+    Sort.FRESHEST: "zuletzt bestätigt",
+    Sort.STALEST: "am längsten nicht bestätigt",
 }
 
 
@@ -140,6 +150,8 @@ class SearchQuery:
     population_max: int | None = None
     since_min: int | None = None
     since_max: int | None = None
+    confirmed_min: int | None = None  # freshness: confirmed (or else published) at or after this Unix time
+    confirmed_max: int | None = None  # … at or before it ("not confirmed for 12 months": now - 12 months)
     sort: Sort = Sort.RELEVANCE
     page: int = 1
     per_page: int = 20
@@ -152,7 +164,7 @@ class SearchQuery:
         if len(self.q) > MAX_QUERY_CHARS:
             object.__setattr__(self, "q", self.q[:MAX_QUERY_CHARS])
         object.__setattr__(self, "filters", check_filters(self.filters))
-        for name in ("population_min", "population_max", "since_min", "since_max"):
+        for name in ("population_min", "population_max", "since_min", "since_max", "confirmed_min", "confirmed_max"):
             object.__setattr__(self, name, _optional_int(name, getattr(self, name)))
         object.__setattr__(self, "sort", Sort(self.sort))
         if isinstance(self.page, bool) or not isinstance(self.page, int) or not 1 <= self.page <= MAX_PAGE:

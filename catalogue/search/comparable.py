@@ -49,7 +49,7 @@ from typing import Any
 
 from catalogue.formatting import format_int_de
 from catalogue.search.base import MAX_PER_PAGE, Candidate, SearchBackend, SearchQuery
-from catalogue.vocabularies import EditorialStatus, OrganisationKind, SizeClass
+from catalogue.vocabularies import EditorialStatus, OrganisationKind, SizeClass, size_class_for
 
 WEIGHTS: dict[str, float] = {
     "fields": 0.30,
@@ -83,6 +83,12 @@ class Reference:
     keywords: tuple[str, ...] = ()
     text: str = ""
     exclude_id: str | None = None
+    mine: bool = False  # the reference is the caller's own municipality ("Ihrer Größe")
+
+    @property
+    def size_class(self) -> str | None:
+        derived = size_class_for(self.population, self.kind)
+        return derived.value if derived else None
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> Reference:
@@ -115,6 +121,7 @@ class Reference:
             kind=kind,
             fields_of_action=tuple(str(f) for f in fields_of_action),
             text=text.strip(),
+            mine=True,
         )
 
 
@@ -178,7 +185,24 @@ def score_candidate(ref: Reference, doc: Mapping[str, Any], text_similarity: flo
     if text_score >= TEXT_REASON_MIN:
         weighted.append((WEIGHTS["text"] * text_score, "ähnliche Beschreibung"))
     weighted.sort(key=lambda wr: -wr[0])  # stable: ties keep the order above
-    return Comparable(document=dict(doc), score=round(min(1.0, max(0.0, score)), 6), reasons=[r for _, r in weighted], parts=parts)
+    reasons = [r for _, r in weighted]
+    if evidence := adoption_evidence(ref, doc):
+        reasons.append(evidence)  # evidence, not part of the score
+    return Comparable(document=dict(doc), score=round(min(1.0, max(0.0, score)), 6), reasons=reasons, parts=parts)
+
+
+def adoption_evidence(ref: Reference, doc: Mapping[str, Any]) -> str | None:
+    """"von 3 Kommunen Ihrer Größe übernommen": adopters of the reference's size class (catalogue.adoption)."""
+    size = ref.size_class
+    if size is None:
+        return None
+    n = sum(1 for s in doc.get("adopter_size_classes") or () if s == size)
+    if not n:
+        return None
+    whose = "Ihrer Größe" if ref.mine else "dieser Größe"
+    if size == SizeClass.DISTRICT.value:
+        return f"von {n} {'Kreis' if n == 1 else 'Kreisen'} übernommen"
+    return f"von {'einer Kommune' if n == 1 else f'{n} Kommunen'} {whose} übernommen ({size})"
 
 
 def rank(ref: Reference, candidates: Sequence[Candidate], *, limit: int = 10, min_score: float = MIN_SCORE) -> list[Comparable]:

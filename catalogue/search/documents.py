@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
 from catalogue import fields as registry
 from catalogue.access import document_labels
+from catalogue.adoption import search_fields
 from catalogue.fields import Field, Priority
 from catalogue.markdown import to_plain_text
 from catalogue.vocabularies import EditorialStatus, size_class_for
@@ -53,8 +55,7 @@ def _priority(fields: tuple[Field, ...]) -> Priority | None:
 SEARCHABLE: tuple[tuple[str, Priority], ...] = tuple(
     sorted(((k, p) for k, fs in CONTENT_KEYS.items() if (p := _priority(fs)) is not None), key=lambda kp: kp[1])
 )
-FACETS: tuple[str, ...] = tuple(registry.search_key(f) for f, _ in registry.facets())
-FACET_LABELS: dict[str, str] = {registry.search_key(f): facet.label for f, facet in registry.facets()}
+CONTENT_FACETS: tuple[str, ...] = tuple(registry.search_key(f) for f, _ in registry.facets())
 RANGES: tuple[str, ...] = tuple(k for k, fs in CONTENT_KEYS.items() if any(f.search and f.search.range for f in fs))
 SORT_KEYS: tuple[str, ...] = tuple(f"{k}_sort" for k, fs in CONTENT_KEYS.items() if any(f.search and f.search.sort for f in fs))
 
@@ -72,11 +73,29 @@ PUBLISHED = "published_at"
 UPDATED = "updated_at"
 CREATED = "created_at"
 TIMESTAMPS: tuple[str, ...] = (PUBLISHED, UPDATED, CREATED)
-EDITORIAL_KEYS: tuple[str, ...] = (*FILTER_ONLY, LABELS_FIELD, "version", "review_note", *TIMESTAMPS)
+# Freshness (catalogue.freshness): when the owner last confirmed the profile, or else when it was
+# published (created, if never): a range filter ("seit 12 Monaten nicht bestätigt") and a sort.
+CONFIRMED = "confirmed_at"
+# Adoption (catalogue.adoption, from the profile's adoption summary): the stages present (a facet),
+# the number of active adopters (the sort "am häufigsten nachgenutzt"), their size classes.
+ADOPTION_STAGES = "adoption_stages"
+ADOPTION_COUNT = "adoption_count"
+ADOPTER_SIZES = "adopter_size_classes"
+EDITORIAL_FACETS: tuple[str, ...] = (ADOPTION_STAGES,)
+EDITORIAL_FACET_LABELS: dict[str, str] = {ADOPTION_STAGES: "Nachnutzung"}
+EDITORIAL_INTEGERS: tuple[str, ...] = (CONFIRMED, ADOPTION_COUNT)  # filtered by range and sorted by
+EDITORIAL_KEYS: tuple[str, ...] = (
+    *FILTER_ONLY, LABELS_FIELD, "version", "review_note", *TIMESTAMPS, *EDITORIAL_INTEGERS, *EDITORIAL_FACETS, ADOPTER_SIZES,
+)
+
+FACETS: tuple[str, ...] = (*CONTENT_FACETS, *EDITORIAL_FACETS)
+FACET_LABELS: dict[str, str] = {
+    **{registry.search_key(f): facet.label for f, facet in registry.facets()}, **EDITORIAL_FACET_LABELS,
+}
 
 # The backends' field lists.
-FILTERABLE: tuple[str, ...] = (*FACETS, *RANGES, PUBLISHED, "id", *FILTER_ONLY, LABELS_FIELD)
-SORTABLE: tuple[str, ...] = (*TIMESTAMPS, *SORT_KEYS)
+FILTERABLE: tuple[str, ...] = (*FACETS, *RANGES, PUBLISHED, CONFIRMED, "id", *FILTER_ONLY, LABELS_FIELD)
+SORTABLE: tuple[str, ...] = (*TIMESTAMPS, *EDITORIAL_INTEGERS, *SORT_KEYS)
 
 if clash := {"id", "slug", *SORT_KEYS, *EDITORIAL_KEYS} & set(CONTENT_KEYS):
     raise RuntimeError(f"search keys of the field registry clash with the document's own keys: {sorted(clash)}")
@@ -139,13 +158,14 @@ def _content_value(profile: Any, f: Field) -> Any:
     return str(value) if isinstance(value, str) else value
 
 
-def to_search_document(profile: Any) -> dict[str, Any]:
+def to_search_document(profile: Any, adoption: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The search document of a profile (a `Profile`, also one built with
     `model_construct`, or a dict shaped like `Profile.model_dump(mode="json")`).
 
     `id` is `str(profile.id)`; a profile without id falls back to its slug.
     The content keys come from the field registry (`CONTENT_KEYS`), the
-    editorial block from `editorial_fields`.
+    editorial block from `editorial_fields`; `adoption` is the profile's
+    adoption summary document (catalogue.adoption), None when it has none.
     """
     pid = _get(profile, "id")
     slug = str(_get(profile, "slug") or "")
@@ -162,11 +182,11 @@ def to_search_document(profile: Any) -> dict[str, Any]:
         lead = _get(profile, "lead")
         derived = size_class_for(_get(profile, "population"), _value(_get(lead, "kind")))
         doc["size_class"] = derived.value if derived else None
-    doc.update(editorial_fields(profile))
+    doc.update(editorial_fields(profile, adoption))
     return doc
 
 
-def editorial_fields(profile: Any) -> dict[str, Any]:
+def editorial_fields(profile: Any, adoption: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The editorial block (`EDITORIAL_KEYS`): state, owner, permission labels,
     version, the reviewers' note and the timestamps; what lists filter, sort and show."""
     status = str(_value(_get(profile, "status")) or EditorialStatus.DRAFT.value)
@@ -181,4 +201,6 @@ def editorial_fields(profile: Any) -> dict[str, Any]:
         "version": int(_get(profile, "version") or 0),
         "review_note": str(note) if note else None,
         **{key: _timestamp(_get(profile, key)) for key in TIMESTAMPS},
+        CONFIRMED: _timestamp(_get(profile, CONFIRMED) or _get(profile, PUBLISHED) or _get(profile, CREATED)),
+        **search_fields(adoption),
     }

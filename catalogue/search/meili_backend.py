@@ -235,6 +235,7 @@ def build_filter(query: SearchQuery, labels: Sequence[str], skip: str | None = N
     for name, lo, hi in (
         ("population", query.population_min, query.population_max),
         ("collaboration_since", query.since_min, query.since_max),
+        (documents.CONFIRMED, query.confirmed_min, query.confirmed_max),
     ):
         if lo is not None:
             out.append(f"{name} >= {_int(lo)}")

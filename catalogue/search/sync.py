@@ -59,6 +59,7 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
+from catalogue.adoption import summary_of
 from catalogue.models import OutboxEntry, Profile, counter_value, utcnow
 from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
@@ -294,10 +295,12 @@ class SearchSync:
                 ready.append(entry)
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
-        for pid in dict.fromkeys(item.profile_id for e in ready for item in e.items()):
+        ready_ids = list(dict.fromkeys(item.profile_id for e in ready for item in e.items()))
+        summaries = await read_adoption_summaries([pid for pid in ready_ids if pid in profiles])
+        for pid in ready_ids:
             profile = profiles.get(pid)
             if profile is not None:
-                upserts.append(to_search_document(profile))
+                upserts.append(to_search_document(profile, summaries.get(pid)))
             else:
                 deletes.append(pid)
         return ready, upserts, deletes
@@ -391,7 +394,7 @@ class SearchSync:
 
         async def documents() -> AsyncIterator[dict[str, Any]]:
             async for profile in Profile.find_all():
-                yield to_search_document(profile)
+                yield to_search_document(profile, await summary_of(str(profile.id)))
 
         return await backend.rebuild(documents(), progress)
 
@@ -441,11 +444,27 @@ async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
     return found
 
 
+async def read_adoption_summaries(profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The adoption summaries (catalogue.adoption) of these profiles, by `_id`, a few concurrently."""
+    found: dict[str, dict[str, Any]] = {}
+    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
+
+    async def read(pid: str) -> None:
+        async with semaphore:
+            doc = await summary_of(pid)
+        if doc is not None:
+            found[pid] = doc
+
+    await asyncio.gather(*(read(pid) for pid in dict.fromkeys(profile_ids)))
+    return found
+
+
 __all__ = [
     "SYNC_COLLECTION",
     "SearchSync",
     "backoff_seconds",
     "outbox_status",
+    "read_adoption_summaries",
     "read_entries",
     "read_profiles",
     "stored_head",

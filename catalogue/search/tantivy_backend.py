@@ -91,7 +91,7 @@ PRIORITY_FIELDS: dict[Priority, tuple[str, float]] = {
 FIELD_BOOSTS: dict[str, float] = dict(PRIORITY_FIELDS.values())
 STORED_TEXT = ("title", "summary", "texts")  # read back for hits and snippets
 ALL_ORDER = ("title", "summary", "keywords", "texts", "names")  # the catch-all field's order of texts
-INTEGER_FIELDS = (*documents.RANGES, *documents.TIMESTAMPS)  # fast fields: ranges and sorts
+INTEGER_FIELDS = (*documents.RANGES, *documents.TIMESTAMPS, *documents.EDITORIAL_INTEGERS)  # fast fields: ranges and sorts
 RAW_FILTERS = (*FILTER_ONLY, LABELS_FIELD)  # the editorial state, owner and permission labels: filters only
 
 
@@ -960,6 +960,7 @@ class TantivyBackend(SearchBackend):
         for name, lo, hi in (
             ("population", query.population_min, query.population_max),
             ("collaboration_since", query.since_min, query.since_max),
+            (documents.CONFIRMED, query.confirmed_min, query.confirmed_max),
         ):
             if lo is not None or hi is not None:
                 clauses.append(

@@ -33,7 +33,7 @@ import pytest
 from pymongo import monitoring
 
 from catalogue import atomic
-from catalogue.users import create_token
+from catalogue.users import create_token, update_user
 from tests.web_support import PASSWORD, csrf_from, load_register_excerpt, seed_users
 
 API = "/api/v1/profiles"
@@ -228,6 +228,26 @@ async def test_request_paths_query_the_store_by_id_only(client, world) -> None:
     await send("GET", "/api/v1/municipalities/05762020", expect=200)
     await send("GET", "/api/v1/municipalities/010545453", expect=404)  # a Verband key not in the excerpt
     await send("GET", "/api/v1/municipalities/99999999", expect=404)
+
+    # reuse (issue 15): adoption records and their list, hiding, the stale list, saved searches; the pages and forms
+    await update_user("redaktion-hx", organisation="05762020")
+    await send("POST", f"{API}/{pub}/adoptions", expect=201, json={"stage": "in Planung", "note": "Ratsbeschluss"}, headers=editor)
+    await send("POST", f"{API}/{pub}/adoptions", expect=200, json={"stage": "umgesetzt"}, headers=editor)
+    await send("GET", f"{API}/{pub}/adoptions", expect=200)
+    await send("POST", f"{API}/{pub}/adoptions/05762020/hide", expect=200, json={"hidden": False}, headers=world["reviewer"])
+    await send("GET", "/api/v1/stale", expect=200, headers=world["reviewer"])
+    await send("POST", "/api/v1/saved-searches", expect=201, json={"query": "q=Bauhof"}, headers=editor)
+    saved = await send("GET", "/api/v1/saved-searches", expect=200, headers=editor)
+    await send("DELETE", f"/api/v1/saved-searches/{saved.json()[0]['id']}", expect=204, headers=editor)
+    await send("GET", "/", expect=200, params={"nachnutzung": "umgesetzt", "aktualitaet": "veraltet", "sort": "adopted"})
+    client.cookies.clear()
+    page = await send("GET", "/anmelden", expect=200)
+    await send("POST", "/anmelden", expect=303, data={"username": "redaktion-hx", "password": PASSWORD, "csrf_token": csrf_from(page.text)})
+    page = await send("GET", f"/profiles/{pub}", expect=200)
+    token = csrf_from(page.text)
+    await send("POST", f"/profiles/{pub}/nachnutzung", expect=303, data={"csrf_token": token, "stage": "in Umsetzung", "note": "", "contact": ""})
+    await send("POST", "/suchen", expect=303, data={"csrf_token": token, "query": "q=Rufbus", "name": "Rufbus"})
+    await send("GET", "/suchen", expect=200)
 
     assert send.count >= 50
     assert not send.report, "store queries other than by _id on request paths:\n" + "\n".join(
