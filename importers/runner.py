@@ -819,10 +819,10 @@ class ImportRunner:
         True when the outbox entries are no longer needed."""
         if self.search is None:
             return False
-        from catalogue.search.documents import to_search_document
+        from catalogue.search.regions import index_document
 
         try:
-            documents = [to_search_document(p) for p in profiles]
+            documents = [await index_document(p) for p in profiles]
             if not documents:
                 return True
             await self.search.upsert(documents)

@@ -24,17 +24,20 @@ from catalogue.errors import CatalogueError, NotFound
 from catalogue.jsonld import json_ld_for
 from catalogue.models import Profile
 from catalogue.pdf import comparison_view
-from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort, to_search_document
-from catalogue.search.base import MAX_PER_PAGE
+from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort
+from catalogue.search.base import MAX_FILTER_VALUES, MAX_PER_PAGE
 from catalogue.search.comparable import Comparable, Reference, find_comparable
+from catalogue.search.regions import index_document
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
 log = logging.getLogger("leuchtturm.web")
 
 PER_PAGE = 10
 # URL parameter of each facet (German, short, shareable) and its allowed values, in display order (field registry).
-FACET_PARAMS: dict[str, str] = {registry.search_key(f): facet.param for f, facet in registry.facets()}
-FACET_VALUES: dict[str, list[str]] = {registry.search_key(f): f.options() for f, _ in registry.facets()}
+# Open facets (Kreis, Regierungsbezirk: names from the register) have no fixed list (None): their values come from the counts.
+FACET_PARAMS: dict[str, str] = {spec.key: spec.facet.param for spec in registry.facet_specs()}
+FACET_VALUES: dict[str, tuple[str, ...] | None] = {spec.key: spec.options for spec in registry.facet_specs()}
+MAX_OPEN_VALUE = 200  # longest value of an open facet taken from the URL
 SIZE_HINTS: dict[str, str] = {
     SizeClass.RURAL.value: "unter 5.000 Einwohner",
     SizeClass.SMALL_TOWN.value: "5.000 bis 20.000",
@@ -237,13 +240,22 @@ def _facet_views(params: Any, result: SearchResult | None, selected: dict[str, l
     for name in FACETS:
         counts = result.facets.get(name, {}) if result else {}
         view = FacetView(name=name, param=FACET_PARAMS[name], label=FACET_LABELS[name])
-        for value in FACET_VALUES[name]:
+        fixed = FACET_VALUES[name]
+        if fixed is None:  # open: the counted values, most first, then the selected ones the search no longer finds
+            counted = sorted(counts, key=lambda v: (-int(counts[v]), v))
+            fixed = (*counted, *(v for v in selected.get(name, []) if v not in counts))
+        for value in fixed:
             count = int(counts.get(value, 0))
             is_selected = value in selected.get(name, [])
             if count or is_selected:
                 view.options.append(FacetOption(value, count, is_selected, SIZE_HINTS.get(value, "") if name == "size_class" else ""))
         views.append(view)
     return views
+
+
+def _open_value(value: str) -> bool:
+    """A value of an open facet from the URL: a plain name (anything else is ignored, as unknown values of the others are)."""
+    return 0 < len(value) <= MAX_OPEN_VALUE and not re.search(r"[\x00-\x1f\x7f]", value)
 
 
 FEW_RESULTS = 2  # up to this many hits, "Meinten Sie …" is offered when another spelling finds more
@@ -264,7 +276,9 @@ class SearchPageController(Controller):
         q = str(params.get("q") or "").strip()[:500]
         selected: dict[str, list[str]] = {}
         for name, param in FACET_PARAMS.items():
-            values = [v for v in params.getall(param, []) if v in FACET_VALUES[name]]
+            allowed = FACET_VALUES[name]
+            given = [str(v).strip() for v in params.getall(param, [])]
+            values = [v for v in given if (v in allowed if allowed is not None else _open_value(v))][:MAX_FILTER_VALUES]
             if values:
                 selected[name] = list(dict.fromkeys(values))
         errors: dict[str, str] = {}
@@ -395,7 +409,7 @@ class ProfilePageController(Controller):
         comparable: list[Comparable] = []
         comparable_unavailable = False
         try:
-            doc = to_search_document(profile)
+            doc = await index_document(profile)
             comparable = await find_comparable(
                 request.app.state.runtime.search, Reference.from_document(doc), labels=principal_labels(principal), limit=5
             )

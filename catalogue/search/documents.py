@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
@@ -53,8 +54,10 @@ def _priority(fields: tuple[Field, ...]) -> Priority | None:
 SEARCHABLE: tuple[tuple[str, Priority], ...] = tuple(
     sorted(((k, p) for k, fs in CONTENT_KEYS.items() if (p := _priority(fs)) is not None), key=lambda kp: kp[1])
 )
-FACETS: tuple[str, ...] = tuple(registry.search_key(f) for f, _ in registry.facets())
-FACET_LABELS: dict[str, str] = {registry.search_key(f): facet.label for f, facet in registry.facets()}
+# Facets of profile fields and of the register (kreis, regierungsbezirk: set at indexing time, catalogue/search/regions.py).
+FACETS: tuple[str, ...] = tuple(spec.key for spec in registry.facet_specs())
+FACET_LABELS: dict[str, str] = {spec.key: spec.facet.label for spec in registry.facet_specs()}
+REGISTER_KEYS: tuple[str, ...] = tuple(r.key for r in registry.REGISTER_FACETS)
 RANGES: tuple[str, ...] = tuple(k for k, fs in CONTENT_KEYS.items() if any(f.search and f.search.range for f in fs))
 SORT_KEYS: tuple[str, ...] = tuple(f"{k}_sort" for k, fs in CONTENT_KEYS.items() if any(f.search and f.search.sort for f in fs))
 
@@ -78,7 +81,7 @@ EDITORIAL_KEYS: tuple[str, ...] = (*FILTER_ONLY, LABELS_FIELD, "version", "revie
 FILTERABLE: tuple[str, ...] = (*FACETS, *RANGES, PUBLISHED, "id", *FILTER_ONLY, LABELS_FIELD)
 SORTABLE: tuple[str, ...] = (*TIMESTAMPS, *SORT_KEYS)
 
-if clash := {"id", "slug", *SORT_KEYS, *EDITORIAL_KEYS} & set(CONTENT_KEYS):
+if clash := {"id", "slug", *SORT_KEYS, *EDITORIAL_KEYS} & {*CONTENT_KEYS, *REGISTER_KEYS}:
     raise RuntimeError(f"search keys of the field registry clash with the document's own keys: {sorted(clash)}")
 
 
@@ -139,13 +142,16 @@ def _content_value(profile: Any, f: Field) -> Any:
     return str(value) if isinstance(value, str) else value
 
 
-def to_search_document(profile: Any) -> dict[str, Any]:
+def to_search_document(profile: Any, region: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The search document of a profile (a `Profile`, also one built with
     `model_construct`, or a dict shaped like `Profile.model_dump(mode="json")`).
 
     `id` is `str(profile.id)`; a profile without id falls back to its slug.
     The content keys come from the field registry (`CONTENT_KEYS`), the
-    editorial block from `editorial_fields`.
+    editorial block from `editorial_fields`. `region` holds what the
+    municipality register says about the lead (`REGISTER_KEYS` and
+    `size_class`, see catalogue/search/regions.py, which the indexing paths
+    call); without it those keys are empty and the size class is the profile's own.
     """
     pid = _get(profile, "id")
     slug = str(_get(profile, "slug") or "")
@@ -162,6 +168,11 @@ def to_search_document(profile: Any) -> dict[str, Any]:
         lead = _get(profile, "lead")
         derived = size_class_for(_get(profile, "population"), _value(_get(lead, "kind")))
         doc["size_class"] = derived.value if derived else None
+    region = region or {}
+    for key in REGISTER_KEYS:
+        doc[key] = region.get(key)
+    if region.get("size_class"):  # the register's figure for the lead wins over the profile's own
+        doc["size_class"] = region["size_class"]
     doc.update(editorial_fields(profile))
     return doc
 

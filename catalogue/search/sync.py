@@ -51,7 +51,7 @@ from beanie.operators import In
 from catalogue.models import OutboxEntry, Profile
 from catalogue.outbox import Written
 from catalogue.search.base import ProgressCallback, SearchBackend
-from catalogue.search.documents import to_search_document
+from catalogue.search.regions import index_document
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class SearchSync:
         for pid in dict.fromkeys(e.profile_id for e in ready):
             profile = profiles.get(pid)
             if profile is not None:
-                upserts.append(to_search_document(profile))
+                upserts.append(await index_document(profile))
             else:
                 deletes.append(pid)
         return ready, upserts, deletes
@@ -268,7 +268,7 @@ class SearchSync:
 
         async def documents() -> AsyncIterator[dict[str, Any]]:
             async for profile in Profile.find_all():
-                yield to_search_document(profile)
+                yield await index_document(profile)
 
         return await backend.rebuild(documents(), progress)
 
