@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from catalogue import fields as registry
-from catalogue.search import documents
+from catalogue.search import documents, tantivy_backend
 from catalogue.search.meili_backend import FILTERABLE
-from catalogue.search import tantivy_backend
 
 
 def test_register_facets_are_open_facets_after_the_profile_facets() -> None:
