@@ -95,6 +95,12 @@ def create_app(
     )
 
 
+async def _has_profiles() -> bool:
+    from catalogue.models import Profile
+
+    return await Profile.get_pymongo_collection().find_one({}, {"_id": 1}) is not None  # start-up batch work
+
+
 async def _load_startup_data(runtime: Runtime) -> None:
     """Load the municipality register on first start (LEUCHTTURM_LOAD_REGISTER, default on), then the demo set
     into an empty catalogue (LEUCHTTURM_DEMO_DATA)."""
@@ -104,6 +110,9 @@ async def _load_startup_data(runtime: Runtime) -> None:
         report = await ensure_register(log_progress())
         if report is not None:
             log.info("Gemeindeverzeichnis geladen: %s", report.summary())
+            if not report.skipped and await _has_profiles():  # the index's Kreis, Regierungsbezirk and size class follow the register
+                log.warning("Gemeindeverzeichnis neu geladen: bitte `leuchtturm reindex` ausführen, damit die Facetten Kreis, "
+                            "Regierungsbezirk und Größenklasse dem Verzeichnis folgen.")
         await refresh_importer_gazetteer()
     if not runtime.settings.demo_data:
         return

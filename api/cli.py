@@ -484,6 +484,8 @@ async def _load_shipped_register(console: Any, dry_run: bool) -> int:
             click.echo(f"Gemeindeverzeichnis ist bereits geladen (Gebietsstand {register.as_of}); nichts geändert.")
         else:
             click.echo(f"Gemeindeverzeichnis (Gebietsstand {register.as_of}): {report.summary()}.")
+            if not dry_run:
+                click.echo("Damit die Facetten Kreis, Regierungsbezirk und Größenklasse dem Verzeichnis folgen: `leuchtturm reindex`.")
         click.echo("Quelle: " + reg.REGISTER_SOURCE_LONG + ", " + register.attribution + ", " + reg.LICENCE)
         return 0
 

@@ -505,6 +505,29 @@ FIELDS: tuple[Field, ...] = (
     ),
 )
 
+# ---------------------------------------------------------------- facets from the municipality register
+#
+# Search-document keys that are no profile field: set at indexing time from
+# the register (catalogue/search/regions.py), by the lead's AGS or, without
+# one, its name. Their values are the register's names, not a fixed list, so
+# a facet shows the values its counts hold. (The size class is a profile field
+# above; at indexing time the register's figure replaces it where the lead is
+# found there.)
+
+
+@dataclass(frozen=True)
+class RegisterFacet:
+    key: str  # key in the search document
+    facet: Facet
+
+
+KREIS_KEY = "kreis"
+REGIERUNGSBEZIRK_KEY = "regierungsbezirk"
+REGISTER_FACETS: tuple[RegisterFacet, ...] = (
+    RegisterFacet(KREIS_KEY, Facet("Kreis / kreisfreie Stadt", "kreis", 7)),
+    RegisterFacet(REGIERUNGSBEZIRK_KEY, Facet("Regierungsbezirk", "bezirk", 8)),
+)
+
 # Labels of the stored document's other parts (editorial state, timestamps, comments).
 META_LABELS: dict[str, str] = {
     "slug": "Kurzname",
@@ -694,6 +717,22 @@ def facets() -> list[tuple[Field, Facet]]:
     return sorted(found, key=lambda item: item[1].order)
 
 
+@dataclass(frozen=True)
+class FacetSpec:
+    """A facet as search lists it: its document key, its facet, its controlled list (None: open, values from the counts)."""
+
+    key: str
+    facet: Facet
+    options: tuple[str, ...] | None
+
+
+def facet_specs() -> list[FacetSpec]:
+    """Every facet, of profile fields and of the register (REGISTER_FACETS), in display order."""
+    specs = [FacetSpec(search_key(f), facet, tuple(f.options())) for f, facet in facets()]
+    specs += [FacetSpec(r.key, r.facet, None) for r in REGISTER_FACETS]
+    return sorted(specs, key=lambda s: s.facet.order)
+
+
 def search_key(f: Field) -> str:
     assert f.search is not None
     return f.search.key or f.path.replace(".", "_")
@@ -781,9 +820,11 @@ def check_registry() -> None:
             raise RuntimeError(f"{f.path}: a {f.input.widget.value} needs a controlled list in the model")
         if f.top in {g.name for g in CONTENT} and BY_PATH[f.top].input is not None and f.input is None and not f.subfields:
             raise RuntimeError(f"{f.path}: a subfield of a form field needs an input")
-    params = [facet.param for _, facet in facets()]
+    params = [spec.facet.param for spec in facet_specs()]
     if len(params) != len(set(params)):
         raise RuntimeError("two facets share a URL parameter")
+    if clash := {r.key for r in REGISTER_FACETS} & {search_key(f) for f in _walk(FIELDS) if f.search is not None}:
+        raise RuntimeError(f"register facets clash with search keys of profile fields: {sorted(clash)}")
 
 
 check_registry()

@@ -34,6 +34,7 @@ import asyncio
 import heapq
 import json
 import re
+import time
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -560,6 +561,47 @@ async def suggest(text: str, limit: int = 10) -> list[dict[str, Any]]:
     return [with_state(r) for r in out[:limit]]
 
 
+# ----------------------------------------------------------------- cached reads (indexing)
+#
+# Indexing reads the register for every profile it indexes (catalogue/search/regions.py);
+# the register changes only when it is loaded again, so those reads are cached per
+# process: per database (tests use one each), cleared by `store` in this process and
+# expiring after CACHE_TTL_S, so a load by another process (the CLI) is seen too.
+
+CACHE_TTL_S = 900.0
+CACHE_MAX = 20_000
+_cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+async def _cached(kind: str, key: str, load: Callable[[], Any]) -> Any:
+    slot = (RegisterEntry.get_pymongo_collection().database.name, kind, key)
+    now = time.monotonic()
+    hit = _cache.get(slot)
+    if hit is not None and now - hit[0] < CACHE_TTL_S:
+        return hit[1]
+    value = await load()
+    if len(_cache) >= CACHE_MAX:
+        _cache.clear()
+    _cache[slot] = (now, value)
+    return value
+
+
+async def cached_get(key: str) -> RegisterEntry | None:
+    """`get`, cached (see above). The entry is shared: do not change it."""
+    found: RegisterEntry | None = await _cached("key", key, lambda: get(key))
+    return found
+
+
+async def cached_find_by_name(text: str) -> list[dict[str, Any]]:
+    """`find_by_name`, cached (see above). The references are shared: do not change them."""
+    found: list[dict[str, Any]] = await _cached("name", text, lambda: find_by_name(text))
+    return found
+
+
 def attribution_for(source: str | None, as_of: Any = None) -> str | None:
     """The licence's attribution for a figure whose source is the Destatis register, else None.
 
@@ -849,6 +891,7 @@ async def store(
             progress(total, total)
         return report
     finally:
+        clear_cache()
         if token is not None:
             await release_lock(token)
 

@@ -21,7 +21,6 @@ from litestar.response import Stream
 
 from api.auth import resolve_principal
 from api.open_data import FILE_STEM, FORMATS, Licence, export_path, stream_export
-from api.web.pages import FACET_PARAMS, FACET_VALUES
 from catalogue.access import principal_labels
 from catalogue.errors import DependencyUnavailable, NotFound, ValidationFailed
 from catalogue.jsonld import json_ld_for
@@ -29,6 +28,7 @@ from catalogue.opendata import dcat, feeds
 from catalogue.opendata.published import Freshness, freshness, published_documents, published_facets, published_profiles
 from catalogue.profiles import ProfileService, etag
 from catalogue.search.base import SearchError, SearchQuery, Sort
+from catalogue.search.url_state import FACET_PARAMS, facet_value_ok
 from catalogue.vocabularies import EditorialStatus
 from importers.export import EXPORT_VERSION
 
@@ -212,7 +212,7 @@ def feed_query(params: Any) -> tuple[SearchQuery, list[tuple[str, str]], str]:
     filters: dict[str, list[str]] = {}
     for name, param in FACET_PARAMS.items():
         values = list(dict.fromkeys(params.getall(param, [])))
-        if bad := [v for v in values if v not in FACET_VALUES[name]]:
+        if bad := [v for v in values if not facet_value_ok(name, v)]:
             raise ValidationFailed(f"Unbekannter Wert für „{param}“: {bad[0][:60]}")
         if values:
             filters[name] = values

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get
@@ -13,11 +14,13 @@ from api.auth import resolve_principal
 from api.controllers.profiles import SlugParam
 from catalogue.access import principal_labels
 from catalogue.errors import DependencyUnavailable, PermissionDenied, ValidationFailed
+from catalogue.fields import KREIS_KEY, REGIERUNGSBEZIRK_KEY
 from catalogue.models import utcnow
 from catalogue.profiles import ProfileService
-from catalogue.search.base import SearchError, SearchQuery, Sort
+from catalogue.search.base import MAX_FILTER_VALUES, SearchError, SearchQuery, Sort
 from catalogue.search.comparable import Comparable, Reference, find_comparable
-from catalogue.search.documents import ADOPTION_STAGES, FACET_LABELS, to_search_document
+from catalogue.search.documents import ADOPTION_STAGES, FACET_LABELS
+from catalogue.search.regions import index_document
 from catalogue.search.url_state import freshness_bounds
 from catalogue.vocabularies import (
     AdoptionStage,
@@ -35,6 +38,22 @@ from catalogue.vocabularies import (
 log = logging.getLogger("leuchtturm.search")
 
 EXPLAIN_ROLES = frozenset({Role.EDITOR, Role.REVIEWER, Role.ADMIN})  # the editorial staff, not anonymous readers
+MAX_NAME = 200  # a value of a register facet (Kreis, Regierungsbezirk): a name from the register, as the facet lists it
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _register_names(param: str, values: list[str] | None) -> list[str] | None:
+    """The values of a register facet's parameter, or a problem naming the parameter."""
+    if not values:
+        return None
+    clean = [v.strip() for v in values]
+    for v in clean:
+        if not v or len(v) > MAX_NAME or _CONTROL.search(v):
+            raise ValidationFailed(
+                f"Ungültiger Wert für „{param}“: erwartet ein Name aus dem Gemeindeverzeichnis (1 bis {MAX_NAME} Zeichen).",
+                errors=[{"field": param, "message": "Name fehlt, ist zu lang oder enthält Steuerzeichen"}],
+            )
+    return clean
 
 
 class FacetValue(BaseModel):
@@ -154,6 +173,17 @@ class SearchController(Controller):
         legal_form: Annotated[list[LegalForm] | None, QueryParameter(name="legal_form")] = None,
         project_status: Annotated[list[ProjectStatus] | None, QueryParameter(name="project_status")] = None,
         funding: Annotated[list[FundingKind] | None, QueryParameter(name="funding", description="Finanzierungsart")] = None,
+        kreis: Annotated[
+            list[str] | None,
+            QueryParameter(
+                max_items=MAX_FILTER_VALUES,
+                description="Kreis oder kreisfreie Stadt der Federführung (z. B. „Kreis Höxter“; Werte aus der Facette, mehrfach möglich)",
+            ),
+        ] = None,
+        regierungsbezirk: Annotated[
+            list[str] | None,
+            QueryParameter(max_items=MAX_FILTER_VALUES, description="Regierungsbezirk der Federführung (z. B. „Regierungsbezirk Detmold“; mehrfach möglich)"),
+        ] = None,
         population_min: Annotated[int | None, QueryParameter(ge=0)] = None,
         population_max: Annotated[int | None, QueryParameter(ge=0)] = None,
         since_min: Annotated[int | None, QueryParameter(ge=1900, le=2100, description="Zusammenarbeit seit (ab Jahr)")] = None,
@@ -184,6 +214,8 @@ class SearchController(Controller):
             "project_status": project_status,
             "funding_kinds": funding,
             ADOPTION_STAGES: adoption_stage,
+            KREIS_KEY: _register_names("kreis", kreis),
+            REGIERUNGSBEZIRK_KEY: _register_names("regierungsbezirk", regierungsbezirk),
         }
         confirmed_min, confirmed_max = freshness_bounds(freshness or "", utcnow())
         try:
@@ -227,7 +259,7 @@ class SearchController(Controller):
     async def similar(self, request: Request, slug: SlugParam, limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10) -> ComparableResponse:
         principal = await resolve_principal(request)
         profile = await ProfileService().get(slug, principal)
-        ref = Reference.from_document(to_search_document(profile))
+        ref = Reference.from_document(await index_document(profile))
         found = await _guarded(find_comparable(request.app.state.runtime.search, ref, labels=principal_labels(principal), limit=limit))
         base = request.app.state.settings.public_base_url
         return ComparableResponse(items=[_comparable(base, c) for c in found])

@@ -26,10 +26,11 @@ from catalogue.freshness import cutoff as stale_cutoff
 from catalogue.jsonld import json_ld_for
 from catalogue.models import Profile, utcnow
 from catalogue.pdf import comparison_view
-from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort, to_search_document
-from catalogue.search.base import MAX_PER_PAGE
+from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort
+from catalogue.search.base import MAX_FILTER_VALUES, MAX_PER_PAGE
 from catalogue.search.comparable import Comparable, Reference, find_comparable
-from catalogue.search.url_state import FACET_PARAMS, FACET_VALUES, FRESHNESS_LABELS, FRESHNESS_PARAM, freshness_bounds
+from catalogue.search.regions import index_document
+from catalogue.search.url_state import FACET_PARAMS, FACET_VALUES, FRESHNESS_LABELS, FRESHNESS_PARAM, facet_value_ok, freshness_bounds
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
 log = logging.getLogger("leuchtturm.web")
@@ -239,7 +240,11 @@ def _facet_views(params: Any, result: SearchResult | None, selected: dict[str, l
     for name in FACETS:
         counts = result.facets.get(name, {}) if result else {}
         view = FacetView(name=name, param=FACET_PARAMS[name], label=FACET_LABELS[name])
-        for value in FACET_VALUES[name]:
+        fixed = FACET_VALUES[name]
+        if fixed is None:  # open: the counted values, most first, then the selected ones the search no longer finds
+            counted = sorted(counts, key=lambda v: (-int(counts[v]), v))
+            fixed = (*counted, *(v for v in selected.get(name, []) if v not in counts))
+        for value in fixed:
             count = int(counts.get(value, 0))
             is_selected = value in selected.get(name, [])
             if count or is_selected:
@@ -266,7 +271,8 @@ class SearchPageController(Controller):
         q = str(params.get("q") or "").strip()[:500]
         selected: dict[str, list[str]] = {}
         for name, param in FACET_PARAMS.items():
-            values = [v for v in params.getall(param, []) if v in FACET_VALUES[name]]
+            given = [str(v).strip() for v in params.getall(param, [])]
+            values = [v for v in given if facet_value_ok(name, v)][:MAX_FILTER_VALUES]
             if values:
                 selected[name] = list(dict.fromkeys(values))
         errors: dict[str, str] = {}
@@ -412,7 +418,7 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
     comparable: list[Comparable] = []
     comparable_unavailable = False
     try:
-        doc = to_search_document(profile)
+        doc = await index_document(profile)
         comparable = await find_comparable(
             request.app.state.runtime.search, Reference.from_document(doc), labels=principal_labels(principal), limit=5
         )

@@ -55,7 +55,9 @@ def _priority(fields: tuple[Field, ...]) -> Priority | None:
 SEARCHABLE: tuple[tuple[str, Priority], ...] = tuple(
     sorted(((k, p) for k, fs in CONTENT_KEYS.items() if (p := _priority(fs)) is not None), key=lambda kp: kp[1])
 )
-CONTENT_FACETS: tuple[str, ...] = tuple(registry.search_key(f) for f, _ in registry.facets())
+# Facets of profile fields and of the register (kreis, regierungsbezirk: set at indexing time, catalogue/search/regions.py).
+CONTENT_FACETS: tuple[str, ...] = tuple(spec.key for spec in registry.facet_specs())
+REGISTER_KEYS: tuple[str, ...] = tuple(r.key for r in registry.REGISTER_FACETS)
 RANGES: tuple[str, ...] = tuple(k for k, fs in CONTENT_KEYS.items() if any(f.search and f.search.range for f in fs))
 SORT_KEYS: tuple[str, ...] = tuple(f"{k}_sort" for k, fs in CONTENT_KEYS.items() if any(f.search and f.search.sort for f in fs))
 
@@ -90,14 +92,14 @@ EDITORIAL_KEYS: tuple[str, ...] = (
 
 FACETS: tuple[str, ...] = (*CONTENT_FACETS, *EDITORIAL_FACETS)
 FACET_LABELS: dict[str, str] = {
-    **{registry.search_key(f): facet.label for f, facet in registry.facets()}, **EDITORIAL_FACET_LABELS,
+    **{spec.key: spec.facet.label for spec in registry.facet_specs()}, **EDITORIAL_FACET_LABELS,
 }
 
 # The backends' field lists.
 FILTERABLE: tuple[str, ...] = (*FACETS, *RANGES, PUBLISHED, CONFIRMED, "id", *FILTER_ONLY, LABELS_FIELD)
 SORTABLE: tuple[str, ...] = (*TIMESTAMPS, *EDITORIAL_INTEGERS, *SORT_KEYS)
 
-if clash := {"id", "slug", *SORT_KEYS, *EDITORIAL_KEYS} & set(CONTENT_KEYS):
+if clash := {"id", "slug", *SORT_KEYS, *EDITORIAL_KEYS} & {*CONTENT_KEYS, *REGISTER_KEYS}:
     raise RuntimeError(f"search keys of the field registry clash with the document's own keys: {sorted(clash)}")
 
 
@@ -158,7 +160,7 @@ def _content_value(profile: Any, f: Field) -> Any:
     return str(value) if isinstance(value, str) else value
 
 
-def to_search_document(profile: Any, adoption: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def to_search_document(profile: Any, adoption: Mapping[str, Any] | None = None, region: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The search document of a profile (a `Profile`, also one built with
     `model_construct`, or a dict shaped like `Profile.model_dump(mode="json")`).
 
@@ -166,6 +168,10 @@ def to_search_document(profile: Any, adoption: Mapping[str, Any] | None = None) 
     The content keys come from the field registry (`CONTENT_KEYS`), the
     editorial block from `editorial_fields`; `adoption` is the profile's
     adoption summary document (catalogue.adoption), None when it has none.
+    `region` holds what the
+    municipality register says about the lead (`REGISTER_KEYS` and
+    `size_class`, see catalogue/search/regions.py, which the indexing paths
+    call); without it those keys are empty and the size class is the profile's own.
     """
     pid = _get(profile, "id")
     slug = str(_get(profile, "slug") or "")
@@ -182,6 +188,11 @@ def to_search_document(profile: Any, adoption: Mapping[str, Any] | None = None) 
         lead = _get(profile, "lead")
         derived = size_class_for(_get(profile, "population"), _value(_get(lead, "kind")))
         doc["size_class"] = derived.value if derived else None
+    region = region or {}
+    for key in REGISTER_KEYS:
+        doc[key] = region.get(key)
+    if region.get("size_class"):  # the register's figure for the lead wins over the profile's own
+        doc["size_class"] = region["size_class"]
     doc.update(editorial_fields(profile, adoption))
     return doc
 

@@ -63,7 +63,7 @@ from catalogue.adoption import summary_of
 from catalogue.models import OutboxEntry, Profile, counter_value, utcnow
 from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
-from catalogue.search.documents import to_search_document
+from catalogue.search.regions import index_document
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ class SearchSync:
         for pid in ready_ids:
             profile = profiles.get(pid)
             if profile is not None:
-                upserts.append(to_search_document(profile, summaries.get(pid)))
+                upserts.append(await index_document(profile, summaries.get(pid)))
             else:
                 deletes.append(pid)
         return ready, upserts, deletes
@@ -394,7 +394,7 @@ class SearchSync:
 
         async def documents() -> AsyncIterator[dict[str, Any]]:
             async for profile in Profile.find_all():
-                yield to_search_document(profile, await summary_of(str(profile.id)))
+                yield await index_document(profile, await summary_of(str(profile.id)))
 
         return await backend.rebuild(documents(), progress)
 

@@ -18,14 +18,29 @@ from catalogue.search.base import SearchQuery, Sort
 from catalogue.search.documents import ADOPTION_STAGES
 from catalogue.vocabularies import AdoptionStage, EditorialStatus
 
+# URL parameter of each facet (German, short, shareable) and its allowed values, in display order: the field
+# registry's facets (catalogue.fields.facet_specs), then the editorial ones ("Nachnutzung"). Open facets
+# (Kreis, Regierungsbezirk: names from the register) have no fixed list (None): any plain name is taken.
 FACET_PARAMS: dict[str, str] = {
-    **{registry.search_key(f): facet.param for f, facet in registry.facets()},
+    **{spec.key: spec.facet.param for spec in registry.facet_specs()},
     ADOPTION_STAGES: "nachnutzung",
 }
-FACET_VALUES: dict[str, list[str]] = {
-    **{registry.search_key(f): f.options() for f, _ in registry.facets()},
-    ADOPTION_STAGES: [s.value for s in AdoptionStage],
+FACET_VALUES: dict[str, tuple[str, ...] | None] = {
+    **{spec.key: spec.options for spec in registry.facet_specs()},
+    ADOPTION_STAGES: tuple(s.value for s in AdoptionStage),
 }
+MAX_OPEN_VALUE = 200  # longest value of an open facet taken from the URL
+MAX_FILTER_VALUES_PER_FACET = 50
+
+
+def facet_value_ok(name: str, value: str) -> bool:
+    """Whether a URL value is one the facet knows (fixed list), or, for an open facet, a plain name."""
+    allowed = FACET_VALUES[name]
+    if allowed is not None:
+        return value in allowed
+    return 0 < len(value) <= MAX_OPEN_VALUE and not re.search(r"[\x00-\x1f\x7f]", value)
+
+
 FRESHNESS_PARAM = "aktualitaet"
 STALE = "veraltet"  # not confirmed for 12 months (catalogue.freshness.STALE_AFTER)
 CURRENT = "aktuell"
@@ -75,7 +90,7 @@ def from_params(get_all: Callable[[str], Sequence[str]], *, now: datetime, page:
     q = first("q").strip()[:500]
     selected: dict[str, list[str]] = {}
     for name, param in FACET_PARAMS.items():
-        values = [v for v in get_all(param) if v in FACET_VALUES[name]]
+        values = [v for v in (str(x).strip() for x in get_all(param)) if facet_value_ok(name, v)][:MAX_FILTER_VALUES_PER_FACET]
         if values:
             selected[name] = list(dict.fromkeys(values))
     errors: dict[str, str] = {}
@@ -104,4 +119,14 @@ def from_query_string(query_string: str, *, now: datetime, page: int = 1, per_pa
     return from_params(lambda name: parsed.get(name, []), now=now, page=page, per_page=per_page)
 
 
-__all__ = ["FACET_PARAMS", "FACET_VALUES", "FRESHNESS_PARAM", "UrlSearch", "freshness_bounds", "from_params", "from_query_string", "int_param"]
+__all__ = [
+    "FACET_PARAMS",
+    "FACET_VALUES",
+    "FRESHNESS_PARAM",
+    "UrlSearch",
+    "facet_value_ok",
+    "freshness_bounds",
+    "from_params",
+    "from_query_string",
+    "int_param",
+]

@@ -46,6 +46,7 @@ def make(
     lead: str | None = None,
     kind: str | None = None,
     text: str = "",
+    region: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     profile = Profile.model_construct(
         id=pid,
@@ -67,25 +68,31 @@ def make(
         published_at=BASE_TIME + timedelta(days=days),
         updated_at=BASE_TIME + timedelta(days=days),
     )
-    return to_search_document(profile)
+    return to_search_document(profile, region)
 
+
+# What the municipality register says about a lead (catalogue/search/regions.py derives it at indexing time).
+HOEXTER = {"kreis": "Kreis Höxter", "regierungsbezirk": "Regierungsbezirk Detmold", "size_class": "Mittelstadt"}
+CHAM = {"kreis": "Landkreis Cham", "regierungsbezirk": "Regierungsbezirk Oberpfalz"}
+NIENBURG = {"kreis": "Landkreis Nienburg (Weser)"}
+MUENCHEN = {"kreis": "München", "regierungsbezirk": "Regierungsbezirk Oberbayern", "size_class": "Großstadt"}
 
 CORPUS: list[dict[str, Any]] = [
     make("strategie", "Gemeinsame Digitalisierungsstrategie", summary="Zehn Städte entwickeln eine **Strategie** für die digitale Verwaltung.",
          keywords=("Digitalisierung", "OZG"), foa=("Verwaltung", "Digitale Infrastruktur"), state="Nordrhein-Westfalen",
          population=28_808, legal_form="informelle Kooperation", status="laufend", funding=("Landesmittel",), since=2019, days=30,
-         lead="Stadt Höxter", kind="Stadt"),
+         lead="Stadt Höxter", kind="Stadt", region=HOEXTER),
     make("breitband", "Breitbandausbau im Landkreis", summary="Glasfaser für alle Ortsteile.", keywords=("Breitband", "Glasfaser"),
          foa=("Digitale Infrastruktur",), state="Bayern", population=130_000, legal_form="Zweckverband", status="abgeschlossen",
-         funding=("Bundesmittel", "Landesmittel"), since=2015, days=10, lead="Landkreis Cham", kind="Kreis"),
+         funding=("Bundesmittel", "Landesmittel"), since=2015, days=10, lead="Landkreis Cham", kind="Kreis", region=CHAM),
     make("bauhof", "Interkommunaler Bauhof", summary="Drei Gemeinden teilen Maschinen und Personal.", keywords=("Bauhof",),
          foa=("Daseinsvorsorge",), state="Niedersachsen", population=12_000, legal_form="öffentlich-rechtliche Vereinbarung",
-         status="laufend", funding=("Eigenmittel",), since=2010, days=20),
+         status="laufend", funding=("Eigenmittel",), since=2010, days=20, region=NIENBURG),
     make("rufbus", "Rufbus für die Dörfer", summary="Ein Bus auf Bestellung verbindet die Ortsteile.", keywords=("ÖPNV", "On-Demand"),
          foa=("Mobilität & Verkehr",), state="Hessen", population=4_000, legal_form="Verein", status="laufend", since=2021, days=40),
     make("licht", "Straßenbeleuchtung mit LED", summary="Die Stadt spart Strom.", keywords=("Energie", "LED"),
          foa=("Energie", "Umwelt & Klima"), state="Bayern", population=31_200, legal_form="GmbH", status="abgeschlossen",
-         funding=("EU-Mittel",), since=2018, days=5),
+         funding=("EU-Mittel",), since=2018, days=5, region=MUENCHEN),
     make("kita", "Kita-Verbund im Amt", summary="Gemeinsame Anmeldung für Kindertagesstätten.", keywords=("Kita",),
          foa=("Bildung", "Soziales"), state="Sachsen", population=8_000, status="geplant", days=50),
     make("sonder", 'Projekt "Zukunft" (Teil 2) \\ Pfad', summary="<script>alert(1)</script> Sicherheit & Ordnung im Quartier",
@@ -190,6 +197,22 @@ async def test_facet_counts_are_exact(backend: SearchBackend) -> None:
                 if v:
                     expected[v] += 1
         assert result.facets[name] == dict(expected), name
+
+
+async def test_register_facets_filter_and_count(backend: SearchBackend) -> None:
+    await filled(backend)
+    everything = await backend.search(SearchQuery(per_page=1), labels=PUBLIC)
+    assert everything.facets["kreis"] == {"Kreis Höxter": 1, "Landkreis Cham": 1, "Landkreis Nienburg (Weser)": 1, "München": 1}
+    assert everything.facets["regierungsbezirk"] == {"Regierungsbezirk Detmold": 1, "Regierungsbezirk Oberpfalz": 1, "Regierungsbezirk Oberbayern": 1}
+    # the register's size class replaces the profile's own ("licht" states 31,200: Mittelstadt)
+    assert everything.facets["size_class"]["Großstadt"] == 1
+    result = await backend.search(SearchQuery(filters={"kreis": ["Landkreis Nienburg (Weser)", "München"]}, per_page=100), labels=PUBLIC)
+    assert {h.id for h in result.hits} == {"bauhof", "licht"}
+    assert result.facets["kreis"]["Kreis Höxter"] == 1  # disjunctive: the other Kreise stay offered
+    assert result.facets["regierungsbezirk"] == {"Regierungsbezirk Oberbayern": 1}  # the others follow the filter
+    both = await backend.search(SearchQuery(filters={"regierungsbezirk": ["Regierungsbezirk Oberpfalz"], "state": ["Bayern"]}), labels=PUBLIC)
+    assert [h.id for h in both.hits] == ["breitband"]
+    assert (await backend.search(SearchQuery(filters={"kreis": ["Kreis Höxter", "Höxter"]}), labels=PUBLIC)).total == 1  # exact values
 
 
 async def test_facets_are_disjunctive_and_follow_the_query(backend: SearchBackend) -> None:
