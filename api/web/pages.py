@@ -15,7 +15,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from api.auth import resolve_principal
-from api.controllers.pdf import CompareParam, comparison_profiles, dump, profile_pdf_response, profile_url, today
+from api.controllers.pdf import CompareParam, comparison_profiles, dump, profile_pdf_response, profile_url, shows_sample, today
 from api.web.common import page, service
 from catalogue import fields as registry
 from catalogue import gazetteer
@@ -369,7 +369,7 @@ class ProfilePageController(Controller):
     @get("/profiles/{slug:str}", name="web:profile")
     async def profile_page(self, request: Request, slug: FromPath[str]) -> Response:
         if slug.endswith(".pdf"):  # Litestar cannot route "{slug}.pdf" beside "{slug}"
-            return await profile_pdf_response(request, slug.removesuffix(".pdf"))
+            return await profile_pdf_response(request, slug.removesuffix(".pdf"), request.query_params.get("umfang"))
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
             raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
         principal = await resolve_principal(request)
@@ -399,6 +399,7 @@ class ProfilePageController(Controller):
             can_see_history=principal is not None and (principal.is_reviewer or is_owner),
             can_confirm=principal is not None and (principal.is_reviewer or is_owner),
             sections=page_sections(profile),
+            sample=shows_sample(request, profile),
         )
 
 

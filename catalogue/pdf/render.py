@@ -12,12 +12,14 @@ both come from ``generated_at``.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import segno
 import typst
 
 from catalogue import fields as registry
@@ -26,6 +28,7 @@ from catalogue.formatting import format_date_de, format_eur_de, format_float_de,
 from catalogue.gazetteer import attribution_for
 from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
 from catalogue.models import register_key_label
+from catalogue.pdf.fit import MAX_LINKS, MAX_NAME_CHARS, cap_names, section_levels, short_line, start_level
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, EditorialStatus, PartnerKind
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -37,6 +40,9 @@ PRODUCER = "Leuchtturm – Katalog kommunaler Projekte"
 # What a field's value reads like in print, by its display kind ("how") in the field registry.
 URL_LABEL = "Profil online"
 UPDATED_LABEL = "Stand"
+SAMPLE_LABEL = "Beispieldatensatz"
+SAMPLE_NOTE = "Beispieldatensatz: ein reales Projekt, mit eigenen Worten aus der angegebenen Quelle beschrieben."
+QR_LABEL = "Vollständiges Profil online"
 
 try:  # the "erstellt am" date is a German calendar date
     from zoneinfo import ZoneInfo
@@ -241,8 +247,50 @@ def _filled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item for item in items if item["value"]]
 
 
-def profile_view(profile: Mapping[str, Any], *, url: str, generated_at: datetime) -> dict[str, Any]:
-    """The JSON the profile template reads: every string and label ready to print."""
+def qr_svg(url: str) -> str:
+    """The profile address as a QR code (SVG, drawn here: the template gets it as data)."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", border=0, xmldecl=False, svgns=True)
+    return buffer.getvalue().decode("ascii")
+
+
+def is_sample(profile: Mapping[str, Any]) -> bool:
+    """A profile of the demo set (its provenance names the demo importer)."""
+    return _text((profile.get("provenance") or {}).get("importer")) == "demo"
+
+
+def _fact_names(profile: Mapping[str, Any], f: Field, how: str) -> list[str]:
+    value = profile.get(f.path) or []
+    if how == "joined":
+        return [str(v) for v in value]
+    if how == "partners":
+        return [_partner_label(x) for x in value if _text(x.get("name"))]
+    return [n for n in (_org_name(m) for m in value) if n]
+
+
+def _facts(profile: Mapping[str, Any], *, full: bool) -> list[dict[str, Any]]:
+    facts = []
+    for f, show in registry.shown(View.PDF, "facts"):
+        if not full and show.how in ("joined", "names", "partners"):
+            value: Any = cap_names(_fact_names(profile, f, show.how))
+        else:
+            value = FORMATTERS[show.how](profile, f)
+        if value:
+            facts.append({"label": show.label or f.display_label, "value": value})
+    return facts
+
+
+def profile_view(
+    profile: Mapping[str, Any], *, url: str, generated_at: datetime, full: bool = False, sample: bool = False
+) -> dict[str, Any]:
+    """The JSON the profile template reads: every string and label ready to print.
+
+    The overview (`full` false) is one A4 page: long texts come as a ladder of
+    shortened levels (catalogue/pdf/fit.py) the template chooses from, lists
+    are capped, and a QR code leads to the profile online. `full` prints
+    every text completely, over as many pages as it takes. `sample` marks a
+    demo profile as "Beispieldatensatz".
+    """
     lead = profile.get("lead") or {}
     subtitle_parts = [p for p in (_org_name(lead), _text(profile.get("state"))) if p]
     provenance, provenance_link = provenance_text(profile.get("provenance"))
@@ -251,38 +299,75 @@ def profile_view(profile: Mapping[str, Any], *, url: str, generated_at: datetime
 
     closing: list[dict[str, Any]] = []
     if provenance:
-        closing.append({"label": registry.META_LABELS["provenance"], "value": provenance, "link": provenance_link})
-    closing += [{"label": i["label"], "value": i["value"] or _default(i["key"]), "link": None} for i in _items(View.PDF, "closing", profile)]
+        closing.append({"label": registry.META_LABELS["provenance"], "value": provenance if full else short_line(provenance, 110),
+                        "link": provenance_link})
+    closing += [{"label": i["label"], "value": _cap(i["value"] or _default(i["key"]), full), "link": None}
+                for i in _items(View.PDF, "closing", profile)]
     if profile.get("updated_at"):
         closing.append({"label": UPDATED_LABEL, "value": format_date_de(_local(datetime.fromisoformat(str(profile["updated_at"])))), "link": None})
     if url:
-        closing.append({"label": URL_LABEL, "value": url, "link": url_link})
+        closing.append({"label": URL_LABEL, "value": url if full else short_line(url, 110), "link": url_link})
 
     (funding,) = _items(View.PDF, "funding", profile)
     (contact,) = _items(View.PDF, "contact", profile)
     (links,) = _items(View.PDF, "links", profile)
+    sections = [(i["key"], i["label"], i["value"]) for i in _items(View.PDF, "sections", profile)]
+    texts = [(key, blocks) for key, _, blocks in sections] + [("funding", funding["value"]["blocks"])]
+    labels = {key: label for key, label, _ in sections}
+    if full:
+        levels = [[{"key": key, "blocks": blocks, "dropped": False} for key, blocks in texts]]
+    else:
+        levels = section_levels(texts, url_link)
+    link_items = links["value"]
+    contact_lines_ = contact["value"]
+    more_links = 0
+    if not full:
+        more_links = max(0, len(link_items) - MAX_LINKS)
+        link_items = [dict(item, title=short_line(item["title"]), shown=short_line(item["url"])) for item in link_items[:MAX_LINKS]]
+        contact_lines_ = [dict(line, value=short_line(line["value"])) for line in contact_lines_]
+    else:
+        link_items = [dict(item, shown=item["url"]) for item in link_items]
     return {
         "meta": _meta(profile, generated_at),
+        "full": full,
+        "sample": SAMPLE_LABEL if sample else "",
+        "sample_note": SAMPLE_NOTE if sample else "",
         "title": _text(profile.get("title")),
-        "subtitle": " · ".join(subtitle_parts),
+        "subtitle": " · ".join(subtitle_parts) if full else " · ".join(_cap(p, False) for p in subtitle_parts),
         "summary": _text(profile.get("summary")),
         "status_note": _status_note(profile),
         "chips": [v for item in _items(View.PDF, "chips", profile) for v in item["value"]],
-        "facts": [{"label": i["label"], "value": i["value"]} for i in _filled(_items(View.PDF, "facts", profile))],
+        "facts": _facts(profile, full=full),
         "kurzprofil": {
             "title": registry.view_section(View.PDF, "kurzprofil_left").title,
-            "left": [{"label": i["label"], "value": i["value"]} for i in _items(View.PDF, "kurzprofil_left", profile)],
-            "right": [{"label": i["label"], "value": i["value"]} for i in _items(View.PDF, "kurzprofil_right", profile)],
+            "left": [{"label": i["label"], "value": _cap(i["value"], full)} for i in _items(View.PDF, "kurzprofil_left", profile)],
+            "right": [{"label": i["label"], "value": _cap(i["value"], full)} for i in _items(View.PDF, "kurzprofil_right", profile)],
         },
-        "sections": [{"label": i["label"], "blocks": i["value"]} for i in _filled(_items(View.PDF, "sections", profile))],
-        "funding": {"label": funding["label"], **funding["value"]},
+        "section_labels": labels,
+        "levels": [
+            {
+                "sections": [{"label": labels[s["key"]], "blocks": s["blocks"]} for s in level if s["key"] in labels and s["blocks"]],
+                "funding_blocks": next(s["blocks"] for s in level if s["key"] == "funding"),
+            }
+            for level in levels
+        ],
+        "start_level": start_level(levels),
+        "funding": {"label": funding["label"], "details": [dict(d, value=_cap(d["value"], full)) for d in funding["value"]["details"]]},
         "status_strip": [{"label": i["label"], "value": i["value"]} for i in _items(View.PDF, "status", profile)],
-        "contact": {"label": contact["label"], "lines": contact["value"]},
-        "links": {"label": links["label"], "items": links["value"]},
+        "contact": {"label": contact["label"], "lines": contact_lines_},
+        "links": {"label": links["label"], "items": link_items,
+                  "more": f"und {more_links} weitere im Online-Profil" if more_links else ""},
         "closing": {"label": registry.view_section(View.PDF, "closing").title, "rows": closing},
+        "qr": qr_svg(url_link) if url_link and not full else "",
+        "qr_label": QR_LABEL,
         "url": url if url_link else "",
         "created": created,
     }
+
+
+def _cap(value: Any, full: bool) -> Any:
+    """A value of the overview's fixed part, cut to one or two lines (the full PDF prints it whole)."""
+    return value if full or not isinstance(value, str) else short_line(value, MAX_NAME_CHARS)
 
 
 def _default(path: str) -> str:
@@ -298,23 +383,36 @@ def _short(text: str, limit: int) -> str:
     return cut + " …"
 
 
-def comparison_view(profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime) -> dict[str, Any]:
-    """The JSON the comparison template reads: one column per profile."""
+def _compare_cap(value: Any) -> Any:
+    """A comparison cell cut to a few lines, so three profiles fit one landscape page."""
+    if isinstance(value, str):
+        return short_line(value, 2 * MAX_NAME_CHARS)
+    if isinstance(value, list) and value and isinstance(value[0], dict):  # contact lines
+        return [dict(line, value=short_line(str(line["value"]))) for line in value]
+    return value
+
+
+def comparison_view(
+    profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime, sample: bool = False
+) -> dict[str, Any]:
+    """The JSON the comparison template reads: one column per profile (`sample`: name the demo profiles)."""
     if not 2 <= len(profiles) <= 3:
         raise ValueError("Ein Vergleich umfasst zwei oder drei Profile.")
     if len(urls) != len(profiles):
         raise ValueError("Für jedes Profil wird genau eine Adresse benötigt.")
 
     columns = [
-        {"title": _text(p.get("title")), "summary": _short(_text(p.get("summary")), 320), "url": url if safe_url(url) else ""}
+        {"title": _text(p.get("title")), "summary": _short(_text(p.get("summary")), 320), "url": url if safe_url(url) else "",
+         "sample": is_sample(p)}
         for p, url in zip(profiles, urls, strict=True)
     ]
     rows = []
     for f, show in registry.shown(View.COMPARE, "rows"):
         formatter = _funding_cell if show.how == "funding" else FORMATTERS[show.how]
-        rows.append({"key": f.path, "label": show.label or f.display_label, "how": show.how, "cells": [formatter(p, f) for p in profiles]})
+        rows.append({"key": f.path, "label": show.label or f.display_label, "how": show.how,
+                     "cells": [_compare_cap(formatter(p, f)) for p in profiles]})
     created = format_date_de(_local(generated_at))
-    titles = " / ".join(c["title"] for c in columns)
+    titles = " / ".join(_text(p.get("title")) for p in profiles)
     meta = {
         "title": f"Projektvergleich: {titles}",
         "author": [PRODUCER],
@@ -322,7 +420,8 @@ def comparison_view(profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str
         "keywords": sorted({str(f) for p in profiles for f in p.get("fields_of_action") or []}),
         "date": _date_parts(generated_at),
     }
-    return {"meta": meta, "columns": columns, "rows": rows, "url_label": URL_LABEL, "created": created, "count": len(columns)}
+    return {"meta": meta, "columns": columns, "rows": rows, "url_label": URL_LABEL, "created": created, "count": len(columns),
+            "sample": SAMPLE_LABEL if sample else ""}
 
 
 # ---------------------------------------------------------------- compile
@@ -348,36 +447,42 @@ def _pages(result: bytes | list[bytes]) -> list[bytes]:
     return list(result) if isinstance(result, list) else [result]
 
 
-def render_profile_pdf(profile: Mapping[str, Any], *, url: str, generated_at: datetime) -> bytes:
-    """The one-page profile (longer profiles flow onto further pages).
+def render_profile_pdf(
+    profile: Mapping[str, Any], *, url: str, generated_at: datetime, full: bool = False, sample: bool = False
+) -> bytes:
+    """The one-page overview of a profile, or (`full`) the whole profile over as many pages as it takes.
 
     `profile` is ``Profile.model_dump(mode="json")``; `url` the public
     address of the profile; `generated_at` the "erstellt am" moment (fixed
-    input gives identical bytes).
+    input gives identical bytes); `sample` marks a demo profile.
     """
-    view = profile_view(profile, url=url, generated_at=generated_at)
+    view = profile_view(profile, url=url, generated_at=generated_at, full=full, sample=sample)
     result = _compile(PROFILE_TEMPLATE, view, fmt="pdf", generated_at=generated_at)
     assert isinstance(result, bytes)
     return result
 
 
-def render_profile_png(profile: Mapping[str, Any], *, url: str, generated_at: datetime, ppi: float = 110) -> list[bytes]:
+def render_profile_png(
+    profile: Mapping[str, Any], *, url: str, generated_at: datetime, ppi: float = 110, full: bool = False, sample: bool = False
+) -> list[bytes]:
     """PNG images of the profile PDF's pages (for review and previews)."""
-    view = profile_view(profile, url=url, generated_at=generated_at)
+    view = profile_view(profile, url=url, generated_at=generated_at, full=full, sample=sample)
     return _pages(_compile(PROFILE_TEMPLATE, view, fmt="png", generated_at=generated_at, ppi=ppi))
 
 
-def render_comparison_pdf(profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime) -> bytes:
-    """Two or three profiles side by side on A4 landscape."""
-    view = comparison_view(profiles, urls=urls, generated_at=generated_at)
+def render_comparison_pdf(
+    profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime, sample: bool = False
+) -> bytes:
+    """Two or three profiles side by side on one A4 landscape page."""
+    view = comparison_view(profiles, urls=urls, generated_at=generated_at, sample=sample)
     result = _compile(COMPARISON_TEMPLATE, view, fmt="pdf", generated_at=generated_at)
     assert isinstance(result, bytes)
     return result
 
 
 def render_comparison_png(
-    profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime, ppi: float = 110
+    profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime, ppi: float = 110, sample: bool = False
 ) -> list[bytes]:
     """PNG images of the comparison PDF's pages."""
-    view = comparison_view(profiles, urls=urls, generated_at=generated_at)
+    view = comparison_view(profiles, urls=urls, generated_at=generated_at, sample=sample)
     return _pages(_compile(COMPARISON_TEMPLATE, view, fmt="png", generated_at=generated_at, ppi=ppi))

@@ -247,7 +247,7 @@ def test_emoji_does_not_break_the_document() -> None:
 # ------------------------------------------------------------- long texts
 
 
-def test_long_field_flows_onto_next_page_and_nothing_is_cut() -> None:
+def test_full_profile_flows_onto_next_page_and_nothing_is_cut() -> None:
     profile = fundbuero()
     ending = " Schlusswort ganz am Ende."
     paragraphs, n = [], 0
@@ -258,7 +258,7 @@ def test_long_field_flows_onto_next_page_and_nothing_is_cut() -> None:
     assert 9_000 <= len(long_text) <= 10_000
     assert long_text.endswith("Schlusswort ganz am Ende.")
     profile["implementation"] = long_text
-    pdf = render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT)
+    pdf = render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT, full=True)
     pages, text = pdf_text(pdf)
     assert pages >= 2
     reader = PdfReader(io.BytesIO(pdf))
@@ -271,13 +271,19 @@ def test_long_field_flows_onto_next_page_and_nothing_is_cut() -> None:
     for word in long_text.split()[::97]:
         assert_contains(text, word)
     assert_contains(text, "fundbuero@beispielland.example")  # everything after the long text is still there
-    write_pngs("long", render_profile_png(profile, url=url_for(profile), generated_at=GENERATED_AT, ppi=60))
+    write_pngs("long", render_profile_png(profile, url=url_for(profile), generated_at=GENERATED_AT, ppi=60, full=True))
+    # the overview of the same profile: one page, the text cut at a sentence end, the rest online
+    pages, text = pdf_text(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT))
+    assert pages == 1
+    assert_contains(text, "weiter im Online-Profil")
+    assert "Schlusswort" not in text
+    assert_contains(text, "fundbuero@beispielland.example")
 
 
 def test_20000_character_field_is_printed_completely() -> None:
     profile = buergerbus()
     profile["lessons"] = ("Ein sehr langer Satz ohne Ende " * 700)[:19_990] + " FINIS"
-    pages, text = pdf_text(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT))
+    pages, text = pdf_text(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT, full=True))
     assert pages >= 3
     assert_contains(text, "FINIS")
 
