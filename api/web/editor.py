@@ -22,6 +22,7 @@ from api.web.sessions import (
     session_cookie,
     with_cookies,
 )
+from catalogue import checklist
 from catalogue.access import Action, allowed
 from catalogue.errors import (
     CatalogueError,
@@ -139,9 +140,13 @@ def _form_context(
     errors = errors or {}
     summary = [(name, forms.error_label(name), msgs) for name, msgs in errors.items() if name]
     general = errors.get("", [])
+    comments = profile.review_comments if profile is not None else []
     return {
         "values": values,
         "profile": profile,
+        # the reviewers' comment on a returned draft, from the profile read by key
+        "returned": comments[-1] if profile is not None and profile.status is S.DRAFT and comments else None,
+        "checklist": checklist.checklist(profile if profile is not None else {}),
         "errors": errors,
         "error_summary": summary,
         "general_errors": general,

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
+from catalogue import checklist
 from catalogue import fields as registry
 from catalogue.access import document_labels
 from catalogue.fields import Field, Priority
@@ -72,7 +73,7 @@ PUBLISHED = "published_at"
 UPDATED = "updated_at"
 CREATED = "created_at"
 TIMESTAMPS: tuple[str, ...] = (PUBLISHED, UPDATED, CREATED)
-EDITORIAL_KEYS: tuple[str, ...] = (*FILTER_ONLY, LABELS_FIELD, "version", "review_note", *TIMESTAMPS)
+EDITORIAL_KEYS: tuple[str, ...] = (*FILTER_ONLY, LABELS_FIELD, "version", "review_note", "missing", *TIMESTAMPS)
 
 # The backends' field lists.
 FILTERABLE: tuple[str, ...] = (*FACETS, *RANGES, PUBLISHED, "id", *FILTER_ONLY, LABELS_FIELD)
@@ -166,9 +167,23 @@ def to_search_document(profile: Any) -> dict[str, Any]:
     return doc
 
 
+def _content_view(profile: Any) -> dict[str, Any]:
+    """What the checklist reads, from a `Profile` or a dumped dict alike."""
+    return {item.field.split(".")[0]: _plain(_get(profile, item.field.split(".")[0])) for item in checklist.ITEMS}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return _value(value)
+
+
 def editorial_fields(profile: Any) -> dict[str, Any]:
     """The editorial block (`EDITORIAL_KEYS`): state, owner, permission labels,
-    version, the reviewers' note and the timestamps; what lists filter, sort and show."""
+    version, the reviewers' note, the publication checklist's missing items
+    (`catalogue.checklist`) and the timestamps; what lists filter, sort and show."""
     status = str(_value(_get(profile, "status")) or EditorialStatus.DRAFT.value)
     owner = _get(profile, OWNER) or None
     comments = _get(profile, "review_comments") or ()
@@ -180,5 +195,6 @@ def editorial_fields(profile: Any) -> dict[str, Any]:
         LABELS_FIELD: document_labels(owner=owner, status=status),
         "version": int(_get(profile, "version") or 0),
         "review_note": str(note) if note else None,
+        "missing": checklist.missing_keys(_content_view(profile)),
         **{key: _timestamp(_get(profile, key)) for key in TIMESTAMPS},
     }

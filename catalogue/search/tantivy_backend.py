@@ -95,7 +95,8 @@ RAW_FILTERS = (*FILTER_ONLY, LABELS_FIELD)  # the editorial state, owner and per
 def _schema_version() -> str:
     """The index layout's version: a field added to or removed from the registry's search roles gives a new one,
     so an index built for other fields is not opened but rebuilt (`needs_reindex`)."""
-    layout = json.dumps([SCHEMA_REVISION, ANALYZER, list(FIELD_BOOSTS), list(STORED_TEXT), list(FACETS), list(RAW_FILTERS), list(INTEGER_FIELDS)])
+    layout = json.dumps([SCHEMA_REVISION, ANALYZER, list(FIELD_BOOSTS), list(STORED_TEXT), list(FACETS), list(RAW_FILTERS), list(INTEGER_FIELDS),
+                         list(documents.EDITORIAL_KEYS)])  # a new key of the stored document needs the documents rebuilt
     return f"{SCHEMA_REVISION}.{hashlib.sha256(layout.encode()).hexdigest()[:10]}"
 
 
