@@ -40,6 +40,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from catalogue.models import Profile, ProfileContent
+from catalogue.vocabularies import STATES_WITH_REGIERUNGSBEZIRK
 
 # ---------------------------------------------------------------- building blocks
 
@@ -343,10 +344,24 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field(
         "district", "Regierungsbezirk",
-        help="Zum Beispiel „Detmold“. Leer lassen, wenn es im Land keine Regierungsbezirke gibt.",
+        help="Nur in Baden-Württemberg, Bayern, Hessen und Nordrhein-Westfalen, zum Beispiel „Detmold“. Den Kreis tragen Sie darunter ein.",
         input=Input(Widget.TEXT, same_row=True), form_section="kurzprofil",
         show=(Show(_P, "kurzprofil", 2), Show(_D, "kurzprofil_right", 2)),
         search=Search(text=Priority.NAMES),
+    ),
+    Field(
+        "county", "Kreis",
+        help="Der Kreis oder Landkreis der federführenden Kommune, zum Beispiel „Kreis Höxter“. Leer bei kreisfreien Städten.",
+        input=Input(Widget.TEXT, same_row=True), form_section="kurzprofil",
+        show=(Show(_P, "kurzprofil", 2), Show(_D, "kurzprofil_right", 2)),
+        search=Search(text=Priority.NAMES),
+        imports=Import(labels=("kreis", "landkreis")),
+    ),
+    Field(
+        "population_body", "Einwohner und Fläche gelten für",
+        help="Die Körperschaft, deren Einwohnerzahl und Fläche Sie angeben, zum Beispiel „Stadt Höxter“. "
+             "Leer lassen, wenn es die federführende Kommune ist.",
+        input=Input(Widget.TEXT, autocomplete="off", width="wide"), form_section="kurzprofil",
     ),
     Field(
         "population", "Einwohner",
@@ -800,6 +815,21 @@ def value_at(data: Mapping[str, Any] | Any, path: str) -> Any:
         if current is None:
             return None
     return current
+
+
+def applies(f: Field, profile: Mapping[str, Any] | Any) -> bool:
+    """Whether a field means something for this profile: a Regierungsbezirk only in the Länder that have them."""
+    if f.path == "district":
+        state = _get(profile, "state")
+        return str(getattr(state, "value", state)) in {s.value for s in STATES_WITH_REGIERUNGSBEZIRK}
+    return True
+
+
+def population_body(profile: Mapping[str, Any] | Any) -> str | None:
+    """The body whose population and area the Kurzprofil gives, when it is not the lead ("Stadt Höxter")."""
+    body = str(_get(profile, "population_body") or "").strip()
+    lead = str(_get(_get(profile, "lead"), "name") or "").strip()
+    return body if body and body != lead else None
 
 
 def is_present(value: Any) -> bool:

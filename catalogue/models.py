@@ -33,6 +33,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from catalogue.vocabularies import (
     DEFAULT_LICENCE,
+    STATES_WITH_REGIERUNGSBEZIRK,
     EditorialStatus,
     FederalState,
     FieldOfAction,
@@ -171,6 +172,8 @@ class ProfileContent(Strict):
     partners: list[Partner] = Field(default_factory=list, max_length=MAX_LIST)
     state: FederalState | None = None
     district: ShortText | None = None
+    county: ShortText | None = None
+    population_body: ShortText | None = None
     population: int | None = Field(default=None, ge=0, le=100_000_000)
     population_as_of: date | None = None
     population_source: ShortText | None = None
@@ -192,6 +195,19 @@ class ProfileContent(Strict):
     @classmethod
     def _dedupe(cls, v: list[Any]) -> list[Any]:
         return list(dict.fromkeys(v))
+
+    @field_validator("district")
+    @classmethod
+    def _district_name(cls, v: str | None) -> str | None:
+        """The Regierungsbezirk by its name ("Detmold"): the label says "Regierungsbezirk" once."""
+        if v is None:
+            return None
+        name = re.sub(r"^(regierungsbezirk|reg\.-bez\.|rb)\s+", "", v, flags=re.IGNORECASE).strip()
+        return name or None
+
+    def shows_district(self) -> bool:
+        """A Regierungsbezirk is shown only in the Länder that have them."""
+        return bool(self.district) and self.state in STATES_WITH_REGIERUNGSBEZIRK
 
     def derived_size_class(self) -> SizeClass | None:
         return size_class_for(self.population, self.lead.kind if self.lead else None)

@@ -31,7 +31,11 @@ class FieldOfAction(StrEnum):
 
 
 class FederalState(StrEnum):
-    """Bundesländer; the AGS prefix of each is in FEDERAL_STATE_CODES."""
+    """Bundesländer; the AGS prefix of each is in FEDERAL_STATE_CODES.
+
+    Only four have Regierungsbezirke today (STATES_WITH_REGIERUNGSBEZIRK; the
+    others abolished theirs: Rheinland-Pfalz 2000, Sachsen-Anhalt 2003,
+    Niedersachsen 2005, Sachsen 2012)."""
 
     BW = "Baden-Württemberg"
     BY = "Bayern"
@@ -49,6 +53,9 @@ class FederalState(StrEnum):
     ST = "Sachsen-Anhalt"
     SH = "Schleswig-Holstein"
     TH = "Thüringen"
+
+
+STATES_WITH_REGIERUNGSBEZIRK: frozenset[FederalState] = frozenset({FederalState.BW, FederalState.BY, FederalState.HE, FederalState.NW})
 
 
 # First two digits of the Amtlicher Gemeindeschlüssel (AGS) per Bundesland.

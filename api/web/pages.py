@@ -358,7 +358,8 @@ def page_sections(profile: Profile) -> list[tuple[registry.ViewSection, list[Sho
     out = []
     for section in registry.VIEW_SECTIONS:
         if section.view is registry.View.PAGE:
-            items = [ShownItem(f, s, registry.value_at(profile, f.path)) for f, s in registry.shown(registry.View.PAGE, section.key)]
+            items = [ShownItem(f, s, registry.value_at(profile, f.path)) for f, s in registry.shown(registry.View.PAGE, section.key)
+                     if registry.applies(f, profile)]
             out.append((section, [item for item in items if registry.is_present(item.value)]))
     return out
 
@@ -400,6 +401,7 @@ class ProfilePageController(Controller):
             can_confirm=principal is not None and (principal.is_reviewer or is_owner),
             sections=page_sections(profile),
             sample=shows_sample(request, profile),
+            population_body=registry.population_body(profile),
         )
 
 

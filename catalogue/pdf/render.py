@@ -101,6 +101,19 @@ def population_text(profile: Mapping[str, Any]) -> str:
     return f"{text} ({', '.join(extra)})" if extra else text
 
 
+def _population_of_body(profile: Mapping[str, Any], f: Field) -> str:
+    """The population with the body it belongs to when that is not the lead ("Stadt Höxter: 28.808 (…)")."""
+    text = population_text(profile)
+    body = registry.population_body(profile)
+    return f"{body}: {text}" if text and body else text
+
+
+def _area_of_body(profile: Mapping[str, Any], f: Field) -> str:
+    text = area_text(profile)
+    body = registry.population_body(profile)
+    return f"{body}: {text}" if text and body else text
+
+
 def area_text(profile: Mapping[str, Any]) -> str:
     area = profile.get("area_km2")
     return "" if area is None else f"{format_float_de(float(area), 2)}\u00a0km²"
@@ -212,7 +225,10 @@ def _links(profile: Mapping[str, Any], f: Field) -> list[dict[str, Any]]:
 
 
 def _with_district(profile: Mapping[str, Any], f: Field) -> str:
-    return ", ".join(p for p in (_text(profile.get(f.path)), _text(profile.get("district"))) if p)
+    """"Nordrhein-Westfalen, Regierungsbezirk Detmold, Kreis Höxter": the Regierungsbezirk only where there are any."""
+    district = _text(profile.get("district")) if registry.applies(registry.field("district"), profile) else ""
+    parts = (_text(profile.get(f.path)), f"{_label('district')} {district}" if district else "", _text(profile.get("county")))
+    return ", ".join(p for p in parts if p)
 
 
 # The printed value of a field, by its display kind ("how" in catalogue/fields.py).
@@ -236,10 +252,11 @@ FORMATTERS: dict[str, Any] = {
 
 
 def _items(view: View, section: str, profile: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """{label, value} of every field a section of a view shows, in order."""
+    """{label, value} of every field a section of a view shows that applies to the profile, in order."""
     return [
         {"key": f.path, "label": show.label or f.display_label, "how": show.how, "value": FORMATTERS[show.how](profile, f)}
         for f, show in registry.shown(view, section)
+        if registry.applies(f, profile)
     ]
 
 
@@ -339,7 +356,7 @@ def profile_view(
         "chips": [v for item in _items(View.PDF, "chips", profile) for v in item["value"]],
         "facts": _facts(profile, full=full),
         "kurzprofil": {
-            "title": registry.view_section(View.PDF, "kurzprofil_left").title,
+            "title": " ".join(t for t in (registry.view_section(View.PDF, "kurzprofil_left").title, registry.population_body(profile)) if t),
             "left": [{"label": i["label"], "value": _cap(i["value"], full)} for i in _items(View.PDF, "kurzprofil_left", profile)],
             "right": [{"label": i["label"], "value": _cap(i["value"], full)} for i in _items(View.PDF, "kurzprofil_right", profile)],
         },
@@ -383,6 +400,10 @@ def _short(text: str, limit: int) -> str:
     return cut + " …"
 
 
+# In the comparison, figures name their body (there is no Kurzprofil heading to say it).
+COMPARE_FORMATTERS: dict[str, Any] = {"funding": _funding_cell, "population": _population_of_body, "area": _area_of_body}
+
+
 def _compare_cap(value: Any) -> Any:
     """A comparison cell cut to a few lines, so three profiles fit one landscape page."""
     if isinstance(value, str):
@@ -408,7 +429,7 @@ def comparison_view(
     ]
     rows = []
     for f, show in registry.shown(View.COMPARE, "rows"):
-        formatter = _funding_cell if show.how == "funding" else FORMATTERS[show.how]
+        formatter = COMPARE_FORMATTERS.get(show.how) or FORMATTERS[show.how]
         rows.append({"key": f.path, "label": show.label or f.display_label, "how": show.how,
                      "cells": [_compare_cap(formatter(p, f)) for p in profiles]})
     created = format_date_de(_local(generated_at))
