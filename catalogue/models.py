@@ -43,6 +43,7 @@ from catalogue.vocabularies import (
     PartnerKind,
     ProjectStatus,
     SizeClass,
+    TransferabilityRating,
     size_class_for,
 )
 
@@ -124,6 +125,18 @@ class Partner(Strict):
     kind: PartnerKind = PartnerKind.OTHER
 
 
+class Transferability(Strict):
+    """Übertragbarkeit: what another municipality needs to copy the project. The form of the
+    cooperation agreement is `legal_form`, the pitfalls are `lessons` (one field each)."""
+
+    rating: TransferabilityRating | None = None
+    prerequisites: Markdown = ""
+    staff_effort: ShortText | None = None  # "0,5 Stellen für ein Jahr"
+    time_effort: ShortText | None = None  # "sechs Monate bis zum Start"
+    cost_once_eur: float | None = Field(default=None, ge=0, le=1e12)
+    cost_annual_eur: float | None = Field(default=None, ge=0, le=1e12)
+
+
 class Funding(Strict):
     text: Markdown = ""
     kinds: list[FundingKind] = Field(default_factory=list, max_length=len(FundingKind))
@@ -183,6 +196,7 @@ class ProfileContent(Strict):
     implementation: Markdown = ""
     results: Markdown = ""
     lessons: Markdown = ""
+    transferability: Transferability = Field(default_factory=Transferability)
     funding: Funding = Field(default_factory=Funding)
     legal_form: LegalForm | None = None
     collaboration_since: Year | None = None

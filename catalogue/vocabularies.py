@@ -127,6 +127,15 @@ class LegalForm(StrEnum):
     OTHER = "Sonstige"
 
 
+class TransferabilityRating(StrEnum):
+    """How easily another municipality can copy the project (Übertragbarkeit), easiest first."""
+
+    EASY = "leicht übertragbar"
+    WITH_ADJUSTMENTS = "mit Anpassungen übertragbar"
+    SUBSTANTIAL = "mit größerem Aufwand übertragbar"
+    SPECIAL = "nur unter besonderen Bedingungen"
+
+
 class ProjectStatus(StrEnum):
     """Projektstand."""
 
@@ -208,6 +217,7 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
     "partner_kinds": PartnerKind,
     "funding_kinds": FundingKind,
     "legal_forms": LegalForm,
+    "transferability_ratings": TransferabilityRating,
     "project_statuses": ProjectStatus,
     "size_classes": SizeClass,
     "editorial_statuses": EditorialStatus,

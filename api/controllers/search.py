@@ -26,6 +26,7 @@ from catalogue.vocabularies import (
     OrganisationKind,
     ProjectStatus,
     SizeClass,
+    TransferabilityRating,
 )
 
 log = logging.getLogger("leuchtturm.search")
@@ -146,6 +147,9 @@ class SearchController(Controller):
         legal_form: Annotated[list[LegalForm] | None, QueryParameter(name="legal_form")] = None,
         project_status: Annotated[list[ProjectStatus] | None, QueryParameter(name="project_status")] = None,
         funding: Annotated[list[FundingKind] | None, QueryParameter(name="funding", description="Finanzierungsart")] = None,
+        transferability: Annotated[
+            list[TransferabilityRating] | None, QueryParameter(name="transferability", description="Übertragbarkeit (mehrfach möglich)")
+        ] = None,
         population_min: Annotated[int | None, QueryParameter(ge=0)] = None,
         population_max: Annotated[int | None, QueryParameter(ge=0)] = None,
         since_min: Annotated[int | None, QueryParameter(ge=1900, le=2100, description="Zusammenarbeit seit (ab Jahr)")] = None,
@@ -162,6 +166,7 @@ class SearchController(Controller):
             "legal_form": legal_form,
             "project_status": project_status,
             "funding_kinds": funding,
+            "transferability": transferability,
         }
         try:
             query = SearchQuery(

@@ -216,6 +216,44 @@ def _funding_cell(profile: Mapping[str, Any], f: Field) -> dict[str, Any]:
     }
 
 
+def transferability_facts(profile: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) of the transferability's short parts, with the cooperation's form (`legal_form`)."""
+    t = profile.get("transferability") or {}
+    facts = [(_label("transferability.rating"), _text(t.get("rating"))),
+             (_label("transferability.staff_effort"), _text(t.get("staff_effort"))),
+             (_label("transferability.time_effort"), _text(t.get("time_effort"))),
+             (_label("transferability.cost_once_eur"), format_eur_de(t["cost_once_eur"]) if t.get("cost_once_eur") is not None else ""),
+             (_label("transferability.cost_annual_eur"), format_eur_de(t["cost_annual_eur"]) if t.get("cost_annual_eur") is not None else ""),
+             (_label("legal_form"), _text(profile.get("legal_form")) if _text(t.get("rating")) or _text(t.get("prerequisites")) else "")]
+    return [(label, value) for label, value in facts if value]
+
+
+def _run(text: str, *, strong: bool = False) -> dict[str, Any]:
+    return {"text": text, "strong": strong, "emph": False, "link": None}
+
+
+def _transferability(profile: Mapping[str, Any], f: Field) -> list[dict[str, Any]]:
+    """The Übertragbarkeit block as Markdown blocks (so the one-page fitting can shorten it)."""
+    t = profile.get(f.path) or {}
+    blocks: list[dict[str, Any]] = []
+    facts = transferability_facts(profile)
+    if facts:
+        runs: list[dict[str, Any]] = []
+        for i, (label, value) in enumerate(facts):
+            runs += [_run(("" if i == 0 else " · ") + f"{label}: ", strong=True), _run(value)]
+        blocks.append({"type": "paragraph", "quote": False, "runs": runs})
+    prerequisites = to_blocks(_text(t.get("prerequisites")))
+    if prerequisites:
+        blocks.append({"type": "paragraph", "quote": False, "runs": [_run(_label("transferability.prerequisites") + ":", strong=True)]})
+        blocks += prerequisites
+    return blocks
+
+
+def _transferability_cell(profile: Mapping[str, Any], f: Field) -> str:
+    return " · ".join(value if label == _label("transferability.rating") else f"{label}: {value}"
+                      for label, value in transferability_facts(profile))
+
+
 def _links(profile: Mapping[str, Any], f: Field) -> list[dict[str, Any]]:
     return [
         {"title": _text(link.get("title")), "url": safe_url(_text(link.get("url")))}
@@ -248,6 +286,8 @@ FORMATTERS: dict[str, Any] = {
     "funding": _funding,
     "contact": lambda p, f: contact_lines(p.get(f.path) or {}),
     "links": _links,
+    "transferability": _transferability,
+    "transferability_cell": _transferability_cell,
 }
 
 

@@ -166,7 +166,7 @@ async def test_prepare_creates_the_index_and_sends_the_exact_settings(fake_and_b
         "stopWords", "synonyms", "localizedAttributes", "faceting", "typoTolerance", "pagination",
     }
     assert settings["searchableAttributes"] == ["title", "keywords", "summary", "lead", "municipalities", "partners",
-                                                "state", "district", "texts"] == SEARCHABLE
+                                                "state", "district", "county", "texts"] == SEARCHABLE
     assert settings["filterableAttributes"] == [
         *FACETS, "population", "collaboration_since", "published_at", "id", "status", "owner", "labels"
     ] == FILTERABLE

@@ -17,7 +17,7 @@ import pytest
 from pypdf import PdfReader
 
 from catalogue.fields import markdown_fields
-from catalogue.formatting import format_date_de
+from catalogue.formatting import format_date_de, format_eur_de
 from catalogue.markdown import to_plain_text
 from catalogue.pdf import (
     PdfCache,
@@ -88,6 +88,9 @@ def expected_values(p: dict[str, Any]) -> list[str]:
     for field in (f.name for f in markdown_fields()):
         values += markdown_pieces(p[field])
     values += markdown_pieces(p["funding"]["text"]) + list(p["funding"]["kinds"])
+    t = p["transferability"]
+    values += [v for v in (t["rating"], t["staff_effort"], t["time_effort"]) if v] + markdown_pieces(t["prerequisites"])
+    values += [format_eur_de(t[k]) for k in ("cost_once_eur", "cost_annual_eur") if t[k] is not None]
     values += [str(v) for v in p["contact"].values() if v]
     if p["provenance"]:
         values += [p["provenance"]["importer"], p["provenance"]["source"]]
@@ -118,6 +121,9 @@ def test_example_profile_prints_every_field_on_one_page(make) -> None:
         assert_contains(text, value)
     for label in ("Kurzprofil", "Einwohner", "Fläche", "Bundesland", "Regierungsbezirk", "Größenklasse",
                   "Rechtsform", "Zusammenarbeit seit", "Projektstand", "Kontakt", "Quelle", "Lizenz"):  # fmt: skip
+        if label == "Regierungsbezirk" and profile["state"] not in ("Baden-Württemberg", "Bayern", "Hessen", "Nordrhein-Westfalen"):
+            assert "Regierungsbezirk" not in text  # only in the Länder that have them
+            continue
         assert_contains(text, label)
     assert_contains(text, "Seite 1 von 1")
 
