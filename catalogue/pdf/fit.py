@@ -112,7 +112,7 @@ def _block_length(block: Mapping[str, Any]) -> int:
 def shorten_blocks(blocks: Sequence[dict[str, Any]], budget: int) -> tuple[list[dict[str, Any]], bool]:
     """At most about `budget` characters of the blocks, cut at a sentence end; (blocks, shortened?)."""
     if sum(_block_length(b) for b in blocks) <= budget:
-        return copy.deepcopy(list(blocks)), False
+        return list(blocks), False  # shared, never changed: only cut blocks (copies) get the link
     kept: list[dict[str, Any]] = []
     left = budget
     for block in blocks:
@@ -192,6 +192,19 @@ def start_level(levels: Sequence[Sequence[Mapping[str, Any]]]) -> int:
 
 def _level_length(level: Sequence[Mapping[str, Any]]) -> int:
     return sum(_block_length(b) for s in level for b in s["blocks"])
+
+
+# Of a long text, the overview needs no more than its beginning: Markdown is parsed only up to the
+# first paragraph break after this many characters (every level is shorter).
+SOURCE_CHARS = 3200
+
+
+def text_prefix(text: str, limit: int = SOURCE_CHARS) -> str:
+    """The beginning of a Markdown text that the overview can use, ended at a paragraph break."""
+    if len(text) <= limit:
+        return text
+    end = text.find("\n\n", limit)
+    return text[: end if 0 < end < 2 * limit else limit]
 
 
 def cap_names(names: Sequence[str], limit: int = MAX_FACT_CHARS) -> str:

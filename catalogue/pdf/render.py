@@ -12,6 +12,7 @@ both come from ``generated_at``.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Mapping, Sequence
@@ -28,7 +29,7 @@ from catalogue.formatting import format_date_de, format_eur_de, format_float_de,
 from catalogue.gazetteer import attribution_for
 from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
 from catalogue.models import register_key_label
-from catalogue.pdf.fit import MAX_LINKS, MAX_NAME_CHARS, cap_names, section_levels, short_line, start_level
+from catalogue.pdf.fit import MAX_LINKS, MAX_NAME_CHARS, cap_names, section_levels, short_line, start_level, text_prefix
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, EditorialStatus, PartnerKind
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -304,8 +305,11 @@ def _filled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item for item in items if item["value"]]
 
 
+@functools.lru_cache(maxsize=2048)
 def qr_svg(url: str) -> str:
-    """The profile address as a QR code (SVG, drawn here: the template gets it as data)."""
+    """The profile address as a QR code (SVG, drawn here: the template gets it as data).
+
+    segno is pure Python (about 10 ms a code), and a profile keeps its address: cached."""
     buffer = io.BytesIO()
     segno.make(url, error="m").save(buffer, kind="svg", border=0, xmldecl=False, svgns=True)
     return buffer.getvalue().decode("ascii")
@@ -337,6 +341,23 @@ def _facts(profile: Mapping[str, Any], *, full: bool) -> list[dict[str, Any]]:
     return facts
 
 
+def _long_texts_begun(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """The profile with every Markdown text cut to the beginning the overview can use (cheaper to parse)."""
+    out = dict(profile)
+    for f in registry.leaves(registry.CONTENT):
+        if not f.is_markdown:
+            continue
+        head, _, leaf = f.path.rpartition(".")
+        target = out
+        if head:  # a nested text (funding.text): copy the objects on the way
+            parent = dict(out.get(head) or {})
+            out[head] = parent
+            target = parent
+        if isinstance(target.get(leaf), str):
+            target[leaf] = text_prefix(target[leaf])
+    return out
+
+
 def profile_view(
     profile: Mapping[str, Any], *, url: str, generated_at: datetime, full: bool = False, sample: bool = False
 ) -> dict[str, Any]:
@@ -348,6 +369,8 @@ def profile_view(
     every text completely, over as many pages as it takes. `sample` marks a
     demo profile as "Beispieldatensatz".
     """
+    if not full:
+        profile = _long_texts_begun(profile)
     lead = profile.get("lead") or {}
     subtitle_parts = [p for p in (_org_name(lead), _text(profile.get("state"))) if p]
     provenance, provenance_link = provenance_text(profile.get("provenance"))
