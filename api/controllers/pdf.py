@@ -8,6 +8,7 @@ to the same bytes all day, and a new revision or a new day renders afresh.
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -89,6 +90,11 @@ async def comparison_profiles(request: Request, profiles: str) -> list[Profile]:
 
     slugs = [s.strip() for s in profiles.split(",") if s.strip()]
     slugs = list(dict.fromkeys(slugs))
+    if len(profiles) > 400 or not all(re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", s) for s in slugs):
+        raise ValidationFailed(
+            "Diese Vergleichsadresse ist ungültig: Profile werden mit ihrem Kurznamen angegeben, durch Komma getrennt.",
+            errors=[{"field": "profiles", "message": "zwei oder drei Slugs, durch Komma getrennt"}],
+        )
     if not 2 <= len(slugs) <= 3:
         raise ValidationFailed(
             "Bitte wählen Sie zwei oder drei Profile für den Vergleich.",
@@ -104,10 +110,8 @@ ExtentParam = Annotated[
     QueryParameter(name="umfang", pattern=r"^voll$", description="„voll“: das ganze Profil über mehrere Seiten statt der einseitigen Übersicht"),
 ]
 
-CompareParam = Annotated[
-    str,
-    QueryParameter(name="profiles", pattern=r"^[a-z0-9,-]{3,400}$", description="Zwei oder drei Slugs, durch Komma getrennt"),
-]
+# checked by comparison_profiles, so a missing or malformed value gets a German answer, not the framework's
+CompareParam = Annotated[str, QueryParameter(name="profiles", description="Zwei oder drei Slugs, durch Komma getrennt")]
 
 
 class PdfController(Controller):
@@ -118,7 +122,7 @@ class PdfController(Controller):
         return await profile_pdf_response(request, slug, umfang)
 
     @get("/compare.pdf", operation_id="getComparisonPdf", summary="Zwei oder drei Profile nebeneinander (A4 quer)", media_type=PDF)
-    async def compare_pdf(self, request: Request, profiles: CompareParam) -> Response:
+    async def compare_pdf(self, request: Request, profiles: CompareParam = "") -> Response:
         items = await comparison_profiles(request, profiles)
         day = today()
         key = ",".join(p.slug for p in items)

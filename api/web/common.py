@@ -9,7 +9,8 @@ from litestar import Request
 from litestar.response import Redirect, Template
 
 from api.auth import resolve_principal
-from api.web.sessions import current_session
+from api.web.basket import BASKET_NOTICES, MAX_BASKET, basket_items, basket_slugs, compare_url
+from api.web.sessions import current_session, login_csrf_token
 from catalogue.profiles import ProfileService
 from catalogue.users import Principal
 
@@ -35,16 +36,34 @@ async def page(request: Request, template: str, *, status_code: int = 200, **con
     """Render a page with the common context (who is logged in, CSRF token, notice)."""
     principal = await resolve_principal(request)
     found = await current_session(request)
-    notice = NOTICES.get(str(request.query_params.get("hinweis") or ""))
+    hint = str(request.query_params.get("hinweis") or "")
+    notice = NOTICES.get(hint) or BASKET_NOTICES.get(hint)
+    # the Merkliste (api/web/basket.py): its forms use the double-submit token, also for visitors without a session
+    basket_token, token_cookie = login_csrf_token(request)
+    slugs = basket_slugs(request)
+    basket = await basket_items(slugs, principal) if slugs else []
+    back = request.url.path + ("?" + request.url.query if request.url.query else "")
     ctx = {
         "principal": principal,
         "csrf_token": found[0].csrf_token if found else "",
         "notice": notice,
         "path": request.url.path,
         "base_url": request.app.state.settings.public_base_url,
+        "basket": basket,
+        "basket_slugs": [item.slug for item in basket],
+        "basket_token": basket_token,
+        "basket_back": back,
+        "compare_url": compare_url,
+        "max_basket": MAX_BASKET,
         **context,
     }
-    return Template(template_name=template, context=ctx, status_code=status_code, headers={"Cache-Control": "no-store"} if principal else None)
+    return Template(
+        template_name=template,
+        context=ctx,
+        status_code=status_code,
+        headers={"Cache-Control": "no-store"} if principal or basket else None,
+        cookies=[token_cookie] if token_cookie else None,
+    )
 
 
 def login_redirect(request: Request) -> Redirect:

@@ -15,12 +15,12 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from api.auth import resolve_principal
-from api.controllers.pdf import CompareParam, comparison_profiles, dump, profile_pdf_response, profile_url, shows_sample, today
+from api.controllers.pdf import comparison_profiles, dump, profile_pdf_response, profile_url, shows_sample, today
 from api.web.common import page, service
 from catalogue import fields as registry
 from catalogue import gazetteer
 from catalogue.access import PUBLIC_LABEL, principal_labels
-from catalogue.errors import NotFound
+from catalogue.errors import CatalogueError, NotFound
 from catalogue.jsonld import json_ld_for
 from catalogue.models import Profile
 from catalogue.pdf import comparison_view
@@ -139,10 +139,10 @@ async def resolve_my_municipality(kommune: str, einwohner: str, land: str) -> My
             ]
             me.error = "Diesen Namen gibt es im Gemeindeverzeichnis mehrmals. Welche Kommune meinen Sie? Bitte wählen Sie aus der Liste."
             return me
-        if not me.einwohner.strip():
+        if not me.einwohner.strip() and not me.land.strip():
             me.error = (
                 f"„{text}“ steht nicht im Gemeindeverzeichnis. Bitte prüfen Sie die Schreibweise "
-                "oder geben Sie stattdessen Einwohnerzahl und Bundesland an."
+                "oder geben Sie stattdessen Einwohnerzahl oder Bundesland an."
             )
             return me
     population = _int_param(me.einwohner, 0, 100_000_000)
@@ -246,6 +246,15 @@ def _facet_views(params: Any, result: SearchResult | None, selected: dict[str, l
     return views
 
 
+FEW_RESULTS = 2  # up to this many hits, "Meinten Sie …" is offered when another spelling finds more
+
+
+async def _count(search: SearchBackend, labels: Any, q: str, filters: dict[str, list[str]]) -> int:
+    """How many published projects a search finds (no facets, one hit)."""
+    query = SearchQuery(q=q, filters={**filters, "status": [EditorialStatus.PUBLISHED.value]}, per_page=1, facets=())
+    return (await search.search(query, labels=labels)).total
+
+
 class SearchPageController(Controller):
     include_in_schema = False
 
@@ -281,6 +290,7 @@ class SearchPageController(Controller):
         unavailable = False
         suggestion: str | None = None
         comparable: list[Comparable] = []
+        words_only: int | None = None
         status = 200
         try:
             result = await search.search(
@@ -303,9 +313,14 @@ class SearchPageController(Controller):
                     fields_of_action=selected.get("fields_of_action", []),
                     text=q,
                 )
-                comparable = await find_comparable(search, ref, labels=labels, limit=5)
-            if result.total == 0 and q:
+                # only projects the active search finds (its words and facet filters)
+                comparable = await find_comparable(search, ref, labels=labels, limit=5, q=q, filters=selected)
+            if result.total <= FEW_RESULTS and q:
                 suggestion = await did_you_mean(search, q)
+                if suggestion and result.total and await _count(search, labels, suggestion, selected) <= result.total:
+                    suggestion = None  # "Meinten Sie …" only when the other spelling finds more
+            if result.total == 0 and (selected or since_min or since_max):
+                words_only = await _count(search, labels, q, {})  # did the words or the filters empty the list?
         except ValueError as exc:
             errors["q"] = str(exc)
         except Exception:
@@ -313,7 +328,7 @@ class SearchPageController(Controller):
             unavailable = True
             status = 503
         has_filters = bool(selected or since_min or since_max)
-        pairs = list(params.multi_items())
+        pairs = [(k, v) for k, v in params.multi_items() if k != "hinweis"]
         return await page(
             request,
             "search.html",
@@ -330,6 +345,7 @@ class SearchPageController(Controller):
             unavailable=unavailable,
             suggestion=suggestion,
             has_filters=has_filters,
+            words_only=words_only,
             params=pairs,
             me=me,
             comparable=comparable,
@@ -408,12 +424,33 @@ class ProfilePageController(Controller):
 # ------------------------------------------------------------ comparison page
 
 
+COMPARE_PARAM_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,99}(,[a-z0-9][a-z0-9-]{0,99}){0,9}")
+
+
 class ComparePageController(Controller):
     include_in_schema = False
 
     @get("/compare", name="web:compare")
-    async def compare_page(self, request: Request, profiles: CompareParam) -> Response:
-        """Two or three projects side by side; the rows come from the field registry (view "compare")."""
-        items = await comparison_profiles(request, profiles)
-        view = comparison_view([dump(p) for p in items], urls=[profile_url(request, p.slug) for p in items], generated_at=today())
-        return await page(request, "compare.html", view=view, items=items, profiles_param=",".join(p.slug for p in items))
+    async def compare_page(self, request: Request) -> Response:
+        """Two or three projects side by side; the rows come from the field registry (view "compare").
+
+        Without projects, or with an address that names no two or three
+        visible projects, the page explains the Merkliste in German (never a
+        framework error).
+        """
+        raw = str(request.query_params.get("profiles") or "").strip().strip(",")
+        if not raw:
+            return await page(request, "compare.html", view=None)
+        error: str | None = None
+        status = 200
+        if len(raw) > 400 or not COMPARE_PARAM_RE.fullmatch(raw):
+            error, status = "Diese Vergleichsadresse ist ungültig. Bitte wählen Sie die Projekte über die Merkliste aus.", 400
+        else:
+            try:
+                items = await comparison_profiles(request, raw)
+            except CatalogueError as exc:
+                error, status = exc.detail, exc.status
+            else:
+                view = comparison_view([dump(p) for p in items], urls=[profile_url(request, p.slug) for p in items], generated_at=today())
+                return await page(request, "compare.html", view=view, items=items, profiles_param=",".join(p.slug for p in items))
+        return await page(request, "compare.html", status_code=status, view=None, compare_error=error)

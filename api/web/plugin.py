@@ -7,6 +7,7 @@ from litestar.plugins import InitPluginProtocol
 from litestar.static_files import create_static_files_router
 
 from api.auth import SESSION_RESOLVER
+from api.web.basket import BasketController
 from api.web.editor import AuthController, EditorController, HistoryController, ReviewController
 from api.web.pages import ComparePageController, ProfilePageController, SearchPageController
 from api.web.security import security_headers
@@ -23,6 +24,7 @@ class WebPlugin(InitPluginProtocol):
                 SearchPageController,
                 ProfilePageController,
                 ComparePageController,
+                BasketController,
                 AuthController,
                 EditorController,
                 ReviewController,

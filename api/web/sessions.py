@@ -29,6 +29,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 _SCOPE_KEY = "web_session"
+_LOGIN_CSRF_SCOPE_KEY = "login_csrf"
 
 
 class CsrfFailed(PermissionDenied):
@@ -77,12 +78,15 @@ def clear_session_cookie(request: Request) -> Cookie:
 
 
 def login_csrf_token(request: Request) -> tuple[str, Cookie | None]:
-    """The double-submit token for the login form and the cookie to set (None if already set)."""
+    """The double-submit token for forms sent without a session (login, Merkliste) and the cookie to set (None if already set)."""
     token = request.cookies.get(LOGIN_CSRF_COOKIE)
     if token and 20 <= len(token) <= 100:
         return token, None
+    if _LOGIN_CSRF_SCOPE_KEY in request.scope:  # one new token per request, however many forms ask
+        return request.scope[_LOGIN_CSRF_SCOPE_KEY]  # type: ignore[return-value]
     token = secrets.token_urlsafe(32)
     cookie = Cookie(key=LOGIN_CSRF_COOKIE, value=token, path="/", httponly=True, samesite="lax", secure=_secure(request))
+    request.scope[_LOGIN_CSRF_SCOPE_KEY] = (token, cookie)  # type: ignore[typeddict-unknown-key]
     return token, cookie
 
 

@@ -25,6 +25,19 @@ Reasons, strongest first: "gleiches Handlungsfeld: Verwaltung",
 "gemeinsame Stichworte: Breitband, Glasfaser", "ähnliche Größe: 28.808 zu
 31.200 Einwohnern" (candidate first, reference second; shown when S ≥ 0.5),
 "ebenfalls Nordrhein-Westfalen", "ähnliche Beschreibung" (T ≥ 0.5).
+
+A candidate is shown only with at least one reason and a score of at least
+MIN_SCORE (0.05): a candidate of about the same size and nothing else in
+common scores 0.15 · S ≥ 0.075 (its size reason needs S ≥ 0.5), one of the
+same Land alone 0.10; below that there is nothing to tell the user.
+
+Candidates (`find_comparable`): the backend's `similar_candidates` for the
+reference's text, Handlungsfelder and Land, plus, for a population, the
+published profiles of a similar size (population between half and twice
+the reference's, from the search index). With an active search (`q`,
+`filters`) only the profiles of that search are candidates, so the panel
+never offers a project the list below would not show, and only those of a
+similar size or the same Land (all of them match the search's words).
 """
 
 from __future__ import annotations
@@ -35,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalogue.formatting import format_int_de
-from catalogue.search.base import Candidate, SearchBackend
+from catalogue.search.base import MAX_PER_PAGE, Candidate, SearchBackend, SearchQuery
 from catalogue.vocabularies import EditorialStatus, OrganisationKind, SizeClass
 
 WEIGHTS: dict[str, float] = {
@@ -47,6 +60,7 @@ WEIGHTS: dict[str, float] = {
 }
 SIZE_REASON_MIN = 0.5
 TEXT_REASON_MIN = 0.5
+MIN_SCORE = 0.05  # below this, or without a reason, a candidate is not shown
 
 
 def _fold(text: str) -> str:
@@ -167,8 +181,8 @@ def score_candidate(ref: Reference, doc: Mapping[str, Any], text_similarity: flo
     return Comparable(document=dict(doc), score=round(min(1.0, max(0.0, score)), 6), reasons=[r for _, r in weighted], parts=parts)
 
 
-def rank(ref: Reference, candidates: Sequence[Candidate], *, limit: int = 10, min_score: float = 0.0) -> list[Comparable]:
-    """Score all candidates and return the best `limit`.
+def rank(ref: Reference, candidates: Sequence[Candidate], *, limit: int = 10, min_score: float = MIN_SCORE) -> list[Comparable]:
+    """Score all candidates and return the best `limit` that have a reason and at least `min_score`.
 
     Text relevance is normalised by the best one among `candidates`, the
     reference itself included when present (it is never returned).
@@ -182,31 +196,76 @@ def rank(ref: Reference, candidates: Sequence[Candidate], *, limit: int = 10, mi
             continue
         seen.add(doc_id)
         result = score_candidate(ref, c.document, c.text_score / best if best > 0 else 0.0)
-        if result.score > min_score:
+        if result.reasons and result.score >= min_score:
             scored.append(result)
     scored.sort(key=lambda r: (-r.score, str(r.document.get("title_sort") or r.document.get("title") or "")))
     return scored[:limit]
 
 
 async def find_comparable(
-    backend: SearchBackend, ref: Reference, *, labels: Sequence[str], limit: int = 10, candidates: int = 100
+    backend: SearchBackend,
+    ref: Reference,
+    *,
+    labels: Sequence[str],
+    limit: int = 10,
+    candidates: int = 100,
+    q: str = "",
+    filters: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Comparable]:
     """Retrieve candidates through the backend and rank them.
 
     Candidates are published profiles that carry one of `labels` (the
-    caller's permission labels, catalogue.access.principal_labels).
+    caller's permission labels, catalogue.access.principal_labels). With a
+    search text `q` or `filters` (facet name -> values, as in SearchQuery),
+    only profiles that this search finds are candidates.
     """
+    published = {"status": [EditorialStatus.PUBLISHED.value]}
+    found: list[Candidate] = []
+    if q.strip() or filters:
+        # the active search's own results (its relevance is the text score), then those of a similar size among them
+        scoped = {**(filters or {}), **published}
+        found.extend(await _search_candidates(backend, labels, q=q, filters=scoped, limit=candidates))
+        if ref.population:
+            found.extend(await _search_candidates(backend, labels, q=q, filters=scoped, limit=candidates, population=ref.population))
+        # every candidate shares the search's words and filters; what sets one apart is the municipality itself
+        alike = [c for c in rank(ref, found, limit=len(found)) if c.parts["size"] >= SIZE_REASON_MIN or c.parts["state"]]
+        return alike[:limit]
     any_of: dict[str, list[str]] = {}
     if ref.fields_of_action:
         any_of["fields_of_action"] = list(ref.fields_of_action)
     if ref.state:
         any_of["state"] = [ref.state]
-    # the reference profile is not excluded here: its own relevance is the
-    # natural maximum for normalising T; `rank` drops it from the result
-    found = await backend.similar_candidates(
-        ref.text, labels=labels, any_of=any_of, filters={"status": [EditorialStatus.PUBLISHED.value]}, limit=candidates + 1
-    )
+    if ref.text or any_of:
+        # the reference profile is not excluded here: its own relevance is the
+        # natural maximum for normalising T; `rank` drops it from the result
+        found.extend(await backend.similar_candidates(ref.text, labels=labels, any_of=any_of, filters=published, limit=candidates + 1))
+    if ref.population:
+        found.extend(await _search_candidates(backend, labels, q="", filters=published, limit=candidates, population=ref.population))
     return rank(ref, found, limit=limit)
 
 
-__all__ = ["WEIGHTS", "Comparable", "Reference", "find_comparable", "rank", "score_candidate", "size_ratio"]
+async def _search_candidates(
+    backend: SearchBackend,
+    labels: Sequence[str],
+    *,
+    q: str,
+    filters: Mapping[str, Sequence[str]],
+    limit: int,
+    population: int | None = None,
+) -> list[Candidate]:
+    """Candidates from a plain search; with `population`, only profiles between half and twice that size."""
+    query = SearchQuery(
+        q=q,
+        filters=filters,
+        population_min=population // 2 if population else None,
+        population_max=population * 2 if population else None,
+        page=1,
+        per_page=max(1, min(limit, MAX_PER_PAGE)),
+        facets=(),
+    )
+    result = await backend.search(query, labels=labels)
+    # relevance is the text score only when there is a text; a list without one carries no text similarity
+    return [Candidate(document=dict(hit.document), text_score=hit.score if q.strip() else 0.0) for hit in result.hits]
+
+
+__all__ = ["MIN_SCORE", "WEIGHTS", "Comparable", "Reference", "find_comparable", "rank", "score_candidate", "size_ratio"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalogue.search.base import Candidate
@@ -115,6 +115,7 @@ fields = st.lists(st.sampled_from(["Verwaltung", "Bildung", "Energie", "Kultur"]
     st.one_of(st.none(), st.integers(0, 10_000_000)),
     st.floats(0, 1),
 )
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)  # input generation is slow on a loaded machine, not wrong
 def test_score_is_always_between_zero_and_one(fa, fb, ka, kb, pa, pb, t) -> None:
     result = score_candidate(
         Reference(population=pa, state="Bayern", fields_of_action=tuple(fa), keywords=tuple(ka)),
@@ -123,3 +124,28 @@ def test_score_is_always_between_zero_and_one(fa, fb, ka, kb, pa, pb, t) -> None
     )
     assert 0.0 <= result.score <= 1.0
     assert all(0.0 <= v <= 1.0 for v in result.parts.values())
+
+
+def test_candidates_without_reason_or_below_minimum_are_dropped() -> None:
+    """h16b saw low-score candidates with no reason: a weak text match alone tells the user nothing."""
+    from catalogue.search.comparable import MIN_SCORE
+
+    ref = Reference(population=30_000, text="Rufbus")
+    weak_text = Candidate(document=doc(id="a", population=400_000), text_score=0.4)  # T = 0.4/1.0 < 0.5: no reason
+    similar_size = Candidate(document=doc(id="b", population=28_808), text_score=0.0)
+    strong_text = Candidate(document=doc(id="c"), text_score=1.0)
+    ranked = rank(ref, [weak_text, similar_size, strong_text])
+    assert [c.document["id"] for c in ranked] == ["c", "b"]
+    assert all(c.reasons and c.score >= MIN_SCORE for c in ranked)
+    # a reason alone is not enough below the documented minimum
+    assert rank(Reference(population=30_000), [similar_size], min_score=0.5) == []
+
+
+def test_population_only_reference_gives_size_reason() -> None:
+    ranked = rank(Reference(population=30_000), [Candidate(document=doc(id="b", population=31_803), text_score=0.0)])
+    assert ranked[0].reasons == ["ähnliche Größe: 31.803 zu 30.000 Einwohnern"]
+
+
+def test_state_only_reference_gives_state_reason() -> None:
+    ranked = rank(Reference(state="Bayern"), [Candidate(document=doc(id="b", state="Bayern"), text_score=0.0)])
+    assert ranked[0].reasons == ["ebenfalls Bayern"]
