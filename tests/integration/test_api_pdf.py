@@ -12,6 +12,7 @@ from catalogue.access import Action
 from catalogue.profiles import ProfileService
 from catalogue.users import Principal
 from catalogue.vocabularies import Role
+from tests.factories import publishable
 from tests.fixtures.profiles import buergerbus, fundbuero
 
 REVIEWER = Principal("rita", Role.REVIEWER)
@@ -25,7 +26,7 @@ def _content(profile: dict) -> dict:
 
 async def _publish(content: dict) -> str:
     svc = ProfileService()
-    p = await svc.create(content, REVIEWER)
+    p = await svc.create(publishable(content), REVIEWER)
     await svc.transition(p.slug, Action.SUBMIT, REVIEWER)
     await svc.transition(p.slug, Action.PUBLISH, REVIEWER)
     return p.slug

@@ -34,6 +34,8 @@ COMMON: dict[str, Any] = {
     "state": "Bayern",
     "population": 30_000,
     "lead": {"name": "Stadt Musterhausen", "kind": "Stadt"},
+    "project_status": "laufend",
+    "contact": {"email": "verkehr@musterhausen.example"},
 }
 PUBLISHED_TITLE = "Zebrastreifen-Kataster öffentlich"
 SECRETS = {
