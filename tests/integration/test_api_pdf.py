@@ -90,7 +90,7 @@ async def test_full_profile_pdf_and_bad_extent(client, published) -> None:
 
 
 async def test_demo_profile_says_beispieldatensatz_only_while_demo_data_is_on(client, app) -> None:
-    content = _content(fundbuero())
+    content = publishable(_content(fundbuero()))
     svc = ProfileService()
     p = await svc.create(content, REVIEWER)
     await svc.transition(p.slug, Action.SUBMIT, REVIEWER)
