@@ -21,6 +21,7 @@ from catalogue.models import OutboxEntry, Profile
 from catalogue.search.base import SearchError
 from catalogue.users import create_token, create_user
 from catalogue.vocabularies import Role
+from tests.factories import publishable
 from tests.web_support import PASSWORD, csrf_from
 
 API = "/api/v1/profiles"
@@ -192,7 +193,7 @@ async def test_json_list_filters_sorts_pages_with_exact_total(client, app) -> No
     rita = await _token("rita", Role.REVIEWER)
     titles = ["Bauhof Alpha", "Bauhof Beta", "Bauhof Gamma", "Bauhof Delta", "Rufbus Epsilon"]
     for n, title in enumerate(titles):
-        body = {"title": title, "state": "Bayern" if n < 4 else "Hessen", "fields_of_action": ["Daseinsvorsorge"]}
+        body = publishable({"title": title, "state": "Bayern" if n < 4 else "Hessen", "fields_of_action": ["Daseinsvorsorge"]})
         slug = (await client.post(API, json=body, headers=rita)).json()["slug"]
         for step in ("submit", "publish"):
             assert (await client.post(f"{API}/{slug}/{step}", headers=rita)).status_code == 200
