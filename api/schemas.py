@@ -66,6 +66,10 @@ class ProfileListItem(BaseModel):
     status: EditorialStatus
     owner: str | None = Field(default=None, description="Only for the owner and the catalogue office")
     version: int
+    missing: list[str] | None = Field(
+        default=None, description="Was für die Veröffentlichung fehlt (Schlüssel der Checkliste: summary, lead, state, fields_of_action, "
+        "contact, project_status); null bei Einträgen aus der Zeit vor der Checkliste"
+    )
     keywords: list[str] = Field(default_factory=list)
     fields_of_action: list[str] = Field(default_factory=list)
     lead: str | None = Field(default=None, description="Name of the lead organisation")

@@ -1,6 +1,7 @@
 """PDF rendering benchmark: uncached and cached render time, concurrent throughput.
 
-Renders the two invented profiles (tests/fixtures/profiles.py) through
+Renders the invented profiles (tests/fixtures/profiles.py: the two examples and
+`longest`, every field at its maximum, so the one-page fitting has the most to do) through
 Typst N times each without PdfCache — once with identical input (Typst's
 in-process memoisation can reuse layout) and once with the text changed on
 every run (the honest "new revision" case) — then through PdfCache, then
@@ -8,7 +9,10 @@ renders PDFs from 4 threads and reports PDFs per second.
 
     .venv/bin/python benchmarks/pdf.py [--runs 50] [--threads 4] [--total 200]
 
-Targets: median <= 50 ms uncached, <= 2 ms cached.
+Targets: median <= 60 ms uncached, <= 2 ms cached. The one-page overview measures
+its page in Typst for a few shortened levels (catalogue/pdf/fit.py): the
+"changed input" rows are the honest cost of that fitting. Also prints CPU time
+per render, which is less disturbed by other processes on a shared machine.
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf
-from tests.fixtures.profiles import buergerbus, fundbuero
+from tests.fixtures.profiles import buergerbus, fundbuero, longest
 
 GENERATED_AT = datetime(2025, 11, 22, 9, 30, tzinfo=UTC)
 BASE_URL = "https://leuchtturm.example/projekte/"
-UNCACHED_TARGET_MS = 50.0
+UNCACHED_TARGET_MS = 60.0
 CACHED_TARGET_MS = 2.0
 
 
@@ -66,7 +70,7 @@ def main() -> int:
     parser.add_argument("--total", type=int, default=200, help="PDFs rendered in each throughput run (default 200)")
     args = parser.parse_args()
 
-    profiles = [fundbuero(), buergerbus()]
+    profiles = [fundbuero(), buergerbus(), longest()]
     print(f"PDF benchmark – Python {platform.python_version()}, {platform.machine()}, {sys.platform}")
 
     def render(profile: dict) -> bytes:
@@ -95,6 +99,16 @@ def main() -> int:
 
         times = timed(f"{profile['slug']} (changed input)", changed, args.runs)
         results.append((profile["slug"] + " (changed input)", statistics.median(times), min(times), max(times), 0))
+    cpu: list[tuple[str, float]] = []
+    for profile in profiles:
+        counter = iter(range(10**9))
+        spent = []
+        for _ in range(max(3, args.runs // 5)):
+            q = dict(profile, title=f"{profile['title']} {next(counter)}")
+            start_cpu = time.process_time()
+            render(q)
+            spent.append((time.process_time() - start_cpu) * 1000)
+        cpu.append((profile["slug"], statistics.median(spent)))
     comparison = timed(
         "vergleich (2 Profile, Querformat)",
         lambda: render_comparison_pdf(profiles, urls=[BASE_URL + p["slug"] for p in profiles], generated_at=GENERATED_AT),
@@ -138,6 +152,8 @@ def main() -> int:
         f"  {'vergleich (2 Profile)':<58} {statistics.median(comparison):>6.1f} ms "
         f"{min(comparison):>6.1f} ms {max(comparison):>6.1f} ms"
     )
+    for slug, median in cpu:
+        print(f"  {slug + ' (CPU time, changed input)':<58} {median:>6.1f} ms")
     for slug, median, high in cached:
         print(f"  {slug + ' (cached)':<58} {median * 1000:>6.1f} µs {'':>9} {high * 1000:>6.1f} µs")
     print(f"  throughput, 1 thread:          {single:7.1f} PDFs/s")

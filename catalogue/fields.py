@@ -40,6 +40,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from catalogue.models import Profile, ProfileContent
+from catalogue.vocabularies import STATES_WITH_REGIERUNGSBEZIRK
 
 # ---------------------------------------------------------------- building blocks
 
@@ -220,6 +221,9 @@ FORM_SECTIONS: tuple[FormSection, ...] = (
     FormSection("finanzierung", "Finanzierung"),
     FormSection("zusammenarbeit", "Zusammenarbeit"),
     FormSection("kontakt", "Kontakt"),
+    FormSection("nachnutzbarkeit", "Übertragbarkeit", preview=True,
+                hint="Was eine andere Kommune wissen muss, um das Projekt zu übernehmen. Die Form der Zusammenarbeit steht unter "
+                     "„Zusammenarbeit“, Stolpersteine unter „Erfahrungen / Stolpersteine“.", markdown_help=True),
     FormSection("links", "Weitere Informationen"),
     FormSection("nachnutzung", "Nachnutzung"),
 )
@@ -343,10 +347,24 @@ FIELDS: tuple[Field, ...] = (
     ),
     Field(
         "district", "Regierungsbezirk",
-        help="Zum Beispiel „Detmold“. Leer lassen, wenn es im Land keine Regierungsbezirke gibt.",
+        help="Nur in Baden-Württemberg, Bayern, Hessen und Nordrhein-Westfalen, zum Beispiel „Detmold“. Den Kreis tragen Sie darunter ein.",
         input=Input(Widget.TEXT, same_row=True), form_section="kurzprofil",
         show=(Show(_P, "kurzprofil", 2), Show(_D, "kurzprofil_right", 2)),
         search=Search(text=Priority.NAMES),
+    ),
+    Field(
+        "county", "Kreis",
+        help="Der Kreis oder Landkreis der federführenden Kommune, zum Beispiel „Kreis Höxter“. Leer bei kreisfreien Städten.",
+        input=Input(Widget.TEXT, same_row=True), form_section="kurzprofil",
+        show=(Show(_P, "kurzprofil", 2), Show(_D, "kurzprofil_right", 2)),
+        search=Search(text=Priority.NAMES),
+        imports=Import(labels=("kreis", "landkreis")),
+    ),
+    Field(
+        "population_body", "Einwohner und Fläche gelten für",
+        help="Die Körperschaft, deren Einwohnerzahl und Fläche Sie angeben, zum Beispiel „Stadt Höxter“. "
+             "Leer lassen, wenn es die federführende Kommune ist.",
+        input=Input(Widget.TEXT, autocomplete="off", width="wide"), form_section="kurzprofil",
     ),
     Field(
         "population", "Einwohner",
@@ -415,6 +433,29 @@ FIELDS: tuple[Field, ...] = (
         search=Search(key="texts", text=Priority.TEXT),
         imports=Import(labels=("erfahrungen", "stolpersteine", "erfahrungen / stolpersteine"),
                        headings=r"erfahrung|stolperstein|lessons learned|empfehlung|tipps|was wir gelernt", heading_rank=4),
+    ),
+    Field(
+        "transferability", "Übertragbarkeit",
+        input=Input(Widget.FIELDS), form_section="nachnutzbarkeit",
+        subfields=(
+            Field("rating", "Einschätzung", help="Wie leicht kann eine andere Kommune das Projekt übernehmen?",
+                  input=Input(Widget.SELECT), search=Search(key="transferability", facet=Facet("Übertragbarkeit", "uebertragbar", 7))),
+            Field("prerequisites", "Voraussetzungen", help="Was muss vorhanden sein: Beschlüsse, Technik, Personal, Partner?",
+                  input=Input(Widget.MARKDOWN, rows=4), search=Search(key="texts", text=Priority.TEXT)),
+            Field("staff_effort", "Personalaufwand", help="Zum Beispiel „0,5 Stellen im ersten Jahr“.",
+                  input=Input(Widget.TEXT, width="wide")),
+            Field("time_effort", "Zeitaufwand", help="Zum Beispiel „sechs Monate bis zum Start“.",
+                  input=Input(Widget.TEXT, same_row=True)),
+            Field("cost_once_eur", "Einmalige Kosten (EUR)", short="Einmalige Kosten",
+                  help="Betrag in Euro, zum Beispiel 25.000 (optional).",
+                  input=Input(Widget.TEXT, inputmode="decimal", autocomplete="off")),
+            Field("cost_annual_eur", "Laufende Kosten pro Jahr (EUR)", short="Laufende Kosten pro Jahr",
+                  help="Betrag in Euro pro Jahr, zum Beispiel 4.000 (optional).",
+                  input=Input(Widget.TEXT, inputmode="decimal", autocomplete="off", same_row=True)),
+        ),
+        show=(Show(_P, "texts", 6, "transferability"), Show(_D, "sections", 6, "transferability"),
+              Show(_C, "rows", 8, "transferability_cell")),
+        imports=Import(labels=("übertragbarkeit", "nachnutzung", "übertragbar"), headings=r"übertragbar|nachnutzung|nachahm"),
     ),
     Field(
         "funding", "Finanzierung",
@@ -841,6 +882,21 @@ def value_at(data: Mapping[str, Any] | Any, path: str) -> Any:
         if current is None:
             return None
     return current
+
+
+def applies(f: Field, profile: Mapping[str, Any] | Any) -> bool:
+    """Whether a field means something for this profile: a Regierungsbezirk only in the Länder that have them."""
+    if f.path == "district":
+        state = _get(profile, "state")
+        return str(getattr(state, "value", state)) in {s.value for s in STATES_WITH_REGIERUNGSBEZIRK}
+    return True
+
+
+def population_body(profile: Mapping[str, Any] | Any) -> str | None:
+    """The body whose population and area the Kurzprofil gives, when it is not the lead ("Stadt Höxter")."""
+    body = str(_get(profile, "population_body") or "").strip()
+    lead = str(_get(_get(profile, "lead"), "name") or "").strip()
+    return body if body and body != lead else None
 
 
 def is_present(value: Any) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
+from catalogue import checklist
 from catalogue.access import Action, allowed, principal_labels
 from catalogue.errors import DependencyUnavailable, PermissionDenied, ValidationFailed
 from catalogue.search import documents
@@ -49,6 +50,7 @@ class ListedProfile:
     owner: str | None = None
     version: int = 0
     review_note: str | None = None  # the reviewers' last comment on a returned draft
+    missing: list[str] | None = None  # keys of the publication checklist's missing items (None: a document from before the checklist)
     keywords: list[str] = field(default_factory=list)
     fields_of_action: list[str] = field(default_factory=list)
     lead: str | None = None
@@ -66,6 +68,15 @@ class ListedProfile:
     confirmed_at: datetime | None = None  # last confirmed by the owner (or else published): catalogue.freshness
     adoption_count: int = 0  # municipalities adopting it (catalogue.adoption)
 
+    @property
+    def returned(self) -> bool:
+        """A draft the reviewers gave back with a comment ("Zurückgegeben")."""
+        return self.status is EditorialStatus.DRAFT and bool(self.review_note)
+
+    def missing_labels(self) -> list[str]:
+        """The missing checklist items as the editor reads them."""
+        return [checklist.BY_KEY[k].label for k in self.missing or () if k in checklist.BY_KEY]
+
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> ListedProfile:
         return cls(
@@ -77,6 +88,7 @@ class ListedProfile:
             owner=doc.get("owner") or None,
             version=int(doc.get("version") or 0),
             review_note=doc.get("review_note") or None,
+            missing=[str(k) for k in doc["missing"]] if isinstance(doc.get("missing"), list) else None,
             keywords=[str(k) for k in doc.get("keywords") or ()],
             fields_of_action=[str(f) for f in doc.get("fields_of_action") or ()],
             lead=doc.get("lead") or None,

@@ -37,6 +37,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from catalogue.vocabularies import (
     DEFAULT_LICENCE,
+    STATES_WITH_REGIERUNGSBEZIRK,
     EditorialStatus,
     FederalState,
     FieldOfAction,
@@ -46,6 +47,7 @@ from catalogue.vocabularies import (
     PartnerKind,
     ProjectStatus,
     SizeClass,
+    TransferabilityRating,
     size_class_for,
 )
 
@@ -166,6 +168,18 @@ class Partner(Strict):
     kind: PartnerKind = PartnerKind.OTHER
 
 
+class Transferability(Strict):
+    """Übertragbarkeit: what another municipality needs to copy the project. The form of the
+    cooperation agreement is `legal_form`, the pitfalls are `lessons` (one field each)."""
+
+    rating: TransferabilityRating | None = None
+    prerequisites: Markdown = ""
+    staff_effort: ShortText | None = None  # "0,5 Stellen für ein Jahr"
+    time_effort: ShortText | None = None  # "sechs Monate bis zum Start"
+    cost_once_eur: float | None = Field(default=None, ge=0, le=1e12)
+    cost_annual_eur: float | None = Field(default=None, ge=0, le=1e12)
+
+
 class Funding(Strict):
     text: Markdown = ""
     kinds: list[FundingKind] = Field(default_factory=list, max_length=len(FundingKind))
@@ -244,6 +258,8 @@ class ProfileContent(Strict):
     partners: list[Partner] = Field(default_factory=list, max_length=MAX_LIST)
     state: FederalState | None = None
     district: ShortText | None = None
+    county: ShortText | None = None
+    population_body: ShortText | None = None
     population: Count | None = Field(default=None, ge=0, le=100_000_000)
     population_as_of: PlausibleDate | None = None
     population_source: ShortText | None = None
@@ -253,6 +269,7 @@ class ProfileContent(Strict):
     implementation: Markdown = ""
     results: Markdown = ""
     lessons: Markdown = ""
+    transferability: Transferability = Field(default_factory=Transferability)
     funding: Funding = Field(default_factory=Funding)
     legal_form: LegalForm | None = None
     collaboration_since: Year | None = None
@@ -265,6 +282,19 @@ class ProfileContent(Strict):
     @classmethod
     def _dedupe(cls, v: list[Any]) -> list[Any]:
         return list(dict.fromkeys(v))
+
+    @field_validator("district")
+    @classmethod
+    def _district_name(cls, v: str | None) -> str | None:
+        """The Regierungsbezirk by its name ("Detmold"): the label says "Regierungsbezirk" once."""
+        if v is None:
+            return None
+        name = re.sub(r"^(regierungsbezirk|reg\.-bez\.|rb)\s+", "", v, flags=re.IGNORECASE).strip()
+        return name or None
+
+    def shows_district(self) -> bool:
+        """A Regierungsbezirk is shown only in the Länder that have them."""
+        return bool(self.district) and self.state in STATES_WITH_REGIERUNGSBEZIRK
 
     def derived_size_class(self) -> SizeClass | None:
         return size_class_for(self.population, self.lead.kind if self.lead else None)

@@ -28,7 +28,7 @@ from bson import Binary
 from pydantic import ValidationError
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from catalogue import atomic, outbox, profile_keys
+from catalogue import atomic, checklist, outbox, profile_keys
 from catalogue import history as version_store
 from catalogue.access import Action, allowed
 from catalogue.errors import (
@@ -405,6 +405,10 @@ class ProfileService:
                 )
             if comment and len(comment) > 5000:
                 raise ValidationFailed("Der Kommentar ist zu lang.", errors=[{"field": "comment", "message": "höchstens 5000 Zeichen"}])
+            if target == S.PUBLISHED:
+                lacking = checklist.missing(profile)
+                if lacking:
+                    raise ValidationFailed(checklist.REFUSED.format(items=checklist.summary(lacking)), errors=checklist.errors(lacking))
             old = profile.status
             profile.status = target
             now = utcnow()

@@ -31,7 +31,11 @@ class FieldOfAction(StrEnum):
 
 
 class FederalState(StrEnum):
-    """Bundesländer; the AGS prefix of each is in FEDERAL_STATE_CODES."""
+    """Bundesländer; the AGS prefix of each is in FEDERAL_STATE_CODES.
+
+    Only four have Regierungsbezirke today (STATES_WITH_REGIERUNGSBEZIRK; the
+    others abolished theirs: Rheinland-Pfalz 2000, Sachsen-Anhalt 2003,
+    Niedersachsen 2005, Sachsen 2012)."""
 
     BW = "Baden-Württemberg"
     BY = "Bayern"
@@ -49,6 +53,9 @@ class FederalState(StrEnum):
     ST = "Sachsen-Anhalt"
     SH = "Schleswig-Holstein"
     TH = "Thüringen"
+
+
+STATES_WITH_REGIERUNGSBEZIRK: frozenset[FederalState] = frozenset({FederalState.BW, FederalState.BY, FederalState.HE, FederalState.NW})
 
 
 # First two digits of the Amtlicher Gemeindeschlüssel (AGS) per Bundesland.
@@ -118,6 +125,15 @@ class LegalForm(StrEnum):
     WORKING_GROUP = "Arbeitsgemeinschaft"
     INFORMAL = "informelle Kooperation"
     OTHER = "Sonstige"
+
+
+class TransferabilityRating(StrEnum):
+    """How easily another municipality can copy the project (Übertragbarkeit), easiest first."""
+
+    EASY = "leicht übertragbar"
+    WITH_ADJUSTMENTS = "mit Anpassungen übertragbar"
+    SUBSTANTIAL = "mit größerem Aufwand übertragbar"
+    SPECIAL = "nur unter besonderen Bedingungen"
 
 
 class ProjectStatus(StrEnum):
@@ -220,6 +236,7 @@ VOCABULARIES: dict[str, type[StrEnum]] = {
     "partner_kinds": PartnerKind,
     "funding_kinds": FundingKind,
     "legal_forms": LegalForm,
+    "transferability_ratings": TransferabilityRating,
     "project_statuses": ProjectStatus,
     "size_classes": SizeClass,
     "editorial_statuses": EditorialStatus,

@@ -50,8 +50,8 @@ from typing import Any
 
 from beanie import PydanticObjectId
 
+from catalogue import checklist, profile_keys
 from catalogue import gazetteer as gaz
-from catalogue import profile_keys
 from catalogue.access import Action, allowed
 from catalogue.errors import CatalogueError, PermissionDenied
 from catalogue.models import Profile, ProfileContent, ProfileSlug, Provenance
@@ -74,6 +74,9 @@ log = logging.getLogger("leuchtturm.import")
 
 CATALOGUE_FORMATS = frozenset({"json", "ndjson", "csv"})
 ALWAYS_DRAFT = frozenset({"reference"})
+# Runs whose profiles are published without the publication checklist: the demo set, shown as
+# "Beispieldatensatz", whose contacts are only those its sources state (most state none).
+CHECKLIST_EXEMPT = frozenset({"demo"})
 CHUNK_SIZE = 500
 
 CREATED, UPDATED, UNCHANGED, DUPLICATE, ERROR = "created", "updated", "unchanged", "duplicate", "error"
@@ -676,6 +679,10 @@ class ImportRunner:
             result.warnings.append({"field": "provenance", "message": f"Quellenangabe ungültig und nicht übernommen ({type(exc).__name__})."})
             plan.provenance = Provenance(importer=self.importer_label or item.importer, source_id=key, fingerprint=r.fingerprint or None)
         publishable = publish and item.importer not in ALWAYS_DRAFT
+        lacking = checklist.missing(validated) if publishable and self.importer_label not in CHECKLIST_EXEMPT else []
+        if lacking:  # the publication checklist (catalogue/checklist.py): stays a draft, and the report says why
+            publishable = False
+            result.warnings.append({"field": RECORD_FIELD, "message": checklist.DRAFT_REASON.format(items=checklist.summary(lacking))})
         plan.status = EditorialStatus.PUBLISHED if publishable else EditorialStatus.DRAFT
         return plan
 

@@ -358,6 +358,7 @@ class StructuredTextImporter(TextImporter):
                         org["kind"] = kind.value
             about_other = lead and bare_name(subject).casefold() != lead["name"].casefold() and subject.casefold() != lead["name"].casefold()
             if about_other and ("population" in c or "area_km2" in c):
+                    c["population_body"] = b.short("population_body", subject, "Der Name")  # the Kurzprofil names its body
                     b.warn(
                         "population",
                         f"Einwohner und Fläche beziehen sich auf „{subject}“, nicht auf „{lead['name']}“ – bitte prüfen.",

@@ -64,3 +64,22 @@ async def stream(items: Iterable[Mapping[str, Any]]) -> AsyncIterator[Mapping[st
     """An async stream of documents, as the store gives them to `SearchBackend.rebuild`."""
     for item in items:
         yield item
+
+
+def publishable(content: Mapping[str, Any]) -> dict[str, Any]:
+    """`content` with what the publication checklist (catalogue/checklist.py) still misses filled in with
+    invented placeholders, for tests that publish through the workflow but are about something else."""
+    from catalogue import checklist
+
+    data = copy.deepcopy(dict(content))
+    fill = {
+        "summary": lambda d: d.update(summary="Erfundene Kurzbeschreibung für einen Test."),
+        "lead": lambda d: d.update(lead={"name": "Gemeinde Beispielhausen", "kind": "Gemeinde"}),
+        "state": lambda d: d.update(state="Nordrhein-Westfalen"),
+        "fields_of_action": lambda d: d.update(fields_of_action=["Verwaltung"]),
+        "contact": lambda d: d.update(contact={**(d.get("contact") or {}), "email": "kontakt@beispielhausen.example"}),
+        "project_status": lambda d: d.update(project_status="laufend"),
+    }
+    for key in checklist.missing_keys(data):
+        fill[key](data)
+    return data

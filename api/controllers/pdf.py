@@ -21,6 +21,7 @@ from api.web.common import service
 from catalogue.errors import ValidationFailed
 from catalogue.models import Profile
 from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf
+from catalogue.pdf.render import is_sample
 
 PDF = "application/pdf"
 PDF_CACHE = "pdf_cache"  # app state key
@@ -52,17 +53,36 @@ def _pdf_response(data: bytes, filename: str) -> Response:
     )
 
 
-async def profile_pdf_response(request: Request, slug: str) -> Response:
+FULL = "voll"  # ?umfang=voll: the whole profile over as many pages as it takes
+
+
+def shows_sample(request: Request, profile: Profile) -> bool:
+    """Demo profiles say "Beispieldatensatz" while the demo data is switched on."""
+    return bool(request.app.state.settings.demo_data) and is_sample(profile.model_dump(include={"provenance"}))
+
+
+async def profile_pdf_response(request: Request, slug: str, extent: str | None = None) -> Response:
+    """The one-page overview, or with `extent` "voll" the whole profile."""
     from api.auth import resolve_principal
 
+    if extent not in (None, "", FULL):
+        raise ValidationFailed(
+            "Unbekannter Umfang: erlaubt ist nur „voll“ (ohne Angabe: die einseitige Übersicht).",
+            errors=[{"field": "umfang", "message": "nur „voll“ oder keine Angabe"}],
+        )
+    full = extent == FULL
     profile = await service(request).get(slug, await resolve_principal(request))
     day = today()
-    revision = f"{profile.revision_id}:{day.date().isoformat()}"
-    data = pdf_cache(request).get(profile.slug, revision, "profile")
+    sample = shows_sample(request, profile)
+    revision = f"{profile.revision_id}:{day.date().isoformat()}:{sample}"
+    kind = "profile-full" if full else "profile"
+    data = pdf_cache(request).get(profile.slug, revision, kind)
     if data is None:
-        data = await asyncio.to_thread(render_profile_pdf, dump(profile), url=profile_url(request, profile.slug), generated_at=day)
-        pdf_cache(request).put(profile.slug, revision, "profile", data)
-    return _pdf_response(data, f"{profile.slug}.pdf")
+        data = await asyncio.to_thread(
+            render_profile_pdf, dump(profile), url=profile_url(request, profile.slug), generated_at=day, full=full, sample=sample
+        )
+        pdf_cache(request).put(profile.slug, revision, kind, data)
+    return _pdf_response(data, f"{profile.slug}{'-voll' if full else ''}.pdf")
 
 
 async def comparison_profiles(request: Request, profiles: str) -> list[Profile]:
@@ -85,6 +105,11 @@ async def comparison_profiles(request: Request, profiles: str) -> list[Profile]:
     return [await svc.get(s, principal) for s in slugs]
 
 
+ExtentParam = Annotated[
+    str | None,
+    QueryParameter(name="umfang", pattern=r"^voll$", description="„voll“: das ganze Profil über mehrere Seiten statt der einseitigen Übersicht"),
+]
+
 # checked by comparison_profiles, so a missing or malformed value gets a German answer, not the framework's
 CompareParam = Annotated[str, QueryParameter(name="profiles", description="Zwei oder drei Slugs, durch Komma getrennt")]
 
@@ -92,21 +117,23 @@ CompareParam = Annotated[str, QueryParameter(name="profiles", description="Zwei 
 class PdfController(Controller):
     tags = ["PDF"]
 
-    @get("/api/v1/profiles/{slug:str}/pdf", operation_id="getProfilePdf", summary="Profil als PDF (A4, eine Seite)", media_type=PDF)
-    async def api_profile_pdf(self, request: Request, slug: FromPath[str]) -> Response:
-        return await profile_pdf_response(request, slug)
+    @get("/api/v1/profiles/{slug:str}/pdf", operation_id="getProfilePdf", summary="Profil als PDF (A4, eine Seite; umfang=voll: vollständig)", media_type=PDF)
+    async def api_profile_pdf(self, request: Request, slug: FromPath[str], umfang: ExtentParam = None) -> Response:
+        return await profile_pdf_response(request, slug, umfang)
 
     @get("/compare.pdf", operation_id="getComparisonPdf", summary="Zwei oder drei Profile nebeneinander (A4 quer)", media_type=PDF)
     async def compare_pdf(self, request: Request, profiles: CompareParam = "") -> Response:
         items = await comparison_profiles(request, profiles)
         day = today()
         key = ",".join(p.slug for p in items)
-        revision = ":".join(str(p.revision_id) for p in items) + ":" + day.date().isoformat()
+        sample = request.app.state.settings.demo_data
+        revision = ":".join(str(p.revision_id) for p in items) + ":" + day.date().isoformat() + f":{sample}"
         cache = pdf_cache(request)
         data = cache.get(key, revision, "comparison")
         if data is None:
             data = await asyncio.to_thread(
-                render_comparison_pdf, [dump(p) for p in items], urls=[profile_url(request, p.slug) for p in items], generated_at=day
+                render_comparison_pdf, [dump(p) for p in items], urls=[profile_url(request, p.slug) for p in items], generated_at=day,
+                sample=sample,
             )
             cache.put(key, revision, "comparison", data)
         return _pdf_response(data, "vergleich-" + "-".join(p.slug for p in items)[:150] + ".pdf")

@@ -33,6 +33,7 @@ from catalogue.vocabularies import (
     ProjectStatus,
     Role,
     SizeClass,
+    TransferabilityRating,
 )
 
 log = logging.getLogger("leuchtturm.search")
@@ -184,6 +185,9 @@ class SearchController(Controller):
             list[str] | None,
             QueryParameter(max_items=MAX_FILTER_VALUES, description="Regierungsbezirk der Federführung (z. B. „Regierungsbezirk Detmold“; mehrfach möglich)"),
         ] = None,
+        transferability: Annotated[
+            list[TransferabilityRating] | None, QueryParameter(name="transferability", description="Übertragbarkeit (mehrfach möglich)")
+        ] = None,
         population_min: Annotated[int | None, QueryParameter(ge=0)] = None,
         population_max: Annotated[int | None, QueryParameter(ge=0)] = None,
         since_min: Annotated[int | None, QueryParameter(ge=1900, le=2100, description="Zusammenarbeit seit (ab Jahr)")] = None,
@@ -216,6 +220,7 @@ class SearchController(Controller):
             ADOPTION_STAGES: adoption_stage,
             KREIS_KEY: _register_names("kreis", kreis),
             REGIERUNGSBEZIRK_KEY: _register_names("regierungsbezirk", regierungsbezirk),
+            "transferability": transferability,
         }
         confirmed_min, confirmed_max = freshness_bounds(freshness or "", utcnow())
         try:

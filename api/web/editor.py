@@ -24,7 +24,7 @@ from api.web.sessions import (
     session_cookie,
     with_cookies,
 )
-from catalogue import freshness
+from catalogue import checklist, freshness
 from catalogue.access import Action, allowed
 from catalogue.cpu import run_cpu
 from catalogue.errors import (
@@ -144,9 +144,13 @@ def _form_context(
     errors = errors or {}
     summary = [(name, forms.error_label(name), msgs) for name, msgs in errors.items() if name]
     general = errors.get("", [])
+    comments = profile.review_comments if profile is not None else []
     return {
         "values": values,
         "profile": profile,
+        # the reviewers' comment on a returned draft, from the profile read by key
+        "returned": comments[-1] if profile is not None and profile.status is S.DRAFT and comments else None,
+        "checklist": checklist.checklist(profile if profile is not None else {}),
         "errors": errors,
         "error_summary": summary,
         "general_errors": general,

@@ -15,7 +15,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from api.auth import resolve_principal
-from api.controllers.pdf import comparison_profiles, dump, profile_pdf_response, profile_url, today
+from api.controllers.pdf import comparison_profiles, dump, profile_pdf_response, profile_url, shows_sample, today
 from api.web.common import page, service
 from api.web.reuse import reuse_context, saveable_query
 from catalogue import fields as registry
@@ -392,7 +392,8 @@ def page_sections(profile: Profile) -> list[tuple[registry.ViewSection, list[Sho
     out = []
     for section in registry.VIEW_SECTIONS:
         if section.view is registry.View.PAGE:
-            items = [ShownItem(f, s, registry.value_at(profile, f.path)) for f, s in registry.shown(registry.View.PAGE, section.key)]
+            items = [ShownItem(f, s, registry.value_at(profile, f.path)) for f, s in registry.shown(registry.View.PAGE, section.key)
+                     if registry.applies(f, profile)]
             out.append((section, [item for item in items if registry.is_present(item.value)]))
     return out
 
@@ -403,7 +404,7 @@ class ProfilePageController(Controller):
     @get("/profiles/{slug:str}", name="web:profile")
     async def profile_page(self, request: Request, slug: FromPath[str]) -> Response:
         if slug.endswith(".pdf"):  # Litestar cannot route "{slug}.pdf" beside "{slug}"
-            return await profile_pdf_response(request, slug.removesuffix(".pdf"))
+            return await profile_pdf_response(request, slug.removesuffix(".pdf"), request.query_params.get("umfang"))
         return await profile_page_response(request, slug)
 
 
@@ -441,6 +442,8 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
         can_see_history=principal is not None and (principal.is_reviewer or is_owner),
         can_confirm=principal is not None and (principal.is_reviewer or is_owner),
         sections=page_sections(profile),
+        sample=shows_sample(request, profile),
+        population_body=registry.population_body(profile),
     )
 
 

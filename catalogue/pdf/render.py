@@ -12,12 +12,15 @@ both come from ``generated_at``.
 
 from __future__ import annotations
 
+import functools
+import io
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import segno
 import typst
 
 from catalogue import fields as registry
@@ -26,6 +29,7 @@ from catalogue.formatting import format_date_de, format_eur_de, format_float_de,
 from catalogue.gazetteer import attribution_for
 from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
 from catalogue.models import public_source, register_key_label
+from catalogue.pdf.fit import MAX_LINKS, MAX_NAME_CHARS, cap_names, section_levels, short_line, start_level, text_prefix
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, EditorialStatus, PartnerKind
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -37,6 +41,9 @@ PRODUCER = "Leuchtturm – Katalog kommunaler Projekte"
 # What a field's value reads like in print, by its display kind ("how") in the field registry.
 URL_LABEL = "Profil online"
 UPDATED_LABEL = "Stand"
+SAMPLE_LABEL = "Beispieldatensatz"
+SAMPLE_NOTE = "Beispieldatensatz: ein reales Projekt, mit eigenen Worten aus der angegebenen Quelle beschrieben."
+QR_LABEL = "Vollständiges Profil online"
 
 try:  # the "erstellt am" date is a German calendar date
     from zoneinfo import ZoneInfo
@@ -93,6 +100,19 @@ def population_text(profile: Mapping[str, Any]) -> str:
             extra.append(credit)
     text = format_int_de(int(population))
     return f"{text} ({', '.join(extra)})" if extra else text
+
+
+def _population_of_body(profile: Mapping[str, Any], f: Field) -> str:
+    """The population with the body it belongs to when that is not the lead ("Stadt Höxter: 28.808 (…)")."""
+    text = population_text(profile)
+    body = registry.population_body(profile)
+    return f"{body}: {text}" if text and body else text
+
+
+def _area_of_body(profile: Mapping[str, Any], f: Field) -> str:
+    text = area_text(profile)
+    body = registry.population_body(profile)
+    return f"{body}: {text}" if text and body else text
 
 
 def area_text(profile: Mapping[str, Any]) -> str:
@@ -194,6 +214,44 @@ def _funding_cell(profile: Mapping[str, Any], f: Field) -> dict[str, Any]:
     }
 
 
+def transferability_facts(profile: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) of the transferability's short parts, with the cooperation's form (`legal_form`)."""
+    t = profile.get("transferability") or {}
+    facts = [(_label("transferability.rating"), _text(t.get("rating"))),
+             (_label("transferability.staff_effort"), _text(t.get("staff_effort"))),
+             (_label("transferability.time_effort"), _text(t.get("time_effort"))),
+             (_label("transferability.cost_once_eur"), format_eur_de(t["cost_once_eur"]) if t.get("cost_once_eur") is not None else ""),
+             (_label("transferability.cost_annual_eur"), format_eur_de(t["cost_annual_eur"]) if t.get("cost_annual_eur") is not None else ""),
+             (_label("legal_form"), _text(profile.get("legal_form")) if _text(t.get("rating")) or _text(t.get("prerequisites")) else "")]
+    return [(label, value) for label, value in facts if value]
+
+
+def _run(text: str, *, strong: bool = False) -> dict[str, Any]:
+    return {"text": text, "strong": strong, "emph": False, "link": None}
+
+
+def _transferability(profile: Mapping[str, Any], f: Field) -> list[dict[str, Any]]:
+    """The Übertragbarkeit block as Markdown blocks (so the one-page fitting can shorten it)."""
+    t = profile.get(f.path) or {}
+    blocks: list[dict[str, Any]] = []
+    facts = transferability_facts(profile)
+    if facts:
+        runs: list[dict[str, Any]] = []
+        for i, (label, value) in enumerate(facts):
+            runs += [_run(("" if i == 0 else " · ") + f"{label}: ", strong=True), _run(value)]
+        blocks.append({"type": "paragraph", "quote": False, "runs": runs})
+    prerequisites = to_blocks(_text(t.get("prerequisites")))
+    if prerequisites:
+        blocks.append({"type": "paragraph", "quote": False, "runs": [_run(_label("transferability.prerequisites") + ":", strong=True)]})
+        blocks += prerequisites
+    return blocks
+
+
+def _transferability_cell(profile: Mapping[str, Any], f: Field) -> str:
+    return " · ".join(value if label == _label("transferability.rating") else f"{label}: {value}"
+                      for label, value in transferability_facts(profile))
+
+
 def _links(profile: Mapping[str, Any], f: Field) -> list[dict[str, Any]]:
     return [
         {"title": _text(link.get("title")), "url": safe_url(_text(link.get("url")))}
@@ -203,7 +261,10 @@ def _links(profile: Mapping[str, Any], f: Field) -> list[dict[str, Any]]:
 
 
 def _with_district(profile: Mapping[str, Any], f: Field) -> str:
-    return ", ".join(p for p in (_text(profile.get(f.path)), _text(profile.get("district"))) if p)
+    """"Nordrhein-Westfalen, Regierungsbezirk Detmold, Kreis Höxter": the Regierungsbezirk only where there are any."""
+    district = _text(profile.get("district")) if registry.applies(registry.field("district"), profile) else ""
+    parts = (_text(profile.get(f.path)), f"{_label('district')} {district}" if district else "", _text(profile.get("county")))
+    return ", ".join(p for p in parts if p)
 
 
 # The printed value of a field, by its display kind ("how" in catalogue/fields.py).
@@ -223,14 +284,17 @@ FORMATTERS: dict[str, Any] = {
     "funding": _funding,
     "contact": lambda p, f: contact_lines(p.get(f.path) or {}),
     "links": _links,
+    "transferability": _transferability,
+    "transferability_cell": _transferability_cell,
 }
 
 
 def _items(view: View, section: str, profile: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """{label, value} of every field a section of a view shows, in order."""
+    """{label, value} of every field a section of a view shows that applies to the profile, in order."""
     return [
         {"key": f.path, "label": show.label or f.display_label, "how": show.how, "value": FORMATTERS[show.how](profile, f)}
         for f, show in registry.shown(view, section)
+        if registry.applies(f, profile)
     ]
 
 
@@ -238,8 +302,72 @@ def _filled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item for item in items if item["value"]]
 
 
-def profile_view(profile: Mapping[str, Any], *, url: str, generated_at: datetime) -> dict[str, Any]:
-    """The JSON the profile template reads: every string and label ready to print."""
+@functools.lru_cache(maxsize=2048)
+def qr_svg(url: str) -> str:
+    """The profile address as a QR code (SVG, drawn here: the template gets it as data).
+
+    segno is pure Python (about 10 ms a code), and a profile keeps its address: cached."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", border=0, xmldecl=False, svgns=True)
+    return buffer.getvalue().decode("ascii")
+
+
+def is_sample(profile: Mapping[str, Any]) -> bool:
+    """A profile of the demo set (its provenance names the demo importer)."""
+    return _text((profile.get("provenance") or {}).get("importer")) == "demo"
+
+
+def _fact_names(profile: Mapping[str, Any], f: Field, how: str) -> list[str]:
+    value = profile.get(f.path) or []
+    if how == "joined":
+        return [str(v) for v in value]
+    if how == "partners":
+        return [_partner_label(x) for x in value if _text(x.get("name"))]
+    return [n for n in (_org_name(m) for m in value) if n]
+
+
+def _facts(profile: Mapping[str, Any], *, full: bool) -> list[dict[str, Any]]:
+    facts = []
+    for f, show in registry.shown(View.PDF, "facts"):
+        if not full and show.how in ("joined", "names", "partners"):
+            value: Any = cap_names(_fact_names(profile, f, show.how))
+        else:
+            value = FORMATTERS[show.how](profile, f)
+        if value:
+            facts.append({"label": show.label or f.display_label, "value": value})
+    return facts
+
+
+def _long_texts_begun(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """The profile with every Markdown text cut to the beginning the overview can use (cheaper to parse)."""
+    out = dict(profile)
+    for f in registry.leaves(registry.CONTENT):
+        if not f.is_markdown:
+            continue
+        head, _, leaf = f.path.rpartition(".")
+        target = out
+        if head:  # a nested text (funding.text): copy the objects on the way
+            parent = dict(out.get(head) or {})
+            out[head] = parent
+            target = parent
+        if isinstance(target.get(leaf), str):
+            target[leaf] = text_prefix(target[leaf])
+    return out
+
+
+def profile_view(
+    profile: Mapping[str, Any], *, url: str, generated_at: datetime, full: bool = False, sample: bool = False
+) -> dict[str, Any]:
+    """The JSON the profile template reads: every string and label ready to print.
+
+    The overview (`full` false) is one A4 page: long texts come as a ladder of
+    shortened levels (catalogue/pdf/fit.py) the template chooses from, lists
+    are capped, and a QR code leads to the profile online. `full` prints
+    every text completely, over as many pages as it takes. `sample` marks a
+    demo profile as "Beispieldatensatz".
+    """
+    if not full:
+        profile = _long_texts_begun(profile)
     lead = profile.get("lead") or {}
     subtitle_parts = [p for p in (_org_name(lead), _text(profile.get("state"))) if p]
     provenance, provenance_link = provenance_text(profile.get("provenance"))
@@ -248,38 +376,75 @@ def profile_view(profile: Mapping[str, Any], *, url: str, generated_at: datetime
 
     closing: list[dict[str, Any]] = []
     if provenance:
-        closing.append({"label": registry.META_LABELS["provenance"], "value": provenance, "link": provenance_link})
-    closing += [{"label": i["label"], "value": i["value"] or _default(i["key"]), "link": None} for i in _items(View.PDF, "closing", profile)]
+        closing.append({"label": registry.META_LABELS["provenance"], "value": provenance if full else short_line(provenance, 110),
+                        "link": provenance_link})
+    closing += [{"label": i["label"], "value": _cap(i["value"] or _default(i["key"]), full), "link": None}
+                for i in _items(View.PDF, "closing", profile)]
     if profile.get("updated_at"):
         closing.append({"label": UPDATED_LABEL, "value": format_date_de(_local(datetime.fromisoformat(str(profile["updated_at"])))), "link": None})
     if url:
-        closing.append({"label": URL_LABEL, "value": url, "link": url_link})
+        closing.append({"label": URL_LABEL, "value": url if full else short_line(url, 110), "link": url_link})
 
     (funding,) = _items(View.PDF, "funding", profile)
     (contact,) = _items(View.PDF, "contact", profile)
     (links,) = _items(View.PDF, "links", profile)
+    sections = [(i["key"], i["label"], i["value"]) for i in _items(View.PDF, "sections", profile)]
+    texts = [(key, blocks) for key, _, blocks in sections] + [("funding", funding["value"]["blocks"])]
+    labels = {key: label for key, label, _ in sections}
+    if full:
+        levels = [[{"key": key, "blocks": blocks, "dropped": False} for key, blocks in texts]]
+    else:
+        levels = section_levels(texts, url_link)
+    link_items = links["value"]
+    contact_lines_ = contact["value"]
+    more_links = 0
+    if not full:
+        more_links = max(0, len(link_items) - MAX_LINKS)
+        link_items = [dict(item, title=short_line(item["title"]), shown=short_line(item["url"])) for item in link_items[:MAX_LINKS]]
+        contact_lines_ = [dict(line, value=short_line(line["value"])) for line in contact_lines_]
+    else:
+        link_items = [dict(item, shown=item["url"]) for item in link_items]
     return {
         "meta": _meta(profile, generated_at),
+        "full": full,
+        "sample": SAMPLE_LABEL if sample else "",
+        "sample_note": SAMPLE_NOTE if sample else "",
         "title": _text(profile.get("title")),
-        "subtitle": " · ".join(subtitle_parts),
+        "subtitle": " · ".join(subtitle_parts) if full else " · ".join(_cap(p, False) for p in subtitle_parts),
         "summary": _text(profile.get("summary")),
         "status_note": _status_note(profile),
         "chips": [v for item in _items(View.PDF, "chips", profile) for v in item["value"]],
-        "facts": [{"label": i["label"], "value": i["value"]} for i in _filled(_items(View.PDF, "facts", profile))],
+        "facts": _facts(profile, full=full),
         "kurzprofil": {
-            "title": registry.view_section(View.PDF, "kurzprofil_left").title,
-            "left": [{"label": i["label"], "value": i["value"]} for i in _items(View.PDF, "kurzprofil_left", profile)],
-            "right": [{"label": i["label"], "value": i["value"]} for i in _items(View.PDF, "kurzprofil_right", profile)],
+            "title": " ".join(t for t in (registry.view_section(View.PDF, "kurzprofil_left").title, registry.population_body(profile)) if t),
+            "left": [{"label": i["label"], "value": _cap(i["value"], full)} for i in _items(View.PDF, "kurzprofil_left", profile)],
+            "right": [{"label": i["label"], "value": _cap(i["value"], full)} for i in _items(View.PDF, "kurzprofil_right", profile)],
         },
-        "sections": [{"label": i["label"], "blocks": i["value"]} for i in _filled(_items(View.PDF, "sections", profile))],
-        "funding": {"label": funding["label"], **funding["value"]},
+        "section_labels": labels,
+        "levels": [
+            {
+                "sections": [{"label": labels[s["key"]], "blocks": s["blocks"]} for s in level if s["key"] in labels and s["blocks"]],
+                "funding_blocks": next(s["blocks"] for s in level if s["key"] == "funding"),
+            }
+            for level in levels
+        ],
+        "start_level": start_level(levels),
+        "funding": {"label": funding["label"], "details": [dict(d, value=_cap(d["value"], full)) for d in funding["value"]["details"]]},
         "status_strip": [{"label": i["label"], "value": i["value"]} for i in _items(View.PDF, "status", profile)],
-        "contact": {"label": contact["label"], "lines": contact["value"]},
-        "links": {"label": links["label"], "items": links["value"]},
+        "contact": {"label": contact["label"], "lines": contact_lines_},
+        "links": {"label": links["label"], "items": link_items,
+                  "more": f"und {more_links} weitere im Online-Profil" if more_links else ""},
         "closing": {"label": registry.view_section(View.PDF, "closing").title, "rows": closing},
+        "qr": qr_svg(url_link) if url_link and not full else "",
+        "qr_label": QR_LABEL,
         "url": url if url_link else "",
         "created": created,
     }
+
+
+def _cap(value: Any, full: bool) -> Any:
+    """A value of the overview's fixed part, cut to one or two lines (the full PDF prints it whole)."""
+    return value if full or not isinstance(value, str) else short_line(value, MAX_NAME_CHARS)
 
 
 def _default(path: str) -> str:
@@ -295,23 +460,40 @@ def _short(text: str, limit: int) -> str:
     return cut + " …"
 
 
-def comparison_view(profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime) -> dict[str, Any]:
-    """The JSON the comparison template reads: one column per profile."""
+# In the comparison, figures name their body (there is no Kurzprofil heading to say it).
+COMPARE_FORMATTERS: dict[str, Any] = {"funding": _funding_cell, "population": _population_of_body, "area": _area_of_body}
+
+
+def _compare_cap(value: Any) -> Any:
+    """A comparison cell cut to a few lines, so three profiles fit one landscape page."""
+    if isinstance(value, str):
+        return short_line(value, 2 * MAX_NAME_CHARS)
+    if isinstance(value, list) and value and isinstance(value[0], dict):  # contact lines
+        return [dict(line, value=short_line(str(line["value"]))) for line in value]
+    return value
+
+
+def comparison_view(
+    profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime, sample: bool = False
+) -> dict[str, Any]:
+    """The JSON the comparison template reads: one column per profile (`sample`: name the demo profiles)."""
     if not 2 <= len(profiles) <= 3:
         raise ValueError("Ein Vergleich umfasst zwei oder drei Profile.")
     if len(urls) != len(profiles):
         raise ValueError("Für jedes Profil wird genau eine Adresse benötigt.")
 
     columns = [
-        {"title": _text(p.get("title")), "summary": _short(_text(p.get("summary")), 320), "url": url if safe_url(url) else ""}
+        {"title": _text(p.get("title")), "summary": _short(_text(p.get("summary")), 320), "url": url if safe_url(url) else "",
+         "sample": is_sample(p)}
         for p, url in zip(profiles, urls, strict=True)
     ]
     rows = []
     for f, show in registry.shown(View.COMPARE, "rows"):
-        formatter = _funding_cell if show.how == "funding" else FORMATTERS[show.how]
-        rows.append({"key": f.path, "label": show.label or f.display_label, "how": show.how, "cells": [formatter(p, f) for p in profiles]})
+        formatter = COMPARE_FORMATTERS.get(show.how) or FORMATTERS[show.how]
+        rows.append({"key": f.path, "label": show.label or f.display_label, "how": show.how,
+                     "cells": [_compare_cap(formatter(p, f)) for p in profiles]})
     created = format_date_de(_local(generated_at))
-    titles = " / ".join(c["title"] for c in columns)
+    titles = " / ".join(_text(p.get("title")) for p in profiles)
     meta = {
         "title": f"Projektvergleich: {titles}",
         "author": [PRODUCER],
@@ -319,7 +501,8 @@ def comparison_view(profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str
         "keywords": sorted({str(f) for p in profiles for f in p.get("fields_of_action") or []}),
         "date": _date_parts(generated_at),
     }
-    return {"meta": meta, "columns": columns, "rows": rows, "url_label": URL_LABEL, "created": created, "count": len(columns)}
+    return {"meta": meta, "columns": columns, "rows": rows, "url_label": URL_LABEL, "created": created, "count": len(columns),
+            "sample": SAMPLE_LABEL if sample else ""}
 
 
 # ---------------------------------------------------------------- compile
@@ -345,36 +528,42 @@ def _pages(result: bytes | list[bytes]) -> list[bytes]:
     return list(result) if isinstance(result, list) else [result]
 
 
-def render_profile_pdf(profile: Mapping[str, Any], *, url: str, generated_at: datetime) -> bytes:
-    """The one-page profile (longer profiles flow onto further pages).
+def render_profile_pdf(
+    profile: Mapping[str, Any], *, url: str, generated_at: datetime, full: bool = False, sample: bool = False
+) -> bytes:
+    """The one-page overview of a profile, or (`full`) the whole profile over as many pages as it takes.
 
     `profile` is ``Profile.model_dump(mode="json")``; `url` the public
     address of the profile; `generated_at` the "erstellt am" moment (fixed
-    input gives identical bytes).
+    input gives identical bytes); `sample` marks a demo profile.
     """
-    view = profile_view(profile, url=url, generated_at=generated_at)
+    view = profile_view(profile, url=url, generated_at=generated_at, full=full, sample=sample)
     result = _compile(PROFILE_TEMPLATE, view, fmt="pdf", generated_at=generated_at)
     assert isinstance(result, bytes)
     return result
 
 
-def render_profile_png(profile: Mapping[str, Any], *, url: str, generated_at: datetime, ppi: float = 110) -> list[bytes]:
+def render_profile_png(
+    profile: Mapping[str, Any], *, url: str, generated_at: datetime, ppi: float = 110, full: bool = False, sample: bool = False
+) -> list[bytes]:
     """PNG images of the profile PDF's pages (for review and previews)."""
-    view = profile_view(profile, url=url, generated_at=generated_at)
+    view = profile_view(profile, url=url, generated_at=generated_at, full=full, sample=sample)
     return _pages(_compile(PROFILE_TEMPLATE, view, fmt="png", generated_at=generated_at, ppi=ppi))
 
 
-def render_comparison_pdf(profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime) -> bytes:
-    """Two or three profiles side by side on A4 landscape."""
-    view = comparison_view(profiles, urls=urls, generated_at=generated_at)
+def render_comparison_pdf(
+    profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime, sample: bool = False
+) -> bytes:
+    """Two or three profiles side by side on one A4 landscape page."""
+    view = comparison_view(profiles, urls=urls, generated_at=generated_at, sample=sample)
     result = _compile(COMPARISON_TEMPLATE, view, fmt="pdf", generated_at=generated_at)
     assert isinstance(result, bytes)
     return result
 
 
 def render_comparison_png(
-    profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime, ppi: float = 110
+    profiles: Sequence[Mapping[str, Any]], *, urls: Sequence[str], generated_at: datetime, ppi: float = 110, sample: bool = False
 ) -> list[bytes]:
     """PNG images of the comparison PDF's pages."""
-    view = comparison_view(profiles, urls=urls, generated_at=generated_at)
+    view = comparison_view(profiles, urls=urls, generated_at=generated_at, sample=sample)
     return _pages(_compile(COMPARISON_TEMPLATE, view, fmt="png", generated_at=generated_at, ppi=ppi))

@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
+from catalogue import checklist
 from catalogue import fields as registry
 from catalogue.access import document_labels
 from catalogue.adoption import search_fields
@@ -87,7 +88,7 @@ EDITORIAL_FACETS: tuple[str, ...] = (ADOPTION_STAGES,)
 EDITORIAL_FACET_LABELS: dict[str, str] = {ADOPTION_STAGES: "Nachnutzung"}
 EDITORIAL_INTEGERS: tuple[str, ...] = (CONFIRMED, ADOPTION_COUNT)  # filtered by range and sorted by
 EDITORIAL_KEYS: tuple[str, ...] = (
-    *FILTER_ONLY, LABELS_FIELD, "version", "review_note", *TIMESTAMPS, *EDITORIAL_INTEGERS, *EDITORIAL_FACETS, ADOPTER_SIZES,
+    *FILTER_ONLY, LABELS_FIELD, "version", "review_note", "missing", *TIMESTAMPS, *EDITORIAL_INTEGERS, *EDITORIAL_FACETS, ADOPTER_SIZES,
 )
 
 FACETS: tuple[str, ...] = (*CONTENT_FACETS, *EDITORIAL_FACETS)
@@ -197,9 +198,23 @@ def to_search_document(profile: Any, adoption: Mapping[str, Any] | None = None, 
     return doc
 
 
+def _content_view(profile: Any) -> dict[str, Any]:
+    """What the checklist reads, from a `Profile` or a dumped dict alike."""
+    return {item.field.split(".")[0]: _plain(_get(profile, item.field.split(".")[0])) for item in checklist.ITEMS}
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return _value(value)
+
+
 def editorial_fields(profile: Any, adoption: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The editorial block (`EDITORIAL_KEYS`): state, owner, permission labels,
-    version, the reviewers' note and the timestamps; what lists filter, sort and show."""
+    version, the reviewers' note, the publication checklist's missing items
+    (`catalogue.checklist`) and the timestamps; what lists filter, sort and show."""
     status = str(_value(_get(profile, "status")) or EditorialStatus.DRAFT.value)
     owner = _get(profile, OWNER) or None
     comments = _get(profile, "review_comments") or ()
@@ -211,6 +226,7 @@ def editorial_fields(profile: Any, adoption: Mapping[str, Any] | None = None) ->
         LABELS_FIELD: document_labels(owner=owner, status=status),
         "version": int(_get(profile, "version") or 0),
         "review_note": str(note) if note else None,
+        "missing": checklist.missing_keys(_content_view(profile)),
         **{key: _timestamp(_get(profile, key)) for key in TIMESTAMPS},
         CONFIRMED: _timestamp(_get(profile, CONFIRMED) or _get(profile, PUBLISHED) or _get(profile, CREATED)),
         **search_fields(adoption),

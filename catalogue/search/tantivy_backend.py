@@ -99,7 +99,8 @@ def _schema_version() -> str:
     """The index layout's version: a field added to or removed from the registry's search roles gives a new one,
     so an index built for other fields is not opened but rebuilt (`needs_reindex`)."""
     layout = json.dumps([SCHEMA_REVISION, ANALYZER, list(FIELD_BOOSTS), list(STORED_TEXT), list(FACETS), list(RAW_FILTERS), list(INTEGER_FIELDS),
-                         sorted(STOP_WORDS)])
+                         sorted(STOP_WORDS),
+                         list(documents.EDITORIAL_KEYS)])  # a new key of the stored document needs the documents rebuilt
     return f"{SCHEMA_REVISION}.{hashlib.sha256(layout.encode()).hexdigest()[:10]}"
 
 

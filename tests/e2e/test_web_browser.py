@@ -99,6 +99,8 @@ def test_editor_submits_reviewer_publishes_and_it_is_found(page, live_server) ->
     page.get_by_label("Name der Kommune oder des Kreises").fill("Stadt Beverungen")
     page.get_by_label("Bundesland").select_option("Nordrhein-Westfalen")
     page.get_by_label("Einwohner", exact=True).fill("13.160")
+    page.get_by_label("Projektstand").select_option("laufend")
+    page.get_by_label("E-Mail").fill("rufbus@beverungen.example")
     page.get_by_label("Anlass").fill("Der Linienbus fuhr nur **zweimal** am Tag.")
     # live preview (JS) renders the Markdown on the server
     page.wait_for_selector("#f-occasion-vorschau strong")
@@ -225,6 +227,70 @@ def test_works_without_javascript(browser, live_server) -> None:
         page.wait_for_url(re.compile(r"/profiles/ohne-javascript-angelegt/bearbeiten\?hinweis=gespeichert"))
         assert "Der Entwurf ist gespeichert" in page.content()
         assert page.locator("#f-municipalities-0-name").input_value() == "Stadt Brakel"
+    finally:
+        ctx.close()
+
+
+@pytest.mark.parametrize(("width", "js"), [(1366, True), (390, False), (1366, False), (390, True)])
+def test_checklist_and_returned_with_comment(browser, live_server, width: int, js: bool) -> None:
+    """The editor sees what is missing, the reviewer cannot publish without it and returns the profile
+    with a comment, the editor sees "Zurückgegeben" with the comment in "Meine Profile" and on the form."""
+    ctx = browser.new_context(locale="de-DE", java_script_enabled=js, bypass_csp=True, viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    title = f"Checkliste {width} {'mit' if js else 'ohne'} JS"
+    slug = f"checkliste-{width}-{'mit' if js else 'ohne'}-js"
+    comment = f"Bitte Kontakt und Projektstand ergänzen ({width})."
+    serious: dict[str, list[dict]] = {}
+
+    def check_axe(name: str) -> None:
+        if js:  # axe-core runs as a script
+            serious[name] = [v for v in _axe(page) if v["impact"] in ("serious", "critical")]
+
+    try:
+        login(page, live_server, "redaktion-hx")
+        page.goto(live_server.url("/meine-profile/neu"))
+        assert "0 von 6 Angaben" in page.locator("#checkliste").inner_text()
+        page.get_by_label("Titel", exact=True).fill(title)
+        page.get_by_label("Kurzbeschreibung").fill("Zwei Gemeinden teilen sich eine Kehrmaschine.")
+        page.get_by_label("Bundesland").select_option("Hessen")
+        page.get_by_role("button", name="Entwurf speichern").first.click()
+        page.wait_for_url(re.compile(rf"/profiles/{slug}/bearbeiten\?hinweis=gespeichert"))
+        checklist = page.locator("section.checklist")
+        assert "2 von 6 Angaben" in checklist.inner_text()
+        assert checklist.get_by_role("link", name="Projektstand").count() == 1
+        check_axe("formular-checkliste")
+        shot(page, f"checkliste-formular-{width}-{'js' if js else 'nojs'}")
+        page.get_by_role("button", name="Speichern und zur Prüfung einreichen").click()
+        page.wait_for_url(re.compile(r"/meine-profile\?hinweis=eingereicht"))
+        row = page.locator("tr", has_text=title)
+        assert "Für die Veröffentlichung fehlt noch" in row.inner_text()
+        ctx.clear_cookies()
+
+        login(page, live_server, "pruefung")
+        page.goto(live_server.url("/redaktion"))
+        item = page.locator(".review-item", has_text=title)
+        assert "Noch nicht veröffentlichungsreif" in item.inner_text() and "Projektstand" in item.inner_text()
+        check_axe("redaktion-checkliste")
+        item.get_by_role("button", name=re.compile("Veröffentlichen")).click()
+        page.wait_for_load_state()
+        assert "kann noch nicht veröffentlicht werden" in page.locator(".review-item", has_text=title).inner_text()
+        item = page.locator(".review-item", has_text=title)
+        item.locator("textarea").fill(comment)
+        item.get_by_role("button", name=re.compile("Mit Kommentar zurückgeben")).click()
+        page.wait_for_url(re.compile(r"/redaktion\?hinweis=zurueckgegeben"))
+        ctx.clear_cookies()
+
+        login(page, live_server, "redaktion-hx")
+        page.goto(live_server.url("/meine-profile"))
+        row = page.locator("tr", has_text=title)
+        assert "Zurückgegeben" in row.inner_text() and comment in row.inner_text()
+        check_axe("meine-zurueckgegeben")
+        shot(page, f"meine-zurueckgegeben-{width}-{'js' if js else 'nojs'}")
+        page.goto(live_server.url(f"/profiles/{slug}/bearbeiten"))
+        note = page.locator(".returned-note")
+        assert "Zurückgegeben" in note.inner_text() and comment in note.inner_text()
+        check_axe("formular-zurueckgegeben")
+        assert not any(serious.values()), serious
     finally:
         ctx.close()
 

@@ -12,6 +12,7 @@ from catalogue.access import Action
 from catalogue.profiles import ProfileService
 from catalogue.users import Principal
 from catalogue.vocabularies import Role
+from tests.factories import publishable
 from tests.fixtures.profiles import buergerbus, fundbuero
 
 REVIEWER = Principal("rita", Role.REVIEWER)
@@ -25,7 +26,7 @@ def _content(profile: dict) -> dict:
 
 async def _publish(content: dict) -> str:
     svc = ProfileService()
-    p = await svc.create(content, REVIEWER)
+    p = await svc.create(publishable(content), REVIEWER)
     await svc.transition(p.slug, Action.SUBMIT, REVIEWER)
     await svc.transition(p.slug, Action.PUBLISH, REVIEWER)
     return p.slug
@@ -72,3 +73,38 @@ async def test_comparison_rejects_bad_selections(client, published, param: str) 
     r = await client.get(f"/compare.pdf?profiles={param}", headers={"Accept": "application/problem+json"})
     assert r.status_code in (400, 404, 422), r.text
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_full_profile_pdf_and_bad_extent(client, published) -> None:
+    slug = published[0]
+    for path in (f"/profiles/{slug}.pdf?umfang=voll", f"/api/v1/profiles/{slug}/pdf?umfang=voll"):
+        r = await client.get(path)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pdf", r.text
+        assert f'filename="{slug}-voll.pdf"' in r.headers["content-disposition"]
+        text = PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
+        assert "Vollständiges Profil online" not in text  # no QR code: nothing is cut
+    for path in (f"/profiles/{slug}.pdf?umfang=kurz", f"/api/v1/profiles/{slug}/pdf?umfang=kurz"):
+        r = await client.get(path, headers={"Accept": "application/problem+json"})
+        assert r.status_code in (400, 422) and r.headers["content-type"].startswith("application/problem+json"), r.text
+        assert "umfang" in r.text
+
+
+async def test_demo_profile_says_beispieldatensatz_only_while_demo_data_is_on(client, app) -> None:
+    content = publishable(_content(fundbuero()))
+    svc = ProfileService()
+    p = await svc.create(content, REVIEWER)
+    await svc.transition(p.slug, Action.SUBMIT, REVIEWER)
+    await svc.transition(p.slug, Action.PUBLISH, REVIEWER)
+    from catalogue.models import Profile, Provenance
+
+    doc = await Profile.get(p.id)
+    assert doc is not None
+    await doc.set({"provenance": Provenance(importer="demo", source="https://quelle.example/seite").model_dump()})
+    for demo_on in (False, True):
+        app.state.settings.demo_data = demo_on
+        page = await client.get(f"/profiles/{p.slug}", headers={"Accept": "text/html"})
+        pdf = await client.get(f"/profiles/{p.slug}.pdf")
+        text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+        assert ("Beispieldatensatz" in page.text) is demo_on
+        assert ("Beispieldatensatz" in text) is demo_on
+    app.state.settings.demo_data = False

@@ -18,6 +18,8 @@ NEW = {
     "state": "Schleswig-Holstein",
     "population": 15500,
     "occasion": "Der Linienbus fuhr **zweimal** am Tag.",
+    "project_status": "laufend",
+    "contact": {"phone": "04331 1234"},
 }
 
 

@@ -12,6 +12,7 @@ from catalogue.profiles import ProfileService
 from catalogue.settings import PROJECT_ROOT
 from catalogue.users import Principal
 from catalogue.vocabularies import Role
+from tests.factories import publishable
 
 REVIEWER = Principal("rita", Role.REVIEWER)
 DEMO = json.loads((PROJECT_ROOT / "data" / "demo" / "profiles.json").read_text())
@@ -21,7 +22,7 @@ async def _publish_all(app, entries: list[dict]) -> list[str]:
     svc = ProfileService()
     slugs = []
     for e in entries:
-        p = await svc.create({k: v for k, v in e.items() if k in CONTENT_FIELDS}, REVIEWER)
+        p = await svc.create(publishable({k: v for k, v in e.items() if k in CONTENT_FIELDS}), REVIEWER)
         await svc.transition(p.slug, Action.SUBMIT, REVIEWER)
         await svc.transition(p.slug, Action.PUBLISH, REVIEWER)
         slugs.append(p.slug)
@@ -124,7 +125,7 @@ async def test_lost_index_is_rebuilt_at_start(settings, mongo_uri) -> None:
     try:
         svc = ProfileService()
         for e in DEMO[:3]:
-            p = await svc.create({k: v for k, v in e.items() if k in CONTENT_FIELDS}, REVIEWER)
+            p = await svc.create(publishable({k: v for k, v in e.items() if k in CONTENT_FIELDS}), REVIEWER)
             await svc.transition(p.slug, Action.SUBMIT, REVIEWER)
             await svc.transition(p.slug, Action.PUBLISH, REVIEWER)
         await rt.sync.drain(rt.search)

@@ -128,7 +128,8 @@ async def world(client) -> dict[str, Any]:
     editor = {"Authorization": f"Bearer {editor_secret}"}
     reviewer = {"Authorization": f"Bearer {reviewer_secret}"}
     body = {"title": "Gemeinsamer Bauhof Nethe", "summary": "Drei Gemeinden teilen Fahrzeuge.", "fields_of_action": ["Daseinsvorsorge"],
-            "lead": {"name": "Stadt Nethe", "kind": "Stadt"}, "state": "Nordrhein-Westfalen", "population": 12000}
+            "lead": {"name": "Stadt Nethe", "kind": "Stadt"}, "state": "Nordrhein-Westfalen", "population": 12000,
+            "project_status": "laufend", "contact": {"email": "bauhof@nethe.example"}}
     r = await client.post(API, json=body, headers=editor)
     published = r.json()["slug"]
     r = await client.patch(f"{API}/{published}", json={"summary": "Drei Gemeinden teilen Fahrzeuge und Personal."}, headers={**editor, "If-Match": r.headers["etag"]})

@@ -23,6 +23,7 @@ from catalogue.search.base import SearchError
 from catalogue.settings import Settings
 from catalogue.users import create_token, create_user
 from catalogue.vocabularies import Role
+from tests.factories import publishable
 from tests.meili_support import drop_indexes, meili_server, unique_index
 from tests.web_support import PASSWORD, csrf_from
 
@@ -37,6 +38,8 @@ COMMON: dict[str, Any] = {
     "state": "Bayern",
     "population": 30_000,
     "lead": {"name": "Stadt Musterhausen", "kind": "Stadt"},
+    "project_status": "laufend",
+    "contact": {"email": "verkehr@musterhausen.example"},
 }
 PUBLISHED_TITLE = "Zebrastreifen-Kataster öffentlich"
 SECRETS = {
@@ -209,7 +212,7 @@ async def test_json_list_filters_sorts_pages_with_exact_total(client, app) -> No
     rita = await _token("rita", Role.REVIEWER)
     titles = ["Bauhof Alpha", "Bauhof Beta", "Bauhof Gamma", "Bauhof Delta", "Rufbus Epsilon"]
     for n, title in enumerate(titles):
-        body = {"title": title, "state": "Bayern" if n < 4 else "Hessen", "fields_of_action": ["Daseinsvorsorge"]}
+        body = publishable({"title": title, "state": "Bayern" if n < 4 else "Hessen", "fields_of_action": ["Daseinsvorsorge"]})
         slug = (await client.post(API, json=body, headers=rita)).json()["slug"]
         for step in ("submit", "publish"):
             assert (await client.post(f"{API}/{slug}/{step}", headers=rita)).status_code == 200

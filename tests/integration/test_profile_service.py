@@ -20,7 +20,10 @@ BASE = {
     "summary": "Drei Gemeinden teilen sich Fahrzeuge und Personal.",
     "fields_of_action": ["Daseinsvorsorge"],
     "lead": {"name": "Gemeinde Seevetal", "kind": "Gemeinde"},
+    "state": "Niedersachsen",
     "population": 42000,
+    "project_status": "laufend",
+    "contact": {"email": "bauhof@seevetal.example"},
 }
 
 

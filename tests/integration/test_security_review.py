@@ -15,6 +15,7 @@ from catalogue.profiles import ProfileService
 from catalogue.sessions import WebSession
 from catalogue.users import Principal, create_token, create_user
 from catalogue.vocabularies import Role
+from tests.factories import publishable
 from tests.web_support import PASSWORD, csrf_from, seed_published, seed_users
 
 pytestmark = pytest.mark.asyncio
@@ -246,11 +247,11 @@ async def test_failures_on_other_accounts_do_not_lock_out_a_colleague_at_the_sam
 async def test_search_snippets_and_json_ld_are_escaped(client, app, users) -> None:
     svc = ProfileService()
     p = await svc.create(
-        {
+        publishable({
             "title": "Zebra <img src=x onerror=alert(1)> & Co",
             "summary": "Zebra </script><script>alert(2)</script>",
             "implementation": "Zebra [klick](javascript:alert(3)) <b>roh</b>",
-        },
+        }),
         REVIEWER,
     )
     await svc.transition(p.slug, Action.SUBMIT, REVIEWER)

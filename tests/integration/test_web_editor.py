@@ -182,6 +182,7 @@ FULL_FORM = {
     "funding.amount_eur": "120.000",
     "collaboration_since": "2018",
     "contact.email": "bauhof@brakel.de",
+    "project_status": "laufend",
     "action": "save",
 }
 
@@ -292,7 +293,7 @@ async def test_return_with_comment_reaches_editor(client, users) -> None:
     await client.post("/abmelden", data={"csrf_token": token})
     await login(client, "redaktion-hx")
     mine = await client.get("/meine-profile")
-    assert "Bitte Ansprechperson ergänzen." in mine.text and "Entwurf" in mine.text
+    assert "Bitte Ansprechperson ergänzen." in mine.text and "Zurückgegeben" in mine.text
 
 
 async def test_concurrent_edit_gives_friendly_conflict_and_keeps_text(client, users) -> None:

@@ -153,7 +153,8 @@ def test_seed_hoexter_transcribed() -> None:
     partners = " ".join(p.name for p in c.partners)
     for name in ("GfW", "Volkshochschulen", "Technische Hochschule OWL", "Zukunftszentrum Holzminden-Höxter", "Dorf.Zukunft.Digital"):
         assert name in partners
-    assert c.state == FederalState.NW and c.district == "Regierungsbezirk Detmold"
+    assert c.state == FederalState.NW and c.district == "Detmold" and c.shows_district()
+    assert c.population_body == "Stadt Höxter"  # the seed's Kurzprofil is of the town, the lead is the Kreis
     assert (c.population, c.population_as_of, c.population_source, c.area_km2) == (28808, date(2019, 12, 31), "IT.NRW", 158.16)
     assert c.occasion == "Optimierung der Verwaltungsprozesse und Schaffung von Synergieeffekten"
     assert "#XRegion" in c.implementation and "Universität Siegen" in c.implementation

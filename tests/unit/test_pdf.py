@@ -17,7 +17,7 @@ import pytest
 from pypdf import PdfReader
 
 from catalogue.fields import markdown_fields
-from catalogue.formatting import format_date_de
+from catalogue.formatting import format_date_de, format_eur_de
 from catalogue.markdown import to_plain_text
 from catalogue.models import public_source
 from catalogue.pdf import (
@@ -89,6 +89,9 @@ def expected_values(p: dict[str, Any]) -> list[str]:
     for field in (f.name for f in markdown_fields()):
         values += markdown_pieces(p[field])
     values += markdown_pieces(p["funding"]["text"]) + list(p["funding"]["kinds"])
+    t = p["transferability"]
+    values += [v for v in (t["rating"], t["staff_effort"], t["time_effort"]) if v] + markdown_pieces(t["prerequisites"])
+    values += [format_eur_de(t[k]) for k in ("cost_once_eur", "cost_annual_eur") if t[k] is not None]
     values += [str(v) for v in p["contact"].values() if v]
     source = public_source(p["provenance"])  # only the public source: never importer, file or path (issue 13)
     if source:
@@ -120,6 +123,9 @@ def test_example_profile_prints_every_field_on_one_page(make) -> None:
         assert_contains(text, value)
     for label in ("Kurzprofil", "Einwohner", "Fläche", "Bundesland", "Regierungsbezirk", "Größenklasse",
                   "Rechtsform", "Zusammenarbeit seit", "Projektstand", "Kontakt", "Quelle", "Lizenz"):  # fmt: skip
+        if label == "Regierungsbezirk" and profile["state"] not in ("Baden-Württemberg", "Bayern", "Hessen", "Nordrhein-Westfalen"):
+            assert "Regierungsbezirk" not in text  # only in the Länder that have them
+            continue
         assert_contains(text, label)
     assert_contains(text, "Seite 1 von 1")
 
@@ -249,7 +255,7 @@ def test_emoji_does_not_break_the_document() -> None:
 # ------------------------------------------------------------- long texts
 
 
-def test_long_field_flows_onto_next_page_and_nothing_is_cut() -> None:
+def test_full_profile_flows_onto_next_page_and_nothing_is_cut() -> None:
     profile = fundbuero()
     ending = " Schlusswort ganz am Ende."
     paragraphs, n = [], 0
@@ -260,7 +266,7 @@ def test_long_field_flows_onto_next_page_and_nothing_is_cut() -> None:
     assert 9_000 <= len(long_text) <= 10_000
     assert long_text.endswith("Schlusswort ganz am Ende.")
     profile["implementation"] = long_text
-    pdf = render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT)
+    pdf = render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT, full=True)
     pages, text = pdf_text(pdf)
     assert pages >= 2
     reader = PdfReader(io.BytesIO(pdf))
@@ -273,13 +279,19 @@ def test_long_field_flows_onto_next_page_and_nothing_is_cut() -> None:
     for word in long_text.split()[::97]:
         assert_contains(text, word)
     assert_contains(text, "fundbuero@beispielland.example")  # everything after the long text is still there
-    write_pngs("long", render_profile_png(profile, url=url_for(profile), generated_at=GENERATED_AT, ppi=60))
+    write_pngs("long", render_profile_png(profile, url=url_for(profile), generated_at=GENERATED_AT, ppi=60, full=True))
+    # the overview of the same profile: one page, the text cut at a sentence end, the rest online
+    pages, text = pdf_text(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT))
+    assert pages == 1
+    assert_contains(text, "weiter im Online-Profil")
+    assert "Schlusswort" not in text
+    assert_contains(text, "fundbuero@beispielland.example")
 
 
 def test_20000_character_field_is_printed_completely() -> None:
     profile = buergerbus()
     profile["lessons"] = ("Ein sehr langer Satz ohne Ende " * 700)[:19_990] + " FINIS"
-    pages, text = pdf_text(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT))
+    pages, text = pdf_text(render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT, full=True))
     assert pages >= 3
     assert_contains(text, "FINIS")
 

@@ -1,0 +1,224 @@
+"""Fitting the profile overview onto one A4 page: texts shortened at sentence ends.
+
+The one-page PDF holds every section, but a long text is cut after the last
+whole sentence that fits its budget and ends with "weiter im Online-Profil"
+(a link to the profile). Python prepares a short ladder of *levels*, each a
+complete set of shortened sections (level 0 the longest); the Typst template
+measures the page once per tried level (a binary search, so about four
+layouts) and prints the longest level that fits. The same input always gives
+the same level, so the output stays reproducible.
+
+Lists that could make the fixed part of the page grow without bound (up to
+50 municipalities, partners, keywords and links) are capped here too, each
+with "und N weitere".
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+MORE_TEXT = "weiter im Online-Profil"
+
+# Characters per section at each level, before the section's weight; the last level keeps a
+# sentence of the sections that matter most and drops the others.
+LEVEL_BUDGETS: tuple[int, ...] = (2400, 1700, 1250, 950, 720, 560, 440, 340, 260, 200, 150, 110, 80, 0)
+# How much of the budget a section gets, by its field path (the others get DEFAULT_WEIGHT).
+WEIGHTS: Mapping[str, float] = {"goal": 1.0, "results": 1.0, "funding": 0.7, "transferability": 1.0}
+DEFAULT_WEIGHT = 0.6
+# Below this many characters a section of default weight is left out (the link and QR code lead to it).
+MIN_OPTIONAL = 140
+# A first sentence longer than this is cut at a word and ends with "…".
+MIN_FIRST = 60
+
+# More characters of text than fit between the fixed parts of the emptiest page: such levels
+# are not even tried (measured on the demo set: the level printed holds 1,000 to 1,900).
+MAX_PAGE_TEXT = 2400
+# The template's search starts at the first level with at most this many characters
+# (usually one more measurement tells it is the longest that fits).
+START_TEXT = 1500
+
+# Caps of the lists in the page's fixed part.
+MAX_FACT_CHARS = 220
+MAX_NAME_CHARS = 90
+MAX_LINKS = 3
+MAX_LINE_CHARS = 60
+
+# Abbreviations whose full stop does not end a sentence (lower case, without the dot).
+_ABBREVIATIONS = frozenset(
+    "z b u a o ä s v d h i e bzw ca ggf vgl nr abs art bspw evtl inkl sog usw etc str dr prof gem mio mrd tel "
+    "jh jhd mind max min ff bzgl zzgl insb ehem gegr".split()
+)
+_SENTENCE_END = re.compile(r"[.!?…](?:[\"'“”»«)\]]*)(?=\s|$)")
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Offsets just after each sentence end in `text` (not after abbreviations or ordinal numbers)."""
+    ends = []
+    for m in _SENTENCE_END.finditer(text):
+        if text[m.start()] == ".":
+            word = re.search(r"(\w+)$", text[: m.start()])
+            if word and (word.group(1).lower() in _ABBREVIATIONS or word.group(1).isdigit()):
+                continue
+        ends.append(m.end())
+    return ends
+
+
+def _cut_runs(runs: Sequence[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """The runs' first `limit` characters (formatting kept)."""
+    out: list[dict[str, Any]] = []
+    left = limit
+    for run in runs:
+        if left <= 0:
+            break
+        piece = dict(run, text=run["text"][:left])
+        left -= len(run["text"])
+        out.append(piece)
+    if out:
+        out[-1]["text"] = out[-1]["text"].rstrip()
+    return [r for r in out if r["text"]]
+
+
+def _runs_text(runs: Sequence[dict[str, Any]]) -> str:
+    return "".join(r["text"] for r in runs)
+
+
+def _shorten_runs(runs: Sequence[dict[str, Any]], budget: int, *, first: bool) -> list[dict[str, Any]] | None:
+    """The runs cut after the last sentence end within `budget`; None when no sentence fits
+    (the first block of a section is then cut at a word with "…")."""
+    text = _runs_text(runs)
+    ends = [e for e in sentence_ends(text) if e <= budget]
+    if ends:
+        return _cut_runs(runs, ends[-1])
+    if not first or budget < MIN_FIRST:
+        return None
+    cut = text[:budget].rsplit(" ", 1)[0].rstrip(",;:–- ")
+    kept = _cut_runs(runs, len(cut))
+    if kept:
+        kept[-1]["text"] += " …"
+    return kept
+
+
+def _block_length(block: Mapping[str, Any]) -> int:
+    if block["type"] == "list":
+        return sum(len(_runs_text(i["runs"])) + 4 for i in block["items"])
+    if block["type"] == "table":
+        return sum(len(c) + 3 for row in block["rows"] for c in row) + 40 * len(block["rows"])
+    return len(_runs_text(block["runs"]))
+
+
+def shorten_blocks(blocks: Sequence[dict[str, Any]], budget: int) -> tuple[list[dict[str, Any]], bool]:
+    """At most about `budget` characters of the blocks, cut at a sentence end; (blocks, shortened?)."""
+    if sum(_block_length(b) for b in blocks) <= budget:
+        return list(blocks), False  # shared, never changed: only cut blocks (copies) get the link
+    kept: list[dict[str, Any]] = []
+    left = budget
+    for block in blocks:
+        size = _block_length(block)
+        if size <= left:
+            kept.append(copy.deepcopy(block))
+            left -= size
+            continue
+        first = not kept
+        if block["type"] == "paragraph":
+            runs = _shorten_runs(block["runs"], left, first=first)
+            if runs:
+                kept.append(dict(copy.deepcopy(block), runs=runs))
+        elif block["type"] == "list":
+            items = []
+            for item in block["items"]:
+                length = len(_runs_text(item["runs"])) + 4
+                if length <= left:
+                    items.append(copy.deepcopy(item))
+                    left -= length
+                    continue
+                runs = _shorten_runs(item["runs"], left, first=first and not items)
+                if runs:
+                    items.append(dict(copy.deepcopy(item), runs=runs))
+                break
+            if items:
+                kept.append(dict(block, items=items))
+        break
+    while kept and kept[-1]["type"] == "heading":  # a heading without its text says nothing
+        kept.pop()
+    return kept, True
+
+
+def more_link(blocks: list[dict[str, Any]], url: str | None) -> list[dict[str, Any]]:
+    """Blocks followed by "weiter im Online-Profil" (linked when there is a safe URL)."""
+    run = {"text": MORE_TEXT, "strong": False, "emph": True, "link": url or None, "more": True}
+    if blocks and blocks[-1]["type"] == "paragraph" and not blocks[-1].get("quote"):
+        blocks[-1]["runs"] = [*blocks[-1]["runs"], {"text": " ", "strong": False, "emph": False, "link": None}, run]
+        return blocks
+    return [*blocks, {"type": "paragraph", "quote": False, "runs": [run]}]
+
+
+def section_levels(
+    sections: Sequence[tuple[str, list[dict[str, Any]]]], url: str | None
+) -> list[list[dict[str, Any]]]:
+    """For each level, the (key, blocks) of every section shortened to that level's budget.
+
+    `sections` are (field path, Markdown blocks). Levels that give the same
+    result as the level before are left out, so the template searches fewer.
+    """
+    levels: list[list[dict[str, Any]]] = []
+    seen: list[Any] = []
+    for base in LEVEL_BUDGETS:
+        level = []
+        for key, blocks in sections:
+            weight = WEIGHTS.get(key, DEFAULT_WEIGHT)
+            budget = int(base * weight)
+            if not blocks:
+                level.append({"key": key, "blocks": [], "dropped": False})
+                continue
+            if weight < 1 and budget < MIN_OPTIONAL:
+                level.append({"key": key, "blocks": [], "dropped": True})
+                continue
+            short, cut = shorten_blocks(blocks, budget)
+            level.append({"key": key, "blocks": more_link(short, url) if cut else short, "dropped": False})
+        if level not in seen:
+            seen.append(level)
+            levels.append(level)
+    fitting = [level for level in levels if _level_length(level) <= MAX_PAGE_TEXT]
+    return fitting or levels[-1:]
+
+
+def start_level(levels: Sequence[Sequence[Mapping[str, Any]]]) -> int:
+    """Where the template's search for the longest level that fits begins."""
+    return next((i for i, level in enumerate(levels) if _level_length(level) <= START_TEXT), len(levels) - 1)
+
+
+def _level_length(level: Sequence[Mapping[str, Any]]) -> int:
+    return sum(_block_length(b) for s in level for b in s["blocks"])
+
+
+# Of a long text, the overview needs no more than its beginning: Markdown is parsed only up to the
+# first paragraph break after this many characters (every level is shorter).
+SOURCE_CHARS = 3200
+
+
+def text_prefix(text: str, limit: int = SOURCE_CHARS) -> str:
+    """The beginning of a Markdown text that the overview can use, ended at a paragraph break."""
+    if len(text) <= limit:
+        return text
+    end = text.find("\n\n", limit)
+    return text[: end if 0 < end < 2 * limit else limit]
+
+
+def cap_names(names: Sequence[str], limit: int = MAX_FACT_CHARS) -> str:
+    """Names joined by commas, at most about `limit` characters, then "und N weitere"."""
+    shown: list[str] = []
+    length = 0
+    for i, name in enumerate(names):
+        if shown and length + len(name) + 2 > limit:
+            return ", ".join(shown) + f" und {len(names) - i} weitere"
+        shown.append(short_line(name, MAX_NAME_CHARS))
+        length += len(shown[-1]) + 2
+    return ", ".join(shown)
+
+
+def short_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
+    """A one-line value (web address, source) shortened in the middle of nowhere: at its end, with "…"."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
