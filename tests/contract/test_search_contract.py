@@ -68,7 +68,7 @@ def make(
         published_at=BASE_TIME + timedelta(days=days),
         updated_at=BASE_TIME + timedelta(days=days),
     )
-    return to_search_document(profile, region)
+    return to_search_document(profile, region=region)
 
 
 # What the municipality register says about a lead (catalogue/search/regions.py derives it at indexing time).

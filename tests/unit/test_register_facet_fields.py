@@ -12,8 +12,10 @@ def test_register_facets_are_open_facets_after_the_profile_facets() -> None:
     assert specs["kreis"].options is None and specs["regierungsbezirk"].options is None
     assert specs["kreis"].facet.param == "kreis" and specs["regierungsbezirk"].facet.param == "bezirk"
     assert specs["size_class"].options  # one list for the size classes: the profile's and the register's are one facet
-    assert [s.key for s in registry.facet_specs()] == list(documents.FACETS)
-    assert documents.FACETS[-2:] == ("kreis", "regierungsbezirk")
+    # the registry's facets, then the editorial ones (adoption, catalogue/search/documents.py)
+    assert [s.key for s in registry.facet_specs()] == list(documents.CONTENT_FACETS)
+    assert list(documents.FACETS) == [*documents.CONTENT_FACETS, *documents.EDITORIAL_FACETS]
+    assert documents.CONTENT_FACETS[-2:] == ("kreis", "regierungsbezirk")
     assert len({s.facet.param for s in specs.values()}) == len(specs)
 
 
@@ -29,7 +31,7 @@ def test_document_without_and_with_the_register() -> None:
     assert plain["kreis"] is None and plain["regierungsbezirk"] is None
     assert plain["size_class"] == "Landgemeinde"  # the profile's own figure
     region = {"kreis": "Kreis Höxter", "regierungsbezirk": "Regierungsbezirk Detmold", "size_class": "Kleinstadt"}
-    doc = documents.to_search_document(profile, region)
+    doc = documents.to_search_document(profile, region=region)
     assert (doc["kreis"], doc["regierungsbezirk"], doc["size_class"]) == ("Kreis Höxter", "Regierungsbezirk Detmold", "Kleinstadt")
     # the register knows the lead's Kreis but no size (a Land, a Regierungsbezirk): the profile's own stays
-    assert documents.to_search_document(profile, {**region, "size_class": None})["size_class"] == "Landgemeinde"
+    assert documents.to_search_document(profile, region={**region, "size_class": None})["size_class"] == "Landgemeinde"
