@@ -22,7 +22,7 @@ registry and the model disagree.
 
 Adding a field: add it to the model, add one `Field(...)` entry here, and,
 only when it needs a new kind of display, a macro or a formatter for its
-`how` (see ARCHITECTURE.md, "Adding a field").
+`how` (see ARCHITECTURE.md, "Adding a field", and docs/architecture-details.md).
 """
 
 from __future__ import annotations
