@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -133,9 +134,16 @@ async def test_lost_index_is_rebuilt_at_start(settings, mongo_uri) -> None:
     finally:
         await rt.stop()
     shutil.rmtree(settings.resolved_data_dir / "search")
-    rt = await Runtime.start(settings, db_name=name, handle=StoreHandle(mongo_uri, None), run_sync_worker=False)
+    # A server start: the process that takes the sync lease (the one index writer) rebuilds the lost index.
+    rt = await Runtime.start(settings, db_name=name, handle=StoreHandle(mongo_uri, None), run_sync_worker=True)
     try:
-        assert (await rt.search.search(SearchQuery(), labels=(PUBLIC_LABEL,))).total == 3
+        total = 0
+        for _ in range(300):  # the lease is taken on the supervisor's first tick
+            total = (await rt.search.search(SearchQuery(), labels=(PUBLIC_LABEL,))).total
+            if total == 3:
+                break
+            await asyncio.sleep(0.1)
+        assert total == 3
     finally:
         await rt.storage.client.drop_database(name)
         await rt.stop()
