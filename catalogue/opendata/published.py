@@ -48,12 +48,18 @@ class Freshness:
 
     total: int
     last_modified: datetime | None
+    # id and version of the most recently changed profiles: the index keeps whole seconds, so two
+    # changes within one second share `last_modified`; their versions still tell them apart
+    recent: str = ""
 
     def etag(self, variant: str) -> str:
         """A strong ETag for one export file (`variant`: format and anything else that shapes the bytes)."""
         stamp = int(self.last_modified.timestamp()) if self.last_modified else 0
-        digest = hashlib.sha256(f"{variant}|{self.total}|{stamp}".encode()).hexdigest()[:32]
+        digest = hashlib.sha256(f"{variant}|{self.total}|{stamp}|{self.recent}".encode()).hexdigest()[:32]
         return f'"{digest}"'
+
+
+RECENT = 50  # profiles changed within the newest second are all among these (far more than change in one second)
 
 
 async def _search(backend: SearchBackend, query: SearchQuery) -> Any:
@@ -65,10 +71,11 @@ async def _search(backend: SearchBackend, query: SearchQuery) -> Any:
 
 async def freshness(backend: SearchBackend) -> Freshness:
     """The number of published profiles and the newest change among them, from the index (one query)."""
-    result = await _search(backend, SearchQuery(filters=_PUBLISHED, sort=Sort.UPDATED, per_page=1, facets=()))
+    result = await _search(backend, SearchQuery(filters=_PUBLISHED, sort=Sort.UPDATED, per_page=RECENT, facets=()))
     stamp = result.hits[0].document.get("updated_at") if result.hits else None
     last = datetime.fromtimestamp(int(stamp), UTC) if isinstance(stamp, int | float) else None
-    return Freshness(total=int(result.total), last_modified=last)
+    recent = ",".join(sorted(f"{h.document.get('id')}:{h.document.get('version')}" for h in result.hits))
+    return Freshness(total=int(result.total), last_modified=last, recent=recent)
 
 
 async def published_documents(backend: SearchBackend, *, page_size: int = PAGE_SIZE) -> AsyncIterator[list[dict[str, Any]]]:

@@ -40,6 +40,9 @@ async def catalogue(client, auth) -> dict[str, Any]:
     """Three published profiles (one with a formula-like summary), a draft and a submitted profile."""
     published = []
     for i, title in enumerate(PUBLISHED_TITLES):
+        # the index keeps whole seconds: a second apart, so "newest first" and "oldest first" have one answer
+        if published:
+            await asyncio.sleep(1.05)
         extra = {"summary": FORMULA_TITLE} if i == 1 else {}
         r = await client.post(API, json=example_profile(title=title, **extra), headers=auth["reviewer"])
         assert r.status_code == 201, r.text

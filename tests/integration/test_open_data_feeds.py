@@ -8,6 +8,7 @@ Real app: FerretDB, Tantivy, the sync worker.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from pathlib import Path
@@ -77,6 +78,9 @@ async def published(client, auth) -> dict[str, Any]:
     )
     slugs = []
     for title, state, fields in items:
+        # the index keeps whole seconds: a second apart, so "newest first" and "oldest first" have one answer
+        if slugs:
+            await asyncio.sleep(1.05)
         r = await client.post(API, json=example_profile(title=title, state=state, fields_of_action=fields), headers=auth["reviewer"])
         assert r.status_code == 201, r.text
         slug = r.json()["slug"]
@@ -99,6 +103,7 @@ async def test_feed_of_new_and_updated_profiles(client, auth, published, atom_sc
     first_ids = {e.findtext(f"{ATOM}title"): e.findtext(f"{ATOM}id") for e in doc.findall(f"{ATOM}entry")}
     slug = published["published"][0]
     current = await client.get(f"{API}/{slug}")
+    await asyncio.sleep(1.05)  # the update lands in a later second than the last publication
     r = await client.patch(f"{API}/{slug}", json={"summary": "Jetzt auch sonntags."}, headers={**auth["reviewer"], "If-Match": current.headers["etag"]})
     assert r.status_code == 200
     doc = valid_atom((await client.get("/feed.atom")).content, atom_schema)

@@ -89,11 +89,12 @@ async def test_concurrent_edits_second_gets_412_and_nothing_is_lost(db, svc: Pro
 
 
 async def test_race_between_read_and_write_is_caught_by_revision(db, svc: ProfileService) -> None:
+    from catalogue.profile_keys import keys_of_profile
     from catalogue.profiles import _Before, _Step, state_of
 
     p = await svc.create(BASE, EDITOR)
     stale = await Profile.find_one(Profile.slug == p.slug)
-    before = _Before(stale.revision_id, stale.version, stale.last_change, state_of(stale))
+    before = _Before(stale.revision_id, stale.version, stale.last_change, state_of(stale), keys_of_profile(stale))
     await svc.update(p.slug, EDITOR, {"summary": "gewonnen"}, if_match=etag(p), partial=True)
     stale.summary = "verloren"
     svc._append_history(stale, EDITOR, _Step("edit", []))
