@@ -218,7 +218,8 @@ def test_works_without_javascript(browser, live_server) -> None:
         page.goto(live_server.url("/meine-profile/neu"))
         page.get_by_label("Titel", exact=True).fill("Ohne JavaScript angelegt")
         page.get_by_label("Umsetzung").fill("- Schritt **eins**\n- Schritt zwei")
-        page.get_by_role("button", name="Vorschau").click()
+        # each Markdown section has its own preview button (Beschreibung, Übertragbarkeit)
+        page.get_by_role("group", name="Beschreibung").get_by_role("button", name="Vorschau").click()
         assert page.locator("#f-implementation-vorschau strong").inner_text() == "eins"
         assert page.get_by_label("Titel", exact=True).input_value() == "Ohne JavaScript angelegt"
         page.get_by_role("button", name="Weitere Kommune hinzufügen").click()

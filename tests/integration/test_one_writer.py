@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import unique_db_name
+from tests.factories import publishable
 from tests.integration.test_serve import LEUCHTTURM, ROOT, Server, _get, pytestmark  # noqa: F401 - pytestmark: same skip
 
 PASSWORD = "ein-langes-passwort"
@@ -66,8 +67,8 @@ def test_cli_import_while_the_server_runs_is_searchable_when_it_returns(tmp_path
         live_index = (data_dir / "search" / "CURRENT").read_text()
         source = tmp_path / "profile.ndjson"
         source.write_text(
-            json.dumps({"title": "Gemeinsames Fundbüro Nethegau", "summary": "Drei Gemeinden führen ein Fundbüro.",
-                        "fields_of_action": ["Verwaltung"], "state": "Nordrhein-Westfalen"}, ensure_ascii=False) + "\n",
+            json.dumps(publishable({"title": "Gemeinsames Fundbüro Nethegau", "summary": "Drei Gemeinden führen ein Fundbüro.",
+                                    "fields_of_action": ["Verwaltung"], "state": "Nordrhein-Westfalen"}), ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
         r = _cli(["import", str(source), "--publish"], env)
