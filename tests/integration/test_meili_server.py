@@ -67,7 +67,7 @@ async def test_prepare_creates_the_index_with_the_german_settings(backend: Meili
     assert s["rankingRules"][0] == "sort"
     assert s["searchableAttributes"][:2] == ["title", "title_words"]
     assert {"locales": ["deu"], "attributePatterns": ["title", "keywords", "summary", "lead", "municipalities", "partners", "state",
-                                                     "district", "texts"]} in s["localizedAttributes"]
+                                                     "district", "county", "texts"]} in s["localizedAttributes"]
     assert {"und", "für"} <= _stop_words(s)
     assert "ikz" in s["synonyms"]["interkommunale zusammenarbeit"] and "interkommunale zusammenarbeit" in s["synonyms"]["ikz"]
     assert s["typoTolerance"]["minWordSizeForTypos"] == {"oneTypo": 5, "twoTypos": 9}
