@@ -161,7 +161,8 @@ SEARCHABLE = [key for key, _ in documents.SEARCHABLE]  # in priority order; toke
 WHOLE_WORDS = [key + WHOLE_SUFFIX for key in SEARCHABLE]  # the same texts, words kept whole
 FILTERABLE = list(documents.FILTERABLE)
 SORTABLE = list(documents.SORTABLE)
-COMPARABLE = [*documents.RANGES, documents.PUBLISHED]  # filtered by range; the rest by equality only
+# filtered by range (the content ranges, the publication date, freshness and the adoption count); the rest by equality only
+COMPARABLE = [*documents.RANGES, documents.PUBLISHED, *(k for k in documents.EDITORIAL_INTEGERS if k in FILTERABLE)]
 EQUALITY_ONLY = [name for name in FILTERABLE if name not in COMPARABLE]
 if _clash := set(WHOLE_WORDS) & {*documents.CONTENT_KEYS, *documents.EDITORIAL_KEYS, *documents.SORT_KEYS}:
     raise RuntimeError(f"whole-word copies clash with search document keys: {sorted(_clash)}")
