@@ -11,6 +11,8 @@ import asyncio
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -97,8 +99,9 @@ class LiveServer:
         return self.base_url + path
 
     def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=20)
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=20)
 
 
 def _serve(mongo_uri: str, data_dir: Path, **search: str | None) -> Iterator[LiveServer]:
@@ -126,17 +129,7 @@ def _serve(mongo_uri: str, data_dir: Path, **search: str | None) -> Iterator[Liv
     thread = threading.Thread(target=server.run, name="e2e-uvicorn", daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    ready = False
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(base + "/?q=Digitalisierung", timeout=5) as r:  # noqa: S310 - loopback
-                if b"/profiles/" in r.read():
-                    ready = True
-                    break
-        except OSError:
-            pass
-        time.sleep(0.3)
+    ready = _wait_for_results(base)
     if not ready:
         server.should_exit = True
         pytest.fail("Der Testserver ist nicht rechtzeitig mit Suchergebnissen gestartet")
@@ -156,31 +149,70 @@ def live_server(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory, chromi
 
 @pytest.fixture(scope="package")
 def meili_live_server(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[LiveServer]:
-    """The app on Meilisearch, configured as in production through LEUCHTTURM_MEILI_URL and LEUCHTTURM_MEILI_KEY
-    (pointed at the test server, with an index of its own, deleted afterwards)."""
+    """The app on Meilisearch, started as in production: `leuchtturm serve` in a process of its own, configured
+    only through LEUCHTTURM_* variables (the test server, an index of its own, deleted afterwards).
+
+    A process, not a second in-process app: Beanie binds its document classes to one database and one event
+    loop per process, so a second app (or a seeding) in this process would take the Tantivy live server's store
+    away."""
     from tests.meili_support import drop_indexes, meili_server, unique_index
 
     url, key = meili_server()
     index = unique_index("e2e")
-    env = {"LEUCHTTURM_MEILI_URL": url, "LEUCHTTURM_MEILI_KEY": key or "", "LEUCHTTURM_MEILI_INDEX": index}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
+    db_name = unique_db_name("e2e")
+    # Seeded from another process too: seeding here would initialise Beanie on this process's other loop.
+    subprocess.run(
+        [sys.executable, "-c", "import sys; from tests.e2e.conftest import _seed; _seed(sys.argv[1], sys.argv[2])", mongo_uri, db_name],
+        cwd=PROJECT_ROOT, check=True, timeout=300,
+    )
+    port = _free_port()
+    data_dir = tmp_path_factory.mktemp("e2e-meili-var")
+    env = {
+        **os.environ,
+        "LEUCHTTURM_MONGODB_URL": mongo_uri,
+        "LEUCHTTURM_MONGODB_DB": db_name,
+        "LEUCHTTURM_MEILI_URL": url,
+        "LEUCHTTURM_MEILI_KEY": key or "",
+        "LEUCHTTURM_MEILI_INDEX": index,
+        "LEUCHTTURM_DATA_DIR": str(data_dir),
+        "LEUCHTTURM_DEMO_DATA": "false",
+        "LEUCHTTURM_SECRET_KEY": "e2e-secret-" + "y" * 40,
+        "LEUCHTTURM_HOST": "127.0.0.1",
+        "LEUCHTTURM_PORT": str(port),
+    }
+    command = [str(Path(sys.executable).with_name("leuchtturm")), "serve"]
+    log = (data_dir / "serve.log").open("wb")
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
     try:
-        from catalogue.settings import Settings as FromEnvironment
-
-        configured = FromEnvironment(_env_file=None)  # what `leuchtturm serve` would read
+        if not _wait_for_results(base, alive=lambda: process.poll() is None):
+            tail = (data_dir / "serve.log").read_text(errors="replace")[-3000:]
+            pytest.fail(f"`leuchtturm serve` mit Meilisearch ist nicht rechtzeitig mit Suchergebnissen gestartet:\n{tail}")
+        yield LiveServer(base, None, None)
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-    assert configured.meili_url == url and configured.meili_index == index
-    try:
-        yield from _serve(mongo_uri, tmp_path_factory.mktemp("e2e-meili-var"),
-                          meili_url=configured.meili_url, meili_key=configured.meili_key, meili_index=configured.meili_index)
-    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        _drop(mongo_uri, db_name)
         drop_indexes(url, key, index)
+
+
+def _wait_for_results(base: str, *, alive=lambda: True) -> bool:
+    """Wait (up to 60 s) until the search page lists profiles: the sync worker has indexed the seeded ones."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(base + "/?q=Digitalisierung", timeout=5) as r:  # noqa: S310 - loopback
+                if b"/profiles/" in r.read():
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
 
 
 def _drop(mongo_uri: str, db_name: str) -> None:
