@@ -111,6 +111,7 @@ FUZZY_BOOST = 0.5
 SYNONYM_BOOST = 0.9
 PHRASE_BOOST = 1.5
 PARTS_BOOST = 0.6  # the parts of a hyphenated word found apart
+STRICT_BONUS = 2.0  # documents matching as many words as required, over those matching about half (loose_need)
 
 KNOWN_FUZZY_BOOST = 0.2  # near spellings of a word the index has
 KNOWN_FUZZY_CHARS = 9
@@ -184,6 +185,12 @@ def _fold_prefix(text: str) -> str:
     """A typed prefix as the index writes its terms: lowercase, umlauts as base letters, ß as ss."""
     low = text.casefold()
     return low.replace("ä", "a").replace("ö", "o").replace("ü", "u").replace("ß", "ss")
+
+
+def loose_need(n: int) -> int:
+    """How many of n query words a document must match when every word occurs in the index: about half
+    of three or more, one of two (those matching as many as required rank first)."""
+    return 1 if n <= 2 else (n + 1) // 2
 
 
 class _QueryPlanner:
@@ -260,6 +267,11 @@ class _QueryPlanner:
                 ending.append(t)
         return near[:MAX_EXPANSIONS], ending[:MAX_EXPANSIONS]
 
+    @staticmethod
+    def _matches(searcher: tantivy.Searcher, query: tantivy.Query) -> bool:
+        """Whether a word's query (with its compounds, typos and lexicon alternatives) finds any document."""
+        return int(searcher.search(query, limit=1, count=True).count or 0) > 0  # type: ignore[attr-defined]  # stub lacks .count
+
     def words(self, qp: planning.QueryPlan) -> list[_Word]:
         return [_Word(raw=w.text.casefold(), stems=self.analyzer.analyze(w.text), planned=w) for w in qp.words]
 
@@ -275,18 +287,32 @@ class _QueryPlanner:
                 out.append(self._stems_query("all", list(split), boost * SPLIT_BOOST, slop=1))
         return out
 
+    def _absent(self, searcher: tantivy.Searcher, word: _Word) -> bool:
+        """Whether the index has neither the word nor a compound of it (only its lexicon alternatives can match)."""
+        stems = [s for s in word.stems if _ALNUM_RE.match(s)]
+        if not stems or word.planned.prefix:
+            return False
+        if any(searcher.doc_freq("all", s) > 0 for s in stems):
+            return False
+        return len(stems) > 1 or len(stems[0]) < MIN_COMPOUND_STEM or not self._expansions(searcher, stems[0])
+
     def _add_alternatives(self, searcher: tantivy.Searcher, words: list[_Word], highlight: set[str]) -> None:
         cache: dict[tuple[str, float], list[tantivy.Query]] = {}
         for w in words:
-            for alt in w.planned.alternatives[:MAX_ALTERNATIVES]:  # strongest first
-                key = (alt.text, alt.weight)
+            alternatives = w.planned.alternatives[:MAX_ALTERNATIVES]  # strongest first
+            # a word the catalogue does not use at all: its strongest alternative stands in for it at full weight
+            # (the typed word still ranks above its synonyms wherever it occurs, as it occurs nowhere)
+            scale = 1.0 / alternatives[0].weight if alternatives and self._absent(searcher, w) else 1.0
+            for alt in alternatives:
+                weight = min(1.0, alt.weight * scale)
+                key = (alt.text, weight)
                 if key not in cache:
                     stems = self._analyse(alt.text)
                     if stems == [s for s in w.stems if _ALNUM_RE.match(s)]:
                         cache[key] = []  # only the spelling differs: the typed word's own query finds it
                         continue
                     highlight.update(stems)
-                    cache[key] = self._alternative(searcher, stems, SYNONYM_BOOST * alt.weight) if stems else []
+                    cache[key] = self._alternative(searcher, stems, SYNONYM_BOOST * weight) if stems else []
                 w.alternatives.extend(cache[key])
 
     def _prefix_query(self, searcher: tantivy.Searcher, word: _Word, highlight: set[str]) -> tantivy.Query | None:
@@ -423,6 +449,16 @@ class _QueryPlanner:
         text_q = tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=need
         )
+        loose = loose_need(n)
+        if not any_word and loose < need and sum(not self._matches(searcher, wq) for wq in word_queries) <= n // 4:
+            # every word occurs in the index (in a query of four or more words, one in four may be missing: a
+            # paraphrase, not a word the catalogue uses): documents sharing fewer of the words (about half) count
+            # too, ranked below those that match as many as required (Meilisearch's "frequency" strategy does so)
+            text_q = tantivy.Query.boolean_query([
+                (tantivy.Occur.Must, tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=loose)),
+                (tantivy.Occur.Should, tantivy.Query.boost_query(text_q, STRICT_BONUS)),
+            ])
         if optional:
             text_q = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, text_q), *((tantivy.Occur.Should, o) for o in optional)]
