@@ -111,6 +111,8 @@ FUZZY_BOOST = 0.5
 SYNONYM_BOOST = 0.9
 PHRASE_BOOST = 1.5
 PARTS_BOOST = 0.6  # the parts of a hyphenated word found apart
+HEAD_BOOST = 0.3  # the head of a compound the index lacks ("Gerät" for "Großgeräte")
+MIN_HEAD = 5  # letters of a compound's head stem
 STRICT_BONUS = 2.0  # documents matching as many words as required, over those matching about half (loose_need)
 
 KNOWN_FUZZY_BOOST = 0.2  # near spellings of a word the index has
@@ -251,6 +253,16 @@ class _QueryPlanner:
                     break
         return (best[1], best[2]) if best else None
 
+    def _head(self, searcher: tantivy.Searcher, stem: str) -> list[str]:
+        """The indexed terms ending in the longest head of a compound the index lacks (German compounds are
+        head-final): "grossgerat" -> "gerat", "spezialgerat"; at least MIN_HEAD letters, MIN_PART before it."""
+        for i in range(MIN_PART, len(stem) - MIN_HEAD + 1):
+            head = stem[i:]
+            found = {rterm[::-1] for rterm, _ in searcher.terms_with_prefix("all_rev", head[::-1], limit=MAX_EXPANSIONS)}
+            if found:
+                return sorted(found)
+        return []
+
     def _fuzzy_terms(self, searcher: tantivy.Searcher, stem: str, distance: int) -> tuple[list[str], list[str]]:
         """Indexed terms near a typo's stem that share its first three letters: those within `distance` (what the
         fuzzy query finds, listed for highlighting), and those that match the typo's beginning within one letter
@@ -277,10 +289,11 @@ class _QueryPlanner:
 
     def _alternative(self, searcher: tantivy.Searcher, stems: list[str], boost: float) -> list[tantivy.Query]:
         """Queries for one lexicon alternative; a compound the index lacks is also looked for as its two parts."""
-        out = [self._stems_query("all", stems, boost, slop=1)]
         if boost < SYNONYM_BOOST * STRONG_ALTERNATIVE:
-            return out  # near-synonyms and regional terms: neither the title bonus nor split into parts
-        out.append(self._stems_query("title", stems, boost * 2, slop=1))
+            # near-synonyms and regional terms: the catch-all field only, not split into parts
+            return [self._stems_query("all", stems, boost, slop=1)]
+        # a strong alternative counts in every field as the typed word does (title, keywords, summary, ...), weighted
+        out = [self._stems_query(name, stems, boost * field_boost, slop=1) for name, field_boost in FIELD_BOOSTS.items()]
         if len(stems) == 1 and len(stems[0]) >= MIN_SPLIT_STEM and searcher.doc_freq("all", stems[0]) == 0:
             split = self._split(searcher, stems[0])
             if split:
@@ -288,13 +301,12 @@ class _QueryPlanner:
         return out
 
     def _absent(self, searcher: tantivy.Searcher, word: _Word) -> bool:
-        """Whether the index has neither the word nor a compound of it (only its lexicon alternatives can match)."""
-        stems = [s for s in word.stems if _ALNUM_RE.match(s)]
-        if not stems or word.planned.prefix:
+        """Whether the word's own query (as typed: compounds, parts, typos) finds nothing, so that only its
+        lexicon alternatives can match."""
+        if word.planned.prefix or not [s for s in word.stems if _ALNUM_RE.match(s)]:
             return False
-        if any(searcher.doc_freq("all", s) > 0 for s in stems):
-            return False
-        return len(stems) > 1 or len(stems[0]) < MIN_COMPOUND_STEM or not self._expansions(searcher, stems[0])
+        own = self.word_query(searcher, word, set(), scan=False)
+        return own is None or not self._matches(searcher, own)
 
     def _add_alternatives(self, searcher: tantivy.Searcher, words: list[_Word], highlight: set[str]) -> None:
         cache: dict[tuple[str, float], list[tantivy.Query]] = {}
@@ -302,7 +314,8 @@ class _QueryPlanner:
             alternatives = w.planned.alternatives[:MAX_ALTERNATIVES]  # strongest first
             # a word the catalogue does not use at all: its strongest alternative stands in for it at full weight
             # (the typed word still ranks above its synonyms wherever it occurs, as it occurs nowhere)
-            scale = 1.0 / alternatives[0].weight if alternatives and self._absent(searcher, w) else 1.0
+            meaning = [a.weight for a in alternatives if a.kind != "spelling"]
+            scale = 1.0 / max(meaning) if meaning and self._absent(searcher, w) else 1.0
             for alt in alternatives:
                 weight = min(1.0, alt.weight * scale)
                 key = (alt.text, weight)
@@ -372,6 +385,11 @@ class _QueryPlanner:
                     highlight.update(ending)
                     clauses.append(tantivy.Query.boost_query(
                         tantivy.Query.disjunction_max_query([self._term("all", t) for t in ending], 0.1), FUZZY_BOOST))
+                head = self._head(searcher, stem) if scan and not (near or ending or expansions) and len(stem) >= MIN_SPLIT_STEM else []
+                if head:  # a compound the index lacks, and no typo of a word it has: its head, weakly ("Großgerät": "Gerät")
+                    highlight.update(head)
+                    clauses.append(tantivy.Query.boost_query(
+                        tantivy.Query.disjunction_max_query([self._term("all", t) for t in head], 0.1), HEAD_BOOST))
             elif typo and len(word.raw) >= KNOWN_FUZZY_CHARS:
                 # a long word the index has also finds its near spellings, weakly: those are what its typo
                 # (two letters of tolerance) would find, so the correct word never finds fewer projects
