@@ -176,6 +176,15 @@ def test_query_parts_spell_out_minimum_should_match() -> None:
     assert all(p.strategy == "all" for p in loose if not p.whole)
 
 
+def test_stems_never_match_as_prefixes() -> None:
+    """A typo's stem is shorter than the word ("Feuerwer" -> "feuerw"): as Meilisearch's prefix of the last word it
+    would find every "Feuerw…"; the spellings as typed keep the prefix match (search as you type)."""
+    parts = query_parts("Feuerwer")
+    stems = [p for p in parts if p.q == "feuerw"]
+    assert stems and not any(p.prefix for p in stems)
+    assert all(p.prefix for p in parts if p.q == "Feuerwer")
+
+
 def test_numbers_are_optional_and_long_queries_bounded() -> None:
     parts = query_parts("Bauhof 2024")
     assert {p.q for p in parts if not p.whole} == {"Bauhof 2024", "Bauhof"}
