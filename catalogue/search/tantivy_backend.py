@@ -54,6 +54,7 @@ from typing import Any
 import tantivy
 
 from catalogue.fields import Priority
+from catalogue.lru import LRU
 from catalogue.search import documents, planning
 from catalogue.search.base import (
     MAX_FACET_VALUES,
@@ -120,6 +121,7 @@ KNOWN_FUZZY_CHARS = 9
 MAX_ALTERNATIVES = 12  # lexicon alternatives per word
 STRONG_ALTERNATIVE = 0.75  # weight from which an alternative also counts in the title
 MAX_EXPANSIONS = 40
+TERM_CACHE_SIZE = 8192  # term-dictionary lookups kept per searcher snapshot (_Terms)
 MAX_FUZZY_SCAN = 300
 MIN_TYPO_HEAD = 6  # letters of an indexed term that a typo's beginning may match
 MAX_TYPO_TAIL = 4  # letters a typo may run on beyond it
@@ -189,6 +191,31 @@ def _fold_prefix(text: str) -> str:
     return low.replace("ä", "a").replace("ö", "o").replace("ü", "u").replace("ß", "ss")
 
 
+class _Terms:
+    """A searcher snapshot's term dictionary as the query planner reads it, with its lookups (document
+    frequencies, terms by prefix: what compound splitting, compound expansion and typo candidates cost) kept
+    in a bounded LRU shared by every query planned against that snapshot."""
+
+    __slots__ = ("cache", "searcher")
+
+    def __init__(self, searcher: tantivy.Searcher, size: int = TERM_CACHE_SIZE) -> None:
+        self.searcher = searcher
+        self.cache: LRU[tuple[str, str, str, int], Any] = LRU(size)
+
+    def doc_freq(self, field_name: str, term: str) -> int:
+        found: int = self.cache.get_or_compute(("df", field_name, term, 0), lambda: self.searcher.doc_freq(field_name, term))
+        return found
+
+    def terms_with_prefix(self, field_name: str, prefix: str, limit: int) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = self.cache.get_or_compute(
+            ("prefix", field_name, prefix, limit), lambda: list(self.searcher.terms_with_prefix(field_name, prefix, limit=limit))
+        )
+        return found
+
+    def search(self, query: tantivy.Query, limit: int, count: bool) -> Any:
+        return self.searcher.search(query, limit=limit, count=count)
+
+
 def loose_need(n: int) -> int:
     """How many of n query words a document must match when every word occurs in the index: about half
     of three or more, one of two (those matching as many as required rank first)."""
@@ -215,7 +242,7 @@ class _QueryPlanner:
     def _analyse(self, text: str) -> list[str]:
         return [s for s in self.analyzer.analyze(text) if _ALNUM_RE.match(s)]
 
-    def _expansions(self, searcher: tantivy.Searcher, stem: str) -> list[str]:
+    def _expansions(self, searcher: _Terms, stem: str) -> list[str]:
         """Indexed terms of which `stem` is the first or the last part."""
         found: dict[str, int] = {}
         for term, count in searcher.terms_with_prefix("all", stem, limit=400):
@@ -228,7 +255,7 @@ class _QueryPlanner:
         ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
         return [t for t, _ in ranked[:MAX_EXPANSIONS]]
 
-    def _split(self, searcher: tantivy.Searcher, stem: str) -> tuple[str, str] | None:
+    def _split(self, searcher: _Terms, stem: str) -> tuple[str, str] | None:
         """Split a compound query word into two indexed terms, the most balanced split first.
 
         A split only counts when each part is more frequent than the whole
@@ -253,7 +280,7 @@ class _QueryPlanner:
                     break
         return (best[1], best[2]) if best else None
 
-    def _head(self, searcher: tantivy.Searcher, stem: str) -> list[str]:
+    def _head(self, searcher: _Terms, stem: str) -> list[str]:
         """The indexed terms ending in the longest head of a compound the index lacks (German compounds are
         head-final): "grossgerat" -> "gerat", "spezialgerat"; at least MIN_HEAD letters, MIN_PART before it."""
         for i in range(MIN_PART, len(stem) - MIN_HEAD + 1):
@@ -263,7 +290,7 @@ class _QueryPlanner:
                 return sorted(found)
         return []
 
-    def _fuzzy_terms(self, searcher: tantivy.Searcher, stem: str, distance: int) -> tuple[list[str], list[str]]:
+    def _fuzzy_terms(self, searcher: _Terms, stem: str, distance: int) -> tuple[list[str], list[str]]:
         """Indexed terms near a typo's stem that share its first three letters: those within `distance` (what the
         fuzzy query finds, listed for highlighting), and those that match the typo's beginning within one letter
         while the typo only runs on longer (a typo in the ending keeps the stemmer from cutting it:
@@ -280,14 +307,14 @@ class _QueryPlanner:
         return near[:MAX_EXPANSIONS], ending[:MAX_EXPANSIONS]
 
     @staticmethod
-    def _matches(searcher: tantivy.Searcher, query: tantivy.Query) -> bool:
+    def _matches(searcher: _Terms, query: tantivy.Query) -> bool:
         """Whether a word's query (with its compounds, typos and lexicon alternatives) finds any document."""
-        return int(searcher.search(query, limit=1, count=True).count or 0) > 0  # type: ignore[attr-defined]  # stub lacks .count
+        return int(searcher.search(query, limit=1, count=True).count or 0) > 0
 
     def words(self, qp: planning.QueryPlan) -> list[_Word]:
         return [_Word(raw=w.text.casefold(), stems=self.analyzer.analyze(w.text), planned=w) for w in qp.words]
 
-    def _alternative(self, searcher: tantivy.Searcher, stems: list[str], boost: float) -> list[tantivy.Query]:
+    def _alternative(self, searcher: _Terms, stems: list[str], boost: float) -> list[tantivy.Query]:
         """Queries for one lexicon alternative; a compound the index lacks is also looked for as its two parts."""
         if boost < SYNONYM_BOOST * STRONG_ALTERNATIVE:
             # near-synonyms and regional terms: the catch-all field only, not split into parts
@@ -300,15 +327,25 @@ class _QueryPlanner:
                 out.append(self._stems_query("all", list(split), boost * SPLIT_BOOST, slop=1))
         return out
 
-    def _absent(self, searcher: tantivy.Searcher, word: _Word) -> bool:
+    def _absent(self, searcher: _Terms, word: _Word) -> bool:
         """Whether the word's own query (as typed: compounds, parts, typos) finds nothing, so that only its
         lexicon alternatives can match."""
         if word.planned.prefix or not [s for s in word.stems if _ALNUM_RE.match(s)]:
             return False
-        own = self.word_query(searcher, word, set(), scan=False)
-        return own is None or not self._matches(searcher, own)
+        def compute() -> bool:
+            own = self.word_query(searcher, word, set(), scan=False)
+            return own is None or not self._matches(searcher, own)
 
-    def _add_alternatives(self, searcher: tantivy.Searcher, words: list[_Word], highlight: set[str]) -> None:
+        found: bool = searcher.cache.get_or_compute(("absent", "", word.planned.text.casefold(), 0), compute)
+        return found
+
+    def _word_matches(self, searcher: _Terms, word: _Word, query: tantivy.Query) -> bool:
+        """`_matches` for a word's whole query, kept per snapshot (the same word with the same alternatives)."""
+        key = ("word", repr(word.planned.alternatives), word.planned.text.casefold(), int(word.planned.prefix))
+        found: bool = searcher.cache.get_or_compute(key, lambda: self._matches(searcher, query))
+        return found
+
+    def _add_alternatives(self, searcher: _Terms, words: list[_Word], highlight: set[str]) -> None:
         cache: dict[tuple[str, float], list[tantivy.Query]] = {}
         for w in words:
             alternatives = w.planned.alternatives[:MAX_ALTERNATIVES]  # strongest first
@@ -328,7 +365,7 @@ class _QueryPlanner:
                     cache[key] = self._alternative(searcher, stems, SYNONYM_BOOST * weight) if stems else []
                 w.alternatives.extend(cache[key])
 
-    def _prefix_query(self, searcher: tantivy.Searcher, word: _Word, highlight: set[str]) -> tantivy.Query | None:
+    def _prefix_query(self, searcher: _Terms, word: _Word, highlight: set[str]) -> tantivy.Query | None:
         prefix = _fold_prefix(word.planned.text)
         if len(prefix) < MIN_PREFIX:
             return None
@@ -343,7 +380,7 @@ class _QueryPlanner:
         ])
 
     def word_query(
-        self, searcher: tantivy.Searcher, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True
+        self, searcher: _Terms, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True
     ) -> tantivy.Query | None:
         """The query for one word; `scan`: also look through the term dictionary near a typo (for typos in the
         ending and for highlighting; off for the long texts of "comparable projects")."""
@@ -428,7 +465,7 @@ class _QueryPlanner:
             return None
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
 
-    def plan(self, searcher: tantivy.Searcher, q: str, *, any_word: bool = False,
+    def plan(self, searcher: _Terms, q: str, *, any_word: bool = False,
              places: Mapping[str, Sequence[planning.Place]] | None = None) -> _Plan:
         highlight: set[str] = set()
         if not q.strip():
@@ -439,6 +476,7 @@ class _QueryPlanner:
             self._add_alternatives(searcher, words, highlight)
         soft = bool(qp.soft_places) and not any_word
         word_queries: list[tantivy.Query] = []
+        queried: list[_Word] = []  # the word of each entry of word_queries
         optional: list[tantivy.Query] = []  # bare numbers ("OZG 2.0") and soft places add score, never exclude
         for w in words:
             if soft and w.planned.place is not None:
@@ -447,7 +485,11 @@ class _QueryPlanner:
             if wq is None:
                 continue
             is_number = bool(w.stems) and all(s.isdigit() for s in w.stems) and not w.alternatives
-            (optional if is_number else word_queries).append(wq)
+            if is_number:
+                optional.append(wq)
+            else:
+                word_queries.append(wq)
+                queried.append(w)
         if soft:
             for pm in qp.soft_places:
                 pq = self._place_query(pm, highlight)
@@ -455,6 +497,7 @@ class _QueryPlanner:
                     optional.append(pq)
         if not word_queries:
             word_queries, optional = optional, []
+            queried = []
         if not word_queries:
             return _Plan(tantivy.Query.empty_query(), highlight, qp)
         n = len(word_queries)
@@ -468,7 +511,8 @@ class _QueryPlanner:
             [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=need
         )
         loose = loose_need(n)
-        if not any_word and loose < need and sum(not self._matches(searcher, wq) for wq in word_queries) <= n // 4:
+        known = [self._word_matches(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if queried else []
+        if not any_word and loose < need and known and sum(not k for k in known) <= n // 4:
             # every word occurs in the index (in a query of four or more words, one in four may be missing: a
             # paraphrase, not a word the catalogue uses): documents sharing fewer of the words (about half) count
             # too, ranked below those that match as many as required (Meilisearch's "frequency" strategy does so)
@@ -631,10 +675,11 @@ class _View:
     dictionary) and the stored documents decoded from it (a document address
     is stable within one snapshot)."""
 
-    __slots__ = ("docs", "plans", "searcher")
+    __slots__ = ("docs", "plans", "searcher", "terms")
 
     def __init__(self, searcher: tantivy.Searcher) -> None:
         self.searcher = searcher
+        self.terms = _Terms(searcher)
         self.plans: dict[tuple[str, bool, tuple[Any, ...]], _Plan] = {}
         self.docs: dict[tuple[int, int], tuple[dict[str, Any], str]] = {}
 
@@ -1058,7 +1103,7 @@ class TantivyBackend(SearchBackend):
         key = (q, any_word, planning.places_key(places))
         plan = view.plans.get(key)
         if plan is None:
-            plan = self.planner.plan(view.searcher, q, any_word=any_word, places=places)
+            plan = self.planner.plan(view.terms, q, any_word=any_word, places=places)
             if len(view.plans) >= MAX_CACHED_PLANS:
                 view.plans.clear()
             view.plans[key] = plan
