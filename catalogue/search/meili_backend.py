@@ -324,6 +324,12 @@ def words_needed(n: int) -> int:
     return n if n <= 2 else n - n // 3
 
 
+def missing_allowed(n: int) -> int:
+    """How many of n query words may be missing from the index while the query still broadens: one in four words
+    beyond the first (none of up to four words), as on Tantivy."""
+    return max(0, n - 1) // 4
+
+
 def _is_number(word: str) -> bool:
     tokens = _WORDS.findall(word)
     return bool(tokens) and all(t.isdigit() for t in tokens)
@@ -801,7 +807,9 @@ class MeiliBackend(SearchBackend):
         found = [False] * len(words)
         for (n, _), result in zip(probes, response.get("results") or [], strict=True):
             found[n] = found[n] or int(result.get("estimatedTotalHits") or 0) > 0
-        return all(found)
+        # as on Tantivy: in a query of five or more words, one in four may be missing (a paraphrase, not a word the
+        # catalogue uses); in shorter ones every word must occur ("zzqx OR state Bayern" finds nothing)
+        return sum(not f for f in found) <= missing_allowed(len(words))
 
     async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
         labels = check_labels(labels)

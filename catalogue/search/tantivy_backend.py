@@ -216,6 +216,12 @@ class _Terms:
         return self.searcher.search(query, limit=limit, count=count)
 
 
+def missing_allowed(n: int) -> int:
+    """How many of n query words may find nothing while the query still broadens (loose_need): one in four words
+    beyond the first, so none of up to four words ("zzqx OR Bauhof" never broadens)."""
+    return max(0, n - 1) // 4
+
+
 def loose_need(n: int) -> int:
     """How many of n query words a document must match when every word occurs in the index: about half
     of three or more, one of two (those matching as many as required rank first)."""
@@ -512,8 +518,8 @@ class _QueryPlanner:
         )
         loose = loose_need(n)
         known = [self._word_matches(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if queried else []
-        if not any_word and loose < need and known and sum(not k for k in known) <= n // 4:
-            # every word occurs in the index (in a query of four or more words, one in four may be missing: a
+        if not any_word and loose < need and known and sum(not k for k in known) <= missing_allowed(n):
+            # every word occurs in the index (in a query of five or more words, one in four may be missing: a
             # paraphrase, not a word the catalogue uses): documents sharing fewer of the words (about half) count
             # too, ranked below those that match as many as required (Meilisearch's "frequency" strategy does so)
             text_q = tantivy.Query.boolean_query([

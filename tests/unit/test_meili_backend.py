@@ -17,6 +17,7 @@ from catalogue.search.meili_backend import (
     MeiliBackend,
     build_filter,
     index_settings,
+    missing_allowed,
     query_parts,
     quote_filter_value,
     sanitize_q,
@@ -174,6 +175,11 @@ def test_query_parts_spell_out_minimum_should_match() -> None:
     loose = query_parts("Bauhof Rufbus Glasfaser", every_word_known=True)
     assert {p.strategy for p in loose if p.whole} == {"all", "frequency"}  # ... unless every word occurs somewhere
     assert all(p.strategy == "all" for p in loose if not p.whole)
+
+
+def test_a_missing_word_broadens_only_long_queries() -> None:
+    # "zzqx OR state Bayern" (four words, one found nowhere) never broadens; a paraphrase of five words may miss one
+    assert [missing_allowed(n) for n in range(1, 10)] == [0, 0, 0, 0, 1, 1, 1, 1, 2]
 
 
 def test_stems_never_match_as_prefixes() -> None:
