@@ -88,6 +88,7 @@ MIN_WEIGHT = 0.25  # expansions below this are dropped
 MIN_COMPOUND_WORD = 7  # letters of a word before it is tried as a compound
 MIN_COMPOUND_PART = 4  # letters of the lexicon part of a compound
 MIN_COMPOUND_REST = 3  # letters of the rest
+MAX_HEAD_SHORTFALL = 2  # letters a compound's head may lack of its lexicon word (an inflection, not a derivation)
 MAX_COMPOUND_EXPANSIONS = 8
 COMPOUND_CACHE_SIZE = 16384  # words whose compound expansions are kept (least recently used go first)
 
@@ -655,7 +656,9 @@ def _compound_expansions_uncached(lex: Lexicon, word: str) -> list[Expansion]:
         if i > 0 and offsets[i] == offsets[i - 1]:
             continue  # inside a folded umlaut
         node = lex.single_suffix.get(stem(f[i:]))
-        if node is not None:
+        # an inflected head is at most two letters shorter than the lexicon word ("Feuerwehr|en"); more is a
+        # derivation of another word ("gemeinsam" does not end in "Einsamkeit", though both stem to "einsam")
+        if node is not None and len(f) - i >= len(node) - MAX_HEAD_SHORTFALL:
             cut = offsets[i]
             found.append((node, word[cut:], word[:cut], ""))
             break

@@ -408,6 +408,14 @@ def test_compound_parts_are_varied() -> None:
     assert len(expand("Schmutzwasserkanal", compounds=False)) == 1
 
 
+def test_a_compound_head_is_the_word_inflected_not_derived() -> None:
+    # an inflected head ("…feuerwehren", "…läden") still varies
+    assert "Feuerwehr" in by_term(expand("Gemeindefeuerwehren"))
+    assert "Bürgerladen" in by_term(expand("Dorfläden"))
+    # "gemeinsam" stems like "Einsamkeit" at its end, but is no compound of it: no "gemvereinsamung"
+    assert [e.term for e in expand("gemeinsam")] == ["gemeinsam"]
+
+
 def test_weights_are_in_range_and_terms_unique() -> None:
     for node in list(lx.LEXICON.nodes.values())[:2000]:
         out = expand(node.display)
