@@ -251,6 +251,12 @@ def plan(q: str, places: KnownPlaces | None = None) -> QueryPlan:
     return _plan(q, places_key(places))
 
 
+def is_lexicon_term(word: str) -> bool:
+    """Whether the lexicon knows `word` itself (not as part of a compound): a word of municipal language,
+    never a typing accident, even where no document uses it."""
+    return len(lexicon.expand(word, compounds=False)) > 1
+
+
 # ------------------------------------------------------------------ query variants (engines without weighted term queries)
 
 MAX_VARIANTS = 6

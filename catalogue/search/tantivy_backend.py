@@ -517,9 +517,12 @@ class _QueryPlanner:
             [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=need
         )
         loose = loose_need(n)
-        known = [self._word_matches(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if queried else []
+        known = [
+            planning.is_lexicon_term(w.planned.text) or self._word_matches(searcher, w, wq)
+            for w, wq in zip(queried, word_queries, strict=True)
+        ] if queried else []
         if not any_word and loose < need and known and sum(not k for k in known) <= missing_allowed(n):
-            # every word occurs in the index (in a query of five or more words, one in four may be missing: a
+            # every word occurs in the index or is a lexicon term (in a query of five or more words, one in four may be missing: a
             # paraphrase, not a word the catalogue uses): documents sharing fewer of the words (about half) count
             # too, ranked below those that match as many as required (Meilisearch's "frequency" strategy does so)
             text_q = tantivy.Query.boolean_query([

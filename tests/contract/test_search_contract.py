@@ -402,6 +402,15 @@ async def test_literal_operators_do_not_broaden(backend: SearchBackend) -> None:
     assert set(await ids(backend, q="state:zzqx")) == set()
 
 
+async def test_a_lexicon_term_no_page_uses_still_lets_a_query_broaden(backend: SearchBackend) -> None:
+    await filled(backend)
+    # "Tagesalarmsicherheit" and "Fusion" occur in no document, but they are words of municipal language
+    # (the lexicon knows them): the documents sharing the other words are found
+    assert "bauhof" in await ids(backend, q="Bauhof Maschinen Tagesalarmsicherheit Fusion")
+    # words nobody knows never broaden a query
+    assert await ids(backend, q="Bauhof Maschinen zzqx qqzx") == []
+
+
 INJECTION_FILTERS = [
     '" OR state = "Bayern',
     'Bayern" OR state = "Hessen',
