@@ -6,9 +6,10 @@ queries and prints success@3 by kind. Fails below 95 % overall or 90 % in any
 kind (issue 17's targets) – that test is a strict expected failure until the
 targets are reached (measured: Tantivy 149/160 = 93.1 %, weakest kind synonym
 26/31 = 84 %; Meilisearch 151/160 = 94.4 %, weakest kind plain 6/7 = 86 %);
-a floor test about two points below the measured figures (room for the between engines and runs) guards against regressions meanwhile (it fails
-when a change loses ground). Both print the table of success@3 by kind. Skipped with a reason where the set is absent, and
-on Meilisearch where LEUCHTTURM_TEST_MEILI_URL is not set. The loader is
+a floor test about two points below the measured figures (room for the noise
+between engines and runs) guards against regressions meanwhile (it fails when
+a change loses ground). Both print the table of success@3 by kind. Skipped
+with a reason where the set is absent, and on Meilisearch where LEUCHTTURM_TEST_MEILI_URL is not set. The loader is
 benchmarks/search_quality.py's (`--misses` there lists what misses).
 """
 
