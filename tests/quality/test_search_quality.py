@@ -9,8 +9,9 @@ targets are reached (measured: Tantivy 149/160 = 93.1 %, weakest kind synonym
 a floor test about two points below the measured figures (room for the noise
 between engines and runs) guards against regressions meanwhile (it fails when
 a change loses ground). Both print the table of success@3 by kind. Skipped
-with a reason where the set is absent, and on Meilisearch where LEUCHTTURM_TEST_MEILI_URL is not set. The loader is
-benchmarks/search_quality.py's (`--misses` there lists what misses).
+with a reason where the set is absent, and on Meilisearch where
+LEUCHTTURM_TEST_MEILI_URL is not set. The loader is benchmarks/search_quality.py's
+(`--misses` there lists what misses).
 """
 
 from __future__ import annotations
