@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.keyed_reads import env_for, free_port
+from benchmarks._server import free_port, start_server, stop_server
+from benchmarks.keyed_reads import env_for
 from benchmarks.synthetic import synthetic_profiles
 
 
@@ -49,19 +48,6 @@ def rss_mib(pid: int, field: str = "RssAnon") -> float:
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def wait_ready(base: str, server: subprocess.Popen, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if urllib.request.urlopen(base + "/health/ready", timeout=5).status == 200:  # noqa: S310 - our own server on loopback
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            sys.exit("Der Server startete nicht.")
-        time.sleep(0.5)
 
 
 def main() -> None:
@@ -87,11 +73,8 @@ def main() -> None:
         subprocess.run([py, "-m", "api.cli", "import", str(source), "--publish"], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         print(f"Import: {args.count} Profile in {time.perf_counter() - t0:.0f} s", flush=True)
 
-        server = subprocess.Popen(
-            [py, "-m", "api.cli", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
         base = f"http://127.0.0.1:{port}"
-        wait_ready(base, server)
+        server = start_server([py, "-m", "api.cli", "serve"], env, ROOT, base, timeout=600)
         pid = server.pid
         time.sleep(2)
         before = rss_mib(pid)
@@ -152,12 +135,7 @@ def main() -> None:
         lines_out.append(f"Server-RSS der Dateien (Suchindex, gemappt) am Ende: {rss_mib(pid, 'RssFile'):.0f} MiB")
         lines_out.append(f"Bedingter Abruf mit ETag: {status} in {cond_ms:.0f} ms")
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+        stop_server(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
     print()

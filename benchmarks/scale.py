@@ -39,8 +39,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,6 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._server import free_port, start_server, stop_server
 from benchmarks.synthetic import PROJECT_TYPES, synthetic_profiles
 
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -64,12 +63,6 @@ PASSWORD = "benchmark-passwort-lang"  # noqa: S105 - a throwaway account in a te
 STATES = ["Bayern", "Nordrhein-Westfalen", "Niedersachsen", "Hessen", "Sachsen"]
 KEYED = ("page", "api", "pdf uncached", "pdf cached", "history")  # stand on the _id lookup; the others on the index query
 TARGET_READS = ("page", "api", "similar", "list", "filtered list", "mine", "queue")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], p: float) -> float:
@@ -143,26 +136,10 @@ class Bench:
         return r.stdout
 
     def start(self) -> None:
-        log = (self.tmp / "server.log").open("wb")
-        self.server = subprocess.Popen([PY, "-m", "api.cli", "serve"], env=self.env, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if request("GET", self.base + "/health/ready")[1] == 200:
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline or self.server.poll() is not None:
-                sys.exit(f"Der Server startete nicht (Protokoll: {self.tmp / 'server.log'}).")
-            time.sleep(0.3)
+        self.server = start_server([PY, "-m", "api.cli", "serve"], self.env, ROOT, self.base, log=self.tmp / "server.log")
 
     def stop(self) -> None:
-        if self.server is not None and self.server.poll() is None:
-            os.killpg(self.server.pid, signal.SIGINT)
-            try:
-                self.server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.server.pid, signal.SIGKILL)
+        stop_server(self.server)
 
     def token(self, username: str, role: str) -> dict[str, str]:
         self.cli("user", "create", username, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
