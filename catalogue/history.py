@@ -68,17 +68,34 @@ def _entry(doc: dict[str, Any]) -> VersionEntry:
     return VersionEntry.model_validate({k: doc.get(k) for k in ("number", "at", "by", "action", "comment", "changes")})
 
 
+# A version document is written once, after the profile write that made it (`store` never
+# changes one), so an entry read is remembered per process and database: a history page
+# reads only the entries it has not shown before. Bounded; cleared when full.
+ENTRY_CACHE_MAX = 50_000
+_entries: dict[tuple[str, str], VersionEntry] = {}
+
+
 async def entries(profile: Profile, numbers: Iterable[int]) -> list[VersionEntry]:
-    """The entries with these numbers (missing ones are left out), in the order given; one keyed read each."""
+    """The entries with these numbers (missing ones are left out), in the order given; one keyed read each (remembered)."""
     wanted = list(numbers)
     newest = profile.last_change if profile.last_change is not None and profile.last_change.number == profile.version else None
     coll = _collection()
+    db = coll.database.name
 
     async def one(n: int) -> VersionEntry | None:
         if newest is not None and n == newest.number:
             return newest
-        doc = await coll.find_one({"_id": version_key(profile.id, n)}, {"state": 0})
-        return _entry(doc) if doc is not None else None
+        key = version_key(profile.id, n)
+        if (known := _entries.get((db, key))) is not None:
+            return known
+        doc = await coll.find_one({"_id": key}, {"state": 0})
+        if doc is None:
+            return None
+        entry = _entry(doc)
+        if len(_entries) >= ENTRY_CACHE_MAX:
+            _entries.clear()
+        _entries[(db, key)] = entry
+        return entry
 
     found = await asyncio.gather(*(one(n) for n in wanted))
     return [e for e in found if e is not None]

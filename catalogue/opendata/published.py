@@ -19,7 +19,6 @@ only among the first 100,000 of the unsplit query (a known limit).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from catalogue.access import principal_labels
 from catalogue.errors import DependencyUnavailable
 from catalogue.models import Profile
 from catalogue.search.base import MAX_PAGE, MAX_PER_PAGE, SearchBackend, SearchError, SearchQuery, Sort
+from catalogue.storage import read_each
 from catalogue.vocabularies import EditorialStatus, FederalState
 
 PAGE_SIZE = MAX_PER_PAGE  # ids per index page
@@ -115,13 +115,14 @@ async def published_ids(backend: SearchBackend, *, page_size: int = PAGE_SIZE) -
 
 
 async def _read(ids: Sequence[str]) -> list[Profile | None]:
-    async def one(pid: str) -> Profile | None:
+    oids: list[PydanticObjectId | None] = []
+    for pid in ids:
         try:
-            return await Profile.get(PydanticObjectId(pid))
+            oids.append(PydanticObjectId(pid))
         except (InvalidId, TypeError):
-            return None
-
-    return list(await asyncio.gather(*(one(pid) for pid in ids)))
+            oids.append(None)
+    found = await read_each(Profile.get_pymongo_collection(), [o for o in oids if o is not None], parse=Profile.model_validate)
+    return [found.get(o) if o is not None else None for o in oids]
 
 
 async def published_profiles(

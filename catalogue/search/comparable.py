@@ -45,6 +45,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from catalogue.formatting import format_int_de
@@ -63,7 +64,9 @@ TEXT_REASON_MIN = 0.5
 MIN_SCORE = 0.05  # below this, or without a reason, a candidate is not shown
 
 
+@lru_cache(maxsize=65536)
 def _fold(text: str) -> str:
+    """Keyword as compared: case-folded, ß as ss, without accents (cached: the same keywords recur in every ranking)."""
     text = text.strip().casefold().replace("ß", "ss")
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 

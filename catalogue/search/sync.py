@@ -59,11 +59,12 @@ from typing import Any
 from beanie import PydanticObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
-from catalogue.adoption import summary_of
+from catalogue.adoption import AdoptionSummary, summary_of
 from catalogue.models import OutboxEntry, Profile, counter_value, utcnow
 from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
 from catalogue.search.regions import index_document
+from catalogue.storage import read_each
 
 log = logging.getLogger(__name__)
 
@@ -401,18 +402,7 @@ class SearchSync:
 
 async def read_entries(seqs: Sequence[int]) -> dict[int, OutboxEntry]:
     """The outbox entries among `seqs` that exist, read by `_id` one each, a few concurrently."""
-    collection = OutboxEntry.get_pymongo_collection()
-    found: dict[int, OutboxEntry] = {}
-    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
-
-    async def read(seq: int) -> None:
-        async with semaphore:
-            doc = await collection.find_one({"_id": seq})
-        if doc is not None:
-            found[seq] = OutboxEntry.model_validate(doc)
-
-    await asyncio.gather(*(read(s) for s in dict.fromkeys(seqs)))
-    return found
+    return await read_each(OutboxEntry.get_pymongo_collection(), seqs, parse=OutboxEntry.model_validate, concurrency=READ_CONCURRENCY)
 
 
 async def _delete_entries(seqs: Sequence[int]) -> None:
@@ -428,35 +418,14 @@ async def _delete_entries(seqs: Sequence[int]) -> None:
 
 async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
     """The profiles that exist among `profile_ids`, read by `_id` one each, a few concurrently (never `$in`)."""
-    found: dict[str, Profile] = {}
-    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
-
-    async def read(pid: str) -> None:
-        oid = _object_id(pid)
-        if oid is None:
-            return
-        async with semaphore:
-            profile = await Profile.get(oid)
-        if profile is not None:
-            found[pid] = profile
-
-    await asyncio.gather(*(read(pid) for pid in dict.fromkeys(profile_ids)))
-    return found
+    oids = {pid: oid for pid in dict.fromkeys(profile_ids) if (oid := _object_id(pid)) is not None}
+    found = await read_each(Profile.get_pymongo_collection(), oids.values(), parse=Profile.model_validate, concurrency=READ_CONCURRENCY)
+    return {pid: found[oid] for pid, oid in oids.items() if oid in found}
 
 
 async def read_adoption_summaries(profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The adoption summaries (catalogue.adoption) of these profiles, by `_id`, a few concurrently."""
-    found: dict[str, dict[str, Any]] = {}
-    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
-
-    async def read(pid: str) -> None:
-        async with semaphore:
-            doc = await summary_of(pid)
-        if doc is not None:
-            found[pid] = doc
-
-    await asyncio.gather(*(read(pid) for pid in dict.fromkeys(profile_ids)))
-    return found
+    return await read_each(AdoptionSummary.get_pymongo_collection(), [str(p) for p in profile_ids], concurrency=READ_CONCURRENCY)
 
 
 __all__ = [
