@@ -302,6 +302,8 @@ class Bench:
         names = [n for n in reads if n != "pdf uncached"]
         deadline = time.monotonic() + self.args.mixed_seconds
         times: list[float] = []
+        read_times: list[float] = []
+        write_times: list[float] = []
         errors: list[str] = []
         lock = threading.Lock()
 
@@ -323,6 +325,7 @@ class Bench:
                     ms, status, payload, _ = request("GET", self.base + path, self.headers_for(name))
                 with lock:
                     times.append(ms)
+                    (write_times if path == "PATCH" else read_times).append(ms)
                     if status != 200:
                         errors.append(f"{path}: {status} {payload[:120]!r}")
 
@@ -334,9 +337,11 @@ class Bench:
             t.join()
         seconds = time.perf_counter() - t0
         extra = self.extra.setdefault(size, {})
-        extra.update({"mixed/s": len(times) / seconds, "mixed p50": statistics.median(times), "mixed p95": pct(times, 95), "mixed errors": len(errors)})
+        extra.update({"mixed/s": len(times) / seconds, "mixed p50": statistics.median(times), "mixed p95": pct(times, 95), "mixed errors": len(errors),
+                      "mixed read p95": pct(read_times, 95), "mixed write p95": pct(write_times, 95) if write_times else float("nan")})
         print(f"  Mischlast ({self.args.clients} Clients, 10 % Schreiben): {len(times) / seconds:.0f} Anfragen/s, "
-              f"p50 {extra['mixed p50']:.1f} ms, p95 {extra['mixed p95']:.1f} ms, {len(errors)} Fehler", flush=True)
+              f"p50 {extra['mixed p50']:.1f} ms, p95 {extra['mixed p95']:.1f} ms (Lesen {extra['mixed read p95']:.1f}, "
+              f"Schreiben {extra['mixed write p95']:.1f}), {len(errors)} Fehler", flush=True)
         for e in errors[:5]:
             print("    ", e, flush=True)
 
@@ -368,7 +373,8 @@ class Bench:
             print(row)
         for key, label in (("_id lookup", "Boden: PyMongo _id"), ("index query", "Boden: Tantivy")):
             print(f"  {label:<18}" + "".join(f" | {self.floors[s][key]:8.2f} ms{'':>25}" for s in sizes))
-        for key, unit in (("import/s", "Profile/s"), ("mixed/s", "Anfragen/s"), ("mixed p95", "ms"), ("mixed errors", "Fehler"),
+        for key, unit in (("import/s", "Profile/s"), ("mixed/s", "Anfragen/s"), ("mixed p95", "ms"), ("mixed read p95", "ms"),
+                          ("mixed write p95", "ms"), ("mixed errors", "Fehler"),
                           ("rss server", "MB"), ("rss store", "MB")):
             print(f"  {key:<18}" + "".join(f" | {self.extra[s].get(key, float('nan')):8.1f} {unit:<10}{'':>16}" for s in sizes))
         print()
