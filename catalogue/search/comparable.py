@@ -42,6 +42,7 @@ similar size or the same Land (all of them match the search's words).
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -262,12 +263,15 @@ async def find_comparable(
         any_of["fields_of_action"] = list(ref.fields_of_action)
     if ref.state:
         any_of["state"] = [ref.state]
+    queries = []
     if ref.text or any_of:
         # the reference profile is not excluded here: its own relevance is the
         # natural maximum for normalising T; `rank` drops it from the result
-        found.extend(await backend.similar_candidates(ref.text, labels=labels, any_of=any_of, filters=published, limit=candidates + 1))
+        queries.append(backend.similar_candidates(ref.text, labels=labels, any_of=any_of, filters=published, limit=candidates + 1))
     if ref.population:
-        found.extend(await _search_candidates(backend, labels, q="", filters=published, limit=candidates, population=ref.population))
+        queries.append(_search_candidates(backend, labels, q="", filters=published, limit=candidates, population=ref.population))
+    for part in await asyncio.gather(*queries):  # independent queries, run side by side; results in this order
+        found.extend(part)
     return rank(ref, found, limit=limit)
 
 
