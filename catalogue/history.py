@@ -75,6 +75,10 @@ ENTRY_CACHE_MAX = 50_000
 _entries: dict[tuple[str, str], VersionEntry] = {}
 
 
+def clear_cache() -> None:
+    _entries.clear()
+
+
 async def entries(profile: Profile, numbers: Iterable[int]) -> list[VersionEntry]:
     """The entries with these numbers (missing ones are left out), in the order given; one keyed read each (remembered)."""
     wanted = list(numbers)
