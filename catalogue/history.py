@@ -120,4 +120,4 @@ async def state_at(profile: Profile, number: int, current_state: dict[str, Any])
     return doc.get("state") if doc is not None else None
 
 
-__all__ = ["PAGE_SIZE", "entries", "page_numbers", "state_at", "store", "store_many", "version_document"]
+__all__ = ["PAGE_SIZE", "clear_cache", "entries", "page_numbers", "state_at", "store", "store_many", "version_document"]
