@@ -23,6 +23,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from catalogue.lru import LRU
 from catalogue.models import Profile, ProfileVersion, VersionEntry, version_key
 
 PAGE_SIZE = 20
@@ -70,9 +71,9 @@ def _entry(doc: dict[str, Any]) -> VersionEntry:
 
 # A version document is written once, after the profile write that made it (`store` never
 # changes one), so an entry read is remembered per process and database: a history page
-# reads only the entries it has not shown before. Bounded; cleared when full.
+# reads only the entries it has not shown before. Bounded (least recently used goes first).
 ENTRY_CACHE_MAX = 50_000
-_entries: dict[tuple[str, str], VersionEntry] = {}
+_entries: LRU[tuple[str, str], VersionEntry] = LRU(ENTRY_CACHE_MAX)
 
 
 def clear_cache() -> None:
@@ -96,9 +97,7 @@ async def entries(profile: Profile, numbers: Iterable[int]) -> list[VersionEntry
         if doc is None:
             return None
         entry = _entry(doc)
-        if len(_entries) >= ENTRY_CACHE_MAX:
-            _entries.clear()
-        _entries[(db, key)] = entry
+        _entries.put((db, key), entry)
         return entry
 
     found = await asyncio.gather(*(one(n) for n in wanted))

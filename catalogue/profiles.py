@@ -44,6 +44,7 @@ from catalogue.errors import (
     ValidationFailed,
     pydantic_errors,
 )
+from catalogue.lru import LRU
 from catalogue.models import (
     CONTENT_FIELDS,
     FieldChange,
@@ -661,8 +662,7 @@ class SlugIds:
     """
 
     def __init__(self, size: int = 100_000) -> None:
-        self.size = size
-        self._ids: dict[tuple[str, str], Any] = {}
+        self._ids: LRU[tuple[str, str], Any] = LRU(size)
 
     @staticmethod
     def _slot(slug: str) -> tuple[str, str]:
@@ -673,13 +673,11 @@ class SlugIds:
         return known if known is not None else await resolve_slug(slug)
 
     def confirm(self, slug: str, profile_id: Any) -> None:
-        if len(self._ids) >= self.size:
-            self._ids.clear()
-        self._ids[self._slot(slug)] = profile_id
+        self._ids.put(self._slot(slug), profile_id)
 
     def forget(self, slug: str) -> bool:
         """Drop a remembered id; True when there was one."""
-        return self._ids.pop(self._slot(slug), None) is not None
+        return self._ids.discard(self._slot(slug))
 
     def clear(self) -> None:
         self._ids.clear()
