@@ -51,8 +51,11 @@ EXTRA_STATUSES: dict[str, tuple[int, ...]] = {
     "comparableForMunicipality": (422,),
     "listUsers": (403,),
     "listStaleProfiles": (403,),
-    "listProfiles": (422,),
-    "searchProfiles": (422,),
+    "listProfiles": (403, 422),  # the review queue is the editorial team's
+    "searchProfiles": (403, 422),  # explain=true is the editorial team's (found by the long fuzz run)
+    "listProfileVersions": (403,),  # history: owners and the editorial team
+    "getProfileVersion": (403,),
+    "diffProfileVersions": (403,),
     "getComparisonPdf": (404, 422),
     "createImport": (413, 415, 422),
     "recordAdoption": (409,),

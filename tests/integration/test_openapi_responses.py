@@ -29,3 +29,12 @@ async def test_a_documented_error_is_what_the_api_sends(client) -> None:
     assert r.status_code == 404
     assert r.headers["content-type"].startswith(PROBLEM_JSON)
     assert {"type", "title", "status", "detail"} <= set(r.json())
+
+
+async def test_fuzz_finding_search_explain_for_anonymous_is_a_documented_403(client) -> None:
+    """The long schemathesis run (seed 1) found GET /api/v1/search?explain=true answering an undocumented 403."""
+    spec = (await client.get("/schema/openapi.json")).json()
+    r = await client.get("/api/v1/search", params={"q": "0", "explain": "true"})
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith(PROBLEM_JSON)
+    assert "403" in spec["paths"]["/api/v1/search"]["get"]["responses"]

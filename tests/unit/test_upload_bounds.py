@@ -44,3 +44,39 @@ def test_finding_ndjson_with_too_many_records_stops_right_after_the_limit(monkey
     assert 2000 <= seen <= 2001  # parsing stopped right after the limit, not after 20,000
     items = parse_sources([Source(name="wenige.ndjson", raw=body[: body.index(b"\n", 1000) + 1])], "ndjson", max_records=2000)
     assert 1 <= len(items) <= 2000
+
+
+def test_a_long_page_is_read_up_to_what_a_profile_holds_with_a_warning(monkeypatch) -> None:
+    """Deliverable 6: the recognisers after the (linear) HTML extraction see at most TEXT_MAX_CHARS characters,
+    so their cost does not grow with the page; the editor is told the rest was not read."""
+    from importers import html_page, registry
+
+    monkeypatch.setattr(registry, "HTML_MAX_BYTES", 1 << 30)
+    seen: list[int] = []
+    real = html_page.ReferenceTextImporter.parse_text
+
+    def measuring(self, text: str):
+        seen.append(len(text))
+        return real(self, text)
+
+    monkeypatch.setattr(html_page.ReferenceTextImporter, "parse_text", measuring)
+    paragraph = "<p>Der Bauhof der Gemeinde teilt Fahrzeuge mit dem Nachbarort, und der Radweg wird gemeinsam geplant.</p>\n"
+    page = ("<html><body><h1>Gemeinsamer Bauhof</h1>" + paragraph * 6000 + "<p>Ende der Seite.</p></body></html>").encode()
+    assert len(page) > 4 * html_page.TEXT_MAX_CHARS
+    _, records = parse_source(Source(name="lang.html", raw=page, media_type="text/html"))
+    (record,) = records
+    assert seen and seen[0] <= html_page.TEXT_MAX_CHARS + 1
+    assert any("der Rest wurde nicht ausgewertet" in w.message for w in record.warnings)
+    assert "Ende der Seite" not in " ".join(str(v) for v in record.content.values())
+    short = b"<html><body><h1>Gemeinsamer Bauhof</h1>" + paragraph.encode() * 3 + b"</body></html>"
+    (small,) = parse_source(Source(name="kurz.html", raw=short, media_type="text/html"))[1]
+    assert not any("nicht ausgewertet" in w.message for w in small.warnings)
+
+
+def test_cut_text_ends_at_a_line_break() -> None:
+    from importers.html_page import cut_text
+
+    assert cut_text("kurz\n", 100) == ("kurz\n", False)
+    text, cut = cut_text("eins\nzwei\ndrei\n", 12)
+    assert cut and text == "eins\nzwei\n"
+    assert cut_text("x" * 50, 10) == ("x" * 10 + "\n", True)  # one long line: cut at the limit
