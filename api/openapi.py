@@ -12,7 +12,8 @@ The rules, per operation:
 - under /api/: 401 (an invalid or revoked token; a login where one is needed) and 429 (the request
   limits of api/auth.py and the hashing pool);
 - writes (POST, PUT, PATCH, DELETE) under /api/: 403 (role or ownership);
-- a path parameter: 404 (nothing under that key, or nothing the caller may see);
+- a path parameter: 404 (nothing under that key, or nothing the caller may see); a profile's slug:
+  301 for reads and 308 for writes (an old slug redirects to the current one);
 - a request body: 413 (over the size limit, checked while streaming) and 422 (field validation);
 - an `If-Match` header: 409, 412 (the profile changed) and 428 (If-Match missing);
 - `EXTRA_STATUSES` adds what the rules cannot see (a 422 for a missing query, 403 for admin lists, …).
@@ -114,6 +115,8 @@ def statuses_for(path: str, method: str, operation: Operation) -> set[int]:
             out.add(403)
     if "{" in path:
         out.add(404)
+    if "{slug}" in path:  # an old slug: 301 (308 for writes) to the profile's current address (api/problems.handle_moved)
+        out.add(301 if method == "get" else 308)
     if operation.request_body is not None:
         out |= {413, 422}
     if any(p.param_in == "header" and p.name.lower() == "if-match" for p in params):

@@ -11,11 +11,11 @@ async def test_errors_are_documented_as_problem_details(client) -> None:
     spec = (await client.get("/schema/openapi.json")).json()
     assert set(spec["components"]["schemas"]["Problem"]["required"]) == {"type", "title", "status", "detail"}
     get_profile = spec["paths"]["/api/v1/profiles/{slug}"]["get"]["responses"]
-    assert {"400", "401", "404", "503"} <= set(get_profile)
+    assert {"301", "400", "401", "404", "503"} <= set(get_profile)
     assert get_profile["404"]["content"] == {PROBLEM_JSON: {"schema": PROBLEM}}
     assert "application/json" not in get_profile["400"]["content"]  # not Litestar's own error shape
     replace = spec["paths"]["/api/v1/profiles/{slug}"]["put"]["responses"]
-    assert {"403", "412", "413", "422", "428"} <= set(replace)
+    assert {"308", "403", "412", "413", "422", "428"} <= set(replace)
     assert "401" not in spec["paths"]["/feed.atom"]["get"]["responses"]  # not an /api/ route
     assert list(spec["paths"]["/feed.atom"]["get"]["responses"]["200"]["content"]) == ["application/atom+xml"]
     assert set(spec["paths"]["/api/v1/export/{name}"]["get"]["responses"]["200"]["content"]) == {
