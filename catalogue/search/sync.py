@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 from beanie import PydanticObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
+from catalogue import adoption
 from catalogue.adoption import summary_of
 from catalogue.models import OutboxEntry, Profile, counter_value, utcnow
 from catalogue.outbox import OUTBOX_COUNTER, Written
@@ -291,17 +292,20 @@ class SearchSync:
         """
         ids = list(dict.fromkeys(item.profile_id for e in batch for item in e.items()))
         profiles = await read_profiles(ids)
+        records = await adoption.read_records([e.adoption for e in batch if e.adoption])
         ready: list[OutboxEntry] = []
         for entry in batch:
             landed = all(
                 item.version is None or ((p := profiles.get(item.profile_id)) is not None and p.version >= item.version)
                 for item in entry.items()
-            )
+            ) and _adoption_landed(entry, records)
             if landed or _aware(entry.created_at) <= now - timedelta(seconds=LANDING_GRACE_S):
                 ready.append(entry)
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
         current: list[Profile] = []
+        # adoption entries: the record into its summary first (repairs a summary write lost to a crash)
+        await adoption.repair_summaries([records[e.adoption] for e in ready if e.adoption and e.adoption in records])
         ready_ids = list(dict.fromkeys(item.profile_id for e in ready for item in e.items()))
         summaries = await read_adoption_summaries([pid for pid in ready_ids if pid in profiles])
         for pid in ready_ids:
@@ -451,6 +455,14 @@ class _Feed:
     async def profiles(self) -> AsyncIterator[Profile]:
         while (profile := await self.queue.get()) is not None:
             yield profile
+
+
+def _adoption_landed(entry: OutboxEntry, records: dict[str, dict[str, Any]]) -> bool:
+    """An adoption entry has landed when its record holds at least the revision it announces."""
+    if not entry.adoption or entry.adoption_revision is None:
+        return True
+    record = records.get(entry.adoption)
+    return record is not None and int(record.get("revision") or 0) >= entry.adoption_revision
 
 
 async def read_entries(seqs: Sequence[int]) -> dict[int, OutboxEntry]:
