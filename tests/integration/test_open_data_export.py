@@ -317,3 +317,21 @@ async def test_beyond_the_index_page_limit_the_published_list_pages_per_land(app
     assert sorted(slugs) == sorted([*catalogue["published"], slug]), "4 profiles > 3 pages of 1: every one, once"
     monkeypatch.setattr(published, "MAX_PAGE", 1000)
     assert sorted([d["slug"] async for docs in published.published_documents(search, page_size=1) for d in docs]) == sorted(slugs)
+
+
+async def test_leuchtturm_export_open_data_without_a_mirror_says_what_to_do(app, client, catalogue, settings, tmp_path) -> None:
+    """A data directory whose mirror was never built (no server ran on it): a clear German message, exit code 1, no file."""
+    env = {
+        **os.environ,
+        "LEUCHTTURM_MONGODB_URL": settings.mongodb_url or "",
+        "LEUCHTTURM_MONGODB_DB": app.state.runtime.storage.db_name,
+        "LEUCHTTURM_DATA_DIR": str(tmp_path / "leer"),
+        "LEUCHTTURM_SECRET_KEY": settings.secret_key or "",
+    }
+    out = tmp_path / "profile.ndjson"
+    cmd = [sys.executable, "-m", "api.cli", "export", "--open-data", str(out)]
+    proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=ROOT, stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate()
+    assert proc.returncode == 1
+    assert "Export-Spiegel ist noch nicht aufgebaut" in err.decode() and "leuchtturm reindex" in err.decode()
+    assert not out.exists()
