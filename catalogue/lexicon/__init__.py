@@ -49,6 +49,8 @@ from pathlib import Path
 
 import tantivy
 
+from catalogue.lru import LRU
+
 DATA_FILE = Path(__file__).with_name("lexicon.txt")
 
 # ------------------------------------------------------------------ model
@@ -87,6 +89,7 @@ MIN_COMPOUND_WORD = 7  # letters of a word before it is tried as a compound
 MIN_COMPOUND_PART = 4  # letters of the lexicon part of a compound
 MIN_COMPOUND_REST = 3  # letters of the rest
 MAX_COMPOUND_EXPANSIONS = 8
+COMPOUND_CACHE_SIZE = 16384  # words whose compound expansions are kept (least recently used go first)
 
 LAENDER_CODES = frozenset({"BW", "BY", "BE", "BB", "HB", "HH", "HE", "MV", "NI", "NW", "RP", "SL", "SN", "ST", "SH", "TH"})
 
@@ -382,7 +385,7 @@ class Lexicon:
     single_prefix: dict[str, str]  # key of single-token non-abbreviation terms -> node key
     single_suffix: dict[str, str]  # stem of those terms -> node key
     prefixes: frozenset[str]  # every leading part of every exact and stem key: where a phrase may still go on
-    compound_cache: dict[str, tuple[Expansion, ...]] = field(default_factory=dict)
+    compound_cache: LRU[str, tuple[Expansion, ...]] = field(default_factory=lambda: LRU(COMPOUND_CACHE_SIZE))
 
     def node_for(self, raw_tokens: Sequence[str], folded: Sequence[str]) -> str | None:
         exact = "".join(folded)
@@ -631,12 +634,7 @@ def expand(term: str, *, compounds: bool = True, lexicon: Lexicon | None = None)
 
 def _compound_expansions(lex: Lexicon, word: str) -> list[Expansion]:
     """Vary the lexicon part of a compound: its head ("Gemeinde|feuerwehr") or its first part ("Glasfaser|ausbau")."""
-    cached = lex.compound_cache.get(word)
-    if cached is None:
-        if len(lex.compound_cache) >= 16384:
-            lex.compound_cache.clear()
-        cached = lex.compound_cache[word] = tuple(_compound_expansions_uncached(lex, word))
-    return list(cached)
+    return list(lex.compound_cache.get_or_compute(word, lambda: tuple(_compound_expansions_uncached(lex, word))))
 
 
 def _compound_expansions_uncached(lex: Lexicon, word: str) -> list[Expansion]:

@@ -316,11 +316,18 @@ class Part:
     whole: bool  # whole words, or German compound parts
     weight: float
     strategy: str = "all"  # Meilisearch's matchingStrategy: every word of `q` must match
+    prefix: bool = True  # the last word may match as a prefix (Meilisearch's default); False for stems
 
 
 def words_needed(n: int) -> int:
     """How many of n query words a document must match: all of one or two, about two thirds of more (as on Tantivy)."""
     return n if n <= 2 else n - n // 3
+
+
+def missing_allowed(n: int) -> int:
+    """How many of n query words may be missing from the index while the query still broadens: one in four words
+    beyond the first (none of up to four words), as on Tantivy."""
+    return max(0, n - 1) // 4
 
 
 def _is_number(word: str) -> bool:
@@ -376,14 +383,18 @@ def query_parts(q: str, *, every_word_known: bool = False) -> list[Part]:
     parts: list[Part] = []
     for whole in (False, True):
         for n, (text, weight) in enumerate(texts):
-            if not whole and n == len(texts) - 1 and stems is not None:
+            is_stems = stems is not None and n == len(texts) - 1
+            if not whole and is_stems:
                 continue  # stems only on whole words
+            # a stem is shorter than its word: as a prefix it would reach further than the word itself
+            # ("Feuerwer" -> "feuerw" -> every "Feuerw…"), so the stems run without prefix matching
+            prefix = not is_stems
             if long_query:
-                parts.append(Part(text, whole, weight, "frequency" if whole else "all"))
+                parts.append(Part(text, whole, weight, "frequency" if whole else "all", prefix))
                 continue
-            parts.extend(Part(t, whole, weight * w) for t, w in _word_subsets(text))
+            parts.extend(Part(t, whole, weight * w, prefix=prefix) for t, w in _word_subsets(text))
             if whole and every_word_known and len(_content_words(text)) > 1:
-                parts.append(Part(text, whole, weight * LOOSE_WEIGHT, "frequency"))
+                parts.append(Part(text, whole, weight * LOOSE_WEIGHT, "frequency", prefix))
     return parts
 
 
@@ -744,7 +755,7 @@ class MeiliBackend(SearchBackend):
                sort: list[str] | None = None, hits: bool = True) -> dict[str, Any]:
         body: dict[str, Any] = {
             "indexUid": self.index_uid,
-            "q": part.q,
+            "q": part.q if part.prefix or not part.q else part.q + " ",  # a trailing space: no prefix match
             "filter": build_filter(query, labels, skip=skip),
             "federationOptions": {"weight": part.weight},
         }
@@ -796,7 +807,9 @@ class MeiliBackend(SearchBackend):
         found = [False] * len(words)
         for (n, _), result in zip(probes, response.get("results") or [], strict=True):
             found[n] = found[n] or int(result.get("estimatedTotalHits") or 0) > 0
-        return all(found)
+        # as on Tantivy: in a query of five or more words, one in four may be missing (a paraphrase, not a word the
+        # catalogue uses); in shorter ones every word must occur ("zzqx OR state Bayern" finds nothing)
+        return sum(not f for f in found) <= missing_allowed(len(words))
 
     async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
         labels = check_labels(labels)

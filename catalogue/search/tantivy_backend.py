@@ -54,6 +54,7 @@ from typing import Any
 import tantivy
 
 from catalogue.fields import Priority
+from catalogue.lru import LRU
 from catalogue.search import documents, planning
 from catalogue.search.base import (
     MAX_FACET_VALUES,
@@ -111,12 +112,16 @@ FUZZY_BOOST = 0.5
 SYNONYM_BOOST = 0.9
 PHRASE_BOOST = 1.5
 PARTS_BOOST = 0.6  # the parts of a hyphenated word found apart
+HEAD_BOOST = 0.3  # the head of a compound the index lacks ("Gerät" for "Großgeräte")
+MIN_HEAD = 5  # letters of a compound's head stem
+STRICT_BONUS = 2.0  # documents matching as many words as required, over those matching about half (loose_need)
 
 KNOWN_FUZZY_BOOST = 0.2  # near spellings of a word the index has
 KNOWN_FUZZY_CHARS = 9
 MAX_ALTERNATIVES = 12  # lexicon alternatives per word
 STRONG_ALTERNATIVE = 0.75  # weight from which an alternative also counts in the title
 MAX_EXPANSIONS = 40
+TERM_CACHE_SIZE = 8192  # term-dictionary lookups kept per searcher snapshot (_Terms)
 MAX_FUZZY_SCAN = 300
 MIN_TYPO_HEAD = 6  # letters of an indexed term that a typo's beginning may match
 MAX_TYPO_TAIL = 4  # letters a typo may run on beyond it
@@ -186,6 +191,43 @@ def _fold_prefix(text: str) -> str:
     return low.replace("ä", "a").replace("ö", "o").replace("ü", "u").replace("ß", "ss")
 
 
+class _Terms:
+    """A searcher snapshot's term dictionary as the query planner reads it, with its lookups (document
+    frequencies, terms by prefix: what compound splitting, compound expansion and typo candidates cost) kept
+    in a bounded LRU shared by every query planned against that snapshot."""
+
+    __slots__ = ("cache", "searcher")
+
+    def __init__(self, searcher: tantivy.Searcher, size: int = TERM_CACHE_SIZE) -> None:
+        self.searcher = searcher
+        self.cache: LRU[tuple[str, str, str, int], Any] = LRU(size)
+
+    def doc_freq(self, field_name: str, term: str) -> int:
+        found: int = self.cache.get_or_compute(("df", field_name, term, 0), lambda: self.searcher.doc_freq(field_name, term))
+        return found
+
+    def terms_with_prefix(self, field_name: str, prefix: str, limit: int) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = self.cache.get_or_compute(
+            ("prefix", field_name, prefix, limit), lambda: list(self.searcher.terms_with_prefix(field_name, prefix, limit=limit))
+        )
+        return found
+
+    def search(self, query: tantivy.Query, limit: int, count: bool) -> Any:
+        return self.searcher.search(query, limit=limit, count=count)
+
+
+def missing_allowed(n: int) -> int:
+    """How many of n query words may find nothing while the query still broadens (loose_need): one in four words
+    beyond the first, so none of up to four words ("zzqx OR Bauhof" never broadens)."""
+    return max(0, n - 1) // 4
+
+
+def loose_need(n: int) -> int:
+    """How many of n query words a document must match when every word occurs in the index: about half
+    of three or more, one of two (those matching as many as required rank first)."""
+    return 1 if n <= 2 else (n + 1) // 2
+
+
 class _QueryPlanner:
     """Tantivy queries from the shared plan (catalogue/search/planning.py)."""
 
@@ -206,7 +248,7 @@ class _QueryPlanner:
     def _analyse(self, text: str) -> list[str]:
         return [s for s in self.analyzer.analyze(text) if _ALNUM_RE.match(s)]
 
-    def _expansions(self, searcher: tantivy.Searcher, stem: str) -> list[str]:
+    def _expansions(self, searcher: _Terms, stem: str) -> list[str]:
         """Indexed terms of which `stem` is the first or the last part."""
         found: dict[str, int] = {}
         for term, count in searcher.terms_with_prefix("all", stem, limit=400):
@@ -219,7 +261,7 @@ class _QueryPlanner:
         ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
         return [t for t, _ in ranked[:MAX_EXPANSIONS]]
 
-    def _split(self, searcher: tantivy.Searcher, stem: str) -> tuple[str, str] | None:
+    def _split(self, searcher: _Terms, stem: str) -> tuple[str, str] | None:
         """Split a compound query word into two indexed terms, the most balanced split first.
 
         A split only counts when each part is more frequent than the whole
@@ -244,7 +286,17 @@ class _QueryPlanner:
                     break
         return (best[1], best[2]) if best else None
 
-    def _fuzzy_terms(self, searcher: tantivy.Searcher, stem: str, distance: int) -> tuple[list[str], list[str]]:
+    def _head(self, searcher: _Terms, stem: str) -> list[str]:
+        """The indexed terms ending in the longest head of a compound the index lacks (German compounds are
+        head-final): "grossgerat" -> "gerat", "spezialgerat"; at least MIN_HEAD letters, MIN_PART before it."""
+        for i in range(MIN_PART, len(stem) - MIN_HEAD + 1):
+            head = stem[i:]
+            found = {rterm[::-1] for rterm, _ in searcher.terms_with_prefix("all_rev", head[::-1], limit=MAX_EXPANSIONS)}
+            if found:
+                return sorted(found)
+        return []
+
+    def _fuzzy_terms(self, searcher: _Terms, stem: str, distance: int) -> tuple[list[str], list[str]]:
         """Indexed terms near a typo's stem that share its first three letters: those within `distance` (what the
         fuzzy query finds, listed for highlighting), and those that match the typo's beginning within one letter
         while the typo only runs on longer (a typo in the ending keeps the stemmer from cutting it:
@@ -260,36 +312,66 @@ class _QueryPlanner:
                 ending.append(t)
         return near[:MAX_EXPANSIONS], ending[:MAX_EXPANSIONS]
 
+    @staticmethod
+    def _matches(searcher: _Terms, query: tantivy.Query) -> bool:
+        """Whether a word's query (with its compounds, typos and lexicon alternatives) finds any document."""
+        return int(searcher.search(query, limit=1, count=True).count or 0) > 0
+
     def words(self, qp: planning.QueryPlan) -> list[_Word]:
         return [_Word(raw=w.text.casefold(), stems=self.analyzer.analyze(w.text), planned=w) for w in qp.words]
 
-    def _alternative(self, searcher: tantivy.Searcher, stems: list[str], boost: float) -> list[tantivy.Query]:
+    def _alternative(self, searcher: _Terms, stems: list[str], boost: float) -> list[tantivy.Query]:
         """Queries for one lexicon alternative; a compound the index lacks is also looked for as its two parts."""
-        out = [self._stems_query("all", stems, boost, slop=1)]
         if boost < SYNONYM_BOOST * STRONG_ALTERNATIVE:
-            return out  # near-synonyms and regional terms: neither the title bonus nor split into parts
-        out.append(self._stems_query("title", stems, boost * 2, slop=1))
+            # near-synonyms and regional terms: the catch-all field only, not split into parts
+            return [self._stems_query("all", stems, boost, slop=1)]
+        # a strong alternative counts in every field as the typed word does (title, keywords, summary, ...), weighted
+        out = [self._stems_query(name, stems, boost * field_boost, slop=1) for name, field_boost in FIELD_BOOSTS.items()]
         if len(stems) == 1 and len(stems[0]) >= MIN_SPLIT_STEM and searcher.doc_freq("all", stems[0]) == 0:
             split = self._split(searcher, stems[0])
             if split:
                 out.append(self._stems_query("all", list(split), boost * SPLIT_BOOST, slop=1))
         return out
 
-    def _add_alternatives(self, searcher: tantivy.Searcher, words: list[_Word], highlight: set[str]) -> None:
+    def _absent(self, searcher: _Terms, word: _Word) -> bool:
+        """Whether the word's own query (as typed: compounds, parts, typos) finds nothing, so that only its
+        lexicon alternatives can match."""
+        if word.planned.prefix or not [s for s in word.stems if _ALNUM_RE.match(s)]:
+            return False
+        def compute() -> bool:
+            own = self.word_query(searcher, word, set(), scan=False)
+            return own is None or not self._matches(searcher, own)
+
+        found: bool = searcher.cache.get_or_compute(("absent", "", word.planned.text.casefold(), 0), compute)
+        return found
+
+    def _word_matches(self, searcher: _Terms, word: _Word, query: tantivy.Query) -> bool:
+        """`_matches` for a word's whole query, kept per snapshot (the same word with the same alternatives)."""
+        key = ("word", repr(word.planned.alternatives), word.planned.text.casefold(), int(word.planned.prefix))
+        found: bool = searcher.cache.get_or_compute(key, lambda: self._matches(searcher, query))
+        return found
+
+    def _add_alternatives(self, searcher: _Terms, words: list[_Word], highlight: set[str]) -> None:
         cache: dict[tuple[str, float], list[tantivy.Query]] = {}
         for w in words:
-            for alt in w.planned.alternatives[:MAX_ALTERNATIVES]:  # strongest first
-                key = (alt.text, alt.weight)
+            alternatives = w.planned.alternatives[:MAX_ALTERNATIVES]  # strongest first
+            # a word the catalogue does not use at all: its strongest alternative stands in for it at full weight
+            # (the typed word still ranks above its synonyms wherever it occurs, as it occurs nowhere)
+            meaning = [a.weight for a in alternatives if a.kind != "spelling"]
+            scale = 1.0 / max(meaning) if meaning and self._absent(searcher, w) else 1.0
+            for alt in alternatives:
+                weight = min(1.0, alt.weight * scale)
+                key = (alt.text, weight)
                 if key not in cache:
                     stems = self._analyse(alt.text)
                     if stems == [s for s in w.stems if _ALNUM_RE.match(s)]:
                         cache[key] = []  # only the spelling differs: the typed word's own query finds it
                         continue
                     highlight.update(stems)
-                    cache[key] = self._alternative(searcher, stems, SYNONYM_BOOST * alt.weight) if stems else []
+                    cache[key] = self._alternative(searcher, stems, SYNONYM_BOOST * weight) if stems else []
                 w.alternatives.extend(cache[key])
 
-    def _prefix_query(self, searcher: tantivy.Searcher, word: _Word, highlight: set[str]) -> tantivy.Query | None:
+    def _prefix_query(self, searcher: _Terms, word: _Word, highlight: set[str]) -> tantivy.Query | None:
         prefix = _fold_prefix(word.planned.text)
         if len(prefix) < MIN_PREFIX:
             return None
@@ -304,7 +386,7 @@ class _QueryPlanner:
         ])
 
     def word_query(
-        self, searcher: tantivy.Searcher, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True
+        self, searcher: _Terms, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True
     ) -> tantivy.Query | None:
         """The query for one word; `scan`: also look through the term dictionary near a typo (for typos in the
         ending and for highlighting; off for the long texts of "comparable projects")."""
@@ -346,6 +428,11 @@ class _QueryPlanner:
                     highlight.update(ending)
                     clauses.append(tantivy.Query.boost_query(
                         tantivy.Query.disjunction_max_query([self._term("all", t) for t in ending], 0.1), FUZZY_BOOST))
+                head = self._head(searcher, stem) if scan and not (near or ending or expansions) and len(stem) >= MIN_SPLIT_STEM else []
+                if head:  # a compound the index lacks, and no typo of a word it has: its head, weakly ("Großgerät": "Gerät")
+                    highlight.update(head)
+                    clauses.append(tantivy.Query.boost_query(
+                        tantivy.Query.disjunction_max_query([self._term("all", t) for t in head], 0.1), HEAD_BOOST))
             elif typo and len(word.raw) >= KNOWN_FUZZY_CHARS:
                 # a long word the index has also finds its near spellings, weakly: those are what its typo
                 # (two letters of tolerance) would find, so the correct word never finds fewer projects
@@ -384,7 +471,7 @@ class _QueryPlanner:
             return None
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
 
-    def plan(self, searcher: tantivy.Searcher, q: str, *, any_word: bool = False,
+    def plan(self, searcher: _Terms, q: str, *, any_word: bool = False,
              places: Mapping[str, Sequence[planning.Place]] | None = None) -> _Plan:
         highlight: set[str] = set()
         if not q.strip():
@@ -395,6 +482,7 @@ class _QueryPlanner:
             self._add_alternatives(searcher, words, highlight)
         soft = bool(qp.soft_places) and not any_word
         word_queries: list[tantivy.Query] = []
+        queried: list[_Word] = []  # the word of each entry of word_queries
         optional: list[tantivy.Query] = []  # bare numbers ("OZG 2.0") and soft places add score, never exclude
         for w in words:
             if soft and w.planned.place is not None:
@@ -403,7 +491,11 @@ class _QueryPlanner:
             if wq is None:
                 continue
             is_number = bool(w.stems) and all(s.isdigit() for s in w.stems) and not w.alternatives
-            (optional if is_number else word_queries).append(wq)
+            if is_number:
+                optional.append(wq)
+            else:
+                word_queries.append(wq)
+                queried.append(w)
         if soft:
             for pm in qp.soft_places:
                 pq = self._place_query(pm, highlight)
@@ -411,6 +503,7 @@ class _QueryPlanner:
                     optional.append(pq)
         if not word_queries:
             word_queries, optional = optional, []
+            queried = []
         if not word_queries:
             return _Plan(tantivy.Query.empty_query(), highlight, qp)
         n = len(word_queries)
@@ -423,6 +516,17 @@ class _QueryPlanner:
         text_q = tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=need
         )
+        loose = loose_need(n)
+        known = [self._word_matches(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if queried else []
+        if not any_word and loose < need and known and sum(not k for k in known) <= missing_allowed(n):
+            # every word occurs in the index (in a query of five or more words, one in four may be missing: a
+            # paraphrase, not a word the catalogue uses): documents sharing fewer of the words (about half) count
+            # too, ranked below those that match as many as required (Meilisearch's "frequency" strategy does so)
+            text_q = tantivy.Query.boolean_query([
+                (tantivy.Occur.Must, tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=loose)),
+                (tantivy.Occur.Should, tantivy.Query.boost_query(text_q, STRICT_BONUS)),
+            ])
         if optional:
             text_q = tantivy.Query.boolean_query(
                 [(tantivy.Occur.Must, text_q), *((tantivy.Occur.Should, o) for o in optional)]
@@ -577,10 +681,11 @@ class _View:
     dictionary) and the stored documents decoded from it (a document address
     is stable within one snapshot)."""
 
-    __slots__ = ("docs", "plans", "searcher")
+    __slots__ = ("docs", "plans", "searcher", "terms")
 
     def __init__(self, searcher: tantivy.Searcher) -> None:
         self.searcher = searcher
+        self.terms = _Terms(searcher)
         self.plans: dict[tuple[str, bool, tuple[Any, ...]], _Plan] = {}
         self.docs: dict[tuple[int, int], tuple[dict[str, Any], str]] = {}
 
@@ -1004,7 +1109,7 @@ class TantivyBackend(SearchBackend):
         key = (q, any_word, planning.places_key(places))
         plan = view.plans.get(key)
         if plan is None:
-            plan = self.planner.plan(view.searcher, q, any_word=any_word, places=places)
+            plan = self.planner.plan(view.terms, q, any_word=any_word, places=places)
             if len(view.plans) >= MAX_CACHED_PLANS:
                 view.plans.clear()
             view.plans[key] = plan

@@ -44,10 +44,12 @@ def marked(snippets: list[str]) -> list[str]:
 ])
 async def test_the_correct_word_never_finds_fewer_projects_than_its_typo(demo: SearchBackend, correct: str, typo: str,
                                                                         request: pytest.FixtureRequest) -> None:
+    # on Meilisearch the typo's Snowball stem ("feuerw") runs without prefix matching (meili_backend.Part.prefix)
     if demo.name == "meilisearch" and typo == "Feuerwer":
-        # Meilisearch also runs a query's Snowball stems (meili_backend.query_parts): the typo's stem "feuerw" is a
-        # prefix of more words than "Feuerwehr" itself; open, see the h17b report
-        request.applymarker(pytest.mark.xfail(strict=True, reason="Meilisearch: the stem part of a typo reaches further than the word"))
+        # still open: on the compound-part fields (locale deu) Meilisearch's German segmenter cuts the unknown word
+        # "Feuerwer" into short pieces that match unrelated words with typo tolerance ("BER", "Feder"); measured with
+        # and without a trailing space (prefix off) alike, so it is not the prefix match
+        request.applymarker(pytest.mark.xfail(strict=True, reason="Meilisearch: the segmenter's pieces of a typo reach further than the word"))
     n_correct, found_correct, _ = await search(demo, correct)
     n_typo, found_typo, _ = await search(demo, typo)
     assert n_typo > 0, typo

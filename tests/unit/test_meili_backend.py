@@ -17,6 +17,7 @@ from catalogue.search.meili_backend import (
     MeiliBackend,
     build_filter,
     index_settings,
+    missing_allowed,
     query_parts,
     quote_filter_value,
     sanitize_q,
@@ -174,6 +175,20 @@ def test_query_parts_spell_out_minimum_should_match() -> None:
     loose = query_parts("Bauhof Rufbus Glasfaser", every_word_known=True)
     assert {p.strategy for p in loose if p.whole} == {"all", "frequency"}  # ... unless every word occurs somewhere
     assert all(p.strategy == "all" for p in loose if not p.whole)
+
+
+def test_a_missing_word_broadens_only_long_queries() -> None:
+    # "zzqx OR state Bayern" (four words, one found nowhere) never broadens; a paraphrase of five words may miss one
+    assert [missing_allowed(n) for n in range(1, 10)] == [0, 0, 0, 0, 1, 1, 1, 1, 2]
+
+
+def test_stems_never_match_as_prefixes() -> None:
+    """A typo's stem is shorter than the word ("Feuerwer" -> "feuerw"): as Meilisearch's prefix of the last word it
+    would find every "Feuerw…"; the spellings as typed keep the prefix match (search as you type)."""
+    parts = query_parts("Feuerwer")
+    stems = [p for p in parts if p.q == "feuerw"]
+    assert stems and not any(p.prefix for p in stems)
+    assert all(p.prefix for p in parts if p.q == "Feuerwer")
 
 
 def test_numbers_are_optional_and_long_queries_bounded() -> None:
