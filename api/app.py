@@ -19,6 +19,8 @@ from api.controllers.reuse import ReuseController
 from api.controllers.search import SearchController
 from api.controllers.users import UserController, VocabularyController
 from api.health import NOT_READY_HANDLERS, HealthController
+from api.open_data import render_record
+from api.openapi import on_startup as document_responses
 from api.problems import EXCEPTION_HANDLERS
 from api.read_your_writes import read_your_writes
 from api.startup import exit_code, startup_message
@@ -44,7 +46,7 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
             check_startup(settings)
-            runtime = await Runtime.start(settings, db_name=db_name, handle=handle)
+            runtime = await Runtime.start(settings, db_name=db_name, handle=handle, export_render=render_record)
         except BaseException as exc:
             # `leuchtturm serve` prints this one German line instead of the traceback (api/cli.py).
             app.state.startup_error = startup_message(exc)
@@ -80,6 +82,7 @@ def create_app(
         route_handlers=api_controllers,
         plugins=[PdfPlugin(), WebPlugin()],
         lifespan=[lifespan],
+        on_startup=[document_responses],
         middleware=[read_your_writes],
         exception_handlers={**EXCEPTION_HANDLERS, **NOT_READY_HANDLERS},
         request_max_body_size=settings.max_body_bytes,

@@ -61,9 +61,10 @@ async def storage_only(settings: Settings):  # noqa: ANN201
 
 @asynccontextmanager
 async def runtime(settings: Settings):  # noqa: ANN201
+    from api.open_data import render_record
     from catalogue.runtime import Runtime
 
-    rt = await Runtime.start(settings, run_sync_worker=False)
+    rt = await Runtime.start(settings, run_sync_worker=False, export_render=render_record)
     try:
         yield rt
     finally:
@@ -551,32 +552,23 @@ def export(output: str, fmt: str | None, status: str | None, open_data: bool) ->
 
 
 async def export_open_data(output: str, fmt: str, settings: Settings) -> int:
-    """The open-data export file (as over HTTP): published profiles listed from the search index, read by _id."""
+    """The open-data export file, exactly as over HTTP: one snapshot of the export mirror (catalogue/opendata/mirror.py)."""
     from api.open_data import Licence, write_export
-    from catalogue.opendata.published import freshness, published_profiles
-
-    count = 0
-
-    async def counted(source: Any) -> Any:
-        nonlocal count
-        async for profile in source:
-            count += 1
-            if output != "-" and count % 1000 == 0:
-                click.echo(f"… {count} Profile", err=True)
-            yield profile
+    from catalogue.errors import DependencyUnavailable
 
     async with runtime(settings) as rt:
-        fresh = await freshness(rt.search)
+        assert rt.sync.mirror is not None
+        try:
+            snapshot = await rt.sync.mirror.snapshot()
+        except DependencyUnavailable:
+            _fail(
+                "Der Export-Spiegel ist noch nicht aufgebaut. Bitte den Server einmal starten "
+                "(`leuchtturm serve`) oder `leuchtturm reindex` ausführen."
+            )
+        count = snapshot.state.count
         out = sys.stdout if output == "-" else Path(output).open("w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in finally
         try:
-            await write_export(
-                fmt,
-                counted(published_profiles(rt.search)),
-                out,
-                licence=Licence.from_settings(settings),
-                base_url=settings.public_base_url,
-                modified=fresh.last_modified,
-            )
+            await write_export(fmt, snapshot, out, licence=Licence.from_settings(settings), base_url=settings.public_base_url)
         finally:
             if out is not sys.stdout:
                 out.close()

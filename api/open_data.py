@@ -2,10 +2,10 @@
 
 The records are `importers.export`'s (the catalogue's own format, which
 `leuchtturm import` reads back; CSV cells that a spreadsheet would run as a
-formula are neutralised there). The profiles come from
-`catalogue.opendata.published` (listed from the search index, read by
-`_id`). Everything is streamed: one index page of profiles at a time is
-rendered (in a worker thread, off the event loop) and sent.
+formula are neutralised there), rendered once per change by whoever applies
+the outbox (`render_record`, handed to the runtime) into the export mirror
+(catalogue/opendata/mirror.py). An export streams one snapshot of the mirror
+a page at a time: flat memory, no store reads, whatever the size.
 
 Both the HTTP exports (api/controllers/opendata.py) and `leuchtturm export
 --open-data` write these same bytes: the JSON document carries the licence
@@ -15,18 +15,15 @@ and attribution beside the profiles; NDJSON and CSV carry them in the HTTP
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from catalogue.models import Profile, public_source
+from catalogue.opendata.mirror import Snapshot
 from catalogue.settings import Settings
-from importers.export import EXPORT_FORMAT, EXPORT_VERSION, iter_csv, iter_ndjson, to_export_dict
-
-RENDER_BATCH = 100  # profiles rendered per worker-thread call
+from importers.export import EXPORT_FORMAT, EXPORT_VERSION, iter_csv, to_export_dict
 
 # Human-readable names and legal codes of the DCAT-AP.de licence URIs the catalogue knows.
 LICENCES: dict[str, tuple[str, str]] = {
@@ -78,17 +75,6 @@ def export_path(fmt: str) -> str:
     return f"/api/v1/export/profiles.{fmt}"
 
 
-async def _batches(profiles: AsyncIterable[Profile], size: int = RENDER_BATCH) -> AsyncIterator[list[Profile]]:
-    batch: list[Profile] = []
-    async for profile in profiles:
-        batch.append(profile)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def public_record(profile: Profile) -> dict[str, Any]:
     """An export record for the public: the provenance cut down to what the public may see.
 
@@ -103,50 +89,52 @@ def public_record(profile: Profile) -> dict[str, Any]:
     return record
 
 
-def _json_records(batch: Sequence[Profile], first: bool) -> str:
-    lines = [json.dumps(public_record(p), ensure_ascii=False, separators=(",", ":")) for p in batch]
-    return ("\n" if first else ",\n") + ",\n".join(lines)
+def render_record(profile: Profile) -> tuple[str, str]:
+    """One published profile's export record, rendered once for the export mirror: (JSON line, CSV row with its line end).
+
+    The NDJSON file is the JSON lines each with "\\n"; the JSON file has them in its "profiles" array.
+    """
+    record = public_record(profile)
+    json_line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    rows = iter_csv([record])
+    next(rows)  # the header row, sent once by the export
+    return json_line, next(rows)
 
 
-def _csv_rows(batch: Sequence[Profile]) -> str:
-    rows = iter_csv([public_record(p) for p in batch])
-    next(rows)  # the header row is sent once, first
-    return "".join(rows)
+async def stream_export(fmt: str, snapshot: Snapshot, *, licence: Licence, base_url: str) -> AsyncIterator[str]:
+    """The export file in `fmt` from one snapshot of the export mirror, a page of records at a time; closes the snapshot.
 
-
-def _ndjson_lines(batch: Sequence[Profile]) -> str:
-    return "".join(iter_ndjson([public_record(p) for p in batch]))
-
-
-async def stream_export(
-    fmt: str, profiles: AsyncIterable[Profile], *, licence: Licence, base_url: str, modified: datetime | None
-) -> AsyncIterator[str]:
-    """The export file in `fmt`, chunk by chunk. The bytes depend only on the profiles, the licence and `modified`."""
+    The bytes depend only on the snapshot (its records and time), the licence and the base URL.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format: {fmt}")
-    if fmt == "json":
-        head = {
-            "format": EXPORT_FORMAT,
-            "version": EXPORT_VERSION,
-            "modified": modified.isoformat() if modified else None,
-            "license": licence.as_json(base_url),
-            "source": base_url,
-        }
-        yield json.dumps(head, ensure_ascii=False)[:-1] + ', "profiles": ['
-        first = True
-        async for batch in _batches(profiles):
-            yield await asyncio.to_thread(_json_records, batch, first)
-            first = False
-        yield "\n]}\n"
-        return
-    render: Callable[[Sequence[Profile]], str] = _csv_rows if fmt == "csv" else _ndjson_lines
-    if fmt == "csv":
-        yield next(iter_csv([]))
-    async for batch in _batches(profiles):
-        yield await asyncio.to_thread(render, batch)
+    try:
+        if fmt == "json":
+            head = {
+                "format": EXPORT_FORMAT,
+                "version": EXPORT_VERSION,
+                "modified": snapshot.state.modified.isoformat(),
+                "license": licence.as_json(base_url),
+                "source": base_url,
+            }
+            yield json.dumps(head, ensure_ascii=False)[:-1] + ', "profiles": ['
+            first = True
+            async for lines in snapshot.pages("json"):
+                yield ("\n" if first else ",\n") + ",\n".join(lines)
+                first = False
+            yield "\n]}\n"
+        elif fmt == "ndjson":
+            async for lines in snapshot.pages("json"):
+                yield "\n".join(lines) + "\n"
+        else:
+            yield next(iter_csv([]))
+            async for rows in snapshot.pages("csv"):
+                yield "".join(rows)
+    finally:
+        await snapshot.aclose()
 
 
-async def write_export(fmt: str, profiles: AsyncIterable[Profile], out: Any, **kwargs: Any) -> None:
+async def write_export(fmt: str, snapshot: Snapshot, out: Any, **kwargs: Any) -> None:
     """Write the export to a text file object (`leuchtturm export --open-data`)."""
-    async for chunk in stream_export(fmt, profiles, **kwargs):
+    async for chunk in stream_export(fmt, snapshot, **kwargs):
         out.write(chunk)

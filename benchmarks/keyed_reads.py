@@ -27,8 +27,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -43,15 +41,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._server import free_port, start_server, stop_server
 from benchmarks.synthetic import synthetic_profiles
 
 ID_EXPRESSION = "_ferretdb_sjson->'$._id'"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -149,19 +142,8 @@ def main() -> None:
         subprocess.run([py, "-m", "api.cli", "import", str(source), "--publish"], env=env, cwd=code, check=True, stdout=subprocess.DEVNULL)
         print(f"Import: {args.count} Profile in {time.perf_counter() - t0:.0f} s", flush=True)
 
-        server = subprocess.Popen([py, "-m", "api.cli", "serve"], env=env, cwd=code, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if urllib.request.urlopen(base + "/health/ready", timeout=5).status == 200:  # noqa: S310 - our own server on loopback
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                sys.exit("Der Server startete nicht.")
-            time.sleep(0.3)
+        server = start_server([py, "-m", "api.cli", "serve"], env, code, base)
 
         from pymongo import MongoClient
 
@@ -223,12 +205,7 @@ def main() -> None:
         results.append(("PyMongo find_one({slug}) (Abfrage des alten Layouts)", summary(slug_times)))
         client.close()
     finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
+        stop_server(server)
         shutil.rmtree(tmp, ignore_errors=True)
 
     print()

@@ -39,8 +39,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,6 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._server import free_port, start_server, stop_server
 from benchmarks.synthetic import PROJECT_TYPES, synthetic_profiles
 
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -64,12 +63,6 @@ PASSWORD = "benchmark-passwort-lang"  # noqa: S105 - a throwaway account in a te
 STATES = ["Bayern", "Nordrhein-Westfalen", "Niedersachsen", "Hessen", "Sachsen"]
 KEYED = ("page", "api", "pdf uncached", "pdf cached", "history")  # stand on the _id lookup; the others on the index query
 TARGET_READS = ("page", "api", "similar", "list", "filtered list", "mine", "queue")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], p: float) -> float:
@@ -143,26 +136,10 @@ class Bench:
         return r.stdout
 
     def start(self) -> None:
-        log = (self.tmp / "server.log").open("wb")
-        self.server = subprocess.Popen([PY, "-m", "api.cli", "serve"], env=self.env, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if request("GET", self.base + "/health/ready")[1] == 200:
-                    return
-            except OSError:
-                pass
-            if time.monotonic() > deadline or self.server.poll() is not None:
-                sys.exit(f"Der Server startete nicht (Protokoll: {self.tmp / 'server.log'}).")
-            time.sleep(0.3)
+        self.server = start_server([PY, "-m", "api.cli", "serve"], self.env, ROOT, self.base, log=self.tmp / "server.log")
 
     def stop(self) -> None:
-        if self.server is not None and self.server.poll() is None:
-            os.killpg(self.server.pid, signal.SIGINT)
-            try:
-                self.server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.server.pid, signal.SIGKILL)
+        stop_server(self.server)
 
     def token(self, username: str, role: str) -> dict[str, str]:
         self.cli("user", "create", username, "--role", role, "--password-stdin", stdin=PASSWORD + "\n")
@@ -325,6 +302,8 @@ class Bench:
         names = [n for n in reads if n != "pdf uncached"]
         deadline = time.monotonic() + self.args.mixed_seconds
         times: list[float] = []
+        read_times: list[float] = []
+        write_times: list[float] = []
         errors: list[str] = []
         lock = threading.Lock()
 
@@ -346,6 +325,7 @@ class Bench:
                     ms, status, payload, _ = request("GET", self.base + path, self.headers_for(name))
                 with lock:
                     times.append(ms)
+                    (write_times if path == "PATCH" else read_times).append(ms)
                     if status != 200:
                         errors.append(f"{path}: {status} {payload[:120]!r}")
 
@@ -357,9 +337,11 @@ class Bench:
             t.join()
         seconds = time.perf_counter() - t0
         extra = self.extra.setdefault(size, {})
-        extra.update({"mixed/s": len(times) / seconds, "mixed p50": statistics.median(times), "mixed p95": pct(times, 95), "mixed errors": len(errors)})
+        extra.update({"mixed/s": len(times) / seconds, "mixed p50": statistics.median(times), "mixed p95": pct(times, 95), "mixed errors": len(errors),
+                      "mixed read p95": pct(read_times, 95), "mixed write p95": pct(write_times, 95) if write_times else float("nan")})
         print(f"  Mischlast ({self.args.clients} Clients, 10 % Schreiben): {len(times) / seconds:.0f} Anfragen/s, "
-              f"p50 {extra['mixed p50']:.1f} ms, p95 {extra['mixed p95']:.1f} ms, {len(errors)} Fehler", flush=True)
+              f"p50 {extra['mixed p50']:.1f} ms, p95 {extra['mixed p95']:.1f} ms (Lesen {extra['mixed read p95']:.1f}, "
+              f"Schreiben {extra['mixed write p95']:.1f}), {len(errors)} Fehler", flush=True)
         for e in errors[:5]:
             print("    ", e, flush=True)
 
@@ -391,7 +373,8 @@ class Bench:
             print(row)
         for key, label in (("_id lookup", "Boden: PyMongo _id"), ("index query", "Boden: Tantivy")):
             print(f"  {label:<18}" + "".join(f" | {self.floors[s][key]:8.2f} ms{'':>25}" for s in sizes))
-        for key, unit in (("import/s", "Profile/s"), ("mixed/s", "Anfragen/s"), ("mixed p95", "ms"), ("mixed errors", "Fehler"),
+        for key, unit in (("import/s", "Profile/s"), ("mixed/s", "Anfragen/s"), ("mixed p95", "ms"), ("mixed read p95", "ms"),
+                          ("mixed write p95", "ms"), ("mixed errors", "Fehler"),
                           ("rss server", "MB"), ("rss store", "MB")):
             print(f"  {key:<18}" + "".join(f" | {self.extra[s].get(key, float('nan')):8.1f} {unit:<10}{'':>16}" for s in sizes))
         print()

@@ -26,8 +26,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +42,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from benchmarks._server import free_port, start_server, stop_server
 from benchmarks.synthetic import synthetic_profiles
 
 # what the public search API asks of the engine besides the query: published profiles, the public label
@@ -59,12 +58,6 @@ PLAIN_QUERIES = [
 ]
 STATES = ["Nordrhein-Westfalen", "Bayern", "Niedersachsen", "Hessen", "Sachsen", "Schleswig-Holstein"]
 FIELDS = ["Verwaltung", "Mobilität & Verkehr", "Digitale Infrastruktur", "Umwelt & Klima", "Bildung", "Daseinsvorsorge"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def paths(kind: str, rng: random.Random, n: int = 200) -> list[str]:
@@ -248,20 +241,9 @@ def run_http(args: argparse.Namespace, tmp: Path, data_dir: Path, search: dict[s
            "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_LOAD_REGISTER": "false",  # search only: no register load at start
            "LEUCHTTURM_MEILI_URL": search.get("meili_url") or "",
            "LEUCHTTURM_MEILI_KEY": search.get("meili_key") or "", "LEUCHTTURM_MEILI_INDEX": search.get("meili_index") or "profiles"}
-    server = subprocess.Popen([str(ROOT / ".venv" / "bin" / "leuchtturm"), "serve"], env=env, cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
+    server = start_server([str(ROOT / ".venv" / "bin" / "leuchtturm"), "serve"], env, ROOT, base, timeout=60)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(base + "/health/ready", timeout=2).status == 200:  # noqa: S310 - our own server on loopback
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                sys.exit("Server startete nicht")
-            time.sleep(0.2)
         script = tmp / "paths.lua"
         script.write_text(WRK_SCRIPT)
         rng = random.Random(11)
@@ -277,11 +259,7 @@ def run_http(args: argparse.Namespace, tmp: Path, data_dir: Path, search: dict[s
                 http[(kind, conns)] = run_wrk(base, pf, script, conns, args.duration)
                 progress.advance(task)
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop_server(server, grace=20)
 
     table = Table(title=f"Suche über die HTTP-API, {args.count} Profile, {engine} (ms; Anfragen/s)")
     for col in ("Abfrage", "Clients", "p50", "p95", "p99", "Anfragen/s", "Fehler", "roh p50", "Overhead p50"):

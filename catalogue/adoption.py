@@ -17,14 +17,18 @@ newer one. The summary also feeds the search document (`adoption_count`,
 nachgenutzt"); a change is announced to the sync worker through the outbox.
 
 The profile's owner is told by mail (catalogue.notifications) of a new
-record and of a changed stage. The record and the summary are two writes: a
-process that dies between them leaves the summary one change behind until
-that municipality's next write (the record itself is kept).
+record and of a changed stage. The record and the summary are two writes;
+an outbox entry naming the record and the revision the write brings is
+written before the record (like a profile write's). The sync worker waits
+until that revision has landed (or the entry's grace has passed), then takes
+the record into the summary (`repair_summaries`, idempotent) and re-indexes
+the profile: a process that dies between the two writes leaves the summary
+behind only until the entry is applied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -164,6 +168,33 @@ async def _publish_to_summary(profile_id: str, record: Mapping[str, Any]) -> Non
     raise Conflict("Zu viele gleichzeitige Änderungen an der Nachnutzung. Bitte gleich noch einmal versuchen.")
 
 
+async def _announce(profile_id: str, slug: str, key: str, revision: int) -> None:
+    """The outbox entry of an adoption write, written before it: the worker takes the record into the summary
+    once that revision has landed, and re-indexes the profile (its search document carries the counts)."""
+    await outbox.enqueue(profile_id, slug, adoption=(key, revision))
+
+
+async def read_records(keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The adoption records among `keys` that exist, by `_id` one each (for the sync worker)."""
+    coll = Adoption.get_pymongo_collection()
+    found: dict[str, dict[str, Any]] = {}
+    for key in dict.fromkeys(keys):
+        doc = await coll.find_one({"_id": key})
+        if doc is not None:
+            found[key] = doc
+    return found
+
+
+async def repair_summaries(records: Sequence[Mapping[str, Any]]) -> None:
+    """Take these records into their profiles' summaries (idempotent: a summary never goes back to an older state).
+
+    The sync worker calls this for every applied adoption entry, so a process that died between a record
+    write and its summary write leaves the summary behind only until the entry is applied.
+    """
+    for record in records:
+        await _publish_to_summary(str(record["profile_id"]), record)
+
+
 def _from_store(doc: Mapping[str, Any]) -> Adoption:
     record: Adoption = Adoption.model_validate(dict(doc))
     return record
@@ -199,6 +230,7 @@ class AdoptionService:
             id=key, profile_id=pid, organisation=org, stage=data.stage, note=note, contact=contact,
             recorded_by=actor.username, created_at=now, updated_at=now,
         )
+        await _announce(pid, profile.slug, key, 1)
         created = await atomic.insert(coll, _stored_form(fresh))
         previous: dict[str, Any] | None = None
         if not created:
@@ -206,6 +238,7 @@ class AdoptionService:
                 previous = await coll.find_one({"_id": key})
                 if previous is None:  # pragma: no cover - records are never deleted
                     raise Conflict("Der Eintrag wurde eben entfernt. Bitte erneut versuchen.")
+                await _announce(pid, profile.slug, key, int(previous["revision"]) + 1)
                 changes = {
                     "stage": data.stage.value, "note": note, "contact": contact, "recorded_by": actor.username,
                     "updated_at": now, "revision": int(previous["revision"]) + 1,
@@ -234,6 +267,7 @@ class AdoptionService:
             current = await coll.find_one({"_id": key})
             if current is None:
                 raise NotFound("Diesen Nachnutzungs-Eintrag gibt es nicht.")
+            await _announce(pid, profile.slug, key, int(current["revision"]) + 1)
             changes = {
                 "hidden": hidden, "hidden_by": actor.username if hidden else None,
                 "hidden_reason": (reason.strip()[:NOTE_MAX] or None) if hidden else None, "revision": int(current["revision"]) + 1,
@@ -263,8 +297,8 @@ class AdoptionService:
         return own
 
     async def _published(self, profile_id: str, slug: str, record: Mapping[str, Any]) -> None:
+        """The second write: the summary at once (the page shows it); its outbox entry was written before the record."""
         await _publish_to_summary(profile_id, record)
-        await outbox.enqueue(profile_id, slug)  # the search document carries the counts
         self._on_change()
 
     async def _tell_owner(self, profile: Profile, record: Mapping[str, Any], *, created: bool) -> None:

@@ -231,6 +231,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def plain(value: Any) -> Any:
+    """A stored value as Python compares it (a UUID stored as binary subtype 4 → UUID; naive datetime → UTC)."""
+    return _plain(value)
+
+
 _MISSING = object()
 
 
@@ -436,6 +441,7 @@ __all__ = [
     "insert",
     "matches",
     "mode",
+    "plain",
     "replace_if",
     "set_mode",
     "stored",

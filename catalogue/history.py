@@ -23,6 +23,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from catalogue.lru import LRU
 from catalogue.models import Profile, ProfileVersion, VersionEntry, version_key
 
 PAGE_SIZE = 20
@@ -68,17 +69,36 @@ def _entry(doc: dict[str, Any]) -> VersionEntry:
     return VersionEntry.model_validate({k: doc.get(k) for k in ("number", "at", "by", "action", "comment", "changes")})
 
 
+# A version document is written once, after the profile write that made it (`store` never
+# changes one), so an entry read is remembered per process and database: a history page
+# reads only the entries it has not shown before. Bounded (least recently used goes first).
+ENTRY_CACHE_MAX = 50_000
+_entries: LRU[tuple[str, str], VersionEntry] = LRU(ENTRY_CACHE_MAX)
+
+
+def clear_cache() -> None:
+    _entries.clear()
+
+
 async def entries(profile: Profile, numbers: Iterable[int]) -> list[VersionEntry]:
-    """The entries with these numbers (missing ones are left out), in the order given; one keyed read each."""
+    """The entries with these numbers (missing ones are left out), in the order given; one keyed read each (remembered)."""
     wanted = list(numbers)
     newest = profile.last_change if profile.last_change is not None and profile.last_change.number == profile.version else None
     coll = _collection()
+    db = coll.database.name
 
     async def one(n: int) -> VersionEntry | None:
         if newest is not None and n == newest.number:
             return newest
-        doc = await coll.find_one({"_id": version_key(profile.id, n)}, {"state": 0})
-        return _entry(doc) if doc is not None else None
+        key = version_key(profile.id, n)
+        if (known := _entries.get((db, key))) is not None:
+            return known
+        doc = await coll.find_one({"_id": key}, {"state": 0})
+        if doc is None:
+            return None
+        entry = _entry(doc)
+        _entries.put((db, key), entry)
+        return entry
 
     found = await asyncio.gather(*(one(n) for n in wanted))
     return [e for e in found if e is not None]
@@ -99,4 +119,4 @@ async def state_at(profile: Profile, number: int, current_state: dict[str, Any])
     return doc.get("state") if doc is not None else None
 
 
-__all__ = ["PAGE_SIZE", "entries", "page_numbers", "state_at", "store", "store_many", "version_document"]
+__all__ = ["PAGE_SIZE", "clear_cache", "entries", "page_numbers", "state_at", "store", "store_many", "version_document"]

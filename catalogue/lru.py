@@ -60,6 +60,11 @@ class LRU(Generic[K, V]):
         self.put(key, value)
         return value
 
+    def discard(self, key: K) -> bool:
+        """Forget `key`; True when it was there."""
+        with self._lock:
+            return self._data.pop(key, None) is not None
+
     def clear(self) -> None:
         with self._lock:
             self._data.clear()

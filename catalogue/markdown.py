@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -161,8 +162,16 @@ def _parse(text: str) -> list[Token]:
     return _MD.parse((text or "")[:MAX_INPUT_CHARS])
 
 
+RENDER_CACHE_SIZE = 2048  # texts, each at most MAX_INPUT_CHARS
+
+
+@lru_cache(maxsize=RENDER_CACHE_SIZE)
 def render_html(text: str) -> str:
-    """Render untrusted Markdown to safe HTML (see module docstring)."""
+    """Render untrusted Markdown to safe HTML (see module docstring).
+
+    Cached by the text itself (a pure function of it): a profile read renders
+    each of its Markdown fields once per version, not once per request.
+    """
     if not text:
         return ""
     return str(_MD.renderer.render(_parse(text), _MD.options, {}))
@@ -405,6 +414,7 @@ def blocks_to_plain_text(blocks: Sequence[dict[str, Any]]) -> str:
     return "\n\n".join(p for p in parts if p.strip())
 
 
+@lru_cache(maxsize=RENDER_CACHE_SIZE)
 def to_plain_text(text: str) -> str:
     """Markdown without markup, for search indexing and snippets.
 

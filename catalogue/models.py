@@ -446,6 +446,10 @@ class OutboxEntry(Document):
     op: str = "upsert"  # "upsert" or "delete"
     version: int | None = None  # the profile version the write brings (the worker waits until it has landed); None: any
     more: list[OutboxItem] = Field(default_factory=list)  # further profiles of a bulk write (imports)
+    # an adoption write (catalogue/adoption.py): the record's key and the revision the write brings; the worker
+    # waits for it to land and then takes the record into the profile's adoption summary (repairs a lost second write)
+    adoption: str | None = None
+    adoption_revision: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)

@@ -60,12 +60,18 @@ def _record(entry: OutboxEntry) -> None:
         written.append(Written(entry.id, entry.profile_id, entry.slug, entry.version, 1 + len(entry.more)))
 
 
-async def enqueue(profile_id: str, slug: str, op: str = "upsert", *, version: int | None = None) -> OutboxEntry:
-    """Announce a profile write; `version`: the profile version the write brings (None: whatever is stored)."""
+async def enqueue(
+    profile_id: str, slug: str, op: str = "upsert", *, version: int | None = None, adoption: tuple[str, int] | None = None
+) -> OutboxEntry:
+    """Announce a profile write; `version`: the profile version the write brings (None: whatever is stored).
+
+    `adoption`: (record key, revision) of an adoption write to announce instead (catalogue/adoption.py).
+    """
     if op not in ("upsert", "delete"):
         raise ValueError(op)
     entry = OutboxEntry(
-        id=await next_sequence(OUTBOX_COUNTER), profile_id=str(profile_id), slug=slug, op=op, version=version, created_at=utcnow()
+        id=await next_sequence(OUTBOX_COUNTER), profile_id=str(profile_id), slug=slug, op=op, version=version, created_at=utcnow(),
+        adoption=adoption[0] if adoption else None, adoption_revision=adoption[1] if adoption else None,
     )
     await OutboxEntry.get_pymongo_collection().insert_one(_document(entry))
     _record(entry)
@@ -99,6 +105,8 @@ def _document(entry: OutboxEntry) -> dict[str, Any]:
         "op": entry.op,
         "version": entry.version,
         "more": [item.model_dump() for item in entry.more],
+        "adoption": entry.adoption,
+        "adoption_revision": entry.adoption_revision,
         "created_at": now,
         "attempts": 0,
         "next_attempt_at": now,

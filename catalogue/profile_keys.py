@@ -15,20 +15,31 @@ profile itself (catalogue/profiles.py), and a key names the profile last
 written with that value. A reader therefore always checks the profile it
 names: a key whose profile no longer has that value (it was changed, or its
 write failed) finds nothing. Old keys are not removed; they cost one read.
+
+A new profile from an import also *claims* its record's identity (its source
+id, else its content fingerprint) for its owner with an insert of
+`claim:<owner>:<key>`: the unique `_id` decides, so two imports of the same
+record for one owner that run at the same time create one profile (`claim`).
+Per owner, because another editor's hidden draft of the same record never
+stops an import (it is planned as a profile of its own, issue 13). A claim whose profile no longer
+has that identity, or never came to exist within STALE_CLAIM, is taken
+over with a compare-and-set.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from beanie import Document, PydanticObjectId
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 SOURCE, FINGERPRINT, TITLE_LEAD = "source", "fingerprint", "title-lead"
+CLAIM = "claim"
 READ_CONCURRENCY = 16
+STALE_CLAIM = timedelta(minutes=10)  # a claim whose profile was never written (a crashed run) is free again after this
 
 
 class ProfileKey(Document):
@@ -102,29 +113,100 @@ async def store_many(pairs: Sequence[tuple[str, Any]]) -> None:
             await coll.update_one({"_id": doc["_id"]}, {"$set": {"profile_id": doc["profile_id"]}})
 
 
+def identity_of(provenance: Any, owner: str | None) -> tuple[str, str, str] | None:
+    """(claim key, provenance field, value) naming the record an owner's profile comes from: its source id, else its fingerprint."""
+    prov = provenance.model_dump() if hasattr(provenance, "model_dump") else dict(provenance or {})
+    for field_name, key in (("source_id", source_key), ("fingerprint", fingerprint_key)):
+        if prov.get(field_name):
+            value = str(prov[field_name])
+            return f"{CLAIM}:{owner or ''}:{key(value)}", field_name, value
+    return None
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+async def claim(items: Sequence[tuple[Any, Any, str | None]], now: datetime) -> dict[int, str | None]:
+    """Claim the identities of new profiles: `items` are (provenance, profile id, owner).
+
+    Returns the positions that lost, each with the slug of the profile that
+    holds the identity (None while that profile is still being written).
+    Items without an identity always win; a claim already naming the same
+    profile id (a retried run) wins again.
+    """
+    from catalogue import atomic
+    from catalogue.models import Profile
+
+    coll = ProfileKey.get_pymongo_collection()
+    wanted = [(n, ident, pid) for n, (prov, pid, owner) in enumerate(items) if (ident := identity_of(prov, owner)) is not None]
+    docs = [{"_id": ident[0], "profile_id": pid, "claimed_at": now} for _, ident, pid in wanted]
+    clashes: list[int] = []
+    if docs:
+        try:
+            await coll.insert_many(docs, ordered=False)  # the unique `_id` decides each claim
+        except BulkWriteError as exc:
+            for err in exc.details.get("writeErrors", []):
+                if err.get("code") != 11000:
+                    raise
+                clashes.append(int(err["index"]))
+    lost: dict[int, str | None] = {}
+    for i in clashes:
+        n, (key, field_name, value), pid = wanted[i]
+        existing = await coll.find_one({"_id": key})
+        if existing is None:  # released meanwhile: try once more
+            if not await atomic.insert(coll, docs[i]):
+                lost[n] = None
+            continue
+        holder_id = existing["profile_id"]
+        if holder_id == pid:
+            continue
+        holder = await Profile.get_pymongo_collection().find_one({"_id": holder_id}, {"slug": 1, "provenance": 1})
+        if holder is not None and str((holder.get("provenance") or {}).get(field_name) or "") == value:
+            lost[n] = str(holder.get("slug"))
+            continue
+        claimed_at = existing.get("claimed_at")
+        if holder is None and claimed_at is not None and _aware(claimed_at) + STALE_CLAIM > now:
+            lost[n] = None  # its profile is being written right now
+            continue
+        # The holder gave the identity up (changed), or never came to exist: take over; of two takers one wins.
+        if not await atomic.update_if(coll, key, {"profile_id": holder_id}, {"$set": {"profile_id": pid, "claimed_at": now}}):
+            lost[n] = None
+    return lost
+
+
+async def release(provenance: Any, profile_id: Any, owner: str | None, *, to: Any = None) -> None:
+    """Give back a claim this profile made but did not use (its write failed), or hand it `to` the profile written instead."""
+    from catalogue import atomic
+
+    ident = identity_of(provenance, owner)
+    if ident is None:
+        return
+    coll = ProfileKey.get_pymongo_collection()
+    if to is None:
+        await atomic.delete_if(coll, ident[0], {"profile_id": profile_id})
+    else:
+        await atomic.update_if(coll, ident[0], {"profile_id": profile_id}, {"$set": {"profile_id": to}})
+
+
 async def lookup(keys: Iterable[str]) -> dict[str, PydanticObjectId]:
     """The profile ids the keys name (keys without a document are left out), read by `_id`, a few at a time."""
-    coll = ProfileKey.get_pymongo_collection()
-    found: dict[str, PydanticObjectId] = {}
-    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
+    from catalogue.storage import read_each
 
-    async def read(key: str) -> None:
-        async with semaphore:
-            doc = await coll.find_one({"_id": key})
-        if doc is not None:
-            found[key] = doc["profile_id"]
-
-    await asyncio.gather(*(read(k) for k in dict.fromkeys(keys)))
-    return found
+    found = await read_each(ProfileKey.get_pymongo_collection(), keys)
+    return {key: doc["profile_id"] for key, doc in found.items()}
 
 
 __all__ = [
     "ProfileKey",
+    "claim",
     "fingerprint_key",
+    "identity_of",
     "keys_for",
     "keys_of_profile",
     "lookup",
     "normalise",
+    "release",
     "source_key",
     "store",
     "store_many",

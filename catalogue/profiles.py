@@ -33,6 +33,7 @@ from catalogue import history as version_store
 from catalogue.access import Action, allowed
 from catalogue.errors import (
     CatalogueError,
+    Conflict,
     InvalidTransition,
     NotAuthenticated,
     NotFound,
@@ -43,6 +44,7 @@ from catalogue.errors import (
     ValidationFailed,
     pydantic_errors,
 )
+from catalogue.lru import LRU
 from catalogue.models import (
     CONTENT_FIELDS,
     FieldChange,
@@ -139,12 +141,37 @@ class ProfileService:
     # ------------------------------------------------------------ reads
 
     async def find(self, slug: str) -> Profile:
-        """The profile a slug names (also an old slug): two reads by `_id`, the slug key and the profile."""
-        profile_id = await resolve_slug(slug)
+        """The profile a slug names (also an old slug): the slug key (remembered, see `SlugIds`) and the profile, by `_id`."""
+        profile_id = await SLUG_IDS.resolve(slug)
         profile = await Profile.get(profile_id) if profile_id is not None else None
+        if profile is None and profile_id is not None and SLUG_IDS.forget(slug):
+            profile_id = await SLUG_IDS.resolve(slug)  # the remembered key was stale: read it afresh
+            profile = await Profile.get(profile_id) if profile_id is not None else None
         if profile is None:
             raise NotFound(f"Es gibt kein Profil „{slug}“.")
+        SLUG_IDS.confirm(slug, profile.id)
         return profile
+
+    async def find_head(self, slug: str, actor: Principal | None, fields: Sequence[str]) -> dict[str, Any]:
+        """`get`'s checks on a projection of the profile: `fields` plus what the checks need, as stored (no model parse).
+
+        For reads that only need a few fields (the cached PDF: its revision). One read by `_id` when the slug is remembered.
+        """
+        wanted = dict.fromkeys((*fields, "slug", "owner", "status", "revision_id"), 1)
+        coll = Profile.get_pymongo_collection()
+        profile_id = await SLUG_IDS.resolve(slug)
+        doc: dict[str, Any] | None = await coll.find_one({"_id": profile_id}, wanted) if profile_id is not None else None
+        if doc is None and profile_id is not None and SLUG_IDS.forget(slug):
+            profile_id = await SLUG_IDS.resolve(slug)
+            doc = await coll.find_one({"_id": profile_id}, wanted) if profile_id is not None else None
+        if doc is None:
+            raise NotFound(f"Es gibt kein Profil „{slug}“.")
+        SLUG_IDS.confirm(slug, doc["_id"])
+        if not allowed(actor, Action.VIEW, owner=doc.get("owner"), status=S(doc["status"])):
+            raise NotFound(f"Es gibt kein Profil „{slug}“.")
+        if doc.get("slug") != slug:
+            raise ProfileMoved(slug, str(doc.get("slug")))
+        return doc
 
     async def get(self, slug: str, actor: Principal | None) -> Profile:
         profile = await self.find(slug)
@@ -324,9 +351,13 @@ class ProfileService:
             profile.refresh_derived()
             profiles.append(profile)
 
+        # 0. Claim the records' identities: of two imports of one record running at once, one creates it.
+        lost = await profile_keys.claim([(p.provenance, p.id, p.owner) for p in profiles], now)
         # 1. Reserve the slugs; a clash sends the item through `create`.
-        failed = await _reserve_slugs([(p.slug, p.id) for p in profiles], now)
-        writing = [n for n in range(len(profiles)) if n not in failed]
+        failed = await _reserve_slugs([(p.slug, p.id) for n, p in enumerate(profiles) if n not in lost], now)
+        claimed = [n for n in range(len(profiles)) if n not in lost]
+        failed = {claimed[i] for i in failed}
+        writing = [n for n in claimed if n not in failed]
         # 2. Announce them in the outbox (one entry for all), before the profiles exist.
         entry = None
         if writing:
@@ -356,18 +387,27 @@ class ProfileService:
             )
         out: list[Profile | CatalogueError] = []
         for n, (item, profile) in enumerate(zip(items, profiles, strict=True)):
+            if n in lost:
+                holder = lost[n]
+                out.append(Conflict(
+                    f"Derselbe Datensatz wurde gerade von einem anderen Import angelegt: „{holder}“."
+                    if holder else "Derselbe Datensatz wird gerade von einem anderen Import angelegt."
+                ))
+                continue
             if n not in failed:
                 out.append(profile)
                 continue
             try:
-                out.append(
-                    await self.create(
-                        item.content, actor, provenance=item.provenance, status=item.status, action=action,
-                        slug=item.slug if item.fixed_slug else None,
-                    )
+                created = await self.create(
+                    item.content, actor, provenance=item.provenance, status=item.status, action=action,
+                    slug=item.slug if item.fixed_slug else None,
                 )
             except CatalogueError as exc:
+                await profile_keys.release(profile.provenance, profile.id, profile.owner)
                 out.append(exc)
+                continue
+            await profile_keys.release(profile.provenance, profile.id, profile.owner, to=created.id)  # the claim names the profile written instead
+            out.append(created)
         self._on_change()
         return BulkCreateResult(out, entry.seq if entry is not None else None)
 
@@ -610,6 +650,42 @@ def replay_states(entries: Sequence[VersionEntry | dict[str, Any]]) -> list[dict
     return out
 
 
+class SlugIds:
+    """Slug → profile id, remembered per process (and database) once the profile was found.
+
+    A slug key names one profile for good: it is re-pointed only when the
+    profile it names does not exist (an orphaned reservation, see
+    `_reserve_slugs`), and an old slug keeps naming its profile (a redirect).
+    So a remembered id is checked by reading the profile anyway: when that
+    profile is missing the entry is forgotten and the key read afresh. This
+    saves one store round-trip on every read by slug.
+    """
+
+    def __init__(self, size: int = 100_000) -> None:
+        self._ids: LRU[tuple[str, str], Any] = LRU(size)
+
+    @staticmethod
+    def _slot(slug: str) -> tuple[str, str]:
+        return ProfileSlug.get_pymongo_collection().database.name, str(slug)
+
+    async def resolve(self, slug: str) -> Any:
+        known = self._ids.get(self._slot(slug))
+        return known if known is not None else await resolve_slug(slug)
+
+    def confirm(self, slug: str, profile_id: Any) -> None:
+        self._ids.put(self._slot(slug), profile_id)
+
+    def forget(self, slug: str) -> bool:
+        """Drop a remembered id; True when there was one."""
+        return self._ids.discard(self._slot(slug))
+
+    def clear(self) -> None:
+        self._ids.clear()
+
+
+SLUG_IDS = SlugIds()
+
+
 async def resolve_slug(slug: str) -> PydanticObjectId | None:
     """The id of the profile a slug names (also an old slug), by key."""
     doc = await ProfileSlug.get_pymongo_collection().find_one({"_id": str(slug)})
@@ -626,6 +702,8 @@ async def _reserve_slugs(pairs: Sequence[tuple[str, Any]], now: datetime) -> set
     coll = ProfileSlug.get_pymongo_collection()
     docs = [{"_id": s, "profile_id": pid, "reserved_at": now} for s, pid in pairs]
     clashes: list[int] = []
+    if not docs:
+        return set()
     if len(docs) == 1:
         if not await atomic.insert(coll, docs[0]):
             clashes.append(0)

@@ -22,6 +22,7 @@ from catalogue.storage import Storage, connect
 
 if TYPE_CHECKING:
     from catalogue.notifications import NotificationWorker
+    from catalogue.opendata.mirror import Render
     from catalogue.outbox import Written
     from catalogue.search.base import SearchBackend
     from catalogue.search.sync import SearchSync
@@ -52,7 +53,10 @@ class Runtime:
         db_name: str | None = None,
         handle: StoreHandle | None = None,
         run_sync_worker: bool = True,
+        export_render: Render | None = None,
     ) -> Runtime:
+        """`export_render`: how a profile's export record is rendered (api/open_data.py); with it, whoever
+        applies the outbox here also keeps the export mirror (catalogue/opendata/mirror.py)."""
         from catalogue.search import create_backend
         from catalogue.search.places import RegisterPlaces
         from catalogue.search.sync import SearchSync
@@ -70,6 +74,10 @@ class Runtime:
             await storage.close()
             raise
         rt = cls(settings=settings, storage=storage, search=search, sync=SearchSync())
+        if export_render is not None:
+            from catalogue.opendata.mirror import MIRROR_FILE, ExportMirror
+
+            rt.sync.mirror = ExportMirror(settings.resolved_data_dir / MIRROR_FILE, export_render, db_name=storage.db_name)
         rt.notifications = rt.notification_worker()
         if run_sync_worker:
             rt.writer = SyncSupervisor(rt, ttl=settings.sync_lease_s)
@@ -125,6 +133,25 @@ class Runtime:
                 log.warning("search index rebuilt: %d profiles", count)
         except Exception as exc:  # noqa: BLE001 - the outbox and `leuchtturm reindex` remain
             log.warning("could not check or rebuild the search index at start: %s", exc)
+        await self.rebuild_mirror_if_missing()
+
+    async def rebuild_mirror_if_missing(self) -> None:
+        """Build the export mirror when it was never completed for this database (the index writer, at start).
+
+        Batch work: one read of the published profiles (a filter, not a key), streamed.
+        """
+        from catalogue.models import Profile
+        from catalogue.vocabularies import EditorialStatus
+
+        mirror = self.sync.mirror
+        try:
+            if mirror is None or await mirror.state() is not None:
+                return
+            log.warning("export mirror missing: building it from the database")
+            count = await mirror.rebuild(Profile.find(Profile.status == EditorialStatus.PUBLISHED))
+            log.warning("export mirror built: %d published profiles", count)
+        except Exception as exc:  # noqa: BLE001 - the exports answer 503 until a reindex builds it
+            log.warning("could not build the export mirror: %s", exc)
 
     def notify_change(self) -> None:
         """Wake the sync worker after a write."""

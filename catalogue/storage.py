@@ -18,11 +18,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from beanie import Document, init_beanie
 from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import CollectionInvalid
 
@@ -50,6 +52,36 @@ def document_models() -> list[type[Document]]:
         Profile, ProfileSlug, ProfileVersion, OutboxEntry, Counter, User, ApiToken, ApiTokenId, LoginAttempt, WebSession,
         *REGISTER_DOCUMENTS, ImportBatch, ProfileKey, KeyList, *ADOPTION_DOCUMENTS, *NOTIFICATION_DOCUMENTS, SavedSearches,
     ]
+
+
+T = TypeVar("T")
+READ_CONCURRENCY = 16  # keyed reads in flight at once for one caller
+
+
+async def read_each(
+    collection: AsyncCollection[Any],
+    ids: Iterable[Any],
+    *,
+    projection: dict[str, Any] | None = None,
+    parse: Callable[[dict[str, Any]], T] | None = None,
+    concurrency: int = READ_CONCURRENCY,
+) -> dict[Any, Any]:
+    """Documents by `_id`, one keyed read each, `concurrency` at a time: {id: document (or `parse(document)`)}.
+
+    Ids without a document are left out; the result keeps the order of `ids`
+    (duplicates read once). Never `{_id: {$in: [...]}}`: FerretDB 1.24 on
+    SQLite does not push `$in` down and decodes the whole collection (measured
+    at 1,000 profiles: one `$in` of 20 ids 9.4 s, 20 keyed reads 0.2 s).
+    """
+    keys = list(dict.fromkeys(ids))
+    semaphore = asyncio.Semaphore(concurrency)
+
+    async def read(key: Any) -> Any:
+        async with semaphore:
+            return await collection.find_one({"_id": key}, projection)
+
+    docs = await asyncio.gather(*(read(k) for k in keys))
+    return {k: (parse(d) if parse is not None else d) for k, d in zip(keys, docs, strict=True) if d is not None}
 
 
 # Collections used without a Beanie model.

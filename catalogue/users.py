@@ -407,13 +407,9 @@ async def create_token(username: str, name: str) -> tuple[ApiToken, str]:
 
 async def _read_each(model: type[Any], ids: list[str]) -> list[Any]:
     """Documents by `_id`, a few at a time; ids without a document (a write that failed) are skipped."""
-    semaphore = asyncio.Semaphore(16)
+    from catalogue.storage import read_each
 
-    async def read(key: str) -> Any:
-        async with semaphore:
-            return await model.get(key)
-
-    return [doc for doc in await asyncio.gather(*(read(k) for k in ids)) if doc is not None]
+    return list((await read_each(model.get_pymongo_collection(), ids, parse=model.model_validate)).values())
 
 
 async def list_users(*, page: int = 1, per_page: int = 100) -> tuple[list[User], int]:

@@ -65,9 +65,11 @@ def detect_format(source: Source, format: str = "auto") -> Importer:
     )
 
 
-# Parsing a web page costs far more per byte than the catalogue formats (issue 13 measured ≈ 3.5 s of
-# CPU per MB of HTML); real project pages are well below this, so larger HTML is refused before parsing.
-HTML_MAX_BYTES = 2 * 1024 * 1024
+# A web page costs ≈ 0.3 s of CPU per MB of HTML and a peak of ≈ 4× its size in memory: the extraction
+# is linear and the recognisers read at most html_page.TEXT_MAX_CHARS of text (benchmarks/html_parse.py;
+# before that bound ≈ 6.5 s per MB and ≈ 30×). Real project pages are far smaller; larger HTML is refused
+# before parsing. (API uploads are limited further by LEUCHTTURM_MAX_BODY_BYTES.)
+HTML_MAX_BYTES = 10 * 1024 * 1024
 
 
 def parse_source(source: Source, format: str = "auto", *, max_records: int | None = None) -> tuple[Importer | None, list[ParsedRecord]]:

@@ -632,10 +632,11 @@ class ImportRunner:
             {i.record.fingerprint for i in items if i.record.fingerprint and i.record.ok},
             {_title_lead(i.record.content) for i in items if i.record.ok and isinstance(i.record.content, dict)},
         )
-        plans: list[_Plan] = []
         full: dict[str, Profile] = {}
-        for item, key in zip(items, keys, strict=True):
-            plans.append(self._initial_plan(item, key, publish))
+        # Validating a chunk (pydantic, checklist) is CPU work of up to a few hundred milliseconds: off the event loop.
+        plans = await asyncio.to_thread(
+            lambda: [self._initial_plan(item, key, publish) for item, key in zip(items, keys, strict=True)]
+        )
         # Matched profiles whose content may differ: load them in one query.
         candidates = []
         for plan, key in zip(plans, keys, strict=True):

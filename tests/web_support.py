@@ -26,6 +26,21 @@ async def seed_users() -> None:
     await create_user("pruefung", PASSWORD, Role.REVIEWER, display_name="Katalogredaktion")
 
 
+# Municipal users for the adoption journeys (invented people; their municipalities are real bodies of the register excerpt).
+MUNICIPAL_USERS: dict[str, tuple[str, str]] = {  # username -> (register key, name)
+    "kommune-hoexter": ("05762020", "Höxter"),
+    "kommune-warburg": ("05762036", "Warburg"),
+    "kommune-brakel": ("05762016", "Brakel"),
+    "kommune-marienmuenster": ("05762024", "Marienmünster"),
+}
+
+
+async def seed_municipal_users() -> None:
+    """Editors who belong to a municipality (needs the register excerpt loaded first)."""
+    for username, (key, _name) in MUNICIPAL_USERS.items():
+        await create_user(username, PASSWORD, Role.EDITOR, organisation=key)
+
+
 async def seed_published(limit: int | None = None) -> list[str]:
     """Publish demo profiles as the catalogue office; returns their slugs."""
     svc = ProfileService()

@@ -1,8 +1,10 @@
 """Open data over HTTP: bulk exports, JSON-LD of a profile, the DCAT-AP.de catalogue, feeds, sitemap, robots.txt.
 
 Every list here comes from the search index with the public label
-(catalogue.opendata.published, catalogue.opendata.feeds); single profiles are
-read by `_id` through their slug key.
+(catalogue.opendata.published, catalogue.opendata.feeds), the bulk exports
+from the export mirror the index writer keeps beside the index
+(catalogue.opendata.mirror); single profiles are read by `_id` through their
+slug key.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from catalogue.access import principal_labels
 from catalogue.errors import DependencyUnavailable, NotFound, ValidationFailed
 from catalogue.jsonld import json_ld_for
 from catalogue.opendata import dcat, feeds
-from catalogue.opendata.published import Freshness, freshness, published_documents, published_facets, published_profiles
+from catalogue.opendata.mirror import NOT_READY, MirrorState
+from catalogue.opendata.published import Freshness, freshness, published_documents, published_facets
 from catalogue.profiles import ProfileService, etag
 from catalogue.search.base import SearchError, SearchQuery, Sort
 from catalogue.search.url_state import FACET_PARAMS, facet_value_ok
@@ -71,6 +74,12 @@ def not_modified(request: Request, tag: str, last_modified: datetime | None) -> 
     return False
 
 
+def export_etag(state: MirrorState, variant: str) -> str:
+    """A strong ETag for one export file: the mirror's build and generation, and what else shapes the bytes."""
+    digest = hashlib.sha256(f"{variant}|{state.build}|{state.generation}".encode()).hexdigest()[:32]
+    return f'"{digest}"'
+
+
 def validators(fresh: Freshness, tag: str) -> dict[str, str]:
     headers = {"ETag": tag, "Cache-Control": "public, max-age=0, must-revalidate"}
     if fresh.last_modified is not None:
@@ -94,19 +103,29 @@ class OpenDataController(Controller):
         stem, _, fmt = name.rpartition(".")
         if stem != "profiles" or fmt not in FORMATS:
             raise NotFound("Exporte gibt es als profiles.json, profiles.ndjson und profiles.csv.")
-        search = request.app.state.runtime.search
+        mirror = request.app.state.runtime.sync.mirror
+        if mirror is None:
+            raise DependencyUnavailable(NOT_READY)
         lic = licence(request)
         base = base_url(request)
-        fresh = await freshness(search)
-        tag = fresh.etag(f"{fmt}|{EXPORT_VERSION}|{lic.uri}|{lic.attribution}|{base}")
-        headers = {
-            **validators(fresh, tag),
-            "Link": f'{licence_link(lic)}, <{base}/dcat/catalog>; rel="describedby"',
-            "Content-Disposition": f'attachment; filename="{FILE_STEM}.{fmt}"',
-        }
-        if not_modified(request, tag, fresh.last_modified):
-            return Response(content=None, status_code=304, headers=headers)
-        chunks = stream_export(fmt, published_profiles(search), licence=lic, base_url=base, modified=fresh.last_modified)
+        snapshot = await mirror.snapshot()  # one read transaction: validators and bytes agree
+        try:
+            state = snapshot.state
+            tag = export_etag(state, f"{fmt}|{EXPORT_VERSION}|{lic.uri}|{lic.attribution}|{base}")
+            headers = {
+                "ETag": tag,
+                "Cache-Control": "public, max-age=0, must-revalidate",
+                "Last-Modified": http_date(state.modified),
+                "Link": f'{licence_link(lic)}, <{base}/dcat/catalog>; rel="describedby"',
+                "Content-Disposition": f'attachment; filename="{FILE_STEM}.{fmt}"',
+            }
+            if not_modified(request, tag, state.modified):
+                await snapshot.aclose()
+                return Response(content=None, status_code=304, headers=headers)
+        except BaseException:
+            await snapshot.aclose()
+            raise
+        chunks = stream_export(fmt, snapshot, licence=lic, base_url=base)  # closes the snapshot
         return Stream(chunks, media_type=FORMATS[fmt].media_type, headers=headers)
 
 

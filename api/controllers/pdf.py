@@ -18,6 +18,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.plugins import InitPluginProtocol
 
 from api.web.common import service
+from catalogue.atomic import plain as stored_plain
 from catalogue.errors import ValidationFailed
 from catalogue.models import Profile
 from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf
@@ -71,18 +72,23 @@ async def profile_pdf_response(request: Request, slug: str, extent: str | None =
             errors=[{"field": "umfang", "message": "nur „voll“ oder keine Angabe"}],
         )
     full = extent == FULL
-    profile = await service(request).get(slug, await resolve_principal(request))
+    principal = await resolve_principal(request)
+    # The cache is checked on a projection of the profile (its revision and what the access check needs):
+    # a cached PDF costs one small read by `_id`, no model parse; only a miss reads the whole profile.
+    head = await service(request).find_head(slug, principal, ("provenance",))
     day = today()
-    sample = shows_sample(request, profile)
-    revision = f"{profile.revision_id}:{day.date().isoformat()}:{sample}"
+    sample = bool(request.app.state.settings.demo_data) and is_sample({"provenance": head.get("provenance")})
+    revision = f"{stored_plain(head['revision_id'])}:{day.date().isoformat()}:{sample}"
     kind = "profile-full" if full else "profile"
-    data = pdf_cache(request).get(profile.slug, revision, kind)
+    data = pdf_cache(request).get(slug, revision, kind)
     if data is None:
+        profile = await service(request).get(slug, principal)
+        revision = f"{profile.revision_id}:{day.date().isoformat()}:{shows_sample(request, profile)}"
         data = await asyncio.to_thread(
             render_profile_pdf, dump(profile), url=profile_url(request, profile.slug), generated_at=day, full=full, sample=sample
         )
         pdf_cache(request).put(profile.slug, revision, kind, data)
-    return _pdf_response(data, f"{profile.slug}{'-voll' if full else ''}.pdf")
+    return _pdf_response(data, f"{slug}{'-voll' if full else ''}.pdf")
 
 
 async def comparison_profiles(request: Request, profiles: str) -> list[Profile]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 import re
@@ -416,22 +417,27 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
     profile = await service(request).get(slug, principal)
     base = request.app.state.settings.public_base_url
     url = f"{base}/profiles/{profile.slug}"
-    comparable: list[Comparable] = []
-    comparable_unavailable = False
-    try:
-        doc = await index_document(profile)
-        comparable = await find_comparable(
-            request.app.state.runtime.search, Reference.from_document(doc), labels=principal_labels(principal), limit=5
-        )
-    except Exception:
-        log.exception("comparable projects failed for %s", slug)
-        comparable_unavailable = True
+
+    async def comparable_projects() -> list[Comparable] | None:
+        try:
+            doc = await index_document(profile)
+            return await find_comparable(
+                request.app.state.runtime.search, Reference.from_document(doc), labels=principal_labels(principal), limit=5
+            )
+        except Exception:
+            log.exception("comparable projects failed for %s", slug)
+            return None
+
+    # the panel (index) and the adoption and owner facts (store) do not depend on each other
+    found, reuse = await asyncio.gather(comparable_projects(), reuse_context(principal, profile))
+    comparable: list[Comparable] = found or []
+    comparable_unavailable = found is None
     is_owner = principal is not None and principal.username == profile.owner
     return await page(
         request,
         "profile.html",
         status_code=status_code,
-        **await reuse_context(principal, profile),
+        **reuse,
         **extra,
         profile=profile,
         url=url,

@@ -7,6 +7,7 @@ with a German message next to the field.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,15 +34,22 @@ STAGE_HELP: dict[str, str] = {
 
 
 async def reuse_context(principal: Principal | None, profile: Profile) -> dict[str, Any]:
-    """What the profile page shows about adoption and freshness: two keyed reads (the summary, the user)."""
-    summary = await adoption.summary_of(str(profile.id)) or {}
+    """What the profile page shows about adoption and freshness: up to three keyed reads (the summary, the users), concurrently."""
+
+    async def nothing() -> None:
+        return None
+
+    found, user, owner = await asyncio.gather(
+        adoption.summary_of(str(profile.id)),
+        find_user(principal.username) if principal is not None else nothing(),
+        find_user(profile.owner) if profile.owner else nothing(),
+    )
+    summary = found or {}
     entries = summary.get("entries") or {}
     is_reviewer = principal is not None and principal.is_reviewer
-    user = await find_user(principal.username) if principal is not None else None
     org = user.organisation if user is not None else None
     own = entries.get(org.key) if org is not None else None
     since = freshness.counts_from(profile)
-    owner = await find_user(profile.owner) if profile.owner else None
     return {
         "owner_organisation": owner.organisation if owner is not None else None,
         "adopters": adoption.visible(entries, include_hidden=is_reviewer),

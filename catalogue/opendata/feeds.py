@@ -102,28 +102,26 @@ def atom_feed(feed: Feed, documents: Sequence[Mapping[str, Any]], *, base_url: s
     return _bytes(root)
 
 
-def sitemap_urlset(urls: Iterable[tuple[str, datetime | None]]) -> bytes:
-    """A sitemap (<urlset>) of (address, last modification)."""
-    root = ET.Element("urlset", {"xmlns": SITEMAP_NS})
-    for loc, lastmod in urls:
-        url = ET.SubElement(root, "url")
-        ET.SubElement(url, "loc").text = loc
+def _sitemap(root_tag: str, entry_tag: str, entries: Iterable[tuple[str, datetime | None]]) -> bytes:
+    """A sitemap document: `root_tag` with one `entry_tag` per (address, last modification)."""
+    root = ET.Element(root_tag, {"xmlns": SITEMAP_NS})
+    for loc, lastmod in entries:
+        entry = ET.SubElement(root, entry_tag)
+        ET.SubElement(entry, "loc").text = loc
         if lastmod is not None:
-            ET.SubElement(url, "lastmod").text = rfc3339(lastmod)
+            ET.SubElement(entry, "lastmod").text = rfc3339(lastmod)
     ET.indent(root)
     return _bytes(root)
+
+
+def sitemap_urlset(urls: Iterable[tuple[str, datetime | None]]) -> bytes:
+    """A sitemap (<urlset>) of (address, last modification)."""
+    return _sitemap("urlset", "url", urls)
 
 
 def sitemap_index(sitemaps: Iterable[tuple[str, datetime | None]]) -> bytes:
     """A sitemap index (<sitemapindex>) of (sitemap address, last modification)."""
-    root = ET.Element("sitemapindex", {"xmlns": SITEMAP_NS})
-    for loc, lastmod in sitemaps:
-        sm = ET.SubElement(root, "sitemap")
-        ET.SubElement(sm, "loc").text = loc
-        if lastmod is not None:
-            ET.SubElement(sm, "lastmod").text = rfc3339(lastmod)
-    ET.indent(root)
-    return _bytes(root)
+    return _sitemap("sitemapindex", "sitemap", sitemaps)
 
 
 def _bytes(root: ET.Element) -> bytes:

@@ -1,12 +1,10 @@
-"""The published profiles for bulk exports: listed from the search index, read by `_id`.
+"""The published profiles as the index lists them (sitemap, DCAT facets, the exports' freshness).
 
 Which profiles are published is the index's answer to an anonymous caller
-(the public label, status "published"), paged oldest first. Each page's
-profiles are then read from the store by `_id` in small concurrent groups,
-and yielded one by one: a consumer that streams them holds one page at a time
-(constant memory whatever the catalogue's size). A profile the store no
-longer has, or that is no longer published there (the index lags a write by
-moments), is left out: the store decides.
+(the public label, status "published"), paged oldest first; a consumer
+holds one page of search documents at a time (constant memory whatever the
+catalogue's size). The bulk exports themselves stream the export mirror
+(catalogue/opendata/mirror.py), not the store.
 
 Paging is by offset over a sort by creation time, so a profile unpublished
 while an export runs can make the next one shift out of a page (a
@@ -19,24 +17,18 @@ only among the first 100,000 of the unsplit query (a known limit).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from beanie import PydanticObjectId
-from bson.errors import InvalidId
-
 from catalogue.access import principal_labels
 from catalogue.errors import DependencyUnavailable
-from catalogue.models import Profile
 from catalogue.search.base import MAX_PAGE, MAX_PER_PAGE, SearchBackend, SearchError, SearchQuery, Sort
 from catalogue.vocabularies import EditorialStatus, FederalState
 
 PAGE_SIZE = MAX_PER_PAGE  # ids per index page
-READ_GROUP = 10  # profiles read by _id concurrently
 PUBLIC = principal_labels(None)
 _PUBLISHED = {"status": [EditorialStatus.PUBLISHED.value]}
 UNAVAILABLE = "Der Export ist gerade nicht verfügbar. Bitte versuchen Sie es gleich noch einmal."
@@ -108,39 +100,10 @@ async def published_documents(backend: SearchBackend, *, page_size: int = PAGE_S
                 break
 
 
-async def published_ids(backend: SearchBackend, *, page_size: int = PAGE_SIZE) -> AsyncIterator[list[str]]:
-    """The ids of the published profiles, a page at a time, oldest first (from the index)."""
-    async for docs in published_documents(backend, page_size=page_size):
-        yield [str(d.get("id")) for d in docs]
-
-
-async def _read(ids: Sequence[str]) -> list[Profile | None]:
-    async def one(pid: str) -> Profile | None:
-        try:
-            return await Profile.get(PydanticObjectId(pid))
-        except (InvalidId, TypeError):
-            return None
-
-    return list(await asyncio.gather(*(one(pid) for pid in ids)))
-
-
-async def published_profiles(
-    backend: SearchBackend, *, page_size: int = PAGE_SIZE, group: int = READ_GROUP
-) -> AsyncIterator[Profile]:
-    """The published profiles, oldest first: ids from the index, each profile read by `_id` (`group` at a time)."""
-    async for ids in published_ids(backend, page_size=page_size):
-        for start in range(0, len(ids), group):
-            for profile in await _read(ids[start : start + group]):
-                if profile is not None and profile.status == EditorialStatus.PUBLISHED:
-                    yield profile
-
-
-
-
 async def published_facets(backend: SearchBackend, names: Sequence[str]) -> dict[str, list[str]]:
     """The values of facets `names` that published profiles have (from the index, one query)."""
     result = await _search(backend, SearchQuery(filters=_PUBLISHED, per_page=1, facets=tuple(names)))
     return {name: sorted(v for v, n in result.facets.get(name, {}).items() if n) for name in names}
 
 
-__all__ = ["Freshness", "freshness", "published_documents", "published_facets", "published_ids", "published_profiles"]
+__all__ = ["Freshness", "freshness", "published_documents", "published_facets"]

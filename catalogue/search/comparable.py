@@ -42,9 +42,11 @@ similar size or the same Land (all of them match the search's words).
 
 from __future__ import annotations
 
+import asyncio
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from catalogue.formatting import format_int_de
@@ -63,7 +65,9 @@ TEXT_REASON_MIN = 0.5
 MIN_SCORE = 0.05  # below this, or without a reason, a candidate is not shown
 
 
+@lru_cache(maxsize=65536)
 def _fold(text: str) -> str:
+    """Keyword as compared: case-folded, ß as ss, without accents (cached: the same keywords recur in every ranking)."""
     text = text.strip().casefold().replace("ß", "ss")
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
@@ -259,12 +263,15 @@ async def find_comparable(
         any_of["fields_of_action"] = list(ref.fields_of_action)
     if ref.state:
         any_of["state"] = [ref.state]
+    queries = []
     if ref.text or any_of:
         # the reference profile is not excluded here: its own relevance is the
         # natural maximum for normalising T; `rank` drops it from the result
-        found.extend(await backend.similar_candidates(ref.text, labels=labels, any_of=any_of, filters=published, limit=candidates + 1))
+        queries.append(backend.similar_candidates(ref.text, labels=labels, any_of=any_of, filters=published, limit=candidates + 1))
     if ref.population:
-        found.extend(await _search_candidates(backend, labels, q="", filters=published, limit=candidates, population=ref.population))
+        queries.append(_search_candidates(backend, labels, q="", filters=published, limit=candidates, population=ref.population))
+    for part in await asyncio.gather(*queries):  # independent queries, run side by side; results in this order
+        found.extend(part)
     return rank(ref, found, limit=limit)
 
 

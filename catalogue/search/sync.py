@@ -54,16 +54,21 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beanie import PydanticObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
-from catalogue.adoption import summary_of
+from catalogue import adoption
+from catalogue.adoption import AdoptionSummary, summary_of
 from catalogue.models import OutboxEntry, Profile, counter_value, utcnow
 from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
 from catalogue.search.regions import index_document
+from catalogue.storage import read_each
+
+if TYPE_CHECKING:
+    from catalogue.opendata.mirror import ExportMirror
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +152,7 @@ class SearchSync:
         self._applied: set[int] = set()  # applied numbers above the head
         self._missing: dict[int, float] = {}  # number -> when it was first found without an entry
         self._skipped: dict[int, float] = {}  # numbers the head passed without an entry -> when
+        self.mirror: ExportMirror | None = None  # the exports' copy of the published profiles (catalogue/opendata/mirror.py)
 
     def notify(self) -> None:
         """Wake `run_forever` now (call after writing an outbox entry)."""
@@ -217,11 +223,13 @@ class SearchSync:
             await self._advance(top, mono)
             return 0
         try:
-            ready, upserts, deletes = await self._resolve(batch, now)
+            ready, upserts, deletes, current = await self._resolve(batch, now)
             if upserts:
                 await backend.upsert(upserts)
             if deletes:
                 await backend.delete(deletes)
+            if self.mirror is not None:
+                await self.mirror.apply(current, deletes)
         except Exception as exc:  # noqa: BLE001 - the engine (or loading) failed, whatever the cause: back off, keep order
             await self._back_off(batch, now, exc)
             return 0
@@ -273,9 +281,9 @@ class SearchSync:
 
     async def _resolve(
         self, batch: list[OutboxEntry], now: datetime
-    ) -> tuple[list[OutboxEntry], list[dict[str, Any]], list[str]]:
+    ) -> tuple[list[OutboxEntry], list[dict[str, Any]], list[str], list[Profile]]:
         """The entries whose writes have landed, and the current state of their profiles:
-        documents to upsert (any status) and ids of profiles that are gone.
+        documents to upsert (any status), ids of profiles that are gone, and the profiles themselves.
 
         An entry is written before its profile write, so the write may not
         have landed yet: an entry one of whose profiles is missing or older
@@ -285,25 +293,30 @@ class SearchSync:
         """
         ids = list(dict.fromkeys(item.profile_id for e in batch for item in e.items()))
         profiles = await read_profiles(ids)
+        records = await adoption.read_records([e.adoption for e in batch if e.adoption])
         ready: list[OutboxEntry] = []
         for entry in batch:
             landed = all(
                 item.version is None or ((p := profiles.get(item.profile_id)) is not None and p.version >= item.version)
                 for item in entry.items()
-            )
+            ) and _adoption_landed(entry, records)
             if landed or _aware(entry.created_at) <= now - timedelta(seconds=LANDING_GRACE_S):
                 ready.append(entry)
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
+        current: list[Profile] = []
+        # adoption entries: the record into its summary first (repairs a summary write lost to a crash)
+        await adoption.repair_summaries([records[e.adoption] for e in ready if e.adoption and e.adoption in records])
         ready_ids = list(dict.fromkeys(item.profile_id for e in ready for item in e.items()))
         summaries = await read_adoption_summaries([pid for pid in ready_ids if pid in profiles])
         for pid in ready_ids:
             profile = profiles.get(pid)
             if profile is not None:
                 upserts.append(await index_document(profile, summaries.get(pid)))
+                current.append(profile)
             else:
                 deletes.append(pid)
-        return ready, upserts, deletes
+        return ready, upserts, deletes, current
 
     def _signal_applied(self) -> None:
         event, self._applied_signal = self._applied_signal, asyncio.Event()
@@ -389,30 +402,73 @@ class SearchSync:
     async def reindex(self, backend: SearchBackend, progress: ProgressCallback | None = None) -> int:
         """Rebuild the index from all profiles (every state), with an atomic swap; returns the count.
 
-        Batch work: the one full read of the profiles collection, streamed.
+        Batch work: the one full read of the profiles collection, streamed. The export mirror
+        (if any) is rebuilt from the same read.
         """
+        mirror = self.mirror
+        if mirror is None:
+            return await backend.rebuild(self._documents(None), progress)
+        feed = _Feed()
+        mirrored = asyncio.create_task(mirror.rebuild(feed.profiles()), name="export-mirror-rebuild")
+        feed.consumer = mirrored
+        try:
+            count = await backend.rebuild(self._documents(feed), progress)
+        except BaseException:
+            mirrored.cancel()
+            raise
+        if not feed.complete:  # the engine stopped reading early: no complete set of profiles to mirror
+            mirrored.cancel()
+            await asyncio.wait({mirrored})
+            log.warning("Export-Spiegel nicht neu aufgebaut: das Lesen der Profile endete vorzeitig")
+            return count
+        try:
+            await mirrored
+        except Exception:  # the index is rebuilt; the mirror keeps its last complete state and the worker's updates
+            log.exception("Export-Spiegel konnte nicht neu aufgebaut werden")
+        return count
 
-        async def documents() -> AsyncIterator[dict[str, Any]]:
-            async for profile in Profile.find_all():
-                yield await index_document(profile, await summary_of(str(profile.id)))
+    async def _documents(self, feed: _Feed | None) -> AsyncIterator[dict[str, Any]]:
+        async for profile in Profile.find_all():
+            if feed is not None:
+                await feed.put(profile)
+            yield await index_document(profile, await summary_of(str(profile.id)))
+        if feed is not None:
+            await feed.put(None)
+            feed.complete = True
 
-        return await backend.rebuild(documents(), progress)
+
+class _Feed:
+    """Hands the profiles of a reindex's one read to the export mirror's rebuild beside it (bounded)."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Profile | None] = asyncio.Queue(maxsize=1000)
+        self.consumer: asyncio.Task[int] | None = None
+        self.complete = False
+
+    async def put(self, profile: Profile | None) -> None:
+        if self.consumer is None or self.consumer.done():
+            return  # the rebuild failed: the index goes on without it
+        put = asyncio.ensure_future(self.queue.put(profile))
+        await asyncio.wait({put, self.consumer}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():
+            put.cancel()
+
+    async def profiles(self) -> AsyncIterator[Profile]:
+        while (profile := await self.queue.get()) is not None:
+            yield profile
+
+
+def _adoption_landed(entry: OutboxEntry, records: dict[str, dict[str, Any]]) -> bool:
+    """An adoption entry has landed when its record holds at least the revision it announces."""
+    if not entry.adoption or entry.adoption_revision is None:
+        return True
+    record = records.get(entry.adoption)
+    return record is not None and int(record.get("revision") or 0) >= entry.adoption_revision
 
 
 async def read_entries(seqs: Sequence[int]) -> dict[int, OutboxEntry]:
     """The outbox entries among `seqs` that exist, read by `_id` one each, a few concurrently."""
-    collection = OutboxEntry.get_pymongo_collection()
-    found: dict[int, OutboxEntry] = {}
-    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
-
-    async def read(seq: int) -> None:
-        async with semaphore:
-            doc = await collection.find_one({"_id": seq})
-        if doc is not None:
-            found[seq] = OutboxEntry.model_validate(doc)
-
-    await asyncio.gather(*(read(s) for s in dict.fromkeys(seqs)))
-    return found
+    return await read_each(OutboxEntry.get_pymongo_collection(), seqs, parse=OutboxEntry.model_validate, concurrency=READ_CONCURRENCY)
 
 
 async def _delete_entries(seqs: Sequence[int]) -> None:
@@ -428,35 +484,14 @@ async def _delete_entries(seqs: Sequence[int]) -> None:
 
 async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
     """The profiles that exist among `profile_ids`, read by `_id` one each, a few concurrently (never `$in`)."""
-    found: dict[str, Profile] = {}
-    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
-
-    async def read(pid: str) -> None:
-        oid = _object_id(pid)
-        if oid is None:
-            return
-        async with semaphore:
-            profile = await Profile.get(oid)
-        if profile is not None:
-            found[pid] = profile
-
-    await asyncio.gather(*(read(pid) for pid in dict.fromkeys(profile_ids)))
-    return found
+    oids = {pid: oid for pid in dict.fromkeys(profile_ids) if (oid := _object_id(pid)) is not None}
+    found = await read_each(Profile.get_pymongo_collection(), oids.values(), parse=Profile.model_validate, concurrency=READ_CONCURRENCY)
+    return {pid: found[oid] for pid, oid in oids.items() if oid in found}
 
 
 async def read_adoption_summaries(profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The adoption summaries (catalogue.adoption) of these profiles, by `_id`, a few concurrently."""
-    found: dict[str, dict[str, Any]] = {}
-    semaphore = asyncio.Semaphore(READ_CONCURRENCY)
-
-    async def read(pid: str) -> None:
-        async with semaphore:
-            doc = await summary_of(pid)
-        if doc is not None:
-            found[pid] = doc
-
-    await asyncio.gather(*(read(pid) for pid in dict.fromkeys(profile_ids)))
-    return found
+    return await read_each(AdoptionSummary.get_pymongo_collection(), [str(p) for p in profile_ids], concurrency=READ_CONCURRENCY)
 
 
 __all__ = [

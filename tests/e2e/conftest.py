@@ -63,7 +63,7 @@ def _seed(mongo_uri: str, db_name: str) -> None:
         from pymongo import AsyncMongoClient
 
         from catalogue.storage import init_models
-        from tests.web_support import load_register_excerpt, seed_published, seed_users
+        from tests.web_support import load_register_excerpt, seed_municipal_users, seed_published, seed_users
 
         client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True)
         try:
@@ -71,6 +71,7 @@ def _seed(mongo_uri: str, db_name: str) -> None:
             await seed_users()
             await seed_published()
             await load_register_excerpt()
+            await seed_municipal_users()
         finally:
             await client.close()
 

@@ -6,6 +6,7 @@ the users, profiles and adoption notes are invented.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import pytest
@@ -199,3 +200,62 @@ async def test_openapi_lists_the_reuse_operations(client) -> None:
     params = {p["name"] for p in spec["paths"]["/api/v1/search"]["get"]["parameters"]}
     assert {"adoption_stage", "freshness"} <= params
     assert {"adopted", "confirmed", "-confirmed"} <= set(spec["components"]["schemas"]["Sort"]["enum"])
+
+
+async def test_a_crash_between_record_and_summary_is_repaired_by_the_sync_worker(app, client, world, monkeypatch) -> None:
+    """The process dies after the record write, before the summary write: the outbox entry written first repairs it."""
+    import catalogue.adoption as adoption
+
+    slug = world["slug"]
+    pid = await _pid(slug)
+    url = f"{API}/profiles/{slug}/adoptions"
+    rt = app.state.runtime
+
+    async def dies(profile_id, record) -> None:
+        raise RuntimeError("Prozess beendet")
+
+    # first record of Höxter, then a changed stage: both times the summary write is lost
+    for stage, revision in (("interessiert", 1), ("in Umsetzung", 2)):
+        monkeypatch.setattr(adoption, "_publish_to_summary", dies)
+        r = await client.post(url, json={"stage": stage, "note": "Wir übernehmen das."}, headers=world["hoexter"])
+        assert r.status_code == 500
+        monkeypatch.undo()
+        record = await Adoption.get(record_key(pid, HOEXTER))
+        assert record is not None and record.revision == revision, "the record itself was written"
+        summary = await AdoptionSummary.get(pid)
+        held = (summary.entries if summary else {}).get(HOEXTER)
+        assert held is None or held["revision"] < revision, "the crash left the summary behind"
+        # the worker applies the entry written before the record (retrying if it met the "crash" too)
+        for _ in range(100):
+            await rt.sync.drain(rt.search)
+            summary = await AdoptionSummary.get(pid)
+            if summary is not None and summary.entries.get(HOEXTER, {}).get("revision") == revision:
+                break
+            await asyncio.sleep(0.2)
+        assert summary is not None and summary.entries[HOEXTER]["revision"] == revision
+        assert summary.entries[HOEXTER]["stage"] == stage
+    # the profile page's list and the search document follow the repaired summary
+    r = await client.get(url)
+    assert r.status_code == 200 and [a["stage"] for a in r.json()["adopters"]] == ["in Umsetzung"], r.text
+    r = await client.get(f"{API}/search", params={"adoption_stage": "in Umsetzung"})
+    assert [h["slug"] for h in r.json()["hits"]] == [slug], r.text
+
+
+async def test_an_adoption_entry_waits_for_its_record_to_land(app, client, world) -> None:
+    """The entry is written before the record: the worker leaves it until that revision is stored."""
+    import catalogue.adoption as adoption
+    from catalogue import outbox
+
+    slug = world["slug"]
+    pid = await _pid(slug)
+    rt = app.state.runtime
+    key = record_key(pid, WARBURG)
+    await rt.sync.drain(rt.search)
+    with outbox.recording() as written:
+        await outbox.enqueue(pid, slug, adoption=(key, 1))
+    assert await rt.sync.drain(rt.search) == 0, "the record is not there yet: the entry waits"
+    assert (await adoption.read_records([key])) == {}
+    r = await client.post(f"{API}/profiles/{slug}/adoptions", json={"stage": "in Planung"}, headers=world["warburg"])
+    assert r.status_code == 201
+    await rt.sync.drain(rt.search)
+    assert await rt.sync.wait_applied(written)

@@ -10,6 +10,7 @@ import pytest
 from catalogue import gazetteer as gaz
 from catalogue.errors import PermissionDenied
 from catalogue.models import OutboxEntry, Profile, ProfileContent, ProfileSlug, ProfileVersion, Provenance
+from catalogue.profile_keys import ProfileKey
 from catalogue.profiles import NewProfile, ProfileService, content_dict
 from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus, Role
@@ -152,7 +153,7 @@ async def test_export_then_import_reproduces_the_profiles(db, fmt: str) -> None:
     await _import([STRUCTURED, REFERENCE])
     originals = {p.slug: (content_dict(p), p.status) for p in await Profile.find_all().to_list()}
     exported = {"json": export_json, "ndjson": export_ndjson, "csv": export_csv}[fmt](await Profile.find_all().to_list())
-    for model in (Profile, ProfileSlug, ProfileVersion):  # an empty catalogue: profiles with their slug keys and history
+    for model in (Profile, ProfileSlug, ProfileVersion, ProfileKey):  # an empty catalogue: profiles with their keys and history
         await model.get_pymongo_collection().delete_many({})
     report = await ImportRunner(ADMIN).run_items(parse_sources([_source(f"export.{fmt}", exported)]), publish=True)
     assert report.ok and report.counts["created"] == len(originals), report.summary()

@@ -1,4 +1,6 @@
-"""Meilisearch killed and restarted during a stream of writes: every write succeeds, and afterwards the index equals the store.
+"""Meilisearch killed and restarted during a stream of writes: every write succeeds, /health/ready reports the
+pending outbox while Meilisearch is down, and afterwards the index equals the store (issue 13, deliverable 8;
+the Tantivy variant: tests/integration/test_fault_search_down.py).
 
 Starts a Meilisearch process of its own (it is killed with SIGKILL, so not
 the shared test server) from LEUCHTTURM_TEST_MEILI_BIN, or
@@ -116,6 +118,9 @@ async def test_meilisearch_killed_and_restarted_during_writes(client, app, meili
     for n in range(8, 16):
         await write(n)  # the store takes them; the outbox keeps them for the index
     assert await OutboxEntry.find_all().count() >= 1
+    r = await client.get("/health/ready")  # not ready, and it says what waits for the index
+    assert r.status_code == 503, r.text
+    assert "search" in r.json()["failing"] and r.json()["outbox"]["pending_max"] >= 1, r.text
     await asyncio.to_thread(meili.start)
     for n in range(16, 24):
         await write(n)

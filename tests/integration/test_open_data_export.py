@@ -1,9 +1,10 @@
 """Bulk exports of the published profiles over HTTP (and `leuchtturm export --open-data`).
 
-Real app: FerretDB, Tantivy and the sync worker. The exports list the
-published profiles from the index and read each by `_id`; they must parse
-back (with the catalogue's own importers) to exactly the published
-profiles, never a draft, and answer conditional requests with 304.
+Real app: FerretDB, Tantivy, the sync worker and the export mirror it keeps
+(catalogue/opendata/mirror.py, SQLite in the data directory). The exports
+stream a snapshot of the mirror; they must parse back (with the catalogue's
+own importers) to exactly the published profiles, never a draft, be fresh
+as soon as a write is in the index, and answer conditional requests with 304.
 """
 
 from __future__ import annotations
@@ -11,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 import os
+import sqlite3
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from api.open_data import RENDER_BATCH, Licence, stream_export
-from catalogue.models import Profile, ProfileContent
-from catalogue.opendata.published import published_profiles
-from catalogue.settings import Settings
+from catalogue.models import Profile
+from catalogue.opendata.mirror import MIRROR_FILE
 from importers.base import Source
 from importers.catalogue_formats import CsvImporter, JsonImporter, NdjsonImporter
 from importers.export import to_export_dict
@@ -112,7 +112,7 @@ async def test_csv_formula_cells_are_neutralised(client, catalogue) -> None:
         assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
 
 
-async def test_exports_show_only_the_public_source_never_uploader_or_file(client, catalogue) -> None:
+async def test_exports_show_only_the_public_source_never_uploader_or_file(app, client, catalogue) -> None:
     """Issue 13's leak rule holds for the bulk exports: an upload's `upload/<user>/<file>` never leaves."""
     upload, web = catalogue["published"][0], catalogue["published"][1]
     coll = Profile.get_pymongo_collection()
@@ -123,6 +123,7 @@ async def test_exports_show_only_the_public_source_never_uploader_or_file(client
         {"slug": web},
         {"$set": {"provenance": {"importer": "html", "source": "https://quelle.example/projekt", "source_title": "Projektseite", "fingerprint": "abc123"}}},
     )
+    await app.state.runtime.sync.reindex(app.state.runtime.search)  # written behind the outbox's back: the mirror is rebuilt
     for fmt in ("json", "ndjson", "csv"):
         body = (await client.get(f"{EXPORT}.{fmt}")).text
         assert "geheim-editor" not in body and "intern-entwurf" not in body, fmt
@@ -167,42 +168,119 @@ async def test_unknown_export_names_are_404_problems(client) -> None:
         assert r.headers["content-type"].startswith("application/problem+json")
 
 
-async def test_published_profiles_pages_through_the_index_and_reads_by_id(app, client, catalogue) -> None:
-    search = app.state.runtime.search
-    slugs = [p.slug async for p in published_profiles(search, page_size=2, group=1)]
-    assert sorted(slugs) == sorted(catalogue["published"])
-    assert len(slugs) == len(set(slugs))
-    assert slugs == catalogue["published"], "oldest first"
+async def _published_slugs() -> list[str]:
+    """The published profiles in the store, oldest first (the test's own full read)."""
+    profiles = sorted(
+        (p for p in await Profile.find_all().to_list() if p.status == "published"), key=lambda p: (p.created_at, str(p.id))
+    )
+    return [p.slug for p in profiles]
 
 
-async def test_a_profile_unpublished_in_the_store_but_not_yet_in_the_index_is_left_out(app, client, catalogue) -> None:
-    # The store decides: simulate the index lagging a write by changing the stored status behind its back.
-    slug = catalogue["published"][0]
-    profile = await Profile.find_one(Profile.slug == slug)
-    assert profile is not None
-    await Profile.get_pymongo_collection().update_one({"_id": profile.id}, {"$set": {"status": "archived"}})
-    slugs = [p.slug async for p in published_profiles(app.state.runtime.search)]
-    assert slug not in slugs and len(slugs) == len(catalogue["published"]) - 1
+async def _ndjson_slugs(client) -> list[str]:
+    r = await client.get(f"{EXPORT}.ndjson")
+    assert r.status_code == 200, r.text
+    return [json.loads(line)["slug"] for line in r.text.splitlines()]
 
 
-async def test_the_export_pulls_profiles_lazily() -> None:
-    """Streaming: the first chunks are sent after at most one render batch has been read (flat memory)."""
-    pulled = 0
+async def test_the_export_is_the_mirror_oldest_first_and_follows_every_change(client, auth, catalogue) -> None:
+    assert await _ndjson_slugs(client) == await _published_slugs() == catalogue["published"]
+    # published, unpublished (archived), deleted: each in the export as soon as the write is in the index
+    r = await client.post(f"{API}/{catalogue['hidden'][1]}/publish", headers=auth["reviewer"])
+    assert r.status_code == 200
+    assert await _ndjson_slugs(client) == await _published_slugs()
+    assert catalogue["hidden"][1] in await _ndjson_slugs(client)
+    first = catalogue["published"][0]
+    r = await client.post(f"{API}/{first}/archive", headers=auth["reviewer"])
+    assert r.status_code == 200, r.text
+    assert first not in await _ndjson_slugs(client)
+    assert await _ndjson_slugs(client) == await _published_slugs()
 
-    async def source() -> AsyncIterator[Profile]:
-        nonlocal pulled
-        for i in range(RENDER_BATCH * 5):
-            pulled += 1
-            yield ProfileContent.model_validate(example_profile(title=f"Profil {i}"))  # type: ignore[misc]
 
-    lic = Licence.from_settings(Settings(_env_file=None))
-    for fmt in ("json", "ndjson", "csv"):
-        pulled = 0
-        chunks = stream_export(fmt, source(), licence=lic, base_url="http://x.example", modified=None)
-        while pulled == 0:
-            await anext(chunks)
-        assert pulled <= RENDER_BATCH + 1, fmt
-        await chunks.aclose()
+async def test_a_draft_edit_leaves_the_export_and_its_etag_alone(client, auth, catalogue) -> None:
+    before = await client.get(f"{EXPORT}.ndjson")
+    draft = catalogue["hidden"][0]
+    current = await client.get(f"{API}/{draft}", headers=auth["editor"])
+    r = await client.patch(f"{API}/{draft}", json={"summary": "Nur im Entwurf."}, headers={**auth["editor"], "If-Match": current.headers["etag"]})
+    assert r.status_code == 200, r.text
+    after = await client.get(f"{EXPORT}.ndjson")
+    assert after.headers["etag"] == before.headers["etag"] and after.content == before.content
+
+
+async def test_a_running_export_sends_one_whole_snapshot_while_the_worker_writes(app, client, auth, catalogue) -> None:
+    """A request that started before a change sends the state it started with, whole; the next one sees the change."""
+    mirror = app.state.runtime.sync.mirror
+    snapshot = await mirror.snapshot()
+    pages = snapshot.pages("json", size=1)
+    first_page = await anext(pages)  # the request is under way
+    r = await client.post(f"{API}/{catalogue['hidden'][1]}/publish", headers=auth["reviewer"])
+    assert r.status_code == 200
+    slug = catalogue["published"][2]
+    current = await client.get(f"{API}/{slug}")
+    r = await client.patch(f"{API}/{slug}", json={"summary": "Während des Exports geändert."}, headers={**auth["reviewer"], "If-Match": current.headers["etag"]})
+    assert r.status_code == 200
+    assert "Eingereichtes Profil" in (await client.get(f"{EXPORT}.ndjson")).text, "the write is in the mirror"
+    rest = [line async for page in pages for line in page]
+    await snapshot.aclose()
+    lines = [*first_page, *rest]
+    assert [json.loads(x)["slug"] for x in lines] == catalogue["published"], "the old set, whole, once each"
+    assert "Während des Exports geändert." not in "".join(lines)
+    assert snapshot.state.count == len(catalogue["published"])
+    now = (await client.get(f"{EXPORT}.ndjson")).text
+    assert "Während des Exports geändert." in now and "Eingereichtes Profil" in now
+
+
+async def test_the_export_pages_through_the_mirror_by_key(app, client, catalogue) -> None:
+    """Flat memory: the records come a page at a time, in creation order, each once."""
+    snapshot = await app.state.runtime.sync.mirror.snapshot()
+    try:
+        pages = [page async for page in snapshot.pages("csv", size=2)]
+    finally:
+        await snapshot.aclose()
+    assert [len(p) for p in pages] == [2, 1]
+    assert all(row.endswith("\r\n") for page in pages for row in page)
+
+
+async def test_without_a_mirror_the_export_is_503_until_it_is_rebuilt(app, client, catalogue, settings) -> None:
+    rt = app.state.runtime
+    path = settings.resolved_data_dir / MIRROR_FILE
+    for suffix in ("", "-wal", "-shm"):
+        await asyncio.to_thread(Path(f"{path}{suffix}").unlink, missing_ok=True)
+    r = await client.get(f"{EXPORT}.ndjson")
+    assert r.status_code == 503 and r.headers["content-type"].startswith("application/problem+json")
+    assert "aufgebaut" in r.json()["detail"]
+    await rt.rebuild_mirror_if_missing()  # what the index writer does when it starts
+    assert await _ndjson_slugs(client) == catalogue["published"]
+
+
+async def test_reindex_rebuilds_the_mirror_and_keeps_newer_records_of_the_worker(app, client, auth, catalogue, settings) -> None:
+    rt = app.state.runtime
+    path = settings.resolved_data_dir / MIRROR_FILE
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM records")  # the mirror lost its records
+    con.commit()
+    con.close()
+    assert await _ndjson_slugs(client) == []
+    before = (await rt.sync.mirror.state()).build
+    await rt.sync.reindex(rt.search)
+    assert await _ndjson_slugs(client) == catalogue["published"]
+    assert (await rt.sync.mirror.state()).build != before, "a new build: the ETags change"
+    # a change the worker applies while a rebuild reads an older state wins over that older state
+    mirror = rt.sync.mirror
+    old = await Profile.find_one(Profile.slug == catalogue["published"][0])
+    gate = asyncio.Event()
+
+    async def slow_scan() -> Any:
+        yield old
+        await gate.wait()
+
+    rebuild = asyncio.create_task(mirror.rebuild(slow_scan()))
+    await asyncio.sleep(0.1)
+    current = await client.get(f"{API}/{old.slug}")
+    r = await client.patch(f"{API}/{old.slug}", json={"summary": "Neuer als der Neuaufbau."}, headers={**auth["reviewer"], "If-Match": current.headers["etag"]})
+    assert r.status_code == 200
+    gate.set()
+    assert await rebuild == 1
+    assert "Neuer als der Neuaufbau." in (await client.get(f"{EXPORT}.ndjson")).text
 
 
 async def test_leuchtturm_export_open_data_writes_the_same_files(app, client, catalogue, settings, tmp_path) -> None:
@@ -225,7 +303,7 @@ async def test_leuchtturm_export_open_data_writes_the_same_files(app, client, ca
         assert out.read_bytes() == http.content, fmt
 
 
-async def test_beyond_the_index_page_limit_the_export_pages_per_land(app, client, auth, catalogue, monkeypatch) -> None:
+async def test_beyond_the_index_page_limit_the_published_list_pages_per_land(app, client, auth, catalogue, monkeypatch) -> None:
     """More published profiles than one query can page through (here: 3 pages of 1): one query per Land."""
     import catalogue.opendata.published as published
 
@@ -235,7 +313,25 @@ async def test_beyond_the_index_page_limit_the_export_pages_per_land(app, client
         assert (await client.post(f"{API}/{slug}/{step}", headers=auth["reviewer"])).status_code == 200
     search = app.state.runtime.search
     monkeypatch.setattr(published, "MAX_PAGE", 3)
-    slugs = [p.slug async for p in published.published_profiles(search, page_size=1)]
+    slugs = [d["slug"] async for docs in published.published_documents(search, page_size=1) for d in docs]
     assert sorted(slugs) == sorted([*catalogue["published"], slug]), "4 profiles > 3 pages of 1: every one, once"
     monkeypatch.setattr(published, "MAX_PAGE", 1000)
-    assert sorted([p.slug async for p in published.published_profiles(search, page_size=1)]) == sorted(slugs)
+    assert sorted([d["slug"] async for docs in published.published_documents(search, page_size=1) for d in docs]) == sorted(slugs)
+
+
+async def test_leuchtturm_export_open_data_without_a_mirror_says_what_to_do(app, client, catalogue, settings, tmp_path) -> None:
+    """A data directory whose mirror was never built (no server ran on it): a clear German message, exit code 1, no file."""
+    env = {
+        **os.environ,
+        "LEUCHTTURM_MONGODB_URL": settings.mongodb_url or "",
+        "LEUCHTTURM_MONGODB_DB": app.state.runtime.storage.db_name,
+        "LEUCHTTURM_DATA_DIR": str(tmp_path / "leer"),
+        "LEUCHTTURM_SECRET_KEY": settings.secret_key or "",
+    }
+    out = tmp_path / "profile.ndjson"
+    cmd = [sys.executable, "-m", "api.cli", "export", "--open-data", str(out)]
+    proc = await asyncio.create_subprocess_exec(*cmd, env=env, cwd=ROOT, stderr=asyncio.subprocess.PIPE)
+    _, err = await proc.communicate()
+    assert proc.returncode == 1
+    assert "Export-Spiegel ist noch nicht aufgebaut" in err.decode() and "leuchtturm reindex" in err.decode()
+    assert not out.exists()

@@ -117,6 +117,27 @@ async def test_5_concurrent_confirms_of_one_batch_store_one_set(client, auth) ->
         assert result["status"] == "confirmed" and result["result"]["counts"]["created"] == 6
 
 
+async def test_concurrent_confirms_of_separate_batches_of_one_record_store_it_once(client, auth) -> None:
+    """Two or three uploads of the same records, confirmed at the same time: each record becomes one profile.
+
+    The batches have their own ids (so their new profiles have different ids); the record's identity
+    key (its content fingerprint here, its source id where it has one) is claimed atomically.
+    """
+    for round_no in range(ROUNDS):
+        titles = [f"Doppelimport {round_no}-{n} Dorfgemeinschaftshaus" for n in range(4)]
+        batches = [await _upload(client, auth["editor"], titles) for _ in range(2 + round_no % 2)]
+        responses = await together(
+            [lambda b=b["id"]: client.post(f"/api/v1/imports/{b}/confirm", headers=auth["editor"]) for b in batches]
+        )
+        assert [r.status_code for r in responses] == [200] * len(batches), [r.text[:300] for r in responses]
+        stored = await _profile_titles()
+        assert all(stored[t] == 1 for t in titles), stored
+        counts = [r.json()["result"]["counts"] for r in responses]
+        assert sum(c["created"] for c in counts) == len(titles), counts
+        # the others say what happened to their records: no silent loss
+        assert all(sum(c.values()) == len(titles) for c in counts), counts
+
+
 async def test_a_confirm_that_failed_part_way_can_be_retried(client, auth, monkeypatch) -> None:
     titles = [f"Wiederholungsprobe {n} Gemeinsame Vergabestelle" for n in range(8)]
     batch = await _upload(client, auth["editor"], titles)

@@ -1,0 +1,70 @@
+"""Start, wait for and stop a `leuchtturm serve` for a benchmark (shared by the scripts in benchmarks/).
+
+    server = start_server([py, "-m", "api.cli", "serve"], env, cwd, base, log=path_or_None, timeout=300)
+    ...
+    stop_server(server)
+
+The server runs in its own session (process group), so `stop_server` ends it
+and its children (the embedded FerretDB) together: SIGINT, then SIGKILL after
+`grace` seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def is_ready(base: str, timeout: float = 5) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/health/ready", timeout=timeout) as r:  # noqa: S310 - our own server on loopback
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], *, timeout: float = 300, log: Path | None = None, every: float = 0.3) -> None:
+    """Until /health/ready answers 200; exits the benchmark when the server ends or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while not is_ready(base):
+        if time.monotonic() > deadline or server.poll() is not None:
+            sys.exit("Der Server startete nicht" + (f" (Protokoll: {log})." if log is not None else "."))
+        time.sleep(every)
+
+
+def start_server(
+    command: Sequence[str], env: Mapping[str, str], cwd: Path, base: str, *, log: Path | None = None, timeout: float = 300
+) -> subprocess.Popen[bytes]:
+    """Start the server (output to `log`, or discarded) and wait until it is ready."""
+    out = log.open("wb") if log is not None else subprocess.DEVNULL
+    server = subprocess.Popen(list(command), env=dict(env), cwd=cwd, stdout=out, stderr=out, start_new_session=True)
+    try:
+        wait_ready(base, server, timeout=timeout, log=log)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def stop_server(server: subprocess.Popen[bytes] | None, *, grace: float = 30) -> None:
+    if server is None or server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGINT)
+    try:
+        server.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()

@@ -1,0 +1,116 @@
+"""The read paths' caches never show an old state (issue 10's performance work).
+
+* slug → profile id is remembered per process (catalogue.profiles.SlugIds):
+  a rename, and a slug key re-pointed after its profile vanished, are seen on
+  the next read;
+* Markdown is rendered once per text (catalogue.markdown.render_html), so
+  an edit shows its new HTML at once;
+* the cached PDF is looked up by the profile's revision read from the
+  store (api/controllers/pdf.py), so an edit gives a new PDF at once.
+"""
+
+from __future__ import annotations
+
+import pytest
+from beanie import PydanticObjectId
+
+from catalogue import profile_keys
+from catalogue.errors import NotFound, ProfileMoved
+from catalogue.models import Profile, ProfileSlug
+from catalogue.profiles import SLUG_IDS, ProfileService
+from catalogue.users import Principal
+from catalogue.vocabularies import Role
+
+API = "/api/v1/profiles"
+NEW = {"title": "Gemeinsame Kläranlage Probstei", "summary": "Zwei Ämter teilen eine Anlage.", "occasion": "Zwei Ämter teilen *eine* Anlage."}
+EDITOR = Principal(username="erika", role=Role.EDITOR)
+
+
+async def test_an_edit_is_visible_on_the_next_read_of_the_api_the_html_and_the_pdf(client, auth) -> None:
+    r = await client.post(API, json=NEW, headers=auth["editor"])
+    assert r.status_code == 201, r.text
+    slug = r.json()["slug"]
+    first = await client.get(f"{API}/{slug}", headers=auth["editor"])
+    assert "<em>eine</em>" in first.json()["html"]["occasion"]
+    pdf_before = await client.get(f"/profiles/{slug}.pdf", headers=auth["editor"])
+    again = await client.get(f"/profiles/{slug}.pdf", headers=auth["editor"])
+    assert pdf_before.status_code == again.status_code == 200 and again.content == pdf_before.content  # served from the cache
+
+    r = await client.patch(
+        f"{API}/{slug}", json={"occasion": "Drei Ämter teilen **zwei** Anlagen."}, headers={**auth["editor"], "If-Match": first.headers["etag"]}
+    )
+    assert r.status_code == 200, r.text
+    after = await client.get(f"{API}/{slug}", headers=auth["editor"])
+    assert after.json()["occasion"] == "Drei Ämter teilen **zwei** Anlagen."
+    assert "<strong>zwei</strong>" in after.json()["html"]["occasion"] and "<em>eine</em>" not in after.json()["html"]["occasion"]
+    pdf_after = await client.get(f"/profiles/{slug}.pdf", headers=auth["editor"])
+    assert pdf_after.status_code == 200 and pdf_after.content != pdf_before.content
+
+
+async def test_a_rename_is_seen_by_a_remembered_slug(client, auth) -> None:
+    r = await client.post(API, json=NEW, headers=auth["editor"])
+    slug, tag = r.json()["slug"], r.headers["etag"]
+    assert (await client.get(f"{API}/{slug}", headers=auth["editor"])).status_code == 200  # remembered now
+    r = await client.post(f"{API}/{slug}/slug", json={"slug": "klaeranlage-probstei-neu"}, headers={**auth["reviewer"], "If-Match": tag})
+    assert r.status_code == 200, r.text
+    old = await client.get(f"{API}/{slug}", headers=auth["editor"], follow_redirects=False)
+    assert old.status_code in (301, 308) and old.headers["location"].endswith("/klaeranlage-probstei-neu")
+    pdf = await client.get(f"/profiles/{slug}.pdf", headers=auth["editor"], follow_redirects=False)
+    assert pdf.status_code in (301, 308)
+
+
+async def test_a_remembered_slug_whose_profile_is_gone_is_read_afresh(db) -> None:
+    service = ProfileService()
+    first = await service.create(NEW, EDITOR, slug="klaeranlage-probstei")
+    assert (await service.find("klaeranlage-probstei")).id == first.id  # remembered
+    # The profile vanishes and its slug key is taken over by another profile (an orphaned reservation).
+    second = await service.create({**NEW, "title": "Kläranlage Probstei, zweiter Anlauf"}, EDITOR)
+    await Profile.get_pymongo_collection().delete_one({"_id": first.id})
+    await ProfileSlug.get_pymongo_collection().update_one({"_id": "klaeranlage-probstei"}, {"$set": {"profile_id": second.id}})
+    assert (await service.find("klaeranlage-probstei")).id == second.id
+    with pytest.raises(ProfileMoved):  # the key names the second profile, whose slug is another
+        await service.get("klaeranlage-probstei", EDITOR)
+    await ProfileSlug.get_pymongo_collection().delete_one({"_id": "klaeranlage-probstei"})
+    SLUG_IDS.forget("klaeranlage-probstei")
+    with pytest.raises(NotFound):
+        await service.find("klaeranlage-probstei")
+
+
+async def test_a_claim_of_a_profile_that_gave_its_identity_up_is_taken_over(db) -> None:
+    """An import claims its record's source id; a claim whose profile no longer has that source id is free."""
+    from catalogue.models import Provenance, utcnow
+
+    held = await service_create_with_source("quelle-1")
+    lost = await profile_keys.claim([(Provenance(importer="test", source_id="quelle-1"), PydanticObjectId(), "erika")], utcnow())
+    assert lost == {0: held.slug}  # the holder still has that source id
+    # another editor's import of the same record is planned as a profile of its own (issue 13): its claim is its own
+    assert await profile_keys.claim([(Provenance(importer="test", source_id="quelle-1"), PydanticObjectId(), "otto")], utcnow()) == {}
+    await Profile.get_pymongo_collection().update_one({"_id": held.id}, {"$set": {"provenance.source_id": "quelle-2"}})
+    assert await profile_keys.claim([(Provenance(importer="test", source_id="quelle-1"), PydanticObjectId(), "erika")], utcnow()) == {}
+
+
+async def service_create_with_source(source_id: str) -> Profile:
+    from catalogue.models import Provenance
+    from catalogue.profiles import NewProfile, validate_content
+
+    result = await ProfileService().create_many(
+        [NewProfile(content=validate_content(NEW), slug="klaeranlage-quelle", provenance=Provenance(importer="test", source_id=source_id))], EDITOR
+    )
+    profile = result.items[0]
+    assert isinstance(profile, Profile)
+    return profile
+
+
+async def test_the_history_shows_each_new_version_after_remembered_ones(client, auth) -> None:
+    """History entries are written once and remembered; the newest comes from the profile itself."""
+    r = await client.post(API, json=NEW, headers=auth["editor"])
+    slug, tag = r.json()["slug"], r.headers["etag"]
+    for n in range(3):
+        r = await client.patch(f"{API}/{slug}", json={"summary": f"Fassung {n + 2}."}, headers={**auth["editor"], "If-Match": tag})
+        assert r.status_code == 200, r.text
+        tag = r.headers["etag"]
+        versions = (await client.get(f"{API}/{slug}/versions", headers=auth["editor"])).json()
+        assert [v["number"] for v in versions] == list(range(n + 2, 0, -1))
+        assert versions[0]["fields"] == ["summary"] and versions[-1]["action"] == "create"
+        state = (await client.get(f"{API}/{slug}/versions/{n + 1}", headers=auth["editor"])).json()
+        assert state["content"]["summary"] == (NEW["summary"] if n == 0 else f"Fassung {n + 1}.")
