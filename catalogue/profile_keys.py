@@ -22,12 +22,18 @@ id, else its content fingerprint) for its owner with an insert of
 record for one owner that run at the same time create one profile (`claim`).
 Per owner, because another editor's hidden draft of the same record never
 stops an import (it is planned as a profile of its own, issue 13). A claim whose profile no longer
-has that identity, or never came to exist within STALE_CLAIM, is taken
-over with a compare-and-set.
+has that identity, or whose profile did not appear within CLAIM_GRACE of
+the claim, is taken over with a compare-and-set. A run that claims and then
+writes its profiles does so within moments; a claim that stays without its
+profile for CLAIM_GRACE belongs to a run that died (killed, or its store
+went away), and its re-run must not be refused. A claimant meeting a young
+claim without its profile waits for it (polling by `_id`) until the grace
+ends: a concurrent run's profile then appears and the claimant reports it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,7 +45,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 SOURCE, FINGERPRINT, TITLE_LEAD = "source", "fingerprint", "title-lead"
 CLAIM = "claim"
 READ_CONCURRENCY = 16
-STALE_CLAIM = timedelta(minutes=10)  # a claim whose profile was never written (a crashed run) is free again after this
+CLAIM_GRACE = timedelta(seconds=30)  # a claim whose profile has not appeared by then belongs to a run that died
+CLAIM_POLL_SECONDS = 0.25
 
 
 class ProfileKey(Document):
@@ -161,18 +168,25 @@ async def claim(items: Sequence[tuple[Any, Any, str | None]], now: datetime) -> 
         holder_id = existing["profile_id"]
         if holder_id == pid:
             continue
-        holder = await Profile.get_pymongo_collection().find_one({"_id": holder_id}, {"slug": 1, "provenance": 1})
+        claimed_at = existing.get("claimed_at")
+        until = _aware(claimed_at) + CLAIM_GRACE if claimed_at is not None else None
+        holder = await _holder(Profile.get_pymongo_collection(), holder_id, until)
         if holder is not None and str((holder.get("provenance") or {}).get(field_name) or "") == value:
             lost[n] = str(holder.get("slug"))
-            continue
-        claimed_at = existing.get("claimed_at")
-        if holder is None and claimed_at is not None and _aware(claimed_at) + STALE_CLAIM > now:
-            lost[n] = None  # its profile is being written right now
             continue
         # The holder gave the identity up (changed), or never came to exist: take over; of two takers one wins.
         if not await atomic.update_if(coll, key, {"profile_id": holder_id}, {"$set": {"profile_id": pid, "claimed_at": now}}):
             lost[n] = None
     return lost
+
+
+async def _holder(profiles: Any, holder_id: Any, until: datetime | None) -> dict[str, Any] | None:
+    """The claiming profile (slug and provenance), waiting for it by `_id` while its claim is within its grace."""
+    while True:
+        holder: dict[str, Any] | None = await profiles.find_one({"_id": holder_id}, {"slug": 1, "provenance": 1})
+        if holder is not None or until is None or datetime.now(UTC) >= until:
+            return holder
+        await asyncio.sleep(CLAIM_POLL_SECONDS)
 
 
 async def release(provenance: Any, profile_id: Any, owner: str | None, *, to: Any = None) -> None:
