@@ -196,3 +196,39 @@ def test_editor_autocomplete_fills_from_register(browser, live_server, size: str
         assert not serious, serious
     finally:
         ctx.close()
+
+
+def test_quick_clicks_on_two_projects_keep_both_in_the_basket(browser, live_server) -> None:
+    """The basket lives in a cookie: a second click sent before the first answer (and its cookie) arrived
+    would start from the old basket and undo the first. The script sends one request at a time."""
+    ctx = _context(browser, js=True, width=1366)
+    page = ctx.new_page()
+    held: list = []
+    try:
+        page.goto(live_server.url("/?land=Nordrhein-Westfalen"))
+        slugs = page.eval_on_selector_all(".result-list .result-title a", "els => els.map(e => e.getAttribute('href').split('/').pop())")
+        assert len(slugs) >= 2
+        sent: list[str] = []
+
+        def hold(route) -> None:  # hold the first basket request, let later ones through
+            sent.append(route.request.url)
+            if held:
+                route.continue_()
+            else:
+                held.append(route)
+
+        page.route("**/merkliste", hold)
+        page.locator(f'button.basket-toggle[data-basket-slug="{slugs[0]}"]').click()
+        for _ in range(50):
+            if held:
+                break
+            page.wait_for_timeout(100)
+        assert len(held) == 1
+        page.locator(f'button.basket-toggle[data-basket-slug="{slugs[1]}"]').click()
+        page.wait_for_timeout(500)
+        assert len(sent) == 1, "the second click went out before the first answer"
+        held[0].continue_()
+        page.wait_for_function("() => document.querySelectorAll('section.basket .basket-items li').length === 2")
+        assert page.context.cookies()  # the basket cookie holds both
+    finally:
+        ctx.close()

@@ -126,15 +126,21 @@
       });
     }
 
+    var queue = window.Promise ? Promise.resolve() : null;
     form.addEventListener("submit", function (event) {
       var submitter = event.submitter;
-      if (!submitter || !window.fetch || !slot) return;  // the form posts normally
+      if (!submitter || !window.fetch || !queue || !slot) return;  // the form posts normally
       event.preventDefault();
       if (back) back.value = window.location.pathname + window.location.search;
       var data = new FormData(form);
       data.append(submitter.name, submitter.value);
       var wasInBar = slot.contains(submitter);
-      fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { "X-Requested-With": "fetch", "Accept": "application/json" } })
+      // One request at a time: the basket lives in a cookie, so a click sent before the previous answer's
+      // cookie arrived would start from the old basket and undo the previous click.
+      queue = queue.catch(function () {}).then(function () {
+        return fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { "X-Requested-With": "fetch", "Accept": "application/json" } });
+      });
+      queue
         .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); })
         .then(function (answer) {
           slot.innerHTML = answer.bar;
