@@ -68,3 +68,15 @@ def stop_server(server: subprocess.Popen[bytes] | None, *, grace: float = 30) ->
     except subprocess.TimeoutExpired:
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()
+
+
+def cli_import(python: str, source: Path, env: Mapping[str, str], cwd: Path) -> None:
+    """`leuchtturm import SOURCE --publish`, showing its progress and summary (not one line per record); exits on failure."""
+    proc = subprocess.Popen([python, "-m", "api.cli", "import", str(source), "--publish"], env=dict(env), cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip() and ".ndjson #" not in line:
+            print("   ", line.rstrip()[:160], flush=True)
+    if proc.wait() != 0:
+        sys.exit("Import schlug fehl.")

@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._server import cli_import, start_server, stop_server
 from benchmarks.keyed_reads import env_for, free_port
 from benchmarks.synthetic import synthetic_profiles
 from catalogue.opendata.mirror import MIRROR_FILE
@@ -70,19 +70,6 @@ def rss_mib(pid: int, field: str = "RssAnon") -> float:
     return 0.0
 
 
-def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 900) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if urllib.request.urlopen(base + "/health/ready", timeout=5).status == 200:  # noqa: S310 - our own server on loopback
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            sys.exit("Der Server startete nicht.")
-        time.sleep(0.5)
-
-
 class Run:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -98,19 +85,11 @@ class Run:
 
     def start(self) -> float:
         t0 = time.perf_counter()
-        self.server = subprocess.Popen(
-            [PY, "-m", "api.cli", "serve"], env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-        )
-        wait_ready(self.base, self.server, timeout=7200)
+        self.server = start_server([PY, "-m", "api.cli", "serve"], self.env, ROOT, self.base, timeout=7200)
         return time.perf_counter() - t0
 
     def stop_server(self) -> None:
-        if self.server is not None and self.server.poll() is None:
-            os.killpg(self.server.pid, signal.SIGINT)
-            try:
-                self.server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.server.pid, signal.SIGKILL)
+        stop_server(self.server, grace=60)
         self.server = None
 
     def stop(self) -> None:
@@ -161,16 +140,7 @@ class Run:
                     fh.write(json.dumps(profile, ensure_ascii=False) + "\n")
         print(f"Import von {n} Profilen (bis {size}), während der Server läuft …", flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [PY, "-m", "api.cli", "import", str(source), "--publish"], env=self.env, cwd=ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.strip() and ".ndjson #" not in line:  # progress and summary, not one line per record
-                print("   ", line.rstrip()[:160], flush=True)
-        if proc.wait() != 0:
-            sys.exit("Import schlug fehl.")
+        cli_import(PY, source, self.env, ROOT)
         seconds = time.perf_counter() - t0
         self.load_rate = n / seconds
         self.loaded = size

@@ -55,7 +55,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._server import free_port, start_server, stop_server
+from benchmarks._server import cli_import, free_port, start_server, stop_server
 from benchmarks.synthetic import PROJECT_TYPES, synthetic_profiles
 
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -178,14 +178,7 @@ class Bench:
                 fh.write(json.dumps(p, ensure_ascii=False) + "\n")
         print(f"Import von {len(profiles)} Profilen (bis {size}) über die CLI, während der Server läuft …", flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.Popen([PY, "-m", "api.cli", "import", str(source), "--publish"], env=self.env, cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.strip() and ".ndjson #" not in line:  # progress and summary, not one line per record
-                print("   ", line.rstrip()[:160], flush=True)
-        if proc.wait() != 0:
-            sys.exit("Import schlug fehl.")
+        cli_import(PY, source, self.env, ROOT)
         seconds = time.perf_counter() - t0
         self.extra.setdefault(size, {})["import/s"] = len(profiles) / seconds
         print(f"  {len(profiles)} Profile in {seconds:.1f} s ({len(profiles) / seconds:.0f}/s, bis durchsuchbar)", flush=True)
