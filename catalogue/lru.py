@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -33,14 +33,18 @@ class LRU(Generic[K, V]):
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: K) -> V | None:
+    def _lookup(self, key: K) -> tuple[bool, V | None]:
+        """(found, value), counting the hit or miss and marking a hit as recently used."""
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
                 self.hits += 1
-                return self._data[key]
+                return True, self._data[key]
             self.misses += 1
-            return None
+            return False, None
+
+    def get(self, key: K) -> V | None:
+        return self._lookup(key)[1]
 
     def put(self, key: K, value: V) -> None:
         with self._lock:
@@ -50,12 +54,9 @@ class LRU(Generic[K, V]):
                 self._data.popitem(last=False)
 
     def get_or_compute(self, key: K, compute: Callable[[], V]) -> V:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                self.hits += 1
-                return self._data[key]
-            self.misses += 1
+        found, cached = self._lookup(key)
+        if found:
+            return cast("V", cached)  # a stored V (V itself may include None)
         value = compute()
         self.put(key, value)
         return value
