@@ -40,7 +40,7 @@ import contextlib
 import secrets
 import sqlite3
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,6 +123,21 @@ class ExportMirror:
         con.executescript(_SCHEMA)
         return con
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on its own connection: committed when the block ends, rolled back on any error."""
+        con = self._open_for_write()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+
     async def state(self) -> MirrorState | None:
         """The current state, or None while the mirror is not complete (never built, or of another database)."""
         return await asyncio.to_thread(self._read_state)
@@ -160,9 +175,7 @@ class ExportMirror:
 
     def _apply(self, rows: list[Row], remove: list[str]) -> bool:
         with self._write_lock:
-            con = self._open_for_write()
-            try:
-                con.execute("BEGIN IMMEDIATE")
+            with self._writing() as con:
                 changed = False
                 for row in rows:
                     old = con.execute("SELECT created, json, csv FROM records WHERE id = ?", (row[0],)).fetchone()
@@ -175,13 +188,6 @@ class ExportMirror:
                     meta = _meta(con)
                     count = con.execute("SELECT count(*) FROM records").fetchone()[0]
                     _set_meta(con, {"generation": str(int(meta.get("generation", "0")) + 1), "modified": _now().isoformat(), "count": str(count)})
-                con.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise
-            finally:
-                con.close()
             if self._building is not None:
                 self._building.update(r[0] for r in rows)
                 self._building.update(remove)
@@ -226,22 +232,15 @@ class ExportMirror:
         rows, _ = await asyncio.to_thread(self._rows, batch)
 
         def write() -> None:
-            con = self._open_for_write()
-            try:
-                con.execute("BEGIN IMMEDIATE")
+            with self._writing() as con:
                 con.executemany(f"INSERT OR REPLACE INTO {staging} (id, created, json, csv) VALUES (?, ?, ?, ?)", rows)  # noqa: S608 - our own name
-                con.execute("COMMIT")
-            finally:
-                con.close()
 
         await asyncio.to_thread(write)
         return len(rows)
 
     def _finish_build(self, staging: str) -> int:
         with self._write_lock:
-            con = self._open_for_write()
-            try:
-                con.execute("BEGIN IMMEDIATE")
+            with self._writing() as con:
                 touched = sorted(self._building or ())
                 for pid in touched:  # the worker's records are newer than the scan's
                     con.execute(f"DELETE FROM {staging} WHERE id = ?", (pid,))  # noqa: S608 - our own name
@@ -262,14 +261,7 @@ class ExportMirror:
                         "complete": "1",
                     },
                 )
-                con.execute("COMMIT")
-                return int(count)
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    con.execute("ROLLBACK")
-                raise
-            finally:
-                con.close()
+            return int(count)
 
     def _drop(self, staging: str) -> None:
         with contextlib.suppress(sqlite3.Error):
