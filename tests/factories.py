@@ -5,9 +5,10 @@ Fixtures defined here are made available to every test by tests/conftest.py.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +84,23 @@ def publishable(content: Mapping[str, Any]) -> dict[str, Any]:
     for key in checklist.missing_keys(data):
         fill[key](data)
     return data
+
+
+# ------------------------------------------------------------------ the sync worker
+
+
+async def drained_index(runtime: Any, indexed: Callable[[], Awaitable[Any]], expected: Any, *, tries: int) -> Any:
+    """Nudge the sync worker until the outbox is empty and `indexed()` equals `expected` (or `tries` × 0.1 s
+    pass); the last `indexed()` seen after a drained outbox. The worker retries with back-off (≤ 60 s between
+    tries): poll, never assert on time."""
+    from catalogue.models import OutboxEntry
+
+    found: Any = {}
+    for _ in range(tries):
+        runtime.sync.notify()
+        if await OutboxEntry.find_all().count() == 0:
+            found = await indexed()
+            if found == expected:
+                break
+        await asyncio.sleep(0.1)
+    return found

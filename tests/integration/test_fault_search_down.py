@@ -23,6 +23,7 @@ from catalogue.models import OutboxEntry, Profile
 from catalogue.search.base import SearchError, SearchQuery
 from catalogue.users import create_token, create_user
 from catalogue.vocabularies import Role
+from tests.factories import drained_index
 
 API = "/api/v1/profiles"
 
@@ -90,14 +91,7 @@ async def test_tantivy_index_failing_during_writes_then_outbox_drains(client, ap
         result = await rt.search.search(SearchQuery(per_page=100, facets=()), labels=ALL_DOCUMENTS_LABELS)
         return {hit.id: hit.document.get("version") for hit in result.hits}
 
-    found: dict[str, int] = {}
-    for _ in range(1500):  # the worker retries with back-off (≤ 60 s between tries); poll, never assert on time
-        rt.sync.notify()
-        if await OutboxEntry.find_all().count() == 0:
-            found = await indexed()
-            if found == stored:
-                break
-        await asyncio.sleep(0.1)
+    found = await drained_index(rt, indexed, stored, tries=1500)
     assert found == stored
     ready = (await client.get("/health/ready")).json()
     assert ready["outbox"]["pending_max"] == 0, ready

@@ -30,6 +30,7 @@ from catalogue.search.base import SearchQuery
 from catalogue.settings import PROJECT_ROOT, Settings
 from catalogue.users import create_token, create_user
 from catalogue.vocabularies import Role
+from tests.factories import drained_index
 
 API = "/api/v1/profiles"
 DEFAULT_BIN = PROJECT_ROOT.parent / "shared" / "tools" / "meilisearch" / "meilisearch"
@@ -133,12 +134,5 @@ async def test_meilisearch_killed_and_restarted_during_writes(client, app, meili
         result = await rt.search.search(SearchQuery(per_page=100, facets=()), labels=ALL_DOCUMENTS_LABELS)
         return {h.id: (h.document.get("title"), h.document.get("summary") or "", h.document.get("version")) for h in result.hits}
 
-    found: dict[str, tuple[str, str, int]] = {}
-    for _ in range(1200):  # the worker retries with back-off (≤ 60 s between tries); poll, never assert on time
-        rt.sync.notify()
-        if await OutboxEntry.find_all().count() == 0:
-            found = await indexed()
-            if found == stored:
-                break
-        await asyncio.sleep(0.1)
+    found = await drained_index(rt, indexed, stored, tries=1200)
     assert found == stored
