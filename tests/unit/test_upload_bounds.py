@@ -11,14 +11,10 @@ from importers.registry import HTML_MAX_BYTES, parse_source
 from importers.runner import parse_sources
 
 
-def test_finding_10_mb_html_costs_what_a_profile_can_hold_and_larger_html_is_refused_before_parsing(monkeypatch) -> None:
-    """Finding: a 10 MB HTML upload cost ≈ 35 s of CPU (50 MB via the CLI 167 s and 1 GB of memory).
-    Now the page is extracted in one linear pass and the recognisers read at most TEXT_MAX_CHARS of its
-    text (≈ 3 s of CPU for 10 MB, benchmarks/html_parse.py); HTML over HTML_MAX_BYTES is refused unparsed."""
+def _text_lengths_read(monkeypatch) -> list[int]:
+    """The length of each page text the reference-text recognisers are handed (recorded as they run)."""
     from importers import html_page
 
-    page = b"<html><head><title>Gross</title></head><body>" + b"<p>Bauhof und Radweg.</p>" * (10 * 1024 * 1024 // 26) + b"</body></html>"
-    assert len(page) > 9.5 * 1024 * 1024
     seen: list[int] = []
     real = html_page.ReferenceTextImporter.parse_text
 
@@ -27,6 +23,17 @@ def test_finding_10_mb_html_costs_what_a_profile_can_hold_and_larger_html_is_ref
         return real(self, text)
 
     monkeypatch.setattr(html_page.ReferenceTextImporter, "parse_text", measuring)
+    return seen
+
+def test_finding_10_mb_html_costs_what_a_profile_can_hold_and_larger_html_is_refused_before_parsing(monkeypatch) -> None:
+    """Finding: a 10 MB HTML upload cost ≈ 35 s of CPU (50 MB via the CLI 167 s and 1 GB of memory).
+    Now the page is extracted in one linear pass and the recognisers read at most TEXT_MAX_CHARS of its
+    text (≈ 3 s of CPU for 10 MB, benchmarks/html_parse.py); HTML over HTML_MAX_BYTES is refused unparsed."""
+    from importers import html_page
+
+    page = b"<html><head><title>Gross</title></head><body>" + b"<p>Bauhof und Radweg.</p>" * (10 * 1024 * 1024 // 26) + b"</body></html>"
+    assert len(page) > 9.5 * 1024 * 1024
+    seen = _text_lengths_read(monkeypatch)
     _, records = parse_source(Source(name="gross.html", raw=page, media_type="text/html"))
     assert len(records) == 1 and seen == [pytest.approx(html_page.TEXT_MAX_CHARS, rel=0.01)]
 
@@ -67,14 +74,7 @@ def test_a_long_page_is_read_up_to_what_a_profile_holds_with_a_warning(monkeypat
     from importers import html_page, registry
 
     monkeypatch.setattr(registry, "HTML_MAX_BYTES", 1 << 30)
-    seen: list[int] = []
-    real = html_page.ReferenceTextImporter.parse_text
-
-    def measuring(self, text: str):
-        seen.append(len(text))
-        return real(self, text)
-
-    monkeypatch.setattr(html_page.ReferenceTextImporter, "parse_text", measuring)
+    seen = _text_lengths_read(monkeypatch)
     paragraph = "<p>Der Bauhof der Gemeinde teilt Fahrzeuge mit dem Nachbarort, und der Radweg wird gemeinsam geplant.</p>\n"
     page = ("<html><body><h1>Gemeinsamer Bauhof</h1>" + paragraph * 6000 + "<p>Ende der Seite.</p></body></html>").encode()
     assert len(page) > 4 * html_page.TEXT_MAX_CHARS
