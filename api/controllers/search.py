@@ -18,9 +18,8 @@ from catalogue.fields import KREIS_KEY, REGIERUNGSBEZIRK_KEY
 from catalogue.models import utcnow
 from catalogue.profiles import ProfileService
 from catalogue.search.base import MAX_FILTER_VALUES, SearchError, SearchQuery, Sort
-from catalogue.search.comparable import Comparable, Reference, find_comparable
+from catalogue.search.comparable import Comparable, Reference, find_comparable, profile_reference
 from catalogue.search.documents import ADOPTION_STAGES, FACET_LABELS
-from catalogue.search.regions import index_document
 from catalogue.search.url_state import freshness_bounds
 from catalogue.vocabularies import (
     AdoptionStage,
@@ -264,8 +263,9 @@ class SearchController(Controller):
     async def similar(self, request: Request, slug: SlugParam, limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10) -> ComparableResponse:
         principal = await resolve_principal(request)
         profile = await ProfileService().get(slug, principal)
-        ref = Reference.from_document(await index_document(profile))
-        found = await _guarded(find_comparable(request.app.state.runtime.search, ref, labels=principal_labels(principal), limit=limit))
+        search, labels = request.app.state.runtime.search, principal_labels(principal)
+        ref = await _guarded(profile_reference(search, profile, labels=labels))
+        found = await _guarded(find_comparable(search, ref, labels=labels, limit=limit))
         base = request.app.state.settings.public_base_url
         return ComparableResponse(items=[_comparable(base, c) for c in found])
 

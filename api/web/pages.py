@@ -29,8 +29,7 @@ from catalogue.models import Profile, utcnow
 from catalogue.pdf import comparison_view
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort
 from catalogue.search.base import MAX_FILTER_VALUES, MAX_PER_PAGE
-from catalogue.search.comparable import Comparable, Reference, find_comparable
-from catalogue.search.regions import index_document
+from catalogue.search.comparable import Comparable, Reference, find_comparable, profile_reference
 from catalogue.search.url_state import FACET_PARAMS, FACET_VALUES, FRESHNESS_LABELS, FRESHNESS_PARAM, facet_value_ok, freshness_bounds
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
@@ -420,10 +419,8 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
 
     async def comparable_projects() -> list[Comparable] | None:
         try:
-            doc = await index_document(profile)
-            return await find_comparable(
-                request.app.state.runtime.search, Reference.from_document(doc), labels=principal_labels(principal), limit=5
-            )
+            search, labels = request.app.state.runtime.search, principal_labels(principal)
+            return await find_comparable(search, await profile_reference(search, profile, labels=labels), labels=labels, limit=5)
         except Exception:
             log.exception("comparable projects failed for %s", slug)
             return None
