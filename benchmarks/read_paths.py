@@ -165,8 +165,8 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> 
                       f"CPU {cpu:5.1f} ms  store commands/request {statistics.mean(counts):.1f}  ({per})", flush=True)
                 if profiler is not None:
                     stats = pstats.Stats(profiler).strip_dirs()
-                    stats.sort_stats("cumulative").print_stats(45)
-                    stats.sort_stats("tottime").print_stats(25)
+                    stats.sort_stats("cumulative").print_stats(args.top)
+                    stats.sort_stats("tottime").print_stats(max(25, args.top // 2))
 
 
 def main() -> None:
@@ -176,6 +176,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default="", help="comma-separated reads (page,api,similar,history); default all")
     parser.add_argument("--profile", default="", help="the read to run under cProfile")
+    parser.add_argument("--top", type=int, default=45, help="functions shown per profile listing")
     parser.add_argument("--data-dir", default="", help="reuse this data directory (imported on the first run)")
     args = parser.parse_args()
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="leuchtturm-reads-")) / "var"

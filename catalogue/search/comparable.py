@@ -150,9 +150,8 @@ def _folded(words: Iterable[str]) -> dict[str, str]:
     return {_fold(x): x for x in words if x.strip()}
 
 
-def _keyword_overlap(a: Sequence[str], b: Sequence[str], fa: Mapping[str, str] | None = None) -> tuple[float, list[str]]:
-    """Overlap of keyword lists `a` and `b` (`fa`: `a` already folded, as a ranking passes it once for all candidates)."""
-    fa = _folded(a) if fa is None else fa
+def _keyword_overlap(a: Sequence[str], b: Sequence[str]) -> tuple[float, list[str]]:
+    fa = _folded(a)
     fb = _folded(b)
     if not fa or not fb:
         return 0.0, []
@@ -170,58 +169,70 @@ def size_ratio(p1: int | None, p2: int | None) -> float:
 class _Prepared:
     """The reference's side of every comparison, computed once per ranking."""
 
-    keywords: dict[str, str]  # folded -> spelling
+    fields: frozenset[str]
+    keywords: frozenset[str]  # folded
     district: bool
     size_class: str | None
 
     @classmethod
     def of(cls, ref: Reference) -> _Prepared:
-        return cls(keywords=_folded(ref.keywords), district=_is_district(ref.kind), size_class=ref.size_class)
+        return cls(fields=frozenset(ref.fields_of_action), keywords=frozenset(_folded(ref.keywords)),
+                   district=_is_district(ref.kind), size_class=ref.size_class)
+
+
+_W_FIELDS, _W_KEYWORDS, _W_TEXT, _W_SIZE, _W_STATE = (WEIGHTS[k] for k in ("fields", "keywords", "text", "size", "state"))
 
 
 @dataclass(slots=True)
 class _Measured:
-    """A candidate's parts and score, and what its reasons are made of (built only for the candidates shown)."""
+    """A candidate's parts and score; its reasons are made only for the candidates shown (`_comparable`)."""
 
     doc: Mapping[str, Any]
     parts: dict[str, float]
     score: float
-    shared_fields: list[str]
-    shared_keywords: list[str]
+    has_reason: bool
     adopters: int  # adopters of the reference's size class
-
-    @property
-    def has_reason(self) -> bool:
-        p = self.parts
-        return bool(self.shared_fields or self.shared_keywords or p["size"] >= SIZE_REASON_MIN or p["state"]
-                    or p["text"] >= TEXT_REASON_MIN or self.adopters)
 
 
 def _measure(ref: Reference, prep: _Prepared, doc: Mapping[str, Any], text_similarity: float) -> _Measured:
-    fields_score, shared_fields = _jaccard(ref.fields_of_action, [str(f) for f in doc.get("fields_of_action") or ()])
-    kw_score, shared_kw = _keyword_overlap(ref.keywords, [str(k) for k in doc.get("keywords") or ()], prep.keywords)
+    """The parts as `_jaccard` and `_keyword_overlap` compute them, with set sizes only (no shared lists)."""
+    fields_score = 0.0
+    theirs = doc.get("fields_of_action")
+    if prep.fields and theirs:
+        sb = {str(f) for f in theirs}
+        if sb:
+            fields_score = len(prep.fields & sb) / len(prep.fields | sb)
+    kw_score = 0.0
+    words = doc.get("keywords")
+    if prep.keywords and words:
+        fb = {_fold(k) for k in map(str, words) if k.strip()}
+        if fb:
+            kw_score = len(prep.keywords & fb) / min(len(prep.keywords), len(fb))
     text_score = min(1.0, max(0.0, float(text_similarity)))
     size = size_ratio(ref.population, doc.get("population"))
     if size and prep.district != _is_district(doc.get("lead_kind"), doc.get("size_class")):
         size *= 0.5
     same_state = 1.0 if ref.state and doc.get("state") == ref.state else 0.0
     parts = {"fields": fields_score, "keywords": kw_score, "text": text_score, "size": size, "state": same_state}
-    score = sum(WEIGHTS[k] * v for k, v in parts.items())
+    score = _W_FIELDS * fields_score + _W_KEYWORDS * kw_score + _W_TEXT * text_score + _W_SIZE * size + _W_STATE * same_state
     size_class = prep.size_class
     adopters = sum(1 for s in doc.get("adopter_size_classes") or () if s == size_class) if size_class is not None else 0
-    return _Measured(doc, parts, round(min(1.0, max(0.0, score)), 6), shared_fields, shared_kw, adopters)
+    has_reason = bool(fields_score or kw_score or size >= SIZE_REASON_MIN or same_state or text_score >= TEXT_REASON_MIN or adopters)
+    return _Measured(doc, parts, round(min(1.0, max(0.0, score)), 6), has_reason, adopters)
 
 
 def _comparable(ref: Reference, m: _Measured) -> Comparable:
     """The shown candidate: its reasons, strongest first, and the adoption evidence."""
     parts, doc = m.parts, m.doc
+    _, shared_fields = _jaccard(ref.fields_of_action, [str(f) for f in doc.get("fields_of_action") or ()])
+    _, shared_keywords = _keyword_overlap(ref.keywords, [str(k) for k in doc.get("keywords") or ()])
     weighted: list[tuple[float, str]] = []
-    if m.shared_fields:
-        label = "gleiches Handlungsfeld" if len(m.shared_fields) == 1 else "gleiche Handlungsfelder"
-        weighted.append((WEIGHTS["fields"] * parts["fields"], f"{label}: {', '.join(m.shared_fields)}"))
-    if m.shared_keywords:
-        label = "gemeinsames Stichwort" if len(m.shared_keywords) == 1 else "gemeinsame Stichworte"
-        weighted.append((WEIGHTS["keywords"] * parts["keywords"], f"{label}: {', '.join(m.shared_keywords)}"))
+    if shared_fields:
+        label = "gleiches Handlungsfeld" if len(shared_fields) == 1 else "gleiche Handlungsfelder"
+        weighted.append((WEIGHTS["fields"] * parts["fields"], f"{label}: {', '.join(shared_fields)}"))
+    if shared_keywords:
+        label = "gemeinsames Stichwort" if len(shared_keywords) == 1 else "gemeinsame Stichworte"
+        weighted.append((WEIGHTS["keywords"] * parts["keywords"], f"{label}: {', '.join(shared_keywords)}"))
     if parts["size"] >= SIZE_REASON_MIN:
         weighted.append(
             (WEIGHTS["size"] * parts["size"],
