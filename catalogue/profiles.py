@@ -140,9 +140,21 @@ class ProfileService:
 
     # ------------------------------------------------------------ reads
 
-    async def find(self, slug: str) -> Profile:
-        """The profile a slug names (also an old slug): the slug key (remembered, see `SlugIds`) and the profile, by `_id`."""
-        profile_id = await SLUG_IDS.resolve(slug)
+    async def locate(self, slug: str) -> Any:
+        """The id of the profile a slug names, or None: remembered (`SlugIds`), else the slug key.
+
+        For a read path that starts keyed reads of its own by the profile's id
+        while `get(slug, actor, located=…)` reads and checks the profile (which
+        settles whether that id still holds).
+        """
+        return await SLUG_IDS.resolve(slug)
+
+    async def find(self, slug: str, *, located: Any = None) -> Profile:
+        """The profile a slug names (also an old slug): the slug key (remembered, see `SlugIds`) and the profile, by `_id`.
+
+        `located`: the id `locate(slug)` gave, so the key is not read twice.
+        """
+        profile_id = located if located is not None else await SLUG_IDS.resolve(slug)
         profile = await read_profile(profile_id) if profile_id is not None else None
         if profile is None and profile_id is not None and SLUG_IDS.forget(slug):
             profile_id = await SLUG_IDS.resolve(slug)  # the remembered key was stale: read it afresh
@@ -173,8 +185,8 @@ class ProfileService:
             raise ProfileMoved(slug, str(doc.get("slug")))
         return doc
 
-    async def get(self, slug: str, actor: Principal | None) -> Profile:
-        profile = await self.find(slug)
+    async def get(self, slug: str, actor: Principal | None, *, located: Any = None) -> Profile:
+        profile = await self.find(slug, located=located)
         if not allowed(actor, Action.VIEW, owner=profile.owner, status=profile.status):
             # Do not reveal unpublished profiles to those who may not see them.
             raise NotFound(f"Es gibt kein Profil „{slug}“.")

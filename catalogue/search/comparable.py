@@ -303,9 +303,12 @@ async def profile_reference(backend: SearchBackend, profile: Any, *, labels: Seq
     the profile; otherwise (not indexed yet, an older version, another
     caller's view) it is built afresh, which reads the municipality register.
     """
-    doc = await backend.document(str(profile.id), labels=labels)
-    if doc is None or doc.get("version") != profile.version:
-        doc = await index_document(profile)
+    return await reference_for(profile, await backend.document(str(profile.id), labels=labels))
+
+
+async def reference_for(profile: Any, indexed: Mapping[str, Any] | None) -> Reference:
+    """`profile_reference` with the indexed document already read (None: the index has none for the caller)."""
+    doc = indexed if indexed is not None and indexed.get("version") == profile.version else await index_document(profile)
     return Reference.from_document(doc)
 
 
@@ -379,5 +382,5 @@ async def _search_candidates(
 
 
 __all__ = [
-    "MIN_SCORE", "WEIGHTS", "Comparable", "Reference", "find_comparable", "profile_reference", "rank", "score_candidate", "size_ratio",
+    "MIN_SCORE", "WEIGHTS", "Comparable", "Reference", "find_comparable", "profile_reference", "rank", "reference_for", "score_candidate", "size_ratio",
 ]
