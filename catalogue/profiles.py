@@ -186,7 +186,11 @@ class ProfileService:
         return doc
 
     async def get(self, slug: str, actor: Principal | None, *, located: Any = None) -> Profile:
-        profile = await self.find(slug, located=located)
+        return self.viewed(await self.find(slug, located=located), slug, actor)
+
+    @staticmethod
+    def viewed(profile: Profile, slug: str, actor: Principal | None) -> Profile:
+        """`get`'s checks on a profile `find(slug)` gave: `actor` may see it, and `slug` is its current slug."""
         if not allowed(actor, Action.VIEW, owner=profile.owner, status=profile.status):
             # Do not reveal unpublished profiles to those who may not see them.
             raise NotFound(f"Es gibt kein Profil „{slug}“.")
@@ -518,7 +522,11 @@ class ProfileService:
 
     async def history(self, slug: str, actor: Principal | None) -> Profile:
         """The profile, if `actor` may see its history."""
-        profile = await self.get(slug, actor)
+        return self.history_viewed(await self.get(slug, actor), actor)
+
+    @staticmethod
+    def history_viewed(profile: Profile, actor: Principal | None) -> Profile:
+        """`history`'s checks on a profile `get` gave."""
         if actor is None:
             raise NotAuthenticated("Die Versionsgeschichte sehen nur angemeldete Verantwortliche und die Katalogredaktion.")
         if not allowed(actor, Action.HISTORY, owner=profile.owner, status=profile.status):

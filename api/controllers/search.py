@@ -11,7 +11,7 @@ from litestar.params import FromQuery, QueryParameter
 from pydantic import BaseModel
 
 from api.auth import resolve_principal
-from api.controllers.profiles import SlugParam
+from api.controllers.profiles import SlugParam, caller_and_profile
 from catalogue.access import principal_labels
 from catalogue.errors import DependencyUnavailable, PermissionDenied, ValidationFailed
 from catalogue.fields import KREIS_KEY, REGIERUNGSBEZIRK_KEY
@@ -261,8 +261,9 @@ class SearchController(Controller):
 
     @get("/profiles/{slug:str}/similar", operation_id="similarProfiles", summary="Vergleichbare Projekte zu einem Profil, mit Begründung")
     async def similar(self, request: Request, slug: SlugParam, limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10) -> ComparableResponse:
-        principal = await resolve_principal(request)
-        profile = await ProfileService().get(slug, principal)
+        svc = ProfileService()
+        principal, found = await caller_and_profile(request, svc, slug)
+        profile = svc.viewed(found, slug, principal)
         search, labels = request.app.state.runtime.search, principal_labels(principal)
         ref = await _guarded(profile_reference(search, profile, labels=labels))
         found = await _guarded(find_comparable(search, ref, labels=labels, limit=limit))

@@ -451,16 +451,15 @@ def _consume(task: asyncio.Future[Any]) -> None:
 async def profile_page_response(request: Request, slug: str, *, status_code: int = 200, **extra: Any) -> Response:
     """The profile page; `extra` goes into the template (the adoption form's errors and values after a failed post).
 
-    Store reads: the slug key (unless remembered), then side by side the
-    profile, its adoption summary and its owner's user (named by the index
-    document, which also gives the comparable panel its reference).
+    Store reads: the caller's session and the slug key (unless remembered),
+    then side by side the profile, its adoption summary and its owner's user
+    (named by the index document, which also gives the comparable panel its reference).
     """
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
         raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
-    principal = await resolve_principal(request)
     svc = service(request)
+    principal, located = await asyncio.gather(resolve_principal(request), svc.locate(slug))  # both keyed reads
     search, labels = request.app.state.runtime.search, principal_labels(principal)
-    located = await svc.locate(slug)
     ahead = _ReadAhead(search, located, labels) if located is not None else None
     try:
         profile = await svc.get(slug, principal, located=located)

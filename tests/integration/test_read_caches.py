@@ -163,3 +163,20 @@ async def test_similar_and_the_page_compare_with_the_profile_as_it_is_now(app, c
     await rt.search.upsert([{**indexed, "keywords": ["Glasfaser"], "version": profile.version - 1}])
     found, html = await reasons()
     assert "gemeinsames Stichwort: Klärschlamm" in found and "gemeinsames Stichwort: Glasfaser" not in found
+
+
+async def test_the_caller_is_checked_before_the_profile_although_both_are_read_at_once(client, auth) -> None:
+    """The API read, the history and similar read the caller and the profile side by side; the caller's error still comes first."""
+    r = await client.post(API, json=NEW, headers=auth["editor"])
+    slug = r.json()["slug"]
+    bad = {"Authorization": "Bearer lt_000000000000_abcdefghijklmnopqrstuvwxyz"}
+    for path in (f"{API}/{slug}", f"{API}/gibt-es-nicht", f"{API}/{slug}/versions", f"{API}/gibt-es-nicht/versions",
+                 f"{API}/{slug}/similar", f"{API}/gibt-es-nicht/similar"):
+        r = await client.get(path, headers=bad)
+        assert r.status_code == 401, (path, r.status_code, r.text)
+    assert (await client.get(f"{API}/gibt-es-nicht", headers=auth["editor"])).status_code == 404
+    assert (await client.get(f"{API}/{slug}")).status_code == 404  # a draft, anonymously
+    assert (await client.get(f"{API}/{slug}/versions")).status_code == 404
+    assert (await client.get(f"{API}/{slug}/versions", headers=auth["reviewer"])).status_code == 200
+    assert (await client.get(f"{API}/{slug}/versions", headers=auth["editor"])).status_code == 200
+    assert (await client.get(f"/profiles/{slug}", headers=bad)).status_code == 401
