@@ -424,6 +424,9 @@ class _QueryPlanner:
                 clauses.append(tantivy.Query.boost_query(fuzzy, FUZZY_BOOST))
                 near, ending = self._fuzzy_terms(searcher, stem, distance) if scan else ([], [])
                 highlight.update(near)  # highlight what the typo found
+                if near:  # the fuzzy query scores every match alike: the words it finds also count by their rarity (BM25)
+                    clauses.append(tantivy.Query.boost_query(
+                        tantivy.Query.disjunction_max_query([self._term("all", t) for t in near], 0.1), FUZZY_BOOST))
                 if ending:
                     highlight.update(ending)
                     clauses.append(tantivy.Query.boost_query(

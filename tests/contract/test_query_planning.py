@@ -109,3 +109,10 @@ def test_plan_varies_compounds_and_marks_places() -> None:
 def test_prefix_words_are_marked() -> None:
     p = planning.plan("Ruf* Höxter")
     assert [(w.text, w.prefix) for w in p.words] == [("Ruf", True), ("Höxter", False)]
+
+
+async def test_a_typo_of_a_rare_word_counts_by_its_rarity(demo: SearchBackend) -> None:
+    """A typo's match weighs like the word it finds (rare words count more), below the correct word, so a typo of
+    the query's rarest word still puts its project above those that only share the common word."""
+    _, slugs, _ = await search(demo, "Atemschtzgeräte Landkreis", per_page=3)
+    assert slugs[:1] == ["atemschutzgeraeteverbund-wetteraukreis"], slugs

@@ -324,6 +324,7 @@ def test_everyday_words_and_paraphrases() -> None:
     assert "kommunale Wärmeplanung" in by_term(expand("Heizungsplanung"))
     assert "mobiler Bürgerservice" in by_term(expand("rollendes Rathaus"))
     assert "Dorfladen" in by_term(expand("Tante-Emma-Laden"))
+    assert by_term(expand("Löschgruppen"))["Feuerwehr"].kind is Kind.NEAR  # a unit of the Feuerwehr (NW), inflected
 
 
 def test_near_synonyms_do_not_chain_into_each_other() -> None:

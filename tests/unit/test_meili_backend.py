@@ -20,6 +20,7 @@ from catalogue.search.meili_backend import (
     missing_allowed,
     query_parts,
     quote_filter_value,
+    rarest_first,
     sanitize_q,
     spellings,
     stemmed,
@@ -198,6 +199,24 @@ def test_numbers_are_optional_and_long_queries_bounded() -> None:
     long_query = "drei Städte bewerben sich gemeinsam um Geld für Dörfer und Land"
     parts = query_parts(long_query)
     assert len(parts) <= 8 and {p.strategy for p in parts if p.whole} == {"frequency"}
+
+
+def test_long_queries_drop_the_most_common_words_first_and_leave_out_words_found_nowhere() -> None:
+    """Long queries on whole words: rarest word first with the "last" strategy (Meilisearch's "frequency" found nothing
+    for "drei Städte bewerben sich gemeinsam um EU-Geld fürs Land"); a word no document has is left out."""
+    q = "drei Städte bewerben sich gemeinsam um EU-Geld fürs Land"
+    counts = {"drei": 16, "städte": 54, "bewerben": 5, "gemeinsam": 49, "eu": 24, "geld": 3, "fürs": 0, "land": 56}
+    order = rarest_first(q, counts, drop_missing=True)
+    words = q.split()
+    assert [words[i] for i in order] == ["EU-Geld", "bewerben", "drei", "gemeinsam", "Städte", "Land", "sich", "um"]
+    assert "fürs" in [words[i] for i in rarest_first(q, counts, drop_missing=False)]
+    parts = query_parts(q, order=order)
+    whole = [p for p in parts if p.whole]
+    assert whole and {p.strategy for p in whole} == {"last"}
+    assert whole[0].q == "EU-Geld bewerben drei gemeinsam Städte Land sich um"
+    assert any(p.q == "eu-geld bewerb drei gemeinsam stadt land sich um" and not p.prefix for p in whole)  # the stems, same order
+    assert all(p.strategy == "all" and p.q.startswith("drei") for p in parts if not p.whole)  # compound parts: every word
+    assert {p.strategy for p in query_parts(q) if p.whole} == {"frequency"}  # without word counts, as before
 
 
 # ------------------------------------------------------------------ snippets
