@@ -116,3 +116,10 @@ async def test_a_typo_of_a_rare_word_counts_by_its_rarity(demo: SearchBackend) -
     the query's rarest word still puts its project above those that only share the common word."""
     _, slugs, _ = await search(demo, "Atemschtzgeräte Landkreis", per_page=3)
     assert slugs[:1] == ["atemschutzgeraeteverbund-wetteraukreis"], slugs
+
+
+async def test_a_compound_shortened_by_a_suspension_hyphen_is_found(demo: SearchBackend) -> None:
+    """"Haushalts- und Personalplanung" holds "Haushaltsplanung" (documents.suspended_compounds at index time on
+    Tantivy; Meilisearch's German segmenter finds the parts)."""
+    _, slugs, _ = await search(demo, "Haushaltsplanung", per_page=3)
+    assert "digitalstrategie-itzehoe" in slugs, slugs
