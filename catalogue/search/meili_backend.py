@@ -14,8 +14,8 @@ Settings (`index_settings`), every one chosen for German municipal texts:
   dictionary words ("Städteverbund" -> "städte" + "verbund"), so a part
   finds the whole;
 * stop words from catalogue/stopwords.py (the list Tantivy uses), synonyms
-  from catalogue/synonyms.py (the lexicon's groups; every member maps to all
-  others);
+  from catalogue/synonyms.py (the lexicon's groups of synonyms and unambiguous
+  abbreviations; every member maps to all others);
 * typo tolerance: one typo from 5 letters, two from 9 (the Tantivy
   backend's fuzzy distances), none in numbers. German compounds are long, so
   two typos are common there and fine; 6 and 10 letters, which would keep
@@ -59,8 +59,10 @@ text also runs as every choice of that many of its words, each requiring all
 its words (`query_parts`); bare numbers never exclude. Only when every word
 occurs in the index in some spelling (one counting multi-search first) may
 whole-word queries drop words too (the "frequency" strategy: the most common
-words go first) at a lower weight: a word found nowhere ("zzqx", an operator
-typed as a word) never broadens a query. Queries of more than
+words go first) at a lower weight, and in a query of two words one of which
+is a term of the lexicon, the other word alone at EITHER_WORD_WEIGHT (a page
+may paraphrase the term: "OZG Verbandsgemeinde"); a word found nowhere
+("zzqx", an operator typed as a word) never broadens a query. Queries of more than
 MAX_SUBSET_WORDS content words run on whole words with their words ordered
 by the same counts, rarest first, and the "last" strategy (the most common
 words go first; "frequency" found nothing for some long queries), leaving
@@ -182,6 +184,7 @@ MAX_SUBSET_WORDS = 5
 SUBSET_WEIGHT = 0.9
 NUMBERLESS_WEIGHT = 0.95
 LOOSE_WEIGHT = 0.7  # a query that may leave out common words (only when every word occurs in the index)
+EITHER_WORD_WEIGHT = 0.5  # one of two words, beside a lexicon term (`_beside_a_term`): below a typo of both
 
 # Query spellings (see the module docstring) and the weight of their hits.
 SPELLING_WEIGHT = 1.0
@@ -376,6 +379,17 @@ def rarest_first(q: str, counts: Mapping[str, int], *, drop_missing: bool) -> tu
     return tuple(i for _, i in sorted(keyed))
 
 
+def _beside_a_term(typed: str, text: str) -> list[str]:
+    """Of a query of two words (`typed`; `text` is one of its spellings): each word of `text` whose other word is a term
+    of the lexicon. A term of municipal language may be missing from a page that paraphrases it ("OZG" beside
+    "Verbandsgemeinde"), so the other word alone counts, weakly ("frequency" would always keep the rarer word)."""
+    typed_words = [w for w in typed.split() if _content_words(w) and not _is_number(w)]
+    words = [w for w in text.split() if _content_words(w) and not _is_number(w)]
+    if len(typed_words) != 2 or len(words) != 2:
+        return []
+    return [words[1 - i] for i, w in enumerate(typed_words) if planning.is_lexicon_term(w)]
+
+
 def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] | None = None) -> list[Part]:
     """The queries one search runs (see the module docstring).
 
@@ -418,6 +432,7 @@ def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] 
             parts.extend(Part(t, whole, weight * w, prefix=prefix) for t, w in _word_subsets(text))
             if whole and every_word_known and len(_content_words(text)) > 1:
                 parts.append(Part(text, whole, weight * LOOSE_WEIGHT, "frequency", prefix))
+                parts.extend(Part(w, whole, weight * EITHER_WORD_WEIGHT, "all", prefix) for w in _beside_a_term(q, text))
     return parts
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from catalogue.search.base import SearchQuery
 from catalogue.search.meili_backend import (
+    EITHER_WORD_WEIGHT,
     LOCALES,
     MeiliBackend,
     build_filter,
@@ -199,6 +200,17 @@ def test_numbers_are_optional_and_long_queries_bounded() -> None:
     long_query = "drei Städte bewerben sich gemeinsam um Geld für Dörfer und Land"
     parts = query_parts(long_query)
     assert len(parts) <= 8 and {p.strategy for p in parts if p.whole} == {"frequency"}
+
+
+def test_beside_a_lexicon_term_the_other_word_alone_counts_weakly() -> None:
+    """"OZG Verbandsgemeinde": a page about a Verbandsgemeinde's online services may never write "OZG"; a typo beside a
+    common word never lets the common word alone count ("Integrationsmonitorring Kreis")."""
+    either = {p.q for p in query_parts("OZG Verbandsgemeinde", every_word_known=True) if p.weight == EITHER_WORD_WEIGHT}
+    assert {"OZG", "Verbandsgemeinde"} <= either
+    typo = {p.q for p in query_parts("Integrationsmonitorring Kreis", every_word_known=True) if p.weight == EITHER_WORD_WEIGHT}
+    assert typo == {"Integrationsmonitorring"}
+    assert not [p for p in query_parts("OZG Verbandsgemeinde") if p.weight == EITHER_WORD_WEIGHT]  # only when both occur
+    assert not [p for p in query_parts("Bauhof Rufbus Glasfaser", every_word_known=True) if p.weight == EITHER_WORD_WEIGHT]
 
 
 def test_long_queries_drop_the_most_common_words_first_and_leave_out_words_found_nowhere() -> None:
