@@ -59,7 +59,10 @@ text also runs as every choice of that many of its words, each requiring all
 its words (`query_parts`); bare numbers never exclude. Only when every word
 occurs in the index in some spelling (one counting multi-search first) may
 whole-word queries drop words too (the "frequency" strategy: the most common
-words go first) at a lower weight, and in a query of two words one of which
+words go first) at a lower weight, and so do the compound-part fields with the
+words ordered by those counts, rarest first, and the "last" strategy (the
+rarest word may be only a part of a compound there, "Gaststättenkontrolle"),
+and in a query of two words one of which
 is a term of the lexicon, the other word alone at EITHER_WORD_WEIGHT (a page
 may paraphrase the term: "OZG Verbandsgemeinde"); a word found nowhere
 ("zzqx", an operator typed as a word) never broadens a query. Queries of more than
@@ -430,6 +433,10 @@ def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] 
                     parts.append(Part(text, whole, weight, "frequency" if whole else "all", prefix))
                 continue
             parts.extend(Part(t, whole, weight * w, prefix=prefix) for t, w in _word_subsets(text))
+            if not whole and every_word_known and order is not None and len(_content_words(text)) > 2:
+                # compound parts too: the rarest word may be a part of a compound only ("Gaststättenkontrolle")
+                words = text.split()
+                parts.append(Part(" ".join(words[i] for i in order if i < len(words)), whole, weight * LOOSE_WEIGHT, "last", prefix))
             if whole and every_word_known and len(_content_words(text)) > 1:
                 parts.append(Part(text, whole, weight * LOOSE_WEIGHT, "frequency", prefix))
                 parts.extend(Part(w, whole, weight * EITHER_WORD_WEIGHT, "all", prefix) for w in _beside_a_term(q, text))
@@ -858,7 +865,7 @@ class MeiliBackend(SearchBackend):
         tolerable = counts is not None and sum(1 for c in counts.values() if c == 0) <= missing_allowed(n)
         if n > MAX_SUBSET_WORDS:
             return query_parts(q, order=rarest_first(q, counts, drop_missing=True) if counts is not None and tolerable else None)
-        return query_parts(q, every_word_known=tolerable)
+        return query_parts(q, every_word_known=tolerable, order=rarest_first(q, counts, drop_missing=False) if counts is not None else None)
 
     async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
         labels = check_labels(labels)

@@ -213,6 +213,18 @@ def test_beside_a_lexicon_term_the_other_word_alone_counts_weakly() -> None:
     assert not [p for p in query_parts("Bauhof Rufbus Glasfaser", every_word_known=True) if p.weight == EITHER_WORD_WEIGHT]
 
 
+def test_loose_queries_also_run_on_compound_parts_rarest_word_first() -> None:
+    """The rarest word may occur only as part of a compound ("Kontrolle von Gaststätten" for "Gaststättenkontrolle"),
+    where the whole-word "frequency" query cannot keep it: a "last" query on the compound-part fields, rarest first."""
+    q = "Gaststättenkontrolle Landkreis übernimmt für Gemeinden"
+    counts = {"gaststättenkontrolle": 1, "landkreis": 40, "übernimmt": 3, "gemeinden": 50}
+    order = rarest_first(q, counts, drop_missing=False)
+    loose = [p for p in query_parts(q, every_word_known=True, order=order) if not p.whole and p.strategy == "last"]
+    assert loose[0].q == "Gaststättenkontrolle übernimmt Landkreis Gemeinden für"  # then the other spellings
+    assert not [p for p in query_parts(q, order=order) if p.strategy == "last"]  # only when every word occurs
+    assert not [p for p in query_parts("Bauhof Rufbus", every_word_known=True, order=(1, 0)) if p.strategy == "last"]
+
+
 def test_long_queries_drop_the_most_common_words_first_and_leave_out_words_found_nowhere() -> None:
     """Long queries on whole words: rarest word first with the "last" strategy (Meilisearch's "frequency" found nothing
     for "drei Städte bewerben sich gemeinsam um EU-Geld fürs Land"); a word no document has is left out."""
