@@ -814,7 +814,8 @@ class MeiliBackend(SearchBackend):
             body["sort"] = sort
         if hits:
             body |= {
-                "attributesToRetrieve": _RETRIEVED,
+                # an explanation reads the long texts too (planning.explain); lists do without them (payload)
+                "attributesToRetrieve": [*_RETRIEVED, "texts"] if query.explain else _RETRIEVED,
                 "attributesToHighlight": _HIGHLIGHTED,
                 "attributesToCrop": ["texts"],
                 "cropLength": 30,

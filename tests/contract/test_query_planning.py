@@ -123,3 +123,12 @@ async def test_a_compound_shortened_by_a_suspension_hyphen_is_found(demo: Search
     Tantivy; Meilisearch's German segmenter finds the parts)."""
     _, slugs, _ = await search(demo, "Haushaltsplanung", per_page=3)
     assert "digitalstrategie-itzehoe" in slugs, slugs
+
+
+async def test_explanations_read_the_long_texts(demo: SearchBackend) -> None:
+    """A hit says what made it match also when the word is only in its long texts (Meilisearch returns those only
+    when asked: an explanation asks)."""
+    res = await demo.search(SearchQuery(q="Personalplanung", per_page=10, facets=(), explain=True), labels=PUBLIC)
+    hit = next(h for h in res.hits if h.slug == "digitalstrategie-itzehoe")  # "Haushalts- und Personalplanung" in its results
+    assert hit.explanation is not None
+    assert [m["kind"] for m in hit.explanation["words"][0]["matched"]] == ["typed"]
