@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post, put
@@ -48,6 +49,22 @@ def base_url(request: Request) -> str:
 def _out(request: Request, profile: Profile, principal: Principal | None) -> ProfileOut:
     private = principal is not None and (principal.is_reviewer or principal.username == profile.owner)
     return profile_out(profile, base_url(request), include_private=private)
+
+
+async def caller_and_profile(request: Request, svc: ProfileService, slug: str) -> tuple[Principal | None, Profile]:
+    """The caller and the profile a slug names (unchecked), read side by side.
+
+    The caller's token or session and the slug key and profile are keyed reads
+    that do not depend on each other. The caller's error comes first, as if
+    read one after the other; the caller of this checks the profile
+    (`ProfileService.viewed`).
+    """
+    principal, found = await asyncio.gather(resolve_principal(request), svc.find(slug), return_exceptions=True)
+    if isinstance(principal, BaseException):
+        raise principal
+    if isinstance(found, BaseException):
+        raise found
+    return principal, found
 
 
 def _with_etag(content: Any, profile: Profile, status_code: int = 200, extra: dict[str, str] | None = None) -> Response:
@@ -135,8 +152,9 @@ class ProfileController(Controller):
     async def get_profile(self, request: Request, slug: SlugOrJsonLd) -> Response[ProfileOut]:
         if slug.endswith(".jsonld"):  # Litestar cannot route "{slug}.jsonld" beside "{slug}"
             return await profile_jsonld_response(request, slug.removesuffix(".jsonld"))
-        principal = await resolve_principal(request)
-        profile = await service(request).get(slug, principal)
+        svc = service(request)
+        principal, found = await caller_and_profile(request, svc, slug)
+        profile = svc.viewed(found, slug, principal)
         if request.headers.get("if-none-match") == etag(profile):
             return Response(content=None, status_code=304, headers={"ETag": etag(profile)})
         return _with_etag(_out(request, profile, principal), profile)
@@ -235,9 +253,9 @@ class ProfileController(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
         per_page: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
     ) -> Response[list[VersionOut]]:
-        principal = await resolve_principal(request)
         svc = service(request)
-        profile = await svc.history(slug, principal)
+        principal, found = await caller_and_profile(request, svc, slug)
+        profile = svc.history_viewed(svc.viewed(found, slug, principal), principal)
         entries = await svc.versions(profile, page=page, per_page=per_page)
         headers = {"X-Total-Count": str(profile.version)}
         if page * per_page < profile.version:

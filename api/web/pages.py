@@ -8,6 +8,7 @@ import logging
 import re
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +20,8 @@ from api.auth import resolve_principal
 from api.controllers.pdf import comparison_profiles, dump, profile_pdf_response, profile_url, shows_sample, today
 from api.web.common import page, service
 from api.web.reuse import reuse_context, saveable_query
+from catalogue import adoption, gazetteer
 from catalogue import fields as registry
-from catalogue import gazetteer
 from catalogue.access import PUBLIC_LABEL, principal_labels
 from catalogue.errors import CatalogueError, NotFound
 from catalogue.freshness import cutoff as stale_cutoff
@@ -29,9 +30,9 @@ from catalogue.models import Profile, utcnow
 from catalogue.pdf import comparison_view
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort
 from catalogue.search.base import MAX_FILTER_VALUES, MAX_PER_PAGE
-from catalogue.search.comparable import Comparable, Reference, find_comparable
-from catalogue.search.regions import index_document
+from catalogue.search.comparable import Comparable, Reference, find_comparable, reference_for
 from catalogue.search.url_state import FACET_PARAMS, FACET_VALUES, FRESHNESS_LABELS, FRESHNESS_PARAM, facet_value_ok, freshness_bounds
+from catalogue.users import User, find_user
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
 log = logging.getLogger("leuchtturm.web")
@@ -409,27 +410,82 @@ class ProfilePageController(Controller):
         return await profile_page_response(request, slug)
 
 
+class _ReadAhead:
+    """The profile page's keyed reads by the profile's id alone, started while the profile itself is read.
+
+    Its adoption summary (store), its search document (index, with the
+    caller's labels: the reference for "vergleichbare Projekte") and the user
+    that document names as owner (store). The profile read decides whether
+    the id still holds; when it does not, these are dropped and started again.
+    """
+
+    def __init__(self, search: SearchBackend, profile_id: Any, labels: Sequence[str]) -> None:
+        self.profile_id = profile_id
+        self.summary = asyncio.ensure_future(adoption.summary_of(str(profile_id)))
+        self.document = asyncio.ensure_future(search.document(str(profile_id), labels=labels))
+        self.owner = asyncio.ensure_future(self._owner())
+
+    async def _owner(self) -> tuple[str | None, User | None]:
+        """(the owner the index document names, that user); (None, None) without a document."""
+        try:
+            doc = await asyncio.shield(self.document)
+        except Exception:  # noqa: BLE001 - the search is down: the owner is read from the profile instead
+            return None, None
+        owner = str(doc.get("owner") or "") if doc is not None else None
+        return owner, await find_user(owner) if owner else None
+
+    async def indexed(self) -> dict[str, Any] | None:
+        return await asyncio.shield(self.document)
+
+    def cancel(self) -> None:
+        for task in (self.summary, self.document, self.owner):
+            task.cancel()
+            task.add_done_callback(_consume)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # a dropped read's failure is not logged as "never retrieved"
+
+
 async def profile_page_response(request: Request, slug: str, *, status_code: int = 200, **extra: Any) -> Response:
-    """The profile page; `extra` goes into the template (the adoption form's errors and values after a failed post)."""
+    """The profile page; `extra` goes into the template (the adoption form's errors and values after a failed post).
+
+    Store reads: the caller's session and the slug key (unless remembered),
+    then side by side the profile, its adoption summary and its owner's user
+    (named by the index document, which also gives the comparable panel its reference).
+    """
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
         raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
-    principal = await resolve_principal(request)
-    profile = await service(request).get(slug, principal)
+    svc = service(request)
+    principal, located = await asyncio.gather(resolve_principal(request), svc.locate(slug))  # both keyed reads
+    search, labels = request.app.state.runtime.search, principal_labels(principal)
+    ahead = _ReadAhead(search, located, labels) if located is not None else None
+    try:
+        profile = await svc.get(slug, principal, located=located)
+    except BaseException:
+        if ahead is not None:
+            ahead.cancel()
+        raise
+    if ahead is None or ahead.profile_id != profile.id:  # the remembered id was stale
+        if ahead is not None:
+            ahead.cancel()
+        ahead = _ReadAhead(search, profile.id, labels)
     base = request.app.state.settings.public_base_url
     url = f"{base}/profiles/{profile.slug}"
 
     async def comparable_projects() -> list[Comparable] | None:
         try:
-            doc = await index_document(profile)
-            return await find_comparable(
-                request.app.state.runtime.search, Reference.from_document(doc), labels=principal_labels(principal), limit=5
-            )
+            reference = await reference_for(profile, await ahead.indexed())
+            return await find_comparable(search, reference, labels=labels, limit=5)
         except Exception:
             log.exception("comparable projects failed for %s", slug)
             return None
 
     # the panel (index) and the adoption and owner facts (store) do not depend on each other
-    found, reuse = await asyncio.gather(comparable_projects(), reuse_context(principal, profile))
+    found, reuse = await asyncio.gather(
+        comparable_projects(), reuse_context(principal, profile, summary=ahead.summary, owner_user=ahead.owner)
+    )
     comparable: list[Comparable] = found or []
     comparable_unavailable = found is None
     is_owner = principal is not None and principal.username == profile.owner

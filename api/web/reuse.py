@@ -8,6 +8,7 @@ with a German message next to the field.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +22,7 @@ from catalogue import adoption, freshness, saved_searches
 from catalogue.adoption import AdoptionIn, AdoptionService
 from catalogue.errors import CatalogueError, PermissionDenied, ValidationFailed
 from catalogue.models import Profile, utcnow
-from catalogue.users import Principal, find_user
+from catalogue.users import Principal, User, find_user
 from catalogue.vocabularies import AdoptionStage
 
 STAGE_HELP: dict[str, str] = {
@@ -33,17 +34,33 @@ STAGE_HELP: dict[str, str] = {
 }
 
 
-async def reuse_context(principal: Principal | None, profile: Profile) -> dict[str, Any]:
-    """What the profile page shows about adoption and freshness: up to three keyed reads (the summary, the users), concurrently."""
+async def reuse_context(
+    principal: Principal | None,
+    profile: Profile,
+    *,
+    summary: Awaitable[dict[str, Any] | None] | None = None,
+    owner_user: Awaitable[tuple[str | None, User | None]] | None = None,
+) -> dict[str, Any]:
+    """What the profile page shows about adoption and freshness: up to three keyed reads (the summary, the users), concurrently.
+
+    `summary` and `owner_user`: those reads when the caller started them
+    already (by the profile's id; by the owner its index document names, with
+    that name); when that name is not the profile's owner, the owner is read again.
+    """
 
     async def nothing() -> None:
         return None
 
-    found, user, owner = await asyncio.gather(
-        adoption.summary_of(str(profile.id)),
+    async def owner_named() -> tuple[str | None, User | None]:
+        return profile.owner, await find_user(profile.owner) if profile.owner else None
+
+    found, user, (named, owner) = await asyncio.gather(
+        summary if summary is not None else adoption.summary_of(str(profile.id)),
         find_user(principal.username) if principal is not None else nothing(),
-        find_user(profile.owner) if profile.owner else nothing(),
+        owner_user if owner_user is not None else owner_named(),
     )
+    if (named or None) != (profile.owner or None):
+        named, owner = await owner_named()
     summary = found or {}
     entries = summary.get("entries") or {}
     is_reviewer = principal is not None and principal.is_reviewer

@@ -287,6 +287,16 @@ class SearchBackend(Protocol):
         counted or faceted.
         """
 
+    async def document(self, doc_id: str, *, labels: Sequence[str]) -> SearchDocument | None:
+        """The stored search document with id `doc_id` (without the long "texts"), as the engine holds it now.
+
+        None when the index has no such document or it carries none of
+        `labels` (the caller's permission labels, as for `search`). One keyed
+        lookup, no query: the read paths take a profile's indexed facts from
+        here instead of building its search document again (which reads the
+        register); callers compare its "version" with the profile they read.
+        """
+
     async def similar_candidates(
         self,
         text: str,

@@ -51,6 +51,7 @@ from typing import Any
 
 from catalogue.formatting import format_int_de
 from catalogue.search.base import MAX_PER_PAGE, Candidate, SearchBackend, SearchQuery
+from catalogue.search.regions import index_document
 from catalogue.vocabularies import EditorialStatus, OrganisationKind, SizeClass, size_class_for
 
 WEIGHTS: dict[str, float] = {
@@ -145,9 +146,13 @@ def _jaccard(a: Sequence[str], b: Sequence[str]) -> tuple[float, list[str]]:
     return len(sa & sb) / len(sa | sb), list(dict.fromkeys(shared))
 
 
+def _folded(words: Iterable[str]) -> dict[str, str]:
+    return {_fold(x): x for x in words if x.strip()}
+
+
 def _keyword_overlap(a: Sequence[str], b: Sequence[str]) -> tuple[float, list[str]]:
-    fa = {_fold(x): x for x in a if x.strip()}
-    fb = {_fold(x): x for x in b if x.strip()}
+    fa = _folded(a)
+    fb = _folded(b)
     if not fa or not fb:
         return 0.0, []
     shared_keys = [k for k in fb if k in fa]  # the candidate's spelling and order
@@ -160,39 +165,93 @@ def size_ratio(p1: int | None, p2: int | None) -> float:
     return min(p1, p2) / max(p1, p2)
 
 
-def score_candidate(ref: Reference, doc: Mapping[str, Any], text_similarity: float) -> Comparable:
-    """Score one candidate; `text_similarity` is already normalised to [0, 1]."""
-    fields_score, shared_fields = _jaccard(ref.fields_of_action, [str(f) for f in doc.get("fields_of_action") or ()])
-    kw_score, shared_kw = _keyword_overlap(ref.keywords, [str(k) for k in doc.get("keywords") or ()])
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """The reference's side of every comparison, computed once per ranking."""
+
+    fields: frozenset[str]
+    keywords: frozenset[str]  # folded
+    district: bool
+    size_class: str | None
+
+    @classmethod
+    def of(cls, ref: Reference) -> _Prepared:
+        return cls(fields=frozenset(ref.fields_of_action), keywords=frozenset(_folded(ref.keywords)),
+                   district=_is_district(ref.kind), size_class=ref.size_class)
+
+
+_W_FIELDS, _W_KEYWORDS, _W_TEXT, _W_SIZE, _W_STATE = (WEIGHTS[k] for k in ("fields", "keywords", "text", "size", "state"))
+
+
+@dataclass(slots=True)
+class _Measured:
+    """A candidate's parts and score; its reasons are made only for the candidates shown (`_comparable`)."""
+
+    doc: Mapping[str, Any]
+    parts: dict[str, float]
+    score: float
+    has_reason: bool
+    adopters: int  # adopters of the reference's size class
+
+
+def _measure(ref: Reference, prep: _Prepared, doc: Mapping[str, Any], text_similarity: float) -> _Measured:
+    """The parts as `_jaccard` and `_keyword_overlap` compute them, with set sizes only (no shared lists)."""
+    fields_score = 0.0
+    theirs = doc.get("fields_of_action")
+    if prep.fields and theirs:
+        sb = {str(f) for f in theirs}
+        if sb:
+            fields_score = len(prep.fields & sb) / len(prep.fields | sb)
+    kw_score = 0.0
+    words = doc.get("keywords")
+    if prep.keywords and words:
+        fb = {_fold(k) for k in map(str, words) if k.strip()}
+        if fb:
+            kw_score = len(prep.keywords & fb) / min(len(prep.keywords), len(fb))
     text_score = min(1.0, max(0.0, float(text_similarity)))
-    population = doc.get("population")
-    size = size_ratio(ref.population, population)
-    if size and _is_district(ref.kind) != _is_district(doc.get("lead_kind"), doc.get("size_class")):
+    size = size_ratio(ref.population, doc.get("population"))
+    if size and prep.district != _is_district(doc.get("lead_kind"), doc.get("size_class")):
         size *= 0.5
     same_state = 1.0 if ref.state and doc.get("state") == ref.state else 0.0
     parts = {"fields": fields_score, "keywords": kw_score, "text": text_score, "size": size, "state": same_state}
-    score = sum(WEIGHTS[k] * v for k, v in parts.items())
+    score = _W_FIELDS * fields_score + _W_KEYWORDS * kw_score + _W_TEXT * text_score + _W_SIZE * size + _W_STATE * same_state
+    size_class = prep.size_class
+    adopters = sum(1 for s in doc.get("adopter_size_classes") or () if s == size_class) if size_class is not None else 0
+    has_reason = bool(fields_score or kw_score or size >= SIZE_REASON_MIN or same_state or text_score >= TEXT_REASON_MIN or adopters)
+    return _Measured(doc, parts, round(min(1.0, max(0.0, score)), 6), has_reason, adopters)
 
+
+def _comparable(ref: Reference, m: _Measured) -> Comparable:
+    """The shown candidate: its reasons, strongest first, and the adoption evidence."""
+    parts, doc = m.parts, m.doc
+    _, shared_fields = _jaccard(ref.fields_of_action, [str(f) for f in doc.get("fields_of_action") or ()])
+    _, shared_keywords = _keyword_overlap(ref.keywords, [str(k) for k in doc.get("keywords") or ()])
     weighted: list[tuple[float, str]] = []
     if shared_fields:
         label = "gleiches Handlungsfeld" if len(shared_fields) == 1 else "gleiche Handlungsfelder"
-        weighted.append((WEIGHTS["fields"] * fields_score, f"{label}: {', '.join(shared_fields)}"))
-    if shared_kw:
-        label = "gemeinsames Stichwort" if len(shared_kw) == 1 else "gemeinsame Stichworte"
-        weighted.append((WEIGHTS["keywords"] * kw_score, f"{label}: {', '.join(shared_kw)}"))
-    if size >= SIZE_REASON_MIN:
+        weighted.append((WEIGHTS["fields"] * parts["fields"], f"{label}: {', '.join(shared_fields)}"))
+    if shared_keywords:
+        label = "gemeinsames Stichwort" if len(shared_keywords) == 1 else "gemeinsame Stichworte"
+        weighted.append((WEIGHTS["keywords"] * parts["keywords"], f"{label}: {', '.join(shared_keywords)}"))
+    if parts["size"] >= SIZE_REASON_MIN:
         weighted.append(
-            (WEIGHTS["size"] * size, f"ähnliche Größe: {format_int_de(population)} zu {format_int_de(ref.population)} Einwohnern")
+            (WEIGHTS["size"] * parts["size"],
+             f"ähnliche Größe: {format_int_de(doc.get('population'))} zu {format_int_de(ref.population)} Einwohnern")
         )
-    if same_state:
+    if parts["state"]:
         weighted.append((WEIGHTS["state"], f"ebenfalls {ref.state}"))
-    if text_score >= TEXT_REASON_MIN:
-        weighted.append((WEIGHTS["text"] * text_score, "ähnliche Beschreibung"))
+    if parts["text"] >= TEXT_REASON_MIN:
+        weighted.append((WEIGHTS["text"] * parts["text"], "ähnliche Beschreibung"))
     weighted.sort(key=lambda wr: -wr[0])  # stable: ties keep the order above
     reasons = [r for _, r in weighted]
-    if evidence := adoption_evidence(ref, doc):
+    if evidence := _adoption_text(ref, m.adopters):
         reasons.append(evidence)  # evidence, not part of the score
-    return Comparable(document=dict(doc), score=round(min(1.0, max(0.0, score)), 6), reasons=reasons, parts=parts)
+    return Comparable(document=dict(doc), score=m.score, reasons=reasons, parts=parts)
+
+
+def score_candidate(ref: Reference, doc: Mapping[str, Any], text_similarity: float) -> Comparable:
+    """Score one candidate; `text_similarity` is already normalised to [0, 1]."""
+    return _comparable(ref, _measure(ref, _Prepared.of(ref), doc, text_similarity))
 
 
 def adoption_evidence(ref: Reference, doc: Mapping[str, Any]) -> str | None:
@@ -200,8 +259,12 @@ def adoption_evidence(ref: Reference, doc: Mapping[str, Any]) -> str | None:
     size = ref.size_class
     if size is None:
         return None
-    n = sum(1 for s in doc.get("adopter_size_classes") or () if s == size)
-    if not n:
+    return _adoption_text(ref, sum(1 for s in doc.get("adopter_size_classes") or () if s == size))
+
+
+def _adoption_text(ref: Reference, n: int) -> str | None:
+    size = ref.size_class
+    if size is None or not n:
         return None
     whose = "Ihrer Größe" if ref.mine else "dieser Größe"
     if size == SizeClass.DISTRICT.value:
@@ -213,21 +276,40 @@ def rank(ref: Reference, candidates: Sequence[Candidate], *, limit: int = 10, mi
     """Score all candidates and return the best `limit` that have a reason and at least `min_score`.
 
     Text relevance is normalised by the best one among `candidates`, the
-    reference itself included when present (it is never returned).
+    reference itself included when present (it is never returned). The
+    reasons' texts are made only for the candidates returned.
     """
     best = max((c.text_score for c in candidates), default=0.0)
-    scored: list[Comparable] = []
+    prep = _Prepared.of(ref)
+    kept: list[_Measured] = []
     seen: set[str] = set()
     for c in candidates:
         doc_id = str(c.document.get("id"))
         if doc_id in seen or (ref.exclude_id is not None and doc_id == ref.exclude_id):
             continue
         seen.add(doc_id)
-        result = score_candidate(ref, c.document, c.text_score / best if best > 0 else 0.0)
-        if result.reasons and result.score >= min_score:
-            scored.append(result)
-    scored.sort(key=lambda r: (-r.score, str(r.document.get("title_sort") or r.document.get("title") or "")))
-    return scored[:limit]
+        m = _measure(ref, prep, c.document, c.text_score / best if best > 0 else 0.0)
+        if m.score >= min_score and m.has_reason:
+            kept.append(m)
+    kept.sort(key=lambda m: (-m.score, str(m.doc.get("title_sort") or m.doc.get("title") or "")))
+    return [_comparable(ref, m) for m in kept[:limit]]
+
+
+async def profile_reference(backend: SearchBackend, profile: Any, *, labels: Sequence[str]) -> Reference:
+    """The reference for a profile's comparable projects, from its search document.
+
+    That is the document the index holds (one keyed lookup with the caller's
+    `labels`, `SearchBackend.document`) when it was made from this version of
+    the profile; otherwise (not indexed yet, an older version, another
+    caller's view) it is built afresh, which reads the municipality register.
+    """
+    return await reference_for(profile, await backend.document(str(profile.id), labels=labels))
+
+
+async def reference_for(profile: Any, indexed: Mapping[str, Any] | None) -> Reference:
+    """`profile_reference` with the indexed document already read (None: the index has none for the caller)."""
+    doc = indexed if indexed is not None and indexed.get("version") == profile.version else await index_document(profile)
+    return Reference.from_document(doc)
 
 
 async def find_comparable(
@@ -299,4 +381,6 @@ async def _search_candidates(
     return [Candidate(document=dict(hit.document), text_score=hit.score if q.strip() else 0.0) for hit in result.hits]
 
 
-__all__ = ["MIN_SCORE", "WEIGHTS", "Comparable", "Reference", "find_comparable", "rank", "score_candidate", "size_ratio"]
+__all__ = [
+    "MIN_SCORE", "WEIGHTS", "Comparable", "Reference", "find_comparable", "profile_reference", "rank", "reference_for", "score_candidate", "size_ratio",
+]

@@ -137,6 +137,7 @@ from catalogue.search.base import (
     Hit,
     ProgressCallback,
     SearchBackend,
+    SearchDocument,
     SearchError,
     SearchQuery,
     SearchResult,
@@ -160,6 +161,7 @@ TASK_POLL_S = (0.005, 0.25)  # first and longest pause between looks at a task
 
 # The index's record of its settings version: a document without permission labels, so no query finds it.
 SETTINGS_DOC_ID = "_index_settings"
+_DOCUMENT_ID = re.compile(r"[A-Za-z0-9_-]{1,511}")  # what Meilisearch accepts as a document id
 SETTINGS_KEY = "settings_version"
 # Raise when the documents or the query handling change in ways the settings below do not show.
 SETTINGS_REVISION = 1
@@ -205,6 +207,8 @@ _MARK_IN_WORD = re.compile(rf"(\w*){_PRE}([^{_PRE}{_POST}]*){_POST}(\w*)")
 _HIGHLIGHTED = ["title", "summary", "texts"]
 # what hits carry: the document without its long texts (those come back cropped, in `_formatted`)
 _RETRIEVED = [key for key in ("id", "slug", "title_sort", *documents.CONTENT_KEYS, *documents.EDITORIAL_KEYS) if key != "texts"]
+# what `document` returns: the whole search document without its long texts (the register's keys too)
+_DOCUMENT_KEYS = [*_RETRIEVED, *documents.REGISTER_KEYS]
 
 
 def quote_filter_value(value: str) -> str:
@@ -939,6 +943,25 @@ class MeiliBackend(SearchBackend):
             document=doc,
             snippets=snippets,
         )
+
+    async def document(self, doc_id: str, *, labels: Sequence[str]) -> SearchDocument | None:
+        """`GET /indexes/{uid}/documents/{id}` (without the long texts); None when missing or without one of `labels`."""
+        labels = check_labels(labels)
+        if not labels or not _DOCUMENT_ID.fullmatch(str(doc_id)) or doc_id == SETTINGS_DOC_ID:
+            return None
+        await self._ensure_prepared()
+        try:
+            raw = await self.client.index(self.index_uid).get_document(str(doc_id), fields=_DOCUMENT_KEYS)
+        except MeilisearchApiError as exc:
+            if exc.code == "document_not_found":
+                return None
+            raise SearchError(f"Meilisearch lehnt die Anfrage ab [{exc.code}]: {exc.message}") from exc
+        except Exception as exc:
+            raise SearchError(f"Meilisearch nicht erreichbar: {type(exc).__name__}: {exc}") from exc
+        doc = {k: v for k, v in raw.items() if not k.startswith("_") and k != "texts"}
+        if not set(doc.get(LABELS_FIELD) or ()) & set(labels):
+            return None
+        return doc
 
     async def similar_candidates(
         self,

@@ -67,6 +67,7 @@ from catalogue.search.base import (
     Hit,
     ProgressCallback,
     SearchBackend,
+    SearchDocument,
     SearchError,
     SearchQuery,
     SearchResult,
@@ -1231,6 +1232,26 @@ class TantivyBackend(SearchBackend):
             payload, _texts = view.stored(addr)
             out.append(Candidate(document=dict(payload), text_score=max(0.0, float(score))))
         return out
+
+    def document_sync(self, doc_id: str, *, labels: Sequence[str]) -> SearchDocument | None:
+        """`document`, synchronously: a term query on the raw id field, AND-ed with the labels."""
+        labels = check_labels(labels)
+        if not labels:
+            return None
+        self._refresh()
+        view = self._live.view
+        query = tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "id", str(doc_id))),
+            (tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0)),
+        ])
+        res = view.searcher.search(query, limit=1, count=False)
+        if not res.hits:
+            return None
+        payload, _texts = view.stored(res.hits[0][1])
+        return dict(payload)  # callers may keep or change their copy
+
+    async def document(self, doc_id: str, *, labels: Sequence[str]) -> SearchDocument | None:
+        return await asyncio.to_thread(self.document_sync, doc_id, labels=labels)
 
     async def similar_candidates(
         self,

@@ -139,6 +139,26 @@ async def test_upsert_search_replace_delete(backend: SearchBackend) -> None:
     assert (await backend.search(SearchQuery(per_page=1), labels=PUBLIC)).total == len(ALL) - 1
 
 
+async def test_one_document_by_id_as_indexed(backend: SearchBackend) -> None:
+    """`document`: the stored search document without the long texts; a replacement at once; None for unknown ids."""
+    await filled(backend)
+    strategie = next(d for d in ALL if d["id"] == "strategie")
+    found = await backend.document("strategie", labels=PUBLIC)
+    assert found is not None
+    assert {k: v for k, v in found.items() if k != "texts"} == {k: v for k, v in strategie.items() if k != "texts"}
+    assert "texts" not in found
+    found["title"] = "changed by the caller"  # a copy: the next read is unchanged
+    assert (await backend.document("strategie", labels=PUBLIC) or {})["title"] == strategie["title"]
+    await backend.upsert([{**strategie, "title": "Digitalisierungsstrategie, zweite Fassung", "version": 2}])
+    again = await backend.document("strategie", labels=PUBLIC)
+    assert again is not None and again["version"] == 2 and again["title"] == "Digitalisierungsstrategie, zweite Fassung"
+    await backend.delete(["strategie"])
+    assert await backend.document("strategie", labels=PUBLIC) is None
+    for odd in ("does-not-exist", "a/b", "../bauhof", "bauhof OR 1=1", "_index_settings", ""):
+        assert await backend.document(odd, labels=PUBLIC) is None, odd
+    assert await backend.document("bauhof", labels=()) is None
+
+
 async def test_empty_query_lists_everything_newest_first(backend: SearchBackend) -> None:
     await filled(backend)
     result = await backend.search(SearchQuery(per_page=100), labels=PUBLIC)
@@ -500,6 +520,8 @@ async def test_labels_decide_what_is_found_counted_and_faceted(backend: SearchBa
     assert {c.document["id"] for c in by_text} == expected
     by_facet = await backend.similar_candidates("", labels=labels, any_of={"state": ["Bayern"]}, limit=50)
     assert {c.document["id"] for c in by_facet} == expected
+    # one document by id: only with one of its labels
+    assert {d["id"] for d in LABELLED if await backend.document(d["id"], labels=labels) is not None} == expected
 
 
 async def test_status_and_owner_filters_narrow_within_the_labels(backend: SearchBackend) -> None:
@@ -610,7 +632,7 @@ async def test_no_labels_find_nothing(backend: SearchBackend) -> None:
 
 
 async def test_labels_are_required_and_must_be_a_list(backend: SearchBackend) -> None:
-    for method in (backend.search, backend.similar_candidates):
+    for method in (backend.search, backend.similar_candidates, backend.document):
         parameter = inspect.signature(method).parameters["labels"]
         assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is inspect.Parameter.empty
     with pytest.raises(TypeError):
@@ -621,6 +643,8 @@ async def test_labels_are_required_and_must_be_a_list(backend: SearchBackend) ->
         await backend.search(SearchQuery(), labels="public")  # a string is not a list of labels
     with pytest.raises(TypeError):
         await backend.similar_candidates("Zebra", labels="public")
+    with pytest.raises(TypeError):
+        await backend.document("z-pub-erika", labels="public")
     from catalogue.search.comparable import find_comparable
 
     parameter = inspect.signature(find_comparable).parameters["labels"]

@@ -6,7 +6,11 @@
 * Markdown is rendered once per text (catalogue.markdown.render_html), so
   an edit shows its new HTML at once;
 * the cached PDF is looked up by the profile's revision read from the
-  store (api/controllers/pdf.py), so an edit gives a new PDF at once.
+  store (api/controllers/pdf.py), so an edit gives a new PDF at once;
+* "vergleichbare Projekte" (page and similar) compare with the indexed
+  search document only when it holds the profile's version
+  (catalogue.search.comparable.profile_reference), so an edit is compared as
+  it is on the next read.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from beanie import PydanticObjectId
 from catalogue import profile_keys
 from catalogue.errors import NotFound, ProfileMoved
 from catalogue.models import Profile, ProfileSlug
-from catalogue.profiles import SLUG_IDS, ProfileService
+from catalogue.profiles import SLUG_IDS, ProfileService, etag
 from catalogue.users import Principal
 from catalogue.vocabularies import Role
+from tests.factories import publishable
 
 API = "/api/v1/profiles"
 NEW = {"title": "Gemeinsame Kläranlage Probstei", "summary": "Zwei Ämter teilen eine Anlage.", "occasion": "Zwei Ämter teilen *eine* Anlage."}
@@ -114,3 +119,64 @@ async def test_the_history_shows_each_new_version_after_remembered_ones(client, 
         assert versions[0]["fields"] == ["summary"] and versions[-1]["action"] == "create"
         state = (await client.get(f"{API}/{slug}/versions/{n + 1}", headers=auth["editor"])).json()
         assert state["content"]["summary"] == (NEW["summary"] if n == 0 else f"Fassung {n + 1}.")
+
+
+async def test_similar_and_the_page_compare_with_the_profile_as_it_is_now(app, client) -> None:
+    """The reference for "vergleichbare Projekte" is the indexed document only when it holds the profile's version."""
+    from catalogue.access import Action
+
+    reviewer = Principal(username="rita", role=Role.REVIEWER)
+    svc = ProfileService()
+    slugs = []
+    for title, keywords in (("Glasfaser für alle Ortsteile", ["Glasfaser"]), ("Klärschlamm und Glasfaser im Verbund", ["Glasfaser", "Klärschlamm"])):
+        p = await svc.create(publishable({"title": title, "keywords": keywords}), reviewer)
+        await svc.transition(p.slug, Action.SUBMIT, reviewer)
+        await svc.transition(p.slug, Action.PUBLISH, reviewer)
+        slugs.append(p.slug)
+    rt = app.state.runtime
+    await rt.sync.drain(rt.search)
+
+    async def reasons() -> tuple[list[str], str]:
+        r = await client.get(f"{API}/{slugs[0]}/similar")
+        assert r.status_code == 200, r.text
+        other = next(i for i in r.json()["items"] if i["slug"] == slugs[1])
+        page = await client.get(f"/profiles/{slugs[0]}")
+        assert page.status_code == 200, page.text
+        return other["reasons"], page.text
+
+    found, html = await reasons()
+    assert "gemeinsames Stichwort: Glasfaser" in found and "gemeinsames Stichwort: Glasfaser" in html
+
+    # an edit is compared as it is at once, whether or not the index has it yet
+    current = await svc.find(slugs[0])
+    profile = await svc.update(slugs[0], reviewer, {"keywords": ["Klärschlamm"]}, if_match=etag(current), partial=True)
+    found, html = await reasons()
+    assert "gemeinsames Stichwort: Klärschlamm" in found and "gemeinsames Stichwort: Glasfaser" not in found
+    assert "gemeinsames Stichwort: Klärschlamm" in html
+    await rt.sync.drain(rt.search)
+    indexed = await rt.search.document(str(profile.id), labels=["public"])
+    assert indexed is not None and indexed["version"] == profile.version and indexed["keywords"] == ["Klärschlamm"]
+
+    # the indexed document is what is compared when it holds this version, and only then
+    await rt.search.upsert([{**indexed, "keywords": ["Glasfaser"]}])
+    assert "gemeinsames Stichwort: Glasfaser" in (await reasons())[0]
+    await rt.search.upsert([{**indexed, "keywords": ["Glasfaser"], "version": profile.version - 1}])
+    found, html = await reasons()
+    assert "gemeinsames Stichwort: Klärschlamm" in found and "gemeinsames Stichwort: Glasfaser" not in found
+
+
+async def test_the_caller_is_checked_before_the_profile_although_both_are_read_at_once(client, auth) -> None:
+    """The API read, the history and similar read the caller and the profile side by side; the caller's error still comes first."""
+    r = await client.post(API, json=NEW, headers=auth["editor"])
+    slug = r.json()["slug"]
+    bad = {"Authorization": "Bearer lt_000000000000_abcdefghijklmnopqrstuvwxyz"}
+    for path in (f"{API}/{slug}", f"{API}/gibt-es-nicht", f"{API}/{slug}/versions", f"{API}/gibt-es-nicht/versions",
+                 f"{API}/{slug}/similar", f"{API}/gibt-es-nicht/similar"):
+        r = await client.get(path, headers=bad)
+        assert r.status_code == 401, (path, r.status_code, r.text)
+    assert (await client.get(f"{API}/gibt-es-nicht", headers=auth["editor"])).status_code == 404
+    assert (await client.get(f"{API}/{slug}")).status_code == 404  # a draft, anonymously
+    assert (await client.get(f"{API}/{slug}/versions")).status_code == 404
+    assert (await client.get(f"{API}/{slug}/versions", headers=auth["reviewer"])).status_code == 200
+    assert (await client.get(f"{API}/{slug}/versions", headers=auth["editor"])).status_code == 200
+    assert (await client.get(f"/profiles/{slug}", headers=bad)).status_code == 401

@@ -214,10 +214,10 @@ async def test_did_you_mean_fallback_uses_catalogue_words(client, app, catalogue
 async def test_unexpected_error_is_a_german_html_page(client, catalogue, monkeypatch) -> None:
     from catalogue.profiles import ProfileService
 
-    async def boom(self, slug, actor):
+    async def boom(self, slug, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(ProfileService, "get", boom)
+    monkeypatch.setattr(ProfileService, "find", boom)  # every read by slug (the page, the API) goes through it
     r = await client.get("/profiles/interkommunale-digitalisierungsstrategie")
     assert r.status_code == 500
     assert "text/html" in r.headers["content-type"]

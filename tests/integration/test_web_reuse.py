@@ -138,3 +138,23 @@ async def test_saved_searches_page(app, client) -> None:
     sid = re.search(r'action="/suchen/([0-9a-f]+)/loeschen"', page).group(1)
     assert (await client.post(f"/suchen/{sid}/loeschen", data={"csrf_token": token})).status_code == 303
     assert "noch keine Suche gespeichert" in (await client.get("/suchen")).text
+
+
+async def test_the_page_names_the_owner_of_the_profile_as_it_is_now(app, client) -> None:
+    """The page reads the owner's user beside the profile, by the owner the index document names; a stale name is read again."""
+    await load_register_excerpt()
+    olga = await create_user("olga", PASSWORD, Role.EDITOR, organisation="05762020")
+    await create_user("otto", PASSWORD, Role.EDITOR)
+    assert olga.organisation is not None
+    profile = await _published(app, "Gemeinsamer Bauhof Nethe")
+    url = f"/profiles/{profile.slug}"
+    expected = f"Eingetragen von: {olga.organisation.name}"
+    assert expected in (await client.get(url)).text
+    search = app.state.runtime.search
+    indexed = await search.document(str(profile.id), labels=["public"])
+    assert indexed is not None and indexed["owner"] == "olga"
+    await search.upsert([{**indexed, "owner": "otto"}])  # as if the index had not caught up with a change of owner
+    assert expected in (await client.get(url)).text
+    await search.delete([str(profile.id)])  # not indexed (yet): the owner comes from the profile
+    page = await client.get(url)
+    assert page.status_code == 200 and expected in page.text
