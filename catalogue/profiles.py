@@ -202,9 +202,7 @@ class ProfileService:
             raise ValidationFailed("Neue Profile beginnen als Entwurf, eingereicht oder veröffentlicht.")
         if not isinstance(content, ProfileContent):
             content = validate_content(content)
-        data = content.model_dump(mode="json")
         now = utcnow()
-        changes = [*diff_content({}, data), FieldChange(field="status", old=None, new=status.value)]
         profile_id = PydanticObjectId()
         candidates = [slug] if slug else slug_candidates(content.title, content.lead.name if content.lead else None)
         for candidate in candidates:
@@ -212,7 +210,7 @@ class ProfileService:
                 if slug:
                     raise ValidationFailed(f"Der Slug „{slug}“ ist schon vergeben.", errors=[{"field": "slug", "message": "schon vergeben"}])
                 continue
-            entry = VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes)
+            entry = version_store.creation_entry(now, actor.username, action)  # compact: its changes are its state
             profile = Profile(
                 id=profile_id,
                 revision_id=uuid4(),
@@ -329,9 +327,7 @@ class ProfileService:
         profiles: list[Profile] = []
         firsts: list[VersionEntry] = []  # each profile's first history entry
         for item in items:
-            data = item.content.model_dump(mode="json")
-            changes = [*diff_content({}, data), FieldChange(field="status", old=None, new=item.status.value)]
-            firsts.append(VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes))
+            firsts.append(version_store.creation_entry(now, actor.username, action))  # compact: its changes are its state
             profile = Profile.model_construct(
                 id=item.id or PydanticObjectId(),
                 revision_id=uuid4(),
