@@ -375,6 +375,8 @@ class ProfileService:
                     # The slug belongs to a profile without a key (never migrated): give the key back.
                     await atomic.delete_if(ProfileSlug.get_pymongo_collection(), profiles[n].slug, {"profile_id": profiles[n].id})
                     failed.add(n)
+            if entry is not None:
+                await outbox.mark_landed(entry)  # the worker may index them now (while the versions are written)
             # 4. Their first versions.
             await version_store.store_many(
                 version_store.version_document(profiles[n].id, firsts[n], state_of(profiles[n]))

@@ -36,6 +36,9 @@ before the write has landed. Entries name the profile version their write
 brings; the worker leaves an entry whose profile is missing or older (it
 is looked at again on the next round) until the write lands, or until
 LANDING_GRACE_S has passed (the write failed; the current state counts).
+A bulk entry (an import chunk) carries `landed`: False until its writer has
+written the profiles; the worker does not read them before (nor, when the
+mark comes, wait for each one's version: what did not land then failed).
 Entries without a version (older ones) are applied at once; for those,
 `wait_applied` announces an entry that is already gone once more.
 
@@ -291,16 +294,22 @@ class SearchSync:
         looked at again) until the write lands, or LANDING_GRACE_S has passed
         (then the write failed, and the current state is what counts).
         """
+        grace = now - timedelta(seconds=LANDING_GRACE_S)
+        # a bulk entry whose writer has not yet marked its profiles written waits without reading them
+        batch = [e for e in batch if e.landed is not False or _aware(e.created_at) <= grace]
         ids = list(dict.fromkeys(item.profile_id for e in batch for item in e.items()))
         profiles = await read_profiles(ids)
         records = await adoption.read_records([e.adoption for e in batch if e.adoption])
         ready: list[OutboxEntry] = []
         for entry in batch:
+            if entry.landed:  # marked by its writer after the writes: whatever did not land failed
+                ready.append(entry)
+                continue
             landed = all(
                 item.version is None or ((p := profiles.get(item.profile_id)) is not None and p.version >= item.version)
                 for item in entry.items()
             ) and _adoption_landed(entry, records)
-            if landed or _aware(entry.created_at) <= now - timedelta(seconds=LANDING_GRACE_S):
+            if landed or _aware(entry.created_at) <= grace:
                 ready.append(entry)
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []

@@ -170,8 +170,8 @@ async def test_a_creation_is_stored_compactly_and_its_history_shows_every_field_
         (first,) = await svc.versions(p)  # from the profile's last_change
         want = [(f, v) for f, v in expected if f != "title"] + [("status", status)]
         assert [(c.field, c.new) for c in first.changes if c.field != "title"] == want and all(c.old is None for c in first.changes)
-        p = await svc.update(p.slug, EDITOR if p is single else REVIEWER, {"summary": "Neu."}, if_match=etag(p), partial=True)
+        edited = await svc.update(p.slug, EDITOR if p is single else REVIEWER, {"summary": "Neu."}, if_match=etag(p), partial=True)
         history.clear_cache()
-        second, first = await svc.versions(p)  # now from the version document
+        second, first = await svc.versions(edited)  # now from the version document
         assert [c.field for c in second.changes] == ["summary"]
         assert [(c.field, c.new) for c in first.changes if c.field != "title"] == want
