@@ -379,7 +379,7 @@ class ProfileService:
                 await outbox.mark_landed(entry)  # the worker may index them now (while the versions are written)
             # 4. Their first versions.
             await version_store.store_many(
-                version_store.version_document(profiles[n].id, firsts[n], state_of(profiles[n]))
+                version_store.version_document(profiles[n].id, firsts[n], _new_state(items[n], profiles[n]))
                 for n in writing
                 if n not in failed
             )
@@ -633,6 +633,14 @@ def state_of(profile: Profile) -> dict[str, Any]:
     state["slug"] = profile.slug
     if profile.confirmed_at is not None:
         state["confirmed_at"] = profile.confirmed_at.isoformat()
+    return state
+
+
+def _new_state(item: NewProfile, profile: Profile) -> dict[str, Any]:
+    """`state_of` a profile just built from a validated `NewProfile` (its content is that content: no second validation)."""
+    state = item.content.model_dump(mode="json")
+    state["status"] = profile.status.value
+    state["slug"] = profile.slug
     return state
 
 

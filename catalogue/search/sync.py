@@ -64,10 +64,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from catalogue import adoption
 from catalogue.adoption import AdoptionSummary, summary_of
+from catalogue.cpu import run_cpu
 from catalogue.models import OutboxEntry, Profile, counter_value, utcnow
 from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
-from catalogue.search.regions import index_document
+from catalogue.search.documents import to_search_document
+from catalogue.search.regions import index_document, region_of
 from catalogue.storage import read_each
 
 if TYPE_CHECKING:
@@ -321,10 +323,14 @@ class SearchSync:
         for pid in ready_ids:
             profile = profiles.get(pid)
             if profile is not None:
-                upserts.append(await index_document(profile, summaries.get(pid)))
                 current.append(profile)
             else:
                 deletes.append(pid)
+        regions = [await region_of(p) for p in current]  # keyed reads of the register (cached)
+        # building the documents (Markdown to text, the field registry) is CPU work: off the event loop
+        upserts = await run_cpu(
+            lambda: [to_search_document(p, summaries.get(str(p.id)), r) for p, r in zip(current, regions, strict=True)]
+        )
         return ready, upserts, deletes, current
 
     def _signal_applied(self) -> None:
@@ -492,10 +498,14 @@ async def _delete_entries(seqs: Sequence[int]) -> None:
 
 
 async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
-    """The profiles that exist among `profile_ids`, read by `_id` one each, a few concurrently (never `$in`)."""
+    """The profiles that exist among `profile_ids`, read by `_id` one each, a few concurrently (never `$in`).
+
+    Parsing them (CPU work, a few milliseconds each) runs off the event loop.
+    """
     oids = {pid: oid for pid in dict.fromkeys(profile_ids) if (oid := _object_id(pid)) is not None}
-    found = await read_each(Profile.get_pymongo_collection(), oids.values(), parse=Profile.model_validate, concurrency=READ_CONCURRENCY)
-    return {pid: found[oid] for pid, oid in oids.items() if oid in found}
+    found = await read_each(Profile.get_pymongo_collection(), oids.values(), concurrency=READ_CONCURRENCY)
+    docs = {pid: found[oid] for pid, oid in oids.items() if oid in found}
+    return await run_cpu(lambda: {pid: Profile.model_validate(doc) for pid, doc in docs.items()})
 
 
 async def read_adoption_summaries(profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -153,7 +153,7 @@ async def test_a_creation_is_stored_compactly_and_its_history_shows_every_field_
     """Neither `last_change` nor the first version document repeats the new profile's content; history gives it back."""
     from catalogue import history
     from catalogue.models import ProfileContent, ProfileVersion, version_key
-    from catalogue.profiles import NewProfile, diff_content
+    from catalogue.profiles import NewProfile, diff_content, state_of
 
     expected = [(c.field, c.new) for c in diff_content({}, ProfileContent.model_validate(BASE).model_dump(mode="json"))]
     single = await svc.create(BASE, EDITOR)
@@ -166,6 +166,7 @@ async def test_a_creation_is_stored_compactly_and_its_history_shows_every_field_
         raw = await Profile.get_pymongo_collection().find_one({"_id": p.id})
         stored = await ProfileVersion.get_pymongo_collection().find_one({"_id": version_key(p.id, 1)})
         assert raw is not None and raw["last_change"]["changes"] == [] and stored is not None and stored["changes"] == []
+        assert stored["state"] == state_of(p)
         history.clear_cache()
         (first,) = await svc.versions(p)  # from the profile's last_change
         want = [(f, v) for f, v in expected if f != "title"] + [("status", status)]
