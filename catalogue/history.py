@@ -8,9 +8,10 @@ the keys of that page, a diff the two keys it compares.
 The newest entry also travels inside the profile (`Profile.last_change`),
 written in the same atomic compare-and-set as the change itself. The
 version document is written right after that write, and again (idempotent:
-an insert of an existing key is a no-op) before the next write of the
-profile, so a process that dies between the two writes leaves nothing
-missing: readers take the newest entry from the profile.
+an insert of an existing key is a no-op; skipped when this process wrote
+it) before the next write of the profile, so a process that dies between
+the two writes leaves nothing missing: readers take the newest entry from
+the profile.
 
 A creation (version 1) is stored compactly: its changes are every field
 set from nothing, i.e. its state, so neither `last_change` nor its version
@@ -86,10 +87,19 @@ def _collection() -> AsyncCollection[Any]:
 
 
 async def store(profile_id: Any, entry: VersionEntry, state: dict[str, Any]) -> None:
-    """Write one version document unless it is there already."""
+    """Write one version document unless it is there already.
+
+    A document this process has written (or read) is known to be there: the repair before the next
+    write of a profile (catalogue/profiles.py) then costs no store command (version documents are
+    never changed or deleted)."""
+    coll = _collection()
+    key = (coll.database.name, version_key(profile_id, entry.number))
+    if key in _stored or key in _entries:
+        return
     # A duplicate was written before (a retry, or the repair before the next write): the content is the same.
     with contextlib.suppress(DuplicateKeyError):
-        await _collection().insert_one(version_document(profile_id, entry, state))
+        await coll.insert_one(version_document(profile_id, entry, state))
+    _stored.put(key, True)
 
 
 async def store_many(documents: Iterable[dict[str, Any]]) -> None:
@@ -112,10 +122,12 @@ def _entry(doc: dict[str, Any]) -> VersionEntry:
 # reads only the entries it has not shown before. Bounded (least recently used goes first).
 ENTRY_CACHE_MAX = 50_000
 _entries: LRU[tuple[str, str], VersionEntry] = LRU(ENTRY_CACHE_MAX)
+_stored: LRU[tuple[str, str], bool] = LRU(ENTRY_CACHE_MAX)  # (database, key) of version documents this process wrote
 
 
 def clear_cache() -> None:
     _entries.clear()
+    _stored.clear()
 
 
 async def entries(profile: Profile, numbers: Iterable[int]) -> list[VersionEntry]:

@@ -6,10 +6,11 @@ the two flat views the backends have used so far, until they ask the lexicon
 for weighted expansions themselves:
 
 * `SYNONYM_GROUPS`: disjoint groups of equivalent terms, lowercase (the
-  Meilisearch `synonyms` setting). Synonyms, regional equivalents and
-  abbreviations with a single meaning, plus the joined spelling of hyphenated
-  terms ("e-akte", "eakte"); near-synonyms and abbreviations with several
-  meanings are left out, because a flat list cannot weigh them.
+  Meilisearch `synonyms` setting). Synonyms and abbreviations with a single
+  meaning, plus the joined spelling of hyphenated terms ("e-akte", "eakte");
+  near-synonyms, regional equivalents (weight 0.6) and abbreviations with
+  several meanings are left out, because a flat list cannot weigh them (they
+  reach Meilisearch as weighted query variants, planning.query_variants).
 * `synonyms_for(term)`: the term and what it also means (Tantivy query
   expansion), strongest first, down to near-synonyms (weight >= 0.45).
 """

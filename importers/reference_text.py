@@ -115,9 +115,37 @@ def looks_like_headline(line: str) -> bool:
     return not text.endswith((".", ",", ";")) or len(text.split()) <= 4
 
 
+def _list_lines(lines: list[str]) -> set[int]:
+    """Indexes of short lines that are items of a list pasted without its bullets.
+
+    Heading-like lines right after a sentence that ends in a colon ("… in
+    folgenden Bereichen:") are that sentence's list: kept as items, not taken
+    for headings whose empty sections would be dropped.
+    """
+    n = len(lines)
+    base = [_is_heading(line, lines[i + 1] if i + 1 < n else None) for i, line in enumerate(lines)]
+    # a field's heading ("Förderung") heads its section unless another heading-like line follows it at once
+    like = [base[i] and (heading_field(lines[i]) is None or (i + 1 < n and base[i + 1])) for i in range(n)]
+    items: set[int] = set()
+    i = 0
+    while i < n:
+        if not like[i]:
+            i += 1
+            continue
+        end = i
+        while end + 1 < n and like[end + 1]:
+            end += 1
+        after_colon = i > 0 and lines[i - 1].rstrip().endswith(":") and not like[i - 1]
+        if after_colon:
+            items.update(range(i, end + 1))
+        i = end + 1
+    return items
+
+
 def split_sections(lines: list[str]) -> list[tuple[str | None, list[str]]]:
     """[(heading or None, lines)] with bullet markers kept on their items."""
     sections: list[tuple[str | None, list[str]]] = [(None, [])]
+    list_lines = _list_lines(lines)
     after_marker = False
     for i, line in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else None
@@ -127,7 +155,9 @@ def split_sections(lines: list[str]) -> list[tuple[str | None, list[str]]]:
             sections[-1][1].append("-")
             continue
         in_contact = sections[-1][0] is not None and heading_field(sections[-1][0]) == "contact"
-        if not after_marker and _is_heading(line, nxt, in_contact):
+        if not in_contact and i in list_lines:
+            sections[-1][1].extend(["-", line])
+        elif not after_marker and _is_heading(line, nxt, in_contact):
             sections.append((line.rstrip(":").strip(), []))
         else:
             sections[-1][1].append(line)

@@ -16,6 +16,7 @@ with "und N weitere".
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -54,16 +55,22 @@ _ABBREVIATIONS = frozenset(
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"'“”»«)\]]*)(?=\s|$)")
 
 
-def sentence_ends(text: str) -> list[int]:
-    """Offsets just after each sentence end in `text` (not after abbreviations or ordinal numbers)."""
+@functools.lru_cache(maxsize=512)
+def sentence_ends(text: str) -> tuple[int, ...]:
+    """Offsets just after each sentence end in `text` (not after abbreviations or ordinal numbers).
+
+    Cached: every level of the ladder cuts the same texts (section_levels)."""
     ends = []
     for m in _SENTENCE_END.finditer(text):
         if text[m.start()] == ".":
-            word = re.search(r"(\w+)$", text[: m.start()])
-            if word and (word.group(1).lower() in _ABBREVIATIONS or word.group(1).isdigit()):
+            start = m.start()  # the word before the full stop (what `\w+` matches), found backwards
+            while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+                start -= 1
+            word = text[start : m.start()]
+            if word and (word.lower() in _ABBREVIATIONS or word.isdigit()):
                 continue
         ends.append(m.end())
-    return ends
+    return tuple(ends)
 
 
 def _cut_runs(runs: Sequence[dict[str, Any]], limit: int) -> list[dict[str, Any]]:

@@ -109,6 +109,41 @@ def plain_text(markdown: str | None) -> str:
     return to_plain_text(markdown) if markdown else ""
 
 
+# ---------------------------------------------------------------- index-time analysis
+#
+# German writes the shared head of several compounds once: "Gebäude-, Energie- und Trinkwassermanagement" is
+# "Gebäudemanagement", "Energiemanagement" and "Trinkwassermanagement". A search for one of the shortened compounds
+# should find the text. Without a dictionary the head's start in the last compound is unknown, so every cut that
+# leaves it MIN_SUSPENDED_HEAD letters is completed ("Gebäude" + "management", + "wassermanagement", + "agement", ...):
+# the extra words only ever join a modifier and a tail of a word that the same text contains, so a query meets them
+# only with words of this text.
+_SUSPENDED = re.compile(r"((?:\b[^\W\d_]{2,}-,?\s+)+)(?:und|oder|bzw\.|sowie)\s+([^\W\d_]+(?:-[^\W\d_]+)*)")
+_MODIFIER = re.compile(r"([^\W\d_]{2,})-")
+MIN_SUSPENDED_HEAD = 4  # letters of the shared head
+MIN_LAST_MODIFIER = 2  # letters before the head in the last compound
+MAX_SUSPENDED_WORD = 40  # longer words are not completed (noise, not compounds)
+
+
+def suspended_compounds(text: str) -> list[str]:
+    """The compounds that suspension hyphens shorten in `text` ("Energie- und Wassermanagement" -> "Energiemanagement",
+    and the other cuts of the head, see above); hyphenated last words give their last part ("Energieerzeugungs- und
+    Energiecontrolling-Anlagen" -> "Energieerzeugungsanlagen")."""
+    out: dict[str, None] = {}
+    for m in _SUSPENDED.finditer(text):
+        last = m.group(2)
+        if len(last) > MAX_SUSPENDED_WORD:
+            continue
+        if "-" in last:
+            heads = [last.rsplit("-", 1)[1]]
+        else:
+            heads = [last[i:] for i in range(MIN_LAST_MODIFIER, len(last) - MIN_SUSPENDED_HEAD + 1)]
+        for modifier in _MODIFIER.findall(m.group(1)):
+            for head in heads:
+                if len(head) >= MIN_SUSPENDED_HEAD:
+                    out[modifier + head.lower()] = None
+    return list(out)
+
+
 def fold_for_sort(text: str) -> str:
     """Lowercase, umlauts as base letters (DIN 5007-1), ß as ss, leading punctuation dropped."""
     text = text.casefold().replace("ß", "ss")

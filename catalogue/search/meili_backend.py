@@ -14,8 +14,8 @@ Settings (`index_settings`), every one chosen for German municipal texts:
   dictionary words ("Städteverbund" -> "städte" + "verbund"), so a part
   finds the whole;
 * stop words from catalogue/stopwords.py (the list Tantivy uses), synonyms
-  from catalogue/synonyms.py (the lexicon's groups; every member maps to all
-  others);
+  from catalogue/synonyms.py (the lexicon's groups of synonyms and unambiguous
+  abbreviations; every member maps to all others);
 * typo tolerance: one typo from 5 letters, two from 9 (the Tantivy
   backend's fuzzy distances), none in numbers. German compounds are long, so
   two typos are common there and fine; 6 and 10 letters, which would keep
@@ -59,9 +59,17 @@ text also runs as every choice of that many of its words, each requiring all
 its words (`query_parts`); bare numbers never exclude. Only when every word
 occurs in the index in some spelling (one counting multi-search first) may
 whole-word queries drop words too (the "frequency" strategy: the most common
-words go first) at a lower weight: a word found nowhere ("zzqx", an operator
-typed as a word) never broadens a query. Queries of more than
-MAX_SUBSET_WORDS content words use the "frequency" strategy on whole words.
+words go first) at a lower weight, and so do the compound-part fields with the
+words ordered by those counts, rarest first, and the "last" strategy (the
+rarest word may be only a part of a compound there, "Gaststättenkontrolle"),
+and in a query of two words one of which
+is a term of the lexicon, the other word alone at EITHER_WORD_WEIGHT (a page
+may paraphrase the term: "OZG Verbandsgemeinde"); a word found nowhere
+("zzqx", an operator typed as a word) never broadens a query. Queries of more than
+MAX_SUBSET_WORDS content words run on whole words with their words ordered
+by the same counts, rarest first, and the "last" strategy (the most common
+words go first; "frequency" found nothing for some long queries), leaving
+out a word found nowhere when `missing_allowed` permits.
 
 Every write waits for its task and checks that it succeeded; a task that
 failed, was cancelled, or cannot be followed (the server is gone) raises
@@ -179,6 +187,7 @@ MAX_SUBSET_WORDS = 5
 SUBSET_WEIGHT = 0.9
 NUMBERLESS_WEIGHT = 0.95
 LOOSE_WEIGHT = 0.7  # a query that may leave out common words (only when every word occurs in the index)
+EITHER_WORD_WEIGHT = 0.5  # one of two words, beside a lexicon term (`_beside_a_term`): below a typo of both
 
 # Query spellings (see the module docstring) and the weight of their hits.
 SPELLING_WEIGHT = 1.0
@@ -360,7 +369,31 @@ def _word_subsets(text: str) -> list[tuple[str, float]]:
     return out
 
 
-def query_parts(q: str, *, every_word_known: bool = False) -> list[Part]:
+def rarest_first(q: str, counts: Mapping[str, int], *, drop_missing: bool) -> tuple[int, ...]:
+    """Positions of the space-separated words of `q`, the rarest content word first (`counts`: documents per
+    content word, lowercased); words of stop words only go last, words found nowhere are left out with `drop_missing`."""
+    keyed: list[tuple[int, int]] = []
+    for i, w in enumerate(q.split()):
+        content = _content_words(w)
+        n = min((counts.get(c, 0) for c in content), default=-1)
+        if content and n == 0 and drop_missing:
+            continue
+        keyed.append((n if content else 1 << 30, i))
+    return tuple(i for _, i in sorted(keyed))
+
+
+def _beside_a_term(typed: str, text: str) -> list[str]:
+    """Of a query of two words (`typed`; `text` is one of its spellings): each word of `text` whose other word is a term
+    of the lexicon. A term of municipal language may be missing from a page that paraphrases it ("OZG" beside
+    "Verbandsgemeinde"), so the other word alone counts, weakly ("frequency" would always keep the rarer word)."""
+    typed_words = [w for w in typed.split() if _content_words(w) and not _is_number(w)]
+    words = [w for w in text.split() if _content_words(w) and not _is_number(w)]
+    if len(typed_words) != 2 or len(words) != 2:
+        return []
+    return [words[1 - i] for i, w in enumerate(typed_words) if planning.is_lexicon_term(w)]
+
+
+def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] | None = None) -> list[Part]:
     """The queries one search runs (see the module docstring).
 
     Every spelling on compound parts and on whole words, and the stems on whole
@@ -374,7 +407,10 @@ def query_parts(q: str, *, every_word_known: bool = False) -> list[Part]:
     query broaden ("zzqx OR Bauhof" finds nothing). A query of more than
     MAX_SUBSET_WORDS content words runs only with the "frequency" strategy on
     whole words (and all words on compound parts), which keeps the number of
-    queries bounded.
+    queries bounded. Given `order` (positions of the words, rarest first, see `rarest_first`), those
+    whole-word queries run the words in that order with the "last" strategy instead: the most common
+    words go first, as with "frequency", which finds nothing at all for some long queries (Meilisearch
+    1.50: "drei Städte bewerben sich gemeinsam um EU-Geld fürs Land" -> no hit, "last" finds them).
     """
     long_query = len(_content_words(q)) > MAX_SUBSET_WORDS
     texts = [(t, 1.0 if i == 0 else SPELLING_WEIGHT) for i, t in enumerate(spellings(q))]
@@ -390,11 +426,20 @@ def query_parts(q: str, *, every_word_known: bool = False) -> list[Part]:
             # ("Feuerwer" -> "feuerw" -> every "Feuerw…"), so the stems run without prefix matching
             prefix = not is_stems
             if long_query:
-                parts.append(Part(text, whole, weight, "frequency" if whole else "all", prefix))
+                if whole and order is not None:
+                    words = text.split()
+                    parts.append(Part(" ".join(words[i] for i in order if i < len(words)), whole, weight, "last", prefix))
+                else:
+                    parts.append(Part(text, whole, weight, "frequency" if whole else "all", prefix))
                 continue
             parts.extend(Part(t, whole, weight * w, prefix=prefix) for t, w in _word_subsets(text))
+            if not whole and every_word_known and order is not None and len(_content_words(text)) > 2:
+                # compound parts too: the rarest word may be a part of a compound only ("Gaststättenkontrolle")
+                words = text.split()
+                parts.append(Part(" ".join(words[i] for i in order if i < len(words)), whole, weight * LOOSE_WEIGHT, "last", prefix))
             if whole and every_word_known and len(_content_words(text)) > 1:
                 parts.append(Part(text, whole, weight * LOOSE_WEIGHT, "frequency", prefix))
+                parts.extend(Part(w, whole, weight * EITHER_WORD_WEIGHT, "all", prefix) for w in _beside_a_term(q, text))
     return parts
 
 
@@ -769,7 +814,8 @@ class MeiliBackend(SearchBackend):
             body["sort"] = sort
         if hits:
             body |= {
-                "attributesToRetrieve": _RETRIEVED,
+                # an explanation reads the long texts too (planning.explain); lists do without them (payload)
+                "attributesToRetrieve": [*_RETRIEVED, "texts"] if query.explain else _RETRIEVED,
                 "attributesToHighlight": _HIGHLIGHTED,
                 "attributesToCrop": ["texts"],
                 "cropLength": 30,
@@ -792,26 +838,35 @@ class MeiliBackend(SearchBackend):
         dist: dict[str, Any] = (by_index.get(self.index_uid) or {}).get("distribution") or {}
         return dist
 
-    async def _every_word_known(self, q: str, labels: tuple[str, ...]) -> bool:
-        """Whether each content word of `q` occurs, in some spelling, in a document the caller may see
-        (one multi-search of `word_probes`, counting only)."""
+    async def _word_counts(self, q: str, labels: tuple[str, ...]) -> dict[str, int] | None:
+        """Per content word of `q`: in how many documents the caller may see it occurs, in its likeliest spelling
+        (one multi-search of `word_probes`, counting only); a word of the lexicon counts as found at least once (a
+        term of municipal language that no page happens to use, "Tagesalarmsicherheit", never a typing accident,
+        "zzqx"). None for a query of one word (nothing to leave out)."""
         words = _content_words(q)
-        if len(words) < 2 or len(words) > MAX_SUBSET_WORDS:
-            return False  # one word: nothing to leave out; long queries have their own rule
+        if len(words) < 2:
+            return None
         probes = word_probes(q)
         empty = SearchQuery()
         queries = [{**self._query(p, empty, labels, hits=False), "limit": 0} for _, p in probes]
         for body in queries:
             del body["federationOptions"]
         response = await self._post("multi-search", {"queries": queries})
-        found = [planning.is_lexicon_term(w) for w in words]  # a lexicon term is a word, even where no page uses it
+        counts = [int(planning.is_lexicon_term(w)) for w in words]
         for (n, _), result in zip(probes, response.get("results") or [], strict=True):
-            found[n] = found[n] or int(result.get("estimatedTotalHits") or 0) > 0
-        # a word the lexicon knows counts as found: a term of municipal language that no page happens to use
-        # ("Tagesalarmsicherheit"), never a typing accident ("zzqx")
+            counts[n] = max(counts[n], int(result.get("estimatedTotalHits") or 0))
+        return dict(zip(words, counts, strict=True))
+
+    async def _parts(self, q: str, labels: tuple[str, ...]) -> list[Part]:
+        """`query_parts` for `q`, with what the index says about its words."""
+        counts = await self._word_counts(q, labels)
+        n = len(_content_words(q))
         # as on Tantivy: in a query of five or more words, one in four may be missing (a paraphrase, not a word the
         # catalogue uses); in shorter ones every word must occur ("zzqx OR state Bayern" finds nothing)
-        return sum(not f for f in found) <= missing_allowed(len(words))
+        tolerable = counts is not None and sum(1 for c in counts.values() if c == 0) <= missing_allowed(n)
+        if n > MAX_SUBSET_WORDS:
+            return query_parts(q, order=rarest_first(q, counts, drop_missing=True) if counts is not None and tolerable else None)
+        return query_parts(q, every_word_known=tolerable, order=rarest_first(q, counts, drop_missing=False) if counts is not None else None)
 
     async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
         labels = check_labels(labels)
@@ -825,7 +880,7 @@ class MeiliBackend(SearchBackend):
         if order in SORT_FIELDS:
             field_name, descending = SORT_FIELDS[order]
             sort = [f"{field_name}:{'desc' if descending else 'asc'}"]
-        parts = query_parts(q, every_word_known=await self._every_word_known(q, labels)) if q else [Part("", False, 1.0)]
+        parts = await self._parts(q, labels) if q else [Part("", False, 1.0)]
         plan = planning.plan(query.q, await planning.resolve_places(self.places, query.q)) if q else None
         if plan is not None and query.sort is Sort.RELEVANCE:
             parts.extend(variant_parts(plan))
@@ -962,5 +1017,6 @@ __all__ = [
     "index_settings",
     "query_parts",
     "quote_filter_value",
+    "rarest_first",
     "sanitize_q",
 ]

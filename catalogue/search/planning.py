@@ -327,6 +327,8 @@ def explain(plan: QueryPlan, texts: Mapping[str, str], document: Mapping[str, An
     doc_stems: set[str] = set()
     for value in texts.values():
         doc_stems |= _stems(value)
+        # "Energie- und Wassermanagement" holds "Energiemanagement" (the indexes add these words, documents.py)
+        doc_stems |= _stems(" ".join(documents.suspended_compounds(value)))
     joined = " ".join(sorted(doc_stems))
     out_words: list[dict[str, Any]] = []
     for w in plan.words:

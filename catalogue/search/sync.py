@@ -85,6 +85,7 @@ MISSING_GRACE_S = 30.0  # how long a sequence number without an entry holds the 
 SKIPPED_WATCH_S = 600.0  # how long a skipped number is still looked for
 WAIT_POLL_S = 0.25  # how often `wait_applied` looks again without a signal
 MAX_DOCUMENTS = 1000  # profiles applied in one batch (bulk entries name up to an import chunk each)
+RECENT_APPLIED = 4096  # entry numbers this process's worker put into the index lately (for `wait_applied`)
 
 SYNC_COLLECTION = "search_sync"  # the worker's head, the writer lease, reindex requests (all by `_id`)
 HEAD_ID = "outbox"
@@ -157,6 +158,7 @@ class SearchSync:
         self._applied: set[int] = set()  # applied numbers above the head
         self._missing: dict[int, float] = {}  # number -> when it was first found without an entry
         self._skipped: dict[int, float] = {}  # numbers the head passed without an entry -> when
+        self._recent: dict[int, None] = {}  # numbers this worker's index commits hold (oldest first, bounded)
         self.mirror: ExportMirror | None = None  # the exports' copy of the published profiles (catalogue/opendata/mirror.py)
 
     def notify(self) -> None:
@@ -233,6 +235,9 @@ class SearchSync:
                 await backend.upsert(upserts)
             if deletes:
                 await backend.delete(deletes)
+            if ready:  # the index shows them now: release their writers' waits before the bookkeeping below
+                self._remember_applied(ready)
+                self._signal_applied()
             if self.mirror is not None:
                 await self.mirror.apply(current, deletes)
         except Exception as exc:  # noqa: BLE001 - the engine (or loading) failed, whatever the cause: back off, keep order
@@ -337,6 +342,12 @@ class SearchSync:
         event, self._applied_signal = self._applied_signal, asyncio.Event()
         event.set()
 
+    def _remember_applied(self, entries: Sequence[OutboxEntry]) -> None:
+        for entry in entries:
+            self._recent[entry.seq] = None
+        while len(self._recent) > RECENT_APPLIED:
+            del self._recent[next(iter(self._recent))]
+
     async def wait_applied(self, written: Sequence[Written]) -> bool:
         """Wait until the index shows the state after these writes (True).
 
@@ -349,12 +360,20 @@ class SearchSync:
         write is applied for certain.
         Returns False at once while the worker is failing (the engine is
         down: the write stands, the index follows when the engine is back).
+
+        Entries this process's own worker has put into the index (its
+        commit is what this process's searches read) count as applied
+        without a store read; it signals them as soon as the index has
+        them, before deleting the entries and moving the head. Waits in
+        other processes look the entries up in the store.
         """
         from catalogue import outbox
 
         collection = OutboxEntry.get_pymongo_collection()
         pending: list[Any] = []
         for w in {w.entry_id: w for w in written}.values():
+            if w.version is not None and w.entry_id in self._recent:
+                continue  # in this process's index already (applied only once its write had landed)
             if w.version is not None:
                 # never applied before its write landed; a write that did not land (it failed) is not waited for
                 oid = _object_id(w.profile_id)
@@ -370,8 +389,8 @@ class SearchSync:
                 return False
             signal = self._applied_signal  # taken before looking, so a batch applied meanwhile is not missed
             still = []
-            for entry_id in pending:  # by _id: applied entries are deleted
-                if await collection.find_one({"_id": entry_id}, {"_id": 1}) is not None:
+            for entry_id in pending:  # this worker's commits, else by _id (applied entries are deleted)
+                if entry_id not in self._recent and await collection.find_one({"_id": entry_id}, {"_id": 1}) is not None:
                     still.append(entry_id)
             pending = still
             if not pending:

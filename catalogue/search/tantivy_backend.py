@@ -9,6 +9,9 @@ Analysis ("de" analyser): simple tokenizer, lowercase, German stop words
 (catalogue.stopwords, the list Meilisearch gets too),
 ASCII folding (ä -> a, ß -> ss) and the Snowball German stemmer, which also
 maps "oe"/"ue"/"ae" spellings ("Hoexter" and "Höxter" both become "hoxt").
+Compounds shortened by a suspension hyphen ("Gebäude-, Energie- und
+Trinkwassermanagement") are also indexed whole ("Gebäudemanagement"; see
+documents.suspended_compounds), as words of the long texts.
 
 User text is never given to Tantivy's query parser. `_QueryPlanner` splits
 it into words, analyses each word with the same analyser, and builds Query
@@ -76,7 +79,7 @@ from catalogue.stopwords import STOP_WORDS
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = 1  # raise when analysis or layout change in ways the field lists below do not show
+SCHEMA_REVISION = 2  # raise when analysis or layout change in ways the field lists below do not show (2: suspended compounds)
 POINTER = "CURRENT"
 ANALYZER = "de"
 
@@ -424,6 +427,9 @@ class _QueryPlanner:
                 clauses.append(tantivy.Query.boost_query(fuzzy, FUZZY_BOOST))
                 near, ending = self._fuzzy_terms(searcher, stem, distance) if scan else ([], [])
                 highlight.update(near)  # highlight what the typo found
+                if near:  # the fuzzy query scores every match alike: the words it finds also count by their rarity (BM25)
+                    clauses.append(tantivy.Query.boost_query(
+                        tantivy.Query.disjunction_max_query([self._term("all", t) for t in near], 0.1), FUZZY_BOOST))
                 if ending:
                     highlight.update(ending)
                     clauses.append(tantivy.Query.boost_query(
@@ -928,6 +934,13 @@ class TantivyBackend(SearchBackend):
         parts = [v for name in ALL_ORDER for v in texts[name]]
         for p in parts:
             doc.add_text("all", p)
+        # "Energie- und Wassermanagement" also as "Energiemanagement": words of the long texts (a second value, after
+        # the one hits read back) and of the catch-all field
+        suspended = documents.suspended_compounds("\n".join(parts))
+        if suspended:
+            parts.append(" ".join(suspended))
+            doc.add_text("texts", parts[-1])
+            doc.add_text("all", parts[-1])
         stems: set[str] = set()
         for p in parts:
             stems.update(s for s in self.analyzer.analyze(p) if _ALNUM_RE.match(s))

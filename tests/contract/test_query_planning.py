@@ -109,3 +109,26 @@ def test_plan_varies_compounds_and_marks_places() -> None:
 def test_prefix_words_are_marked() -> None:
     p = planning.plan("Ruf* Höxter")
     assert [(w.text, w.prefix) for w in p.words] == [("Ruf", True), ("Höxter", False)]
+
+
+async def test_a_typo_of_a_rare_word_counts_by_its_rarity(demo: SearchBackend) -> None:
+    """A typo's match weighs like the word it finds (rare words count more), below the correct word, so a typo of
+    the query's rarest word still puts its project above those that only share the common word."""
+    _, slugs, _ = await search(demo, "Atemschtzgeräte Landkreis", per_page=3)
+    assert slugs[:1] == ["atemschutzgeraeteverbund-wetteraukreis"], slugs
+
+
+async def test_a_compound_shortened_by_a_suspension_hyphen_is_found(demo: SearchBackend) -> None:
+    """"Haushalts- und Personalplanung" holds "Haushaltsplanung" (documents.suspended_compounds at index time on
+    Tantivy; Meilisearch's German segmenter finds the parts)."""
+    _, slugs, _ = await search(demo, "Haushaltsplanung", per_page=3)
+    assert "digitalstrategie-itzehoe" in slugs, slugs
+
+
+async def test_explanations_read_the_long_texts(demo: SearchBackend) -> None:
+    """A hit says what made it match also when the word is only in its long texts (Meilisearch returns those only
+    when asked: an explanation asks)."""
+    res = await demo.search(SearchQuery(q="Personalplanung", per_page=10, facets=(), explain=True), labels=PUBLIC)
+    hit = next(h for h in res.hits if h.slug == "digitalstrategie-itzehoe")  # "Haushalts- und Personalplanung" in its results
+    assert hit.explanation is not None
+    assert [m["kind"] for m in hit.explanation["words"][0]["matched"]] == ["typed"]

@@ -149,6 +149,36 @@ async def test_visibility(db, svc: ProfileService, tmp_path) -> None:
         assert [i.slug for i in found.items] == expected and found.total == len(expected), actor
 
 
+async def test_a_version_written_here_is_not_written_again_but_a_missing_one_is_repaired(db, svc: ProfileService, monkeypatch) -> None:
+    """Before each write the previous version document is stored again in case the process that wrote the change
+    died before storing it; one this process stored is known to be there (no store command), a missing one is written."""
+    from catalogue import history
+    from catalogue.models import ProfileVersion, version_key
+
+    inserts: list[str] = []
+    collection = ProfileVersion.get_pymongo_collection()
+    original = type(collection).insert_one
+
+    async def counting(self, document, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.name == collection.name:
+            inserts.append(document["_id"])
+        return await original(self, document, *args, **kwargs)
+
+    p = await svc.create(BASE, EDITOR)
+    monkeypatch.setattr(type(collection), "insert_one", counting)
+    p = await svc.update(p.slug, EDITOR, {"summary": "v2"}, if_match=etag(p), partial=True)
+    assert inserts == [version_key(p.id, 2)]  # only the new version: version 1 was stored by this process
+    # a process that died after its change but before its version document: the next write repairs it
+    await collection.delete_one({"_id": version_key(p.id, 2)})
+    history.clear_cache()
+    inserts.clear()
+    p = await svc.update(p.slug, EDITOR, {"summary": "v3"}, if_match=etag(p), partial=True)
+    assert inserts == [version_key(p.id, 2), version_key(p.id, 3)]
+    monkeypatch.undo()
+    assert [e.number for e in await svc.versions(p)] == [3, 2, 1]
+    assert (await svc.version_state(p, 2))["summary"] == "v2"
+
+
 async def test_a_creation_is_stored_compactly_and_its_history_shows_every_field_it_set(db, svc: ProfileService) -> None:
     """Neither `last_change` nor the first version document repeats the new profile's content; history gives it back."""
     from catalogue import history

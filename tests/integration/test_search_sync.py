@@ -266,6 +266,63 @@ async def test_an_entry_waits_until_the_write_it_announces_has_landed(db: object
     assert (await titles(backend))[str(p.id)] == "Rufbus neu"
 
 
+class _SlowMirror:
+    """An export mirror whose `apply` waits until released: the worker's bookkeeping after the index commit."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.entered = asyncio.Event()
+
+    async def apply(self, current: Sequence[Profile], deletes: Sequence[str]) -> None:
+        self.entered.set()
+        await self.release.wait()
+
+
+async def test_a_wait_ends_when_this_worker_has_indexed_the_write(mongo_uri: str, tmp_path: Path) -> None:
+    """Read-your-writes: the worker of this process releases a wait as soon as its index commit holds the write
+    (before it deletes the entry and moves its head), and a later wait for it needs no store read at all."""
+    from beanie import PydanticObjectId
+    from pymongo import AsyncMongoClient
+
+    from catalogue.storage import init_models
+    from tests.conftest import unique_db_name
+
+    commands = _Commands()
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[commands])
+    name = unique_db_name()
+    await init_models(client[name])
+    try:
+        backend = TantivyBackend(tmp_path / "search")
+        sync = SearchSync()
+        mirror = _SlowMirror()
+        sync.mirror = mirror  # type: ignore[assignment]
+        profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
+                          published_at=datetime.now(UTC))
+        with outbox.recording() as written:
+            await outbox.enqueue(str(profile.id), profile.slug, version=1)
+        await profile.insert()
+        worker = asyncio.create_task(sync.run_once(backend))
+        async with asyncio.timeout(10.0):
+            assert await sync.wait_applied(written)  # released while the bookkeeping still waits
+        assert await sync.pending() == 1  # the entry is deleted only after the bookkeeping
+        assert await titles(backend) == {str(profile.id): "Rufbus"}
+        async with asyncio.timeout(10.0):
+            await mirror.entered.wait()
+        assert not worker.done()
+        mirror.release.set()
+        assert await worker == 1 and await sync.pending() == 0
+        commands.seen.clear()
+        assert await sync.wait_applied(written)
+        assert commands.seen == []
+        # a wait for an entry this process's worker has not applied still looks in the store
+        other = SearchSync()
+        assert await other.wait_applied(written)
+        assert {(cmd, coll) for cmd, coll, _ in commands.seen} >= {("find", "search_outbox")}
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
 async def test_a_bulk_entry_is_not_read_before_its_writer_marks_it_landed(mongo_uri: str, tmp_path: Path, monkeypatch) -> None:
     """An import chunk's entry comes before its profiles: until `mark_landed` the worker reads none of them, then all in one round."""
     from beanie import PydanticObjectId

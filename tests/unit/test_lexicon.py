@@ -324,6 +324,8 @@ def test_everyday_words_and_paraphrases() -> None:
     assert "kommunale Wärmeplanung" in by_term(expand("Heizungsplanung"))
     assert "mobiler Bürgerservice" in by_term(expand("rollendes Rathaus"))
     assert "Dorfladen" in by_term(expand("Tante-Emma-Laden"))
+    assert by_term(expand("Löschgruppen"))["Feuerwehr"].kind is Kind.NEAR  # a unit of the Feuerwehr (NW), inflected
+    assert "gemeinsame Nutzung" in by_term(expand("gemeinsam nutzen"))  # the verb phrase and the noun
 
 
 def test_near_synonyms_do_not_chain_into_each_other() -> None:
@@ -502,6 +504,7 @@ def test_synonym_groups_are_disjoint_small_and_lowercase() -> None:
     assert "vg" not in seen and "sg" not in seen  # abbreviations with several meanings stay out
     assert "ob" not in seen  # case-sensitive short forms too
     assert "heizungsplanung" not in seen  # near-synonyms cannot be weighed in a flat list
+    assert "samtgemeinde" not in seen and "verbandsgemeinde" not in seen  # nor regional names (0.6, not as typed)
 
 
 def test_synonyms_module_is_a_drop_in_view_of_the_lexicon() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from catalogue.search.base import SearchQuery
 from catalogue.search.meili_backend import (
+    EITHER_WORD_WEIGHT,
     LOCALES,
     MeiliBackend,
     build_filter,
@@ -20,6 +21,7 @@ from catalogue.search.meili_backend import (
     missing_allowed,
     query_parts,
     quote_filter_value,
+    rarest_first,
     sanitize_q,
     spellings,
     stemmed,
@@ -198,6 +200,47 @@ def test_numbers_are_optional_and_long_queries_bounded() -> None:
     long_query = "drei Städte bewerben sich gemeinsam um Geld für Dörfer und Land"
     parts = query_parts(long_query)
     assert len(parts) <= 8 and {p.strategy for p in parts if p.whole} == {"frequency"}
+
+
+def test_beside_a_lexicon_term_the_other_word_alone_counts_weakly() -> None:
+    """"OZG Verbandsgemeinde": a page about a Verbandsgemeinde's online services may never write "OZG"; a typo beside a
+    common word never lets the common word alone count ("Integrationsmonitorring Kreis")."""
+    either = {p.q for p in query_parts("OZG Verbandsgemeinde", every_word_known=True) if p.weight == EITHER_WORD_WEIGHT}
+    assert {"OZG", "Verbandsgemeinde"} <= either
+    typo = {p.q for p in query_parts("Integrationsmonitorring Kreis", every_word_known=True) if p.weight == EITHER_WORD_WEIGHT}
+    assert typo == {"Integrationsmonitorring"}
+    assert not [p for p in query_parts("OZG Verbandsgemeinde") if p.weight == EITHER_WORD_WEIGHT]  # only when both occur
+    assert not [p for p in query_parts("Bauhof Rufbus Glasfaser", every_word_known=True) if p.weight == EITHER_WORD_WEIGHT]
+
+
+def test_loose_queries_also_run_on_compound_parts_rarest_word_first() -> None:
+    """The rarest word may occur only as part of a compound ("Kontrolle von Gaststätten" for "Gaststättenkontrolle"),
+    where the whole-word "frequency" query cannot keep it: a "last" query on the compound-part fields, rarest first."""
+    q = "Gaststättenkontrolle Landkreis übernimmt für Gemeinden"
+    counts = {"gaststättenkontrolle": 1, "landkreis": 40, "übernimmt": 3, "gemeinden": 50}
+    order = rarest_first(q, counts, drop_missing=False)
+    loose = [p for p in query_parts(q, every_word_known=True, order=order) if not p.whole and p.strategy == "last"]
+    assert loose[0].q == "Gaststättenkontrolle übernimmt Landkreis Gemeinden für"  # then the other spellings
+    assert not [p for p in query_parts(q, order=order) if p.strategy == "last"]  # only when every word occurs
+    assert not [p for p in query_parts("Bauhof Rufbus", every_word_known=True, order=(1, 0)) if p.strategy == "last"]
+
+
+def test_long_queries_drop_the_most_common_words_first_and_leave_out_words_found_nowhere() -> None:
+    """Long queries on whole words: rarest word first with the "last" strategy (Meilisearch's "frequency" found nothing
+    for "drei Städte bewerben sich gemeinsam um EU-Geld fürs Land"); a word no document has is left out."""
+    q = "drei Städte bewerben sich gemeinsam um EU-Geld fürs Land"
+    counts = {"drei": 16, "städte": 54, "bewerben": 5, "gemeinsam": 49, "eu": 24, "geld": 3, "fürs": 0, "land": 56}
+    order = rarest_first(q, counts, drop_missing=True)
+    words = q.split()
+    assert [words[i] for i in order] == ["EU-Geld", "bewerben", "drei", "gemeinsam", "Städte", "Land", "sich", "um"]
+    assert "fürs" in [words[i] for i in rarest_first(q, counts, drop_missing=False)]
+    parts = query_parts(q, order=order)
+    whole = [p for p in parts if p.whole]
+    assert whole and {p.strategy for p in whole} == {"last"}
+    assert whole[0].q == "EU-Geld bewerben drei gemeinsam Städte Land sich um"
+    assert any(p.q == "eu-geld bewerb drei gemeinsam stadt land sich um" and not p.prefix for p in whole)  # the stems, same order
+    assert all(p.strategy == "all" and p.q.startswith("drei") for p in parts if not p.whole)  # compound parts: every word
+    assert {p.strategy for p in query_parts(q) if p.whole} == {"frequency"}  # without word counts, as before
 
 
 # ------------------------------------------------------------------ snippets

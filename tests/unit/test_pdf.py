@@ -171,6 +171,47 @@ def test_same_input_gives_identical_bytes() -> None:
     )
 
 
+def test_kept_compilers_give_the_bytes_of_a_fresh_typst_world_also_when_rendering_concurrently() -> None:
+    """The renderer keeps Typst compilers between compiles (catalogue/pdf/render.py `_Compilers`); one serves one
+    compile at a time. Renders from several threads at once each get their own and the bytes of a new world."""
+    import json
+    import threading
+
+    import typst
+
+    from catalogue.pdf.render import PROFILE_TEMPLATE, TEMPLATE_DIR
+
+    profiles = [buergerbus(), fundbuero()]
+    fresh = []
+    for profile in profiles:
+        view = profile_view(profile, url=url_for(profile), generated_at=GENERATED_AT)
+        fresh.append(typst.compile(str(PROFILE_TEMPLATE), root=str(TEMPLATE_DIR), format="pdf", ignore_system_fonts=True,
+                                   sys_inputs={"data": json.dumps(view, ensure_ascii=False, separators=(",", ":"))},
+                                   timestamp=GENERATED_AT))
+    results: dict[int, bytes] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def render(n: int) -> None:
+        profile = profiles[n % 2]
+        start.wait()
+        try:
+            results[n] = render_profile_pdf(profile, url=url_for(profile), generated_at=GENERATED_AT)
+        except BaseException as exc:  # noqa: BLE001 - collected and failed below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=render, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [results[n] for n in range(4)] == [fresh[0], fresh[1], fresh[0], fresh[1]]
+    # the PNG of a kept compiler is still a PNG per page
+    (png,) = render_profile_png(profiles[0], url=url_for(profiles[0]), generated_at=GENERATED_AT, ppi=40)
+    assert png.startswith(b"\x89PNG")
+
+
 # ---------------------------------------------------------------- hostile
 
 HOSTILE_PLAIN = [

@@ -295,3 +295,37 @@ def test_an_html_page_with_a_source_paragraph() -> None:
     assert {m.name for m in c.municipalities} == {"Stegen", "Buchenbach", "Landkreis Breisgau-Hochschwarzwald"}
     assert (c.collaboration_since, c.contact.email, c.contact.phone) == (2019, "standesamt@example.org", "07661 393-0")
     assert c.fields_of_action == [c.fields_of_action[0]] and c.fields_of_action[0].value == "Verwaltung"
+
+
+def test_a_list_pasted_without_bullets_after_a_colon_keeps_every_item() -> None:
+    # Copied from a web page, a bullet list arrives as short lines after "…:"; each item
+    # looks like a heading, and a heading with nothing under it used to be dropped.
+    text = (
+        "Städteverbund stimmt sich ab\n\n"
+        "Die Städte Hörstel und Ibbenbüren stimmen sich seit Jahren eng ab. "
+        "Gemeinsame Stellungnahmen gibt es in folgenden Bereichen:\n"
+        "Gemeinsamer Flächennutzungsplan\n"
+        "Wirtschafts- und Tourismusförderung\n"
+        "Abstimmung von Satzungen\n"
+        "Die Leitung liegt bei den Bürgermeistern, die sich monatlich treffen.\n"
+    )
+    c, _ = imported(text)
+    body = c.implementation or ""
+    for item in ("Gemeinsamer Flächennutzungsplan", "Wirtschafts- und Tourismusförderung", "Abstimmung von Satzungen"):
+        assert f"- {item}" in body, body
+    assert "### " not in body
+    assert "monatlich treffen" in body
+
+
+def test_a_heading_after_a_heading_line_is_still_a_heading() -> None:
+    text = (
+        "Bauhöfe teilen sich ihre Maschinen\n\n"
+        "In der Gemeinde Hörstel beginnt ein Versuch mit einem gemeinsamen Maschinenpool.\n"
+        "Ziele\n"
+        "Die Kosten sollen sinken und die Arbeit besser verteilt werden.\n"
+        "Umsetzung\n"
+        "Ein gemeinsamer Maschinenpool steht allen Beteiligten offen.\n"
+    )
+    c, _ = imported(text)
+    assert "Kosten sollen sinken" in (c.goal or "")
+    assert "- Ziele" not in (c.implementation or "")
