@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import IntEnum, StrEnum
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -643,6 +644,7 @@ def limits(path: str, *, derived: bool = False) -> dict[str, Any]:
     return out
 
 
+@cache  # the models do not change: indexing asks this for every field of every profile
 def value_kind(path: str, *, derived: bool = False) -> str:
     info = _model_field(path, derived=derived)
     base, _ = _unwrap(info.annotation)
@@ -669,6 +671,7 @@ def value_kind(path: str, *, derived: bool = False) -> str:
     return "str"
 
 
+@cache
 def enum_of(path: str, *, derived: bool = False) -> type[StrEnum] | None:
     base, _ = _unwrap(_model_field(path, derived=derived).annotation)
     if typing.get_origin(base) is list:

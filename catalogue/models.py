@@ -450,6 +450,9 @@ class OutboxEntry(Document):
     # waits for it to land and then takes the record into the profile's adoption summary (repairs a lost second write)
     adoption: str | None = None
     adoption_revision: int | None = None
+    # a bulk write's entry is written with False and set True once its profiles are written: until then (or until
+    # the landing grace has passed: the writer died) the worker does not read its profiles again and again
+    landed: bool | None = None
     created_at: datetime = Field(default_factory=utcnow)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)

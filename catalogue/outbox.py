@@ -11,7 +11,10 @@ landed (see catalogue/search/sync.py).
 Entries are keyed by their sequence number (`_id`, from the `outbox`
 counter), so the worker reads them by `_id` in order and nothing ever
 queries the outbox by another field. A bulk write (an import chunk) is
-announced by one entry naming all its profiles (`enqueue_many`).
+announced by one entry naming all its profiles (`enqueue_many`), written
+with `landed: False`; once the profiles are written, `mark_landed` sets it,
+and only then does the worker read them (it would otherwise read a chunk's
+profiles again on every round while they are being inserted).
 
 Read-your-writes: inside `recording()` (the web app opens one per unsafe
 request, the CLI one per import) the entries written are collected, so the
@@ -89,11 +92,18 @@ async def enqueue_many(profiles: Sequence[tuple[str, str, int | None]]) -> Outbo
         slug=first_slug,
         version=first_version,
         more=[OutboxItem(profile_id=str(pid), version=version) for pid, _slug, version in rest],
+        landed=False,
         created_at=utcnow(),
     )
     await OutboxEntry.get_pymongo_collection().insert_one(_document(entry))
     _record(entry)
     return entry
+
+
+async def mark_landed(entry: OutboxEntry) -> None:
+    """The profiles of a bulk entry are written: the worker may apply it (one keyed update)."""
+    await OutboxEntry.get_pymongo_collection().update_one({"_id": entry.id}, {"$set": {"landed": True}})
+    entry.landed = True
 
 
 def _document(entry: OutboxEntry) -> dict[str, Any]:
@@ -107,6 +117,7 @@ def _document(entry: OutboxEntry) -> dict[str, Any]:
         "more": [item.model_dump() for item in entry.more],
         "adoption": entry.adoption,
         "adoption_revision": entry.adoption_revision,
+        "landed": entry.landed,
         "created_at": now,
         "attempts": 0,
         "next_attempt_at": now,

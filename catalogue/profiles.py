@@ -218,9 +218,7 @@ class ProfileService:
             raise ValidationFailed("Neue Profile beginnen als Entwurf, eingereicht oder veröffentlicht.")
         if not isinstance(content, ProfileContent):
             content = validate_content(content)
-        data = content.model_dump(mode="json")
         now = utcnow()
-        changes = [*diff_content({}, data), FieldChange(field="status", old=None, new=status.value)]
         profile_id = PydanticObjectId()
         candidates = [slug] if slug else slug_candidates(content.title, content.lead.name if content.lead else None)
         for candidate in candidates:
@@ -228,7 +226,7 @@ class ProfileService:
                 if slug:
                     raise ValidationFailed(f"Der Slug „{slug}“ ist schon vergeben.", errors=[{"field": "slug", "message": "schon vergeben"}])
                 continue
-            entry = VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes)
+            entry = version_store.creation_entry(now, actor.username, action)  # compact: its changes are its state
             profile = Profile(
                 id=profile_id,
                 revision_id=uuid4(),
@@ -345,9 +343,7 @@ class ProfileService:
         profiles: list[Profile] = []
         firsts: list[VersionEntry] = []  # each profile's first history entry
         for item in items:
-            data = item.content.model_dump(mode="json")
-            changes = [*diff_content({}, data), FieldChange(field="status", old=None, new=item.status.value)]
-            firsts.append(VersionEntry(number=1, at=now, by=actor.username, action=action, changes=changes))
+            firsts.append(version_store.creation_entry(now, actor.username, action))  # compact: its changes are its state
             profile = Profile.model_construct(
                 id=item.id or PydanticObjectId(),
                 revision_id=uuid4(),
@@ -395,9 +391,11 @@ class ProfileService:
                     # The slug belongs to a profile without a key (never migrated): give the key back.
                     await atomic.delete_if(ProfileSlug.get_pymongo_collection(), profiles[n].slug, {"profile_id": profiles[n].id})
                     failed.add(n)
+            if entry is not None:
+                await outbox.mark_landed(entry)  # the worker may index them now (while the versions are written)
             # 4. Their first versions.
             await version_store.store_many(
-                version_store.version_document(profiles[n].id, firsts[n], state_of(profiles[n]))
+                version_store.version_document(profiles[n].id, firsts[n], _new_state(items[n], profiles[n]))
                 for n in writing
                 if n not in failed
             )
@@ -655,6 +653,14 @@ def state_of(profile: Profile) -> dict[str, Any]:
     state["slug"] = profile.slug
     if profile.confirmed_at is not None:
         state["confirmed_at"] = profile.confirmed_at.isoformat()
+    return state
+
+
+def _new_state(item: NewProfile, profile: Profile) -> dict[str, Any]:
+    """`state_of` a profile just built from a validated `NewProfile` (its content is that content: no second validation)."""
+    state = item.content.model_dump(mode="json")
+    state["status"] = profile.status.value
+    state["slug"] = profile.slug
     return state
 
 

@@ -447,7 +447,7 @@ class KnownProfiles:
     async def free_slug(self, title: str, municipality: str | None) -> str:
         """The first free slug candidate (no write; the unique index has the last word)."""
         candidates = slug_candidates(title, municipality)
-        size = 2  # the title's slug and the one with the place are mostly free: one or two keyed reads
+        size = 1  # the title's slug is mostly free: one keyed read; else the one with the place and the next ones
         while True:
             batch = [next(candidates) for _ in range(size)]
             size = 8
@@ -584,16 +584,25 @@ class ImportRunner:
 
         if profile_items:
             known = await KnownProfiles.open(self.key_strategy, records=len(profile_items), visible=self._visible)
-            for start in range(0, len(profile_items), self.chunk_size):
-                chunk = profile_items[start : start + self.chunk_size]
-                plans = await self._plan_chunk([i for _, i in chunk], known, publish=publish, merge=merge)
-                if not dry_run:
-                    await self._apply_chunk(plans, known)
-                for (n, _), plan in zip(chunk, plans, strict=True):
-                    results[n] = plan.result
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
+            chunks = [profile_items[start : start + self.chunk_size] for start in range(0, len(profile_items), self.chunk_size)]
+            # Validating a chunk is CPU work in a thread: the next chunk's is done while this one is written.
+            upcoming: asyncio.Future[list[_Plan]] | None = self._validate([i for _, i in chunks[0]], publish)
+            try:
+                for number, chunk in enumerate(chunks):
+                    validated, upcoming = upcoming, None
+                    plans = await self._plan_chunk([i for _, i in chunk], known, publish=publish, merge=merge, validated=validated)
+                    if number + 1 < len(chunks):
+                        upcoming = self._validate([i for _, i in chunks[number + 1]], publish)
+                    if not dry_run:
+                        await self._apply_chunk(plans, known)
+                    for (n, _), plan in zip(chunk, plans, strict=True):
+                        results[n] = plan.result
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+            finally:
+                if upcoming is not None:  # the run failed: the validation in flight is not wanted
+                    await asyncio.gather(upcoming, return_exceptions=True)
 
         if gazetteer_items:
             for n, result in await self._gazetteer([i for _, i in gazetteer_items], dry_run=dry_run, progress=progress, done=done, total=total):
@@ -624,7 +633,16 @@ class ImportRunner:
         base.setdefault("importer", item.importer)
         return Provenance.model_validate(base)
 
-    async def _plan_chunk(self, items: list[ImportItem], known: KnownProfiles, *, publish: bool, merge: bool) -> list[_Plan]:
+    def _validate(self, items: list[ImportItem], publish: bool) -> asyncio.Future[list[_Plan]]:
+        """The chunk's initial plans (validation, checklist: CPU work of up to a few hundred milliseconds), in a thread."""
+        keys = [self._source_key(i) for i in items]
+        return asyncio.ensure_future(
+            asyncio.to_thread(lambda: [self._initial_plan(item, key, publish) for item, key in zip(items, keys, strict=True)])
+        )
+
+    async def _plan_chunk(
+        self, items: list[ImportItem], known: KnownProfiles, *, publish: bool, merge: bool, validated: asyncio.Future[list[_Plan]] | None = None
+    ) -> list[_Plan]:
         keys = [self._source_key(i) for i in items]
         await known.prefetch(
             {k for k in keys if k},
@@ -633,10 +651,7 @@ class ImportRunner:
             {_title_lead(i.record.content) for i in items if i.record.ok and isinstance(i.record.content, dict)},
         )
         full: dict[str, Profile] = {}
-        # Validating a chunk (pydantic, checklist) is CPU work of up to a few hundred milliseconds: off the event loop.
-        plans = await asyncio.to_thread(
-            lambda: [self._initial_plan(item, key, publish) for item, key in zip(items, keys, strict=True)]
-        )
+        plans = await (validated if validated is not None else self._validate(items, publish))
         # Matched profiles whose content may differ: load them in one query.
         candidates = []
         for plan, key in zip(plans, keys, strict=True):

@@ -36,6 +36,9 @@ before the write has landed. Entries name the profile version their write
 brings; the worker leaves an entry whose profile is missing or older (it
 is looked at again on the next round) until the write lands, or until
 LANDING_GRACE_S has passed (the write failed; the current state counts).
+A bulk entry (an import chunk) carries `landed`: False until its writer has
+written the profiles; the worker does not read them before (nor, when the
+mark comes, wait for each one's version: what did not land then failed).
 Entries without a version (older ones) are applied at once; for those,
 `wait_applied` announces an entry that is already gone once more.
 
@@ -61,10 +64,12 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from catalogue import adoption
 from catalogue.adoption import AdoptionSummary, summary_of
+from catalogue.cpu import run_cpu
 from catalogue.models import OutboxEntry, Profile, counter_value, utcnow
 from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
-from catalogue.search.regions import index_document
+from catalogue.search.documents import to_search_document
+from catalogue.search.regions import index_document, region_of
 from catalogue.storage import read_each
 
 if TYPE_CHECKING:
@@ -296,16 +301,22 @@ class SearchSync:
         looked at again) until the write lands, or LANDING_GRACE_S has passed
         (then the write failed, and the current state is what counts).
         """
+        grace = now - timedelta(seconds=LANDING_GRACE_S)
+        # a bulk entry whose writer has not yet marked its profiles written waits without reading them
+        batch = [e for e in batch if e.landed is not False or _aware(e.created_at) <= grace]
         ids = list(dict.fromkeys(item.profile_id for e in batch for item in e.items()))
         profiles = await read_profiles(ids)
         records = await adoption.read_records([e.adoption for e in batch if e.adoption])
         ready: list[OutboxEntry] = []
         for entry in batch:
+            if entry.landed:  # marked by its writer after the writes: whatever did not land failed
+                ready.append(entry)
+                continue
             landed = all(
                 item.version is None or ((p := profiles.get(item.profile_id)) is not None and p.version >= item.version)
                 for item in entry.items()
             ) and _adoption_landed(entry, records)
-            if landed or _aware(entry.created_at) <= now - timedelta(seconds=LANDING_GRACE_S):
+            if landed or _aware(entry.created_at) <= grace:
                 ready.append(entry)
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
@@ -317,10 +328,14 @@ class SearchSync:
         for pid in ready_ids:
             profile = profiles.get(pid)
             if profile is not None:
-                upserts.append(await index_document(profile, summaries.get(pid)))
                 current.append(profile)
             else:
                 deletes.append(pid)
+        regions = [await region_of(p) for p in current]  # keyed reads of the register (cached)
+        # building the documents (Markdown to text, the field registry) is CPU work: off the event loop
+        upserts = await run_cpu(
+            lambda: [to_search_document(p, summaries.get(str(p.id)), r) for p, r in zip(current, regions, strict=True)]
+        )
         return ready, upserts, deletes, current
 
     def _signal_applied(self) -> None:
@@ -502,10 +517,14 @@ async def _delete_entries(seqs: Sequence[int]) -> None:
 
 
 async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
-    """The profiles that exist among `profile_ids`, read by `_id` one each, a few concurrently (never `$in`)."""
+    """The profiles that exist among `profile_ids`, read by `_id` one each, a few concurrently (never `$in`).
+
+    Parsing them (CPU work, a few milliseconds each) runs off the event loop.
+    """
     oids = {pid: oid for pid in dict.fromkeys(profile_ids) if (oid := _object_id(pid)) is not None}
-    found = await read_each(Profile.get_pymongo_collection(), oids.values(), parse=Profile.model_validate, concurrency=READ_CONCURRENCY)
-    return {pid: found[oid] for pid, oid in oids.items() if oid in found}
+    found = await read_each(Profile.get_pymongo_collection(), oids.values(), concurrency=READ_CONCURRENCY)
+    docs = {pid: found[oid] for pid, oid in oids.items() if oid in found}
+    return await run_cpu(lambda: {pid: Profile.model_validate(doc) for pid, doc in docs.items()})
 
 
 async def read_adoption_summaries(profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -177,3 +177,32 @@ async def test_a_version_written_here_is_not_written_again_but_a_missing_one_is_
     monkeypatch.undo()
     assert [e.number for e in await svc.versions(p)] == [3, 2, 1]
     assert (await svc.version_state(p, 2))["summary"] == "v2"
+
+
+async def test_a_creation_is_stored_compactly_and_its_history_shows_every_field_it_set(db, svc: ProfileService) -> None:
+    """Neither `last_change` nor the first version document repeats the new profile's content; history gives it back."""
+    from catalogue import history
+    from catalogue.models import ProfileContent, ProfileVersion, version_key
+    from catalogue.profiles import NewProfile, diff_content, state_of
+
+    expected = [(c.field, c.new) for c in diff_content({}, ProfileContent.model_validate(BASE).model_dump(mode="json"))]
+    single = await svc.create(BASE, EDITOR)
+    bulk = (await svc.create_many(
+        [NewProfile(content=ProfileContent.model_validate({**BASE, "title": "Bauhof Zwei"}), slug="bauhof-zwei", status=EditorialStatus.PUBLISHED)],
+        REVIEWER,
+    )).items[0]
+    assert isinstance(bulk, Profile)
+    for p, status in ((single, "draft"), (bulk, "published")):
+        raw = await Profile.get_pymongo_collection().find_one({"_id": p.id})
+        stored = await ProfileVersion.get_pymongo_collection().find_one({"_id": version_key(p.id, 1)})
+        assert raw is not None and raw["last_change"]["changes"] == [] and stored is not None and stored["changes"] == []
+        assert stored["state"] == state_of(p)
+        history.clear_cache()
+        (first,) = await svc.versions(p)  # from the profile's last_change
+        want = [(f, v) for f, v in expected if f != "title"] + [("status", status)]
+        assert [(c.field, c.new) for c in first.changes if c.field != "title"] == want and all(c.old is None for c in first.changes)
+        edited = await svc.update(p.slug, EDITOR if p is single else REVIEWER, {"summary": "Neu."}, if_match=etag(p), partial=True)
+        history.clear_cache()
+        second, first = await svc.versions(edited)  # now from the version document
+        assert [c.field for c in second.changes] == ["summary"]
+        assert [(c.field, c.new) for c in first.changes if c.field != "title"] == want

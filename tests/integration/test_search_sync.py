@@ -321,3 +321,40 @@ async def test_a_wait_ends_when_this_worker_has_indexed_the_write(mongo_uri: str
     finally:
         await client.drop_database(name)
         await client.close()
+
+
+async def test_a_bulk_entry_is_not_read_before_its_writer_marks_it_landed(mongo_uri: str, tmp_path: Path, monkeypatch) -> None:
+    """An import chunk's entry comes before its profiles: until `mark_landed` the worker reads none of them, then all in one round."""
+    from beanie import PydanticObjectId
+    from pymongo import AsyncMongoClient
+
+    from catalogue.search import sync as sync_module
+    from catalogue.storage import init_models
+    from tests.conftest import unique_db_name
+
+    commands = _Commands()
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[commands])
+    name = unique_db_name()
+    await init_models(client[name])
+    try:
+        backend = TantivyBackend(tmp_path / "search")
+        sync = SearchSync()
+        ids = [PydanticObjectId() for _ in range(3)]
+        entry = await outbox.enqueue_many([(str(i), f"chunk-{n}", 1) for n, i in enumerate(ids)])
+        assert entry is not None and entry.landed is False
+        for n, pid in enumerate(ids[:2]):  # the third one's write fails (it never lands)
+            await Profile(id=pid, title=f"Chunk {n}", slug=f"chunk-{n}", version=1).insert()
+        commands.seen.clear()
+        assert await sync.run_once(backend) == 0 and await sync.pending() == 1
+        assert [c for c in commands.seen if c[1] == "profiles"] == []  # not read while unmarked
+        await outbox.mark_landed(entry)
+        assert await sync.run_once(backend) == 1 and await sync.pending() == 0  # no waiting for the one that failed
+        assert await titles(backend) == {str(ids[0]): "Chunk 0", str(ids[1]): "Chunk 1"}
+        # an entry its writer never marked (the writer died) counts after the landing grace, as any other
+        lost = await outbox.enqueue_many([(str(PydanticObjectId()), "verloren", 1)])
+        assert lost is not None and await sync.run_once(backend) == 0
+        monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)
+        assert await sync.run_once(backend) == 1 and await sync.pending() == 0
+    finally:
+        await client.drop_database(name)
+        await client.close()
