@@ -136,6 +136,7 @@ MIN_SPLIT_STEM = 7
 MIN_PART = 3
 
 _ALNUM_RE = re.compile(r"^[0-9a-z]+$")
+_PART_SPLIT_RE = re.compile(r"[\W_]+")  # a hyphenated word's typed parts
 
 WRITER_HEAP = 64_000_000
 BATCH = 500
@@ -448,10 +449,13 @@ class _QueryPlanner:
         elif len(stems) > 1 and typo:
             # a hyphenated word ("Leader-Regoin", "Bruchausen-Vilsen"): its parts in any order, each typo-tolerant
             parts: list[tuple[tantivy.Occur, tantivy.Query]] = []
-            for part in stems:
+            # as for a single word, the typed part's length decides (the stem may be shorter: "Kluse" -> "klus")
+            typed = [p for p in _PART_SPLIT_RE.split(word.raw) if p]
+            for i, part in enumerate(stems):
+                chars = len(typed[i]) if len(typed) == len(stems) else len(part)
                 part_q = self._term("all", part)
-                if len(part) >= 5 and searcher.doc_freq("all", part) == 0:
-                    distance = 2 if len(part) >= 9 else 1
+                if chars >= 5 and searcher.doc_freq("all", part) == 0:
+                    distance = 2 if chars >= 9 else 1
                     part_q = tantivy.Query.fuzzy_term_query(self.schema, "all", part, distance=distance, transposition_cost_one=True)
                     highlight.update(self._fuzzy_terms(searcher, part, distance)[0])
                 parts.append((tantivy.Occur.Must, part_q))

@@ -132,3 +132,11 @@ async def test_explanations_read_the_long_texts(demo: SearchBackend) -> None:
     hit = next(h for h in res.hits if h.slug == "digitalstrategie-itzehoe")  # "Haushalts- und Personalplanung" in its results
     assert hit.explanation is not None
     assert [m["kind"] for m in hit.explanation["words"][0]["matched"]] == ["typed"]
+
+
+async def test_a_typo_in_a_short_part_of_a_hyphenated_name_is_tolerated(demo: SearchBackend) -> None:
+    # "Mitle" has five letters as typed, but its stem ("mitl") only four: the typed length decides, as for one word
+    _, correct, _ = await search(demo, "Unterallgäu-Mitte")
+    _, typo, _ = await search(demo, "Unterallgäu-Mitle")
+    assert correct, "Unterallgäu-Mitte"
+    assert typo[:1] == correct[:1], (typo, correct)
