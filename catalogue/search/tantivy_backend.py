@@ -136,6 +136,9 @@ MIN_SPLIT_STEM = 7
 MIN_PART = 3
 
 _ALNUM_RE = re.compile(r"^[0-9a-z]+$")
+# Snowball German strips a final "s" only after these letters; after others ("Ausbaus", "Kitas") the word keeps it
+_SNOWBALL_S_ENDINGS = frozenset("bdfghklmnrt")
+MIN_S_FORM_STEM = 4
 _PART_SPLIT_RE = re.compile(r"[\W_]+")  # a hyphenated word's typed parts
 
 WRITER_HEAP = 64_000_000
@@ -253,6 +256,20 @@ class _QueryPlanner:
     def _analyse(self, text: str) -> list[str]:
         return [s for s in self.analyzer.analyze(text) if _ALNUM_RE.match(s)]
 
+    @staticmethod
+    def _s_form(searcher: _Terms, stem: str) -> str | None:
+        """The word with or without the "-s" the German stemmer keeps, when the index has that form: a genitive
+        or plural after a letter that is no "s"-ending for Snowball ("Breitbandausbau" and "Breitbandausbaus",
+        "Kita" and "Kitas")."""
+        if len(stem) < MIN_S_FORM_STEM:
+            return None
+        if stem.endswith("s"):
+            base = stem[:-1]
+            form = base if len(base) >= MIN_S_FORM_STEM and base[-1] not in _SNOWBALL_S_ENDINGS and base[-1] != "s" else None
+        else:
+            form = stem + "s" if stem[-1] not in _SNOWBALL_S_ENDINGS else None
+        return form if form and searcher.doc_freq("all", form) > 0 else None
+
     def _expansions(self, searcher: _Terms, stem: str) -> list[str]:
         """Indexed terms of which `stem` is the first or the last part."""
         found: dict[str, int] = {}
@@ -332,6 +349,9 @@ class _QueryPlanner:
             return [self._stems_query("all", stems, boost, slop=1)]
         # a strong alternative counts in every field as the typed word does (title, keywords, summary, ...), weighted
         out = [self._stems_query(name, stems, boost * field_boost, slop=1) for name, field_boost in FIELD_BOOSTS.items()]
+        s_form = self._s_form(searcher, stems[0]) if len(stems) == 1 else None
+        if s_form:
+            out.extend(self._term(name, s_form, boost * field_boost) for name, field_boost in FIELD_BOOSTS.items())
         if len(stems) == 1 and len(stems[0]) >= MIN_SPLIT_STEM and searcher.doc_freq("all", stems[0]) == 0:
             split = self._split(searcher, stems[0])
             if split:
@@ -405,6 +425,10 @@ class _QueryPlanner:
                 clauses.append(self._stems_query(name, stems, boost))
         if len(stems) == 1:
             stem = stems[0]
+            s_form = self._s_form(searcher, stem)
+            if s_form:
+                highlight.add(s_form)
+                clauses.extend(self._term(name, s_form, boost) for name, boost in FIELD_BOOSTS.items())
             freq = searcher.doc_freq("all", stem)
             expansions = self._expansions(searcher, stem) if len(stem) >= MIN_COMPOUND_STEM else []
             if expansions:

@@ -140,3 +140,12 @@ async def test_a_typo_in_a_short_part_of_a_hyphenated_name_is_tolerated(demo: Se
     _, typo, _ = await search(demo, "Unterallgäu-Mitle")
     assert correct, "Unterallgäu-Mitte"
     assert typo[:1] == correct[:1], (typo, correct)
+
+
+@pytest.mark.parametrize(("one", "other"), [("Kita", "Kitas"), ("Kitas", "Kita")])
+async def test_a_word_and_its_s_form_find_each_other(demo: SearchBackend, one: str, other: str) -> None:
+    # Snowball German keeps an "-s" after a vowel (genitive "Ausbaus", plural "Kitas"): the forms must still meet
+    _, found_one, _ = await search(demo, one)
+    _, found_other, _ = await search(demo, other)
+    assert found_one, one
+    assert set(found_one[:3]) <= set(found_other), (one, found_one, other, found_other)
