@@ -235,11 +235,11 @@ class SearchSync:
                 await backend.upsert(upserts)
             if deletes:
                 await backend.delete(deletes)
-            if ready:  # the index shows them now: release their writers' waits before the bookkeeping below
-                self._remember_applied(ready)
-                self._signal_applied()
             if self.mirror is not None:
                 await self.mirror.apply(current, deletes)
+            if ready:  # the index and the exports' mirror show them now: release their writers' waits before the bookkeeping below
+                self._remember_applied(ready)
+                self._signal_applied()
         except Exception as exc:  # noqa: BLE001 - the engine (or loading) failed, whatever the cause: back off, keep order
             await self._back_off(batch, now, exc)
             return 0

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from pymongo.monitoring import CommandListener
 
 from catalogue import outbox
@@ -266,24 +267,37 @@ async def test_an_entry_waits_until_the_write_it_announces_has_landed(db: object
     assert (await titles(backend))[str(p.id)] == "Rufbus neu"
 
 
-class _SlowMirror:
-    """An export mirror whose `apply` waits until released: the worker's bookkeeping after the index commit."""
+class _HeldDeletes:
+    """`_delete_entries` held until released: the worker's bookkeeping after the index commit and the mirror."""
 
-    def __init__(self) -> None:
+    def __init__(self, real: Any) -> None:
+        self.real = real
         self.release = asyncio.Event()
         self.entered = asyncio.Event()
 
-    async def apply(self, current: Sequence[Profile], deletes: Sequence[str]) -> None:
+    async def __call__(self, seqs: Sequence[int]) -> None:
         self.entered.set()
         await self.release.wait()
+        await self.real(seqs)
 
 
-async def test_a_wait_ends_when_this_worker_has_indexed_the_write(mongo_uri: str, tmp_path: Path) -> None:
-    """Read-your-writes: the worker of this process releases a wait as soon as its index commit holds the write
-    (before it deletes the entry and moves its head), and a later wait for it needs no store read at all."""
+class _RecordingMirror:
+    def __init__(self) -> None:
+        self.applied: list[str] = []
+
+    async def apply(self, current: Sequence[Profile], deletes: Sequence[str]) -> None:
+        await asyncio.sleep(0.05)  # takes a moment, as a real write does: a wait released before it would see nothing
+        self.applied.extend(str(p.id) for p in current)
+
+
+async def test_a_wait_ends_when_this_worker_has_indexed_the_write(mongo_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read-your-writes: the worker of this process releases a wait as soon as its index commit and the exports'
+    mirror hold the write (before it deletes the entry and moves its head), and a later wait for it needs no
+    store read at all."""
     from beanie import PydanticObjectId
     from pymongo import AsyncMongoClient
 
+    from catalogue.search import sync as sync_module
     from catalogue.storage import init_models
     from tests.conftest import unique_db_name
 
@@ -291,10 +305,12 @@ async def test_a_wait_ends_when_this_worker_has_indexed_the_write(mongo_uri: str
     client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[commands])
     name = unique_db_name()
     await init_models(client[name])
+    held = _HeldDeletes(sync_module._delete_entries)
+    monkeypatch.setattr(sync_module, "_delete_entries", held)
     try:
         backend = TantivyBackend(tmp_path / "search")
         sync = SearchSync()
-        mirror = _SlowMirror()
+        mirror = _RecordingMirror()
         sync.mirror = mirror  # type: ignore[assignment]
         profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
                           published_at=datetime.now(UTC))
@@ -304,12 +320,13 @@ async def test_a_wait_ends_when_this_worker_has_indexed_the_write(mongo_uri: str
         worker = asyncio.create_task(sync.run_once(backend))
         async with asyncio.timeout(10.0):
             assert await sync.wait_applied(written)  # released while the bookkeeping still waits
+        assert mirror.applied == [str(profile.id)]  # the exports show the write as soon as the wait ends
         assert await sync.pending() == 1  # the entry is deleted only after the bookkeeping
         assert await titles(backend) == {str(profile.id): "Rufbus"}
         async with asyncio.timeout(10.0):
-            await mirror.entered.wait()
+            await held.entered.wait()
         assert not worker.done()
-        mirror.release.set()
+        held.release.set()
         assert await worker == 1 and await sync.pending() == 0
         commands.seen.clear()
         assert await sync.wait_applied(written)
