@@ -638,17 +638,22 @@ class MeiliBackend(SearchBackend):
     async def _index_exists(self, uid: str) -> bool:
         return await self._call(self.client.get_raw_index(uid)) is not None
 
-    async def _recorded_version(self, uid: str) -> str | None:
-        """The settings version the index records (None: no record)."""
+    async def _get_document(self, uid: str, doc_id: str, fields: Sequence[str] | None = None) -> dict[str, Any] | None:
+        """One stored document by id (None: there is none); any other failure is a SearchError."""
         try:
-            doc = await self.client.index(uid).get_document(SETTINGS_DOC_ID)
+            doc: dict[str, Any] = await self.client.index(uid).get_document(doc_id, fields=list(fields) if fields else None)
         except MeilisearchApiError as exc:
             if exc.code == "document_not_found":
                 return None
             raise SearchError(f"Meilisearch lehnt die Anfrage ab [{exc.code}]: {exc.message}") from exc
         except Exception as exc:
             raise SearchError(f"Meilisearch nicht erreichbar: {type(exc).__name__}: {exc}") from exc
-        version = doc.get(SETTINGS_KEY)
+        return doc
+
+    async def _recorded_version(self, uid: str) -> str | None:
+        """The settings version the index records (None: no record)."""
+        doc = await self._get_document(uid, SETTINGS_DOC_ID)
+        version = doc.get(SETTINGS_KEY) if doc is not None else None
         return str(version) if version is not None else None
 
     async def _create(self, uid: str, *, record: bool) -> None:
@@ -950,14 +955,9 @@ class MeiliBackend(SearchBackend):
         if not labels or not _DOCUMENT_ID.fullmatch(str(doc_id)) or doc_id == SETTINGS_DOC_ID:
             return None
         await self._ensure_prepared()
-        try:
-            raw = await self.client.index(self.index_uid).get_document(str(doc_id), fields=_DOCUMENT_KEYS)
-        except MeilisearchApiError as exc:
-            if exc.code == "document_not_found":
-                return None
-            raise SearchError(f"Meilisearch lehnt die Anfrage ab [{exc.code}]: {exc.message}") from exc
-        except Exception as exc:
-            raise SearchError(f"Meilisearch nicht erreichbar: {type(exc).__name__}: {exc}") from exc
+        raw = await self._get_document(self.index_uid, str(doc_id), _DOCUMENT_KEYS)
+        if raw is None:
+            return None
         doc = {k: v for k, v in raw.items() if not k.startswith("_") and k != "texts"}
         if not set(doc.get(LABELS_FIELD) or ()) & set(labels):
             return None
