@@ -309,8 +309,9 @@ async def _charge(key: str, free: int) -> None:
     """
     coll = LoginAttempt.get_pymongo_collection()
     for _ in range(50):
-        now = utcnow()
         doc = await coll.find_one({"_id": key})
+        # the clock after the read: a concurrent attempt may have set `next_allowed` to its own "now" meanwhile
+        now = utcnow()
         if doc is None:
             fresh = {"_id": key, "failures": 1, "seq": 1, "window_start": now, "next_allowed": now + backoff(1, free)}
             if await atomic.insert(coll, fresh):

@@ -131,6 +131,43 @@ async def test_password_hashing_is_bounded_and_off_the_loop(client, users) -> No
     assert users_mod._hash_waiting == 0
 
 
+async def test_a_charge_read_while_another_lands_is_not_taken_for_a_back_off(users, monkeypatch) -> None:
+    """Found in a full run under load: an attempt took its clock before reading the counter, so a concurrent
+    attempt's `next_allowed` (its own, later "now", with no back-off yet) looked like a wait: 429 for a colleague.
+    Here attempt B reads the counter only after attempt A has charged it."""
+    import asyncio
+
+    real_collection = LoginAttempt.get_pymongo_collection()
+    b_reading, a_done = asyncio.Event(), asyncio.Event()
+    tasks: dict[str, asyncio.Task[None]] = {}
+
+    class _HeldRead:
+        def __init__(self) -> None:
+            self.held = False
+
+        def __getattr__(self, name: str):  # everything else as the real collection
+            return getattr(real_collection, name)
+
+        async def find_one(self, *args, **kwargs):
+            if not self.held and asyncio.current_task() is tasks.get("b"):
+                self.held = True
+                b_reading.set()
+                await a_done.wait()
+            return await real_collection.find_one(*args, **kwargs)
+
+    held = _HeldRead()
+    monkeypatch.setattr(LoginAttempt, "get_pymongo_collection", classmethod(lambda cls: held))
+    await users_mod._charge("addr:203.0.113.9", users_mod.ADDRESS_FREE_FAILURES)  # the counter exists
+    b_task = tasks["b"] = asyncio.create_task(users_mod._charge("addr:203.0.113.9", users_mod.ADDRESS_FREE_FAILURES))
+    await b_reading.wait()
+    await asyncio.sleep(0.01)  # A's clock is later than B's first step
+    await users_mod._charge("addr:203.0.113.9", users_mod.ADDRESS_FREE_FAILURES)
+    a_done.set()
+    await b_task  # no TooManyRequests: three failures from one address are far below its free ones
+    doc = await real_collection.find_one({"_id": "addr:203.0.113.9"})
+    assert doc is not None and doc["failures"] == 3
+
+
 # ------------------------------------------------------------ malformed tokens: 400/403, never 500
 
 NON_ASCII = "äöü€" * 8
