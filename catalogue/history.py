@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -56,9 +56,14 @@ def creation_entry(at: Any, by: str, action: str, comment: str | None = None) ->
     return VersionEntry(number=1, at=at, by=by, action=action, comment=comment, changes=[])
 
 
+def diff_content(old: dict[str, Any], new: dict[str, Any], fields: Sequence[str] = CONTENT_FIELDS) -> list[FieldChange]:
+    """The changes from `old` to `new` (content dicts), field by field in the registry's order."""
+    return [FieldChange(field=f, old=old.get(f), new=new.get(f)) for f in fields if old.get(f) != new.get(f)]
+
+
 def creation_changes(state: dict[str, Any]) -> list[FieldChange]:
     """What a creation changed: every content field the state sets, then the status."""
-    changes = [FieldChange(field=f, old=None, new=state[f]) for f in CONTENT_FIELDS if state.get(f) is not None]
+    changes = diff_content({}, state)
     if state.get("status") is not None:
         changes.append(FieldChange(field="status", old=None, new=state["status"]))
     return changes
@@ -175,6 +180,7 @@ __all__ = [
     "clear_cache",
     "creation_changes",
     "creation_entry",
+    "diff_content",
     "entries",
     "expanded",
     "is_compact",

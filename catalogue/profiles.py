@@ -44,6 +44,7 @@ from catalogue.errors import (
     ValidationFailed,
     pydantic_errors,
 )
+from catalogue.history import diff_content
 from catalogue.lru import LRU
 from catalogue.models import (
     CONTENT_FIELDS,
@@ -81,10 +82,6 @@ def content_dict(profile_or_content: Profile | ProfileContent) -> dict[str, Any]
     return ProfileContent.model_validate(
         profile_or_content.model_dump(include=set(CONTENT_FIELDS))
     ).model_dump(mode="json")
-
-
-def diff_content(old: dict[str, Any], new: dict[str, Any], fields: Sequence[str] = CONTENT_FIELDS) -> list[FieldChange]:
-    return [FieldChange(field=f, old=old.get(f), new=new.get(f)) for f in fields if old.get(f) != new.get(f)]
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -395,7 +392,7 @@ class ProfileService:
                 await outbox.mark_landed(entry)  # the worker may index them now (while the versions are written)
             # 4. Their first versions.
             await version_store.store_many(
-                version_store.version_document(profiles[n].id, firsts[n], _new_state(items[n], profiles[n]))
+                version_store.version_document(profiles[n].id, firsts[n], state_of(profiles[n], items[n].content))
                 for n in writing
                 if n not in failed
             )
@@ -646,21 +643,16 @@ class _Before:
     keys: list[str]  # catalogue.profile_keys of the profile as read
 
 
-def state_of(profile: Profile) -> dict[str, Any]:
-    """What a version records as the profile's state: content, status, slug, confirmation."""
-    state = content_dict(profile)
+def state_of(profile: Profile, content: ProfileContent | None = None) -> dict[str, Any]:
+    """What a version records as the profile's state: content, status, slug, confirmation.
+
+    `content`: the profile's content when the caller has it validated already (a profile
+    just built from it), so it is not validated a second time."""
+    state = content.model_dump(mode="json") if content is not None else content_dict(profile)
     state["status"] = profile.status.value
     state["slug"] = profile.slug
     if profile.confirmed_at is not None:
         state["confirmed_at"] = profile.confirmed_at.isoformat()
-    return state
-
-
-def _new_state(item: NewProfile, profile: Profile) -> dict[str, Any]:
-    """`state_of` a profile just built from a validated `NewProfile` (its content is that content: no second validation)."""
-    state = item.content.model_dump(mode="json")
-    state["status"] = profile.status.value
-    state["slug"] = profile.slug
     return state
 
 
