@@ -254,15 +254,8 @@ def score_candidate(ref: Reference, doc: Mapping[str, Any], text_similarity: flo
     return _comparable(ref, _measure(ref, _Prepared.of(ref), doc, text_similarity))
 
 
-def adoption_evidence(ref: Reference, doc: Mapping[str, Any]) -> str | None:
-    """"von 3 Kommunen Ihrer Größe übernommen": adopters of the reference's size class (catalogue.adoption)."""
-    size = ref.size_class
-    if size is None:
-        return None
-    return _adoption_text(ref, sum(1 for s in doc.get("adopter_size_classes") or () if s == size))
-
-
 def _adoption_text(ref: Reference, n: int) -> str | None:
+    """"von 3 Kommunen Ihrer Größe übernommen": `n` adopters of the reference's size class (catalogue.adoption)."""
     size = ref.size_class
     if size is None or not n:
         return None
