@@ -65,6 +65,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from catalogue import adoption
 from catalogue.adoption import AdoptionSummary, summary_of
 from catalogue.cpu import run_cpu
+from catalogue.lru import LRU
 from catalogue.models import OutboxEntry, Profile, counter_value, utcnow
 from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
@@ -158,7 +159,7 @@ class SearchSync:
         self._applied: set[int] = set()  # applied numbers above the head
         self._missing: dict[int, float] = {}  # number -> when it was first found without an entry
         self._skipped: dict[int, float] = {}  # numbers the head passed without an entry -> when
-        self._recent: dict[int, None] = {}  # numbers this worker's index commits hold (oldest first, bounded)
+        self._recent: LRU[int, bool] = LRU(RECENT_APPLIED)  # numbers this worker's index commits hold lately
         self.mirror: ExportMirror | None = None  # the exports' copy of the published profiles (catalogue/opendata/mirror.py)
 
     def notify(self) -> None:
@@ -344,9 +345,7 @@ class SearchSync:
 
     def _remember_applied(self, entries: Sequence[OutboxEntry]) -> None:
         for entry in entries:
-            self._recent[entry.seq] = None
-        while len(self._recent) > RECENT_APPLIED:
-            del self._recent[next(iter(self._recent))]
+            self._recent.put(entry.seq, True)
 
     async def wait_applied(self, written: Sequence[Written]) -> bool:
         """Wait until the index shows the state after these writes (True).
