@@ -586,13 +586,14 @@ class ImportRunner:
             known = await KnownProfiles.open(self.key_strategy, records=len(profile_items), visible=self._visible)
             chunks = [profile_items[start : start + self.chunk_size] for start in range(0, len(profile_items), self.chunk_size)]
             # Validating a chunk is CPU work in a thread: the next chunk's is done while this one is written.
-            upcoming: asyncio.Future[list[_Plan]] | None = self._validate([i for _, i in chunks[0]], publish)
+            validated = self._validate([i for _, i in chunks[0]], publish)
+            upcoming: asyncio.Future[list[_Plan]] | None = validated
             try:
                 for number, chunk in enumerate(chunks):
-                    validated, upcoming = upcoming, None
-                    plans = await self._plan_chunk([i for _, i in chunk], known, publish=publish, merge=merge, validated=validated)
+                    upcoming = None
+                    plans = await self._plan_chunk([i for _, i in chunk], validated, known, publish=publish, merge=merge)
                     if number + 1 < len(chunks):
-                        upcoming = self._validate([i for _, i in chunks[number + 1]], publish)
+                        validated = upcoming = self._validate([i for _, i in chunks[number + 1]], publish)
                     if not dry_run:
                         await self._apply_chunk(plans, known)
                     for (n, _), plan in zip(chunk, plans, strict=True):
@@ -641,8 +642,9 @@ class ImportRunner:
         )
 
     async def _plan_chunk(
-        self, items: list[ImportItem], known: KnownProfiles, *, publish: bool, merge: bool, validated: asyncio.Future[list[_Plan]] | None = None
+        self, items: list[ImportItem], validated: asyncio.Future[list[_Plan]], known: KnownProfiles, *, publish: bool, merge: bool
     ) -> list[_Plan]:
+        """The chunk's plans: `validated` (its `_validate`, started ahead) completed by the keyed lookups of what exists."""
         keys = [self._source_key(i) for i in items]
         await known.prefetch(
             {k for k in keys if k},
@@ -651,7 +653,7 @@ class ImportRunner:
             {_title_lead(i.record.content) for i in items if i.record.ok and isinstance(i.record.content, dict)},
         )
         full: dict[str, Profile] = {}
-        plans = await (validated if validated is not None else self._validate(items, publish))
+        plans = await validated
         # Matched profiles whose content may differ: load them in one query.
         candidates = []
         for plan, key in zip(plans, keys, strict=True):
