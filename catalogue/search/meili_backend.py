@@ -386,6 +386,12 @@ def rarest_first(q: str, counts: Mapping[str, int], *, drop_missing: bool) -> tu
     return tuple(i for _, i in sorted(keyed))
 
 
+def _in_order(text: str, order: Sequence[int]) -> str:
+    """The space-separated words of `text` at the positions `order` gives (`rarest_first`), in that order."""
+    words = text.split()
+    return " ".join(words[i] for i in order if i < len(words))
+
+
 def _beside_a_term(typed: str, text: str) -> list[str]:
     """Of a query of two words (`typed`; `text` is one of its spellings): each word of `text` whose other word is a term
     of the lexicon. A term of municipal language may be missing from a page that paraphrases it ("OZG" beside
@@ -431,16 +437,14 @@ def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] 
             prefix = not is_stems
             if long_query:
                 if whole and order is not None:
-                    words = text.split()
-                    parts.append(Part(" ".join(words[i] for i in order if i < len(words)), whole, weight, "last", prefix))
+                    parts.append(Part(_in_order(text, order), whole, weight, "last", prefix))
                 else:
                     parts.append(Part(text, whole, weight, "frequency" if whole else "all", prefix))
                 continue
             parts.extend(Part(t, whole, weight * w, prefix=prefix) for t, w in _word_subsets(text))
             if not whole and every_word_known and order is not None and len(_content_words(text)) > 2:
                 # compound parts too: the rarest word may be a part of a compound only ("Gaststättenkontrolle")
-                words = text.split()
-                parts.append(Part(" ".join(words[i] for i in order if i < len(words)), whole, weight * LOOSE_WEIGHT, "last", prefix))
+                parts.append(Part(_in_order(text, order), whole, weight * LOOSE_WEIGHT, "last", prefix))
             if whole and every_word_known and len(_content_words(text)) > 1:
                 parts.append(Part(text, whole, weight * LOOSE_WEIGHT, "frequency", prefix))
                 parts.extend(Part(w, whole, weight * EITHER_WORD_WEIGHT, "all", prefix) for w in _beside_a_term(q, text))
