@@ -137,3 +137,34 @@ async def test_a_first_pdf_reads_the_profile_once_and_a_cached_one_only_its_revi
                                   require_if_match=False)
     changed, finds = await reads(f"/profiles/{slug}.pdf")
     assert changed != first and len(finds) == 2, finds  # the revision (now stale in the cache), then the profile
+
+
+async def test_the_next_day_renders_at_the_level_the_revision_fitted_with_one_layout(client, monkeypatch) -> None:
+    """The first render of a long profile steps down the ladder (the guess is forced too long here); the next day's render
+    of the same revision lays the page out once, at the level remembered for the revision."""
+    from datetime import timedelta
+
+    from api.controllers import pdf as pdf_controller
+    from catalogue.pdf import render as pdf_render
+    from tests.fixtures.profiles import longest
+
+    slug = await _publish(_content(longest()))
+    layouts: list[int] = []
+    real = pdf_render._compile
+
+    def counting(template, view, **kw):  # type: ignore[no-untyped-def]
+        layouts.append(view.get("fit_level", -1))
+        return real(template, view, **kw)
+
+    monkeypatch.setattr(pdf_render, "_compile", counting)
+    monkeypatch.setattr(pdf_render, "estimate_level", lambda view: 0)
+    first = await client.get(f"/profiles/{slug}.pdf")
+    assert first.status_code == 200 and len(PdfReader(io.BytesIO(first.content)).pages) == 1
+    level = layouts[-1]
+    assert level > 0 and layouts == list(range(level + 1))
+    day = pdf_controller.today()
+    monkeypatch.setattr(pdf_controller, "today", lambda: day + timedelta(days=1))
+    layouts.clear()
+    second = await client.get(f"/profiles/{slug}.pdf")
+    assert second.status_code == 200 and second.content != first.content  # another "erstellt am" date
+    assert layouts == [level] and len(PdfReader(io.BytesIO(second.content)).pages) == 1
