@@ -249,7 +249,7 @@ BODY_SLACK = 4.0  # the template's spacing between the parts
 # The estimate must leave this much room. Measured with benchmarks/pdf_fit.py on the demo set, the fixtures
 # and 200 synthetic profiles: at 6 pt no profile printed a shorter level than the template's measured
 # ladder, 7 of 237 a longer one (still one page: the ladder keeps 16 pt in reserve), and 2 needed a
-# second layout; at 15 pt, 5 demo profiles lost a level.
+# second layout; at 11 pt one demo profile lost a level, at 21 pt five (195 to 453 characters each).
 ESTIMATE_MARGIN = 6.0
 # (constant, section headings, paragraphs, paragraph lines, list items, item lines, Markdown headings, table rows)
 MIDDLE_WEIGHTS = (26.39, 15.72, 1.66, 10.98, 1.4, 9.01, 20.0, 14.0)
