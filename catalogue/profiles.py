@@ -166,7 +166,15 @@ class ProfileService:
 
         For reads that only need a few fields (the cached PDF: its revision). One read by `_id` when the slug is remembered.
         """
-        wanted = dict.fromkeys((*fields, "slug", "owner", "status", "revision_id"), 1)
+        return self.head_viewed(await self.find_fields(slug, fields), slug, actor)
+
+    async def find_fields(self, slug: str, fields: Sequence[str] | None) -> dict[str, Any]:
+        """`find` without the model parse, unchecked: `fields` plus `_id`, slug, owner, status, version and
+        revision_id, as stored (`fields` None: the whole document).
+
+        The caller checks it (`head_viewed`), as `find`'s callers check with `viewed`.
+        """
+        wanted = dict.fromkeys((*fields, "slug", "owner", "status", "version", "revision_id"), 1) if fields is not None else None
         coll = Profile.get_pymongo_collection()
         profile_id = await SLUG_IDS.resolve(slug)
         doc: dict[str, Any] | None = await coll.find_one({"_id": profile_id}, wanted) if profile_id is not None else None
@@ -176,6 +184,11 @@ class ProfileService:
         if doc is None:
             raise NotFound(f"Es gibt kein Profil „{slug}“.")
         SLUG_IDS.confirm(slug, doc["_id"])
+        return doc
+
+    @staticmethod
+    def head_viewed(doc: dict[str, Any], slug: str, actor: Principal | None) -> dict[str, Any]:
+        """`viewed` for a projection `find_fields` gave."""
         if not allowed(actor, Action.VIEW, owner=doc.get("owner"), status=S(doc["status"])):
             raise NotFound(f"Es gibt kein Profil „{slug}“.")
         if doc.get("slug") != slug:
