@@ -251,7 +251,7 @@ class ProfileService:
                 last_change=entry,
                 **content.model_dump(),
             )
-            await outbox.enqueue(str(profile_id), candidate, version=profile.version)
+            announced = await outbox.enqueue(str(profile_id), candidate, version=profile.version)
             await profile_keys.store(profile_keys.keys_of_profile(profile), profile_id)
             try:
                 await Profile.get_pymongo_collection().insert_one(_to_db(profile))
@@ -261,6 +261,7 @@ class ProfileService:
                 if slug:
                     raise ValidationFailed(f"Der Slug „{slug}“ ist schon vergeben.") from None
                 continue
+            outbox.confirm_landed(announced.id)
             await version_store.store(profile_id, entry, state_of(profile))
             self._on_change()
             return profile
@@ -615,7 +616,7 @@ class ProfileService:
             # The previous write's version document, in case its process died before writing it.
             await version_store.store(profile.id, before.last_change, before.state)
         profile.revision_id = uuid4()
-        await outbox.enqueue(str(profile.id), profile.slug, version=profile.version)
+        announced = await outbox.enqueue(str(profile.id), profile.slug, version=profile.version)
         if new_keys := [k for k in profile_keys.keys_of_profile(profile) if k not in before.keys]:
             await profile_keys.store(new_keys, profile.id)
         written = await atomic.replace_if(
@@ -624,6 +625,7 @@ class ProfileService:
         if not written:
             profile.revision_id = before.revision_id
             return False
+        outbox.confirm_landed(announced.id)  # the request's read-your-writes wait need not read the version back
         assert profile.last_change is not None
         await version_store.store(profile.id, profile.last_change, state_of(profile))
         self._on_change()
