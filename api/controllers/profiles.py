@@ -184,7 +184,8 @@ class ProfileController(Controller):
         if body is None:
             out = profile_out(Profile.model_validate(stored), key[3], include_private=private)
             body = encode_json(out, get_serializer(request.route_handler.resolve_type_encoders()))
-            PROFILE_BODIES.put(key, body)
+            if stored.get("revision_id") is not None:  # (every stored profile has one since the layout migration)
+                PROFILE_BODIES.put(key, body)
         return Response(content=body, media_type=MediaType.JSON, headers={"ETag": tag})
 
     @put("/{slug:str}", operation_id="replaceProfile", summary="Profil vollständig ersetzen (If-Match erforderlich)")
