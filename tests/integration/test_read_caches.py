@@ -195,7 +195,7 @@ async def test_the_api_read_serves_its_body_per_revision_and_view_but_checks_the
 
     built: list[tuple[str, bool]] = []
 
-    def counting(profile, base_url, *, include_private=False):  # noqa: ANN001, ANN202
+    def counting(profile, base_url, *, include_private=False):
         built.append((str(profile.revision_id), include_private))
         return profile_out(profile, base_url, include_private=include_private)
 
@@ -255,7 +255,7 @@ async def test_similar_parses_no_profile_when_the_index_holds_its_version(app, c
     parsed: list[object] = []
     real = profiles_module.read_profile
 
-    async def counting(profile_id):  # noqa: ANN001, ANN202
+    async def counting(profile_id):
         parsed.append(profile_id)
         return await real(profile_id)
 
