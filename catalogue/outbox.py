@@ -114,10 +114,18 @@ async def enqueue_many(profiles: Sequence[tuple[str, str, int | None]]) -> Outbo
     return entry
 
 
-async def mark_landed(entry: OutboxEntry) -> None:
-    """The profiles of a bulk entry are written: the worker may apply it (one keyed update)."""
-    await OutboxEntry.get_pymongo_collection().update_one({"_id": entry.id}, {"$set": {"landed": True}})
-    entry.landed = True
+async def mark_landed(entry: OutboxEntry, existing: Sequence[str] = ()) -> None:
+    """The profiles of a bulk entry are written: the worker may apply it (one keyed update).
+
+    `existing`: the entry's profiles this write did not insert (an earlier, interrupted run had written them).
+    """
+    await OutboxEntry.get_pymongo_collection().update_one({"_id": entry.id}, {"$set": {"landed": True, "existing": list(existing)}})
+    entry.landed, entry.existing = True, list(existing)
+
+
+def inserted_by(entry: OutboxEntry, profile_id: str) -> bool:
+    """The entry is a bulk write, marked landed, that inserted this profile (so nothing but it wrote the profile before)."""
+    return entry.landed is True and entry.existing is not None and profile_id not in entry.existing
 
 
 def _document(entry: OutboxEntry) -> dict[str, Any]:
@@ -132,6 +140,7 @@ def _document(entry: OutboxEntry) -> dict[str, Any]:
         "adoption": entry.adoption,
         "adoption_revision": entry.adoption_revision,
         "landed": entry.landed,
+        "existing": entry.existing,
         "created_at": now,
         "attempts": 0,
         "next_attempt_at": now,

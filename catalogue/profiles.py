@@ -388,6 +388,7 @@ class ProfileService:
         if writing:
             # 3. The keys an import finds them by, then the profiles.
             await profile_keys.store_many([(key, profiles[n].id) for n in writing for key in profile_keys.keys_of_profile(profiles[n])])
+            existing: list[str] = []  # profiles an earlier, interrupted run had written (maybe changed since)
             try:
                 await Profile.get_pymongo_collection().insert_many([_to_db(profiles[n]) for n in writing], ordered=False)
             except BulkWriteError as exc:
@@ -398,12 +399,13 @@ class ProfileService:
                     clashes.append(writing[int(err["index"])])
                 for n in clashes:
                     if await Profile.get_pymongo_collection().find_one({"_id": profiles[n].id}, {"_id": 1}) is not None:
+                        existing.append(str(profiles[n].id))
                         continue  # written by an earlier, interrupted run with the same id
                     # The slug belongs to a profile without a key (never migrated): give the key back.
                     await atomic.delete_if(ProfileSlug.get_pymongo_collection(), profiles[n].slug, {"profile_id": profiles[n].id})
                     failed.add(n)
             if entry is not None:
-                await outbox.mark_landed(entry)  # the worker may index them now (while the versions are written)
+                await outbox.mark_landed(entry, existing)  # the worker may index them now (while the versions are written)
             # 4. Their first versions.
             await version_store.store_many(
                 version_store.version_document(profiles[n].id, firsts[n], state_of(profiles[n], items[n].content))
