@@ -41,6 +41,7 @@ class Written(NamedTuple):
     slug: str
     version: int | None = None
     profiles: int = 1  # how many profiles the entry announces (bulk entries: more than one)
+    landed: bool = False  # its writer saw the write land (`confirm_landed`): the wait need not read the profile to tell
 
 
 _recorded: ContextVar[list[Written] | None] = ContextVar("outbox_recorded", default=None)
@@ -61,6 +62,19 @@ def _record(entry: OutboxEntry) -> None:
     written = _recorded.get()
     if written is not None:
         written.append(Written(entry.id, entry.profile_id, entry.slug, entry.version, 1 + len(entry.more)))
+
+
+def confirm_landed(entry_id: Any) -> None:
+    """The write that entry `entry_id` of this recording announced has landed (its compare-and-set succeeded).
+
+    A wait for it (`SearchSync.wait_applied`) then knows, without reading the
+    profile's version from the store, that the entry will be applied.
+    """
+    written = _recorded.get()
+    if written is not None:
+        for n, w in enumerate(written):
+            if w.entry_id == entry_id:
+                written[n] = w._replace(landed=True)
 
 
 async def enqueue(

@@ -390,7 +390,9 @@ class SearchSync:
         for w in {w.entry_id: w for w in written}.values():
             if w.version is not None and w.entry_id in self._recent:
                 continue  # in this process's index already (applied only once its write had landed)
-            if w.version is not None:
+            if w.version is not None and w.landed:
+                pending.append(w.entry_id)  # its writer saw it land: it will be applied
+            elif w.version is not None:
                 # never applied before its write landed; a write that did not land (it failed) is not waited for
                 oid = _object_id(w.profile_id)
                 stored = await Profile.get_pymongo_collection().find_one({"_id": oid}, {"version": 1}) if oid else None
