@@ -9,12 +9,13 @@ renders PDFs from 4 threads and reports PDFs per second.
 
     .venv/bin/python benchmarks/pdf.py [--runs 50] [--threads 4] [--total 200]
 
-Targets: median <= 60 ms uncached, <= 2 ms cached. The one-page overview measures
-its page in Typst for a few shortened levels (catalogue/pdf/fit.py): the
+Targets: median <= 60 ms uncached, <= 2 ms cached. The one-page overview picks one of
+a few shortened levels (catalogue/pdf/fit.py) and checks it fits one page: the
 "changed input" rows are the honest cost of that fitting. Also prints CPU time
 per render, which is less disturbed by other processes on a shared machine, split into
-the view (Python) and the Typst compile, with a new Typst world per compile (typst.compile)
-and with one reused typst.Compiler.
+the view (Python) and the Typst compile: as rendering does it (the level estimated in
+Python, one layout unless the page overflows) and with the whole ladder measured in
+Typst (how the overview was rendered before; benchmarks/pdf_fit.py compares the levels).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ if str(ROOT) not in sys.path:
 import typst
 
 from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf
-from catalogue.pdf.render import PROFILE_TEMPLATE, TEMPLATE_DIR, profile_view
+from catalogue.pdf.render import PROFILE_TEMPLATE, TEMPLATE_DIR, compile_profile, profile_view
 from tests.fixtures.profiles import buergerbus, fundbuero, longest
 
 GENERATED_AT = datetime(2025, 11, 22, 9, 30, tzinfo=UTC)
@@ -115,26 +116,27 @@ def main() -> int:
             render(q)
             spent.append((time.process_time() - start_cpu) * 1000)
         cpu.append((profile["slug"], statistics.median(spent)))
-    # Where an uncached render's CPU goes (changed input): the view (Python: texts, fitting ladder, QR code) and the
-    # Typst compile, once with a new Typst world per compile (typst.compile, what render_profile_pdf does) and once
-    # with one typst.Compiler kept between compiles (its world and fonts reused; sys_inputs per compile).
+    # Where an uncached render's CPU goes (changed input): the view (Python: texts, the ladder of levels, QR code) and the
+    # Typst compile, once as rendering does it (the level estimated in Python, laid out once, catalogue/pdf/render.py) and
+    # once with the whole ladder measured in Typst (the template's reference search, how it was rendered before).
     compiler = typst.Compiler(str(PROFILE_TEMPLATE), root=str(TEMPLATE_DIR), ignore_system_fonts=True)
-    split: dict[str, list[float]] = {"view": [], "typst.compile": [], "typst.Compiler (reused)": []}
+    split: dict[str, list[float]] = {"view": [], "compile, estimated level": [], "compile, ladder measured in Typst": []}
+    layouts: list[int] = []
     for n in range(max(6, args.runs // 2)):
         profile = profiles[n % len(profiles)]
         q = dict(profile, title=f"{profile['title']} Teilung {n}")
         start_cpu = time.process_time()
         view = profile_view(q, url=BASE_URL + profile["slug"] + f"-{n}", generated_at=GENERATED_AT)
         split["view"].append((time.process_time() - start_cpu) * 1000)
-        data = json.dumps(view, ensure_ascii=False, separators=(",", ":"))
-        for way in (("typst.compile", "typst.Compiler (reused)") if n % 2 else ("typst.Compiler (reused)", "typst.compile")):
-            inputs = {"data": data.replace("Teilung", f"Teilung {way}")}  # each way its own input: no shared memoisation
+        for way in (("compile, estimated level", "compile, ladder measured in Typst") if n % 2 else
+                    ("compile, ladder measured in Typst", "compile, estimated level")):
+            marked = dict(view, title=f"{view['title']} {way}")  # each way its own input: no shared memoisation
             start_cpu = time.process_time()
-            if way == "typst.compile":
-                typst.compile(str(PROFILE_TEMPLATE), root=str(TEMPLATE_DIR), sys_inputs=inputs, format="pdf", ignore_system_fonts=True,
-                              timestamp=GENERATED_AT)
+            if way == "compile, estimated level":
+                layouts.append(compile_profile(marked, fmt="pdf", generated_at=GENERATED_AT).layouts)
             else:
-                compiler.compile(format="pdf", sys_inputs=inputs, timestamp=GENERATED_AT)
+                data = json.dumps(marked, ensure_ascii=False, separators=(",", ":"))
+                compiler.compile(format="pdf", sys_inputs={"data": data}, timestamp=GENERATED_AT)
             split[way].append((time.process_time() - start_cpu) * 1000)
     comparison = timed(
         "vergleich (2 Profile, Querformat)",
@@ -183,6 +185,7 @@ def main() -> int:
         print(f"  {slug + ' (CPU time, changed input)':<58} {median:>6.1f} ms")
     for part, spent in split.items():
         print(f"  {'uncached, CPU time of ' + part:<58} {statistics.median(spent):>6.1f} ms")
+    print(f"  {'layouts per render, estimated level (mean)':<58} {statistics.mean(layouts):>6.2f}")
     for slug, median, high in cached:
         print(f"  {slug + ' (cached)':<58} {median * 1000:>6.1f} µs {'':>9} {high * 1000:>6.1f} µs")
     print(f"  throughput, 1 thread:          {single:7.1f} PDFs/s")

@@ -2,7 +2,8 @@
 
 Rendering (Typst, CPU-bound) runs in a worker thread so the event loop keeps
 serving. Output is cached by (slug, revision, day): the same revision renders
-to the same bytes all day, and a new revision or a new day renders afresh.
+to the same bytes all day, and a new revision or a new day renders afresh (at
+the one-page level that revision fitted before, so the page is laid out once).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from api.web.common import service
 from catalogue.atomic import plain as stored_plain
 from catalogue.errors import ValidationFailed
 from catalogue.models import Profile
-from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_pdf
+from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_overview
 from catalogue.pdf.render import is_sample
 
 PDF = "application/pdf"
@@ -73,21 +74,28 @@ async def profile_pdf_response(request: Request, slug: str, extent: str | None =
         )
     full = extent == FULL
     principal = await resolve_principal(request)
-    # The cache is checked on a projection of the profile (its revision and what the access check needs):
-    # a cached PDF costs one small read by `_id`, no model parse; only a miss reads the whole profile.
-    head = await service(request).find_head(slug, principal, ("provenance",))
-    day = today()
-    sample = bool(request.app.state.settings.demo_data) and is_sample({"provenance": head.get("provenance")})
-    revision = f"{stored_plain(head['revision_id'])}:{day.date().isoformat()}:{sample}"
+    cache = pdf_cache(request)
     kind = "profile-full" if full else "profile"
-    data = pdf_cache(request).get(slug, revision, kind)
-    if data is None:
-        profile = await service(request).get(slug, principal)
-        revision = f"{profile.revision_id}:{day.date().isoformat()}:{shows_sample(request, profile)}"
-        data = await asyncio.to_thread(
-            render_profile_pdf, dump(profile), url=profile_url(request, profile.slug), generated_at=day, full=full, sample=sample
-        )
-        pdf_cache(request).put(profile.slug, revision, kind, data)
+    moment = today()
+    day = moment.date().isoformat()
+    if cache.holds(slug):
+        # The cache is checked on a projection of the profile (its revision and what the access check needs):
+        # a cached PDF costs one small read by `_id`, no model parse.
+        head = await service(request).find_head(slug, principal, ("provenance",))
+        sample = bool(request.app.state.settings.demo_data) and is_sample({"provenance": head.get("provenance")})
+        data = cache.get(slug, f"{stored_plain(head['revision_id'])}:{day}:{sample}", kind)
+        if data is not None:
+            return _pdf_response(data, f"{slug}{'-voll' if full else ''}.pdf")
+    # A miss (or the profile's first PDF: then without the projection first) reads the whole profile by `_id`.
+    profile = await service(request).get(slug, principal)
+    sample = shows_sample(request, profile)
+    fitted = f"{profile.revision_id}:{sample}"  # the level that fitted holds for the revision on every day
+    data, level = await asyncio.to_thread(
+        render_profile_overview, dump(profile), url=profile_url(request, profile.slug), generated_at=moment, full=full, sample=sample,
+        level=cache.level(profile.slug, fitted, kind),
+    )
+    cache.remember_level(profile.slug, fitted, kind, level)
+    cache.put(profile.slug, f"{profile.revision_id}:{day}:{sample}", kind, data)
     return _pdf_response(data, f"{slug}{'-voll' if full else ''}.pdf")
 
 

@@ -6,6 +6,7 @@ from catalogue.pdf.render import (
     profile_view,
     render_comparison_pdf,
     render_comparison_png,
+    render_profile_overview,
     render_profile_pdf,
     render_profile_png,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "profile_view",
     "render_comparison_pdf",
     "render_comparison_png",
+    "render_profile_overview",
     "render_profile_pdf",
     "render_profile_png",
 ]

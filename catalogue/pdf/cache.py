@@ -4,6 +4,11 @@ Keyed by (slug, revision, kind) — kind is e.g. "profile" or
 "comparison:<slug>,<slug>" and may carry anything else that changes the
 bytes (such as the "erstellt am" date). Bounded by entry count and total
 bytes; thread-safe, so request handlers and worker threads can share one.
+
+Beside the documents it remembers, per revision, which level of the
+one-page ladder (catalogue/pdf/fit.py) fitted, so the next render of that
+revision (a new day, the PNG) lays the page out once; and which slugs have
+any document at all, so a profile's first PDF needs no look at its revision.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+
+from catalogue.lru import LRU
 
 CacheKey = tuple[str, Hashable, str]
 
@@ -27,12 +34,14 @@ class CacheStats:
 class PdfCache:
     """LRU cache of rendered documents: ``get``/``put`` or ``get_or_render``."""
 
-    def __init__(self, max_entries: int = 256, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, max_entries: int = 256, max_bytes: int = 64 * 1024 * 1024, max_levels: int = 8192) -> None:
         if max_entries < 1 or max_bytes < 1:
             raise ValueError("max_entries and max_bytes must be positive")
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._items: OrderedDict[CacheKey, bytes] = OrderedDict()
+        self._slugs: dict[str, int] = {}  # entries per slug
+        self._levels: LRU[CacheKey, int] = LRU(max_levels)
         self._bytes = 0
         self._hits = 0
         self._misses = 0
@@ -61,11 +70,31 @@ class PdfCache:
             old = self._items.pop(k, None)
             if old is not None:
                 self._bytes -= len(old)
+            else:
+                self._slugs[slug] = self._slugs.get(slug, 0) + 1
             self._items[k] = data
             self._bytes += len(data)
             while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
-                _, evicted = self._items.popitem(last=False)
+                gone, evicted = self._items.popitem(last=False)
                 self._bytes -= len(evicted)
+                self._forget_slug(gone[0])
+
+    def _forget_slug(self, slug: str) -> None:
+        left = self._slugs.pop(slug, 1) - 1
+        if left > 0:
+            self._slugs[slug] = left
+
+    def holds(self, slug: str) -> bool:
+        """Whether any document of `slug` is cached (if not, a request need not look up its revision first)."""
+        with self._lock:
+            return slug in self._slugs
+
+    def level(self, slug: str, revision: Hashable, kind: str = "profile") -> int | None:
+        """The ladder level a render of this revision printed (`remember_level`), or None."""
+        return self._levels.get(self.key(slug, revision, kind))
+
+    def remember_level(self, slug: str, revision: Hashable, kind: str, level: int) -> None:
+        self._levels.put(self.key(slug, revision, kind), level)
 
     def get_or_render(self, slug: str, revision: Hashable, kind: str, render: Callable[[], bytes]) -> bytes:
         """Cached bytes, or render (outside the lock), store and return them."""
@@ -82,12 +111,15 @@ class PdfCache:
             doomed = [k for k in self._items if k[0] == slug]
             for k in doomed:
                 self._bytes -= len(self._items.pop(k))
+            self._slugs.pop(slug, None)
             return len(doomed)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._slugs.clear()
             self._bytes = 0
+        self._levels.clear()
 
     def stats(self) -> CacheStats:
         with self._lock:

@@ -3,10 +3,12 @@
 The one-page PDF holds every section, but a long text is cut after the last
 whole sentence that fits its budget and ends with "weiter im Online-Profil"
 (a link to the profile). Python prepares a short ladder of *levels*, each a
-complete set of shortened sections (level 0 the longest); the Typst template
-measures the page once per tried level (a binary search, so about four
-layouts) and prints the longest level that fits. The same input always gives
-the same level, so the output stays reproducible.
+complete set of shortened sections (level 0 the longest), and picks the
+longest level whose estimated height fits (`estimate_level`); the page is laid
+out once at that level and again one level shorter only when it overflows
+(catalogue/pdf/render.py). Given the whole ladder, the Typst template measures
+the levels instead: the reference the estimate is calibrated against. The same
+input always gives the same level, so the output stays reproducible.
 
 Lists that could make the fixed part of the page grow without bound (up to
 50 municipalities, partners, keywords and links) are capped here too, each
@@ -229,3 +231,92 @@ def cap_names(names: Sequence[str], limit: int = MAX_FACT_CHARS) -> str:
 def short_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
     """A one-line value (web address, source) shortened in the middle of nowhere: at its end, with "…"."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ------------------------------------------------------------ choosing the level in Python
+#
+# Laying out the page in Typst costs about 37 ms of CPU; measuring the ladder there (the template's
+# search) costs twice that. So the level is chosen here from an estimate of the page's height, the
+# page is laid out once at that level, and only a page that overflows is laid out again one level
+# shorter (catalogue/pdf/render.py). Heights are in pt, from the texts' lengths against the
+# template's measures (9.2 pt Libertinus Serif on a 510 pt line: about 128 characters a line, 11.1 pt
+# a line). The weights are least-squares fits to what Typst measured for the demo set, the fixtures
+# and 200 synthetic profiles; `benchmarks/pdf_fit.py` measures them again and compares the estimate's
+# choice with the template's measured ladder.
+
+PAGE_BODY = 751.18  # the A4 page's text area (297 mm minus the margins), pt
+BODY_SLACK = 4.0  # the template's spacing between the parts
+# The estimate must leave this much room. Measured with benchmarks/pdf_fit.py on the demo set, the fixtures
+# and 200 synthetic profiles: at 6 pt no profile printed a shorter level than the template's measured
+# ladder, 7 of 237 a longer one (still one page: the ladder keeps 16 pt in reserve), and 2 needed a
+# second layout; at 11 pt one demo profile lost a level, at 21 pt five (195 to 453 characters each).
+ESTIMATE_MARGIN = 6.0
+# (constant, section headings, paragraphs, paragraph lines, list items, item lines, Markdown headings, table rows)
+MIDDLE_WEIGHTS = (26.39, 15.72, 1.66, 10.98, 1.4, 9.01, 20.0, 14.0)
+# (constant, title lines, subtitle, summary lines, rows of chips, facts, fact lines, Kurzprofil lines)
+TOP_WEIGHTS = (48.2, 15.84, 18.0, 4.84, 25.91, 2.87, 9.33, 11.13)
+# (constant, contact lines, their printed lines, links, link title lines, links at all, "und N weitere")
+CONTACT_WEIGHTS = (11.94, 2.04, 6.69, 12.72, 8.99, 26.82, 2.62)
+# (constant, rows, their printed lines, lines of the sample note, QR code)
+ABOUT_WEIGHTS = (36.19, 3.37, 5.37, 11.26, 36.19)
+
+
+def _lines(chars: int, per_line: int) -> int:
+    return max(1, -(-chars // per_line)) if chars else 0
+
+
+def _dot(weights: Sequence[float], features: Sequence[float]) -> float:
+    return sum(w * f for w, f in zip(weights, features, strict=True))
+
+
+def middle_features(view: Mapping[str, Any], level: Mapping[str, Any]) -> list[float]:
+    """What makes the texts' part of the page high, for one level of the view (see MIDDLE_WEIGHTS)."""
+    f = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+
+    def blocks(items: Sequence[Mapping[str, Any]]) -> None:
+        for b in items:
+            if b["type"] == "paragraph":
+                f[2] += 1
+                f[3] += _lines(len(_runs_text(b["runs"])), 112 if b.get("quote") else 128)
+            elif b["type"] == "list":
+                for item in b["items"]:
+                    f[4] += 1
+                    f[5] += _lines(len(_runs_text(item["runs"])), 118 - 3 * int(item.get("level", 0)))
+            elif b["type"] == "heading":
+                f[6] += 1
+            elif b["type"] == "table":
+                f[7] += len(b["rows"])
+
+    for section in level["sections"]:
+        f[1] += 1
+        blocks(section["blocks"])
+    details = view["funding"]["details"]
+    if level["funding_blocks"] or details:
+        f[1] += 1
+        blocks(level["funding_blocks"])
+        if details:
+            f[3] += _lines(sum(len(d["label"]) + len(d["value"]) + 6 for d in details), 120)
+    return f
+
+
+def fixed_height(view: Mapping[str, Any]) -> float:
+    """The estimated height of the page's fixed parts: the top (title to Kurzprofil) and the bottom (contact | about)."""
+    chips = sum(len(c) * 4.1 + 12 for c in view["chips"])
+    kurz = max(sum(_lines(len(r["value"]) or 12, 40) for r in view["kurzprofil"][side]) for side in ("left", "right"))
+    top = [1.0, _lines(len(view["title"]), 58), 1.0 if view["subtitle"] else 0.0, _lines(len(view["summary"]), 112),
+           -(-int(chips) // 510) if view["chips"] else 0, len(view["facts"]),
+           sum(_lines(len(r["value"]), 98) for r in view["facts"]), kurz]
+    lines, links = view["contact"]["lines"], view["links"]["items"]
+    contact = [1.0, len(lines), sum(_lines(len(x["value"]) + (len(x["label"]) + 2 if x["label"] else 0), 46) for x in lines) or 1,
+               len(links), sum(_lines(len(x["title"]), 46) for x in links), 1.0 if links else 0.0, 1.0 if view["links"]["more"] else 0.0]
+    rows = view["closing"]["rows"]
+    about = [1.0, len(rows), sum(_lines(len(r["value"]), 52) for r in rows), _lines(len(view["sample_note"]), 70),
+             1.0 if view["qr"] else 0.0]
+    return _dot(TOP_WEIGHTS, top) + max(_dot(CONTACT_WEIGHTS, contact), _dot(ABOUT_WEIGHTS, about))
+
+
+def estimate_level(view: Mapping[str, Any], margin: float = ESTIMATE_MARGIN) -> int:
+    """The longest level of the view's ladder whose estimated height fits the page (else the shortest)."""
+    room = PAGE_BODY - fixed_height(view) - BODY_SLACK - margin
+    levels = view["levels"]
+    return next((k for k, level in enumerate(levels) if _dot(MIDDLE_WEIGHTS, middle_features(view, level)) <= room), len(levels) - 1)

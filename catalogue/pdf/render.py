@@ -16,8 +16,10 @@ import contextlib
 import functools
 import io
 import json
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +33,16 @@ from catalogue.formatting import format_date_de, format_eur_de, format_float_de,
 from catalogue.gazetteer import attribution_for
 from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
 from catalogue.models import public_source, register_key_label
-from catalogue.pdf.fit import MAX_LINKS, MAX_NAME_CHARS, cap_names, section_levels, short_line, start_level, text_prefix
+from catalogue.pdf.fit import (
+    MAX_LINKS,
+    MAX_NAME_CHARS,
+    cap_names,
+    estimate_level,
+    section_levels,
+    short_line,
+    start_level,
+    text_prefix,
+)
 from catalogue.vocabularies import EDITORIAL_STATUS_LABELS, EditorialStatus, PartnerKind
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -559,27 +570,90 @@ def _pages(result: bytes | list[bytes]) -> list[bytes]:
     return list(result) if isinstance(result, list) else [result]
 
 
+_PAGE_OBJECT = re.compile(rb"/Type\s*/Page\b")
+
+
+def page_count(result: bytes | list[bytes], fmt: Literal["pdf", "png"] = "pdf") -> int:
+    """How many pages a compile gave: a PNG of several pages is a list; a PDF has one /Type /Page object a page."""
+    if isinstance(result, list):
+        return len(result)
+    return len(_PAGE_OBJECT.findall(result)) if fmt == "pdf" else 1
+
+
+def _fitted(view: Mapping[str, Any], level: int) -> dict[str, Any]:
+    """The view with only one level of the ladder: the template lays it out once, without measuring."""
+    return dict(view, levels=[view["levels"][level]], start_level=0, fit_level=level)
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A compiled profile: the PDF bytes (or PNG pages), the level of the ladder printed, and how many layouts it took."""
+
+    result: bytes | list[bytes]
+    level: int
+    layouts: int
+
+
+def compile_profile(
+    view: Mapping[str, Any], *, fmt: Literal["pdf", "png"], generated_at: datetime, ppi: float | None = None, level: int | None = None
+) -> Compiled:
+    """The profile view compiled.
+
+    The overview is laid out once at `level` (a level this revision fitted before) or at the level
+    `estimate_level` expects; only when that gives more than one page is it laid out again one
+    level shorter, down to the last. So the page is always one (never cut mid-sentence), and the
+    same input always gives the same level and bytes."""
+    levels = view["levels"]
+    if view["full"] or len(levels) == 1:
+        return Compiled(_compile(PROFILE_TEMPLATE, view, fmt=fmt, generated_at=generated_at, ppi=ppi), 0, 1)
+    last = len(levels) - 1
+    k = min(max(level, 0), last) if level is not None else estimate_level(view)
+    layouts = 0
+    while True:
+        result = _compile(PROFILE_TEMPLATE, _fitted(view, k), fmt=fmt, generated_at=generated_at, ppi=ppi)
+        layouts += 1
+        if k == last or page_count(result, fmt) == 1:
+            return Compiled(result, k, layouts)
+        k += 1
+
+
+def render_profile_overview(
+    profile: Mapping[str, Any], *, url: str, generated_at: datetime, full: bool = False, sample: bool = False, level: int | None = None
+) -> tuple[bytes, int]:
+    """`render_profile_pdf` and the level of the one-page ladder it printed (0 for the full profile).
+
+    Pass the level a former render of the same revision printed as `level`: the page is then laid out once."""
+    view = profile_view(profile, url=url, generated_at=generated_at, full=full, sample=sample)
+    compiled = compile_profile(view, fmt="pdf", generated_at=generated_at, level=level)
+    assert isinstance(compiled.result, bytes)
+    return compiled.result, compiled.level
+
+
 def render_profile_pdf(
-    profile: Mapping[str, Any], *, url: str, generated_at: datetime, full: bool = False, sample: bool = False
+    profile: Mapping[str, Any], *, url: str, generated_at: datetime, full: bool = False, sample: bool = False, level: int | None = None
 ) -> bytes:
     """The one-page overview of a profile, or (`full`) the whole profile over as many pages as it takes.
 
     `profile` is ``Profile.model_dump(mode="json")``; `url` the public
     address of the profile; `generated_at` the "erstellt am" moment (fixed
-    input gives identical bytes); `sample` marks a demo profile.
+    input gives identical bytes); `sample` marks a demo profile; `level` see `render_profile_overview`.
     """
-    view = profile_view(profile, url=url, generated_at=generated_at, full=full, sample=sample)
-    result = _compile(PROFILE_TEMPLATE, view, fmt="pdf", generated_at=generated_at)
-    assert isinstance(result, bytes)
-    return result
+    return render_profile_overview(profile, url=url, generated_at=generated_at, full=full, sample=sample, level=level)[0]
 
 
 def render_profile_png(
-    profile: Mapping[str, Any], *, url: str, generated_at: datetime, ppi: float = 110, full: bool = False, sample: bool = False
+    profile: Mapping[str, Any],
+    *,
+    url: str,
+    generated_at: datetime,
+    ppi: float = 110,
+    full: bool = False,
+    sample: bool = False,
+    level: int | None = None,
 ) -> list[bytes]:
     """PNG images of the profile PDF's pages (for review and previews)."""
     view = profile_view(profile, url=url, generated_at=generated_at, full=full, sample=sample)
-    return _pages(_compile(PROFILE_TEMPLATE, view, fmt="png", generated_at=generated_at, ppi=ppi))
+    return _pages(compile_profile(view, fmt="png", generated_at=generated_at, ppi=ppi, level=level).result)
 
 
 def render_comparison_pdf(

@@ -14,6 +14,7 @@ from catalogue.users import Principal
 from catalogue.vocabularies import Role
 from tests.factories import publishable
 from tests.fixtures.profiles import buergerbus, fundbuero
+from tests.integration.test_keyed_reads import _recording  # registers the command recorder before the store's client is made
 
 REVIEWER = Principal("rita", Role.REVIEWER)
 
@@ -108,3 +109,62 @@ async def test_demo_profile_says_beispieldatensatz_only_while_demo_data_is_on(cl
         assert ("Beispieldatensatz" in page.text) is demo_on
         assert ("Beispieldatensatz" in text) is demo_on
     app.state.settings.demo_data = False
+
+
+async def test_a_first_pdf_reads_the_profile_once_and_a_cached_one_only_its_revision(client, published) -> None:
+    """Uncached: no look at the revision before the whole profile is read (nothing of this slug is cached); cached: one
+    projected read by `_id`. A new revision renders afresh."""
+    from catalogue.models import Profile
+
+    profiles = Profile.get_pymongo_collection().name
+
+    async def reads(path: str) -> tuple[bytes, list[dict]]:
+        commands: list = []
+        token = _recording.set(commands)
+        try:
+            r = await client.get(path)
+        finally:
+            _recording.reset(token)
+        assert r.status_code == 200, r.text
+        return r.content, [cmd for _, name, cmd in commands if name == "find" and cmd.get("find") == profiles]
+
+    slug = published[0]
+    first, finds = await reads(f"/profiles/{slug}.pdf")
+    assert len(finds) == 1 and not finds[0].get("projection"), finds  # the whole profile, once
+    again, finds = await reads(f"/profiles/{slug}.pdf")
+    assert again == first and len(finds) == 1 and finds[0].get("projection"), finds  # its revision only
+    await ProfileService().update(slug, REVIEWER, {"summary": "Eine neue Fassung der Zusammenfassung."}, if_match=None, partial=True,
+                                  require_if_match=False)
+    changed, finds = await reads(f"/profiles/{slug}.pdf")
+    assert changed != first and len(finds) == 2, finds  # the revision (now stale in the cache), then the profile
+
+
+async def test_the_next_day_renders_at_the_level_the_revision_fitted_with_one_layout(client, monkeypatch) -> None:
+    """The first render of a long profile steps down the ladder (the guess is forced too long here); the next day's render
+    of the same revision lays the page out once, at the level remembered for the revision."""
+    from datetime import timedelta
+
+    from api.controllers import pdf as pdf_controller
+    from catalogue.pdf import render as pdf_render
+    from tests.fixtures.profiles import longest
+
+    slug = await _publish(_content(longest()))
+    layouts: list[int] = []
+    real = pdf_render._compile
+
+    def counting(template, view, **kw):  # type: ignore[no-untyped-def]
+        layouts.append(view.get("fit_level", -1))
+        return real(template, view, **kw)
+
+    monkeypatch.setattr(pdf_render, "_compile", counting)
+    monkeypatch.setattr(pdf_render, "estimate_level", lambda view: 0)
+    first = await client.get(f"/profiles/{slug}.pdf")
+    assert first.status_code == 200 and len(PdfReader(io.BytesIO(first.content)).pages) == 1
+    level = layouts[-1]
+    assert level > 0 and layouts == list(range(level + 1))
+    day = pdf_controller.today()
+    monkeypatch.setattr(pdf_controller, "today", lambda: day + timedelta(days=1))
+    layouts.clear()
+    second = await client.get(f"/profiles/{slug}.pdf")
+    assert second.status_code == 200 and second.content != first.content  # another "erstellt am" date
+    assert layouts == [level] and len(PdfReader(io.BytesIO(second.content)).pages) == 1

@@ -442,6 +442,24 @@ def test_pdf_cache_lru() -> None:
     assert stats.hits >= 3 and stats.misses >= 4
 
 
+def test_pdf_cache_knows_its_slugs_and_remembers_levels_per_revision() -> None:
+    cache = PdfCache(max_entries=2)
+    assert not cache.holds("a") and cache.level("a", "r1") is None
+    cache.put("a", "r1:day1", "profile", b"A")
+    cache.put("a", "r1:day2", "profile", b"A")
+    cache.remember_level("a", "r1", "profile", 3)
+    assert cache.holds("a") and cache.level("a", "r1") == 3 and cache.level("a", "r2") is None
+    assert cache.level("a", "r1", "profile-full") is None
+    cache.put("b", 1, "profile", b"B")  # evicts a's first entry: a still has one
+    assert cache.holds("a") and cache.holds("b")
+    cache.put("c", 1, "profile", b"C")  # evicts a's last
+    assert not cache.holds("a") and cache.level("a", "r1") == 3  # the level outlives the bytes
+    cache.invalidate("b")
+    assert not cache.holds("b")
+    cache.clear()
+    assert not cache.holds("c") and cache.level("a", "r1") is None
+
+
 def test_pdf_cache_byte_bound() -> None:
     cache = PdfCache(max_entries=100, max_bytes=10)
     cache.put("a", 1, "profile", b"123456")

@@ -13,11 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typst
 from pypdf import PdfReader
 
 from catalogue.markdown import to_blocks
-from catalogue.pdf import profile_view, render_comparison_pdf, render_comparison_png, render_profile_pdf, render_profile_png
-from catalogue.pdf.fit import MORE_TEXT, cap_names, section_levels, sentence_ends, shorten_blocks
+from catalogue.pdf import (
+    profile_view,
+    render_comparison_pdf,
+    render_comparison_png,
+    render_profile_overview,
+    render_profile_pdf,
+    render_profile_png,
+)
+from catalogue.pdf import render as pdf_render
+from catalogue.pdf.fit import MORE_TEXT, cap_names, estimate_level, section_levels, sentence_ends, shorten_blocks
 from tests.fixtures.profiles import buergerbus, fundbuero, longest
 
 GENERATED_AT = datetime(2025, 11, 22, 9, 30, tzinfo=UTC)
@@ -158,6 +167,83 @@ def test_cap_names() -> None:
     capped = cap_names(names, 100)
     assert capped.endswith("weitere") and len(capped) < 130
     assert cap_names(["A", "B"]) == "A, B"
+
+
+# ------------------------------------------------------------ choosing the level
+
+
+@pytest.fixture
+def compiles(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The views Typst compiles, in order (the hook: render's `_compile`)."""
+    seen: list[dict[str, Any]] = []
+    real = pdf_render._compile
+
+    def counting(template: Path, view: dict[str, Any], **kw: Any) -> Any:
+        seen.append(view)
+        return real(template, view, **kw)
+
+    monkeypatch.setattr(pdf_render, "_compile", counting)
+    return seen
+
+
+def measured_level(profile: dict[str, Any], *, sample: bool = False) -> int:
+    """The level the template's measured ladder prints (the reference of the estimate)."""
+    view = profile_view(profile, url=BASE_URL + profile["slug"], generated_at=GENERATED_AT, sample=sample)
+    data = json.dumps(view, ensure_ascii=False, separators=(",", ":"))
+    return int(json.loads(typst.query(str(pdf_render.PROFILE_TEMPLATE), "<fit-level>", field="value", one=True,
+                                      root=str(pdf_render.TEMPLATE_DIR), ignore_system_fonts=True, sys_inputs={"data": data})))
+
+
+@pytest.mark.parametrize("make", [fundbuero, buergerbus, lambda: demo_profile(DEMO[1]), lambda: demo_profile(DEMO[2])],
+                         ids=["fundbuero", "buergerbus", "demo-1", "demo-2"])
+def test_a_typical_profile_is_laid_out_once_at_one_level(make: Any, compiles: list[dict[str, Any]]) -> None:
+    profile = make()
+    pdf, level = render_profile_overview(profile, url=BASE_URL + profile["slug"], generated_at=GENERATED_AT)
+    assert len(compiles) == 1 and len(compiles[0]["levels"]) == 1  # one layout, no measuring of a ladder
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    assert level <= measured_level(profile)  # no shorter than the measured ladder (longer only when it fits one page)
+
+
+def test_an_overflowing_guess_falls_back_one_level_at_a_time_and_still_gives_one_page(
+    compiles: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    profile = longest()  # needs a short level: level 0 is far too long for one page
+    monkeypatch.setattr(pdf_render, "estimate_level", lambda view: 0)
+    pdf, level = render_profile_overview(profile, url=BASE_URL + profile["slug"], generated_at=GENERATED_AT)
+    assert level > 0 and [v["fit_level"] for v in compiles] == list(range(level + 1))
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1
+    assert squash(MORE_TEXT) in squash(reader.pages[0].extract_text())  # cut at a sentence, with the link on
+    # the level found equals what the estimate gives (so the bytes do not depend on how the level was found)
+    monkeypatch.undo()
+    assert render_profile_overview(profile, url=BASE_URL + profile["slug"], generated_at=GENERATED_AT) == (pdf, level)
+
+
+def test_a_remembered_level_is_laid_out_once_for_the_pdf_and_the_png(compiles: list[dict[str, Any]]) -> None:
+    profile = longest()
+    url = BASE_URL + profile["slug"]
+    pdf, level = render_profile_overview(profile, url=url, generated_at=GENERATED_AT)
+    compiles.clear()
+    assert render_profile_pdf(profile, url=url, generated_at=GENERATED_AT, level=level) == pdf
+    (png,) = render_profile_png(profile, url=url, generated_at=GENERATED_AT, ppi=40, level=level)
+    assert png.startswith(b"\x89PNG") and [v["fit_level"] for v in compiles] == [level, level]
+
+
+def test_the_estimate_is_never_shorter_than_the_measured_ladder_on_the_demo_set() -> None:
+    """Calibration guard (benchmarks/pdf_fit.py has the whole measurement): the estimate never prints less text than
+    the ladder for a demo profile; it may guess a longer level, which the one-page check then corrects."""
+    for entry in DEMO:
+        profile = demo_profile(entry)
+        view = profile_view(profile, url=BASE_URL + profile["slug"], generated_at=GENERATED_AT, sample=True)
+        assert estimate_level(view) <= measured_level(profile, sample=True), profile["slug"]
+
+
+def test_page_count_of_a_pdf_and_of_pngs() -> None:
+    profile = longest()
+    full = render_profile_pdf(profile, url=BASE_URL + "x", generated_at=GENERATED_AT, full=True)
+    assert pdf_render.page_count(full) == len(PdfReader(io.BytesIO(full)).pages) > 10
+    assert pdf_render.page_count(render_profile_pdf(profile, url=BASE_URL + "x", generated_at=GENERATED_AT)) == 1
+    assert pdf_render.page_count([b"a", b"b"], "png") == 2 and pdf_render.page_count(b"a", "png") == 1
 
 
 # ------------------------------------------------------------ comparison
