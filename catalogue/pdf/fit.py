@@ -17,7 +17,6 @@ with "und N weitere".
 
 from __future__ import annotations
 
-import copy
 import functools
 import re
 from collections.abc import Mapping, Sequence
@@ -122,30 +121,32 @@ def shorten_blocks(blocks: Sequence[dict[str, Any]], budget: int) -> tuple[list[
     """At most about `budget` characters of the blocks, cut at a sentence end; (blocks, shortened?)."""
     if sum(_block_length(b) for b in blocks) <= budget:
         return list(blocks), False  # shared, never changed: only cut blocks (copies) get the link
+    # Kept blocks are shallow copies: only `more_link` changes a block (it sets the last one's
+    # "runs"), and cut runs are new dicts (`_cut_runs`), so the parsed blocks stay untouched.
     kept: list[dict[str, Any]] = []
     left = budget
     for block in blocks:
         size = _block_length(block)
         if size <= left:
-            kept.append(copy.deepcopy(block))
+            kept.append(dict(block))
             left -= size
             continue
         first = not kept
         if block["type"] == "paragraph":
             runs = _shorten_runs(block["runs"], left, first=first)
             if runs:
-                kept.append(dict(copy.deepcopy(block), runs=runs))
+                kept.append(dict(block, runs=runs))
         elif block["type"] == "list":
             items = []
             for item in block["items"]:
                 length = len(_runs_text(item["runs"])) + 4
                 if length <= left:
-                    items.append(copy.deepcopy(item))
+                    items.append(item)
                     left -= length
                     continue
                 runs = _shorten_runs(item["runs"], left, first=first and not items)
                 if runs:
-                    items.append(dict(copy.deepcopy(item), runs=runs))
+                    items.append(dict(item, runs=runs))
                 break
             if items:
                 kept.append(dict(block, items=items))

@@ -80,7 +80,7 @@ def _masks(width: int) -> tuple[int, int, int, int, int]:
 
 
 @dataclass(frozen=True)
-class _Layout:
+class Layout:
     """What is fixed for one QR code version: its size, data region and the masks' bits."""
 
     width: int
@@ -91,7 +91,7 @@ class _Layout:
 
 
 @functools.lru_cache(maxsize=40)
-def _layout(version: int) -> _Layout:
+def version_layout(version: int) -> Layout:
     width = version * 4 + 17
     # The same steps segno takes before it places the codewords (encoder._encode).
     matrix = segno_encoder.make_matrix(width, width)  # type: ignore[no-untyped-call]  # segno has no annotations
@@ -119,7 +119,7 @@ def _layout(version: int) -> _Layout:
         for pattern in segno_encoder.get_data_mask_functions(False)  # type: ignore[no-untyped-call]  # segno has no annotations
     )
     p = packing(width)
-    return _Layout(width, tuple(data), p.pack(fixed), masks, tuple(p.pack(list(m)) for m in masks))
+    return Layout(width, tuple(data), p.pack(fixed), masks, tuple(p.pack(list(m)) for m in masks))
 
 
 def row_bits(row: bytes | bytearray) -> int:
@@ -200,7 +200,7 @@ def packed_penalties(x: int, width: int) -> tuple[int, int, int, int]:
     return n1, n2, n3, n4
 
 
-def best_mask(data: int, layout: _Layout) -> int:
+def best_mask(data: int, layout: Layout) -> int:
     """The mask with the lowest total penalty (the first one on a tie, as segno chooses)."""
     best, best_score = 0, -1
     for number, flips in enumerate(layout.packed_masks):
@@ -215,7 +215,7 @@ def make(url: str) -> segno.QRCode:
     code = segno.make(url, error="m", mask=0)
     if code.is_micro:  # never for error="m" with a URL; kept exact anyway
         return segno.make(url, error="m")
-    layout = _layout(code.version)
+    layout = version_layout(code.version)
     rows = [row_bits(row) for row in code.matrix]
     zero = layout.masks[0]
     data = [(r ^ m) & d for r, m, d in zip(rows, zero, layout.data, strict=True)]
