@@ -69,7 +69,10 @@ may paraphrase the term: "OZG Verbandsgemeinde"); a word found nowhere
 MAX_SUBSET_WORDS content words run on whole words with their words ordered
 by the same counts, rarest first, and the "last" strategy (the most common
 words go first; "frequency" found nothing for some long queries), leaving
-out a word found nowhere when `missing_allowed` permits.
+out a word found nowhere when `missing_allowed` permits. The lexicon's
+weighted rewrites of the query (`variant_parts`) rank below the typed
+query, except where a typed word is found nowhere (`absent_words`): then
+its strongest alternative stands in for it at full weight, as on Tantivy.
 
 Every write waits for its task and checks that it succeeded; a task that
 failed, was cancelled, or cannot be followed (the server is gone) raises
@@ -106,7 +109,7 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -454,16 +457,26 @@ def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] 
 VARIANT_PART_WEIGHT = 1.0  # the variants' own weights (planning.query_variants) already sit below the typed query
 
 
-def variant_parts(plan: planning.QueryPlan) -> list[Part]:
+def variant_parts(plan: planning.QueryPlan, absent: Collection[str] = ()) -> list[Part]:
     """Queries for the lexicon's weighted rewrites of a query and for the query without its soft place words
-    (planning.query_variants), on compound parts, each with all its words and each choice of about two thirds
-    of them: the typed words rank above their synonyms, a place word boosts without being required."""
+    (planning.query_variants; `absent`: typed words no document uses), on compound parts, each with all its words
+    and each choice of about two thirds of them: the typed words rank above their synonyms, a place word boosts
+    without being required."""
     parts: list[Part] = []
-    for text, weight in planning.query_variants(plan)[1:]:
+    for text, weight in planning.query_variants(plan, absent)[1:]:
         clean = sanitize_q(text)
         if clean:
             parts.extend(Part(t, False, weight * VARIANT_PART_WEIGHT * w) for t, w in _word_subsets(clean))
     return parts
+
+
+def absent_words(q: str, counts: Mapping[str, int] | None) -> set[str]:
+    """The words of `q` as planned (planning.split_words, casefolded) of which a content word occurs in no document (`counts`: documents
+    per content word, as probed; a hyphenated word needs every part: "Tante-Emma-Laden" is absent without "Tante")."""
+    if counts is None:
+        return set()
+    words = (w.rstrip("*") for w in planning.split_words(q))
+    return {w.casefold() for w in words if any(counts.get(c, 1) == 0 for c in _content_words(w))}
 
 
 def word_probes(q: str) -> list[tuple[int, Part]]:
@@ -853,9 +866,7 @@ class MeiliBackend(SearchBackend):
 
     async def _word_counts(self, q: str, labels: tuple[str, ...]) -> dict[str, int] | None:
         """Per content word of `q`: in how many documents the caller may see it occurs, in its likeliest spelling
-        (one multi-search of `word_probes`, counting only); a word of the lexicon counts as found at least once (a
-        term of municipal language that no page happens to use, "Tagesalarmsicherheit", never a typing accident,
-        "zzqx"). None for a query of one word (nothing to leave out)."""
+        (one multi-search of `word_probes`, counting only). None for a query of one word (nothing to leave out)."""
         words = _content_words(q)
         if len(words) < 2:
             return None
@@ -865,21 +876,27 @@ class MeiliBackend(SearchBackend):
         for body in queries:
             del body["federationOptions"]
         response = await self._post("multi-search", {"queries": queries})
-        counts = [int(planning.is_lexicon_term(w)) for w in words]
+        counts = [0] * len(words)
         for (n, _), result in zip(probes, response.get("results") or [], strict=True):
             counts[n] = max(counts[n], int(result.get("estimatedTotalHits") or 0))
         return dict(zip(words, counts, strict=True))
 
-    async def _parts(self, q: str, labels: tuple[str, ...]) -> list[Part]:
-        """`query_parts` for `q`, with what the index says about its words."""
-        counts = await self._word_counts(q, labels)
+    async def _parts(self, q: str, labels: tuple[str, ...]) -> tuple[list[Part], set[str]]:
+        """`query_parts` for `q`, with what the index says about its words; and the typed words (casefolded)
+        that no document uses (`absent_words`)."""
+        found = await self._word_counts(q, labels)
+        absent = absent_words(q, found)
+        # a word of the lexicon counts as found at least once (a term of municipal language that no page happens to
+        # use, "Tagesalarmsicherheit", never a typing accident, "zzqx")
+        counts = None if found is None else {w: max(c, int(planning.is_lexicon_term(w))) for w, c in found.items()}
         n = len(_content_words(q))
         # as on Tantivy: in a query of five or more words, one in four may be missing (a paraphrase, not a word the
         # catalogue uses); in shorter ones every word must occur ("zzqx OR state Bayern" finds nothing)
         tolerable = counts is not None and sum(1 for c in counts.values() if c == 0) <= missing_allowed(n)
         if n > MAX_SUBSET_WORDS:
-            return query_parts(q, order=rarest_first(q, counts, drop_missing=True) if counts is not None and tolerable else None)
-        return query_parts(q, every_word_known=tolerable, order=rarest_first(q, counts, drop_missing=False) if counts is not None else None)
+            return query_parts(q, order=rarest_first(q, counts, drop_missing=True) if counts is not None and tolerable else None), absent
+        order = rarest_first(q, counts, drop_missing=False) if counts is not None else None
+        return query_parts(q, every_word_known=tolerable, order=order), absent
 
     async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
         labels = check_labels(labels)
@@ -893,10 +910,10 @@ class MeiliBackend(SearchBackend):
         if order in SORT_FIELDS:
             field_name, descending = SORT_FIELDS[order]
             sort = [f"{field_name}:{'desc' if descending else 'asc'}"]
-        parts = await self._parts(q, labels) if q else [Part("", False, 1.0)]
+        parts, absent = await self._parts(q, labels) if q else ([Part("", False, 1.0)], set())
         plan = planning.plan(query.q, await planning.resolve_places(self.places, query.q)) if q else None
         if plan is not None and query.sort is Sort.RELEVANCE:
-            parts.extend(variant_parts(plan))
+            parts.extend(variant_parts(plan, absent))
         plain_facets = [f for f in query.facets if f not in query.filters]
         disjunctive = [f for f in query.facets if f in query.filters]
         requests = [

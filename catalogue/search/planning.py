@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
@@ -265,10 +265,14 @@ VARIANT_FACTOR = 0.9  # a variant ranks below the typed query even at an alterna
 PLACE_DROP_WEIGHT = 0.8  # the query without its place words (the place is a soft filter)
 
 
-def query_variants(qp: QueryPlan) -> list[tuple[str, float]]:
+def query_variants(qp: QueryPlan, absent: Collection[str] = ()) -> list[tuple[str, float]]:
     """The typed query and weighted rewrites of it, for an engine that merges several weighted queries
     (Meilisearch's federated search): weight 1.0 for what the user typed; each lexicon span replaced by one
-    of its strongest alternatives (weight x VARIANT_FACTOR); without the place words when there are others."""
+    of its strongest alternatives (weight x VARIANT_FACTOR); without the place words when there are others.
+
+    `absent`: typed words (casefolded) that no document uses. A span made only of such words cannot match as
+    typed, so its strongest alternative stands in for it at full weight (as on Tantivy): "Tante-Emma-Laden von
+    Bürgern betrieben" ranks a Dorfladen run by citizens above pages that only share "Bürgern betrieben"."""
     words = [w.text + ("*" if w.prefix else "") for w in qp.words]
     if not words:
         return []
@@ -286,8 +290,12 @@ def query_variants(qp: QueryPlan) -> list[tuple[str, float]]:
         if any(qp.words[i].prefix for i in range(m.start, min(m.end, len(qp.words)))):
             continue
         alts = [a for a in _alternatives(m) if a.kind != "spelling"][:ALTERNATIVES_PER_SPAN]
+        span = [qp.words[i].text.casefold() for i in range(m.start, min(m.end, len(qp.words)))]
+        stands_in = bool(alts) and bool(span) and all(w in absent for w in span)
+        top = max((a.weight for a in alts), default=1.0)
         for a in alts:
-            offer([*words[: m.start], a.text, *words[m.end :]], round(a.weight * VARIANT_FACTOR, 4))
+            weight = min(1.0, a.weight / top) if stands_in else a.weight * VARIANT_FACTOR
+            offer([*words[: m.start], a.text, *words[m.end :]], round(weight, 4))
     ranked = sorted(out.items(), key=lambda kv: -kv[1])
     return ranked[:MAX_VARIANTS]
 
