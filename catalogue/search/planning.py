@@ -34,6 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from catalogue import lexicon
 from catalogue.search import documents
+from catalogue.stopwords import STOP_WORDS
 from catalogue.vocabularies import FederalState
 
 log = logging.getLogger(__name__)
@@ -331,7 +332,8 @@ def document_texts(document: Mapping[str, Any], long_text: str | None = None) ->
 
 def explain(plan: QueryPlan, texts: Mapping[str, str], document: Mapping[str, Any]) -> dict[str, Any]:
     """Why a hit matched: per typed word, the forms found in the hit (typed, lexicon alternative, compound part,
-    prefix), and the places that boosted it. `texts` maps a field ("title", "summary", "texts", "names") to its text."""
+    prefix, else a compound's head; a stop word is marked "stop_word" and matches nothing), and the places that
+    boosted it. `texts` maps a field ("title", "summary", "texts", "names") to its text."""
     doc_stems: set[str] = set()
     for value in texts.values():
         doc_stems |= _stems(value)
@@ -341,6 +343,10 @@ def explain(plan: QueryPlan, texts: Mapping[str, str], document: Mapping[str, An
     out_words: list[dict[str, Any]] = []
     for w in plan.words:
         entry: dict[str, Any] = {"word": w.text + ("*" if w.prefix else ""), "matched": []}
+        if not w.prefix and not w.alternatives and w.text.casefold() in STOP_WORDS:
+            entry["stop_word"] = True  # both engines ignore it ("wie", "für"): it matched nothing
+            out_words.append(entry)
+            continue
         typed_stem = lexicon.stem(lexicon.key(w.text)) if lexicon.key(w.text) else ""
         if w.prefix and typed_stem and any(s.startswith(lexicon.key(w.text)) for s in doc_stems):
             entry["matched"].append({"form": w.text + "*", "kind": "prefix", "weight": 1.0})
@@ -362,6 +368,9 @@ def explain(plan: QueryPlan, texts: Mapping[str, str], document: Mapping[str, An
                     item["lexicon_line"] = a.line
                     item["lexicon"] = lexicon_line(a.line)
                 entry["matched"].append(item)
+        if not entry["matched"] and not w.prefix and (head := _compound_head(typed_stem, doc_stems)):
+            # nothing else: a compound the hit lacks, found by its head ("Großgeräte": "Spezialgeräte")
+            entry["matched"].append({"form": head, "kind": "compound-head", "weight": 1.0})
         if w.place is not None:
             entry["place"] = True
         out_words.append(entry)
@@ -377,6 +386,20 @@ def explain(plan: QueryPlan, texts: Mapping[str, str], document: Mapping[str, An
             elif p.state and state == p.state:
                 boosts.append({"place": pm.text, "level": p.level, "name": p.name, "matched": "state"})
     return {"words": out_words, "place_boosts": boosts}
+
+
+MIN_HEAD_PREFIX = 3  # letters before a compound's head
+MIN_HEAD = 5  # letters of a compound's head stem (as tantivy_backend.MIN_HEAD)
+
+
+def _compound_head(stem: str, doc_stems: set[str]) -> str | None:
+    """The longest head of the compound `stem` (German compounds are head-final) that ends a word of the hit."""
+    for i in range(MIN_HEAD_PREFIX, len(stem) - MIN_HEAD + 1):
+        head = stem[i:]
+        found = sorted(s for s in doc_stems if s.endswith(head))
+        if found:
+            return found[0]
+    return None
 
 
 def within(a: str, b: str, limit: int) -> bool:
