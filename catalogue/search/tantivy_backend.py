@@ -119,6 +119,7 @@ FUZZY_BOOST = 0.5
 SYNONYM_BOOST = 0.9
 PHRASE_BOOST = 1.5
 PARTS_BOOST = 0.6  # the parts of a hyphenated word found apart
+MAX_CODE_CHARS = 3  # a part of a hyphenated word this short that no document uses is a letter code ("UH-Kreis"), optional
 HEAD_BOOST = 0.3  # the head of a compound the index lacks ("Gerät" for "Großgeräte")
 MIN_HEAD = 5  # letters of a compound's head stem
 RARITY_WORDS = 2  # queries of this many words or more weigh each word by its rarity (_by_rarity)
@@ -442,10 +443,12 @@ class _QueryPlanner:
         ])
 
     def word_query(
-        self, searcher: _Terms, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True
+        self, searcher: _Terms, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True, codes_optional: bool = False
     ) -> tantivy.Query | None:
         """The query for one word; `scan`: also look through the term dictionary near a typo (for typos in the
-        ending and for highlighting; off for the long texts of "comparable projects")."""
+        ending and for highlighting; off for the long texts of "comparable projects"); `codes_optional` (a query of
+        several words, which must match too): a hyphenated word's short letter code that no document uses is left
+        out ("UH-Kreis Buslinien" finds "Unstrut-Hainich-Kreis … Buslinien")."""
         if word.planned.prefix:
             return self._prefix_query(searcher, word, highlight)
         stems = [s for s in word.stems if _ALNUM_RE.match(s)]
@@ -508,6 +511,9 @@ class _QueryPlanner:
             typed = [p for p in _PART_SPLIT_RE.split(word.raw) if p]
             for i, part in enumerate(stems):
                 chars = len(typed[i]) if len(typed) == len(stems) else len(part)
+                if codes_optional and chars <= MAX_CODE_CHARS and searcher.doc_freq("all", part) == 0 \
+                        and any(len(p) > MAX_CODE_CHARS for p in stems):
+                    continue  # a letter code no document uses ("UH-Kreis"): the word matches by its other parts
                 part_q = self._term("all", part)
                 if chars >= 5 and searcher.doc_freq("all", part) == 0:
                     distance = 2 if chars >= 9 else 1
@@ -553,7 +559,7 @@ class _QueryPlanner:
         for w in words:
             if soft and w.planned.place is not None:
                 continue
-            wq = self.word_query(searcher, w, highlight, scan=not any_word)
+            wq = self.word_query(searcher, w, highlight, scan=not any_word, codes_optional=len(qp.text_words) > 1 and not any_word)
             if wq is None:
                 continue
             is_number = bool(w.stems) and all(s.isdigit() for s in w.stems) and not w.alternatives

@@ -179,3 +179,10 @@ async def test_the_rare_word_of_a_query_outweighs_the_words_every_profile_uses(b
     await backend.upsert(EVERYDAY_WORDS)
     _, slugs, _ = await search(backend, q, per_page=5)
     assert slugs[:1] == ["bauhof"], slugs
+
+
+async def test_a_letter_code_no_document_uses_does_not_sink_a_query(demo: SearchBackend) -> None:
+    """"FB-Kreis Atemschutzgeräte": the licence-plate code of the Wetteraukreis is in no profile; beside another word
+    the hyphenated word still matches by its known part (on Tantivy only then: alone it is not widened to every "Kreis")."""
+    _, slugs, _ = await search(demo, "FB-Kreis Atemschutzgeräte", per_page=3)
+    assert slugs[:1] == ["atemschutzgeraeteverbund-wetteraukreis"], slugs
