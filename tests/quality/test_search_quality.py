@@ -3,8 +3,8 @@
 Imports the pages of ../shared/eval/dev/ (real public pages, not in the
 repository) beside the demo set into a fresh index, runs the set's staff-like
 queries and prints success@3 by kind. Fails below 95 % overall or 90 % in any
-kind (issue 17's targets), on both engines (measured: Tantivy 156/160 = 97.5 %,
-Meilisearch 155/160 = 96.9 %; the weakest kind on both is synonym, 29/31 = 94 %);
+kind (issue 17's targets), on both engines (measured: Tantivy 157/160 = 98.1 %,
+Meilisearch 157/160 = 98.1 %; the weakest kind on both is synonym, 29/31 = 94 %);
 a floor test about two points below the measured figures (room for the
 noise between engines and runs) guards against regressions (it fails when a
 change loses ground). Both print the table of success@3 by kind. Skipped
@@ -27,7 +27,7 @@ from tests.quality.real_pages import DEV_SET
 OVERALL = 0.95
 PER_KIND = 0.90
 # The regression floor: a little below what both engines measure now (see the module docstring).
-FLOOR_OVERALL = 0.92
+FLOOR_OVERALL = 0.96
 FLOOR_PER_KIND = 0.82
 _MEASURED: dict[str, tuple[str, float, dict[str, float], list[str], int, int]] = {}
 

@@ -14,8 +14,10 @@ import pytest
 from catalogue.search import planning
 from catalogue.search.base import SearchQuery
 from catalogue.search.meili_backend import (
+    ALL_DOCS,
     EITHER_WORD_WEIGHT,
     LOCALES,
+    SUBSET_WEIGHT,
     MeiliBackend,
     absent_words,
     build_filter,
@@ -263,6 +265,20 @@ def test_a_word_no_document_uses_lets_its_strongest_alternative_stand_in_at_full
     variants = planning.query_variants(planning.plan("Dorfladen Bürger"), {"bürger"})[1:]
     assert all(w < 1.0 for text, w in variants if not text.startswith("Dorfladen ")), variants
     assert any(w == 1.0 for text, w in variants if text.startswith("Dorfladen ")), variants
+
+
+def test_leaving_out_a_rare_word_costs_more_than_leaving_out_a_common_one() -> None:
+    """As Tantivy weighs each word by its rarity: "Trinkwassermanagment Landkreis Stadt" must not rank pages that only
+    share "Landkreis Stadt" (words most profiles use) with those that share the rare word and one other."""
+    q = "Trinkwassermanagment Landkreis Stadt"
+    counts = {"trinkwassermanagment": 1, "landkreis": 40, "stadt": 50, ALL_DOCS: 66}
+    weights = {p.q: p.weight for p in query_parts(q, counts=counts) if not p.whole}
+    assert weights[q] == 1.0
+    assert weights["Landkreis Stadt"] < 0.3 * SUBSET_WEIGHT
+    assert weights["Trinkwassermanagment Stadt"] > 0.8 * SUBSET_WEIGHT
+    assert weights["Trinkwassermanagment Landkreis"] > weights["Trinkwassermanagment Stadt"] > weights["Landkreis Stadt"]
+    # without counts (a query of one word, or before the probes) every subset weighs alike
+    assert {p.weight for p in query_parts(q) if not p.whole and p.q != q and p.q.count(" ") == 1} == {SUBSET_WEIGHT}
 
 
 # ------------------------------------------------------------------ snippets
