@@ -47,8 +47,8 @@ $(UV):
 	$(PYTHON) -m venv $(UV_DIR)
 	$(UV_DIR)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python "$$(command -v $(PYTHON))"
+$(VENV)/.installed: pyproject.toml uv.lock Makefile | $(UV)
+	$(UV) sync --frozen --compile-bytecode --python "$$(command -v $(PYTHON))"
 	@touch $@
 
 ferretdb: $(FERRETDB_BIN)

@@ -2,7 +2,7 @@
 
 Reproduce:
 
-    .venv/bin/python benchmarks/read_paths.py [--count 1000] [--reads 40] [--profile page] [--data-dir DIR]
+    .venv/bin/python benchmarks/read_paths.py [--count 1000] [--reads 40] [--hot 20] [--profile page] [--data-dir DIR]
 
 Steps (everything in a temporary data directory unless `--data-dir` names one
 to reuse; the server must not run on it):
@@ -12,7 +12,8 @@ to reuse; the server must not run on it):
  2. Build the app in this process (embedded FerretDB, Tantivy), run its
     lifespan, and send requests through httpx's ASGI transport (no HTTP, no
     second process), one at a time: the profile page, the API read by slug,
-    similar and the history, for random slugs.
+    similar and the history, for random slugs (with `--hot N`: of N random
+    profiles only, so the same revision is read again, as for popular profiles).
  3. Per read: p50/p95 in ms, this process's CPU time per request (every
     thread: the app's, the search threads', the driver's; not FerretDB's) and the store commands per request (PyMongo
     command monitoring, only the request's own task: the sync worker beside it
@@ -125,6 +126,8 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> 
                     tag = r.headers["etag"]
             slugs = [s for s in slugs if not s.startswith("messprofil")]
             rng = random.Random(args.seed)
+            if args.hot:  # reads of a few popular profiles: the same revision is read again (the caches per revision)
+                slugs = rng.sample(slugs, min(args.hot, len(slugs)))
             reads = {
                 "page": (lambda: f"/profiles/{rng.choice(slugs)}", {}),
                 "api": (lambda: f"/api/v1/profiles/{rng.choice(slugs)}", {}),
@@ -175,6 +178,7 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default="", help="comma-separated reads (page,api,similar,history); default all")
+    parser.add_argument("--hot", type=int, default=0, help="read only this many profiles (random ones), so reads repeat")
     parser.add_argument("--profile", default="", help="the read to run under cProfile")
     parser.add_argument("--top", type=int, default=45, help="functions shown per profile listing")
     parser.add_argument("--data-dir", default="", help="reuse this data directory (imported on the first run)")
@@ -190,6 +194,7 @@ def main() -> None:
     print(f"{args.count} Profile, Daten in {data_dir}; in einem Prozess, ohne HTTP (Messwerte auf geteilter Maschine verrauscht)", flush=True)
     asyncio.run(run(args, data_dir, env))
     print(f"Befehl: .venv/bin/python benchmarks/read_paths.py --count {args.count} --reads {args.reads}"
+          + (f" --only {args.only}" if args.only else "") + (f" --hot {args.hot}" if args.hot else "")
           + (f" --profile {args.profile}" if args.profile else "") + (f" --data-dir {data_dir}" if args.data_dir else ""))
 
 

@@ -453,6 +453,9 @@ class OutboxEntry(Document):
     # a bulk write's entry is written with False and set True once its profiles are written: until then (or until
     # the landing grace has passed: the writer died) the worker does not read its profiles again and again
     landed: bool | None = None
+    # set with `landed`: the profiles of the entry that an earlier, interrupted run had written (found, not inserted);
+    # the others are new with this write, so the worker need not look for an adoption summary of theirs
+    existing: list[str] | None = None
     created_at: datetime = Field(default_factory=utcnow)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)

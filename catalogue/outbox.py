@@ -41,6 +41,7 @@ class Written(NamedTuple):
     slug: str
     version: int | None = None
     profiles: int = 1  # how many profiles the entry announces (bulk entries: more than one)
+    landed: bool = False  # its writer saw the write land (`confirm_landed`): the wait need not read the profile to tell
 
 
 _recorded: ContextVar[list[Written] | None] = ContextVar("outbox_recorded", default=None)
@@ -61,6 +62,19 @@ def _record(entry: OutboxEntry) -> None:
     written = _recorded.get()
     if written is not None:
         written.append(Written(entry.id, entry.profile_id, entry.slug, entry.version, 1 + len(entry.more)))
+
+
+def confirm_landed(entry_id: Any) -> None:
+    """The write that entry `entry_id` of this recording announced has landed (its compare-and-set succeeded).
+
+    A wait for it (`SearchSync.wait_applied`) then knows, without reading the
+    profile's version from the store, that the entry will be applied.
+    """
+    written = _recorded.get()
+    if written is not None:
+        for n, w in enumerate(written):
+            if w.entry_id == entry_id:
+                written[n] = w._replace(landed=True)
 
 
 async def enqueue(
@@ -100,10 +114,18 @@ async def enqueue_many(profiles: Sequence[tuple[str, str, int | None]]) -> Outbo
     return entry
 
 
-async def mark_landed(entry: OutboxEntry) -> None:
-    """The profiles of a bulk entry are written: the worker may apply it (one keyed update)."""
-    await OutboxEntry.get_pymongo_collection().update_one({"_id": entry.id}, {"$set": {"landed": True}})
-    entry.landed = True
+async def mark_landed(entry: OutboxEntry, existing: Sequence[str] = ()) -> None:
+    """The profiles of a bulk entry are written: the worker may apply it (one keyed update).
+
+    `existing`: the entry's profiles this write did not insert (an earlier, interrupted run had written them).
+    """
+    await OutboxEntry.get_pymongo_collection().update_one({"_id": entry.id}, {"$set": {"landed": True, "existing": list(existing)}})
+    entry.landed, entry.existing = True, list(existing)
+
+
+def inserted_by(entry: OutboxEntry, profile_id: str) -> bool:
+    """The entry is a bulk write, marked landed, that inserted this profile (so nothing but it wrote the profile before)."""
+    return entry.landed is True and entry.existing is not None and profile_id not in entry.existing
 
 
 def _document(entry: OutboxEntry) -> dict[str, Any]:
@@ -118,6 +140,7 @@ def _document(entry: OutboxEntry) -> dict[str, Any]:
         "adoption": entry.adoption,
         "adoption_revision": entry.adoption_revision,
         "landed": entry.landed,
+        "existing": entry.existing,
         "created_at": now,
         "attempts": 0,
         "next_attempt_at": now,

@@ -166,7 +166,15 @@ class ProfileService:
 
         For reads that only need a few fields (the cached PDF: its revision). One read by `_id` when the slug is remembered.
         """
-        wanted = dict.fromkeys((*fields, "slug", "owner", "status", "revision_id"), 1)
+        return self.head_viewed(await self.find_fields(slug, fields), slug, actor)
+
+    async def find_fields(self, slug: str, fields: Sequence[str] | None) -> dict[str, Any]:
+        """`find` without the model parse, unchecked: `fields` plus `_id`, slug, owner, status, version and
+        revision_id, as stored (`fields` None: the whole document).
+
+        The caller checks it (`head_viewed`), as `find`'s callers check with `viewed`.
+        """
+        wanted = dict.fromkeys((*fields, "slug", "owner", "status", "version", "revision_id"), 1) if fields is not None else None
         coll = Profile.get_pymongo_collection()
         profile_id = await SLUG_IDS.resolve(slug)
         doc: dict[str, Any] | None = await coll.find_one({"_id": profile_id}, wanted) if profile_id is not None else None
@@ -176,6 +184,11 @@ class ProfileService:
         if doc is None:
             raise NotFound(f"Es gibt kein Profil „{slug}“.")
         SLUG_IDS.confirm(slug, doc["_id"])
+        return doc
+
+    @staticmethod
+    def head_viewed(doc: dict[str, Any], slug: str, actor: Principal | None) -> dict[str, Any]:
+        """`viewed` for a projection `find_fields` gave."""
         if not allowed(actor, Action.VIEW, owner=doc.get("owner"), status=S(doc["status"])):
             raise NotFound(f"Es gibt kein Profil „{slug}“.")
         if doc.get("slug") != slug:
@@ -238,7 +251,7 @@ class ProfileService:
                 last_change=entry,
                 **content.model_dump(),
             )
-            await outbox.enqueue(str(profile_id), candidate, version=profile.version)
+            announced = await outbox.enqueue(str(profile_id), candidate, version=profile.version)
             await profile_keys.store(profile_keys.keys_of_profile(profile), profile_id)
             try:
                 await Profile.get_pymongo_collection().insert_one(_to_db(profile))
@@ -248,6 +261,7 @@ class ProfileService:
                 if slug:
                     raise ValidationFailed(f"Der Slug „{slug}“ ist schon vergeben.") from None
                 continue
+            outbox.confirm_landed(announced.id)
             await version_store.store(profile_id, entry, state_of(profile))
             self._on_change()
             return profile
@@ -374,6 +388,7 @@ class ProfileService:
         if writing:
             # 3. The keys an import finds them by, then the profiles.
             await profile_keys.store_many([(key, profiles[n].id) for n in writing for key in profile_keys.keys_of_profile(profiles[n])])
+            existing: list[str] = []  # profiles an earlier, interrupted run had written (maybe changed since)
             try:
                 await Profile.get_pymongo_collection().insert_many([_to_db(profiles[n]) for n in writing], ordered=False)
             except BulkWriteError as exc:
@@ -384,12 +399,13 @@ class ProfileService:
                     clashes.append(writing[int(err["index"])])
                 for n in clashes:
                     if await Profile.get_pymongo_collection().find_one({"_id": profiles[n].id}, {"_id": 1}) is not None:
+                        existing.append(str(profiles[n].id))
                         continue  # written by an earlier, interrupted run with the same id
                     # The slug belongs to a profile without a key (never migrated): give the key back.
                     await atomic.delete_if(ProfileSlug.get_pymongo_collection(), profiles[n].slug, {"profile_id": profiles[n].id})
                     failed.add(n)
             if entry is not None:
-                await outbox.mark_landed(entry)  # the worker may index them now (while the versions are written)
+                await outbox.mark_landed(entry, existing)  # the worker may index them now (while the versions are written)
             # 4. Their first versions.
             await version_store.store_many(
                 version_store.version_document(profiles[n].id, firsts[n], state_of(profiles[n], items[n].content))
@@ -602,7 +618,7 @@ class ProfileService:
             # The previous write's version document, in case its process died before writing it.
             await version_store.store(profile.id, before.last_change, before.state)
         profile.revision_id = uuid4()
-        await outbox.enqueue(str(profile.id), profile.slug, version=profile.version)
+        announced = await outbox.enqueue(str(profile.id), profile.slug, version=profile.version)
         if new_keys := [k for k in profile_keys.keys_of_profile(profile) if k not in before.keys]:
             await profile_keys.store(new_keys, profile.id)
         written = await atomic.replace_if(
@@ -611,6 +627,7 @@ class ProfileService:
         if not written:
             profile.revision_id = before.revision_id
             return False
+        outbox.confirm_landed(announced.id)  # the request's read-your-writes wait need not read the version back
         assert profile.last_change is not None
         await version_store.store(profile.id, profile.last_change, state_of(profile))
         self._on_change()

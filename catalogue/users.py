@@ -15,6 +15,7 @@ counters, token use and revocation).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import secrets
@@ -369,7 +370,7 @@ async def authenticate(username: str, password: str, *, client_address: str = "u
         ok = await _in_hash_pool(_verify, user.password_hash, password[:1024])
     else:
         # Spend comparable time so unknown usernames are not revealed by timing.
-        await _in_hash_pool(_verify, _DUMMY_HASH, password[:1024])
+        await _in_hash_pool(_verify, _dummy_hash(), password[:1024])
         ok = False
     if not ok:
         raise NotAuthenticated("Benutzername oder Passwort ist falsch.")
@@ -382,7 +383,11 @@ async def authenticate(username: str, password: str, *, client_address: str = "u
     return Principal(user.username, user.role)
 
 
-_DUMMY_HASH = _hasher.hash("leuchtturm-dummy-password")
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown usernames, made on first use (about a second of CPU: not at import,
+    which every CLI command and worker process pays)."""
+    return _hasher.hash("leuchtturm-dummy-password")
 
 
 def _hash_token(secret: str) -> str:

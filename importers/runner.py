@@ -340,7 +340,10 @@ class Known:
 
 
 _PROJECTION = {"slug": 1, "title": 1, "lead.name": 1, "provenance": 1, "status": 1, "owner": 1}
-SCAN_ABOVE = 2000  # records in one run above which the CLI on FerretDB reads all profiles once instead of keys
+# The CLI on FerretDB reads all profiles once ("scan") instead of keys when the store holds at most this many
+# profiles per record of the run: a record costs about four keyed reads (misses, ~1.4 ms of CPU each between
+# FerretDB and the client), a scanned profile one decode (~2 ms); measured with benchmarks/import_cpu.py.
+SCAN_RATIO = 2
 READ_CONCURRENCY = 16
 
 
@@ -352,7 +355,9 @@ class KnownProfiles:
     through their `profile_slugs` keys) and the profiles they name, all by
     `_id` – what request paths (an upload's preview and confirmation) use;
     "scan" reads every profile once with a projection – batch work, faster
-    for a large import on FerretDB, where any other query scans anyway.
+    on FerretDB (where any other query scans anyway) when the run brings
+    many records for the profiles stored (`SCAN_RATIO`; into an empty store
+    it reads nothing at all).
     """
 
     def __init__(self, preload: bool, visible: Callable[[Known], bool] | None = None) -> None:
@@ -374,7 +379,7 @@ class KnownProfiles:
         cls, strategy: str = "auto", *, records: int = 0, visible: Callable[[Known], bool] | None = None
     ) -> KnownProfiles:
         if strategy == "auto":
-            strategy = "scan" if records > SCAN_ABOVE and await _is_ferretdb() else "keys"
+            strategy = "scan" if records and await _is_ferretdb() and await _stored_profiles() <= SCAN_RATIO * records else "keys"
         if strategy not in ("scan", "keys"):
             raise ValueError(f"unknown key strategy {strategy!r}")
         known = cls(preload=strategy == "scan", visible=visible)
@@ -491,6 +496,15 @@ async def read_profiles_by_id(ids: list[str]) -> dict[str, Profile]:
 
     await asyncio.gather(*(read(pid) for pid in dict.fromkeys(ids)))
     return found
+
+
+async def _stored_profiles() -> int:
+    """About how many profiles are stored, without reading them (FerretDB's collStats counts SQLite's cells)."""
+    try:
+        stats = await Profile.get_pymongo_collection().database.command("collStats", Profile.get_collection_name())
+    except Exception:  # noqa: BLE001 - unknown: assume many (keys)
+        return 1 << 62
+    return int(stats.get("count") or 0)
 
 
 async def _is_ferretdb() -> bool:

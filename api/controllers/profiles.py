@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
 
-from litestar import Controller, Request, Response, get, patch, post, put
+from litestar import Controller, MediaType, Request, Response, get, patch, post, put
 from litestar.openapi.spec import Example
 from litestar.params import Body, BodyKwarg, FromPath, FromQuery, HeaderParameter, PathParameter, QueryParameter
+from litestar.serialization import encode_json, get_serializer
 
 from api.auth import require_principal, resolve_principal
 from api.controllers.opendata import profile_jsonld_response
@@ -24,13 +26,17 @@ from api.schemas import (
     version_out,
 )
 from catalogue.access import Action
+from catalogue.atomic import plain as stored_plain
 from catalogue.errors import NotAuthenticated
 from catalogue.listing import list_profiles
+from catalogue.lru import LRU
 from catalogue.models import Profile, ProfileContent
 from catalogue.profiles import ProfileService, etag
 from catalogue.search.base import MAX_PAGE, Sort
 from catalogue.users import Principal
 from catalogue.vocabularies import EditorialStatus, FederalState, FieldOfAction, LegalForm, ProjectStatus, SizeClass
+
+T = TypeVar("T")
 
 SlugParam = Annotated[str, PathParameter(pattern=r"^[a-z0-9][a-z0-9-]{0,99}$", description="Slug des Profils")]
 SlugOrJsonLd = Annotated[str, PathParameter(pattern=r"^[a-z0-9][a-z0-9-]{0,99}(\.jsonld)?$", description="Slug des Profils")]
@@ -51,20 +57,33 @@ def _out(request: Request, profile: Profile, principal: Principal | None) -> Pro
     return profile_out(profile, base_url(request), include_private=private)
 
 
-async def caller_and_profile(request: Request, svc: ProfileService, slug: str) -> tuple[Principal | None, Profile]:
-    """The caller and the profile a slug names (unchecked), read side by side.
+async def caller_and(request: Request, read: Awaitable[T]) -> tuple[Principal | None, T]:
+    """The caller and what `read` gives (a keyed read of the profile, unchecked), read side by side.
 
     The caller's token or session and the slug key and profile are keyed reads
     that do not depend on each other. The caller's error comes first, as if
     read one after the other; the caller of this checks the profile
-    (`ProfileService.viewed`).
+    (`ProfileService.viewed`, `ProfileService.head_viewed`).
     """
-    principal, found = await asyncio.gather(resolve_principal(request), svc.find(slug), return_exceptions=True)
+    principal, found = await asyncio.gather(resolve_principal(request), read, return_exceptions=True)
     if isinstance(principal, BaseException):
         raise principal
     if isinstance(found, BaseException):
         raise found
     return principal, found
+
+
+async def caller_and_profile(request: Request, svc: ProfileService, slug: str) -> tuple[Principal | None, Profile]:
+    """The caller and the profile a slug names (unchecked), read side by side (`caller_and`)."""
+    return await caller_and(request, svc.find(slug))
+
+
+PROFILE_BODIES_MAX = 1024
+# The API read's encoded body per (profile id, revision, private view, base URL). The revision (the ETag) is
+# new with every write of the profile, so a body is never served for an older state; the caller's access is
+# checked on the stored document before the lookup, and the private view (owner, provenance, review comments)
+# has its own entry.
+PROFILE_BODIES: LRU[tuple[str, str, bool, str], bytes] = LRU(PROFILE_BODIES_MAX)
 
 
 def _with_etag(content: Any, profile: Profile, status_code: int = 200, extra: dict[str, str] | None = None) -> Response:
@@ -153,11 +172,21 @@ class ProfileController(Controller):
         if slug.endswith(".jsonld"):  # Litestar cannot route "{slug}.jsonld" beside "{slug}"
             return await profile_jsonld_response(request, slug.removesuffix(".jsonld"))
         svc = service(request)
-        principal, found = await caller_and_profile(request, svc, slug)
-        profile = svc.viewed(found, slug, principal)
-        if request.headers.get("if-none-match") == etag(profile):
-            return Response(content=None, status_code=304, headers={"ETag": etag(profile)})
-        return _with_etag(_out(request, profile, principal), profile)
+        # the stored document as it is (one keyed read); the model is parsed only when its body is not cached
+        principal, found = await caller_and(request, svc.find_fields(slug, None))
+        stored = svc.head_viewed(found, slug, principal)
+        tag = f'"{stored_plain(stored["revision_id"])}"'  # = etag(profile)
+        if request.headers.get("if-none-match") == tag:
+            return Response(content=None, status_code=304, headers={"ETag": tag})
+        private = principal is not None and (principal.is_reviewer or principal.username == stored.get("owner"))
+        key = (str(stored["_id"]), tag, private, base_url(request))
+        body = PROFILE_BODIES.get(key)
+        if body is None:
+            out = profile_out(Profile.model_validate(stored), key[3], include_private=private)
+            body = encode_json(out, get_serializer(request.route_handler.resolve_type_encoders()))
+            if stored.get("revision_id") is not None:  # (every stored profile has one since the layout migration)
+                PROFILE_BODIES.put(key, body)
+        return Response(content=body, media_type=MediaType.JSON, headers={"ETag": tag})
 
     @put("/{slug:str}", operation_id="replaceProfile", summary="Profil vollständig ersetzen (If-Match erforderlich)")
     async def replace_profile(

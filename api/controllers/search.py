@@ -11,14 +11,14 @@ from litestar.params import FromQuery, QueryParameter
 from pydantic import BaseModel
 
 from api.auth import resolve_principal
-from api.controllers.profiles import SlugParam, caller_and_profile
+from api.controllers.profiles import SlugParam, caller_and
 from catalogue.access import principal_labels
 from catalogue.errors import DependencyUnavailable, PermissionDenied, ValidationFailed
 from catalogue.fields import KREIS_KEY, REGIERUNGSBEZIRK_KEY
 from catalogue.models import utcnow
 from catalogue.profiles import ProfileService
 from catalogue.search.base import MAX_FILTER_VALUES, SearchError, SearchQuery, Sort
-from catalogue.search.comparable import Comparable, Reference, find_comparable, profile_reference
+from catalogue.search.comparable import Comparable, Reference, find_comparable, stored_reference
 from catalogue.search.documents import ADOPTION_STAGES, FACET_LABELS
 from catalogue.search.url_state import freshness_bounds
 from catalogue.vocabularies import (
@@ -262,10 +262,11 @@ class SearchController(Controller):
     @get("/profiles/{slug:str}/similar", operation_id="similarProfiles", summary="Vergleichbare Projekte zu einem Profil, mit Begründung")
     async def similar(self, request: Request, slug: SlugParam, limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10) -> ComparableResponse:
         svc = ProfileService()
-        principal, found = await caller_and_profile(request, svc, slug)
-        profile = svc.viewed(found, slug, principal)
+        # a projection of the profile (no model parse): the reference is its indexed document when that holds this version
+        principal, found = await caller_and(request, svc.find_fields(slug, ()))
+        stored = svc.head_viewed(found, slug, principal)
         search, labels = request.app.state.runtime.search, principal_labels(principal)
-        ref = await _guarded(profile_reference(search, profile, labels=labels))
+        ref = await _guarded(stored_reference(search, stored, lambda: svc.get(slug, principal), labels=labels))
         found = await _guarded(find_comparable(search, ref, labels=labels, limit=limit))
         base = request.app.state.settings.public_base_url
         return ComparableResponse(items=[_comparable(base, c) for c in found])

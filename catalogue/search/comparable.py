@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -305,6 +305,21 @@ async def reference_for(profile: Any, indexed: Mapping[str, Any] | None) -> Refe
     return Reference.from_document(doc)
 
 
+async def stored_reference(
+    backend: SearchBackend, stored: Mapping[str, Any], load: Callable[[], Awaitable[Any]], *, labels: Sequence[str]
+) -> Reference:
+    """`profile_reference` for a projection of the stored profile (its `_id` and `version`), without parsing the profile.
+
+    The indexed document is the reference when it holds that version (one
+    keyed lookup with the caller's `labels`); otherwise `load()` gives the
+    whole profile (a keyed read, checked again) and the reference is built afresh.
+    """
+    indexed = await backend.document(str(stored["_id"]), labels=labels)
+    if indexed is not None and indexed.get("version") == stored.get("version"):
+        return Reference.from_document(indexed)
+    return Reference.from_document(await index_document(await load()))
+
+
 async def find_comparable(
     backend: SearchBackend,
     ref: Reference,
@@ -376,4 +391,5 @@ async def _search_candidates(
 
 __all__ = [
     "MIN_SCORE", "WEIGHTS", "Comparable", "Reference", "find_comparable", "profile_reference", "rank", "reference_for", "score_candidate", "size_ratio",
+    "stored_reference",
 ]

@@ -39,6 +39,11 @@ LANDING_GRACE_S has passed (the write failed; the current state counts).
 A bulk entry (an import chunk) carries `landed`: False until its writer has
 written the profiles; the worker does not read them before (nor, when the
 mark comes, wait for each one's version: what did not land then failed).
+The mark also names the profiles the write found already there (an
+earlier, interrupted run); for the others, which the write inserted, the
+worker reads no adoption summary (there is none yet). Per profile,
+entries apply in order: an entry naming a profile that an earlier,
+waiting entry also names waits too.
 Entries without a version (older ones) are applied at once; for those,
 `wait_applied` announces an entry that is already gone once more.
 
@@ -62,7 +67,7 @@ from typing import TYPE_CHECKING, Any
 from beanie import PydanticObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
-from catalogue import adoption
+from catalogue import adoption, outbox
 from catalogue.adoption import AdoptionSummary, summary_of
 from catalogue.cpu import run_cpu
 from catalogue.lru import LRU
@@ -304,28 +309,40 @@ class SearchSync:
         """
         grace = now - timedelta(seconds=LANDING_GRACE_S)
         # a bulk entry whose writer has not yet marked its profiles written waits without reading them
-        batch = [e for e in batch if e.landed is not False or _aware(e.created_at) <= grace]
-        ids = list(dict.fromkeys(item.profile_id for e in batch for item in e.items()))
+        unmarked = {e.seq for e in batch if e.landed is False and _aware(e.created_at) > grace}
+        ids = list(dict.fromkeys(item.profile_id for e in batch if e.seq not in unmarked for item in e.items()))
         profiles = await read_profiles(ids)
-        records = await adoption.read_records([e.adoption for e in batch if e.adoption])
+        records = await adoption.read_records([e.adoption for e in batch if e.adoption and e.seq not in unmarked])
         ready: list[OutboxEntry] = []
+        # Per profile, entries apply in order (`batch` is in sequence order): one behind a waiting entry of the
+        # same profile waits too. (A bulk entry that inserted a profile is applied without its adoption summary;
+        # an adoption entry of that profile, which comes later, must not be applied before it.)
+        held: set[str] = set()
         for entry in batch:
-            if entry.landed:  # marked by its writer after the writes: whatever did not land failed
-                ready.append(entry)
-                continue
-            landed = all(
-                item.version is None or ((p := profiles.get(item.profile_id)) is not None and p.version >= item.version)
-                for item in entry.items()
-            ) and _adoption_landed(entry, records)
+            items = entry.items()
+            if entry.seq in unmarked or any(item.profile_id in held for item in items):
+                landed = False
+            elif entry.landed:  # marked by its writer after the writes: whatever did not land failed
+                landed = True
+            else:
+                landed = all(
+                    item.version is None or ((p := profiles.get(item.profile_id)) is not None and p.version >= item.version)
+                    for item in items
+                ) and _adoption_landed(entry, records)
             if landed or _aware(entry.created_at) <= grace:
                 ready.append(entry)
+            else:
+                held.update(item.profile_id for item in items)
         upserts: list[dict[str, Any]] = []
         deletes: list[str] = []
         current: list[Profile] = []
         # adoption entries: the record into its summary first (repairs a summary write lost to a crash)
         await adoption.repair_summaries([records[e.adoption] for e in ready if e.adoption and e.adoption in records])
         ready_ids = list(dict.fromkeys(item.profile_id for e in ready for item in e.items()))
-        summaries = await read_adoption_summaries([pid for pid in ready_ids if pid in profiles])
+        # a profile only bulk entries that inserted it name has no adoption summary yet (adoptions name an existing profile)
+        inserted = {pid for e in ready for item in e.items() if outbox.inserted_by(e, pid := item.profile_id)}
+        inserted -= {item.profile_id for e in ready for item in e.items() if not outbox.inserted_by(e, item.profile_id)}
+        summaries = await read_adoption_summaries([pid for pid in ready_ids if pid in profiles and pid not in inserted])
         for pid in ready_ids:
             profile = profiles.get(pid)
             if profile is not None:
@@ -373,7 +390,9 @@ class SearchSync:
         for w in {w.entry_id: w for w in written}.values():
             if w.version is not None and w.entry_id in self._recent:
                 continue  # in this process's index already (applied only once its write had landed)
-            if w.version is not None:
+            if w.version is not None and w.landed:
+                pending.append(w.entry_id)  # its writer saw it land: it will be applied
+            elif w.version is not None:
                 # never applied before its write landed; a write that did not land (it failed) is not waited for
                 oid = _object_id(w.profile_id)
                 stored = await Profile.get_pymongo_collection().find_one({"_id": oid}, {"version": 1}) if oid else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -140,3 +141,23 @@ async def test_storage_reopens_an_existing_database(tmp_path: Path) -> None:
                 assert (await Profile.find_one(Profile.slug == "bleibt")).title == "Bleibt erhalten"
         finally:
             await storage.close()
+
+
+def test_sqlite_runs_with_synchronous_normal_and_a_wrong_mode_is_refused(tmp_path: Path) -> None:
+    """WAL with synchronous=NORMAL (ARCHITECTURE.md, "The embedded store"): FerretDB opens each database with it."""
+    proc = subprocess.Popen(
+        [str(FERRETDB_BIN), "-data-dir", str(tmp_path), "-log-level", "debug", "-watch-parent=false"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        uri = json.loads(proc.stdout.readline())["uri"]
+        with MongoClient(uri) as client:
+            client["probe"]["c"].insert_one({"_id": 1})
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    created = [line for line in err.splitlines() if "Database created" in line and "name=probe" in line]
+    assert created and "_pragma=synchronous%28normal%29" in created[0], err[-2000:]
+    assert "journal_mode%28wal%29" in created[0]  # FerretDB's own defaults stay
+    refused = subprocess.run([str(FERRETDB_BIN), "-data-dir", str(tmp_path / "x"), "-synchronous", "off"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "invalid -synchronous" in refused.stderr

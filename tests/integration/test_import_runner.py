@@ -356,3 +356,19 @@ def test_cli_import_and_export(mongo_uri: str, tmp_path: Path, monkeypatch: pyte
     finally:
         get_settings.cache_clear()
         MongoClient(mongo_uri).drop_database(name)
+
+
+@pytest.mark.skipif(bool(__import__("os").environ.get("LEUCHTTURM_TEST_MONGODB_URL")), reason="the scan is chosen only on FerretDB")
+async def test_the_cli_scans_when_the_store_holds_few_profiles_per_record_and_reads_keys_otherwise(db) -> None:
+    """On FerretDB "auto" reads the stored profiles once (nothing, into an empty store) instead of four keyed reads per
+    record, unless the store holds more than SCAN_RATIO profiles per record of the run."""
+    from importers.runner import SCAN_RATIO, KnownProfiles
+
+    assert (await KnownProfiles.open("auto", records=1)).preload  # an empty store: nothing to read
+    await Profile.get_pymongo_collection().insert_many(
+        [{"slug": f"p-{n}", "title": f"Profil {n}", "status": "published", "provenance": {"source_id": f"s{n}"}} for n in range(6)]
+    )
+    known = await KnownProfiles.open("auto", records=6 // SCAN_RATIO)
+    assert known.preload and known.by_source_id.keys() == {f"s{n}" for n in range(6)}
+    assert not (await KnownProfiles.open("auto", records=6 // SCAN_RATIO - 1)).preload
+    assert not (await KnownProfiles.open("auto", records=0)).preload

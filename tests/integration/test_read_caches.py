@@ -180,3 +180,96 @@ async def test_the_caller_is_checked_before_the_profile_although_both_are_read_a
     assert (await client.get(f"{API}/{slug}/versions", headers=auth["reviewer"])).status_code == 200
     assert (await client.get(f"{API}/{slug}/versions", headers=auth["editor"])).status_code == 200
     assert (await client.get(f"/profiles/{slug}", headers=bad)).status_code == 401
+
+
+async def test_the_api_read_serves_its_body_per_revision_and_view_but_checks_the_caller_on_every_read(client, auth, monkeypatch) -> None:
+    """The encoded body of `GET /api/v1/profiles/{slug}` is kept per (profile, revision, private view).
+
+    A second read of the same revision is not built again; a write (new ETag)
+    is served at once; a draft's cached body is never shown to a caller who
+    may not see it; the public view of a published profile never carries the
+    private fields of a cached owner's view.
+    """
+    from api.controllers import profiles as controller
+    from api.schemas import profile_out
+
+    built: list[tuple[str, bool]] = []
+
+    def counting(profile, base_url, *, include_private=False):
+        built.append((str(profile.revision_id), include_private))
+        return profile_out(profile, base_url, include_private=include_private)
+
+    monkeypatch.setattr(controller, "profile_out", counting)
+    r = await client.post(API, json=publishable(NEW), headers=auth["editor"])
+    slug, tag = r.json()["slug"], r.headers["etag"]
+    built.clear()  # the answer to the POST is built by the write
+    first = await client.get(f"{API}/{slug}", headers=auth["editor"])
+    again = await client.get(f"{API}/{slug}", headers=auth["editor"])
+    assert first.status_code == again.status_code == 200 and first.headers["etag"] == again.headers["etag"] == tag
+    assert first.content == again.content and first.json()["owner"] == "erika"
+    assert len(built) == 1  # the second read of this revision came from the cache
+    assert first.headers["content-type"].startswith("application/json")
+    # the caller is checked before the cache: a draft stays hidden from the public and from another editor
+    assert (await client.get(f"{API}/{slug}")).status_code == 404
+    assert (await client.get(f"{API}/{slug}", headers=auth["other"])).status_code == 404
+    assert (await client.get(f"{API}/{slug}", headers=auth["reviewer"])).json()["owner"] == "erika"
+    assert (await client.get(f"{API}/{slug}", headers={**auth["editor"], "If-None-Match": tag})).status_code == 304
+
+    # a write is served on the next read, never the cached older revision
+    r = await client.patch(f"{API}/{slug}", json={"title": "Gemeinsame Kläranlage Hohwacht"}, headers={**auth["editor"], "If-Match": tag})
+    assert r.status_code == 200, r.text
+    after = await client.get(f"{API}/{slug}", headers=auth["editor"])
+    assert after.headers["etag"] == r.headers["etag"] != tag
+    assert after.json()["title"] == "Gemeinsame Kläranlage Hohwacht" and after.json()["version"] == first.json()["version"] + 1
+    assert (await client.get(f"{API}/{slug}", headers={**auth["editor"], "If-None-Match": tag})).status_code == 200
+
+    # published: the public view is its own entry, without the owner, provenance or review comments
+    for action, headers in (("submit", auth["editor"]), ("publish", auth["reviewer"])):
+        current = (await client.get(f"{API}/{slug}", headers=headers)).headers["etag"]
+        assert (await client.post(f"{API}/{slug}/{action}", headers={**headers, "If-Match": current})).status_code == 200
+    private = await client.get(f"{API}/{slug}", headers=auth["editor"])
+    public = await client.get(f"{API}/{slug}")
+    assert private.json()["owner"] == "erika" and public.json()["owner"] is None and public.json()["provenance"] is None
+    assert private.headers["etag"] == public.headers["etag"]
+    assert {k: v for k, v in private.json().items() if k not in ("owner", "provenance", "review_comments")} == {
+        k: v for k, v in public.json().items() if k not in ("owner", "provenance", "review_comments")
+    }
+    assert (await client.get(f"{API}/{slug}")).content == public.content
+    assert built[-2:] == [(built[-1][0], True), (built[-1][0], False)]
+
+
+async def test_similar_parses_no_profile_when_the_index_holds_its_version(app, client, auth, monkeypatch) -> None:
+    """`/similar` reads a projection of the stored profile; the whole profile only when the index lags behind it."""
+    from catalogue import profiles as profiles_module
+    from catalogue.access import Action
+
+    reviewer = Principal(username="rita", role=Role.REVIEWER)
+    svc = ProfileService()
+    p = await svc.create(publishable({"title": "Glasfaser für alle Ortsteile", "keywords": ["Glasfaser"]}), reviewer)
+    await svc.transition(p.slug, Action.SUBMIT, reviewer)
+    p = await svc.transition(p.slug, Action.PUBLISH, reviewer)
+    draft = (await client.post(API, json=NEW, headers=auth["editor"])).json()["slug"]
+    rt = app.state.runtime
+    await rt.sync.drain(rt.search)
+
+    parsed: list[object] = []
+    real = profiles_module.read_profile
+
+    async def counting(profile_id):
+        parsed.append(profile_id)
+        return await real(profile_id)
+
+    monkeypatch.setattr(profiles_module, "read_profile", counting)
+    r = await client.get(f"{API}/{p.slug}/similar")
+    assert r.status_code == 200, r.text
+    assert parsed == []  # the indexed document is the reference; the profile was read as a projection only
+    # the index holds an older version: the profile is read whole (and checked again) and the reference built from it
+    indexed = await rt.search.document(str(p.id), labels=["public"])
+    assert indexed is not None
+    await rt.search.upsert([{**indexed, "version": p.version - 1}])
+    assert (await client.get(f"{API}/{p.slug}/similar")).status_code == 200
+    assert parsed == [p.id]
+    # a draft is hidden from the public and from another editor, and shown to its owner
+    assert (await client.get(f"{API}/{draft}/similar")).status_code == 404
+    assert (await client.get(f"{API}/{draft}/similar", headers=auth["other"])).status_code == 404
+    assert (await client.get(f"{API}/{draft}/similar", headers=auth["editor"])).status_code == 200

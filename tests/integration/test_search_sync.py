@@ -375,3 +375,39 @@ async def test_a_bulk_entry_is_not_read_before_its_writer_marks_it_landed(mongo_
     finally:
         await client.drop_database(name)
         await client.close()
+
+
+async def test_a_bulk_entry_that_inserted_a_profile_goes_without_its_adoption_summary_and_keeps_its_order(mongo_uri: str, tmp_path: Path) -> None:
+    """Profiles an import chunk inserted have no adoption summary to read; one an earlier run had written (`existing`),
+    or one a later entry also names, is read as ever. A later entry of a profile never overtakes the waiting chunk."""
+    from beanie import PydanticObjectId
+    from pymongo import AsyncMongoClient
+
+    from catalogue.storage import init_models
+    from tests.conftest import unique_db_name
+
+    commands = _Commands()
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[commands])
+    name = unique_db_name()
+    await init_models(client[name])
+    try:
+        backend = TantivyBackend(tmp_path / "search")
+        sync = SearchSync()
+        ids = [PydanticObjectId() for _ in range(3)]
+        entry = await outbox.enqueue_many([(str(i), f"chunk-{n}", 1) for n, i in enumerate(ids)])
+        assert entry is not None
+        for n, pid in enumerate(ids):
+            await Profile(id=pid, title=f"Chunk {n}", slug=f"chunk-{n}", version=1).insert()
+        later = await outbox.enqueue(str(ids[0]), "chunk-0", version=1)  # e.g. an adoption of the new profile
+        assert await sync.run_once(backend) == 0 and await sync.pending() == 2  # it waits behind the unmarked chunk
+        assert await titles(backend) == {}
+        await outbox.mark_landed(entry, [str(ids[2])])  # the third one was there from an earlier, interrupted run
+        commands.seen.clear()
+        assert await sync.run_once(backend) == 2 and await sync.pending() == 0
+        summaries = {c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == "adoption_summaries"}
+        assert summaries == {str(ids[0]), str(ids[2])}  # not the one only the chunk that inserted it names
+        assert await titles(backend) == {str(i): f"Chunk {n}" for n, i in enumerate(ids)}
+        assert later.seq > entry.seq
+    finally:
+        await client.drop_database(name)
+        await client.close()

@@ -35,3 +35,19 @@ async def test_a_collection_created_later_gets_the_index_when_prepared(db) -> No
     # FerretDB still finds documents by _id (and ignores the extra index otherwise).
     assert await db["spaeter"].find_one({"_id": "a"}) == {"_id": "a"}
     assert list(await db["spaeter"].index_information()) == ["_id_"]
+
+
+async def test_the_embedded_store_keeps_only_unique_indexes_and_drops_older_secondary_ones(db) -> None:
+    """FerretDB never reads a secondary index (no push-down but `_id`), yet maintains each on every write."""
+    from pymongo import ASCENDING, IndexModel
+
+    from catalogue.models import Profile
+    from catalogue.storage import declared_indexes, ensure_indexes
+
+    profiles = Profile.get_pymongo_collection()
+    assert set(await profiles.index_information()) == {"_id_", "slug_1"}  # the unique slug is a constraint: kept
+    assert any(not spec.document.get("unique") for spec in declared_indexes(Profile))  # MongoDB gets the others
+    # A store from an earlier start has them: the next start drops them.
+    await profiles.create_indexes([IndexModel([("state", ASCENDING)], name="state")])
+    await ensure_indexes([Profile], secondary=False)
+    assert set(await profiles.index_information()) == {"_id_", "slug_1"}

@@ -29,15 +29,21 @@ func main() {
 	dataDir := flag.String("data-dir", "var/ferretdb", "directory for the SQLite database files")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn, error")
 	watchParent := flag.Bool("watch-parent", true, "exit when the parent process exits")
+	synchronous := flag.String("synchronous", "normal", "SQLite synchronous mode of the WAL: normal or full")
 	flag.Parse()
 
-	if err := run(*listen, *dataDir, *logLevel, *watchParent); err != nil {
+	if *synchronous != "normal" && *synchronous != "full" {
+		fmt.Fprintf(os.Stderr, "leuchtturm-ferretdb: invalid -synchronous %q (normal or full)\n", *synchronous)
+		os.Exit(2)
+	}
+
+	if err := run(*listen, *dataDir, *logLevel, *synchronous, *watchParent); err != nil {
 		fmt.Fprintf(os.Stderr, "leuchtturm-ferretdb: %s\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, dataDir, logLevel string, watchParent bool) error {
+func run(listen, dataDir, logLevel, synchronous string, watchParent bool) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("invalid -log-level %q", logLevel)
@@ -63,11 +69,13 @@ func run(listen, dataDir, logLevel string, watchParent bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	// FerretDB adds its defaults (busy_timeout, journal_mode(wal), auto_vacuum) to the URL's
+	// parameters and sets each pragma on every connection it opens (internal/backends/sqlite/metadata/pool).
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		SQLiteURL: "file:" + abs + "/?_pragma=synchronous(" + synchronous + ")",
 	})
 	if err != nil {
 		return err
