@@ -559,7 +559,8 @@ class _QueryPlanner:
         for w in words:
             if soft and w.planned.place is not None:
                 continue
-            wq = self.word_query(searcher, w, highlight, scan=not any_word, codes_optional=len(qp.text_words) > 1 and not any_word)
+            wq = self.word_query(searcher, w, highlight, typo=not any_word, scan=not any_word,
+                                 codes_optional=len(qp.text_words) > 1 and not any_word)
             if wq is None:
                 continue
             is_number = bool(w.stems) and all(s.isdigit() for s in w.stems) and not w.alternatives
@@ -585,7 +586,9 @@ class _QueryPlanner:
             need = n
         else:
             need = n - n // 3
-        counts = [self._word_count(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if queried else []
+        # how many documents each word finds (a search per word): for the rarity weights and the loose rule of
+        # typed queries; not for the reference text of "comparable projects", which uses neither
+        counts = [self._word_count(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if queried and not any_word else []
         if not any_word and n >= RARITY_WORDS and counts:
             word_queries = self._by_rarity(searcher, word_queries, counts)
         text_q = tantivy.Query.boolean_query(
@@ -594,7 +597,7 @@ class _QueryPlanner:
         loose = loose_need(n)
         known = [
             planning.is_lexicon_term(w.planned.text) or count > 0 for w, count in zip(queried, counts, strict=True)
-        ]
+        ] if counts else []
         if not any_word and loose < need and known and sum(not k for k in known) <= missing_allowed(n):
             # every word occurs in the index or is a lexicon term (in a query of five or more words, one in four may be missing: a
             # paraphrase, not a word the catalogue uses): documents sharing fewer of the words (about half) count
