@@ -52,9 +52,13 @@ def base_url(request: Request) -> str:
     return request.app.state.settings.public_base_url
 
 
+def _sees_private(principal: Principal | None, owner: str | None) -> bool:
+    """Whether the caller gets the private view of a profile (owner, provenance, review comments)."""
+    return principal is not None and (principal.is_reviewer or principal.username == owner)
+
+
 def _out(request: Request, profile: Profile, principal: Principal | None) -> ProfileOut:
-    private = principal is not None and (principal.is_reviewer or principal.username == profile.owner)
-    return profile_out(profile, base_url(request), include_private=private)
+    return profile_out(profile, base_url(request), include_private=_sees_private(principal, profile.owner))
 
 
 async def caller_and(request: Request, read: Awaitable[T]) -> tuple[Principal | None, T]:
@@ -178,7 +182,7 @@ class ProfileController(Controller):
         tag = f'"{stored_plain(stored["revision_id"])}"'  # = etag(profile)
         if request.headers.get("if-none-match") == tag:
             return Response(content=None, status_code=304, headers={"ETag": tag})
-        private = principal is not None and (principal.is_reviewer or principal.username == stored.get("owner"))
+        private = _sees_private(principal, stored.get("owner"))
         key = (str(stored["_id"]), tag, private, base_url(request))
         body = PROFILE_BODIES.get(key)
         if body is None:

@@ -56,7 +56,10 @@ in one matches). Every spelling runs on both; the stems on whole words.
 Words must match as on Tantivy (`words_needed`: all of one or two words,
 about two thirds of more). Meilisearch has no minimum-should-match, so each
 text also runs as every choice of that many of its words, each requiring all
-its words (`query_parts`); bare numbers never exclude. Only when every word
+its words (`query_parts`), weighted by the share of the query's rarity it
+keeps (leaving out a rare word costs more than a common one, as Tantivy
+weighs words; the counting multi-search below gives the counts); bare
+numbers never exclude. Only when every word
 occurs in the index in some spelling (one counting multi-search first) may
 whole-word queries drop words too (the "frequency" strategy: the most common
 words go first) at a lower weight, and so do the compound-part fields with the
@@ -69,7 +72,10 @@ may paraphrase the term: "OZG Verbandsgemeinde"); a word found nowhere
 MAX_SUBSET_WORDS content words run on whole words with their words ordered
 by the same counts, rarest first, and the "last" strategy (the most common
 words go first; "frequency" found nothing for some long queries), leaving
-out a word found nowhere when `missing_allowed` permits.
+out a word found nowhere when `missing_allowed` permits. The lexicon's
+weighted rewrites of the query (`variant_parts`) rank below the typed
+query, except where a typed word is found nowhere (`absent_words`): then
+its strongest alternative stands in for it at full weight, as on Tantivy.
 
 Every write waits for its task and checks that it succeeded; a task that
 failed, was cancelled, or cannot be followed (the server is gone) raises
@@ -102,11 +108,12 @@ import html
 import itertools
 import json
 import logging
+import math
 import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,6 +194,8 @@ MAX_SIMILAR_WORDS = 8
 # weight of a query that leaves words out
 MAX_SUBSET_WORDS = 5
 SUBSET_WEIGHT = 0.9
+MIN_SUBSET_SHARE = 0.1  # a subset's weight scales with the share of the query's rarity it keeps (`_word_subsets`)
+ALL_DOCS = ""  # the key of `_word_counts` for the number of documents the caller may see (never a content word)
 NUMBERLESS_WEIGHT = 0.95
 LOOSE_WEIGHT = 0.7  # a query that may leave out common words (only when every word occurs in the index)
 EITHER_WORD_WEIGHT = 0.5  # one of two words, beside a lexicon term (`_beside_a_term`): below a typo of both
@@ -348,7 +357,22 @@ def _is_number(word: str) -> bool:
     return bool(tokens) and all(t.isdigit() for t in tokens)
 
 
-def _word_subsets(text: str) -> list[tuple[str, float]]:
+def _rarity(q: str, counts: Mapping[str, int] | None) -> list[float] | None:
+    """Per space-separated word of `q`: its inverse document frequency from `counts` (documents per content word, and
+    under ALL_DOCS the documents in all; the commonest content word of a word counts), as Tantivy weighs words
+    (tantivy_backend._by_rarity)."""
+    if not counts:
+        return None
+    total = max(1, counts.get(ALL_DOCS, 0), *counts.values())
+    out: list[float] = []
+    for w in q.split():
+        found = [counts[c] for c in _content_words(w) if c in counts]
+        n = max(found) if found else 0
+        out.append(math.log(1 + (total - n + 0.5) / (n + 0.5)) if found else 0.0)
+    return out
+
+
+def _word_subsets(text: str, rarity: Sequence[float] | None = None) -> list[tuple[str, float]]:
     """The texts one spelling runs as, each requiring all its words: the whole text; without its bare
     numbers ("Bauhof 2024"), which add score but never exclude, at NUMBERLESS_WEIGHT; and, for 3 to
     MAX_SUBSET_WORDS other content words, every choice of `words_needed` of them, at SUBSET_WEIGHT.
@@ -368,8 +392,13 @@ def _word_subsets(text: str) -> list[tuple[str, float]]:
         out.append((" ".join(w for i, w in enumerate(words) if i not in numbers), NUMBERLESS_WEIGHT))
     n = len(content)
     if 3 <= n <= MAX_SUBSET_WORDS:
+        weighs = rarity is not None and len(rarity) == len(words) and sum(rarity[i] for i in content) > 0
         for dropped in itertools.combinations(content, n - words_needed(n)):
-            out.append((" ".join(w for i, w in enumerate(words) if i not in dropped and i not in numbers), SUBSET_WEIGHT))
+            weight = SUBSET_WEIGHT
+            if weighs and rarity is not None:  # leaving out a rare word costs more than leaving out a common one
+                kept = sum(rarity[i] for i in content if i not in dropped) / sum(rarity[i] for i in content)
+                weight = SUBSET_WEIGHT * max(MIN_SUBSET_SHARE, kept)
+            out.append((" ".join(w for i, w in enumerate(words) if i not in dropped and i not in numbers), weight))
     return out
 
 
@@ -403,7 +432,8 @@ def _beside_a_term(typed: str, text: str) -> list[str]:
     return [words[1 - i] for i, w in enumerate(typed_words) if planning.is_lexicon_term(w)]
 
 
-def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] | None = None) -> list[Part]:
+def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] | None = None,
+                counts: Mapping[str, int] | None = None) -> list[Part]:
     """The queries one search runs (see the module docstring).
 
     Every spelling on compound parts and on whole words, and the stems on whole
@@ -423,6 +453,7 @@ def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] 
     1.50: "drei Städte bewerben sich gemeinsam um EU-Geld fürs Land" -> no hit, "last" finds them).
     """
     long_query = len(_content_words(q)) > MAX_SUBSET_WORDS
+    rarity = _rarity(q, counts)
     texts = [(t, 1.0 if i == 0 else SPELLING_WEIGHT) for i, t in enumerate(spellings(q))]
     if (stems := stemmed(q)) is not None:
         texts.append((stems, STEM_WEIGHT))
@@ -441,7 +472,7 @@ def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] 
                 else:
                     parts.append(Part(text, whole, weight, "frequency" if whole else "all", prefix))
                 continue
-            parts.extend(Part(t, whole, weight * w, prefix=prefix) for t, w in _word_subsets(text))
+            parts.extend(Part(t, whole, weight * w, prefix=prefix) for t, w in _word_subsets(text, rarity))
             if not whole and every_word_known and order is not None and len(_content_words(text)) > 2:
                 # compound parts too: the rarest word may be a part of a compound only ("Gaststättenkontrolle")
                 parts.append(Part(_in_order(text, order), whole, weight * LOOSE_WEIGHT, "last", prefix))
@@ -454,16 +485,26 @@ def query_parts(q: str, *, every_word_known: bool = False, order: Sequence[int] 
 VARIANT_PART_WEIGHT = 1.0  # the variants' own weights (planning.query_variants) already sit below the typed query
 
 
-def variant_parts(plan: planning.QueryPlan) -> list[Part]:
+def variant_parts(plan: planning.QueryPlan, absent: Collection[str] = ()) -> list[Part]:
     """Queries for the lexicon's weighted rewrites of a query and for the query without its soft place words
-    (planning.query_variants), on compound parts, each with all its words and each choice of about two thirds
-    of them: the typed words rank above their synonyms, a place word boosts without being required."""
+    (planning.query_variants; `absent`: typed words no document uses), on compound parts, each with all its words
+    and each choice of about two thirds of them: the typed words rank above their synonyms, a place word boosts
+    without being required."""
     parts: list[Part] = []
-    for text, weight in planning.query_variants(plan)[1:]:
+    for text, weight in planning.query_variants(plan, absent)[1:]:
         clean = sanitize_q(text)
         if clean:
             parts.extend(Part(t, False, weight * VARIANT_PART_WEIGHT * w) for t, w in _word_subsets(clean))
     return parts
+
+
+def absent_words(q: str, counts: Mapping[str, int] | None) -> set[str]:
+    """The words of `q` as planned (planning.split_words, casefolded) of which a content word occurs in no document (`counts`: documents
+    per content word, as probed; a hyphenated word needs every part: "Tante-Emma-Laden" is absent without "Tante")."""
+    if counts is None:
+        return set()
+    words = (w.rstrip("*") for w in planning.split_words(q))
+    return {w.casefold() for w in words if any(counts.get(c, 1) == 0 for c in _content_words(w))}
 
 
 def word_probes(q: str) -> list[tuple[int, Part]]:
@@ -853,33 +894,42 @@ class MeiliBackend(SearchBackend):
 
     async def _word_counts(self, q: str, labels: tuple[str, ...]) -> dict[str, int] | None:
         """Per content word of `q`: in how many documents the caller may see it occurs, in its likeliest spelling
-        (one multi-search of `word_probes`, counting only); a word of the lexicon counts as found at least once (a
-        term of municipal language that no page happens to use, "Tagesalarmsicherheit", never a typing accident,
-        "zzqx"). None for a query of one word (nothing to leave out)."""
+        (one multi-search of `word_probes`, counting only), and under ALL_DOCS how many documents the caller may see.
+        None for a query of one word (nothing to leave out)."""
         words = _content_words(q)
         if len(words) < 2:
             return None
-        probes = word_probes(q)
+        probes = [*word_probes(q), (-1, Part("", False, 1.0))]  # the last: every document the caller may see
         empty = SearchQuery()
         queries = [{**self._query(p, empty, labels, hits=False), "limit": 0} for _, p in probes]
         for body in queries:
             del body["federationOptions"]
         response = await self._post("multi-search", {"queries": queries})
-        counts = [int(planning.is_lexicon_term(w)) for w in words]
+        counts = [0] * len(words)
+        total = 0
         for (n, _), result in zip(probes, response.get("results") or [], strict=True):
-            counts[n] = max(counts[n], int(result.get("estimatedTotalHits") or 0))
-        return dict(zip(words, counts, strict=True))
+            if n < 0:
+                total = int(result.get("estimatedTotalHits") or 0)
+            else:
+                counts[n] = max(counts[n], int(result.get("estimatedTotalHits") or 0))
+        return {**dict(zip(words, counts, strict=True)), ALL_DOCS: total}
 
-    async def _parts(self, q: str, labels: tuple[str, ...]) -> list[Part]:
-        """`query_parts` for `q`, with what the index says about its words."""
-        counts = await self._word_counts(q, labels)
+    async def _parts(self, q: str, labels: tuple[str, ...]) -> tuple[list[Part], set[str]]:
+        """`query_parts` for `q`, with what the index says about its words; and the typed words (casefolded)
+        that no document uses (`absent_words`)."""
+        found = await self._word_counts(q, labels)
+        absent = absent_words(q, found)
+        # a word of the lexicon counts as found at least once (a term of municipal language that no page happens to
+        # use, "Tagesalarmsicherheit", never a typing accident, "zzqx")
+        counts = None if found is None else {w: max(c, int(planning.is_lexicon_term(w))) for w, c in found.items() if w != ALL_DOCS}
         n = len(_content_words(q))
         # as on Tantivy: in a query of five or more words, one in four may be missing (a paraphrase, not a word the
         # catalogue uses); in shorter ones every word must occur ("zzqx OR state Bayern" finds nothing)
         tolerable = counts is not None and sum(1 for c in counts.values() if c == 0) <= missing_allowed(n)
         if n > MAX_SUBSET_WORDS:
-            return query_parts(q, order=rarest_first(q, counts, drop_missing=True) if counts is not None and tolerable else None)
-        return query_parts(q, every_word_known=tolerable, order=rarest_first(q, counts, drop_missing=False) if counts is not None else None)
+            return query_parts(q, order=rarest_first(q, counts, drop_missing=True) if counts is not None and tolerable else None), absent
+        order = rarest_first(q, counts, drop_missing=False) if counts is not None else None
+        return query_parts(q, every_word_known=tolerable, order=order, counts=found), absent
 
     async def search(self, query: SearchQuery, *, labels: Sequence[str]) -> SearchResult:
         labels = check_labels(labels)
@@ -893,10 +943,10 @@ class MeiliBackend(SearchBackend):
         if order in SORT_FIELDS:
             field_name, descending = SORT_FIELDS[order]
             sort = [f"{field_name}:{'desc' if descending else 'asc'}"]
-        parts = await self._parts(q, labels) if q else [Part("", False, 1.0)]
+        parts, absent = await self._parts(q, labels) if q else ([Part("", False, 1.0)], set())
         plan = planning.plan(query.q, await planning.resolve_places(self.places, query.q)) if q else None
         if plan is not None and query.sort is Sort.RELEVANCE:
-            parts.extend(variant_parts(plan))
+            parts.extend(variant_parts(plan, absent))
         plain_facets = [f for f in query.facets if f not in query.filters]
         disjunctive = [f for f in query.facets if f in query.filters]
         requests = [

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 from catalogue import lexicon
 from catalogue.search import documents
+from catalogue.stopwords import STOP_WORDS
 from catalogue.vocabularies import FederalState
 
 log = logging.getLogger(__name__)
@@ -265,10 +266,14 @@ VARIANT_FACTOR = 0.9  # a variant ranks below the typed query even at an alterna
 PLACE_DROP_WEIGHT = 0.8  # the query without its place words (the place is a soft filter)
 
 
-def query_variants(qp: QueryPlan) -> list[tuple[str, float]]:
+def query_variants(qp: QueryPlan, absent: Collection[str] = ()) -> list[tuple[str, float]]:
     """The typed query and weighted rewrites of it, for an engine that merges several weighted queries
     (Meilisearch's federated search): weight 1.0 for what the user typed; each lexicon span replaced by one
-    of its strongest alternatives (weight x VARIANT_FACTOR); without the place words when there are others."""
+    of its strongest alternatives (weight x VARIANT_FACTOR); without the place words when there are others.
+
+    `absent`: typed words (casefolded) that no document uses. A span made only of such words cannot match as
+    typed, so its strongest alternative stands in for it at full weight (as on Tantivy): "Tante-Emma-Laden von
+    Bürgern betrieben" ranks a Dorfladen run by citizens above pages that only share "Bürgern betrieben"."""
     words = [w.text + ("*" if w.prefix else "") for w in qp.words]
     if not words:
         return []
@@ -286,8 +291,12 @@ def query_variants(qp: QueryPlan) -> list[tuple[str, float]]:
         if any(qp.words[i].prefix for i in range(m.start, min(m.end, len(qp.words)))):
             continue
         alts = [a for a in _alternatives(m) if a.kind != "spelling"][:ALTERNATIVES_PER_SPAN]
+        span = [qp.words[i].text.casefold() for i in range(m.start, min(m.end, len(qp.words)))]
+        stands_in = bool(alts) and bool(span) and all(w in absent for w in span)
+        top = max((a.weight for a in alts), default=1.0)
         for a in alts:
-            offer([*words[: m.start], a.text, *words[m.end :]], round(a.weight * VARIANT_FACTOR, 4))
+            weight = min(1.0, a.weight / top) if stands_in else a.weight * VARIANT_FACTOR
+            offer([*words[: m.start], a.text, *words[m.end :]], round(weight, 4))
     ranked = sorted(out.items(), key=lambda kv: -kv[1])
     return ranked[:MAX_VARIANTS]
 
@@ -323,7 +332,8 @@ def document_texts(document: Mapping[str, Any], long_text: str | None = None) ->
 
 def explain(plan: QueryPlan, texts: Mapping[str, str], document: Mapping[str, Any]) -> dict[str, Any]:
     """Why a hit matched: per typed word, the forms found in the hit (typed, lexicon alternative, compound part,
-    prefix), and the places that boosted it. `texts` maps a field ("title", "summary", "texts", "names") to its text."""
+    prefix, else a compound's head; a stop word is marked "stop_word" and matches nothing), and the places that
+    boosted it. `texts` maps a field ("title", "summary", "texts", "names") to its text."""
     doc_stems: set[str] = set()
     for value in texts.values():
         doc_stems |= _stems(value)
@@ -333,6 +343,10 @@ def explain(plan: QueryPlan, texts: Mapping[str, str], document: Mapping[str, An
     out_words: list[dict[str, Any]] = []
     for w in plan.words:
         entry: dict[str, Any] = {"word": w.text + ("*" if w.prefix else ""), "matched": []}
+        if not w.prefix and not w.alternatives and w.text.casefold() in STOP_WORDS:
+            entry["stop_word"] = True  # both engines ignore it ("wie", "für"): it matched nothing
+            out_words.append(entry)
+            continue
         typed_stem = lexicon.stem(lexicon.key(w.text)) if lexicon.key(w.text) else ""
         if w.prefix and typed_stem and any(s.startswith(lexicon.key(w.text)) for s in doc_stems):
             entry["matched"].append({"form": w.text + "*", "kind": "prefix", "weight": 1.0})
@@ -354,6 +368,9 @@ def explain(plan: QueryPlan, texts: Mapping[str, str], document: Mapping[str, An
                     item["lexicon_line"] = a.line
                     item["lexicon"] = lexicon_line(a.line)
                 entry["matched"].append(item)
+        if not entry["matched"] and not w.prefix and (head := _compound_head(typed_stem, doc_stems)):
+            # nothing else: a compound the hit lacks, found by its head ("Großgeräte": "Spezialgeräte")
+            entry["matched"].append({"form": head, "kind": "compound-head", "weight": 1.0})
         if w.place is not None:
             entry["place"] = True
         out_words.append(entry)
@@ -369,6 +386,20 @@ def explain(plan: QueryPlan, texts: Mapping[str, str], document: Mapping[str, An
             elif p.state and state == p.state:
                 boosts.append({"place": pm.text, "level": p.level, "name": p.name, "matched": "state"})
     return {"words": out_words, "place_boosts": boosts}
+
+
+MIN_HEAD_PREFIX = 3  # letters before a compound's head
+MIN_HEAD = 5  # letters of a compound's head stem (as tantivy_backend.MIN_HEAD)
+
+
+def _compound_head(stem: str, doc_stems: set[str]) -> str | None:
+    """The longest head of the compound `stem` (German compounds are head-final) that ends a word of the hit."""
+    for i in range(MIN_HEAD_PREFIX, len(stem) - MIN_HEAD + 1):
+        head = stem[i:]
+        found = sorted(s for s in doc_stems if s.endswith(head))
+        if found:
+            return found[0]
+    return None
 
 
 def within(a: str, b: str, limit: int) -> bool:

@@ -28,7 +28,9 @@ objects per word from:
 * synonyms from catalogue.synonyms for single words and word sequences.
 
 Words are combined with a minimum-should-match (all of one or two words,
-about two thirds of longer queries). Filters are term queries on raw,
+about two thirds of longer queries); in a query of several words each word
+weighs by its rarity in the whole catalogue (a word every profile uses counts
+little, however many fields it fills). Filters are term queries on raw,
 untokenised fields and ranges on fast fields, so their values are data. The
 caller's permission labels are one more such filter, on every query
 (hits, counts, facets, candidates).
@@ -42,6 +44,7 @@ import hashlib
 import html
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -116,8 +119,11 @@ FUZZY_BOOST = 0.5
 SYNONYM_BOOST = 0.9
 PHRASE_BOOST = 1.5
 PARTS_BOOST = 0.6  # the parts of a hyphenated word found apart
+MAX_CODE_CHARS = 3  # a part of a hyphenated word this short that no document uses is a letter code ("UH-Kreis"), optional
 HEAD_BOOST = 0.3  # the head of a compound the index lacks ("Gerät" for "Großgeräte")
 MIN_HEAD = 5  # letters of a compound's head stem
+RARITY_WORDS = 2  # queries of this many words or more weigh each word by its rarity (_by_rarity)
+MIN_RARITY = 0.1  # the weight of a word every document has, against the query's rarest word
 STRICT_BONUS = 2.0  # documents matching as many words as required, over those matching about half (loose_need)
 
 KNOWN_FUZZY_BOOST = 0.2  # near spellings of a word the index has
@@ -222,6 +228,9 @@ class _Terms:
 
     def search(self, query: tantivy.Query, limit: int, count: bool) -> Any:
         return self.searcher.search(query, limit=limit, count=count)
+
+    def num_docs(self) -> int:
+        return int(self.searcher.num_docs)
 
 
 def missing_allowed(n: int) -> int:
@@ -370,11 +379,34 @@ class _QueryPlanner:
         found: bool = searcher.cache.get_or_compute(("absent", "", word.planned.text.casefold(), 0), compute)
         return found
 
-    def _word_matches(self, searcher: _Terms, word: _Word, query: tantivy.Query) -> bool:
-        """`_matches` for a word's whole query, kept per snapshot (the same word with the same alternatives)."""
+    @staticmethod
+    def _word_count(searcher: _Terms, word: _Word, query: tantivy.Query) -> int:
+        """How many documents a word's whole query finds (with its compounds, typos and lexicon alternatives),
+        kept per snapshot (the same word with the same alternatives)."""
         key = ("word", repr(word.planned.alternatives), word.planned.text.casefold(), int(word.planned.prefix))
-        found: bool = searcher.cache.get_or_compute(key, lambda: self._matches(searcher, query))
+        found: int = searcher.cache.get_or_compute(key, lambda: int(searcher.search(query, limit=1, count=True).count or 0))
         return found
+
+    @staticmethod
+    def _by_rarity(searcher: _Terms, word_queries: list[tantivy.Query], counts: list[int]) -> list[tantivy.Query]:
+        """The word queries of a query of several words, each weighed by how rare the word is in the catalogue:
+        the inverse document frequency of what its whole query finds (compounds, typos, lexicon alternatives), over
+        that of the query's rarest word that occurs (words found nowhere keep full weight; at least MIN_RARITY).
+
+        BM25 weighs a word by its rarity per field, so a word that every profile uses ("Gemeinden", "gemeinsam")
+        still scores high where it stands in a title, a summary and the keywords at once, and through rare
+        compounds of it ("Gemeindeverwaltungsverband"). A question in plain words ("wie können kleine Gemeinden
+        Großgeräte für den Bauhof gemeinsam nutzen") is about its specific words (Bauhof, Großgeräte)."""
+        total = max(1, searcher.num_docs())
+        rarity = [math.log(1 + (total - c + 0.5) / (c + 0.5)) for c in counts]
+        top = max((r for r, c in zip(rarity, counts, strict=True) if c > 0), default=0.0)
+        if top <= 0:
+            return word_queries
+        out = []
+        for wq, r in zip(word_queries, rarity, strict=True):
+            weight = max(MIN_RARITY, min(1.0, r / top))
+            out.append(wq if weight >= 1.0 else tantivy.Query.boost_query(wq, weight))
+        return out
 
     def _add_alternatives(self, searcher: _Terms, words: list[_Word], highlight: set[str]) -> None:
         cache: dict[tuple[str, float], list[tantivy.Query]] = {}
@@ -411,10 +443,12 @@ class _QueryPlanner:
         ])
 
     def word_query(
-        self, searcher: _Terms, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True
+        self, searcher: _Terms, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True, codes_optional: bool = False
     ) -> tantivy.Query | None:
         """The query for one word; `scan`: also look through the term dictionary near a typo (for typos in the
-        ending and for highlighting; off for the long texts of "comparable projects")."""
+        ending and for highlighting; off for the long texts of "comparable projects"); `codes_optional` (a query of
+        several words, which must match too): a hyphenated word's short letter code that no document uses is left
+        out ("UH-Kreis Buslinien" finds "Unstrut-Hainich-Kreis … Buslinien")."""
         if word.planned.prefix:
             return self._prefix_query(searcher, word, highlight)
         stems = [s for s in word.stems if _ALNUM_RE.match(s)]
@@ -477,6 +511,9 @@ class _QueryPlanner:
             typed = [p for p in _PART_SPLIT_RE.split(word.raw) if p]
             for i, part in enumerate(stems):
                 chars = len(typed[i]) if len(typed) == len(stems) else len(part)
+                if codes_optional and chars <= MAX_CODE_CHARS and searcher.doc_freq("all", part) == 0 \
+                        and any(len(p) > MAX_CODE_CHARS for p in stems):
+                    continue  # a letter code no document uses ("UH-Kreis"): the word matches by its other parts
                 part_q = self._term("all", part)
                 if chars >= 5 and searcher.doc_freq("all", part) == 0:
                     distance = 2 if chars >= 9 else 1
@@ -522,7 +559,8 @@ class _QueryPlanner:
         for w in words:
             if soft and w.planned.place is not None:
                 continue
-            wq = self.word_query(searcher, w, highlight, scan=not any_word)
+            wq = self.word_query(searcher, w, highlight, typo=not any_word, scan=not any_word,
+                                 codes_optional=len(qp.text_words) > 1 and not any_word)
             if wq is None:
                 continue
             is_number = bool(w.stems) and all(s.isdigit() for s in w.stems) and not w.alternatives
@@ -548,14 +586,18 @@ class _QueryPlanner:
             need = n
         else:
             need = n - n // 3
+        # how many documents each word finds (a search per word): for the rarity weights and the loose rule of
+        # typed queries; not for the reference text of "comparable projects", which uses neither
+        counts = [self._word_count(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if queried and not any_word else []
+        if not any_word and n >= RARITY_WORDS and counts:
+            word_queries = self._by_rarity(searcher, word_queries, counts)
         text_q = tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=need
         )
         loose = loose_need(n)
         known = [
-            planning.is_lexicon_term(w.planned.text) or self._word_matches(searcher, w, wq)
-            for w, wq in zip(queried, word_queries, strict=True)
-        ] if queried else []
+            planning.is_lexicon_term(w.planned.text) or count > 0 for w, count in zip(queried, counts, strict=True)
+        ] if counts else []
         if not any_word and loose < need and known and sum(not k for k in known) <= missing_allowed(n):
             # every word occurs in the index or is a lexicon term (in a query of five or more words, one in four may be missing: a
             # paraphrase, not a word the catalogue uses): documents sharing fewer of the words (about half) count

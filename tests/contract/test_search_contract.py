@@ -331,6 +331,29 @@ async def test_similar_candidates(backend: SearchBackend) -> None:
     assert found[0].document["id"] == "breitband"
 
 
+async def test_a_reference_text_is_planned_exactly_without_a_search_per_word(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reference text of "comparable projects" (a profile's indexed title and keywords, spelled as the index
+    has them) is planned without typo tolerance and without the per-word count searches that only typed
+    queries use (rarity weights, the loose rule): both cost CPU on every profile page and /similar."""
+    from catalogue.search.tantivy_backend import TantivyBackend, _QueryPlanner
+
+    backend = TantivyBackend(tmp_path / "search")
+    try:
+        await filled(backend)
+        counted: list[str] = []
+        real_count = _QueryPlanner._word_count
+        monkeypatch.setattr(_QueryPlanner, "_word_count", staticmethod(lambda s, w, q: counted.append(w.raw) or real_count(s, w, q)))
+        view = backend._live.view
+        plan = backend._plan(view, "Glasfaserausbau Breitbandversorgung Digitalisierung", any_word=True)
+        assert counted == []
+        assert "FuzzyTermQuery" not in repr(plan.text_query)
+        typed = backend._plan(view, "Glasfaserausbau Breitbandversorgung Digitalisierung", any_word=False)
+        assert counted  # a typed query of several words still counts its words
+        assert "FuzzyTermQuery" in repr(typed.text_query)  # and still tolerates typos of long words
+    finally:
+        await backend.close()
+
+
 # ------------------------------------------------------------------ rebuild
 
 

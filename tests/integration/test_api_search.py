@@ -171,7 +171,7 @@ async def test_explain_shows_terms_synonyms_with_their_lexicon_line_for_editoria
         synonyms = [m for m in matched if m["kind"] in ("synonym", "near")]
         assert synonyms, matched
         assert all(m["lexicon_line"] > 0 and "=" in m["lexicon"] and m["weight"] < 1 for m in synonyms)
-        kinds = {"typed", "typo", "prefix", "compound-part", "synonym", "near", "expansion", "abbreviation", "regional", "spelling"}
+        kinds = {"typed", "typo", "prefix", "compound-part", "compound-head", "synonym", "near", "expansion", "abbreviation", "regional", "spelling"}
         assert {m["kind"] for m in matched} <= kinds
 
 

@@ -326,6 +326,7 @@ def test_everyday_words_and_paraphrases() -> None:
     assert "Dorfladen" in by_term(expand("Tante-Emma-Laden"))
     assert by_term(expand("Löschgruppen"))["Feuerwehr"].kind is Kind.NEAR  # a unit of the Feuerwehr (NW), inflected
     assert "gemeinsame Nutzung" in by_term(expand("gemeinsam nutzen"))  # the verb phrase and the noun
+    assert by_term(expand("Kindertagesstätte"))["frühkindliche Bildung"].kind is Kind.NEAR  # the field a Kita works in
 
 
 def test_near_synonyms_do_not_chain_into_each_other() -> None:

@@ -11,11 +11,15 @@ from typing import Any
 
 import pytest
 
+from catalogue.search import planning
 from catalogue.search.base import SearchQuery
 from catalogue.search.meili_backend import (
+    ALL_DOCS,
     EITHER_WORD_WEIGHT,
     LOCALES,
+    SUBSET_WEIGHT,
     MeiliBackend,
+    absent_words,
     build_filter,
     index_settings,
     missing_allowed,
@@ -25,6 +29,7 @@ from catalogue.search.meili_backend import (
     sanitize_q,
     spellings,
     stemmed,
+    variant_parts,
     words_needed,
 )
 
@@ -241,6 +246,39 @@ def test_long_queries_drop_the_most_common_words_first_and_leave_out_words_found
     assert any(p.q == "eu-geld bewerb drei gemeinsam stadt land sich um" and not p.prefix for p in whole)  # the stems, same order
     assert all(p.strategy == "all" and p.q.startswith("drei") for p in parts if not p.whole)  # compound parts: every word
     assert {p.strategy for p in query_parts(q) if p.whole} == {"frequency"}  # without word counts, as before
+
+
+def test_a_word_no_document_uses_lets_its_strongest_alternative_stand_in_at_full_weight() -> None:
+    """"Tante-Emma-Laden von Bürgern betrieben": no page says "Tante-Emma-Laden", so the rewrite with "Dorfladen" weighs
+    as the typed query would (as on Tantivy), not below the typed query's subsets that only keep "Bürgern betrieben"."""
+    q = "Tante-Emma-Laden von Bürgern betrieben"
+    counts = {"tante": 0, "emma": 0, "laden": 4, "bürgern": 20, "betrieben": 9}
+    absent = absent_words(q, counts)
+    assert absent == {"tante-emma-laden"}  # a hyphenated word needs every part
+    plan = planning.plan(q)
+    full = {p.q: p.weight for p in variant_parts(plan, absent)}
+    weak = {p.q: p.weight for p in variant_parts(plan)}
+    assert full["Dorfladen von Bürgern betrieben"] == 1.0
+    assert weak["Dorfladen von Bürgern betrieben"] < 0.5
+    assert absent_words(q, None) == set() and absent_words("Bauhof Kreis", {"bauhof": 3, "kreis": 40}) == set()
+    # a word the catalogue uses keeps its synonyms below it, beside one that it does not use
+    variants = planning.query_variants(planning.plan("Dorfladen Bürger"), {"bürger"})[1:]
+    assert all(w < 1.0 for text, w in variants if not text.startswith("Dorfladen ")), variants
+    assert any(w == 1.0 for text, w in variants if text.startswith("Dorfladen ")), variants
+
+
+def test_leaving_out_a_rare_word_costs_more_than_leaving_out_a_common_one() -> None:
+    """As Tantivy weighs each word by its rarity: "Trinkwassermanagment Landkreis Stadt" must not rank pages that only
+    share "Landkreis Stadt" (words most profiles use) with those that share the rare word and one other."""
+    q = "Trinkwassermanagment Landkreis Stadt"
+    counts = {"trinkwassermanagment": 1, "landkreis": 40, "stadt": 50, ALL_DOCS: 66}
+    weights = {p.q: p.weight for p in query_parts(q, counts=counts) if not p.whole}
+    assert weights[q] == 1.0
+    assert weights["Landkreis Stadt"] < 0.3 * SUBSET_WEIGHT
+    assert weights["Trinkwassermanagment Stadt"] > 0.8 * SUBSET_WEIGHT
+    assert weights["Trinkwassermanagment Landkreis"] > weights["Trinkwassermanagment Stadt"] > weights["Landkreis Stadt"]
+    # without counts (a query of one word, or before the probes) every subset weighs alike
+    assert {p.weight for p in query_parts(q) if not p.whole and p.q != q and p.q.count(" ") == 1} == {SUBSET_WEIGHT}
 
 
 # ------------------------------------------------------------------ snippets
