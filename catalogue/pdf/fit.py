@@ -17,7 +17,6 @@ with "und N weitere".
 
 from __future__ import annotations
 
-import copy
 import functools
 import re
 from collections.abc import Mapping, Sequence
@@ -118,34 +117,42 @@ def _block_length(block: Mapping[str, Any]) -> int:
     return len(_runs_text(block["runs"]))
 
 
-def shorten_blocks(blocks: Sequence[dict[str, Any]], budget: int) -> tuple[list[dict[str, Any]], bool]:
-    """At most about `budget` characters of the blocks, cut at a sentence end; (blocks, shortened?)."""
-    if sum(_block_length(b) for b in blocks) <= budget:
+def shorten_blocks(
+    blocks: Sequence[dict[str, Any]], budget: int, lengths: Sequence[int] | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """At most about `budget` characters of the blocks, cut at a sentence end; (blocks, shortened?).
+
+    `lengths` are the blocks' `_block_length`s when the caller has them (`section_levels`
+    shortens the same blocks once per level)."""
+    if lengths is None:
+        lengths = [_block_length(b) for b in blocks]
+    if sum(lengths) <= budget:
         return list(blocks), False  # shared, never changed: only cut blocks (copies) get the link
+    # Kept blocks are shallow copies: only `more_link` changes a block (it sets the last one's
+    # "runs"), and cut runs are new dicts (`_cut_runs`), so the parsed blocks stay untouched.
     kept: list[dict[str, Any]] = []
     left = budget
-    for block in blocks:
-        size = _block_length(block)
+    for block, size in zip(blocks, lengths, strict=True):
         if size <= left:
-            kept.append(copy.deepcopy(block))
+            kept.append(dict(block))
             left -= size
             continue
         first = not kept
         if block["type"] == "paragraph":
             runs = _shorten_runs(block["runs"], left, first=first)
             if runs:
-                kept.append(dict(copy.deepcopy(block), runs=runs))
+                kept.append(dict(block, runs=runs))
         elif block["type"] == "list":
             items = []
             for item in block["items"]:
                 length = len(_runs_text(item["runs"])) + 4
                 if length <= left:
-                    items.append(copy.deepcopy(item))
+                    items.append(item)
                     left -= length
                     continue
                 runs = _shorten_runs(item["runs"], left, first=first and not items)
                 if runs:
-                    items.append(dict(copy.deepcopy(item), runs=runs))
+                    items.append(dict(item, runs=runs))
                 break
             if items:
                 kept.append(dict(block, items=items))
@@ -174,9 +181,10 @@ def section_levels(
     """
     levels: list[list[dict[str, Any]]] = []
     seen: list[Any] = []
+    lengths = [[_block_length(b) for b in blocks] for _, blocks in sections]  # once, not per level
     for base in LEVEL_BUDGETS:
         level = []
-        for key, blocks in sections:
+        for (key, blocks), block_lengths in zip(sections, lengths, strict=True):
             weight = WEIGHTS.get(key, DEFAULT_WEIGHT)
             budget = int(base * weight)
             if not blocks:
@@ -185,7 +193,7 @@ def section_levels(
             if weight < 1 and budget < MIN_OPTIONAL:
                 level.append({"key": key, "blocks": [], "dropped": True})
                 continue
-            short, cut = shorten_blocks(blocks, budget)
+            short, cut = shorten_blocks(blocks, budget, block_lengths)
             level.append({"key": key, "blocks": more_link(short, url) if cut else short, "dropped": False})
         if level not in seen:
             seen.append(level)

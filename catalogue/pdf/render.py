@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import json
 import re
 import threading
@@ -24,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import segno
 import typst
 
 from catalogue import fields as registry
@@ -33,6 +31,7 @@ from catalogue.formatting import format_date_de, format_eur_de, format_float_de,
 from catalogue.gazetteer import attribution_for
 from catalogue.markdown import blocks_to_plain_text, safe_url, to_blocks
 from catalogue.models import public_source, register_key_label
+from catalogue.pdf import qr
 from catalogue.pdf.fit import (
     MAX_LINKS,
     MAX_NAME_CHARS,
@@ -319,10 +318,10 @@ def _filled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def qr_svg(url: str) -> str:
     """The profile address as a QR code (SVG, drawn here: the template gets it as data).
 
-    segno is pure Python (about 10 ms a code), and a profile keeps its address: cached."""
-    buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="svg", border=0, xmldecl=False, svgns=True)
-    return buffer.getvalue().decode("ascii")
+    segno's code (error level M) with the mask chosen by row arithmetic and the SVG written
+    directly (catalogue/pdf/qr.py, byte-identical to segno's own): about 3.5 ms instead of 11 ms
+    for a new address. A profile keeps its address: cached."""
+    return qr.svg(url)
 
 
 def is_sample(profile: Mapping[str, Any]) -> bool:

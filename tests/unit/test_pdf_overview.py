@@ -162,6 +162,27 @@ def test_levels_end_with_the_more_link_and_shrink() -> None:
     assert levels[-1][1]["dropped"]  # an optional section makes room first
 
 
+def test_levels_leave_the_parsed_blocks_untouched_and_link_once_per_section() -> None:
+    """Kept blocks are shallow copies (fit.shorten_blocks): the more-link of one level must not reach the parsed
+    blocks, another level or another section."""
+    import copy
+
+    paragraphs = "\n\n".join(" ".join(f"Absatz {p}, Satz {i} erklärt etwas." for i in range(12)) for p in range(6))
+    items = "\n".join(f"- Punkt {i} mit einer Erläuterung zum Vorgehen. Und noch ein Satz." for i in range(30))
+    # a whole paragraph, then one that has no sentence end early enough: the link goes to the whole (kept) one
+    whole_then_long = "Ein kurzer Satz. Noch einer.\n\n" + "ein langer Satz ohne Ende " * 200 + "."
+    sections = [("goal", to_blocks(paragraphs)), ("occasion", to_blocks(items)), ("approach", to_blocks(paragraphs + "\n\n" + items)),
+                ("outcome", to_blocks(whole_then_long))]
+    parsed = copy.deepcopy(sections)
+    levels = section_levels(sections, "https://x.example/p")
+    again = section_levels(sections, "https://x.example/p")
+    assert sections == parsed and levels == again and len(levels) > 2
+    for level in levels:
+        for section in level:
+            runs = [r for b in section["blocks"] for r in [*b.get("runs", []), *(x for i in b.get("items", []) for x in i["runs"])]]
+            assert sum(1 for r in runs if r.get("more")) <= 1
+
+
 def test_cap_names() -> None:
     names = [f"Gemeinde Nummer {i}" for i in range(50)]
     capped = cap_names(names, 100)
