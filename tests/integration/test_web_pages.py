@@ -217,7 +217,9 @@ async def test_unexpected_error_is_a_german_html_page(client, catalogue, monkeyp
     async def boom(self, slug, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(ProfileService, "find", boom)  # every read by slug (the page, the API) goes through it
+    # every read by slug goes through one of them (the page: find; the API read: find_fields, without the model)
+    monkeypatch.setattr(ProfileService, "find", boom)
+    monkeypatch.setattr(ProfileService, "find_fields", boom)
     r = await client.get("/profiles/interkommunale-digitalisierungsstrategie")
     assert r.status_code == 500
     assert "text/html" in r.headers["content-type"]
