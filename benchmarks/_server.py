@@ -70,9 +70,11 @@ def stop_server(server: subprocess.Popen[bytes] | None, *, grace: float = 30) ->
         server.wait()
 
 
-def cli_import(python: str, source: Path, env: Mapping[str, str], cwd: Path) -> None:
-    """`leuchtturm import SOURCE --publish`, showing its progress and summary (not one line per record); exits on failure."""
-    proc = subprocess.Popen([python, "-m", "api.cli", "import", str(source), "--publish"], env=dict(env), cwd=cwd,
+def cli_import(python: str, source: Path | Sequence[Path], env: Mapping[str, str], cwd: Path) -> None:
+    """`leuchtturm import SOURCE… --publish` (one run over all files), showing its progress and summary (not one line
+    per record); exits on failure."""
+    sources = [source] if isinstance(source, Path) else list(source)
+    proc = subprocess.Popen([python, "-m", "api.cli", "import", *map(str, sources), "--publish"], env=dict(env), cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:

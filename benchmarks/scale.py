@@ -62,6 +62,7 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 PASSWORD = "benchmark-passwort-lang"  # noqa: S105 - a throwaway account in a temporary store
 STATES = ["Bayern", "Nordrhein-Westfalen", "Niedersachsen", "Hessen", "Sachsen"]
 KEYED = ("page", "api", "pdf uncached", "pdf cached", "history")  # stand on the _id lookup; the others on the index query
+FILE_PROFILES = 10_000  # profiles per import file (the import takes at most 50 MB per file)
 TARGET_READS = ("page", "api", "similar", "list", "filtered list", "mine", "queue")
 
 
@@ -172,13 +173,17 @@ class Bench:
     # ------------------------------------------------------------ per size
 
     def load(self, profiles: list[dict[str, Any]], size: int) -> None:
-        source = self.tmp / f"profiles-{size}.ndjson"
-        with source.open("w", encoding="utf-8") as fh:
-            for p in profiles:
-                fh.write(json.dumps(p, ensure_ascii=False) + "\n")
+        # files of FILE_PROFILES profiles (about 30 MB each): the import takes at most 50 MB per file
+        sources = []
+        for start in range(0, len(profiles), FILE_PROFILES):
+            source = self.tmp / f"profiles-{size}-{start // FILE_PROFILES + 1}.ndjson"
+            with source.open("w", encoding="utf-8") as fh:
+                for p in profiles[start:start + FILE_PROFILES]:
+                    fh.write(json.dumps(p, ensure_ascii=False) + "\n")
+            sources.append(source)
         print(f"Import von {len(profiles)} Profilen (bis {size}) über die CLI, während der Server läuft …", flush=True)
         t0 = time.perf_counter()
-        cli_import(PY, source, self.env, ROOT)
+        cli_import(PY, sources, self.env, ROOT)
         seconds = time.perf_counter() - t0
         self.extra.setdefault(size, {})["import/s"] = len(profiles) / seconds
         print(f"  {len(profiles)} Profile in {seconds:.1f} s ({len(profiles) / seconds:.0f}/s, bis durchsuchbar)", flush=True)
