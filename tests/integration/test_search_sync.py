@@ -7,7 +7,7 @@ real index underneath shows what arrived, and in which order.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -203,32 +203,39 @@ class _Commands(CommandListener):
         pass
 
 
-async def test_worker_reads_profiles_by_id_only(mongo_uri: str, tmp_path: Path) -> None:
-    """FerretDB answers only {_id: value} without scanning: the worker never sends another profile query."""
-    from bson import ObjectId
+@pytest.fixture
+async def commands(mongo_uri: str) -> AsyncIterator[_Commands]:
+    """A database of its own, with models initialised on a client whose commands are recorded."""
     from pymongo import AsyncMongoClient
 
     from catalogue.storage import init_models
     from tests.conftest import unique_db_name
 
-    commands = _Commands()
-    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[commands])
+    seen = _Commands()
+    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[seen])
     name = unique_db_name()
     await init_models(client[name])
     try:
-        profiles = [await new_profile(f"Projekt {i}", f"projekt-{i}", published=i % 2 == 0) for i in range(12)]
-        await outbox.enqueue(str(ObjectId()), "gibt-es-nicht")  # a profile that does not exist
-        commands.seen.clear()
-        backend = TantivyBackend(tmp_path / "search")
-        assert await SearchSync(batch_size=100).drain(backend) == 13
-        reads = [(cmd, flt) for cmd, coll, flt in commands.seen if coll == "profiles"]
-        assert len(reads) == 13
-        for cmd, flt in reads:
-            assert cmd == "find" and set(flt) == {"_id"} and isinstance(flt["_id"], ObjectId), (cmd, flt)
-        assert await titles(backend) == {str(p.id): p.title for p in profiles}
+        yield seen
     finally:
         await client.drop_database(name)
         await client.close()
+
+
+async def test_worker_reads_profiles_by_id_only(commands: _Commands, tmp_path: Path) -> None:
+    """FerretDB answers only {_id: value} without scanning: the worker never sends another profile query."""
+    from bson import ObjectId
+
+    profiles = [await new_profile(f"Projekt {i}", f"projekt-{i}", published=i % 2 == 0) for i in range(12)]
+    await outbox.enqueue(str(ObjectId()), "gibt-es-nicht")  # a profile that does not exist
+    commands.seen.clear()
+    backend = TantivyBackend(tmp_path / "search")
+    assert await SearchSync(batch_size=100).drain(backend) == 13
+    reads = [(cmd, flt) for cmd, coll, flt in commands.seen if coll == "profiles"]
+    assert len(reads) == 13
+    for cmd, flt in reads:
+        assert cmd == "find" and set(flt) == {"_id"} and isinstance(flt["_id"], ObjectId), (cmd, flt)
+    assert await titles(backend) == {str(p.id): p.title for p in profiles}
 
 
 async def test_an_entry_waits_until_the_write_it_announces_has_landed(db: object, tmp_path: Path, monkeypatch) -> None:
@@ -290,124 +297,90 @@ class _RecordingMirror:
         self.applied.extend(str(p.id) for p in current)
 
 
-async def test_a_wait_ends_when_this_worker_has_indexed_the_write(mongo_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_wait_ends_when_this_worker_has_indexed_the_write(commands: _Commands, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Read-your-writes: the worker of this process releases a wait as soon as its index commit and the exports'
     mirror hold the write (before it deletes the entry and moves its head), and a later wait for it needs no
     store read at all."""
     from beanie import PydanticObjectId
-    from pymongo import AsyncMongoClient
 
     from catalogue.search import sync as sync_module
-    from catalogue.storage import init_models
-    from tests.conftest import unique_db_name
 
-    commands = _Commands()
-    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[commands])
-    name = unique_db_name()
-    await init_models(client[name])
     held = _HeldDeletes(sync_module._delete_entries)
     monkeypatch.setattr(sync_module, "_delete_entries", held)
-    try:
-        backend = TantivyBackend(tmp_path / "search")
-        sync = SearchSync()
-        mirror = _RecordingMirror()
-        sync.mirror = mirror  # type: ignore[assignment]
-        profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
-                          published_at=datetime.now(UTC))
-        with outbox.recording() as written:
-            await outbox.enqueue(str(profile.id), profile.slug, version=1)
-        await profile.insert()
-        worker = asyncio.create_task(sync.run_once(backend))
-        async with asyncio.timeout(10.0):
-            assert await sync.wait_applied(written)  # released while the bookkeeping still waits
-        assert mirror.applied == [str(profile.id)]  # the exports show the write as soon as the wait ends
-        assert await sync.pending() == 1  # the entry is deleted only after the bookkeeping
-        assert await titles(backend) == {str(profile.id): "Rufbus"}
-        async with asyncio.timeout(10.0):
-            await held.entered.wait()
-        assert not worker.done()
-        held.release.set()
-        assert await worker == 1 and await sync.pending() == 0
-        commands.seen.clear()
-        assert await sync.wait_applied(written)
-        assert commands.seen == []
-        # a wait for an entry this process's worker has not applied still looks in the store
-        other = SearchSync()
-        assert await other.wait_applied(written)
-        assert {(cmd, coll) for cmd, coll, _ in commands.seen} >= {("find", "search_outbox")}
-    finally:
-        await client.drop_database(name)
-        await client.close()
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    mirror = _RecordingMirror()
+    sync.mirror = mirror  # type: ignore[assignment]
+    profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
+                      published_at=datetime.now(UTC))
+    with outbox.recording() as written:
+        await outbox.enqueue(str(profile.id), profile.slug, version=1)
+    await profile.insert()
+    worker = asyncio.create_task(sync.run_once(backend))
+    async with asyncio.timeout(10.0):
+        assert await sync.wait_applied(written)  # released while the bookkeeping still waits
+    assert mirror.applied == [str(profile.id)]  # the exports show the write as soon as the wait ends
+    assert await sync.pending() == 1  # the entry is deleted only after the bookkeeping
+    assert await titles(backend) == {str(profile.id): "Rufbus"}
+    async with asyncio.timeout(10.0):
+        await held.entered.wait()
+    assert not worker.done()
+    held.release.set()
+    assert await worker == 1 and await sync.pending() == 0
+    commands.seen.clear()
+    assert await sync.wait_applied(written)
+    assert commands.seen == []
+    # a wait for an entry this process's worker has not applied still looks in the store
+    other = SearchSync()
+    assert await other.wait_applied(written)
+    assert {(cmd, coll) for cmd, coll, _ in commands.seen} >= {("find", "search_outbox")}
 
 
-async def test_a_bulk_entry_is_not_read_before_its_writer_marks_it_landed(mongo_uri: str, tmp_path: Path, monkeypatch) -> None:
+async def test_a_bulk_entry_is_not_read_before_its_writer_marks_it_landed(commands: _Commands, tmp_path: Path, monkeypatch) -> None:
     """An import chunk's entry comes before its profiles: until `mark_landed` the worker reads none of them, then all in one round."""
     from beanie import PydanticObjectId
-    from pymongo import AsyncMongoClient
 
     from catalogue.search import sync as sync_module
-    from catalogue.storage import init_models
-    from tests.conftest import unique_db_name
 
-    commands = _Commands()
-    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[commands])
-    name = unique_db_name()
-    await init_models(client[name])
-    try:
-        backend = TantivyBackend(tmp_path / "search")
-        sync = SearchSync()
-        ids = [PydanticObjectId() for _ in range(3)]
-        entry = await outbox.enqueue_many([(str(i), f"chunk-{n}", 1) for n, i in enumerate(ids)])
-        assert entry is not None and entry.landed is False
-        for n, pid in enumerate(ids[:2]):  # the third one's write fails (it never lands)
-            await Profile(id=pid, title=f"Chunk {n}", slug=f"chunk-{n}", version=1).insert()
-        commands.seen.clear()
-        assert await sync.run_once(backend) == 0 and await sync.pending() == 1
-        assert [c for c in commands.seen if c[1] == "profiles"] == []  # not read while unmarked
-        await outbox.mark_landed(entry)
-        assert await sync.run_once(backend) == 1 and await sync.pending() == 0  # no waiting for the one that failed
-        assert await titles(backend) == {str(ids[0]): "Chunk 0", str(ids[1]): "Chunk 1"}
-        # an entry its writer never marked (the writer died) counts after the landing grace, as any other
-        lost = await outbox.enqueue_many([(str(PydanticObjectId()), "verloren", 1)])
-        assert lost is not None and await sync.run_once(backend) == 0
-        monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)
-        assert await sync.run_once(backend) == 1 and await sync.pending() == 0
-    finally:
-        await client.drop_database(name)
-        await client.close()
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    ids = [PydanticObjectId() for _ in range(3)]
+    entry = await outbox.enqueue_many([(str(i), f"chunk-{n}", 1) for n, i in enumerate(ids)])
+    assert entry is not None and entry.landed is False
+    for n, pid in enumerate(ids[:2]):  # the third one's write fails (it never lands)
+        await Profile(id=pid, title=f"Chunk {n}", slug=f"chunk-{n}", version=1).insert()
+    commands.seen.clear()
+    assert await sync.run_once(backend) == 0 and await sync.pending() == 1
+    assert [c for c in commands.seen if c[1] == "profiles"] == []  # not read while unmarked
+    await outbox.mark_landed(entry)
+    assert await sync.run_once(backend) == 1 and await sync.pending() == 0  # no waiting for the one that failed
+    assert await titles(backend) == {str(ids[0]): "Chunk 0", str(ids[1]): "Chunk 1"}
+    # an entry its writer never marked (the writer died) counts after the landing grace, as any other
+    lost = await outbox.enqueue_many([(str(PydanticObjectId()), "verloren", 1)])
+    assert lost is not None and await sync.run_once(backend) == 0
+    monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)
+    assert await sync.run_once(backend) == 1 and await sync.pending() == 0
 
 
-async def test_a_bulk_entry_that_inserted_a_profile_goes_without_its_adoption_summary_and_keeps_its_order(mongo_uri: str, tmp_path: Path) -> None:
+async def test_a_bulk_entry_that_inserted_a_profile_goes_without_its_adoption_summary_and_keeps_its_order(commands: _Commands, tmp_path: Path) -> None:
     """Profiles an import chunk inserted have no adoption summary to read; one an earlier run had written (`existing`),
     or one a later entry also names, is read as ever. A later entry of a profile never overtakes the waiting chunk."""
     from beanie import PydanticObjectId
-    from pymongo import AsyncMongoClient
 
-    from catalogue.storage import init_models
-    from tests.conftest import unique_db_name
-
-    commands = _Commands()
-    client: AsyncMongoClient = AsyncMongoClient(mongo_uri, tz_aware=True, event_listeners=[commands])
-    name = unique_db_name()
-    await init_models(client[name])
-    try:
-        backend = TantivyBackend(tmp_path / "search")
-        sync = SearchSync()
-        ids = [PydanticObjectId() for _ in range(3)]
-        entry = await outbox.enqueue_many([(str(i), f"chunk-{n}", 1) for n, i in enumerate(ids)])
-        assert entry is not None
-        for n, pid in enumerate(ids):
-            await Profile(id=pid, title=f"Chunk {n}", slug=f"chunk-{n}", version=1).insert()
-        later = await outbox.enqueue(str(ids[0]), "chunk-0", version=1)  # e.g. an adoption of the new profile
-        assert await sync.run_once(backend) == 0 and await sync.pending() == 2  # it waits behind the unmarked chunk
-        assert await titles(backend) == {}
-        await outbox.mark_landed(entry, [str(ids[2])])  # the third one was there from an earlier, interrupted run
-        commands.seen.clear()
-        assert await sync.run_once(backend) == 2 and await sync.pending() == 0
-        summaries = {c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == "adoption_summaries"}
-        assert summaries == {str(ids[0]), str(ids[2])}  # not the one only the chunk that inserted it names
-        assert await titles(backend) == {str(i): f"Chunk {n}" for n, i in enumerate(ids)}
-        assert later.seq > entry.seq
-    finally:
-        await client.drop_database(name)
-        await client.close()
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    ids = [PydanticObjectId() for _ in range(3)]
+    entry = await outbox.enqueue_many([(str(i), f"chunk-{n}", 1) for n, i in enumerate(ids)])
+    assert entry is not None
+    for n, pid in enumerate(ids):
+        await Profile(id=pid, title=f"Chunk {n}", slug=f"chunk-{n}", version=1).insert()
+    later = await outbox.enqueue(str(ids[0]), "chunk-0", version=1)  # e.g. an adoption of the new profile
+    assert await sync.run_once(backend) == 0 and await sync.pending() == 2  # it waits behind the unmarked chunk
+    assert await titles(backend) == {}
+    await outbox.mark_landed(entry, [str(ids[2])])  # the third one was there from an earlier, interrupted run
+    commands.seen.clear()
+    assert await sync.run_once(backend) == 2 and await sync.pending() == 0
+    summaries = {c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == "adoption_summaries"}
+    assert summaries == {str(ids[0]), str(ids[2])}  # not the one only the chunk that inserted it names
+    assert await titles(backend) == {str(i): f"Chunk {n}" for n, i in enumerate(ids)}
+    assert later.seq > entry.seq
