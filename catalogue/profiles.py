@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from beanie import PydanticObjectId
@@ -129,6 +129,23 @@ def _check_if_match(profile: Profile, if_match: str | None, required: bool) -> N
         )
 
 
+_Found = TypeVar("_Found")
+
+
+async def _by_slug(slug: str, read: Callable[[Any], Awaitable[_Found | None]], located: Any = None) -> _Found:
+    """What `read` gives for the profile a slug names (also an old slug): the slug key (remembered, see `SlugIds`),
+    then `read` by `_id`; a remembered key that has gone stale is read afresh once. `located`: the id already known."""
+    profile_id = located if located is not None else await SLUG_IDS.resolve(slug)
+    found = await read(profile_id) if profile_id is not None else None
+    if found is None and profile_id is not None and SLUG_IDS.forget(slug):
+        profile_id = await SLUG_IDS.resolve(slug)  # the remembered key was stale: read it afresh
+        found = await read(profile_id) if profile_id is not None else None
+    if found is None:
+        raise NotFound(f"Es gibt kein Profil „{slug}“.")
+    SLUG_IDS.confirm(slug, profile_id)
+    return found
+
+
 class ProfileService:
     """All profile writes go through here. (Lists come from the search index: catalogue.listing.)"""
 
@@ -151,15 +168,7 @@ class ProfileService:
 
         `located`: the id `locate(slug)` gave, so the key is not read twice.
         """
-        profile_id = located if located is not None else await SLUG_IDS.resolve(slug)
-        profile = await read_profile(profile_id) if profile_id is not None else None
-        if profile is None and profile_id is not None and SLUG_IDS.forget(slug):
-            profile_id = await SLUG_IDS.resolve(slug)  # the remembered key was stale: read it afresh
-            profile = await read_profile(profile_id) if profile_id is not None else None
-        if profile is None:
-            raise NotFound(f"Es gibt kein Profil „{slug}“.")
-        SLUG_IDS.confirm(slug, profile.id)
-        return profile
+        return await _by_slug(slug, read_profile, located)
 
     async def find_head(self, slug: str, actor: Principal | None, fields: Sequence[str]) -> dict[str, Any]:
         """`get`'s checks on a projection of the profile: `fields` plus what the checks need, as stored (no model parse).
@@ -176,15 +185,11 @@ class ProfileService:
         """
         wanted = dict.fromkeys((*fields, "slug", "owner", "status", "version", "revision_id"), 1) if fields is not None else None
         coll = Profile.get_pymongo_collection()
-        profile_id = await SLUG_IDS.resolve(slug)
-        doc: dict[str, Any] | None = await coll.find_one({"_id": profile_id}, wanted) if profile_id is not None else None
-        if doc is None and profile_id is not None and SLUG_IDS.forget(slug):
-            profile_id = await SLUG_IDS.resolve(slug)
-            doc = await coll.find_one({"_id": profile_id}, wanted) if profile_id is not None else None
-        if doc is None:
-            raise NotFound(f"Es gibt kein Profil „{slug}“.")
-        SLUG_IDS.confirm(slug, doc["_id"])
-        return doc
+
+        async def read(profile_id: Any) -> dict[str, Any] | None:
+            return await coll.find_one({"_id": profile_id}, wanted)
+
+        return await _by_slug(slug, read)
 
     @staticmethod
     def head_viewed(doc: dict[str, Any], slug: str, actor: Principal | None) -> dict[str, Any]:
