@@ -10,22 +10,28 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
+from jinja2 import Environment
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Template
+from markupsafe import Markup
 
 from api.auth import resolve_principal
 from api.controllers.pdf import comparison_profiles, dump, profile_pdf_response, profile_url, shows_sample, today
 from api.web.common import page, service
 from api.web.reuse import reuse_context, saveable_query
+from api.web.sessions import session_user
+from api.web.templating import json_ld
 from catalogue import adoption, gazetteer
 from catalogue import fields as registry
 from catalogue.access import PUBLIC_LABEL, principal_labels
 from catalogue.errors import CatalogueError, NotFound
 from catalogue.freshness import cutoff as stale_cutoff
 from catalogue.jsonld import json_ld_for
+from catalogue.lru import LRU
 from catalogue.models import Profile, utcnow
 from catalogue.pdf import comparison_view
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort
@@ -389,15 +395,56 @@ class ShownItem:
         return self.show.label or self.field.display_label
 
 
+@cache
+def _page_layout() -> tuple[tuple[registry.ViewSection, tuple[tuple[registry.Field, registry.Show], ...]], ...]:
+    """The page view's sections and the fields each shows, in order (the registry is fixed: worked out once)."""
+    return tuple(
+        (section, tuple(registry.shown(registry.View.PAGE, section.key)))
+        for section in registry.VIEW_SECTIONS
+        if section.view is registry.View.PAGE
+    )
+
+
 def page_sections(profile: Profile) -> list[tuple[registry.ViewSection, list[ShownItem]]]:
     """The profile page's sections in order, each with the fields it shows that have a value."""
     out = []
-    for section in registry.VIEW_SECTIONS:
-        if section.view is registry.View.PAGE:
-            items = [ShownItem(f, s, registry.value_at(profile, f.path)) for f, s in registry.shown(registry.View.PAGE, section.key)
-                     if registry.applies(f, profile)]
-            out.append((section, [item for item in items if registry.is_present(item.value)]))
+    for section, fields in _page_layout():
+        items = [ShownItem(f, s, registry.value_at(profile, f.path)) for f, s in fields if registry.applies(f, profile)]
+        out.append((section, [item for item in items if registry.is_present(item.value)]))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileFragments:
+    """The parts of the profile page that depend on the profile's revision alone (not on the caller)."""
+
+    sections: Markup  # api/templates/_profile_sections.html
+    jsonld: Markup  # the JSON-LD block's content
+
+
+PROFILE_FRAGMENTS_SIZE = 512  # revisions; a fragment is a few to some 40 KB of HTML
+PROFILE_FRAGMENTS: LRU[tuple[str, str, str], ProfileFragments] = LRU(PROFILE_FRAGMENTS_SIZE)
+
+
+def profile_fragments(env: Environment, profile: Profile, url: str) -> ProfileFragments:
+    """The sections (Markdown rendered and sanitised, the registry's display kinds) and the JSON-LD of one revision.
+
+    Rendered once per revision (`revision_id`, a new uuid4 on every write, so
+    an edit is shown on the next read) and kept for the most recent
+    PROFILE_FRAGMENTS_SIZE revisions. Who may see the profile is checked on
+    every request before this is called; the fragments show nothing that
+    depends on the caller. A profile stored without a revision is rendered every time.
+    """
+
+    def render() -> ProfileFragments:
+        sections = env.get_template("_profile_sections.html").render(
+            profile=profile, sections=page_sections(profile), population_body=registry.population_body(profile)
+        )
+        return ProfileFragments(sections=Markup(sections), jsonld=json_ld(json_ld_for(profile, url)))  # noqa: S704 - autoescaped template
+
+    if profile.revision_id is None:
+        return render()
+    return PROFILE_FRAGMENTS.get_or_compute((str(profile.id), str(profile.revision_id), url), render)
 
 
 class ProfilePageController(Controller):
@@ -419,8 +466,9 @@ class _ReadAhead:
     the id still holds; when it does not, these are dropped and started again.
     """
 
-    def __init__(self, search: SearchBackend, profile_id: Any, labels: Sequence[str]) -> None:
+    def __init__(self, search: SearchBackend, profile_id: Any, labels: Sequence[str], caller: User | None = None) -> None:
         self.profile_id = profile_id
+        self.caller = caller  # the caller's user, read with its session: not read again when it is the owner
         self.summary = asyncio.ensure_future(adoption.summary_of(str(profile_id)))
         self.document = asyncio.ensure_future(search.document(str(profile_id), labels=labels))
         self.owner = asyncio.ensure_future(self._owner())
@@ -432,6 +480,8 @@ class _ReadAhead:
         except Exception:  # noqa: BLE001 - the search is down: the owner is read from the profile instead
             return None, None
         owner = str(doc.get("owner") or "") if doc is not None else None
+        if owner and self.caller is not None and owner == self.caller.username:
+            return owner, self.caller
         return owner, await find_user(owner) if owner else None
 
     async def indexed(self) -> dict[str, Any] | None:
@@ -460,7 +510,8 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
     svc = service(request)
     principal, located = await asyncio.gather(resolve_principal(request), svc.locate(slug))  # both keyed reads
     search, labels = request.app.state.runtime.search, principal_labels(principal)
-    ahead = _ReadAhead(search, located, labels) if located is not None else None
+    caller = session_user(request, principal)  # read with the session: not read again
+    ahead = _ReadAhead(search, located, labels, caller) if located is not None else None
     try:
         profile = await svc.get(slug, principal, located=located)
     except BaseException:
@@ -470,7 +521,7 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
     if ahead is None or ahead.profile_id != profile.id:  # the remembered id was stale
         if ahead is not None:
             ahead.cancel()
-        ahead = _ReadAhead(search, profile.id, labels)
+        ahead = _ReadAhead(search, profile.id, labels, caller)
     base = request.app.state.settings.public_base_url
     url = f"{base}/profiles/{profile.slug}"
 
@@ -484,7 +535,7 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
 
     # the panel (index) and the adoption and owner facts (store) do not depend on each other
     found, reuse = await asyncio.gather(
-        comparable_projects(), reuse_context(principal, profile, summary=ahead.summary, owner_user=ahead.owner)
+        comparable_projects(), reuse_context(principal, profile, summary=ahead.summary, owner_user=ahead.owner, caller=caller)
     )
     comparable: list[Comparable] = found or []
     comparable_unavailable = found is None
@@ -497,15 +548,13 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
         **extra,
         profile=profile,
         url=url,
-        jsonld=json_ld_for(profile, url),
+        fragments=profile_fragments(request.app.template_engine.engine, profile, url),  # type: ignore[union-attr]
         comparable=comparable,
         comparable_unavailable=comparable_unavailable,
         can_edit=principal is not None and (principal.is_reviewer or (is_owner and profile.status == EditorialStatus.DRAFT)),
         can_see_history=principal is not None and (principal.is_reviewer or is_owner),
         can_confirm=principal is not None and (principal.is_reviewer or is_owner),
-        sections=page_sections(profile),
         sample=shows_sample(request, profile),
-        population_body=registry.population_body(profile),
     )
 
 
