@@ -501,9 +501,11 @@ def _consume(task: asyncio.Future[Any]) -> None:
 async def profile_page_response(request: Request, slug: str, *, status_code: int = 200, **extra: Any) -> Response:
     """The profile page; `extra` goes into the template (the adoption form's errors and values after a failed post).
 
-    Store reads: the caller's session and the slug key (unless remembered),
-    then side by side the profile, its adoption summary and its owner's user
-    (named by the index document, which also gives the comparable panel its reference).
+    Store reads: the caller's session and its user, and the slug key (unless
+    remembered), then side by side the profile, its adoption summary and its
+    owner's user (named by the index document, which also gives the comparable
+    panel its reference; not read again when the caller is the owner). The
+    sections and JSON-LD are rendered once per revision (`profile_fragments`).
     """
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
         raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
