@@ -149,3 +149,21 @@ async def test_a_signed_in_callers_user_is_read_once_with_the_session(app, clien
     r, commands = await _page_commands(client, url)
     assert "Eingetragen von: Höxter" in r.text and "Ausblenden" not in r.text
     assert _reads(commands, "web_sessions") == 1 and _reads(commands, "users") == 2, commands
+
+
+async def test_the_basket_on_every_page_reads_its_projects_side_by_side_and_only_their_titles(client, auth) -> None:
+    slugs = []
+    for title in ("Bürgerbus Probstei", "Dorfladen Probstei"):
+        r = await client.post(API, json=publishable({"title": title}), headers=auth["editor"])
+        slug = r.json()["slug"]
+        assert (await client.post(f"{API}/{slug}/submit", headers=auth["editor"])).status_code == 200
+        assert (await client.post(f"{API}/{slug}/publish", headers=auth["reviewer"])).status_code == 200
+        slugs.append(slug)
+    draft = (await client.post(API, json={"title": "Entwurf Probstei"}, headers=auth["editor"])).json()["slug"]
+    client.cookies.set("lt_merkliste", ".".join([slugs[0], draft, slugs[1]]))
+
+    r, commands = await _page_commands(client, f"/profiles/{slugs[1]}")
+    basket = r.text[r.text.index('<section class="basket"'):]
+    assert "Bürgerbus Probstei" in basket and "Dorfladen Probstei" in basket and "Entwurf Probstei" not in basket
+    projected = [cmd for _, name, cmd in commands if name == "find" and cmd.get("find") == "profiles" and "title" in (cmd.get("projection") or {})]
+    assert len(projected) == 3, commands  # the draft is read too, and dropped by the check
