@@ -457,13 +457,19 @@ class ProfilePageController(Controller):
         return await profile_page_response(request, slug)
 
 
+PANEL_SIZE = 5  # comparable projects the profile page shows
+
+
 class _ReadAhead:
     """The profile page's keyed reads by the profile's id alone, started while the profile itself is read.
 
     Its adoption summary (store), its search document (index, with the
-    caller's labels: the reference for "vergleichbare Projekte") and the user
-    that document names as owner (store). The profile read decides whether
-    the id still holds; when it does not, these are dropped and started again.
+    caller's labels: the reference for "vergleichbare Projekte"), the user
+    that document names as owner (store), and the comparable projects for
+    that document (index), searched as soon as it is there. The profile read
+    decides whether the id still holds; when it does not, these are dropped
+    and started again. Nothing is shown before the caller is checked on the
+    profile, and the panel only when the document holds the profile's version.
     """
 
     def __init__(self, search: SearchBackend, profile_id: Any, labels: Sequence[str], caller: User | None = None) -> None:
@@ -472,6 +478,14 @@ class _ReadAhead:
         self.summary = asyncio.ensure_future(adoption.summary_of(str(profile_id)))
         self.document = asyncio.ensure_future(search.document(str(profile_id), labels=labels))
         self.owner = asyncio.ensure_future(self._owner())
+        self.panel = asyncio.ensure_future(self._panel(search, labels))
+
+    async def _panel(self, search: SearchBackend, labels: Sequence[str]) -> list[Comparable] | None:
+        """The comparable projects of the indexed document (None without one): the page's panel when that is the profile's version."""
+        doc = await asyncio.shield(self.document)
+        if doc is None:
+            return None
+        return await find_comparable(search, Reference.from_document(doc), labels=labels, limit=PANEL_SIZE)
 
     async def _owner(self) -> tuple[str | None, User | None]:
         """(the owner the index document names, that user); (None, None) without a document."""
@@ -488,9 +502,13 @@ class _ReadAhead:
         return await asyncio.shield(self.document)
 
     def cancel(self) -> None:
-        for task in (self.summary, self.document, self.owner):
-            task.cancel()
-            task.add_done_callback(_consume)
+        for task in (self.summary, self.document, self.owner, self.panel):
+            _drop(task)
+
+
+def _drop(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    task.add_done_callback(_consume)
 
 
 def _consume(task: asyncio.Future[Any]) -> None:
@@ -529,8 +547,12 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
 
     async def comparable_projects() -> list[Comparable] | None:
         try:
-            reference = await reference_for(profile, await ahead.indexed())
-            return await find_comparable(search, reference, labels=labels, limit=5)
+            indexed = await ahead.indexed()
+            if indexed is not None and indexed.get("version") == profile.version:
+                return await asyncio.shield(ahead.panel)  # searched from this document while the profile was read
+            _drop(ahead.panel)  # searched for another version: compared afresh
+            reference = await reference_for(profile, indexed)
+            return await find_comparable(search, reference, labels=labels, limit=PANEL_SIZE)
         except Exception:
             log.exception("comparable projects failed for %s", slug)
             return None

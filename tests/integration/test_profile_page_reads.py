@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from api.web import pages
@@ -167,3 +168,37 @@ async def test_the_basket_on_every_page_reads_its_projects_side_by_side_and_only
     assert "Bürgerbus Probstei" in basket and "Dorfladen Probstei" in basket and "Entwurf Probstei" not in basket
     projected = [cmd for _, name, cmd in commands if name == "find" and cmd.get("find") == "profiles" and "title" in (cmd.get("projection") or {})]
     assert len(projected) == 3, commands  # the draft is read too, and dropped by the check
+
+
+async def test_the_comparable_projects_are_searched_while_the_profile_is_read(app, client, auth, monkeypatch) -> None:
+    """The panel's search starts from the indexed document before the profile read has answered (it is shown only
+    after the caller is checked, and only for the profile's version: test_read_caches checks an edit is compared afresh)."""
+    import catalogue.profiles as profiles_module
+
+    svc = ProfileService()
+    editor, reviewer = Principal("erika", Role.EDITOR), Principal("rita", Role.REVIEWER)
+    made = []
+    for title in ("Bürgerbus Probstei", "Bürgerbus Probstei-Nord"):
+        profile = await svc.create(publishable({"title": title, "fields_of_action": ["Mobilität & Verkehr"]}), editor)
+        await svc.transition(profile.slug, Action.SUBMIT, editor)
+        made.append(await svc.transition(profile.slug, Action.PUBLISH, reviewer))
+    await app.state.runtime.sync.drain(app.state.runtime.search)
+    url = f"/profiles/{made[0].slug}"
+    assert (await client.get(url)).status_code == 200  # the slug is remembered from now on
+
+    searched = asyncio.Event()
+    real_find, real_read = pages.find_comparable, profiles_module.read_profile
+
+    async def find(*args: Any, **kw: Any) -> Any:
+        searched.set()
+        return await real_find(*args, **kw)
+
+    async def read(profile_id: Any) -> Any:
+        await asyncio.wait_for(searched.wait(), 20)  # the search has started before the profile is there
+        return await real_read(profile_id)
+
+    monkeypatch.setattr(pages, "find_comparable", find)
+    monkeypatch.setattr(profiles_module, "read_profile", read)
+    r = await client.get(url)
+    assert r.status_code == 200 and "Bürgerbus Probstei-Nord" in r.text.split('id="vergleichbar"')[1]
+
