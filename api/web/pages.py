@@ -422,7 +422,7 @@ class ProfileFragments:
     jsonld: Markup  # the JSON-LD block's content
 
 
-PROFILE_FRAGMENTS_SIZE = 512  # revisions; a fragment is a few to some 40 KB of HTML
+PROFILE_FRAGMENTS_SIZE = 256  # revisions; a fragment is some 5 to 20 KB of HTML (at most some 150 KB: long texts are capped)
 PROFILE_FRAGMENTS: LRU[tuple[str, str, str], ProfileFragments] = LRU(PROFILE_FRAGMENTS_SIZE)
 
 
