@@ -37,6 +37,7 @@ from catalogue.pdf import comparison_view
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort
 from catalogue.search.base import MAX_FILTER_VALUES, MAX_PER_PAGE
 from catalogue.search.comparable import Comparable, Reference, find_comparable, reference_for
+from catalogue.search.documents import ADOPTION_STAGES
 from catalogue.search.url_state import FACET_PARAMS, FACET_VALUES, FRESHNESS_LABELS, FRESHNESS_PARAM, facet_value_ok, freshness_bounds
 from catalogue.users import User, find_user
 from catalogue.vocabularies import EditorialStatus, SizeClass
@@ -463,8 +464,9 @@ PANEL_SIZE = 5  # comparable projects the profile page shows
 class _ReadAhead:
     """The profile page's keyed reads by the profile's id alone, started while the profile itself is read.
 
-    Its adoption summary (store), its search document (index, with the
-    caller's labels: the reference for "vergleichbare Projekte"), the user
+    Its search document (index, with the caller's labels: the reference for
+    "vergleichbare Projekte"), its adoption summary (store; for an anonymous
+    caller only when that document names visible adopters), the user
     that document names as owner (store), and the comparable projects for
     that document (index), searched as soon as it is there. The profile read
     decides whether the id still holds; when it does not, these are dropped
@@ -472,11 +474,13 @@ class _ReadAhead:
     profile, and the panel only when the document holds the profile's version.
     """
 
-    def __init__(self, search: SearchBackend, profile_id: Any, labels: Sequence[str], caller: User | None = None) -> None:
+    def __init__(
+        self, search: SearchBackend, profile_id: Any, labels: Sequence[str], *, anonymous: bool, caller: User | None = None
+    ) -> None:
         self.profile_id = profile_id
         self.caller = caller  # the caller's user, read with its session: not read again when it is the owner
-        self.summary = asyncio.ensure_future(adoption.summary_of(str(profile_id)))
         self.document = asyncio.ensure_future(search.document(str(profile_id), labels=labels))
+        self.summary = asyncio.ensure_future(self._summary(anonymous))
         self.owner = asyncio.ensure_future(self._owner())
         self.panel = asyncio.ensure_future(self._panel(search, labels))
 
@@ -486,6 +490,23 @@ class _ReadAhead:
         if doc is None:
             return None
         return await find_comparable(search, Reference.from_document(doc), labels=labels, limit=PANEL_SIZE)
+
+    async def _summary(self, anonymous: bool) -> dict[str, Any] | None:
+        """The adoption summary (store); for an anonymous caller not when the indexed document says no municipality
+        has a visible entry, since such a caller is shown the visible entries only.
+
+        The worker indexes the profile right after each change of its summary
+        (and before an adopter's write is answered), as it does for the lists.
+        Without the document, or a document without that key, the summary is read.
+        """
+        if anonymous:
+            try:
+                doc = await asyncio.shield(self.document)
+            except Exception:  # noqa: BLE001 - the search is down: the summary is read
+                doc = None
+            if doc is not None and ADOPTION_STAGES in doc and not doc[ADOPTION_STAGES]:
+                return None
+        return await adoption.summary_of(str(self.profile_id))
 
     async def _owner(self) -> tuple[str | None, User | None]:
         """(the owner the index document names, that user); (None, None) without a document."""
@@ -520,10 +541,11 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
     """The profile page; `extra` goes into the template (the adoption form's errors and values after a failed post).
 
     Store reads: the caller's session and its user, and the slug key (unless
-    remembered), then side by side the profile, its adoption summary and its
-    owner's user (named by the index document, which also gives the comparable
-    panel its reference; not read again when the caller is the owner). The
-    sections and JSON-LD are rendered once per revision (`profile_fragments`).
+    remembered), then side by side the profile, its adoption summary (for an
+    anonymous caller only when the index document names visible adopters) and
+    its owner's user (named by the index document, which also gives the
+    comparable panel its reference; not read again when the caller is the
+    owner). The sections and JSON-LD are rendered once per revision (`profile_fragments`).
     """
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
         raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
@@ -531,7 +553,7 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
     principal, located = await asyncio.gather(resolve_principal(request), svc.locate(slug))  # both keyed reads
     search, labels = request.app.state.runtime.search, principal_labels(principal)
     caller = session_user(request, principal)  # read with the session: not read again
-    ahead = _ReadAhead(search, located, labels, caller) if located is not None else None
+    ahead = _ReadAhead(search, located, labels, anonymous=principal is None, caller=caller) if located is not None else None
     try:
         profile = await svc.get(slug, principal, located=located)
     except BaseException:
@@ -541,7 +563,7 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
     if ahead is None or ahead.profile_id != profile.id:  # the remembered id was stale
         if ahead is not None:
             ahead.cancel()
-        ahead = _ReadAhead(search, profile.id, labels, caller)
+        ahead = _ReadAhead(search, profile.id, labels, anonymous=principal is None, caller=caller)
     base = request.app.state.settings.public_base_url
     url = f"{base}/profiles/{profile.slug}"
 

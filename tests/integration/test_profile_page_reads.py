@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from api.web import pages
 from catalogue.access import Action
 from catalogue.lru import LRU
@@ -123,18 +125,24 @@ async def _sign_in(client, username: str) -> None:
     assert r.status_code == 303, r.text
 
 
-async def test_a_signed_in_callers_user_is_read_once_with_the_session(app, client) -> None:
+@pytest.fixture
+async def hoexter(app) -> str:
+    """A published profile of hanna (Höxter), indexed; its page's address."""
     await load_register_excerpt()
     await create_user("hanna", PASSWORD, Role.EDITOR, organisation="05762020")  # Höxter
     await create_user("rita", PASSWORD, Role.REVIEWER)
+    await create_user("wilma", PASSWORD, Role.EDITOR, organisation="05762036")  # Warburg
     svc = ProfileService()
     hanna, rita = Principal("hanna", Role.EDITOR), Principal("rita", Role.REVIEWER)
     profile = await svc.create(publishable({"title": "Bürgerbus Höxter"}), hanna)
     await svc.transition(profile.slug, Action.SUBMIT, hanna)
     await svc.transition(profile.slug, Action.PUBLISH, rita)
     await app.state.runtime.sync.drain(app.state.runtime.search)
-    url = f"/profiles/{profile.slug}"
+    return f"/profiles/{profile.slug}"
 
+
+async def test_a_signed_in_callers_user_is_read_once_with_the_session(client, hoexter) -> None:
+    url = hoexter
     # anonymous: the owner's user, for "Eingetragen von"
     r, commands = await _page_commands(client, url)
     assert "Eingetragen von: Höxter" in r.text and _reads(commands, "users") == 1
@@ -202,3 +210,24 @@ async def test_the_comparable_projects_are_searched_while_the_profile_is_read(ap
     r = await client.get(url)
     assert r.status_code == 200 and "Bürgerbus Probstei-Nord" in r.text.split('id="vergleichbar"')[1]
 
+
+
+async def test_an_anonymous_page_reads_the_adoption_summary_only_when_the_index_names_adopters(app, client, hoexter) -> None:
+    url = hoexter
+    r, commands = await _page_commands(client, url)
+    assert "Noch keine Kommune hat eingetragen" in r.text
+    assert _reads(commands, "adoption_summaries") == 0 and _reads(commands, "users") == 1  # the profile and its owner
+
+    # a signed-in caller may have an entry of their own (also a hidden one): the summary is read
+    await _sign_in(client, "wilma")
+    r, commands = await _page_commands(client, url)
+    assert "Nutzt Warburg dieses Projekt nach?" in r.text and _reads(commands, "adoption_summaries") == 1
+    token = csrf_from(r.text)
+    r = await client.post(f"{url}/nachnutzung", data={"csrf_token": token, "stage": "in Planung", "note": "Wir prüfen den Bus."})
+    assert r.status_code == 303, r.text
+
+    # the adopter's write was indexed before it was answered: an anonymous reader sees it at once
+    client.cookies.clear()
+    r, commands = await _page_commands(client, url)
+    adoption = r.text[r.text.index('id="nachnutzung"'):r.text.index('id="vergleichbar"')]
+    assert "Warburg" in adoption and "Wir prüfen den Bus." in adoption and _reads(commands, "adoption_summaries") == 1
