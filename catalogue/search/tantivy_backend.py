@@ -372,8 +372,11 @@ class _QueryPlanner:
     def _absent(self, searcher: _Terms, word: _Word) -> bool:
         """Whether the word's own query (as typed: compounds, parts, typos) finds nothing, so that only its
         lexicon alternatives can match."""
-        if word.planned.prefix or not [s for s in word.stems if _ALNUM_RE.match(s)]:
+        stems = [s for s in word.stems if _ALNUM_RE.match(s)]
+        if word.planned.prefix or not stems:
             return False
+        if len(stems) == 1 and searcher.doc_freq("all", stems[0]) > 0:
+            return False  # the catch-all field has the word itself: no search over the documents it finds
         def compute() -> bool:
             own = self.word_query(searcher, word, set(), scan=False)
             return own is None or not self._matches(searcher, own)
@@ -612,9 +615,11 @@ class _QueryPlanner:
             need = n
         else:
             need = n - n // 3
-        # how many documents each word finds (a search per word): for the rarity weights and the loose rule of
-        # typed queries; not for the reference text of "comparable projects", which uses neither
-        counts = [self._word_count(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if queried and not any_word else []
+        # how many documents each word finds (a search per word, over every document it finds): for the rarity weights
+        # and the loose rule of typed queries of several words; not for one word, which uses neither, nor for the
+        # reference text of "comparable projects"
+        counted = queried and not any_word and (n >= RARITY_WORDS or loose_need(n) < need)
+        counts = [self._word_count(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if counted else []
         if not any_word and n >= RARITY_WORDS and counts:
             word_queries = self._by_rarity(searcher, word_queries, counts)
         text_q = tantivy.Query.boolean_query(
