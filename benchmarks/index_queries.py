@@ -15,7 +15,7 @@ Steps:
     changed); building 100,000 takes a few minutes.
  2. Each read a request makes, against the backend, one at a time, for random
     profiles / municipalities: the plain search (the API's, with facets) for a
-    common and a rare word, the list without text, the keyed document lookup,
+    common and a rare word, the search page without text, the JSON list (newest first, no facets, as catalogue/listing.py asks), the keyed document lookup,
     `similar` (`find_comparable` for a profile: what /profiles/{slug}/similar
     does after its store read) and its parts (`similar_candidates`, the
     population search, `rank`), and `comparable` ("Kommunen wie meine"). Every
@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.synthetic import PROJECT_TYPES, synthetic_profiles
 from catalogue.access import PUBLIC_LABEL, owner_label
 from catalogue.search import comparable as comp
-from catalogue.search.base import Candidate, SearchQuery
+from catalogue.search.base import Candidate, SearchQuery, Sort
 from catalogue.search.documents import to_search_document
 from catalogue.search.tantivy_backend import TantivyBackend
 from catalogue.vocabularies import EditorialStatus, FederalState, FieldOfAction, size_class_for
@@ -186,7 +186,8 @@ class Reads:
             f"search common ({self.common})": search(self.common),
             f"search common{KEPT}": search(self.common),
             f"search rare ({self.rare})": search(self.rare),
-            "list (no text)": search(""),
+            "search page, no text": search(""),
+            "list (JSON, newest)": lambda: lambda: b.search(SearchQuery(filters=PUBLISHED, sort=Sort.NEWEST, facets=()), labels=PUBLIC),
             "document": document,
             "similar": similar,
             "  similar_candidates": candidates,

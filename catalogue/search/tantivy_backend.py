@@ -1307,7 +1307,15 @@ class TantivyBackend(SearchBackend):
             kwargs = {"order_by_field": field_name, "order": tantivy.Order.Desc if descending else tantivy.Order.Asc}
         res = searcher.search(main_q, limit=query.per_page, offset=query.offset, count=True, **kwargs)
         hits = self._hits(view, res.hits, plan, scored=not kwargs, explain=query.explain)
-        facets = self._facet_counts(searcher, query, labels, plan.text_query, main_q) if query.facets else {}
+        facets: dict[str, dict[str, int]] = {}
+        if query.facets:  # counted over every document found: kept per snapshot for the same search's other pages and sorts
+            key = ("facets", query.q, _sorted_values(query.filters), query.population_min, query.population_max, query.since_min,
+                   query.since_max, query.confirmed_min, query.confirmed_max, query.facets, tuple(sorted(labels)), planning.places_key(places))
+            facets = view.results.get(key) or {}
+            if not facets:
+                facets = self._facet_counts(searcher, query, labels, plan.text_query, main_q)
+                view.remember(key, facets)
+            facets = {name: dict(counts) for name, counts in facets.items()}
         total = int(res.count or 0)  # type: ignore[attr-defined]  # tantivy's type stub lacks SearchResult.count
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
 

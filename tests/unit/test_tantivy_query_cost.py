@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from catalogue.access import PUBLIC_LABEL, owner_label
-from catalogue.search.base import SearchQuery
+from catalogue.search.base import SearchQuery, Sort
 from catalogue.search.tantivy_backend import MAX_REFERENCE_WORDS, TantivyBackend, _decode_payload, _QueryPlanner
 from tests.contract.test_search_contract import make
 
@@ -173,3 +173,17 @@ async def test_a_one_word_query_searches_no_count_of_its_word(backend: TantivyBa
     assert searched == ["matches"]
     await backend.search(SearchQuery(q="Bauhof Kommune"), labels=PUBLIC)
     assert searched[1:] == ["count bauhof", "count kommune"]
+
+
+async def test_facet_counts_are_counted_once_for_every_page_and_sort_of_a_search(backend: TantivyBackend) -> None:
+    counting = _counting(backend)
+    first = await backend.search(SearchQuery(q="Kommune", per_page=1), labels=PUBLIC)
+    counted = len(counting.queries)
+    second = await backend.search(SearchQuery(q="Kommune", per_page=1, page=2, sort=Sort.TITLE), labels=PUBLIC)
+    assert len(counting.queries) == counted + 1  # the page's own search only, no facet counts
+    assert second.facets == first.facets and second.facets["state"] == {"Bayern": 2, "Hessen": 1}
+    assert second.total == first.total == 3 and second.hits[0].id != first.hits[0].id
+    # another caller's counts are their own: the owner's draft is counted for her only
+    mine = await backend.search(SearchQuery(q="Bauhof", per_page=1, page=2), labels=(PUBLIC_LABEL, owner_label("erika")))
+    assert mine.total == 2
+    assert (await backend.search(SearchQuery(q="Bauhof"), labels=PUBLIC)).total == 1
