@@ -786,6 +786,7 @@ def highlight_fragment(text: str, highlighter: _Highlighter | None, size: int = 
 MAX_CACHED_PLANS = 512
 MAX_CACHED_DOCS = 4096  # decoded stored documents kept per searcher snapshot
 MAX_CACHED_RESULTS = 256  # search results and candidate lists kept per searcher snapshot (_View.remember)
+MAX_KEPT_HITS = 50  # a page of up to this many hits is kept (_search_key)
 _DECODER = msgspec.json.Decoder()
 
 
@@ -804,8 +805,9 @@ def _sorted_values(mapping: Mapping[str, Sequence[str]]) -> tuple[tuple[str, tup
 
 
 def _search_key(query: SearchQuery, labels: tuple[str, ...], places: planning.KnownPlaces | None) -> tuple[Any, ...] | None:
-    """What a search's result depends on besides the snapshot (None: not kept, an explained search)."""
-    if query.explain:
+    """What a search's result depends on besides the snapshot (None: not kept: an explained search, or a page of more
+    than MAX_KEPT_HITS hits, the candidates of comparable projects, whose copy would cost about what their search does)."""
+    if query.explain or query.per_page > MAX_KEPT_HITS:
         return None
     return (
         "search", query.q, _sorted_values(query.filters), query.population_min, query.population_max, query.since_min, query.since_max,
@@ -818,7 +820,8 @@ def _copy_result(result: SearchResult) -> SearchResult:
     """A kept result as the caller's own copy (callers may keep or change hits' documents and the facet counts)."""
     return replace(
         result,
-        hits=[replace(h, document=dict(h.document), snippets=dict(h.snippets)) for h in result.hits],
+        hits=[Hit(id=h.id, slug=h.slug, title=h.title, score=h.score, document=dict(h.document), snippets=dict(h.snippets),
+                  explanation=h.explanation) for h in result.hits],
         facets={name: dict(counts) for name, counts in result.facets.items()},
     )
 

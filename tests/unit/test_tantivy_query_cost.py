@@ -19,7 +19,7 @@ import pytest
 
 from catalogue.access import PUBLIC_LABEL, owner_label
 from catalogue.search.base import SearchQuery, Sort
-from catalogue.search.tantivy_backend import MAX_REFERENCE_WORDS, TantivyBackend, _decode_payload, _QueryPlanner
+from catalogue.search.tantivy_backend import MAX_KEPT_HITS, MAX_REFERENCE_WORDS, TantivyBackend, _decode_payload, _QueryPlanner
 from tests.contract.test_search_contract import make
 
 PUBLIC = (PUBLIC_LABEL,)
@@ -187,3 +187,15 @@ async def test_facet_counts_are_counted_once_for_every_page_and_sort_of_a_search
     mine = await backend.search(SearchQuery(q="Bauhof", per_page=1, page=2), labels=(PUBLIC_LABEL, owner_label("erika")))
     assert mine.total == 2
     assert (await backend.search(SearchQuery(q="Bauhof"), labels=PUBLIC)).total == 1
+
+
+async def test_a_page_of_candidates_is_not_kept(backend: TantivyBackend) -> None:
+    """Comparable projects ask for 100 hits at a time, mostly once: copying a kept page that size costs about what
+    its search does, so only pages of up to MAX_KEPT_HITS are kept."""
+    counting = _counting(backend)
+    await backend.search(SearchQuery(filters=PUBLISHED, per_page=MAX_KEPT_HITS + 1, facets=()), labels=PUBLIC)
+    await backend.search(SearchQuery(filters=PUBLISHED, per_page=MAX_KEPT_HITS + 1, facets=()), labels=PUBLIC)
+    assert len(counting.queries) == 2
+    await backend.search(SearchQuery(filters=PUBLISHED, per_page=MAX_KEPT_HITS, facets=()), labels=PUBLIC)
+    await backend.search(SearchQuery(filters=PUBLISHED, per_page=MAX_KEPT_HITS, facets=()), labels=PUBLIC)
+    assert len(counting.queries) == 3
