@@ -235,6 +235,12 @@ class _Terms:
         return int(self.searcher.num_docs)
 
 
+def _count(searcher: _Terms, query: tantivy.Query) -> int:
+    """How many documents a query finds, without scoring them (a constant score: about a third less than a scored
+    count over a common word's documents at 100,000 profiles)."""
+    return int(searcher.search(tantivy.Query.const_score_query(query, 1.0), limit=1, count=True).count or 0)
+
+
 def missing_allowed(n: int) -> int:
     """How many of n query words may find nothing while the query still broadens (loose_need): one in four words
     beyond the first, so none of up to four words ("zzqx OR Bauhof" never broadens)."""
@@ -348,7 +354,7 @@ class _QueryPlanner:
     @staticmethod
     def _matches(searcher: _Terms, query: tantivy.Query) -> bool:
         """Whether a word's query (with its compounds, typos and lexicon alternatives) finds any document."""
-        return int(searcher.search(query, limit=1, count=True).count or 0) > 0
+        return _count(searcher, query) > 0
 
     def words(self, qp: planning.QueryPlan) -> list[_Word]:
         return [_Word(raw=w.text.casefold(), stems=self.analyzer.analyze(w.text), planned=w) for w in qp.words]
@@ -389,7 +395,7 @@ class _QueryPlanner:
         """How many documents a word's whole query finds (with its compounds, typos and lexicon alternatives),
         kept per snapshot (the same word with the same alternatives)."""
         key = ("word", repr(word.planned.alternatives), word.planned.text.casefold(), int(word.planned.prefix))
-        found: int = searcher.cache.get_or_compute(key, lambda: int(searcher.search(query, limit=1, count=True).count or 0))
+        found: int = searcher.cache.get_or_compute(key, lambda: _count(searcher, query))
         return found
 
     @staticmethod
