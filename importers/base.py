@@ -244,6 +244,8 @@ class ParsedRecord:
     original_provenance: dict[str, Any] | None = None  # catalogue formats: provenance carried in the export
     position: int = 0  # 1-based number of the record within its source
     stated_source: str | None = None  # the URL a text names as its source ("Quelle: …"), for the provenance
+    # the model `finish_record` validated `content` into (content is its JSON form): the runner need not validate again
+    validated: ProfileContent | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -344,6 +346,7 @@ def finish_record(
         result = validate_record(record)
         if isinstance(result, ProfileContent):
             record.content = result.model_dump(mode="json")
+            record.validated = result
         else:
             record.errors.extend(result)
     record.fingerprint = fingerprint(record.content)

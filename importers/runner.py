@@ -791,7 +791,8 @@ class ImportRunner:
         if r.errors:
             result.action = ERROR
             return plan
-        validated = validate_record(r)
+        # the importer validated it already (records of a kept upload come back as JSON and are validated here)
+        validated = r.validated if r.validated is not None else validate_record(r)
         if not isinstance(validated, ProfileContent):
             result.action = ERROR
             result.errors.extend(_warnings(validated))

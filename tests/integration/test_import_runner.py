@@ -419,3 +419,21 @@ async def test_files_are_read_a_chunk_at_a_time_and_results_handed_on_in_order(d
     listed = await ImportRunner(ADMIN).run_items(read_paths(files))
     assert listed.counts == {"created": 0, "updated": 0, "unchanged": 15, "duplicate": 1, "error": 1}
     assert await Profile.get_pymongo_collection().count_documents({}) == 15
+
+
+async def test_the_runner_takes_the_model_the_importer_validated(db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record is validated once, by its importer; an item kept as JSON (an upload's preview) is validated again."""
+    from importers import runner as runner_module
+    from importers.runner import ImportItem
+
+    calls: list[object] = []
+    validate = runner_module.validate_record
+    monkeypatch.setattr(runner_module, "validate_record", lambda r: calls.append(r) or validate(r))
+    items = parse_sources([_source("a.ndjson", OTHER_SOURCE)])
+    assert items[0].record.validated is not None
+    report = await ImportRunner(ADMIN).run_items(items)
+    assert report.counts["created"] == 1 and calls == []
+    kept = [ImportItem.from_dict(i.to_dict()) for i in parse_sources([_source("a.ndjson", OTHER_SOURCE.replace("12000", "13000"))])]
+    assert kept[0].record.validated is None
+    report = await ImportRunner(ADMIN).run_items(kept)
+    assert report.counts["updated"] == 1 and len(calls) == 1
