@@ -258,6 +258,10 @@ class ParsedRecord:
         self.errors.append(FieldWarning(field_name, message))
 
 
+_BLANKS = re.compile(r"[ \t]+")
+_EMPTY_LINES = re.compile(r"\n{3,}")
+
+
 def _normalise_for_fingerprint(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
@@ -275,8 +279,10 @@ def _normalise_for_fingerprint(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, str):
         text = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
-        lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
-        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        if "\n" not in text:  # one line (most values): the same as below, without the splitting
+            return _BLANKS.sub(" ", text).strip()
+        lines = [_BLANKS.sub(" ", line).strip() for line in text.split("\n")]
+        return _EMPTY_LINES.sub("\n\n", "\n".join(lines)).strip()
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
