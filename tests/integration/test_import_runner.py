@@ -437,3 +437,21 @@ async def test_the_runner_takes_the_model_the_importer_validated(db, monkeypatch
     assert kept[0].record.validated is None
     report = await ImportRunner(ADMIN).run_items(kept)
     assert report.counts["updated"] == 1 and len(calls) == 1
+
+
+async def test_a_streamed_register_from_an_editor_is_refused_per_record_and_nothing_is_written(db, tmp_path: Path) -> None:
+    """A list is refused before anything is written (PermissionDenied); a streamed run meets a register file only as it
+    reads it: its records are errors with the reason, the register stays unchanged, the profiles beside it go in."""
+    from importers.runner import iter_paths
+
+    register = tmp_path / "g.csv"
+    register.write_text("Amtlicher Gemeindeschlüssel;Gemeindename;Fläche km2;Bevölkerung\n05762020;Höxter, Stadt;158,16;28.808\n", encoding="utf-8")
+    profiles = tmp_path / "p.ndjson"
+    profiles.write_text(OTHER_SOURCE, encoding="utf-8")
+    with pytest.raises(PermissionDenied):
+        await ImportRunner(EDITOR).run_items(read_paths([str(register)], "gazetteer"))
+    report = await ImportRunner(EDITOR).run_items(iter_paths([str(profiles)]), expected=(1, 1))
+    assert report.counts["created"] == 1
+    report = await ImportRunner(EDITOR).run_items(iter_paths([str(register)], "gazetteer"), expected=(1, 0))
+    assert report.counts["error"] == 1 and "Katalogredaktion" in report.results[0].errors[-1]["message"]
+    assert await gaz.get("05762020") is None
