@@ -128,17 +128,21 @@ class DiffOut(BaseModel):
 
 
 def profile_out(profile: Profile, base_url: str, *, include_private: bool = False) -> ProfileOut:
-    data = profile.model_dump(include=set(CONTENT_FIELDS))
+    """The API's view of a profile. The profile's values are validated already (parsed from the store, or just
+    written), so they are put together without validating them again (`model_construct`: the same JSON as a
+    validated `ProfileOut`, tests/integration/test_read_caches.py)."""
+    data = {name: getattr(profile, name) for name in CONTENT_FIELDS}
     # keyed by the top-level field of each Markdown text (funding.text under "funding")
-    html = {path.split(".", 1)[0]: render_html(value_at(profile, path) or "") for path in markdown_paths()}
-    return ProfileOut(
+    # (stripped, as ProfileOut's validation would: str_strip_whitespace)
+    html = {path.split(".", 1)[0]: render_html(value_at(profile, path) or "").strip() for path in markdown_paths()}
+    return ProfileOut.model_construct(
         **data,
         slug=profile.slug,
         status=profile.status,
         size_class=profile.size_class,
         owner=profile.owner if include_private else None,
         version=profile.version,
-        source=public_source(profile.provenance),
+        source=PublicSource(**source) if (source := public_source(profile.provenance)) else None,
         provenance=profile.provenance if include_private else None,
         created_at=profile.created_at,
         updated_at=profile.updated_at,

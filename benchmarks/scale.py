@@ -24,7 +24,9 @@ One run, everything in a temporary data directory, on loopback, stopped at the e
  5. Mixed load: `--clients` threads for `--mixed-seconds`, 90 % reads drawn
     from the reads above (PDF cached only), 10 % writes (`PATCH` with
     If-Match of the editor's own drafts, one per client): requests/s, p95,
-    errors.
+    errors, and the CPU time per request of the server process and of the
+    store (FerretDB) during it (what caps the rate: the server's one
+    process, or the store).
  6. RSS of the server process and of the store (FerretDB) process.
 Then the targets of issue 10 with "erfüllt"/"verfehlt", and this command.
 Figures measured while other work runs on the machine (2 cores shared) are noisy.
@@ -91,6 +93,15 @@ def rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (its own threads, not its children)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def descendants(pid: int) -> list[int]:
@@ -328,6 +339,14 @@ class Bench:
                     if status != 200:
                         errors.append(f"{path}: {status} {payload[:120]!r}")
 
+        assert self.server is not None
+        store_pids = [p for p in descendants(self.server.pid) if "ferretdb" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+
+        def cpu() -> tuple[float, float]:  # (server, store) CPU seconds so far
+            assert self.server is not None
+            return cpu_seconds(self.server.pid), sum(cpu_seconds(p) for p in store_pids)
+
+        cpu0 = cpu()
         t0 = time.perf_counter()
         threads = [threading.Thread(target=client, args=(n,)) for n in range(self.args.clients)]
         for t in threads:
@@ -335,12 +354,18 @@ class Bench:
         for t in threads:
             t.join()
         seconds = time.perf_counter() - t0
+        cpu1 = cpu()
         extra = self.extra.setdefault(size, {})
         extra.update({"mixed/s": len(times) / seconds, "mixed p50": statistics.median(times), "mixed p95": pct(times, 95), "mixed errors": len(errors),
                       "mixed read p95": pct(read_times, 95), "mixed write p95": pct(write_times, 95) if write_times else float("nan")})
         print(f"  Mischlast ({self.args.clients} Clients, 10 % Schreiben): {len(times) / seconds:.0f} Anfragen/s, "
               f"p50 {extra['mixed p50']:.1f} ms, p95 {extra['mixed p95']:.1f} ms (Lesen {extra['mixed read p95']:.1f}, "
               f"Schreiben {extra['mixed write p95']:.1f}), {len(errors)} Fehler", flush=True)
+        served = max(1, len(times))
+        server_ms, store_ms = ((cpu1[i] - cpu0[i]) * 1000 / served for i in (0, 1))
+        extra.update({"mixed server CPU/req": server_ms, "mixed store CPU/req": store_ms})
+        print(f"    CPU je Anfrage: Server {server_ms:.1f} ms, FerretDB {store_ms:.1f} ms "
+              f"(Server {100 * (cpu1[0] - cpu0[0]) / seconds:.0f} % eines Kerns, FerretDB {100 * (cpu1[1] - cpu0[1]) / seconds:.0f} %)", flush=True)
         for e in errors[:5]:
             print("    ", e, flush=True)
 
@@ -373,7 +398,7 @@ class Bench:
         for key, label in (("_id lookup", "Boden: PyMongo _id"), ("index query", "Boden: Tantivy")):
             print(f"  {label:<18}" + "".join(f" | {self.floors[s][key]:8.2f} ms{'':>25}" for s in sizes))
         for key, unit in (("import/s", "Profile/s"), ("mixed/s", "Anfragen/s"), ("mixed p95", "ms"), ("mixed read p95", "ms"),
-                          ("mixed write p95", "ms"), ("mixed errors", "Fehler"),
+                          ("mixed write p95", "ms"), ("mixed errors", "Fehler"), ("mixed server CPU/req", "ms"), ("mixed store CPU/req", "ms"),
                           ("rss server", "MB"), ("rss store", "MB")):
             print(f"  {key:<18}" + "".join(f" | {self.extra[s].get(key, float('nan')):8.1f} {unit:<10}{'':>16}" for s in sizes))
         print()

@@ -1,9 +1,11 @@
 """PDF downloads: the one-page profile overview and the council comparison sheet (registered by `PdfPlugin`).
 
 Rendering (Typst, CPU-bound) runs in a worker thread so the event loop keeps
-serving. Output is cached by (slug, revision, day): the same revision renders
-to the same bytes all day, and a new revision or a new day renders afresh (at
+serving. Output is cached by (slug, version, day): the same version renders
+to the same bytes all day, and a new version or a new day renders afresh (at
 the one-page level that revision fitted before, so the page is laid out once).
+A cached PDF is checked against the profile's search document, the read
+model (`indexed_version`): no store read.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from litestar.params import FromPath, QueryParameter
 from litestar.plugins import InitPluginProtocol
 
 from api.web.common import service
-from catalogue.atomic import plain as stored_plain
+from catalogue.access import principal_labels
 from catalogue.errors import ValidationFailed
 from catalogue.models import Profile
 from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_overview
 from catalogue.pdf.render import is_sample
+from catalogue.search.base import SearchError
+from catalogue.users import Principal
 
 PDF = "application/pdf"
 PDF_CACHE = "pdf_cache"  # app state key
@@ -76,18 +80,29 @@ async def profile_pdf_response(request: Request, slug: str, extent: str | None =
     principal = await resolve_principal(request)
     cache = pdf_cache(request)
     kind = "profile-full" if full else "profile"
+    filename = f"{slug}{'-voll' if full else ''}.pdf"
     moment = today()
     day = moment.date().isoformat()
-    if cache.holds(slug):
-        # The cache is checked on a projection of the profile (its revision and what the access check needs):
-        # a cached PDF costs one small read by `_id`, no model parse.
-        head = await service(request).find_head(slug, principal, ("provenance",))
-        sample = bool(request.app.state.settings.demo_data) and is_sample({"provenance": head.get("provenance")})
-        data = cache.get(slug, f"{stored_plain(head['revision_id'])}:{day}:{sample}", kind)
+    demo = bool(request.app.state.settings.demo_data)  # (a profile's provenance, which says "sample", changes only with its version)
+    indexed = await indexed_version(request, cache, slug, principal)
+    if indexed is not None:
+        data = cache.get(slug, f"{indexed}:{day}:{demo}", kind)
         if data is not None:
-            return _pdf_response(data, f"{slug}{'-voll' if full else ''}.pdf")
-    # A miss (or the profile's first PDF: then without the projection first) reads the whole profile by `_id`.
+            return _pdf_response(data, filename)
+    elif cache.holds(slug):
+        # The index did not vouch for the cached PDFs (it lags a write from another process, or the caller may not see
+        # the profile, or the slug moved, or the engine is down): the store decides, on a projection of the profile
+        # (one small read by `_id`).
+        head = await service(request).find_head(slug, principal, ())
+        data = cache.get(slug, f"{head['version']}:{day}:{demo}", kind)
+        if data is not None:
+            return _pdf_response(data, filename)
+    # A miss (or the profile's first PDF: then without the projection first) reads the whole profile by `_id`
+    # (while the index lags a write, the version it names may be older than the stored one, whose PDF may be cached).
     profile = await service(request).get(slug, principal)
+    key = f"{profile.version}:{day}:{demo}"
+    if (data := cache.get(slug, key, kind)) is not None:
+        return _pdf_response(data, filename)
     sample = shows_sample(request, profile)
     fitted = f"{profile.revision_id}:{sample}"  # the level that fitted holds for the revision on every day
     data, level = await asyncio.to_thread(
@@ -95,8 +110,31 @@ async def profile_pdf_response(request: Request, slug: str, extent: str | None =
         level=cache.level(profile.slug, fitted, kind),
     )
     cache.remember_level(profile.slug, fitted, kind, level)
-    cache.put(profile.slug, f"{profile.revision_id}:{day}:{sample}", kind, data)
-    return _pdf_response(data, f"{slug}{'-voll' if full else ''}.pdf")
+    cache.put(profile.slug, key, kind, data, profile_id=str(profile.id))
+    return _pdf_response(data, filename)
+
+
+async def indexed_version(request: Request, cache: PdfCache, slug: str, principal: Principal | None) -> int | None:
+    """The version of the profile `slug` names, as its search document gives it, when a PDF of it is cached; else None.
+
+    The search index is the read model: the profile's document (one keyed look-up by the id the cache
+    remembers for the slug; no store read) holds its version, slug and permission labels. It vouches
+    only when it carries one of the caller's labels (a draft's PDF never reaches a caller without its
+    label) and still has this slug (an old slug goes to the store, which redirects). The index is
+    current for the server's own writes (read-your-writes: a write waits for it before it answers); a
+    write from another process (the CLI) reaches it within about 2 s, and until then the PDF of the
+    version before may be served (and to the callers who could see that version).
+    """
+    profile_id = cache.profile_id(slug)
+    if profile_id is None:
+        return None
+    try:
+        doc = await request.app.state.runtime.search.document(profile_id, labels=principal_labels(principal))
+    except SearchError:
+        return None  # the engine is down: the store decides
+    if doc is None or doc.get("slug") != slug or doc.get("version") is None:
+        return None
+    return int(doc["version"])
 
 
 async def comparison_profiles(request: Request, profiles: str) -> list[Profile]:

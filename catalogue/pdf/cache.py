@@ -8,7 +8,9 @@ bytes; thread-safe, so request handlers and worker threads can share one.
 Beside the documents it remembers, per revision, which level of the
 one-page ladder (catalogue/pdf/fit.py) fitted, so the next render of that
 revision (a new day, the PNG) lays the page out once; and which slugs have
-any document at all, so a profile's first PDF needs no look at its revision.
+any document at all, and of which profile (its id), so a profile's first PDF
+needs no look at its revision and a cached one can be checked against the
+profile's search document (api/controllers/pdf.py).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class PdfCache:
         self.max_bytes = max_bytes
         self._items: OrderedDict[CacheKey, bytes] = OrderedDict()
         self._slugs: dict[str, int] = {}  # entries per slug
+        self._ids: dict[str, str] = {}  # slug -> the id of the profile its documents were rendered from
         self._levels: LRU[CacheKey, int] = LRU(max_levels)
         self._bytes = 0
         self._hits = 0
@@ -62,11 +65,14 @@ class PdfCache:
             self._hits += 1
             return data
 
-    def put(self, slug: str, revision: Hashable, kind: str, data: bytes) -> None:
+    def put(self, slug: str, revision: Hashable, kind: str, data: bytes, *, profile_id: str | None = None) -> None:
+        """Keep `data`; `profile_id`: the profile `slug` named when it was rendered (see `profile_id`)."""
         if len(data) > self.max_bytes:
             return  # never evict everything for one oversized document
         k = self.key(slug, revision, kind)
         with self._lock:
+            if profile_id is not None:
+                self._ids[slug] = profile_id
             old = self._items.pop(k, None)
             if old is not None:
                 self._bytes -= len(old)
@@ -83,11 +89,18 @@ class PdfCache:
         left = self._slugs.pop(slug, 1) - 1
         if left > 0:
             self._slugs[slug] = left
+        else:
+            self._ids.pop(slug, None)
 
     def holds(self, slug: str) -> bool:
         """Whether any document of `slug` is cached (if not, a request need not look up its revision first)."""
         with self._lock:
             return slug in self._slugs
+
+    def profile_id(self, slug: str) -> str | None:
+        """The id of the profile the cached documents of `slug` were rendered from (None: none cached, or not told)."""
+        with self._lock:
+            return self._ids.get(slug) if slug in self._slugs else None
 
     def level(self, slug: str, revision: Hashable, kind: str = "profile") -> int | None:
         """The ladder level a render of this revision printed (`remember_level`), or None."""
@@ -112,12 +125,14 @@ class PdfCache:
             for k in doomed:
                 self._bytes -= len(self._items.pop(k))
             self._slugs.pop(slug, None)
+            self._ids.pop(slug, None)
             return len(doomed)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
             self._slugs.clear()
+            self._ids.clear()
             self._bytes = 0
         self._levels.clear()
 

@@ -111,12 +111,16 @@ async def test_demo_profile_says_beispieldatensatz_only_while_demo_data_is_on(cl
     app.state.settings.demo_data = False
 
 
-async def test_a_first_pdf_reads_the_profile_once_and_a_cached_one_only_its_revision(client, published) -> None:
-    """Uncached: no look at the revision before the whole profile is read (nothing of this slug is cached); cached: one
-    projected read by `_id`. A new revision renders afresh."""
+async def test_a_first_pdf_reads_the_profile_once_and_a_cached_one_nothing(client, app, published) -> None:
+    """Uncached: no look at the version before the whole profile is read (nothing of this slug is cached); cached: no
+    store read (the profile's search document vouches for the version, tests/integration/test_pdf_from_index.py). A new
+    version, once indexed, is read once and rendered afresh; while the index does not vouch, one projected read decides."""
+    from catalogue.access import ALL_DOCUMENTS_LABELS
     from catalogue.models import Profile
+    from tests.factories import drained_index
 
     profiles = Profile.get_pymongo_collection().name
+    runtime = app.state.runtime
 
     async def reads(path: str) -> tuple[bytes, list[dict]]:
         commands: list = []
@@ -128,15 +132,40 @@ async def test_a_first_pdf_reads_the_profile_once_and_a_cached_one_only_its_revi
         assert r.status_code == 200, r.text
         return r.content, [cmd for _, name, cmd in commands if name == "find" and cmd.get("find") == profiles]
 
+    async def indexed(slug: str, version: int) -> None:
+        pid = str((await ProfileService().find(slug)).id)
+
+        async def seen() -> int | None:
+            doc = await runtime.search.document(pid, labels=ALL_DOCUMENTS_LABELS)
+            return doc and doc["version"]
+
+        assert await drained_index(runtime, seen, version, tries=300) == version
+
     slug = published[0]
+    await indexed(slug, (await ProfileService().find(slug)).version)
     first, finds = await reads(f"/profiles/{slug}.pdf")
     assert len(finds) == 1 and not finds[0].get("projection"), finds  # the whole profile, once
     again, finds = await reads(f"/profiles/{slug}.pdf")
-    assert again == first and len(finds) == 1 and finds[0].get("projection"), finds  # its revision only
-    await ProfileService().update(slug, REVIEWER, {"summary": "Eine neue Fassung der Zusammenfassung."}, if_match=None, partial=True,
-                                  require_if_match=False)
+    assert again == first and finds == [], finds
+    changed_profile = await ProfileService().update(slug, REVIEWER, {"summary": "Eine neue Fassung der Zusammenfassung."}, if_match=None,
+                                                    partial=True, require_if_match=False)
+    await indexed(slug, changed_profile.version)
     changed, finds = await reads(f"/profiles/{slug}.pdf")
-    assert changed != first and len(finds) == 2, finds  # the revision (now stale in the cache), then the profile
+    assert changed != first and len(finds) == 1 and not finds[0].get("projection"), finds  # the new version, read once
+    # the index down: the store decides on a projection, and the cached PDF is served
+    real = runtime.search.document
+
+    async def down(*_a: object, **_k: object) -> None:
+        from catalogue.search.base import SearchError
+
+        raise SearchError("Suchdienst nicht erreichbar")
+
+    runtime.search.document = down
+    try:
+        cached, finds = await reads(f"/profiles/{slug}.pdf")
+    finally:
+        runtime.search.document = real
+    assert cached == changed and len(finds) == 1 and finds[0].get("projection"), finds
 
 
 async def test_the_next_day_renders_at_the_level_the_revision_fitted_with_one_layout(client, monkeypatch) -> None:

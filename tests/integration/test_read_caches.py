@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from beanie import PydanticObjectId
 
@@ -273,3 +275,39 @@ async def test_similar_parses_no_profile_when_the_index_holds_its_version(app, c
     assert (await client.get(f"{API}/{draft}/similar")).status_code == 404
     assert (await client.get(f"{API}/{draft}/similar", headers=auth["other"])).status_code == 404
     assert (await client.get(f"{API}/{draft}/similar", headers=auth["editor"])).status_code == 200
+
+
+async def test_the_api_view_is_put_together_without_validating_again_and_gives_the_json_of_a_validated_one(db) -> None:
+    """`profile_out` builds `ProfileOut` with `model_construct` from the profile's validated values: the encoded body
+    equals that of the same view validated afresh, for every demo and fixture profile, public and private, and
+    serialising it warns of no value of an unexpected type."""
+    import warnings
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from litestar.plugins.pydantic import PydanticInitPlugin
+    from litestar.serialization import encode_json, get_serializer
+
+    from api.schemas import ProfileOut, profile_out
+    from catalogue.models import CONTENT_FIELDS, ReviewComment
+    from tests.fixtures.profiles import buergerbus, fundbuero, longest
+    from tests.web_support import demo_profiles
+
+    sources = [*demo_profiles(), fundbuero(), buergerbus(), longest()]
+    now = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    serializer = get_serializer(PydanticInitPlugin.encoders())  # as the app's routes encode (Litestar's default Pydantic plugin)
+    for n, source in enumerate(sources):
+        content = {k: v for k, v in source.items() if k in CONTENT_FIELDS}
+        profile = Profile.model_validate({
+            **content, "_id": PydanticObjectId(), "slug": f"profil-{n}", "status": "published", "owner": "erika", "version": 4,
+            "revision_id": uuid4(), "created_at": now, "updated_at": now, "published_at": now,
+            "provenance": {"importer": "demo", "source": "https://quelle.example/seite", "source_title": "Quelle", "retrieved_at": now},
+            "review_comments": [ReviewComment(at=now, by="rita", text="Bitte ergänzen.").model_dump()],
+        })
+        for private in (False, True):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # pydantic warns when a value does not have its field's type
+                built = encode_json(profile_out(profile, "https://leuchtturm.example", include_private=private), serializer)
+            validated = ProfileOut.model_validate(json.loads(built))
+            assert built == encode_json(validated, serializer), (source.get("slug"), private)
+            assert json.loads(built)["title"] == profile.title
