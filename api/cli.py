@@ -8,6 +8,7 @@ the state file in the data directory) or starts one for its own run.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -391,8 +392,6 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
     wenn einzelne Datensätze fehlerhaft waren (die übrigen sind importiert), 2
     bei Bedienfehlern.
     """
-    import json as _json
-
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -400,7 +399,7 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
     from catalogue.errors import PermissionDenied
     from catalogue.search import writer
     from catalogue.users import Principal, find_user
-    from importers.runner import ImportRunner, read_paths
+    from importers.runner import ERROR, ImportRunner, RecordResult, estimate_records, iter_paths
 
     console = Console(stderr=True)
     if not paths:
@@ -423,33 +422,51 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
                 console=console, transient=True,
             ) as progress:
                 task = progress.add_task("Dateien lesen", total=None)
-                items = await asyncio.to_thread(read_paths, list(paths), fmt)
-                progress.update(task, description="Prüfen" if dry_run else "Importieren", total=len(items), completed=0)
+                # The files are read one at a time, a chunk of records at a time (never all at once); the results go to
+                # --report as they come. Their number is estimated from the files (progress; keyed reads or a scan).
+                estimate = await asyncio.to_thread(estimate_records, list(paths))
+                expected = (estimate, 0 if fmt == "gazetteer" else estimate)
+                progress.update(task, description="Prüfen" if dry_run else "Importieren", total=estimate, completed=0)
 
                 def report_progress(done: int, total: int) -> None:
                     progress.update(task, completed=done, total=total)
 
+                listed: list[RecordResult] = []  # shown below: all of a small run, else only errors and duplicates
+                sink = _ReportFile(report_path, dry_run=dry_run, publish=publish) if report_path else None
+
+                def on_result(result: RecordResult) -> None:
+                    if len(listed) <= FULL_REPORT_LIMIT or result.action in (ERROR, "duplicate"):
+                        listed.append(result)
+                    if sink is not None:
+                        sink.add(result)
+
                 runner = ImportRunner(actor, on_change=rt.notify_change)
                 with outbox.recording() as written:
                     try:
-                        report = await runner.run_items(items, dry_run=dry_run, publish=publish, merge=merge, progress=report_progress)
+                        report = await runner.run_items(
+                            iter_paths(list(paths), fmt), dry_run=dry_run, publish=publish, merge=merge, progress=report_progress,
+                            expected=expected, on_result=on_result,
+                        )
+                        if sink is not None:
+                            sink.complete = True
                     except PermissionDenied as exc:
                         progress.stop()
                         _fail(exc.detail, 2)
+                    finally:
+                        if sink is not None:
+                            sink.close()
                 indexed_by = None
                 if written:
                     # The index has one writer: a running server's sync worker, else this process (writer.index_written).
                     progress.update(task, description="Suchindex", total=None, completed=0)
                     indexed_by = await writer.index_written(rt, written, report_progress, ttl=settings.sync_lease_s)
-            lines = report.lines()
-            if len(report.results) > FULL_REPORT_LIMIT:
-                shown = [r for r in report.results if r.action in ("error", "duplicate")]
-                lines = [line for r in shown for line in type(report)(results=[r], dry_run=dry_run).lines()]
-                lines.append(f"(nur Fehler und Dubletten gezeigt; alle {len(report.results)} Datensätze mit --report DATEI)")
+            lines = type(report)(results=listed, dry_run=dry_run).lines()
+            if report.total > FULL_REPORT_LIMIT:
+                shown = [r for r in listed if r.action in (ERROR, "duplicate")]
+                lines = type(report)(results=shown, dry_run=dry_run).lines()
+                lines.append(f"(nur Fehler und Dubletten gezeigt; alle {report.total} Datensätze mit --report DATEI)")
             for line in lines:
                 click.echo(line)
-            if report_path:
-                Path(report_path).write_text(_json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             click.echo(report.summary())
             if indexed_by == "hier":
                 click.echo("Suchindex aktualisiert.")
@@ -458,6 +475,34 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
             return 0 if report.ok else 1
 
     sys.exit(run_async(go) or 0)
+
+
+class _ReportFile:
+    """`import --report FILE`: the JSON report (as `ImportReport.to_dict`), written record by record as they come.
+
+    The counts and summary follow the records; a run that stopped early says so (`complete`: false).
+    """
+
+    def __init__(self, path: str, *, dry_run: bool, publish: bool) -> None:
+        from importers.runner import ImportReport
+
+        self.report = ImportReport(dry_run=dry_run, publish=publish)
+        self.fh = Path(path).open("w", encoding="utf-8")  # noqa: SIM115 - closed by `close`, after the run
+        self.fh.write(f'{{\n  "dry_run": {json.dumps(dry_run)},\n  "publish": {json.dumps(publish)},\n  "records": [')
+        self.first = True
+        self.complete = False
+
+    def add(self, result: Any) -> None:
+        record = json.dumps(result.to_dict(), ensure_ascii=False, indent=2).replace("\n", "\n    ")
+        self.fh.write(("\n    " if self.first else ",\n    ") + record)
+        self.first = False
+        self.report.passed_on[result.action] += 1
+
+    def close(self) -> None:
+        tail = {"summary": self.report.summary(), "counts": self.report.counts, "total": self.report.total, "complete": self.complete}
+        body = json.dumps(tail, ensure_ascii=False, indent=2)[1:-1].rstrip()
+        self.fh.write(("\n  ]," if not self.first else "],") + body + "\n}\n")
+        self.fh.close()
 
 
 async def _load_shipped_register(console: Any, dry_run: bool) -> int:

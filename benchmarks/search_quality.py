@@ -199,7 +199,7 @@ async def evaluate(backend: Any, cases: list[Case], *, repeat: int = 1, progress
 
 
 def clear_plans(backend: Any, *, lookups: bool = False) -> None:
-    """Forget the query plans cached for the current searcher snapshot (Tantivy) and the shared plan cache; with
+    """Forget the query plans and results kept for the current searcher snapshot (Tantivy) and the shared plan cache; with
     `lookups` also the snapshot's term lookups (compound splits and expansions, typo candidates) and the lexicon's
     compound expansions (the bounded LRU caches)."""
     from catalogue import lexicon
@@ -210,6 +210,7 @@ def clear_plans(backend: Any, *, lookups: bool = False) -> None:
         lexicon.LEXICON.compound_cache.clear()
     if backend.name == "tantivy":
         backend._live.view.plans.clear()  # noqa: SLF001 - measuring only: the cache has no public reset
+        backend._live.view.results.clear()  # noqa: SLF001 - … and the results kept per snapshot, so each query is searched
         if lookups:
             backend._live.view.terms.cache.clear()  # noqa: SLF001 - …
 

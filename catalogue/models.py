@@ -456,6 +456,9 @@ class OutboxEntry(Document):
     # set with `landed`: the profiles of the entry that an earlier, interrupted run had written (found, not inserted);
     # the others are new with this write, so the worker need not look for an adoption summary of theirs
     existing: list[str] | None = None
+    # set with `landed`: the stored documents of the profiles the write inserted (catalogue.outbox.carry), so the
+    # worker indexes them without reading them back; None when they were too large to carry
+    carried: bytes | None = None
     created_at: datetime = Field(default_factory=utcnow)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)

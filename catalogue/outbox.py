@@ -14,7 +14,11 @@ queries the outbox by another field. A bulk write (an import chunk) is
 announced by one entry naming all its profiles (`enqueue_many`), written
 with `landed: False`; once the profiles are written, `mark_landed` sets it,
 and only then does the worker read them (it would otherwise read a chunk's
-profiles again on every round while they are being inserted).
+profiles again on every round while they are being inserted). The mark
+carries the stored documents of the profiles the write inserted (`carry`:
+BSON, compressed), so the worker indexes them without reading each one back
+from the store (a keyed read of a profile costs FerretDB about as much as
+its insert).
 
 Read-your-writes: inside `recording()` (the web app opens one per unsafe
 request, the CLI one per import) the entries written are collected, so the
@@ -23,14 +27,22 @@ writer can wait until the index has them (`SearchSync.wait_applied`).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
+import bson
+from bson.binary import Binary
+from bson.codec_options import CodecOptions
+
 from catalogue.models import OutboxEntry, OutboxItem, next_sequence, utcnow
 
 OUTBOX_COUNTER = "outbox"
+# Carried documents of one mark, compressed, at most this large (a chunk of 500 usual profiles: ~0.5 MB); a larger
+# set is not carried (the worker reads those profiles), far below the store's 16 MB per document.
+CARRY_MAX_BYTES = 4 << 20
 
 
 class Written(NamedTuple):
@@ -114,13 +126,39 @@ async def enqueue_many(profiles: Sequence[tuple[str, str, int | None]]) -> Outbo
     return entry
 
 
-async def mark_landed(entry: OutboxEntry, existing: Sequence[str] = ()) -> None:
+async def mark_landed(
+    entry: OutboxEntry, existing: Sequence[str] = (), inserted: Sequence[dict[str, Any]] = (), codec_options: CodecOptions[Any] | None = None
+) -> None:
     """The profiles of a bulk entry are written: the worker may apply it (one keyed update).
 
     `existing`: the entry's profiles this write did not insert (an earlier, interrupted run had written them).
+    `inserted`: the stored documents (as inserted, with `codec_options`) of profiles this write inserted; they
+    go with the mark (`carry`), and the worker takes them instead of reading those profiles back.
     """
-    await OutboxEntry.get_pymongo_collection().update_one({"_id": entry.id}, {"$set": {"landed": True, "existing": list(existing)}})
-    entry.landed, entry.existing = True, list(existing)
+    update: dict[str, Any] = {"landed": True, "existing": list(existing)}
+    carried = carry(inserted, codec_options) if inserted else None
+    if carried is not None:
+        update["carried"] = Binary(carried)
+    await OutboxEntry.get_pymongo_collection().update_one({"_id": entry.id}, {"$set": update})
+    entry.landed, entry.existing, entry.carried = True, list(existing), carried
+
+
+def carry(documents: Sequence[dict[str, Any]], codec_options: CodecOptions[Any] | None = None) -> bytes | None:
+    """Profile documents packed for a mark (BSON one after another, compressed); None when too large to carry."""
+    opts = codec_options or bson.DEFAULT_CODEC_OPTIONS
+    packed = zlib.compress(b"".join(bson.encode(doc, codec_options=opts) for doc in documents), 1)
+    return packed if len(packed) <= CARRY_MAX_BYTES else None
+
+
+def carried_documents(entry: OutboxEntry, codec_options: CodecOptions[Any] | None = None) -> dict[str, dict[str, Any]]:
+    """The profile documents a landed bulk entry carries, by profile id, decoded as the store would return them.
+
+    Only those the entry inserted (`inserted_by`): a profile an earlier run had written may have changed since.
+    """
+    if not entry.carried or entry.landed is not True:
+        return {}
+    docs = bson.decode_all(zlib.decompress(entry.carried), codec_options or bson.DEFAULT_CODEC_OPTIONS)
+    return {pid: doc for doc in docs if inserted_by(entry, pid := str(doc["_id"]))}
 
 
 def inserted_by(entry: OutboxEntry, profile_id: str) -> bool:
@@ -141,6 +179,7 @@ def _document(entry: OutboxEntry) -> dict[str, Any]:
         "adoption_revision": entry.adoption_revision,
         "landed": entry.landed,
         "existing": entry.existing,
+        "carried": Binary(entry.carried) if entry.carried is not None else None,
         "created_at": now,
         "attempts": 0,
         "next_attempt_at": now,

@@ -394,10 +394,11 @@ class ProfileService:
             # 3. The keys an import finds them by, then the profiles.
             await profile_keys.store_many([(key, profiles[n].id) for n in writing for key in profile_keys.keys_of_profile(profiles[n])])
             existing: list[str] = []  # profiles an earlier, interrupted run had written (maybe changed since)
+            stored = {n: _to_db(profiles[n]) for n in writing}
+            clashes: list[int] = []
             try:
-                await Profile.get_pymongo_collection().insert_many([_to_db(profiles[n]) for n in writing], ordered=False)
+                await Profile.get_pymongo_collection().insert_many(list(stored.values()), ordered=False)
             except BulkWriteError as exc:
-                clashes = []
                 for err in exc.details.get("writeErrors", []):
                     if err.get("code") != 11000:
                         raise
@@ -409,8 +410,9 @@ class ProfileService:
                     # The slug belongs to a profile without a key (never migrated): give the key back.
                     await atomic.delete_if(ProfileSlug.get_pymongo_collection(), profiles[n].slug, {"profile_id": profiles[n].id})
                     failed.add(n)
-            if entry is not None:
-                await outbox.mark_landed(entry, existing)  # the worker may index them now (while the versions are written)
+            if entry is not None:  # the worker may index them now (while the versions are written), from the documents it is given
+                inserted = [stored[n] for n in writing if n not in clashes]
+                await outbox.mark_landed(entry, existing, inserted, Profile.get_pymongo_collection().codec_options)
             # 4. Their first versions.
             await version_store.store_many(
                 version_store.version_document(profiles[n].id, firsts[n], state_of(profiles[n], items[n].content))

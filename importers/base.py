@@ -244,6 +244,8 @@ class ParsedRecord:
     original_provenance: dict[str, Any] | None = None  # catalogue formats: provenance carried in the export
     position: int = 0  # 1-based number of the record within its source
     stated_source: str | None = None  # the URL a text names as its source ("Quelle: …"), for the provenance
+    # the model `finish_record` validated `content` into (content is its JSON form): the runner need not validate again
+    validated: ProfileContent | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -254,6 +256,10 @@ class ParsedRecord:
 
     def error(self, field_name: str, message: str) -> None:
         self.errors.append(FieldWarning(field_name, message))
+
+
+_BLANKS = re.compile(r"[ \t]+")
+_EMPTY_LINES = re.compile(r"\n{3,}")
 
 
 def _normalise_for_fingerprint(value: Any) -> Any:
@@ -273,8 +279,10 @@ def _normalise_for_fingerprint(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, str):
         text = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
-        lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
-        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+        if "\n" not in text:  # one line (most values): the same as below, without the splitting
+            return _BLANKS.sub(" ", text).strip()
+        lines = [_BLANKS.sub(" ", line).strip() for line in text.split("\n")]
+        return _EMPTY_LINES.sub("\n\n", "\n".join(lines)).strip()
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
@@ -344,6 +352,7 @@ def finish_record(
         result = validate_record(record)
         if isinstance(result, ProfileContent):
             record.content = result.model_dump(mode="json")
+            record.validated = result
         else:
             record.errors.extend(result)
     record.fingerprint = fingerprint(record.content)

@@ -184,7 +184,7 @@ class NdjsonImporter(_CatalogueImporter):
     def _parse(self, source: Source) -> Iterator[ParsedRecord]:
         text = source.text().lstrip("\ufeff")
         position = 0
-        for no, line in enumerate(text.split("\n"), 1):
+        for no, line in enumerate(_lines(text), 1):
             if not line.strip():
                 continue
             position += 1
@@ -199,6 +199,18 @@ class NdjsonImporter(_CatalogueImporter):
                 continue
             rec = record_from_dict(data, position, label)
             yield self._finish(rec, source)
+
+
+def _lines(text: str) -> Iterator[str]:
+    """`text.split("\n")` one line at a time (a large file's lines are never all in memory as a list)."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
 
 
 def _sniff_delimiter(header: str) -> str:

@@ -6,6 +6,7 @@ The format modules import `importers.base`; this module imports them (and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
@@ -72,6 +73,20 @@ def detect_format(source: Source, format: str = "auto") -> Importer:
 HTML_MAX_BYTES = 10 * 1024 * 1024
 
 
+def iter_source(source: Source, format: str = "auto") -> tuple[Importer | None, Iterator[ParsedRecord]]:
+    """`parse_source` without a record limit, the records as they are parsed (batch work: never all in memory)."""
+    try:
+        imp = detect_format(source, format)
+    except SourceError as exc:
+        return None, iter([error_record(format if format != "auto" else "auto", source, str(exc))])
+    if imp.name == "html" and len(source.raw) > HTML_MAX_BYTES:
+        raise SourceTooLargeError(
+            f"Die Webseite „{Path(source.name).name}“ ist zu groß ({len(source.raw) / 1048576:.1f} MB); "
+            f"höchstens {HTML_MAX_BYTES // 1048576} MB HTML werden gelesen."
+        )
+    return imp, iter(imp.parse(source))
+
+
 def parse_source(source: Source, format: str = "auto", *, max_records: int | None = None) -> tuple[Importer | None, list[ParsedRecord]]:
     """Detect and parse in one call; never raises for bad input except `SourceTooLargeError`
     when the source has more than `max_records` records (parsing stops right after the limit)
@@ -79,18 +94,10 @@ def parse_source(source: Source, format: str = "auto", *, max_records: int | Non
 
     If no importer fits, the result is (None, [one error record]).
     """
-    try:
-        imp = detect_format(source, format)
-    except SourceError as exc:
-        return None, [error_record(format if format != "auto" else "auto", source, str(exc))]
-    if imp.name == "html" and len(source.raw) > HTML_MAX_BYTES:
-        raise SourceTooLargeError(
-            f"Die Webseite „{Path(source.name).name}“ ist zu groß ({len(source.raw) / 1048576:.1f} MB); "
-            f"höchstens {HTML_MAX_BYTES // 1048576} MB HTML werden gelesen."
-        )
-    if max_records is None:
-        return imp, list(imp.parse(source))
-    records = list(islice(imp.parse(source), max_records + 1))
+    imp, parsed = iter_source(source, format)
+    if max_records is None or imp is None:
+        return imp, list(parsed)
+    records = list(islice(parsed, max_records + 1))
     if len(records) > max_records:
         raise SourceTooLargeError(
             f"Die Datei enthält mehr als {max_records:,} Datensätze. Bitte aufteilen oder von der Redaktion per "

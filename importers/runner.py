@@ -44,8 +44,9 @@ import asyncio
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from beanie import PydanticObjectId
@@ -68,7 +69,7 @@ from importers.base import (
     error_record,
     validate_record,
 )
-from importers.registry import FORMAT_CHOICES, parse_source
+from importers.registry import FORMAT_CHOICES, iter_source, parse_source
 
 log = logging.getLogger("leuchtturm.import")
 
@@ -185,6 +186,46 @@ def read_paths(paths: Iterable[str], format: str = "auto") -> list[ImportItem]:
     return items + parse_sources(sources, format)
 
 
+def iter_paths(paths: Iterable[str], format: str = "auto") -> Iterator[ImportItem]:
+    """`read_paths` one file at a time, its records as they are parsed (the CLI: memory flat in files and records)."""
+    if format not in FORMAT_CHOICES:
+        raise SourceError(f"Unbekanntes Format „{format}“. Möglich sind: {', '.join(FORMAT_CHOICES)}.")
+    for path in paths:
+        try:
+            source = Source.from_path(path)
+        except (OSError, SourceError) as exc:
+            message = str(exc) if isinstance(exc, SourceError) else f"Die Datei „{path}“ kann nicht gelesen werden ({exc.strerror or exc})."
+            yield ImportItem(error_record(format, Source(name=str(path), raw=b""), message, position=1), str(path), format)
+            continue
+        importer, records = iter_source(source, format)
+        name = importer.name if importer is not None else format
+        produces = importer.produces if importer is not None else "profile"
+        for n, record in enumerate(records, 1):
+            if not record.position:
+                record.position = n
+            yield ImportItem(record, source.name, name, produces)
+        del source, records
+
+
+def estimate_records(paths: Iterable[str]) -> int:
+    """About how many records these files hold, without parsing them (a line per record in NDJSON and CSV, a title
+    per record in JSON, one for a text or a page): for the progress bar and the choice of keyed reads or a scan."""
+    total = 0
+    for path in paths:
+        suffix = Path(path).suffix.lower()
+        try:
+            if suffix in (".ndjson", ".jsonl", ".csv", ".tsv"):
+                with Path(path).open("rb") as fh:
+                    total += max(1, sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b"")) - (suffix in (".csv", ".tsv")))
+            elif suffix == ".json":
+                total += max(1, Path(path).read_bytes().count(b'"title"'))
+            else:
+                total += 1
+        except OSError:
+            total += 1
+    return total
+
+
 # ----------------------------------------------------------------- report
 
 
@@ -234,11 +275,17 @@ class ImportReport:
     results: list[RecordResult] = field(default_factory=list)
     dry_run: bool = False
     publish: bool = False
+    # results handed on as they came (`run_items(on_result=...)`) and not kept: counted only
+    passed_on: Counter[str] = field(default_factory=Counter)
 
     @property
     def counts(self) -> dict[str, int]:
-        c = Counter(r.action for r in self.results)
+        c = Counter(r.action for r in self.results) + self.passed_on
         return {a: c.get(a, 0) for a in ACTIONS}
+
+    @property
+    def total(self) -> int:
+        return len(self.results) + sum(self.passed_on.values())
 
     @property
     def failed(self) -> int:
@@ -267,7 +314,7 @@ class ImportReport:
             "publish": self.publish,
             "summary": self.summary(),
             "counts": self.counts,
-            "total": len(self.results),
+            "total": self.total,
             "records": [r.to_dict() for r in self.results],
         }
 
@@ -578,53 +625,106 @@ class ImportRunner:
 
     async def run_items(
         self,
-        items: Sequence[ImportItem],
+        items: Iterable[ImportItem],
         *,
         dry_run: bool = False,
         publish: bool = False,
         merge: bool = False,
         progress: ProgressCallback | None = None,
+        expected: tuple[int, int] | None = None,
+        on_result: Callable[[RecordResult], None] | None = None,
     ) -> ImportReport:
-        self.check_permissions(items, publish=publish)
-        self._item_index = {id(item): n for n, item in enumerate(items)}
+        """Write `items` in chunks; the report lists every record's result, in the order of `items`.
+
+        `items` may be a lazy iterable (`iter_paths`): it is read a chunk at a
+        time (in a thread, while the previous chunk is written), so a run never
+        holds all its records. `expected`: how many records (all, profiles) it
+        gives, where it is not a sequence (progress, and the choice between
+        keyed reads and a scan). `on_result`: results are handed to it as their
+        chunk is done, in order, and only counted in the report.
+        """
+        listed = isinstance(items, Sequence)
+        self.check_permissions(items if isinstance(items, Sequence) else (), publish=publish)
+        if isinstance(items, Sequence):
+            total, profile_count = len(items), sum(1 for i in items if i.produces != "gazetteer")
+        else:
+            total, profile_count = expected or (0, 0)
         report = ImportReport(dry_run=dry_run, publish=publish)
-        total = len(items)
         results: dict[int, RecordResult] = {}
-        profile_items = [(n, i) for n, i in enumerate(items) if i.produces != "gazetteer"]
-        gazetteer_items = [(n, i) for n, i in enumerate(items) if i.produces == "gazetteer"]
+
+        def emit(n: int, result: RecordResult) -> None:
+            if on_result is None:
+                results[n] = result
+            else:
+                on_result(result)
+                report.passed_on[result.action] += 1
+
+        numbered = enumerate(items)
+        gazetteer_items: list[tuple[int, ImportItem]] = []
+
+        def pull() -> list[tuple[int, ImportItem]]:
+            chunk: list[tuple[int, ImportItem]] = []
+            for n, item in numbered:
+                if item.produces == "gazetteer":
+                    gazetteer_items.append((n, item))
+                    continue
+                chunk.append((n, item))
+                if len(chunk) >= self.chunk_size:
+                    break
+            return chunk
+
         done = 0
         if progress:
             progress(0, total)
-
-        if profile_items:
-            known = await KnownProfiles.open(self.key_strategy, records=len(profile_items), visible=self._visible)
-            chunks = [profile_items[start : start + self.chunk_size] for start in range(0, len(profile_items), self.chunk_size)]
-            # Validating a chunk is CPU work in a thread: the next chunk's is done while this one is written.
-            validated = self._validate([i for _, i in chunks[0]], publish)
-            upcoming: asyncio.Future[list[_Plan]] | None = validated
-            try:
-                for number, chunk in enumerate(chunks):
-                    upcoming = None
-                    plans = await self._plan_chunk([i for _, i in chunk], validated, known, publish=publish, merge=merge)
-                    if number + 1 < len(chunks):
-                        validated = upcoming = self._validate([i for _, i in chunks[number + 1]], publish)
-                    if not dry_run:
-                        await self._apply_chunk(plans, known)
-                    for (n, _), plan in zip(chunk, plans, strict=True):
-                        results[n] = plan.result
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
-            finally:
-                if upcoming is not None:  # the run failed: the validation in flight is not wanted
-                    await asyncio.gather(upcoming, return_exceptions=True)
+        known: KnownProfiles | None = None
+        # Reading and validating a chunk is CPU work in a thread: the next chunk's is done while this one is written.
+        upcoming: asyncio.Future[tuple[list[tuple[int, ImportItem]], list[_Plan]]] | None = self._next_chunk(pull, publish)
+        try:
+            while upcoming is not None:
+                chunk, validated = await upcoming
+                upcoming = None
+                if not chunk:
+                    break
+                if known is None:
+                    known = await KnownProfiles.open(self.key_strategy, records=profile_count or len(chunk), visible=self._visible)
+                upcoming = self._next_chunk(pull, publish)
+                self._item_index = {id(item): n for n, item in chunk}
+                plans = await self._plan_chunk([i for _, i in chunk], validated, known, publish=publish, merge=merge)
+                if not dry_run:
+                    await self._apply_chunk(plans, known)
+                for (n, _), plan in zip(chunk, plans, strict=True):
+                    emit(n, plan.result)
+                done += len(chunk)
+                if progress:
+                    progress(done, max(total, done))
+        finally:
+            if upcoming is not None:  # the run failed: the chunk in flight is not wanted
+                await asyncio.gather(upcoming, return_exceptions=True)
 
         if gazetteer_items:
-            for n, result in await self._gazetteer([i for _, i in gazetteer_items], dry_run=dry_run, progress=progress, done=done, total=total):
-                results[gazetteer_items[n][0]] = result
+            gazetteer = [i for _, i in gazetteer_items]
+            if not listed and not self.actor.is_reviewer:  # a sequence was checked before anything was written
+                for n, item in gazetteer_items:
+                    result = RecordResult(position=item.record.position, source=item.source_name, action=ERROR, kind="gazetteer")
+                    result.error("Das Gemeindeverzeichnis kann nur die Katalogredaktion einspielen.")
+                    emit(n, result)
+            else:
+                for k, result in await self._gazetteer(gazetteer, dry_run=dry_run, progress=progress, done=done, total=max(total, done + len(gazetteer))):
+                    emit(gazetteer_items[k][0], result)
 
-        report.results = [results[n] for n in range(total)]
+        report.results = [results[n] for n in sorted(results)]
         return report
+
+    def _next_chunk(
+        self, pull: Callable[[], list[tuple[int, ImportItem]]], publish: bool
+    ) -> asyncio.Future[tuple[list[tuple[int, ImportItem]], list[_Plan]]]:
+        """The next chunk of items and its initial plans (reading, validation, checklist), in a thread."""
+
+        def work() -> tuple[list[tuple[int, ImportItem]], list[_Plan]]:
+            chunk = pull()
+            return chunk, [self._initial_plan(item, self._source_key(item), publish) for _, item in chunk]
+
+        return asyncio.ensure_future(asyncio.to_thread(work))
 
     # ------------------------------------------------------------ planning
 
@@ -648,17 +748,10 @@ class ImportRunner:
         base.setdefault("importer", item.importer)
         return Provenance.model_validate(base)
 
-    def _validate(self, items: list[ImportItem], publish: bool) -> asyncio.Future[list[_Plan]]:
-        """The chunk's initial plans (validation, checklist: CPU work of up to a few hundred milliseconds), in a thread."""
-        keys = [self._source_key(i) for i in items]
-        return asyncio.ensure_future(
-            asyncio.to_thread(lambda: [self._initial_plan(item, key, publish) for item, key in zip(items, keys, strict=True)])
-        )
-
     async def _plan_chunk(
-        self, items: list[ImportItem], validated: asyncio.Future[list[_Plan]], known: KnownProfiles, *, publish: bool, merge: bool
+        self, items: list[ImportItem], plans: list[_Plan], known: KnownProfiles, *, publish: bool, merge: bool
     ) -> list[_Plan]:
-        """The chunk's plans: `validated` (its `_validate`, started ahead) completed by the keyed lookups of what exists."""
+        """The chunk's plans: its initial `plans` (`_next_chunk`) completed by the keyed lookups of what exists."""
         keys = [self._source_key(i) for i in items]
         await known.prefetch(
             {k for k in keys if k},
@@ -667,7 +760,6 @@ class ImportRunner:
             {_title_lead(i.record.content) for i in items if i.record.ok and isinstance(i.record.content, dict)},
         )
         full: dict[str, Profile] = {}
-        plans = await validated
         # Matched profiles whose content may differ: load them in one query.
         candidates = []
         for plan, key in zip(plans, keys, strict=True):
@@ -699,7 +791,8 @@ class ImportRunner:
         if r.errors:
             result.action = ERROR
             return plan
-        validated = validate_record(r)
+        # the importer validated it already (records of a kept upload come back as JSON and are validated here)
+        validated = r.validated if r.validated is not None else validate_record(r)
         if not isinstance(validated, ProfileContent):
             result.action = ERROR
             result.errors.extend(_warnings(validated))

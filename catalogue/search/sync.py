@@ -41,7 +41,9 @@ written the profiles; the worker does not read them before (nor, when the
 mark comes, wait for each one's version: what did not land then failed).
 The mark also names the profiles the write found already there (an
 earlier, interrupted run); for the others, which the write inserted, the
-worker reads no adoption summary (there is none yet). Per profile,
+worker reads no adoption summary (there is none yet), nor the profile: the
+mark carries its stored document (catalogue.outbox.carry), unless another
+entry of the batch names it too. Per profile,
 entries apply in order: an entry naming a profile that an earlier,
 waiting entry also names waits too.
 Entries without a version (older ones) are applied at once; for those,
@@ -310,8 +312,13 @@ class SearchSync:
         grace = now - timedelta(seconds=LANDING_GRACE_S)
         # a bulk entry whose writer has not yet marked its profiles written waits without reading them
         unmarked = {e.seq for e in batch if e.landed is False and _aware(e.created_at) > grace}
+        # profiles a marked bulk entry inserted come with it (their stored documents): not read back, unless
+        # another entry of the batch names them too (then their current state is read)
+        named = {item.profile_id for e in batch for item in e.items() if not outbox.inserted_by(e, item.profile_id)}
+        marked = [e for e in batch if e.seq not in unmarked and e.carried]
         ids = list(dict.fromkeys(item.profile_id for e in batch if e.seq not in unmarked for item in e.items()))
-        profiles = await read_profiles(ids)
+        profiles = await _take_carried(marked, named)
+        profiles.update(await read_profiles([pid for pid in ids if pid not in profiles]))
         records = await adoption.read_records([e.adoption for e in batch if e.adoption and e.seq not in unmarked])
         ready: list[OutboxEntry] = []
         # Per profile, entries apply in order (`batch` is in sequence order): one behind a waiting entry of the
@@ -543,6 +550,19 @@ async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
     found = await read_each(Profile.get_pymongo_collection(), oids.values(), concurrency=READ_CONCURRENCY)
     docs = {pid: found[oid] for pid, oid in oids.items() if oid in found}
     return await run_cpu(lambda: {pid: Profile.model_validate(doc) for pid, doc in docs.items()})
+
+
+async def _take_carried(entries: Sequence[OutboxEntry], named: set[str]) -> dict[str, Profile]:
+    """The profiles these landed bulk entries carry and inserted, except those in `named`, parsed off the event loop."""
+    if not entries:
+        return {}
+    options = Profile.get_pymongo_collection().codec_options
+
+    def parse() -> dict[str, Profile]:
+        docs = {pid: doc for e in entries for pid, doc in outbox.carried_documents(e, options).items() if pid not in named}
+        return {pid: Profile.model_validate(doc) for pid, doc in docs.items()}
+
+    return await run_cpu(parse)
 
 
 async def read_adoption_summaries(profile_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -52,11 +52,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import tantivy
 
 from catalogue.fields import Priority
@@ -124,6 +125,7 @@ HEAD_BOOST = 0.3  # the head of a compound the index lacks ("Gerät" for "Großg
 MIN_HEAD = 5  # letters of a compound's head stem
 RARITY_WORDS = 2  # queries of this many words or more weigh each word by its rarity (_by_rarity)
 MIN_RARITY = 0.1  # the weight of a word every document has, against the query's rarest word
+MAX_REFERENCE_WORDS = 6  # the rarest words of a reference text that "comparable projects" query (_rarest)
 STRICT_BONUS = 2.0  # documents matching as many words as required, over those matching about half (loose_need)
 
 KNOWN_FUZZY_BOOST = 0.2  # near spellings of a word the index has
@@ -231,6 +233,12 @@ class _Terms:
 
     def num_docs(self) -> int:
         return int(self.searcher.num_docs)
+
+
+def _count(searcher: _Terms, query: tantivy.Query) -> int:
+    """How many documents a query finds, without scoring them (a constant score: about a third less than a scored
+    count over a common word's documents at 100,000 profiles)."""
+    return int(searcher.search(tantivy.Query.const_score_query(query, 1.0), limit=1, count=True).count or 0)
 
 
 def missing_allowed(n: int) -> int:
@@ -346,7 +354,7 @@ class _QueryPlanner:
     @staticmethod
     def _matches(searcher: _Terms, query: tantivy.Query) -> bool:
         """Whether a word's query (with its compounds, typos and lexicon alternatives) finds any document."""
-        return int(searcher.search(query, limit=1, count=True).count or 0) > 0
+        return _count(searcher, query) > 0
 
     def words(self, qp: planning.QueryPlan) -> list[_Word]:
         return [_Word(raw=w.text.casefold(), stems=self.analyzer.analyze(w.text), planned=w) for w in qp.words]
@@ -370,8 +378,11 @@ class _QueryPlanner:
     def _absent(self, searcher: _Terms, word: _Word) -> bool:
         """Whether the word's own query (as typed: compounds, parts, typos) finds nothing, so that only its
         lexicon alternatives can match."""
-        if word.planned.prefix or not [s for s in word.stems if _ALNUM_RE.match(s)]:
+        stems = [s for s in word.stems if _ALNUM_RE.match(s)]
+        if word.planned.prefix or not stems:
             return False
+        if len(stems) == 1 and searcher.doc_freq("all", stems[0]) > 0:
+            return False  # the catch-all field has the word itself: no search over the documents it finds
         def compute() -> bool:
             own = self.word_query(searcher, word, set(), scan=False)
             return own is None or not self._matches(searcher, own)
@@ -384,7 +395,7 @@ class _QueryPlanner:
         """How many documents a word's whole query finds (with its compounds, typos and lexicon alternatives),
         kept per snapshot (the same word with the same alternatives)."""
         key = ("word", repr(word.planned.alternatives), word.planned.text.casefold(), int(word.planned.prefix))
-        found: int = searcher.cache.get_or_compute(key, lambda: int(searcher.search(query, limit=1, count=True).count or 0))
+        found: int = searcher.cache.get_or_compute(key, lambda: _count(searcher, query))
         return found
 
     @staticmethod
@@ -407,6 +418,28 @@ class _QueryPlanner:
             weight = max(MIN_RARITY, min(1.0, r / top))
             out.append(wq if weight >= 1.0 else tantivy.Query.boost_query(wq, weight))
         return out
+
+    @staticmethod
+    def _rarest(searcher: _Terms, words: list[_Word], keep: int = MAX_REFERENCE_WORDS) -> list[_Word]:
+        """The `keep` rarest words of a reference text, in their order (by the document frequency of their rarest stem,
+        cached per snapshot; a word the index lacks and a bare number come last).
+
+        A profile's title and keywords name about ten words. Every common one ("Kommune", "Verbund") is a long
+        posting list that the candidate search scores in five fields, so the query cost grows with the catalogue,
+        while such a word says little about what makes two projects alike (BM25 gives it a small weight anyway)."""
+        if len(words) <= keep:
+            return words
+
+        def rarity(item: tuple[int, _Word]) -> tuple[int, int, int]:
+            i, w = item
+            stems = [s for s in w.stems if _ALNUM_RE.match(s)]
+            if not stems or all(s.isdigit() for s in stems):
+                return (2, 0, i)
+            df = min(searcher.doc_freq("all", s) for s in stems)
+            return (0, df, i) if df > 0 else (1, 0, i)
+
+        kept = {i for i, _ in sorted(enumerate(words), key=rarity)[:keep]}
+        return [w for i, w in enumerate(words) if i in kept]
 
     def _add_alternatives(self, searcher: _Terms, words: list[_Word], highlight: set[str]) -> None:
         cache: dict[tuple[str, float], list[tantivy.Query]] = {}
@@ -550,7 +583,9 @@ class _QueryPlanner:
             return _Plan(None, highlight)
         qp = planning.plan(q, places)
         words = self.words(qp)
-        if not any_word:  # candidates for "comparable projects" compare texts: no lexicon alternatives (cost)
+        if any_word:  # candidates for "comparable projects" compare texts: their rarest words, no lexicon alternatives (cost)
+            words = self._rarest(searcher, words)
+        else:
             self._add_alternatives(searcher, words, highlight)
         soft = bool(qp.soft_places) and not any_word
         word_queries: list[tantivy.Query] = []
@@ -586,9 +621,11 @@ class _QueryPlanner:
             need = n
         else:
             need = n - n // 3
-        # how many documents each word finds (a search per word): for the rarity weights and the loose rule of
-        # typed queries; not for the reference text of "comparable projects", which uses neither
-        counts = [self._word_count(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if queried and not any_word else []
+        # how many documents each word finds (a search per word, over every document it finds): for the rarity weights
+        # and the loose rule of typed queries of several words; not for one word, which uses neither, nor for the
+        # reference text of "comparable projects"
+        counted = queried and not any_word and (n >= RARITY_WORDS or loose_need(n) < need)
+        counts = [self._word_count(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if counted else []
         if not any_word and n >= RARITY_WORDS and counts:
             word_queries = self._by_rarity(searcher, word_queries, counts)
         text_q = tantivy.Query.boolean_query(
@@ -754,6 +791,45 @@ def highlight_fragment(text: str, highlighter: _Highlighter | None, size: int = 
 
 MAX_CACHED_PLANS = 512
 MAX_CACHED_DOCS = 4096  # decoded stored documents kept per searcher snapshot
+MAX_CACHED_RESULTS = 256  # search results and candidate lists kept per searcher snapshot (_View.remember)
+MAX_KEPT_HITS = 50  # a page of up to this many hits is kept (_search_key)
+_DECODER = msgspec.json.Decoder()
+
+
+def _decode_payload(payload: bytes) -> dict[str, Any]:
+    """The stored JSON payload as json.loads reads it, about 2.5 times as fast (json.loads also reads what strict JSON
+    lacks, such as NaN written by json.dumps)."""
+    try:
+        found: dict[str, Any] = _DECODER.decode(payload)
+    except msgspec.DecodeError:
+        found = json.loads(payload)
+    return found
+
+
+def _sorted_values(mapping: Mapping[str, Sequence[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple(sorted((name, tuple(sorted(map(str, values)))) for name, values in mapping.items()))
+
+
+def _search_key(query: SearchQuery, labels: tuple[str, ...], places: planning.KnownPlaces | None) -> tuple[Any, ...] | None:
+    """What a search's result depends on besides the snapshot (None: not kept: an explained search, or a page of more
+    than MAX_KEPT_HITS hits, the candidates of comparable projects, whose copy would cost about what their search does)."""
+    if query.explain or query.per_page > MAX_KEPT_HITS:
+        return None
+    return (
+        "search", query.q, _sorted_values(query.filters), query.population_min, query.population_max, query.since_min, query.since_max,
+        query.confirmed_min, query.confirmed_max, query.sort, query.page, query.per_page, query.facets, tuple(sorted(labels)),
+        planning.places_key(places),
+    )
+
+
+def _copy_result(result: SearchResult) -> SearchResult:
+    """A kept result as the caller's own copy (callers may keep or change hits' documents and the facet counts)."""
+    return replace(
+        result,
+        hits=[Hit(id=h.id, slug=h.slug, title=h.title, score=h.score, document=dict(h.document), snippets=dict(h.snippets),
+                  explanation=h.explanation) for h in result.hits],
+        facets={name: dict(counts) for name, counts in result.facets.items()},
+    )
 
 
 class _View:
@@ -761,13 +837,23 @@ class _View:
     dictionary) and the stored documents decoded from it (a document address
     is stable within one snapshot)."""
 
-    __slots__ = ("docs", "plans", "searcher", "terms")
+    __slots__ = ("docs", "plans", "results", "searcher", "terms")
 
     def __init__(self, searcher: tantivy.Searcher) -> None:
         self.searcher = searcher
         self.terms = _Terms(searcher)
         self.plans: dict[tuple[str, bool, tuple[Any, ...]], _Plan] = {}
         self.docs: dict[tuple[int, int], tuple[dict[str, Any], str]] = {}
+        self.results: dict[tuple[Any, ...], Any] = {}
+
+    def remember(self, key: tuple[Any, ...], value: Any) -> None:
+        """Keep a search result or candidate list of this snapshot: the same request (caller's labels included in
+        `key`) answers alike until the next commit, which makes a new snapshot. A common word's hits, total and
+        facet counts are counted over all its documents (a cost that grows with the catalogue); a popular query,
+        a list's next view and a much-read profile's candidates are counted once per snapshot."""
+        if len(self.results) >= MAX_CACHED_RESULTS:
+            self.results.clear()
+        self.results[key] = value
 
     def stored(self, addr: tantivy.DocAddress) -> tuple[dict[str, Any], str]:
         """The payload and the long texts of a hit, decoded once per snapshot."""
@@ -777,7 +863,7 @@ class _View:
             doc = self.searcher.doc(addr)
             payload = doc.get_first("payload")
             assert payload is not None  # every indexed document has one
-            found = (json.loads(payload), doc.get_first("texts") or "")
+            found = (_decode_payload(payload), doc.get_first("texts") or "")
             if len(self.docs) >= MAX_CACHED_DOCS:
                 self.docs.clear()
             self.docs[key] = found
@@ -1207,6 +1293,17 @@ class TantivyBackend(SearchBackend):
         labels = check_labels(labels)
         self._refresh()
         view = self._live.view
+        key = _search_key(query, labels, places)
+        cached: SearchResult | None = view.results.get(key) if key is not None else None
+        if cached is not None:
+            return _copy_result(cached)
+        result = self._search(view, query, labels, places)
+        if key is not None:
+            view.remember(key, result)
+            return _copy_result(result)
+        return result
+
+    def _search(self, view: _View, query: SearchQuery, labels: tuple[str, ...], places: planning.KnownPlaces | None) -> SearchResult:
         searcher = view.searcher
         plan = self._plan(view, query.q, any_word=False, places=places)
         main_q = self._combine(plan.text_query, self._filter_clauses(query, labels))
@@ -1219,7 +1316,15 @@ class TantivyBackend(SearchBackend):
             kwargs = {"order_by_field": field_name, "order": tantivy.Order.Desc if descending else tantivy.Order.Asc}
         res = searcher.search(main_q, limit=query.per_page, offset=query.offset, count=True, **kwargs)
         hits = self._hits(view, res.hits, plan, scored=not kwargs, explain=query.explain)
-        facets = self._facet_counts(searcher, query, labels, plan.text_query, main_q) if query.facets else {}
+        facets: dict[str, dict[str, int]] = {}
+        if query.facets:  # counted over every document found: kept per snapshot for the same search's other pages and sorts
+            key = ("facets", query.q, _sorted_values(query.filters), query.population_min, query.population_max, query.since_min,
+                   query.since_max, query.confirmed_min, query.confirmed_max, query.facets, tuple(sorted(labels)), planning.places_key(places))
+            facets = view.results.get(key) or {}
+            if not facets:
+                facets = self._facet_counts(searcher, query, labels, plan.text_query, main_q)
+                view.remember(key, facets)
+            facets = {name: dict(counts) for name, counts in facets.items()}
         total = int(res.count or 0)  # type: ignore[attr-defined]  # tantivy's type stub lacks SearchResult.count
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
 
@@ -1277,31 +1382,48 @@ class TantivyBackend(SearchBackend):
         filters = check_filters(filters)
         self._refresh()
         view = self._live.view
+        key = ("similar", text, _sorted_values(any_of or {}), _sorted_values(filters), tuple(sorted(labels)), tuple(map(str, exclude_ids)), limit)
+        found: list[tuple[float, dict[str, Any]]] | None = view.results.get(key)
+        if found is None:
+            found = self._similar(view, text, labels, any_of or {}, filters, exclude_ids, limit)
+            view.remember(key, found)
+        return [Candidate(document=dict(payload), text_score=score) for score, payload in found]
+
+    def _similar(
+        self, view: _View, text: str, labels: tuple[str, ...], any_of: Mapping[str, Sequence[str]], filters: Mapping[str, Sequence[str]],
+        exclude_ids: Sequence[str], limit: int,
+    ) -> list[tuple[float, dict[str, Any]]]:
         searcher = view.searcher
         plan = self._plan(view, text, any_word=True)
-        either: list[tuple[tantivy.Occur, tantivy.Query]] = []
-        if plan.text_query is not None:
-            either.append((tantivy.Occur.Should, plan.text_query))
-        for name, values in (any_of or {}).items():
+        facets: list[tantivy.Query] = []
+        for name, values in any_of.items():
             if name not in FACETS:
                 raise ValueError(f"Unbekannte Facette: {name}")
-            for v in values:
-                either.append((tantivy.Occur.Should, tantivy.Query.const_score_query(tantivy.Query.term_query(self.schema, name, str(v)), 0.0)))
-        if not either or not labels:
+            facets.extend(tantivy.Query.term_query(self.schema, name, str(v)) for v in values)
+        if (plan.text_query is None and not facets) or not labels:
             return []
-        # (text OR any_of) AND labels AND filters AND NOT excluded; only the text scores
-        subs: list[tuple[tantivy.Occur, tantivy.Query]] = [(tantivy.Occur.Must, tantivy.Query.boolean_query(either))]
-        subs.append((tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0)))
+        limit = max(1, min(limit, 1000))
+        # (text OR any_of) AND labels AND filters AND NOT excluded; only the text scores, so the documents the text
+        # finds come first and those that only share a facet value (score 0) fill the rest: two searches, and the
+        # second (a facet value is shared by a good part of the catalogue) only when the text finds fewer than `limit`
+        required: list[tuple[tantivy.Occur, tantivy.Query]] = [
+            (tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0))]
         for name, values in filters.items():
-            subs.append((tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(name, values), 0.0)))
+            required.append((tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(name, values), 0.0)))
         for doc_id in exclude_ids:
-            subs.append((tantivy.Occur.MustNot, tantivy.Query.term_query(self.schema, "id", str(doc_id))))
-        res = searcher.search(tantivy.Query.boolean_query(subs), limit=max(1, min(limit, 1000)), count=False)
-        out: list[Candidate] = []
-        for score, addr in res.hits:
-            payload, _texts = view.stored(addr)
-            out.append(Candidate(document=dict(payload), text_score=max(0.0, float(score))))
-        return out
+            required.append((tantivy.Occur.MustNot, tantivy.Query.term_query(self.schema, "id", str(doc_id))))
+        hits: list[tuple[float, tantivy.DocAddress]] = []
+        if plan.text_query is not None:
+            found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, plan.text_query), *required]), limit=limit, count=False)
+            hits = [(max(0.0, float(score)), addr) for score, addr in found.hits]
+        if facets and len(hits) < limit:
+            others: list[tuple[tantivy.Occur, tantivy.Query]] = [(tantivy.Occur.Should, f) for f in facets]
+            shared = tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.boolean_query(others)), *required])
+            if plan.text_query is not None:  # those the text found are all in `hits` already
+                shared = tantivy.Query.boolean_query([(tantivy.Occur.Must, shared), (tantivy.Occur.MustNot, plan.text_query)])
+            found = searcher.search(tantivy.Query.const_score_query(shared, 0.0), limit=limit - len(hits), count=False)
+            hits.extend((0.0, addr) for _score, addr in found.hits)
+        return [(score, view.stored(addr)[0]) for score, addr in hits]
 
     def document_sync(self, doc_id: str, *, labels: Sequence[str]) -> SearchDocument | None:
         """`document`, synchronously: a term query on the raw id field, AND-ed with the labels."""

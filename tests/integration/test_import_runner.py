@@ -339,7 +339,9 @@ def test_cli_import_and_export(mongo_uri: str, tmp_path: Path, monkeypatch: pyte
         r = cli.invoke(main, ["import", str(broken), "--report", str(tmp_path / "bericht.json")])
         assert r.exit_code == 1, r.output
         assert "1 neu, 0 geändert, 0 unverändert, 0 Dubletten übersprungen, 1 Fehler" in r.output
-        assert json.loads((tmp_path / "bericht.json").read_text(encoding="utf-8"))["counts"]["error"] == 1
+        written = json.loads((tmp_path / "bericht.json").read_text(encoding="utf-8"))  # written record by record
+        assert written["counts"]["error"] == 1 and written["total"] == 2 and written["complete"] is True
+        assert [(r["position"], r["action"]) for r in written["records"]] == [(1, "created"), (2, "error")]
         r = cli.invoke(main, ["user", "create", "erika", "--password-stdin"], input="ein-sicheres-passwort\n")
         assert r.exit_code == 0, r.output
         r = cli.invoke(main, ["import", str(STRUCTURED), "--publish", "--user", "erika"])
@@ -372,3 +374,84 @@ async def test_the_cli_scans_when_the_store_holds_few_profiles_per_record_and_re
     assert known.preload and known.by_source_id.keys() == {f"s{n}" for n in range(6)}
     assert not (await KnownProfiles.open("auto", records=6 // SCAN_RATIO - 1)).preload
     assert not (await KnownProfiles.open("auto", records=0)).preload
+
+
+async def test_files_are_read_a_chunk_at_a_time_and_results_handed_on_in_order(db, tmp_path: Path) -> None:
+    """`iter_paths` into `run_items(on_result=...)` (the CLI): the files are read only a chunk ahead of the write, the
+    results come in record order and are only counted in the report; the outcome equals a run over the parsed list."""
+    from importers.runner import estimate_records, iter_paths
+
+    files = []
+    for f in range(3):
+        lines = [json.dumps({"title": f"Projekt {f}-{n}", "lead": {"name": f"Gemeinde {f}{n}", "kind": "Gemeinde"}}) for n in range(5)]
+        if f == 1:
+            lines.append("{kaputt")  # an error record in the middle
+            lines.append(json.dumps({"title": "Projekt 0-1", "lead": {"name": "Gemeinde 01", "kind": "Gemeinde"}}))  # a duplicate
+        (path := tmp_path / f"teil-{f}.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        files.append(str(path))
+    assert estimate_records(files) == 17  # a line per record (the broken one too)
+    pulled = 0
+
+    def lazily():
+        nonlocal pulled
+        for item in iter_paths(files):
+            pulled += 1
+            yield item
+
+    runner = ImportRunner(ADMIN, chunk_size=2)
+    ahead: list[int] = []
+    original = runner.service.create_many
+
+    async def create_many(items, actor, **kw):
+        ahead.append(pulled - sum(len(x) for x in seen))  # records read but not yet handed to a write
+        seen.append(items)
+        return await original(items, actor, **kw)
+
+    seen: list[list[NewProfile]] = []
+    runner.service.create_many = create_many  # type: ignore[method-assign]
+    handed: list[tuple[str, int, str]] = []
+    report = await runner.run_items(lazily(), expected=(17, 17), on_result=lambda r: handed.append((r.source.rsplit("/", 1)[-1], r.position, r.action)))
+    assert max(ahead) <= 4  # this chunk and the next one, never the files
+    assert report.results == [] and report.total == 17
+    assert report.counts == {"created": 15, "updated": 0, "unchanged": 0, "duplicate": 1, "error": 1}
+    assert [h[:2] for h in handed] == [(f"teil-{f}.ndjson", n) for f in range(3) for n in range(1, 6 if f != 1 else 8)]
+    assert handed[10][2] == "error" and handed[11][2] == "duplicate"
+    listed = await ImportRunner(ADMIN).run_items(read_paths(files))
+    assert listed.counts == {"created": 0, "updated": 0, "unchanged": 15, "duplicate": 1, "error": 1}
+    assert await Profile.get_pymongo_collection().count_documents({}) == 15
+
+
+async def test_the_runner_takes_the_model_the_importer_validated(db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record is validated once, by its importer; an item kept as JSON (an upload's preview) is validated again."""
+    from importers import runner as runner_module
+    from importers.runner import ImportItem
+
+    calls: list[object] = []
+    validate = runner_module.validate_record
+    monkeypatch.setattr(runner_module, "validate_record", lambda r: calls.append(r) or validate(r))
+    items = parse_sources([_source("a.ndjson", OTHER_SOURCE)])
+    assert items[0].record.validated is not None
+    report = await ImportRunner(ADMIN).run_items(items)
+    assert report.counts["created"] == 1 and calls == []
+    kept = [ImportItem.from_dict(i.to_dict()) for i in parse_sources([_source("a.ndjson", OTHER_SOURCE.replace("12000", "13000"))])]
+    assert kept[0].record.validated is None
+    report = await ImportRunner(ADMIN).run_items(kept)
+    assert report.counts["updated"] == 1 and len(calls) == 1
+
+
+async def test_a_streamed_register_from_an_editor_is_refused_per_record_and_nothing_is_written(db, tmp_path: Path) -> None:
+    """A list is refused before anything is written (PermissionDenied); a streamed run meets a register file only as it
+    reads it: its records are errors with the reason, the register stays unchanged, the profiles beside it go in."""
+    from importers.runner import iter_paths
+
+    register = tmp_path / "g.csv"
+    register.write_text("Amtlicher Gemeindeschlüssel;Gemeindename;Fläche km2;Bevölkerung\n05762020;Höxter, Stadt;158,16;28.808\n", encoding="utf-8")
+    profiles = tmp_path / "p.ndjson"
+    profiles.write_text(OTHER_SOURCE, encoding="utf-8")
+    with pytest.raises(PermissionDenied):
+        await ImportRunner(EDITOR).run_items(read_paths([str(register)], "gazetteer"))
+    report = await ImportRunner(EDITOR).run_items(iter_paths([str(profiles)]), expected=(1, 1))
+    assert report.counts["created"] == 1
+    report = await ImportRunner(EDITOR).run_items(iter_paths([str(register)], "gazetteer"), expected=(1, 0))
+    assert report.counts["error"] == 1 and "Katalogredaktion" in report.results[0].errors[-1]["message"]
+    assert await gaz.get("05762020") is None

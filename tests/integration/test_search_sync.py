@@ -7,6 +7,7 @@ real index underneath shows what arrived, and in which order.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -384,3 +385,45 @@ async def test_a_bulk_entry_that_inserted_a_profile_goes_without_its_adoption_su
     assert summaries == {str(ids[0]), str(ids[2])}  # not the one only the chunk that inserted it names
     assert await titles(backend) == {str(i): f"Chunk {n}" for n, i in enumerate(ids)}
     assert later.seq > entry.seq
+
+
+async def test_profiles_a_bulk_write_inserted_are_indexed_from_its_mark_without_being_read_back(commands: _Commands, tmp_path: Path) -> None:
+    """`create_many` carries the inserted profiles' stored documents with the mark: the worker indexes exactly what a
+    read would give, without reading them; one an earlier run had written, or one a later entry names too, is read."""
+    from beanie import PydanticObjectId
+
+    from catalogue.models import ProfileContent
+    from catalogue.profiles import NewProfile, ProfileService
+    from catalogue.users import Principal
+    from catalogue.vocabularies import Role
+
+    reviewer = Principal("rita", Role.REVIEWER)
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    earlier = PydanticObjectId()  # written by an interrupted earlier run with the id this run chooses again
+    await Profile(id=earlier, title="Chunk 2", slug="chunk-2", version=1).insert()
+    await OutboxEntry.get_pymongo_collection().delete_many({})
+    news = [
+        NewProfile(content=ProfileContent(title=f"Chunk {n}", summary=f"Zusammenfassung {n}"), slug=f"chunk-{n}",
+                   status=EditorialStatus.PUBLISHED, id=earlier if n == 2 else None)
+        for n in range(4)
+    ]
+    result = await ProfileService().create_many(news, reviewer)
+    created = [p for p in result.items if isinstance(p, Profile)]
+    assert len(created) == 4
+    entry = (await OutboxEntry.find_all().to_list())[0]
+    assert entry.landed is True and entry.existing == [str(earlier)] and entry.carried
+    await outbox.enqueue(str(created[3].id), "chunk-3", version=1)  # a later entry of one of them, in the same batch
+    commands.seen.clear()
+    assert await sync.run_once(backend) == 2 and await sync.pending() == 0
+    read = {str(c[2]["_id"]) for c in commands.seen if c[0] == "find" and c[1] == "profiles"}
+    assert read == {str(earlier), str(created[3].id)}
+    assert await titles(backend) == {str(p.id): p.title for p in created[:2]} | {str(earlier): "Chunk 2", str(created[3].id): "Chunk 3"}
+    # what the worker took from the mark is what a read of the store gives
+    carried = outbox.carried_documents(entry, Profile.get_pymongo_collection().codec_options)
+    assert set(carried) == {str(p.id) for p in created if p.id != earlier}
+    for pid, doc in carried.items():
+        stored = await Profile.get(PydanticObjectId(pid))
+        assert stored is not None and Profile.model_validate(doc).model_dump() == stored.model_dump()
+    # a set too large to carry goes without (the worker then reads those profiles)
+    assert outbox.carry([{"_id": 1, "x": os.urandom(outbox.CARRY_MAX_BYTES + 1)}]) is None
