@@ -74,6 +74,12 @@ async def create_session(principal: Principal, *, user_agent: str | None = None)
 
 async def load_session(sid: str | None) -> tuple[WebSession, Principal] | None:
     """The live session for a cookie value and its user, or None (unknown, expired, user inactive)."""
+    found = await load_session_user(sid)
+    return (found[0], found[1]) if found is not None else None
+
+
+async def load_session_user(sid: str | None) -> tuple[WebSession, Principal, User] | None:
+    """`load_session` with the user document it read (the caller need not read it again in the same request)."""
     if not sid or len(sid) > 100:
         return None
     session = await WebSession.get(_hash(sid))
@@ -91,7 +97,7 @@ async def load_session(sid: str | None) -> tuple[WebSession, Principal] | None:
         return None
     if _aware(session.last_seen_at) + TOUCH_INTERVAL < now:
         await atomic.update_if(collection, session.id, None, {"$set": {"last_seen_at": now}})
-    return session, Principal(user.username, user.role)
+    return session, Principal(user.username, user.role), user
 
 
 async def delete_session(sid: str | None) -> None:

@@ -13,6 +13,7 @@ permissions, so a profile that was archived or never visible drops out.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -56,16 +57,23 @@ def basket_slugs(request: Request) -> list[str]:
 
 
 async def basket_items(slugs: list[str], principal: Principal | None) -> list[BasketItem]:
-    """The basket's projects with their titles (keyed reads by slug; invisible or deleted ones drop out)."""
-    items = []
+    """The basket's projects with their titles (keyed reads by slug; invisible, moved or deleted ones drop out).
+
+    Every page shows the basket, so its projects are read side by side and
+    only as far as needed: the title and what `get`'s checks need (a
+    projection, no model parse).
+    """
     svc = ProfileService()
-    for slug in slugs:
+
+    async def one(slug: str) -> BasketItem | None:
         try:
-            profile = await svc.get(slug, principal)
+            doc = svc.head_viewed(await svc.find_fields(slug, ("title",)), slug, principal)
         except CatalogueError:
-            continue
-        items.append(BasketItem(profile.slug, profile.title))
-    return items
+            return None
+        return BasketItem(str(doc["slug"]), str(doc.get("title") or ""))
+
+    found = await asyncio.gather(*(one(slug) for slug in slugs[:MAX_BASKET]))
+    return [item for item in found if item is not None]
 
 
 def render_basket_bar(request: Request, items: list[BasketItem], *, token: str, back: str) -> str:

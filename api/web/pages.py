@@ -10,27 +10,34 @@ import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
+from jinja2 import Environment
 from litestar import Controller, Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Template
+from markupsafe import Markup
 
 from api.auth import resolve_principal
 from api.controllers.pdf import comparison_profiles, dump, profile_pdf_response, profile_url, shows_sample, today
 from api.web.common import page, service
 from api.web.reuse import reuse_context, saveable_query
+from api.web.sessions import session_user
+from api.web.templating import json_ld
 from catalogue import adoption, gazetteer
 from catalogue import fields as registry
 from catalogue.access import PUBLIC_LABEL, principal_labels
 from catalogue.errors import CatalogueError, NotFound
 from catalogue.freshness import cutoff as stale_cutoff
 from catalogue.jsonld import json_ld_for
+from catalogue.lru import LRU
 from catalogue.models import Profile, utcnow
 from catalogue.pdf import comparison_view
 from catalogue.search import FACET_LABELS, FACETS, SORT_LABELS, SearchBackend, SearchQuery, SearchResult, Sort
 from catalogue.search.base import MAX_FILTER_VALUES, MAX_PER_PAGE
 from catalogue.search.comparable import Comparable, Reference, find_comparable, reference_for
+from catalogue.search.documents import ADOPTION_STAGES
 from catalogue.search.url_state import FACET_PARAMS, FACET_VALUES, FRESHNESS_LABELS, FRESHNESS_PARAM, facet_value_ok, freshness_bounds
 from catalogue.users import User, find_user
 from catalogue.vocabularies import EditorialStatus, SizeClass
@@ -389,15 +396,56 @@ class ShownItem:
         return self.show.label or self.field.display_label
 
 
+@cache
+def _page_layout() -> tuple[tuple[registry.ViewSection, tuple[tuple[registry.Field, registry.Show], ...]], ...]:
+    """The page view's sections and the fields each shows, in order (the registry is fixed: worked out once)."""
+    return tuple(
+        (section, tuple(registry.shown(registry.View.PAGE, section.key)))
+        for section in registry.VIEW_SECTIONS
+        if section.view is registry.View.PAGE
+    )
+
+
 def page_sections(profile: Profile) -> list[tuple[registry.ViewSection, list[ShownItem]]]:
     """The profile page's sections in order, each with the fields it shows that have a value."""
     out = []
-    for section in registry.VIEW_SECTIONS:
-        if section.view is registry.View.PAGE:
-            items = [ShownItem(f, s, registry.value_at(profile, f.path)) for f, s in registry.shown(registry.View.PAGE, section.key)
-                     if registry.applies(f, profile)]
-            out.append((section, [item for item in items if registry.is_present(item.value)]))
+    for section, fields in _page_layout():
+        items = [ShownItem(f, s, registry.value_at(profile, f.path)) for f, s in fields if registry.applies(f, profile)]
+        out.append((section, [item for item in items if registry.is_present(item.value)]))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileFragments:
+    """The parts of the profile page that depend on the profile's revision alone (not on the caller)."""
+
+    sections: Markup  # api/templates/_profile_sections.html
+    jsonld: Markup  # the JSON-LD block's content
+
+
+PROFILE_FRAGMENTS_SIZE = 256  # revisions; a fragment is some 5 to 20 KB of HTML (at most some 150 KB: long texts are capped)
+PROFILE_FRAGMENTS: LRU[tuple[str, str, str], ProfileFragments] = LRU(PROFILE_FRAGMENTS_SIZE)
+
+
+def profile_fragments(env: Environment, profile: Profile, url: str) -> ProfileFragments:
+    """The sections (Markdown rendered and sanitised, the registry's display kinds) and the JSON-LD of one revision.
+
+    Rendered once per revision (`revision_id`, a new uuid4 on every write, so
+    an edit is shown on the next read) and kept for the most recent
+    PROFILE_FRAGMENTS_SIZE revisions. Who may see the profile is checked on
+    every request before this is called; the fragments show nothing that
+    depends on the caller. A profile stored without a revision is rendered every time.
+    """
+
+    def render() -> ProfileFragments:
+        sections = env.get_template("_profile_sections.html").render(
+            profile=profile, sections=page_sections(profile), population_body=registry.population_body(profile)
+        )
+        return ProfileFragments(sections=Markup(sections), jsonld=json_ld(json_ld_for(profile, url)))  # noqa: S704 - autoescaped template
+
+    if profile.revision_id is None:
+        return render()
+    return PROFILE_FRAGMENTS.get_or_compute((str(profile.id), str(profile.revision_id), url), render)
 
 
 class ProfilePageController(Controller):
@@ -410,20 +458,55 @@ class ProfilePageController(Controller):
         return await profile_page_response(request, slug)
 
 
+PANEL_SIZE = 5  # comparable projects the profile page shows
+
+
 class _ReadAhead:
     """The profile page's keyed reads by the profile's id alone, started while the profile itself is read.
 
-    Its adoption summary (store), its search document (index, with the
-    caller's labels: the reference for "vergleichbare Projekte") and the user
-    that document names as owner (store). The profile read decides whether
-    the id still holds; when it does not, these are dropped and started again.
+    Its search document (index, with the caller's labels: the reference for
+    "vergleichbare Projekte"), its adoption summary (store; for an anonymous
+    caller only when that document names visible adopters), the user
+    that document names as owner (store), and the comparable projects for
+    that document (index), searched as soon as it is there. The profile read
+    decides whether the id still holds; when it does not, these are dropped
+    and started again. Nothing is shown before the caller is checked on the
+    profile, and the panel only when the document holds the profile's version.
     """
 
-    def __init__(self, search: SearchBackend, profile_id: Any, labels: Sequence[str]) -> None:
+    def __init__(
+        self, search: SearchBackend, profile_id: Any, labels: Sequence[str], *, anonymous: bool, caller: User | None = None
+    ) -> None:
         self.profile_id = profile_id
-        self.summary = asyncio.ensure_future(adoption.summary_of(str(profile_id)))
+        self.caller = caller  # the caller's user, read with its session: not read again when it is the owner
         self.document = asyncio.ensure_future(search.document(str(profile_id), labels=labels))
+        self.summary = asyncio.ensure_future(self._summary(anonymous))
         self.owner = asyncio.ensure_future(self._owner())
+        self.panel = asyncio.ensure_future(self._panel(search, labels))
+
+    async def _panel(self, search: SearchBackend, labels: Sequence[str]) -> list[Comparable] | None:
+        """The comparable projects of the indexed document (None without one): the page's panel when that is the profile's version."""
+        doc = await asyncio.shield(self.document)
+        if doc is None:
+            return None
+        return await find_comparable(search, Reference.from_document(doc), labels=labels, limit=PANEL_SIZE)
+
+    async def _summary(self, anonymous: bool) -> dict[str, Any] | None:
+        """The adoption summary (store); for an anonymous caller not when the indexed document says no municipality
+        has a visible entry, since such a caller is shown the visible entries only.
+
+        The worker indexes the profile right after each change of its summary
+        (and before an adopter's write is answered), as it does for the lists.
+        Without the document, or a document without that key, the summary is read.
+        """
+        if anonymous:
+            try:
+                doc = await asyncio.shield(self.document)
+            except Exception:  # noqa: BLE001 - the search is down: the summary is read
+                doc = None
+            if doc is not None and ADOPTION_STAGES in doc and not doc[ADOPTION_STAGES]:
+                return None
+        return await adoption.summary_of(str(self.profile_id))
 
     async def _owner(self) -> tuple[str | None, User | None]:
         """(the owner the index document names, that user); (None, None) without a document."""
@@ -432,15 +515,21 @@ class _ReadAhead:
         except Exception:  # noqa: BLE001 - the search is down: the owner is read from the profile instead
             return None, None
         owner = str(doc.get("owner") or "") if doc is not None else None
+        if owner and self.caller is not None and owner == self.caller.username:
+            return owner, self.caller
         return owner, await find_user(owner) if owner else None
 
     async def indexed(self) -> dict[str, Any] | None:
         return await asyncio.shield(self.document)
 
     def cancel(self) -> None:
-        for task in (self.summary, self.document, self.owner):
-            task.cancel()
-            task.add_done_callback(_consume)
+        for task in (self.summary, self.document, self.owner, self.panel):
+            _drop(task)
+
+
+def _drop(task: asyncio.Future[Any]) -> None:
+    task.cancel()
+    task.add_done_callback(_consume)
 
 
 def _consume(task: asyncio.Future[Any]) -> None:
@@ -451,16 +540,20 @@ def _consume(task: asyncio.Future[Any]) -> None:
 async def profile_page_response(request: Request, slug: str, *, status_code: int = 200, **extra: Any) -> Response:
     """The profile page; `extra` goes into the template (the adoption form's errors and values after a failed post).
 
-    Store reads: the caller's session and the slug key (unless remembered),
-    then side by side the profile, its adoption summary and its owner's user
-    (named by the index document, which also gives the comparable panel its reference).
+    Store reads: the caller's session and its user, and the slug key (unless
+    remembered), then side by side the profile, its adoption summary (for an
+    anonymous caller only when the index document names visible adopters) and
+    its owner's user (named by the index document, which also gives the
+    comparable panel its reference; not read again when the caller is the
+    owner). The sections and JSON-LD are rendered once per revision (`profile_fragments`).
     """
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,99}", slug):
         raise NotFound(f"Es gibt kein Profil „{slug[:100]}“.")
     svc = service(request)
     principal, located = await asyncio.gather(resolve_principal(request), svc.locate(slug))  # both keyed reads
     search, labels = request.app.state.runtime.search, principal_labels(principal)
-    ahead = _ReadAhead(search, located, labels) if located is not None else None
+    caller = session_user(request, principal)  # read with the session: not read again
+    ahead = _ReadAhead(search, located, labels, anonymous=principal is None, caller=caller) if located is not None else None
     try:
         profile = await svc.get(slug, principal, located=located)
     except BaseException:
@@ -470,21 +563,25 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
     if ahead is None or ahead.profile_id != profile.id:  # the remembered id was stale
         if ahead is not None:
             ahead.cancel()
-        ahead = _ReadAhead(search, profile.id, labels)
+        ahead = _ReadAhead(search, profile.id, labels, anonymous=principal is None, caller=caller)
     base = request.app.state.settings.public_base_url
     url = f"{base}/profiles/{profile.slug}"
 
     async def comparable_projects() -> list[Comparable] | None:
         try:
-            reference = await reference_for(profile, await ahead.indexed())
-            return await find_comparable(search, reference, labels=labels, limit=5)
+            indexed = await ahead.indexed()
+            if indexed is not None and indexed.get("version") == profile.version:
+                return await asyncio.shield(ahead.panel)  # searched from this document while the profile was read
+            _drop(ahead.panel)  # searched for another version: compared afresh
+            reference = await reference_for(profile, indexed)
+            return await find_comparable(search, reference, labels=labels, limit=PANEL_SIZE)
         except Exception:
             log.exception("comparable projects failed for %s", slug)
             return None
 
     # the panel (index) and the adoption and owner facts (store) do not depend on each other
     found, reuse = await asyncio.gather(
-        comparable_projects(), reuse_context(principal, profile, summary=ahead.summary, owner_user=ahead.owner)
+        comparable_projects(), reuse_context(principal, profile, summary=ahead.summary, owner_user=ahead.owner, caller=caller)
     )
     comparable: list[Comparable] = found or []
     comparable_unavailable = found is None
@@ -497,15 +594,13 @@ async def profile_page_response(request: Request, slug: str, *, status_code: int
         **extra,
         profile=profile,
         url=url,
-        jsonld=json_ld_for(profile, url),
+        fragments=profile_fragments(request.app.template_engine.engine, profile, url),  # type: ignore[union-attr]
         comparable=comparable,
         comparable_unavailable=comparable_unavailable,
         can_edit=principal is not None and (principal.is_reviewer or (is_owner and profile.status == EditorialStatus.DRAFT)),
         can_see_history=principal is not None and (principal.is_reviewer or is_owner),
         can_confirm=principal is not None and (principal.is_reviewer or is_owner),
-        sections=page_sections(profile),
         sample=shows_sample(request, profile),
-        population_body=registry.population_body(profile),
     )
 
 

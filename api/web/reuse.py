@@ -40,23 +40,33 @@ async def reuse_context(
     *,
     summary: Awaitable[dict[str, Any] | None] | None = None,
     owner_user: Awaitable[tuple[str | None, User | None]] | None = None,
+    caller: User | None = None,
 ) -> dict[str, Any]:
     """What the profile page shows about adoption and freshness: up to three keyed reads (the summary, the users), concurrently.
 
     `summary` and `owner_user`: those reads when the caller started them
     already (by the profile's id; by the owner its index document names, with
     that name); when that name is not the profile's owner, the owner is read again.
+    `caller`: the principal's user document when this request has read it
+    already (its session, api.web.sessions.session_user); it is not read again,
+    also not as the owner.
     """
+    if caller is not None and (principal is None or caller.username != principal.username):
+        caller = None
 
-    async def nothing() -> None:
-        return None
+    async def the_caller() -> User | None:
+        if principal is None:
+            return None
+        return caller if caller is not None else await find_user(principal.username)
 
     async def owner_named() -> tuple[str | None, User | None]:
+        if caller is not None and profile.owner == caller.username:
+            return profile.owner, caller
         return profile.owner, await find_user(profile.owner) if profile.owner else None
 
     found, user, (named, owner) = await asyncio.gather(
         summary if summary is not None else adoption.summary_of(str(profile.id)),
-        find_user(principal.username) if principal is not None else nothing(),
+        the_caller(),
         owner_user if owner_user is not None else owner_named(),
     )
     if (named or None) != (profile.owner or None):

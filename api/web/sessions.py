@@ -20,8 +20,8 @@ from litestar import Request, Response
 from litestar.datastructures import Cookie
 
 from catalogue.errors import PermissionDenied
-from catalogue.sessions import WebSession, load_session
-from catalogue.users import Principal
+from catalogue.sessions import WebSession, load_session_user
+from catalogue.users import Principal, User
 
 SESSION_COOKIE = "lt_session"
 LOGIN_CSRF_COOKIE = "lt_login_csrf"
@@ -29,6 +29,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 _SCOPE_KEY = "web_session"
+_USER_SCOPE_KEY = "web_session_user"
 _LOGIN_CSRF_SCOPE_KEY = "login_csrf"
 
 
@@ -55,9 +56,21 @@ async def current_session(request: Request) -> tuple[WebSession, Principal] | No
     """The browser session of this request (cached in the scope)."""
     if _SCOPE_KEY in request.scope:
         return request.scope[_SCOPE_KEY]  # type: ignore[return-value]
-    found = await load_session(request.cookies.get(SESSION_COOKIE))
+    loaded = await load_session_user(request.cookies.get(SESSION_COOKIE))
+    found = (loaded[0], loaded[1]) if loaded is not None else None
     request.scope[_SCOPE_KEY] = found  # type: ignore[typeddict-unknown-key]
+    request.scope[_USER_SCOPE_KEY] = loaded[2] if loaded is not None else None  # type: ignore[typeddict-unknown-key]
     return found
+
+
+def session_user(request: Request, principal: Principal | None) -> User | None:
+    """The user document this request's session was resolved with, when `principal` is that session's user (else None).
+
+    Read in this request (`load_session_user`), so as current as a read of
+    its own; pages use it instead of reading the caller's user again.
+    """
+    user: User | None = request.scope.get(_USER_SCOPE_KEY)  # type: ignore[assignment]
+    return user if user is not None and principal is not None and user.username == principal.username else None
 
 
 async def resolve_session(request: Request) -> Principal | None:
