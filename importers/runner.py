@@ -69,7 +69,7 @@ from importers.base import (
     error_record,
     validate_record,
 )
-from importers.registry import FORMAT_CHOICES, iter_source, parse_source
+from importers.registry import FORMAT_CHOICES, detect_format, iter_source, parse_source
 
 log = logging.getLogger("leuchtturm.import")
 
@@ -205,6 +205,21 @@ def iter_paths(paths: Iterable[str], format: str = "auto") -> Iterator[ImportIte
                 record.position = n
             yield ImportItem(record, source.name, name, produces)
         del source, records
+
+
+def register_paths(paths: Iterable[str], format: str = "auto") -> list[str]:
+    """Which of these files hold a municipality register (the format as `iter_paths` detects it; a file that cannot be
+    read or recognised is left to the run, which reports it). The CLI refuses a non-reviewer's run up front with it,
+    as `ImportRunner.check_permissions` does for a list: a streamed run would meet the register only as it reads it."""
+    found = []
+    for path in paths:
+        try:
+            importer = detect_format(Source.from_path(path), format)
+        except (OSError, SourceError):
+            continue
+        if importer.produces == "gazetteer":
+            found.append(str(path))
+    return found
 
 
 def estimate_records(paths: Iterable[str]) -> int:

@@ -346,6 +346,13 @@ def test_cli_import_and_export(mongo_uri: str, tmp_path: Path, monkeypatch: pyte
         assert r.exit_code == 0, r.output
         r = cli.invoke(main, ["import", str(STRUCTURED), "--publish", "--user", "erika"])
         assert r.exit_code == 2 and "Katalogredaktion" in r.output
+        register = tmp_path / "gemeinden.csv"  # a register among the files: refused before anything is read or written
+        register.write_text("Amtlicher Gemeindeschlüssel;Gemeindename;Fläche km2;Bevölkerung\n05762020;Höxter, Stadt;158,16;28.808\n",
+                            encoding="utf-8")
+        for fmt in ("auto", "gazetteer"):
+            r = cli.invoke(main, ["import", str(broken), str(register), "--format", fmt, "--user", "erika"])
+            assert r.exit_code == 2 and "Katalogredaktion" in r.output and "gemeinden.csv" in r.output, (fmt, r.output)
+            assert "Fehler" in r.output and "neu" not in r.output
         assert cli.invoke(main, ["import", str(STRUCTURED), "--user", "niemand"]).exit_code == 2
         assert cli.invoke(main, ["import", str(tmp_path / "fehlt.txt")]).exit_code == 2
         out = tmp_path / "export.csv"
