@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
+
+from catalogue.settings import Settings
 
 SKIP_REASON = "Meilisearch-Variante übersprungen: LEUCHTTURM_TEST_MEILI_URL ist nicht gesetzt (make test-meili startet einen Server)"
 
@@ -22,6 +25,24 @@ def meili_server() -> tuple[str, str | None]:
     if not url:
         pytest.skip(SKIP_REASON)
     return url, os.environ.get("LEUCHTTURM_TEST_MEILI_KEY") or None
+
+
+def engine_settings(engine: str, settings: Settings, monkeypatch: pytest.MonkeyPatch, prefix: str) -> Iterator[Settings]:
+    """The app's settings on `engine` ("tantivy" or "meilisearch"), for a fixture parametrised over both:
+    on Meilisearch an index of this test's own (uid from `prefix`), deleted afterwards.
+
+    Read-your-writes waits at most INDEX_WAIT_S (2 s) and then answers anyway. A Meilisearch task
+    takes from 0.3 s to over 5 s on the shared 2-core CI machine, so tests that check the wait
+    itself give the engine more time here; what they check (the write is seen) is unchanged.
+    """
+    if engine == "tantivy":
+        yield settings
+        return
+    url, key = meili_server()
+    monkeypatch.setattr("catalogue.runtime.INDEX_WAIT_S", 20.0)
+    index = unique_index(prefix)
+    yield settings.model_copy(update={"meili_url": url, "meili_key": key, "meili_index": index})
+    drop_indexes(url, key, index)
 
 
 def unique_index(prefix: str = "test") -> str:

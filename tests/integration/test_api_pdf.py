@@ -14,7 +14,7 @@ from catalogue.users import Principal
 from catalogue.vocabularies import Role
 from tests.factories import publishable
 from tests.fixtures.profiles import buergerbus, fundbuero
-from tests.integration.test_keyed_reads import _recording  # registers the command recorder before the store's client is made
+from tests.integration.test_keyed_reads import recorded_request  # registers the command recorder before the store's client is made
 
 REVIEWER = Principal("rita", Role.REVIEWER)
 
@@ -123,12 +123,7 @@ async def test_a_first_pdf_reads_the_profile_once_and_a_cached_one_nothing(clien
     runtime = app.state.runtime
 
     async def reads(path: str) -> tuple[bytes, list[dict]]:
-        commands: list = []
-        token = _recording.set(commands)
-        try:
-            r = await client.get(path)
-        finally:
-            _recording.reset(token)
+        r, commands = await recorded_request(client, "GET", path)
         assert r.status_code == 200, r.text
         return r.content, [cmd for _, name, cmd in commands if name == "find" and cmd.get("find") == profiles]
 

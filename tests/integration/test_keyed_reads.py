@@ -41,6 +41,17 @@ API = "/api/v1/profiles"
 _recording: contextvars.ContextVar[list[tuple[str, str, dict[str, Any]]] | None] = contextvars.ContextVar("store_commands", default=None)
 
 
+async def recorded_request(client: Any, method: str, url: str, **kw: Any) -> tuple[Any, list[tuple[str, str, dict[str, Any]]]]:
+    """The answer and every store command sent while it was made (the request's own task)."""
+    commands: list[tuple[str, str, dict[str, Any]]] = []
+    token = _recording.set(commands)
+    try:
+        r = await client.request(method, url, **kw)
+    finally:
+        _recording.reset(token)
+    return r, commands
+
+
 class _Recorder(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         commands = _recording.get()

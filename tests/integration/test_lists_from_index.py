@@ -24,7 +24,7 @@ from catalogue.settings import Settings
 from catalogue.users import create_token, create_user
 from catalogue.vocabularies import Role
 from tests.factories import publishable
-from tests.meili_support import drop_indexes, meili_server, unique_index
+from tests.meili_support import engine_settings
 from tests.web_support import PASSWORD, csrf_from
 
 API = "/api/v1/profiles"
@@ -52,17 +52,7 @@ SECRETS = {
 @pytest.fixture(params=["tantivy", pytest.param("meilisearch", marks=pytest.mark.meili)])
 def settings(request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """The app's settings on each engine (Meilisearch: an index of this test's own, deleted afterwards)."""
-    if request.param == "tantivy":
-        yield settings
-        return
-    url, key = meili_server()
-    # Read-your-writes waits at most INDEX_WAIT_S (2 s) and then answers anyway. A Meilisearch task
-    # takes from 0.3 s to over 5 s on the shared 2-core CI machine, so the tests that check the wait
-    # itself give the engine more time here; what they check (the list shows the write) is unchanged.
-    monkeypatch.setattr("catalogue.runtime.INDEX_WAIT_S", 20.0)
-    index = unique_index("lists")
-    yield settings.model_copy(update={"meili_url": url, "meili_key": key, "meili_index": index})
-    drop_indexes(url, key, index)
+    yield from engine_settings(request.param, settings, monkeypatch, "lists")
 
 
 async def _token(username: str, role: Role) -> dict[str, str]:

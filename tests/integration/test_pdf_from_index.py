@@ -27,8 +27,8 @@ from catalogue.settings import Settings
 from catalogue.users import Principal
 from catalogue.vocabularies import Role
 from tests.factories import drained_index, publishable
-from tests.integration.test_keyed_reads import _recording
-from tests.meili_support import drop_indexes, meili_server, unique_index
+from tests.integration.test_keyed_reads import recorded_request
+from tests.meili_support import engine_settings
 
 API = "/api/v1/profiles"
 
@@ -36,14 +36,7 @@ API = "/api/v1/profiles"
 @pytest.fixture(params=["tantivy", pytest.param("meilisearch", marks=pytest.mark.meili)])
 def settings(request: pytest.FixtureRequest, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """The app's settings on each engine (Meilisearch: an index of this test's own, deleted afterwards)."""
-    if request.param == "tantivy":
-        yield settings
-        return
-    url, key = meili_server()
-    monkeypatch.setattr("catalogue.runtime.INDEX_WAIT_S", 20.0)  # a Meilisearch task can take seconds on a loaded machine
-    index = unique_index("pdfidx")
-    yield settings.model_copy(update={"meili_url": url, "meili_key": key, "meili_index": index})
-    drop_indexes(url, key, index)
+    yield from engine_settings(request.param, settings, monkeypatch, "pdfidx")
 
 
 def _text(pdf: bytes) -> str:
@@ -52,13 +45,7 @@ def _text(pdf: bytes) -> str:
 
 async def _get(client: Any, path: str, headers: dict[str, str] | None = None) -> tuple[Any, list[tuple[str, str, dict[str, Any]]]]:
     """The answer and every store command sent while it was made (the request's own task)."""
-    commands: list[tuple[str, str, dict[str, Any]]] = []
-    token = _recording.set(commands)
-    try:
-        r = await client.get(path, headers=headers or {})
-    finally:
-        _recording.reset(token)
-    return r, commands
+    return await recorded_request(client, "GET", path, headers=headers or {})
 
 
 async def _published(client: Any, auth: dict[str, dict[str, str]], title: str) -> tuple[str, str]:

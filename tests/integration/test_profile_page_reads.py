@@ -23,7 +23,7 @@ from catalogue.profiles import ProfileService
 from catalogue.users import Principal, create_user
 from catalogue.vocabularies import Role
 from tests.factories import PASSWORD, publishable
-from tests.integration.test_keyed_reads import _recording, violations
+from tests.integration.test_keyed_reads import recorded_request, violations
 from tests.web_support import csrf_from, load_register_excerpt
 
 API = "/api/v1/profiles"
@@ -103,12 +103,7 @@ async def test_kept_fragments_stay_sanitised_and_bounded(client, auth, monkeypat
 
 
 async def _page_commands(client, url: str) -> tuple[Any, list[tuple[str, str, dict[str, Any]]]]:
-    commands: list[tuple[str, str, dict[str, Any]]] = []
-    token = _recording.set(commands)
-    try:
-        r = await client.get(url)
-    finally:
-        _recording.reset(token)
+    r, commands = await recorded_request(client, "GET", url)
     assert r.status_code == 200, r.text
     assert not violations(commands)
     return r, commands

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.factories import publishable
-from tests.integration.test_keyed_reads import _recording
+from tests.integration.test_keyed_reads import recorded_request
 
 API = "/api/v1/profiles"
 
@@ -21,12 +21,7 @@ def _version_reads(commands: list[tuple[str, str, dict[str, Any]]]) -> list[dict
 
 
 async def _recorded(client: Any, method: str, url: str, **kw: Any) -> tuple[Any, list[tuple[str, str, dict[str, Any]]]]:
-    commands: list[tuple[str, str, dict[str, Any]]] = []
-    token = _recording.set(commands)
-    try:
-        r = await client.request(method, url, **kw)
-    finally:
-        _recording.reset(token)
+    r, commands = await recorded_request(client, method, url, **kw)
     assert commands, "no store command recorded (is the recorder attached?)"
     return r, commands
 
