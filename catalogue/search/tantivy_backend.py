@@ -1098,9 +1098,11 @@ class TantivyBackend(SearchBackend):
             parts.append(" ".join(suspended))
             doc.add_text("texts", parts[-1])
             doc.add_text("all", parts[-1])
-        stems: set[str] = set()
-        for p in parts:
-            stems.update(s for s in self.analyzer.analyze(p) if _ALNUM_RE.match(s))
+        # The analyzer works word by word (its tokenizer splits at every non-alphanumeric character, the filters see
+        # one token each), so the stems of the text are those of its distinct whitespace-separated words: each
+        # analysed once, in one call.
+        words = dict.fromkeys(w for p in parts for w in p.split())
+        stems = {s for s in set(self.analyzer.analyze(" ".join(words))) if _ALNUM_RE.match(s)}
         doc.add_text("all_rev", " ".join(s[::-1] for s in sorted(stems)))
         for name in (*FACETS, *RAW_FILTERS):
             value = d.get(name)
