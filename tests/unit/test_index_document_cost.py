@@ -1,7 +1,7 @@
 """What keeps building a search document cheap for the sync worker (issue 10's import rate), with the same result:
 
-* The Tantivy document's reversed stems (`all_rev`) come from one analysis of the text's distinct words, and are
-  exactly the stems an analysis of each text part gives.
+* The Tantivy document's reversed stems (`all_rev`) are exactly the stems an analysis of each text part gives, from
+  one analysis of the words the backend has not seen before (a word's stems are remembered).
 * Suspended compounds: the full pattern is tried only at the words that can reach a connective ("- und"), with the
   matches it gives when tried at every word.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from catalogue.search import documents
-from catalogue.search.tantivy_backend import _ALNUM_RE, TantivyBackend
+from catalogue.search.tantivy_backend import _ALNUM_RE, _SEPARATOR, TantivyBackend
 from tests.contract.test_search_contract import make
 
 TEXTS = [
@@ -42,19 +42,33 @@ def _reversed_stems(doc: Any) -> str:
 
 
 @pytest.mark.parametrize("text", TEXTS)
-def test_all_rev_is_one_analysis_of_the_distinct_words_and_the_same_stems_as_each_part(tmp_path: Path, text: str) -> None:
+def test_all_rev_holds_the_stems_of_each_part_from_one_analysis_of_new_words_only(tmp_path: Path, text: str) -> None:
     backend = TantivyBackend(tmp_path / "index")
     counting = _CountingAnalyzer(backend.analyzer)
     backend.analyzer = counting  # type: ignore[assignment]
     d = make("p1", "Energie- und Wassermanagement im Amt", summary=text, text=text * 3, keywords=("Bauhof", "Müll-Abfuhr"))
     doc = backend._tantivy_doc(d)
-    assert len(counting.calls) == 1
-    words = counting.calls[0].split()
+    assert len(counting.calls) == 1  # the document's distinct words, in one call
+    words = counting.calls[0].split(f" {_SEPARATOR} ")
     assert len(words) == len(set(words))
     parts = doc.to_dict()["all"]  # every text part of the document (the catch-all field holds each)
     expected = {s for p in parts for s in counting.analyzer.analyze(p) if _ALNUM_RE.match(s)}  # part by part
     assert len(parts) > 3 and expected
     assert _reversed_stems(doc).split() == [s[::-1] for s in sorted(expected)]
+    # the same words again: remembered, nothing analysed; a new word alone is
+    counting.calls.clear()
+    again = backend._tantivy_doc(make("p2", "Energie- und Wassermanagement im Amt", summary=text, text=text * 3, keywords=("Bauhof", "Müll-Abfuhr")))
+    assert counting.calls == [] and _reversed_stems(again) == _reversed_stems(doc)
+    backend._tantivy_doc(make("p3", "Energie- und Wassermanagement im Amt", summary=text + " Kläranlagen"))
+    assert counting.calls == ["Kläranlagen"]
+
+
+def test_a_word_that_holds_the_separator_is_analysed_on_its_own(tmp_path: Path) -> None:
+    backend = TantivyBackend(tmp_path / "index")
+    words = ["Wasserwerke", f"x-{_SEPARATOR}-Straßen", "und", "Gemeindewerke"]
+    expected = {s for w in words for s in backend.analyzer.analyze(w) if _ALNUM_RE.match(s)}
+    assert backend._word_stems(words) == expected and _SEPARATOR in expected
+    assert backend._stem_cache["und"] == ()  # a stop word: no stem
 
 
 @pytest.mark.parametrize("text", [*TEXTS, "Kinder-, Jugend- oder Familienhilfe", "das Nord- bzw. Südufer", "Haus-\nund Hofgarten"])
