@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from catalogue import checklist
@@ -213,14 +214,23 @@ def _through_list(f: Field) -> bool:
     return any(registry.field(".".join(parts[:i])).kind() == "models" for i in range(1, len(parts)))
 
 
+@cache
+def _shape(path: str) -> tuple[bool, bool, bool]:
+    """How a field's search value is made (the registry does not change): Markdown, a list, a text defaulting to ""."""
+    f = registry.field(path)
+    listed = f.kind() in ("list", "enums") or _through_list(f)
+    return f.is_markdown, listed, f.kind() == "str" and f.model_field().default == ""
+
+
 def _content_value(profile: Any, f: Field) -> Any:
     value = registry.value_at(profile, f.path)
-    if f.is_markdown:
+    markdown, listed, empty_text = _shape(f.path)
+    if markdown:
         return plain_text(value or "")
-    if f.kind() in ("list", "enums") or _through_list(f):
+    if listed:
         return [str(_value(v)) for v in value or () if v is not None and v != ""]
     value = _value(value)
-    if value is None and f.kind() == "str" and f.model_field().default == "":
+    if value is None and empty_text:
         return ""
     return str(value) if isinstance(value, str) else value
 
