@@ -131,7 +131,6 @@ MAX_REFERENCE_WORDS = 6  # the rarest words of a reference text that "comparable
 # SIMILARITY_WEIGHTS is, and the size bands that stand for its size ratio (ratio at least r: that share of its weight)
 FACET_SIGNALS = {"fields_of_action": "fields", "state": "state"}
 SIZE_BANDS = ((0.5, 0.6), (0.8, 0.3))  # the first (the widest) also makes a document a candidate
-SIGNAL_POOL = 10  # ranked: candidates found by the signals alone (no shared word), besides those of the text
 STRICT_BONUS = 2.0  # documents matching as many words as required, over those matching about half (loose_need)
 
 KNOWN_FUZZY_BOOST = 0.2  # near spellings of a word the index has
@@ -1472,6 +1471,9 @@ class TantivyBackend(SearchBackend):
                 best = self._reference_relevance(searcher, text_q, required, reference_id)
                 scale = SIMILARITY_WEIGHTS["text"] / best if best > 0 else 1.0
                 text_q = tantivy.Query.boost_query(text_q, scale)
+            if shared_fields:  # ranked: also those sharing a Handlungsfeld in other words ("Ärztehaus", "Versorgungszentrum")
+                text_q = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Should, text_q), *((tantivy.Occur.Should, tantivy.Query.const_score_query(f, 0.0)) for f in shared_fields)])
             found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), *required, *boosts]), limit=limit, count=False)
             found_text = [(float(score), addr) for score, addr in found.hits]
         out: list[tuple[float, dict[str, Any]]] = []
@@ -1480,16 +1482,11 @@ class TantivyBackend(SearchBackend):
             relevance = (score - self._signal_weight(signals, payload)) / scale if signals else score
             out.append((max(0.0, relevance), payload))
         if facets and len(out) < limit:  # those sharing a facet value (or, ranked, of a similar size) fill up
-            found = searcher.search(self._shared(facets, required, plan.text_query, boosts), limit=limit - len(out), count=False)
-            out.extend((0.0, view.stored(addr)[0]) for _score, addr in found.hits)
-        elif ranked and (pool := shared_fields or facets):
-            # the text filled `limit`: still the best few by the signals among those sharing a Handlungsfeld, which
-            # may share no word ("Ärztehaus" and "Medizinisches Versorgungszentrum"); without excluding the text's
-            # (a second scoring of the text), so twice as many are read and those the text found are dropped
-            seen = {str(payload.get("id")) for _score, payload in out}
-            found = searcher.search(self._shared(pool, required, None, boosts), limit=2 * SIGNAL_POOL, count=False)
-            extra = [payload for _score, addr in found.hits if str((payload := view.stored(addr)[0]).get("id")) not in seen]
-            out.extend((0.0, payload) for payload in extra[:SIGNAL_POOL])
+            seen = {str(payload.get("id")) for _score, payload in out}  # ranked: those of a shared Handlungsfeld are in
+            found = searcher.search(self._shared(facets, required, plan.text_query, boosts), limit=limit - len(out) + len(seen) * ranked,
+                                    count=False)
+            fill = [payload for _score, addr in found.hits if str((payload := view.stored(addr)[0]).get("id")) not in seen]
+            out.extend((0.0, payload) for payload in fill[:limit - len(out)])
         return out
 
     @staticmethod

@@ -25,7 +25,6 @@ from catalogue.search.base import SearchQuery, Sort
 from catalogue.search.tantivy_backend import (
     MAX_KEPT_HITS,
     MAX_REFERENCE_WORDS,
-    SIGNAL_POOL,
     TantivyBackend,
     _decode_payload,
     _QueryPlanner,
@@ -244,9 +243,9 @@ async def test_a_profiles_comparable_projects_read_only_the_best_candidates(tmp_
 
         backend.search = no_plain_search  # type: ignore[method-assign]
         found = await comp.find_comparable(backend, ref, labels=PUBLIC, limit=5)
-        # the pool (RANKED_POOL + the reference) and the few found by the signals alone, not 100 + 100 as before
-        assert counting.docs <= comp.RANKED_POOL + 1 + 2 * SIGNAL_POOL
-        assert len(counting.queries) == 3  # the reference's own relevance, the ranked text search, the signals alone
+        # the pool (RANKED_POOL and the reference), not 100 + 100 as before
+        assert counting.docs <= comp.RANKED_POOL + 1
+        assert len(counting.queries) == 2  # the reference's own relevance, the ranked search
         ids = [c.document["id"] for c in found]
         # the twin shares fewer words than the 150 others but everything else: ranked by the signals it is a
         # candidate (by text alone it would be the 152nd); the project of the same Handlungsfeld in other words too
