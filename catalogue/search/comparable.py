@@ -34,7 +34,11 @@ same Land alone 0.10; below that there is nothing to tell the user.
 Candidates (`find_comparable`): the backend's `similar_candidates` for the
 reference's text, Handlungsfelder and Land, plus, for a population, the
 published profiles of a similar size (population between half and twice
-the reference's, from the search index). With an active search (`q`,
+the reference's, from the search index). An engine that `ranks_similar`
+(Tantivy) adds these signals up in its own score (SIMILARITY_WEIGHTS, the
+size as bands) and returns only the best RANKED_POOL (30, or three times
+`limit`) in one search, the size band included; `rank` then scores them
+exactly, as above. With an active search (`q`,
 `filters`) only the profiles of that search are candidates, so the panel
 never offers a project the list below would not show, and only those of a
 similar size or the same Land (all of them match the search's words).
