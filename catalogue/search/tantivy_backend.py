@@ -1507,7 +1507,7 @@ class TantivyBackend(SearchBackend):
     ) -> float:
         """The text relevance of the reference document (one keyed search), or else the best one (a search of the text)."""
         if reference_id is not None:
-            own = tantivy.Query.term_query(self.schema, "id", str(reference_id))
+            own = tantivy.Query.const_score_query(tantivy.Query.term_query(self.schema, "id", str(reference_id)), 0.0)  # no score of its own
             found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Must, own), *required]),
                                     limit=1, count=False)
             if found.hits:

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tantivy
 
 from catalogue.access import PUBLIC_LABEL, owner_label
 from catalogue.search import comparable as comp
 from catalogue.search.base import SearchQuery, Sort
+from catalogue.search.documents import LABELS_FIELD
 from catalogue.search.tantivy_backend import (
     MAX_KEPT_HITS,
     MAX_REFERENCE_WORDS,
@@ -263,6 +265,11 @@ async def test_ranked_candidates_keep_the_text_relevance_alone_and_the_callers_l
         plain = {c.document["id"]: c.text_score for c in await backend.similar_candidates(text, labels=PUBLIC, **args)}
         ranked = await backend.similar_candidates(text, labels=PUBLIC, population=5000, reference_id="ref", **args)
         assert ranked[0].document["id"] == "ref"
+        # the text's weight is scaled by the reference's own relevance for the text (its id adds no score)
+        view = backend._live.view
+        labels = [(tantivy.Occur.Must, tantivy.Query.const_score_query(backend._any_term(LABELS_FIELD, PUBLIC), 0.0))]
+        own = backend._reference_relevance(view.searcher, backend._plan(view, text, any_word=True).text_query, labels, "ref")
+        assert own == pytest.approx(plain["ref"], rel=1e-4)
         for c in ranked:  # the score less the signals' weights, scaled back: the relevance for the text alone
             assert c.text_score == pytest.approx(plain.get(c.document["id"], 0.0), rel=1e-3, abs=1e-4)
         assert "draft" not in {c.document["id"] for c in ranked}
