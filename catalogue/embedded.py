@@ -50,7 +50,6 @@ START_TIMEOUT = 30.0
 PR_SET_PDEATHSIG = 1
 INSTANCE_DB = "leuchtturm_store"
 INSTANCE_COLLECTION = "instance"
-# The expression FerretDB 1.24.2 queries for `_id` (metadata.IDColumn), verbatim.
 # Go's garbage collector target for the FerretDB child (GOGC; an operator's own GOGC is kept). FerretDB decodes every
 # document it reads into short-lived objects; at Go's default (100) its background marking took about 9.5 % of its CPU
 # for keyed reads of 10,000 profiles, at 400 about 2 %, for some 13 MB more memory (benchmarks/scale.py's store floor).
@@ -64,6 +63,7 @@ def ferretdb_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+# The expression FerretDB 1.24.2 queries for `_id` (metadata.IDColumn), verbatim.
 ID_EXPRESSION = "_ferretdb_sjson->'$._id'"
 ID_INDEX_SUFFIX = "_leuchtturm_id_expr"
 
