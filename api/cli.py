@@ -115,7 +115,7 @@ def serve(host: str | None, port: int | None) -> None:
     problem = port_problem(settings.host, settings.port)
     if problem:
         _fail(problem, ENVIRONMENT_EXIT)
-    app = create_app(settings)
+    app = create_app(settings, tune_gc=True)
     # proxy_headers=False: X-Forwarded-For is believed only from LEUCHTTURM_TRUSTED_PROXIES (api/clients.py).
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on", proxy_headers=False)
     server = uvicorn.Server(config)

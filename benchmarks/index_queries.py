@@ -17,8 +17,9 @@ Steps:
     profiles / municipalities: the plain search (the API's, with facets) for a
     common and a rare word, the search page without text, the JSON list (newest first, no facets, as catalogue/listing.py asks), the keyed document lookup,
     `similar` (`find_comparable` for a profile: what /profiles/{slug}/similar
-    does after its store read) and its parts (`similar_candidates`, the
-    population search, `rank`), and `comparable` ("Kommunen wie meine"). Every
+    does after its store read) and its parts (`similar_candidates` as
+    find_comparable asks for them, the population search, which a backend that
+    `ranks_similar` no longer needs, `rank`), and `comparable` ("Kommunen wie meine"). Every
     read starts without the results the backend keeps per index snapshot (as
     after a commit; query plans and term lookups stay), except "search common,
     repeated": the same query again in one snapshot.
@@ -152,9 +153,12 @@ class Reads:
             ref = self.reference()
             return lambda: comp.find_comparable(b, ref, labels=PUBLIC, limit=10)
 
-        def candidates() -> Callable[[], Awaitable[Any]]:
+        def candidates() -> Callable[[], Awaitable[Any]]:  # as find_comparable asks for them (ranked: its pool)
             ref = self.reference()
             any_of = {"fields_of_action": list(ref.fields_of_action), "state": [ref.state] if ref.state else []}
+            if b.ranks_similar:
+                return lambda: b.similar_candidates(ref.text, labels=PUBLIC, any_of=any_of, filters=PUBLISHED, limit=comp.RANKED_POOL + 1,
+                                                    population=ref.population, reference_id=ref.exclude_id)
             return lambda: b.similar_candidates(ref.text, labels=PUBLIC, any_of=any_of, filters=PUBLISHED, limit=101)
 
         def population() -> Callable[[], Awaitable[Any]]:
@@ -164,10 +168,14 @@ class Reads:
         def ranking() -> Callable[[], Awaitable[Any]]:
             ref = self.reference()
             any_of = {"fields_of_action": list(ref.fields_of_action), "state": [ref.state] if ref.state else []}
-            found = b.similar_candidates_sync(ref.text, labels=PUBLIC, any_of=any_of, filters=PUBLISHED, limit=101)
-            pop = ref.population or 10_000
-            query = SearchQuery(filters=PUBLISHED, population_min=pop // 2, population_max=pop * 2, per_page=100, facets=())
-            found += [Candidate(document=dict(h.document), text_score=0.0) for h in b.search_sync(query, labels=PUBLIC).hits]
+            if b.ranks_similar:
+                found = b.similar_candidates_sync(ref.text, labels=PUBLIC, any_of=any_of, filters=PUBLISHED, limit=comp.RANKED_POOL + 1,
+                                                  population=ref.population, reference_id=ref.exclude_id)
+            else:
+                found = b.similar_candidates_sync(ref.text, labels=PUBLIC, any_of=any_of, filters=PUBLISHED, limit=101)
+                pop = ref.population or 10_000
+                query = SearchQuery(filters=PUBLISHED, population_min=pop // 2, population_max=pop * 2, per_page=100, facets=())
+                found += [Candidate(document=dict(h.document), text_score=0.0) for h in b.search_sync(query, labels=PUBLIC).hits]
 
             async def run() -> Any:
                 return comp.rank(ref, found, limit=10)

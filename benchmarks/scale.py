@@ -20,13 +20,15 @@ One run, everything in a temporary data directory, on loopback, stopped at the e
  4. The raw floors in the same run: a PyMongo `find_one({_id})` on profiles
     and a Tantivy query in this process (no HTTP, no app); each read's p50
     is shown as a multiple of the floor it stands on (keyed reads: the
-    `_id` lookup; lists and searches: the index query).
+    `_id` lookup; lists and searches: the index query). Also the CPU floor:
+    FerretDB's CPU per keyed `find_one` and per keyed `update_one` of a
+    profile, and PyMongo's in this client, per command.
  5. Mixed load: `--clients` threads for `--mixed-seconds`, 90 % reads drawn
     from the reads above (PDF cached only), 10 % writes (`PATCH` with
     If-Match of the editor's own drafts, one per client): requests/s, p95,
-    errors, and the CPU time per request of the server process and of the
-    store (FerretDB) during it (what caps the rate: the server's one
-    process, or the store).
+    errors, and the CPU time per request of the server process, of the
+    store (FerretDB) and of this benchmark's client threads during it (what
+    caps the rate: the server's one process, the store, or the clients).
  6. RSS of the server process and of the store (FerretDB) process.
 Then the targets of issue 10 with "erfüllt"/"verfehlt", and this command.
 Figures measured while other work runs on the machine (2 cores shared) are noisy.
@@ -283,6 +285,7 @@ class Bench:
                 t0 = time.perf_counter()
                 assert coll.find_one({"_id": key}) is not None
                 times.append((time.perf_counter() - t0) * 1000)
+            self.store_floor(size, coll, keys)
         finally:
             client.close()
         floors = {"_id lookup": statistics.median(times)}
@@ -290,6 +293,34 @@ class Bench:
         self.floors[size] = floors
         print(f"  Boden: PyMongo find_one({{_id}}) p50 {floors['_id lookup']:.2f} ms, "
               f"Tantivy-Abfrage im Prozess p50 {floors['index query']:.2f} ms", flush=True)
+
+    def store_floor(self, size: int, coll: Any, keys: list[Any]) -> None:
+        """The store's CPU per keyed command, and this client's (PyMongo): what any request that reads or writes the
+        store costs at least. Updates set a probe field on synthetic profiles and remove it again (both counted)."""
+        store_pids = self.store_pids()
+        store0, client0 = sum(cpu_seconds(p) for p in store_pids), time.process_time()
+        finds = 0
+        for _ in range(10):
+            for key in keys:
+                assert coll.find_one({"_id": key}) is not None
+                finds += 1
+        store1, client1 = sum(cpu_seconds(p) for p in store_pids), time.process_time()
+        updates = 0
+        for op in [{"$inc": {"floor_probe": 1}}] * 4 + [{"$unset": {"floor_probe": ""}}]:
+            for key in keys:
+                coll.update_one({"_id": key}, op)
+                updates += 1
+        store2, client2 = sum(cpu_seconds(p) for p in store_pids), time.process_time()
+        extra = self.extra.setdefault(size, {})
+        extra.update({"store CPU/find_one": (store1 - store0) * 1000 / finds, "store CPU/update": (store2 - store1) * 1000 / updates,
+                      "client CPU/command": ((client1 - client0) + (client2 - client1)) * 1000 / (finds + updates)})
+        print(f"  Boden (CPU): FerretDB je find_one({{_id}}) {extra['store CPU/find_one']:.2f} ms, je update_one({{_id}}) "
+              f"{extra['store CPU/update']:.2f} ms; PyMongo im Client {extra['client CPU/command']:.2f} ms je Befehl "
+              f"({finds} + {updates} Befehle)", flush=True)
+
+    def store_pids(self) -> list[int]:
+        assert self.server is not None
+        return [p for p in descendants(self.server.pid) if "ferretdb" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
 
     async def _index_floor(self) -> float:
         from catalogue.access import PUBLIC_LABEL
@@ -339,12 +370,11 @@ class Bench:
                     if status != 200:
                         errors.append(f"{path}: {status} {payload[:120]!r}")
 
-        assert self.server is not None
-        store_pids = [p for p in descendants(self.server.pid) if "ferretdb" in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+        store_pids = self.store_pids()
 
-        def cpu() -> tuple[float, float]:  # (server, store) CPU seconds so far
+        def cpu() -> tuple[float, float, float]:  # (server, store, this benchmark's clients) CPU seconds so far
             assert self.server is not None
-            return cpu_seconds(self.server.pid), sum(cpu_seconds(p) for p in store_pids)
+            return cpu_seconds(self.server.pid), sum(cpu_seconds(p) for p in store_pids), time.process_time()
 
         cpu0 = cpu()
         t0 = time.perf_counter()
@@ -362,10 +392,11 @@ class Bench:
               f"p50 {extra['mixed p50']:.1f} ms, p95 {extra['mixed p95']:.1f} ms (Lesen {extra['mixed read p95']:.1f}, "
               f"Schreiben {extra['mixed write p95']:.1f}), {len(errors)} Fehler", flush=True)
         served = max(1, len(times))
-        server_ms, store_ms = ((cpu1[i] - cpu0[i]) * 1000 / served for i in (0, 1))
-        extra.update({"mixed server CPU/req": server_ms, "mixed store CPU/req": store_ms})
-        print(f"    CPU je Anfrage: Server {server_ms:.1f} ms, FerretDB {store_ms:.1f} ms "
-              f"(Server {100 * (cpu1[0] - cpu0[0]) / seconds:.0f} % eines Kerns, FerretDB {100 * (cpu1[1] - cpu0[1]) / seconds:.0f} %)", flush=True)
+        server_ms, store_ms, client_ms = ((cpu1[i] - cpu0[i]) * 1000 / served for i in (0, 1, 2))
+        extra.update({"mixed server CPU/req": server_ms, "mixed store CPU/req": store_ms, "mixed client CPU/req": client_ms})
+        print(f"    CPU je Anfrage: Server {server_ms:.1f} ms, FerretDB {store_ms:.1f} ms, Messclients {client_ms:.1f} ms "
+              f"(Server {100 * (cpu1[0] - cpu0[0]) / seconds:.0f} % eines Kerns, FerretDB {100 * (cpu1[1] - cpu0[1]) / seconds:.0f} %, "
+              f"Messclients {100 * (cpu1[2] - cpu0[2]) / seconds:.0f} %)", flush=True)
         for e in errors[:5]:
             print("    ", e, flush=True)
 
@@ -399,6 +430,8 @@ class Bench:
             print(f"  {label:<18}" + "".join(f" | {self.floors[s][key]:8.2f} ms{'':>25}" for s in sizes))
         for key, unit in (("import/s", "Profile/s"), ("mixed/s", "Anfragen/s"), ("mixed p95", "ms"), ("mixed read p95", "ms"),
                           ("mixed write p95", "ms"), ("mixed errors", "Fehler"), ("mixed server CPU/req", "ms"), ("mixed store CPU/req", "ms"),
+                          ("mixed client CPU/req", "ms"),
+                          ("store CPU/find_one", "ms"), ("store CPU/update", "ms"), ("client CPU/command", "ms"),
                           ("rss server", "MB"), ("rss store", "MB")):
             print(f"  {key:<18}" + "".join(f" | {self.extra[s].get(key, float('nan')):8.1f} {unit:<10}{'':>16}" for s in sizes))
         print()

@@ -73,6 +73,9 @@ def build_environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates are compiled once per process and never looked at again: with reloading on, every
+        # page asked the file system whether each template it uses (5 to 8 a page) had changed. Restart after editing one.
+        auto_reload=False,
     )
     env.filters.update(
         de_int=format_int_de,

@@ -230,6 +230,11 @@ class Candidate:
     text_score: float
 
 
+# The weights of "comparable projects" (catalogue/search/comparable.py explains each part): here, so an engine that
+# ranks candidates itself (`SearchBackend.ranks_similar`) weighs the same signals without importing the service layer
+SIMILARITY_WEIGHTS: dict[str, float] = {"fields": 0.30, "keywords": 0.20, "text": 0.25, "size": 0.15, "state": 0.10}
+
+
 @runtime_checkable
 class SearchBackend(Protocol):
     """What the service layer may ask of a search engine. All methods are coroutines.
@@ -245,6 +250,10 @@ class SearchBackend(Protocol):
     # Looks up query words in the municipality register (catalogue/search/places.py), so place words
     # boost and softly filter instead of having to match; None: only the Länder are known as places.
     places: PlaceResolver | None = None
+    # True when `similar_candidates` ranks its candidates by the similarity signals (text, shared facet values and,
+    # with `population`, the size) itself, so `find_comparable` asks for a small pool and runs no search of its own
+    # for profiles of a similar size (Tantivy); False: candidates by text, then facet values (Meilisearch).
+    ranks_similar: bool = False
 
     async def suggest(self, q: str) -> str | None:
         """A corrected query for a search without hits, or None (then the caller finds its own)."""
@@ -306,6 +315,8 @@ class SearchBackend(Protocol):
         filters: Mapping[str, Sequence[str]] | None = None,
         exclude_ids: Sequence[str] = (),
         limit: int = 100,
+        population: int | None = None,
+        reference_id: str | None = None,
     ) -> list[Candidate]:
         """Candidates for "comparable projects", best text match first.
 
@@ -315,6 +326,12 @@ class SearchBackend(Protocol):
         or has any of the facet values in `any_of` (e.g. the same
         Handlungsfeld). `text_score` is the relevance for `text` alone (0 for
         documents found only through `any_of`).
+
+        An engine that `ranks_similar` orders the candidates by the weighted
+        signals instead (SIMILARITY_WEIGHTS: the text relevance scaled by that of
+        the document `reference_id`, the shared `any_of` values and, with
+        `population`, a size between half and twice it, which then also makes
+        a document a candidate); the others ignore `population` and `reference_id`.
         """
 
     async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:

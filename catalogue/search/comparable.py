@@ -34,7 +34,11 @@ same Land alone 0.10; below that there is nothing to tell the user.
 Candidates (`find_comparable`): the backend's `similar_candidates` for the
 reference's text, Handlungsfelder and Land, plus, for a population, the
 published profiles of a similar size (population between half and twice
-the reference's, from the search index). With an active search (`q`,
+the reference's, from the search index). An engine that `ranks_similar`
+(Tantivy) adds these signals up in its own score (SIMILARITY_WEIGHTS, the
+size as bands) and returns only the best RANKED_POOL (30, or three times
+`limit`) in one search, the size band included; `rank` then scores them
+exactly, as above. With an active search (`q`,
 `filters`) only the profiles of that search are candidates, so the panel
 never offers a project the list below would not show, and only those of a
 similar size or the same Land (all of them match the search's words).
@@ -50,17 +54,12 @@ from functools import lru_cache
 from typing import Any
 
 from catalogue.formatting import format_int_de
-from catalogue.search.base import MAX_PER_PAGE, Candidate, SearchBackend, SearchQuery
+from catalogue.search.base import MAX_PER_PAGE, SIMILARITY_WEIGHTS, Candidate, SearchBackend, SearchQuery
 from catalogue.search.regions import index_document
 from catalogue.vocabularies import EditorialStatus, OrganisationKind, SizeClass, size_class_for
 
-WEIGHTS: dict[str, float] = {
-    "fields": 0.30,
-    "keywords": 0.20,
-    "text": 0.25,
-    "size": 0.15,
-    "state": 0.10,
-}
+WEIGHTS: dict[str, float] = SIMILARITY_WEIGHTS
+RANKED_POOL = 30  # candidates asked of an engine that ranks them by the signals itself (`SearchBackend.ranks_similar`)
 SIZE_REASON_MIN = 0.5
 TEXT_REASON_MIN = 0.5
 MIN_SCORE = 0.05  # below this, or without a reason, a candidate is not shown
@@ -326,7 +325,7 @@ async def find_comparable(
     *,
     labels: Sequence[str],
     limit: int = 10,
-    candidates: int = 100,
+    candidates: int | None = None,
     q: str = "",
     filters: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Comparable]:
@@ -339,7 +338,9 @@ async def find_comparable(
     """
     published = {"status": [EditorialStatus.PUBLISHED.value]}
     found: list[Candidate] = []
+    ranked = backend.ranks_similar
     if q.strip() or filters:
+        candidates = candidates or 100
         # the active search's own results (its relevance is the text score), then those of a similar size among them
         scoped = {**(filters or {}), **published}
         found.extend(await _search_candidates(backend, labels, q=q, filters=scoped, limit=candidates))
@@ -348,11 +349,19 @@ async def find_comparable(
         # every candidate shares the search's words and filters; what sets one apart is the municipality itself
         alike = [c for c in rank(ref, found, limit=len(found)) if c.parts["size"] >= SIZE_REASON_MIN or c.parts["state"]]
         return alike[:limit]
+    if candidates is None:
+        candidates = max(RANKED_POOL, 3 * limit) if ranked else 100
     any_of: dict[str, list[str]] = {}
     if ref.fields_of_action:
         any_of["fields_of_action"] = list(ref.fields_of_action)
     if ref.state:
         any_of["state"] = [ref.state]
+    if ranked:
+        # one search: the engine ranks by the signals (the size among them) and returns only the best `candidates`
+        if ref.text or any_of or ref.population:
+            found = await backend.similar_candidates(ref.text, labels=labels, any_of=any_of, filters=published, limit=candidates + 1,
+                                                     population=ref.population or None, reference_id=ref.exclude_id)
+        return rank(ref, found, limit=limit)
     queries = []
     if ref.text or any_of:
         # the reference profile is not excluded here: its own relevance is the
@@ -390,6 +399,7 @@ async def _search_candidates(
 
 
 __all__ = [
-    "MIN_SCORE", "WEIGHTS", "Comparable", "Reference", "find_comparable", "profile_reference", "rank", "reference_for", "score_candidate", "size_ratio",
+    "MIN_SCORE", "RANKED_POOL", "WEIGHTS", "Comparable", "Reference", "find_comparable", "profile_reference", "rank", "reference_for",
+    "score_candidate", "size_ratio",
     "stored_reference",
 ]

@@ -1026,6 +1026,8 @@ class MeiliBackend(SearchBackend):
         filters: Mapping[str, Sequence[str]] | None = None,
         exclude_ids: Sequence[str] = (),
         limit: int = 100,
+        population: int | None = None,  # hints for an engine that ranks_similar; this one does not
+        reference_id: str | None = None,
     ) -> list[Candidate]:
         labels = check_labels(labels)
         limit = max(1, min(int(limit), 1000))

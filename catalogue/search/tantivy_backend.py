@@ -65,6 +65,7 @@ from catalogue.lru import LRU
 from catalogue.search import documents, planning
 from catalogue.search.base import (
     MAX_FACET_VALUES,
+    SIMILARITY_WEIGHTS,
     SORT_FIELDS,
     Candidate,
     DocumentSource,
@@ -126,6 +127,10 @@ MIN_HEAD = 5  # letters of a compound's head stem
 RARITY_WORDS = 2  # queries of this many words or more weigh each word by its rarity (_by_rarity)
 MIN_RARITY = 0.1  # the weight of a word every document has, against the query's rarest word
 MAX_REFERENCE_WORDS = 6  # the rarest words of a reference text that "comparable projects" query (_rarest)
+# ranked candidates of comparable projects (`_similar` with a population or reference): the facet each signal of
+# SIMILARITY_WEIGHTS is, and the size bands that stand for its size ratio (ratio at least r: that share of its weight)
+FACET_SIGNALS = {"fields_of_action": "fields", "state": "state"}
+SIZE_BANDS = ((0.5, 0.6), (0.8, 0.3))  # the first (the widest) also makes a document a candidate
 STRICT_BONUS = 2.0  # documents matching as many words as required, over those matching about half (loose_need)
 
 KNOWN_FUZZY_BOOST = 0.2  # near spellings of a word the index has
@@ -478,7 +483,7 @@ class _QueryPlanner:
         ])
 
     def word_query(
-        self, searcher: _Terms, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True, codes_optional: bool = False
+        self, searcher: _Terms, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True, codes_optional: bool = False,
     ) -> tantivy.Query | None:
         """The query for one word; `scan`: also look through the term dictionary near a typo (for typos in the
         ending and for highlighting; off for the long texts of "comparable projects"); `codes_optional` (a query of
@@ -808,6 +813,11 @@ def _decode_payload(payload: bytes) -> dict[str, Any]:
     return found
 
 
+def _size_band(population: int, ratio: float) -> tuple[int, int]:
+    """The populations whose size ratio to `population` (comparable.size_ratio) is at least `ratio`."""
+    return math.ceil(population * ratio), math.floor(population / ratio)
+
+
 def _sorted_values(mapping: Mapping[str, Sequence[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(sorted((name, tuple(sorted(map(str, values)))) for name, values in mapping.items()))
 
@@ -907,6 +917,7 @@ class TantivyBackend(SearchBackend):
     """The embedded search backend; see the module docstring."""
 
     name = "tantivy"
+    ranks_similar = True
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
@@ -1416,21 +1427,51 @@ class TantivyBackend(SearchBackend):
         filters: Mapping[str, Sequence[str]] | None = None,
         exclude_ids: Sequence[str] = (),
         limit: int = 100,
+        population: int | None = None,
+        reference_id: str | None = None,
     ) -> list[Candidate]:
         labels = check_labels(labels)
         filters = check_filters(filters)
         self._refresh()
         view = self._live.view
-        key = ("similar", text, _sorted_values(any_of or {}), _sorted_values(filters), tuple(sorted(labels)), tuple(map(str, exclude_ids)), limit)
+        key = ("similar", text, _sorted_values(any_of or {}), _sorted_values(filters), tuple(sorted(labels)), tuple(map(str, exclude_ids)), limit,
+               population, reference_id)
         found: list[tuple[float, dict[str, Any]]] | None = view.results.get(key)
         if found is None:
-            found = self._similar(view, text, labels, any_of or {}, filters, exclude_ids, limit)
+            found = self._similar(view, text, labels, any_of or {}, filters, exclude_ids, limit, population, reference_id)
             view.remember(key, found)
         return [Candidate(document=dict(payload), text_score=score) for score, payload in found]
 
+    def _signals(self, any_of: Mapping[str, Sequence[str]], population: int | None) -> list[tuple[float, tantivy.Query, str, Any]]:
+        """The similarity signals a ranked candidate search adds up besides the text: (weight, query, field, value or
+        (lowest, highest) population), so a hit's text relevance is its score less the weights of the signals it has."""
+        signals: list[tuple[float, tantivy.Query, str, Any]] = []
+        for name, values in any_of.items():
+            weight = SIMILARITY_WEIGHTS.get(FACET_SIGNALS.get(name, ""), 0.0) / max(1, len(values))
+            if weight:
+                signals.extend((weight, tantivy.Query.term_query(self.schema, name, str(v)), name, str(v)) for v in values)
+        if population and population > 0:
+            for ratio, share in SIZE_BANDS:
+                lo, hi = _size_band(population, ratio)
+                query = tantivy.Query.range_query(self.schema, "population", tantivy.FieldType.Integer, lower_bound=lo, upper_bound=hi)
+                signals.append((SIMILARITY_WEIGHTS["size"] * share, query, "population", (lo, hi)))
+        return signals
+
+    @staticmethod
+    def _signal_weight(signals: list[tuple[float, tantivy.Query, str, Any]], payload: Mapping[str, Any]) -> float:
+        total = 0.0
+        for weight, _query, name, value in signals:
+            have = payload.get(name)
+            if name == "population":
+                if isinstance(have, int | float) and value[0] <= have <= value[1]:
+                    total += weight
+            elif value in (map(str, have) if isinstance(have, list | tuple) else (str(have),)):
+                total += weight
+        return total
+
     def _similar(
         self, view: _View, text: str, labels: tuple[str, ...], any_of: Mapping[str, Sequence[str]], filters: Mapping[str, Sequence[str]],
-        exclude_ids: Sequence[str], limit: int,
+        exclude_ids: Sequence[str], limit: int, population: int | None = None, reference_id: str | None = None,
     ) -> list[tuple[float, dict[str, Any]]]:
         searcher = view.searcher
         plan = self._plan(view, text, any_word=True)
@@ -1439,30 +1480,79 @@ class TantivyBackend(SearchBackend):
             if name not in FACETS:
                 raise ValueError(f"Unbekannte Facette: {name}")
             facets.extend(tantivy.Query.term_query(self.schema, name, str(v)) for v in values)
+        shared_fields = [tantivy.Query.term_query(self.schema, name, str(v)) for name, values in any_of.items()
+                         if FACET_SIGNALS.get(name) == "fields" for v in values]
+        # ranked (a population or reference given): the signals of comparable.py add up in the score, so the best
+        # `limit` by (about) the score `rank` gives come back, and only they are read and decoded
+        ranked = population is not None or reference_id is not None
+        signals = self._signals(any_of, population) if ranked else []
+        if population and population > 0 and ranked:
+            lo, hi = _size_band(population, SIZE_BANDS[0][0])
+            facets.append(tantivy.Query.range_query(self.schema, "population", tantivy.FieldType.Integer, lower_bound=lo, upper_bound=hi))
         if (plan.text_query is None and not facets) or not labels:
             return []
         limit = max(1, min(limit, 1000))
-        # (text OR any_of) AND labels AND filters AND NOT excluded; only the text scores, so the documents the text
-        # finds come first and those that only share a facet value (score 0) fill the rest: two searches, and the
-        # second (a facet value is shared by a good part of the catalogue) only when the text finds fewer than `limit`
+        # (text OR any_of) AND labels AND filters AND NOT excluded; the documents the text finds come first and those
+        # that only share a facet value (text score 0) fill the rest: two searches, and the second (a facet value is
+        # shared by a good part of the catalogue) only when the text finds fewer than `limit`
         required: list[tuple[tantivy.Occur, tantivy.Query]] = [
             (tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0))]
         for name, values in filters.items():
             required.append((tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(name, values), 0.0)))
         for doc_id in exclude_ids:
             required.append((tantivy.Occur.MustNot, tantivy.Query.term_query(self.schema, "id", str(doc_id))))
-        hits: list[tuple[float, tantivy.DocAddress]] = []
+        boosts = [(tantivy.Occur.Should, tantivy.Query.const_score_query(q, weight)) for weight, q, _name, _value in signals]
+        found_text: list[tuple[float, tantivy.DocAddress]] = []
+        scale = 1.0  # text relevance -> its weight in the score (ranked: relative to the reference's own)
         if plan.text_query is not None:
-            found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, plan.text_query), *required]), limit=limit, count=False)
-            hits = [(max(0.0, float(score)), addr) for score, addr in found.hits]
-        if facets and len(hits) < limit:
-            others: list[tuple[tantivy.Occur, tantivy.Query]] = [(tantivy.Occur.Should, f) for f in facets]
-            shared = tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.boolean_query(others)), *required])
-            if plan.text_query is not None:  # those the text found are all in `hits` already
-                shared = tantivy.Query.boolean_query([(tantivy.Occur.Must, shared), (tantivy.Occur.MustNot, plan.text_query)])
-            found = searcher.search(tantivy.Query.const_score_query(shared, 0.0), limit=limit - len(hits), count=False)
-            hits.extend((0.0, addr) for _score, addr in found.hits)
-        return [(score, view.stored(addr)[0]) for score, addr in hits]
+            text_q = plan.text_query
+            if ranked:
+                best = self._reference_relevance(searcher, text_q, required, reference_id)
+                scale = SIMILARITY_WEIGHTS["text"] / best if best > 0 else 1.0
+                text_q = tantivy.Query.boost_query(text_q, scale)
+            if shared_fields:  # ranked: also those sharing a Handlungsfeld in other words ("Ärztehaus", "Versorgungszentrum")
+                text_q = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Should, text_q), *((tantivy.Occur.Should, tantivy.Query.const_score_query(f, 0.0)) for f in shared_fields)])
+            found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), *required, *boosts]), limit=limit, count=False)
+            found_text = [(float(score), addr) for score, addr in found.hits]
+        out: list[tuple[float, dict[str, Any]]] = []
+        for score, addr in found_text:
+            payload = view.stored(addr)[0]
+            relevance = (score - self._signal_weight(signals, payload)) / scale if signals else score
+            out.append((max(0.0, relevance), payload))
+        if facets and len(out) < limit:  # those sharing a facet value (or, ranked, of a similar size) fill up
+            seen = {str(payload.get("id")) for _score, payload in out}  # ranked: those of a shared Handlungsfeld are in
+            found = searcher.search(self._shared(facets, required, plan.text_query, boosts), limit=limit - len(out) + len(seen) * ranked,
+                                    count=False)
+            fill = [payload for _score, addr in found.hits if str((payload := view.stored(addr)[0]).get("id")) not in seen]
+            out.extend((0.0, payload) for payload in fill[:limit - len(out)])
+        return out
+
+    @staticmethod
+    def _shared(
+        facets: list[tantivy.Query], required: list[tuple[tantivy.Occur, tantivy.Query]], text_q: tantivy.Query | None,
+        boosts: list[tuple[tantivy.Occur, tantivy.Query]],
+    ) -> tantivy.Query:
+        """Documents with any of `facets` (and `required`, not `text_q`), best by the `boosts` (without: all alike)."""
+        others: list[tuple[tantivy.Occur, tantivy.Query]] = [(tantivy.Occur.Should, f) for f in facets]
+        shared = tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.boolean_query(others)), *required])
+        if text_q is not None:  # those the text found are all among the candidates already
+            shared = tantivy.Query.boolean_query([(tantivy.Occur.Must, shared), (tantivy.Occur.MustNot, text_q)])
+        shared = tantivy.Query.const_score_query(shared, 0.0)
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, shared), *boosts]) if boosts else shared
+
+    def _reference_relevance(
+        self, searcher: tantivy.Searcher, text_q: tantivy.Query, required: list[tuple[tantivy.Occur, tantivy.Query]], reference_id: str | None
+    ) -> float:
+        """The text relevance of the reference document (one keyed search), or else the best one (a search of the text)."""
+        if reference_id is not None:
+            own = tantivy.Query.const_score_query(tantivy.Query.term_query(self.schema, "id", str(reference_id)), 0.0)  # no score of its own
+            found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Must, own), *required]),
+                                    limit=1, count=False)
+            if found.hits:
+                return float(found.hits[0][0])
+        found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), *required]), limit=1, count=False)
+        return float(found.hits[0][0]) if found.hits else 0.0
 
     def document_sync(self, doc_id: str, *, labels: Sequence[str]) -> SearchDocument | None:
         """`document`, synchronously: a term query on the raw id field, AND-ed with the labels."""
@@ -1493,9 +1583,12 @@ class TantivyBackend(SearchBackend):
         filters: Mapping[str, Sequence[str]] | None = None,
         exclude_ids: Sequence[str] = (),
         limit: int = 100,
+        population: int | None = None,
+        reference_id: str | None = None,
     ) -> list[Candidate]:
         return await asyncio.to_thread(
-            self.similar_candidates_sync, text, labels=labels, any_of=any_of, filters=filters, exclude_ids=exclude_ids, limit=limit
+            self.similar_candidates_sync, text, labels=labels, any_of=any_of, filters=filters, exclude_ids=exclude_ids, limit=limit,
+            population=population, reference_id=reference_id,
         )
 
     async def health(self) -> bool:

@@ -207,6 +207,28 @@ async def test_the_comparable_projects_are_searched_while_the_profile_is_read(ap
 
 
 
+async def test_a_page_does_not_ask_the_file_system_whether_its_templates_changed(client, hoexter, monkeypatch) -> None:
+    """The templates are compiled once per process: a page read after the first sends no stat per template
+    (with Jinja's auto_reload it sent one for each of the 5 to 8 templates a page uses)."""
+    import os
+
+    from api.web.templating import TEMPLATE_DIR
+
+    assert (await client.get(hoexter)).status_code == 200  # compiled now
+    asked: list[str] = []
+    real_getmtime = os.path.getmtime
+
+    def getmtime(name: Any) -> float:
+        if str(name).startswith(str(TEMPLATE_DIR)):
+            asked.append(str(name))
+        return real_getmtime(name)
+
+    monkeypatch.setattr(os.path, "getmtime", getmtime)
+    r = await client.get(hoexter)
+    assert r.status_code == 200 and "Eingetragen von" in r.text
+    assert asked == []
+
+
 async def test_an_anonymous_page_reads_the_adoption_summary_only_when_the_index_names_adopters(app, client, hoexter) -> None:
     url = hoexter
     r, commands = await _page_commands(client, url)

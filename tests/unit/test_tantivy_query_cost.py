@@ -5,6 +5,8 @@
 * The reference text of "comparable projects" queries its MAX_REFERENCE_WORDS rarest words only.
 * Candidates that only share a facet value are looked for only when the text finds fewer than `limit`.
 * Stored payloads are decoded as json.loads decodes them (msgspec, with json.loads for what strict JSON lacks).
+* A profile's comparable projects are one ranked candidate search (the similarity signals add up in Tantivy's score):
+  only the few best candidates are read and decoded, no separate search for profiles of a similar size.
 """
 
 from __future__ import annotations
@@ -16,10 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tantivy
 
 from catalogue.access import PUBLIC_LABEL, owner_label
+from catalogue.search import comparable as comp
 from catalogue.search.base import SearchQuery, Sort
-from catalogue.search.tantivy_backend import MAX_KEPT_HITS, MAX_REFERENCE_WORDS, TantivyBackend, _decode_payload, _QueryPlanner
+from catalogue.search.documents import LABELS_FIELD
+from catalogue.search.tantivy_backend import (
+    MAX_KEPT_HITS,
+    MAX_REFERENCE_WORDS,
+    TantivyBackend,
+    _decode_payload,
+    _QueryPlanner,
+)
 from tests.contract.test_search_contract import make
 
 PUBLIC = (PUBLIC_LABEL,)
@@ -32,6 +43,7 @@ class _CountingSearcher:
     def __init__(self, searcher: Any) -> None:
         self._searcher = searcher
         self.queries: list[str] = []
+        self.docs = 0  # stored documents read (and then decoded)
 
     def search(self, query: Any, *args: Any, **kwargs: Any) -> Any:
         self.queries.append(repr(query))
@@ -40,6 +52,10 @@ class _CountingSearcher:
     def aggregate(self, query: Any, *args: Any, **kwargs: Any) -> Any:
         self.queries.append(repr(query))
         return self._searcher.aggregate(query, *args, **kwargs)
+
+    def doc(self, addr: Any) -> Any:
+        self.docs += 1
+        return self._searcher.doc(addr)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._searcher, name)
@@ -199,3 +215,69 @@ async def test_a_page_of_candidates_is_not_kept(backend: TantivyBackend) -> None
     await backend.search(SearchQuery(filters=PUBLISHED, per_page=MAX_KEPT_HITS, facets=()), labels=PUBLIC)
     await backend.search(SearchQuery(filters=PUBLISHED, per_page=MAX_KEPT_HITS, facets=()), labels=PUBLIC)
     assert len(counting.queries) == 3
+
+
+async def _catalogue(tmp_path: Path) -> TantivyBackend:
+    """150 projects that share the words of "Bauhof" (another Land and Handlungsfeld, another size), a twin of the
+    reference that shares one word less but its Handlungsfeld, Land and size, a project of the same Handlungsfeld in
+    other words, and an editor's draft that would be the best match of all."""
+    b = TantivyBackend(tmp_path / "search")
+    alike = {"foa": ("Verwaltung",), "state": "Bayern", "population": 5000}
+    await b.upsert([
+        make("ref", "Gemeinsamer Bauhof Kreis", keywords=("Bauhof", "Fuhrpark"), **alike),  # type: ignore[arg-type]
+        *(make(f"other{i}", f"Bauhof Fuhrpark Nummer {i}", keywords=("Bauhof", "Fuhrpark"), foa=("Bildung",), state="Hessen",
+               population=900_000) for i in range(150)),
+        make("twin", "Bauhof im Verbund", keywords=("Winterdienst",), **alike),  # type: ignore[arg-type]
+        make("worded", "Kasse und EDV im Verbund", keywords=("Finanzen",), **alike),  # type: ignore[arg-type]
+        make("draft", "Gemeinsamer Bauhof Kreis", keywords=("Bauhof", "Fuhrpark"), editorial="draft", owner="erika", **alike),  # type: ignore[arg-type]
+    ])
+    return b
+
+
+async def test_a_profiles_comparable_projects_read_only_the_best_candidates(tmp_path: Path) -> None:
+    backend = await _catalogue(tmp_path)
+    try:
+        ref = comp.Reference.from_document(await backend.document("ref", labels=PUBLIC) or {})
+        counting = _counting(backend)
+
+        async def no_plain_search(*_args: Any, **_kwargs: Any) -> Any:
+            raise AssertionError("a ranked read runs no search of its own for profiles of a similar size")
+
+        backend.search = no_plain_search  # type: ignore[method-assign]
+        found = await comp.find_comparable(backend, ref, labels=PUBLIC, limit=5)
+        # the pool (RANKED_POOL and the reference), not 100 + 100 as before
+        assert counting.docs <= comp.RANKED_POOL + 1
+        assert len(counting.queries) == 2  # the reference's own relevance, the ranked search
+        ids = [c.document["id"] for c in found]
+        # the twin shares fewer words than the 150 others but everything else: ranked by the signals it is a
+        # candidate (by text alone it would be the 152nd); the project of the same Handlungsfeld in other words too
+        assert ids[:2] == ["twin", "worded"]
+        assert "ref" not in ids and "draft" not in ids
+    finally:
+        await backend.close()
+
+
+async def test_ranked_candidates_keep_the_text_relevance_alone_and_the_callers_labels(tmp_path: Path) -> None:
+    backend = await _catalogue(tmp_path)
+    try:
+        text = "Gemeinsamer Bauhof Kreis Bauhof Fuhrpark"
+        args: dict[str, Any] = {"any_of": {"fields_of_action": ["Verwaltung"], "state": ["Bayern"]}, "limit": 200}  # no status filter: labels alone
+        plain = {c.document["id"]: c.text_score for c in await backend.similar_candidates(text, labels=PUBLIC, **args)}
+        ranked = await backend.similar_candidates(text, labels=PUBLIC, population=5000, reference_id="ref", **args)
+        assert ranked[0].document["id"] == "ref"
+        # the text's weight is scaled by the reference's own relevance for the text (its id adds no score)
+        view = backend._live.view
+        labels = [(tantivy.Occur.Must, tantivy.Query.const_score_query(backend._any_term(LABELS_FIELD, PUBLIC), 0.0))]
+        own = backend._reference_relevance(view.searcher, backend._plan(view, text, any_word=True).text_query, labels, "ref")
+        assert own == pytest.approx(plain["ref"], rel=1e-4)
+        for c in ranked:  # the score less the signals' weights, scaled back: the relevance for the text alone
+            assert c.text_score == pytest.approx(plain.get(c.document["id"], 0.0), rel=1e-3, abs=1e-4)
+        assert "draft" not in {c.document["id"] for c in ranked}
+        # the owner's labels: her draft is a candidate for her, and a commit makes a fresh ranked list
+        mine = await backend.similar_candidates(text, labels=(PUBLIC_LABEL, owner_label("erika")), population=5000, reference_id="ref", **args)
+        assert "draft" in {c.document["id"] for c in mine}
+        await backend.delete(["twin"])
+        again = await backend.similar_candidates(text, labels=PUBLIC, population=5000, reference_id="ref", **args)
+        assert "twin" in {c.document["id"] for c in ranked} and "twin" not in {c.document["id"] for c in again}
+    finally:
+        await backend.close()
