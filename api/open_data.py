@@ -23,7 +23,7 @@ from typing import Any
 from catalogue.models import Profile, public_source
 from catalogue.opendata.mirror import Snapshot
 from catalogue.settings import Settings
-from importers.export import EXPORT_FORMAT, EXPORT_VERSION, iter_csv, to_export_dict
+from importers.export import EXPORT_FORMAT, EXPORT_VERSION, csv_row, iter_csv, to_export_dict
 
 # Human-readable names and legal codes of the DCAT-AP.de licence URIs the catalogue knows.
 LICENCES: dict[str, tuple[str, str]] = {
@@ -95,10 +95,7 @@ def render_record(profile: Profile) -> tuple[str, str]:
     The NDJSON file is the JSON lines each with "\\n"; the JSON file has them in its "profiles" array.
     """
     record = public_record(profile)
-    json_line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    rows = iter_csv([record])
-    next(rows)  # the header row, sent once by the export
-    return json_line, next(rows)
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")), csv_row(record)
 
 
 async def stream_export(fmt: str, snapshot: Snapshot, *, licence: Licence, base_url: str) -> AsyncIterator[str]:

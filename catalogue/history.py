@@ -11,7 +11,10 @@ version document is written right after that write, and again (idempotent:
 an insert of an existing key is a no-op; skipped when this process wrote
 it) before the next write of the profile, so a process that dies between
 the two writes leaves nothing missing: readers take the newest entry from
-the profile.
+the profile. Profiles created in bulk (an import, `ProfileService.create_many`)
+rely on exactly that: their version 1 document is first written before
+their second version's write, so an import writes one document of the
+profile's size less per profile.
 
 A creation (version 1) is stored compactly: its changes are every field
 set from nothing, i.e. its state, so neither `last_change` nor its version

@@ -15,7 +15,6 @@ name.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -62,8 +61,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _no_control_chars(value: str) -> str:
-    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+    if _CONTROL_CHARS.search(value):
         raise ValueError("enthält unzulässige Steuerzeichen")
     return value
 
@@ -80,8 +82,8 @@ def _strip_bidi(value: str) -> str:
 
 def _has_letters(value: str) -> str:
     """Titles and names need letters once invisible and format characters (Unicode Cf, e.g. zero-width spaces) are gone."""
-    visible = "".join(ch for ch in value if unicodedata.category(ch) != "Cf")
-    if not any(ch.isalpha() for ch in visible):
+    # (no format character is a letter, so it is enough to look for a letter: the first one ends the look)
+    if not any(ch.isalpha() for ch in value):
         raise ValueError("muss Buchstaben enthalten (unsichtbare Zeichen und Steuerzeichen zählen nicht)")
     return value
 

@@ -339,8 +339,12 @@ class ProfileService:
         Each item comes with the slug to use (the caller has checked it is
         free). The slugs are reserved with one unordered insert of their key
         documents; one outbox entry naming them all goes in *before* the
-        profiles (as in `create`), then the profiles with one unordered insert_many,
-        then their first version documents. An item whose slug was taken
+        profiles (as in `create`), then the profiles with one unordered insert_many.
+        Their first version documents are left to the next write of each
+        profile (`_write` stores the version it replaces first; until then
+        version 1 is the profile's `last_change` and its state the profile's:
+        catalogue/history.py), which saves a document of the profile's size
+        per imported profile. An item whose slug was taken
         meanwhile is retried through `create` (next free slug, or a
         ValidationFailed for a fixed slug), so one clash never fails the
         others. An item whose id and slug key exist from an earlier,
@@ -357,9 +361,7 @@ class ProfileService:
             raise ValidationFailed("Neue Profile beginnen als Entwurf, eingereicht oder veröffentlicht.")
         now = utcnow()
         profiles: list[Profile] = []
-        firsts: list[VersionEntry] = []  # each profile's first history entry
         for item in items:
-            firsts.append(version_store.creation_entry(now, actor.username, action))  # compact: its changes are its state
             profile = Profile.model_construct(
                 id=item.id or PydanticObjectId(),
                 revision_id=uuid4(),
@@ -373,7 +375,7 @@ class ProfileService:
                 published_at=now if item.status == S.PUBLISHED else None,
                 confirmed_at=None,
                 version=1,
-                last_change=firsts[-1],
+                last_change=version_store.creation_entry(now, actor.username, action),  # compact: its changes are its state
                 **{name: getattr(item.content, name) for name in CONTENT_FIELDS},
             )
             profile.refresh_derived()
@@ -410,15 +412,11 @@ class ProfileService:
                     # The slug belongs to a profile without a key (never migrated): give the key back.
                     await atomic.delete_if(ProfileSlug.get_pymongo_collection(), profiles[n].slug, {"profile_id": profiles[n].id})
                     failed.add(n)
-            if entry is not None:  # the worker may index them now (while the versions are written), from the documents it is given
+            if entry is not None:  # the worker may index them now, from the documents it is given
                 inserted = [stored[n] for n in writing if n not in clashes]
                 await outbox.mark_landed(entry, existing, inserted, Profile.get_pymongo_collection().codec_options)
-            # 4. Their first versions.
-            await version_store.store_many(
-                version_store.version_document(profiles[n].id, firsts[n], state_of(profiles[n], items[n].content))
-                for n in writing
-                if n not in failed
-            )
+            # Their first versions are not written now: version 1 travels in the profile (`last_change`, its state is
+            # the profile's), and its document is written before the second version's write (`_write`'s repair).
         out: list[Profile | CatalogueError] = []
         for n, (item, profile) in enumerate(zip(items, profiles, strict=True)):
             if n in lost:

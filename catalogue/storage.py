@@ -86,7 +86,7 @@ async def read_each(
 
 
 # Collections used without a Beanie model.
-RAW_COLLECTIONS = ("store_meta", "search_sync")
+RAW_COLLECTIONS = ("store_meta", "search_sync", "search_outbox_carried")
 
 
 def declared_indexes(model: type[Document]) -> list[IndexModel]:

@@ -279,9 +279,11 @@ def _normalise_for_fingerprint(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, str):
         text = unicodedata.normalize("NFC", value).replace("\r\n", "\n")
+        if "\t" in text or "  " in text:  # else every run of blanks is one space already: nothing to collapse
+            text = _BLANKS.sub(" ", text)  # (a run never spans a line break, so all lines at once)
         if "\n" not in text:  # one line (most values): the same as below, without the splitting
-            return _BLANKS.sub(" ", text).strip()
-        lines = [_BLANKS.sub(" ", line).strip() for line in text.split("\n")]
+            return text.strip()
+        lines = [line.strip() for line in text.split("\n")]
         return _EMPTY_LINES.sub("\n\n", "\n".join(lines)).strip()
     if isinstance(value, float) and value.is_integer():
         return int(value)

@@ -46,19 +46,25 @@ CSV_COLUMNS: tuple[str, ...] = ("slug", "status", *export_columns(), "provenance
 JSON_COLUMNS: frozenset[str] = frozenset({*(c for c in export_columns() if structured_cell(c)), "provenance"})
 
 Exportable = ProfileContent | Mapping[str, Any]
+_MODEL_KEYS: frozenset[str] = frozenset({*CONTENT_FIELDS, *META_FIELDS})
 
 
 def to_export_dict(item: Exportable) -> dict[str, Any]:
-    """One profile (ProfileContent, stored Profile, or a dict of that shape) as an export record."""
-    if isinstance(item, BaseModel):
-        data = item.model_dump(mode="json")
-        content = ProfileContent.model_validate({k: data[k] for k in CONTENT_FIELDS if k in data})
-        out = content.model_dump(mode="json")
+    """One profile (ProfileContent, stored Profile, or a dict of that shape) as an export record.
+
+    A model is validated content already (a stored Profile is a ProfileContent): its fields are dumped as they
+    are, in the content's field order; a dict is validated first.
+    """
+    if isinstance(item, ProfileContent):
+        data = item.model_dump(mode="json", include=_MODEL_KEYS)
+        out = {k: data[k] for k in CONTENT_FIELDS}
         for key in META_FIELDS:
             value = data.get(key)
             if value is not None:
                 out[key] = value
         return out
+    if isinstance(item, BaseModel):
+        item = item.model_dump(mode="json")
     content = ProfileContent.model_validate({k: v for k, v in item.items() if k in CONTENT_FIELDS})
     out = content.model_dump(mode="json")
     for key in META_FIELDS:
@@ -126,11 +132,18 @@ def iter_csv(items: Iterable[Exportable]) -> Iterator[str]:
     writer.writerow(CSV_COLUMNS)
     yield buf.getvalue()
     for item in items:
-        buf.seek(0)
-        buf.truncate()
-        record = to_export_dict(item)
-        writer.writerow([_csv_cell(col, record.get(col)) for col in CSV_COLUMNS])
-        yield buf.getvalue()
+        yield csv_row(to_export_dict(item), buf, writer)
+
+
+def csv_row(record: Mapping[str, Any], buf: io.StringIO | None = None, writer: Any = None) -> str:
+    """The CSV row (with its line end) of an export record (`to_export_dict`'s result, or one cut down from it)."""
+    if buf is None or writer is None:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\r\n")
+    buf.seek(0)
+    buf.truncate()
+    writer.writerow([_csv_cell(col, record.get(col)) for col in CSV_COLUMNS])
+    return buf.getvalue()
 
 
 def export_csv(items: Iterable[Exportable]) -> str:

@@ -42,7 +42,8 @@ mark comes, wait for each one's version: what did not land then failed).
 The mark also names the profiles the write found already there (an
 earlier, interrupted run); for the others, which the write inserted, the
 worker reads no adoption summary (there is none yet), nor the profile: the
-mark carries its stored document (catalogue.outbox.carry), unless another
+mark carries its stored document (catalogue.outbox.carry, in a document of
+its own read by the entry's `_id` and deleted before the entry), unless another
 entry of the batch names it too. Per profile,
 entries apply in order: an entry naming a profile that an earlier,
 waiting entry also names waits too.
@@ -253,6 +254,7 @@ class SearchSync:
             return 0
         self.failing = False
         if ready:
+            await _delete_carried([e.seq for e in ready if e.landed is not None])  # before the entries: none is left behind
             await _delete_entries([e.seq for e in ready])
             for entry in ready:
                 self._skipped.pop(entry.seq, None)
@@ -315,6 +317,7 @@ class SearchSync:
         # profiles a marked bulk entry inserted come with it (their stored documents): not read back, unless
         # another entry of the batch names them too (then their current state is read)
         named = {item.profile_id for e in batch for item in e.items() if not outbox.inserted_by(e, item.profile_id)}
+        await _load_carried([e for e in batch if e.seq not in unmarked])
         marked = [e for e in batch if e.seq not in unmarked and e.carried]
         ids = list(dict.fromkeys(item.profile_id for e in batch if e.seq not in unmarked for item in e.items()))
         profiles = await _take_carried(marked, named)
@@ -550,6 +553,22 @@ async def read_profiles(profile_ids: Sequence[str]) -> dict[str, Profile]:
     found = await read_each(Profile.get_pymongo_collection(), oids.values(), concurrency=READ_CONCURRENCY)
     docs = {pid: found[oid] for pid, oid in oids.items() if oid in found}
     return await run_cpu(lambda: {pid: Profile.model_validate(doc) for pid, doc in docs.items()})
+
+
+async def _load_carried(entries: Sequence[OutboxEntry]) -> None:
+    """The documents the marks of these landed bulk entries carried (catalogue.outbox.carried_collection), by `_id`."""
+    wanted = [e for e in entries if outbox.takes_carried(e)]
+    if wanted:
+        found = await read_each(outbox.carried_collection(), [e.seq for e in wanted], concurrency=READ_CONCURRENCY)
+        for entry in wanted:
+            outbox.take_carried_document(entry, found.get(entry.seq))
+
+
+async def _delete_carried(seqs: Sequence[int]) -> None:
+    """Delete what marks of these (bulk) entries carried, by `_id` (also of a mark that never came: its writer died)."""
+    collection = outbox.carried_collection()
+    for seq in seqs:
+        await collection.delete_one({"_id": seq})
 
 
 async def _take_carried(entries: Sequence[OutboxEntry], named: set[str]) -> dict[str, Profile]:

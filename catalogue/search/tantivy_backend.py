@@ -149,6 +149,8 @@ MIN_SPLIT_STEM = 7
 MIN_PART = 3
 
 _ALNUM_RE = re.compile(r"^[0-9a-z]+$")
+STEM_CACHE_WORDS = 100_000  # words whose stems `_word_stems` remembers (some 20 MB at most)
+_SEPARATOR = "0q0wortgrenze0q0"  # between words analysed in one call (`_word_stems`); the analyzer keeps it whole
 # Snowball German strips a final "s" only after these letters; after others ("Ausbaus", "Kitas") the word keeps it
 _SNOWBALL_S_ENDINGS = frozenset("bdfghklmnrt")
 MIN_S_FORM_STEM = 4
@@ -922,6 +924,9 @@ class TantivyBackend(SearchBackend):
         self.root.mkdir(parents=True, exist_ok=True)
         self.schema = build_schema()
         self.analyzer = build_analyzer()
+        if list(self.analyzer.analyze(f"a {_SEPARATOR} b")) != ["a", _SEPARATOR, "b"]:
+            raise RuntimeError("the analyzer changes the word separator of `_word_stems`")
+        self._stem_cache: dict[str, tuple[str, ...]] = {}  # word -> its stems (`_word_stems`; dict reads are thread-safe)
         self.planner = _QueryPlanner(self.schema, self.analyzer)
         self._write_lock = threading.RLock()
         self._refresh_lock = threading.Lock()
@@ -1109,9 +1114,7 @@ class TantivyBackend(SearchBackend):
             parts.append(" ".join(suspended))
             doc.add_text("texts", parts[-1])
             doc.add_text("all", parts[-1])
-        stems: set[str] = set()
-        for p in parts:
-            stems.update(s for s in self.analyzer.analyze(p) if _ALNUM_RE.match(s))
+        stems = self._word_stems(dict.fromkeys(w for p in parts for w in p.split()))
         doc.add_text("all_rev", " ".join(s[::-1] for s in sorted(stems)))
         for name in (*FACETS, *RAW_FILTERS):
             value = d.get(name)
@@ -1126,6 +1129,42 @@ class TantivyBackend(SearchBackend):
         payload = {k: v for k, v in d.items() if k != "texts"}  # the long texts are stored in their own field
         doc.add_bytes("payload", json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8"))
         return doc
+
+    def _word_stems(self, words: Iterable[str]) -> set[str]:
+        """The alphanumeric stems the analyzer gives for a text of these whitespace-separated words.
+
+        The analyzer works token by token (its tokenizer splits at every non-alphanumeric character, each filter
+        sees one token), so a text's stems are those of its words, and a word's stems are remembered
+        (`STEM_CACHE_WORDS`; most words of a catalogue recur). Words not seen before are analysed in one call,
+        separated by `_SEPARATOR` (a token the analyzer leaves as it is); should a word give that token itself, the
+        groups do not line up and each of them is analysed on its own.
+        """
+        known = self._stem_cache
+        out: set[str] = set()
+        missing: list[str] = []
+        for word in words:
+            found = known.get(word)
+            if found is None:
+                missing.append(word)
+            else:
+                out.update(found)
+        if not missing:
+            return out
+        groups: list[list[str]] = [[]]
+        for token in self.analyzer.analyze(f" {_SEPARATOR} ".join(missing)):
+            if token == _SEPARATOR:
+                groups.append([])
+            else:
+                groups[-1].append(token)
+        if len(groups) != len(missing):
+            groups = [list(self.analyzer.analyze(word)) for word in missing]
+        if len(known) + len(missing) > STEM_CACHE_WORDS:
+            known.clear()  # bounded; refilled by the next documents
+        for word, tokens in zip(missing, groups, strict=True):
+            stems = tuple(t for t in dict.fromkeys(tokens) if _ALNUM_RE.match(t))
+            known[word] = stems
+            out.update(stems)
+        return out
 
     def _apply(self, writer: tantivy.IndexWriter, ops: Iterable[tuple[str, Any]]) -> None:
         for op, payload in ops:
