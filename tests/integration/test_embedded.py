@@ -144,7 +144,7 @@ async def test_storage_reopens_an_existing_database(tmp_path: Path) -> None:
 
 
 def test_sqlite_runs_with_synchronous_normal_and_a_wrong_mode_is_refused(tmp_path: Path) -> None:
-    """WAL with synchronous=NORMAL (ARCHITECTURE.md, "The embedded store"): FerretDB opens each database with it."""
+    """WAL with synchronous=NORMAL (docs/architecture-details.md, "The data layer's four rules in detail"): FerretDB opens each database with it."""
     proc = subprocess.Popen(
         [str(FERRETDB_BIN), "-data-dir", str(tmp_path), "-log-level", "debug", "-watch-parent=false"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
