@@ -151,8 +151,27 @@ async def mark_landed(
             await carried_collection().insert_one(document)
         except DuplicateKeyError:  # not expected (sequence numbers are not reused); the newer set counts
             await carried_collection().replace_one({"_id": entry.id}, document)
-    await OutboxEntry.get_pymongo_collection().update_one({"_id": entry.id}, {"$set": {"landed": True, "existing": list(existing)}})
+    marked = await OutboxEntry.get_pymongo_collection().update_one({"_id": entry.id}, {"$set": {"landed": True, "existing": list(existing)}})
+    if marked.matched_count == 0:
+        await _announce_again(entry)
+        return
     entry.landed, entry.existing, entry.carried = True, list(existing), carried
+
+
+async def _announce_again(entry: OutboxEntry) -> None:
+    """A mark that found its entry gone: the worker took the entry for a dead writer's once the landing grace had
+    passed (a slow store, a stopped CLI, a suspended machine) and applied it, reading only the profiles already
+    written then. The documents carried for it would never be read: drop them, and announce every profile of the
+    entry again with a landed entry of its own that carries nothing, so the worker reads each one's current version
+    from the store (a carried document could be older than a write announced in between)."""
+    await carried_collection().delete_one({"_id": entry.id})
+    profiles = [(entry.profile_id, entry.slug, entry.version), *((item.profile_id, entry.slug, item.version) for item in entry.more or ())]
+    again = await enqueue_many(profiles)
+    if again is not None:
+        ids = [pid for pid, _slug, _version in profiles]
+        await OutboxEntry.get_pymongo_collection().update_one({"_id": again.id}, {"$set": {"landed": True, "existing": ids}})
+        again.landed, again.existing = True, ids
+    entry.landed, entry.existing, entry.carried = True, [], None
 
 
 def carried_collection() -> AsyncCollection[Any]:

@@ -387,6 +387,36 @@ async def test_a_bulk_entry_that_inserted_a_profile_goes_without_its_adoption_su
     assert later.seq > entry.seq
 
 
+async def test_a_mark_too_late_for_its_entry_announces_the_profiles_again_and_leaves_nothing_behind(
+    db: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A writer slower than the landing grace: the worker applied the entry before any profile was written. Its late
+    mark must not leave the carried documents behind for good, nor the profiles out of the index."""
+    from beanie import PydanticObjectId
+
+    from catalogue.search import sync as sync_module
+
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    ids = [PydanticObjectId() for _ in range(2)]
+    entry = await outbox.enqueue_many([(str(pid), f"spaet-{n}", 1) for n, pid in enumerate(ids)])
+    assert entry is not None
+    monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)  # the writer is slower than the grace
+    assert await sync.run_once(backend) == 1 and await sync.pending() == 0  # taken for a dead writer's, nothing to index
+    monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 30.0)
+    docs = []
+    for n, pid in enumerate(ids):
+        await Profile(id=pid, title=f"Spät {n}", slug=f"spaet-{n}", version=1).insert()
+        docs.append(await Profile.get_pymongo_collection().find_one({"_id": pid}))
+    await Profile.get_pymongo_collection().update_one({"_id": ids[1]}, {"$set": {"title": "Spät 1, bearbeitet", "version": 2}})
+    await outbox.mark_landed(entry, [], docs, Profile.get_pymongo_collection().codec_options)
+    assert await outbox.carried_collection().count_documents({}) == 0  # nothing left that no one would read
+    assert await sync.pending() == 1  # the profiles, announced again
+    assert await sync.run_once(backend) == 1 and await sync.pending() == 0
+    # read from the store, not from the documents carried for the entry: the edit in between counts
+    assert await titles(backend) == {str(ids[0]): "Spät 0", str(ids[1]): "Spät 1, bearbeitet"}
+
+
 async def test_profiles_a_bulk_write_inserted_are_indexed_from_its_mark_without_being_read_back(commands: _Commands, tmp_path: Path) -> None:
     """`create_many` carries the inserted profiles' stored documents with the mark: the worker indexes exactly what a
     read would give, without reading them; one an earlier run had written, or one a later entry names too, is read."""
