@@ -1488,7 +1488,10 @@ class TantivyBackend(SearchBackend):
         signals = self._signals(any_of, population) if ranked else []
         if population and population > 0 and ranked:
             lo, hi = _size_band(population, SIZE_BANDS[0][0])
-            facets.append(tantivy.Query.range_query(self.schema, "population", tantivy.FieldType.Integer, lower_bound=lo, upper_bound=hi))
+            similar_size = tantivy.Query.range_query(self.schema, "population", tantivy.FieldType.Integer, lower_bound=lo, upper_bound=hi)
+            facets.append(similar_size)
+            # a municipality of a similar size is a candidate in its own right, whatever its words (its signals rank it)
+            shared_fields.append(similar_size)
         if (plan.text_query is None and not facets) or not labels:
             return []
         limit = max(1, min(limit, 1000))
@@ -1510,7 +1513,7 @@ class TantivyBackend(SearchBackend):
                 best = self._reference_relevance(searcher, text_q, required, reference_id)
                 scale = SIMILARITY_WEIGHTS["text"] / best if best > 0 else 1.0
                 text_q = tantivy.Query.boost_query(text_q, scale)
-            if shared_fields:  # ranked: also those sharing a Handlungsfeld in other words ("Ärztehaus", "Versorgungszentrum")
+            if shared_fields:  # ranked: also those sharing a Handlungsfeld in other words ("Ärztehaus", "Versorgungszentrum"), or the size
                 text_q = tantivy.Query.boolean_query(
                     [(tantivy.Occur.Should, text_q), *((tantivy.Occur.Should, tantivy.Query.const_score_query(f, 0.0)) for f in shared_fields)])
             found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), *required, *boosts]), limit=limit, count=False)

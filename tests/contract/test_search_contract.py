@@ -707,6 +707,24 @@ async def test_find_comparable_gives_german_reasons(backend: SearchBackend) -> N
     assert all(0 < c.score <= 1 for c in similar)
 
 
+async def test_a_municipality_of_the_same_size_and_land_is_comparable_whatever_its_words(backend: SearchBackend) -> None:
+    """Similar projects come from places like the reference's too, not only from profiles sharing its words or
+    Handlungsfelder: here 60 others share a word of the reference yet are far bigger and elsewhere."""
+    from catalogue.search.comparable import Reference, find_comparable
+
+    await backend.upsert([
+        make("ref", "Gemeinsamer Bauhof Kreis Winterdienst", keywords=("Bauhof",), foa=("Verwaltung",), state="Bayern", population=5000),
+        *(make(f"other{i}", f"Kreis Projekt Nummer {i} Schule Digital", keywords=("Schule",), foa=("Bildung",), state="Hessen",
+               population=900_000) for i in range(60)),
+        make("sizetwin", "Jugendtreff am Markt", keywords=("Jugend",), foa=("Soziales",), state="Bayern", population=5200),
+    ])
+    reference = Reference.from_document(await backend.document("ref", labels=PUBLIC) or {})
+    found = await find_comparable(backend, reference, labels=PUBLIC, limit=5)
+    twin = next((c for c in found if c.document["id"] == "sizetwin"), None)
+    assert twin is not None, [c.document["id"] for c in found]
+    assert "ebenfalls Bayern" in twin.reasons and any(r.startswith("ähnliche Größe") for r in twin.reasons)
+
+
 # ------------------------------------------------------------------ Tantivy's index directory
 
 
