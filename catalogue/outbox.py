@@ -45,6 +45,7 @@ from bson.codec_options import CodecOptions
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from catalogue.cpu import run_cpu
 from catalogue.models import OutboxEntry, OutboxItem, next_sequence, utcnow
 
 OUTBOX_COUNTER = "outbox"
@@ -144,7 +145,7 @@ async def mark_landed(
     `inserted`: the stored documents (as inserted, with `codec_options`) of profiles this write inserted; they
     go with the mark (`carry`), and the worker takes them instead of reading those profiles back.
     """
-    carried = carry(inserted, codec_options) if inserted else None
+    carried = await run_cpu(carry, inserted, codec_options) if inserted else None  # ~35 ms for 500 profiles: off the loop
     if carried is not None:  # in a document of its own (see the module docstring), before the mark
         document = {"_id": entry.id, "documents": Binary(carried)}
         try:

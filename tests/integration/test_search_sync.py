@@ -387,6 +387,30 @@ async def test_a_bulk_entry_that_inserted_a_profile_goes_without_its_adoption_su
     assert later.seq > entry.seq
 
 
+async def test_a_mark_packs_the_documents_it_carries_off_the_event_loop(db: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packing a chunk's profiles (BSON and zlib, ~35 ms for 500) must not stall the server's other requests."""
+    import threading
+
+    from beanie import PydanticObjectId
+
+    pid = PydanticObjectId()
+    entry = await outbox.enqueue_many([(str(pid), "gepackt", 1)])
+    assert entry is not None
+    await Profile(id=pid, title="Gepackt", slug="gepackt", version=1).insert()
+    doc = await Profile.get_pymongo_collection().find_one({"_id": pid})
+    packed_on: list[threading.Thread] = []
+    real_carry = outbox.carry
+
+    def carry(*args: Any) -> bytes | None:
+        packed_on.append(threading.current_thread())
+        return real_carry(*args)
+
+    monkeypatch.setattr(outbox, "carry", carry)
+    await outbox.mark_landed(entry, [], [doc], Profile.get_pymongo_collection().codec_options)
+    assert packed_on and packed_on[0] is not threading.current_thread()
+    assert await outbox.carried_collection().count_documents({"_id": entry.id}) == 1
+
+
 async def test_a_mark_too_late_for_its_entry_announces_the_profiles_again_and_leaves_nothing_behind(
     db: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
