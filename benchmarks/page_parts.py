@@ -26,7 +26,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.read_paths import pct, prepare
+from benchmarks.read_paths import loaded_store, pct
 
 
 def _timed(parts: Counter[str], label: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -109,14 +108,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data-dir", default="", help="reuse this data directory (benchmarks/read_paths.py's; imported on the first run)")
     args = parser.parse_args()
-    data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="leuchtturm-page-")) / "var"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        "PYTHONPATH": str(ROOT), "LEUCHTTURM_DATA_DIR": str(data_dir), "LEUCHTTURM_DEMO_DATA": "false",
-        "LEUCHTTURM_LOAD_REGISTER": "false", "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": "",
-        "LEUCHTTURM_FERRETDB_BIN": str(ROOT / "bin" / "leuchtturm-ferretdb"),
-    }
-    prepare(data_dir, args.count, {**os.environ, **env})
+    data_dir, env = loaded_store(args.data_dir, "leuchtturm-page-", args.count)
     print(f"{args.count} Profile, Daten in {data_dir}; kalte Profilseiten in einem Prozess, ohne HTTP (auf geteilter Maschine verrauscht)", flush=True)
     asyncio.run(run(args, env))
     print(f"Befehl: .venv/bin/python benchmarks/page_parts.py --count {args.count} --reads {args.reads}"

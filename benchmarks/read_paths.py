@@ -172,6 +172,20 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> 
                     stats.sort_stats("tottime").print_stats(max(25, args.top // 2))
 
 
+def loaded_store(data_arg: str, prefix: str, count: int) -> tuple[Path, dict[str, str]]:
+    """The data directory (`data_arg`, or a new temporary one) with `count` synthetic profiles imported (`prepare`),
+    and the environment that runs the app in this process on it: embedded store and Tantivy, no demo data, no register."""
+    data_dir = Path(data_arg) if data_arg else Path(tempfile.mkdtemp(prefix=prefix)) / "var"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PYTHONPATH": str(ROOT), "LEUCHTTURM_DATA_DIR": str(data_dir), "LEUCHTTURM_DEMO_DATA": "false",
+        "LEUCHTTURM_LOAD_REGISTER": "false", "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": "",
+        "LEUCHTTURM_FERRETDB_BIN": str(ROOT / "bin" / "leuchtturm-ferretdb"),
+    }
+    prepare(data_dir, count, {**os.environ, **env})
+    return data_dir, env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=1000)
@@ -183,14 +197,7 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=45, help="functions shown per profile listing")
     parser.add_argument("--data-dir", default="", help="reuse this data directory (imported on the first run)")
     args = parser.parse_args()
-    data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="leuchtturm-reads-")) / "var"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    env = {
-        "PYTHONPATH": str(ROOT), "LEUCHTTURM_DATA_DIR": str(data_dir), "LEUCHTTURM_DEMO_DATA": "false",
-        "LEUCHTTURM_LOAD_REGISTER": "false", "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": "",
-        "LEUCHTTURM_FERRETDB_BIN": str(ROOT / "bin" / "leuchtturm-ferretdb"),
-    }
-    prepare(data_dir, args.count, {**os.environ, **env})
+    data_dir, env = loaded_store(args.data_dir, "leuchtturm-reads-", args.count)
     print(f"{args.count} Profile, Daten in {data_dir}; in einem Prozess, ohne HTTP (Messwerte auf geteilter Maschine verrauscht)", flush=True)
     asyncio.run(run(args, data_dir, env))
     print(f"Befehl: .venv/bin/python benchmarks/read_paths.py --count {args.count} --reads {args.reads}"
