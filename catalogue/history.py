@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from catalogue.lru import LRU
 from catalogue.models import CONTENT_FIELDS, FieldChange, Profile, ProfileVersion, VersionEntry, version_key
@@ -110,17 +110,6 @@ async def store(profile_id: Any, entry: VersionEntry, state: dict[str, Any]) -> 
     _stored.put(key, True)
 
 
-async def store_many(documents: Iterable[dict[str, Any]]) -> None:
-    docs = list(documents)
-    if not docs:
-        return
-    try:
-        await _collection().insert_many(docs, ordered=False)
-    except BulkWriteError as exc:
-        if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
-            raise
-
-
 def _entry(doc: dict[str, Any]) -> VersionEntry:
     return VersionEntry.model_validate({k: doc.get(k) for k in ("number", "at", "by", "action", "comment", "changes")})
 
@@ -190,6 +179,5 @@ __all__ = [
     "page_numbers",
     "state_at",
     "store",
-    "store_many",
     "version_document",
 ]

@@ -168,10 +168,8 @@ async def _announce_again(entry: OutboxEntry) -> None:
     await carried_collection().delete_one({"_id": entry.id})
     profiles = [(entry.profile_id, entry.slug, entry.version), *((item.profile_id, entry.slug, item.version) for item in entry.more or ())]
     again = await enqueue_many(profiles)
-    if again is not None:
-        ids = [pid for pid, _slug, _version in profiles]
-        await OutboxEntry.get_pymongo_collection().update_one({"_id": again.id}, {"$set": {"landed": True, "existing": ids}})
-        again.landed, again.existing = True, ids
+    if again is not None:  # every profile named as existing: the worker reads them all
+        await mark_landed(again, [pid for pid, _slug, _version in profiles])
     entry.landed, entry.existing, entry.carried = True, [], None
 
 
