@@ -1486,9 +1486,9 @@ class TantivyBackend(SearchBackend):
         # `limit` by (about) the score `rank` gives come back, and only they are read and decoded
         ranked = population is not None or reference_id is not None
         signals = self._signals(any_of, population) if ranked else []
-        if population and population > 0 and ranked:
-            lo, hi = _size_band(population, SIZE_BANDS[0][0])
-            similar_size = tantivy.Query.range_query(self.schema, "population", tantivy.FieldType.Integer, lower_bound=lo, upper_bound=hi)
+        # the widest size band (the first population signal: `_signals` follows SIZE_BANDS' order)
+        similar_size = next((query for _weight, query, name, _value in signals if name == "population"), None)
+        if similar_size is not None:
             facets.append(similar_size)
             # a municipality of a similar size is a candidate in its own right, whatever its words (its signals rank it)
             shared_fields.append(similar_size)
