@@ -399,7 +399,7 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
     from catalogue.errors import PermissionDenied
     from catalogue.search import writer
     from catalogue.users import Principal, find_user
-    from importers.runner import ERROR, ImportRunner, RecordResult, estimate_records, iter_paths, register_paths
+    from importers.runner import ERROR, REGISTER_REFUSED, ImportRunner, RecordResult, estimate_records, iter_paths, register_paths
 
     console = Console(stderr=True)
     if not paths:
@@ -419,7 +419,7 @@ def import_(paths: tuple[str, ...], fmt: str, dry_run: bool, publish: bool, merg
                 actor = Principal("import", Role.ADMIN)
             if not actor.is_reviewer and (registers := await asyncio.to_thread(register_paths, list(paths), fmt)):
                 # Refused before anything is written, as the API does (a streamed run would meet it only as it reads it).
-                _fail(f"Das Gemeindeverzeichnis kann nur die Katalogredaktion einspielen ({', '.join(registers)}).", 2)
+                _fail(f"{REGISTER_REFUSED.removesuffix('.')} ({', '.join(registers)}).", 2)
             with Progress(
                 SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                 console=console, transient=True,

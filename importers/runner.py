@@ -72,6 +72,7 @@ from importers.base import (
 from importers.registry import FORMAT_CHOICES, detect_format, iter_source, parse_source
 
 log = logging.getLogger("leuchtturm.import")
+REGISTER_REFUSED = "Das Gemeindeverzeichnis kann nur die Katalogredaktion einspielen."  # also the CLI's, before a run
 
 CATALOGUE_FORMATS = frozenset({"json", "ndjson", "csv"})
 ALWAYS_DRAFT = frozenset({"reference"})
@@ -624,7 +625,7 @@ class ImportRunner:
         if publish and not allowed(self.actor, Action.IMPORT_PUBLISHED):
             raise PermissionDenied("Nur die Katalogredaktion darf beim Import direkt veröffentlichen.")
         if any(i.produces == "gazetteer" for i in items) and not self.actor.is_reviewer:
-            raise PermissionDenied("Das Gemeindeverzeichnis kann nur die Katalogredaktion einspielen.")
+            raise PermissionDenied(REGISTER_REFUSED)
 
     async def run(
         self,
