@@ -139,6 +139,7 @@ class Bench:
         self.figures: dict[int, dict[str, tuple[float, float]]] = {}
         self.floors: dict[int, dict[str, float]] = {}
         self.extra: dict[int, dict[str, float]] = {}
+        self.cpu: dict[int, dict[str, tuple[float, float]]] = {}  # per size and read: (server, store) CPU ms per request
         self.pdf_seen: set[str] = set()
 
     # ------------------------------------------------------------ set-up
@@ -254,7 +255,11 @@ class Bench:
                 continue
             times, cached = [], []
             n = self.args.reads if not name.startswith("pdf") else max(5, self.args.reads // 3)
+            store_pids = self.store_pids()
             for i in range(n + 3):
+                if i == 3:
+                    assert self.server is not None
+                    cpu0 = cpu_seconds(self.server.pid), sum(cpu_seconds(p) for p in store_pids)
                 path = url()
                 ms, status, payload, _ = request("GET", self.base + path, self.headers_for(name))
                 if status != 200:
@@ -266,9 +271,13 @@ class Bench:
                     assert status == 200
                     cached.append(ms)
             figures[name] = (statistics.median(times), pct(times, 95))
+            server_ms, store_ms = ((cpu_seconds(self.server.pid) - cpu0[0]) * 1000 / n,
+                                   (sum(cpu_seconds(p) for p in store_pids) - cpu0[1]) * 1000 / n)
+            self.cpu.setdefault(size, {})[name] = (server_ms, store_ms)
             if cached:
                 figures["pdf cached"] = (statistics.median(cached), pct(cached, 95))
-            print(f"  {name:<14} p50 {figures[name][0]:8.1f} ms   p95 {figures[name][1]:8.1f} ms", flush=True)
+            print(f"  {name:<14} p50 {figures[name][0]:8.1f} ms   p95 {figures[name][1]:8.1f} ms   "
+                  f"CPU je Anfrage: Server {server_ms:5.1f} ms, FerretDB {store_ms:4.1f} ms", flush=True)
         print(f"  {'pdf cached':<14} p50 {figures['pdf cached'][0]:8.1f} ms   p95 {figures['pdf cached'][1]:8.1f} ms", flush=True)
         self.figures[size] = figures
 
