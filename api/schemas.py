@@ -156,10 +156,19 @@ def profile_out(profile: Profile, base_url: str, *, include_private: bool = Fals
     )
 
 
+# The fields of a list item that the listed profile gives (all but the URLs), in the item's order.
+LISTED_FIELDS = tuple(name for name in ProfileListItem.model_fields if name not in {"links_self", "url", "pdf_url"})
+
+
 def profile_list_item(item: ListedProfile, base_url: str, *, include_private: bool = False) -> ProfileListItem:
-    data = {f.name: getattr(item, f.name) for f in fields(item) if f.name in ProfileListItem.model_fields}
-    data["owner"] = item.owner if include_private else None
-    return ProfileListItem(
+    """A list item of the API. A listed profile holds the item's types already (`ListedProfile.from_document`
+    converts the index document), so the item is put together without validating its values again
+    (`model_construct`: the same JSON as a validated `ProfileListItem`, tests/integration/test_lists_from_index.py);
+    a list answers with up to 100 of them."""
+    data = {name: getattr(item, name) for name in LISTED_FIELDS}
+    if not include_private:
+        data["owner"] = None
+    return ProfileListItem.model_construct(
         **data,
         links_self=f"{base_url}/api/v1/profiles/{item.slug}",
         url=f"{base_url}/profiles/{item.slug}",
