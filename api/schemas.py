@@ -127,14 +127,17 @@ class DiffOut(BaseModel):
     changes: list[FieldChange]
 
 
+# Each Markdown text's key in `ProfileOut.html` (its top-level field: funding.text under "funding") and its path.
+HTML_KEYS: tuple[tuple[str, str], ...] = tuple((path.split(".", 1)[0], path) for path in markdown_paths())
+
+
 def profile_out(profile: Profile, base_url: str, *, include_private: bool = False) -> ProfileOut:
     """The API's view of a profile. The profile's values are validated already (parsed from the store, or just
     written), so they are put together without validating them again (`model_construct`: the same JSON as a
     validated `ProfileOut`, tests/integration/test_read_caches.py)."""
     data = {name: getattr(profile, name) for name in CONTENT_FIELDS}
-    # keyed by the top-level field of each Markdown text (funding.text under "funding")
-    # (stripped, as ProfileOut's validation would: str_strip_whitespace)
-    html = {path.split(".", 1)[0]: render_html(value_at(profile, path) or "").strip() for path in markdown_paths()}
+    # stripped, as ProfileOut's validation would (str_strip_whitespace)
+    html = {key: render_html(value_at(profile, path) or "").strip() for key, path in HTML_KEYS}
     return ProfileOut.model_construct(
         **data,
         slug=profile.slug,
