@@ -18,7 +18,7 @@ from catalogue.errors import DependencyUnavailable, PermissionDenied, Validation
 from catalogue.fields import KREIS_KEY, REGIERUNGSBEZIRK_KEY
 from catalogue.models import utcnow
 from catalogue.profiles import ProfileService
-from catalogue.search.base import MAX_FILTER_VALUES, SearchError, SearchQuery, Sort
+from catalogue.search.base import MAX_FILTER_VALUES, SearchError, SearchQuery, SearchResult, Sort
 from catalogue.search.comparable import Comparable, Reference, find_comparable, stored_reference
 from catalogue.search.documents import ADOPTION_STAGES, FACET_LABELS
 from catalogue.search.url_state import freshness_bounds
@@ -144,6 +144,25 @@ def _hit(base: str, hit: Any) -> dict[str, Any]:
     }
 
 
+def search_body(base: str, result: SearchResult) -> dict[str, Any]:
+    """A `SearchResponse` as JSON values: the page of hits and the facets, each value with its count, most first."""
+    return {
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+        "pages": result.pages,
+        "hits": [_hit(base, h) for h in result.hits],
+        "facets": [
+            {
+                "name": name,
+                "label": FACET_LABELS.get(name, name),
+                "values": [{"value": v, "count": n} for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
+            }
+            for name, counts in result.facets.items()
+        ],
+    }
+
+
 def _comparable(base: str, c: Comparable) -> dict[str, Any]:
     """A `ComparableItem` as JSON values."""
     d = c.document
@@ -262,25 +281,7 @@ class SearchController(Controller):
             raise ValidationFailed(str(exc)) from exc
         labels = principal_labels(principal)
         result = await _guarded(request.app.state.runtime.search.search(query, labels=labels))
-        base = request.app.state.settings.public_base_url
-        facets = [
-            {
-                "name": name,
-                "label": FACET_LABELS.get(name, name),
-                "values": [{"value": v, "count": n} for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
-            }
-            for name, counts in result.facets.items()
-        ]
-        return _json(
-            {
-                "total": result.total,
-                "page": result.page,
-                "per_page": result.per_page,
-                "pages": result.pages,
-                "hits": [_hit(base, h) for h in result.hits],
-                "facets": facets,
-            }
-        )
+        return _json(search_body(request.app.state.settings.public_base_url, result))
 
     @get("/profiles/{slug:str}/similar", operation_id="similarProfiles", summary="Vergleichbare Projekte zu einem Profil, mit Begründung")
     async def similar(
