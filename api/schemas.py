@@ -127,14 +127,17 @@ class DiffOut(BaseModel):
     changes: list[FieldChange]
 
 
+# Each Markdown text's key in `ProfileOut.html` (its top-level field: funding.text under "funding") and its path.
+HTML_KEYS: tuple[tuple[str, str], ...] = tuple((path.split(".", 1)[0], path) for path in markdown_paths())
+
+
 def profile_out(profile: Profile, base_url: str, *, include_private: bool = False) -> ProfileOut:
     """The API's view of a profile. The profile's values are validated already (parsed from the store, or just
     written), so they are put together without validating them again (`model_construct`: the same JSON as a
     validated `ProfileOut`, tests/integration/test_read_caches.py)."""
     data = {name: getattr(profile, name) for name in CONTENT_FIELDS}
-    # keyed by the top-level field of each Markdown text (funding.text under "funding")
-    # (stripped, as ProfileOut's validation would: str_strip_whitespace)
-    html = {path.split(".", 1)[0]: render_html(value_at(profile, path) or "").strip() for path in markdown_paths()}
+    # stripped, as ProfileOut's validation would (str_strip_whitespace)
+    html = {key: render_html(value_at(profile, path) or "").strip() for key, path in HTML_KEYS}
     return ProfileOut.model_construct(
         **data,
         slug=profile.slug,
@@ -156,10 +159,19 @@ def profile_out(profile: Profile, base_url: str, *, include_private: bool = Fals
     )
 
 
+# The fields of a list item that the listed profile gives (all but the URLs), in the item's order.
+LISTED_FIELDS = tuple(name for name in ProfileListItem.model_fields if name not in {"links_self", "url", "pdf_url"})
+
+
 def profile_list_item(item: ListedProfile, base_url: str, *, include_private: bool = False) -> ProfileListItem:
-    data = {f.name: getattr(item, f.name) for f in fields(item) if f.name in ProfileListItem.model_fields}
-    data["owner"] = item.owner if include_private else None
-    return ProfileListItem(
+    """A list item of the API. A listed profile holds the item's types already (`ListedProfile.from_document`
+    converts the index document), so the item is put together without validating its values again
+    (`model_construct`: the same JSON as a validated `ProfileListItem`, tests/integration/test_lists_from_index.py);
+    a list answers with up to 100 of them."""
+    data = {name: getattr(item, name) for name in LISTED_FIELDS}
+    if not include_private:
+        data["owner"] = None
+    return ProfileListItem.model_construct(
         **data,
         links_self=f"{base_url}/api/v1/profiles/{item.slug}",
         url=f"{base_url}/profiles/{item.slug}",

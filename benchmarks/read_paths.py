@@ -13,13 +13,15 @@ to reuse; the server must not run on it):
     lifespan, and send requests through httpx's ASGI transport (no HTTP, no
     second process), one at a time: the profile page, the API read by slug,
     similar and the history, for random slugs (with `--hot N`: of N random
-    profiles only, so the same revision is read again, as for popular profiles).
+    profiles only, so the same revision is read again, as for popular
+    profiles), and the search API for one word of a project type.
  3. Per read: p50/p95 in ms, this process's CPU time per request (every
     thread: the app's, the search threads', the driver's; not FerretDB's) and the store commands per request (PyMongo
     command monitoring, only the request's own task: the sync worker beside it
     is not counted), with their names.
  4. With `--profile NAME`: cProfile around `--reads` requests of that read, the
-    top functions by own and by cumulative time.
+    top functions by own and by cumulative time (wall time; with `--cpu-timer`
+    the main thread's CPU time, so waits and other threads' work are left out).
 Figures measured while other work runs on the machine are noisy.
 """
 
@@ -39,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections import Counter
 from pathlib import Path
 
@@ -47,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from pymongo import monitoring
 
-from benchmarks.synthetic import synthetic_profiles
+from benchmarks.synthetic import PROJECT_TYPES, synthetic_profiles
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 PASSWORD = "benchmark-passwort-lang"  # noqa: S105 - a throwaway account in a temporary store
@@ -133,6 +136,8 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> 
                 "api": (lambda: f"/api/v1/profiles/{rng.choice(slugs)}", {}),
                 "similar": (lambda: f"/api/v1/profiles/{rng.choice(slugs)}/similar", {}),
                 "history": (lambda: f"/api/v1/profiles/{history}/versions", editor),
+                # the search API as benchmarks/scale.py asks it: one word of a project type
+                "search": (lambda: "/api/v1/search?" + urllib.parse.urlencode({"q": rng.choice(PROJECT_TYPES).split()[-1]}), {}),
             }
             only = [n for n in args.only.split(",") if n] or list(reads)
             for name in only:
@@ -142,7 +147,7 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> 
                 times: list[float] = []
                 counts: list[int] = []
                 kinds: Counter[str] = Counter()
-                profiler = cProfile.Profile() if args.profile == name else None
+                profiler = (cProfile.Profile(time.thread_time) if args.cpu_timer else cProfile.Profile()) if args.profile == name else None
                 cpu0 = time.process_time()
                 for _ in range(args.reads):
                     commands: list[str] = []
@@ -191,9 +196,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--reads", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", default="", help="comma-separated reads (page,api,similar,history); default all")
+    parser.add_argument("--only", default="", help="comma-separated reads (page,api,similar,history,search); default all")
     parser.add_argument("--hot", type=int, default=0, help="read only this many profiles (random ones), so reads repeat")
     parser.add_argument("--profile", default="", help="the read to run under cProfile")
+    parser.add_argument("--cpu-timer", action="store_true", help="profile the main thread's CPU time (time.thread_time) instead of wall time")
     parser.add_argument("--top", type=int, default=45, help="functions shown per profile listing")
     parser.add_argument("--data-dir", default="", help="reuse this data directory (imported on the first run)")
     args = parser.parse_args()
@@ -202,7 +208,8 @@ def main() -> None:
     asyncio.run(run(args, data_dir, env))
     print(f"Befehl: .venv/bin/python benchmarks/read_paths.py --count {args.count} --reads {args.reads}"
           + (f" --only {args.only}" if args.only else "") + (f" --hot {args.hot}" if args.hot else "")
-          + (f" --profile {args.profile}" if args.profile else "") + (f" --data-dir {data_dir}" if args.data_dir else ""))
+          + (f" --profile {args.profile}" if args.profile else "") + (" --cpu-timer" if args.cpu_timer else "")
+          + (f" --data-dir {data_dir}" if args.data_dir else ""))
 
 
 if __name__ == "__main__":

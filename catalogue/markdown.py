@@ -164,16 +164,54 @@ def _parse(text: str) -> list[Token]:
 
 RENDER_CACHE_SIZE = 2048  # texts, each at most MAX_INPUT_CHARS
 
+# Plain prose: paragraphs of text with nothing the parser would read as Markdown, most profile texts (a profile
+# read renders some five). Such a text is rendered without the parser (`_plain_html`), to the same HTML. Refused
+# (the parser decides): a character that starts inline syntax (backslash escapes, code, emphasis, links, images,
+# autolinks and HTML, entities, tables, fences), whitespace other than the space and the line break, a control
+# character; an asterisk that is not between two letters or digits (there `_intraword_asterisk` keeps it as text);
+# a line that may open a block (indented code, a list, quote, heading, rule or setext underline) or ends in a space
+# (a hard break, or a blank line made of spaces).
+_WHITESPACE = "".join(c for c in map(chr, range(0x3001)) if c.isspace() and c not in " \n")  # tabs, CR, NBSP, U+2028 …
+_NOT_PLAIN_CHAR = re.compile("[\\\\`_\\[\\]<>&|~\x00-\x09\x0b-\x1f\x7f-\x9f" + _WHITESPACE + "]")
+_LONE_ASTERISK = re.compile(r"(?<![^\W_])\*|\*(?![^\W_])")  # [^\W_]: str.isalnum, as `_is_word_char`
+_BLOCK_START = re.compile(r" {4}| {0,3}(?:[-+*>#=]|\d+[.)])")  # at a line's start: indented code, a block's marker
+
+
+def _plain_html(text: str) -> str | None:
+    """The HTML markdown-it renders for plain prose (paragraphs split at blank lines, a line break inside one kept as
+    a soft break, leading spaces dropped, `"` escaped), or None when `text` is not plain prose."""
+    if _NOT_PLAIN_CHAR.search(text) or ("*" in text and _LONE_ASTERISK.search(text)):
+        return None
+    paragraphs: list[list[str]] = []
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if not line:
+            if lines:
+                paragraphs.append(lines)
+                lines = []
+        elif line[-1] == " " or _BLOCK_START.match(line):
+            return None
+        else:
+            lines.append(line.lstrip(" "))
+    if lines:
+        paragraphs.append(lines)
+    return "".join("<p>" + "\n".join(p) + "</p>\n" for p in paragraphs).replace('"', "&quot;")
+
 
 @lru_cache(maxsize=RENDER_CACHE_SIZE)
 def render_html(text: str) -> str:
     """Render untrusted Markdown to safe HTML (see module docstring).
 
     Cached by the text itself (a pure function of it): a profile read renders
-    each of its Markdown fields once per version, not once per request.
+    each of its Markdown fields once per version, not once per request. Plain
+    prose skips the parser (`_plain_html`, the same HTML).
     """
     if not text:
         return ""
+    text = text[:MAX_INPUT_CHARS]
+    plain = _plain_html(text)
+    if plain is not None:
+        return plain
     return str(_MD.renderer.render(_parse(text), _MD.options, {}))
 
 

@@ -6,8 +6,9 @@ import logging
 import re
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, get
+from litestar import Controller, MediaType, Request, Response, get
 from litestar.params import FromQuery, QueryParameter
+from litestar.serialization import encode_json
 from pydantic import BaseModel
 
 from api.auth import resolve_principal
@@ -17,7 +18,7 @@ from catalogue.errors import DependencyUnavailable, PermissionDenied, Validation
 from catalogue.fields import KREIS_KEY, REGIERUNGSBEZIRK_KEY
 from catalogue.models import utcnow
 from catalogue.profiles import ProfileService
-from catalogue.search.base import MAX_FILTER_VALUES, SearchError, SearchQuery, Sort
+from catalogue.search.base import MAX_FILTER_VALUES, SearchError, SearchQuery, SearchResult, Sort
 from catalogue.search.comparable import Comparable, Reference, find_comparable, stored_reference
 from catalogue.search.documents import ADOPTION_STAGES, FACET_LABELS
 from catalogue.search.url_state import freshness_bounds
@@ -116,38 +117,77 @@ def _lead_name(doc: dict[str, Any]) -> str | None:
     return lead if isinstance(lead, str) else None
 
 
-def _hit(base: str, hit: Any) -> SearchHit:
+# The responses below are built as plain JSON values and encoded at once (`_json`) instead of as the models above,
+# which stay the API's documented schema: a search answers with 20 hits and some 60 facet values, and validating each
+# as a model, then dumping it again, cost more CPU than the rest of the handler. The values are those the models would
+# hold, keys in the models' field order (tests/integration/test_api_search.py checks both against the models).
+
+
+def _hit(base: str, hit: Any) -> dict[str, Any]:
+    """A `SearchHit` as JSON values."""
     d = hit.document
-    return SearchHit(
-        slug=hit.slug,
-        title=hit.title,
-        summary=str(d.get("summary") or ""),
-        score=round(float(hit.score), 4),
-        snippets=hit.snippets,
-        lead=_lead_name(d),
-        state=d.get("state"),
-        population=d.get("population"),
-        size_class=d.get("size_class"),
-        fields_of_action=list(d.get("fields_of_action") or []),
-        project_status=d.get("project_status"),
-        url=f"{base}/profiles/{hit.slug}",
-        api_url=f"{base}/api/v1/profiles/{hit.slug}",
-        explanation=hit.explanation,
-    )
+    return {
+        "slug": hit.slug,
+        "title": hit.title,
+        "summary": str(d.get("summary") or ""),
+        "score": round(float(hit.score), 4),
+        "snippets": hit.snippets,
+        "lead": _lead_name(d),
+        "state": d.get("state"),
+        "population": d.get("population"),
+        "size_class": d.get("size_class"),
+        "fields_of_action": list(d.get("fields_of_action") or []),
+        "project_status": d.get("project_status"),
+        "url": f"{base}/profiles/{hit.slug}",
+        "api_url": f"{base}/api/v1/profiles/{hit.slug}",
+        "explanation": hit.explanation,
+    }
 
 
-def _comparable(base: str, c: Comparable) -> ComparableItem:
+def search_body(base: str, result: SearchResult) -> dict[str, Any]:
+    """A `SearchResponse` as JSON values: the page of hits and the facets, each value with its count, most first."""
+    return {
+        "total": result.total,
+        "page": result.page,
+        "per_page": result.per_page,
+        "pages": result.pages,
+        "hits": [_hit(base, h) for h in result.hits],
+        "facets": [
+            {
+                "name": name,
+                "label": FACET_LABELS.get(name, name),
+                "values": [{"value": v, "count": n} for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
+            }
+            for name, counts in result.facets.items()
+        ],
+    }
+
+
+def _comparable(base: str, c: Comparable) -> dict[str, Any]:
+    """A `ComparableItem` as JSON values."""
     d = c.document
-    return ComparableItem(
-        slug=d["slug"],
-        title=d.get("title") or d["slug"],
-        score=round(c.score, 4),
-        reasons=c.reasons,
-        parts={k: round(v, 4) for k, v in c.parts.items()},
-        state=d.get("state"),
-        population=d.get("population"),
-        url=f"{base}/profiles/{d['slug']}",
-    )
+    return {
+        "slug": d["slug"],
+        "title": d.get("title") or d["slug"],
+        "score": round(c.score, 4),
+        "reasons": c.reasons,
+        "parts": {k: round(v, 4) for k, v in c.parts.items()},
+        "state": d.get("state"),
+        "population": d.get("population"),
+        "url": f"{base}/profiles/{d['slug']}",
+    }
+
+
+SCORE_FORMULA: str = ComparableResponse.model_fields["score_formula"].default
+
+
+def _comparable_response(base: str, found: list[Comparable]) -> Response[ComparableResponse]:
+    return _json({"items": [_comparable(base, c) for c in found], "score_formula": SCORE_FORMULA})
+
+
+def _json(data: dict[str, Any]) -> Response[Any]:
+    """A 200 JSON response of plain values, encoded as Litestar encodes a handler's return value."""
+    return Response(content=encode_json(data), media_type=MediaType.JSON)
 
 
 async def _guarded(coro):  # noqa: ANN001, ANN202
@@ -204,7 +244,7 @@ class SearchController(Controller):
         explain: Annotated[
             bool, QueryParameter(description="Je Treffer erklären, welche Wörter, Synonyme (mit Lexikonzeile), Wortteile und Orte passten (nur Redaktion)")
         ] = False,
-    ) -> SearchResponse:
+    ) -> Response[SearchResponse]:
         principal = await resolve_principal(request)
         if explain and (principal is None or principal.role not in EXPLAIN_ROLES):
             raise PermissionDenied("Die Erklärung der Rangfolge ist der Redaktion vorbehalten (Rolle Redaktion, Prüfung oder Administration).")
@@ -241,26 +281,12 @@ class SearchController(Controller):
             raise ValidationFailed(str(exc)) from exc
         labels = principal_labels(principal)
         result = await _guarded(request.app.state.runtime.search.search(query, labels=labels))
-        base = request.app.state.settings.public_base_url
-        facets = [
-            Facet(
-                name=name,
-                label=FACET_LABELS.get(name, name),
-                values=[FacetValue(value=v, count=n) for v, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
-            )
-            for name, counts in result.facets.items()
-        ]
-        return SearchResponse(
-            total=result.total,
-            page=result.page,
-            per_page=result.per_page,
-            pages=result.pages,
-            hits=[_hit(base, h) for h in result.hits],
-            facets=facets,
-        )
+        return _json(search_body(request.app.state.settings.public_base_url, result))
 
     @get("/profiles/{slug:str}/similar", operation_id="similarProfiles", summary="Vergleichbare Projekte zu einem Profil, mit Begründung")
-    async def similar(self, request: Request, slug: SlugParam, limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10) -> ComparableResponse:
+    async def similar(
+        self, request: Request, slug: SlugParam, limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10
+    ) -> Response[ComparableResponse]:
         svc = ProfileService()
         # a projection of the profile (no model parse): the reference is its indexed document when that holds this version
         principal, found = await caller_and(request, svc.find_fields(slug, ()))
@@ -268,8 +294,7 @@ class SearchController(Controller):
         search, labels = request.app.state.runtime.search, principal_labels(principal)
         ref = await _guarded(stored_reference(search, stored, lambda: svc.get(slug, principal), labels=labels))
         found = await _guarded(find_comparable(search, ref, labels=labels, limit=limit))
-        base = request.app.state.settings.public_base_url
-        return ComparableResponse(items=[_comparable(base, c) for c in found])
+        return _comparable_response(request.app.state.settings.public_base_url, found)
 
     @get("/comparable", operation_id="comparableForMunicipality", summary="„Kommunen wie meine“: Projekte aus vergleichbaren Kommunen")
     async def comparable(
@@ -281,7 +306,7 @@ class SearchController(Controller):
         fields: Annotated[list[FieldOfAction] | None, QueryParameter(description="Handlungsfelder, die Sie interessieren")] = None,
         q: Annotated[str, QueryParameter(max_length=500, description="Worum geht es? (frei)")] = "",
         limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
-    ) -> ComparableResponse:
+    ) -> Response[ComparableResponse]:
         if population is None and federal_state is None and not fields and not q.strip():
             raise ValidationFailed(
                 "Bitte geben Sie mindestens Einwohnerzahl, Bundesland, Handlungsfeld oder einen Suchtext an.",
@@ -296,5 +321,4 @@ class SearchController(Controller):
         )
         labels = principal_labels(await resolve_principal(request))
         found = await _guarded(find_comparable(request.app.state.runtime.search, ref, labels=labels, limit=limit))
-        base = request.app.state.settings.public_base_url
-        return ComparableResponse(items=[_comparable(base, c) for c in found])
+        return _comparable_response(request.app.state.settings.public_base_url, found)

@@ -8,7 +8,6 @@ of exception handlers.
 
 from __future__ import annotations
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 CONTENT_SECURITY_POLICY = (
@@ -24,11 +23,23 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
+# As the ASGI message carries them: lower-case names, latin-1 bytes.
+RAW_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in SECURITY_HEADERS.items()
+)
+
+
 async def security_headers(message: Message, scope: Scope) -> None:
-    """before_send hook: add the security headers unless a handler set its own value."""
+    """before_send hook: add the security headers unless a handler set its own value.
+
+    Every response passes here, so the message's raw header list is read once
+    and the missing headers appended as bytes (not through `MutableScopeHeaders`,
+    which scanned and decoded the whole list for each of the four names).
+    """
     if message["type"] != "http.response.start":
         return
-    headers = MutableScopeHeaders.from_message(message)
-    for name, value in SECURITY_HEADERS.items():
-        if headers.get(name) is None:
-            headers[name] = value
+    headers = message.get("headers")
+    if not isinstance(headers, list):
+        headers = message["headers"] = list(headers or ())
+    present = {name.lower() for name, _ in headers}
+    headers.extend(header for header in RAW_SECURITY_HEADERS if header[0] not in present)

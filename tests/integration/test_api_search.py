@@ -185,3 +185,27 @@ async def test_explain_names_typos_and_place_boosts(client, corpus, auth) -> Non
     assert top["words"][1].get("place") is True
     assert {b["place"] for b in top["place_boosts"]} == {"Nordrhein-Westfalen"}
     assert hits[0]["state"] == "Nordrhein-Westfalen"
+
+
+async def test_search_responses_are_the_documented_models_byte_for_byte(client, corpus, auth) -> None:
+    """The search, similar and comparable answers are built as plain JSON values (api/controllers/search.py):
+    each body is exactly what the documented model holding the same values encodes to (fields, their order,
+    their types), as when the handlers returned the models."""
+    from litestar.serialization import encode_json
+
+    from api.controllers.search import ComparableResponse, SearchResponse
+
+    answers = [
+        (SearchResponse, await client.get("/api/v1/search", params={"q": "Digitalisierung", "per_page": 100})),
+        (SearchResponse, await client.get("/api/v1/search", params={"q": "Glasfaserausbau", "explain": "true"}, headers=auth["editor"])),
+        (SearchResponse, await client.get("/api/v1/search", params={"q": "xyzzyqqq"})),
+        (ComparableResponse, await client.get(f"/api/v1/profiles/{corpus[0]}/similar")),
+        (ComparableResponse, await client.get("/api/v1/comparable", params={"population": 30000, "state": "Nordrhein-Westfalen"})),
+    ]
+    for model, r in answers:
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "application/json"
+        assert r.content == encode_json(model.model_validate_json(r.content).model_dump(mode="json"))
+    assert answers[0][1].json()["hits"] and answers[0][1].json()["facets"]
+    assert any(h["explanation"] for h in answers[1][1].json()["hits"])
+    assert answers[3][1].json()["items"]

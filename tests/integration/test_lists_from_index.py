@@ -312,3 +312,30 @@ async def test_an_entry_applied_before_its_write_landed_is_announced_again(clien
     assert await rt.settle([outbox.Written(entry.id, str(profile.id), profile.slug)])
     hits = (await rt.search.search(SearchQuery(q="Heizwerk"), labels=ALL_DOCUMENTS_LABELS)).hits
     assert [h.title for h in hits] == ["Neues Heizwerk"]
+
+
+async def test_list_items_are_what_the_validated_model_gives(client, app, world) -> None:
+    """`api.schemas.profile_list_item` puts the item together without validating it (`model_construct`): for
+    every listed profile, of each state, it is equal to the validated model, and its JSON serialises without a
+    type warning (a listed value of another type than the model's)."""
+    import warnings
+
+    from api.schemas import ProfileList, ProfileListItem, profile_list_item
+    from catalogue.listing import list_profiles
+    from catalogue.search.base import Sort
+    from catalogue.users import Principal
+
+    base = "https://katalog.example"
+    found = await list_profiles(app.state.runtime.search, Principal("rita", Role.REVIEWER), sort=Sort("updated"), per_page=100)
+    assert {i.status.value for i in found.items} == {"published", "draft", "submitted", "archived"}
+    for private in (False, True):
+        items = [profile_list_item(i, base, include_private=private) for i in found.items]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            built = ProfileList(items=items, total=found.total, page=1, per_page=100).model_dump_json()
+        assert built == ProfileList.model_validate_json(built).model_dump_json()
+        for item, listed in zip(items, found.items, strict=True):
+            assert item == ProfileListItem.model_validate(item.model_dump())
+            assert item.owner == (listed.owner if private else None) and item.url == f"{base}/profiles/{listed.slug}"
+    body = (await client.get(f"{API}?per_page=100", headers=world["headers"]["rita"])).json()
+    assert body == ProfileList.model_validate(body).model_dump(mode="json") and len(body["items"]) == 4

@@ -282,3 +282,82 @@ def test_emphasis_still_works_beside_gender_forms() -> None:
     runs = to_blocks("*wichtig* für Mitarbeiter*innen")[0]["runs"]
     assert runs[0] == {"text": "wichtig", "strong": False, "emph": True, "link": None}
     assert runs_text(runs) == "wichtig für Mitarbeiter*innen"
+
+
+# ------------------------------------------------------------------ plain prose without the parser
+
+
+def _parsed(text: str) -> str:
+    """What markdown-it renders (render_html without its plain-prose path)."""
+    from catalogue import markdown
+
+    text = text[:MAX_INPUT_CHARS]
+    return str(markdown._MD.renderer.render(markdown._parse(text), markdown._MD.options, {})) if text else ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ein Absatz.",
+        'Erste Zeile\nzweite Zeile\n\n\nNeuer Absatz mit „Zitat“ und "Anführung".',
+        "  Eingerückt\n   auch hier\n\nBürger*innen und Mitarbeiter*innen: 50 % mehr! Kontakt: info@example.org, https://example.org",
+        "\n\nVorn und hinten Leerzeilen\n\n",
+        "Nr. 1.5 und 2023 wurde es besser (siehe oben).",
+    ],
+)
+def test_plain_prose_is_rendered_without_the_parser_to_the_same_html(text) -> None:
+    from catalogue.markdown import _plain_html
+
+    assert _plain_html(text) is not None
+    assert render_html(text) == _parsed(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- Liste", "1. Liste", "2) Liste", "# Titel", "> Zitat", "Titel\n===", "Titel\n---", "***", "    Code", "a  \nb", "a\n \nb",
+        "*betont*", "a *b*", "a*", "_x_", "`c`", "[l](https://x.de)", "<b>", "&amp;", "a\\\nb", "a | b", "~~~", "a\tb", "a\u00a0b", "a\r\nb",
+        "Zeile\n12. März",
+    ],
+)
+def test_anything_that_may_be_markdown_goes_to_the_parser(text) -> None:
+    from catalogue.markdown import _plain_html
+
+    assert _plain_html(text) is None
+    assert render_html(text) == _parsed(text)
+
+
+def test_plain_prose_path_matches_the_parser_on_random_and_real_texts() -> None:
+    """Differential: random strings over the characters and line starts that matter, and the demo profiles' texts."""
+    import random
+
+    from catalogue.fields import markdown_paths
+    from catalogue.markdown import _plain_html
+    from catalogue.settings import PROJECT_ROOT
+
+    pieces = [
+        *"abcXYZäöüß019", " ", " ", "  ", "    ", "\n", "\n", "\n\n", " \n", "\n ", "\n   ", "*", "**", "a*b", "*a", "a*", "Bürger*innen",
+        "-", "+", "#", "=", ">", ".", ")", "1.", "2)", "10.", "1.5", '"', "'", "!", ":", "@", "%", "{", "$", "^", "_", "&", "<", "\t",
+        "\u00a0", "\u2028", "\u3000", "\x85", "\x0c", "\x00", "\r\n",
+    ]  # fmt: skip
+    rng = random.Random(10)
+    plain = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 24)))
+        fast = _plain_html(text)
+        if fast is not None:
+            plain += 1
+            assert fast == _parsed(text), repr(text)
+    assert plain > 1000  # the random strings do reach the plain path
+    demo = json.loads((PROJECT_ROOT / "data" / "demo" / "profiles.json").read_text(encoding="utf-8"))
+    texts = []
+    for profile in demo:
+        for path in markdown_paths():
+            value = profile
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if value:
+                texts.append(value)
+    assert sum(_plain_html(t) is not None for t in texts) > len(texts) // 2
+    for text in texts:
+        assert render_html(text) == _parsed(text)
