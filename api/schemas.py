@@ -92,6 +92,9 @@ class ProfileListItem(BaseModel):
 # The JSON list item shows what a listed profile holds (catalogue.listing.ListedProfile), plus its URLs.
 if _stray := set(ProfileListItem.model_fields) - {"links_self", "url", "pdf_url"} - {f.name for f in fields(ListedProfile)}:
     raise RuntimeError(f"ProfileListItem fields that listed profiles do not hold: {sorted(_stray)}")
+# What a list item takes from a listed profile, once (not per item: pydantic's `model_fields` is a property
+# whose every access costs a few microseconds, 25 per item).
+_LISTED_FIELDS = tuple(f.name for f in fields(ListedProfile) if f.name in ProfileListItem.model_fields)
 
 
 class ProfileList(BaseModel):
@@ -157,7 +160,7 @@ def profile_out(profile: Profile, base_url: str, *, include_private: bool = Fals
 
 
 def profile_list_item(item: ListedProfile, base_url: str, *, include_private: bool = False) -> ProfileListItem:
-    data = {f.name: getattr(item, f.name) for f in fields(item) if f.name in ProfileListItem.model_fields}
+    data = {name: getattr(item, name) for name in _LISTED_FIELDS}
     data["owner"] = item.owner if include_private else None
     return ProfileListItem(
         **data,
