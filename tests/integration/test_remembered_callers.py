@@ -76,7 +76,7 @@ _FINDS = _Finds()
 monitoring.register(_FINDS)
 
 
-async def _reads(call: Any) -> tuple[Any, list[str]]:
+async def finds_during(call: Any) -> tuple[Any, list[str]]:
     """What `call()` gives and the collections it read (this process's driver)."""
     _FINDS.collections = []
     try:
@@ -88,9 +88,9 @@ async def _reads(call: Any) -> tuple[Any, list[str]]:
 async def test_a_kept_token_costs_no_read_and_a_revocation_here_is_seen_at_once(db, clock) -> None:
     await create_user("erika", PASSWORD, Role.EDITOR)
     token, secret = await create_token("erika", "probe")
-    first, read = await _reads(lambda: principal_for_token(secret))
+    first, read = await finds_during(lambda: principal_for_token(secret))
     assert first == Principal("erika", Role.EDITOR, via_token=True) and set(read) == {"api_tokens", "users"}  # (and the first use's touch)
-    again, read = await _reads(lambda: principal_for_token(secret))
+    again, read = await finds_during(lambda: principal_for_token(secret))
     assert again == first and read == []  # kept: no store read for the caller
     await revoke_token(token.token_id)
     with pytest.raises(NotAuthenticated):
@@ -104,7 +104,7 @@ async def test_a_role_change_lock_or_password_change_here_is_seen_at_once(db, cl
     await update_user("erika", role=Role.REVIEWER)
     assert (await principal_for_token(secret)).role == Role.REVIEWER
     await set_password("erika", "ein-anderes-passwort")
-    _, read = await _reads(lambda: principal_for_token(secret))
+    _, read = await finds_during(lambda: principal_for_token(secret))
     assert read == ["users"]  # read again after the password change
     await update_user("erika", active=False)
     with pytest.raises(NotAuthenticated):
@@ -143,7 +143,7 @@ async def test_a_revocation_during_a_read_of_the_token_is_not_forgotten(db, cloc
 
 async def test_a_user_created_here_after_a_kept_no_such_user_is_found(db, clock) -> None:
     assert await remembered_user("hanna") is None
-    _, read = await _reads(lambda: remembered_user("hanna"))
+    _, read = await finds_during(lambda: remembered_user("hanna"))
     assert read == []  # "no such user" is kept too (profiles of an import's owner without an account)
     await create_user("hanna", PASSWORD, Role.EDITOR)
     found = await remembered_user("hanna")
@@ -153,9 +153,9 @@ async def test_a_user_created_here_after_a_kept_no_such_user_is_found(db, clock)
 async def test_a_kept_session_costs_no_read_and_a_logout_here_is_seen_at_once(db, clock) -> None:
     await create_user("erika", PASSWORD, Role.EDITOR)
     _, sid = await create_session(Principal("erika", Role.EDITOR))
-    first, read = await _reads(lambda: load_session_user(sid))
+    first, read = await finds_during(lambda: load_session_user(sid))
     assert first is not None and first[1] == Principal("erika", Role.EDITOR) and sorted(read) == ["users", "web_sessions"]
-    again, read = await _reads(lambda: load_session_user(sid))
+    again, read = await finds_during(lambda: load_session_user(sid))
     assert again is not None and read == []
     await delete_session(sid)
     assert await load_session_user(sid) is None
