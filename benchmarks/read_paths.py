@@ -13,8 +13,11 @@ to reuse; the server must not run on it):
     lifespan, and send requests through httpx's ASGI transport (no HTTP, no
     second process), one at a time: the profile page, the API read by slug,
     similar and the history, for random slugs (with `--hot N`: of N random
-    profiles only, so the same revision is read again, as for popular
-    profiles), and the search API for one word of a project type.
+    profiles only, so the same revision is read again, as for popular profiles);
+    a search, the list, a filtered list, comparable, "Meine Profile" (editor's
+    token) and the review queue (a reviewer's token), as benchmarks/scale.py
+    sends them; and the page and "Meine Profile" for a signed-in browser (a
+    session cookie).
  3. Per read: p50/p95 in ms, this process's CPU time per request (every
     thread: the app's, the search threads', the driver's; not FerretDB's) and the store commands per request (PyMongo
     command monitoring, only the request's own task: the sync worker beside it
@@ -41,9 +44,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -53,6 +56,7 @@ from pymongo import monitoring
 from benchmarks.synthetic import PROJECT_TYPES, synthetic_profiles
 
 PY = str(ROOT / ".venv" / "bin" / "python")
+STATES = ["Bayern", "Nordrhein-Westfalen", "Niedersachsen", "Hessen", "Sachsen"]  # as benchmarks/scale.py's filtered list
 PASSWORD = "benchmark-passwort-lang"  # noqa: S105 - a throwaway account in a temporary store
 
 _recording: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("read_paths_commands", default=None)
@@ -103,6 +107,17 @@ def prepare(data_dir: Path, count: int, env: dict[str, str]) -> None:
     marker.write_text(json.dumps({"token": token}))
 
 
+def reviewer_token(data_dir: Path, env: dict[str, str]) -> str:
+    """A reviewer's token (the review queue), made once per data directory (also in one prepared before it was read)."""
+    marker = data_dir / "read-paths.json"
+    known = json.loads(marker.read_text())
+    if "reviewer" not in known:
+        cli({**os.environ, **env}, "user", "create", "bench-pruefung", "--role", "reviewer", "--password-stdin", stdin=PASSWORD + "\n")
+        known["reviewer"] = cli({**os.environ, **env}, "token", "create", "bench-pruefung", "--name", "benchmark").strip()
+        marker.write_text(json.dumps(known))
+    return str(known["reviewer"])
+
+
 async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> None:
     import httpx
 
@@ -113,9 +128,17 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> 
 
     token = json.loads((data_dir / "read-paths.json").read_text())["token"]
     editor = {"Authorization": f"Bearer {token}"}
+    reviewer = {"Authorization": f"Bearer {reviewer_token(data_dir, env)}"}
     app = create_app(Settings(_env_file=None))
     async with app.lifespan():
+        from api.web.sessions import SESSION_COOKIE
         from catalogue.models import ProfileSlug
+        from catalogue.sessions import create_session
+        from catalogue.users import Principal
+        from catalogue.vocabularies import Role
+
+        _, sid = await create_session(Principal("bench-redaktion", Role.EDITOR))  # a signed-in browser (the cookie)
+        browser = {"Cookie": f"{SESSION_COOKIE}={sid}"}
 
         slugs = [str(d["_id"]) async for d in ProfileSlug.get_pymongo_collection().find({}, {"_id": 1})]  # batch work: one scan
         transport = httpx.ASGITransport(app=app)
@@ -136,8 +159,15 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> 
                 "api": (lambda: f"/api/v1/profiles/{rng.choice(slugs)}", {}),
                 "similar": (lambda: f"/api/v1/profiles/{rng.choice(slugs)}/similar", {}),
                 "history": (lambda: f"/api/v1/profiles/{history}/versions", editor),
-                # the search API as benchmarks/scale.py asks it: one word of a project type
-                "search": (lambda: "/api/v1/search?" + urllib.parse.urlencode({"q": rng.choice(PROJECT_TYPES).split()[-1]}), {}),
+                "search": (lambda: "/api/v1/search?" + urlencode({"q": rng.choice(PROJECT_TYPES).split()[-1]}), {}),
+                "list": (lambda: "/api/v1/profiles", {}),
+                "filtered": (lambda: "/api/v1/profiles?" + urlencode({"state": rng.choice(STATES)}), {}),
+                "comparable": (lambda: "/api/v1/comparable?" + urlencode(
+                    {"population": rng.choice([3000, 12000, 40000, 150000]), "state": rng.choice(STATES)}), {}),
+                "mine": (lambda: "/api/v1/profiles?mine=true", editor),
+                "queue": (lambda: "/api/v1/profiles?status=submitted", reviewer),
+                "page-signed-in": (lambda: f"/profiles/{rng.choice(slugs)}", browser),
+                "mine-browser": (lambda: "/api/v1/profiles?mine=true", browser),
             }
             only = [n for n in args.only.split(",") if n] or list(reads)
             for name in only:
@@ -196,7 +226,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--reads", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", default="", help="comma-separated reads (page,api,similar,history,search); default all")
+    parser.add_argument("--only", default="", help="comma-separated reads (page,api,similar,history,search,list,filtered,comparable,mine,queue,"
+                        "page-signed-in,mine-browser); default all")
     parser.add_argument("--hot", type=int, default=0, help="read only this many profiles (random ones), so reads repeat")
     parser.add_argument("--profile", default="", help="the read to run under cProfile")
     parser.add_argument("--cpu-timer", action="store_true", help="profile the main thread's CPU time (time.thread_time) instead of wall time")

@@ -514,6 +514,37 @@ async def find_by_name(text: str) -> list[dict[str, Any]]:
     return [with_state(r) for r in sorted(found.values(), key=_level_order)]
 
 
+def may_find_by_name(text: str, names: frozenset[str]) -> bool:
+    """False when `find_by_name(text)` finds nothing for sure, given every `register_names` key (`name_keys`)."""
+    if KEY_RE.match(re.sub(r"\s", "", text or "")):
+        return True  # an AGS: found by its entry's key, not by a name
+    return bool(name_lookup_keys(text) & names)
+
+
+def name_lookup_keys(text: str) -> set[str]:
+    """Every `register_names` key `find_by_name(text)` may read (for a text that is no AGS)."""
+    text = (text or "").strip()
+    queries = [text]
+    if "," in text:
+        base, kind = (part.strip() for part in text.split(",", 1))
+        queries += [f"{kind} {base}", base]
+    keys: set[str] = set()
+    for query in queries:
+        key = name_key(query)[:200]
+        if not key:
+            continue
+        keys.add(key)
+        if split := split_kind_prefix(key):
+            keys.add(split[2])
+        keys.add(loose_key(query)[:200])
+    return keys
+
+
+async def name_keys() -> frozenset[str]:
+    """The `_id` of every `register_names` document. Batch work (a scan): never on a request path."""
+    return frozenset([str(d["_id"]) async for d in RegisterName.get_pymongo_collection().find({}, {"_id": 1})])
+
+
 async def _collect_by_name(text: str, found: dict[str, dict[str, Any]]) -> None:
     key = name_key(text)[:200]
     if not key:
@@ -571,9 +602,14 @@ async def suggest(text: str, limit: int = 10) -> list[dict[str, Any]]:
 CACHE_TTL_S = 900.0
 CACHE_MAX = 20_000
 _cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
+# Counts this process's loads of the register (`store` clears the caches): whoever keeps what it read of the
+# register (catalogue/search/places.py) compares it and reads again.
+generation = 0
 
 
 def clear_cache() -> None:
+    global generation  # noqa: PLW0603 - one counter per process, changed on the event loop
+    generation += 1
     _cache.clear()
 
 

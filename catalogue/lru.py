@@ -1,4 +1,4 @@
-"""A bounded, thread-safe least-recently-used cache (search paths cache their lookups in it).
+"""A bounded, thread-safe least-recently-used cache (search paths cache their lookups in it), and an expiring one.
 
 `functools.lru_cache` serves pure functions; this one is for caches that live
 on an object (a searcher snapshot, the lexicon) and are keyed by what the
@@ -6,13 +6,19 @@ caller chooses. Reads and writes hold a lock, so threads searching at the
 same time (Tantivy searches run in worker threads) share it safely; a value
 is computed outside the lock, so two threads may compute the same value
 once each, which is harmless for the pure lookups cached here.
+
+`Expiring` keeps documents read from the store for a few seconds (the
+caller's token, session and user, catalogue/users.py and sessions.py): what
+another process changes is seen after its `ttl`, what this process changes
+at once (`forget`, which also voids loads under way).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar, cast
 
 K = TypeVar("K", bound=Hashable)
@@ -77,4 +83,59 @@ class LRU(Generic[K, V]):
         return key in self._data
 
 
-__all__ = ["LRU"]
+class _Missing:
+    """What `Expiring` keeps for a read that found nothing (`keep_missing`)."""
+
+
+MISSING = _Missing()
+
+
+class Expiring(Generic[K, V]):
+    """At most `size` values, each for `ttl` seconds after the read that gave it began (`clock`: monotonic
+    seconds; tests set their own). `load` reads through it; `forget` drops a key and every load under way,
+    so a value read before a change this process made is never kept after it. With `keep_missing`, a read
+    that found nothing (None) is kept too."""
+
+    __slots__ = ("_epoch", "_lru", "clock", "keep_missing", "ttl")
+
+    def __init__(self, size: int, ttl: float, clock: Callable[[], float] = time.monotonic, *, keep_missing: bool = False) -> None:
+        self._lru: LRU[K, tuple[float, V | _Missing]] = LRU(size)
+        self.ttl = ttl
+        self.clock = clock
+        self.keep_missing = keep_missing
+        self._epoch = 0
+
+    def get(self, key: K) -> V | _Missing | None:
+        """The kept value, MISSING for a kept "nothing", None when nothing is kept (or it expired)."""
+        hit = self._lru.get(key)
+        if hit is None:
+            return None
+        if self.clock() - hit[0] >= self.ttl:
+            self._lru.discard(key)
+            return None
+        return hit[1]
+
+    async def load(self, key: K, read: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The value kept for `key`, else what `read` gives (kept unless a `forget` came meanwhile)."""
+        found = self.get(key)
+        if found is not None:
+            return None if isinstance(found, _Missing) else found
+        epoch, began = self._epoch, self.clock()
+        value = await read()
+        if (value is not None or self.keep_missing) and epoch == self._epoch:
+            self._lru.put(key, (began, MISSING if value is None else value))
+        return value
+
+    def forget(self, key: K) -> None:
+        self._epoch += 1
+        self._lru.discard(key)
+
+    def clear(self) -> None:
+        self._epoch += 1
+        self._lru.clear()
+
+    def __len__(self) -> int:
+        return len(self._lru)
+
+
+__all__ = ["LRU", "Expiring"]

@@ -6,6 +6,12 @@ be replayed as cookies; every request reads its session by `_id`),
 the user it belongs to, and the session's CSRF token. Sessions expire after
 an idle period and after an absolute lifetime, and when their user is
 locked (`User.sessions_valid_after`).
+
+A session read for a request is kept per process for
+`users.PRINCIPAL_TTL_S` (`SESSIONS`), with its user (`users.remembered_user`):
+a logout or lock in this process is seen at once, one in another process
+within that time. An expiry is decided only on a fresh read (a kept copy may
+be older than another process's touch).
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from pydantic import Field
 from pymongo import ASCENDING, IndexModel
 
 from catalogue import atomic
+from catalogue.lru import Expiring
 from catalogue.models import utcnow
-from catalogue.users import Principal, User
+from catalogue.users import PRINCIPAL_TTL_S, REMEMBERED_CALLERS, Principal, User, read_by_id, remembered_slot, remembered_user
 
 IDLE_TIMEOUT = timedelta(hours=8)
 ABSOLUTE_TIMEOUT = timedelta(days=7)
@@ -59,6 +66,9 @@ def _hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
+SESSIONS: Expiring[tuple[str, str], WebSession] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S)
+
+
 async def create_session(principal: Principal, *, user_agent: str | None = None) -> tuple[WebSession, str]:
     """Start a session; returns the stored session and the id for the cookie (shown once)."""
     sid = secrets.token_urlsafe(32)
@@ -82,20 +92,29 @@ async def load_session_user(sid: str | None) -> tuple[WebSession, Principal, Use
     """`load_session` with the user document it read (the caller need not read it again in the same request)."""
     if not sid or len(sid) > 100:
         return None
-    session = await WebSession.get(_hash(sid))
+    key = _hash(sid)
+    slot = remembered_slot(WebSession, key)
+    session = await SESSIONS.load(slot, lambda: read_by_id(WebSession, key))
     if session is None:
         return None
     now = utcnow()
     collection = WebSession.get_pymongo_collection()
     if session.expired(now):
-        await collection.delete_one({"_id": session.id})
-        return None
-    user = await User.get(session.username)
+        SESSIONS.forget(slot)
+        session = await read_by_id(WebSession, key)  # expired as kept; as stored, too?
+        if session is None:
+            return None
+        if session.expired(now):
+            await collection.delete_one({"_id": session.id})
+            return None
+    user = await remembered_user(session.username)
     voided = user is not None and user.sessions_valid_after is not None and _aware(session.created_at) <= _aware(user.sessions_valid_after)
     if user is None or not user.active or voided:
+        SESSIONS.forget(slot)
         await collection.delete_one({"_id": session.id})
         return None
     if _aware(session.last_seen_at) + TOUCH_INTERVAL < now:
+        session.last_seen_at = now  # the kept session too: requests meanwhile do not write it again
         await atomic.update_if(collection, session.id, None, {"$set": {"last_seen_at": now}})
     return session, Principal(user.username, user.role), user
 
@@ -103,3 +122,4 @@ async def load_session_user(sid: str | None) -> tuple[WebSession, Principal, Use
 async def delete_session(sid: str | None) -> None:
     if sid and len(sid) <= 100:
         await WebSession.get_pymongo_collection().delete_one({"_id": _hash(sid)})
+        SESSIONS.forget(remembered_slot(WebSession, _hash(sid)))  # and every read of it under way

@@ -10,6 +10,14 @@ hash (`ApiTokenId` maps the public token id to it), a login counter by its
 key; the lists of users and of each user's tokens are key lists
 (catalogue.keylists). Changes go through `catalogue.atomic` (conditional where it matters:
 counters, token use and revocation).
+
+The caller's token and user are kept per process for PRINCIPAL_TTL_S
+(`TOKENS`, `USERS`; sessions likewise in catalogue/sessions.py): an
+authenticated request then costs no store read for its caller. A revocation,
+lock, role or password change made in this process forgets them at once; one
+made by another process (the CLI, a second server on the same store) holds
+here for at most PRINCIPAL_TTL_S. Login counters are never kept: every
+attempt is charged by an atomic write.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from pymongo.errors import DuplicateKeyError
 
 from catalogue import atomic, keylists
 from catalogue.errors import Conflict, NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
+from catalogue.lru import Expiring
 from catalogue.models import utcnow
 from catalogue.vocabularies import FederalState, Role, SizeClass
 
@@ -45,6 +54,10 @@ TOKEN_PREFIX = "lt_"  # noqa: S105 - the visible prefix of every token, not a se
 LOGIN_WINDOW = timedelta(hours=1)
 # Writing last_used_at on every request would take the store's write lock each time; refresh it at most this often.
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+# How long a token, session or user read for a caller is used again (module docstring): what another process's
+# revocation, lock or role change may take to be seen here.
+PRINCIPAL_TTL_S = 5.0
+REMEMBERED_CALLERS = 10_000  # tokens, sessions and users kept per process, each
 _T = TypeVar("_T")
 
 
@@ -207,6 +220,8 @@ async def create_user(
         await user.insert()  # the unique _id decides between concurrent creators
     except DuplicateKeyError:
         raise Conflict(f"Den Benutzer {username} gibt es schon.") from None
+    finally:
+        forget_user(username)  # a kept "no such user"
     return user
 
 
@@ -215,6 +230,35 @@ async def find_user(username: str) -> User | None:
     if not username or len(username) > 64:
         return None
     return await User.get(username)
+
+
+_D = TypeVar("_D", bound=Document)
+USERS: Expiring[tuple[str, str], User] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S, keep_missing=True)  # "no such user" too
+TOKENS: Expiring[tuple[str, str], ApiToken] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S)
+
+
+def remembered_slot(model: type[Document], key: str) -> tuple[str, str]:
+    """A kept document's key: the database (tests use one each) and the document's `_id`."""
+    return model.get_pymongo_collection().database.name, key
+
+
+async def read_by_id(model: type[_D], key: str) -> _D | None:
+    """One keyed read, parsed by the model (without Beanie's query layers)."""
+    doc = await model.get_pymongo_collection().find_one({"_id": key})
+    return model.model_validate(doc) if doc is not None else None
+
+
+async def remembered_user(username: str) -> User | None:
+    """`find_user`, kept for PRINCIPAL_TTL_S (module docstring): for resolving a caller and showing a user's name,
+    never for checking a password. The user is shared: do not change it."""
+    username = str(username or "").strip().lower()
+    if not username or len(username) > 64:
+        return None
+    return await USERS.load(remembered_slot(User, username), lambda: read_by_id(User, username))
+
+
+def forget_user(username: str) -> None:
+    USERS.forget(remembered_slot(User, username))
 
 
 async def get_user(username: str) -> User:
@@ -248,6 +292,7 @@ async def update_user(
             changes["sessions_valid_after"] = utcnow()
     if changes:
         await atomic.update_if(User.get_pymongo_collection(), user.id, None, {"$set": changes})
+        forget_user(user.id)  # and every read of it under way: none is kept
     return await get_user(username)
 
 
@@ -256,6 +301,7 @@ async def set_password(username: str, password: str) -> None:
     user = await get_user(username)
     password_hash = await _hash_password(password)
     await atomic.update_if(User.get_pymongo_collection(), user.id, None, {"$set": {"password_hash": password_hash}})
+    forget_user(user.id)
 
 
 # ------------------------------------------------------------ login throttling
@@ -447,6 +493,7 @@ async def revoke_token(token_id: str) -> ApiToken:
         raise NotFound(f"Token {token_id} nicht gefunden.")
     # Conditional: the first revocation's time stays.
     await atomic.update_if(ApiToken.get_pymongo_collection(), token.id, {"revoked_at": None}, {"$set": {"revoked_at": utcnow()}})
+    TOKENS.forget(remembered_slot(ApiToken, token.id))  # and every read of it under way: none is kept
     refreshed = await ApiToken.get(token.id)
     assert refreshed is not None
     return refreshed
@@ -455,14 +502,16 @@ async def revoke_token(token_id: str) -> ApiToken:
 async def principal_for_token(secret: str) -> Principal:
     if not re.fullmatch(r"lt_([0-9a-f]{12})_[A-Za-z0-9_-]{20,100}", secret or ""):
         raise NotAuthenticated("Ungültiges API-Token.")
-    token = await ApiToken.get(_hash_token(secret))
+    token_hash = _hash_token(secret)
+    token = await TOKENS.load(remembered_slot(ApiToken, token_hash), lambda: read_by_id(ApiToken, token_hash))
     if token is None or token.revoked_at is not None:
         raise NotAuthenticated("Ungültiges oder widerrufenes API-Token.")
-    user = await find_user(token.username)
+    user = await remembered_user(token.username)
     if user is None or not user.active:
         raise NotAuthenticated("Der Benutzer dieses Tokens ist gesperrt.")
     now = utcnow()
     if token.last_used_at is None or _aware(token.last_used_at) + TOKEN_TOUCH_INTERVAL < now:
+        token.last_used_at = now  # the kept token too: requests meanwhile do not write it again
         # Conditional on not being revoked meanwhile: a use never writes over a revocation.
         await atomic.update_if(ApiToken.get_pymongo_collection(), token.id, {"revoked_at": None}, {"$set": {"last_used_at": now}})
     return Principal(user.username, user.role, via_token=True)

@@ -39,7 +39,7 @@ from catalogue.search.base import MAX_FILTER_VALUES, MAX_PER_PAGE
 from catalogue.search.comparable import Comparable, Reference, find_comparable, reference_for
 from catalogue.search.documents import ADOPTION_STAGES
 from catalogue.search.url_state import FACET_PARAMS, FACET_VALUES, FRESHNESS_LABELS, FRESHNESS_PARAM, facet_value_ok, freshness_bounds
-from catalogue.users import User, find_user
+from catalogue.users import User, remembered_user
 from catalogue.vocabularies import EditorialStatus, SizeClass
 
 log = logging.getLogger("leuchtturm.web")
@@ -517,7 +517,7 @@ class _ReadAhead:
         owner = str(doc.get("owner") or "") if doc is not None else None
         if owner and self.caller is not None and owner == self.caller.username:
             return owner, self.caller
-        return owner, await find_user(owner) if owner else None
+        return owner, await remembered_user(owner) if owner else None
 
     async def indexed(self) -> dict[str, Any] | None:
         return await asyncio.shield(self.document)

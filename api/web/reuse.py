@@ -22,7 +22,7 @@ from catalogue import adoption, freshness, saved_searches
 from catalogue.adoption import AdoptionIn, AdoptionService
 from catalogue.errors import CatalogueError, PermissionDenied, ValidationFailed
 from catalogue.models import Profile, utcnow
-from catalogue.users import Principal, User, find_user
+from catalogue.users import Principal, User, find_user, remembered_user
 from catalogue.vocabularies import AdoptionStage
 
 STAGE_HELP: dict[str, str] = {
@@ -57,12 +57,12 @@ async def reuse_context(
     async def the_caller() -> User | None:
         if principal is None:
             return None
-        return caller if caller is not None else await find_user(principal.username)
+        return caller if caller is not None else await remembered_user(principal.username)
 
     async def owner_named() -> tuple[str | None, User | None]:
         if caller is not None and profile.owner == caller.username:
             return profile.owner, caller
-        return profile.owner, await find_user(profile.owner) if profile.owner else None
+        return profile.owner, await remembered_user(profile.owner) if profile.owner else None
 
     found, user, (named, owner) = await asyncio.gather(
         summary if summary is not None else adoption.summary_of(str(profile.id)),

@@ -66,8 +66,8 @@ async def current_session(request: Request) -> tuple[WebSession, Principal] | No
 def session_user(request: Request, principal: Principal | None) -> User | None:
     """The user document this request's session was resolved with, when `principal` is that session's user (else None).
 
-    Read in this request (`load_session_user`), so as current as a read of
-    its own; pages use it instead of reading the caller's user again.
+    Read with the session (`load_session_user`, kept for `users.PRINCIPAL_TTL_S` like the session);
+    pages use it instead of looking the caller's user up again.
     """
     user: User | None = request.scope.get(_USER_SCOPE_KEY)  # type: ignore[assignment]
     return user if user is not None and principal is not None and user.username == principal.username else None

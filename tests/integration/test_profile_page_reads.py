@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from api.web import pages
+from catalogue import sessions, users
 from catalogue.access import Action
 from catalogue.lru import LRU
 from catalogue.profiles import ProfileService
@@ -136,23 +137,37 @@ async def hoexter(app) -> str:
     return f"/profiles/{profile.slug}"
 
 
+def _forget_callers() -> None:
+    """Nothing kept of sessions and users (catalogue/users.py keeps them for a few seconds)."""
+    users.USERS.clear()
+    sessions.SESSIONS.clear()
+
+
 async def test_a_signed_in_callers_user_is_read_once_with_the_session(client, hoexter) -> None:
     url = hoexter
     # anonymous: the owner's user, for "Eingetragen von"
+    _forget_callers()
     r, commands = await _page_commands(client, url)
     assert "Eingetragen von: Höxter" in r.text and _reads(commands, "users") == 1
 
     # the owner, signed in: one read of her user (with the session), which is also the owner's
     await _sign_in(client, "hanna")
+    _forget_callers()
     r, commands = await _page_commands(client, url)
     assert "Eingetragen von: Höxter" in r.text and "Nutzt Höxter dieses Projekt nach?" in r.text
     assert _reads(commands, "web_sessions") == 1 and _reads(commands, "users") == 1, commands
 
     # another signed-in caller: their own user (with the session) and the owner's
     await _sign_in(client, "rita")
+    _forget_callers()
     r, commands = await _page_commands(client, url)
     assert "Eingetragen von: Höxter" in r.text and "Ausblenden" not in r.text
     assert _reads(commands, "web_sessions") == 1 and _reads(commands, "users") == 2, commands
+
+    # again, with the session and both users kept: no read for them
+    r, commands = await _page_commands(client, url)
+    assert "Eingetragen von: Höxter" in r.text and "Ausblenden" not in r.text
+    assert _reads(commands, "web_sessions") == 0 and _reads(commands, "users") == 0, commands
 
 
 async def test_the_basket_on_every_page_reads_its_projects_side_by_side_and_only_their_titles(client, auth) -> None:

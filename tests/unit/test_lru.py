@@ -1,4 +1,4 @@
-"""The bounded LRU cache of the search paths (catalogue/lru.py)."""
+"""The bounded LRU cache of the search paths, and the expiring one of the callers (catalogue/lru.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from catalogue.lru import LRU
+from catalogue.lru import LRU, Expiring
 
 
 def test_least_recently_used_goes_first() -> None:
@@ -50,3 +50,58 @@ def test_bounded_under_threads() -> None:
 def test_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="size"):
         LRU(0)
+
+
+class _Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_expiring_keeps_a_value_for_its_ttl_from_the_start_of_its_read() -> None:
+    clock = _Clock()
+    cache: Expiring[str, int] = Expiring(8, 5.0, clock)
+    reads: list[str] = []
+
+    async def read() -> int:
+        reads.append("a")
+        clock.now += 1.0  # the read takes a second: the value's age counts from its start
+        return 1
+
+    assert await cache.load("a", read) == 1
+    clock.now = 4.9
+    assert await cache.load("a", read) == 1 and reads == ["a"]
+    clock.now = 5.0
+    assert await cache.load("a", read) == 1 and reads == ["a", "a"]
+
+
+async def test_expiring_forgets_at_once_and_drops_a_read_under_way() -> None:
+    cache: Expiring[str, int] = Expiring(8, 5.0, _Clock())
+
+    async def one() -> int:
+        return 1
+
+    await cache.load("a", one)
+    cache.forget("a")
+    assert cache.get("a") is None
+
+    async def read_while_forgotten() -> int:
+        cache.forget("b")  # a change made while the read was under way
+        return 2
+
+    assert await cache.load("b", read_while_forgotten) == 2
+    assert cache.get("b") is None  # not kept: it may be from before the change
+
+
+async def test_expiring_keeps_nothing_found_only_when_asked() -> None:
+    reads: list[str] = []
+
+    async def nothing() -> int | None:
+        reads.append("x")
+        return None
+
+    plain: Expiring[str, int] = Expiring(8, 5.0, _Clock())
+    assert await plain.load("x", nothing) is None and await plain.load("x", nothing) is None and len(reads) == 2
+    keeping: Expiring[str, int] = Expiring(8, 5.0, _Clock(), keep_missing=True)
+    assert await keeping.load("x", nothing) is None and await keeping.load("x", nothing) is None and len(reads) == 3
