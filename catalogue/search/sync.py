@@ -44,7 +44,9 @@ earlier, interrupted run); for the others, which the write inserted, the
 worker reads no adoption summary (there is none yet), nor the profile: the
 mark carries its stored document (catalogue.outbox.carry, in a document of
 its own read by the entry's `_id` and deleted before the entry), unless another
-entry of the batch names it too. Per profile,
+entry of the batch names it too. A single-profile write
+made in this process hands its profile to the worker the same way
+(catalogue.outbox.hand_over; not read back). Per profile,
 entries apply in order: an entry naming a profile that an earlier,
 waiting entry also names waits too.
 Entries without a version (older ones) are applied at once; for those,
@@ -164,6 +166,7 @@ class SearchSync:
         self.failing = False  # the last batch failed: the engine is down, entries wait behind it
         self.head: int | None = None  # loaded from the store on the first round
         self._recorded_head: int | None = None
+        self.top = 0  # the outbox counter as the last round read it
         self._applied: set[int] = set()  # applied numbers above the head
         self._missing: dict[int, float] = {}  # number -> when it was first found without an entry
         self._skipped: dict[int, float] = {}  # numbers the head passed without an entry -> when
@@ -213,7 +216,7 @@ class SearchSync:
     async def _run_once(self, backend: SearchBackend) -> int:
         if self.head is None:
             self.head = self._recorded_head = await stored_head()
-        top = await counter_value(OUTBOX_COUNTER)
+        top = self.top = await counter_value(OUTBOX_COUNTER)
         if self.head > top and not self._skipped:
             return 0
         seqs = self._window(top)
@@ -321,6 +324,8 @@ class SearchSync:
         marked = [e for e in batch if e.seq not in unmarked and e.carried]
         ids = list(dict.fromkeys(item.profile_id for e in batch if e.seq not in unmarked for item in e.items()))
         profiles = await _take_carried(marked, named)
+        # profiles this process just wrote come from their writers (catalogue.outbox.hand_over), not read back
+        profiles.update(outbox.take_handed([e for e in batch if e.seq not in unmarked], [pid for pid in ids if pid not in profiles]))
         profiles.update(await read_profiles([pid for pid in ids if pid not in profiles]))
         records = await adoption.read_records([e.adoption for e in batch if e.adoption and e.seq not in unmarked])
         ready: list[OutboxEntry] = []
@@ -448,8 +453,8 @@ class SearchSync:
             except Exception:  # MongoDB unavailable etc.: log and poll again
                 log.exception("Suchindex-Abgleich: Outbox nicht lesbar")
                 applied = 0
-            if applied > 0 and self.head is not None and self.head <= await counter_value(OUTBOX_COUNTER):
-                continue  # more is waiting
+            if applied > 0 and self.head is not None and self.head <= self.top:
+                continue  # more was waiting when the round began (what came since woke it, or comes with the next poll)
             waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop_event.wait())]
             try:
                 await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
