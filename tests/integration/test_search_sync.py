@@ -561,3 +561,59 @@ async def test_a_round_that_applied_everything_reads_the_counter_once(commands: 
     assert await titles(backend) == {str(p.id): "Gemeinsames Rechenzentrum", str(q.id): "Bauhof"}
     stop.set()
     await asyncio.wait_for(task, timeout=2)
+
+
+async def test_writes_close_together_share_one_index_commit(db: object, tmp_path: Path) -> None:
+    """Group commit: woken right after a commit, the worker waits out `commit_spacing`, so the writes announced
+    meanwhile go into the index with one commit; each is applied, and a backlog is not held up."""
+    backend = FlakyBackend(TantivyBackend(tmp_path / "search"))
+    sync = SearchSync(poll_interval=30.0, commit_spacing=1.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sync.run_forever(backend, stop))  # type: ignore[arg-type]
+    first = await new_profile("Rufbus", "rufbus")
+    sync.notify()
+    for _ in range(500):
+        if backend.calls:
+            break
+        await asyncio.sleep(0.02)
+    assert backend.calls == 1
+    later = []
+    for n in range(3):  # one after another, each announced as a request would (notify)
+        later.append(await new_profile(f"Bauhof {n}", f"bauhof-{n}"))
+        sync.notify()
+        await asyncio.sleep(0.05)
+    for _ in range(500):
+        if not await sync.pending():
+            break
+        await asyncio.sleep(0.02)
+    assert backend.calls == 2  # the three share the second commit
+    assert await titles(backend.inner) == {str(p.id): p.title for p in [first, *later]}
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+
+
+async def test_a_wait_for_this_process_worker_reads_no_outbox_entry(commands: _Commands, tmp_path: Path) -> None:
+    """While this process's worker runs, a request's wait for its landed write needs no store read: the worker's
+    signal and its list of applied entries tell. Without a running worker the wait looks in the store."""
+    from beanie import PydanticObjectId
+
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync(poll_interval=30.0, commit_spacing=0.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sync.run_forever(backend, stop))
+    await asyncio.sleep(0.05)
+    profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
+                      published_at=datetime.now(UTC))
+    with outbox.recording() as written:
+        entry = await outbox.enqueue(str(profile.id), profile.slug, version=1)
+        await profile.insert()
+        outbox.confirm_landed(entry.id)
+    commands.seen.clear()
+    async with asyncio.timeout(10.0):
+        assert await sync.wait_applied(written)  # it wakes the worker itself
+    entry_reads = [c for c in commands.seen if c[0] == "find" and c[1] == "search_outbox" and c[2] == {"_id": entry.id}]
+    assert len(entry_reads) == 1  # the worker's, to apply it
+    assert await titles(backend) == {str(profile.id): "Rufbus"}
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+    assert not sync.running
