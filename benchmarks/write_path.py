@@ -11,8 +11,10 @@ to reuse; the server must not run on it):
  2. Build the app in this process (embedded FerretDB, Tantivy), run its
     lifespan, send requests through httpx's ASGI transport. Each editor
     creates one draft.
- 3. Sequential: `--writes` PATCHes with If-Match of one editor's own draft,
-    one at a time (each answers once the index has it: read-your-writes).
+ 3. Sequential: `--writes` PATCHes with If-Match of the editors' own drafts in
+    turn, one at a time (each answers once the index has it: read-your-writes;
+    the drafts in turn, so each commit's small segment lives on, as under the
+    mixed load, and Tantivy's merges run as there).
     Then 1 s of quiet, so merges started by these commits are counted too.
  4. Bursts: `--bursts` times, the 8 editors PATCH their drafts at the same
     moment (then 1 s of quiet each): how many index commits a burst costs.
@@ -93,13 +95,14 @@ class _Commits:
         self.cpu: Counter[str] = Counter()
 
     def install(self, backend: Any) -> None:
-        writer_apply, write = backend._apply, backend._write  # noqa: SLF001 - measured in place
+        writer_apply, write = backend._carry, backend._write  # noqa: SLF001 - measured in place
         stats = self
 
-        def timed_apply(writer: Any, ops: Any) -> None:
+        def timed_apply(writer: Any, op: str, payload: list[Any]) -> Any:
             t0 = time.thread_time()
-            writer_apply(writer, ops)
+            carried = writer_apply(writer, op, payload)
             stats.cpu["apply (documents into the writer)"] += time.thread_time() - t0
+            return carried
 
         def timed_write(op: str, payload: list[Any]) -> None:
             t0 = time.thread_time()
@@ -107,7 +110,7 @@ class _Commits:
             stats.count += 1
             stats.cpu["write call total (apply+commit+reload)"] += time.thread_time() - t0
 
-        backend._apply = timed_apply  # noqa: SLF001
+        backend._carry = timed_apply  # noqa: SLF001
         backend._write = timed_write  # noqa: SLF001
 
 
@@ -179,8 +182,10 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str], tok
             for n in range(3):  # warm-up
                 await patch(n % EDITORS)
 
-            async def sequential() -> list[float]:
-                return [await patch(0)]
+            turn = iter(range(10**9))
+
+            async def sequential() -> list[float]:  # the drafts in turn: each commit's segment lives on (as in the mixed load)
+                return [await patch(next(turn) % EDITORS)]
 
             async def burst() -> list[float]:
                 times = list(await asyncio.gather(*(patch(n) for n in range(EDITORS))))
