@@ -18,10 +18,11 @@ to reuse; the server must not run on it):
     Then 1 s of quiet, so merges started by these commits are counted too.
  4. Bursts: `--bursts` times, the 8 editors PATCH their drafts at the same
     moment (then 1 s of quiet each): how many index commits a burst costs.
+With `--profile`: cProfile of the event loop during the sequential PATCHes.
 Per phase: wall p50/p95 per PATCH, this process's CPU per PATCH split by thread
-(the event loop = handler and worker in Python; `cpu-work` = documents built
-off the loop; `asyncio` = the thread that applies and commits to Tantivy;
-Tantivy's own threads = indexing and merges), index commits per PATCH, the
+(the event loop = handler, client and worker in Python; `python` = Python's other
+threads: the CPU pool building documents, the thread that applies and commits
+to Tantivy; Tantivy's own threads: `segment_updater`, `merge_thread` = merges), index commits per PATCH, the
 CPU of the commit calls (apply, commit, reload) measured in their thread, and
 the store commands per PATCH, the request's own (PyMongo command monitoring,
 the request's task) and the rest (the sync worker), with their names.
@@ -34,9 +35,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import cProfile
 import json
 import logging
 import os
+import pstats
 import statistics
 import sys
 import time
@@ -192,7 +195,15 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str], tok
                 await asyncio.sleep(1.0)
                 return times
 
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler is not None:
+                profiler.enable()
             await phase("Einzeln (one PATCH at a time)", args.writes, sequential, commits, 1)
+            if profiler is not None:
+                profiler.disable()
+                stats = pstats.Stats(profiler).strip_dirs()
+                stats.sort_stats("cumulative").print_stats(args.top)
+                stats.sort_stats("tottime").print_stats(args.top)
             await phase(f"Stoß ({EDITORS} PATCHes at once, 1 s apart)", args.bursts, burst, commits, EDITORS)
 
 
@@ -213,6 +224,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10000)
     parser.add_argument("--writes", type=int, default=40)
     parser.add_argument("--bursts", type=int, default=10)
+    parser.add_argument("--profile", action="store_true", help="cProfile of the event loop during the sequential PATCHes")
+    parser.add_argument("--top", type=int, default=40, help="functions shown per profile listing")
     parser.add_argument("--data-dir", default="", help="reuse this data directory (imported on the first run)")
     args = parser.parse_args()
     data_dir, env = loaded_store(args.data_dir, "leuchtturm-writes-", args.count)
@@ -220,7 +233,7 @@ def main() -> None:
     print(f"{args.count} Profile, Daten in {data_dir}; in einem Prozess, ohne HTTP (Messwerte auf geteilter Maschine verrauscht)", flush=True)
     asyncio.run(run(args, data_dir, env, tokens))
     print(f"\nBefehl: .venv/bin/python benchmarks/write_path.py --count {args.count} --writes {args.writes} --bursts {args.bursts}"
-          + (f" --data-dir {data_dir}" if args.data_dir else ""))
+          + (" --profile" if args.profile else "") + (f" --data-dir {data_dir}" if args.data_dir else ""))
 
 
 if __name__ == "__main__":

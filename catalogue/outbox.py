@@ -37,11 +37,13 @@ profile written by another process) is read from the store as before.
 
 Read-your-writes: inside `recording()` (the web app opens one per unsafe
 request, the CLI one per import) the entries written are collected, so the
-writer can wait until the index has them (`SearchSync.wait_applied`).
+writer can wait until the index has them (`SearchSync.wait_applied`). Until
+it does (`settled`), its entries count as writes in flight (`none_in_flight`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -78,6 +80,10 @@ class Written(NamedTuple):
 
 
 _recorded: ContextVar[list[Written] | None] = ContextVar("outbox_recorded", default=None)
+# Entries recorded in this process whose writers have not yet asked to see them applied (`settled`): writes in
+# flight, which this process's worker lets land before it commits (group commit, catalogue/search/sync.py).
+_in_flight: set[Any] = set()
+_in_flight_waiters: list[asyncio.Future[None]] = []  # `none_in_flight` calls waiting (futures of whichever loop runs)
 
 
 @contextmanager
@@ -89,12 +95,34 @@ def recording() -> Iterator[list[Written]]:
         yield written
     finally:
         _recorded.reset(token)
+        settled([w.entry_id for w in written])
 
 
 def _record(entry: OutboxEntry) -> None:
     written = _recorded.get()
     if written is not None:
         written.append(Written(entry.id, entry.profile_id, entry.slug, entry.version, 1 + len(entry.more)))
+        _in_flight.add(entry.id)
+
+
+def settled(entry_ids: Sequence[Any]) -> None:
+    """The writers of these entries are done writing (they wait for the index now, or gave up): not in flight."""
+    _in_flight.difference_update(entry_ids)
+    if not _in_flight:
+        waiters = list(_in_flight_waiters)
+        _in_flight_waiters.clear()
+        for waiter in waiters:
+            if not waiter.done():  # one whose wait timed out is cancelled
+                waiter.set_result(None)
+
+
+async def none_in_flight() -> None:
+    """Return once no write recorded in this process is in flight (see `settled`)."""
+    if _in_flight:
+        waiter = asyncio.get_running_loop().create_future()
+        _in_flight_waiters[:] = [w for w in _in_flight_waiters if not w.done()]  # waits that timed out
+        _in_flight_waiters.append(waiter)
+        await waiter
 
 
 def confirm_landed(entry_id: Any) -> None:

@@ -95,10 +95,10 @@ LANDING_GRACE_S = 30.0  # how long an entry waits for the write it announces (a 
 MISSING_GRACE_S = 30.0  # how long a sequence number without an entry holds the head
 SKIPPED_WATCH_S = 600.0  # how long a skipped number is still looked for
 WAIT_POLL_S = 0.25  # how often `wait_applied` looks again without a signal
-# Group commit: `run_forever` starts a round no sooner than this after the last one that applied entries, so writes
-# that come close together share one index commit (each commit costs the index its merges, ~50 ms of CPU at 10,000
-# profiles). A write after a quiet moment goes at once.
-COMMIT_SPACING_S = 0.1
+# Group commit: woken, `run_forever` waits at most this long while writes of this process are in flight (recorded
+# but not yet settled: catalogue.outbox.none_in_flight), so writes close together share one round and index commit
+# (a round with its commit costs ~10-20 ms of CPU besides the documents). A lone write goes at once.
+GROUP_WAIT_S = 0.025
 MAX_DOCUMENTS = 1000  # profiles applied in one batch (bulk entries name up to an import chunk each)
 RECENT_APPLIED = 4096  # entry numbers this process's worker put into the index lately (for `wait_applied`)
 
@@ -159,15 +159,14 @@ class SearchSync:
         poll_interval: float = 0.5,
         base_backoff: float = BASE_BACKOFF_S,
         max_backoff: float = MAX_BACKOFF_S,
-        commit_spacing: float = COMMIT_SPACING_S,
+        group_wait: float = GROUP_WAIT_S,
     ) -> None:
         self.batch_size = batch_size  # entries looked at per round
         self.poll_interval = poll_interval
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
-        self.commit_spacing = commit_spacing
+        self.group_wait = group_wait
         self.running = False  # `run_forever` runs in this process: every entry it applies shows in `_recent`
-        self._last_applied = float("-inf")  # monotonic time the last batch was applied (`run_forever`'s group commit)
         self._wake = asyncio.Event()
         self._applied_signal = asyncio.Event()  # replaced by a fresh one after every applied batch
         self._lock = asyncio.Lock()
@@ -257,8 +256,6 @@ class SearchSync:
                 await backend.delete(deletes)
             if self.mirror is not None:
                 await self.mirror.apply(current, deletes)
-            if upserts or deletes:
-                self._last_applied = time.monotonic()
             if ready:  # the index and the exports' mirror show them now: release their writers' waits before the bookkeeping below
                 self._remember_applied(ready)
                 self._signal_applied()
@@ -411,6 +408,7 @@ class SearchSync:
         """
         from catalogue import outbox
 
+        outbox.settled([w.entry_id for w in written])  # not in flight any more: the worker need not wait for them
         collection = OutboxEntry.get_pymongo_collection()
         pending: list[Any] = []
         for w in {w.entry_id: w for w in written}.values():
@@ -460,8 +458,8 @@ class SearchSync:
     async def run_forever(self, backend: SearchBackend, stop_event: asyncio.Event) -> None:
         """Poll every `poll_interval` seconds (or when notified) until `stop_event` is set.
 
-        Woken, a round starts no sooner than `commit_spacing` after the last index
-        commit (group commit: writes close together share one); a backlog goes on at once.
+        Woken, it lets this process's writes in flight land first (at most `group_wait`;
+        group commit: writes close together share one round and commit).
 
         Errors of the store are logged and polled again; anything else (a
         panic of the engine's library, a cancellation) ends the worker, and
@@ -491,9 +489,9 @@ class SearchSync:
                 # not `suppress(CancelledError)` around each: that would also swallow a cancellation of this
                 # task arriving meanwhile, and the worker would never stop (gather passes it on)
                 await asyncio.gather(*waiters, return_exceptions=True)
-            if (rest := self._last_applied + self.commit_spacing - time.monotonic()) > 0:
-                with contextlib.suppress(TimeoutError):  # group commit: what comes meanwhile goes with the next round
-                    await asyncio.wait_for(stop_event.wait(), timeout=rest)
+            if self.group_wait > 0:
+                with contextlib.suppress(TimeoutError):  # group commit: writes in flight go with this round
+                    await asyncio.wait_for(outbox.none_in_flight(), timeout=self.group_wait)
             self._wake.clear()  # every entry announced so far is written: the next round sees it
 
     async def reindex(self, backend: SearchBackend, progress: ProgressCallback | None = None) -> int:

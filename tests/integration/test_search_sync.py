@@ -563,31 +563,37 @@ async def test_a_round_that_applied_everything_reads_the_counter_once(commands: 
     await asyncio.wait_for(task, timeout=2)
 
 
-async def test_writes_close_together_share_one_index_commit(db: object, tmp_path: Path) -> None:
-    """Group commit: woken right after a commit, the worker waits out `commit_spacing`, so the writes announced
-    meanwhile go into the index with one commit; each is applied, and a backlog is not held up."""
+async def test_writes_in_flight_share_one_index_commit_and_a_lone_write_goes_at_once(db: object, tmp_path: Path) -> None:
+    """Group commit: woken while another write of this process is in flight (recorded, not yet settled), the worker
+    waits for it (at most `group_wait`), and both go into the index with one commit. A lone write is not held."""
     backend = FlakyBackend(TantivyBackend(tmp_path / "search"))
-    sync = SearchSync(poll_interval=30.0, commit_spacing=1.0)
+    sync = SearchSync(poll_interval=30.0, group_wait=30.0)
     stop = asyncio.Event()
     task = asyncio.create_task(sync.run_forever(backend, stop))  # type: ignore[arg-type]
-    first = await new_profile("Rufbus", "rufbus")
+    await asyncio.sleep(0.1)  # its first round found nothing: it waits to be woken
+    with outbox.recording() as first_written:
+        first = await new_profile("Rufbus", "rufbus")
+        with outbox.recording():
+            second = await new_profile("Bauhof", "bauhof")  # in flight while the first settles
+            outbox.settled([w.entry_id for w in first_written])
+            sync.notify()
+            await asyncio.sleep(0.3)
+            assert backend.calls == 0  # waits for the write in flight
+        sync.notify()  # the second settles (its recording ends)
+        for _ in range(500):
+            if not await sync.pending():
+                break
+            await asyncio.sleep(0.02)
+    assert backend.calls == 1
+    assert await titles(backend.inner) == {str(first.id): "Rufbus", str(second.id): "Bauhof"}
+    with outbox.recording():  # alone: applied at once, not after `group_wait`
+        lone = await new_profile("Rechenzentrum", "rechenzentrum")
     sync.notify()
     for _ in range(500):
-        if backend.calls:
+        if str(lone.id) in await titles(backend.inner):
             break
         await asyncio.sleep(0.02)
-    assert backend.calls == 1
-    later = []
-    for n in range(3):  # one after another, each announced as a request would (notify)
-        later.append(await new_profile(f"Bauhof {n}", f"bauhof-{n}"))
-        sync.notify()
-        await asyncio.sleep(0.05)
-    for _ in range(500):
-        if not await sync.pending():
-            break
-        await asyncio.sleep(0.02)
-    assert backend.calls == 2  # the three share the second commit
-    assert await titles(backend.inner) == {str(p.id): p.title for p in [first, *later]}
+    assert backend.calls == 2 and str(lone.id) in await titles(backend.inner)
     stop.set()
     await asyncio.wait_for(task, timeout=2)
 
@@ -598,7 +604,7 @@ async def test_a_wait_for_this_process_worker_reads_no_outbox_entry(commands: _C
     from beanie import PydanticObjectId
 
     backend = TantivyBackend(tmp_path / "search")
-    sync = SearchSync(poll_interval=30.0, commit_spacing=0.0)
+    sync = SearchSync(poll_interval=30.0)
     stop = asyncio.Event()
     task = asyncio.create_task(sync.run_forever(backend, stop))
     await asyncio.sleep(0.05)
