@@ -98,12 +98,13 @@ class _Commits:
         self.cpu: Counter[str] = Counter()
 
     def install(self, backend: Any) -> None:
-        writer_apply, write = backend._carry, backend._write  # noqa: SLF001 - measured in place
+        name = "_carry" if hasattr(backend, "_carry") else "_apply"  # the latter: the code before carrying (a comparison)
+        writer_apply, write = getattr(backend, name), backend._write  # noqa: SLF001 - measured in place
         stats = self
 
-        def timed_apply(writer: Any, op: str, payload: list[Any]) -> Any:
+        def timed_apply(writer: Any, *args: Any) -> Any:
             t0 = time.thread_time()
-            carried = writer_apply(writer, op, payload)
+            carried = writer_apply(writer, *args)
             stats.cpu["apply (documents into the writer)"] += time.thread_time() - t0
             return carried
 
@@ -113,7 +114,7 @@ class _Commits:
             stats.count += 1
             stats.cpu["write call total (apply+commit+reload)"] += time.thread_time() - t0
 
-        backend._carry = timed_apply  # noqa: SLF001
+        setattr(backend, name, timed_apply)
         backend._write = timed_write  # noqa: SLF001
 
 
