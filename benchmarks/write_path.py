@@ -57,6 +57,7 @@ from benchmarks.read_paths import PASSWORD, cli, loaded_store, pct
 EDITORS = 8
 _request: contextvars.ContextVar[bool] = contextvars.ContextVar("write_path_request", default=False)
 _commands: dict[str, Counter[str]] = {"request": Counter(), "other": Counter()}
+_settles: list[float] = []  # ms each PATCH waited for the index (read-your-writes), this phase
 
 
 class _Recorder(monitoring.CommandListener):
@@ -121,6 +122,7 @@ class _Commits:
 async def phase(name: str, rounds: int, one_round: Any, commits: _Commits, per_round: int) -> None:
     for c in _commands.values():
         c.clear()
+    _settles.clear()
     commits.count = 0
     commits.cpu.clear()
     times: list[float] = []
@@ -133,6 +135,8 @@ async def phase(name: str, rounds: int, one_round: Any, commits: _Commits, per_r
     wall = time.perf_counter() - wall0 - 1.0
     print(f"\n{name}: {writes} PATCHes in {wall:.1f} s, p50 {statistics.median(times):.1f} ms, p95 {pct(times, 95):.1f} ms; "
           f"commits {commits.count} ({commits.count / writes:.2f} per PATCH)")
+    if _settles:
+        print(f"  of that waiting for the index (read-your-writes): p50 {statistics.median(_settles):.1f} ms, p95 {pct(_settles, 95):.1f} ms")
     print(f"  process CPU per PATCH {cpu * 1000 / writes:.1f} ms, by thread:")
     for group, seconds in threads.most_common():
         if seconds > 0:
@@ -158,6 +162,17 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str], tok
     async with app.lifespan():
         commits = _Commits()
         commits.install(app.state.runtime.search)
+        runtime = app.state.runtime
+        settle = runtime.settle
+
+        async def timed_settle(written: Any, *args: Any, **kwargs: Any) -> bool:
+            t0 = time.perf_counter()
+            try:
+                return bool(await settle(written, *args, **kwargs))
+            finally:
+                _settles.append((time.perf_counter() - t0) * 1000)
+
+        runtime.settle = timed_settle
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench.local") as client:
             drafts: list[tuple[dict[str, str], str, list[str]]] = []
