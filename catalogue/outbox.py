@@ -26,13 +26,24 @@ with every chunk waiting for the worker (measured: 0.5 ms of FerretDB CPU
 per profile with one chunk waiting, 1.7 with three; the insert costs 0.1).
 The worker deletes it before the entry.
 
+Hand-off: a single-profile write that landed in this process leaves the
+profile as written with `hand_over` (per database, bounded), and this
+process's worker takes it (`take_handed`) instead of reading the profile
+back and parsing it again, when it is at least the version every entry of
+the batch naming that profile announces (for one profile, entries are numbered in
+the order their compare-and-set writes land, so a newer write's entry comes later).
+Anything else (a delete, an adoption, a bulk entry, an entry without a version, a
+profile written by another process) is read from the store as before.
+
 Read-your-writes: inside `recording()` (the web app opens one per unsafe
 request, the CLI one per import) the entries written are collected, so the
-writer can wait until the index has them (`SearchSync.wait_applied`).
+writer can wait until the index has them (`SearchSync.wait_applied`). Until
+it does (`settled`), its entries count as writes in flight (`none_in_flight`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -46,13 +57,15 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from catalogue.cpu import run_cpu
-from catalogue.models import OutboxEntry, OutboxItem, next_sequence, utcnow
+from catalogue.lru import LRU
+from catalogue.models import OutboxEntry, OutboxItem, Profile, next_sequence, utcnow
 
 OUTBOX_COUNTER = "outbox"
 CARRIED_COLLECTION = "search_outbox_carried"  # a mark's carried documents, `_id` = its entry's (see the docstring)
 # Carried documents of one mark, compressed, at most this large (a chunk of 500 usual profiles: ~0.5 MB); a larger
 # set is not carried (the worker reads those profiles), far below the store's 16 MB per document.
 CARRY_MAX_BYTES = 4 << 20
+HANDED_MAX = 1024  # profiles written here and not yet taken by this process's worker (`hand_over`), least recent first out
 
 
 class Written(NamedTuple):
@@ -67,6 +80,10 @@ class Written(NamedTuple):
 
 
 _recorded: ContextVar[list[Written] | None] = ContextVar("outbox_recorded", default=None)
+# Entries recorded in this process whose writers have not yet asked to see them applied (`settled`): writes in
+# flight, which this process's worker lets land before it commits (group commit, catalogue/search/sync.py).
+_in_flight: set[Any] = set()
+_in_flight_waiters: list[asyncio.Future[None]] = []  # `none_in_flight` calls waiting (futures of whichever loop runs)
 
 
 @contextmanager
@@ -78,12 +95,34 @@ def recording() -> Iterator[list[Written]]:
         yield written
     finally:
         _recorded.reset(token)
+        settled([w.entry_id for w in written])
 
 
 def _record(entry: OutboxEntry) -> None:
     written = _recorded.get()
     if written is not None:
         written.append(Written(entry.id, entry.profile_id, entry.slug, entry.version, 1 + len(entry.more)))
+        _in_flight.add(entry.id)
+
+
+def settled(entry_ids: Sequence[Any]) -> None:
+    """The writers of these entries are done writing (they wait for the index now, or gave up): not in flight."""
+    _in_flight.difference_update(entry_ids)
+    if not _in_flight:
+        waiters = list(_in_flight_waiters)
+        _in_flight_waiters.clear()
+        for waiter in waiters:
+            if not waiter.done():  # one whose wait timed out is cancelled
+                waiter.set_result(None)
+
+
+async def none_in_flight() -> None:
+    """Return once no write recorded in this process is in flight (see `settled`)."""
+    if _in_flight:
+        waiter = asyncio.get_running_loop().create_future()
+        _in_flight_waiters[:] = [w for w in _in_flight_waiters if not w.done()]  # waits that timed out
+        _in_flight_waiters.append(waiter)
+        await waiter
 
 
 def confirm_landed(entry_id: Any) -> None:
@@ -97,6 +136,45 @@ def confirm_landed(entry_id: Any) -> None:
         for n, w in enumerate(written):
             if w.entry_id == entry_id:
                 written[n] = w._replace(landed=True)
+
+
+_handed: LRU[tuple[str, str], Profile] = LRU(HANDED_MAX)  # (database, profile id) -> the profile as written here
+
+
+def hand_over(profile: Profile) -> None:
+    """This process wrote `profile` (its compare-and-set or insert landed): its worker may index it without a read.
+
+    The profile must not be changed afterwards (the worker builds the index document from it).
+    """
+    key = (OutboxEntry.get_pymongo_collection().database.name, str(profile.id))
+    known = _handed.get(key)
+    if known is None or known.version <= profile.version:
+        _handed.put(key, profile)
+
+
+def take_handed(entries: Sequence[OutboxEntry], profile_ids: Sequence[str]) -> dict[str, Profile]:
+    """The handed-over profiles among `profile_ids` that every entry of `entries` naming them is content with.
+
+    A profile is taken (and forgotten) only when all of those entries are single-profile upserts with a
+    version, none an adoption's, and the handed-over version is at least the highest of them; otherwise the
+    worker reads it from the store.
+    """
+    database = OutboxEntry.get_pymongo_collection().database.name
+    wanted: dict[str, int | None] = {}
+    for entry in entries:
+        plain = entry.op == "upsert" and not entry.more and not entry.adoption and entry.version is not None
+        for item in entry.items():
+            if item.profile_id in wanted and wanted[item.profile_id] is None:
+                continue
+            wanted[item.profile_id] = max(wanted.get(item.profile_id) or 0, entry.version or 0) if plain else None
+    out: dict[str, Profile] = {}
+    for pid in profile_ids:
+        version = wanted.get(pid)
+        profile = _handed.get((database, pid)) if version is not None else None
+        if profile is not None and version is not None and profile.version >= version:
+            out[pid] = profile
+            _handed.discard((database, pid))
+    return out
 
 
 async def enqueue(

@@ -157,6 +157,8 @@ MIN_S_FORM_STEM = 4
 _PART_SPLIT_RE = re.compile(r"[\W_]+")  # a hyphenated word's typed parts
 
 WRITER_HEAP = 64_000_000
+# Documents written lately that every commit adds again (see `_write`), at most this many; then the set starts anew.
+CARRY_MAX = 64
 BATCH = 500
 
 
@@ -933,6 +935,7 @@ class TantivyBackend(SearchBackend):
         self._next_check = 0.0
         self._rebuild_lock = asyncio.Lock()
         self._rebuild_log: list[tuple[str, Any]] | None = None
+        self._carried: dict[str, tantivy.Document] = {}  # id -> the document this writer wrote last (`_write`)
         self.needs_reindex = False
         self._live = self._open_current()
 
@@ -1003,6 +1006,7 @@ class TantivyBackend(SearchBackend):
             self._live = live
         if live.writer is None:
             live.writer = self._new_writer(live.index)
+            self._carried = {}  # documents of an earlier writer may be older than what another process wrote since
         return live
 
     def _acquire(self) -> None:
@@ -1018,6 +1022,7 @@ class TantivyBackend(SearchBackend):
     def _release(self) -> None:
         with self._write_lock:
             writer, self._live.writer = self._live.writer, None
+            self._carried = {}
             if writer is not None:
                 _quietly(writer.wait_merging_threads)
 
@@ -1176,17 +1181,51 @@ class TantivyBackend(SearchBackend):
                 for doc_id in payload:
                     writer.delete_documents_by_term("id", str(doc_id))
 
+    def _carry(self, writer: tantivy.IndexWriter, op: str, payload: list[Any]) -> dict[str, tantivy.Document]:
+        """Apply one write, and add the documents written lately again: what `_carried` is after the commit.
+
+        Every commit makes a segment. Tantivy's merge policy (not adjustable in tantivy-py) merges a level once it
+        holds 8 segments, and up to 16,800 documents every segment counts as one level: at 10,000 profiles every
+        7th commit of different profiles rewrote the whole index (~0.6 s of CPU). A segment whose documents are all
+        deleted is dropped at the commit instead. So each commit deletes and adds again the documents this writer
+        wrote lately (their last state, as built then; a delete drops one), their earlier segments empty out, and
+        the index stays at its big segment and one small one: no merges. Up to CARRY_MAX of them (each costs its
+        indexing once per commit); then the set starts anew, and the merge policy takes the segments left behind.
+        """
+        carried = dict(self._carried)
+        written: set[str] = set()
+        if op == "upsert":
+            for d in payload:
+                doc_id = str(d["id"])
+                doc = self._tantivy_doc(d)
+                writer.delete_documents_by_term("id", doc_id)
+                writer.add_document(doc)
+                carried[doc_id] = doc
+                written.add(doc_id)
+        else:
+            for doc_id in map(str, payload):
+                writer.delete_documents_by_term("id", doc_id)
+                carried.pop(doc_id, None)
+        if len(carried) > CARRY_MAX:
+            return {doc_id: doc for doc_id, doc in carried.items() if doc_id in written}
+        for doc_id, doc in carried.items():
+            if doc_id not in written:
+                writer.delete_documents_by_term("id", doc_id)
+                writer.add_document(doc)
+        return carried
+
     def _write(self, op: str, payload: list[Any]) -> None:
         with self._write_lock:
             live = self._ensure_writable()
             assert live.writer is not None
             assert live.path is not None
             try:
-                self._apply(live.writer, [(op, payload)])
+                carried = self._carry(live.writer, op, payload)
                 live.writer.commit()
             except Exception as exc:
                 live.writer.rollback()
                 raise SearchError(f"Suchindex konnte nicht geschrieben werden: {exc}") from exc
+            self._carried = carried
             live.index.reload()
             live.view = _View(live.index.searcher())
             live.meta_key = _meta_key(live.path)
@@ -1264,6 +1303,7 @@ class TantivyBackend(SearchBackend):
                 writer.commit()
             index.reload()
             new_live = _Live(path, index, writer, _View(index.searcher()), _meta_key(path))
+            self._carried = {}  # what the old index's writer carried is in the new index's segments
             self._write_pointer(path.name)
             old = self._live
             self._live = new_live

@@ -487,3 +487,139 @@ async def test_profiles_a_bulk_write_inserted_are_indexed_from_its_mark_without_
         assert stored is not None and Profile.model_validate(doc).model_dump() == stored.model_dump()
     # a set too large to carry goes without (the worker then reads those profiles)
     assert outbox.carry([{"_id": 1, "x": os.urandom(outbox.CARRY_MAX_BYTES + 1)}]) is None
+
+
+async def test_a_profile_written_in_this_process_is_indexed_from_its_writer_without_being_read_back(
+    commands: _Commands, tmp_path: Path
+) -> None:
+    """A create or a compare-and-set that landed hands its profile to this process's worker: indexed without a
+    profile read, and exactly as a read of the store would give. A profile some entry of the batch wants newer
+    (another process wrote it) or names without a version is read from the store."""
+    from catalogue.profiles import ProfileService, etag
+    from catalogue.search.regions import index_document
+    from catalogue.users import Principal
+    from catalogue.vocabularies import Role
+
+    editor = Principal("erika", Role.EDITOR)
+    service = ProfileService()
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    created = await service.create({"title": "Rufbus", "summary": "Ein Bus auf Abruf."}, editor)
+    commands.seen.clear()
+    assert await sync.drain(backend) == 1
+    assert [c for c in commands.seen if c[1] == "profiles"] == []
+    changed = await service.update(created.slug, editor, {"title": "Rufbus Nord"}, if_match=etag(created), partial=True)
+    commands.seen.clear()
+    assert await sync.drain(backend) == 1
+    assert [c for c in commands.seen if c[1] == "profiles"] == []
+    assert await titles(backend) == {str(created.id): "Rufbus Nord"}
+    stored = await Profile.get(created.id)
+    assert stored is not None and await index_document(changed, None) == await index_document(stored, None)
+    # another process's newer write (its entry announces version 3) in the same batch: the store's state is read
+    again = await service.update(created.slug, editor, {"title": "Rufbus Süd"}, if_match=etag(changed), partial=True)
+    await outbox.enqueue(str(created.id), created.slug, version=again.version + 1)
+    await Profile.get_pymongo_collection().update_one({"_id": created.id}, {"$set": {"title": "Rufbus West", "version": again.version + 1}})
+    commands.seen.clear()
+    assert await sync.drain(backend) == 2
+    assert [c[0] for c in commands.seen if c[1] == "profiles"] == ["find"]
+    assert await titles(backend) == {str(created.id): "Rufbus West"}
+    # an entry without a version (whatever is stored) beside a handed-over write: read from the store
+    stored = await Profile.get(created.id)
+    assert stored is not None
+    last = await service.update(created.slug, editor, {"title": "Rufbus Ost"}, if_match=etag(stored), partial=True)
+    await outbox.enqueue(str(created.id), created.slug)
+    commands.seen.clear()
+    assert await sync.drain(backend) == 2
+    assert [c[0] for c in commands.seen if c[1] == "profiles"] == ["find"]
+    assert await titles(backend) == {str(created.id): last.title}
+
+
+async def test_a_round_that_applied_everything_reads_the_counter_once(commands: _Commands, tmp_path: Path) -> None:
+    """After a batch the worker goes on at once only if more was waiting when the round began (it read the counter
+    then); what came since wakes it (`notify`) or comes with the next poll: no second read of the counter per write."""
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync(poll_interval=30.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sync.run_forever(backend, stop))
+    await asyncio.sleep(0.05)
+    commands.seen.clear()
+    p = await new_profile("Gemeinsames Rechenzentrum", "rechenzentrum")
+    sync.notify()
+    for _ in range(500):
+        if not await sync.pending():
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)  # the round's bookkeeping, and whatever it would read after
+    counter_reads = [c for c in commands.seen if c[0] == "find" and c[1] == "counters"]
+    assert len(counter_reads) == 1
+    q = await new_profile("Bauhof", "bauhof")  # a later write wakes it again
+    sync.notify()
+    for _ in range(500):
+        if str(q.id) in await titles(backend):
+            break
+        await asyncio.sleep(0.02)
+    assert await titles(backend) == {str(p.id): "Gemeinsames Rechenzentrum", str(q.id): "Bauhof"}
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+
+
+async def test_writes_in_flight_share_one_index_commit_and_a_lone_write_goes_at_once(db: object, tmp_path: Path) -> None:
+    """Group commit: woken while another write of this process is in flight (recorded, not yet settled), the worker
+    waits for it (at most `group_wait`), and both go into the index with one commit. A lone write is not held."""
+    backend = FlakyBackend(TantivyBackend(tmp_path / "search"))
+    sync = SearchSync(poll_interval=30.0, group_wait=30.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sync.run_forever(backend, stop))  # type: ignore[arg-type]
+    await asyncio.sleep(0.1)  # its first round found nothing: it waits to be woken
+    with outbox.recording() as first_written:
+        first = await new_profile("Rufbus", "rufbus")
+        with outbox.recording():
+            second = await new_profile("Bauhof", "bauhof")  # in flight while the first settles
+            outbox.settled([w.entry_id for w in first_written])
+            sync.notify()
+            await asyncio.sleep(0.3)
+            assert backend.calls == 0  # waits for the write in flight
+        sync.notify()  # the second settles (its recording ends)
+        for _ in range(500):
+            if not await sync.pending():
+                break
+            await asyncio.sleep(0.02)
+    assert backend.calls == 1
+    assert await titles(backend.inner) == {str(first.id): "Rufbus", str(second.id): "Bauhof"}
+    with outbox.recording():  # alone: applied at once, not after `group_wait`
+        lone = await new_profile("Rechenzentrum", "rechenzentrum")
+    sync.notify()
+    for _ in range(500):
+        if str(lone.id) in await titles(backend.inner):
+            break
+        await asyncio.sleep(0.02)
+    assert backend.calls == 2 and str(lone.id) in await titles(backend.inner)
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+
+
+async def test_a_wait_for_this_process_worker_reads_no_outbox_entry(commands: _Commands, tmp_path: Path) -> None:
+    """While this process's worker runs, a request's wait for its landed write needs no store read: the worker's
+    signal and its list of applied entries tell. Without a running worker the wait looks in the store."""
+    from beanie import PydanticObjectId
+
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync(poll_interval=30.0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sync.run_forever(backend, stop))
+    await asyncio.sleep(0.05)
+    profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
+                      published_at=datetime.now(UTC))
+    with outbox.recording() as written:
+        entry = await outbox.enqueue(str(profile.id), profile.slug, version=1)
+        await profile.insert()
+        outbox.confirm_landed(entry.id)
+    commands.seen.clear()
+    async with asyncio.timeout(10.0):
+        assert await sync.wait_applied(written)  # it wakes the worker itself
+    entry_reads = [c for c in commands.seen if c[0] == "find" and c[1] == "search_outbox" and c[2] == {"_id": entry.id}]
+    assert len(entry_reads) == 1  # the worker's, to apply it
+    assert await titles(backend) == {str(profile.id): "Rufbus"}
+    stop.set()
+    await asyncio.wait_for(task, timeout=2)
+    assert not sync.running
