@@ -212,7 +212,7 @@ async def test_a_user_kept_as_locked_but_unlocked_elsewhere_keeps_a_session_made
     await update_user("erika", active=False)
     assert (await remembered_user("erika")) is not None  # kept as locked
     await User.get_pymongo_collection().update_one({"_id": "erika"}, {"$set": {"active": True}})  # unlocked elsewhere
-    session = WebSession(id=sessions._hash("sitzung-von-anderswo"), username="erika", csrf_token="t")  # noqa: SLF001 - made by another server
+    session = WebSession(id=sessions._hash("sitzung-von-anderswo"), username="erika", csrf_token="t")  # made by another server
     await session.insert()
     found = await load_session_user("sitzung-von-anderswo")
     assert found is not None and found[1] == Principal("erika", Role.EDITOR)
