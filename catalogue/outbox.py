@@ -29,9 +29,11 @@ The worker deletes it before the entry.
 Hand-off: a single-profile write that landed in this process leaves the
 profile as written with `hand_over` (per database, bounded), and this
 process's worker takes it (`take_handed`) instead of reading the profile
-back and parsing it again, when it is at least the version every entry of
-the batch naming that profile announces (for one profile, entries are numbered in
-the order their compare-and-set writes land, so a newer write's entry comes later).
+back and parsing it again, in the round that applies the entry announcing that
+write, when it is at least the version every entry of the batch naming that
+profile announces. A round forgets every copy of the profiles it names, taken
+or not: an entry of a write that lost its compare-and-set can come later than a
+newer write's, and must never meet an old copy.
 Anything else (a delete, an adoption, a bulk entry, an entry without a version, a
 profile written by another process) is read from the store as before.
 
@@ -138,29 +140,34 @@ def confirm_landed(entry_id: Any) -> None:
                 written[n] = w._replace(landed=True)
 
 
-_handed: LRU[tuple[str, str], Profile] = LRU(HANDED_MAX)  # (database, profile id) -> the profile as written here
+# (database, profile id) -> the profile as written here and the id of the outbox entry that announced that write
+_handed: LRU[tuple[str, str], tuple[Profile, Any]] = LRU(HANDED_MAX)
 
 
-def hand_over(profile: Profile) -> None:
-    """This process wrote `profile` (its compare-and-set or insert landed): its worker may index it without a read.
+def hand_over(profile: Profile, entry_id: Any) -> None:
+    """This process wrote `profile` (its compare-and-set or insert landed) and announced it with entry `entry_id`: its
+    worker may index it without a read, in the round that applies that entry.
 
     The profile must not be changed afterwards (the worker builds the index document from it).
     """
     key = (OutboxEntry.get_pymongo_collection().database.name, str(profile.id))
     known = _handed.get(key)
-    if known is None or known.version <= profile.version:
-        _handed.put(key, profile)
+    if known is None or known[0].version <= profile.version:
+        _handed.put(key, (profile, entry_id))
 
 
 def take_handed(entries: Sequence[OutboxEntry], profile_ids: Sequence[str]) -> dict[str, Profile]:
-    """The handed-over profiles among `profile_ids` that every entry of `entries` naming them is content with.
+    """The handed-over profiles among `profile_ids` that this round may index instead of reading them.
 
-    A profile is taken (and forgotten) only when all of those entries are single-profile upserts with a
-    version, none an adoption's, and the handed-over version is at least the highest of them; otherwise the
-    worker reads it from the store.
+    A copy stands only for its own entry's round: it is taken when the entry that announced it is among `entries`,
+    every entry of `entries` naming the profile is a single-profile upsert with a version (none an adoption's), and
+    the copy's version is at least the highest of them. Every copy of a profile that `entries` name is forgotten,
+    taken or not, so none is left behind for a later round, where an entry of a write that lost its compare-and-set
+    could otherwise bring back an older state than the store's.
     """
     database = OutboxEntry.get_pymongo_collection().database.name
     wanted: dict[str, int | None] = {}
+    entry_ids = {entry.id for entry in entries}
     for entry in entries:
         plain = entry.op == "upsert" and not entry.more and not entry.adoption and entry.version is not None
         for item in entry.items():
@@ -170,10 +177,11 @@ def take_handed(entries: Sequence[OutboxEntry], profile_ids: Sequence[str]) -> d
     out: dict[str, Profile] = {}
     for pid in profile_ids:
         version = wanted.get(pid)
-        profile = _handed.get((database, pid)) if version is not None else None
-        if profile is not None and version is not None and profile.version >= version:
-            out[pid] = profile
-            _handed.discard((database, pid))
+        handed = _handed.get((database, pid))
+        if handed is not None and version is not None and handed[1] in entry_ids and handed[0].version >= version:
+            out[pid] = handed[0]
+    for pid in wanted:
+        _handed.discard((database, pid))
     return out
 
 
