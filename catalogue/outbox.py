@@ -46,6 +46,7 @@ it does (`settled`), its entries count as writes in flight (`none_in_flight`).
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -67,6 +68,7 @@ CARRIED_COLLECTION = "search_outbox_carried"  # a mark's carried documents, `_id
 # Carried documents of one mark, compressed, at most this large (a chunk of 500 usual profiles: ~0.5 MB); a larger
 # set is not carried (the worker reads those profiles), far below the store's 16 MB per document.
 CARRY_MAX_BYTES = 4 << 20
+IN_FLIGHT_MAX_S = 2.0  # a write recorded longer ago than this holds no worker round back (`none_in_flight`)
 HANDED_MAX = 1024  # profiles written here and not yet taken by this process's worker (`hand_over`), least recent first out
 
 
@@ -84,7 +86,9 @@ class Written(NamedTuple):
 _recorded: ContextVar[list[Written] | None] = ContextVar("outbox_recorded", default=None)
 # Entries recorded in this process whose writers have not yet asked to see them applied (`settled`): writes in
 # flight, which this process's worker lets land before it commits (group commit, catalogue/search/sync.py).
-_in_flight: set[Any] = set()
+# entry id -> when it was recorded (time.monotonic()); an entry older than IN_FLIGHT_MAX_S no longer holds a round
+# back (its writer is slow or its recording never ended, e.g. a task dropped without its `finally`)
+_in_flight: dict[Any, float] = {}
 _in_flight_waiters: list[asyncio.Future[None]] = []  # `none_in_flight` calls waiting (futures of whichever loop runs)
 
 
@@ -104,12 +108,13 @@ def _record(entry: OutboxEntry) -> None:
     written = _recorded.get()
     if written is not None:
         written.append(Written(entry.id, entry.profile_id, entry.slug, entry.version, 1 + len(entry.more)))
-        _in_flight.add(entry.id)
+        _in_flight[entry.id] = time.monotonic()
 
 
 def settled(entry_ids: Sequence[Any]) -> None:
     """The writers of these entries are done writing (they wait for the index now, or gave up): not in flight."""
-    _in_flight.difference_update(entry_ids)
+    for entry_id in entry_ids:
+        _in_flight.pop(entry_id, None)
     if not _in_flight:
         waiters = list(_in_flight_waiters)
         _in_flight_waiters.clear()
@@ -119,7 +124,11 @@ def settled(entry_ids: Sequence[Any]) -> None:
 
 
 async def none_in_flight() -> None:
-    """Return once no write recorded in this process is in flight (see `settled`)."""
+    """Return once no write recorded in this process is in flight (see `settled`); writes recorded more than
+    IN_FLIGHT_MAX_S ago are no longer waited for (and forgotten)."""
+    too_old = time.monotonic() - IN_FLIGHT_MAX_S
+    for entry_id in [e for e, since in _in_flight.items() if since < too_old]:
+        del _in_flight[entry_id]
     if _in_flight:
         waiter = asyncio.get_running_loop().create_future()
         _in_flight_waiters[:] = [w for w in _in_flight_waiters if not w.done()]  # waits that timed out

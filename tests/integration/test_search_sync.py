@@ -668,3 +668,11 @@ async def test_a_copy_handed_over_after_its_entry_was_applied_is_not_used_for_a_
     await outbox.enqueue(str(created.id), created.slug, version=created.version)  # e.g. a late entry of a lost write
     await sync.drain(backend)
     assert await titles(backend) == {str(created.id): "Rufbus"}
+
+
+async def test_a_write_in_flight_too_long_no_longer_holds_the_worker_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry recorded long ago and never settled (its recording's `finally` never ran, e.g. a task dropped) must not
+    make every later round wait for `group_wait`."""
+    monkeypatch.setattr(outbox, "_in_flight", {"verwaist": 0.0})  # recorded at monotonic time 0: long ago
+    await asyncio.wait_for(outbox.none_in_flight(), timeout=1.0)
+    assert outbox._in_flight == {}
