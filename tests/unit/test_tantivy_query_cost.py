@@ -281,3 +281,43 @@ async def test_ranked_candidates_keep_the_text_relevance_alone_and_the_callers_l
         assert "twin" in {c.document["id"] for c in ranked} and "twin" not in {c.document["id"] for c in again}
     finally:
         await backend.close()
+
+
+async def test_a_profiles_comparable_projects_are_ranked_in_the_search_thread_in_one_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    backend = await _catalogue(tmp_path)
+    try:
+        ref = comp.Reference.from_document(await backend.document("ref", labels=PUBLIC) or {})
+        expected = comp.rank(ref, await backend.similar_candidates(
+            ref.text, labels=PUBLIC, any_of={"fields_of_action": list(ref.fields_of_action), "state": [ref.state or ""]}, filters=PUBLISHED,
+            limit=comp.RANKED_POOL + 1, population=ref.population, reference_id=ref.exclude_id), limit=5)
+        backend._live.view.results.clear()
+        ranked_in: list[int] = []
+        plain_rank = comp.rank
+
+        def recording_rank(*args: Any, **kwargs: Any) -> Any:
+            ranked_in.append(threading.get_ident())
+            return plain_rank(*args, **kwargs)
+
+        hops: list[Any] = []
+        plain_to_thread = asyncio.to_thread
+
+        async def counting_to_thread(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            hops.append(fn)
+            return await plain_to_thread(fn, *args, **kwargs)
+
+        monkeypatch.setattr(comp, "rank", recording_rank)
+        monkeypatch.setattr(asyncio, "to_thread", counting_to_thread)
+        found = await comp.find_comparable(backend, ref, labels=PUBLIC, limit=5)
+        assert ranked_in and all(ident != threading.get_ident() for ident in ranked_in)  # not on the event loop's thread
+        assert len(hops) == 1  # the search, the decoding and the ranking: one hop
+        assert [(c.document["id"], c.score, c.reasons) for c in found] == [(c.document["id"], c.score, c.reasons) for c in expected]
+        found[0].document["title"] = "geändert"  # the answer is the caller's copy, not the kept payload
+        again = await comp.find_comparable(backend, ref, labels=PUBLIC, limit=5)
+        assert again[0].document["title"] != "geändert"
+    finally:
+        await backend.close()
