@@ -591,9 +591,10 @@ class _QueryPlanner:
         highlight: set[str] = set()
         if not q.strip():
             return _Plan(None, highlight)
-        qp = planning.plan(q, places)
+        # candidates for "comparable projects" compare texts: their rarest words, no lexicon alternatives or places (cost)
+        qp = planning.plain_plan(q) if any_word else planning.plan(q, places)
         words = self.words(qp)
-        if any_word:  # candidates for "comparable projects" compare texts: their rarest words, no lexicon alternatives (cost)
+        if any_word:
             words = self._rarest(searcher, words)
         else:
             self._add_alternatives(searcher, words, highlight)

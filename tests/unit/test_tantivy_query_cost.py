@@ -321,3 +321,29 @@ async def test_a_profiles_comparable_projects_are_ranked_in_the_search_thread_in
         assert again[0].document["title"] != "geändert"
     finally:
         await backend.close()
+
+
+async def test_a_reference_text_is_planned_without_lexicon_or_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.search_quality import demo_documents
+    from catalogue.search import planning
+
+    texts = [comp.Reference.from_document(d).text for d in demo_documents()]
+    texts += ["Bürger*innen-Portal Rhein-Sieg-Kreis Bayern", "Ruf* Bus", "Hessen OZG 2.0", " * "]
+    # the same words as the typed query's plan (the words' texts and prefixes are all a reference text queries)
+    for text in texts:
+        assert [(w.text, w.prefix) for w in planning.plain_plan(text).words] == [(w.text, w.prefix) for w in planning.plan(text).words]
+    backend = TantivyBackend(tmp_path / "search")
+    try:
+        await backend.upsert([make("ruf", "Rufbus im Kreis", keywords=("Mobilität",), state="Bayern")])
+        plain = repr(backend._plan(backend._live.view, texts[-3], any_word=True).text_query)
+
+        def no_lexicon(*_args: Any, **_kwargs: Any) -> Any:
+            raise AssertionError("a reference text is not looked up in the lexicon")
+
+        monkeypatch.setattr(planning.lexicon, "expand_query", no_lexicon)
+        monkeypatch.setattr(planning, "_find_places", no_lexicon)
+        backend._live.view.plans.clear()
+        assert repr(backend._plan(backend._live.view, texts[-3], any_word=True).text_query) == plain
+        assert await backend.similar_candidates("Rufbus Bayern Mobilität", labels=PUBLIC, any_of={"state": ["Bayern"]}, population=5000)
+    finally:
+        await backend.close()
