@@ -202,6 +202,18 @@ class Bench:
         self.extra.setdefault(size, {})["import/s"] = len(profiles) / seconds
         print(f"  {len(profiles)} Profile in {seconds:.1f} s ({len(profiles) / seconds:.0f}/s, bis durchsuchbar)", flush=True)
 
+    def after_import(self, size: int) -> None:
+        """With --settle-seconds: the server's CPU while no request comes, right after the import (background work
+        such as Tantivy merging the import's segments), in seconds per second; then the measurements start."""
+        if self.args.settle_seconds <= 0:
+            return
+        assert self.server is not None
+        start, t0 = cpu_seconds(self.server.pid), time.perf_counter()
+        time.sleep(self.args.settle_seconds)
+        share = (cpu_seconds(self.server.pid) - start) / (time.perf_counter() - t0)
+        self.extra.setdefault(size, {})["idle CPU after import"] = 100 * share
+        print(f"  Ruhe nach dem Import ({self.args.settle_seconds:.0f} s, keine Anfragen): Server {100 * share:.0f} % eines Kerns", flush=True)
+
     def slugs(self) -> list[str]:
         from pymongo import MongoClient
 
@@ -474,6 +486,9 @@ def main() -> None:
     parser.add_argument("--mixed-seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--settle-seconds", type=float, default=0.0,
+                        help="after each import, wait this long with no requests and print the server's CPU meanwhile "
+                             "(what the index still does for the import, e.g. merging its segments) before measuring")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     bench = Bench(args)
@@ -487,6 +502,7 @@ def main() -> None:
             print(f"\n== {size:,} Profile ==", flush=True)
             bench.load(list(itertools.islice(generated, size - loaded)), size)
             loaded = size
+            bench.after_import(size)
             slugs = bench.slugs()
             bench.measure_floors(size, slugs)
             bench.measure(size, slugs)
