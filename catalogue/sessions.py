@@ -27,7 +27,8 @@ from pymongo import ASCENDING, IndexModel
 from catalogue import atomic
 from catalogue.lru import Expiring
 from catalogue.models import utcnow
-from catalogue.users import PRINCIPAL_TTL_S, REMEMBERED_CALLERS, Principal, User, forget_user, read_by_id, remembered_slot, remembered_user
+from catalogue.storage import read_by_id
+from catalogue.users import PRINCIPAL_TTL_S, REMEMBERED_CALLERS, Principal, User, forget_user, remembered_slot, remembered_user
 
 IDLE_TIMEOUT = timedelta(hours=8)
 ABSOLUTE_TIMEOUT = timedelta(days=7)

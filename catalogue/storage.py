@@ -85,6 +85,19 @@ async def read_each(
     return {k: (parse(d) if parse is not None else d) for k, d in zip(keys, docs, strict=True) if d is not None}
 
 
+D = TypeVar("D", bound=Document)
+
+
+async def read_by_id(model: type[D], key: Any) -> D | None:
+    """The document of `model` with this `_id`: PyMongo's `find_one` and the model's own parse.
+
+    The same one keyed read as Beanie's `model.get`, without its query building
+    and parsing layers (a few milliseconds per read on the request paths).
+    """
+    doc = await model.get_pymongo_collection().find_one({"_id": key})
+    return model.model_validate(doc) if doc is not None else None
+
+
 # Collections used without a Beanie model.
 RAW_COLLECTIONS = ("store_meta", "search_sync", "search_outbox_carried")
 

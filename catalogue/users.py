@@ -44,6 +44,7 @@ from catalogue import atomic, keylists
 from catalogue.errors import Conflict, NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
 from catalogue.lru import Expiring
 from catalogue.models import utcnow
+from catalogue.storage import read_by_id
 from catalogue.vocabularies import FederalState, Role, SizeClass
 
 _hasher = PasswordHasher()
@@ -236,7 +237,6 @@ async def find_user(username: str) -> User | None:
     return await User.get(key) if key is not None else None
 
 
-_D = TypeVar("_D", bound=Document)
 USERS: Expiring[tuple[str, str], User] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S, keep_missing=True)  # "no such user" too
 TOKENS: Expiring[tuple[str, str], ApiToken] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S)
 
@@ -244,12 +244,6 @@ TOKENS: Expiring[tuple[str, str], ApiToken] = Expiring(REMEMBERED_CALLERS, PRINC
 def remembered_slot(model: type[Document], key: str) -> tuple[str, str]:
     """A kept document's key: the database (tests use one each) and the document's `_id`."""
     return model.get_pymongo_collection().database.name, key
-
-
-async def read_by_id(model: type[_D], key: str) -> _D | None:
-    """One keyed read, parsed by the model (without Beanie's query layers)."""
-    doc = await model.get_pymongo_collection().find_one({"_id": key})
-    return model.model_validate(doc) if doc is not None else None
 
 
 async def remembered_user(username: str) -> User | None:
@@ -262,7 +256,10 @@ async def remembered_user(username: str) -> User | None:
 
 
 def forget_user(username: str) -> None:
-    USERS.forget(remembered_slot(User, username))
+    """Drop what is kept of this user (and every read of it under way); the username as typed, like `remembered_user`."""
+    key = _user_key(username)
+    if key is not None:
+        USERS.forget(remembered_slot(User, key))
 
 
 async def get_user(username: str) -> User:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pymongo import monitoring
 
-from catalogue import sessions, users
+from catalogue import sessions, storage, users
 from catalogue.errors import NotAuthenticated
 from catalogue.models import utcnow
 from catalogue.sessions import WebSession, create_session, delete_session, load_session_user
@@ -132,7 +132,7 @@ async def test_a_revocation_during_a_read_of_the_token_is_not_forgotten(db, cloc
     slot = users.remembered_slot(ApiToken, token.id)
 
     async def read_then_revoke() -> ApiToken | None:
-        found = await users.read_by_id(ApiToken, token.id)
+        found = await storage.read_by_id(ApiToken, token.id)
         await revoke_token(token.token_id)
         return found
 
