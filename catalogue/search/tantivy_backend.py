@@ -1173,12 +1173,17 @@ class TantivyBackend(SearchBackend):
             out.update(stems)
         return out
 
+    @staticmethod
+    def _put(writer: tantivy.IndexWriter, doc_id: str, doc: tantivy.Document) -> None:
+        """Replace the document `doc_id` (if any) by `doc` in the writer's next commit."""
+        writer.delete_documents_by_term("id", doc_id)
+        writer.add_document(doc)
+
     def _apply(self, writer: tantivy.IndexWriter, ops: Iterable[tuple[str, Any]]) -> None:
         for op, payload in ops:
             if op == "upsert":
                 for d in payload:
-                    writer.delete_documents_by_term("id", str(d["id"]))
-                    writer.add_document(self._tantivy_doc(d))
+                    self._put(writer, str(d["id"]), self._tantivy_doc(d))
             else:
                 for doc_id in payload:
                     writer.delete_documents_by_term("id", str(doc_id))
@@ -1200,8 +1205,7 @@ class TantivyBackend(SearchBackend):
             for d in payload:
                 doc_id = str(d["id"])
                 doc = self._tantivy_doc(d)
-                writer.delete_documents_by_term("id", doc_id)
-                writer.add_document(doc)
+                self._put(writer, doc_id, doc)
                 carried[doc_id] = doc
                 written.add(doc_id)
         else:
@@ -1212,8 +1216,7 @@ class TantivyBackend(SearchBackend):
             return {doc_id: doc for doc_id, doc in carried.items() if doc_id in written}
         for doc_id, doc in carried.items():
             if doc_id not in written:
-                writer.delete_documents_by_term("id", doc_id)
-                writer.add_document(doc)
+                self._put(writer, doc_id, doc)
         return carried
 
     def _write(self, op: str, payload: list[Any]) -> None:
