@@ -541,14 +541,14 @@ def name_lookup_keys(text: str) -> set[str]:
     return keys
 
 
+NAME_KEYS_BATCH = 1000  # ids per batch when `name_keys` reads every register name
+
+
 async def name_keys() -> frozenset[str]:
     """The `_id` of every `register_names` document. Batch work (a scan): never on a request path. Read in batches of
     NAME_KEYS_BATCH, so the event loop decodes a small batch at a time between other requests' steps."""
     cursor = RegisterName.get_pymongo_collection().find({}, {"_id": 1}, batch_size=NAME_KEYS_BATCH)
     return frozenset([str(d["_id"]) async for d in cursor])
-
-
-NAME_KEYS_BATCH = 1000
 
 
 async def _collect_by_name(text: str, found: dict[str, dict[str, Any]]) -> None:

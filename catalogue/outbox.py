@@ -86,8 +86,8 @@ class Written(NamedTuple):
 _recorded: ContextVar[list[Written] | None] = ContextVar("outbox_recorded", default=None)
 # Entries recorded in this process whose writers have not yet asked to see them applied (`settled`): writes in
 # flight, which this process's worker lets land before it commits (group commit, catalogue/search/sync.py).
-# entry id -> when it was recorded (time.monotonic()); an entry older than IN_FLIGHT_MAX_S no longer holds a round
-# back (its writer is slow or its recording never ended, e.g. a task dropped without its `finally`)
+# Entry id -> when it was recorded (time.monotonic()); one older than IN_FLIGHT_MAX_S no longer holds a round back
+# (its writer is slow, or its recording never ended, e.g. a task dropped without its `finally`).
 _in_flight: dict[Any, float] = {}
 _in_flight_waiters: list[asyncio.Future[None]] = []  # `none_in_flight` calls waiting (futures of whichever loop runs)
 
