@@ -8,15 +8,9 @@ import pytest
 from catalogue import gazetteer
 from catalogue.gazetteer import RegisterMeta, RegisterName
 from catalogue.search.places import RegisterPlaces
+from tests.clocks import ManualClock
 from tests.integration.test_remembered_callers import finds_during
 from tests.web_support import load_register_excerpt, register_excerpt
-
-
-class _Clock:
-    now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _names_read(places: RegisterPlaces) -> frozenset[str]:
@@ -31,7 +25,7 @@ async def _names_read(places: RegisterPlaces) -> frozenset[str]:
 
 async def test_a_word_that_names_no_place_costs_no_read_once_the_names_are_kept(db) -> None:
     await load_register_excerpt()
-    places = RegisterPlaces(clock=_Clock())
+    places = RegisterPlaces(clock=ManualClock())
     phrases = ["Bauhof", "Kreis Höxter", "Höxter", "Winterdienst"]
     cold, reads = await finds_during(lambda: places.resolve(phrases))  # names not read yet: each phrase by key
     assert "register_names" in reads and set(cold) == {"Kreis Höxter", "Höxter"}
@@ -62,7 +56,7 @@ async def test_every_name_find_by_name_knows_has_a_kept_key(db) -> None:
 
 async def test_a_load_here_is_seen_at_once_and_another_processs_within_the_ttl(db) -> None:
     await load_register_excerpt(("05762",))  # Kreis Höxter only
-    clock = _Clock()
+    clock = ManualClock()
     places = RegisterPlaces(clock=clock)
     await _names_read(places)
     assert "flensburg" not in (await places.known_names() or ())

@@ -35,22 +35,15 @@ from catalogue.users import (
     update_user,
 )
 from catalogue.vocabularies import Role
+from tests.clocks import ManualClock
 
 PASSWORD = "ein-sicheres-passwort"
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> _Clock:
+def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
     """The kept callers' clock, moved by the test (no sleeping)."""
-    fake = _Clock()
+    fake = ManualClock()
     for cache in (users.USERS, users.TOKENS, sessions.SESSIONS):
         monkeypatch.setattr(cache, "clock", fake)
         cache.clear()

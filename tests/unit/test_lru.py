@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from catalogue.lru import LRU, Expiring
+from tests.clocks import ManualClock
 
 
 def test_least_recently_used_goes_first() -> None:
@@ -52,15 +53,8 @@ def test_size_must_be_positive() -> None:
         LRU(0)
 
 
-class _Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_expiring_keeps_a_value_for_its_ttl_from_the_start_of_its_read() -> None:
-    clock = _Clock()
+    clock = ManualClock(0.0)
     cache: Expiring[str, int] = Expiring(8, 5.0, clock)
     reads: list[str] = []
 
@@ -77,7 +71,7 @@ async def test_expiring_keeps_a_value_for_its_ttl_from_the_start_of_its_read() -
 
 
 async def test_expiring_forgets_at_once_and_drops_a_read_under_way() -> None:
-    cache: Expiring[str, int] = Expiring(8, 5.0, _Clock())
+    cache: Expiring[str, int] = Expiring(8, 5.0, ManualClock(0.0))
 
     async def one() -> int:
         return 1
@@ -101,7 +95,7 @@ async def test_expiring_keeps_nothing_found_only_when_asked() -> None:
         reads.append("x")
         return None
 
-    plain: Expiring[str, int] = Expiring(8, 5.0, _Clock())
+    plain: Expiring[str, int] = Expiring(8, 5.0, ManualClock(0.0))
     assert await plain.load("x", nothing) is None and await plain.load("x", nothing) is None and len(reads) == 2
-    keeping: Expiring[str, int] = Expiring(8, 5.0, _Clock(), keep_missing=True)
+    keeping: Expiring[str, int] = Expiring(8, 5.0, ManualClock(0.0), keep_missing=True)
     assert await keeping.load("x", nothing) is None and await keeping.load("x", nothing) is None and len(reads) == 3
