@@ -398,5 +398,14 @@ async def test_a_signal_that_makes_a_candidate_scores_once_inside_the_candidates
         field = 'Term(field=8, type=Str, "Verwaltung")'
         assert ranked.count(field) == 1 and 'Const(score=0.3, query=TermQuery(Term(field=8, type=Str, "Verwaltung")))' in ranked
         assert ranked.count('type=Str, "Bayern"') == 1  # the Land only adds to the score: once, as before
+        # "Kommunen wie meine" (no text): the Handlungsfeld, the Land and the widest size band make the candidates and
+        # score inside their union; the same answer as the signals summed beside a union without score
+        mine = comp.Reference.for_municipality(population=5000, state="Bayern", fields_of_action=["Verwaltung"])
+        found = await comp.find_comparable(backend, mine, labels=PUBLIC, limit=5)
+        fill = counting.queries[-1]
+        assert fill.count(field) == 1 and fill.count('type=Str, "Bayern"') == 1
+        assert "Const(score=0.1, query=TermQuery(Term(field=" in fill  # the Land's weight (SIMILARITY_WEIGHTS["state"])
+        assert {c.document["id"] for c in found[:3]} == {"ref", "twin", "worded"}  # all three alike in Land, Feld and size
+        assert "draft" not in {c.document["id"] for c in found}
     finally:
         await backend.close()
