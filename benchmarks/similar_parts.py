@@ -2,10 +2,10 @@
 
 Reproduce:
 
-    .venv/bin/python benchmarks/similar_parts.py [--index-dir /tmp/leuchtturm-index-queries] [--reads 300] [--seed 5]
+    .venv/bin/python benchmarks/similar_parts.py [--index-dir /tmp/leuchtturm-index-queries] [--reads 300] [--seed 5] [--size 10000]
 
-Uses benchmarks/index_queries.py's index of 10,000 synthetic profiles in `--index-dir`/10000 (built there on the
-first run). For `--reads` random published profiles, each read once (cold: the candidate lists and decoded documents
+Uses benchmarks/index_queries.py's index of `--size` (10,000) synthetic profiles in `--index-dir`/<size> (built there
+on the first run). For `--reads` random published profiles, each read once (cold: the candidate lists and decoded documents
 the snapshot keeps are dropped first): `find_comparable` for its indexed document, as /profiles/{slug}/similar and the
 page's panel ask. Per read, CPU time (time.thread_time, in whichever thread the part runs): planning the reference
 text, the reference's own relevance (search with limit 1), the ranked search, fetching the stored documents, decoding
@@ -35,7 +35,6 @@ from catalogue.access import principal_labels
 from catalogue.search import comparable as comp
 from catalogue.search import tantivy_backend as tb
 
-SIZE = 10_000
 PARTS: defaultdict[str, float] = defaultdict(float)
 
 
@@ -65,11 +64,11 @@ class _TimedSearcher:
         return getattr(self._searcher, name)
 
 
-async def run(index_dir: Path, reads: int, seed: int) -> None:
-    backend = await open_index(index_dir / str(SIZE), SIZE)
+async def run(index_dir: Path, reads: int, seed: int, size: int) -> None:
+    backend = await open_index(index_dir / str(size), size)
     labels = principal_labels(None)
     rng = random.Random(seed)
-    refs = [comp.Reference.from_document(d) for i in rng.sample(range(SIZE), reads)
+    refs = [comp.Reference.from_document(d) for i in rng.sample(range(size), reads)
             if (d := backend.document_sync(f"bench{i:07d}", labels=labels)) is not None]
     view = backend._live.view  # noqa: SLF001 - the benchmark times the backend's parts
     view.searcher = _TimedSearcher(view.searcher)  # type: ignore[assignment]
@@ -92,13 +91,13 @@ async def run(index_dir: Path, reads: int, seed: int) -> None:
         await comp.find_comparable(backend, ref, labels=labels, limit=10)
         loop_cpu += time.thread_time() - t0
     n = len(refs)
-    print(f"{n} cold similar reads at {SIZE:,} profiles (index only), CPU per read:")
+    print(f"{n} cold similar reads at {size:,} profiles (index only), CPU per read:")
     for name, seconds in sorted(PARTS.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<30} {seconds * 1000 / n:6.3f} ms")
     print(f"  {'sum of the parts':<30} {sum(PARTS.values()) * 1000 / n:6.3f} ms")
     print(f"  {'event loop thread (all)':<30} {loop_cpu * 1000 / n:6.3f} ms")
     print(f"  payloads decoded: {payload_bytes / n / 1000:.1f} kB per read")
-    print(f"Befehl: .venv/bin/python benchmarks/similar_parts.py --index-dir {index_dir} --reads {reads} --seed {seed}")
+    print(f"Befehl: .venv/bin/python benchmarks/similar_parts.py --index-dir {index_dir} --reads {reads} --seed {seed} --size {size}")
 
 
 def main() -> None:
@@ -106,8 +105,9 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, default=Path(tempfile.gettempdir()) / "leuchtturm-index-queries")
     parser.add_argument("--reads", type=int, default=300)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--size", type=int, default=10_000, help="profiles in the index")
     args = parser.parse_args()
-    asyncio.run(run(args.index_dir, args.reads, args.seed))
+    asyncio.run(run(args.index_dir, args.reads, args.seed, args.size))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Reproduce:
 
     .venv/bin/python benchmarks/similar_results.py --save /tmp/similar-before.json      # on the old tree
     .venv/bin/python benchmarks/similar_results.py --compare /tmp/similar-before.json   # on the new tree
+        [--score-tolerance 2e-6]   # scores this close count as equal (a change of the order Tantivy adds up a score in)
 
 Steps:
  1. A Tantivy index in a temporary directory of the demo profiles, the pages of
@@ -72,12 +73,22 @@ async def answers(tmp: Path, synthetic: int, sample: int) -> dict[str, Any]:
     return out
 
 
+def _same(before: list[list[Any]] | None, after: list[list[Any]] | None, tolerance: float) -> bool:
+    """The same answer: the same ids in the same order with the same reasons, and scores within `tolerance`."""
+    if before is None or after is None or len(before) != len(after):
+        return before == after
+    return all(b[0] == a[0] and b[2] == a[2] and abs(b[1] - a[1]) <= tolerance for b, a in zip(before, after, strict=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--save", type=Path)
     parser.add_argument("--compare", type=Path)
     parser.add_argument("--synthetic", type=int, default=2000)
     parser.add_argument("--sample", type=int, default=150)
+    parser.add_argument("--score-tolerance", type=float, default=0.0,
+                        help="scores this close count as equal (ids, order and reasons must be equal); e.g. 2e-6 for a change of the order "
+                             "in which Tantivy adds a score up (its scores are 32-bit floats)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="similar-results-") as tmp:
         found = asyncio.run(answers(Path(tmp), args.synthetic, args.sample))
@@ -87,10 +98,10 @@ def main() -> None:
         print(f"written to {args.save}")
     if args.compare:
         before = json.loads(args.compare.read_text(encoding="utf-8"))
-        differ = [k for k in sorted(set(before) | set(found)) if before.get(k) != found.get(k)]
+        differ = [k for k in sorted(set(before) | set(found)) if not _same(before.get(k), found.get(k), args.score_tolerance)]
         for k in differ:
             print(f"DIFFERS {k}\n  before {before.get(k)}\n  after  {found.get(k)}")
-        print(f"{len(differ)} of {len(found)} answers differ")
+        print(f"{len(differ)} of {len(found)} answers differ" + (f" (scores within {args.score_tolerance:g} count as equal)" if args.score_tolerance else ""))
         sys.exit(1 if differ else 0)
 
 

@@ -347,3 +347,69 @@ async def test_a_reference_text_is_planned_without_lexicon_or_places(tmp_path: P
         assert await backend.similar_candidates("Rufbus Bayern Mobilität", labels=PUBLIC, any_of={"state": ["Bayern"]}, population=5000)
     finally:
         await backend.close()
+
+
+async def test_a_status_filter_skips_the_other_states_and_finds_exactly_its_own(tmp_path: Path) -> None:
+    """A filter on the editorial state is written as the states it excludes when their documents are fewer (a filter
+    every published profile passes cost a check of every document found), else as a required clause (the review
+    queue's rare state leads the search): the same documents for every choice of states, the labels still filtering."""
+    from itertools import combinations
+
+    from catalogue.vocabularies import EditorialStatus
+
+    states = [s.value for s in EditorialStatus]
+    count = {s: 8 if s == "published" else 2 for s in states}  # most profiles are published
+    backend = TantivyBackend(tmp_path / "search")
+    try:
+        await backend.upsert([
+            *(make(f"{s}-{i}", f"Bauhof {s} {i}", foa=("Verwaltung",), state="Bayern", editorial=s, owner="erika") for s in states
+              for i in range(count[s])),
+            make("fremd", "Bauhof fremd", foa=("Verwaltung",), state="Bayern", editorial="draft", owner="max"),
+        ])
+        published_only = backend._filter("status", ["published"])
+        assert published_only is not None and published_only[0] == tantivy.Occur.MustNot
+        submitted_only = backend._filter("status", ["submitted"])
+        assert submitted_only is not None and submitted_only[0] == tantivy.Occur.Must
+        assert backend._filter("status", states) is None  # every document passes
+        labels = (PUBLIC_LABEL, owner_label("erika"))  # not a reviewer's: another editor's draft stays hidden
+        for n in range(1, len(states) + 1):
+            for chosen in combinations(states, n):
+                expect = {f"{s}-{i}" for s in chosen for i in range(count[s])}
+                for q in ("", "Bauhof"):
+                    found = await backend.search(SearchQuery(q=q, filters={"status": list(chosen)}, per_page=50), labels=labels)
+                    assert {h.id for h in found.hits} == expect and found.total == len(expect)
+                candidates = await backend.similar_candidates("Bauhof", labels=labels, any_of={"state": ["Bayern"]},
+                                                              filters={"status": list(chosen)}, population=5000, reference_id="published-0")
+                assert {c.document["id"] for c in candidates} == expect
+        # a state the vocabulary lacks matches nothing, as before
+        assert (await backend.search(SearchQuery(filters={"status": ["gelöscht"]}), labels=labels)).total == 0
+        # another editor's draft: not even a filter for drafts finds it without her label
+        drafts = await backend.search(SearchQuery(filters={"status": ["draft"]}, per_page=50), labels=labels)
+        assert "fremd" not in {h.id for h in drafts.hits}
+    finally:
+        await backend.close()
+
+
+async def test_a_signal_that_makes_a_candidate_scores_once_inside_the_candidates_union(tmp_path: Path) -> None:
+    """A Handlungsfeld and the widest size band both make a document a candidate and add to its score: they score inside
+    the candidates' union and are not asked once more as optional clauses beside it (one posting list walked less each)."""
+    backend = await _catalogue(tmp_path)
+    try:
+        counting = _counting(backend)
+        await backend.similar_candidates("Gemeinsamer Bauhof Kreis Bauhof Fuhrpark", labels=PUBLIC, filters=PUBLISHED,
+                                         any_of={"fields_of_action": ["Verwaltung"], "state": ["Bayern"]}, population=5000, reference_id="ref")
+        ranked = counting.queries[-1]
+        field = 'Term(field=8, type=Str, "Verwaltung")'
+        assert ranked.count(field) == 1 and 'Const(score=0.3, query=TermQuery(Term(field=8, type=Str, "Verwaltung")))' in ranked
+        assert ranked.count('type=Str, "Bayern"') == 1  # the Land only adds to the score: once, as before
+        # "Kommunen wie meine" (no text): the Handlungsfeld, the Land and the widest size band make the candidates and
+        # score inside their union; the same answer as the signals summed beside a union without score
+        mine = comp.Reference.for_municipality(population=5000, state="Bayern", fields_of_action=["Verwaltung"])
+        found = await comp.find_comparable(backend, mine, labels=PUBLIC, limit=5)
+        fill = counting.queries[-1]
+        assert fill.count(field) == 1 and fill.count('type=Str, "Bayern"') == 1
+        assert "Const(score=0.1, query=TermQuery(Term(field=" in fill  # the Land's weight (SIMILARITY_WEIGHTS["state"])
+        assert {c.document["id"] for c in found[:3]} == {"ref", "twin", "worded"}  # all three alike in Land, Feld and size
+        assert "draft" not in {c.document["id"] for c in found}
+    finally:
+        await backend.close()
