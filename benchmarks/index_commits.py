@@ -155,7 +155,8 @@ def run_variant(source: Path, work: Path, size: int, name: str, settings: dict[s
         segs, files = segments(live.path)
         parts = ", ".join(f"{s} {cpu[s] * 1000 / commits:.1f}" for s in STEPS)
         wparts = ", ".join(f"{s} {wall[s] * 1000 / commits:.1f}" for s in STEPS)
-        print(f"  {name:<16} _write CPU p50 {statistics.median(totals):5.1f} ms (p90 {pct(totals, 90):5.1f}), wall p50 "
+        print(f"  {name:<16} _write CPU mean {statistics.fmean(totals):5.1f} ms (merges included), p50 {statistics.median(totals):5.1f}, "
+              f"p90 {pct(totals, 90):5.1f}; wall p50 "
               f"{statistics.median(walls):5.1f} ms; searcher segments {live.view.searcher.num_segments}, dir: {segs} segments "
               f"{files} files\n      CPU by step (ms): {parts}\n      wall by step (ms): {wparts}", flush=True)
         backend._release()  # noqa: SLF001

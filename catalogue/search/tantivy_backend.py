@@ -159,7 +159,10 @@ _PART_SPLIT_RE = re.compile(r"[\W_]+")  # a hyphenated word's typed parts
 
 WRITER_HEAP = 64_000_000
 # Documents written lately that every commit adds again (see `_carry`), at most this many; then the set starts anew.
-CARRY_MAX = 64
+# Each costs its indexing once per commit (about 0.7 ms at 10,000); 64 different drafts in turn at 10,000 profiles
+# (benchmarks/index_commits.py --drafts 64): 66 ms of CPU per commit with 64, 34 with 32 (merges included), 30 with 16,
+# which leaves more segments for every search (5 against 3).
+CARRY_MAX = 32
 # A write of more documents than this (an import's batch, a bulk change) is not carried: its segment is left to the
 # merge policy, and the carried set starts anew (an import's last, small batch would be indexed again by every commit).
 CARRY_WRITE = 8
