@@ -160,8 +160,14 @@ MIN_S_FORM_STEM = 4
 _PART_SPLIT_RE = re.compile(r"[\W_]+")  # a hyphenated word's typed parts
 
 WRITER_HEAP = 64_000_000
-# Documents written lately that every commit adds again (see `_write`), at most this many; then the set starts anew.
-CARRY_MAX = 64
+# Documents written lately that every commit adds again (see `_carry`), at most this many; then the set starts anew.
+# Each costs its indexing once per commit (about 0.7 ms at 10,000); 64 different drafts in turn at 10,000 profiles
+# (benchmarks/index_commits.py --drafts 64): 66 ms of CPU per commit with 64, 34 with 32 (merges included), 30 with 16,
+# which leaves more segments for every search (5 against 3).
+CARRY_MAX = 32
+# A write of more documents than this (an import's batch, a bulk change) is not carried: its segment is left to the
+# merge policy, and the carried set starts anew (an import's last, small batch would be indexed again by every commit).
+CARRY_WRITE = 8
 BATCH = 500
 
 
@@ -1200,26 +1206,29 @@ class TantivyBackend(SearchBackend):
         wrote lately (their last state, as built then; a delete drops one), their earlier segments empty out, and
         the index stays at its big segment and one small one: no merges. Up to CARRY_MAX of them (each costs its
         indexing once per commit); then the set starts anew, and the merge policy takes the segments left behind.
+        A write of more than CARRY_WRITE documents makes a segment of its own, which the merge policy takes: its
+        documents are not carried (each commit would index them again, up to CARRY_MAX of them), the carried ones
+        go into it once more (their segment empties) and the set starts anew, empty.
         """
         carried = dict(self._carried)
-        written: set[str] = set()
+        written: dict[str, tantivy.Document] = {}
         if op == "upsert":
             for d in payload:
                 doc_id = str(d["id"])
                 doc = self._tantivy_doc(d)
                 self._put(writer, doc_id, doc)
-                carried[doc_id] = doc
-                written.add(doc_id)
+                carried.pop(doc_id, None)
+                written[doc_id] = doc
         else:
             for doc_id in map(str, payload):
                 writer.delete_documents_by_term("id", doc_id)
                 carried.pop(doc_id, None)
-        if len(carried) > CARRY_MAX:
-            return {doc_id: doc for doc_id, doc in carried.items() if doc_id in written}
-        for doc_id, doc in carried.items():
-            if doc_id not in written:
-                self._put(writer, doc_id, doc)
-        return carried
+        bulk = len(written) > CARRY_WRITE
+        if not bulk and len(carried) + len(written) > CARRY_MAX:
+            return written
+        for doc_id, doc in carried.items():  # none of them written now
+            self._put(writer, doc_id, doc)
+        return {} if bulk else carried | written
 
     def _write(self, op: str, payload: list[Any]) -> None:
         with self._write_lock:

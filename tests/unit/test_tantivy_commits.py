@@ -88,3 +88,29 @@ async def test_a_rebuild_leaves_nothing_carried_from_the_index_it_replaces(tmp_p
     await backend.upsert([make("p3", "Projekt 3")])
     assert await titles(backend) == {"p1": "Projekt 1 neu", "p2": "Projekt 2", "p3": "Projekt 3"}
     await backend.close()
+
+
+async def test_a_bulk_write_is_not_carried_and_takes_the_carried_documents_along(tmp_path: Path) -> None:
+    """An import's batch makes a segment of its own: its documents are not indexed again by every later commit,
+    the documents carried before go into it once more (their small segment empties) and the set starts anew."""
+    backend = TantivyBackend(tmp_path / "search")
+    await backend.upsert([make("a", "Projekt A")])
+    await backend.upsert([make("b", "Projekt B")])
+    assert set(backend._carried) == {"a", "b"}
+    bulk = [make(f"p{n}", f"Projekt {n}") for n in range(tantivy_backend.CARRY_WRITE + 1)]
+    await backend.upsert(bulk)
+    assert backend._carried == {}
+    assert segments(backend) == 1  # a's and b's segment emptied: they are in the bulk's
+    await backend.upsert([make("a", "Projekt A neu")])
+    assert set(backend._carried) == {"a"}  # not the bulk's documents
+    assert await titles(backend) == {"a": "Projekt A neu", "b": "Projekt B"} | {d["id"]: d["title"] for d in bulk}
+    await backend.close()
+
+
+async def test_a_small_write_of_several_documents_is_carried(tmp_path: Path) -> None:
+    backend = TantivyBackend(tmp_path / "search")
+    await backend.upsert([make(f"p{n}", f"Projekt {n}") for n in range(tantivy_backend.CARRY_WRITE)])
+    await backend.upsert([make("a", "Projekt A")])
+    assert set(backend._carried) == {"a"} | {f"p{n}" for n in range(tantivy_backend.CARRY_WRITE)}
+    assert segments(backend) == 1
+    await backend.close()
