@@ -35,6 +35,10 @@ the order their compare-and-set writes land, so a newer write's entry comes late
 Anything else (a delete, an adoption, a bulk entry, an entry without a version, a
 profile written by another process) is read from the store as before.
 
+Its entry goes to the worker the same way (`take_handed_entries`): an
+entry is inserted once and changed only when it backs off (then it is read
+again) or, for a bulk entry, by its mark (never handed over).
+
 Read-your-writes: inside `recording()` (the web app opens one per unsafe
 request, the CLI one per import) the entries written are collected, so the
 writer can wait until the index has them (`SearchSync.wait_applied`). Until
@@ -184,15 +188,52 @@ async def enqueue(
 
     `adoption`: (record key, revision) of an adoption write to announce instead (catalogue/adoption.py).
     """
+    entry = await numbered(profile_id, slug, op, version=version, adoption=adoption)
+    await insert(entry)
+    return entry
+
+
+async def numbered(
+    profile_id: str, slug: str, op: str = "upsert", *, version: int | None = None, adoption: tuple[str, int] | None = None
+) -> OutboxEntry:
+    """`enqueue`'s first half: the entry with its sequence number taken from the counter, not yet inserted.
+
+    A writer that has other commands to send before its write runs this beside them and `insert`s the
+    entry just before (or, under the store's write lock, beside the read of) its write: see
+    `ProfileService._write`. The number is taken before the write, so for one profile compare-and-set
+    writes still take their numbers in the order they land.
+    """
     if op not in ("upsert", "delete"):
         raise ValueError(op)
-    entry = OutboxEntry(
+    return OutboxEntry(
         id=await next_sequence(OUTBOX_COUNTER), profile_id=str(profile_id), slug=slug, op=op, version=version, created_at=utcnow(),
         adoption=adoption[0] if adoption else None, adoption_revision=adoption[1] if adoption else None,
     )
-    await OutboxEntry.get_pymongo_collection().insert_one(_document(entry))
+
+
+async def insert(entry: OutboxEntry) -> None:
+    """`enqueue`'s second half: insert an entry `numbered` gave (before the write it announces is tried)."""
+    collection = OutboxEntry.get_pymongo_collection()
+    await collection.insert_one(_document(entry))
     _record(entry)
-    return entry
+    _handed_entries.put((collection.database.name, entry.id), entry)
+
+
+_handed_entries: LRU[tuple[str, int], OutboxEntry] = LRU(HANDED_MAX)  # (database, number) -> a single entry inserted here
+
+
+def take_handed_entries(seqs: Sequence[int]) -> dict[int, OutboxEntry]:
+    """Single-profile entries among `seqs` that this process inserted (`insert`), taken (and forgotten): this
+    process's worker need not read them. Each as inserted: one that backs off is read from the store again
+    (its attempts changed there); a bulk entry, which its mark changes, is never handed over."""
+    database = OutboxEntry.get_pymongo_collection().database.name
+    out: dict[int, OutboxEntry] = {}
+    for seq in seqs:
+        entry = _handed_entries.get((database, seq))
+        if entry is not None:
+            _handed_entries.discard((database, seq))
+            out[seq] = entry
+    return out
 
 
 async def enqueue_many(profiles: Sequence[tuple[str, str, int | None]]) -> OutboxEntry | None:
