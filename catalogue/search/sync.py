@@ -19,7 +19,9 @@ document). When the backend fails, every entry of the batch gets
 `attempts += 1`, `last_error`, and `next_attempt_at = now + backoff` with
 backoff = 0.5 s · 2^(attempts-1), capped at 60 s; nothing after an entry
 that backs off is processed, so order is kept. Entries live in MongoDB and
-survive restarts; applied entries are deleted at once.
+survive restarts; applied entries are deleted at once (beside the
+head's move: a crash between the two leaves at worst applied entries below
+the head, which nothing reads again).
 
 One index writer: only the process that holds the sync lease runs a worker
 (catalogue/search/writer.py), so exactly one worker per database applies
@@ -275,17 +277,22 @@ class SearchSync:
             await self._back_off(batch, now, exc)
             return 0
         self.failing = False
-        if ready:
-            await _delete_carried([e.seq for e in ready if e.landed is not None])  # before the entries: none is left behind
-            await _delete_entries([e.seq for e in ready])
-            for entry in ready:
-                self._skipped.pop(entry.seq, None)
-                if entry.seq >= self.head:
-                    self._applied.add(entry.seq)
-        await self._advance(top, mono)
+        for entry in ready:
+            self._skipped.pop(entry.seq, None)
+            if entry.seq >= self.head:
+                self._applied.add(entry.seq)
+        # the applied entries' deletion and the head's move are independent commands: sent together (a crash
+        # between them leaves at worst applied entries below the head, which nothing reads again)
+        await asyncio.gather(self._delete_applied(ready), self._advance(top, mono))
         if ready:
             self._signal_applied()
         return len(ready)
+
+    @staticmethod
+    async def _delete_applied(ready: Sequence[OutboxEntry]) -> None:
+        if ready:
+            await _delete_carried([e.seq for e in ready if e.landed is not None])  # before the entries: none is left behind
+            await _delete_entries([e.seq for e in ready])
 
     async def _back_off(self, batch: list[OutboxEntry], now: datetime, exc: BaseException) -> None:
         attempts = batch[0].attempts + 1

@@ -623,3 +623,42 @@ async def test_a_wait_for_this_process_worker_reads_no_outbox_entry(commands: _C
     stop.set()
     await asyncio.wait_for(task, timeout=2)
     assert not sync.running
+
+
+async def test_the_worker_keeps_adoption_summaries_until_an_adoption_entry_names_the_profile(
+    commands: _Commands, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A profile's adoption summary (here: that it has none) is read once; later rounds of the profile's writes use
+    what was read, an adoption entry of the profile reads it again, and so does a worker taking over (`reset`).
+    Its entries, inserted in this process, are not read back either (outbox.take_handed_entries)."""
+    from beanie import PydanticObjectId
+
+    from catalogue.search import sync as sync_module
+
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    pid = PydanticObjectId()
+    await Profile(id=pid, title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED, published_at=datetime.now(UTC)).insert()
+
+    def reads(collection: str) -> list[Any]:
+        return [c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == collection]
+
+    async def round_of(entry: Any) -> None:
+        commands.seen.clear()
+        assert await sync.run_once(backend) == 1
+        assert entry.id not in reads("search_outbox")
+
+    await round_of(await outbox.enqueue(str(pid), "rufbus", version=1))
+    assert reads("adoption_summaries") == [str(pid)]
+    await round_of(await outbox.enqueue(str(pid), "rufbus", version=1))
+    assert reads("adoption_summaries") == []  # kept
+    monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)  # its record never came: applied at once
+    await round_of(await outbox.enqueue(str(pid), "rufbus", adoption=(f"{pid}:stadt", 1)))
+    assert reads("adoption_summaries") == [str(pid)]  # an adoption may have changed the summary
+    await round_of(await outbox.enqueue(str(pid), "rufbus", version=1))
+    assert reads("adoption_summaries") == []
+    sync.reset()
+    commands.seen.clear()
+    await outbox.enqueue(str(pid), "rufbus", version=1)
+    assert await sync.run_once(backend) == 1
+    assert reads("adoption_summaries") == [str(pid)]  # a worker taking over forgets them
