@@ -222,6 +222,11 @@ async def insert(entry: OutboxEntry) -> None:
 _handed_entries: LRU[tuple[str, int], OutboxEntry] = LRU(HANDED_MAX)  # (database, number) -> a single entry inserted here
 
 
+def forget_handed_entries() -> None:
+    """A worker taking over: entries handed over meanwhile may have backed off under another worker (read them)."""
+    _handed_entries.clear()
+
+
 def take_handed_entries(seqs: Sequence[int]) -> dict[int, OutboxEntry]:
     """Single-profile entries among `seqs` that this process inserted (`insert`), taken (and forgotten): this
     process's worker need not read them. Each as inserted: one that backs off is read from the store again

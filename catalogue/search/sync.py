@@ -60,7 +60,7 @@ from the store again once it backed off), and a profile's adoption summary
 (or that it has none) is kept until an adoption entry names the profile
 (summaries change only with adoption records, each announced by one; the
 round that applies it writes the record into the summary first). A worker
-taking over (`reset`) forgets the summaries.
+taking over (`reset`) forgets both.
 
 A sequence number is taken from the counter just before its entry is
 inserted, so the worker may find a number without an entry for a moment.
@@ -203,6 +203,7 @@ class SearchSync:
         self._missing.clear()
         self._skipped.clear()
         self._summaries.clear()  # adoption entries applied by another worker meanwhile did not pass here
+        outbox.forget_handed_entries()
         self.failing = False
 
     async def pending(self) -> int:

@@ -657,8 +657,9 @@ async def test_the_worker_keeps_adoption_summaries_until_an_adoption_entry_names
     assert reads("adoption_summaries") == [str(pid)]  # an adoption may have changed the summary
     await round_of(await outbox.enqueue(str(pid), "rufbus", version=1))
     assert reads("adoption_summaries") == []
+    handed = await outbox.enqueue(str(pid), "rufbus", version=1)
     sync.reset()
     commands.seen.clear()
-    await outbox.enqueue(str(pid), "rufbus", version=1)
     assert await sync.run_once(backend) == 1
     assert reads("adoption_summaries") == [str(pid)]  # a worker taking over forgets them
+    assert reads("search_outbox") == [handed.id]  # and the entries handed over (another worker may have backed them off)
