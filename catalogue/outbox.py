@@ -90,16 +90,33 @@ _in_flight: set[Any] = set()
 _in_flight_waiters: list[asyncio.Future[None]] = []  # `none_in_flight` calls waiting (futures of whichever loop runs)
 
 
+# Numbers taken (`numbered`) in a recording whose entries are not inserted yet: in flight already (the worker lets
+# them land first), and not looked for in the store (`being_inserted`); a recording's end releases what is left.
+_numbering: ContextVar[list[Any] | None] = ContextVar("outbox_numbering", default=None)
+_being_inserted: set[tuple[str, Any]] = set()
+
+
 @contextmanager
 def recording() -> Iterator[list[Written]]:
     """Collect the outbox entries written in this context (a list, filled as they are written)."""
     written: list[Written] = []
+    numbers: list[Any] = []
     token = _recorded.set(written)
+    numbering = _numbering.set(numbers)
     try:
         yield written
     finally:
         _recorded.reset(token)
-        settled([w.entry_id for w in written])
+        _numbering.reset(numbering)
+        database = OutboxEntry.get_pymongo_collection().database.name if numbers else ""
+        _being_inserted.difference_update((database, n) for n in numbers)  # a write that failed before its insert
+        settled([w.entry_id for w in written] + numbers)
+
+
+def being_inserted(seqs: Sequence[int]) -> set[int]:
+    """Those of `seqs` whose numbers a writer in this process took and whose entries it is about to insert."""
+    database = OutboxEntry.get_pymongo_collection().database.name
+    return {seq for seq in seqs if (database, seq) in _being_inserted}
 
 
 def _record(entry: OutboxEntry) -> None:
@@ -205,16 +222,25 @@ async def numbered(
     """
     if op not in ("upsert", "delete"):
         raise ValueError(op)
-    return OutboxEntry(
+    entry = OutboxEntry(
         id=await next_sequence(OUTBOX_COUNTER), profile_id=str(profile_id), slug=slug, op=op, version=version, created_at=utcnow(),
         adoption=adoption[0] if adoption else None, adoption_revision=adoption[1] if adoption else None,
     )
+    numbers = _numbering.get()
+    if numbers is not None:  # in flight from now on (group commit), until its recording ends at the latest
+        numbers.append(entry.id)
+        _in_flight.add(entry.id)
+        _being_inserted.add((OutboxEntry.get_pymongo_collection().database.name, entry.id))
+    return entry
 
 
 async def insert(entry: OutboxEntry) -> None:
     """`enqueue`'s second half: insert an entry `numbered` gave (before the write it announces is tried)."""
     collection = OutboxEntry.get_pymongo_collection()
-    await collection.insert_one(_document(entry))
+    try:
+        await collection.insert_one(_document(entry))
+    finally:
+        _being_inserted.discard((collection.database.name, entry.id))
     _record(entry)
     _handed_entries.put((collection.database.name, entry.id), entry)
 

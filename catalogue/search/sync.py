@@ -63,7 +63,9 @@ round that applies it writes the record into the summary first). A worker
 taking over (`reset`) forgets both.
 
 A sequence number is taken from the counter just before its entry is
-inserted, so the worker may find a number without an entry for a moment.
+inserted, so the worker may find a number without an entry for a moment
+(one taken by a request of this process counts as a write in flight from
+then on, and is not looked for in the store until its insert).
 Such a gap holds the head (later entries are applied meanwhile) until
 MISSING_GRACE_S has passed; then the head moves on, and the number is
 still looked for during SKIPPED_WATCH_S in case its writer was only slow.
@@ -242,7 +244,8 @@ class SearchSync:
             return 0
         seqs = self._window(top)
         entries = outbox.take_handed_entries(seqs)  # entries inserted in this process come from their writers
-        entries.update(await read_entries([seq for seq in seqs if seq not in entries]))
+        coming = outbox.being_inserted([seq for seq in seqs if seq not in entries])  # numbered here, not inserted yet
+        entries.update(await read_entries([seq for seq in seqs if seq not in entries and seq not in coming]))
         now = datetime.now(UTC)
         mono = time.monotonic()
         batch: list[OutboxEntry] = []

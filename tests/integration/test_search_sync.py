@@ -663,3 +663,32 @@ async def test_the_worker_keeps_adoption_summaries_until_an_adoption_entry_names
     assert await sync.run_once(backend) == 1
     assert reads("adoption_summaries") == [str(pid)]  # a worker taking over forgets them
     assert reads("search_outbox") == [handed.id]  # and the entries handed over (another worker may have backed them off)
+
+
+async def test_a_number_taken_by_a_request_is_in_flight_and_not_looked_for_until_its_entry_is_inserted(
+    commands: _Commands, tmp_path: Path
+) -> None:
+    """Between `outbox.numbered` and `outbox.insert` (a PATCH sends other commands in between) the number counts as
+    a write in flight (group commit waits for it) and the worker does not read it from the store; a request that
+    fails before the insert releases it when its recording ends."""
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    with outbox.recording():
+        entry = await outbox.numbered("65a000000000000000000001", "rufbus", version=1)
+        waiting = asyncio.ensure_future(outbox.none_in_flight())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        commands.seen.clear()
+        assert await sync.run_once(backend) == 0
+        assert [c for c in commands.seen if c[0] == "find" and c[1] == "search_outbox"] == []
+        await outbox.insert(entry)
+    async with asyncio.timeout(5):
+        await waiting  # the recording ended: nothing in flight
+    with outbox.recording():
+        lost = await outbox.numbered("65a000000000000000000002", "fahrrad", version=1)
+    async with asyncio.timeout(5):
+        await outbox.none_in_flight()  # its writer failed before the insert: released with the recording
+    commands.seen.clear()
+    await sync.run_once(backend)
+    reads = [c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == "search_outbox"]
+    assert lost.id in reads  # looked for in the store again (the usual gap rules apply)
