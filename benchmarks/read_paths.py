@@ -19,7 +19,8 @@ to reuse; the server must not run on it):
     sends them; and the page and "Meine Profile" for a signed-in browser (a
     session cookie).
  3. Per read: p50/p95 in ms, this process's CPU time per request (every
-    thread: the app's, the search threads', the driver's; not FerretDB's) and the store commands per request (PyMongo
+    thread: the app's, the search threads', the driver's; not FerretDB's), the main thread's share of it (the event
+    loop's, the in-process client's included) and the store commands per request (PyMongo
     command monitoring, only the request's own task: the sync worker beside it
     is not counted), with their names.
  4. With `--profile NAME`: cProfile around `--reads` requests of that read, the
@@ -178,7 +179,7 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> 
                 counts: list[int] = []
                 kinds: Counter[str] = Counter()
                 profiler = (cProfile.Profile(time.thread_time) if args.cpu_timer else cProfile.Profile()) if args.profile == name else None
-                cpu0 = time.process_time()
+                cpu0, main0 = time.process_time(), time.thread_time()
                 for _ in range(args.reads):
                     commands: list[str] = []
                     path = url()
@@ -198,9 +199,10 @@ async def run(args: argparse.Namespace, data_dir: Path, env: dict[str, str]) -> 
                     counts.append(len(commands))
                     kinds.update(commands)
                 cpu = (time.process_time() - cpu0) * 1000 / args.reads
+                main_cpu = (time.thread_time() - main0) * 1000 / args.reads
                 per = ", ".join(f"{k} ×{v / args.reads:.1f}" for k, v in kinds.most_common())
                 print(f"{name:<8} p50 {statistics.median(times):7.1f} ms  p95 {pct(times, 95):7.1f} ms  "
-                      f"CPU {cpu:5.1f} ms  store commands/request {statistics.mean(counts):.1f}  ({per})", flush=True)
+                      f"CPU {cpu:5.1f} ms (main thread {main_cpu:5.1f})  store commands/request {statistics.mean(counts):.1f}  ({per})", flush=True)
                 if profiler is not None:
                     stats = pstats.Stats(profiler).strip_dirs()
                     stats.sort_stats("cumulative").print_stats(args.top)

@@ -503,11 +503,7 @@ async def find_by_name(text: str) -> list[dict[str, Any]]:
         entry = await get(digits)
         return [with_state(reference(entry.model_dump(by_alias=True)))] if entry else []
     found: dict[str, dict[str, Any]] = {}
-    queries = [text]
-    if "," in text:  # "Höxter, Stadt" as the register writes it: the kind after the comma narrows like one in front
-        base, kind = (part.strip() for part in text.split(",", 1))
-        queries += [f"{kind} {base}", base]
-    for query in queries:
+    for query in _name_queries(text):
         await _collect_by_name(query, found)
         if found:
             break
@@ -521,15 +517,20 @@ def may_find_by_name(text: str, names: frozenset[str]) -> bool:
     return bool(name_lookup_keys(text) & names)
 
 
-def name_lookup_keys(text: str) -> set[str]:
-    """Every `register_names` key `find_by_name(text)` may read (for a text that is no AGS)."""
-    text = (text or "").strip()
+def _name_queries(text: str) -> list[str]:
+    """The names `find_by_name` looks up for a (trimmed) text, in order: "Höxter, Stadt" as the register writes it
+    also as "Stadt Höxter" (the kind after the comma narrows like one in front), then as "Höxter"."""
     queries = [text]
     if "," in text:
         base, kind = (part.strip() for part in text.split(",", 1))
         queries += [f"{kind} {base}", base]
+    return queries
+
+
+def name_lookup_keys(text: str) -> set[str]:
+    """Every `register_names` key `find_by_name(text)` may read (for a text that is no AGS)."""
     keys: set[str] = set()
-    for query in queries:
+    for query in _name_queries((text or "").strip()):
         key = name_key(query)[:200]
         if not key:
             continue
@@ -541,8 +542,13 @@ def name_lookup_keys(text: str) -> set[str]:
 
 
 async def name_keys() -> frozenset[str]:
-    """The `_id` of every `register_names` document. Batch work (a scan): never on a request path."""
-    return frozenset([str(d["_id"]) async for d in RegisterName.get_pymongo_collection().find({}, {"_id": 1})])
+    """The `_id` of every `register_names` document. Batch work (a scan): never on a request path. Read in batches of
+    NAME_KEYS_BATCH, so the event loop decodes a small batch at a time between other requests' steps."""
+    cursor = RegisterName.get_pymongo_collection().find({}, {"_id": 1}, batch_size=NAME_KEYS_BATCH)
+    return frozenset([str(d["_id"]) async for d in cursor])
+
+
+NAME_KEYS_BATCH = 1000
 
 
 async def _collect_by_name(text: str, found: dict[str, dict[str, Any]]) -> None:

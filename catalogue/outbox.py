@@ -29,9 +29,11 @@ The worker deletes it before the entry.
 Hand-off: a single-profile write that landed in this process leaves the
 profile as written with `hand_over` (per database, bounded), and this
 process's worker takes it (`take_handed`) instead of reading the profile
-back and parsing it again, when it is at least the version every entry of
-the batch naming that profile announces (for one profile, entries are numbered in
-the order their compare-and-set writes land, so a newer write's entry comes later).
+back and parsing it again, in the round that applies the entry announcing that
+write, when it is at least the version every entry of the batch naming that
+profile announces. A round forgets every copy of the profiles it names, taken
+or not: an entry of a write that lost its compare-and-set can come later than a
+newer write's, and must never meet an old copy.
 Anything else (a delete, an adoption, a bulk entry, an entry without a version, a
 profile written by another process) is read from the store as before.
 
@@ -48,6 +50,7 @@ it does (`settled`), its entries count as writes in flight (`none_in_flight`).
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -69,6 +72,7 @@ CARRIED_COLLECTION = "search_outbox_carried"  # a mark's carried documents, `_id
 # Carried documents of one mark, compressed, at most this large (a chunk of 500 usual profiles: ~0.5 MB); a larger
 # set is not carried (the worker reads those profiles), far below the store's 16 MB per document.
 CARRY_MAX_BYTES = 4 << 20
+IN_FLIGHT_MAX_S = 2.0  # a write recorded longer ago than this holds no worker round back (`none_in_flight`)
 HANDED_MAX = 1024  # profiles written here and not yet taken by this process's worker (`hand_over`), least recent first out
 
 
@@ -86,7 +90,9 @@ class Written(NamedTuple):
 _recorded: ContextVar[list[Written] | None] = ContextVar("outbox_recorded", default=None)
 # Entries recorded in this process whose writers have not yet asked to see them applied (`settled`): writes in
 # flight, which this process's worker lets land before it commits (group commit, catalogue/search/sync.py).
-_in_flight: set[Any] = set()
+# entry id -> when it was recorded (time.monotonic()); an entry older than IN_FLIGHT_MAX_S no longer holds a round
+# back (its writer is slow or its recording never ended, e.g. a task dropped without its `finally`)
+_in_flight: dict[Any, float] = {}
 _in_flight_waiters: list[asyncio.Future[None]] = []  # `none_in_flight` calls waiting (futures of whichever loop runs)
 
 
@@ -123,12 +129,13 @@ def _record(entry: OutboxEntry) -> None:
     written = _recorded.get()
     if written is not None:
         written.append(Written(entry.id, entry.profile_id, entry.slug, entry.version, 1 + len(entry.more)))
-        _in_flight.add(entry.id)
+        _in_flight[entry.id] = time.monotonic()
 
 
 def settled(entry_ids: Sequence[Any]) -> None:
     """The writers of these entries are done writing (they wait for the index now, or gave up): not in flight."""
-    _in_flight.difference_update(entry_ids)
+    for entry_id in entry_ids:
+        _in_flight.pop(entry_id, None)
     if not _in_flight:
         waiters = list(_in_flight_waiters)
         _in_flight_waiters.clear()
@@ -138,7 +145,11 @@ def settled(entry_ids: Sequence[Any]) -> None:
 
 
 async def none_in_flight() -> None:
-    """Return once no write recorded in this process is in flight (see `settled`)."""
+    """Return once no write recorded in this process is in flight (see `settled`); writes recorded more than
+    IN_FLIGHT_MAX_S ago are no longer waited for (and forgotten)."""
+    too_old = time.monotonic() - IN_FLIGHT_MAX_S
+    for entry_id in [e for e, since in _in_flight.items() if since < too_old]:
+        del _in_flight[entry_id]
     if _in_flight:
         waiter = asyncio.get_running_loop().create_future()
         _in_flight_waiters[:] = [w for w in _in_flight_waiters if not w.done()]  # waits that timed out
@@ -159,29 +170,34 @@ def confirm_landed(entry_id: Any) -> None:
                 written[n] = w._replace(landed=True)
 
 
-_handed: LRU[tuple[str, str], Profile] = LRU(HANDED_MAX)  # (database, profile id) -> the profile as written here
+# (database, profile id) -> the profile as written here and the id of the outbox entry that announced that write
+_handed: LRU[tuple[str, str], tuple[Profile, Any]] = LRU(HANDED_MAX)
 
 
-def hand_over(profile: Profile) -> None:
-    """This process wrote `profile` (its compare-and-set or insert landed): its worker may index it without a read.
+def hand_over(profile: Profile, entry_id: Any) -> None:
+    """This process wrote `profile` (its compare-and-set or insert landed) and announced it with entry `entry_id`: its
+    worker may index it without a read, in the round that applies that entry.
 
     The profile must not be changed afterwards (the worker builds the index document from it).
     """
     key = (OutboxEntry.get_pymongo_collection().database.name, str(profile.id))
     known = _handed.get(key)
-    if known is None or known.version <= profile.version:
-        _handed.put(key, profile)
+    if known is None or known[0].version <= profile.version:
+        _handed.put(key, (profile, entry_id))
 
 
 def take_handed(entries: Sequence[OutboxEntry], profile_ids: Sequence[str]) -> dict[str, Profile]:
-    """The handed-over profiles among `profile_ids` that every entry of `entries` naming them is content with.
+    """The handed-over profiles among `profile_ids` that this round may index instead of reading them.
 
-    A profile is taken (and forgotten) only when all of those entries are single-profile upserts with a
-    version, none an adoption's, and the handed-over version is at least the highest of them; otherwise the
-    worker reads it from the store.
+    A copy stands only for its own entry's round: it is taken when the entry that announced it is among `entries`,
+    every entry of `entries` naming the profile is a single-profile upsert with a version (none an adoption's), and
+    the copy's version is at least the highest of them. Every copy of a profile that `entries` name is forgotten,
+    taken or not, so none is left behind for a later round, where an entry of a write that lost its compare-and-set
+    could otherwise bring back an older state than the store's.
     """
     database = OutboxEntry.get_pymongo_collection().database.name
     wanted: dict[str, int | None] = {}
+    entry_ids = {entry.id for entry in entries}
     for entry in entries:
         plain = entry.op == "upsert" and not entry.more and not entry.adoption and entry.version is not None
         for item in entry.items():
@@ -191,10 +207,11 @@ def take_handed(entries: Sequence[OutboxEntry], profile_ids: Sequence[str]) -> d
     out: dict[str, Profile] = {}
     for pid in profile_ids:
         version = wanted.get(pid)
-        profile = _handed.get((database, pid)) if version is not None else None
-        if profile is not None and version is not None and profile.version >= version:
-            out[pid] = profile
-            _handed.discard((database, pid))
+        handed = _handed.get((database, pid))
+        if handed is not None and version is not None and handed[1] in entry_ids and handed[0].version >= version:
+            out[pid] = handed[0]
+    for pid in wanted:
+        _handed.discard((database, pid))
     return out
 
 
@@ -229,7 +246,7 @@ async def numbered(
     numbers = _numbering.get()
     if numbers is not None:  # in flight from now on (group commit), until its recording ends at the latest
         numbers.append(entry.id)
-        _in_flight.add(entry.id)
+        _in_flight[entry.id] = time.monotonic()
         _being_inserted.add((OutboxEntry.get_pymongo_collection().database.name, entry.id))
     return entry
 

@@ -269,7 +269,7 @@ class ProfileService:
                     raise ValidationFailed(f"Der Slug „{slug}“ ist schon vergeben.") from None
                 continue
             outbox.confirm_landed(announced.id)
-            outbox.hand_over(profile)
+            outbox.hand_over(profile, announced.id)
             await version_store.store(profile_id, entry, state_of(profile))
             self._on_change()
             return profile
@@ -666,7 +666,7 @@ class ProfileService:
             profile.revision_id = before.revision_id
             return False
         outbox.confirm_landed(announced.id)  # the request's read-your-writes wait need not read the version back
-        outbox.hand_over(profile)  # this process's worker indexes it without reading it back
+        outbox.hand_over(profile, announced.id)  # this process's worker indexes it without reading it back
         self._on_change()
         return True
 

@@ -27,7 +27,7 @@ from pymongo import ASCENDING, IndexModel
 from catalogue import atomic
 from catalogue.lru import Expiring
 from catalogue.models import utcnow
-from catalogue.users import PRINCIPAL_TTL_S, REMEMBERED_CALLERS, Principal, User, read_by_id, remembered_slot, remembered_user
+from catalogue.users import PRINCIPAL_TTL_S, REMEMBERED_CALLERS, Principal, User, forget_user, read_by_id, remembered_slot, remembered_user
 
 IDLE_TIMEOUT = timedelta(hours=8)
 ABSOLUTE_TIMEOUT = timedelta(days=7)
@@ -79,6 +79,7 @@ async def create_session(principal: Principal, *, user_agent: str | None = None)
         user_agent=(user_agent or "")[:300] or None,
     )
     await session.insert()
+    forget_user(principal.username)  # a user kept as missing or locked a moment ago has just signed in
     return session, sid
 
 
@@ -108,15 +109,27 @@ async def load_session_user(sid: str | None) -> tuple[WebSession, Principal, Use
             await collection.delete_one({"_id": session.id})
             return None
     user = await remembered_user(session.username)
-    voided = user is not None and user.sessions_valid_after is not None and _aware(session.created_at) <= _aware(user.sessions_valid_after)
-    if user is None or not user.active or voided:
-        SESSIONS.forget(slot)
-        await collection.delete_one({"_id": session.id})
-        return None
+    if _refused(session, user):
+        # As kept, the user ends this session; deleting it is decided on a fresh read only (another process may have
+        # created or unlocked the user within the kept value's lifetime, and the user may have just signed in).
+        forget_user(session.username)
+        user = await remembered_user(session.username)
+        if _refused(session, user):
+            SESSIONS.forget(slot)
+            await collection.delete_one({"_id": session.id})
+            return None
+    assert user is not None
     if _aware(session.last_seen_at) + TOUCH_INTERVAL < now:
         session.last_seen_at = now  # the kept session too: requests meanwhile do not write it again
         await atomic.update_if(collection, session.id, None, {"$set": {"last_seen_at": now}})
     return session, Principal(user.username, user.role), user
+
+
+def _refused(session: WebSession, user: User | None) -> bool:
+    """Whether `user` (None: no such user) ends `session`: missing, locked, or all sessions voided since it began."""
+    if user is None or not user.active:
+        return True
+    return user.sessions_valid_after is not None and _aware(session.created_at) <= _aware(user.sessions_valid_after)
 
 
 async def delete_session(sid: str | None) -> None:

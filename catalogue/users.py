@@ -225,11 +225,15 @@ async def create_user(
     return user
 
 
+def _user_key(username: str) -> str | None:
+    """A user's `_id` for a username as typed (trimmed, lower case), or None for one no user can have."""
+    key = str(username or "").strip().lower()
+    return key if key and len(key) <= 64 else None
+
+
 async def find_user(username: str) -> User | None:
-    username = str(username or "").strip().lower()
-    if not username or len(username) > 64:
-        return None
-    return await User.get(username)
+    key = _user_key(username)
+    return await User.get(key) if key is not None else None
 
 
 _D = TypeVar("_D", bound=Document)
@@ -251,10 +255,10 @@ async def read_by_id(model: type[_D], key: str) -> _D | None:
 async def remembered_user(username: str) -> User | None:
     """`find_user`, kept for PRINCIPAL_TTL_S (module docstring): for resolving a caller and showing a user's name,
     never for checking a password. The user is shared: do not change it."""
-    username = str(username or "").strip().lower()
-    if not username or len(username) > 64:
+    key = _user_key(username)
+    if key is None:
         return None
-    return await USERS.load(remembered_slot(User, username), lambda: read_by_id(User, username))
+    return await USERS.load(remembered_slot(User, key), lambda: read_by_id(User, key))
 
 
 def forget_user(username: str) -> None:

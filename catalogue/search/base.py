@@ -19,10 +19,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from catalogue.search.documents import ADOPTION_COUNT, CONFIRMED, CREATED, FACETS, FILTER_ONLY, PUBLISHED, SORTABLE, UPDATED
 from catalogue.search.planning import PlaceResolver
+
+_T = TypeVar("_T")
 
 # The search document's keys (catalogue/search/documents.py): the facets, in
 # display order, from the field registry; the filters that are not facets
@@ -333,6 +335,24 @@ class SearchBackend(Protocol):
         `population`, a size between half and twice it, which then also makes
         a document a candidate); the others ignore `population` and `reference_id`.
         """
+
+    async def ranked_similar(
+        self,
+        then: Callable[[list[Candidate]], _T],
+        text: str,
+        *,
+        labels: Sequence[str],
+        any_of: Mapping[str, Sequence[str]] | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
+        limit: int = 100,
+        population: int | None = None,
+        reference_id: str | None = None,
+    ) -> _T:
+        """`then(similar_candidates(...))`: an engine that searches in a thread runs `then` (the ranking, plain Python)
+        there too, in the same hop, so neither the candidates' copies nor their ranking take the event loop's time;
+        `then` may keep but not change the candidates' documents (they may be the engine's kept copies)."""
+        return then(await self.similar_candidates(text, labels=labels, any_of=any_of, filters=filters, limit=limit,
+                                                  population=population, reference_id=reference_id))
 
     async def rebuild(self, docs: DocumentSource, progress: ProgressCallback | None = None) -> int:
         """Index `docs` (an async stream) into a fresh index and swap it in atomically; returns the number indexed.

@@ -50,7 +50,7 @@ import asyncio
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from catalogue.formatting import format_int_de
@@ -358,10 +358,11 @@ async def find_comparable(
         any_of["state"] = [ref.state]
     if ranked:
         # one search: the engine ranks by the signals (the size among them) and returns only the best `candidates`
+        # in one hop with the ranking (`ranked_similar`: in the engine's search thread, off the event loop)
         if ref.text or any_of or ref.population:
-            found = await backend.similar_candidates(ref.text, labels=labels, any_of=any_of, filters=published, limit=candidates + 1,
-                                                     population=ref.population or None, reference_id=ref.exclude_id)
-        return rank(ref, found, limit=limit)
+            return await backend.ranked_similar(partial(rank, ref, limit=limit), ref.text, labels=labels, any_of=any_of, filters=published,
+                                                limit=candidates + 1, population=ref.population or None, reference_id=ref.exclude_id)
+        return []
     queries = []
     if ref.text or any_of:
         # the reference profile is not excluded here: its own relevance is the

@@ -51,11 +51,11 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import tantivy
@@ -84,6 +84,7 @@ from catalogue.search.documents import FACETS, FILTER_ONLY, LABELS_FIELD
 from catalogue.stopwords import STOP_WORDS
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SCHEMA_REVISION = 2  # raise when analysis or layout change in ways the field lists below do not show (2: suspended compounds)
 POINTER = "CURRENT"
@@ -590,9 +591,10 @@ class _QueryPlanner:
         highlight: set[str] = set()
         if not q.strip():
             return _Plan(None, highlight)
-        qp = planning.plan(q, places)
+        # candidates for "comparable projects" compare texts: their rarest words, no lexicon alternatives or places (cost)
+        qp = planning.plain_plan(q) if any_word else planning.plan(q, places)
         words = self.words(qp)
-        if any_word:  # candidates for "comparable projects" compare texts: their rarest words, no lexicon alternatives (cost)
+        if any_word:
             words = self._rarest(searcher, words)
         else:
             self._add_alternatives(searcher, words, highlight)
@@ -1470,6 +1472,14 @@ class TantivyBackend(SearchBackend):
         population: int | None = None,
         reference_id: str | None = None,
     ) -> list[Candidate]:
+        return [Candidate(document=dict(payload), text_score=score)
+                for score, payload in self._kept_similar(text, labels, any_of, filters, exclude_ids, limit, population, reference_id)]
+
+    def _kept_similar(
+        self, text: str, labels: Sequence[str], any_of: Mapping[str, Sequence[str]] | None, filters: Mapping[str, Sequence[str]] | None,
+        exclude_ids: Sequence[str], limit: int, population: int | None, reference_id: str | None,
+    ) -> list[tuple[float, dict[str, Any]]]:
+        """The candidates as (text relevance, payload), kept per snapshot and caller (the payloads are the kept ones: not to be changed)."""
         labels = check_labels(labels)
         filters = check_filters(filters)
         self._refresh()
@@ -1480,7 +1490,7 @@ class TantivyBackend(SearchBackend):
         if found is None:
             found = self._similar(view, text, labels, any_of or {}, filters, exclude_ids, limit, population, reference_id)
             view.remember(key, found)
-        return [Candidate(document=dict(payload), text_score=score) for score, payload in found]
+        return found
 
     def _signals(self, any_of: Mapping[str, Sequence[str]], population: int | None) -> list[tuple[float, tantivy.Query, str, Any]]:
         """The similarity signals a ranked candidate search adds up besides the text: (weight, query, field, value or
@@ -1633,6 +1643,25 @@ class TantivyBackend(SearchBackend):
             self.similar_candidates_sync, text, labels=labels, any_of=any_of, filters=filters, exclude_ids=exclude_ids, limit=limit,
             population=population, reference_id=reference_id,
         )
+
+    async def ranked_similar(
+        self,
+        then: Callable[[list[Candidate]], _T],
+        text: str,
+        *,
+        labels: Sequence[str],
+        any_of: Mapping[str, Sequence[str]] | None = None,
+        filters: Mapping[str, Sequence[str]] | None = None,
+        limit: int = 100,
+        population: int | None = None,
+        reference_id: str | None = None,
+    ) -> _T:
+        def run() -> _T:
+            # the kept payloads themselves, not copies: `then` only reads them (comparable.rank copies those it returns)
+            found = self._kept_similar(text, labels, any_of, filters, (), limit, population, reference_id)
+            return then([Candidate(document=payload, text_score=score) for score, payload in found])
+
+        return await asyncio.to_thread(run)  # one hop: the search, the decoding and the ranking in the search thread
 
     async def health(self) -> bool:
         try:

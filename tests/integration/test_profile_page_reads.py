@@ -143,7 +143,9 @@ def _forget_callers() -> None:
     sessions.SESSIONS.clear()
 
 
-async def test_a_signed_in_callers_user_is_read_once_with_the_session(client, hoexter) -> None:
+async def test_a_signed_in_callers_user_is_read_once_with_the_session(client, hoexter, monkeypatch) -> None:
+    for cache in (users.USERS, sessions.SESSIONS):  # kept values do not expire during the test, however slow the machine
+        monkeypatch.setattr(cache, "clock", lambda: 0.0)
     url = hoexter
     # anonymous: the owner's user, for "Eingetragen von"
     _forget_callers()

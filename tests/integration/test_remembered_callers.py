@@ -192,3 +192,40 @@ async def test_a_session_expired_as_kept_but_touched_meanwhile_lives_on(db, cloc
     found = await load_session_user(sid)
     assert found is not None and found[0].id == session.id
     assert await WebSession.get_pymongo_collection().find_one({"_id": session.id}) is not None  # not deleted
+
+
+async def test_a_user_kept_as_missing_who_signs_in_meanwhile_keeps_the_new_session(db, clock) -> None:
+    """A kept "no such user" (an imported profile's owner without an account) must not end the session of the
+    account another process has just created, nor delete it."""
+    assert await remembered_user("hanna") is None  # kept as missing
+    await User.get_pymongo_collection().insert_one(  # another process (the CLI) creates the account past this cache
+        {**(await _stored_user("hanna")), "_id": "hanna"}
+    )
+    _, sid = await create_session(Principal("hanna", Role.EDITOR))
+    found = await load_session_user(sid)
+    assert found is not None and found[1] == Principal("hanna", Role.EDITOR)
+
+
+async def test_a_user_kept_as_locked_but_unlocked_elsewhere_keeps_a_session_made_elsewhere(db, clock) -> None:
+    """The kept user decides nothing destructive: the session is deleted only when a fresh read agrees."""
+    await create_user("erika", PASSWORD, Role.EDITOR)
+    await update_user("erika", active=False)
+    assert (await remembered_user("erika")) is not None  # kept as locked
+    await User.get_pymongo_collection().update_one({"_id": "erika"}, {"$set": {"active": True}})  # unlocked elsewhere
+    session = WebSession(id=sessions._hash("sitzung-von-anderswo"), username="erika", csrf_token="t")  # made by another server
+    await session.insert()
+    found = await load_session_user("sitzung-von-anderswo")
+    assert found is not None and found[1] == Principal("erika", Role.EDITOR)
+    assert await WebSession.get_pymongo_collection().find_one({"_id": session.id}) is not None
+
+
+async def _stored_user(username: str) -> dict[str, Any]:
+    """A user document as the store holds it, made in a scratch user and removed again (no cache touched)."""
+    scratch = f"{username}-vorlage"
+    await create_user(scratch, PASSWORD, Role.EDITOR)
+    doc = await User.get_pymongo_collection().find_one({"_id": scratch})
+    await User.get_pymongo_collection().delete_one({"_id": scratch})
+    users.forget_user(scratch)
+    assert doc is not None
+    doc.pop("_id")
+    return {**doc, "username": username}

@@ -692,3 +692,56 @@ async def test_a_number_taken_by_a_request_is_in_flight_and_not_looked_for_until
     await sync.run_once(backend)
     reads = [c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == "search_outbox"]
     assert lost.id in reads  # looked for in the store again (the usual gap rules apply)
+
+
+async def test_a_copy_handed_over_but_not_taken_never_brings_back_an_older_state(db: object, tmp_path: Path) -> None:
+    """A handed-over copy stands only for its own entry's round. Left behind (a versionless entry of the same profile
+    in that round made the worker read the store), it must not be indexed later for the late entry of a write that
+    lost its compare-and-set, after another process has stored a newer version (review of the hand-off)."""
+    from catalogue.profiles import ProfileService, etag
+    from catalogue.users import Principal
+    from catalogue.vocabularies import Role
+
+    editor = Principal("erika", Role.EDITOR)
+    service = ProfileService()
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    created = await service.create({"title": "Rufbus", "summary": "Ein Bus auf Abruf."}, editor)
+    await sync.drain(backend)
+    second = await service.update(created.slug, editor, {"title": "Rufbus Zwei"}, if_match=etag(created), partial=True)
+    await outbox.enqueue(str(created.id), created.slug)  # versionless, same round: the copy of version 2 is not taken
+    await sync.drain(backend)
+    await outbox.enqueue(str(created.id), created.slug, version=second.version + 1)  # another process writes version 3
+    await Profile.get_pymongo_collection().update_one({"_id": created.id}, {"$set": {"title": "Rufbus Drei", "version": second.version + 1}})
+    await sync.drain(backend)
+    assert await titles(backend) == {str(created.id): "Rufbus Drei"}
+    await outbox.enqueue(str(created.id), created.slug, version=second.version)  # a late entry of a write that lost
+    await sync.drain(backend)
+    assert await titles(backend) == {str(created.id): "Rufbus Drei"}
+
+
+async def test_a_copy_handed_over_after_its_entry_was_applied_is_not_used_for_a_later_entry(db: object, tmp_path: Path) -> None:
+    """The worker may apply an entry (from the store) before its writer hands the profile over; that copy has no
+    round of its own left and must not stand in for a later entry."""
+    from catalogue.profiles import ProfileService
+    from catalogue.users import Principal
+    from catalogue.vocabularies import Role
+
+    service = ProfileService()
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    created = await service.create({"title": "Rufbus", "summary": "Ein Bus auf Abruf."}, Principal("erika", Role.EDITOR))
+    await sync.drain(backend)
+    stale = created.model_copy(update={"title": "Rufbus Alt"})
+    outbox.hand_over(stale, "ein-eintrag-der-schon-angewandt-ist")
+    await outbox.enqueue(str(created.id), created.slug, version=created.version)  # e.g. a late entry of a lost write
+    await sync.drain(backend)
+    assert await titles(backend) == {str(created.id): "Rufbus"}
+
+
+async def test_a_write_in_flight_too_long_no_longer_holds_the_worker_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry recorded long ago and never settled (its recording's `finally` never ran, e.g. a task dropped) must not
+    make every later round wait for `group_wait`."""
+    monkeypatch.setattr(outbox, "_in_flight", {"verwaist": 0.0})  # recorded at monotonic time 0: long ago
+    await asyncio.wait_for(outbox.none_in_flight(), timeout=1.0)
+    assert outbox._in_flight == {}

@@ -71,3 +71,20 @@ async def test_a_new_writer_carries_nothing_from_the_last_one(tmp_path: Path) ->
     assert await titles(backend) == {"p1": "Projekt 1 von anderswo", "p2": "Projekt 2"}
     await backend.close()
     await other.close()
+
+
+async def test_a_rebuild_leaves_nothing_carried_from_the_index_it_replaces(tmp_path: Path) -> None:
+    """The rebuilt index holds every document's state as the rebuild read it; a document carried from the old
+    index's writer (older than that) must not be added again into the new one."""
+    backend = TantivyBackend(tmp_path / "search")
+    await backend.upsert([make("p1", "Projekt 1 alt")])
+    assert "p1" in backend._carried
+
+    async def source():  # type: ignore[no-untyped-def]
+        yield make("p1", "Projekt 1 neu")
+        yield make("p2", "Projekt 2")
+
+    await backend.rebuild(source())
+    await backend.upsert([make("p3", "Projekt 3")])
+    assert await titles(backend) == {"p1": "Projekt 1 neu", "p2": "Projekt 2", "p3": "Projekt 3"}
+    await backend.close()

@@ -281,3 +281,69 @@ async def test_ranked_candidates_keep_the_text_relevance_alone_and_the_callers_l
         assert "twin" in {c.document["id"] for c in ranked} and "twin" not in {c.document["id"] for c in again}
     finally:
         await backend.close()
+
+
+async def test_a_profiles_comparable_projects_are_ranked_in_the_search_thread_in_one_hop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    backend = await _catalogue(tmp_path)
+    try:
+        ref = comp.Reference.from_document(await backend.document("ref", labels=PUBLIC) or {})
+        expected = comp.rank(ref, await backend.similar_candidates(
+            ref.text, labels=PUBLIC, any_of={"fields_of_action": list(ref.fields_of_action), "state": [ref.state or ""]}, filters=PUBLISHED,
+            limit=comp.RANKED_POOL + 1, population=ref.population, reference_id=ref.exclude_id), limit=5)
+        backend._live.view.results.clear()
+        ranked_in: list[int] = []
+        plain_rank = comp.rank
+
+        def recording_rank(*args: Any, **kwargs: Any) -> Any:
+            ranked_in.append(threading.get_ident())
+            return plain_rank(*args, **kwargs)
+
+        hops: list[Any] = []
+        plain_to_thread = asyncio.to_thread
+
+        async def counting_to_thread(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            hops.append(fn)
+            return await plain_to_thread(fn, *args, **kwargs)
+
+        monkeypatch.setattr(comp, "rank", recording_rank)
+        monkeypatch.setattr(asyncio, "to_thread", counting_to_thread)
+        found = await comp.find_comparable(backend, ref, labels=PUBLIC, limit=5)
+        assert ranked_in and all(ident != threading.get_ident() for ident in ranked_in)  # not on the event loop's thread
+        assert len(hops) == 1  # the search, the decoding and the ranking: one hop
+        assert [(c.document["id"], c.score, c.reasons) for c in found] == [(c.document["id"], c.score, c.reasons) for c in expected]
+        found[0].document["title"] = "geändert"  # the answer is the caller's copy, not the kept payload
+        again = await comp.find_comparable(backend, ref, labels=PUBLIC, limit=5)
+        assert again[0].document["title"] != "geändert"
+    finally:
+        await backend.close()
+
+
+async def test_a_reference_text_is_planned_without_lexicon_or_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.search_quality import demo_documents
+    from catalogue.search import planning
+
+    texts = [comp.Reference.from_document(d).text for d in demo_documents()]
+    texts += ["Bürger*innen-Portal Rhein-Sieg-Kreis Bayern", "Ruf* Bus", "Hessen OZG 2.0", " * "]
+    # the same words as the typed query's plan (the words' texts and prefixes are all a reference text queries)
+    for text in texts:
+        assert [(w.text, w.prefix) for w in planning.plain_plan(text).words] == [(w.text, w.prefix) for w in planning.plan(text).words]
+    backend = TantivyBackend(tmp_path / "search")
+    try:
+        await backend.upsert([make("ruf", "Rufbus im Kreis", keywords=("Mobilität",), state="Bayern")])
+        plain = repr(backend._plan(backend._live.view, texts[-3], any_word=True).text_query)
+
+        def no_lexicon(*_args: Any, **_kwargs: Any) -> Any:
+            raise AssertionError("a reference text is not looked up in the lexicon")
+
+        monkeypatch.setattr(planning.lexicon, "expand_query", no_lexicon)
+        monkeypatch.setattr(planning, "_find_places", no_lexicon)
+        backend._live.view.plans.clear()
+        assert repr(backend._plan(backend._live.view, texts[-3], any_word=True).text_query) == plain
+        assert await backend.similar_candidates("Rufbus Bayern Mobilität", labels=PUBLIC, any_of={"state": ["Bayern"]}, population=5000)
+    finally:
+        await backend.close()
