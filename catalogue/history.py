@@ -7,7 +7,10 @@ the keys of that page, a diff the two keys it compares.
 
 The newest entry also travels inside the profile (`Profile.last_change`),
 written in the same atomic compare-and-set as the change itself. The
-version document is written right after that write, and again (idempotent:
+version document is written with that write (on the embedded store beside
+the replacement, under the write lock once the compare has succeeded; on
+MongoDB right after it; deleted again if the replacement fails with an
+error, `discard`), and again (idempotent:
 an insert of an existing key is a no-op; skipped when this process wrote
 it) before the next write of the profile, so a process that dies between
 the two writes leaves nothing missing: readers take the newest entry from
@@ -110,6 +113,17 @@ async def store(profile_id: Any, entry: VersionEntry, state: dict[str, Any]) -> 
     _stored.put(key, True)
 
 
+async def discard(profile_id: Any, number: int) -> None:
+    """Delete a version document written beside a profile write that failed with an error (it may not have
+    landed: a later write of this number must not find it). If the write did land, the profile's next write
+    stores it again (the repair, which no longer takes it for known)."""
+    coll = _collection()
+    key = version_key(profile_id, number)
+    _stored.discard((coll.database.name, key))
+    _entries.discard((coll.database.name, key))
+    await coll.delete_one({"_id": key})
+
+
 def _entry(doc: dict[str, Any]) -> VersionEntry:
     return VersionEntry.model_validate({k: doc.get(k) for k in ("number", "at", "by", "action", "comment", "changes")})
 
@@ -173,6 +187,7 @@ __all__ = [
     "creation_changes",
     "creation_entry",
     "diff_content",
+    "discard",
     "entries",
     "expanded",
     "is_compact",

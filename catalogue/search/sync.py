@@ -19,7 +19,9 @@ document). When the backend fails, every entry of the batch gets
 `attempts += 1`, `last_error`, and `next_attempt_at = now + backoff` with
 backoff = 0.5 s · 2^(attempts-1), capped at 60 s; nothing after an entry
 that backs off is processed, so order is kept. Entries live in MongoDB and
-survive restarts; applied entries are deleted at once.
+survive restarts; applied entries are deleted at once (beside the
+head's move: a crash between the two leaves at worst applied entries below
+the head, which nothing reads again).
 
 One index writer: only the process that holds the sync lease runs a worker
 (catalogue/search/writer.py), so exactly one worker per database applies
@@ -52,8 +54,18 @@ waiting entry also names waits too.
 Entries without a version (older ones) are applied at once; for those,
 `wait_applied` announces an entry that is already gone once more.
 
+The worker keeps what it read lately: an entry inserted in this process
+is handed over by its writer (catalogue.outbox.take_handed_entries; read
+from the store again once it backed off), and a profile's adoption summary
+(or that it has none) is kept until an adoption entry names the profile
+(summaries change only with adoption records, each announced by one; the
+round that applies it writes the record into the summary first). A worker
+taking over (`reset`) forgets both.
+
 A sequence number is taken from the counter just before its entry is
-inserted, so the worker may find a number without an entry for a moment.
+inserted, so the worker may find a number without an entry for a moment
+(one taken by a request of this process counts as a write in flight from
+then on, and is not looked for in the store until its insert).
 Such a gap holds the head (later entries are applied meanwhile) until
 MISSING_GRACE_S has passed; then the head moves on, and the number is
 still looked for during SKIPPED_WATCH_S in case its writer was only slow.
@@ -101,6 +113,7 @@ WAIT_POLL_S = 0.25  # how often `wait_applied` looks again without a signal
 GROUP_WAIT_S = 0.025
 MAX_DOCUMENTS = 1000  # profiles applied in one batch (bulk entries name up to an import chunk each)
 RECENT_APPLIED = 4096  # entry numbers this process's worker put into the index lately (for `wait_applied`)
+SUMMARIES_KEPT = 4096  # adoption summaries the worker keeps (`_summaries_of`), least recently used out first
 
 SYNC_COLLECTION = "search_sync"  # the worker's head, the writer lease, reindex requests (all by `_id`)
 HEAD_ID = "outbox"
@@ -178,6 +191,7 @@ class SearchSync:
         self._missing: dict[int, float] = {}  # number -> when it was first found without an entry
         self._skipped: dict[int, float] = {}  # numbers the head passed without an entry -> when
         self._recent: LRU[int, bool] = LRU(RECENT_APPLIED)  # numbers this worker's index commits hold lately
+        self._summaries: LRU[str, dict[str, Any] | None] = LRU(SUMMARIES_KEPT)  # profile id -> adoption summary (None: none)
         self.mirror: ExportMirror | None = None  # the exports' copy of the published profiles (catalogue/opendata/mirror.py)
 
     def notify(self) -> None:
@@ -190,6 +204,8 @@ class SearchSync:
         self._applied.clear()
         self._missing.clear()
         self._skipped.clear()
+        self._summaries.clear()  # adoption entries applied by another worker meanwhile did not pass here
+        outbox.forget_handed_entries()
         self.failing = False
 
     async def pending(self) -> int:
@@ -227,7 +243,9 @@ class SearchSync:
         if self.head > top and not self._skipped:
             return 0
         seqs = self._window(top)
-        entries = await read_entries(seqs)
+        entries = outbox.take_handed_entries(seqs)  # entries inserted in this process come from their writers
+        coming = outbox.being_inserted([seq for seq in seqs if seq not in entries])  # numbered here, not inserted yet
+        entries.update(await read_entries([seq for seq in seqs if seq not in entries and seq not in coming]))
         now = datetime.now(UTC)
         mono = time.monotonic()
         batch: list[OutboxEntry] = []
@@ -263,17 +281,22 @@ class SearchSync:
             await self._back_off(batch, now, exc)
             return 0
         self.failing = False
-        if ready:
-            await _delete_carried([e.seq for e in ready if e.landed is not None])  # before the entries: none is left behind
-            await _delete_entries([e.seq for e in ready])
-            for entry in ready:
-                self._skipped.pop(entry.seq, None)
-                if entry.seq >= self.head:
-                    self._applied.add(entry.seq)
-        await self._advance(top, mono)
+        for entry in ready:
+            self._skipped.pop(entry.seq, None)
+            if entry.seq >= self.head:
+                self._applied.add(entry.seq)
+        # the applied entries' deletion and the head's move are independent commands: sent together (a crash
+        # between them leaves at worst applied entries below the head, which nothing reads again)
+        await asyncio.gather(self._delete_applied(ready), self._advance(top, mono))
         if ready:
             self._signal_applied()
         return len(ready)
+
+    @staticmethod
+    async def _delete_applied(ready: Sequence[OutboxEntry]) -> None:
+        if ready:
+            await _delete_carried([e.seq for e in ready if e.landed is not None])  # before the entries: none is left behind
+            await _delete_entries([e.seq for e in ready])
 
     async def _back_off(self, batch: list[OutboxEntry], now: datetime, exc: BaseException) -> None:
         attempts = batch[0].attempts + 1
@@ -364,7 +387,7 @@ class SearchSync:
         # a profile only bulk entries that inserted it name has no adoption summary yet (adoptions name an existing profile)
         inserted = {pid for e in ready for item in e.items() if outbox.inserted_by(e, pid := item.profile_id)}
         inserted -= {item.profile_id for e in ready for item in e.items() if not outbox.inserted_by(e, item.profile_id)}
-        summaries = await read_adoption_summaries([pid for pid in ready_ids if pid in profiles and pid not in inserted])
+        summaries = await self._summaries_of([pid for pid in ready_ids if pid in profiles and pid not in inserted], ready)
         for pid in ready_ids:
             profile = profiles.get(pid)
             if profile is not None:
@@ -377,6 +400,29 @@ class SearchSync:
             lambda: [to_search_document(p, summaries.get(str(p.id)), r) for p, r in zip(current, regions, strict=True)]
         )
         return ready, upserts, deletes, current
+
+    async def _summaries_of(self, profile_ids: Sequence[str], ready: Sequence[OutboxEntry]) -> dict[str, dict[str, Any]]:
+        """The adoption summaries of these profiles: read by `_id` once, then kept (also "none") until an adoption
+        entry names the profile (a summary changes only with an adoption record, announced by such an entry,
+        and the round that applies it repairs the summary before this read)."""
+        for entry in ready:
+            if entry.adoption:
+                for item in entry.items():
+                    self._summaries.discard(item.profile_id)
+        out: dict[str, dict[str, Any]] = {}
+        unknown: list[str] = []
+        for pid in profile_ids:
+            found, summary = self._summaries.lookup(pid)
+            if not found:
+                unknown.append(pid)
+            elif summary is not None:
+                out[pid] = summary
+        if unknown:
+            read = await read_adoption_summaries(unknown)
+            for pid in unknown:
+                self._summaries.put(pid, read.get(pid))
+            out.update(read)
+        return out
 
     def _signal_applied(self) -> None:
         event, self._applied_signal = self._applied_signal, asyncio.Event()

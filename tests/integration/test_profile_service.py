@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from catalogue.access import Action
@@ -213,3 +215,35 @@ async def test_a_creation_is_stored_compactly_and_its_history_shows_every_field_
         stored = await versions.find_one({"_id": version_key(p.id, 1)})  # the bulk one's written before version 2
         assert stored is not None and stored["changes"] == [] and stored["state"] == state_of(p)
         assert (await svc.version_state(edited, 1)) == state_of(p) and (await svc.version_state(edited, 2))["summary"] == "Neu."
+
+
+async def test_a_replacement_that_fails_with_an_error_leaves_no_version_document_behind(db, svc: ProfileService, monkeypatch) -> None:
+    """The new version document goes beside the profile's replacement; if the replacement fails with an error, the
+    document is deleted again (a later write of that number must not find a state that never was), and the
+    history stays whole after the next write."""
+    from catalogue import atomic, history
+    from catalogue.models import ProfileVersion, version_key
+
+    p = await svc.create(BASE, EDITOR)
+    collection = Profile.get_pymongo_collection()
+    original = type(collection).replace_one
+
+    async def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.name == collection.name:
+            if atomic.mode().locking:
+                await asyncio.sleep(0.05)  # let the version document beside it be written first
+            raise ConnectionError("store gone")
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(collection), "replace_one", failing)
+    with pytest.raises(ConnectionError):
+        await svc.update(p.slug, EDITOR, {"summary": "never"}, if_match=etag(p), partial=True)
+    monkeypatch.undo()
+    versions = ProfileVersion.get_pymongo_collection()
+    assert await versions.find_one({"_id": version_key(p.id, 2)}) is None
+    history.clear_cache()
+    p = await svc.update(p.slug, EDITOR, {"summary": "v2"}, if_match=etag(p), partial=True)
+    assert p.version == 2
+    stored = await versions.find_one({"_id": version_key(p.id, 2)})
+    assert stored is not None and stored["state"]["summary"] == "v2"
+    assert [e.number for e in await svc.versions(p)] == [2, 1]

@@ -618,11 +618,80 @@ async def test_a_wait_for_this_process_worker_reads_no_outbox_entry(commands: _C
     async with asyncio.timeout(10.0):
         assert await sync.wait_applied(written)  # it wakes the worker itself
     entry_reads = [c for c in commands.seen if c[0] == "find" and c[1] == "search_outbox" and c[2] == {"_id": entry.id}]
-    assert len(entry_reads) == 1  # the worker's, to apply it
+    assert entry_reads == []  # nor the worker's: the entry came from its writer in this process (outbox.insert)
     assert await titles(backend) == {str(profile.id): "Rufbus"}
     stop.set()
     await asyncio.wait_for(task, timeout=2)
     assert not sync.running
+
+
+async def test_the_worker_keeps_adoption_summaries_until_an_adoption_entry_names_the_profile(
+    commands: _Commands, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A profile's adoption summary (here: that it has none) is read once; later rounds of the profile's writes use
+    what was read, an adoption entry of the profile reads it again, and so does a worker taking over (`reset`).
+    Its entries, inserted in this process, are not read back either (outbox.take_handed_entries)."""
+    from beanie import PydanticObjectId
+
+    from catalogue.search import sync as sync_module
+
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    pid = PydanticObjectId()
+    await Profile(id=pid, title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED, published_at=datetime.now(UTC)).insert()
+
+    def reads(collection: str) -> list[Any]:
+        return [c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == collection]
+
+    async def round_of(entry: Any) -> None:
+        commands.seen.clear()
+        assert await sync.run_once(backend) == 1
+        assert entry.id not in reads("search_outbox")
+
+    await round_of(await outbox.enqueue(str(pid), "rufbus", version=1))
+    assert reads("adoption_summaries") == [str(pid)]
+    await round_of(await outbox.enqueue(str(pid), "rufbus", version=1))
+    assert reads("adoption_summaries") == []  # kept
+    monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)  # its record never came: applied at once
+    await round_of(await outbox.enqueue(str(pid), "rufbus", adoption=(f"{pid}:stadt", 1)))
+    assert reads("adoption_summaries") == [str(pid)]  # an adoption may have changed the summary
+    await round_of(await outbox.enqueue(str(pid), "rufbus", version=1))
+    assert reads("adoption_summaries") == []
+    handed = await outbox.enqueue(str(pid), "rufbus", version=1)
+    sync.reset()
+    commands.seen.clear()
+    assert await sync.run_once(backend) == 1
+    assert reads("adoption_summaries") == [str(pid)]  # a worker taking over forgets them
+    assert reads("search_outbox") == [handed.id]  # and the entries handed over (another worker may have backed them off)
+
+
+async def test_a_number_taken_by_a_request_is_in_flight_and_not_looked_for_until_its_entry_is_inserted(
+    commands: _Commands, tmp_path: Path
+) -> None:
+    """Between `outbox.numbered` and `outbox.insert` (a PATCH sends other commands in between) the number counts as
+    a write in flight (group commit waits for it) and the worker does not read it from the store; a request that
+    fails before the insert releases it when its recording ends."""
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    with outbox.recording():
+        entry = await outbox.numbered("65a000000000000000000001", "rufbus", version=1)
+        waiting = asyncio.ensure_future(outbox.none_in_flight())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        commands.seen.clear()
+        assert await sync.run_once(backend) == 0
+        assert [c for c in commands.seen if c[0] == "find" and c[1] == "search_outbox"] == []
+        await outbox.insert(entry)
+    async with asyncio.timeout(5):
+        await waiting  # the recording ended: nothing in flight
+    with outbox.recording():
+        lost = await outbox.numbered("65a000000000000000000002", "fahrrad", version=1)
+    async with asyncio.timeout(5):
+        await outbox.none_in_flight()  # its writer failed before the insert: released with the recording
+    commands.seen.clear()
+    await sync.run_once(backend)
+    reads = [c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == "search_outbox"]
+    assert lost.id in reads  # looked for in the store again (the usual gap rules apply)
 
 
 async def test_a_copy_handed_over_but_not_taken_never_brings_back_an_older_state(db: object, tmp_path: Path) -> None:
