@@ -15,7 +15,6 @@ retried on the new state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -656,11 +655,11 @@ class ProfileService:
                 along=store_version,
             )
         except Exception:
-            # The version document may have been written beside a replacement that failed: a later write of
-            # this number must not find it there (the next write's repair writes it again if the change landed).
+            # The version document may have been written beside a replacement that failed: not taken for stored
+            # (the write of this number that lands, or the repair before the next one, replaces it; nothing
+            # reads a number above the profile's version meanwhile, see catalogue/history.py).
             if stored:
-                with contextlib.suppress(Exception):
-                    await version_store.discard(profile.id, entry.number)
+                version_store.forget(profile.id, entry.number)
             profile.revision_id = before.revision_id
             raise
         if not written:
