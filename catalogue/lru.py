@@ -49,10 +49,6 @@ class LRU(Generic[K, V]):
             self.misses += 1
             return False, None
 
-    def lookup(self, key: K) -> tuple[bool, V | None]:
-        """(found, value): tells a stored None from a missing key."""
-        return self._lookup(key)
-
     def get(self, key: K) -> V | None:
         return self._lookup(key)[1]
 

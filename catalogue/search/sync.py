@@ -54,13 +54,12 @@ waiting entry also names waits too.
 Entries without a version (older ones) are applied at once; for those,
 `wait_applied` announces an entry that is already gone once more.
 
-The worker keeps what it read lately: an entry inserted in this process
-is handed over by its writer (catalogue.outbox.take_handed_entries; read
-from the store again once it backed off), and a profile's adoption summary
-(or that it has none) is kept until an adoption entry names the profile
-(summaries change only with adoption records, each announced by one; the
-round that applies it writes the record into the summary first). A worker
-taking over (`reset`) forgets both.
+An entry inserted in this process is handed over by its writer
+(catalogue.outbox.take_handed_entries; read from the store again once it
+backed off); a worker taking over (`reset`) forgets them. Adoption
+summaries are read every round (not kept: a summary written after its
+entry was applied, e.g. by a writer slower than LANDING_GRACE_S, or by
+hand, would otherwise never reach the index).
 
 A sequence number is taken from the counter just before its entry is
 inserted, so the worker may find a number without an entry for a moment
@@ -113,7 +112,6 @@ WAIT_POLL_S = 0.25  # how often `wait_applied` looks again without a signal
 GROUP_WAIT_S = 0.025
 MAX_DOCUMENTS = 1000  # profiles applied in one batch (bulk entries name up to an import chunk each)
 RECENT_APPLIED = 4096  # entry numbers this process's worker put into the index lately (for `wait_applied`)
-SUMMARIES_KEPT = 4096  # adoption summaries the worker keeps (`_summaries_of`), least recently used out first
 
 SYNC_COLLECTION = "search_sync"  # the worker's head, the writer lease, reindex requests (all by `_id`)
 HEAD_ID = "outbox"
@@ -191,7 +189,6 @@ class SearchSync:
         self._missing: dict[int, float] = {}  # number -> when it was first found without an entry
         self._skipped: dict[int, float] = {}  # numbers the head passed without an entry -> when
         self._recent: LRU[int, bool] = LRU(RECENT_APPLIED)  # numbers this worker's index commits hold lately
-        self._summaries: LRU[str, dict[str, Any] | None] = LRU(SUMMARIES_KEPT)  # profile id -> adoption summary (None: none)
         self.mirror: ExportMirror | None = None  # the exports' copy of the published profiles (catalogue/opendata/mirror.py)
 
     def notify(self) -> None:
@@ -204,13 +201,18 @@ class SearchSync:
         self._applied.clear()
         self._missing.clear()
         self._skipped.clear()
-        self._summaries.clear()  # adoption entries applied by another worker meanwhile did not pass here
         outbox.forget_handed_entries()
         self.failing = False
 
     async def pending(self) -> int:
-        """How many entries wait (counts the collection: for tests and batch work, not for request paths)."""
-        return await OutboxEntry.get_pymongo_collection().count_documents({})
+        """How many entries wait (counts the collection: for tests and batch work, not for request paths).
+
+        Entries below the head count only while this worker still looks for them (skipped numbers): an applied
+        entry may stay below the head after a crash (its deletion goes beside the head's move) and waits for nothing.
+        """
+        head = self.head if self.head is not None else await stored_head()
+        below = sorted(seq for seq in self._skipped if seq < head)
+        return await OutboxEntry.get_pymongo_collection().count_documents({"$or": [{"_id": {"$gte": head}}, {"_id": {"$in": below}}]})
 
     async def run_once(self, backend: SearchBackend) -> int:
         """Apply the next batch of pending entries; returns how many were applied (0 while backing off).
@@ -387,7 +389,7 @@ class SearchSync:
         # a profile only bulk entries that inserted it name has no adoption summary yet (adoptions name an existing profile)
         inserted = {pid for e in ready for item in e.items() if outbox.inserted_by(e, pid := item.profile_id)}
         inserted -= {item.profile_id for e in ready for item in e.items() if not outbox.inserted_by(e, item.profile_id)}
-        summaries = await self._summaries_of([pid for pid in ready_ids if pid in profiles and pid not in inserted], ready)
+        summaries = await read_adoption_summaries([pid for pid in ready_ids if pid in profiles and pid not in inserted])
         for pid in ready_ids:
             profile = profiles.get(pid)
             if profile is not None:
@@ -400,29 +402,6 @@ class SearchSync:
             lambda: [to_search_document(p, summaries.get(str(p.id)), r) for p, r in zip(current, regions, strict=True)]
         )
         return ready, upserts, deletes, current
-
-    async def _summaries_of(self, profile_ids: Sequence[str], ready: Sequence[OutboxEntry]) -> dict[str, dict[str, Any]]:
-        """The adoption summaries of these profiles: read by `_id` once, then kept (also "none") until an adoption
-        entry names the profile (a summary changes only with an adoption record, announced by such an entry,
-        and the round that applies it repairs the summary before this read)."""
-        for entry in ready:
-            if entry.adoption:
-                for item in entry.items():
-                    self._summaries.discard(item.profile_id)
-        out: dict[str, dict[str, Any]] = {}
-        unknown: list[str] = []
-        for pid in profile_ids:
-            found, summary = self._summaries.lookup(pid)
-            if not found:
-                unknown.append(pid)
-            elif summary is not None:
-                out[pid] = summary
-        if unknown:
-            read = await read_adoption_summaries(unknown)
-            for pid in unknown:
-                self._summaries.put(pid, read.get(pid))
-            out.update(read)
-        return out
 
     def _signal_applied(self) -> None:
         event, self._applied_signal = self._applied_signal, asyncio.Event()

@@ -321,7 +321,7 @@ async def test_a_wait_ends_when_this_worker_has_indexed_the_write(commands: _Com
     async with asyncio.timeout(10.0):
         assert await sync.wait_applied(written)  # released while the bookkeeping still waits
     assert mirror.applied == [str(profile.id)]  # the exports show the write as soon as the wait ends
-    assert await sync.pending() == 1  # the entry is deleted only after the bookkeeping
+    assert await OutboxEntry.get_pymongo_collection().count_documents({}) == 1  # the entry is deleted only after the bookkeeping
     assert await titles(backend) == {str(profile.id): "Rufbus"}
     async with asyncio.timeout(10.0):
         await held.entered.wait()
@@ -625,17 +625,27 @@ async def test_a_wait_for_this_process_worker_reads_no_outbox_entry(commands: _C
     assert not sync.running
 
 
-async def test_the_worker_keeps_adoption_summaries_until_an_adoption_entry_names_the_profile(
+async def test_the_worker_reads_adoption_summaries_every_round_and_takes_handed_entries_without_reading_them(
     commands: _Commands, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A profile's adoption summary (here: that it has none) is read once; later rounds of the profile's writes use
-    what was read, an adoption entry of the profile reads it again, and so does a worker taking over (`reset`).
-    Its entries, inserted in this process, are not read back either (outbox.take_handed_entries)."""
+    """A profile's adoption summary is read in every round that indexes the profile (not kept: a summary written
+    after its adoption entry was applied, here by a writer slower than LANDING_GRACE_S, reaches the index with the
+    profile's next write). Its entries, inserted in this process, are not read back (outbox.take_handed_entries),
+    unless a worker took over (`reset`: another worker may have backed them off)."""
     from beanie import PydanticObjectId
 
+    from catalogue import adoption
     from catalogue.search import sync as sync_module
 
     backend = TantivyBackend(tmp_path / "search")
+    indexed: list[Mapping[str, Any]] = []
+    upsert = backend.upsert
+
+    async def seen_upsert(docs: Sequence[Mapping[str, Any]]) -> None:
+        indexed.extend(docs)
+        await upsert(docs)
+
+    monkeypatch.setattr(backend, "upsert", seen_upsert)
     sync = SearchSync()
     pid = PydanticObjectId()
     await Profile(id=pid, title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED, published_at=datetime.now(UTC)).insert()
@@ -643,26 +653,49 @@ async def test_the_worker_keeps_adoption_summaries_until_an_adoption_entry_names
     def reads(collection: str) -> list[Any]:
         return [c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == collection]
 
-    async def round_of(entry: Any) -> None:
+    async def round_of(entry: Any) -> Mapping[str, Any]:
         commands.seen.clear()
+        indexed.clear()
         assert await sync.run_once(backend) == 1
         assert entry.id not in reads("search_outbox")
+        assert reads("adoption_summaries") == [str(pid)]
+        return indexed[-1]
 
-    await round_of(await outbox.enqueue(str(pid), "rufbus", version=1))
-    assert reads("adoption_summaries") == [str(pid)]
-    await round_of(await outbox.enqueue(str(pid), "rufbus", version=1))
-    assert reads("adoption_summaries") == []  # kept
-    monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)  # its record never came: applied at once
-    await round_of(await outbox.enqueue(str(pid), "rufbus", adoption=(f"{pid}:stadt", 1)))
-    assert reads("adoption_summaries") == [str(pid)]  # an adoption may have changed the summary
-    await round_of(await outbox.enqueue(str(pid), "rufbus", version=1))
-    assert reads("adoption_summaries") == []
+    assert (await round_of(await outbox.enqueue(str(pid), "rufbus", version=1)))["adoption_count"] == 0
+    monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)  # its record does not come in time: applied without it
+    assert (await round_of(await outbox.enqueue(str(pid), "rufbus", adoption=(f"{pid}:stadt", 1))))["adoption_count"] == 0
+    now = datetime.now(UTC)
+    record = {"organisation": {"key": "stadt", "name": "Stadt"}, "stage": "umgesetzt", "created_at": now, "updated_at": now, "revision": 1}
+    await adoption._publish_to_summary(str(pid), record)  # the slow writer's summary, after its entry was applied
+    assert (await round_of(await outbox.enqueue(str(pid), "rufbus", version=1)))["adoption_count"] == 1
     handed = await outbox.enqueue(str(pid), "rufbus", version=1)
     sync.reset()
     commands.seen.clear()
     assert await sync.run_once(backend) == 1
-    assert reads("adoption_summaries") == [str(pid)]  # a worker taking over forgets them
-    assert reads("search_outbox") == [handed.id]  # and the entries handed over (another worker may have backed them off)
+    assert reads("search_outbox") == [handed.id]
+
+
+async def test_pending_does_not_count_applied_entries_left_below_the_head(commands: _Commands, tmp_path: Path) -> None:
+    """A round deletes its applied entries beside the head's move: a crash between the two may leave applied entries
+    below the head. They wait for nothing: `pending()` and the readiness check's oldest pending age leave them out,
+    also for a worker started afresh, and they are not applied again."""
+    from catalogue.search.sync import outbox_status
+
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    entry = await outbox.enqueue("65a000000000000000000001", "rufbus", version=None)
+    document = await OutboxEntry.get_pymongo_collection().find_one({"_id": entry.id})
+    assert await sync.run_once(backend) == 1 and await sync.pending() == 0
+    await OutboxEntry.get_pymongo_collection().insert_one(document)  # its deletion did not happen (a crash)
+    assert await sync.pending() == 0
+    assert (await outbox_status())["oldest_pending_s"] is None
+    fresh = SearchSync()
+    assert await fresh.pending() == 0
+    assert await fresh.run_once(backend) == 0
+    later = await outbox.enqueue("65a000000000000000000002", "fahrrad", version=None)
+    assert await fresh.pending() == 1
+    assert await fresh.run_once(backend) == 1 and await fresh.pending() == 0
+    assert later.id > entry.id
 
 
 async def test_a_number_taken_by_a_request_is_in_flight_and_not_looked_for_until_its_entry_is_inserted(
