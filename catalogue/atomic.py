@@ -23,7 +23,8 @@ top of the `_id` (`{"revision_id": r}`, `{"status": "preview"}`,
 unique `_id` decides (`insert` returns False for a taken `_id`).
 
 Nested use within one task is allowed (the lock is re-entrant per task);
-do not start concurrent tasks while holding it.
+do not start concurrent tasks while holding it, except commands that end
+before it is released (`replace_if` runs two at a time under it).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import logging
 import os
 import tempfile
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -395,17 +396,60 @@ async def update_if(
         return result.matched_count == 1 or result.upserted_id is not None
 
 
-async def replace_if(collection: AsyncCollection[Any], _id: Any, condition: Mapping[str, Any] | None, document: Mapping[str, Any]) -> bool:
-    """Replace the document `_id` by `document` if it satisfies `condition` (compare-and-set)."""
+async def _both(a: Awaitable[Any], b: Awaitable[Any]) -> tuple[Any, Any]:
+    """Run two commands concurrently; both have ended when this returns or raises (none outlives the lock)."""
+    results = await asyncio.gather(a, b, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results[0], results[1]
+
+
+async def replace_if(
+    collection: AsyncCollection[Any],
+    _id: Any,
+    condition: Mapping[str, Any] | None,
+    document: Mapping[str, Any],
+    *,
+    first: Callable[[], Awaitable[Any]] | None = None,
+    along: Callable[[], Awaitable[Any]] | None = None,
+) -> bool:
+    """Replace the document `_id` by `document` if it satisfies `condition` (compare-and-set).
+
+    `first`: a command that must have completed before the replacement is
+    tried (whatever its outcome), e.g. the outbox entry that announces it.
+    `along`: a command that goes with a replacement that lands, e.g. its
+    history document; it is not run when the condition does not hold.
+    On FerretDB both run under the lock beside the commands they need not
+    follow: `first` beside the read of the current document, `along` beside
+    the replacement (the read-check under the lock has decided it lands), so
+    the write costs two sequential round trips instead of four. On MongoDB
+    `first` runs before the conditional replacement and `along` after it.
+    If the replacement raises, `along` may have completed anyway (the caller
+    undoes it if it must).
+    """
     condition = dict(condition or {})
     if not _mode.locking:
+        if first is not None:
+            await first()
         result = await collection.replace_one({"_id": _id, **condition}, dict(document))
+        if result.matched_count == 1 and along is not None:
+            await along()
         return result.matched_count == 1
     async with write_lock():
-        current = await collection.find_one({"_id": _id})
+        # only the fields the condition looks at come back (no decoding of the whole document)
+        read = collection.find_one({"_id": _id}, dict.fromkeys(condition, 1) or {"_id": 1})
+        if first is not None:
+            current, _ = await _both(read, first())
+        else:
+            current = await read
         if current is None or not matches(current, condition):
             return False
-        result = await collection.replace_one({"_id": _id}, dict(document))
+        replace = collection.replace_one({"_id": _id}, dict(document))
+        if along is not None:
+            result, _ = await _both(replace, along())
+        else:
+            result = await replace
         return result.matched_count == 1
 
 

@@ -7,14 +7,24 @@ the keys of that page, a diff the two keys it compares.
 
 The newest entry also travels inside the profile (`Profile.last_change`),
 written in the same atomic compare-and-set as the change itself. The
-version document is written right after that write, and again (idempotent:
-an insert of an existing key is a no-op; skipped when this process wrote
-it) before the next write of the profile, so a process that dies between
-the two writes leaves nothing missing: readers take the newest entry from
-the profile. Profiles created in bulk (an import, `ProfileService.create_many`)
+version document is written with that write (on the embedded store beside
+the replacement, under the write lock once the compare has succeeded; on
+MongoDB right after it), and again (skipped when this process wrote it)
+before the next write of the profile, so a process that dies between the
+two writes leaves nothing missing: readers take the newest entry from the
+profile. Profiles created in bulk (an import, `ProfileService.create_many`)
 rely on exactly that: their version 1 document is first written before
 their second version's write, so an import writes one document of the
 profile's size less per profile.
+
+Both writes replace whatever is under the key (an upsert). A replacement
+that failed with an error may leave the document of a version that never
+landed (written beside it under the lock); nothing reads it: readers ask
+only for numbers up to the profile's version and take that version's entry
+from the profile, and the write that does land this number, or at the
+latest the repair before the next one, overwrites it. It is not deleted:
+the delete could meet the document of a write of the same number that
+landed meanwhile (`forget` only drops this process's note of it).
 
 A creation (version 1) is stored compactly: its changes are every field
 set from nothing, i.e. its state, so neither `last_change` nor its version
@@ -95,28 +105,38 @@ def _collection() -> AsyncCollection[Any]:
 
 
 async def store(profile_id: Any, entry: VersionEntry, state: dict[str, Any]) -> None:
-    """Write one version document unless it is there already.
+    """Write one version document (replacing whatever is under its key) unless this process knows it is there.
 
     A document this process has written (or read) is known to be there: the repair before the next
-    write of a profile (catalogue/profiles.py) then costs no store command (version documents are
-    never changed or deleted)."""
+    write of a profile (catalogue/profiles.py) then costs no store command. A document under the key
+    that differs can only be one a failed write left behind (see the module docstring): it is replaced."""
     coll = _collection()
     key = (coll.database.name, version_key(profile_id, entry.number))
     if key in _stored or key in _entries:
         return
-    # A duplicate was written before (a retry, or the repair before the next write): the content is the same.
+    document = version_document(profile_id, entry, state)
+    # two writers of the same landed version (its own write, another process's repair) write the same content
     with contextlib.suppress(DuplicateKeyError):
-        await coll.insert_one(version_document(profile_id, entry, state))
+        await coll.replace_one({"_id": document["_id"]}, document, upsert=True)
     _stored.put(key, True)
+
+
+def forget(profile_id: Any, number: int) -> None:
+    """Drop this process's note that the version document `number` is stored (written beside a profile write
+    that failed with an error, so possibly of a version that never landed): the next write's repair writes it."""
+    db = _collection().database.name
+    _stored.discard((db, version_key(profile_id, number)))
+    _entries.discard((db, version_key(profile_id, number)))
 
 
 def _entry(doc: dict[str, Any]) -> VersionEntry:
     return VersionEntry.model_validate({k: doc.get(k) for k in ("number", "at", "by", "action", "comment", "changes")})
 
 
-# A version document is written once, after the profile write that made it (`store` never
-# changes one), so an entry read is remembered per process and database: a history page
-# reads only the entries it has not shown before. Bounded (least recently used goes first).
+# A version document below the profile's version is final (the write of that number, or the
+# repair before the next one, has made it right before any reader asks for it), so an entry read
+# is remembered per process and database: a history page reads only the entries it has not shown
+# before. Bounded (least recently used goes first).
 ENTRY_CACHE_MAX = 50_000
 _entries: LRU[tuple[str, str], VersionEntry] = LRU(ENTRY_CACHE_MAX)
 _stored: LRU[tuple[str, str], bool] = LRU(ENTRY_CACHE_MAX)  # (database, key) of version documents this process wrote
@@ -175,6 +195,7 @@ __all__ = [
     "diff_content",
     "entries",
     "expanded",
+    "forget",
     "is_compact",
     "page_numbers",
     "state_at",

@@ -37,6 +37,10 @@ newer write's, and must never meet an old copy.
 Anything else (a delete, an adoption, a bulk entry, an entry without a version, a
 profile written by another process) is read from the store as before.
 
+Its entry goes to the worker the same way (`take_handed_entries`): an
+entry is inserted once and changed only when it backs off (then it is read
+again) or, for a bulk entry, by its mark (never handed over).
+
 Read-your-writes: inside `recording()` (the web app opens one per unsafe
 request, the CLI one per import) the entries written are collected, so the
 writer can wait until the index has them (`SearchSync.wait_applied`). Until
@@ -92,16 +96,33 @@ _in_flight: dict[Any, float] = {}
 _in_flight_waiters: list[asyncio.Future[None]] = []  # `none_in_flight` calls waiting (futures of whichever loop runs)
 
 
+# Numbers taken (`numbered`) in a recording whose entries are not inserted yet: in flight already (the worker lets
+# them land first), and not looked for in the store (`being_inserted`); a recording's end releases what is left.
+_numbering: ContextVar[list[Any] | None] = ContextVar("outbox_numbering", default=None)
+_being_inserted: set[tuple[str, Any]] = set()
+
+
 @contextmanager
 def recording() -> Iterator[list[Written]]:
     """Collect the outbox entries written in this context (a list, filled as they are written)."""
     written: list[Written] = []
+    numbers: list[Any] = []
     token = _recorded.set(written)
+    numbering = _numbering.set(numbers)
     try:
         yield written
     finally:
         _recorded.reset(token)
-        settled([w.entry_id for w in written])
+        _numbering.reset(numbering)
+        database = OutboxEntry.get_pymongo_collection().database.name if numbers else ""
+        _being_inserted.difference_update((database, n) for n in numbers)  # a write that failed before its insert
+        settled([w.entry_id for w in written] + numbers)
+
+
+def being_inserted(seqs: Sequence[int]) -> set[int]:
+    """Those of `seqs` whose numbers a writer in this process took and whose entries it is about to insert."""
+    database = OutboxEntry.get_pymongo_collection().database.name
+    return {seq for seq in seqs if (database, seq) in _being_inserted}
 
 
 def _record(entry: OutboxEntry) -> None:
@@ -201,15 +222,66 @@ async def enqueue(
 
     `adoption`: (record key, revision) of an adoption write to announce instead (catalogue/adoption.py).
     """
+    entry = await numbered(profile_id, slug, op, version=version, adoption=adoption)
+    await insert(entry)
+    return entry
+
+
+async def numbered(
+    profile_id: str, slug: str, op: str = "upsert", *, version: int | None = None, adoption: tuple[str, int] | None = None
+) -> OutboxEntry:
+    """`enqueue`'s first half: the entry with its sequence number taken from the counter, not yet inserted.
+
+    A writer that has other commands to send before its write runs this beside them and `insert`s the
+    entry just before (or, under the store's write lock, beside the read of) its write: see
+    `ProfileService._write`. The number is taken before the write, so for one profile compare-and-set
+    writes still take their numbers in the order they land.
+    """
     if op not in ("upsert", "delete"):
         raise ValueError(op)
     entry = OutboxEntry(
         id=await next_sequence(OUTBOX_COUNTER), profile_id=str(profile_id), slug=slug, op=op, version=version, created_at=utcnow(),
         adoption=adoption[0] if adoption else None, adoption_revision=adoption[1] if adoption else None,
     )
-    await OutboxEntry.get_pymongo_collection().insert_one(_document(entry))
-    _record(entry)
+    numbers = _numbering.get()
+    if numbers is not None:  # in flight from now on (group commit), until its recording ends at the latest
+        numbers.append(entry.id)
+        _in_flight[entry.id] = time.monotonic()
+        _being_inserted.add((OutboxEntry.get_pymongo_collection().database.name, entry.id))
     return entry
+
+
+async def insert(entry: OutboxEntry) -> None:
+    """`enqueue`'s second half: insert an entry `numbered` gave (before the write it announces is tried)."""
+    collection = OutboxEntry.get_pymongo_collection()
+    try:
+        await collection.insert_one(_document(entry))
+    finally:
+        _being_inserted.discard((collection.database.name, entry.id))
+    _record(entry)
+    _handed_entries.put((collection.database.name, entry.id), entry)
+
+
+_handed_entries: LRU[tuple[str, int], OutboxEntry] = LRU(HANDED_MAX)  # (database, number) -> a single entry inserted here
+
+
+def forget_handed_entries() -> None:
+    """A worker taking over: entries handed over meanwhile may have backed off under another worker (read them)."""
+    _handed_entries.clear()
+
+
+def take_handed_entries(seqs: Sequence[int]) -> dict[int, OutboxEntry]:
+    """Single-profile entries among `seqs` that this process inserted (`insert`), taken (and forgotten): this
+    process's worker need not read them. Each as inserted: one that backs off is read from the store again
+    (its attempts changed there); a bulk entry, which its mark changes, is never handed over."""
+    database = OutboxEntry.get_pymongo_collection().database.name
+    out: dict[int, OutboxEntry] = {}
+    for seq in seqs:
+        entry = _handed_entries.get((database, seq))
+        if entry is not None:
+            _handed_entries.discard((database, seq))
+            out[seq] = entry
+    return out
 
 
 async def enqueue_many(profiles: Sequence[tuple[str, str, int | None]]) -> OutboxEntry | None:

@@ -14,6 +14,7 @@ retried on the new state.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -620,24 +621,52 @@ class ProfileService:
         )
 
     async def _write(self, profile: Profile, before: _Before) -> bool:
-        """Compare-and-set of the profile on the revision it was read with; False when someone else was faster."""
+        """Compare-and-set of the profile on the revision it was read with; False when someone else was faster.
+
+        Independent commands go together (three sequential round trips on the embedded store, see
+        `atomic.replace_if`): the outbox sequence number beside the previous version document's repair
+        and any new key; then, under the write lock, the entry's insert beside the read of the current
+        revision; then the profile's replacement beside its new version document.
+        """
+        first: list[Awaitable[Any]] = [outbox.numbered(str(profile.id), profile.slug, version=profile.version)]
         if before.last_change is not None and before.last_change.number == before.version:
             # The previous write's version document, in case its process died before writing it.
-            await version_store.store(profile.id, before.last_change, before.state)
+            first.append(version_store.store(profile.id, before.last_change, before.state))
         profile.revision_id = uuid4()
-        announced = await outbox.enqueue(str(profile.id), profile.slug, version=profile.version)
         if new_keys := [k for k in profile_keys.keys_of_profile(profile) if k not in before.keys]:
-            await profile_keys.store(new_keys, profile.id)
-        written = await atomic.replace_if(
-            Profile.get_pymongo_collection(), profile.id, {"revision_id": atomic.stored(before.revision_id)}, _to_db(profile)
-        )
+            first.append(profile_keys.store(new_keys, profile.id))
+        announced, *_ = await asyncio.gather(*first)
+        entry = profile.last_change
+        assert entry is not None
+        state = state_of(profile)
+        stored: list[bool] = []  # set once the version document is being written (the condition held)
+
+        async def store_version() -> None:
+            stored.append(True)
+            await version_store.store(profile.id, entry, state)
+
+        try:
+            written = await atomic.replace_if(
+                Profile.get_pymongo_collection(),
+                profile.id,
+                {"revision_id": atomic.stored(before.revision_id)},
+                _to_db(profile),
+                first=lambda: outbox.insert(announced),
+                along=store_version,
+            )
+        except Exception:
+            # The version document may have been written beside a replacement that failed: not taken for stored
+            # (the write of this number that lands, or the repair before the next one, replaces it; nothing
+            # reads a number above the profile's version meanwhile, see catalogue/history.py).
+            if stored:
+                version_store.forget(profile.id, entry.number)
+            profile.revision_id = before.revision_id
+            raise
         if not written:
             profile.revision_id = before.revision_id
             return False
         outbox.confirm_landed(announced.id)  # the request's read-your-writes wait need not read the version back
         outbox.hand_over(profile, announced.id)  # this process's worker indexes it without reading it back
-        assert profile.last_change is not None
-        await version_store.store(profile.id, profile.last_change, state_of(profile))
         self._on_change()
         return True
 

@@ -19,7 +19,9 @@ document). When the backend fails, every entry of the batch gets
 `attempts += 1`, `last_error`, and `next_attempt_at = now + backoff` with
 backoff = 0.5 s · 2^(attempts-1), capped at 60 s; nothing after an entry
 that backs off is processed, so order is kept. Entries live in MongoDB and
-survive restarts; applied entries are deleted at once.
+survive restarts; applied entries are deleted at once (beside the
+head's move: a crash between the two leaves at worst applied entries below
+the head, which nothing reads again).
 
 One index writer: only the process that holds the sync lease runs a worker
 (catalogue/search/writer.py), so exactly one worker per database applies
@@ -52,8 +54,17 @@ waiting entry also names waits too.
 Entries without a version (older ones) are applied at once; for those,
 `wait_applied` announces an entry that is already gone once more.
 
+An entry inserted in this process is handed over by its writer
+(catalogue.outbox.take_handed_entries; read from the store again once it
+backed off); a worker taking over (`reset`) forgets them. Adoption
+summaries are read every round (not kept: a summary written after its
+entry was applied, e.g. by a writer slower than LANDING_GRACE_S, or by
+hand, would otherwise never reach the index).
+
 A sequence number is taken from the counter just before its entry is
-inserted, so the worker may find a number without an entry for a moment.
+inserted, so the worker may find a number without an entry for a moment
+(one taken by a request of this process counts as a write in flight from
+then on, and is not looked for in the store until its insert).
 Such a gap holds the head (later entries are applied meanwhile) until
 MISSING_GRACE_S has passed; then the head moves on, and the number is
 still looked for during SKIPPED_WATCH_S in case its writer was only slow.
@@ -190,11 +201,18 @@ class SearchSync:
         self._applied.clear()
         self._missing.clear()
         self._skipped.clear()
+        outbox.forget_handed_entries()
         self.failing = False
 
     async def pending(self) -> int:
-        """How many entries wait (counts the collection: for tests and batch work, not for request paths)."""
-        return await OutboxEntry.get_pymongo_collection().count_documents({})
+        """How many entries wait (counts the collection: for tests and batch work, not for request paths).
+
+        Entries below the head count only while this worker still looks for them (skipped numbers): an applied
+        entry may stay below the head after a crash (its deletion goes beside the head's move) and waits for nothing.
+        """
+        head = self.head if self.head is not None else await stored_head()
+        below = sorted(seq for seq in self._skipped if seq < head)
+        return await OutboxEntry.get_pymongo_collection().count_documents({"$or": [{"_id": {"$gte": head}}, {"_id": {"$in": below}}]})
 
     async def run_once(self, backend: SearchBackend) -> int:
         """Apply the next batch of pending entries; returns how many were applied (0 while backing off).
@@ -227,7 +245,9 @@ class SearchSync:
         if self.head > top and not self._skipped:
             return 0
         seqs = self._window(top)
-        entries = await read_entries(seqs)
+        entries = outbox.take_handed_entries(seqs)  # entries inserted in this process come from their writers
+        coming = outbox.being_inserted([seq for seq in seqs if seq not in entries])  # numbered here, not inserted yet
+        entries.update(await read_entries([seq for seq in seqs if seq not in entries and seq not in coming]))
         now = datetime.now(UTC)
         mono = time.monotonic()
         batch: list[OutboxEntry] = []
@@ -263,17 +283,22 @@ class SearchSync:
             await self._back_off(batch, now, exc)
             return 0
         self.failing = False
-        if ready:
-            await _delete_carried([e.seq for e in ready if e.landed is not None])  # before the entries: none is left behind
-            await _delete_entries([e.seq for e in ready])
-            for entry in ready:
-                self._skipped.pop(entry.seq, None)
-                if entry.seq >= self.head:
-                    self._applied.add(entry.seq)
-        await self._advance(top, mono)
+        for entry in ready:
+            self._skipped.pop(entry.seq, None)
+            if entry.seq >= self.head:
+                self._applied.add(entry.seq)
+        # the applied entries' deletion and the head's move are independent commands: sent together (a crash
+        # between them leaves at worst applied entries below the head, which nothing reads again)
+        await asyncio.gather(self._delete_applied(ready), self._advance(top, mono))
         if ready:
             self._signal_applied()
         return len(ready)
+
+    @staticmethod
+    async def _delete_applied(ready: Sequence[OutboxEntry]) -> None:
+        if ready:
+            await _delete_carried([e.seq for e in ready if e.landed is not None])  # before the entries: none is left behind
+            await _delete_entries([e.seq for e in ready])
 
     async def _back_off(self, batch: list[OutboxEntry], now: datetime, exc: BaseException) -> None:
         attempts = batch[0].attempts + 1

@@ -227,3 +227,72 @@ async def test_cancelled_waiter_does_not_keep_the_lock(tmp_path: Path) -> None:
     patient = atomic.StoreLock(lock.path, timeout=10)
     async with patient.hold():
         pass
+
+
+async def test_replace_if_runs_first_always_and_along_only_with_a_landed_replacement(db, path_mode) -> None:
+    """`first` (an outbox entry) has completed before the replacement is tried, whatever its outcome; `along` (a
+    history document) runs only when the condition held. Under 20 concurrent tries: one winner, one `along`."""
+    coll, side = db["cas_along"], db["cas_side"]
+    await atomic.insert(coll, {"_id": "p", "rev": 0})
+    firsts: list[int] = []
+    alongs: list[int] = []
+
+    async def attempt(n: int) -> bool:
+        async def first() -> None:
+            await side.insert_one({"_id": f"entry-{n}"})
+            firsts.append(n)
+
+        async def along() -> None:
+            await side.insert_one({"_id": f"version-{n}"})
+            alongs.append(n)
+
+        return await atomic.replace_if(coll, "p", {"rev": 0}, {"rev": 1, "winner": n}, first=first, along=along)
+
+    results = await asyncio.gather(*(attempt(n) for n in range(20)))
+    assert results.count(True) == 1
+    winner = results.index(True)
+    assert sorted(firsts) == list(range(20)) and alongs == [winner]
+    assert await coll.find_one({"_id": "p"}) == {"_id": "p", "rev": 1, "winner": winner}
+    assert {d["_id"] async for d in side.find({})} == {f"entry-{n}" for n in range(20)} | {f"version-{winner}"}
+
+
+async def test_replace_if_under_the_lock_sends_first_beside_the_read_and_along_beside_the_replacement(db) -> None:
+    """On the embedded store the compare-and-set costs two sequential round trips with its companions: `first`
+    starts before the read of the current document has finished, `along` before the replacement has (each waits
+    for the other command to start: run one after the other, they would never finish; the timeout only guards that)."""
+    if not atomic.mode().locking:
+        pytest.skip("the MongoDB path sends the conditional replacement as one command")
+    coll = db["cas_beside"]
+    await atomic.insert(coll, {"_id": "p", "rev": 0})
+    started: dict[str, asyncio.Event] = {"find": asyncio.Event(), "replace": asyncio.Event()}
+    original_find, original_replace = type(coll).find_one, type(coll).replace_one
+
+    async def find_one(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        started["find"].set()
+        await started["first"].wait()
+        return await original_find(self, *args, **kwargs)
+
+    async def replace_one(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        started["replace"].set()
+        await started["along"].wait()
+        return await original_replace(self, *args, **kwargs)
+
+    started["first"], started["along"] = asyncio.Event(), asyncio.Event()
+
+    async def first() -> None:
+        started["first"].set()
+        await started["find"].wait()
+
+    async def along() -> None:
+        started["along"].set()
+        await started["replace"].wait()
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(type(coll), "find_one", find_one)
+    mp.setattr(type(coll), "replace_one", replace_one)
+    try:
+        async with asyncio.timeout(10):
+            assert await atomic.replace_if(coll, "p", {"rev": 0}, {"rev": 1}, first=first, along=along)
+    finally:
+        mp.undo()
+    assert await coll.find_one({"_id": "p"}) == {"_id": "p", "rev": 1}

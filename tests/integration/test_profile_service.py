@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from catalogue.access import Action
@@ -155,17 +157,17 @@ async def test_a_version_written_here_is_not_written_again_but_a_missing_one_is_
     from catalogue import history
     from catalogue.models import ProfileVersion, version_key
 
-    inserts: list[str] = []
+    inserts: list[str] = []  # version documents written (an upsert each)
     collection = ProfileVersion.get_pymongo_collection()
-    original = type(collection).insert_one
+    original = type(collection).replace_one
 
-    async def counting(self, document, *args, **kwargs):  # type: ignore[no-untyped-def]
+    async def counting(self, selector, document, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.name == collection.name:
             inserts.append(document["_id"])
-        return await original(self, document, *args, **kwargs)
+        return await original(self, selector, document, *args, **kwargs)
 
     p = await svc.create(BASE, EDITOR)
-    monkeypatch.setattr(type(collection), "insert_one", counting)
+    monkeypatch.setattr(type(collection), "replace_one", counting)
     p = await svc.update(p.slug, EDITOR, {"summary": "v2"}, if_match=etag(p), partial=True)
     assert inserts == [version_key(p.id, 2)]  # only the new version: version 1 was stored by this process
     # a process that died after its change but before its version document: the next write repairs it
@@ -213,3 +215,82 @@ async def test_a_creation_is_stored_compactly_and_its_history_shows_every_field_
         stored = await versions.find_one({"_id": version_key(p.id, 1)})  # the bulk one's written before version 2
         assert stored is not None and stored["changes"] == [] and stored["state"] == state_of(p)
         assert (await svc.version_state(edited, 1)) == state_of(p) and (await svc.version_state(edited, 2))["summary"] == "Neu."
+
+
+async def test_a_version_document_of_a_failed_replacement_is_never_read_as_history(db, svc: ProfileService, monkeypatch) -> None:
+    """The new version document goes beside the profile's replacement; if the replacement fails with an error, the
+    document may stay (it is not deleted: the delete could meet a landed write's document of the same number). It is
+    never read as history, and the write that lands that number replaces it."""
+    from catalogue import atomic, history
+
+    p = await svc.create(BASE, EDITOR)
+    collection = Profile.get_pymongo_collection()
+    original = type(collection).replace_one
+
+    async def failing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.name == collection.name:
+            if atomic.mode().locking:
+                await asyncio.sleep(0.05)  # let the version document beside it be written first
+            raise ConnectionError("store gone")
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(collection), "replace_one", failing)
+    with pytest.raises(ConnectionError):
+        await svc.update(p.slug, EDITOR, {"summary": "never"}, if_match=etag(p), partial=True)
+    monkeypatch.undo()
+    history.clear_cache()
+    assert [e.number for e in await svc.versions(p)] == [1]
+    with pytest.raises(NotFound):
+        await svc.version_state(p, 2)
+    p = await svc.update(p.slug, EDITOR, {"summary": "v2"}, if_match=etag(p), partial=True)
+    p = await svc.update(p.slug, EDITOR, {"summary": "v3"}, if_match=etag(p), partial=True)
+    history.clear_cache()
+    assert [e.number for e in await svc.versions(p)] == [3, 2, 1]
+    assert (await svc.version_state(p, 2))["summary"] == "v2"
+    second = (await svc.versions(p))[1]
+    assert [(c.field, c.new) for c in second.changes] == [("summary", "v2")]
+
+
+@pytest.mark.parametrize("lost", ["none", "along"])
+async def test_a_version_document_left_by_a_failed_write_is_replaced_by_the_write_that_lands_its_number(
+    db, svc: ProfileService, monkeypatch, lost: str
+) -> None:
+    """A document a failed write left under version 2's key (its clean-up failed too, or its process died) is
+    replaced by the version that lands as 2: by that write itself, or (`lost="along"`: its process died before
+    writing it) by the repair before version 3, in another process (nothing known in memory)."""
+    from catalogue import history, profiles
+    from catalogue.models import ProfileVersion, version_key
+
+    p = await svc.create(BASE, EDITOR)
+    versions = ProfileVersion.get_pymongo_collection()
+    stale = dict(BASE, summary="never")
+    await versions.insert_one(
+        {
+            "_id": version_key(p.id, 2),
+            "profile_id": str(p.id),
+            "number": 2,
+            "at": p.updated_at,
+            "by": "niemand",
+            "action": "update",
+            "comment": None,
+            "changes": [{"field": "summary", "old": BASE["summary"], "new": "never"}],
+            "state": dict(stale, status="draft"),
+        }
+    )
+    if lost == "along":
+        original = history.store
+
+        async def dies_before_its_version(profile_id, entry, state):  # type: ignore[no-untyped-def]
+            if entry.number != 2:
+                await original(profile_id, entry, state)
+
+        monkeypatch.setattr(profiles.version_store, "store", dies_before_its_version)
+    p = await svc.update(p.slug, EDITOR, {"summary": "v2"}, if_match=etag(p), partial=True)
+    monkeypatch.undo()
+    history.clear_cache()  # another process writes next
+    p = await svc.update(p.slug, EDITOR, {"summary": "v3"}, if_match=etag(p), partial=True)
+    history.clear_cache()
+    stored = await versions.find_one({"_id": version_key(p.id, 2)})
+    assert stored is not None and stored["state"]["summary"] == "v2" and stored["by"] == EDITOR.username
+    assert (await svc.version_state(p, 2))["summary"] == "v2"
+    assert [(c.field, c.new) for c in (await svc.versions(p))[1].changes] == [("summary", "v2")]

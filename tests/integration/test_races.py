@@ -59,6 +59,7 @@ async def _versions(client, slug: str, headers: dict[str, str]) -> list[dict[str
 async def test_20_concurrent_patches_with_one_etag_give_one_200_and_19_412(client, auth) -> None:
     r = await client.post(API, json=NEW, headers=auth["editor"])
     slug, tag = r.json()["slug"], r.headers["etag"]
+    previous = ""
     for round_no in range(ROUNDS):
         before = await _versions(client, slug, auth["editor"])
         responses = await together([
@@ -73,6 +74,11 @@ async def test_20_concurrent_patches_with_one_etag_give_one_200_and_19_412(clien
         after = await _versions(client, slug, auth["editor"])
         assert len(after) == len(before) + 1 and after[0]["action"] == "edit" and after[0]["number"] == stored["version"]
         assert all(r.json()["current_etag"] == winner.headers["etag"] for r in responses if r.status_code == 412 and "current_etag" in r.json())
+        # the previous round's state now comes from its version document: the winner's, not a loser's
+        if round_no:
+            r = await client.get(f"{API}/{slug}/versions/{stored['version'] - 1}", headers=auth["editor"])
+            assert r.status_code == 200 and r.json()["content"]["summary"] == previous, r.text
+        previous = winner.json()["summary"]
         tag = winner.headers["etag"]
 
 

@@ -321,7 +321,7 @@ async def test_a_wait_ends_when_this_worker_has_indexed_the_write(commands: _Com
     async with asyncio.timeout(10.0):
         assert await sync.wait_applied(written)  # released while the bookkeeping still waits
     assert mirror.applied == [str(profile.id)]  # the exports show the write as soon as the wait ends
-    assert await sync.pending() == 1  # the entry is deleted only after the bookkeeping
+    assert await OutboxEntry.get_pymongo_collection().count_documents({}) == 1  # the entry is deleted only after the bookkeeping
     assert await titles(backend) == {str(profile.id): "Rufbus"}
     async with asyncio.timeout(10.0):
         await held.entered.wait()
@@ -618,11 +618,113 @@ async def test_a_wait_for_this_process_worker_reads_no_outbox_entry(commands: _C
     async with asyncio.timeout(10.0):
         assert await sync.wait_applied(written)  # it wakes the worker itself
     entry_reads = [c for c in commands.seen if c[0] == "find" and c[1] == "search_outbox" and c[2] == {"_id": entry.id}]
-    assert len(entry_reads) == 1  # the worker's, to apply it
+    assert entry_reads == []  # nor the worker's: the entry came from its writer in this process (outbox.insert)
     assert await titles(backend) == {str(profile.id): "Rufbus"}
     stop.set()
     await asyncio.wait_for(task, timeout=2)
     assert not sync.running
+
+
+async def test_the_worker_reads_adoption_summaries_every_round_and_takes_handed_entries_without_reading_them(
+    commands: _Commands, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A profile's adoption summary is read in every round that indexes the profile (not kept: a summary written
+    after its adoption entry was applied, here by a writer slower than LANDING_GRACE_S, reaches the index with the
+    profile's next write). Its entries, inserted in this process, are not read back (outbox.take_handed_entries),
+    unless a worker took over (`reset`: another worker may have backed them off)."""
+    from beanie import PydanticObjectId
+
+    from catalogue import adoption
+    from catalogue.search import sync as sync_module
+
+    backend = TantivyBackend(tmp_path / "search")
+    indexed: list[Mapping[str, Any]] = []
+    upsert = backend.upsert
+
+    async def seen_upsert(docs: Sequence[Mapping[str, Any]]) -> None:
+        indexed.extend(docs)
+        await upsert(docs)
+
+    monkeypatch.setattr(backend, "upsert", seen_upsert)
+    sync = SearchSync()
+    pid = PydanticObjectId()
+    await Profile(id=pid, title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED, published_at=datetime.now(UTC)).insert()
+
+    def reads(collection: str) -> list[Any]:
+        return [c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == collection]
+
+    async def round_of(entry: Any) -> Mapping[str, Any]:
+        commands.seen.clear()
+        indexed.clear()
+        assert await sync.run_once(backend) == 1
+        assert entry.id not in reads("search_outbox")
+        assert reads("adoption_summaries") == [str(pid)]
+        return indexed[-1]
+
+    assert (await round_of(await outbox.enqueue(str(pid), "rufbus", version=1)))["adoption_count"] == 0
+    monkeypatch.setattr(sync_module, "LANDING_GRACE_S", 0.0)  # its record does not come in time: applied without it
+    assert (await round_of(await outbox.enqueue(str(pid), "rufbus", adoption=(f"{pid}:stadt", 1))))["adoption_count"] == 0
+    now = datetime.now(UTC)
+    record = {"organisation": {"key": "stadt", "name": "Stadt"}, "stage": "umgesetzt", "created_at": now, "updated_at": now, "revision": 1}
+    await adoption._publish_to_summary(str(pid), record)  # the slow writer's summary, after its entry was applied
+    assert (await round_of(await outbox.enqueue(str(pid), "rufbus", version=1)))["adoption_count"] == 1
+    handed = await outbox.enqueue(str(pid), "rufbus", version=1)
+    sync.reset()
+    commands.seen.clear()
+    assert await sync.run_once(backend) == 1
+    assert reads("search_outbox") == [handed.id]
+
+
+async def test_pending_does_not_count_applied_entries_left_below_the_head(commands: _Commands, tmp_path: Path) -> None:
+    """A round deletes its applied entries beside the head's move: a crash between the two may leave applied entries
+    below the head. They wait for nothing: `pending()` and the readiness check's oldest pending age leave them out,
+    also for a worker started afresh, and they are not applied again."""
+    from catalogue.search.sync import outbox_status
+
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    entry = await outbox.enqueue("65a000000000000000000001", "rufbus", version=None)
+    document = await OutboxEntry.get_pymongo_collection().find_one({"_id": entry.id})
+    assert await sync.run_once(backend) == 1 and await sync.pending() == 0
+    await OutboxEntry.get_pymongo_collection().insert_one(document)  # its deletion did not happen (a crash)
+    assert await sync.pending() == 0
+    assert (await outbox_status())["oldest_pending_s"] is None
+    fresh = SearchSync()
+    assert await fresh.pending() == 0
+    assert await fresh.run_once(backend) == 0
+    later = await outbox.enqueue("65a000000000000000000002", "fahrrad", version=None)
+    assert await fresh.pending() == 1
+    assert await fresh.run_once(backend) == 1 and await fresh.pending() == 0
+    assert later.id > entry.id
+
+
+async def test_a_number_taken_by_a_request_is_in_flight_and_not_looked_for_until_its_entry_is_inserted(
+    commands: _Commands, tmp_path: Path
+) -> None:
+    """Between `outbox.numbered` and `outbox.insert` (a PATCH sends other commands in between) the number counts as
+    a write in flight (group commit waits for it) and the worker does not read it from the store; a request that
+    fails before the insert releases it when its recording ends."""
+    backend = TantivyBackend(tmp_path / "search")
+    sync = SearchSync()
+    with outbox.recording():
+        entry = await outbox.numbered("65a000000000000000000001", "rufbus", version=1)
+        waiting = asyncio.ensure_future(outbox.none_in_flight())
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        commands.seen.clear()
+        assert await sync.run_once(backend) == 0
+        assert [c for c in commands.seen if c[0] == "find" and c[1] == "search_outbox"] == []
+        await outbox.insert(entry)
+    async with asyncio.timeout(5):
+        await waiting  # the recording ended: nothing in flight
+    with outbox.recording():
+        lost = await outbox.numbered("65a000000000000000000002", "fahrrad", version=1)
+    async with asyncio.timeout(5):
+        await outbox.none_in_flight()  # its writer failed before the insert: released with the recording
+    commands.seen.clear()
+    await sync.run_once(backend)
+    reads = [c[2]["_id"] for c in commands.seen if c[0] == "find" and c[1] == "search_outbox"]
+    assert lost.id in reads  # looked for in the store again (the usual gap rules apply)
 
 
 async def test_a_copy_handed_over_but_not_taken_never_brings_back_an_older_state(db: object, tmp_path: Path) -> None:
