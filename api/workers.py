@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from catalogue.settings import Settings
 
 MAX_DEFAULT_WORKERS = 4
+SUPERVISOR_ENV = "LEUCHTTURM_SUPERVISOR_PID"  # set by the supervisor for its workers (not a setting)
 FIRST_WORKER_TIMEOUT_S = 3600.0  # the first start may load the register and rebuild the index
 
 
@@ -44,8 +45,13 @@ def worker_app() -> Litestar:
     """The app of one serving process (uvicorn's factory; settings from the environment the supervisor set)."""
     from api.app import create_app
     from api.startup import QuietStartup
+    from catalogue.embedded import bind_to_parent
     from catalogue.settings import get_settings
 
+    supervisor = int(os.environ.get(SUPERVISOR_ENV, "0"))
+    bind_to_parent()  # a supervisor killed outright (SIGKILL) takes its workers along, as it takes FerretDB
+    if supervisor and os.getppid() != supervisor:
+        raise SystemExit(1)  # it died before this process was bound to it
     app = create_app(get_settings(), tune_gc=True)
 
     class StartupReport(QuietStartup):
@@ -73,6 +79,7 @@ def serve_workers(settings: Settings, workers: int) -> int:
     # The workers read their settings from the environment: the command line's host and port too.
     os.environ["LEUCHTTURM_HOST"] = settings.host
     os.environ["LEUCHTTURM_PORT"] = str(settings.port)
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
     try:
         # On this (the main) thread: FerretDB's parent-death signal is bound to the thread that starts it.
         handle = open_store(settings.mongodb_url, settings.resolved_data_dir, settings.ferretdb_bin)
