@@ -1,4 +1,5 @@
-"""A change counter that the processes on one DATA_DIR share: callers forgotten everywhere at once.
+"""Change counters that the processes on one DATA_DIR share: callers forgotten everywhere at once,
+and writes waiting for another process's index commit woken at once.
 
 Each process keeps the callers it has read (users, tokens, sessions:
 catalogue/users.py, catalogue/sessions.py) for up to PRINCIPAL_TTL_S. A
@@ -16,6 +17,13 @@ Processes on another machine (several API servers on one MongoDB) do not
 share the file: for them a change holds after at most PRINCIPAL_TTL_S, as
 documented. Without an open file (a MongoDB URL is configured) the counter
 stays 0 and nothing changes.
+
+`INDEX_APPLIED` (DATA_DIR/index.applied) counts the batches the sync worker
+has applied (index committed, outbox entries deleted). A write answered by a
+serving process without the worker waits for its entries to be applied
+(read-your-writes, `SearchSync.wait_applied`); it looks at this counter
+every few milliseconds and in the store only when it moved, instead of
+looking in the store every WAIT_POLL_S.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import struct
 from pathlib import Path
 
 FILE_NAME = "callers.generation"
+INDEX_APPLIED_FILE = "index.applied"
 _FORMAT = "<Q"
 _SIZE = struct.calcsize(_FORMAT)
 
@@ -35,16 +44,17 @@ _SIZE = struct.calcsize(_FORMAT)
 class SharedGeneration:
     """The counter in one file (see the module docstring); 0 and no-op bumps until `open`."""
 
-    __slots__ = ("_fd", "_map", "path")
+    __slots__ = ("_fd", "_map", "name", "path")
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = FILE_NAME) -> None:
+        self.name = name
         self._fd: int | None = None
         self._map: mmap.mmap | None = None
         self.path: Path | None = None
 
     def open(self, data_dir: Path) -> None:
         """Map DATA_DIR's counter (created at 0 if missing); a process opens one at a time."""
-        path = (data_dir / FILE_NAME).resolve()
+        path = (data_dir / self.name).resolve()
         if path == self.path:
             return
         self.close()
@@ -72,6 +82,10 @@ class SharedGeneration:
         if fd is not None:
             os.close(fd)
 
+    @property
+    def is_open(self) -> bool:
+        return self._map is not None
+
     def value(self) -> int:
         """The counter as it is now (0 when no file is open)."""
         mapped = self._map
@@ -89,6 +103,14 @@ class SharedGeneration:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-CALLERS = SharedGeneration()  # this process's counter of caller changes (opened by catalogue.storage.connect)
+CALLERS = SharedGeneration(FILE_NAME)  # this process's counter of caller changes (opened by catalogue.storage.connect)
+INDEX_APPLIED = SharedGeneration(INDEX_APPLIED_FILE)  # batches applied by the sync worker of any local process (likewise)
 
-__all__ = ["CALLERS", "FILE_NAME", "SharedGeneration"]
+
+def open_shared(data_dir: Path) -> None:
+    """Map DATA_DIR's counters (catalogue.storage.connect, for the embedded store)."""
+    CALLERS.open(data_dir)
+    INDEX_APPLIED.open(data_dir)
+
+
+__all__ = ["CALLERS", "FILE_NAME", "INDEX_APPLIED", "INDEX_APPLIED_FILE", "SharedGeneration", "open_shared"]
