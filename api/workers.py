@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 MAX_DEFAULT_WORKERS = 4
 SUPERVISOR_ENV = "LEUCHTTURM_SUPERVISOR_PID"  # set by the supervisor for its workers (not a setting)
 FIRST_WORKER_TIMEOUT_S = 3600.0  # the first start may load the register and rebuild the index
+# A worker that does not answer the supervisor's ping (a thread of its own) this long is killed as hung and started
+# again; a dead one is seen at once. Long, so that work holding the interpreter a while (a large index commit
+# inside the engine's library) is not taken for a hang.
+HEALTHCHECK_TIMEOUT_S = 60
 
 
 def worker_count(settings: Settings) -> int:
@@ -113,6 +117,7 @@ def serve_workers(settings: Settings, workers: int) -> int:
         log_level="info",
         lifespan="on",
         proxy_headers=False,
+        timeout_worker_healthcheck=HEALTHCHECK_TIMEOUT_S,
     )
     supervisor: Multiprocess | None = None
     try:
