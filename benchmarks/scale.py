@@ -411,6 +411,7 @@ class Bench:
             assert self.server is not None
             return self.server_cpu(), sum(cpu_seconds(p) for p in store_pids), time.process_time()
 
+        per_process0 = {p: cpu_seconds(p) for p in self.server_pids()}
         cpu0 = cpu()
         t0 = time.perf_counter()
         threads = [threading.Thread(target=client, args=(n,)) for n in range(self.args.clients)]
@@ -432,6 +433,9 @@ class Bench:
         print(f"    CPU je Anfrage: Server {server_ms:.1f} ms, FerretDB {store_ms:.1f} ms, Messclients {client_ms:.1f} ms "
               f"(Server {100 * (cpu1[0] - cpu0[0]) / seconds:.0f} % eines Kerns, FerretDB {100 * (cpu1[1] - cpu0[1]) / seconds:.0f} %, "
               f"Messclients {100 * (cpu1[2] - cpu0[2]) / seconds:.0f} %)", flush=True)
+        if len(per_process0) > 2:  # the supervisor and several serving processes: each one's share of a core
+            shares = [100 * (cpu_seconds(p) - c) / seconds for p, c in per_process0.items()]
+            print("    Serverprozesse (Aufseher, dann die Bedienenden): " + ", ".join(f"{s:.0f} %" for s in shares), flush=True)
         for e in errors[:5]:
             print("    ", e, flush=True)
 
