@@ -435,7 +435,7 @@ class Bench:
               f"Messclients {100 * (cpu1[2] - cpu0[2]) / seconds:.0f} %)", flush=True)
         if len(per_process0) > 2:  # the supervisor and several serving processes: each one's share of a core
             shares = [100 * (cpu_seconds(p) - c) / seconds for p, c in per_process0.items()]
-            print("    Serverprozesse (Aufseher, dann die Bedienenden): " + ", ".join(f"{s:.0f} %" for s in shares), flush=True)
+            print("    je Serverprozess (Aufseher, Hilfsprozess, Bedienende): " + ", ".join(f"{s:.0f} %" for s in shares), flush=True)
         for e in errors[:5]:
             print("    ", e, flush=True)
 
