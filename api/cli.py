@@ -85,18 +85,22 @@ def main(verbose: bool) -> None:
 @main.command()
 @click.option("--host", default=None, help="Adresse (Standard: LEUCHTTURM_HOST)")
 @click.option("--port", default=None, type=int, help="Port (Standard: LEUCHTTURM_PORT)")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers", default=None, type=click.IntRange(1, 64), help="Anzahl der Serverprozesse (Standard: LEUCHTTURM_WORKERS, sonst je Kern einer, höchstens 4)"
+)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Startet den Webdienst (mit eingebetteter Datenbank, wenn keine MongoDB-URL gesetzt ist)."""
     import uvicorn
     from pydantic import ValidationError
 
     from api.app import create_app
     from api.startup import CONFIG_EXIT, ENVIRONMENT_EXIT, QuietStartup, port_problem, settings_message
+    from api.workers import serve_workers, worker_count
     from catalogue.settings import ConfigurationError, check_startup
 
     # Every start-up failure is one German line and exit code 2 (configuration) or 3 (environment).
     logging.getLogger().setLevel(logging.INFO)
-    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     try:
         settings = Settings(**overrides) if overrides else get_settings()
         check_startup(settings)
@@ -115,6 +119,9 @@ def serve(host: str | None, port: int | None) -> None:
     problem = port_problem(settings.host, settings.port)
     if problem:
         _fail(problem, ENVIRONMENT_EXIT)
+    processes = worker_count(settings)
+    if processes > 1:  # a supervisor and that many serving processes on one socket (api/workers.py)
+        sys.exit(serve_workers(settings, processes))
     app = create_app(settings, tune_gc=True)
     # proxy_headers=False: X-Forwarded-For is believed only from LEUCHTTURM_TRUSTED_PROXIES (api/clients.py).
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info", lifespan="on", proxy_headers=False)

@@ -26,9 +26,12 @@ One run, everything in a temporary data directory, on loopback, stopped at the e
  5. Mixed load: `--clients` threads for `--mixed-seconds`, 90 % reads drawn
     from the reads above (PDF cached only), 10 % writes (`PATCH` with
     If-Match of the editor's own drafts, one per client): requests/s, p95,
-    errors, and the CPU time per request of the server process, of the
-    store (FerretDB) and of this benchmark's client threads during it (what
-    caps the rate: the server's one process, the store, or the clients).
+    errors, and the CPU time per request of the server's processes (the
+    supervisor and its serving processes, summed), of the store (FerretDB)
+    and of this benchmark's client threads during it (what caps the rate:
+    the server, the store, or the clients). The server starts as `make run`
+    starts it (LEUCHTTURM_WORKERS, else one serving process per core, at
+    most 4); `--workers N` to compare.
  6. RSS of the server process and of the store (FerretDB) process.
 Then the targets of issue 10 with "erfüllt"/"verfehlt", and this command.
 Figures measured while other work runs on the machine (2 cores shared) are noisy.
@@ -151,7 +154,18 @@ class Bench:
         return r.stdout
 
     def start(self) -> None:
-        self.server = start_server([PY, "-m", "api.cli", "serve"], self.env, ROOT, self.base, log=self.tmp / "server.log")
+        # As `make run` starts it: LEUCHTTURM_WORKERS, else one serving process per core (at most 4); --workers N to compare.
+        workers = ["--workers", str(self.args.workers)] if self.args.workers else []
+        self.server = start_server([PY, "-m", "api.cli", "serve", *workers], self.env, ROOT, self.base, log=self.tmp / "server.log")
+
+    def server_pids(self) -> list[int]:
+        """The server's processes: `leuchtturm serve` and its serving processes (all but FerretDB)."""
+        assert self.server is not None
+        return [self.server.pid, *(p for p in descendants(self.server.pid) if p not in self.store_pids())]
+
+    def server_cpu(self) -> float:
+        """CPU seconds of all the server's processes so far (summed: with several serving processes, each counts)."""
+        return sum(cpu_seconds(p) for p in self.server_pids())
 
     def stop(self) -> None:
         stop_server(self.server)
@@ -208,9 +222,9 @@ class Bench:
         if self.args.settle_seconds <= 0:
             return
         assert self.server is not None
-        start, t0 = cpu_seconds(self.server.pid), time.perf_counter()
+        start, t0 = self.server_cpu(), time.perf_counter()
         time.sleep(self.args.settle_seconds)
-        share = (cpu_seconds(self.server.pid) - start) / (time.perf_counter() - t0)
+        share = (self.server_cpu() - start) / (time.perf_counter() - t0)
         self.extra.setdefault(size, {})["idle CPU after import"] = 100 * share
         print(f"  Ruhe nach dem Import ({self.args.settle_seconds:.0f} s, keine Anfragen): Server {100 * share:.0f} % eines Kerns", flush=True)
 
@@ -271,7 +285,7 @@ class Bench:
             for i in range(n + 3):
                 if i == 3:
                     assert self.server is not None
-                    cpu0 = cpu_seconds(self.server.pid), sum(cpu_seconds(p) for p in store_pids)
+                    cpu0 = self.server_cpu(), sum(cpu_seconds(p) for p in store_pids)
                 path = url()
                 ms, status, payload, _ = request("GET", self.base + path, self.headers_for(name))
                 if status != 200:
@@ -283,7 +297,7 @@ class Bench:
                     assert status == 200
                     cached.append(ms)
             figures[name] = (statistics.median(times), pct(times, 95))
-            server_ms, store_ms = ((cpu_seconds(self.server.pid) - cpu0[0]) * 1000 / n,
+            server_ms, store_ms = ((self.server_cpu() - cpu0[0]) * 1000 / n,
                                    (sum(cpu_seconds(p) for p in store_pids) - cpu0[1]) * 1000 / n)
             self.cpu.setdefault(size, {})[name] = (server_ms, store_ms)
             if cached:
@@ -395,8 +409,9 @@ class Bench:
 
         def cpu() -> tuple[float, float, float]:  # (server, store, this benchmark's clients) CPU seconds so far
             assert self.server is not None
-            return cpu_seconds(self.server.pid), sum(cpu_seconds(p) for p in store_pids), time.process_time()
+            return self.server_cpu(), sum(cpu_seconds(p) for p in store_pids), time.process_time()
 
+        per_process0 = {p: cpu_seconds(p) for p in self.server_pids()}
         cpu0 = cpu()
         t0 = time.perf_counter()
         threads = [threading.Thread(target=client, args=(n,)) for n in range(self.args.clients)]
@@ -418,6 +433,9 @@ class Bench:
         print(f"    CPU je Anfrage: Server {server_ms:.1f} ms, FerretDB {store_ms:.1f} ms, Messclients {client_ms:.1f} ms "
               f"(Server {100 * (cpu1[0] - cpu0[0]) / seconds:.0f} % eines Kerns, FerretDB {100 * (cpu1[1] - cpu0[1]) / seconds:.0f} %, "
               f"Messclients {100 * (cpu1[2] - cpu0[2]) / seconds:.0f} %)", flush=True)
+        if len(per_process0) > 2:  # the supervisor and several serving processes: each one's share of a core
+            shares = [100 * (cpu_seconds(p) - c) / seconds for p, c in per_process0.items()]
+            print("    je Serverprozess (Aufseher, Hilfsprozess, Bedienende): " + ", ".join(f"{s:.0f} %" for s in shares), flush=True)
         for e in errors[:5]:
             print("    ", e, flush=True)
 
@@ -486,6 +504,8 @@ def main() -> None:
     parser.add_argument("--mixed-seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="serving processes (leuchtturm serve --workers N); default: as `make run` (LEUCHTTURM_WORKERS or one per core, at most 4)")
     parser.add_argument("--settle-seconds", type=float, default=0.0,
                         help="after each import, wait this long with no requests and print the server's CPU meanwhile "
                              "(what the index still does for the import, e.g. merging its segments) before measuring")

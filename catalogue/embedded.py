@@ -74,7 +74,8 @@ class EmbeddedStoreError(RuntimeError):
     """The embedded FerretDB could not be started or reached."""
 
 
-def _bind_to_parent() -> None:  # runs in the child between fork and exec
+def bind_to_parent() -> None:
+    """The kernel sends this process SIGTERM when its parent dies (call it in the child: after fork, or at start)."""
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -151,7 +152,7 @@ class EmbeddedFerretDB:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_bind_to_parent,  # noqa: PLW1509
+                preexec_fn=bind_to_parent,  # noqa: PLW1509
                 close_fds=True,
             )
         finally:

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Generic, TypeVar, cast
+from typing import Generic, Protocol, TypeVar, cast
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -90,23 +90,54 @@ class _Missing:
 MISSING = _Missing()
 
 
+class SharedCounter(Protocol):
+    """A change counter several processes share (catalogue.shared_generation.SharedGeneration)."""
+
+    def value(self) -> int: ...
+
+    def bump(self) -> None: ...
+
+
 class Expiring(Generic[K, V]):
     """At most `size` values, each for `ttl` seconds after the read that gave it began (`clock`: monotonic
     seconds; tests set their own). `load` reads through it; `forget` drops a key and every load under way,
     so a value read before a change this process made is never kept after it. With `keep_missing`, a read
-    that found nothing (None) is kept too."""
+    that found nothing (None) is kept too.
 
-    __slots__ = ("_epoch", "_lru", "clock", "keep_missing", "ttl")
+    `shared`: a counter of changes that other processes bump too (catalogue/shared_generation.py). Every
+    `forget` bumps it; when it moved since this cache last looked, everything kept is dropped (and a load
+    under way is not kept), so a change made by another process holds here at once as well."""
 
-    def __init__(self, size: int, ttl: float, clock: Callable[[], float] = time.monotonic, *, keep_missing: bool = False) -> None:
+    __slots__ = ("_epoch", "_lru", "_seen", "clock", "keep_missing", "shared", "ttl")
+
+    def __init__(
+        self,
+        size: int,
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        keep_missing: bool = False,
+        shared: SharedCounter | None = None,
+    ) -> None:
         self._lru: LRU[K, tuple[float, V | _Missing]] = LRU(size)
         self.ttl = ttl
         self.clock = clock
         self.keep_missing = keep_missing
         self._epoch = 0
+        self.shared = shared
+        self._seen = shared.value() if shared is not None else 0
+
+    def _follow(self) -> None:
+        """Drop everything when another process (or this one) counted a change since the last look."""
+        if self.shared is not None:
+            now = self.shared.value()
+            if now != self._seen:
+                self._seen = now
+                self.clear()
 
     def get(self, key: K) -> V | _Missing | None:
         """The kept value, MISSING for a kept "nothing", None when nothing is kept (or it expired)."""
+        self._follow()
         hit = self._lru.get(key)
         if hit is None:
             return None
@@ -122,6 +153,7 @@ class Expiring(Generic[K, V]):
             return None if isinstance(found, _Missing) else found
         epoch, began = self._epoch, self.clock()
         value = await read()
+        self._follow()  # a change counted during the read: not kept
         if (value is not None or self.keep_missing) and epoch == self._epoch:
             self._lru.put(key, (began, MISSING if value is None else value))
         return value
@@ -129,6 +161,8 @@ class Expiring(Generic[K, V]):
     def forget(self, key: K) -> None:
         self._epoch += 1
         self._lru.discard(key)
+        if self.shared is not None:
+            self.shared.bump()
 
     def clear(self) -> None:
         self._epoch += 1
@@ -138,4 +172,4 @@ class Expiring(Generic[K, V]):
         return len(self._lru)
 
 
-__all__ = ["LRU", "Expiring"]
+__all__ = ["LRU", "Expiring", "SharedCounter"]

@@ -163,14 +163,21 @@ class Runtime:
         `written`: the `catalogue.outbox.Written` entries of writes that have
         landed. True when applied; False when the time ran out or the engine
         is down. The writes themselves stand either way. Works in every
-        process: the entries are looked up by `_id`, whoever applies them.
+        process: the entries are looked up by `_id`, whoever applies them;
+        in a process without the worker, its index reader then loads the
+        worker's commit before the answer goes out.
         """
         if not written:
             return True
         self.sync.notify()
         try:
             async with asyncio.timeout(within):
-                return await self.sync.wait_applied(written)
+                applied = await self.sync.wait_applied(written)
+            if applied and not self.sync.running:
+                # Another process's worker applied them: this process's reader may have looked at the index
+                # just before that commit (it looks at most every REFRESH_S); the next read must see it.
+                self.search.follow()
+            return applied
         except TimeoutError:
             return False
         except Exception as exc:  # noqa: BLE001 - the database went away meanwhile: answer anyway

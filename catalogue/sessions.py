@@ -9,8 +9,9 @@ locked (`User.sessions_valid_after`).
 
 A session read for a request is kept per process for
 `users.PRINCIPAL_TTL_S` (`SESSIONS`), with its user (`users.remembered_user`):
-a logout or lock in this process is seen at once, one in another process
-within that time. An expiry is decided only on a fresh read (a kept copy may
+a logout or lock in this process is seen at once, so is one in another
+process on the same DATA_DIR (catalogue/shared_generation.py), one in a
+process elsewhere (on the same MongoDB) within that time. An expiry is decided only on a fresh read (a kept copy may
 be older than another process's touch).
 """
 
@@ -27,6 +28,7 @@ from pymongo import ASCENDING, IndexModel
 from catalogue import atomic
 from catalogue.lru import Expiring
 from catalogue.models import utcnow
+from catalogue.shared_generation import CALLERS
 from catalogue.storage import read_by_id
 from catalogue.users import PRINCIPAL_TTL_S, REMEMBERED_CALLERS, Principal, User, forget_user, remembered_slot, remembered_user
 
@@ -67,7 +69,7 @@ def _hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-SESSIONS: Expiring[tuple[str, str], WebSession] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S)
+SESSIONS: Expiring[tuple[str, str], WebSession] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S, shared=CALLERS)
 
 
 async def create_session(principal: Principal, *, user_agent: str | None = None) -> tuple[WebSession, str]:

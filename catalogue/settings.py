@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     secure_cookies: bool | None = None  # default: true when base_url is https
     # seconds after which another process takes the search sync over when its holder died
     sync_lease_s: float = Field(default=10.0, ge=1.0, le=300.0)
+    # serving processes of `leuchtturm serve` (api/workers.py); default: one per core, at most 4
+    workers: int | None = Field(default=None, ge=1, le=64)
     # Open data (exports, DCAT-AP.de description, feeds): who publishes the catalogue and under which licence.
     catalogue_title: str = Field(default="Leuchtturm – Katalog kommunaler Projekte", min_length=1, max_length=200)
     publisher_name: str = Field(

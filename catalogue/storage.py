@@ -32,6 +32,7 @@ from pymongo.errors import CollectionInvalid
 from catalogue import atomic
 from catalogue.embedded import StoreHandle, ensure_id_indexes, instance_info, open_store
 from catalogue.settings import Settings
+from catalogue.shared_generation import open_shared
 
 log = logging.getLogger("leuchtturm.store")
 
@@ -208,6 +209,10 @@ class Storage:
 
 async def connect(settings: Settings, *, db_name: str | None = None, handle: StoreHandle | None = None) -> Storage:
     """Open the store (starting the embedded FerretDB if needed) and initialise Beanie."""
+    if not settings.mongodb_url:
+        # Processes on this DATA_DIR (servers, CLI) forget changed callers together and learn of index commits at
+        # once (catalogue/shared_generation.py).
+        open_shared(settings.resolved_data_dir)
     if handle is None:
         # Started on the calling thread on purpose: the child's parent-death
         # signal is bound to the thread that forks it.

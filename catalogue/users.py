@@ -14,9 +14,11 @@ counters, token use and revocation).
 The caller's token and user are kept per process for PRINCIPAL_TTL_S
 (`TOKENS`, `USERS`; sessions likewise in catalogue/sessions.py): an
 authenticated request then costs no store read for its caller. A revocation,
-lock, role or password change made in this process forgets them at once; one
-made by another process (the CLI, a second server on the same store) holds
-here for at most PRINCIPAL_TTL_S. Login counters are never kept: every
+lock, role or password change made in this process forgets them at once; so
+does one made by another process on the same DATA_DIR (the CLI, the other
+serving processes of `leuchtturm serve --workers N`: the shared counter of
+catalogue/shared_generation.py). One made by a process elsewhere (a second
+server on the same MongoDB) holds here for at most PRINCIPAL_TTL_S. Login counters are never kept: every
 attempt is charged by an atomic write.
 """
 
@@ -44,6 +46,7 @@ from catalogue import atomic, keylists
 from catalogue.errors import Conflict, NotAuthenticated, NotFound, TooManyRequests, ValidationFailed
 from catalogue.lru import Expiring
 from catalogue.models import utcnow
+from catalogue.shared_generation import CALLERS
 from catalogue.storage import read_by_id
 from catalogue.vocabularies import FederalState, Role, SizeClass
 
@@ -237,8 +240,8 @@ async def find_user(username: str) -> User | None:
     return await User.get(key) if key is not None else None
 
 
-USERS: Expiring[tuple[str, str], User] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S, keep_missing=True)  # "no such user" too
-TOKENS: Expiring[tuple[str, str], ApiToken] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S)
+USERS: Expiring[tuple[str, str], User] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S, keep_missing=True, shared=CALLERS)  # "no such user" too
+TOKENS: Expiring[tuple[str, str], ApiToken] = Expiring(REMEMBERED_CALLERS, PRINCIPAL_TTL_S, shared=CALLERS)
 
 
 def remembered_slot(model: type[Document], key: str) -> tuple[str, str]:

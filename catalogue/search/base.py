@@ -273,6 +273,10 @@ class SearchBackend(Protocol):
         """This process no longer writes the index (it gave up the lease): let another process write."""
         return
 
+    def follow(self) -> None:
+        """Show another process's commits now (after its worker applied writes this process waits for)."""
+        return
+
     def reopen(self) -> None:
         """Drop whatever the engine's library holds open and open the index afresh (after a failure inside it)."""
         return

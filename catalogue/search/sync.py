@@ -92,6 +92,7 @@ from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
 from catalogue.search.documents import to_search_document
 from catalogue.search.regions import index_document, region_of
+from catalogue.shared_generation import INDEX_APPLIED
 from catalogue.storage import read_each
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ LANDING_GRACE_S = 30.0  # how long an entry waits for the write it announces (a 
 MISSING_GRACE_S = 30.0  # how long a sequence number without an entry holds the head
 SKIPPED_WATCH_S = 600.0  # how long a skipped number is still looked for
 WAIT_POLL_S = 0.25  # how often `wait_applied` looks again without a signal
+SHARED_POLL_S = 0.003  # how often a wait in a process without the worker looks at the shared applied counter
 # Group commit: woken, `run_forever` waits at most this long while writes of this process are in flight (recorded
 # but not yet settled: catalogue.outbox.none_in_flight), so writes close together share one round and index commit
 # (a round with its commit costs ~10-20 ms of CPU besides the documents). A lone write goes at once.
@@ -158,6 +160,16 @@ async def outbox_status() -> dict[str, Any]:
         since = entry.get("created_at") if entry else (state or {}).get("updated_at")
         oldest = max(0.0, (utcnow() - _aware(since)).total_seconds()) if since else 0.0
     return {"head": head, "last": top, "pending_max": max(0, top - head + 1), "oldest_pending_s": oldest}
+
+
+async def _applied_anywhere(signal: asyncio.Event, shared: int) -> None:
+    """Until this process's worker applied a batch (`signal`) or another local process's did (the shared counter
+    moved from `shared`); TimeoutError after WAIT_POLL_S. Looks at the counter (mapped memory) every SHARED_POLL_S."""
+    deadline = time.monotonic() + WAIT_POLL_S
+    while INDEX_APPLIED.value() == shared and not signal.is_set():
+        if time.monotonic() >= deadline:
+            raise TimeoutError
+        await asyncio.sleep(SHARED_POLL_S)
 
 
 class SearchSync:
@@ -292,6 +304,7 @@ class SearchSync:
         await asyncio.gather(self._delete_applied(ready), self._advance(top, mono))
         if ready:
             self._signal_applied()
+            INDEX_APPLIED.bump()  # waits in the other local processes look in the store now (catalogue/shared_generation.py)
         return len(ready)
 
     @staticmethod
@@ -429,7 +442,9 @@ class SearchSync:
         without a store read; it signals them as soon as the index has
         them, before deleting the entries and moving the head. While that
         worker runs, a wait looks in the store only after WAIT_POLL_S without
-        a batch applied. Waits in other processes look the entries up in the store.
+        a batch applied. Waits in other processes look the entries up in the store:
+        on the embedded store whenever the worker of another local process has
+        applied a batch (the shared counter INDEX_APPLIED), else every WAIT_POLL_S.
         """
         from catalogue import outbox
 
@@ -456,6 +471,7 @@ class SearchSync:
             if self.failing:
                 return False
             signal = self._applied_signal  # taken before looking, so a batch applied meanwhile is not missed
+            shared = INDEX_APPLIED.value()  # likewise for another local process's worker
             still = []
             for entry_id in pending:  # this worker's commits, else by _id (applied entries are deleted)
                 if entry_id in self._recent:
@@ -467,7 +483,10 @@ class SearchSync:
                 break
             self.notify()
             try:
-                await asyncio.wait_for(signal.wait(), timeout=WAIT_POLL_S)
+                if local or not INDEX_APPLIED.is_open:
+                    await asyncio.wait_for(signal.wait(), timeout=WAIT_POLL_S)
+                else:
+                    await _applied_anywhere(signal, shared)
                 local = self.running
             except TimeoutError:
                 local = False  # no batch applied for a while (another process's worker, a worker taking over): look in the store

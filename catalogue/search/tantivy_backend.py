@@ -1045,8 +1045,16 @@ class TantivyBackend(SearchBackend):
             self.needs_reindex = False
             self._live = self._open_current()
 
-    def _refresh(self, *, force: bool = False) -> None:
-        """Follow another process's commits and swaps (cheap: a look at two files every REFRESH_S)."""
+    def follow(self) -> None:
+        """Load another process's commits now (read-your-writes after that process's worker applied them)."""
+        self._refresh(force=True, wait=True)
+
+    def _refresh(self, *, force: bool = False, wait: bool = False) -> None:
+        """Follow another process's commits and swaps (cheap: a look at two files every REFRESH_S).
+
+        `wait`: when another thread is at it, wait for it and look again (its look may have begun before
+        the commit the caller knows of); never while holding the write lock.
+        """
         now = time.monotonic()
         if not force and now < self._next_check:
             return
@@ -1054,7 +1062,7 @@ class TantivyBackend(SearchBackend):
         live = self._live
         if live.writer is not None and not force:
             return  # this process writes the index: its commits reload it
-        if not self._refresh_lock.acquire(blocking=False):
+        if not self._refresh_lock.acquire(blocking=wait):
             return  # another thread is at it
         try:
             name = self._read_pointer()

@@ -778,3 +778,38 @@ async def test_a_write_in_flight_too_long_no_longer_holds_the_worker_back(monkey
     monkeypatch.setattr(outbox, "_in_flight", {"verwaist": 0.0})  # recorded at monotonic time 0: long ago
     await asyncio.wait_for(outbox.none_in_flight(), timeout=1.0)
     assert outbox._in_flight == {}
+
+
+async def test_a_wait_in_a_process_without_the_worker_wakes_on_the_shared_applied_counter(
+    db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`leuchtturm serve --workers N`: a write answered by a process without the sync worker learns from the
+    counter the local processes share (catalogue/shared_generation.py) that the worker applied a batch, instead of
+    looking in the store only every WAIT_POLL_S (here: never)."""
+    from beanie import PydanticObjectId
+
+    from catalogue.search import sync as sync_module
+    from catalogue.shared_generation import SharedGeneration
+
+    shared = SharedGeneration("index.applied")
+    shared.open(tmp_path)
+    monkeypatch.setattr(sync_module, "INDEX_APPLIED", shared)
+    monkeypatch.setattr(sync_module, "WAIT_POLL_S", 3600.0)
+    backend = TantivyBackend(tmp_path / "search")
+    worker, waiter = SearchSync(), SearchSync()  # the worker's process and another serving process
+    profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
+                      published_at=datetime.now(UTC))
+    with outbox.recording() as written:
+        await outbox.enqueue(str(profile.id), profile.slug, version=1)
+    await profile.insert()
+    try:
+        waiting = asyncio.create_task(waiter.wait_applied(list(written)))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        before = shared.value()
+        assert await worker.run_once(backend) == 1
+        assert shared.value() == before + 1
+        async with asyncio.timeout(30.0):
+            assert await waiting
+    finally:
+        shared.close()

@@ -91,3 +91,20 @@ async def test_a_tantivy_reader_follows_commits_and_swaps_of_the_writer(tmp_path
     await reader.acquire_writer()
     await reader.upsert([{"id": "d", "slug": "ortsbus", "title": "Ortsbus", "labels": ["public"]}])
     assert {h.title for h in (await reader.search(SearchQuery(facets=()), labels=ALL_DOCUMENTS_LABELS)).hits} == {"Kita-Verbund", "Ortsbus"}
+
+
+async def test_follow_shows_another_process_commit_at_once(tmp_path: Path) -> None:
+    """Read-your-writes in a process without the sync worker (Runtime.settle): its reader may have looked at the
+    index just before the other process's commit; `follow` loads that commit before the next read."""
+    writer = TantivyBackend(tmp_path / "search")
+    reader = TantivyBackend(tmp_path / "search")
+    await writer.acquire_writer()
+    await writer.upsert([{"id": "a", "slug": "bauhof", "title": "Gemeinsamer Bauhof", "labels": ["public"]}])
+    reader.follow()
+    assert (await reader.search(SearchQuery(facets=()), labels=ALL_DOCUMENTS_LABELS)).total == 1
+    reader._next_check = float("inf")  # it has just looked: its next look would only come after REFRESH_S
+    await writer.upsert([{"id": "b", "slug": "rufbus", "title": "Rufbus", "labels": ["public"]}])
+    assert (await reader.search(SearchQuery(facets=()), labels=ALL_DOCUMENTS_LABELS)).total == 1
+    reader.follow()
+    assert (await reader.search(SearchQuery(facets=()), labels=ALL_DOCUMENTS_LABELS)).total == 2
+    await writer.release_writer()

@@ -1,0 +1,116 @@
+"""Change counters that the processes on one DATA_DIR share: callers forgotten everywhere at once,
+and writes waiting for another process's index commit woken at once.
+
+Each process keeps the callers it has read (users, tokens, sessions:
+catalogue/users.py, catalogue/sessions.py) for up to PRINCIPAL_TTL_S. A
+revocation, lock, role or password change, sign-in or logout forgets the
+caller in the process that made it; it also bumps this counter, a 64-bit
+integer in the file DATA_DIR/callers.generation, mapped into memory by every
+process that opens the store there (the servers and the CLI). Every lookup
+of a kept caller compares the counter with the value it last saw (a read of
+mapped memory, no system call and no store read) and, when another process
+has bumped it, drops everything it keeps. So a logout in one serving
+process, or `leuchtturm user lock` in a shell, holds in every local process
+for the very next request.
+
+Processes on another machine (several API servers on one MongoDB) do not
+share the file: for them a change holds after at most PRINCIPAL_TTL_S, as
+documented. Without an open file (a MongoDB URL is configured) the counter
+stays 0 and nothing changes.
+
+`INDEX_APPLIED` (DATA_DIR/index.applied) counts the batches the sync worker
+has applied (index committed, outbox entries deleted). A write answered by a
+serving process without the worker waits for its entries to be applied
+(read-your-writes, `SearchSync.wait_applied`); it looks at this counter
+every few milliseconds and in the store only when it moved, instead of
+looking in the store every WAIT_POLL_S.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import mmap
+import os
+import struct
+from pathlib import Path
+
+FILE_NAME = "callers.generation"
+INDEX_APPLIED_FILE = "index.applied"
+_FORMAT = "<Q"
+_SIZE = struct.calcsize(_FORMAT)
+
+
+class SharedGeneration:
+    """The counter in one file (see the module docstring); 0 and no-op bumps until `open`."""
+
+    __slots__ = ("_fd", "_map", "name", "path")
+
+    def __init__(self, name: str = FILE_NAME) -> None:
+        self.name = name
+        self._fd: int | None = None
+        self._map: mmap.mmap | None = None
+        self.path: Path | None = None
+
+    def open(self, data_dir: Path) -> None:
+        """Map DATA_DIR's counter (created at 0 if missing); a process opens one at a time."""
+        path = (data_dir / self.name).resolve()
+        if path == self.path:
+            return
+        self.close()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.fstat(fd).st_size < _SIZE:
+                    os.ftruncate(fd, _SIZE)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._map = mmap.mmap(fd, _SIZE)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd, self.path = fd, path
+
+    def close(self) -> None:
+        mapped, fd = self._map, self._fd
+        self._map, self._fd, self.path = None, None, None
+        if mapped is not None:
+            with contextlib.suppress(BufferError):
+                mapped.close()
+        if fd is not None:
+            os.close(fd)
+
+    @property
+    def is_open(self) -> bool:
+        return self._map is not None
+
+    def value(self) -> int:
+        """The counter as it is now (0 when no file is open)."""
+        mapped = self._map
+        return int(struct.unpack_from(_FORMAT, mapped, 0)[0]) if mapped is not None else 0
+
+    def bump(self) -> None:
+        """Count one change (under the file's lock: bumps of several processes never get lost)."""
+        mapped, fd = self._map, self._fd
+        if mapped is None or fd is None:
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            struct.pack_into(_FORMAT, mapped, 0, (struct.unpack_from(_FORMAT, mapped, 0)[0] + 1) & 0xFFFFFFFFFFFFFFFF)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+CALLERS = SharedGeneration(FILE_NAME)  # this process's counter of caller changes (opened by catalogue.storage.connect)
+INDEX_APPLIED = SharedGeneration(INDEX_APPLIED_FILE)  # batches applied by the sync worker of any local process (likewise)
+
+
+def open_shared(data_dir: Path) -> None:
+    """Map DATA_DIR's counters (catalogue.storage.connect, for the embedded store)."""
+    CALLERS.open(data_dir)
+    INDEX_APPLIED.open(data_dir)
+
+
+__all__ = ["CALLERS", "FILE_NAME", "INDEX_APPLIED", "INDEX_APPLIED_FILE", "SharedGeneration", "open_shared"]
