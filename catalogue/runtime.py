@@ -175,8 +175,9 @@ class Runtime:
                 applied = await self.sync.wait_applied(written)
             if applied and not self.sync.running:
                 # Another process's worker applied them: this process's reader may have looked at the index
-                # just before that commit (it looks at most every REFRESH_S); the next read must see it.
-                self.search.follow()
+                # just before that commit (it looks at most every REFRESH_S); the next read must see it. Loading a
+                # commit opens files and builds a searcher: in a thread, not on the event loop.
+                await asyncio.to_thread(self.search.follow)
             return applied
         except TimeoutError:
             return False

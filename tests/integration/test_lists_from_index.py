@@ -339,3 +339,25 @@ async def test_list_items_are_what_the_validated_model_gives(client, app, world)
             assert item.owner == (listed.owner if private else None) and item.url == f"{base}/profiles/{listed.slug}"
     body = (await client.get(f"{API}?per_page=100", headers=world["headers"]["rita"])).json()
     assert body == ProfileList.model_validate(body).model_dump(mode="json") and len(body["items"]) == 4
+
+
+async def test_a_process_without_the_worker_loads_its_commit_off_the_event_loop(client, app, monkeypatch) -> None:
+    """In a serving process without the sync worker, `settle` makes the index reader load the worker's commit
+    (`follow`: files opened, a searcher built) in a thread, never on the event loop's thread."""
+    import threading
+
+    from catalogue import outbox
+    from catalogue.profiles import ProfileService
+    from catalogue.users import Principal
+
+    rt = app.state.runtime
+    profile = await ProfileService().create({"title": "Dorfladen"}, Principal("erika", Role.EDITOR))
+    entry = await outbox.enqueue(str(profile.id), profile.slug)
+    await rt.sync.drain(rt.search)  # applied, as another process's worker would
+    loop_thread = threading.current_thread()
+    followed: list[threading.Thread] = []
+    monkeypatch.setattr(rt.search, "follow", lambda: followed.append(threading.current_thread()))
+    monkeypatch.setattr(rt.sync, "running", False)  # the worker runs elsewhere
+    assert await rt.settle([outbox.Written(entry.id, str(profile.id), profile.slug)])
+    assert len(followed) == 1
+    assert followed[0] is not loop_thread
