@@ -1727,9 +1727,12 @@ class TantivyBackend(SearchBackend):
         return await asyncio.to_thread(run)  # one hop: the search, the decoding and the ranking in the search thread
 
     async def health(self) -> bool:
-        try:
+        def look() -> None:  # may load another process's commit: in a thread, not on the event loop
             self._refresh()
             _ = self._live.view.searcher.num_docs
+
+        try:
+            await asyncio.to_thread(look)
         except Exception as exc:  # pragma: no cover - a broken index
             raise SearchError(f"Suchindex nicht lesbar: {exc}") from exc
         return True
