@@ -44,10 +44,13 @@ _SIZE = struct.calcsize(_FORMAT)
 class SharedGeneration:
     """The counter in one file (see the module docstring); 0 and no-op bumps until `open`."""
 
-    __slots__ = ("_fd", "_map", "name", "path")
+    __slots__ = ("_fd", "_map", "name", "path", "single_writer")
 
-    def __init__(self, name: str = FILE_NAME) -> None:
+    def __init__(self, name: str = FILE_NAME, *, single_writer: bool = False) -> None:
+        """`single_writer`: only one process ever bumps it (the index writer), so a bump takes no file lock
+        and no file descriptor is kept open (the mapping stays valid without it)."""
         self.name = name
+        self.single_writer = single_writer
         self._fd: int | None = None
         self._map: mmap.mmap | None = None
         self.path: Path | None = None
@@ -71,7 +74,11 @@ class SharedGeneration:
         except BaseException:
             os.close(fd)
             raise
-        self._fd, self.path = fd, path
+        if self.single_writer:
+            os.close(fd)
+            self.path = path
+        else:
+            self._fd, self.path = fd, path
 
     def close(self) -> None:
         mapped, fd = self._map, self._fd
@@ -92,15 +99,18 @@ class SharedGeneration:
         return int(struct.unpack_from(_FORMAT, mapped, 0)[0]) if mapped is not None else 0
 
     def bump(self) -> None:
-        """Count one change (under the file's lock: bumps of several processes never get lost)."""
+        """Count one change (under the file's lock, so bumps of several processes never get lost; a single
+        writer's without it)."""
         mapped, fd = self._map, self._fd
-        if mapped is None or fd is None:
+        if mapped is None:
             return
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             struct.pack_into(_FORMAT, mapped, 0, (struct.unpack_from(_FORMAT, mapped, 0)[0] + 1) & 0xFFFFFFFFFFFFFFFF)
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 CALLERS = SharedGeneration(FILE_NAME)  # this process's counter of caller changes (opened by catalogue.storage.connect)

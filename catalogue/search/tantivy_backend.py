@@ -81,6 +81,7 @@ from catalogue.search.base import (
     check_labels,
 )
 from catalogue.search.documents import FACETS, FILTER_ONLY, LABELS_FIELD
+from catalogue.shared_generation import SharedGeneration
 from catalogue.stopwords import STOP_WORDS
 from catalogue.vocabularies import EditorialStatus
 
@@ -110,9 +111,19 @@ RAW_FILTERS = (*FILTER_ONLY, LABELS_FIELD)  # the editorial state, owner and per
 def _schema_version() -> str:
     """The index layout's version: a field added to or removed from the registry's search roles gives a new one,
     so an index built for other fields is not opened but rebuilt (`needs_reindex`)."""
-    layout = json.dumps([SCHEMA_REVISION, ANALYZER, list(FIELD_BOOSTS), list(STORED_TEXT), list(FACETS), list(RAW_FILTERS), list(INTEGER_FIELDS),
-                         sorted(STOP_WORDS),
-                         list(documents.EDITORIAL_KEYS)])  # a new key of the stored document needs the documents rebuilt
+    layout = json.dumps(
+        [
+            SCHEMA_REVISION,
+            ANALYZER,
+            list(FIELD_BOOSTS),
+            list(STORED_TEXT),
+            list(FACETS),
+            list(RAW_FILTERS),
+            list(INTEGER_FIELDS),
+            sorted(STOP_WORDS),
+            list(documents.EDITORIAL_KEYS),
+        ]
+    )  # a new key of the stored document needs the documents rebuilt
     return f"{SCHEMA_REVISION}.{hashlib.sha256(layout.encode()).hexdigest()[:10]}"
 
 
@@ -401,6 +412,7 @@ class _QueryPlanner:
             return False
         if len(stems) == 1 and searcher.doc_freq("all", stems[0]) > 0:
             return False  # the catch-all field has the word itself: no search over the documents it finds
+
         def compute() -> bool:
             own = self.word_query(searcher, word, set(), scan=False)
             return own is None or not self._matches(searcher, own)
@@ -488,13 +500,22 @@ class _QueryPlanner:
         if not terms:
             return tantivy.Query.empty_query()
         title = [self._term("title", t) for t in terms]
-        return tantivy.Query.boolean_query([
-            (tantivy.Occur.Should, tantivy.Query.disjunction_max_query([self._term("all", t) for t in terms], 0.1)),
-            (tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.disjunction_max_query(title, 0.1), FIELD_BOOSTS["title"])),
-        ])
+        return tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.disjunction_max_query([self._term("all", t) for t in terms], 0.1)),
+                (tantivy.Occur.Should, tantivy.Query.boost_query(tantivy.Query.disjunction_max_query(title, 0.1), FIELD_BOOSTS["title"])),
+            ]
+        )
 
     def word_query(
-        self, searcher: _Terms, word: _Word, highlight: set[str], *, typo: bool = True, scan: bool = True, codes_optional: bool = False,
+        self,
+        searcher: _Terms,
+        word: _Word,
+        highlight: set[str],
+        *,
+        typo: bool = True,
+        scan: bool = True,
+        codes_optional: bool = False,
     ) -> tantivy.Query | None:
         """The query for one word; `scan`: also look through the term dictionary near a typo (for typos in the
         ending and for highlighting; off for the long texts of "comparable projects"); `codes_optional` (a query of
@@ -528,9 +549,7 @@ class _QueryPlanner:
                 split = self._split(searcher, stem)
                 if split:
                     highlight.update(split)
-                    both = tantivy.Query.boolean_query(
-                        [(tantivy.Occur.Must, self._term("all", split[0])), (tantivy.Occur.Must, self._term("all", split[1]))]
-                    )
+                    both = tantivy.Query.boolean_query([(tantivy.Occur.Must, self._term("all", split[0])), (tantivy.Occur.Must, self._term("all", split[1]))])
                     clauses.append(tantivy.Query.boost_query(both, SPLIT_BOOST))
             if typo and freq == 0 and len(word.raw) >= 5:  # a word missing from the index is read as a typo
                 distance = 2 if len(word.raw) >= 9 else 1
@@ -539,17 +558,14 @@ class _QueryPlanner:
                 near, ending = self._fuzzy_terms(searcher, stem, distance) if scan else ([], [])
                 highlight.update(near)  # highlight what the typo found
                 if near:  # the fuzzy query scores every match alike: the words it finds also count by their rarity (BM25)
-                    clauses.append(tantivy.Query.boost_query(
-                        tantivy.Query.disjunction_max_query([self._term("all", t) for t in near], 0.1), FUZZY_BOOST))
+                    clauses.append(tantivy.Query.boost_query(tantivy.Query.disjunction_max_query([self._term("all", t) for t in near], 0.1), FUZZY_BOOST))
                 if ending:
                     highlight.update(ending)
-                    clauses.append(tantivy.Query.boost_query(
-                        tantivy.Query.disjunction_max_query([self._term("all", t) for t in ending], 0.1), FUZZY_BOOST))
+                    clauses.append(tantivy.Query.boost_query(tantivy.Query.disjunction_max_query([self._term("all", t) for t in ending], 0.1), FUZZY_BOOST))
                 head = self._head(searcher, stem) if scan and not (near or ending or expansions) and len(stem) >= MIN_SPLIT_STEM else []
                 if head:  # a compound the index lacks, and no typo of a word it has: its head, weakly ("Großgerät": "Gerät")
                     highlight.update(head)
-                    clauses.append(tantivy.Query.boost_query(
-                        tantivy.Query.disjunction_max_query([self._term("all", t) for t in head], 0.1), HEAD_BOOST))
+                    clauses.append(tantivy.Query.boost_query(tantivy.Query.disjunction_max_query([self._term("all", t) for t in head], 0.1), HEAD_BOOST))
             elif typo and len(word.raw) >= KNOWN_FUZZY_CHARS:
                 # a long word the index has also finds its near spellings, weakly: those are what its typo
                 # (two letters of tolerance) would find, so the correct word never finds fewer projects
@@ -562,8 +578,7 @@ class _QueryPlanner:
             typed = [p for p in _PART_SPLIT_RE.split(word.raw) if p]
             for i, part in enumerate(stems):
                 chars = len(typed[i]) if len(typed) == len(stems) else len(part)
-                if codes_optional and chars <= MAX_CODE_CHARS and searcher.doc_freq("all", part) == 0 \
-                        and any(len(p) > MAX_CODE_CHARS for p in stems):
+                if codes_optional and chars <= MAX_CODE_CHARS and searcher.doc_freq("all", part) == 0 and any(len(p) > MAX_CODE_CHARS for p in stems):
                     continue  # a letter code no document uses ("UH-Kreis"): the word matches by its other parts
                 part_q = self._term("all", part)
                 if chars >= 5 and searcher.doc_freq("all", part) == 0:
@@ -594,8 +609,7 @@ class _QueryPlanner:
             return None
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, c) for c in clauses])
 
-    def plan(self, searcher: _Terms, q: str, *, any_word: bool = False,
-             places: Mapping[str, Sequence[planning.Place]] | None = None) -> _Plan:
+    def plan(self, searcher: _Terms, q: str, *, any_word: bool = False, places: Mapping[str, Sequence[planning.Place]] | None = None) -> _Plan:
         highlight: set[str] = set()
         if not q.strip():
             return _Plan(None, highlight)
@@ -613,8 +627,7 @@ class _QueryPlanner:
         for w in words:
             if soft and w.planned.place is not None:
                 continue
-            wq = self.word_query(searcher, w, highlight, typo=not any_word, scan=not any_word,
-                                 codes_optional=len(qp.text_words) > 1 and not any_word)
+            wq = self.word_query(searcher, w, highlight, typo=not any_word, scan=not any_word, codes_optional=len(qp.text_words) > 1 and not any_word)
             if wq is None:
                 continue
             is_number = bool(w.stems) and all(s.isdigit() for s in w.stems) and not w.alternatives
@@ -647,31 +660,24 @@ class _QueryPlanner:
         counts = [self._word_count(searcher, w, wq) for w, wq in zip(queried, word_queries, strict=True)] if counted else []
         if not any_word and n >= RARITY_WORDS and counts:
             word_queries = self._by_rarity(searcher, word_queries, counts)
-        text_q = tantivy.Query.boolean_query(
-            [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=need
-        )
+        text_q = tantivy.Query.boolean_query([(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=need)
         loose = loose_need(n)
-        known = [
-            planning.is_lexicon_term(w.planned.text) or count > 0 for w, count in zip(queried, counts, strict=True)
-        ] if counts else []
+        known = [planning.is_lexicon_term(w.planned.text) or count > 0 for w, count in zip(queried, counts, strict=True)] if counts else []
         if not any_word and loose < need and known and sum(not k for k in known) <= missing_allowed(n):
             # every word occurs in the index or is a lexicon term (in a query of five or more words, one in four may be missing: a
             # paraphrase, not a word the catalogue uses): documents sharing fewer of the words (about half) count
             # too, ranked below those that match as many as required (Meilisearch's "frequency" strategy does so)
-            text_q = tantivy.Query.boolean_query([
-                (tantivy.Occur.Must, tantivy.Query.boolean_query(
-                    [(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=loose)),
-                (tantivy.Occur.Should, tantivy.Query.boost_query(text_q, STRICT_BONUS)),
-            ])
-        if optional:
             text_q = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, text_q), *((tantivy.Occur.Should, o) for o in optional)]
+                [
+                    (tantivy.Occur.Must, tantivy.Query.boolean_query([(tantivy.Occur.Should, wq) for wq in word_queries], minimum_number_should_match=loose)),
+                    (tantivy.Occur.Should, tantivy.Query.boost_query(text_q, STRICT_BONUS)),
+                ]
             )
+        if optional:
+            text_q = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), *((tantivy.Occur.Should, o) for o in optional)])
         single = [w.stems[0] for w in words if len(w.stems) == 1 and _ALNUM_RE.match(w.stems[0]) and not w.planned.prefix]
         if len(single) >= 2 and not any_word:
-            bonus = tantivy.Query.boost_query(
-                tantivy.Query.phrase_query(self.schema, "all", list[str | tuple[int, str]](single), slop=2), PHRASE_BOOST
-            )
+            bonus = tantivy.Query.boost_query(tantivy.Query.phrase_query(self.schema, "all", list[str | tuple[int, str]](single), slop=2), PHRASE_BOOST)
             text_q = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Should, bonus)])
         return _Plan(text_q, highlight, qp)
 
@@ -840,8 +846,20 @@ def _search_key(query: SearchQuery, labels: tuple[str, ...], places: planning.Kn
     if query.explain or query.per_page > MAX_KEPT_HITS:
         return None
     return (
-        "search", query.q, _sorted_values(query.filters), query.population_min, query.population_max, query.since_min, query.since_max,
-        query.confirmed_min, query.confirmed_max, query.sort, query.page, query.per_page, query.facets, tuple(sorted(labels)),
+        "search",
+        query.q,
+        _sorted_values(query.filters),
+        query.population_min,
+        query.population_max,
+        query.since_min,
+        query.since_max,
+        query.confirmed_min,
+        query.confirmed_max,
+        query.sort,
+        query.page,
+        query.per_page,
+        query.facets,
+        tuple(sorted(labels)),
         planning.places_key(places),
     )
 
@@ -850,8 +868,10 @@ def _copy_result(result: SearchResult) -> SearchResult:
     """A kept result as the caller's own copy (callers may keep or change hits' documents and the facet counts)."""
     return replace(
         result,
-        hits=[Hit(id=h.id, slug=h.slug, title=h.title, score=h.score, document=dict(h.document), snippets=dict(h.snippets),
-                  explanation=h.explanation) for h in result.hits],
+        hits=[
+            Hit(id=h.id, slug=h.slug, title=h.title, score=h.score, document=dict(h.document), snippets=dict(h.snippets), explanation=h.explanation)
+            for h in result.hits
+        ],
         facets={name: dict(counts) for name, counts in result.facets.items()},
     )
 
@@ -914,6 +934,7 @@ def _quietly(fn: Any) -> None:
 
 
 REFRESH_S = 0.05  # how often a reader looks for another process's commits or a new index directory
+COMMITS_FILE = "commits.generation"  # in the index root: the writer's commits and swaps, counted (`_refresh`)
 
 
 def _meta_key(path: Path) -> tuple[int, int, int] | None:
@@ -943,6 +964,11 @@ class TantivyBackend(SearchBackend):
         self._write_lock = threading.RLock()
         self._refresh_lock = threading.Lock()
         self._next_check = 0.0
+        # Bumped by the writing process after each commit and swap; a reader that sees it moved looks at once
+        # (read-your-writes across processes: a save answered by the writer's process, the next read in another).
+        self._commits = SharedGeneration(COMMITS_FILE, single_writer=True)
+        self._commits.open(self.root)
+        self._commits_seen = self._commits.value()
         self._rebuild_lock = asyncio.Lock()
         self._rebuild_log: list[tuple[str, Any]] | None = None
         self._carried: dict[str, tantivy.Document] = {}  # id -> the document this writer wrote last (`_write`)
@@ -1050,21 +1076,29 @@ class TantivyBackend(SearchBackend):
         self._refresh(force=True, wait=True)
 
     def _refresh(self, *, force: bool = False, wait: bool = False) -> None:
-        """Follow another process's commits and swaps (cheap: a look at two files every REFRESH_S).
+        """Follow another process's commits and swaps: at once when the writer's counter of them (COMMITS_FILE,
+        mapped memory) moved, so a read that begins after another process's commit sees it; otherwise a look at
+        two files every REFRESH_S.
 
         `wait`: when another thread is at it, wait for it and look again (its look may have begun before
         the commit the caller knows of); never while holding the write lock.
         """
         now = time.monotonic()
-        if not force and now < self._next_check:
+        commits = self._commits.value()
+        moved = commits != self._commits_seen  # the writer committed since this process last looked
+        if not force and not moved and now < self._next_check:
             return
         self._next_check = now + REFRESH_S
         live = self._live
         if live.writer is not None and not force:
+            self._commits_seen = commits
             return  # this process writes the index: its commits reload it
-        if not self._refresh_lock.acquire(blocking=wait):
+        # A reader that knows of a commit waits for a look under way (it may have begun before that commit);
+        # a forced look does so only when asked (`wait`): `_acquire` comes here holding the write lock.
+        if not self._refresh_lock.acquire(blocking=wait or (moved and not force)):
             return  # another thread is at it
         try:
+            self._commits_seen = commits  # what follows loads at least that commit
             name = self._read_pointer()
             if name.startswith(f"v{SCHEMA_VERSION}-") and (live.path is None or name != live.path.name):
                 path = self.root / name
@@ -1253,6 +1287,7 @@ class TantivyBackend(SearchBackend):
             live.index.reload()
             live.view = _View(live.index.searcher())
             live.meta_key = _meta_key(live.path)
+            self._commits.bump()
             if self._rebuild_log is not None:
                 self._rebuild_log.append((op, payload))
 
@@ -1332,6 +1367,7 @@ class TantivyBackend(SearchBackend):
             old = self._live
             self._live = new_live
             self.needs_reindex = False
+            self._commits.bump()
         del old
         self._cleanup(keep=path)
 
@@ -1365,10 +1401,12 @@ class TantivyBackend(SearchBackend):
         return tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(name, values), 0.0)
 
     def _filter_clauses(
-        self, query: SearchQuery, labels: tuple[str, ...], skip: str | None = None,
+        self,
+        query: SearchQuery,
+        labels: tuple[str, ...],
+        skip: str | None = None,
     ) -> list[tuple[tantivy.Occur, tantivy.Query]]:
-        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [
-            (tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0))]
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [(tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0))]
         for name, values in query.filters.items():
             if name == skip:
                 continue
@@ -1381,8 +1419,14 @@ class TantivyBackend(SearchBackend):
             (documents.CONFIRMED, query.confirmed_min, query.confirmed_max),
         ):
             if lo is not None or hi is not None:
-                clauses.append((tantivy.Occur.Must, tantivy.Query.const_score_query(
-                    tantivy.Query.range_query(self.schema, name, tantivy.FieldType.Integer, lower_bound=lo, upper_bound=hi), 0.0)))
+                clauses.append(
+                    (
+                        tantivy.Occur.Must,
+                        tantivy.Query.const_score_query(
+                            tantivy.Query.range_query(self.schema, name, tantivy.FieldType.Integer, lower_bound=lo, upper_bound=hi), 0.0
+                        ),
+                    )
+                )
         return clauses
 
     @staticmethod
@@ -1453,8 +1497,20 @@ class TantivyBackend(SearchBackend):
         hits = self._hits(view, res.hits, plan, scored=not kwargs, explain=query.explain)
         facets: dict[str, dict[str, int]] = {}
         if query.facets:  # counted over every document found: kept per snapshot for the same search's other pages and sorts
-            key = ("facets", query.q, _sorted_values(query.filters), query.population_min, query.population_max, query.since_min,
-                   query.since_max, query.confirmed_min, query.confirmed_max, query.facets, tuple(sorted(labels)), planning.places_key(places))
+            key = (
+                "facets",
+                query.q,
+                _sorted_values(query.filters),
+                query.population_min,
+                query.population_max,
+                query.since_min,
+                query.since_max,
+                query.confirmed_min,
+                query.confirmed_max,
+                query.facets,
+                tuple(sorted(labels)),
+                planning.places_key(places),
+            )
             facets = view.results.get(key) or {}
             if not facets:
                 facets = self._facet_counts(searcher, query, labels, plan.text_query, main_q)
@@ -1463,9 +1519,7 @@ class TantivyBackend(SearchBackend):
         total = int(res.count or 0)  # type: ignore[attr-defined]  # tantivy's type stub lacks SearchResult.count
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page, facets=facets)
 
-    def _hits(
-        self, view: _View, raw_hits: list[tuple[Any, tantivy.DocAddress]], plan: _Plan, *, scored: bool, explain: bool = False
-    ) -> list[Hit]:
+    def _hits(self, view: _View, raw_hits: list[tuple[Any, tantivy.DocAddress]], plan: _Plan, *, scored: bool, explain: bool = False) -> list[Hit]:
         pattern = _highlighter(frozenset(plan.highlight_terms)) if plan.highlight_terms else None
         hits: list[Hit] = []
         for score, addr in raw_hits:
@@ -1515,20 +1569,38 @@ class TantivyBackend(SearchBackend):
         population: int | None = None,
         reference_id: str | None = None,
     ) -> list[Candidate]:
-        return [Candidate(document=dict(payload), text_score=score)
-                for score, payload in self._kept_similar(text, labels, any_of, filters, exclude_ids, limit, population, reference_id)]
+        return [
+            Candidate(document=dict(payload), text_score=score)
+            for score, payload in self._kept_similar(text, labels, any_of, filters, exclude_ids, limit, population, reference_id)
+        ]
 
     def _kept_similar(
-        self, text: str, labels: Sequence[str], any_of: Mapping[str, Sequence[str]] | None, filters: Mapping[str, Sequence[str]] | None,
-        exclude_ids: Sequence[str], limit: int, population: int | None, reference_id: str | None,
+        self,
+        text: str,
+        labels: Sequence[str],
+        any_of: Mapping[str, Sequence[str]] | None,
+        filters: Mapping[str, Sequence[str]] | None,
+        exclude_ids: Sequence[str],
+        limit: int,
+        population: int | None,
+        reference_id: str | None,
     ) -> list[tuple[float, dict[str, Any]]]:
         """The candidates as (text relevance, payload), kept per snapshot and caller (the payloads are the kept ones: not to be changed)."""
         labels = check_labels(labels)
         filters = check_filters(filters)
         self._refresh()
         view = self._live.view
-        key = ("similar", text, _sorted_values(any_of or {}), _sorted_values(filters), tuple(sorted(labels)), tuple(map(str, exclude_ids)), limit,
-               population, reference_id)
+        key = (
+            "similar",
+            text,
+            _sorted_values(any_of or {}),
+            _sorted_values(filters),
+            tuple(sorted(labels)),
+            tuple(map(str, exclude_ids)),
+            limit,
+            population,
+            reference_id,
+        )
         found: list[tuple[float, dict[str, Any]]] | None = view.results.get(key)
         if found is None:
             found = self._similar(view, text, labels, any_of or {}, filters, exclude_ids, limit, population, reference_id)
@@ -1563,8 +1635,16 @@ class TantivyBackend(SearchBackend):
         return total
 
     def _similar(
-        self, view: _View, text: str, labels: tuple[str, ...], any_of: Mapping[str, Sequence[str]], filters: Mapping[str, Sequence[str]],
-        exclude_ids: Sequence[str], limit: int, population: int | None = None, reference_id: str | None = None,
+        self,
+        view: _View,
+        text: str,
+        labels: tuple[str, ...],
+        any_of: Mapping[str, Sequence[str]],
+        filters: Mapping[str, Sequence[str]],
+        exclude_ids: Sequence[str],
+        limit: int,
+        population: int | None = None,
+        reference_id: str | None = None,
     ) -> list[tuple[float, dict[str, Any]]]:
         searcher = view.searcher
         plan = self._plan(view, text, any_word=True)
@@ -1590,8 +1670,7 @@ class TantivyBackend(SearchBackend):
         # (text OR any_of) AND labels AND filters AND NOT excluded; the documents the text finds come first and those
         # that only share a facet value (text score 0) fill the rest: two searches, and the second (a facet value is
         # shared by a good part of the catalogue) only when the text finds fewer than `limit`
-        required: list[tuple[tantivy.Occur, tantivy.Query]] = [
-            (tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0))]
+        required: list[tuple[tantivy.Occur, tantivy.Query]] = [(tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0))]
         for name, values in filters.items():
             clause = self._filter(name, values)
             if clause is not None:
@@ -1620,15 +1699,15 @@ class TantivyBackend(SearchBackend):
         if facets and len(out) < limit:  # those sharing a facet value (or, ranked, of a similar size) fill up
             seen = {str(payload.get("id")) for _score, payload in out}  # ranked: those of a shared Handlungsfeld are in
             union, rest = self._fold(facets, signals)
-            found = searcher.search(self._shared(union, required, plan.text_query, rest), limit=limit - len(out) + len(seen) * ranked,
-                                    count=False)
+            found = searcher.search(self._shared(union, required, plan.text_query, rest), limit=limit - len(out) + len(seen) * ranked, count=False)
             fill = [payload for _score, addr in found.hits if str((payload := view.stored(addr)[0]).get("id")) not in seen]
-            out.extend((0.0, payload) for payload in fill[:limit - len(out)])
+            out.extend((0.0, payload) for payload in fill[: limit - len(out)])
         return out
 
     @staticmethod
     def _fold(
-        candidates: list[tuple[tuple[str, Any], tantivy.Query]], signals: list[tuple[float, tantivy.Query, str, Any]],
+        candidates: list[tuple[tuple[str, Any], tantivy.Query]],
+        signals: list[tuple[float, tantivy.Query, str, Any]],
     ) -> tuple[list[tantivy.Query], list[tuple[tantivy.Occur, tantivy.Query]]]:
         """The clauses of a candidates' union (any of them makes a document a candidate), each scoring the weight of the
         signal of the same field and value (0 without), and the other signals as optional clauses beside the union.
@@ -1640,19 +1719,23 @@ class TantivyBackend(SearchBackend):
         for weight, _query, name, value in signals:
             weights[(name, value)] = weights.get((name, value), 0.0) + weight
         union = [tantivy.Query.const_score_query(query, weights.pop(key, 0.0)) for key, query in candidates]
-        rest = [(tantivy.Occur.Should, tantivy.Query.const_score_query(query, weights.pop((name, value))))
-                for _weight, query, name, value in signals if (name, value) in weights]
+        rest = [
+            (tantivy.Occur.Should, tantivy.Query.const_score_query(query, weights.pop((name, value))))
+            for _weight, query, name, value in signals
+            if (name, value) in weights
+        ]
         return union, rest
 
     @staticmethod
     def _shared(
-        union: list[tantivy.Query], required: list[tuple[tantivy.Occur, tantivy.Query]], text_q: tantivy.Query | None,
+        union: list[tantivy.Query],
+        required: list[tuple[tantivy.Occur, tantivy.Query]],
+        text_q: tantivy.Query | None,
         boosts: list[tuple[tantivy.Occur, tantivy.Query]],
     ) -> tantivy.Query:
         """Documents with any of the `union`'s clauses (and `required`, not `text_q`), scored by those clauses and the
         `boosts` (`_fold`; without signals: all alike)."""
-        shared = tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in union])),
-                                              *required])
+        shared = tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in union])), *required])
         if text_q is not None:  # those the text found are all among the candidates already
             shared = tantivy.Query.boolean_query([(tantivy.Occur.Must, shared), (tantivy.Occur.MustNot, text_q)])
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, shared), *boosts]) if boosts else shared
@@ -1663,8 +1746,7 @@ class TantivyBackend(SearchBackend):
         """The text relevance of the reference document (one keyed search), or else the best one (a search of the text)."""
         if reference_id is not None:
             own = tantivy.Query.const_score_query(tantivy.Query.term_query(self.schema, "id", str(reference_id)), 0.0)  # no score of its own
-            found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Must, own), *required]),
-                                    limit=1, count=False)
+            found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), (tantivy.Occur.Must, own), *required]), limit=1, count=False)
             if found.hits:
                 return float(found.hits[0][0])
         found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, text_q), *required]), limit=1, count=False)
@@ -1677,10 +1759,12 @@ class TantivyBackend(SearchBackend):
             return None
         self._refresh()
         view = self._live.view
-        query = tantivy.Query.boolean_query([
-            (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "id", str(doc_id))),
-            (tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0)),
-        ])
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "id", str(doc_id))),
+                (tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0)),
+            ]
+        )
         res = view.searcher.search(query, limit=1, count=False)
         if not res.hits:
             return None
@@ -1703,8 +1787,15 @@ class TantivyBackend(SearchBackend):
         reference_id: str | None = None,
     ) -> list[Candidate]:
         return await asyncio.to_thread(
-            self.similar_candidates_sync, text, labels=labels, any_of=any_of, filters=filters, exclude_ids=exclude_ids, limit=limit,
-            population=population, reference_id=reference_id,
+            self.similar_candidates_sync,
+            text,
+            labels=labels,
+            any_of=any_of,
+            filters=filters,
+            exclude_ids=exclude_ids,
+            limit=limit,
+            population=population,
+            reference_id=reference_id,
         )
 
     async def ranked_similar(
@@ -1749,6 +1840,7 @@ class TantivyBackend(SearchBackend):
             if self._live.writer is not None:
                 self._live.writer.wait_merging_threads()
                 self._live.writer = None
+        self._commits.close()
 
 
 __all__ = ["SCHEMA_VERSION", "TantivyBackend", "build_analyzer", "build_schema"]

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -110,6 +111,18 @@ def _token(data_dir: Path, username: str, role: str) -> str:
     return _cli(data_dir, "token", "create", username, "--name", "test").strip()
 
 
+def _read_own_writes(base: str, editor: dict[str, str], slug: str, tag: str) -> None:
+    for n in range(30):  # each save answered by either process; the next reads (also by either) show it
+        word = f"zaunkoenig{n}x"
+        status, body, headers = _call(base, "PATCH", f"/api/v1/profiles/{slug}", {**editor, "If-Match": tag}, {"title": f"Mehrprozess {word}"})
+        assert status == 200, body
+        tag = headers["etag"]
+        for _ in range(2):  # the list comes from the index (Meine Profile), whichever process answers
+            status, mine, _ = _call(base, "GET", "/api/v1/profiles?mine=true", editor)
+            assert status == 200
+            assert [p["title"] for p in mine["items"] if p["slug"] == slug] == [f"Mehrprozess {word}"], (n, mine)
+
+
 def test_two_processes_read_their_writes_and_share_revocations(two: Server) -> None:
     data_dir: Path = two.data_dir  # type: ignore[attr-defined]
     assert len(_serving_pids(two)) == 2
@@ -121,16 +134,23 @@ def test_two_processes_read_their_writes_and_share_revocations(two: Server) -> N
     status, body, headers = _call(two.base, "POST", "/api/v1/profiles", editor, {"title": "Mehrprozess Entwurf", "summary": "Erste Fassung."})
     assert status == 201, body
     slug, tag = body["slug"], headers["etag"]
-    for n in range(30):  # each save answered by either process; the next reads (also by either) show it
-        word = f"zaunkoenig{n}x"
-        status, body, headers = _call(two.base, "PATCH", f"/api/v1/profiles/{slug}", {**editor, "If-Match": tag}, {"title": f"Mehrprozess {word}"})
-        assert status == 200, body
-        tag = headers["etag"]
-        for _ in range(2):  # the list comes from the index (Meine Profile), whichever process answers
-            status, mine, _ = _call(two.base, "GET", "/api/v1/profiles?mine=true", editor)
-            assert status == 200
-            assert [p["title"] for p in mine["items"] if p["slug"] == slug] == [f"Mehrprozess {word}"], (n, mine)
+    # Other callers search meanwhile, so each process's index reader has always looked a moment ago: a save
+    # answered by one process must still be in the very next list of the other (review s26, F1).
+    stop = threading.Event()
 
+    def search_meanwhile() -> None:
+        while not stop.is_set():
+            _call(two.base, "GET", "/api/v1/search?q=Mehrprozess")
+
+    searchers = [threading.Thread(target=search_meanwhile) for _ in range(3)]
+    for t in searchers:
+        t.start()
+    try:
+        _read_own_writes(two.base, editor, slug, tag)
+    finally:
+        stop.set()
+        for t in searchers:
+            t.join()
     # A token revoked through one process (the API) is refused by the very next requests of both.
     admin_secret = _token(data_dir, "admin", "admin")
     admin = {"Authorization": f"Bearer {admin_secret}"}
