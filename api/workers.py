@@ -38,6 +38,7 @@ FIRST_WORKER_TIMEOUT_S = 3600.0  # the first start may load the register and reb
 # again; a dead one is seen at once. Long, so that work holding the interpreter a while (a large index commit
 # inside the engine's library) is not taken for a hang.
 HEALTHCHECK_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 30.0  # a stopped worker's shutdown (lease given up, writer closed) gets this long, then it is killed
 
 
 def worker_count(settings: Settings) -> int:
@@ -56,7 +57,15 @@ def worker_app() -> Litestar:
     bind_to_parent()  # a supervisor killed outright (SIGKILL) takes its workers along, as it takes FerretDB
     if supervisor and os.getppid() != supervisor:
         raise SystemExit(1)  # it died before this process was bound to it
-    app = create_app(get_settings(), tune_gc=True)
+    try:
+        app = create_app(get_settings(), tune_gc=True)
+    except Exception as exc:  # one German line; exit code 3 stops the supervisor instead of a restart loop
+        from uvicorn.config import STARTUP_FAILURE
+
+        from api.startup import startup_message
+
+        click.echo(f"Fehler: {startup_message(exc)}", err=True)
+        raise SystemExit(STARTUP_FAILURE) from exc
 
     class StartupReport(QuietStartup):
         """QuietStartup, and the one German line when this worker's start fails (the supervisor exits with 3)."""
@@ -83,6 +92,7 @@ def serve_workers(settings: Settings, workers: int) -> int:
     # The workers read their settings from the environment: the command line's host and port too.
     os.environ["LEUCHTTURM_HOST"] = settings.host
     os.environ["LEUCHTTURM_PORT"] = str(settings.port)
+    os.environ["LEUCHTTURM_WORKERS"] = str(workers)  # `--workers` overrides an environment value the workers would read
     os.environ[SUPERVISOR_ENV] = str(os.getpid())
     try:
         # On this (the main) thread: FerretDB's parent-death signal is bound to the thread that starts it.
@@ -106,6 +116,16 @@ def serve_workers(settings: Settings, workers: int) -> int:
                 process = Process(self.config, self.sockets)
                 process.start()
                 self.processes.append(process)
+
+        def join_all(self) -> None:
+            """Wait for the stopped workers, each at most STOP_TIMEOUT_S; one stuck in its shutdown is killed, so
+            the supervisor (and FerretDB with it) never hangs on it."""
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            for process in self.processes:
+                process.process.join(timeout=max(0.0, deadline - time.monotonic()))
+                if process.process.is_alive():
+                    process.kill()
+                    process.process.join()
 
     # proxy_headers=False: X-Forwarded-For is believed only from LEUCHTTURM_TRUSTED_PROXIES (api/clients.py).
     config = uvicorn.Config(

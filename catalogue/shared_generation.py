@@ -13,10 +13,12 @@ has bumped it, drops everything it keeps. So a logout in one serving
 process, or `leuchtturm user lock` in a shell, holds in every local process
 for the very next request.
 
-Processes on another machine (several API servers on one MongoDB) do not
-share the file: for them a change holds after at most PRINCIPAL_TTL_S, as
-documented. Without an open file (a MongoDB URL is configured) the counter
-stays 0 and nothing changes.
+The file is opened for the embedded store and for MongoDB alike: the
+serving processes of one `leuchtturm serve` share a DATA_DIR either way.
+Processes on another machine (or in another container with its own
+DATA_DIR) do not share the file: for them a change holds after at most
+PRINCIPAL_TTL_S, as documented. Without an open file the counter stays 0
+and nothing changes.
 
 `INDEX_APPLIED` (DATA_DIR/index.applied) counts the batches the sync worker
 has applied (index committed, outbox entries deleted). A write answered by a
@@ -118,7 +120,7 @@ INDEX_APPLIED = SharedGeneration(INDEX_APPLIED_FILE)  # batches applied by the s
 
 
 def open_shared(data_dir: Path) -> None:
-    """Map DATA_DIR's counters (catalogue.storage.connect, for the embedded store)."""
+    """Map DATA_DIR's counters (catalogue.storage.connect, whatever the store)."""
     CALLERS.open(data_dir)
     INDEX_APPLIED.open(data_dir)
 

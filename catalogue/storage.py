@@ -209,10 +209,10 @@ class Storage:
 
 async def connect(settings: Settings, *, db_name: str | None = None, handle: StoreHandle | None = None) -> Storage:
     """Open the store (starting the embedded FerretDB if needed) and initialise Beanie."""
-    if not settings.mongodb_url:
-        # Processes on this DATA_DIR (servers, CLI) forget changed callers together and learn of index commits at
-        # once (catalogue/shared_generation.py).
-        open_shared(settings.resolved_data_dir)
+    # Processes on this DATA_DIR (the serving processes of `leuchtturm serve`, the CLI), on the embedded store and
+    # on MongoDB alike, forget changed callers together and learn of index commits at once
+    # (catalogue/shared_generation.py).
+    open_shared(settings.resolved_data_dir)
     if handle is None:
         # Started on the calling thread on purpose: the child's parent-death
         # signal is bound to the thread that forks it.

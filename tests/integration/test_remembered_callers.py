@@ -42,10 +42,13 @@ PASSWORD = "ein-sicheres-passwort"
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
-    """The kept callers' clock, moved by the test (no sleeping)."""
+    """The kept callers' clock, moved by the test (no sleeping). The counter local processes share is left out
+    (whether another test opened one in this process must not matter): these tests count this process's reads;
+    tests/unit/test_shared_generation.py and test_serve_workers.py cover the shared counter."""
     fake = ManualClock()
     for cache in (users.USERS, users.TOKENS, sessions.SESSIONS):
         monkeypatch.setattr(cache, "clock", fake)
+        monkeypatch.setattr(cache, "shared", None)
         cache.clear()
     return fake
 
