@@ -87,7 +87,7 @@ def create_app(
     ]
     return Litestar(
         route_handlers=api_controllers,
-        plugins=[PdfPlugin(), WebPlugin()],
+        plugins=[PdfPlugin(settings.resolved_data_dir / "cache" / "pdf"), WebPlugin()],
         lifespan=[lifespan],
         on_startup=[document_responses],
         middleware=[read_your_writes],

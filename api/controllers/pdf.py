@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
@@ -24,7 +25,7 @@ from api.web.common import service
 from catalogue.access import principal_labels
 from catalogue.errors import ValidationFailed
 from catalogue.models import Profile
-from catalogue.pdf import PdfCache, render_comparison_pdf, render_profile_overview
+from catalogue.pdf import PdfCache, PdfFiles, render_comparison_pdf, render_profile_overview
 from catalogue.pdf.render import is_sample
 from catalogue.search.base import SearchError
 from catalogue.users import Principal
@@ -101,7 +102,8 @@ async def profile_pdf_response(request: Request, slug: str, extent: str | None =
     # (while the index lags a write, the version it names may be older than the stored one, whose PDF may be cached).
     profile = await service(request).get(slug, principal)
     key = f"{profile.version}:{day}:{demo}"
-    if (data := cache.get(slug, key, kind)) is not None:
+    # the caller may read the profile (the store said so): the file another serving process rendered will do
+    if (data := await cache.fetch(slug, key, kind, profile_id=str(profile.id))) is not None:
         return _pdf_response(data, filename)
     sample = shows_sample(request, profile)
     fitted = f"{profile.revision_id}:{sample}"  # the level that fitted holds for the revision on every day
@@ -110,7 +112,7 @@ async def profile_pdf_response(request: Request, slug: str, extent: str | None =
         level=cache.level(profile.slug, fitted, kind),
     )
     cache.remember_level(profile.slug, fitted, kind, level)
-    cache.put(profile.slug, key, kind, data, profile_id=str(profile.id))
+    await cache.keep(profile.slug, key, kind, data, profile_id=str(profile.id))
     return _pdf_response(data, filename)
 
 
@@ -199,7 +201,11 @@ class PdfPlugin(InitPluginProtocol):
     it calls `profile_pdf_response` here.
     """
 
+    def __init__(self, files_dir: Path | None = None) -> None:
+        """`files_dir`: where profile PDFs are kept on disk for every serving process (None: in memory only)."""
+        self.files_dir = files_dir
+
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         app_config.route_handlers.append(PdfController)
-        app_config.state[PDF_CACHE] = PdfCache()
+        app_config.state[PDF_CACHE] = PdfCache(files=PdfFiles(self.files_dir) if self.files_dir is not None else None)
         return app_config

@@ -1,6 +1,6 @@
 """PDF output through Typst: the one-page profile and the comparison sheet."""
 
-from catalogue.pdf.cache import CacheStats, PdfCache
+from catalogue.pdf.cache import CacheStats, PdfCache, PdfFiles
 from catalogue.pdf.render import (
     comparison_view,
     profile_view,
@@ -14,6 +14,7 @@ from catalogue.pdf.render import (
 __all__ = [
     "CacheStats",
     "PdfCache",
+    "PdfFiles",
     "comparison_view",
     "profile_view",
     "render_comparison_pdf",

@@ -146,3 +146,37 @@ async def test_a_write_the_index_has_not_seen_is_served_from_the_version_before_
     assert await drained_index(runtime, indexed_version, changed.version, tries=300) == changed.version
     fresh, _ = await _get(client, f"/profiles/{slug}.pdf")
     assert fresh.status_code == 200 and "Dorfladen Unterweiler" in _text(fresh.content)
+
+
+async def test_another_serving_process_serves_the_kept_file_and_still_checks_the_caller(client, app, auth, monkeypatch) -> None:
+    """`leuchtturm serve --workers N`: a PDF one process rendered is kept on disk (DATA_DIR/cache/pdf); another
+    process (here: the app with a fresh in-memory cache on the same directory) serves it without rendering, and
+    only to callers allowed to read the profile (the store's read decides before the file is looked at)."""
+    import api.controllers.pdf as pdf_controller
+    from catalogue.pdf import PdfCache
+
+    r = await client.post(API, json=publishable({"title": "Entwurf Dorfgemeinschaftshaus"}), headers=auth["editor"])
+    assert r.status_code == 201, r.text
+    slug = r.json()["slug"]
+    own = await client.get(f"/profiles/{slug}.pdf", headers=auth["editor"])
+    assert own.status_code == 200
+    published, _ = await _published(client, auth, "Öffentliches Bürgerbüro")
+    public = await client.get(f"/profiles/{published}.pdf")
+    assert public.status_code == 200
+
+    first = app.state[pdf_controller.PDF_CACHE]
+    assert first.files is not None
+    app.state[pdf_controller.PDF_CACHE] = PdfCache(files=first.files)  # the other process: nothing in its memory
+
+    def no_render(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("rendered again although another process kept the file")
+
+    monkeypatch.setattr(pdf_controller, "render_profile_overview", no_render)
+    assert (await client.get(f"/profiles/{published}.pdf")).content == public.content
+    for who in ("editor", "reviewer"):
+        r = await client.get(f"/profiles/{slug}.pdf", headers=auth[who])
+        assert r.status_code == 200 and r.content == own.content, who
+    app.state[pdf_controller.PDF_CACHE] = PdfCache(files=first.files)
+    for who in ("anon", "other"):  # the file is there, but they may not read the draft
+        r = await client.get(f"/profiles/{slug}.pdf", headers=auth[who])
+        assert r.status_code == 404 and not r.content.startswith(b"%PDF"), (who, r.text)
