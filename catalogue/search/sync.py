@@ -445,6 +445,8 @@ class SearchSync:
         a batch applied. Waits in other processes look the entries up in the store:
         on the embedded store whenever the worker of another local process has
         applied a batch (the shared counter INDEX_APPLIED), else every WAIT_POLL_S.
+        An entry still stored below the stored head counts as applied (its
+        deletion went wrong after it was applied).
         """
         from catalogue import outbox
 
@@ -473,10 +475,19 @@ class SearchSync:
             signal = self._applied_signal  # taken before looking, so a batch applied meanwhile is not missed
             shared = INDEX_APPLIED.value()  # likewise for another local process's worker
             still = []
+            head: int | None = None
             for entry_id in pending:  # this worker's commits, else by _id (applied entries are deleted)
                 if entry_id in self._recent:
                     continue
-                if local or await collection.find_one({"_id": entry_id}, {"_id": 1}) is not None:
+                if local:
+                    still.append(entry_id)
+                    continue
+                if await collection.find_one({"_id": entry_id}, {"_id": 1}) is None:
+                    continue
+                # Still stored: pending, unless the head has passed it (applied, but its deletion went wrong, in a
+                # crash or a store error between the deletion and the head's move, which go together).
+                head = await stored_head() if head is None else head
+                if entry_id >= head:
                     still.append(entry_id)
             pending = still
             if not pending:

@@ -20,7 +20,7 @@ from catalogue import outbox
 from catalogue.access import ALL_DOCUMENTS_LABELS, PUBLIC_LABEL
 from catalogue.models import OutboxEntry, Profile
 from catalogue.search.base import SearchError, SearchQuery
-from catalogue.search.sync import SearchSync, backoff_seconds
+from catalogue.search.sync import SearchSync, backoff_seconds, sync_collection
 from catalogue.search.tantivy_backend import TantivyBackend
 from catalogue.vocabularies import EditorialStatus
 
@@ -813,3 +813,23 @@ async def test_a_wait_in_a_process_without_the_worker_wakes_on_the_shared_applie
             assert await waiting
     finally:
         shared.close()
+
+
+async def test_a_wait_in_another_process_counts_an_entry_below_the_head_as_applied(db, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An applied entry whose deletion went wrong (a crash or a store error between the deletion and the head's
+    move, sent together) stays below the head; a wait in a process without the worker must not wait for it until
+    its time runs out (review s26, F7)."""
+    from beanie import PydanticObjectId
+
+    from catalogue.search import sync as sync_module
+
+    monkeypatch.setattr(sync_module, "WAIT_POLL_S", 0.05)
+    profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
+                      published_at=datetime.now(UTC))
+    with outbox.recording() as written:
+        entry = await outbox.enqueue(str(profile.id), profile.slug, version=1)
+    await profile.insert()
+    await sync_collection().update_one({"_id": sync_module.HEAD_ID}, {"$set": {"head": entry.id + 1}}, upsert=True)
+    assert await OutboxEntry.get(entry.id) is not None  # left behind, below the head
+    async with asyncio.timeout(30.0):  # without the head's word it would wait for ever (callers bound it)
+        assert await SearchSync().wait_applied(list(written))
