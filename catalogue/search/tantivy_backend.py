@@ -1098,7 +1098,7 @@ class TantivyBackend(SearchBackend):
         if not self._refresh_lock.acquire(blocking=wait or (moved and not force)):
             return  # another thread is at it
         try:
-            self._commits_seen = commits  # what follows loads at least that commit
+            live = self._live  # as the look before, which this thread may have waited for, left it
             name = self._read_pointer()
             if name.startswith(f"v{SCHEMA_VERSION}-") and (live.path is None or name != live.path.name):
                 path = self.root / name
@@ -1109,13 +1109,15 @@ class TantivyBackend(SearchBackend):
                     if self._live is live and live.writer is None:
                         self._live = fresh
                         self.needs_reindex = False
-                return
-            if live.path is not None:
+            elif live.path is not None:
                 key = _meta_key(live.path)
                 if key is not None and key != live.meta_key:
                     live.index.reload()
                     live.view = _View(live.index.searcher())
                     live.meta_key = key
+            # Only now, with the commit loaded: a read that comes meanwhile still sees the count moved and waits
+            # for this look instead of reading the snapshot before it.
+            self._commits_seen = commits
         except Exception as exc:  # noqa: BLE001 - a directory swapped or removed under us: the next look sees the new one
             log.debug("Suchindex nicht neu geladen: %s", exc)
         finally:

@@ -139,3 +139,52 @@ async def test_a_reader_sees_the_writers_commit_at_its_next_read(tmp_path: Path)
     assert await total() == 1
     await writer.close()
     await reader.close()
+
+
+async def test_a_read_while_another_thread_loads_the_commit_waits_for_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two searches of one reader process after the writer's commit: the first is loading the commit when the
+    second begins; the second must wait for that load, not read the snapshot before it (the count of commits it
+    compares must not say "seen" before the commit is loaded)."""
+    import threading
+
+    from catalogue.search import tantivy_backend
+
+    writer = TantivyBackend(tmp_path / "search")
+    reader = TantivyBackend(tmp_path / "search")
+    await writer.acquire_writer()
+    await writer.upsert([{"id": "a", "slug": "bauhof", "title": "Gemeinsamer Bauhof", "labels": ["public"]}])
+    reader.follow()
+
+    def total() -> int:
+        return reader.search_sync(SearchQuery(facets=()), labels=ALL_DOCUMENTS_LABELS).total
+
+    assert total() == 1
+    loading, go_on = threading.Event(), threading.Event()
+    meta_key = tantivy_backend._meta_key
+
+    def slow_meta_key(path: Path) -> object:
+        if threading.current_thread().name == "first":
+            loading.set()
+            assert go_on.wait(30)
+        return meta_key(path)
+
+    monkeypatch.setattr(tantivy_backend, "_meta_key", slow_meta_key)
+    reader._next_check = float("inf")
+    await writer.upsert([{"id": "b", "slug": "rufbus", "title": "Rufbus", "labels": ["public"]}])
+    totals: dict[str, int] = {}
+
+    def search(name: str) -> None:
+        totals[name] = total()
+
+    first = threading.Thread(target=search, args=("first",), name="first")
+    first.start()
+    assert loading.wait(30)  # the first search is in the middle of loading the commit
+    second = threading.Thread(target=search, args=("second",), name="second")
+    second.start()
+    second.join(0.5)  # room to run: with the fault it answers now, from the snapshot before the commit
+    go_on.set()
+    first.join(30)
+    second.join(30)
+    assert totals == {"first": 2, "second": 2}
+    await writer.close()
+    await reader.close()
