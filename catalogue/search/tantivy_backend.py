@@ -845,8 +845,12 @@ def _search_key(query: SearchQuery, labels: tuple[str, ...], places: planning.Kn
     than MAX_KEPT_HITS hits, the candidates of comparable projects, whose copy would cost about what their search does)."""
     if query.explain or query.per_page > MAX_KEPT_HITS:
         return None
+    return ("search", *_found_key(query), query.sort, query.page, query.per_page, query.facets, tuple(sorted(labels)), planning.places_key(places))
+
+
+def _found_key(query: SearchQuery) -> tuple[Any, ...]:
+    """What decides which documents a search finds: its text, filters and ranges (not its sort, page or facets)."""
     return (
-        "search",
         query.q,
         _sorted_values(query.filters),
         query.population_min,
@@ -855,12 +859,6 @@ def _search_key(query: SearchQuery, labels: tuple[str, ...], places: planning.Kn
         query.since_max,
         query.confirmed_min,
         query.confirmed_max,
-        query.sort,
-        query.page,
-        query.per_page,
-        query.facets,
-        tuple(sorted(labels)),
-        planning.places_key(places),
     )
 
 
@@ -1499,20 +1497,7 @@ class TantivyBackend(SearchBackend):
         hits = self._hits(view, res.hits, plan, scored=not kwargs, explain=query.explain)
         facets: dict[str, dict[str, int]] = {}
         if query.facets:  # counted over every document found: kept per snapshot for the same search's other pages and sorts
-            key = (
-                "facets",
-                query.q,
-                _sorted_values(query.filters),
-                query.population_min,
-                query.population_max,
-                query.since_min,
-                query.since_max,
-                query.confirmed_min,
-                query.confirmed_max,
-                query.facets,
-                tuple(sorted(labels)),
-                planning.places_key(places),
-            )
+            key = ("facets", *_found_key(query), query.facets, tuple(sorted(labels)), planning.places_key(places))
             facets = view.results.get(key) or {}
             if not facets:
                 facets = self._facet_counts(searcher, query, labels, plan.text_query, main_q)
