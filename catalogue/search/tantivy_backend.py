@@ -1400,19 +1400,23 @@ class TantivyBackend(SearchBackend):
                 return tantivy.Occur.MustNot, self._any_term(name, others)
         return tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(name, values), 0.0)
 
+    def _required(
+        self, labels: Sequence[str], filters: Mapping[str, Sequence[str]], skip: str | None = None
+    ) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        """The caller's labels (always) and the `filters` (but `skip`) as required clauses without score."""
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [(tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0))]
+        for name, values in filters.items():
+            if name != skip and (clause := self._filter(name, values)) is not None:
+                clauses.append(clause)
+        return clauses
+
     def _filter_clauses(
         self,
         query: SearchQuery,
         labels: tuple[str, ...],
         skip: str | None = None,
     ) -> list[tuple[tantivy.Occur, tantivy.Query]]:
-        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = [(tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0))]
-        for name, values in query.filters.items():
-            if name == skip:
-                continue
-            clause = self._filter(name, values)
-            if clause is not None:
-                clauses.append(clause)
+        clauses = self._required(labels, query.filters, skip)
         for name, lo, hi in (
             ("population", query.population_min, query.population_max),
             ("collaboration_since", query.since_min, query.since_max),
@@ -1657,11 +1661,7 @@ class TantivyBackend(SearchBackend):
         # (text OR any_of) AND labels AND filters AND NOT excluded; the documents the text finds come first and those
         # that only share a facet value (text score 0) fill the rest: two searches, and the second (a facet value is
         # shared by a good part of the catalogue) only when the text finds fewer than `limit`
-        required: list[tuple[tantivy.Occur, tantivy.Query]] = [(tantivy.Occur.Must, tantivy.Query.const_score_query(self._any_term(LABELS_FIELD, labels), 0.0))]
-        for name, values in filters.items():
-            clause = self._filter(name, values)
-            if clause is not None:
-                required.append(clause)
+        required = self._required(labels, filters)
         for doc_id in exclude_ids:
             required.append((tantivy.Occur.MustNot, tantivy.Query.term_query(self.schema, "id", str(doc_id))))
         found_text: list[tuple[float, tantivy.DocAddress]] = []
