@@ -22,6 +22,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 
+def children(pid: int) -> list[int]:
+    """The direct children of process `pid` (every thread's, from /proc; none when it is gone)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -28,21 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._server import cli_import, free_port, start_server, stop_server
+from benchmarks._server import children, cli_import, free_port, start_server, stop_server
 from benchmarks.synthetic import synthetic_profiles
 
 PY = str(ROOT / ".venv" / "bin" / "python")
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            out.extend(int(c) for c in (task / "children").read_text().split())
-        except OSError:
-            continue
-    return out
 
 
 def cpu_seconds(pid: int, *, tree: bool = True) -> float:
@@ -56,12 +46,12 @@ def cpu_seconds(pid: int, *, tree: bool = True) -> float:
             continue
         total += (int(fields[11]) + int(fields[12])) / TICK
         if tree:
-            todo.extend(_children(p))
+            todo.extend(children(p))
     return total
 
 
 def ferretdb_pid(server_pid: int) -> int:
-    for child in _children(server_pid):
+    for child in children(server_pid):
         if "ferretdb" in Path(f"/proc/{child}/cmdline").read_text():
             return child
     sys.exit("Kein FerretDB-Prozess unter dem Server gefunden (läuft der eingebettete Standard?).")

@@ -62,7 +62,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._server import cli_import, free_port, start_server, stop_server
+from benchmarks._server import children, cli_import, free_port, start_server, stop_server
 from benchmarks.synthetic import PROJECT_TYPES, synthetic_profiles
 
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -113,14 +113,9 @@ def descendants(pid: int) -> list[int]:
     out: list[int] = []
     todo = [pid]
     while todo:
-        p = todo.pop()
-        for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
-                children = [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            out.extend(children)
-            todo.extend(children)
+        found = children(todo.pop())
+        out.extend(found)
+        todo.extend(found)
     return out
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks._server import children
 from tests.integration.test_serve import LEUCHTTURM, ROOT, Server, _ferretdb_pids
 
 PASSWORD = "ein-langes-passwort"
@@ -49,20 +50,10 @@ def _cli(data_dir: Path, *args: str, stdin: str | None = None) -> str:
     return r.stdout
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            out.extend(int(c) for c in (task / "children").read_text().split())
-        except OSError:
-            continue
-    return out
-
-
 def _serving_pids(server: Server) -> list[int]:
     """The supervisor's serving processes (uvicorn's spawned workers)."""
     pids = []
-    for pid in _children(server.proc.pid):
+    for pid in children(server.proc.pid):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
