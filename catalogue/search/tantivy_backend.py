@@ -1820,7 +1820,7 @@ class TantivyBackend(SearchBackend):
         return int(self._live.view.searcher.num_docs)
 
     async def count(self) -> int | None:
-        return self.document_count()
+        return await asyncio.to_thread(self.document_count)  # may load another process's commit, like `health`
 
     async def close(self) -> None:
         with self._write_lock, contextlib.suppress(Exception):  # already closed
