@@ -49,10 +49,12 @@ def _one_german_line(result: subprocess.CompletedProcess[str], code: int, words:
         ({"LEUCHTTURM_BASE_URL": "https://katalog.example.org"}, 2, "LEUCHTTURM_SECRET_KEY fehlt"),
         ({"LEUCHTTURM_TRUSTED_PROXIES": "kein-netz"}, 2, "LEUCHTTURM_TRUSTED_PROXIES"),
         ({"LEUCHTTURM_PORT": "achtzig"}, 2, "LEUCHTTURM_PORT"),
+        ({"LEUCHTTURM_WORKERS": "0"}, 2, "LEUCHTTURM_WORKERS"),
+        ({"LEUCHTTURM_WORKERS": "viele"}, 2, "LEUCHTTURM_WORKERS"),
         ({"LEUCHTTURM_MONGODB_URL": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=1000"}, 3, "nicht erreichbar"),
         ({"LEUCHTTURM_MONGODB_URL": "kein-mongodb://x"}, 3, "LEUCHTTURM_MONGODB_URL"),
     ],
-    ids=["ferretdb-binary-missing", "https-without-secret-key", "bad-trusted-proxies", "bad-port", "store-unreachable", "bad-store-url"],
+    ids=["ferretdb-binary-missing", "https-without-secret-key", "bad-trusted-proxies", "bad-port", "no-serving-process", "workers-not-a-number", "store-unreachable", "bad-store-url"],
 )
 def test_finding_every_startup_failure_is_one_german_line(tmp_path, env, code, words) -> None:
     _one_german_line(_serve(tmp_path, **env), code, words)
