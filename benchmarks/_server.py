@@ -11,6 +11,7 @@ and its children (the embedded FerretDB) together: SIGINT, then SIGKILL after
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,6 +33,38 @@ def children(pid: int) -> list[int]:
         except OSError:
             continue
     return out
+
+
+def thread_cpu(pid: int | str = "self", *, main: str = "event loop (main)") -> Counter[str]:
+    """CPU seconds of a process's threads so far, summed by thread name (digits dropped; its main thread as `main`)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: Counter[str] = Counter()
+    own = str(os.getpid() if pid == "self" else pid)
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        group = main if task.name == own else "".join(c for c in name if not c.isdigit()).rstrip("-_") or "?"
+        out[group] += (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def segments(search_dir: Path) -> list[tuple[int, int]]:
+    """The live Tantivy index's segments under a data directory's `search/`: (documents, of them deleted), biggest first.
+
+    The live index is the directory whose meta.json changed last (a rebuild's new directory replaces the old one).
+    """
+    metas = sorted(search_dir.glob("*/meta.json"), key=lambda m: m.stat().st_mtime)
+    if not metas:
+        return []
+    try:
+        meta = json.loads(metas[-1].read_text())
+    except (OSError, ValueError):
+        return []
+    out = [(int(s["max_doc"]), int((s.get("deletes") or {}).get("num_deleted_docs", 0))) for s in meta.get("segments", [])]
+    return sorted(out, reverse=True)
 
 
 def free_port() -> int:

@@ -55,6 +55,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._server import children, cli_import, free_port, start_server, stop_server
+from benchmarks._server import children, cli_import, free_port, segments, start_server, stop_server, thread_cpu
 from benchmarks.synthetic import PROJECT_TYPES, synthetic_profiles
 
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -209,7 +210,8 @@ class Bench:
         cli_import(PY, sources, self.env, ROOT)
         seconds = time.perf_counter() - t0
         self.extra.setdefault(size, {})["import/s"] = len(profiles) / seconds
-        print(f"  {len(profiles)} Profile in {seconds:.1f} s ({len(profiles) / seconds:.0f}/s, bis durchsuchbar)", flush=True)
+        print(f"  {len(profiles)} Profile in {seconds:.1f} s ({len(profiles) / seconds:.0f}/s, bis durchsuchbar); "
+              f"Suchindex-Segmente {_layout(segments(self.data_dir / 'search'))}", flush=True)
 
     def after_import(self, size: int) -> None:
         """With --settle-seconds: the server's CPU while no request comes, right after the import (background work
@@ -407,6 +409,8 @@ class Bench:
             return self.server_cpu(), sum(cpu_seconds(p) for p in store_pids), time.process_time()
 
         per_process0 = {p: cpu_seconds(p) for p in self.server_pids()}
+        threads0 = self.server_threads()
+        segments0 = segments(self.data_dir / "search")
         cpu0 = cpu()
         t0 = time.perf_counter()
         threads = [threading.Thread(target=client, args=(n,)) for n in range(self.args.clients)]
@@ -416,6 +420,7 @@ class Bench:
             t.join()
         seconds = time.perf_counter() - t0
         cpu1 = cpu()
+        threads1 = self.server_threads()
         extra = self.extra.setdefault(size, {})
         extra.update({"mixed/s": len(times) / seconds, "mixed p50": statistics.median(times), "mixed p95": pct(times, 95), "mixed errors": len(errors),
                       "mixed read p95": pct(read_times, 95), "mixed write p95": pct(write_times, 95) if write_times else float("nan")})
@@ -431,8 +436,20 @@ class Bench:
         if len(per_process0) > 2:  # the supervisor and several serving processes: each one's share of a core
             shares = [100 * (cpu_seconds(p) - c) / seconds for p, c in per_process0.items()]
             print("    je Serverprozess (Aufseher, Hilfsprozess, Bedienende): " + ", ".join(f"{s:.0f} %" for s in shares), flush=True)
+        by_thread = threads1 - threads0
+        top = ", ".join(f"{name} {seconds_ * 1000 / served:.1f}" for name, seconds_ in by_thread.most_common(5) if seconds_ > 0)
+        print(f"    CPU der Bedienenden je Anfrage nach Thread (ms): {top}", flush=True)
+        print(f"    Suchindex-Segmente (Dokumente/davon gelöscht) vorher {_layout(segments0)}, "
+              f"nachher {_layout(segments(self.data_dir / 'search'))}", flush=True)
         for e in errors[:5]:
             print("    ", e, flush=True)
+
+    def server_threads(self) -> Counter[str]:
+        """CPU seconds so far of the serving processes' threads, by name (merge_thread: Tantivy's merges)."""
+        out: Counter[str] = Counter()
+        for pid in self.server_pids():
+            out.update(thread_cpu(pid, main="Ereignisschleife"))
+        return out
 
     def rss(self, size: int) -> None:
         assert self.server is not None
@@ -490,6 +507,10 @@ class Bench:
             print(f"  {'erfüllt ' if ok else 'verfehlt'}  {text}")
         print()
         print("Befehl:", " ".join([".venv/bin/python", "benchmarks/scale.py", *sys.argv[1:]]))
+
+
+def _layout(found: list[tuple[int, int]]) -> str:
+    return f"{len(found)}: " + " ".join(f"{docs}/{deleted}" for docs, deleted in found) if found else "–"
 
 
 def main() -> None:

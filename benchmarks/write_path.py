@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from pymongo import monitoring
 
+from benchmarks._server import thread_cpu
 from benchmarks.read_paths import PASSWORD, cli, loaded_store, pct
 
 EDITORS = 8
@@ -74,29 +75,13 @@ class _Recorder(monitoring.CommandListener):
 monitoring.register(_Recorder())
 
 
-def thread_cpu() -> Counter[str]:
-    """CPU seconds of this process's threads so far, summed by thread name (digits dropped)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    out: Counter[str] = Counter()
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the thread ended meanwhile
-        group = "".join(c for c in name if not c.isdigit()).rstrip("-_") or "?"
-        if task.name == str(os.getpid()):
-            group = "event loop (main)"
-        out[group] += (int(fields[11]) + int(fields[12])) / tick
-    return out
-
-
 class _Commits:
     """Counts the backend's commits and the CPU of its write calls (in the thread that makes them)."""
 
     def __init__(self) -> None:
         self.count = 0
         self.cpu: Counter[str] = Counter()
+        self.wall: list[float] = []  # ms each write call took (its thread waits on the disk too: fsync)
 
     def install(self, backend: Any) -> None:
         name = "_carry" if hasattr(backend, "_carry") else "_apply"  # the latter: the code before carrying (a comparison)
@@ -110,10 +95,11 @@ class _Commits:
             return carried
 
         def timed_write(op: str, payload: list[Any]) -> None:
-            t0 = time.thread_time()
+            t0, w0 = time.thread_time(), time.perf_counter()
             write(op, payload)
             stats.count += 1
             stats.cpu["write call total (apply+commit+reload)"] += time.thread_time() - t0
+            stats.wall.append((time.perf_counter() - w0) * 1000)
 
         setattr(backend, name, timed_apply)
         backend._write = timed_write  # noqa: SLF001
@@ -125,6 +111,7 @@ async def phase(name: str, rounds: int, one_round: Any, commits: _Commits, per_r
     _settles.clear()
     commits.count = 0
     commits.cpu.clear()
+    commits.wall.clear()
     times: list[float] = []
     cpu0, threads0, wall0 = time.process_time(), thread_cpu(), time.perf_counter()
     for _ in range(rounds):
@@ -144,6 +131,8 @@ async def phase(name: str, rounds: int, one_round: Any, commits: _Commits, per_r
     print("  write calls (thread CPU per PATCH):")
     for part, seconds in commits.cpu.items():
         print(f"    {part:<40} {seconds * 1000 / writes:6.1f} ms")
+    if commits.wall:
+        print(f"  write call wall time per call: p50 {statistics.median(commits.wall):.1f} ms, p95 {pct(commits.wall, 95):.1f} ms")
     for who, counted in _commands.items():
         total = sum(counted.values())
         per = ", ".join(f"{k} ×{v / writes:.1f}" for k, v in counted.most_common())

@@ -26,15 +26,26 @@ serving process without the worker waits for its entries to be applied
 (read-your-writes, `SearchSync.wait_applied`); it looks at this counter
 every few milliseconds and in the store only when it moved, instead of
 looking in the store every WAIT_POLL_S.
+
+`OUTBOX_WRITTEN` goes the other way: a process without the worker (another
+serving process, the CLI) that has written outbox entries wakes the worker
+at once, instead of leaving them for its next poll (`SearchSync.notify`).
+It is a datagram on a Unix socket in Linux's abstract namespace, named after
+DATA_DIR (no file, gone with the process): the worker listens while it runs,
+any local process sends. Without a listener, or off Linux, nothing is sent
+and the worker finds the entries at its next poll, as before.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import mmap
 import os
+import socket
 import struct
+import sys
 from pathlib import Path
 
 FILE_NAME = "callers.generation"
@@ -115,14 +126,81 @@ class SharedGeneration:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+class WakeChannel:
+    """A wake-up any local process sends and one process receives at once (see the module docstring)."""
+
+    __slots__ = ("_sender", "address", "name")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.address: bytes | None = None
+        self._sender: socket.socket | None = None
+
+    def open(self, data_dir: Path) -> None:
+        """Name the channel after DATA_DIR (Linux only: elsewhere it stays closed and sends nothing)."""
+        if not sys.platform.startswith("linux"):
+            return
+        digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:32]
+        self.address = f"\0leuchtturm-{self.name}-{digest}".encode()
+
+    def close(self) -> None:
+        sender, self._sender, self.address = self._sender, None, None
+        if sender is not None:
+            sender.close()
+
+    def ring(self) -> None:
+        """Wake the listener, if one listens; never blocks and never fails (a full queue: it is awake anyway)."""
+        address = self.address
+        if address is None:
+            return
+        with contextlib.suppress(OSError):  # no listener (ECONNREFUSED), its queue is full (EAGAIN)
+            if self._sender is None:
+                self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+            self._sender.sendto(b"!", address)
+
+    def listen(self) -> socket.socket | None:
+        """A non-blocking socket that receives the rings, or None (not open, or another process listens)."""
+        if self.address is None:
+            return None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+        try:
+            sock.bind(self.address)
+        except OSError:
+            sock.close()
+            return None
+        return sock
+
+
+def drain(listener: socket.socket, most: int = 256) -> int:
+    """Read the rings waiting on a listener (at most `most`, so a flood cannot hold the caller); returns how many."""
+    count = 0
+    with contextlib.suppress(OSError):  # BlockingIOError: none left
+        while count < most:
+            listener.recv(16)
+            count += 1
+    return count
+
+
 CALLERS = SharedGeneration(FILE_NAME)  # this process's counter of caller changes (opened by catalogue.storage.connect)
 INDEX_APPLIED = SharedGeneration(INDEX_APPLIED_FILE)  # batches applied by the sync worker of any local process (likewise)
+OUTBOX_WRITTEN = WakeChannel("outbox")  # outbox entries written by a process without the worker (likewise)
 
 
 def open_shared(data_dir: Path) -> None:
     """Map DATA_DIR's counters (catalogue.storage.connect, whatever the store)."""
     CALLERS.open(data_dir)
     INDEX_APPLIED.open(data_dir)
+    OUTBOX_WRITTEN.open(data_dir)
 
 
-__all__ = ["CALLERS", "FILE_NAME", "INDEX_APPLIED", "INDEX_APPLIED_FILE", "SharedGeneration", "open_shared"]
+__all__ = [
+    "CALLERS",
+    "FILE_NAME",
+    "INDEX_APPLIED",
+    "INDEX_APPLIED_FILE",
+    "OUTBOX_WRITTEN",
+    "SharedGeneration",
+    "WakeChannel",
+    "drain",
+    "open_shared",
+]

@@ -75,6 +75,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -92,7 +93,7 @@ from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
 from catalogue.search.documents import to_search_document
 from catalogue.search.regions import index_document, region_of
-from catalogue.shared_generation import INDEX_APPLIED
+from catalogue.shared_generation import INDEX_APPLIED, OUTBOX_WRITTEN, drain
 from catalogue.storage import read_each
 
 if TYPE_CHECKING:
@@ -204,8 +205,11 @@ class SearchSync:
         self.mirror: ExportMirror | None = None  # the exports' copy of the published profiles (catalogue/opendata/mirror.py)
 
     def notify(self) -> None:
-        """Wake `run_forever` now (call after writing an outbox entry)."""
+        """Wake `run_forever` now (call after writing an outbox entry): this process's, else another local
+        process's worker (catalogue/shared_generation.py's OUTBOX_WRITTEN)."""
         self._wake.set()
+        if not self.running:
+            OUTBOX_WRITTEN.ring()
 
     def reset(self) -> None:
         """Forget the head and what was seen: the next round reads the head from the store (a worker taking over)."""
@@ -527,27 +531,45 @@ class SearchSync:
             self.running = False
 
     async def _run_forever(self, backend: SearchBackend, stop_event: asyncio.Event) -> None:
-        while not stop_event.is_set():
-            try:
-                applied = await self.run_once(backend)
-            except Exception:  # MongoDB unavailable etc.: log and poll again
-                log.exception("Suchindex-Abgleich: Outbox nicht lesbar")
-                applied = 0
-            if applied > 0 and self.head is not None and self.head <= self.top:
-                continue  # more was waiting when the round began (what came since woke it, or comes with the next poll)
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop_event.wait())]
-            try:
-                await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waiters:
-                    w.cancel()
-                # not `suppress(CancelledError)` around each: that would also swallow a cancellation of this
-                # task arriving meanwhile, and the worker would never stop (gather passes it on)
-                await asyncio.gather(*waiters, return_exceptions=True)
-            if self.group_wait > 0:
-                with contextlib.suppress(TimeoutError):  # group commit: writes in flight go with this round
-                    await asyncio.wait_for(outbox.none_in_flight(), timeout=self.group_wait)
-            self._wake.clear()  # every entry announced so far is written: the next round sees it
+        loop = asyncio.get_running_loop()
+        listener: socket.socket | None = None
+        try:
+            while not stop_event.is_set():
+                if listener is None and (listener := OUTBOX_WRITTEN.listen()) is not None:
+                    # other local processes' writes wake this worker at once (else: at the next poll)
+                    loop.add_reader(listener.fileno(), self._rung, listener)
+                await self._round(backend, stop_event)
+        finally:
+            if listener is not None:
+                loop.remove_reader(listener.fileno())
+                listener.close()
+
+    def _rung(self, listener: socket.socket) -> None:
+        drain(listener)
+        self._wake.set()
+
+    async def _round(self, backend: SearchBackend, stop_event: asyncio.Event) -> None:
+        """One round: apply what is due, then wait for a wake-up (or the poll) unless more is due at once."""
+        try:
+            applied = await self.run_once(backend)
+        except Exception:  # MongoDB unavailable etc.: log and poll again
+            log.exception("Suchindex-Abgleich: Outbox nicht lesbar")
+            applied = 0
+        if applied > 0 and self.head is not None and self.head <= self.top:
+            return  # more was waiting when the round began (what came since woke it, or comes with the next poll)
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop_event.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+            # not `suppress(CancelledError)` around each: that would also swallow a cancellation of this
+            # task arriving meanwhile, and the worker would never stop (gather passes it on)
+            await asyncio.gather(*waiters, return_exceptions=True)
+        if self.group_wait > 0:
+            with contextlib.suppress(TimeoutError):  # group commit: writes in flight go with this round
+                await asyncio.wait_for(outbox.none_in_flight(), timeout=self.group_wait)
+        self._wake.clear()  # every entry announced so far is written: the next round sees it
 
     async def reindex(self, backend: SearchBackend, progress: ProgressCallback | None = None) -> int:
         """Rebuild the index from all profiles (every state), with an atomic swap; returns the count.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -833,3 +834,45 @@ async def test_a_wait_in_another_process_counts_an_entry_below_the_head_as_appli
     assert await OutboxEntry.get(entry.id) is not None  # left behind, below the head
     async with asyncio.timeout(30.0):  # without the head's word it would wait for ever (callers bound it)
         assert await SearchSync().wait_applied(list(written))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the wake channel is a Linux abstract socket")
+async def test_a_write_in_a_process_without_the_worker_wakes_the_worker_at_once(
+    db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`leuchtturm serve --workers N` and the CLI: an outbox entry written by a process without the sync worker
+    wakes the worker of another local process through OUTBOX_WRITTEN (catalogue/shared_generation.py), instead of
+    waiting for its next poll (here: never; before, up to 0.5 s for every write of every other process)."""
+    from catalogue.search import sync as sync_module
+    from catalogue.shared_generation import WakeChannel
+
+    channel = WakeChannel("outbox")
+    channel.open(tmp_path)
+    monkeypatch.setattr(sync_module, "OUTBOX_WRITTEN", channel)
+    backend = TantivyBackend(tmp_path / "search")
+    worker, other = SearchSync(poll_interval=3600.0, group_wait=0.0), SearchSync()  # the worker's process, another one
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run_forever(backend, stop))
+    try:
+        for _ in range(200):  # the worker's first round (nothing due) is done, it waits for a wake-up
+            await asyncio.sleep(0.01)
+            if worker.head is not None:
+                break
+        await asyncio.sleep(0.05)
+        p = await new_profile("Rufbus im Landkreis", "rufbus-landkreis")
+        other.notify()  # what Runtime.notify_change does in the process that wrote it
+        for _ in range(1500):  # up to 30 s, far below the poll
+            if await titles(backend):
+                break
+            await asyncio.sleep(0.02)
+        assert await titles(backend) == {str(p.id): "Rufbus im Landkreis"}
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+        channel.close()
+    after = WakeChannel("outbox")
+    after.open(tmp_path)
+    listener = after.listen()  # the stopped worker no longer listens: the next one can
+    assert listener is not None
+    listener.close()
+    after.close()

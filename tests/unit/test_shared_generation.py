@@ -7,10 +7,14 @@ read under way during the change is not kept.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from catalogue.lru import Expiring
-from catalogue.shared_generation import FILE_NAME, SharedGeneration
+from catalogue.shared_generation import FILE_NAME, SharedGeneration, WakeChannel, drain
 
 
 def _pair(tmp_path: Path) -> tuple[SharedGeneration, SharedGeneration]:
@@ -69,3 +73,63 @@ async def test_a_forget_in_another_process_drops_what_this_one_keeps(tmp_path: P
     finally:
         here.close()
         there.close()
+
+
+def _channel(data_dir: Path) -> WakeChannel:
+    channel = WakeChannel("outbox")
+    channel.open(data_dir)
+    return channel
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the wake channel is a Linux abstract socket")
+def test_a_ring_from_another_process_reaches_the_one_listener_and_no_other_data_dir(tmp_path: Path) -> None:
+    """OUTBOX_WRITTEN: a serving process without the worker (or the CLI) wakes the worker's process at once."""
+    here, there, elsewhere = _channel(tmp_path / "a"), _channel(tmp_path / "a"), _channel(tmp_path / "b")
+    listener = here.listen()
+    assert listener is not None
+    try:
+        assert there.listen() is None  # one listener per DATA_DIR: the process with the worker
+        assert drain(listener) == 0
+        code = (
+            "import sys; from pathlib import Path; from catalogue.shared_generation import WakeChannel\n"
+            "c = WakeChannel('outbox'); c.open(Path(sys.argv[1])); c.ring(); c.ring()"
+        )
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / "a")], check=True, cwd=Path(__file__).resolve().parents[2])
+        elsewhere.ring()  # another DATA_DIR: another server, not woken
+        there.ring()
+        assert drain(listener) == 3
+        assert drain(listener) == 0
+    finally:
+        listener.close()
+        for channel in (here, there, elsewhere):
+            channel.close()
+    again = _channel(tmp_path / "a")  # the listener's socket went with it: the next worker listens
+    relisten = again.listen()
+    assert relisten is not None
+    relisten.close()
+    again.close()
+
+
+def test_without_a_listener_or_a_data_dir_a_ring_is_a_no_op(tmp_path: Path) -> None:
+    WakeChannel("outbox").ring()  # not opened: nothing is sent
+    assert WakeChannel("outbox").listen() is None
+    channel = _channel(tmp_path)
+    for _ in range(1000):  # nobody listens: no error, never blocks
+        channel.ring()
+    channel.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the wake channel is a Linux abstract socket")
+def test_draining_a_flood_stops_after_a_bound(tmp_path: Path) -> None:
+    channel = _channel(tmp_path)
+    listener = channel.listen()
+    assert listener is not None
+    try:
+        for _ in range(300):
+            channel.ring()  # a full queue drops rings silently (the listener is awake anyway)
+        assert drain(listener, most=3) == 3  # as many as the socket queues (net.unix.max_dgram_qlen, 10 or more)
+        assert drain(listener) > 0
+        assert drain(listener) == 0
+    finally:
+        listener.close()
+        channel.close()
