@@ -27,6 +27,13 @@ serving process without the worker waits for its entries to be applied
 every few milliseconds and in the store only when it moved, instead of
 looking in the store every WAIT_POLL_S.
 
+`INDEX_RECENT` (DATA_DIR/index.recent) holds the numbers of the outbox
+entries the worker applied lately, written as soon as its commit shows them
+(before their deletion from the store), and the worker bumps INDEX_APPLIED
+then too. A wait in another process finds its entries there without
+looking in the store; an entry no longer there (thousands applied since)
+is looked up in the store as before.
+
 `OUTBOX_WRITTEN` goes the other way: a process without the worker (another
 serving process, the CLI) that has written outbox entries wakes the worker
 at once, instead of leaving them for its next poll (`SearchSync.notify`).
@@ -46,10 +53,12 @@ import os
 import socket
 import struct
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 FILE_NAME = "callers.generation"
 INDEX_APPLIED_FILE = "index.applied"
+INDEX_RECENT_FILE = "index.recent"
 _FORMAT = "<Q"
 _SIZE = struct.calcsize(_FORMAT)
 
@@ -126,6 +135,81 @@ class SharedGeneration:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+class SharedRecent:
+    """The entry numbers the index writer applied lately (see the module docstring): a ring of RECENT_SLOTS
+    unsigned 64-bit slots in mapped memory, each number stored plus one (0: empty), after a 64-bit count of
+    numbers written. One writer at a time (the sync worker, by its lease); any number of readers."""
+
+    __slots__ = ("_map", "name", "path", "slots")
+
+    def __init__(self, name: str, slots: int = 4096) -> None:
+        self.name = name
+        self.slots = slots
+        self._map: mmap.mmap | None = None
+        self.path: Path | None = None
+
+    def open(self, data_dir: Path) -> None:
+        path = (data_dir / self.name).resolve()
+        if path == self.path:
+            return
+        self.close()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        size = _SIZE * (1 + self.slots)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.fstat(fd).st_size < size:
+                    os.ftruncate(fd, size)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._map = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)  # the mapping stays valid without it
+        self.path = path
+
+    def close(self) -> None:
+        mapped, self._map, self.path = self._map, None, None
+        if mapped is not None:
+            with contextlib.suppress(BufferError):
+                mapped.close()
+
+    def add(self, numbers: Iterable[int], tag: int = 0) -> None:
+        """Record applied entry numbers (the sync worker, once its commit shows them); `tag` names the database
+        (24 bits), so numbers of another database on the same DATA_DIR never count."""
+        mapped = self._map
+        if mapped is None:
+            return
+        count = struct.unpack_from(_FORMAT, mapped, 0)[0]
+        for number in numbers:
+            struct.pack_into(_FORMAT, mapped, _SIZE * (1 + count % self.slots), _slot(number, tag))
+            count += 1
+        struct.pack_into(_FORMAT, mapped, 0, count & 0xFFFFFFFFFFFFFFFF)
+
+    def clear(self) -> None:
+        """Forget every number (a worker taking over: numbers from before cannot mislead anyone)."""
+        mapped = self._map
+        if mapped is not None:
+            mapped[:] = bytes(len(mapped))
+
+    def contains(self, number: int, tag: int = 0) -> bool:
+        """Whether the worker applied this entry lately (False when no file is open)."""
+        mapped = self._map
+        if mapped is None:
+            return False
+        needle = struct.pack(_FORMAT, _slot(number, tag))
+        at = mapped.find(needle, _SIZE)
+        while at != -1:
+            if at % _SIZE == 0:  # a whole slot, not bytes straddling two
+                return True
+            at = mapped.find(needle, at + 1)
+        return False
+
+
+def _slot(number: int, tag: int) -> int:
+    return ((tag & 0xFFFFFF) << 40) | ((number + 1) & 0xFFFFFFFFFF)
+
+
 class WakeChannel:
     """A wake-up any local process sends and one process receives at once (see the module docstring)."""
 
@@ -183,6 +267,7 @@ def drain(listener: socket.socket, most: int = 256) -> int:
 
 CALLERS = SharedGeneration(FILE_NAME)  # this process's counter of caller changes (opened by catalogue.storage.connect)
 INDEX_APPLIED = SharedGeneration(INDEX_APPLIED_FILE)  # batches applied by the sync worker of any local process (likewise)
+INDEX_RECENT = SharedRecent(INDEX_RECENT_FILE)  # entries the sync worker of any local process applied lately (likewise)
 OUTBOX_WRITTEN = WakeChannel("outbox")  # outbox entries written by a process without the worker (likewise)
 
 
@@ -190,6 +275,7 @@ def open_shared(data_dir: Path) -> None:
     """Map DATA_DIR's counters (catalogue.storage.connect, whatever the store)."""
     CALLERS.open(data_dir)
     INDEX_APPLIED.open(data_dir)
+    INDEX_RECENT.open(data_dir)
     OUTBOX_WRITTEN.open(data_dir)
 
 
@@ -198,8 +284,11 @@ __all__ = [
     "FILE_NAME",
     "INDEX_APPLIED",
     "INDEX_APPLIED_FILE",
+    "INDEX_RECENT",
+    "INDEX_RECENT_FILE",
     "OUTBOX_WRITTEN",
     "SharedGeneration",
+    "SharedRecent",
     "WakeChannel",
     "drain",
     "open_shared",

@@ -77,6 +77,7 @@ import contextlib
 import logging
 import socket
 import time
+import zlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -93,7 +94,7 @@ from catalogue.outbox import OUTBOX_COUNTER, Written
 from catalogue.search.base import ProgressCallback, SearchBackend
 from catalogue.search.documents import to_search_document
 from catalogue.search.regions import index_document, region_of
-from catalogue.shared_generation import INDEX_APPLIED, OUTBOX_WRITTEN, drain
+from catalogue.shared_generation import INDEX_APPLIED, INDEX_RECENT, OUTBOX_WRITTEN, drain
 from catalogue.storage import read_each
 
 if TYPE_CHECKING:
@@ -163,6 +164,11 @@ async def outbox_status() -> dict[str, Any]:
     return {"head": head, "last": top, "pending_max": max(0, top - head + 1), "oldest_pending_s": oldest}
 
 
+def _database_tag() -> int:
+    """24 bits naming the database, for INDEX_RECENT (entry numbers start again in another database)."""
+    return zlib.crc32(OutboxEntry.get_pymongo_collection().database.name.encode()) & 0xFFFFFF
+
+
 async def _applied_anywhere(signal: asyncio.Event, shared: int) -> None:
     """Until this process's worker applied a batch (`signal`) or another local process's did (the shared counter
     moved from `shared`); TimeoutError after WAIT_POLL_S. Looks at the counter (mapped memory) every SHARED_POLL_S."""
@@ -218,6 +224,7 @@ class SearchSync:
         self._missing.clear()
         self._skipped.clear()
         outbox.forget_handed_entries()
+        INDEX_RECENT.clear()  # numbers from before (another database of the same name, dropped) never count
         self.failing = False
 
     async def pending(self) -> int:
@@ -295,6 +302,8 @@ class SearchSync:
             if ready:  # the index and the exports' mirror show them now: release their writers' waits before the bookkeeping below
                 self._remember_applied(ready)
                 self._signal_applied()
+                INDEX_RECENT.add((e.seq for e in ready), _database_tag())  # and those of the other local processes
+                INDEX_APPLIED.bump()
         except Exception as exc:  # noqa: BLE001 - the engine (or loading) failed, whatever the cause: back off, keep order
             await self._back_off(batch, now, exc)
             return 0
@@ -428,6 +437,10 @@ class SearchSync:
         for entry in entries:
             self._recent.put(entry.seq, True)
 
+    def _applied_lately(self, entry_id: int, tag: int) -> bool:
+        """Applied by this process's worker, or by another local process's (INDEX_RECENT), not long ago."""
+        return entry_id in self._recent or INDEX_RECENT.contains(entry_id, tag)
+
     async def wait_applied(self, written: Sequence[Written]) -> bool:
         """Wait until the index shows the state after these writes (True).
 
@@ -455,11 +468,12 @@ class SearchSync:
         from catalogue import outbox
 
         outbox.settled([w.entry_id for w in written])  # not in flight any more: the worker need not wait for them
+        tag = _database_tag()
         collection = OutboxEntry.get_pymongo_collection()
         pending: list[Any] = []
         for w in {w.entry_id: w for w in written}.values():
-            if w.version is not None and w.entry_id in self._recent:
-                continue  # in this process's index already (applied only once its write had landed)
+            if w.version is not None and self._applied_lately(w.entry_id, tag):
+                continue  # in the index already (applied only once its write had landed)
             if w.version is not None and w.landed:
                 pending.append(w.entry_id)  # its writer saw it land: it will be applied
             elif w.version is not None:
@@ -480,8 +494,8 @@ class SearchSync:
             shared = INDEX_APPLIED.value()  # likewise for another local process's worker
             still = []
             head: int | None = None
-            for entry_id in pending:  # this worker's commits, else by _id (applied entries are deleted)
-                if entry_id in self._recent:
+            for entry_id in pending:  # a local worker's commits, else by _id (applied entries are deleted)
+                if self._applied_lately(entry_id, tag):
                     continue
                 if local:
                     still.append(entry_id)

@@ -809,7 +809,7 @@ async def test_a_wait_in_a_process_without_the_worker_wakes_on_the_shared_applie
         assert not waiting.done()
         before = shared.value()
         assert await worker.run_once(backend) == 1
-        assert shared.value() == before + 1
+        assert shared.value() == before + 2  # once the commit shows it, again once its entry is deleted
         async with asyncio.timeout(30.0):
             assert await waiting
     finally:
@@ -876,3 +876,60 @@ async def test_a_write_in_a_process_without_the_worker_wakes_the_worker_at_once(
     assert listener is not None
     listener.close()
     after.close()
+
+
+async def test_a_wait_in_another_process_learns_from_the_shared_ring_without_a_store_read(
+    commands: _Commands, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`leuchtturm serve --workers N`: the worker records the entries it applied in INDEX_RECENT (mapped memory)
+    as soon as its commit shows them, so a write answered by another process ends its wait without looking its
+    entry up in the store, and before the worker's bookkeeping (deletion, head) is done."""
+    from beanie import PydanticObjectId
+
+    from catalogue.search import sync as sync_module
+    from catalogue.shared_generation import SharedGeneration, SharedRecent
+
+    shared, recent = SharedGeneration("index.applied"), SharedRecent("index.recent")
+    shared.open(tmp_path)
+    recent.open(tmp_path)
+    monkeypatch.setattr(sync_module, "INDEX_APPLIED", shared)
+    monkeypatch.setattr(sync_module, "INDEX_RECENT", recent)
+    monkeypatch.setattr(sync_module, "WAIT_POLL_S", 3600.0)
+    deleted = asyncio.Event()
+    proceed = asyncio.Event()
+    delete_applied = sync_module.SearchSync._delete_applied
+
+    async def held_deletion(ready: Any) -> None:  # the worker's bookkeeping waits until the test lets it go on
+        deleted.set()
+        await proceed.wait()
+        await delete_applied(ready)
+
+    monkeypatch.setattr(sync_module.SearchSync, "_delete_applied", staticmethod(held_deletion))
+    backend = TantivyBackend(tmp_path / "search")
+    worker, waiter = SearchSync(), SearchSync()  # the worker's process and another serving process
+    profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
+                      published_at=datetime.now(UTC))
+    with outbox.recording() as written:
+        entry = await outbox.enqueue(str(profile.id), profile.slug, version=1)
+    await profile.insert()
+    try:
+        waiting = asyncio.create_task(waiter.wait_applied(list(written)))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        commands.seen.clear()
+        round_ = asyncio.create_task(worker.run_once(backend))
+        await asyncio.wait_for(deleted.wait(), timeout=10)  # committed and recorded; its entry is still stored
+        async with asyncio.timeout(10.0):
+            assert await waiting
+        assert [c for c in commands.seen if c[1] == "search_outbox" and c[0] == "find"] == []
+        assert await OutboxEntry.get_pymongo_collection().find_one({"_id": entry.id}) is not None
+        proceed.set()
+        assert await round_ == 1
+        assert recent.contains(entry.id, sync_module._database_tag())
+        assert not recent.contains(entry.id, sync_module._database_tag() ^ 1)  # another database's number 7 is not this one
+        recent.clear()
+        assert not recent.contains(entry.id, sync_module._database_tag())
+    finally:
+        proceed.set()
+        shared.close()
+        recent.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from catalogue.lru import Expiring
-from catalogue.shared_generation import FILE_NAME, SharedGeneration, WakeChannel, drain
+from catalogue.shared_generation import FILE_NAME, SharedGeneration, SharedRecent, WakeChannel, drain
 
 
 def _pair(tmp_path: Path) -> tuple[SharedGeneration, SharedGeneration]:
@@ -133,3 +133,27 @@ def test_draining_a_flood_stops_after_a_bound(tmp_path: Path) -> None:
     finally:
         listener.close()
         channel.close()
+
+
+def test_the_applied_ring_is_shared_wraps_around_and_never_matches_across_slots(tmp_path: Path) -> None:
+    """INDEX_RECENT: what the worker's process records, another process finds; only the last `slots` numbers."""
+    worker, other = SharedRecent("index.recent", slots=4), SharedRecent("index.recent", slots=4)
+    worker.open(tmp_path)
+    other.open(tmp_path)
+    try:
+        assert not other.contains(1)
+        worker.add([1, 2, 3], tag=7)
+        assert all(other.contains(n, tag=7) for n in (1, 2, 3))
+        assert not other.contains(1, tag=8)  # another database's number 1
+        worker.add([4, 5], tag=7)  # five numbers in four slots: the first is gone
+        assert not other.contains(1, tag=7)
+        assert all(other.contains(n, tag=7) for n in (2, 3, 4, 5))
+        # bytes that straddle two slots never count: slots (2+1) and (3+1) side by side hold, little-endian,
+        # 03 00 00 00 00 07 00 00 | 04 00 ...; a number whose 8 bytes sit across them is not in the ring
+        assert not any(other.contains(n, tag=t) for n in range(6, 300) for t in (0, 7))
+        worker.clear()
+        assert not other.contains(5, tag=7)
+    finally:
+        worker.close()
+        other.close()
+    assert not SharedRecent("index.recent").contains(1)  # not opened: nothing applied known
