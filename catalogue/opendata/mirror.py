@@ -170,8 +170,11 @@ class ExportMirror:
         """Make the mirror match the current state of these profiles (`gone`: ids no longer stored). True when it changed."""
         if not profiles and not gone:
             return False
-        rows, unpublished = await asyncio.to_thread(self._rows, profiles)
-        return await asyncio.to_thread(self._apply, rows, [*unpublished, *gone])
+        return await asyncio.to_thread(self._render_and_apply, profiles, gone)  # one hop: rendering, then writing
+
+    def _render_and_apply(self, profiles: Sequence[Profile], gone: Sequence[str]) -> bool:
+        rows, unpublished = self._rows(profiles)
+        return self._apply(rows, [*unpublished, *gone])
 
     def _apply(self, rows: list[Row], remove: list[str]) -> bool:
         with self._write_lock:

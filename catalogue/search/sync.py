@@ -293,12 +293,7 @@ class SearchSync:
             return 0
         try:
             ready, upserts, deletes, current = await self._resolve(batch, now)
-            if upserts:
-                await backend.upsert(upserts)
-            if deletes:
-                await backend.delete(deletes)
-            if self.mirror is not None:
-                await self.mirror.apply(current, deletes)
+            await self._apply(backend, upserts, deletes, current)
             if ready:  # the index and the exports' mirror show them now: release their writers' waits before the bookkeeping below
                 self._remember_applied(ready)
                 self._signal_applied()
@@ -319,6 +314,22 @@ class SearchSync:
             self._signal_applied()
             INDEX_APPLIED.bump()  # waits in the other local processes look in the store now (catalogue/shared_generation.py)
         return len(ready)
+
+    async def _apply(self, backend: SearchBackend, upserts: list[dict[str, Any]], deletes: list[str], current: list[Profile]) -> None:
+        """Put the batch into the index and the exports' mirror, side by side (independent stores, each in a thread
+        of its own); raises the first failure once both have finished (the batch backs off and comes again, and
+        applying it twice changes nothing)."""
+
+        async def index() -> None:
+            if upserts:
+                await backend.upsert(upserts)
+            if deletes:
+                await backend.delete(deletes)
+
+        jobs = [index()] if self.mirror is None else [index(), self.mirror.apply(current, deletes)]
+        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     @staticmethod
     async def _delete_applied(ready: Sequence[OutboxEntry]) -> None:

@@ -933,3 +933,56 @@ async def test_a_wait_in_another_process_learns_from_the_shared_ring_without_a_s
         proceed.set()
         shared.close()
         recent.close()
+
+
+async def test_the_index_and_the_exports_mirror_take_a_batch_side_by_side_and_a_failure_of_either_backs_it_off(
+    db: object, tmp_path: Path
+) -> None:
+    """The index commit and the mirror's write are independent: neither waits for the other (each meets the
+    other's start here, which one after the other never would). If either fails, the batch backs off and comes
+    again whole (applying it twice changes nothing), and nothing is deleted from the outbox."""
+    backend = FlakyBackend(TantivyBackend(tmp_path / "search"))
+    index_started, mirror_started = asyncio.Event(), asyncio.Event()
+    upsert = backend.upsert
+
+    async def meeting_upsert(docs: Sequence[Mapping[str, Any]]) -> None:
+        index_started.set()
+        await asyncio.wait_for(mirror_started.wait(), timeout=10)
+        await upsert(docs)
+
+    backend.upsert = meeting_upsert  # type: ignore[method-assign]
+
+    class MeetingMirror(_RecordingMirror):
+        fail = False
+
+        async def apply(self, current: Sequence[Profile], deletes: Sequence[str]) -> None:
+            mirror_started.set()
+            await asyncio.wait_for(index_started.wait(), timeout=10)
+            if self.fail:
+                raise OSError("Export-Spiegel nicht beschreibbar (Test)")
+            await super().apply(current, deletes)
+
+    sync = SearchSync(base_backoff=0.0)
+    mirror = MeetingMirror()
+    sync.mirror = mirror  # type: ignore[assignment]
+    p = await new_profile("Gemeinsamer Bauhof", "bauhof")
+    assert await sync.run_once(backend) == 1  # type: ignore[arg-type]
+    assert mirror.applied == [str(p.id)] and await titles(backend.inner) == {str(p.id): "Gemeinsamer Bauhof"}
+
+    await change(p, title="Bauhof neu")
+    for failing in ("mirror", "index"):
+        index_started.clear()
+        mirror_started.clear()
+        mirror.fail, backend.down = failing == "mirror", failing == "index"
+        if failing == "index":
+            mirror_started.set()  # a failing index does not reach the meeting point
+            index_started.set()
+        assert await sync.run_once(backend) == 0  # type: ignore[arg-type]
+        assert sync.failing
+        assert await OutboxEntry.get_pymongo_collection().count_documents({}) == 1, failing  # nothing lost
+    mirror.fail, backend.down = False, False
+    index_started.clear()
+    mirror_started.clear()
+    assert await sync.run_once(backend) == 1  # type: ignore[arg-type]
+    assert await titles(backend.inner) == {str(p.id): "Bauhof neu"}
+    assert mirror.applied[-1] == str(p.id)
