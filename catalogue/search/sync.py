@@ -164,6 +164,15 @@ async def outbox_status() -> dict[str, Any]:
     return {"head": head, "last": top, "pending_max": max(0, top - head + 1), "oldest_pending_s": oldest}
 
 
+def _summarised(entries: Sequence[OutboxEntry]) -> list[str]:
+    """The profiles these entries name that may have an adoption summary: a profile that only bulk entries which
+    inserted it name has none yet (adoptions name an existing profile)."""
+    named = list(dict.fromkeys(item.profile_id for e in entries for item in e.items()))
+    inserted = {pid for e in entries for item in e.items() if outbox.inserted_by(e, pid := item.profile_id)}
+    inserted -= {item.profile_id for e in entries for item in e.items() if not outbox.inserted_by(e, item.profile_id)}
+    return [pid for pid in named if pid not in inserted]
+
+
 def _database_tag() -> int:
     """24 bits naming the database, for INDEX_RECENT (entry numbers start again in another database)."""
     return zlib.crc32(OutboxEntry.get_pymongo_collection().database.name.encode()) & 0xFFFFFF
@@ -395,8 +404,17 @@ class SearchSync:
         profiles = await _take_carried(marked, named)
         # profiles this process just wrote come from their writers (catalogue.outbox.hand_over), not read back
         profiles.update(outbox.take_handed([e for e in batch if e.seq not in unmarked], [pid for pid in ids if pid not in profiles]))
-        profiles.update(await read_profiles([pid for pid in ids if pid not in profiles]))
-        records = await adoption.read_records([e.adoption for e in batch if e.adoption and e.seq not in unmarked])
+        taken = [e for e in batch if e.seq not in unmarked]
+        # Without an adoption record to repair first, the summaries are read beside the profiles (one wait less),
+        # of every profile named here except those only a bulk insert names (they have none yet).
+        early = _summarised(taken) if not any(e.adoption for e in taken) else None
+        missing = [pid for pid in ids if pid not in profiles]
+        if early is not None:
+            read, prefetched = await asyncio.gather(read_profiles(missing), read_adoption_summaries(early))
+        else:
+            read, prefetched = await read_profiles(missing), {}
+        profiles.update(read)
+        records = await adoption.read_records([e.adoption for e in taken if e.adoption])
         ready: list[OutboxEntry] = []
         # Per profile, entries apply in order (`batch` is in sequence order): one behind a waiting entry of the
         # same profile waits too. (A bulk entry that inserted a profile is applied without its adoption summary;
@@ -423,10 +441,10 @@ class SearchSync:
         # adoption entries: the record into its summary first (repairs a summary write lost to a crash)
         await adoption.repair_summaries([records[e.adoption] for e in ready if e.adoption and e.adoption in records])
         ready_ids = list(dict.fromkeys(item.profile_id for e in ready for item in e.items()))
-        # a profile only bulk entries that inserted it name has no adoption summary yet (adoptions name an existing profile)
-        inserted = {pid for e in ready for item in e.items() if outbox.inserted_by(e, pid := item.profile_id)}
-        inserted -= {item.profile_id for e in ready for item in e.items() if not outbox.inserted_by(e, item.profile_id)}
-        summaries = await read_adoption_summaries([pid for pid in ready_ids if pid in profiles and pid not in inserted])
+        wanted = [pid for pid in _summarised(ready) if pid in profiles]
+        summaries = {pid: prefetched[pid] for pid in wanted if pid in prefetched}
+        if early is None or not set(wanted) <= set(early):
+            summaries.update(await read_adoption_summaries([pid for pid in wanted if pid not in summaries]))
         for pid in ready_ids:
             profile = profiles.get(pid)
             if profile is not None:

@@ -986,3 +986,39 @@ async def test_the_index_and_the_exports_mirror_take_a_batch_side_by_side_and_a_
     assert await sync.run_once(backend) == 1  # type: ignore[arg-type]
     assert await titles(backend.inner) == {str(p.id): "Bauhof neu"}
     assert mirror.applied[-1] == str(p.id)
+
+
+async def test_a_round_reads_the_profiles_and_their_adoption_summaries_side_by_side(
+    db: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries written by another process name profiles the worker must read: their adoption summaries are read
+    beside them (each meets the other's start here), and the document carries the summary. With an adoption
+    entry in the batch its record is repaired into the summary first, so the summary is read after that."""
+    from catalogue.search import sync as sync_module
+
+    profiles_started, summaries_started = asyncio.Event(), asyncio.Event()
+    read_profiles, read_summaries = sync_module.read_profiles, sync_module.read_adoption_summaries
+
+    async def meeting_profiles(ids: Sequence[str]) -> dict[str, Profile]:
+        profiles_started.set()
+        await asyncio.wait_for(summaries_started.wait(), timeout=10)
+        return await read_profiles(ids)
+
+    async def meeting_summaries(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        summaries_started.set()
+        await asyncio.wait_for(profiles_started.wait(), timeout=10)
+        return await read_summaries(ids)
+
+    monkeypatch.setattr(sync_module, "read_profiles", meeting_profiles)
+    monkeypatch.setattr(sync_module, "read_adoption_summaries", meeting_summaries)
+    backend = TantivyBackend(tmp_path / "search")
+    p = await new_profile("Gemeinsamer Bauhof", "bauhof")
+    from catalogue.adoption import AdoptionSummary
+
+    entry = {"stage": "umgesetzt", "organisation": {"name": "Gemeinde A"}}
+    await AdoptionSummary.get_pymongo_collection().insert_one({"_id": str(p.id), "entries": {"a": entry}, "revision": 1})
+    assert await SearchSync().run_once(backend) == 1
+    assert profiles_started.is_set() and summaries_started.is_set()
+    document = await backend.document(str(p.id), labels=(PUBLIC_LABEL,))
+    assert document is not None and document["title"] == "Gemeinsamer Bauhof"
+    assert document.get("adoption_count") == 1, document
