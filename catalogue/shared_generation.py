@@ -63,6 +63,23 @@ _FORMAT = "<Q"
 _SIZE = struct.calcsize(_FORMAT)
 
 
+def _map_file(path: Path, size: int) -> tuple[int, mmap.mmap]:
+    """Open (create, zero-filled to `size` under the file's lock) and map a shared file; its descriptor and mapping."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(fd).st_size < size:
+                os.ftruncate(fd, size)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        return fd, mmap.mmap(fd, size)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 class SharedGeneration:
     """The counter in one file (see the module docstring); 0 and no-op bumps until `open`."""
 
@@ -83,19 +100,7 @@ class SharedGeneration:
         if path == self.path:
             return
         self.close()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                if os.fstat(fd).st_size < _SIZE:
-                    os.ftruncate(fd, _SIZE)
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            self._map = mmap.mmap(fd, _SIZE)
-        except BaseException:
-            os.close(fd)
-            raise
+        fd, self._map = _map_file(path, _SIZE)
         if self.single_writer:
             os.close(fd)
             self.path = path
@@ -136,7 +141,7 @@ class SharedGeneration:
 
 
 class SharedRecent:
-    """The entry numbers the index writer applied lately (see the module docstring): a ring of RECENT_SLOTS
+    """The entry numbers the index writer applied lately (see the module docstring): a ring of `slots`
     unsigned 64-bit slots in mapped memory, each number stored plus one (0: empty), after a 64-bit count of
     numbers written. One writer at a time (the sync worker, by its lease); any number of readers."""
 
@@ -153,19 +158,8 @@ class SharedRecent:
         if path == self.path:
             return
         self.close()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        size = _SIZE * (1 + self.slots)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                if os.fstat(fd).st_size < size:
-                    os.ftruncate(fd, size)
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            self._map = mmap.mmap(fd, size)
-        finally:
-            os.close(fd)  # the mapping stays valid without it
+        fd, self._map = _map_file(path, _SIZE * (1 + self.slots))
+        os.close(fd)  # one writer: no lock, and the mapping stays valid without the descriptor
         self.path = path
 
     def close(self) -> None:
