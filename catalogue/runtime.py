@@ -173,10 +173,11 @@ class Runtime:
         try:
             async with asyncio.timeout(within):
                 applied = await self.sync.wait_applied(written)
-            if applied and not self.sync.running:
+            if applied and not self.sync.running and not self.search.follows_by_itself:
                 # Another process's worker applied them: this process's reader may have looked at the index
                 # just before that commit (it looks at most every REFRESH_S); the next read must see it. Loading a
-                # commit opens files and builds a searcher: in a thread, not on the event loop.
+                # commit opens files and builds a searcher: in a thread, not on the event loop. (A Tantivy reader
+                # that maps the writer's count of commits looks again at its next read by itself.)
                 await asyncio.to_thread(self.search.follow)
             return applied
         except TimeoutError:

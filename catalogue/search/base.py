@@ -277,6 +277,12 @@ class SearchBackend(Protocol):
         """Show another process's commits now (after its worker applied writes this process waits for)."""
         return
 
+    @property
+    def follows_by_itself(self) -> bool:
+        """Whether this process's next read shows another process's commits without `follow` (True here: the
+        engine is a server every process asks)."""
+        return True
+
     def reopen(self) -> None:
         """Drop whatever the engine's library holds open and open the index afresh (after a failure inside it)."""
         return

@@ -1073,6 +1073,11 @@ class TantivyBackend(SearchBackend):
         """Load another process's commits now (read-your-writes after that process's worker applied them)."""
         self._refresh(force=True, wait=True)
 
+    @property
+    def follows_by_itself(self) -> bool:
+        """With the writer's count of commits mapped, the next read looks again at once when it moved."""
+        return self._commits.is_open
+
     def _refresh(self, *, force: bool = False, wait: bool = False) -> None:
         """Follow another process's commits and swaps: at once when the writer's counter of them (COMMITS_FILE,
         mapped memory) moved, so a read that begins after another process's commit sees it; otherwise a look at
