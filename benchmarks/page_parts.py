@@ -14,7 +14,10 @@ help, as in benchmarks/scale.py). Per request, in this process (every thread):
  3. the API read by slug (the same keyed reads without the page);
 and for 1 the main thread's CPU in the sections and JSON-LD
 (`api/web/pages.profile_fragments`) and in the page template (the response's
-rendering). Figures measured while other work runs on the machine are noisy.
+rendering), and the search thread's CPU in the panel's candidates (Tantivy's
+search, reading and decoding them: `TantivyBackend._kept_similar`) and in
+their ranking (`comparable.rank`). Figures measured while other work runs on
+the machine are noisy.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     from api.app import create_app
     from api.web import pages
     from catalogue.models import ProfileSlug
+    from catalogue.search import comparable
+    from catalogue.search.tantivy_backend import TantivyBackend
     from catalogue.settings import Settings
 
     parts: Counter[str] = Counter()
@@ -65,6 +70,8 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
     monkeyed = {
         (pages, "profile_fragments"): _timed(parts, "sections and JSON-LD (profile_fragments)", pages.profile_fragments),
         (Template, "to_asgi_response"): _timed(parts, "page template (the response's rendering)", Template.to_asgi_response),
+        (TantivyBackend, "_kept_similar"): _timed(parts, "panel: candidates (search thread)", TantivyBackend._kept_similar),  # noqa: SLF001
+        (comparable, "rank"): _timed(parts, "panel: ranking (search thread)", comparable.rank),
     }
     for (owner, name), func in monkeyed.items():
         setattr(owner, name, func)
@@ -97,7 +104,8 @@ async def run(args: argparse.Namespace, env: dict[str, str]) -> None:
                 print(f"{name:<20} p50 {statistics.median(times):6.1f} ms  p95 {pct(times, 95):6.1f} ms  CPU {cpu:5.1f} ms/request", flush=True)
                 if name == "page":
                     for label, seconds in parts.items():
-                        print(f"    {label}: {seconds * 1000 / args.reads:.2f} ms/request (main thread)", flush=True)
+                        where = "" if label.startswith("panel") else " (main thread)"
+                        print(f"    {label}: {seconds * 1000 / args.reads:.2f} ms/request{where}", flush=True)
             pages.find_comparable = real_find
 
 

@@ -316,8 +316,14 @@ class _QueryPlanner:
             form = stem + "s" if stem[-1] not in _SNOWBALL_S_ENDINGS else None
         return form if form and searcher.doc_freq("all", form) > 0 else None
 
-    def _expansions(self, searcher: _Terms, stem: str) -> list[str]:
-        """Indexed terms of which `stem` is the first or the last part."""
+    def _expansions(self, searcher: _Terms, stem: str) -> tuple[str, ...]:
+        """Indexed terms of which `stem` is the first or the last part (worked out once per snapshot and stem: up to
+        800 terms looked through and sorted, for every query and reference text with the word)."""
+        found: tuple[str, ...] = searcher.cache.get_or_compute(("expansions", "all", stem, 0), lambda: self._expansions_of(searcher, stem))
+        return found
+
+    @staticmethod
+    def _expansions_of(searcher: _Terms, stem: str) -> tuple[str, ...]:
         found: dict[str, int] = {}
         for term, count in searcher.terms_with_prefix("all", stem, limit=400):
             if len(term) >= len(stem) + MIN_PART:
@@ -327,7 +333,7 @@ class _QueryPlanner:
                 term = rterm[::-1]
                 found[term] = max(found.get(term, 0), count)
         ranked = sorted(found.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [t for t, _ in ranked[:MAX_EXPANSIONS]]
+        return tuple(t for t, _ in ranked[:MAX_EXPANSIONS])
 
     def _split(self, searcher: _Terms, stem: str) -> tuple[str, str] | None:
         """Split a compound query word into two indexed terms, the most balanced split first.
@@ -335,7 +341,12 @@ class _QueryPlanner:
         A split only counts when each part is more frequent than the whole
         word (a real compound is rarer than its parts): "breitbandausbau" ->
         "breitband" + "ausbau", but not "breitband" -> "breit" + "band".
+        Worked out once per snapshot and stem (a look-up and an analysis per letter of the word).
         """
+        found: tuple[str, str] | None = searcher.cache.get_or_compute(("split", "all", stem, 0), lambda: self._split_of(searcher, stem))
+        return found
+
+    def _split_of(self, searcher: _Terms, stem: str) -> tuple[str, str] | None:
         whole = searcher.doc_freq("all", stem)
         best: tuple[int, str, str] | None = None
         for i in range(MIN_PART, len(stem) - MIN_PART + 1):
@@ -536,7 +547,7 @@ class _QueryPlanner:
                 highlight.add(s_form)
                 clauses.extend(self._term(name, s_form, boost) for name, boost in FIELD_BOOSTS.items())
             freq = searcher.doc_freq("all", stem)
-            expansions = self._expansions(searcher, stem) if len(stem) >= MIN_COMPOUND_STEM else []
+            expansions = self._expansions(searcher, stem) if len(stem) >= MIN_COMPOUND_STEM else ()
             if expansions:
                 highlight.update(expansions)
                 clauses.append(

@@ -413,3 +413,44 @@ async def test_a_signal_that_makes_a_candidate_scores_once_inside_the_candidates
         assert "draft" not in {c.document["id"] for c in found}
     finally:
         await backend.close()
+
+
+async def test_compound_expansions_and_splits_are_worked_out_once_per_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A word's compounds (`_expansions`) and its split into two indexed terms (`_split`) are looked up in the term
+    dictionary once per snapshot, whichever query or reference text has the word; a commit's new terms count at once."""
+    b = TantivyBackend(tmp_path / "search")
+    await b.upsert([
+        make("a", "Breitbandausbau im Landkreis", keywords=("Breitband",)),
+        make("b", "Ausbau der Radwege", keywords=("Ausbau",)),
+        make("c", "Schnelles Netz", keywords=("Netzausbau",)),
+    ])
+    calls: list[tuple[str, str]] = []
+    expansions_of, split_of = _QueryPlanner._expansions_of, _QueryPlanner._split_of
+
+    def counted_expansions(searcher: Any, stem: str) -> tuple[str, ...]:
+        calls.append(("expansions", stem))
+        return expansions_of(searcher, stem)
+
+    def counted_split(self: _QueryPlanner, searcher: Any, stem: str) -> tuple[str, str] | None:
+        calls.append(("split", stem))
+        return split_of(self, searcher, stem)
+
+    monkeypatch.setattr(_QueryPlanner, "_expansions_of", staticmethod(counted_expansions))
+    monkeypatch.setattr(_QueryPlanner, "_split_of", counted_split)
+    first = await b.search(SearchQuery(q="Breitband"), labels=PUBLIC)
+    assert [h.id for h in first.hits] == ["a"]
+    assert ("expansions", "breitband") in calls
+    asked = list(calls)
+    # other texts with the same words, in the same snapshot: planned anew, the term dictionary not asked again
+    await b.search(SearchQuery(q="Breitband Radwege"), labels=PUBLIC)
+    await b.similar_candidates("Breitband Breitbandausbau", labels=PUBLIC, filters=PUBLISHED)
+    assert calls.count(("expansions", "breitband")) == 1
+    assert calls.count(("split", "breitbandausbau")) <= 1
+    assert len(calls) > len(asked)  # the new words were looked up
+    # a commit: a new snapshot, whose new compound of the word is found
+    await b.upsert([make("d", "Breitbandnetz für alle", keywords=("Glasfaser",))])
+    again = await b.search(SearchQuery(q="Breitband"), labels=PUBLIC)
+    assert calls.count(("expansions", "breitband")) == 2
+    assert "breitbandnetz" in b.planner._expansions(b._live.view.terms, "breitband")
+    assert sorted(h.id for h in again.hits) == ["a", "d"]
+    await b.close()
