@@ -295,8 +295,12 @@ class ProfileService:
         provenance: Provenance | None = None,
         action: str = "edit",
         status: S | None = None,
+        read: Profile | None = None,
     ) -> Profile:
         """Change a profile's content.
+
+        `read`: the profile as the caller has just read it (`get(slug, actor)`, the web form's save):
+        the first attempt starts from a copy of it instead of reading it again (a lost race reads afresh).
 
         Importers pass `provenance` (stored with the change, not a content
         field), `action="import"` for the history entry, and optionally a
@@ -342,7 +346,9 @@ class ProfileService:
             profile.refresh_derived()
             return _Step(action, changes, content=new)
 
-        return await self._change(slug, actor, if_match=if_match, require_if_match=require_if_match, check=check, apply=apply)
+        return await self._change(
+            slug, actor, if_match=if_match, require_if_match=require_if_match, check=check, apply=apply, read=read
+        )
 
     async def create_many(self, items: Sequence[NewProfile], actor: Principal, *, action: str = "import") -> BulkCreateResult:
         """Create many profiles with a few bulk writes (for imports).
@@ -599,6 +605,7 @@ class ProfileService:
         require_if_match: bool,
         check: Callable[[Profile], None],
         apply: Callable[[Profile, dict[str, Any]], _Step | None],
+        read: Profile | None = None,
     ) -> Profile:
         """Read, check, change and write one profile with a compare-and-set on its revision.
 
@@ -609,11 +616,13 @@ class ProfileService:
         still has the revision that was read. A client that sent an ETag gets
         412 when it lost; without one (or with `*`) the change is tried again
         on the new state, so concurrent transitions end in one transition and
-        409 for the others.
+        409 for the others. `read`: the profile `get(slug, actor)` gave the
+        caller just now; the first attempt changes a copy of it (the caller's
+        stays as it is) instead of reading it again.
         """
         pinned = if_match is not None and "*" not in [t.strip() for t in if_match.split(",")]
-        for _attempt in range(MAX_ATTEMPTS):
-            profile = await self.get(slug, actor)
+        for attempt in range(MAX_ATTEMPTS):
+            profile = read.model_copy() if read is not None and attempt == 0 else await self.get(slug, actor)
             check(profile)
             _check_if_match(profile, if_match, require_if_match)
             content = content_dict(profile)
