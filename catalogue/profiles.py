@@ -299,6 +299,8 @@ class ProfileService:
     ) -> Profile:
         """Change a profile's content.
 
+        `data`: the new content (`partial=False`: a dict to validate, or validated `ProfileContent`),
+        or a JSON Merge Patch of it (`partial=True`).
         `read`: the profile as the caller has just read it (`get(slug, actor)`, the web form's save):
         the first attempt starts from a copy of it instead of reading it again (a lost race reads afresh).
 
@@ -320,10 +322,9 @@ class ProfileService:
             if partial:
                 if not isinstance(data, dict):
                     raise ValidationFailed("Die Änderung muss ein JSON-Objekt sein.")
-                merged = merge_patch(current, data)
-            else:
-                merged = data
-            new_content = validate_content(merged)
+                new_content = validate_content(merge_patch(current, data))
+            else:  # validated content (the API's PUT body) is taken as it is: validating it again would give it back
+                new_content = data if isinstance(data, ProfileContent) else validate_content(data)
             new = content_dict(new_content)
             changes = diff_content(current, new)
             if status is not None and status != profile.status:

@@ -88,3 +88,24 @@ async def _assert_recorded(profile_id: object, number: int) -> None:
     doc = await ProfileVersion.get_pymongo_collection().find_one({"_id": version_key(profile_id, number)})
     assert stored is not None and doc is not None and stored.version == number
     assert doc["state"] == state_of(stored)
+
+
+async def test_put_stores_the_body_as_validated(client: Any, auth: dict[str, dict[str, str]]) -> None:
+    """A PUT body is validated once (by the API); what is stored, answered and recorded is that validated content."""
+    api = "/api/v1/profiles"
+    r = await client.post(api, json={"title": "Gemeinsamer Bauhof"}, headers=auth["editor"])
+    slug, tag = r.json()["slug"], r.headers["etag"]
+    body = {"title": "  Gemeinsamer Bauhof  ", "district": "Regierungsbezirk RB Detmold", "keywords": ["Bauhof", "Bauhof", " IKZ "],
+            "population_as_of": "2020-06-30", "contact": {"email": "bauhof@seevetal.example"}}
+    r = await client.put(f"{api}/{slug}", json=body, headers={**auth["editor"], "If-Match": tag})
+    assert r.status_code == 200, r.text
+    expected = content_dict(ProfileContent.model_validate(body))
+    assert {k: r.json()[k] for k in CONTENT_FIELDS} == expected
+    raw = await Profile.get_pymongo_collection().find_one({"slug": slug})
+    assert raw is not None
+    assert {"title": raw["title"], "district": raw["district"], "keywords": raw["keywords"]} == {
+        "title": "Gemeinsamer Bauhof", "district": "Detmold", "keywords": ["Bauhof", "IKZ"]
+    }
+    await _assert_recorded(raw["_id"], 2)
+    read = (await client.get(f"{api}/{slug}", headers=auth["editor"])).json()
+    assert {k: read[k] for k in CONTENT_FIELDS} == expected
