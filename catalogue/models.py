@@ -237,6 +237,9 @@ def public_source(provenance: Provenance | Mapping[str, Any] | None) -> dict[str
     return {"title": title, "url": url}
 
 
+_DISTRICT_LABELS = re.compile(r"^(?:(?:regierungsbezirk|reg\.-bez\.|rb)\s+)+", re.IGNORECASE)
+
+
 class ProfileContent(Strict):
     """Everything an editor writes about a project."""
 
@@ -288,10 +291,13 @@ class ProfileContent(Strict):
     @field_validator("district")
     @classmethod
     def _district_name(cls, v: str | None) -> str | None:
-        """The Regierungsbezirk by its name ("Detmold"): the label says "Regierungsbezirk" once."""
+        """The Regierungsbezirk by its name ("Detmold"): the label says "Regierungsbezirk" once.
+
+        Every leading label goes ("Regierungsbezirk RB Detmold" too), so a value validated once is its own
+        result when validated again (catalogue.profiles.content_dict relies on validation being idempotent)."""
         if v is None:
             return None
-        name = re.sub(r"^(regierungsbezirk|reg\.-bez\.|rb)\s+", "", v, flags=re.IGNORECASE).strip()
+        name = _DISTRICT_LABELS.sub("", v).strip()
         return name or None
 
     def shows_district(self) -> bool:

@@ -80,10 +80,18 @@ TRANSITION_LABELS = {
     Action.RESTORE: "wiederherstellen",
 }
 
+_CONTENT_INCLUDE: set[str] = set(CONTENT_FIELDS)  # (pydantic takes a set; never changed)
+
+
 def content_dict(profile_or_content: Profile | ProfileContent) -> dict[str, Any]:
-    return ProfileContent.model_validate(
-        profile_or_content.model_dump(include=set(CONTENT_FIELDS))
-    ).model_dump(mode="json")
+    """The content as JSON values, field by field in the registry's order (`CONTENT_FIELDS`).
+
+    A profile's content fields and a `ProfileContent` hold validated values (parsed from the store,
+    validated from a request, or taken from validated content), and validating a validated value again
+    gives it back unchanged, so this is what validating them as `ProfileContent` once more and dumping
+    that would give, without the second validation (tests/unit/test_content_dict.py).
+    """
+    return profile_or_content.model_dump(mode="json", include=_CONTENT_INCLUDE)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -287,8 +295,14 @@ class ProfileService:
         provenance: Provenance | None = None,
         action: str = "edit",
         status: S | None = None,
+        read: Profile | None = None,
     ) -> Profile:
         """Change a profile's content.
+
+        `data`: the new content (`partial=False`: a dict to validate, or validated `ProfileContent`),
+        or a JSON Merge Patch of it (`partial=True`).
+        `read`: the profile as the caller has just read it (`get(slug, actor)`, the web form's save):
+        the first attempt starts from a copy of it instead of reading it again (a lost race reads afresh).
 
         Importers pass `provenance` (stored with the change, not a content
         field), `action="import"` for the history entry, and optionally a
@@ -304,16 +318,14 @@ class ProfileService:
             if profile.status == S.ARCHIVED:
                 raise InvalidTransition("Archivierte Profile müssen erst wiederhergestellt werden.")
 
-        def apply(profile: Profile) -> _Step | None:
-            current = content_dict(profile)
+        def apply(profile: Profile, current: dict[str, Any]) -> _Step | None:
             if partial:
                 if not isinstance(data, dict):
                     raise ValidationFailed("Die Änderung muss ein JSON-Objekt sein.")
-                merged = merge_patch(current, data)
-            else:
-                merged = data
-            new_content = validate_content(merged)
-            new = new_content.model_dump(mode="json")
+                new_content = validate_content(merge_patch(current, data))
+            else:  # validated content (the API's PUT body) is taken as it is: validating it again would give it back
+                new_content = data if isinstance(data, ProfileContent) else validate_content(data)
+            new = content_dict(new_content)
             changes = diff_content(current, new)
             if status is not None and status != profile.status:
                 if status not in (S.DRAFT, S.PUBLISHED):
@@ -323,8 +335,9 @@ class ProfileService:
                 changes.append(FieldChange(field="status", old=profile.status.value, new=status.value))
             if not changes:
                 return None
-            for name in CONTENT_FIELDS:
-                setattr(profile, name, getattr(new_content, name))
+            for change in changes:  # the fields that changed (the others hold equal values already)
+                if change.field in _CONTENT_INCLUDE:
+                    setattr(profile, change.field, getattr(new_content, change.field))
             if status is not None and status != profile.status:
                 profile.status = status
                 if status == S.PUBLISHED:
@@ -332,9 +345,11 @@ class ProfileService:
             if provenance is not None:
                 profile.provenance = provenance
             profile.refresh_derived()
-            return _Step(action, changes)
+            return _Step(action, changes, content=new)
 
-        return await self._change(slug, actor, if_match=if_match, require_if_match=require_if_match, check=check, apply=apply)
+        return await self._change(
+            slug, actor, if_match=if_match, require_if_match=require_if_match, check=check, apply=apply, read=read
+        )
 
     async def create_many(self, items: Sequence[NewProfile], actor: Principal, *, action: str = "import") -> BulkCreateResult:
         """Create many profiles with a few bulk writes (for imports).
@@ -472,7 +487,7 @@ class ProfileService:
                     current_status=profile.status.value,
                 )
 
-        def apply(profile: Profile) -> _Step:
+        def apply(profile: Profile, _content: dict[str, Any]) -> _Step:
             if action == Action.RETURN and not comment:
                 raise ValidationFailed(
                     "Bitte begründen Sie die Rückgabe mit einem Kommentar.",
@@ -502,7 +517,7 @@ class ProfileService:
             if not allowed(actor, Action.CONFIRM, owner=profile.owner, status=profile.status):
                 raise PermissionDenied("Nur die Verantwortlichen des Profils können es bestätigen.")
 
-        def apply(profile: Profile) -> _Step:
+        def apply(profile: Profile, _content: dict[str, Any]) -> _Step:
             old = profile.confirmed_at.isoformat() if profile.confirmed_at else None
             profile.confirmed_at = utcnow()
             return _Step("confirm", [FieldChange(field="confirmed_at", old=old, new=profile.confirmed_at.isoformat())])
@@ -529,7 +544,7 @@ class ProfileService:
             if not allowed(actor, Action.RENAME, owner=p.owner, status=p.status):
                 raise PermissionDenied("Den Slug eines Profils ändert nur die Katalogredaktion.")
 
-        def apply(p: Profile) -> _Step | None:
+        def apply(p: Profile, _content: dict[str, Any]) -> _Step | None:
             if p.slug == new_slug:
                 return None
             old, p.slug = p.slug, new_slug
@@ -590,29 +605,37 @@ class ProfileService:
         if_match: str | None,
         require_if_match: bool,
         check: Callable[[Profile], None],
-        apply: Callable[[Profile], _Step | None],
+        apply: Callable[[Profile, dict[str, Any]], _Step | None],
+        read: Profile | None = None,
     ) -> Profile:
         """Read, check, change and write one profile with a compare-and-set on its revision.
 
         `check` raises when the actor may not act on the profile as it is;
-        `apply` changes the profile and returns what to record (None: nothing
-        changed, nothing is written). The write succeeds only if the profile
+        `apply` changes the profile (given with its content as `content_dict`
+        gives it) and returns what to record (None: nothing changed, nothing
+        is written). The write succeeds only if the profile
         still has the revision that was read. A client that sent an ETag gets
         412 when it lost; without one (or with `*`) the change is tried again
         on the new state, so concurrent transitions end in one transition and
-        409 for the others.
+        409 for the others. `read`: the profile `get(slug, actor)` gave the
+        caller just now; the first attempt changes a copy of it (the caller's
+        stays as it is) instead of reading it again.
         """
         pinned = if_match is not None and "*" not in [t.strip() for t in if_match.split(",")]
-        for _attempt in range(MAX_ATTEMPTS):
-            profile = await self.get(slug, actor)
+        for attempt in range(MAX_ATTEMPTS):
+            profile = read.model_copy() if read is not None and attempt == 0 else await self.get(slug, actor)
             check(profile)
             _check_if_match(profile, if_match, require_if_match)
-            before = _Before(profile.revision_id, profile.version, profile.last_change, state_of(profile), profile_keys.keys_of_profile(profile))
-            step = apply(profile)
+            content = content_dict(profile)
+            before = _Before(
+                profile.revision_id, profile.version, profile.last_change, state_of(profile, content), profile_keys.keys_of_profile(profile)
+            )
+            step = apply(profile, content)
             if step is None:
                 return profile
             self._append_history(profile, actor, step)
-            if await self._write(profile, before):
+            # the content after the step: the one it wrote, else unchanged (a transition, a confirmation, a new slug)
+            if await self._write(profile, before, step.content if step.content is not None else content):
                 return profile
             if pinned:
                 break
@@ -620,8 +643,10 @@ class ProfileService:
             "Das Profil wurde inzwischen von jemand anderem geändert. Bitte laden Sie es neu und übernehmen Sie Ihre Änderungen."
         )
 
-    async def _write(self, profile: Profile, before: _Before) -> bool:
+    async def _write(self, profile: Profile, before: _Before, content: dict[str, Any] | None = None) -> bool:
         """Compare-and-set of the profile on the revision it was read with; False when someone else was faster.
+
+        `content`: the profile's content as `content_dict` gives it, when the caller has it.
 
         Independent commands go together (three sequential round trips on the embedded store, see
         `atomic.replace_if`): the outbox sequence number beside the previous version document's repair
@@ -635,10 +660,11 @@ class ProfileService:
         profile.revision_id = uuid4()
         if new_keys := [k for k in profile_keys.keys_of_profile(profile) if k not in before.keys]:
             first.append(profile_keys.store(new_keys, profile.id))
-        announced, *_ = await asyncio.gather(*first)
+        # (one command alone is awaited as it is: a gather would wrap it in a task of its own)
+        announced = await first[0] if len(first) == 1 else (await asyncio.gather(*first))[0]
         entry = profile.last_change
         assert entry is not None
-        state = state_of(profile)
+        state = state_of(profile, content)
         stored: list[bool] = []  # set once the version document is being written (the condition held)
 
         async def store_version() -> None:
@@ -684,6 +710,7 @@ class _Step:
     action: str
     changes: list[FieldChange]
     comment: str | None = None
+    content: dict[str, Any] | None = None  # the content the step wrote (`content_dict`); None: the content is unchanged
 
 
 @dataclass
@@ -697,12 +724,12 @@ class _Before:
     keys: list[str]  # catalogue.profile_keys of the profile as read
 
 
-def state_of(profile: Profile, content: ProfileContent | None = None) -> dict[str, Any]:
+def state_of(profile: Profile, content: dict[str, Any] | None = None) -> dict[str, Any]:
     """What a version records as the profile's state: content, status, slug, confirmation.
 
-    `content`: the profile's content when the caller has it validated already (a profile
-    just built from it), so it is not validated a second time."""
-    state = content.model_dump(mode="json") if content is not None else content_dict(profile)
+    `content`: the profile's `content_dict` when the caller has it already (not changed: the
+    state is a dict of its own, its values are shared)."""
+    state = dict(content) if content is not None else content_dict(profile)
     state["status"] = profile.status.value
     state["slug"] = profile.slug
     if profile.confirmed_at is not None:

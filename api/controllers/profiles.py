@@ -201,7 +201,7 @@ class ProfileController(Controller):
         if_match: IfMatch = None,
     ) -> Response[ProfileOut]:
         principal = await require_principal(request)
-        profile = await service(request).update(slug, principal, data.model_dump(mode="json"), if_match=if_match, partial=False)
+        profile = await service(request).update(slug, principal, data, if_match=if_match, partial=False)
         return _with_etag(_out(request, profile, principal), profile)
 
     @patch(

@@ -276,7 +276,7 @@ class EditorController(Controller):
             if profile is None:
                 saved = await svc.create(data, principal)
             else:
-                saved = await svc.update(profile.slug, principal, data, if_match=sent_etag or None, partial=False)
+                saved = await svc.update(profile.slug, principal, data, if_match=sent_etag or None, partial=False, read=profile)
             if action == "submit":
                 return await workflow_step(request, principal, saved.slug, action, OWNER_STEPS)
         except ValidationFailed as exc:

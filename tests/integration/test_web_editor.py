@@ -7,6 +7,7 @@ from html import escape, unescape
 
 import pytest
 
+from tests.integration.test_keyed_reads import recorded_request  # (its command recorder is registered before the app's client)
 from tests.web_support import PASSWORD, csrf_from, form_inputs_missing, marked_invalid, seed_users, unlabelled_controls
 
 pytestmark = pytest.mark.asyncio
@@ -314,6 +315,26 @@ async def test_concurrent_edit_gives_friendly_conflict_and_keeps_text(client, us
     assert again["etag"] != stale["etag"]
     r = await client.post("/profiles/gemeinsamer-bauhof-nethe/bearbeiten", data={**FULL_FORM, **again, "summary": "Meine Fassung."})
     assert r.status_code == 303
+
+
+async def test_form_save_reads_the_profile_once(client, users) -> None:
+    """The save reads the profile for the form's checks and writes from that read (no second read of it);
+    the compare-and-set still reads the revision under the write lock, and a stale form still gets 409."""
+    await login(client, "redaktion-hx")
+    page = await client.get("/meine-profile/neu")
+    await client.post("/meine-profile/neu", data={**FULL_FORM, **_form(page.text)})
+    edit = await client.get("/profiles/gemeinsamer-bauhof-nethe/bearbeiten")
+    r, commands = await recorded_request(
+        client, "POST", "/profiles/gemeinsamer-bauhof-nethe/bearbeiten", data={**FULL_FORM, **_form(edit.text), "summary": "Zweite Fassung."}
+    )
+    assert r.status_code == 303
+    reads = [cmd for _db, name, cmd in commands if name == "find" and cmd["find"] == "profiles"]
+    assert len([c for c in reads if not c.get("projection")]) == 1, reads  # the whole profile, once
+    assert len(reads) == 2, reads  # and its revision under the write lock
+    r = await client.post("/profiles/gemeinsamer-bauhof-nethe/bearbeiten", data={**FULL_FORM, **_form(edit.text), "summary": "Alt."})
+    assert r.status_code == 409 and "Alt." in r.text
+    page = await client.get("/profiles/gemeinsamer-bauhof-nethe")
+    assert "Zweite Fassung." in page.text
 
 
 async def test_preview_without_js_and_preview_endpoint(client, users) -> None:
