@@ -58,7 +58,10 @@ MAX_SHORT = 200
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond: what the store keeps of a time (BSON dates), so an object written and answered
+    (or handed to the sync worker without being read back) carries the same times as when it is read again."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
 
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -21,7 +21,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from catalogue.errors import german_message
 from catalogue.labels import field_label
-from catalogue.models import ProfileContent
+from catalogue.models import ProfileContent, utcnow
 from catalogue.vocabularies import EditorialStatus
 
 MAX_SOURCE_BYTES = 50 * 1024 * 1024  # 50 MB
@@ -54,10 +54,6 @@ class UnknownFormatError(SourceError):
 # ------------------------------------------------------------------ source
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class Source:
     """One input: a file or a fetched page.
@@ -70,7 +66,7 @@ class Source:
     name: str
     raw: bytes
     media_type: str | None = None
-    retrieved_at: datetime = field(default_factory=_now)
+    retrieved_at: datetime = field(default_factory=utcnow)
 
     @classmethod
     def from_path(cls, path: str | Path, media_type: str | None = None, *, max_bytes: int = MAX_SOURCE_BYTES) -> Source:

@@ -269,3 +269,19 @@ async def test_openapi_document_validates_against_openapi_31(client) -> None:
     create = spec["paths"]["/api/v1/profiles"]["post"]
     media = create["requestBody"]["content"]["application/json"]
     assert media.get("examples") or media["schema"].get("examples")
+
+
+async def test_a_writes_answer_is_what_the_next_read_gives(client, auth) -> None:
+    """The store keeps times to the millisecond (BSON): a write's answer (and the copy the sync worker indexes
+    without reading it back) must not carry microseconds the next read no longer has."""
+    created = await _create(client, auth["editor"])
+    slug = created.json()["slug"]
+    assert created.json() == (await client.get(f"{API}/{slug}", headers=auth["editor"])).json()
+    for n in range(3):
+        tag = (await client.get(f"{API}/{slug}", headers=auth["editor"])).headers["etag"]
+        r = await client.patch(f"{API}/{slug}", json={"summary": f"Fassung {n}"}, headers={**auth["editor"], "If-Match": tag})
+        assert r.status_code == 200
+        again = await client.get(f"{API}/{slug}", headers=auth["editor"])
+        assert r.json() == again.json() and r.headers["etag"] == again.headers["etag"]
+    submitted = await client.post(f"{API}/{slug}/submit", headers=auth["editor"])
+    assert submitted.json() == (await client.get(f"{API}/{slug}", headers=auth["editor"])).json()
