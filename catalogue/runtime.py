@@ -163,9 +163,13 @@ class Runtime:
         `written`: the `catalogue.outbox.Written` entries of writes that have
         landed. True when applied; False when the time ran out or the engine
         is down. The writes themselves stand either way. Works in every
-        process: the entries are looked up by `_id`, whoever applies them;
-        in a process without the worker, its index reader then loads the
-        worker's commit before the answer goes out.
+        process: the entries are looked up by `_id` (or found among the
+        entries a local worker applied lately), whoever applies them. In a
+        process without the worker the next read shows the worker's commit:
+        a Tantivy reader looks again at its next read when the writer's count
+        of commits moved (`follows_by_itself`); a backend that does not know
+        of another process's commits is made to load it (`follow`) before the
+        answer goes out.
         """
         if not written:
             return True

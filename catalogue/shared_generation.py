@@ -176,7 +176,8 @@ class SharedRecent:
             return
         count = struct.unpack_from(_FORMAT, mapped, 0)[0]
         for number in numbers:
-            struct.pack_into(_FORMAT, mapped, _SIZE * (1 + count % self.slots), _slot(number, tag))
+            at = _SIZE * (1 + count % self.slots)
+            mapped[at : at + _SIZE] = struct.pack(_FORMAT, _slot(number, tag))  # the slot in one 8-byte copy
             count += 1
         struct.pack_into(_FORMAT, mapped, 0, count & 0xFFFFFFFFFFFFFFFF)
 
@@ -194,7 +195,9 @@ class SharedRecent:
         needle = struct.pack(_FORMAT, _slot(number, tag))
         at = mapped.find(needle, _SIZE)
         while at != -1:
-            if at % _SIZE == 0:  # a whole slot, not bytes straddling two
+            # a whole slot, not bytes straddling two; read again, as one value: a slot being rewritten while `find`
+            # compared it byte by byte may have shown a mix of its old and new bytes
+            if at % _SIZE == 0 and mapped[at : at + _SIZE] == needle:
                 return True
             at = mapped.find(needle, at + 1)
         return False
@@ -218,7 +221,9 @@ class WakeChannel:
         """Name the channel after DATA_DIR (Linux only: elsewhere it stays closed and sends nothing)."""
         if not sys.platform.startswith("linux"):
             return
-        digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:32]
+        data_dir.mkdir(parents=True, exist_ok=True)
+        found = data_dir.stat()  # the directory itself, not only its path: another mount at the same path differs
+        digest = hashlib.sha256(f"{data_dir.resolve()}\0{found.st_dev}\0{found.st_ino}".encode()).hexdigest()[:32]
         self.address = f"\0leuchtturm-{self.name}-{digest}".encode()
 
     def close(self) -> None:

@@ -336,7 +336,15 @@ class SearchSync:
                 await backend.delete(deletes)
 
         jobs = [index()] if self.mirror is None else [index(), self.mirror.apply(current, deletes)]
-        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
+        together = asyncio.gather(*jobs, return_exceptions=True)
+        try:
+            outcomes = await asyncio.shield(together)
+        except asyncio.CancelledError:
+            # A stopping worker: its writes run in threads that cannot be stopped. Let them finish, so that none
+            # lands after (and over) what the next worker writes.
+            await asyncio.wait({together})
+            raise
+        for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
 
@@ -516,6 +524,7 @@ class SearchSync:
             else:
                 pending.append((await outbox.enqueue(w.profile_id, w.slug)).id)
         local = self.running  # this process's worker applies them: its signal tells, no store read needed
+        ring = True  # wake another local process's worker on the first look only, not on every batch it applies
         while pending:
             if self.failing:
                 return False
@@ -539,7 +548,11 @@ class SearchSync:
             pending = still
             if not pending:
                 break
-            self.notify()
+            if ring:  # the first look (an entry announced once more above), and after a while without a batch
+                self.notify()
+                ring = False
+            else:
+                self._wake.set()  # this process's worker, if it runs here (another process's was rung already)
             try:
                 if local or not INDEX_APPLIED.is_open:
                     await asyncio.wait_for(signal.wait(), timeout=WAIT_POLL_S)
@@ -548,6 +561,7 @@ class SearchSync:
                 local = self.running
             except TimeoutError:
                 local = False  # no batch applied for a while (another process's worker, a worker taking over): look in the store
+                ring = True
         return True
 
     async def drain(self, backend: SearchBackend) -> int:

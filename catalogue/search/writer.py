@@ -45,6 +45,7 @@ from catalogue import atomic
 from catalogue.models import OutboxEntry, utcnow
 from catalogue.outbox import Written
 from catalogue.search.sync import sync_collection
+from catalogue.shared_generation import INDEX_RECENT
 
 if TYPE_CHECKING:
     from catalogue.runtime import Runtime
@@ -403,6 +404,7 @@ async def run_reindex_reporting(sync: SearchSync, backend: SearchBackend, job: s
 
 async def own_index_work(rt: Runtime) -> None:
     """This process holds the lease (no server runs): make the index writable here, rebuild it if it is lost."""
+    INDEX_RECENT.clear()  # numbers from before (a restored database starts them again) must not count as applied
     await rt.search.acquire_writer()
     await rt.rebuild_if_index_lost()
 

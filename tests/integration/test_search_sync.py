@@ -1022,3 +1022,75 @@ async def test_a_round_reads_the_profiles_and_their_adoption_summaries_side_by_s
     document = await backend.document(str(p.id), labels=(PUBLIC_LABEL,))
     assert document is not None and document["title"] == "Gemeinsamer Bauhof"
     assert document.get("adoption_count") == 1, document
+
+
+async def test_a_wait_in_another_process_rings_the_worker_once_not_on_every_look(
+    db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review s27 F1: each batch another process's worker applies wakes a wait (INDEX_APPLIED); if the wait rang
+    the worker again on every look, each such write would cost the worker an empty round."""
+    from beanie import PydanticObjectId
+
+    from catalogue.search import sync as sync_module
+    from catalogue.shared_generation import SharedGeneration
+
+    class CountingChannel:
+        rings = 0
+
+        def ring(self) -> None:
+            CountingChannel.rings += 1
+
+    shared = SharedGeneration("index.applied")
+    shared.open(tmp_path)
+    monkeypatch.setattr(sync_module, "INDEX_APPLIED", shared)
+    monkeypatch.setattr(sync_module, "OUTBOX_WRITTEN", CountingChannel())
+    monkeypatch.setattr(sync_module, "WAIT_POLL_S", 3600.0)
+    backend = TantivyBackend(tmp_path / "search")
+    worker, waiter = SearchSync(), SearchSync()
+    profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
+                      published_at=datetime.now(UTC))
+    with outbox.recording() as written:
+        await outbox.enqueue(str(profile.id), profile.slug, version=1)
+    await profile.insert()
+    try:
+        waiting = asyncio.create_task(waiter.wait_applied(list(written)))
+        await asyncio.sleep(0.05)
+        assert CountingChannel.rings == 1
+        for _ in range(3):  # batches of other writes applied meanwhile: the wait looks again each time
+            shared.bump()
+            await asyncio.sleep(0.05)
+        assert not waiting.done()
+        assert CountingChannel.rings == 1
+        assert await worker.run_once(backend) == 1
+        async with asyncio.timeout(10.0):
+            assert await waiting
+    finally:
+        shared.close()
+
+
+async def test_a_stopping_worker_lets_its_index_and_mirror_writes_finish(db: object, tmp_path: Path) -> None:
+    """Review s27 F5: a round cancelled (the worker stops) while the index and the mirror take a batch waits for
+    both: a write left running would land after, and over, what the next worker writes."""
+    backend = TantivyBackend(tmp_path / "search")
+    started, release = asyncio.Event(), asyncio.Event()
+
+    class SlowMirror(_RecordingMirror):
+        async def apply(self, current: Sequence[Profile], deletes: Sequence[str]) -> None:
+            started.set()
+            await release.wait()
+            await super().apply(current, deletes)
+
+    sync = SearchSync()
+    mirror = SlowMirror()
+    sync.mirror = mirror  # type: ignore[assignment]
+    p = await new_profile("Gemeinsamer Bauhof", "bauhof")
+    round_ = asyncio.create_task(sync.run_once(backend))
+    await asyncio.wait_for(started.wait(), timeout=10)
+    round_.cancel()
+    await asyncio.sleep(0.05)
+    assert not round_.done()  # still waiting for the mirror's write
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await round_
+    assert mirror.applied == [str(p.id)]
+    assert await titles(backend) == {str(p.id): "Gemeinsamer Bauhof"}

@@ -157,3 +157,51 @@ def test_the_applied_ring_is_shared_wraps_around_and_never_matches_across_slots(
         worker.close()
         other.close()
     assert not SharedRecent("index.recent").contains(1)  # not opened: nothing applied known
+
+
+def test_a_slot_being_rewritten_by_another_process_never_reads_as_a_number_never_written(tmp_path: Path) -> None:
+    """Review s27 F2: a slot is written as one 8-byte value and a hit is read again as one value, so a reader in
+    another process never takes the mix of a slot's old and new bytes for an applied number. The writer keeps
+    rewriting one slot with 0x10F7 and 0x2107 (as stored); 0x21F7 and 0x1007 are mixes of their bytes."""
+    ring = SharedRecent("index.recent", slots=1)
+    ring.open(tmp_path)
+    code = (
+        "import sys, time; from pathlib import Path; from catalogue.shared_generation import SharedRecent\n"
+        "r = SharedRecent('index.recent', slots=1); r.open(Path(sys.argv[1])); end = time.monotonic() + 2.0\n"
+        "while time.monotonic() < end:\n"
+        "    for _ in range(1000):\n"
+        "        r.add([0x10F6], 7); r.add([0x2106], 7)\n"
+    )
+    writer = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=Path(__file__).resolve().parents[2])
+    try:
+        mixed = looks = 0
+        while writer.poll() is None:
+            for number in (0x21F6, 0x1006):  # stored plus one: 0x21F7, 0x1007
+                mixed += ring.contains(number, tag=7)
+                looks += 1
+        assert writer.returncode == 0
+        assert looks > 1000
+        assert mixed == 0, f"{mixed} of {looks} looks took a half-written slot for an applied number"
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        ring.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the wake channel is a Linux abstract socket")
+def test_the_wake_channel_is_named_after_the_directory_itself_not_only_its_path(tmp_path: Path) -> None:
+    """Review s27 F4: two data directories mounted at the same path (containers sharing a network namespace) do
+    not wake each other's workers."""
+    data = tmp_path / "var"
+    data.mkdir()
+    first = _channel(data)
+    data.rename(tmp_path / "var-old")  # kept, so the new directory cannot get its inode
+    data.mkdir()
+    second = _channel(data)
+    try:
+        assert first.address is not None and second.address is not None
+        assert first.address != second.address
+        assert _channel(data).address == second.address
+    finally:
+        first.close()
+        second.close()

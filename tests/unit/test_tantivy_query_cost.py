@@ -446,6 +446,13 @@ async def test_compound_expansions_and_splits_are_worked_out_once_per_snapshot(t
     await b.similar_candidates("Breitband Breitbandausbau", labels=PUBLIC, filters=PUBLISHED)
     assert calls.count(("expansions", "breitband")) == 1
     assert calls.count(("split", "breitbandausbau")) <= 1
+    # a compound not in the index, split into two indexed terms: worked out once, however often it is asked for
+    before = len([c for c in calls if c[0] == "split"])
+    await b.search(SearchQuery(q="Radwegeausbau"), labels=PUBLIC)
+    await b.search(SearchQuery(q="Radwegeausbau Netz"), labels=PUBLIC)
+    splits = [c for c in calls[len(asked):] if c[0] == "split" and c[1].startswith("radweg")]
+    assert len(splits) == 1, calls
+    assert len([c for c in calls if c[0] == "split"]) == before + 1
     assert len(calls) > len(asked)  # the new words were looked up
     # a commit: a new snapshot, whose new compound of the word is found
     await b.upsert([make("d", "Breitbandnetz für alle", keywords=("Glasfaser",))])
