@@ -474,9 +474,10 @@ class SearchSync:
         for entry in entries:
             self._recent.put(entry.seq, True)
 
-    def _applied_lately(self, entry_id: int, tag: int) -> bool:
-        """Applied by this process's worker, or by another local process's (INDEX_RECENT), not long ago."""
-        return entry_id in self._recent or INDEX_RECENT.contains(entry_id, tag)
+    def _applied_lately(self, entry_id: int | None, tag: int) -> bool:
+        """Applied by this process's worker, or by another local process's (INDEX_RECENT), not long ago (a write
+        without an entry of its own, `entry_id` None, never is)."""
+        return entry_id is not None and (entry_id in self._recent or INDEX_RECENT.contains(entry_id, tag))
 
     async def wait_applied(self, written: Sequence[Written]) -> bool:
         """Wait until the index shows the state after these writes (True).
