@@ -70,6 +70,18 @@ class FlakyBackend:
         return getattr(self.inner, name)
 
 
+async def _announced_then_written(title: str, slug: str) -> tuple[Profile, list[outbox.Written]]:
+    """A published profile written as a request writes it: its outbox entry first (recorded), then the insert."""
+    from beanie import PydanticObjectId
+
+    profile = Profile(id=PydanticObjectId(), title=title, slug=slug, version=1, status=EditorialStatus.PUBLISHED,
+                      published_at=datetime.now(UTC))
+    with outbox.recording() as written:
+        await outbox.enqueue(str(profile.id), profile.slug, version=1)
+    await profile.insert()
+    return profile, list(written)
+
+
 async def titles(backend: TantivyBackend, labels: tuple[str, ...] = ALL_DOCUMENTS_LABELS) -> dict[str, str]:
     result = await backend.search(SearchQuery(per_page=100, facets=()), labels=labels)
     return {h.id: h.title for h in result.hits}
@@ -317,7 +329,6 @@ async def test_a_wait_ends_when_this_worker_has_indexed_the_write(commands: _Com
     """Read-your-writes: the worker of this process releases a wait as soon as its index commit and the exports'
     mirror hold the write (before it deletes the entry and moves its head), and a later wait for it needs no
     store read at all."""
-    from beanie import PydanticObjectId
 
     from catalogue.search import sync as sync_module
 
@@ -327,11 +338,7 @@ async def test_a_wait_ends_when_this_worker_has_indexed_the_write(commands: _Com
     sync = SearchSync()
     mirror = _RecordingMirror()
     sync.mirror = mirror  # type: ignore[assignment]
-    profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
-                      published_at=datetime.now(UTC))
-    with outbox.recording() as written:
-        await outbox.enqueue(str(profile.id), profile.slug, version=1)
-    await profile.insert()
+    profile, written = await _announced_then_written("Rufbus", "rufbus")
     worker = asyncio.create_task(sync.run_once(backend))
     async with asyncio.timeout(10.0):
         assert await sync.wait_applied(written)  # released while the bookkeeping still waits
@@ -804,7 +811,6 @@ async def test_a_wait_in_a_process_without_the_worker_wakes_on_the_shared_applie
     """`leuchtturm serve --workers N`: a write answered by a process without the sync worker learns from the
     counter the local processes share (catalogue/shared_generation.py) that the worker applied a batch, instead of
     looking in the store only every WAIT_POLL_S (here: never)."""
-    from beanie import PydanticObjectId
 
     from catalogue.search import sync as sync_module
     from catalogue.shared_generation import SharedGeneration
@@ -815,11 +821,7 @@ async def test_a_wait_in_a_process_without_the_worker_wakes_on_the_shared_applie
     monkeypatch.setattr(sync_module, "WAIT_POLL_S", 3600.0)
     backend = TantivyBackend(tmp_path / "search")
     worker, waiter = SearchSync(), SearchSync()  # the worker's process and another serving process
-    profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
-                      published_at=datetime.now(UTC))
-    with outbox.recording() as written:
-        await outbox.enqueue(str(profile.id), profile.slug, version=1)
-    await profile.insert()
+    _, written = await _announced_then_written("Rufbus", "rufbus")
     try:
         waiting = asyncio.create_task(waiter.wait_applied(list(written)))
         await asyncio.sleep(0.05)
@@ -1046,7 +1048,6 @@ async def test_a_wait_in_another_process_rings_the_worker_once_not_on_every_look
 ) -> None:
     """Review s27 F1: each batch another process's worker applies wakes a wait (INDEX_APPLIED); if the wait rang
     the worker again on every look, each such write would cost the worker an empty round."""
-    from beanie import PydanticObjectId
 
     from catalogue.search import sync as sync_module
     from catalogue.shared_generation import SharedGeneration
@@ -1064,11 +1065,7 @@ async def test_a_wait_in_another_process_rings_the_worker_once_not_on_every_look
     monkeypatch.setattr(sync_module, "WAIT_POLL_S", 3600.0)
     backend = TantivyBackend(tmp_path / "search")
     worker, waiter = SearchSync(), SearchSync()
-    profile = Profile(id=PydanticObjectId(), title="Rufbus", slug="rufbus", version=1, status=EditorialStatus.PUBLISHED,
-                      published_at=datetime.now(UTC))
-    with outbox.recording() as written:
-        await outbox.enqueue(str(profile.id), profile.slug, version=1)
-    await profile.insert()
+    _, written = await _announced_then_written("Rufbus", "rufbus")
     try:
         waiting = asyncio.create_task(waiter.wait_applied(list(written)))
         await asyncio.sleep(0.05)
