@@ -63,33 +63,18 @@ _FORMAT = "<Q"
 _SIZE = struct.calcsize(_FORMAT)
 
 
-def _map_file(path: Path, size: int) -> tuple[int, mmap.mmap]:
-    """Open (create, zero-filled to `size` under the file's lock) and map a shared file; its descriptor and mapping."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            if os.fstat(fd).st_size < size:
-                os.ftruncate(fd, size)
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        return fd, mmap.mmap(fd, size)
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 class SharedGeneration:
     """The counter in one file (see the module docstring); 0 and no-op bumps until `open`."""
 
-    __slots__ = ("_fd", "_map", "name", "path", "single_writer")
+    __slots__ = ("_fd", "_map", "name", "path", "single_writer", "size")
 
-    def __init__(self, name: str = FILE_NAME, *, single_writer: bool = False) -> None:
+    def __init__(self, name: str = FILE_NAME, *, single_writer: bool = False, size: int = _SIZE) -> None:
         """`single_writer`: only one process ever bumps it (the index writer), so a bump takes no file lock
-        and no file descriptor is kept open (the mapping stays valid without it)."""
+        and no file descriptor is kept open (the mapping stays valid without it). `size`: the file's bytes,
+        the counter first (a subclass keeps more after it)."""
         self.name = name
         self.single_writer = single_writer
+        self.size = size
         self._fd: int | None = None
         self._map: mmap.mmap | None = None
         self.path: Path | None = None
@@ -100,7 +85,19 @@ class SharedGeneration:
         if path == self.path:
             return
         self.close()
-        fd, self._map = _map_file(path, _SIZE)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.fstat(fd).st_size < self.size:
+                    os.ftruncate(fd, self.size)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._map = mmap.mmap(fd, self.size)
+        except BaseException:
+            os.close(fd)
+            raise
         if self.single_writer:
             os.close(fd)
             self.path = path
@@ -140,33 +137,16 @@ class SharedGeneration:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-class SharedRecent:
+class SharedRecent(SharedGeneration):
     """The entry numbers the index writer applied lately (see the module docstring): a ring of `slots`
-    unsigned 64-bit slots in mapped memory, each number stored plus one (0: empty), after a 64-bit count of
+    unsigned 64-bit slots in mapped memory, each number stored plus one (0: empty), after the counter of
     numbers written. One writer at a time (the sync worker, by its lease); any number of readers."""
 
-    __slots__ = ("_map", "name", "path", "slots")
+    __slots__ = ("slots",)
 
     def __init__(self, name: str, slots: int = 4096) -> None:
-        self.name = name
+        super().__init__(name, single_writer=True, size=_SIZE * (1 + slots))
         self.slots = slots
-        self._map: mmap.mmap | None = None
-        self.path: Path | None = None
-
-    def open(self, data_dir: Path) -> None:
-        path = (data_dir / self.name).resolve()
-        if path == self.path:
-            return
-        self.close()
-        fd, self._map = _map_file(path, _SIZE * (1 + self.slots))
-        os.close(fd)  # one writer: no lock, and the mapping stays valid without the descriptor
-        self.path = path
-
-    def close(self) -> None:
-        mapped, self._map, self.path = self._map, None, None
-        if mapped is not None:
-            with contextlib.suppress(BufferError):
-                mapped.close()
 
     def add(self, numbers: Iterable[int], tag: int = 0) -> None:
         """Record applied entry numbers (the sync worker, once its commit shows them); `tag` names the database
@@ -174,7 +154,7 @@ class SharedRecent:
         mapped = self._map
         if mapped is None:
             return
-        count = struct.unpack_from(_FORMAT, mapped, 0)[0]
+        count = self.value()
         for number in numbers:
             at = _SIZE * (1 + count % self.slots)
             mapped[at : at + _SIZE] = struct.pack(_FORMAT, _slot(number, tag))  # the slot in one 8-byte copy
