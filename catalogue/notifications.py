@@ -48,6 +48,7 @@ from pydantic import Field
 
 from catalogue import atomic
 from catalogue.models import utcnow
+from catalogue.wakeups import woken
 
 log = logging.getLogger("leuchtturm.notifications")
 
@@ -331,14 +332,7 @@ class NotificationWorker:
                 await self.send_due()
             except Exception:
                 log.exception("Benachrichtigungen: Outbox nicht lesbar")
-            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
-            try:
-                await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waiters:
-                    w.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await w
+            await woken(self._wake, stop, self.poll_interval)
             self._wake.clear()
         with contextlib.suppress(Exception):
             await self.release()

@@ -96,6 +96,7 @@ from catalogue.search.documents import to_search_document
 from catalogue.search.regions import index_document, region_of
 from catalogue.shared_generation import INDEX_APPLIED, INDEX_RECENT, OUTBOX_WRITTEN, drain
 from catalogue.storage import read_each
+from catalogue.wakeups import woken
 
 if TYPE_CHECKING:
     from catalogue.opendata.mirror import ExportMirror
@@ -615,15 +616,7 @@ class SearchSync:
             applied = 0
         if applied > 0 and self.head is not None and self.head <= self.top:
             return  # more was waiting when the round began (what came since woke it, or comes with the next poll)
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop_event.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
-            # not `suppress(CancelledError)` around each: that would also swallow a cancellation of this
-            # task arriving meanwhile, and the worker would never stop (gather passes it on)
-            await asyncio.gather(*waiters, return_exceptions=True)
+        await woken(self._wake, stop_event, self.poll_interval)
         if self.group_wait > 0:
             with contextlib.suppress(TimeoutError):  # group commit: writes in flight go with this round
                 await asyncio.wait_for(outbox.none_in_flight(), timeout=self.group_wait)
