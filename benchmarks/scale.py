@@ -125,10 +125,11 @@ class Bench:
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="leuchtturm-scale-"))
         self.data_dir = self.tmp / "var"
+        self.root = Path(getattr(args, "root", None) or ROOT)  # the checkout whose code the server runs (default: this one)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
-            **os.environ, "PYTHONPATH": str(ROOT), "LEUCHTTURM_DATA_DIR": str(self.data_dir), "LEUCHTTURM_PORT": str(self.port),
+            **os.environ, "PYTHONPATH": str(self.root), "LEUCHTTURM_DATA_DIR": str(self.data_dir), "LEUCHTTURM_PORT": str(self.port),
             "LEUCHTTURM_DEMO_DATA": "false", "LEUCHTTURM_LOAD_REGISTER": "false", "LEUCHTTURM_MONGODB_URL": "", "LEUCHTTURM_MEILI_URL": "",
             "LEUCHTTURM_FERRETDB_BIN": str(ROOT / "bin" / "leuchtturm-ferretdb"),
         }
@@ -144,7 +145,7 @@ class Bench:
     # ------------------------------------------------------------ set-up
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
-        r = subprocess.run([PY, "-m", "api.cli", *args], env=self.env, cwd=ROOT, input=stdin, capture_output=True, text=True, check=False)
+        r = subprocess.run([PY, "-m", "api.cli", *args], env=self.env, cwd=self.root, input=stdin, capture_output=True, text=True, check=False)
         if r.returncode != 0:
             sys.exit(f"leuchtturm {' '.join(args)} schlug fehl:\n{r.stdout}\n{r.stderr}")
         return r.stdout
@@ -152,7 +153,7 @@ class Bench:
     def start(self) -> None:
         # As `make run` starts it: LEUCHTTURM_WORKERS, else one serving process per core (at most 4); --workers N to compare.
         workers = ["--workers", str(self.args.workers)] if self.args.workers else []
-        self.server = start_server([PY, "-m", "api.cli", "serve", *workers], self.env, ROOT, self.base, log=self.tmp / "server.log")
+        self.server = start_server([PY, "-m", "api.cli", "serve", *workers], self.env, self.root, self.base, log=self.tmp / "server.log")
 
     def server_pids(self) -> list[int]:
         """The server's processes: `leuchtturm serve` and its serving processes (all but FerretDB)."""
@@ -207,7 +208,7 @@ class Bench:
             sources.append(source)
         print(f"Import von {len(profiles)} Profilen (bis {size}) über die CLI, während der Server läuft …", flush=True)
         t0 = time.perf_counter()
-        cli_import(PY, sources, self.env, ROOT)
+        cli_import(PY, sources, self.env, self.root)
         seconds = time.perf_counter() - t0
         self.extra.setdefault(size, {})["import/s"] = len(profiles) / seconds
         print(f"  {len(profiles)} Profile in {seconds:.1f} s ({len(profiles) / seconds:.0f}/s, bis durchsuchbar); "
